@@ -1,0 +1,36 @@
+"""The ``midiscribe`` command. Each sub-command lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import fetch_model, keys, serve, submit, transcribe
+
+    parser = argparse.ArgumentParser(
+        prog="midiscribe",
+        description="Turn recordings into MIDI, sonified WAV and note lists; run or call the midiscribe API.",
+    )
+    parser.add_argument("--version", action="version", version=f"midiscribe {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (transcribe, fetch_model, serve, submit, keys):
+        module.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

