@@ -1,0 +1,83 @@
+"""Settings every function reads from its environment (set by template.yaml, or by the local stack).
+
+One place names them all, so the template, the local stack and the README cannot disagree.
+boto3 itself honours ``AWS_ENDPOINT_URL``, which is how the local stack points the real
+handlers at moto without any code knowing about it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={value!r} is not a number") from None
+
+
+def _schedule(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        steps = tuple(float(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected seconds separated by commas, e.g. 0,5,300") from None
+    if not steps or any(step < 0 for step in steps):
+        raise ValueError(f"{name}={value!r}: expected at least one non-negative number of seconds")
+    return steps
+
+
+# Standard Webhooks' suggested schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+
+
+@dataclass(frozen=True)
+class Settings:
+    bucket: str = ""
+    tasks_table: str = ""
+    keys_table: str = ""
+    transcribe_queue_url: str = ""
+    notify_queue_url: str = ""
+    stage: str = "prod"
+    max_upload_mb: float = 200.0
+    max_duration_s: float = 3600.0
+    max_url_download_mb: float = 200.0
+    retention_days: float = 14.0
+    presign_expiry_s: int = 7 * 24 * 3600
+    allow_private_urls: bool = False
+    allow_http_urls: bool = False
+    webhook_retry_schedule: tuple[float, ...] = field(default=DEFAULT_WEBHOOK_RETRY_SCHEDULE)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ.get
+        return cls(
+            bucket=env("MIDISCRIBE_BUCKET", ""),
+            tasks_table=env("MIDISCRIBE_TASKS_TABLE", ""),
+            keys_table=env("MIDISCRIBE_KEYS_TABLE", ""),
+            transcribe_queue_url=env("MIDISCRIBE_TRANSCRIBE_QUEUE_URL", ""),
+            notify_queue_url=env("MIDISCRIBE_NOTIFY_QUEUE_URL", ""),
+            stage=env("MIDISCRIBE_STAGE", "prod"),
+            max_upload_mb=_float("MIDISCRIBE_MAX_UPLOAD_MB", 200.0),
+            max_duration_s=_float("MIDISCRIBE_MAX_DURATION_S", 3600.0),
+            max_url_download_mb=_float("MIDISCRIBE_MAX_URL_DOWNLOAD_MB", 200.0),
+            retention_days=_float("MIDISCRIBE_RETENTION_DAYS", 14.0),
+            presign_expiry_s=int(_float("MIDISCRIBE_PRESIGN_EXPIRY_S", 7 * 24 * 3600)),
+            allow_private_urls=_flag("MIDISCRIBE_ALLOW_PRIVATE_URLS", False),
+            allow_http_urls=_flag("MIDISCRIBE_ALLOW_HTTP_URLS", False),
+            webhook_retry_schedule=_schedule("MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", DEFAULT_WEBHOOK_RETRY_SCHEDULE),
+        )
