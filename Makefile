@@ -34,7 +34,7 @@ lint: $(STAMP)
 	@if [ -f template.yaml ]; then echo "$(BIN)/cfn-lint template.yaml"; $(BIN)/cfn-lint template.yaml; fi
 
 openapi: install
-	$(BIN)/python -m midiscribe.service.openapi --write openapi.json
+	$(BIN)/python -m midiscribe.api.openapi --write openapi.json
 
 test: install lint
 	$(BIN)/python -m pytest
