@@ -52,6 +52,8 @@ class Settings:
     keys_table: str = ""
     transcribe_queue_url: str = ""
     notify_queue_url: str = ""
+    # Webhook deliveries that exhaust their schedule (or get 410) are sent here explicitly.
+    notify_dlq_url: str = ""
     stage: str = "prod"
     max_upload_mb: float = 200.0
     max_duration_s: float = 3600.0
@@ -61,6 +63,11 @@ class Settings:
     allow_private_urls: bool = False
     allow_http_urls: bool = False
     webhook_retry_schedule: tuple[float, ...] = field(default=DEFAULT_WEBHOOK_RETRY_SCHEDULE)
+    # Per delivery attempt; Standard Webhooks receivers are expected to answer well within 15 s.
+    webhook_timeout_s: float = 15.0
+    # The transcribe queue's RedrivePolicy maxReceiveCount: on the last receive the worker records
+    # the task as FAILED before SQS moves the message to the DLQ, so no task stays PROCESSING.
+    transcribe_max_receive: int = 3
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,6 +78,8 @@ class Settings:
             keys_table=env("MIDISCRIBE_KEYS_TABLE", ""),
             transcribe_queue_url=env("MIDISCRIBE_TRANSCRIBE_QUEUE_URL", ""),
             notify_queue_url=env("MIDISCRIBE_NOTIFY_QUEUE_URL", ""),
+            notify_dlq_url=env("MIDISCRIBE_NOTIFY_DLQ_URL", ""),
+            webhook_timeout_s=_float("MIDISCRIBE_WEBHOOK_TIMEOUT_S", 15.0),
             stage=env("MIDISCRIBE_STAGE", "prod"),
             max_upload_mb=_float("MIDISCRIBE_MAX_UPLOAD_MB", 200.0),
             max_duration_s=_float("MIDISCRIBE_MAX_DURATION_S", 3600.0),
@@ -80,4 +89,5 @@ class Settings:
             allow_private_urls=_flag("MIDISCRIBE_ALLOW_PRIVATE_URLS", False),
             allow_http_urls=_flag("MIDISCRIBE_ALLOW_HTTP_URLS", False),
             webhook_retry_schedule=_schedule("MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", DEFAULT_WEBHOOK_RETRY_SCHEDULE),
+            transcribe_max_receive=max(1, int(_float("MIDISCRIBE_TRANSCRIBE_MAX_RECEIVE", 3))),
         )

@@ -1,0 +1,93 @@
+"""The reference side of the benchmark. Runs inside bench/.venv-ref (Python 3.11, basic-pitch 0.4.0).
+
+Kept apart from bench/engine.py because it imports basic-pitch, librosa and mir_eval, none of
+which belong in midiscribe's own environment. Sub-commands:
+
+  predict-and-save OUTDIR AUDIO...   basic-pitch's own predict_and_save: MIDI, sonified WAV, note CSV
+  notes OUTDIR AUDIO...              predict_and_save with only the note CSV (for parity)
+  ready                              print seconds from interpreter start to a loaded model
+  f1 OURS.csv THEIRS.csv             note F1 (mir_eval, onset 50 ms, no offset criterion) as JSON
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+
+
+def load_notes(path: str):
+    """Intervals and pitches (Hz) from a note CSV: basic-pitch's ragged rows or midiscribe's."""
+    import librosa
+    import numpy as np
+
+    intervals, pitches = [], []
+    with open(path, newline="") as handle:
+        rows = csv.reader(handle)
+        next(rows, None)
+        for row in rows:
+            if len(row) < 3:
+                continue
+            intervals.append((float(row[0]), float(row[1])))
+            pitches.append(float(row[2]))
+    interval_array = np.array(intervals, dtype=float).reshape(-1, 2)
+    return interval_array, librosa.midi_to_hz(np.array(pitches, dtype=float))
+
+
+def note_f1(ours: str, theirs: str) -> dict:
+    import mir_eval
+
+    our_intervals, our_pitches = load_notes(ours)
+    their_intervals, their_pitches = load_notes(theirs)
+    if len(our_intervals) == 0 and len(their_intervals) == 0:
+        return {"precision": 1.0, "recall": 1.0, "f1": 1.0, "ours": 0, "theirs": 0}
+    # basic-pitch is the reference; ours is the estimate.
+    precision, recall, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        their_intervals, their_pitches, our_intervals, our_pitches, onset_tolerance=0.05, offset_ratio=None
+    )
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "ours": int(len(our_intervals)), "theirs": int(len(their_intervals))}
+
+
+def predict_and_save(output_directory: str, audio_paths: list[str], *, midi: bool, sonify: bool) -> None:
+    from basic_pitch import ICASSP_2022_MODEL_PATH
+    from basic_pitch.inference import Model, predict_and_save
+
+    model = Model(ICASSP_2022_MODEL_PATH)
+    predict_and_save(
+        audio_paths,
+        output_directory,
+        save_midi=midi,
+        sonify_midi=sonify,
+        save_model_outputs=False,
+        save_notes=True,
+        model_or_model_path=model,
+    )
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "predict-and-save":
+        predict_and_save(rest[0], rest[1:], midi=True, sonify=True)
+    elif command == "notes":
+        predict_and_save(rest[0], rest[1:], midi=False, sonify=False)
+    elif command == "ready":
+        from basic_pitch import ICASSP_2022_MODEL_PATH
+        from basic_pitch.inference import Model
+
+        Model(ICASSP_2022_MODEL_PATH)
+        print(json.dumps({"ready_at": time.time()}))
+    elif command == "f1":
+        print(json.dumps(note_f1(rest[0], rest[1])))
+    else:
+        print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,27 @@
+"""AuthorizerFunction: API Gateway REQUEST authorizer on the Authorization header.
+
+A known, enabled key gets an Allow for the whole API with ``{key_id, key_name}`` as context and the
+key id as usage-plan identifier; anything else is "Unauthorized" (API Gateway's 401).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger
+from midiscribe.aws.keys import ApiKeyRepository
+from midiscribe.service.authorization import Unauthorized, allow_policy, authorize, header_value
+from midiscribe.service.config import Settings
+
+logger = Logger(service="midiscribe")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: object) -> dict:
+    keys = ApiKeyRepository(Settings.from_env().keys_table)
+    try:
+        caller = authorize(header_value(event, "Authorization"), keys)
+    except Unauthorized as refusal:
+        logger.info("request refused", extra={"reason": str(refusal)})
+        # This exact message is what makes API Gateway answer 401 rather than 500.
+        raise Exception("Unauthorized") from None  # noqa: B904
+    logger.info("request allowed", extra={"key_id": caller.key_id})
+    return allow_policy(caller, str(event.get("methodArn", "")))

@@ -1,0 +1,373 @@
+"""The HTTP API: one Powertools resolver ``app`` with every route, its OpenAPI description and swagger.
+
+Routes read the request, call :class:`~midiscribe.service.conversions.ConversionService` and shape
+the answer. Errors are rendered in one place (the exception handlers at the bottom): MusicGPT's
+envelope ``{"success": false, "error", "code"}``, or kie.ai's ``{"code", "msg"}`` under ``/api/v1/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+import midiscribe
+from midiscribe.service.config import Settings
+from midiscribe.service.conversions import MB, ConversionService, QueuedTask
+from midiscribe.service.errors import ApiError, UnauthorizedError
+from midiscribe.service.requests import (
+    RequestBody,
+    parse_audio_to_midi,
+    parse_body,
+    parse_file_convert,
+    parse_midi_generate,
+    parse_upload,
+)
+
+from . import models
+from .webhook_routes import router as webhook_router
+
+logger = Logger(service="midiscribe")
+
+API_TITLE = "midiscribe"
+API_DESCRIPTION = (
+    "Self-hostable audio-to-MIDI API. Submit audio (upload, URL or S3 path), poll /v1/byId or receive a "
+    "signed webhook, download the MIDI, sonified WAV and note events. Authenticate with the "
+    "Authorization header: the raw API key or 'Bearer <key>'."
+)
+SECURITY_SCHEME = "ApiKeyAuth"
+PUBLIC = {"security": []}  # operation-level override of the global API key requirement
+KIE_PREFIX = "/api/v1/"
+# The body may be a little larger than the file it carries (multipart headers, other fields).
+_BODY_OVERHEAD_BYTES = 64 * 1024
+
+
+
+class ApiResolver(APIGatewayRestResolver):
+    """The Powertools resolver, with its generic 422 "Validation Error" answer taken out of the document.
+
+    Invalid parameters are answered 400 with our error envelope (see ``handle_validation_error``), so
+    documenting Powertools' 422 shape would describe an answer the API never gives.
+    """
+
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(**kwargs)
+        for path, path_item in (schema.paths or {}).items():
+            envelope = "KieErrorResponse" if path.startswith(KIE_PREFIX) else "ErrorResponse"
+            for method in ("get", "put", "post", "delete", "patch"):
+                operation = getattr(path_item, method, None)
+                responses = getattr(operation, "responses", None) or {}
+                generic = responses.get(422)
+                if generic is not None and "HTTPValidationError" in str(generic):
+                    del responses[422]
+                    if not (operation.parameters or operation.requestBody):
+                        continue
+                    responses.setdefault(
+                        400,
+                        {
+                            "description": "Invalid request parameters",
+                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{envelope}"}}},
+                        },
+                    )
+        return schema
+
+
+app = ApiResolver(enable_validation=True)
+app.configure_openapi(
+    title=API_TITLE,
+    version=midiscribe.__version__,
+    description=API_DESCRIPTION,
+    security_schemes={SECURITY_SCHEME: APIKey(name="Authorization", in_=APIKeyIn.header)},
+    security=[{SECURITY_SCHEME: []}],
+)
+app.enable_swagger(path="/swagger", openapi_extensions=None, middlewares=None)
+app.include_router(webhook_router)
+
+
+def _error_responses(*statuses: int, kie: bool = False) -> dict[int, Any]:
+    model = models.KieErrorResponse if kie else models.ErrorResponse
+    descriptions = {
+        400: "Invalid request parameters",
+        401: "No API key, or an unknown or disabled one",
+        404: "Unknown task, or an S3 object that does not exist",
+        413: "The file is larger than this deployment accepts",
+        415: "Unsupported request content type",
+        422: "The request cannot be processed (for example the earlier task failed)",
+        429: "Too many requests: slow down",
+        500: "Internal error (details are in the service's logs)",
+    }
+    return {
+        status: {"description": descriptions[status], "content": {"application/json": {"model": model}}}
+        for status in statuses
+    }
+
+
+def _ok(model: type, description: str) -> dict[int, Any]:
+    return {200: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+def _request_body(form_model: type | None, json_model: type, *, required: bool = True) -> dict[str, Any]:
+    content: dict[str, Any] = {}
+    if form_model is not None:
+        content["multipart/form-data"] = {"schema": models.inline_schema(form_model)}
+    content["application/x-www-form-urlencoded"] = {"schema": models.inline_schema(json_model)}
+    content["application/json"] = {"schema": models.inline_schema(json_model)}
+    return {"requestBody": {"required": required, "content": content}}
+
+
+def _service() -> ConversionService:
+    # Built per request: clients are created lazily, after whatever endpoint the environment names.
+    return ConversionService(Settings.from_env())
+
+
+def _caller() -> str:
+    """The API key id the authorizer put in the request context."""
+    context = app.current_event.request_context.authorizer
+    key_id = str(context.get("key_id") or context.get("principalId") or "") if context else ""
+    if not key_id:
+        raise UnauthorizedError(
+            "No API key: send it in the Authorization header (the raw key or 'Bearer <key>').", "UNAUTHORIZED"
+        )
+    logger.append_keys(key_id=key_id)
+    return key_id
+
+
+def _raw_body() -> bytes:
+    event = app.current_event
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=False)
+        except (binascii.Error, ValueError):
+            return b""
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)
+
+
+def _request_body_fields(service: ConversionService) -> RequestBody:
+    content_type = app.current_event.headers.get("content-type") or app.current_event.headers.get("Content-Type")
+    return parse_body(
+        _raw_body(), content_type, max_bytes=service.max_upload_bytes + _BODY_OVERHEAD_BYTES
+    )
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _queued(queued: QueuedTask) -> Response:
+    logger.info("task queued", extra={"task_id": queued.task.task_id, "kind": queued.task.kind.value})
+    return _json(
+        200,
+        {
+            "success": True,
+            "task_id": queued.task.task_id,
+            "conversion_id": queued.task.conversion_id,
+            "status": queued.task.status.value,
+            "message": queued.message,
+            "eta_seconds": queued.eta_seconds,
+        },
+    )
+
+
+# ---- public
+
+
+@app.get(
+    "/health",
+    summary="Liveness check (no authentication, touches nothing external)",
+    tags=["service"],
+    responses=_ok(models.HealthResponse, "The API is up"),
+    openapi_extensions=PUBLIC,
+)
+def health():
+    return _json(200, {"status": "ok", "version": midiscribe.__version__})
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document():
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
+
+
+def openapi_json() -> str:
+    """The OpenAPI document, exactly as /swagger serves it."""
+    return app.get_openapi_json_schema()
+
+
+# ---- MusicGPT-compatible
+
+
+@app.post(
+    "/v1/audio_to_midi",
+    summary="Convert audio to MIDI (asynchronous)",
+    description=(
+        "Queue a transcription of audio_file (multipart), audio_url or audio_path. Booleans may be sent as "
+        "true/false, 'True'/'False' or 1/0; transcription options by their names. Poll /v1/byId or give "
+        "webhook_url."
+    ),
+    tags=["conversions"],
+    responses={
+        **_ok(models.QueuedResponse, "MIDI conversion task queued"),
+        **_error_responses(400, 401, 404, 413, 415, 429, 500),
+    },
+    openapi_extensions=_request_body(models.AudioToMidiForm, models.AudioToMidiJson),
+)
+def audio_to_midi():
+    owner = _caller()
+    service = _service()
+    request = parse_audio_to_midi(
+        _request_body_fields(service),
+        bucket=service.settings.bucket,
+        check_url=service.check_url,
+        max_upload_bytes=service.max_upload_bytes,
+    )
+    return _queued(service.submit_audio_to_midi(owner, request))
+
+
+@app.post(
+    "/v1/file_convert",
+    summary="Convert an audio file's format, sample rate or bit depth (asynchronous)",
+    tags=["conversions"],
+    responses={
+        **_ok(models.QueuedResponse, "File conversion task queued"),
+        **_error_responses(400, 401, 404, 413, 415, 429, 500),
+    },
+    openapi_extensions=_request_body(models.FileConvertForm, models.FileConvertJson),
+)
+def file_convert():
+    owner = _caller()
+    service = _service()
+    request = parse_file_convert(
+        _request_body_fields(service),
+        bucket=service.settings.bucket,
+        check_url=service.check_url,
+        max_upload_bytes=service.max_upload_bytes,
+    )
+    return _queued(service.submit_file_convert(owner, request))
+
+
+@app.get(
+    "/v1/byId",
+    summary="A conversion's status and presigned result links",
+    tags=["conversions"],
+    responses={**_ok(models.ConversionResponse, "The conversion"), **_error_responses(400, 401, 404, 429, 500)},
+)
+def by_id(
+    conversionType: Annotated[str | None, Query(description="AUDIO_TO_MIDI, FILE_CONVERT or MIDI_GENERATE")] = None,
+    task_id: Annotated[str | None, Query(description="The task_id returned on submission")] = None,
+    conversion_id: Annotated[str | None, Query(description="Or the conversion_id returned on submission")] = None,
+):
+    owner = _caller()
+    service = _service()
+    task = service.find_task(
+        owner, task_id=task_id or "", conversion_id=conversion_id or "", conversion_type=conversionType or ""
+    )
+    return _json(200, {"success": True, "conversion": service.describe(task)})
+
+
+@app.post(
+    "/v1/uploads",
+    summary="A presigned S3 POST for files larger than the API accepts",
+    description="Upload the file with the returned form, then submit audio_path to /v1/audio_to_midi.",
+    tags=["uploads"],
+    responses={**_ok(models.UploadResponse, "Upload form"), **_error_responses(400, 401, 415, 429, 500)},
+    openapi_extensions=_request_body(None, models.UploadRequestBody),
+)
+def create_upload():
+    owner = _caller()
+    service = _service()
+    request = parse_upload(_request_body_fields(service))
+    return _json(200, service.create_upload(owner, request))
+
+
+# ---- kie.ai-compatible
+
+
+@app.post(
+    "/api/v1/midi/generate",
+    summary="kie.ai: generate MIDI (per-instrument notes) for an earlier task",
+    tags=["kie.ai"],
+    responses={
+        **_ok(models.KieGenerateResponse, "MIDI generation task created"),
+        **_error_responses(400, 401, 404, 415, 422, 429, 500, kie=True),
+    },
+    openapi_extensions={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": models.inline_schema(models.MidiGenerateRequest)}},
+        }
+    },
+)
+def midi_generate():
+    owner = _caller()
+    service = _service()
+    request = parse_midi_generate(_request_body_fields(service), check_url=service.check_url)
+    queued = service.submit_midi_generate(owner, request)
+    logger.info("task queued", extra={"task_id": queued.task.task_id, "kind": queued.task.kind.value})
+    return _json(200, {"code": 200, "msg": "success", "data": {"taskId": queued.task.task_id}})
+
+
+@app.get(
+    "/api/v1/midi/record-info",
+    summary="kie.ai: a MIDI generation task's status and notes",
+    tags=["kie.ai"],
+    responses={
+        **_ok(models.KieRecordResponse, "The record"),
+        **_error_responses(400, 401, 404, 429, 500, kie=True),
+    },
+)
+def midi_record_info(taskId: Annotated[str, Query(description="taskId from /api/v1/midi/generate")]):
+    owner = _caller()
+    return _json(200, {"code": 200, "msg": "success", "data": _service().record_info(owner, taskId)})
+
+
+# ---- errors, rendered in one place
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    path = app.current_event.path or ""
+    if path.startswith(KIE_PREFIX):
+        return _json(status, {"code": status, "msg": message})
+    return _json(status, {"success": False, "error": message, "code": code})
+
+
+@app.exception_handler(ApiError)
+def handle_api_error(error: ApiError) -> Response:
+    if error.http_status >= 500:
+        logger.error("request failed", extra={"code": error.code, "error": error.message})
+    else:
+        logger.info("request refused", extra={"status": error.http_status, "code": error.code})
+    return _error(error.http_status, error.code, error.message)
+
+
+@app.exception_handler(RequestValidationError)
+def handle_validation_error(error: RequestValidationError) -> Response:
+    problems = []
+    for detail in error.errors():
+        location = [str(part) for part in detail.get("loc", ()) if part not in ("query", "body", "header", "path")]
+        problems.append(f"{'.'.join(location) or 'request'}: {detail.get('msg', 'invalid')}")
+    return _error(400, "INVALID_PARAMETER", "Invalid request: " + "; ".join(problems) + ".")
+
+
+@app.exception_handler(Exception)
+def handle_unexpected_error(error: Exception) -> Response:
+    logger.exception("unexpected error")
+    request_id = app.current_event.request_context.request_id or ""
+    suffix = f" (request id {request_id})" if request_id else ""
+    return _error(500, "INTERNAL_ERROR", f"Internal error; try again later{suffix}.")
+
+
+@app.not_found
+def handle_not_found(_: Exception) -> Response:
+    event = app.current_event
+    return _error(
+        404, "ROUTE_NOT_FOUND", f"No route {event.http_method} {event.path}: see /swagger for the API's routes."
+    )
+
+
+__all__ = ["app", "openapi_json", "MB"]

@@ -1,0 +1,124 @@
+"""The data bucket: uploads, inbox files and results, and presigned links to them.
+
+boto3 is created lazily and honours ``AWS_ENDPOINT_URL``, which is how the local stack and tests
+point this at moto.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+_MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+
+class ObjectNotFoundError(Exception):
+    """The object (or the bucket) does not exist."""
+
+    def __init__(self, bucket: str, key: str):
+        super().__init__(f"s3://{bucket}/{key} does not exist")
+        self.bucket = bucket
+        self.key = key
+
+
+class ObjectTooLargeError(Exception):
+    def __init__(self, key: str, size: int, limit: int):
+        super().__init__(f"{key} is {size} bytes, more than {limit} bytes")
+        self.key = key
+        self.size = size
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str
+
+
+def _is_missing(error: ClientError) -> bool:
+    return str(error.response.get("Error", {}).get("Code", "")) in _MISSING_CODES
+
+
+class Storage:
+    """One S3 bucket."""
+
+    def __init__(self, bucket: str, client: Any = None):
+        if not bucket:
+            raise ValueError("no bucket name: set MIDISCRIBE_BUCKET")
+        self.bucket = bucket
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            # SigV4 everywhere: presigned POSTs and GETs must work in every region.
+            self._client = boto3.client("s3", config=Config(signature_version="s3v4"))
+        return self._client
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def upload_file(self, path: str | Path, key: str, content_type: str = "application/octet-stream") -> None:
+        self.client.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def head(self, key: str) -> ObjectInfo | None:
+        try:
+            answer = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _is_missing(error):
+                return None
+            raise
+        return ObjectInfo(
+            key=key,
+            size=int(answer.get("ContentLength", 0)),
+            content_type=str(answer.get("ContentType", "")),
+        )
+
+    def download_file(self, key: str, path: str | Path, *, max_bytes: int | None = None) -> int:
+        """Copy an object to a local file; returns its size."""
+        info = self.head(key)
+        if info is None:
+            raise ObjectNotFoundError(self.bucket, key)
+        if max_bytes is not None and info.size > max_bytes:
+            raise ObjectTooLargeError(key, info.size, max_bytes)
+        try:
+            self.client.download_file(self.bucket, key, str(path))
+        except ClientError as error:
+            if _is_missing(error):
+                raise ObjectNotFoundError(self.bucket, key) from None
+            raise
+        return info.size
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _is_missing(error):
+                raise ObjectNotFoundError(self.bucket, key) from None
+            raise
+        return answer["Body"].read()
+
+    def presign_get(self, key: str, *, expires_s: int, download_name: str | None = None) -> str:
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": key}
+        if download_name:
+            params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires_s))
+
+    def presign_post(self, key: str, *, max_bytes: int, expires_s: int, content_type: str) -> dict[str, Any]:
+        """A browser/curl-friendly upload form for one key, size-limited by S3 itself."""
+        return self.client.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[["content-length-range", 1, int(max_bytes)], {"Content-Type": content_type}],
+            ExpiresIn=int(expires_s),
+        )

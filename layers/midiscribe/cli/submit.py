@@ -1,0 +1,87 @@
+"""``midiscribe submit FILE``: queue a transcription on any deployment, optionally wait and download."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..client import (
+    API_KEY_ENV,
+    API_URL_ENV,
+    DEFAULT_API_URL,
+    OUTPUT_FIELDS,
+    MidiscribeClient,
+    MidiscribeError,
+)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "submit",
+        help="send an audio file to a midiscribe API (local or AWS), optionally wait and download the results",
+        description="Queue FILE for transcription. Files too large for one request go to the bucket with a "
+        "presigned upload first. With --wait, poll until the task ends and download the outputs.",
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="audio file (wav, flac, mp3, ogg, m4a, …)")
+    parser.add_argument("--api-url", default=None,
+                        help=f"API base URL (default: ${API_URL_ENV} or {DEFAULT_API_URL}; for AWS the stack's ApiUrl output)")
+    parser.add_argument("--api-key", default=None, help=f"API key (default: ${API_KEY_ENV})")
+    parser.add_argument("--webhook-url", default=None, help="URL that receives the signed result webhook")
+    parser.add_argument("--wait", action="store_true", help="poll until the task ends, then download the outputs")
+    parser.add_argument("-o", "--output-dir", type=Path, default=Path("out"),
+                        help="where --wait puts the outputs (default: ./out)")
+    parser.add_argument("--no-sonify", action="store_true", help="skip the sonified .wav")
+    parser.add_argument("--no-note-events", action="store_true", help="skip the note-event .csv")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting after this many seconds")
+    parser.set_defaults(run=run)
+
+
+def _progress_printer(stream: Any) -> Any:
+    interactive = stream.isatty()
+    last = {"status": None}
+
+    def show(conversion: dict, elapsed: float) -> None:
+        status = conversion.get("status", "?")
+        line = f"{conversion.get('task_id', '')}  {status:<10}  {elapsed:6.1f} s"
+        if conversion.get("status_msg"):
+            line += f"  {conversion['status_msg']}"
+        if interactive:
+            stream.write("\r" + line[:120].ljust(120))
+            if status in ("COMPLETED", "FAILED"):
+                stream.write("\n")
+        elif status != last["status"]:
+            stream.write(line + "\n")
+        last["status"] = status
+        stream.flush()
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        client = MidiscribeClient(args.api_url, args.api_key)
+        queued = client.submit_file(
+            args.file, webhook_url=args.webhook_url,
+            sonify_midi=not args.no_sonify, save_note_events=not args.no_note_events,
+        )
+        task_id = queued.get("task_id")
+        print(f"queued {args.file.name}: task_id {task_id}", file=sys.stderr)
+        if not args.wait:
+            print(task_id)
+            return 0
+        conversion = client.wait(task_id, timeout=args.timeout, progress=_progress_printer(sys.stderr))
+        if conversion.get("status") != "COMPLETED":
+            print(f"error: task {task_id} failed: {conversion.get('error') or conversion.get('status_msg')}",
+                  file=sys.stderr)
+            return 1
+        saved = client.download(conversion, args.output_dir)
+    except MidiscribeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for field_name, path in saved.items():
+        print(f"{OUTPUT_FIELDS[field_name]:<18} {path}")
+    if conversion.get("note_count") is not None:
+        print(f"{conversion['note_count']} notes in {conversion.get('audio_duration_s', '?')} s of audio", file=sys.stderr)
+    return 0

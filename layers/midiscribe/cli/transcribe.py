@@ -1,0 +1,343 @@
+"""``midiscribe transcribe``: audio files in; MIDI, sonified WAV, note CSV and note JSON out.
+
+Every engine option is a flag generated from :class:`TranscriptionOptions`, so the CLI cannot fall
+behind the engine. Options are checked before any file is read. Each input is transcribed on its
+own: one that fails is reported and the others are still done, and the exit status says whether
+everything succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import ValidationError
+
+from ..engine.errors import EngineError, InvalidOptionsError
+from ..engine.options import TranscriptionOptions
+
+# What each output is called on the command line, its file suffix and the Transcription writer.
+OUTPUTS = (
+    ("midi", ".mid", "write_midi", "the MIDI file"),
+    ("sonify", ".wav", "write_wav", "the sonified WAV (the MIDI played by a synthesizer)"),
+    ("csv", ".csv", "write_csv", "the note events as CSV"),
+    ("json", ".json", "write_json", "the note events as JSON"),
+)
+UNIT_METAVARS = {"_ms": "MS", "_frequency": "HZ", "_tempo": "BPM", "_threshold": "P"}
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except where there is none to show (``None`` reads as noise)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        on_off_switch = action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction)
+        if action.default is None or on_off_switch:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "transcribe",
+        help="transcribe audio files to MIDI, sonified WAV, CSV and JSON",
+        description="Transcribe audio files to <stem>.mid, <stem>.wav (the MIDI sonified), <stem>.csv and "
+        "<stem>.json with the basic-pitch model. Any format soundfile or PyAV reads: WAV, FLAC, MP3, "
+        "OGG/Opus, AIFF, M4A/AAC, WebM, MP4.",
+        formatter_class=_HelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="audio files to transcribe")
+    parser.add_argument("-o", "--output-dir", type=Path, default=Path("."),
+                        help="folder for the outputs, created if missing")
+    written = parser.add_argument_group("outputs (all written unless skipped)")
+    for name, suffix, _, description in OUTPUTS:
+        written.add_argument(f"--no-{name}", dest=name, action="store_false", default=True,
+                             help=f"do not write {description} ({suffix})")
+    engine = parser.add_argument_group("transcription options (basic-pitch 0.4.0's defaults)")
+    for name, info in TranscriptionOptions.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        if info.annotation is bool:
+            engine.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=info.default,
+                                help=info.description)
+        else:
+            metavar = next((unit for ending, unit in UNIT_METAVARS.items() if name.endswith(ending)), "X")
+            engine.add_argument(flag, dest=name, type=bounded_float(info.metadata), default=info.default,
+                                metavar=metavar, help=info.description)
+    parser.add_argument("--max-duration", type=bounded_float_checks(gt=0.0), default=None, metavar="SECONDS",
+                        help="refuse inputs longer than this many seconds (default: no limit)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+
+def bounded_float(constraints) -> callable:
+    """An argparse type that parses a float and checks pydantic's ge/gt/le/lt bounds for the field."""
+    bounds = {}
+    for constraint in constraints:
+        for key in ("ge", "gt", "le", "lt"):
+            if getattr(constraint, key, None) is not None:
+                bounds[key] = getattr(constraint, key)
+    return bounded_float_checks(**bounds)
+
+
+def bounded_float_checks(**bounds: float) -> callable:
+    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    tests = {"ge": float.__ge__, "gt": float.__gt__, "le": float.__le__, "lt": float.__lt__}
+    allowed = " and ".join(f"{words[key]} {value:g}" for key, value in bounds.items())
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or not all(tests[key](value, float(limit)) for key, limit in bounds.items()):
+            raise argparse.ArgumentTypeError(f"must be {allowed or 'a finite number'} (got {text})")
+        return value
+
+    parse.__name__ = "number"  # argparse names the type in its "invalid <type> value" messages
+    return parse
+
+
+# --------------------------------------------------------------------------------------------------
+# Progress and logging
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class Progress:
+    """A one-line progress bar on a terminal; one line per finished file elsewhere; nothing when quiet."""
+
+    REDRAW_INTERVAL_S = 0.1
+
+    def __init__(self, stream: TextIO, *, quiet: bool):
+        self.stream = stream
+        self.quiet = quiet
+        self.bar = not quiet and _is_terminal(stream)
+        self.file_label = ""
+        self.phase = ""
+        self.last_draw = 0.0
+        self.line_shown = False
+
+    def start_file(self, number: int, count: int, path: Path) -> None:
+        self.file_label = f"[{number}/{count}] {path.name}"
+        self.phase = "reading"
+        self.started = time.monotonic()
+        self.update(0.0, None, force=True)
+
+    def update(self, done_s: float, total_s: float | None, *, force: bool = False) -> None:
+        if not self.bar:
+            return
+        now = time.monotonic()
+        if not force and now - self.last_draw < self.REDRAW_INTERVAL_S:
+            return
+        self.last_draw = now
+        if self.phase == "reading" and done_s > 0:
+            self.phase = "transcribing"
+        width = shutil.get_terminal_size((80, 20)).columns
+        if total_s:
+            fraction = min(1.0, max(0.0, done_s / total_s))
+            detail = f"{fraction:4.0%} {format_duration(done_s)}/{format_duration(total_s)} {self.phase}"
+        else:
+            fraction = None
+            detail = f"{format_duration(done_s)} of audio {self.phase}"
+        bar_width = max(10, min(40, width - len(self.file_label) - len(detail) - 6))
+        if fraction is None:
+            bar = "·" * bar_width
+        else:
+            filled = int(round(fraction * bar_width))
+            bar = "█" * filled + "░" * (bar_width - filled)
+        line = f"{self.file_label} {bar} {detail}"[: width - 1]
+        self.stream.write("\r" + line + "\x1b[K")
+        self.stream.flush()
+        self.line_shown = True
+
+    def set_phase(self, phase: str, done_s: float, total_s: float | None) -> None:
+        self.phase = phase
+        self.update(done_s, total_s, force=True)
+
+    def clear(self) -> None:
+        if self.line_shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.line_shown = False
+
+    def log(self, message: str) -> None:
+        if not self.quiet:
+            self.clear()
+            print(message, file=self.stream, flush=True)
+
+    def error(self, message: str) -> None:
+        self.clear()
+        print(message, file=self.stream, flush=True)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------------------------------
+# The command
+
+
+@dataclass
+class Summary:
+    succeeded: int = 0
+    failed: list[str] = field(default_factory=list)
+    notes: int = 0
+    audio_s: float = 0.0
+
+    def line(self, wall_s: float) -> str:
+        total = self.succeeded + len(self.failed)
+        speed = f" ({self.audio_s / wall_s:.1f}x real time)" if wall_s > 0 and self.audio_s > 0 else ""
+        failed = f", {len(self.failed)} failed" if self.failed else ""
+        return (f"{self.succeeded} of {total} file{'s' if total != 1 else ''} transcribed{failed}; "
+                f"{self.notes} notes from {format_duration(self.audio_s)} of audio in {wall_s:.1f} s{speed}")
+
+
+def output_plan(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(suffix, writer name) for each output asked for."""
+    return [(suffix, writer) for name, suffix, writer, _ in OUTPUTS if getattr(args, name)]
+
+
+def flag_for(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
+def in_flag_terms(message: str) -> str:
+    """Name options as the flags the user typed rather than as the engine's field names."""
+    names = "|".join(map(re.escape, TranscriptionOptions.model_fields))
+    return re.sub(rf"\b({names})\b", lambda match: flag_for(match.group(1)), message)
+
+
+def parse_options(values: dict) -> TranscriptionOptions:
+    """Validate the combination (each flag's own range was checked by argparse already)."""
+    try:
+        return TranscriptionOptions.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            message = error.get("msg", "").removeprefix("Value error, ")
+            location = ".".join(str(part) for part in error.get("loc", ()))
+            problems.append(in_flag_terms(f"{location}: {message}" if location else message))
+        raise InvalidOptionsError("; ".join(problems)) from None
+
+
+def check_arguments(args: argparse.Namespace) -> tuple[TranscriptionOptions, list[tuple[str, str]]]:
+    """Everything that can be wrong with the command line itself, found before any audio is read."""
+    options = parse_options({name: getattr(args, name) for name in TranscriptionOptions.model_fields})
+    plan = output_plan(args)
+    if not plan:
+        raise InvalidOptionsError("Nothing to write: every output is switched off (--no-midi, --no-sonify, "
+                                  "--no-csv, --no-json). Drop at least one of them.")
+    if args.midi:
+        from ..engine.outputs import tempo_microseconds
+
+        try:
+            tempo_microseconds(options.midi_tempo)
+        except InvalidOptionsError as exc:
+            raise InvalidOptionsError(in_flag_terms(exc.message)) from None
+    stems: dict[str, Path] = {}
+    for path in args.inputs:
+        other = stems.setdefault(path.stem, path)
+        if other != path:
+            raise InvalidOptionsError(f"{other} and {path} would both be written as {path.stem}.*; "
+                                      f"rename one or transcribe them into different --output-dir folders.")
+    if args.output_dir.exists() and not args.output_dir.is_dir():
+        raise InvalidOptionsError(f"--output-dir {args.output_dir} exists and is not a folder.")
+    return options, plan
+
+
+def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
+    stream = stream or sys.stderr
+    try:
+        options, plan = check_arguments(args)
+    except InvalidOptionsError as exc:
+        print(f"midiscribe transcribe: error: {exc.message}", file=stream)
+        return EXIT_USAGE
+    try:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"midiscribe transcribe: error: cannot create --output-dir {args.output_dir}: {exc.strerror}",
+              file=stream)
+        return EXIT_USAGE
+
+    from ..engine import transcribe  # the model and numerical stack load only when there is work
+
+    progress = Progress(stream, quiet=args.quiet)
+    summary = Summary()
+    began = time.perf_counter()
+    for number, path in enumerate(args.inputs, start=1):
+        progress.start_file(number, len(args.inputs), path)
+        file_began = time.perf_counter()
+        try:
+            if not path.is_file():
+                raise FileNotFoundError(f"no such file: {path}" if not path.exists() else f"not a file: {path}")
+            transcription = transcribe(path, options, max_duration_s=args.max_duration, progress=progress.update)
+            progress.set_phase("writing", transcription.duration_s, transcription.duration_s)
+            written = [args.output_dir / f"{path.stem}{suffix}" for suffix, _ in plan]
+            for (_, writer), destination in zip(plan, written, strict=True):
+                getattr(transcription, writer)(destination)
+        except EngineError as exc:
+            summary.failed.append(str(path))
+            progress.error(f"error: {path}: {exc.message}")
+            continue
+        except OSError as exc:
+            summary.failed.append(str(path))
+            reason = exc.strerror if exc.strerror and exc.filename else str(exc)
+            where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+            progress.error(f"error: {path}: {reason}{where}")
+            continue
+        elapsed = time.perf_counter() - file_began
+        summary.succeeded += 1
+        summary.notes += len(transcription.notes)
+        summary.audio_s += transcription.duration_s
+        speed = transcription.duration_s / elapsed if elapsed > 0 else float("inf")
+        names = ",".join(suffix.lstrip(".") for suffix, _ in plan)
+        progress.log(f"{path}: {len(transcription.notes)} notes, {format_duration(transcription.duration_s)} "
+                     f"of audio in {elapsed:.1f} s ({speed:.1f}x real time) -> "
+                     f"{args.output_dir / path.stem}.{{{names}}}")
+    progress.clear()
+    wall_s = time.perf_counter() - began
+    if not args.quiet or summary.failed:
+        print(summary.line(wall_s), file=stream)
+    if summary.failed:
+        print("failed: " + ", ".join(summary.failed), file=stream)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``transcribe`` on its own, without the other sub-commands' imports."""
+    parser = argparse.ArgumentParser(prog="midiscribe transcribe", formatter_class=_HelpFormatter,
+                                     description="Transcribe audio files to MIDI, sonified WAV, CSV and JSON.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

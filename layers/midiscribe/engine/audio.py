@@ -1,0 +1,422 @@
+"""Audio in: any file the user has, out: mono float32 blocks at the model's 22050 Hz, streamed.
+
+``soundfile`` (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus, MP3 and AIFF; PyAV (FFmpeg) reads
+what libsndfile cannot (m4a/AAC, WebM, MP4 audio, phone recordings). Both are read block by block
+and resampled with a streaming ``soxr`` resampler, so a long file is never held in memory whole.
+
+basic-pitch loads with ``librosa.load(sr=22050)``: channel mean, then soxr at "HQ" quality in one
+shot, then padded or trimmed to ``ceil(n * 22050 / rate)`` samples. We do the same, streamed.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import struct
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+
+from .errors import (
+    AudioDecodeError,
+    AudioTooLongError,
+    CorruptAudioError,
+    EmptyInputError,
+    NoAudioError,
+    NotAudioError,
+)
+
+TARGET_SAMPLE_RATE = 22050
+# soxr quality librosa's default ``res_type="soxr_hq"`` maps to.
+RESAMPLE_QUALITY = "HQ"
+# Source frames read per block: ~1.5 s at 44.1 kHz keeps decode buffers small and calls few.
+READ_BLOCK_FRAMES = 1 << 16
+# MP3 and some containers only estimate their length; below this share of it, the file was cut short.
+TRUNCATION_TOLERANCE = 0.95
+
+Source = "str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO"
+
+_SUPPORTED = "WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF, M4A/AAC, MP4, WebM"
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the container says about the audio before it is decoded."""
+
+    sample_rate: int
+    channels: int
+    frames: int | None  # None when the container does not say
+    decoder: str  # "soundfile" or "pyav"
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.frames is None else self.frames / self.sample_rate
+
+
+class AudioStream:
+    """An opened audio source; iterate :meth:`blocks` once for 22050 Hz mono float32 blocks.
+
+    Use as a context manager so the file (and any spooled copy) is closed.
+    """
+
+    def __init__(self, source, *, max_duration_s: float | None = None, name: str | None = None):
+        self.max_duration_s = max_duration_s
+        self.name = name or _describe(source)
+        self._closers: list = []
+        self._handle, self._path = self._open_source(source)
+        head = self._peek(4096)
+        if not head:
+            self.close()
+            raise EmptyInputError(
+                f"{self.name} is empty (0 bytes). Send the audio file itself, not an empty file."
+            )
+        kind = sniff_not_audio(head)
+        if kind:
+            self.close()
+            raise NotAudioError(
+                f"{self.name} is {kind}, not audio. Send an audio file ({_SUPPORTED})."
+            )
+        self._head = head
+        self._decoder = self._open_decoder()
+        self.info: AudioInfo = self._decoder.info
+        self._check_declared_length()
+        self.decoded_frames = 0  # source-rate frames decoded so far
+        self.output_samples = 0  # 22050 Hz samples produced so far
+
+    # -- opening -----------------------------------------------------------------------------------
+
+    def _open_source(self, source) -> tuple[BinaryIO | None, str | None]:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return io.BytesIO(bytes(source)), None
+        if isinstance(source, (str, os.PathLike)):
+            path = os.fspath(source)
+            if not os.path.isfile(path):
+                raise AudioDecodeError(f"{path} does not exist or is not a file. Check the path.")
+            return None, path
+        if hasattr(source, "read"):
+            seekable = getattr(source, "seekable", lambda: False)()
+            if seekable:
+                return source, None
+            # libsndfile and FFmpeg both seek while probing: spool pipes and sockets to disk first.
+            spool = tempfile.TemporaryFile(prefix="midiscribe-audio-")
+            shutil.copyfileobj(source, spool, 1 << 20)
+            spool.seek(0)
+            self._closers.append(spool.close)
+            return spool, None
+        raise TypeError(f"audio source must be a path, bytes or a binary file object, not {type(source).__name__}")
+
+    def _peek(self, size: int) -> bytes:
+        if self._path is not None:
+            with open(self._path, "rb") as handle:
+                return handle.read(size)
+        position = self._handle.tell()
+        data = self._handle.read(size)
+        self._handle.seek(position)
+        return data
+
+    def _total_size(self) -> int | None:
+        if self._path is not None:
+            return os.path.getsize(self._path)
+        try:
+            position = self._handle.tell()
+            end = self._handle.seek(0, io.SEEK_END)
+            self._handle.seek(position)
+            return end - position
+        except (OSError, ValueError):
+            return None
+
+    def _open_decoder(self):
+        import soundfile
+
+        target = self._path if self._path is not None else self._handle
+        start = None if self._path is not None else self._handle.tell()
+        try:
+            return _SoundFileDecoder(soundfile.SoundFile(target))
+        except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
+            soundfile_error = str(exc)
+        if start is not None:
+            self._handle.seek(start)
+        try:
+            return _PyAVDecoder(target, self.name)
+        except NoAudioError:
+            self.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - FFmpeg raises many types; all mean "cannot read"
+            self.close()
+            if looks_like_audio(self._head):
+                raise CorruptAudioError(
+                    f"{self.name} looks like audio but could not be decoded; it is probably truncated or "
+                    f"damaged ({soundfile_error}; {exc}). Re-export or re-upload the complete file."
+                ) from None
+            raise NotAudioError(
+                f"{self.name} is not an audio format we can read. Send an audio file ({_SUPPORTED})."
+            ) from None
+
+    def _check_declared_length(self) -> None:
+        shortfall = pcm_shortfall(self._head, self._total_size())
+        if shortfall:
+            declared, present = shortfall
+            self.close()
+            raise CorruptAudioError(
+                f"{self.name} is truncated: its header announces {declared} bytes of audio but only "
+                f"{present} are present. Re-export or re-upload the complete file."
+            )
+        if self.info.frames == 0 and self.info.decoder == "soundfile":
+            self.close()
+            raise NoAudioError(_zero_length_message(self.name))
+        duration = self.info.duration_s
+        if duration is not None and self.max_duration_s is not None and duration > self.max_duration_s:
+            self.close()
+            raise AudioTooLongError(_too_long_message(self.name, duration, self.max_duration_s))
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """Mono float32 blocks at 22050 Hz; raises the typed errors while reading."""
+        import soxr
+
+        rate = self.info.sample_rate
+        limit = None if self.max_duration_s is None else math.floor(self.max_duration_s * rate)
+        resampler = None if rate == TARGET_SAMPLE_RATE else soxr.ResampleStream(
+            rate, TARGET_SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
+        )
+        for block in self._decoder.blocks():
+            if block.shape[0] == 0:
+                continue
+            self.decoded_frames += block.shape[0]
+            if limit is not None and self.decoded_frames > limit:
+                raise AudioTooLongError(
+                    _too_long_message(self.name, self.decoded_frames / rate, self.max_duration_s, at_least=True)
+                )
+            mono = to_mono(block)
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono)
+            if mono.shape[0]:
+                self.output_samples += mono.shape[0]
+                yield mono
+        if self.decoded_frames == 0:
+            raise NoAudioError(_zero_length_message(self.name))
+        declared = self.info.frames
+        if declared and self.decoded_frames < declared * TRUNCATION_TOLERANCE:
+            raise CorruptAudioError(
+                f"{self.name} is truncated or damaged: it announces {declared / rate:.1f} s of audio but only "
+                f"{self.decoded_frames / rate:.1f} s could be decoded. Re-export or re-upload the complete file."
+            )
+        # librosa pads or trims the resampled signal to exactly ceil(n * ratio) samples; a streaming
+        # resampler lags behind the one-shot one until it is flushed, so only the flush can overshoot.
+        room = resampled_length(self.decoded_frames, rate) - self.output_samples
+        tail = np.zeros(0, dtype=np.float32)
+        if resampler is not None:
+            tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)[: max(room, 0)]
+        if tail.shape[0] < room:
+            tail = np.concatenate([tail, np.zeros(room - tail.shape[0], dtype=np.float32)])
+        if tail.shape[0]:
+            self.output_samples += tail.shape[0]
+            yield tail
+
+    def close(self) -> None:
+        decoder = getattr(self, "_decoder", None)
+        if decoder is not None:
+            decoder.close()
+        for closer in self._closers:
+            closer()
+        self._closers = []
+
+    def __enter__(self) -> AudioStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def resampled_length(source_frames: int, source_rate: int) -> int:
+    """librosa's length after resampling: ``ceil(n * 22050 / rate)``."""
+    if source_rate == TARGET_SAMPLE_RATE:
+        return source_frames
+    return int(np.ceil(source_frames * (float(TARGET_SAMPLE_RATE) / source_rate)))
+
+
+def to_mono(block: np.ndarray) -> np.ndarray:
+    """Channel mean (as librosa's ``to_mono``), with NaN and ±inf replaced by silence."""
+    mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
+    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    if not np.isfinite(mono).all():
+        # A non-finite sample would spread through the resampler's filter and the model's CQT.
+        mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
+    return mono
+
+
+class _SoundFileDecoder:
+    def __init__(self, handle):
+        self._file = handle
+        frames = handle.frames
+        # libsndfile reports a huge sentinel for streams of unknown length.
+        known = 0 <= frames < (1 << 62)
+        self.info = AudioInfo(handle.samplerate, handle.channels, frames if known else None, "soundfile")
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        import soundfile
+
+        while True:
+            try:
+                block = self._file.read(READ_BLOCK_FRAMES, dtype="float32", always_2d=True)
+            except (soundfile.LibsndfileError, RuntimeError) as exc:
+                raise CorruptAudioError(
+                    f"The audio is damaged or truncated part-way through ({exc}). Re-export or re-upload the complete file."
+                ) from None
+            if block.shape[0] == 0:
+                return
+            yield block
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _PyAVDecoder:
+    def __init__(self, target, name: str):
+        import av
+
+        self._container = av.open(target, mode="r", metadata_errors="ignore")
+        try:
+            audio_streams = self._container.streams.audio
+            if not audio_streams:
+                raise NoAudioError(f"{name} has no audio track. Send a file with sound in it.")
+            self._stream = audio_streams[0]
+            context = self._stream.codec_context
+            rate = int(context.sample_rate or self._stream.rate or 0)
+            channels = int(context.channels or 0)
+            if rate <= 0 or channels <= 0:
+                raise CorruptAudioError(f"{name} has an audio track without a sample rate or channels.")
+            frames = None
+            if self._stream.duration is not None and self._stream.time_base is not None:
+                frames = int(round(float(self._stream.duration * self._stream.time_base) * rate))
+            elif self._container.duration is not None:
+                frames = int(round(self._container.duration / av.time_base * rate))
+            self.info = AudioInfo(rate, channels, frames, "pyav")
+            self._name = name
+        except Exception:
+            self._container.close()
+            raise
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        import av
+
+        rate = self.info.sample_rate
+        channels = self.info.channels
+        # Packed float at the stream's own rate and layout: soxr does the resampling, we do the mixing.
+        converter = av.AudioResampler(format="flt", layout=self._stream.codec_context.layout, rate=rate)
+        try:
+            for packet in self._container.demux(self._stream):
+                for frame in packet.decode():
+                    for converted in converter.resample(frame):
+                        yield converted.to_ndarray().reshape(-1, channels)
+            for converted in converter.resample(None):
+                yield converted.to_ndarray().reshape(-1, channels)
+        except av.error.FFmpegError as exc:
+            raise CorruptAudioError(
+                f"{self._name} is damaged or truncated part-way through ({exc}). Re-export or re-upload the complete file."
+            ) from None
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def _too_long_message(name: str, duration: float, limit: float, at_least: bool = False) -> str:
+    prefix = "at least " if at_least else ""
+    return (
+        f"{name} is {prefix}{duration / 60:.1f} minutes long; the maximum is {limit / 60:.1f} minutes "
+        f"({limit:.0f} s). Split it or trim it and send the parts."
+    )
+
+
+def _zero_length_message(name: str) -> str:
+    return f"{name} holds no audio samples (zero length). Send a recording with sound in it."
+
+
+def _describe(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else "the input"
+
+
+_NOT_AUDIO_SIGNATURES = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"BM", "a BMP image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"MThd", "a MIDI file (this service turns audio into MIDI)"),
+)
+
+
+def sniff_not_audio(head: bytes) -> str | None:
+    """Name what ``head`` is when it is clearly not audio (an image, a document, text), else None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    for signature, kind in _NOT_AUDIO_SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    if looks_like_audio(head):
+        return None
+    if b"\x00" not in head:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # The peek may cut a multi-byte character in two: only that is forgiven.
+            if exc.start < len(head) - 3:
+                return None
+            text = head[: exc.start].decode("utf-8")
+        printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text)
+        if text and printable >= 0.95 * len(text):
+            return "a text file"
+    return None
+
+
+def looks_like_audio(head: bytes) -> bool:
+    """Whether ``head`` starts like an audio or media container (to tell corrupt from not-audio)."""
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return True
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return True
+    if head[:4] in (b"fLaC", b"OggS", b"caff", b".snd", b"wvpk", b"MAC ", b"\x1aE\xdf\xa3"):
+        return True
+    if head[:3] == b"ID3" or head[4:8] == b"ftyp":
+        return True
+    return len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0
+
+
+def pcm_shortfall(head: bytes, total_size: int | None) -> tuple[int, int] | None:
+    """For WAV and AIFF: (declared, present) data bytes when the data chunk is cut short, else None.
+
+    libsndfile quietly shortens such files to what is there; a user would rather know.
+    """
+    if total_size is None or len(head) < 12:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        little, wanted = True, b"data"
+    elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        little, wanted = False, b"SSND"
+    else:
+        return None
+    offset = 12
+    while offset + 8 <= len(head):
+        chunk_id = head[offset : offset + 4]
+        (size,) = struct.unpack("<I" if little else ">I", head[offset + 4 : offset + 8])
+        if chunk_id == wanted:
+            present = total_size - (offset + 8)
+            # 0 and 0xFFFFFFFF mean "written while streaming, size unknown".
+            if size not in (0, 0xFFFFFFFF) and size > present:
+                return size, max(present, 0)
+            return None
+        offset += 8 + size + (size & 1)
+    return None

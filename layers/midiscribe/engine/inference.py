@@ -1,0 +1,183 @@
+"""The model over a whole recording: basic-pitch's framing, batched, streamed.
+
+basic-pitch puts 3840 zeros (half the 30-frame overlap) in front of the audio, cuts 43844-sample
+windows every 36164 samples (the last one zero-padded), runs each through the model, drops 15
+frames at both edges of each window's 172 and concatenates what is left (142 frames per window),
+then keeps ``floor(n_samples * 86 / 22050)`` frames. We cut the same windows from a stream of
+blocks and run them in batches, so the audio is never whole in memory and the model sees exactly
+the same inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audio import TARGET_SAMPLE_RATE
+
+FFT_HOP = 256
+WINDOW_SAMPLES = TARGET_SAMPLE_RATE * 2 - FFT_HOP  # 43844
+FRAMES_PER_WINDOW = 172
+OVERLAP_FRAMES = 30
+EDGE_FRAMES = OVERLAP_FRAMES // 2
+KEPT_FRAMES_PER_WINDOW = FRAMES_PER_WINDOW - 2 * EDGE_FRAMES  # 142
+HOP_SAMPLES = WINDOW_SAMPLES - OVERLAP_FRAMES * FFT_HOP  # 36164
+FRONT_PADDING = OVERLAP_FRAMES * FFT_HOP // 2  # 3840
+# basic-pitch counts frames with an integer rate (22050 // 256), not 86.13.
+FRAMES_PER_SECOND_INT = TARGET_SAMPLE_RATE // FFT_HOP
+
+INPUT_NAME = "serving_default_input_2:0"
+# The exported graph's outputs are unnamed; their order was checked against basic-pitch's own
+# mapping and against the posteriorgrams' shapes and behaviour (onsets are brief peaks).
+NOTE_OUTPUT = "StatefulPartitionedCall:1"
+ONSET_OUTPUT = "StatefulPartitionedCall:2"
+CONTOUR_OUTPUT = "StatefulPartitionedCall:0"
+OUTPUT_NAMES = [NOTE_OUTPUT, ONSET_OUTPUT, CONTOUR_OUTPUT]
+
+# Windows per model call. Larger batches amortise per-call overhead; past ~8 the gain is flat
+# and the model's activations grow linearly (about 9 MB per window).
+DEFAULT_BATCH_SIZE = 4
+
+
+def kept_frame_count(n_samples: int) -> int:
+    """Frames basic-pitch keeps for ``n_samples`` of 22050 Hz audio."""
+    return int(np.floor(n_samples * (FRAMES_PER_SECOND_INT / TARGET_SAMPLE_RATE)))
+
+
+def window_count(n_samples: int) -> int:
+    return math.ceil((n_samples + FRONT_PADDING) / HOP_SAMPLES)
+
+
+@dataclass
+class PosteriorChunk:
+    """Consecutive output frames: ``first_frame`` is the index of row 0 in the whole recording."""
+
+    first_frame: int
+    note: np.ndarray  # (frames, 88) float32
+    onset: np.ndarray  # (frames, 88) float32
+    contour: np.ndarray  # (frames, 264) float32
+
+
+def window_batches(blocks: Iterable[np.ndarray], batch_size: int) -> Iterator[np.ndarray]:
+    """``(batch, 43844, 1)`` float32 arrays of basic-pitch's windows over the padded stream."""
+    pending = np.zeros(FRONT_PADDING, dtype=np.float32)  # padded samples not yet fully consumed
+    batch: list[np.ndarray] = []
+
+    def flush() -> np.ndarray:
+        stacked = np.stack(batch)[:, :, None]
+        batch.clear()
+        return stacked
+
+    for block in blocks:
+        pending = np.concatenate([pending, block]) if pending.size else block
+        while pending.shape[0] >= WINDOW_SAMPLES:
+            batch.append(pending[:WINDOW_SAMPLES].copy())
+            pending = pending[HOP_SAMPLES:]
+            if len(batch) == batch_size:
+                yield flush()
+    # Windows start at every hop while the start is inside the padded signal; the tail is zero-filled.
+    while pending.shape[0] > 0:
+        window = np.zeros(WINDOW_SAMPLES, dtype=np.float32)
+        window[: pending.shape[0]] = pending[:WINDOW_SAMPLES]
+        batch.append(window)
+        pending = pending[HOP_SAMPLES:]
+        if len(batch) == batch_size:
+            yield flush()
+    if batch:
+        yield flush()
+
+
+def prefetch(iterator: Iterator, depth: int) -> Iterator:
+    """Run ``iterator`` in a thread, ``depth`` items ahead, so decoding overlaps the model.
+
+    Exceptions (the decoder's typed errors) are re-raised in the consumer's thread.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer as it is
+            items.put((done, exc))
+
+    worker = threading.Thread(target=produce, name="midiscribe-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = items.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+class ModelRunner:
+    """Runs the model over 22050 Hz blocks; afterwards ``audio_samples`` and ``frame_count`` are known."""
+
+    def __init__(self, session=None, batch_size: int = DEFAULT_BATCH_SIZE, overlap_decoding: bool = True):
+        if session is None:
+            from .model import get_session
+
+            session = get_session()
+        self.session = session
+        self.batch_size = batch_size
+        self.overlap_decoding = overlap_decoding
+        self.audio_samples = 0
+        self.windows = 0
+        self.model_seconds = 0.0
+
+    @property
+    def frame_count(self) -> int:
+        return kept_frame_count(self.audio_samples)
+
+    def run(
+        self, blocks: Iterable[np.ndarray], progress: Callable[[int], None] | None = None
+    ) -> Iterator[PosteriorChunk]:
+        """Posteriorgram chunks in order. Frames past :attr:`frame_count` are the caller's to drop."""
+
+        def counted(source: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+            for block in source:
+                self.audio_samples += block.shape[0]
+                yield block
+
+        batches = window_batches(counted(blocks), self.batch_size)
+        if self.overlap_decoding:
+            batches = prefetch(batches, depth=2)
+        next_frame = 0
+        for batch in batches:
+            started = time.perf_counter()
+            note, onset, contour = self.session.run(OUTPUT_NAMES, {INPUT_NAME: batch})
+            self.model_seconds += time.perf_counter() - started
+            self.windows += batch.shape[0]
+            kept = slice(EDGE_FRAMES, FRAMES_PER_WINDOW - EDGE_FRAMES)
+            chunk = PosteriorChunk(
+                first_frame=next_frame,
+                note=note[:, kept].reshape(-1, note.shape[2]),
+                onset=onset[:, kept].reshape(-1, onset.shape[2]),
+                contour=contour[:, kept].reshape(-1, contour.shape[2]),
+            )
+            next_frame += chunk.note.shape[0]
+            yield chunk
+            if progress is not None:
+                progress(self.audio_samples)

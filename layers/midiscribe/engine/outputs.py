@@ -1,0 +1,324 @@
+"""Writers for a :class:`Transcription`: a standard MIDI file, a note CSV and a note JSON document.
+
+Each writer takes a path or a writable binary file object (an S3 upload buffer, ``io.BytesIO``…).
+The MIDI file follows basic-pitch 0.4.0's conventions (one Electric Piano 1 instrument, velocity
+from amplitude, pitch bends in thirds of a semitone turned into 14-bit values over a ±2 semitone
+range) with three differences a MIDI reader benefits from: the bend range is stated with RPN 0
+instead of assumed, bends return to centre after each bent note, and ``multiple_pitch_bends``
+spreads overlapping notes over MIDI channels (one instrument track) instead of writing one
+instrument per pitch.
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import io
+import json
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING, BinaryIO
+
+import mido
+import numpy as np
+
+from .errors import InvalidOptionsError
+
+if TYPE_CHECKING:
+    from .transcription import NoteEvent, Transcription
+
+# General MIDI program 5, "Electric Piano 1" (0-based 4): the instrument basic-pitch writes.
+INSTRUMENT_PROGRAM = 4
+INSTRUMENT_NAME = "Electric Piano 1"
+# The pitch contour has 3 bins per semitone; NoteEvent.pitch_bends counts in those bins.
+BEND_STEPS_PER_SEMITONE = 3
+# ±2 semitones is General MIDI's default range and the one basic-pitch's bend values assume;
+# stating it with RPN 0 makes synthesizers with another default play the bends correctly.
+BEND_RANGE_SEMITONES = 2
+BEND_UNITS_PER_SEMITONE = 8192 // BEND_RANGE_SEMITONES
+# Channel 10 (index 9) is percussion in General MIDI: a pitched note sent there plays a drum.
+DRUM_CHANNEL = 9
+MELODIC_CHANNELS = tuple(channel for channel in range(16) if channel != DRUM_CHANNEL)
+# MIDI stores tempo as microseconds per quarter note in 24 bits.
+MAX_TEMPO_MICROSECONDS = 0xFFFFFF
+MIN_TICKS_PER_BEAT = 480
+MAX_TICKS_PER_BEAT = 0x7FFF
+
+CSV_COLUMNS = ("start_time_s", "end_time_s", "pitch_midi", "velocity", "pitch_bend")
+JSON_FORMAT_VERSION = 1
+
+# Events sharing a tick are written in this order, so that a note ending exactly where the next one
+# starts is released first, and a bent note's first bend is in place before its note-on.
+_NOTE_OFF, _BEND_RESET, _BEND, _NOTE_ON = range(4)
+
+
+# --------------------------------------------------------------------------------------------------
+# Destinations
+
+
+@contextmanager
+def binary_destination(destination) -> Iterator[BinaryIO]:
+    """Yield a binary stream for ``destination``; a path is written whole or not at all."""
+    if hasattr(destination, "write"):
+        yield destination
+        return
+    path = os.fspath(destination)
+    partial = f"{path}.part"
+    try:
+        with open(partial, "wb") as handle:
+            yield handle
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
+@contextmanager
+def _text_sink(destination) -> Iterator[IO[str]]:
+    with binary_destination(destination) as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        try:
+            yield text
+            text.flush()
+        finally:
+            # Detach so that closing the wrapper never closes a caller's file object.
+            text.detach()
+
+
+# --------------------------------------------------------------------------------------------------
+# MIDI
+
+
+def tempo_microseconds(bpm: float) -> int:
+    """The MIDI tempo for ``bpm``, refusing tempos a MIDI file cannot hold (below ~3.58 BPM)."""
+    microseconds = round(60_000_000 / bpm)
+    if not 1 <= microseconds <= MAX_TEMPO_MICROSECONDS:
+        slowest = 60_000_000 / MAX_TEMPO_MICROSECONDS
+        raise InvalidOptionsError(
+            f"midi_tempo: {bpm} BPM cannot be stored in a MIDI file; use a tempo of at least "
+            f"{math.ceil(slowest * 100) / 100} BPM."
+        )
+    return microseconds
+
+
+def ticks_per_beat_for(tempo_us: int) -> int:
+    """Enough ticks per beat that one tick is at most a millisecond, whatever the tempo."""
+    return max(MIN_TICKS_PER_BEAT, min(MAX_TICKS_PER_BEAT, math.ceil(tempo_us / 1000)))
+
+
+def bend_values(pitch_bends: tuple[int, ...] | list[int]) -> np.ndarray:
+    """Contour bins (thirds of a semitone) to 14-bit pitch-wheel values, clipped to the ±2 semitone range."""
+    values = np.rint(np.asarray(pitch_bends, dtype=np.float64) * BEND_UNITS_PER_SEMITONE / BEND_STEPS_PER_SEMITONE)
+    return np.clip(values, -8192, 8191).astype(np.int64)
+
+
+def notes_overlapping_others(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """For each note, whether it overlaps another note in time (O(n log n), any order)."""
+    count = len(starts)
+    overlapping = np.zeros(count, dtype=bool)
+    if count < 2:
+        return overlapping
+    order = np.lexsort((ends, starts))
+    sorted_starts, sorted_ends = starts[order], ends[order]
+    # A note overlaps an earlier-starting one if any earlier note is still sounding at its start,
+    # and a later-starting one if the very next start comes before its end.
+    latest_end_before = np.maximum.accumulate(sorted_ends)[:-1]
+    hit = np.zeros(count, dtype=bool)
+    hit[1:] |= latest_end_before > sorted_starts[1:]
+    hit[:-1] |= sorted_starts[1:] < sorted_ends[:-1]
+    overlapping[order] = hit
+    return overlapping
+
+
+def assign_channels(notes: list[NoteEvent], spread: bool) -> np.ndarray:
+    """A MIDI channel per note: all on the first channel, or overlapping notes spread over channels.
+
+    Spreading gives each sounding note a channel of its own (so its pitch bends do not bend its
+    neighbours), reusing the lowest free channel. When more notes sound at once than there are
+    melodic channels, the extra note shares the channel that frees up first; notes sharing a channel
+    at the same time then lose their bends, as in the single-channel case.
+    """
+    channels = np.full(len(notes), MELODIC_CHANNELS[0], dtype=np.int64)
+    if not spread or not notes:
+        return channels
+    order = sorted(range(len(notes)), key=lambda index: (notes[index].start_s, notes[index].end_s))
+    free = list(MELODIC_CHANNELS)
+    heapq.heapify(free)
+    busy: list[tuple[float, int]] = []  # (end time, channel) of notes still sounding
+    for index in order:
+        note = notes[index]
+        while busy and busy[0][0] <= note.start_s:
+            heapq.heappush(free, heapq.heappop(busy)[1])
+        if free:
+            channel = heapq.heappop(free)
+        else:
+            _, channel = heapq.heappop(busy)
+        channels[index] = channel
+        heapq.heappush(busy, (note.end_s, channel))
+    return channels
+
+
+def build_midi(transcription: Transcription) -> mido.MidiFile:
+    """The transcription as a type-1 :class:`mido.MidiFile` (tempo track + one instrument track)."""
+    options = transcription.options
+    tempo_us = tempo_microseconds(options.midi_tempo)
+    ticks_per_beat = ticks_per_beat_for(tempo_us)
+    ticks_per_second = ticks_per_beat * 1_000_000 / tempo_us
+
+    def to_tick(seconds):
+        # Absolute ticks from absolute seconds: rounding never accumulates, so there is no drift.
+        return np.rint(np.maximum(np.asarray(seconds, dtype=np.float64), 0.0) * ticks_per_second).astype(np.int64)
+
+    notes = list(transcription.notes)
+    bad_pitches = sorted({note.pitch for note in notes if not 0 <= note.pitch <= 127})
+    if bad_pitches:
+        raise ValueError(f"MIDI pitches must be 0..127; these notes have {bad_pitches[:5]}")
+    with_bends = options.include_pitch_bends
+    channels = assign_channels(notes, spread=options.multiple_pitch_bends and with_bends)
+    starts = np.array([note.start_s for note in notes], dtype=np.float64)
+    ends = np.array([note.end_s for note in notes], dtype=np.float64)
+    start_ticks = to_tick(starts)
+    # A note keeps at least one tick so that its note-off cannot precede its own note-on.
+    end_ticks = np.maximum(to_tick(ends), start_ticks + 1)
+
+    shares_channel = np.zeros(len(notes), dtype=bool)
+    for channel in np.unique(channels):
+        members = np.flatnonzero(channels == channel)
+        shares_channel[members] = notes_overlapping_others(starts[members], ends[members])
+
+    # Each event: (tick, order within the tick, note index, position in the note, status, data 1, data 2).
+    events: list[tuple[int, int, int, int, int, int, int]] = []
+    for index, note in enumerate(notes):
+        channel = int(channels[index])
+        start_tick, end_tick = int(start_ticks[index]), int(end_ticks[index])
+        events.append((start_tick, _NOTE_ON, index, 0, 0x90 | channel, note.pitch, note.velocity))
+        events.append((end_tick, _NOTE_OFF, index, 0, 0x80 | channel, note.pitch, 0))
+        if not with_bends or shares_channel[index] or not note.pitch_bends:
+            continue
+        values = bend_values(note.pitch_bends)
+        # One bend per model frame, spread evenly over the note as basic-pitch spreads them.
+        bend_ticks = start_tick + np.floor(
+            np.arange(len(values)) * (end_tick - start_tick) / len(values)
+        ).astype(np.int64)
+        # A repeated value changes nothing: only changes are written, which keeps files small.
+        previous = np.concatenate(([0], values[:-1]))
+        changed = np.flatnonzero(values != previous)
+        for position in changed:
+            value = int(values[position]) + 8192
+            events.append((int(bend_ticks[position]), _BEND, index, int(position), 0xE0 | channel, value & 0x7F, value >> 7))
+        if values[-1] != 0:
+            events.append((end_tick, _BEND_RESET, index, 0, 0xE0 | channel, 0x00, 0x40))
+    events.sort()
+
+    tempo_track = mido.MidiTrack()
+    tempo_track.append(mido.MetaMessage("track_name", name="tempo", time=0))
+    tempo_track.append(mido.MetaMessage("set_tempo", tempo=tempo_us, time=0))
+    tempo_track.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
+    tempo_track.append(mido.MetaMessage("end_of_track", time=0))
+
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("track_name", name=INSTRUMENT_NAME, time=0))
+    used_channels = sorted({int(channel) for channel in channels}) or [MELODIC_CHANNELS[0]]
+    for channel in used_channels:
+        track.append(mido.Message("program_change", channel=channel, program=INSTRUMENT_PROGRAM, time=0))
+        if with_bends:
+            for control, value in ((101, 0), (100, 0), (6, BEND_RANGE_SEMITONES), (38, 0), (101, 127), (100, 127)):
+                track.append(mido.Message("control_change", channel=channel, control=control, value=value, time=0))
+
+    last_tick = 0
+    for tick, _, _, _, status, data1, data2 in events:
+        kind, channel = status & 0xF0, status & 0x0F
+        # The values were range-checked above; mido's per-message checks would double the write time.
+        if kind == 0xE0:
+            message = mido.Message("pitchwheel", skip_checks=True, channel=channel,
+                                   pitch=(data1 | data2 << 7) - 8192, time=tick - last_tick)
+        else:
+            message = mido.Message("note_on" if kind == 0x90 else "note_off", skip_checks=True,
+                                   channel=channel, note=data1, velocity=data2, time=tick - last_tick)
+        track.append(message)
+        last_tick = tick
+    # The file lasts as long as the audio, so players and DAWs line it up with the recording.
+    duration_tick = int(to_tick(transcription.duration_s))
+    track.append(mido.MetaMessage("end_of_track", time=max(0, duration_tick - last_tick)))
+
+    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
+    midi.tracks.extend([tempo_track, track])
+    return midi
+
+
+def write_midi(transcription: Transcription, destination) -> None:
+    """Write the transcription as a standard MIDI file to a path or binary file object."""
+    midi = build_midi(transcription)
+    with binary_destination(destination) as sink:
+        midi.save(file=sink)
+
+
+# --------------------------------------------------------------------------------------------------
+# CSV and JSON
+
+
+def _seconds(value: float) -> float:
+    # Microseconds are far finer than the model's 11.6 ms frames; more digits only add noise.
+    return round(float(value), 6)
+
+
+def write_csv(transcription: Transcription, destination) -> None:
+    """Write one row per note with basic-pitch's columns, the bends space-separated in one field.
+
+    basic-pitch appends each bend as an extra column, which makes rows of different lengths that
+    many CSV readers refuse; keeping them in one field keeps the table rectangular.
+    """
+    with _text_sink(destination) as text:
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for note in transcription.notes:
+            writer.writerow(
+                (
+                    _seconds(note.start_s),
+                    _seconds(note.end_s),
+                    note.pitch,
+                    note.velocity,
+                    " ".join(str(int(bend)) for bend in note.pitch_bends),
+                )
+            )
+
+
+def note_dict(note: NoteEvent) -> dict:
+    return {
+        "pitch": int(note.pitch),
+        "start": _seconds(note.start_s),
+        "end": _seconds(note.end_s),
+        "velocity": note.velocity,
+        "pitch_bends": [int(bend) for bend in note.pitch_bends],
+    }
+
+
+def transcription_dict(transcription: Transcription) -> dict:
+    """The JSON document: per-instrument notes plus what is needed to interpret them."""
+    options = transcription.options
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "model": transcription.model_name,
+        "duration_s": _seconds(transcription.duration_s),
+        "tempo_bpm": options.midi_tempo,
+        "pitch_bend_unit": "third of a semitone per model frame",
+        "model_frame_rate_hz": round(22050 / 256, 4),
+        "options": options.model_dump(mode="json"),
+        "instruments": [
+            {
+                "name": INSTRUMENT_NAME,
+                "program": INSTRUMENT_PROGRAM,
+                "is_drum": False,
+                "notes": [note_dict(note) for note in transcription.notes],
+            }
+        ],
+    }
+
+
+def write_json(transcription: Transcription, destination) -> None:
+    """Write the JSON document (UTF-8) to a path or binary file object."""
+    with _text_sink(destination) as text:
+        json.dump(transcription_dict(transcription), text, separators=(",", ":"))
+        text.write("\n")

@@ -1,0 +1,338 @@
+"""Delivering a finished task's webhook: one notify-queue message in, one attempt (or a wait) out.
+
+The notify function hands each message to :meth:`WebhookNotifier.handle`, which
+
+1. sends a message that is not due yet back to the queue (SQS delays are at most 15 minutes);
+2. on the first message of a task, fixes the event's ``webhook-id`` on the task item, so every
+   attempt and every redelivery of the event carries the same id;
+3. builds the payload, signs it with the owner key's secret, makes one attempt, and records it on
+   the task (``webhook_attempts``, ``webhook_status``);
+4. then either stops (delivered), queues the next attempt of the schedule, or, when the schedule
+   is exhausted or the receiver answered 410, marks the delivery ``failed`` and puts the message
+   in the notify DLQ with the reason, so nothing is dropped silently.
+
+Errors of our own infrastructure (DynamoDB, S3, SQS) are raised, so the batch reports the message
+as failed and SQS retries it (and dead-letters it after maxReceiveCount).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from midiscribe.service.config import Settings
+from midiscribe.service.errors import ApiError, NotFoundError
+from midiscribe.service.tasks import Task
+
+from . import delivery, urlguard
+from .payload import (
+    MIDI_DATA_OUTPUT,
+    NOTES_JSON_OUTPUT,
+    InstrumentsLoader,
+    build_payload,
+    encode_body,
+    event_for,
+    link_lifetime_s,
+)
+from .schedule import InvalidNotifyMessageError, NotifyMessage, RetrySchedule, sqs_delay_s
+from .signing import WebhookSecretError, new_webhook_id, signed_headers
+
+logger = logging.getLogger(__name__)
+
+# webhook_attempts lives on the task item (DynamoDB items hold at most 400 KB); redeliveries stop
+# being accepted past this many recorded attempts, which keeps the list far below that.
+MAX_RECORDED_ATTEMPTS = 500
+
+PENDING = "pending"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+
+class TaskStore(Protocol):
+    """What webhooks need of the tasks table (midiscribe.aws.tasks.TaskRepository provides it)."""
+
+    def get(self, task_id: str) -> Task | None: ...
+    def get_webhook_state(self, task_id: str) -> dict[str, Any] | None: ...
+    def claim_webhook_event(self, task_id: str, *, webhook_id: str, series: str) -> dict[str, Any] | None: ...
+    def start_webhook_series(self, task_id: str, *, webhook_id: str, series: str) -> dict[str, Any] | None: ...
+    def record_webhook_attempt(
+        self, task_id: str, attempt: dict[str, Any], *, status: str, series: str
+    ) -> bool: ...
+    def set_webhook_status(self, task_id: str, status: str, *, series: str) -> bool: ...
+
+
+class KeyRecord(Protocol):
+    webhook_secret: str
+
+
+class KeyStore(Protocol):
+    def get(self, key_id: str) -> KeyRecord | None: ...
+
+
+class QueueSender(Protocol):
+    def send(self, body: dict[str, Any], *, delay_s: int = 0) -> str: ...
+
+
+class WebhookNotConfiguredError(ApiError):
+    http_status = 409
+    default_code = "WEBHOOK_NOT_CONFIGURED"
+
+
+class TaskNotFinishedError(ApiError):
+    http_status = 409
+    default_code = "TASK_NOT_FINISHED"
+
+
+class RedeliveryLimitError(ApiError):
+    http_status = 409
+    default_code = "WEBHOOK_REDELIVERY_LIMIT"
+
+
+class TaskStillRunningError(RuntimeError):
+    """A notify message for a task that is not finished yet: raised so that SQS tries it again later."""
+
+
+@dataclass(frozen=True)
+class Redelivery:
+    task_id: str
+    webhook_id: str
+    event: str
+
+
+def new_series() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass
+class WebhookNotifier:
+    tasks: TaskStore
+    keys: KeyStore
+    notify_queue: QueueSender
+    dead_letters: QueueSender | None
+    presign: Callable[[str, int], str]  # (S3 key, seconds valid) -> URL
+    schedule: RetrySchedule
+    allow_private: bool = False
+    allow_http: bool = False
+    timeout_s: float = delivery.DEFAULT_TIMEOUT_S
+    instruments: InstrumentsLoader | None = None
+    resolver: urlguard.Resolver | None = None
+    clock: Callable[[], float] = field(default=time.time)
+
+    # ---- the notify queue
+
+    def handle_body(self, body: str) -> str:
+        """Handle one raw notify-queue message body; returns what happened (for logs and tests)."""
+        try:
+            message = NotifyMessage.parse(body)
+        except InvalidNotifyMessageError as exc:
+            # Retrying cannot fix a malformed message: keep it, with the reason, where people look.
+            self._dead_letter({"body": body[:10_000]}, str(exc))
+            return "dead-lettered"
+        return self.handle(message)
+
+    def handle(self, message: NotifyMessage) -> str:
+        now = self.clock()
+        if message.not_before > now:
+            self._send_due(message, now)
+            return "waiting"
+
+        task = self.tasks.get(message.task_id)
+        if task is None:
+            self._dead_letter(message, "the task no longer exists (expired or deleted)")
+            return "dead-lettered"
+        if not task.webhook_url:
+            logger.info("task %s has no webhook_url: nothing to deliver", task.task_id)
+            return "skipped"
+        if not task.status.is_final:
+            raise TaskStillRunningError(
+                f"task {task.task_id} is {task.status.value}: its webhook is sent once it has finished"
+            )
+        event = message.event or event_for(task)
+
+        if not message.series:
+            proposed = new_series()
+            state = self.tasks.claim_webhook_event(task.task_id, webhook_id=new_webhook_id(), series=proposed)
+            if state is None:
+                self._dead_letter(message, "the task no longer exists (expired or deleted)")
+                return "dead-lettered"
+            if state["webhook_series"] != proposed:
+                # The first message was already handled (SQS delivers at least once).
+                logger.info("task %s: webhook already started, repeated first message ignored", task.task_id)
+                return "duplicate"
+            message = replace(message, event=event, webhook_id=state["webhook_event_id"], series=proposed)
+            first_wait = self.schedule.delay_before(1)
+            if first_wait > 0:
+                self._send_due(replace(message, not_before=now + first_wait), now)
+                return "scheduled"
+        else:
+            state = self.tasks.get_webhook_state(task.task_id) or {}
+            if state.get("webhook_series") != message.series:
+                logger.info("task %s: series %s was replaced by a redelivery", task.task_id, message.series)
+                return "superseded"
+            if state.get("webhook_status") == DELIVERED:
+                return "duplicate"
+            message = replace(message, event=event, webhook_id=message.webhook_id or state["webhook_event_id"])
+
+        return self._attempt(task, message)
+
+    def _attempt(self, task: Task, message: NotifyMessage) -> str:
+        key = self.keys.get(task.owner_id) if task.owner_id else None
+        if key is None:
+            return self._give_up(task, message, "the task's API key no longer exists: there is no secret to sign with")
+        body = encode_body(
+            build_payload(
+                task,
+                message.event,
+                presign=lambda s3_key: self.presign(s3_key, link_lifetime_s(self.schedule)),
+                instruments=self.instruments,
+            )
+        )
+        try:
+            headers = signed_headers(key.webhook_secret, message.webhook_id, body)
+        except WebhookSecretError as exc:
+            return self._give_up(task, message, str(exc))
+
+        result = delivery.attempt_delivery(
+            task.webhook_url,
+            body,
+            headers,
+            timeout=self.timeout_s,
+            allow_private=self.allow_private,
+            allow_http=self.allow_http,
+            resolver=self.resolver,
+        )
+        last = message.attempt >= self.schedule.attempts
+        if result.outcome == delivery.DELIVERED:
+            status = DELIVERED
+        elif result.outcome == delivery.STOP or last:
+            status = FAILED
+        else:
+            status = PENDING
+        recorded = self.tasks.record_webhook_attempt(
+            task.task_id, result.record(message.attempt), status=status, series=message.series
+        )
+        logger.info(
+            "task %s webhook %s attempt %d/%d: %s",
+            task.task_id,
+            message.webhook_id,
+            message.attempt,
+            self.schedule.attempts,
+            status if recorded else "superseded",
+        )
+        if not recorded:
+            return "superseded"
+        if status == DELIVERED:
+            return "delivered"
+        if status == FAILED:
+            reason = (
+                f"stopped after attempt {message.attempt}: {result.error}"
+                if result.outcome == delivery.STOP
+                else f"all {self.schedule.attempts} attempts failed; last: {result.error}"
+            )
+            self._dead_letter(message, reason, status_code=result.status_code)
+            return "failed"
+
+        now = self.clock()
+        wait = self.schedule.delay_before(message.attempt + 1)
+        if result.retry_after_s is not None:
+            wait = max(wait, result.retry_after_s)
+        self._send_due(replace(message, attempt=message.attempt + 1, not_before=now + wait), now)
+        return "retrying"
+
+    def _give_up(self, task: Task, message: NotifyMessage, reason: str) -> str:
+        if self.tasks.set_webhook_status(task.task_id, FAILED, series=message.series):
+            self._dead_letter(message, reason)
+            return "failed"
+        return "superseded"
+
+    def _send_due(self, message: NotifyMessage, now: float) -> None:
+        self.notify_queue.send(json.loads(message.to_body()), delay_s=sqs_delay_s(message.not_before, now))
+
+    def _dead_letter(
+        self, message: NotifyMessage | Mapping[str, Any], reason: str, *, status_code: int | None = None
+    ) -> None:
+        body = json.loads(message.to_body()) if isinstance(message, NotifyMessage) else dict(message)
+        body["reason"] = reason
+        if status_code is not None:
+            body["last_status_code"] = status_code
+        logger.warning("webhook dead-lettered: %s", reason)
+        if self.dead_letters is None:
+            raise RuntimeError(
+                "MIDISCRIBE_NOTIFY_DLQ_URL is not set: cannot park a failed webhook delivery; "
+                "the message stays on the notify queue until its own redrive policy moves it"
+            )
+        self.dead_letters.send(body)
+
+    # ---- POST /v1/tasks/{task_id}/webhook/redeliver
+
+    def redeliver(self, task_id: str, *, owner_id: str) -> Redelivery:
+        """Start a fresh run through the schedule for a finished task's event, with the same webhook-id."""
+        task = self.tasks.get(task_id)
+        if task is None or task.owner_id != owner_id:
+            raise NotFoundError(f"No task {task_id} for this API key: check the task_id.", "TASK_NOT_FOUND")
+        if not task.webhook_url:
+            raise WebhookNotConfiguredError(
+                f"Task {task_id} was submitted without a webhook_url, so there is no webhook to redeliver; "
+                "poll GET /v1/byId instead, or submit again with webhook_url."
+            )
+        if not task.status.is_final:
+            raise TaskNotFinishedError(
+                f"Task {task_id} is {task.status.value}: its webhook is sent when it finishes; redeliver after that."
+            )
+        if len(task.webhook_attempts) >= MAX_RECORDED_ATTEMPTS:
+            raise RedeliveryLimitError(
+                f"Task {task_id} already has {len(task.webhook_attempts)} recorded webhook attempts, the most "
+                "one task keeps: fetch its results with GET /v1/byId instead."
+            )
+        state = self.tasks.start_webhook_series(task_id, webhook_id=new_webhook_id(), series=new_series())
+        if state is None:
+            raise NotFoundError(f"No task {task_id} for this API key: check the task_id.", "TASK_NOT_FOUND")
+        event = event_for(task)
+        message = NotifyMessage(
+            task_id=task_id,
+            event=event,
+            attempt=1,
+            webhook_id=state["webhook_event_id"],
+            series=state["webhook_series"],
+        )
+        self.notify_queue.send(json.loads(message.to_body()))
+        return Redelivery(task_id=task_id, webhook_id=state["webhook_event_id"], event=event)
+
+
+def notifier_from_settings(settings: Settings) -> WebhookNotifier:
+    """The notifier wired to this deployment's table, queues and bucket (clients are created lazily)."""
+    from midiscribe.aws.keys import ApiKeyRepository
+    from midiscribe.aws.queues import MessageQueue
+    from midiscribe.aws.storage import Storage
+    from midiscribe.aws.tasks import TaskRepository
+    from midiscribe.service import kie
+
+    storage = Storage(settings.bucket)
+
+    def presign(key: str, expires_s: int) -> str:
+        return storage.presign_get(key, expires_s=expires_s)
+
+    def instruments(task: Task) -> list[dict[str, Any]]:
+        if task.outputs.get(MIDI_DATA_OUTPUT):
+            return kie.read_midi_data(storage.get_bytes(task.outputs[MIDI_DATA_OUTPUT]))
+        if task.outputs.get(NOTES_JSON_OUTPUT):
+            return kie.instruments_from_notes_document(storage.get_bytes(task.outputs[NOTES_JSON_OUTPUT]))
+        raise RuntimeError(f"task {task.task_id} is COMPLETED but has no stored notes to send")
+
+    return WebhookNotifier(
+        tasks=TaskRepository(settings.tasks_table),
+        keys=ApiKeyRepository(settings.keys_table),
+        notify_queue=MessageQueue(settings.notify_queue_url),
+        dead_letters=MessageQueue(settings.notify_dlq_url) if settings.notify_dlq_url else None,
+        presign=presign,
+        schedule=RetrySchedule(settings.webhook_retry_schedule),
+        allow_private=settings.allow_private_urls,
+        allow_http=settings.allow_http_urls,
+        timeout_s=settings.webhook_timeout_s,
+        instruments=instruments,
+    )

@@ -1,0 +1,126 @@
+"""What a webhook says, for each kind of task.
+
+- ``audio_to_midi``: seed 002's body (MusicGPT's fields, in its order) followed by ours: ``status``,
+  ``error``, ``audio_duration_s``, ``note_count``, ``type`` and ``timestamp``.
+- ``file_convert``: the same envelope with ``conversion_type: "File Conversion"`` and ``output_path``.
+- ``midi_generate``: kie.ai's callback: ``{code, msg, task_id, data: {taskId, state, instruments}}``.
+
+A failed task is delivered too, with ``success: false`` (or kie's ``code: 500``) and the reason.
+Links are presigned S3 URLs; the caller decides how long they live (see ``link_lifetime_s``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from midiscribe.service.tasks import COMPLETED_MESSAGES, FAILED_MESSAGES, Task, TaskKind, TaskStatus
+
+from .schedule import RetrySchedule
+
+# SigV4 presigned URLs are valid for at most 7 days.
+MAX_PRESIGN_S = 7 * 24 * 3600
+# Time for a receiver to fetch the files after the last attempt reached it.
+LINK_MARGIN_S = 24 * 3600
+
+CONVERSION_TYPES: dict[TaskKind, str] = {
+    TaskKind.AUDIO_TO_MIDI: "Audio to MIDI",
+    TaskKind.FILE_CONVERT: "File Conversion",
+    TaskKind.MIDI_GENERATE: "MIDI Generation",
+}
+
+# The names under which the worker records each output's S3 key in ``Task.outputs``.
+MIDI_OUTPUT = "midi"
+SONIFY_OUTPUT = "wav"
+NOTES_CSV_OUTPUT = "csv"
+NOTES_JSON_OUTPUT = "json"
+CONVERTED_OUTPUT = "converted"
+MIDI_DATA_OUTPUT = "midi_data"  # midi_generate: kie.ai's instruments document (service.kie)
+
+Presign = Callable[[str], str]
+# A midi_generate task's instruments in kie.ai's shape ([{name, notes: [{pitch, start, end, velocity}]}]),
+# read from its stored result: the same list GET /api/v1/midi/record-info shows.
+InstrumentsLoader = Callable[[Task], list[dict[str, Any]]]
+
+
+def link_lifetime_s(schedule: RetrySchedule) -> int:
+    """How long presigned links in a webhook live: the whole retry schedule plus a day, at most 7 days."""
+    return int(min(MAX_PRESIGN_S, schedule.longest_span_s() + LINK_MARGIN_S))
+
+
+def event_for(task: Task) -> str:
+    """The event type a finished task's webhook carries."""
+    if task.status == TaskStatus.COMPLETED:
+        return "task.completed"
+    if task.status == TaskStatus.FAILED:
+        return "task.failed"
+    raise ValueError(f"task {task.task_id} is {task.status.value}, not finished: there is no event to deliver yet")
+
+
+def build_payload(
+    task: Task,
+    event: str,
+    *,
+    presign: Presign,
+    instruments: InstrumentsLoader | None = None,
+) -> dict[str, Any]:
+    if task.kind == TaskKind.MIDI_GENERATE:
+        return _kie_callback(task, instruments)
+    succeeded = event == "task.completed"
+    payload: dict[str, Any] = {
+        "success": succeeded,
+        "conversion_type": CONVERSION_TYPES[task.kind],
+        "task_id": task.task_id,
+        "conversion_id": task.conversion_id,
+    }
+    if task.kind == TaskKind.FILE_CONVERT:
+        payload["output_path"] = _link(task, CONVERTED_OUTPUT, presign) if succeeded else ""
+    else:
+        payload["midi_file_path"] = _link(task, MIDI_OUTPUT, presign) if succeeded else ""
+        payload["sonify_file_path"] = _link(task, SONIFY_OUTPUT, presign) if succeeded else ""
+        payload["notes_file_path"] = _link(task, NOTES_CSV_OUTPUT, presign) if succeeded else ""
+    payload["message"] = (COMPLETED_MESSAGES if succeeded else FAILED_MESSAGES)[task.kind]
+    payload["status"] = task.status.value
+    payload["error"] = (task.error or "The task failed.") if not succeeded else None
+    payload["audio_duration_s"] = task.audio_duration_s
+    if task.kind == TaskKind.AUDIO_TO_MIDI:
+        payload["note_count"] = task.note_count
+        payload["notes_json_path"] = _link(task, NOTES_JSON_OUTPUT, presign) if succeeded else ""
+    payload["type"] = event
+    payload["timestamp"] = _event_time(task)
+    return payload
+
+
+def encode_body(payload: Mapping[str, Any]) -> bytes:
+    """The exact bytes that are signed and sent: compact UTF-8 JSON."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _link(task: Task, name: str, presign: Presign) -> str:
+    """A presigned link to the output stored under ``name`` ('' when the task did not produce it)."""
+    key = task.outputs.get(name)
+    return presign(key) if key else ""
+
+
+def _event_time(task: Task) -> str:
+    """When the task finished (its last update), as ISO-8601 UTC."""
+    if task.updated_at:
+        return task.updated_at
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _kie_callback(task: Task, instruments: InstrumentsLoader | None) -> dict[str, Any]:
+    """kie.ai's MIDI callback: the instruments and their notes, or code 500 with the reason."""
+    if task.status == TaskStatus.COMPLETED:
+        if instruments is None:
+            raise ValueError("a midi_generate webhook needs the task's notes: pass an instruments loader")
+        data = {"taskId": task.task_id, "state": "complete", "instruments": instruments(task)}
+        return {"code": 200, "msg": "success", "task_id": task.task_id, "data": data}
+    return {
+        "code": 500,
+        "msg": task.error or "MIDI generation failed",
+        "task_id": task.task_id,
+        "data": {"taskId": task.task_id, "state": "failed", "instruments": []},
+    }

@@ -1,0 +1,332 @@
+"""The API through SubmitFunction's handler, with the template's resources in moto (``aws_stack``)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import soundfile
+from apigw_events import call, prepared_event, rest_event
+from botocore.exceptions import ClientError
+
+from midiscribe.aws.tasks import TaskRepository
+from midiscribe.service.tasks import TaskStatus
+
+SEED_URL = "/v1/audio_to_midi"
+PUBLIC_ADDRESS = "93.184.216.34"
+
+
+def tiny_wav() -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, 0.3 * np.sin(2 * np.pi * 440 * np.arange(4410) / 22050), 22050, format="WAV")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def stack(aws_stack, monkeypatch):
+    # Host names in the seeds do not resolve here; answer with a public address, as DNS would.
+    monkeypatch.setattr("midiscribe.webhooks.urlguard.system_resolver", lambda host, port: [PUBLIC_ADDRESS])
+    return aws_stack
+
+
+@pytest.fixture
+def repo(stack) -> TaskRepository:
+    return TaskRepository(stack.tasks_table, client=stack.dynamodb)
+
+
+def queued_task_ids(stack) -> list[str]:
+    return [json.loads(m["Body"])["task_id"] for m in stack.receive(stack.transcribe_queue_url)]
+
+
+def assert_queued(status: int, body: dict) -> None:
+    assert status == 200, body
+    assert body["success"] is True and body["status"] == "IN_QUEUE"
+    assert body["message"] == "MIDI conversion task queued successfully"
+    assert body["task_id"] and body["conversion_id"] and body["task_id"] != body["conversion_id"]
+    assert isinstance(body["eta_seconds"], int) and body["eta_seconds"] > 0
+
+
+# ---- the seeds' request variants
+
+
+def test_seed_000_option_1_audio_url_form(stack, repo) -> None:
+    payload = {
+        "audio_url": "https://example.com/audio_file.wav",
+        "sonify_midi": True,
+        "save_note_events": True,
+        "webhook_url": "https://your-webhook-url.com/callback",
+    }
+    status, body = call(prepared_event("POST", SEED_URL, headers={"Authorization": "k"}, data=payload))
+    assert_queued(status, body)
+    task = repo.get(body["task_id"])
+    assert task.status is TaskStatus.IN_QUEUE and task.owner_id == "key_owner"
+    assert task.source.kind == "url" and task.source.url == payload["audio_url"]
+    assert task.webhook_url == payload["webhook_url"] and task.conversion_id == body["conversion_id"]
+    assert task.expires_at > 0 and task.kind.value == "audio_to_midi"
+    assert queued_task_ids(stack) == [body["task_id"]]
+
+
+def test_seed_000_option_2_multipart_upload(stack, repo) -> None:
+    wav = tiny_wav()
+    payload = {"sonify_midi": False, "save_note_events": True, "webhook_url": "https://your-webhook-url.com/callback"}
+    status, body = call(
+        prepared_event("POST", SEED_URL, headers={"Authorization": "k"}, data=payload,
+                       files={"audio_file": ("audio.wav", io.BytesIO(wav))})
+    )
+    assert_queued(status, body)
+    task = repo.get(body["task_id"])
+    assert task.source.key == f"uploads/{body['task_id']}/audio.wav"
+    assert task.sonify_midi is False and task.save_note_events is True
+    stored = stack.s3.get_object(Bucket=stack.bucket, Key=task.source.key)["Body"].read()
+    assert stored == wav
+    assert queued_task_ids(stack) == [body["task_id"]]
+
+
+def test_seed_002_json_audio_path_in_our_bucket(stack, repo) -> None:
+    stack.s3.put_object(Bucket=stack.bucket, Key="input_audio.wav", Body=tiny_wav())
+    payload = {"audio_path": f"s3://{stack.bucket}/input_audio.wav", "sonify_midi": True,
+               "save_note_events": True, "webhook_url": "https://yourdomain.com/webhook"}
+    status, body = call(prepared_event("POST", SEED_URL, headers={"accept": "application/json",
+                                                                 "Authorization": "k"}, json=payload))
+    assert_queued(status, body)
+    assert repo.get(body["task_id"]).source.key == "input_audio.wav"
+
+
+def test_seed_002_curl_json_labelled_as_a_form(stack) -> None:
+    stack.s3.put_object(Bucket=stack.bucket, Key="input_audio.wav", Body=tiny_wav())
+    raw = ('{\n  "audio_path": "s3://%s/input_audio.wav",\n  "sonify_midi": true,\n  "save_note_events": true,\n'
+           '  "webhook_url": "https://yourdomain.com/webhook"\n}') % stack.bucket
+    event = rest_event("POST", SEED_URL, body=raw, headers={
+        "accept": "application/json", "Authorization": "k", "Content-Type": "application/x-www-form-urlencoded"})
+    status, body = call(event)
+    assert_queued(status, body)
+
+
+def test_audio_path_in_another_bucket_is_400(stack) -> None:
+    status, body = call(prepared_event("POST", SEED_URL, json={"audio_path": "s3://your-bucket/input_audio.wav"}))
+    assert status == 400 and body["success"] is False and body["code"] == "FOREIGN_BUCKET"
+    assert stack.bucket in body["error"]
+    assert queued_task_ids(stack) == []
+
+
+def test_missing_s3_object_is_404(stack) -> None:
+    status, body = call(prepared_event("POST", SEED_URL, json={"audio_path": f"s3://{stack.bucket}/nope.wav"}))
+    assert status == 404 and body["code"] == "AUDIO_NOT_FOUND"
+
+
+def test_upload_then_submit_its_path(stack, repo) -> None:
+    status, body = call(prepared_event("POST", "/v1/uploads", json={"filename": "big song.wav",
+                                                                  "content_type": "audio/wav"}))
+    assert status == 200, body
+    assert body["key"].startswith("uploads/") and body["key"].endswith("/big_song.wav")
+    assert body["audio_path"] == f"s3://{stack.bucket}/{body['key']}"
+    assert body["fields"]["key"] == body["key"] and "policy" in {k.lower() for k in body["fields"]}
+    assert body["max_bytes"] == int(200 * 1024 * 1024)
+    stack.s3.put_object(Bucket=stack.bucket, Key=body["key"], Body=tiny_wav())
+    for audio_path in (body["key"], body["audio_path"]):
+        status, queued = call(prepared_event("POST", SEED_URL, json={"audio_path": audio_path}))
+        assert_queued(status, queued)
+        assert repo.get(queued["task_id"]).source.key == body["key"]
+
+
+def test_seed_004_file_convert(stack, repo) -> None:
+    payload = {"audio_url": "https://example.com/audio.mp3", "target_format": "wav", "target_sr": 44100,
+               "webhook_url": "https://your-webhook-url.com/callback"}
+    status, body = call(prepared_event("POST", "/v1/file_convert", headers={"Authorization": "k"}, data=payload))
+    assert status == 200, body
+    assert body["success"] is True and body["task_id"] and body["conversion_id"]
+    assert body["message"] == "File conversion task queued successfully"
+    task = repo.get(body["task_id"])
+    assert task.kind.value == "file_convert" and task.convert.target_sr == 44100
+    status, body = call(rest_event("GET", "/v1/byId", query={"conversionType": "FILE_CONVERT",
+                                                            "task_id": body["task_id"]}))
+    assert status == 200 and body["conversion"]["output_path"] == ""
+
+
+# ---- byId
+
+
+def submit(stack, key_id: str = "key_owner") -> dict:
+    status, body = call(prepared_event("POST", SEED_URL, key_id=key_id,
+                                       data={"audio_url": "https://example.com/a.wav"}))
+    assert status == 200, body
+    return body
+
+
+def test_by_id_with_task_id_and_conversion_id(stack, repo) -> None:
+    queued = submit(stack)
+    for query in ({"task_id": queued["task_id"]}, {"conversion_id": queued["conversion_id"]}):
+        status, body = call(rest_event("GET", "/v1/byId", query={"conversionType": "AUDIO_TO_MIDI", **query}))
+        assert status == 200, body
+        conversion = body["conversion"]
+        assert conversion["task_id"] == queued["task_id"]
+        assert conversion["conversion_id"] == queued["conversion_id"]
+        assert conversion["conversionType"] == "AUDIO_TO_MIDI" and conversion["status"] == "IN_QUEUE"
+        assert conversion["midi_file_path"] == "" and conversion["error"] is None
+        assert conversion["createdAt"].endswith("Z")
+
+
+def test_by_id_of_a_completed_task_has_presigned_links(stack, repo) -> None:
+    queued = submit(stack)
+    repo.claim(queued["task_id"])
+    outputs = {"midi": f"results/{queued['task_id']}/a.mid", "wav": f"results/{queued['task_id']}/a.wav"}
+    repo.complete(queued["task_id"], outputs=outputs, status_msg="Audio to Midi Completed",
+                  audio_duration_s=1.25, note_count=7, timings={"total_s": 0.5})
+    status, body = call(rest_event("GET", "/v1/byId", query={"task_id": queued["task_id"]}))
+    conversion = body["conversion"]
+    assert status == 200 and conversion["status"] == "COMPLETED"
+    assert conversion["midi_file_path"].startswith(f"https://{stack.bucket}.s3.amazonaws.com/results/")
+    assert "X-Amz-Signature" in conversion["midi_file_path"] and "X-Amz-Expires=604800" in conversion["midi_file_path"]
+    assert conversion["sonify_file_path"] and conversion["notes_file_path"] == ""
+    assert conversion["audio_duration_s"] == 1.25 and conversion["note_count"] == 7
+
+
+def test_another_keys_task_is_404(stack) -> None:
+    queued = submit(stack, key_id="key_owner")
+    for query in ({"task_id": queued["task_id"]}, {"conversion_id": queued["conversion_id"]}):
+        status, body = call(rest_event("GET", "/v1/byId", query=query, key_id="key_someone_else"))
+        assert status == 404 and body["code"] == "TASK_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ({"conversionType": "AUDIO_TO_MIDI"}, 400, "MISSING_PARAMETER"),
+        ({"conversionType": "VOICE_CHANGER", "task_id": "x"}, 400, "INVALID_PARAMETER"),
+        ({"task_id": "does-not-exist"}, 404, "TASK_NOT_FOUND"),
+        ({"conversion_id": "does-not-exist"}, 404, "TASK_NOT_FOUND"),
+    ],
+)
+def test_by_id_errors(stack, query, status, code) -> None:
+    got_status, body = call(rest_event("GET", "/v1/byId", query=query))
+    assert (got_status, body["code"]) == (status, code)
+    assert body["success"] is False and body["error"]
+
+
+def test_by_id_with_another_conversion_type_is_404(stack) -> None:
+    queued = submit(stack)
+    status, body = call(rest_event("GET", "/v1/byId", query={"conversionType": "FILE_CONVERT",
+                                                            "task_id": queued["task_id"]}))
+    assert status == 404
+
+
+# ---- each error status
+
+
+def test_401_without_an_authorized_key(stack) -> None:
+    status, body = call(prepared_event("POST", SEED_URL, key_id=None, data={"audio_url": "https://e.com/a.wav"}))
+    assert status == 401 and body == {"success": False, "error": body["error"], "code": "UNAUTHORIZED"}
+    status, _ = call(rest_event("GET", "/v1/byId", query={"task_id": "x"}, key_id=None))
+    assert status == 401
+
+
+def test_400_for_missing_audio_and_bad_values(stack) -> None:
+    status, body = call(prepared_event("POST", SEED_URL, data={"sonify_midi": True}))
+    assert status == 400 and body["code"] == "MISSING_AUDIO"
+    status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav",
+                                                               "sonify_midi": "perhaps"}))
+    assert status == 400 and "sonify_midi" in body["error"]
+    status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav",
+                                                               "frame_threshold": "2"}))
+    assert status == 400 and body["code"] == "INVALID_OPTIONS"
+    assert queued_task_ids(stack) == []
+
+
+def test_400_for_a_private_webhook_url(stack) -> None:
+    status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav",
+                                                               "webhook_url": "https://127.0.0.1/hook"}))
+    assert status == 400 and body["code"] == "INVALID_WEBHOOK_URL" and "loopback" in body["error"]
+
+
+def test_413_for_a_file_over_the_deployments_limit(stack, monkeypatch) -> None:
+    monkeypatch.setenv("MIDISCRIBE_MAX_UPLOAD_MB", "0.001")  # about 1 KB
+    status, body = call(prepared_event("POST", SEED_URL, files={"audio_file": ("a.wav", io.BytesIO(tiny_wav()))}))
+    assert status == 413 and "/v1/uploads" in body["error"]
+
+
+def test_415_for_an_unsupported_content_type(stack) -> None:
+    event = rest_event("POST", SEED_URL, body="<audio/>", headers={"Content-Type": "application/xml"})
+    status, body = call(event)
+    assert status == 415 and body["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_429_when_dynamodb_throttles(stack, monkeypatch) -> None:
+    def throttled(self, task):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutItem")
+
+    monkeypatch.setattr(TaskRepository, "create", throttled)
+    status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav"}))
+    assert status == 429 and body["code"] == "TOO_MANY_REQUESTS"
+
+
+def test_500_when_the_queue_fails_marks_the_task_failed_and_leaks_nothing(stack, repo, monkeypatch) -> None:
+    def broken_send(self, body, *, delay_s=0):
+        raise ClientError({"Error": {"Code": "AWS.SimpleQueueService.NonExistentQueue",
+                                     "Message": "arn:aws:sqs:secret-internal"}}, "SendMessage")
+
+    monkeypatch.setattr("midiscribe.aws.queues.MessageQueue.send", broken_send)
+    status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav"}))
+    assert status == 500 and body["success"] is False and body["code"] == "INTERNAL_ERROR"
+    assert "secret" not in json.dumps(body) and "SimpleQueueService" not in json.dumps(body)
+    items = stack.dynamodb.scan(TableName=stack.tasks_table)["Items"]
+    assert len(items) == 1
+    task = repo.get(items[0]["task_id"]["S"])
+    assert task.status is TaskStatus.FAILED and task.error_code == "QUEUE_UNAVAILABLE"
+
+
+def test_500_for_an_unexpected_error_has_only_the_request_id(stack, monkeypatch) -> None:
+    def explode(self, *args, **kwargs):
+        raise RuntimeError("password=hunter2")
+
+    monkeypatch.setattr("midiscribe.service.conversions.ConversionService.find_task", explode)
+    status, body = call(rest_event("GET", "/v1/byId", query={"task_id": "x"}))
+    assert status == 500 and "hunter2" not in body["error"] and "request id" in body["error"]
+
+
+# ---- kie.ai
+
+
+def test_kie_generate_and_record_info(stack, repo) -> None:
+    queued = submit(stack)
+    stack.receive(stack.transcribe_queue_url)
+    status, body = call(prepared_event("POST", "/api/v1/midi/generate",
+                                       headers={"Authorization": "Bearer k"},
+                                       json={"taskId": queued["task_id"], "callBackUrl": "https://example.callback"}))
+    assert status == 200 and body["code"] == 200 and body["msg"] == "success"
+    generate_id = body["data"]["taskId"]
+    assert queued_task_ids(stack) == [generate_id]
+    task = repo.get(generate_id)
+    assert task.kind.value == "midi_generate" and task.source.task_id == queued["task_id"]
+    assert task.webhook_url == "https://example.callback"
+    status, body = call(rest_event("GET", "/api/v1/midi/record-info", query={"taskId": generate_id}))
+    assert status == 200 and body["code"] == 200
+    record = body["data"]
+    assert record["taskId"] == generate_id and record["successFlag"] == 0
+    assert record["midiData"] == {"state": "pending", "instruments": []}
+    assert record["callbackUrl"] == "https://example.callback" and record["createTime"] > 0
+
+
+@pytest.mark.parametrize(
+    ("event", "status"),
+    [
+        (lambda: prepared_event("POST", "/api/v1/midi/generate",
+                                json={"taskId": "unknown", "callBackUrl": "https://example.callback"}), 404),
+        (lambda: prepared_event("POST", "/api/v1/midi/generate", json={"taskId": "x"}), 400),
+        (lambda: rest_event("GET", "/api/v1/midi/record-info"), 400),
+        (lambda: rest_event("GET", "/api/v1/midi/record-info", query={"taskId": "unknown"}), 404),
+        (lambda: rest_event("GET", "/api/v1/midi/record-info", query={"taskId": "x"}, key_id=None), 401),
+    ],
+)
+def test_kie_errors_use_kies_envelope(stack, event, status) -> None:
+    got, body = call(event())
+    assert got == status and body["code"] == status and body["msg"] and "success" not in body
+
+
+def test_kie_generate_for_a_failed_task_is_422(stack, repo) -> None:
+    queued = submit(stack)
+    repo.fail(queued["task_id"], error="not audio", error_code="NOT_AUDIO", status_msg="Audio to Midi Failed")
+    status, body = call(prepared_event("POST", "/api/v1/midi/generate",
+                                       json={"taskId": queued["task_id"], "callBackUrl": "https://e.com/cb"}))
+    assert status == 422 and body["code"] == 422 and "not audio" in body["msg"]

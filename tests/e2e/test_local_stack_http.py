@@ -1,0 +1,199 @@
+"""End to end over real HTTP against `midiscribe serve`: the seeds' samples, results, webhooks, inbox."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import time
+
+import mido
+import pytest
+import requests
+import soundfile
+from e2e_stack import MIDISCRIBE, clean_environment, start_serve
+from midiscribe.client import MidiscribeClient
+from standardwebhooks.webhooks import Webhook
+
+pytestmark = pytest.mark.e2e
+
+OUTPUT_FIELDS = ("midi_file_path", "sonify_file_path", "notes_file_path", "notes_json_path")
+
+
+def download(url: str) -> bytes:
+    response = requests.get(url, timeout=30)
+    assert response.status_code == 200, f"{url}: HTTP {response.status_code} {response.text[:200]}"
+    return response.content
+
+
+def check_outputs(stack, conversion: dict) -> int:
+    """Download every output of a COMPLETED conversion, check each parses, and return the note count."""
+    assert conversion["status"] == "COMPLETED", conversion
+    for name in OUTPUT_FIELDS:
+        assert conversion[name], f"{name} missing from {conversion}"
+        assert conversion[name].startswith(stack.aws_endpoint_url), "result links must point at the local moto"
+
+    midi = mido.MidiFile(file=io.BytesIO(download(conversion["midi_file_path"])))
+    midi_notes = sum(1 for track in midi.tracks for message in track
+                     if message.type == "note_on" and message.velocity > 0)
+
+    audio, sample_rate = soundfile.read(io.BytesIO(download(conversion["sonify_file_path"])))
+    assert sample_rate > 0 and len(audio) > sample_rate  # the melody lasts over two seconds
+
+    rows = list(csv.DictReader(io.StringIO(download(conversion["notes_file_path"]).decode("utf-8"))))
+    document = json.loads(download(conversion["notes_json_path"]))
+    json_notes = [note for instrument in document["instruments"] for note in instrument["notes"]]
+
+    assert len(rows) == len(json_notes) == midi_notes == conversion["note_count"]
+    assert conversion["note_count"] >= 3, "the test melody has four clear notes"
+    pitches = {int(row["pitch_midi"]) for row in rows}
+    assert pitches & {60, 64, 67, 72}, f"none of the melody's pitches found in {sorted(pitches)}"
+    assert [int(row["pitch_midi"]) for row in rows] == [note["pitch"] for note in json_notes]
+    return conversion["note_count"]
+
+
+def queued_task_id(response: requests.Response) -> str:
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is True and body["status"] == "IN_QUEUE"
+    assert body["message"] == "MIDI conversion task queued successfully"
+    return body["task_id"]
+
+
+def test_seed_000_python_sample_with_webhook(local_stack, tone_wav, webhook_receiver):
+    # Seed 000's "Option 2" exactly as written, with the URL and key pointed at the local stack.
+    url = f"{local_stack.api_url}/v1/audio_to_midi"
+    headers = {"Authorization": local_stack.api_key}
+    payload = {
+        "sonify_midi": True,
+        "save_note_events": True,
+        "webhook_url": webhook_receiver.url,
+    }
+    with open(tone_wav, "rb") as f:
+        files = {"audio_file": f}
+        response = requests.post(url, headers=headers, data=payload, files=files)
+    task_id = queued_task_id(response)
+
+    conversion = local_stack.wait_for(task_id)
+    note_count = check_outputs(local_stack, conversion)
+
+    delivery = webhook_receiver.wait_for(lambda d: (d["json"] or {}).get("task_id") == task_id)
+    # Raises if the signature, id or timestamp do not verify with the key's secret.
+    Webhook(local_stack.webhook_secret).verify(delivery["body"], delivery["headers"])
+    body = delivery["json"]
+    assert body["success"] is True and body["conversion_type"] == "Audio to MIDI"
+    assert body["note_count"] == note_count
+    assert all(body[name] for name in ("midi_file_path", "sonify_file_path", "notes_file_path"))
+    assert local_stack.by_id(task_id)["webhook_status"] == "delivered"
+
+
+def test_json_audio_path_after_a_presigned_upload(local_stack, tone_wav):
+    client = MidiscribeClient(local_stack.api_url, local_stack.api_key)
+    audio_path = client.upload(tone_wav)
+    assert audio_path.startswith(f"s3://{local_stack.bucket}/uploads/")
+    response = requests.post(f"{local_stack.api_url}/v1/audio_to_midi", headers=local_stack.headers(),
+                             json={"audio_path": audio_path, "sonify_midi": True, "save_note_events": True})
+    check_outputs(local_stack, local_stack.wait_for(queued_task_id(response)))
+
+
+def test_seed_002_curl_sends_json_without_a_json_content_type(local_stack, tone_wav, curl):
+    key = f"uploads/e2e-curl/{tone_wav.name}"
+    local_stack.s3().upload_file(str(tone_wav), local_stack.bucket, key)
+    body = json.dumps({"audio_path": f"s3://{local_stack.bucket}/{key}", "sonify_midi": True,
+                       "save_note_events": True})
+    result = subprocess.run(
+        [curl, "-sS", "-X", "POST", f"{local_stack.api_url}/v1/audio_to_midi",
+         "-H", "accept: application/json", "-H", f"Authorization: {local_stack.api_key}", "-d", body],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    reply = json.loads(result.stdout)
+    assert reply["success"] is True, reply
+    check_outputs(local_stack, local_stack.wait_for(reply["task_id"]))
+
+
+def test_a_file_dropped_into_inbox_is_transcribed(local_stack, tone_wav):
+    key = f"inbox/dropped {time.time_ns()}.wav"  # a space: S3 notifications URL-encode keys
+    local_stack.s3().upload_file(str(tone_wav), local_stack.bucket, key)
+    dynamodb = local_stack.dynamodb()
+    tables = dynamodb.list_tables()["TableNames"]
+    [tasks_table] = [name for name in tables if name.endswith("TasksTable")]
+    deadline = time.monotonic() + 120
+    item = None
+    while time.monotonic() < deadline:
+        items = dynamodb.query(TableName=tasks_table, IndexName="by_owner",
+                               KeyConditionExpression="owner_id = :o",
+                               ExpressionAttributeValues={":o": {"S": "inbox"}})["Items"]
+        matching = [i for i in items if i["source"]["M"].get("key", {}).get("S") == key]
+        if matching and matching[0]["status"]["S"] in ("COMPLETED", "FAILED"):
+            item = matching[0]
+            break
+        time.sleep(0.3)
+    assert item is not None, f"no finished task for {key}:\n{local_stack.output.tail()}"
+    assert item["status"]["S"] == "COMPLETED", item
+    outputs = {name: value["S"] for name, value in item["outputs"]["M"].items()}
+    s3 = local_stack.s3()
+    for output_key in outputs.values():
+        assert output_key.startswith("results/")
+        assert s3.head_object(Bucket=local_stack.bucket, Key=output_key)["ContentLength"] > 0
+
+
+def test_a_non_audio_upload_ends_failed_with_a_message(local_stack, tmp_path):
+    text_file = tmp_path / "notes.wav"
+    text_file.write_text("this is a shopping list, not a recording\n" * 20)
+    with open(text_file, "rb") as f:
+        response = requests.post(f"{local_stack.api_url}/v1/audio_to_midi", headers=local_stack.headers(),
+                                 files={"audio_file": f})
+    conversion = local_stack.wait_for(queued_task_id(response))
+    assert conversion["status"] == "FAILED"
+    assert conversion["error"] and "audio" in conversion["error"].lower(), conversion
+    assert not conversion["midi_file_path"]
+
+
+@pytest.mark.parametrize("authorization", [None, "msk_this_key_does_not_exist_0000", "Bearer nope-nope-nope-nope"])
+def test_a_wrong_or_missing_key_gets_401(local_stack, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = requests.get(f"{local_stack.api_url}/v1/byId", headers=headers,
+                            params={"conversionType": "AUDIO_TO_MIDI", "task_id": "x"}, timeout=30)
+    assert response.status_code == 401
+    body = response.json()
+    assert body["success"] is False and body["code"] == "UNAUTHORIZED" and "Authorization" in body["error"]
+
+
+def test_bearer_key_and_public_routes(local_stack):
+    response = requests.get(f"{local_stack.api_url}/v1/byId", headers={"Authorization": f"Bearer {local_stack.api_key}"},
+                            params={"conversionType": "AUDIO_TO_MIDI", "task_id": "no-such-task"}, timeout=30)
+    assert response.status_code == 404 and response.json()["success"] is False
+    assert requests.get(f"{local_stack.api_url}/health", timeout=30).status_code == 200
+    spec = requests.get(f"{local_stack.api_url}/openapi.json", timeout=30)
+    assert spec.status_code == 200 and "/v1/audio_to_midi" in spec.json()["paths"]
+    swagger = requests.get(f"{local_stack.api_url}/swagger", timeout=30)
+    assert swagger.status_code == 200 and "swagger" in swagger.text.lower()
+
+
+def test_a_body_over_10_mb_gets_413_with_the_envelope(local_stack):
+    response = requests.post(f"{local_stack.api_url}/v1/audio_to_midi", headers=local_stack.headers(),
+                             files={"audio_file": ("big.wav", b"\0" * (10 * 1024 * 1024 + 1), "audio/wav")})
+    assert response.status_code == 413
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE" and "/v1/uploads" in response.json()["error"]
+
+
+def test_submit_cli_waits_and_downloads(local_stack, tone_wav, tmp_path):
+    result = subprocess.run(
+        [str(MIDISCRIBE), "submit", str(tone_wav), "--wait", "-o", str(tmp_path / "out"),
+         "--api-url", local_stack.api_url],
+        env=clean_environment(MIDISCRIBE_API_KEY=local_stack.api_key), capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    saved = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert saved == ["melody.csv", "melody.json", "melody.mid", "melody.wav"], saved
+    assert "COMPLETED" in result.stderr
+
+
+def test_a_second_serve_on_the_same_port_says_it_is_in_use(local_stack):
+    process, output = start_serve(local_stack.port, clean_environment())
+    assert process.wait(60) != 0
+    output.join()
+    assert "already in use" in output.text() and "make run PORT=" in output.text()
+    # The running stack is unaffected.
+    assert requests.get(f"{local_stack.api_url}/health", timeout=30).status_code == 200

@@ -1,0 +1,217 @@
+"""``midiscribe transcribe`` end to end on tiny generated files, plus its argument handling."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+import soundfile
+from midiscribe.cli import transcribe as transcribe_command
+from midiscribe.engine.transcription import NoteEvent, Transcription
+
+RATE = 22_050
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="midiscribe")
+    transcribe_command.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["transcribe", *argv])
+    return args.run(args)
+
+
+def tones(path: Path, pitches: list[int], note_s: float = 0.4) -> Path:
+    """Piano-like plucked tones, one after another: easy for the model to hear."""
+    pieces = []
+    for pitch in pitches:
+        t = np.arange(int(note_s * RATE)) / RATE
+        frequency = 440.0 * 2 ** ((pitch - 69) / 12)
+        envelope = np.minimum(t / 0.005, 1.0) * np.exp(-t * 3.0)
+        pieces.append(0.5 * envelope * sum(np.sin(2 * np.pi * k * frequency * t) / k for k in (1, 2, 3)))
+    pieces.append(np.zeros(int(0.3 * RATE)))
+    soundfile.write(path, np.concatenate(pieces).astype(np.float32), RATE)
+    return path
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> dict[str, Path]:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = folder / "notes.wav"
+    bad.write_text("this is a shopping list, not audio\n")
+    return {
+        "melody": tones(folder / "melody.wav", [60, 64, 67]),
+        "broken": bad,
+        "low": tones(folder / "low.flac", [45, 52]),
+    }
+
+
+def test_transcribes_each_input_to_four_files_and_reports_the_bad_one(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = run_cli([str(inputs["melody"]), str(inputs["broken"]), str(inputs["low"]), "-o", str(out)])
+    err = capsys.readouterr().err
+
+    assert code == 1
+    assert f"error: {inputs['broken']}:" in err
+    assert "2 of 3 files transcribed, 1 failed" in err
+    assert not list(out.glob("notes.*"))
+    for stem, pitches in (("melody", {60, 64, 67}), ("low", {45, 52})):
+        names = sorted(p.name for p in out.glob(f"{stem}.*"))
+        assert names == [f"{stem}.csv", f"{stem}.json", f"{stem}.mid", f"{stem}.wav"]
+        midi = mido.MidiFile(out / f"{stem}.mid")
+        played = {m.note for m in midi.tracks[1] if m.type == "note_on" and m.velocity}
+        assert pitches <= played
+        document = json.loads((out / f"{stem}.json").read_text())
+        with open(out / f"{stem}.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [int(r["pitch_midi"]) for r in rows] == [n["pitch"] for n in document["instruments"][0]["notes"]]
+        with wave.open(str(out / f"{stem}.wav")) as sonified:
+            assert sonified.getframerate() == 44_100
+            assert sonified.getnframes() == pytest.approx(document["duration_s"] * 44_100, abs=1)
+
+
+def test_skipped_outputs_are_not_written_and_non_terminal_output_is_one_line_per_file(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = run_cli([str(inputs["melody"]), "-o", str(out), "--no-sonify", "--no-json", "--midi-tempo", "90"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["melody.csv", "melody.mid"]
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and "\r" not in err
+    assert lines[0].startswith(f"{inputs['melody']}: ") and "notes" in lines[0]
+    assert lines[1].startswith("1 of 1 file transcribed;")
+    assert [m.tempo for m in mido.MidiFile(out / "melody.mid").tracks[0] if m.type == "set_tempo"] == [666_667]
+
+
+def test_quiet_prints_nothing_when_all_is_well(inputs, tmp_path, capsys):
+    assert run_cli([str(inputs["low"]), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_missing_input_fails_alone(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = run_cli([str(tmp_path / "nowhere.wav"), str(inputs["low"]), "-o", str(out), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no such file" in err and "1 of 2 files transcribed, 1 failed" in err
+    assert (out / "low.mid").is_file()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--onset-threshold", "1.5"], "--onset-threshold: must be at least 0 and at most 1 (got 1.5)"),
+        (["--frame-threshold", "abc"], "--frame-threshold: expected a number, got 'abc'"),
+        (["--midi-tempo", "0"], "--midi-tempo: must be more than 0 and at most 1000 (got 0)"),
+        (["--max-duration", "-3"], "--max-duration: must be more than 0 (got -3)"),
+    ],
+)
+def test_out_of_range_values_name_the_flag_and_the_range(flags, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        run_cli([str(tmp_path / "x.wav"), *flags])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--minimum-frequency", "800", "--maximum-frequency", "200"],
+         "--minimum-frequency (800.0 Hz) must be below --maximum-frequency (200.0 Hz)"),
+        (["--midi-tempo", "2"], "--midi-tempo: 2.0 BPM cannot be stored in a MIDI file"),
+        (["--no-midi", "--no-sonify", "--no-csv", "--no-json"], "Nothing to write"),
+    ],
+)
+def test_bad_combinations_are_refused_before_any_work(flags, message, inputs, tmp_path, capsys, monkeypatch):
+    import midiscribe.engine
+
+    monkeypatch.setattr(midiscribe.engine, "transcribe", lambda *a, **k: pytest.fail("work began"), raising=False)
+    out = tmp_path / "never"
+    assert run_cli([str(inputs["melody"]), "-o", str(out), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_two_inputs_with_one_stem_are_refused(tmp_path, capsys):
+    assert run_cli([str(tmp_path / "a" / "song.wav"), str(tmp_path / "b" / "song.mp3")]) == 2
+    assert "would both be written as song.*" in capsys.readouterr().err
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_follows_the_engine(tmp_path, monkeypatch):
+    import midiscribe.engine
+
+    def fake_transcribe(source, options, *, max_duration_s=None, progress=None):
+        for done in (0.0, 30.0, 60.0, 90.0):
+            progress(done, 90.0)
+        return Transcription([NoteEvent(1.0, 2.0, 60, 0.5)], 90.0, options)
+
+    monkeypatch.setattr(midiscribe.engine, "transcribe", fake_transcribe, raising=False)
+    monkeypatch.setattr(transcribe_command.Progress, "REDRAW_INTERVAL_S", 0.0)
+    audio = tmp_path / "take.wav"
+    audio.write_bytes(b"RIFF")  # never decoded: the engine is replaced
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert run_cli([str(audio), "-o", str(tmp_path / "out"), "--no-sonify"]) == 0
+    shown = terminal.getvalue()
+    assert "[1/1] take.wav" in shown and "\r" in shown
+    assert " 33% 0:30/1:30" in shown and "100% 1:30/1:30 writing" in shown
+    assert "1 of 1 file transcribed; 1 notes from 1:30 of audio" in shown
+
+
+def option_help_blocks(help_text: str) -> dict[str, str]:
+    """Each option's invocation mapped to its (joined) help text."""
+    blocks: dict[str, str] = {}
+    current = None
+    for line in help_text.splitlines():
+        if line.startswith("  -"):
+            invocation, _, rest = line.strip().partition("  ")
+            current = invocation
+            blocks[current] = rest.strip()
+        elif current and line.startswith("    "):
+            blocks[current] += " " + line.strip()
+        else:
+            current = None
+    return blocks
+
+
+def test_help_lists_every_engine_option_with_its_default():
+    result = subprocess.run([sys.executable, "-m", "midiscribe.cli.transcribe", "--help"],
+                            capture_output=True, text=True, check=True)
+    blocks = option_help_blocks(result.stdout)
+    expected = {
+        "--onset-threshold P": "0.5",
+        "--frame-threshold P": "0.3",
+        "--minimum-note-length-ms MS": "127.7",
+        "--midi-tempo BPM": "120.0",
+        "--melodia-trick, --no-melodia-trick": "True",
+        "--multiple-pitch-bends, --no-multiple-pitch-bends": "False",
+        "--include-pitch-bends, --no-include-pitch-bends": "True",
+        "-o OUTPUT_DIR, --output-dir OUTPUT_DIR": ".",
+    }
+    for invocation, default in expected.items():
+        assert f"(default: {default})" in blocks[invocation]
+    for invocation in ("--minimum-frequency HZ", "--maximum-frequency HZ", "--max-duration SECONDS",
+                       "--no-midi", "--no-sonify", "--no-csv", "--no-json", "-q, --quiet"):
+        assert invocation in blocks
+
+
+def test_the_midiscribe_command_offers_transcribe(capsys):
+    from midiscribe.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["transcribe", "--help"])
+    assert exited.value.code == 0
+    assert "--onset-threshold" in capsys.readouterr().out

@@ -1,0 +1,582 @@
+"""template.yaml against the code: lint, paths, environment, dependencies, queues and permissions.
+
+The template is the deployment's single description; these tests fail when it and the repository
+drift apart (a renamed handler, a setting the code reads but no function is given, a worker import
+missing from the image, a queue that times out before its consumer does, a policy grown too wide).
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import hashlib
+import importlib.metadata
+import json
+import re
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+from midiscribe.local.resources import load_template
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_PATH = ROOT / "template.yaml"
+PACKAGE_ROOT = ROOT / "layers"
+CONFIG_PY = PACKAGE_ROOT / "midiscribe" / "service" / "config.py"
+EVENTS = ROOT / "events"
+AUDIO_DISTRIBUTIONS = {"numpy", "onnxruntime", "soundfile", "soxr", "av", "mido"}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return load_template(TEMPLATE_PATH)
+
+
+def resources_of(template: dict, resource_type: str) -> dict[str, dict]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == resource_type}
+
+
+def functions(template: dict) -> dict[str, dict]:
+    return resources_of(template, "AWS::Serverless::Function")
+
+
+# ---------------------------------------------------------------------------------------- lint
+def test_cfn_lint_finds_no_errors_or_warnings():
+    from cfnlint.api import lint_file
+
+    problems = [match for match in lint_file(TEMPLATE_PATH) if not match.rule.id.startswith("I")]
+    assert problems == [], "\n".join(f"{m.rule.id} line {m.linenumber}: {m.message}" for m in problems)
+
+
+# ---------------------------------------------------------------------------------------- paths
+def _defines(path: Path, name: str) -> bool:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            return True
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return True
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == name for a in node.names):
+            return True
+    return False
+
+
+def test_globals_hold_nothing_that_breaks_image_functions(template):
+    function_globals = template["Globals"]["Function"]
+    for key in ("Runtime", "Handler", "CodeUri", "Layers"):
+        assert key not in function_globals, f"Globals.Function.{key} would apply to the image function too"
+
+
+@pytest.mark.parametrize("function_id", ["SubmitFunction", "AuthorizerFunction", "NotifyFunction"])
+def test_zip_function_handler_code_and_layer_exist(template, function_id):
+    properties = functions(template)[function_id]["Properties"]
+    assert properties["Runtime"] == "python3.12"
+    assert properties["Layers"] == [{"Ref": "SharedLayer"}]
+    code_dir = ROOT / properties["CodeUri"]
+    assert code_dir.is_dir(), f"{function_id}: CodeUri {properties['CodeUri']} does not exist"
+    assert (code_dir / "requirements.txt").is_file(), f"{function_id}: sam build expects {code_dir}/requirements.txt"
+    module, _, handler = properties["Handler"].rpartition(".")
+    module_file = code_dir / f"{module.replace('.', '/')}.py"
+    assert module_file.is_file(), f"{function_id}: handler file {module_file.relative_to(ROOT)} is missing"
+    assert _defines(module_file, handler), f"{module_file.relative_to(ROOT)} defines no {handler}"
+
+
+def test_layer_content_is_the_package_and_its_requirements(template):
+    layer = template["Resources"]["SharedLayer"]
+    content = ROOT / layer["Properties"]["ContentUri"]
+    assert (content / "midiscribe" / "__init__.py").is_file()
+    assert (content / "requirements.txt").is_file()
+    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+
+
+def _dockerfile(template) -> tuple[Path, Path, str]:
+    metadata = template["Resources"]["TranscribeFunction"]["Metadata"]
+    context = ROOT / metadata["DockerContext"]
+    dockerfile = context / metadata["Dockerfile"]
+    return context, dockerfile, dockerfile.read_text(encoding="utf-8")
+
+
+def test_image_function_builds_from_existing_paths(template):
+    properties = functions(template)["TranscribeFunction"]["Properties"]
+    assert properties["PackageType"] == "Image"
+    assert "Runtime" not in properties and "Handler" not in properties and "CodeUri" not in properties
+    context, dockerfile, text = _dockerfile(template)
+    assert dockerfile.is_file()
+    assert re.search(r"^FROM public\.ecr\.aws/lambda/python:3\.12\b", text, re.MULTILINE)
+    copies = re.findall(r"^COPY\s+(\S+)\s+\S+", text, re.MULTILINE)
+    assert copies, "the Dockerfile copies nothing"
+    for source in copies:
+        assert (context / source).exists(), f"Dockerfile copies {source}, which is not in the build context"
+    # What the image copies must not be excluded by .dockerignore (an allow-list).
+    ignore = (context / ".dockerignore").read_text(encoding="utf-8").split()
+    for source in copies:
+        assert any(line.startswith("!") and source.startswith(line[1:].rstrip("/")) for line in ignore), source
+    command = re.search(r'^CMD\s*\[\s*"([^"]+)"\s*\]', text, re.MULTILINE).group(1)
+    module, _, handler = command.rpartition(".")
+    handler_file = dockerfile.parent / f"{module}.py"
+    assert handler_file.is_file(), f"the image's CMD names {command}, but {handler_file} is missing"
+    assert _defines(handler_file, handler)
+
+
+def test_image_fetches_and_checks_the_model_at_build_time(template):
+    _, _, text = _dockerfile(template)
+    assert "fetch_model" in text and "verify_model" in text
+    model_path = re.search(r"^ENV MIDISCRIBE_MODEL_PATH=(\S+)", text, re.MULTILINE).group(1)
+    assert model_path in text.split("ENV MIDISCRIBE_MODEL_PATH=", 1)[1].split("\n", 1)[1], (
+        "the model must be fetched to the path MIDISCRIBE_MODEL_PATH points at"
+    )
+    model_source = (PACKAGE_ROOT / "midiscribe" / "engine" / "model.py").read_text(encoding="utf-8")
+    assert '"MIDISCRIBE_MODEL_PATH"' in model_source
+
+
+# ---------------------------------------------------------------------------------------- environment
+def _template_variables(template: dict) -> set[str]:
+    names = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    for resource in functions(template).values():
+        names |= set((resource["Properties"].get("Environment") or {}).get("Variables") or {})
+    return names
+
+
+def test_every_setting_config_reads_is_given_by_the_template_and_back(template):
+    read_by_config = set(re.findall(r'"(MIDISCRIBE_[A-Z0-9_]+)"', CONFIG_PY.read_text(encoding="utf-8")))
+    in_template = {name for name in _template_variables(template) if name.startswith("MIDISCRIBE_")}
+    assert read_by_config, "config.py names no MIDISCRIBE_* variables?"
+    assert in_template - read_by_config == set(), "the template sets variables nothing reads"
+    assert read_by_config - in_template == set(), "config.py reads variables no function is given"
+
+
+def test_powertools_is_configured_for_every_function(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "midiscribe"
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "midiscribe"
+    assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+
+
+def test_worker_max_receive_setting_matches_the_queue(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    redrive = template["Resources"]["TranscribeQueue"]["Properties"]["RedrivePolicy"]
+    assert int(variables["MIDISCRIBE_TRANSCRIBE_MAX_RECEIVE"]) == int(redrive["maxReceiveCount"])
+
+
+# ---------------------------------------------------------------------------------------- dependencies
+def _module_file(name: str) -> Path | None:
+    path = PACKAGE_ROOT.joinpath(*name.split("."))
+    if (path / "__init__.py").is_file():
+        return path / "__init__.py"
+    if path.with_suffix(".py").is_file():
+        return path.with_suffix(".py")
+    return None
+
+
+def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Inside ``try:`` whose handlers catch ImportError (or broader): the code copes without it."""
+    child, parent = node, parents.get(node)
+    while parent is not None:
+        if isinstance(parent, ast.Try) and child in parent.body:
+            for handler in parent.handlers:
+                caught = handler.type
+                names = {getattr(caught, "id", None)} if not isinstance(caught, ast.Tuple) else {
+                    getattr(element, "id", None) for element in caught.elts}
+                if caught is None or names & {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}:
+                    return True
+        child, parent = parent, parents.get(parent)
+    return False
+
+
+def _imports(path: Path, module_name: str, *, at_import_time: bool) -> set[str]:
+    """Modules ``path`` imports: at import time only (module level), or anywhere unless guarded."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Import | ast.ImportFrom):
+            continue
+        enclosing = parents.get(node)
+        inside_function = False
+        while enclosing is not None:
+            if isinstance(enclosing, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                inside_function = True
+                break
+            enclosing = parents.get(enclosing)
+        if at_import_time and inside_function:
+            continue
+        if _guarded(node, parents):
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+            continue
+        if node.level:
+            base = module_name.split(".")
+            base = base if is_package else base[:-1]
+            base = base[: len(base) - (node.level - 1)]
+            target = ".".join(base + ([node.module] if node.module else []))
+        else:
+            target = node.module or ""
+        found.add(target)
+        found |= {f"{target}.{alias.name}" for alias in node.names}
+    return found
+
+
+def third_party_imports(entry: Path, *, at_import_time: bool, extra_modules: tuple[str, ...] = ()) -> set[str]:
+    """Top-level third-party modules reachable from ``entry`` through midiscribe modules."""
+    seen: set[str] = set()
+    third_party: set[str] = set()
+    pending = [(entry, "app")] + [(_module_file(m), m) for m in extra_modules if _module_file(m)]
+    while pending:
+        path, name = pending.pop()
+        for imported in _imports(path, name, at_import_time=at_import_time):
+            top = imported.split(".")[0]
+            if top == "midiscribe":
+                parts = imported.split(".")
+                for end in range(1, len(parts) + 1):
+                    module = ".".join(parts[:end])
+                    module_path = _module_file(module)
+                    if module_path and module not in seen:
+                        seen.add(module)
+                        pending.append((module_path, module))
+            elif top and top not in sys.stdlib_module_names and top != "__future__":
+                third_party.add(top)
+    return third_party
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_names(path: Path) -> dict[str, set[str]]:
+    """``name -> extras`` of a requirements file (comments and pins ignored)."""
+    names: dict[str, set[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        found = re.match(r"([A-Za-z0-9_.-]+)(?:\[([^\]]+)\])?", line)
+        names[_normalise(found.group(1))] = {e.strip() for e in (found.group(2) or "").split(",") if e.strip()}
+    return names
+
+
+def installed_closure(requirements: dict[str, set[str]]) -> set[str]:
+    """The requirements plus everything they pull in (from the installed packages' metadata)."""
+    from packaging.requirements import Requirement
+
+    closure: set[str] = set()
+    pending = [(name, extras) for name, extras in requirements.items()]
+    while pending:
+        name, extras = pending.pop()
+        if name in closure and not extras:
+            continue
+        closure.add(name)
+        try:
+            requires = importlib.metadata.requires(name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        for text in requires:
+            requirement = Requirement(text)
+            if requirement.marker and not any(
+                requirement.marker.evaluate({"extra": extra}) for extra in (extras or {""})
+            ):
+                continue
+            child = _normalise(requirement.name)
+            if child not in closure:
+                pending.append((child, set(requirement.extras)))
+    return closure
+
+
+def distributions_for(modules: set[str]) -> dict[str, set[str]]:
+    mapping = importlib.metadata.packages_distributions()
+    return {module: {_normalise(d) for d in mapping.get(module, [])} for module in modules}
+
+
+def _uncovered(modules: set[str], requirements_file: Path) -> dict[str, set[str]]:
+    provided = installed_closure(requirement_names(requirements_file))
+    return {
+        module: dists
+        for module, dists in distributions_for(modules).items()
+        if not dists or not (dists & provided)
+    }
+
+
+IMPORT_WITH_ONLY_ALLOWED_PACKAGES = """
+import importlib.abc, importlib.machinery, json, os, sys
+allowed = set(json.loads(os.environ["ALLOWED_MODULES"]))
+
+class OnlyTheLayer(importlib.abc.MetaPathFinder):
+    # Installed packages outside the layer's requirements cannot be imported (the stdlib can).
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in allowed:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and "site-packages" in str(spec.origin or spec.submodule_search_locations):
+            raise ImportError(f"{name} is imported but not provided by layers/requirements.txt")
+        return None
+
+sys.meta_path.insert(0, OnlyTheLayer())
+sys.path.insert(0, os.environ["FUNCTION_DIR"])
+import app
+assert callable(app.lambda_handler)
+"""
+
+
+@pytest.mark.parametrize("function", ["submit", "authorizer", "notify"])
+def test_zip_function_imports_with_only_the_shared_layer(function):
+    """Import the handler in a fresh interpreter where only the layer's packages can be imported."""
+    import subprocess
+
+    provided = installed_closure(requirement_names(ROOT / "layers" / "requirements.txt"))
+    allowed = sorted(
+        module for module, dists in importlib.metadata.packages_distributions().items()
+        if {_normalise(d) for d in dists} & provided
+    )
+    function_dir = ROOT / "functions" / function
+    assert (function_dir / "app.py").is_file(), f"functions/{function}/app.py is missing"
+    environment = {
+        "PATH": "/usr/bin:/bin", "ALLOWED_MODULES": json.dumps(allowed), "FUNCTION_DIR": str(function_dir),
+        "PYTHONPATH": str(PACKAGE_ROOT), "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true", "POWERTOOLS_SERVICE_NAME": "midiscribe",
+        "POWERTOOLS_TRACE_DISABLED": "true", "MIDISCRIBE_KEYS_TABLE": "keys", "MIDISCRIBE_TASKS_TABLE": "tasks",
+        "MIDISCRIBE_BUCKET": "bucket",
+    }
+    result = subprocess.run([sys.executable, "-c", IMPORT_WITH_ONLY_ALLOWED_PACKAGES], env=environment,
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    # The traceback's midiscribe frames show which import chain pulls the package in.
+    chain = [line.strip() for line in result.stderr.splitlines() if "File " in line and "midiscribe" in line]
+    assert result.returncode == 0, (
+        f"functions/{function}/app.py cannot start with only the shared layer's packages: "
+        f"{(result.stderr.strip().splitlines() or [''])[-1]}\nimport chain:\n" + "\n".join(chain)
+    )
+
+
+def test_shared_layer_has_no_audio_engine_libraries():
+    provided = installed_closure(requirement_names(ROOT / "layers" / "requirements.txt"))
+    assert provided & AUDIO_DISTRIBUTIONS == set(), "the zip functions must stay small: no audio libraries"
+
+
+def test_transcribe_image_holds_what_the_worker_imports():
+    entry = ROOT / "functions" / "transcribe" / "app.py"
+    assert entry.is_file(), "functions/transcribe/app.py is missing"
+    # The worker runs the whole engine, whichever way the handler reaches it.
+    engine_modules = tuple(
+        f"midiscribe.engine.{path.stem}" for path in (PACKAGE_ROOT / "midiscribe" / "engine").glob("*.py")
+    )
+    modules = third_party_imports(entry, at_import_time=False, extra_modules=engine_modules)
+    assert {"numpy", "onnxruntime"} <= modules
+    assert _uncovered(modules, ROOT / "functions" / "transcribe" / "requirements.txt") == {}
+    image = requirement_names(ROOT / "functions" / "transcribe" / "requirements.txt")
+    assert AUDIO_DISTRIBUTIONS <= set(image), "the image needs every engine library"
+
+
+def test_requirements_are_pinned_to_what_the_tests_run_with():
+    for path in (ROOT / "layers" / "requirements.txt", ROOT / "functions" / "transcribe" / "requirements.txt"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            name, _, version = re.sub(r"\[[^\]]*\]", "", line).partition("==")
+            assert version, f"{path.name}: pin {name} (==) so the deployment runs what was tested"
+            assert importlib.metadata.version(name) == version, f"{path.name}: {name} {version} is not installed"
+
+
+# ---------------------------------------------------------------------------------------- queues
+def _sqs_sources(template):
+    for function_id, resource in functions(template).items():
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] == "SQS":
+                yield function_id, resource["Properties"], event["Properties"]
+
+
+def test_each_queue_outlasts_its_consumer_and_has_a_dead_letter_queue(template):
+    sources = list(_sqs_sources(template))
+    assert {queue["Queue"]["Fn::GetAtt"][0] for _, _, queue in sources} == {"TranscribeQueue", "NotifyQueue"}
+    for function_id, function_properties, event in sources:
+        queue_id = event["Queue"]["Fn::GetAtt"][0]
+        queue = template["Resources"][queue_id]["Properties"]
+        timeout = int(function_properties["Timeout"])
+        assert int(queue["VisibilityTimeout"]) >= 6 * timeout, f"{queue_id} visibility < 6 x {function_id} timeout"
+        assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        redrive = queue["RedrivePolicy"]
+        dlq_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert template["Resources"][dlq_id]["Type"] == "AWS::SQS::Queue"
+        assert 1 <= int(redrive["maxReceiveCount"]) <= 10
+        # A dead letter must outlive the message it was: retention of the DLQ >= the queue's.
+        assert int(template["Resources"][dlq_id]["Properties"]["MessageRetentionPeriod"]) >= int(
+            queue["MessageRetentionPeriod"])
+
+
+def test_notify_function_outlasts_a_full_batch_of_slow_webhooks(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    notify = functions(template)["NotifyFunction"]["Properties"]
+    batch_size = int(notify["Events"]["NotifyMessages"]["Properties"]["BatchSize"])
+    assert int(notify["Timeout"]) > batch_size * float(variables["MIDISCRIBE_WEBHOOK_TIMEOUT_S"])
+
+
+def test_dead_letter_queues_and_worker_errors_raise_alarms(template):
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
+    watched = set()
+    for alarm in alarms:
+        for dimension in alarm["Properties"]["Dimensions"]:
+            value = dimension["Value"]
+            watched.add(value.get("Fn::GetAtt", [value.get("Ref")])[0])
+    assert {"TranscribeDLQ", "NotifyDLQ", "TranscribeFunction"} <= watched
+
+
+# ---------------------------------------------------------------------------------------- permissions
+def _resource_reference(resource) -> tuple[str, str]:
+    """``!GetAtt X.Arn`` -> (X, ""); ``!Sub "${X.Arn}/uploads/*"`` -> (X, "/uploads/*")."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        return resource["Fn::GetAtt"][0], ""
+    if isinstance(resource, dict) and "Fn::Sub" in resource and isinstance(resource["Fn::Sub"], str):
+        found = re.fullmatch(r"\$\{(\w+)\.Arn\}(.*)", resource["Fn::Sub"])
+        if found:
+            return found.group(1), found.group(2)
+    raise AssertionError(f"policy resource {resource!r} is not an ARN of a resource in this template")
+
+
+def granted(template: dict, function_id: str) -> set[tuple[str, str, str]]:
+    grants = set()
+    for policy in functions(template)[function_id]["Properties"].get("Policies", []):
+        assert set(policy) == {"Statement"}, f"{function_id}: use explicit statements, not {sorted(policy)}"
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for action in actions:
+                assert "*" not in action, f"{function_id}: wildcard action {action}"
+                for target in targets:
+                    assert target != "*", f"{function_id}: {action} on every resource"
+                    grants.add((action, *_resource_reference(target)))
+    return grants
+
+
+TASKS = "TasksTable"
+KEYS = "ApiKeysTable"
+BUCKET = "DataBucket"
+LEAST_PRIVILEGE = {
+    "AuthorizerFunction": {("dynamodb:GetItem", KEYS, "")},
+    "SubmitFunction": {
+        ("dynamodb:GetItem", TASKS, ""),
+        ("dynamodb:PutItem", TASKS, ""),
+        ("dynamodb:UpdateItem", TASKS, ""),
+        ("dynamodb:Query", TASKS, "/index/by_owner"),
+        ("dynamodb:Query", TASKS, "/index/by_conversion"),
+        ("s3:PutObject", BUCKET, "/uploads/*"),
+        ("s3:GetObject", BUCKET, "/*"),
+        ("s3:ListBucket", BUCKET, ""),
+        ("sqs:SendMessage", "TranscribeQueue", ""),
+        ("sqs:SendMessage", "NotifyQueue", ""),
+    },
+    "TranscribeFunction": {
+        ("dynamodb:GetItem", TASKS, ""),
+        ("dynamodb:PutItem", TASKS, ""),
+        ("dynamodb:UpdateItem", TASKS, ""),
+        ("s3:GetObject", BUCKET, "/*"),
+        ("s3:ListBucket", BUCKET, ""),
+        ("s3:PutObject", BUCKET, "/results/*"),
+        ("s3:AbortMultipartUpload", BUCKET, "/results/*"),
+        ("sqs:SendMessage", "NotifyQueue", ""),
+    },
+    "NotifyFunction": {
+        ("dynamodb:GetItem", TASKS, ""),
+        ("dynamodb:UpdateItem", TASKS, ""),
+        ("dynamodb:Query", KEYS, "/index/by_key_id"),
+        ("s3:GetObject", BUCKET, "/results/*"),
+        ("sqs:SendMessage", "NotifyQueue", ""),
+        ("sqs:SendMessage", "NotifyDLQ", ""),
+    },
+}
+
+
+@pytest.mark.parametrize("function_id", sorted(LEAST_PRIVILEGE))
+def test_each_function_may_touch_only_what_it_needs(template, function_id):
+    assert granted(template, function_id) == LEAST_PRIVILEGE[function_id]
+
+
+def test_only_the_authorizer_and_notifier_can_read_api_keys(template):
+    for function_id in functions(template):
+        touches_keys = any(target == KEYS for _, target, _ in granted(template, function_id))
+        assert touches_keys == (function_id in {"AuthorizerFunction", "NotifyFunction"}), function_id
+
+
+# ---------------------------------------------------------------------------------------- API
+def test_api_is_authorized_by_default_with_public_health_and_docs(template):
+    api = template["Resources"]["MidiscribeApi"]["Properties"]
+    assert api["Auth"]["DefaultAuthorizer"] == "ApiKeyAuthorizer"
+    authorizer = api["Auth"]["Authorizers"]["ApiKeyAuthorizer"]
+    assert authorizer["FunctionPayloadType"] == "REQUEST"
+    assert authorizer["Identity"]["Headers"] == ["Authorization"]
+    assert api["ApiKeySourceType"] == "AUTHORIZER"
+    assert {"multipart~1form-data", "audio~1*", "application~1octet-stream"} <= set(api["BinaryMediaTypes"])
+    assert "AccessLogSetting" in api and api["MethodSettings"][0]["ThrottlingRateLimit"]
+    events = functions(template)["SubmitFunction"]["Properties"]["Events"]
+    public = {e["Properties"]["Path"] for e in events.values() if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
+    assert public == {"/health", "/openapi.json", "/swagger"}
+    usage_plan = resources_of(template, "AWS::ApiGateway::UsagePlan")
+    assert len(usage_plan) == 1
+
+
+def test_bucket_is_private_encrypted_tls_only_and_expires_outputs(template):
+    bucket = template["Resources"]["DataBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    rules = {rule.get("Prefix"): rule for rule in bucket["LifecycleConfiguration"]["Rules"]}
+    for prefix in ("uploads/", "results/"):
+        assert rules[prefix]["ExpirationInDays"] == {"Ref": "RetentionDays"}
+    assert template["Parameters"]["RetentionDays"]["Default"] == 14
+    policy = template["Resources"]["DataBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+    assert policy["Effect"] == "Deny" and policy["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+
+
+def test_outputs_give_a_deployer_what_they_need(template):
+    assert {"ApiUrl", "BucketName", "TasksTableName", "KeysTableName", "UsagePlanId", "TranscribeQueueUrl",
+            "NotifyQueueUrl"} <= set(template["Outputs"])
+
+
+# ---------------------------------------------------------------------------------------- events
+@cache
+def _events() -> dict[str, dict]:
+    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(EVENTS.glob("*.json"))}
+
+
+def test_there_is_a_sample_event_for_each_function_and_trigger():
+    names = set(_events())
+    assert {"api_health", "api_openapi", "api_swagger", "api_audio_to_midi_multipart", "api_audio_to_midi_url_form",
+            "api_audio_to_midi_path_json", "api_audio_to_midi_curl", "api_by_id", "authorizer_request",
+            "sqs_transcribe", "sqs_s3_inbox", "sqs_s3_test_event", "sqs_notify"} <= names
+
+
+@pytest.mark.parametrize("name", [n for n in _events() if n.startswith("api_")])
+def test_api_events_are_rest_proxy_events_for_routes_the_template_serves(template, name):
+    event = _events()[name]
+    assert set(event) >= {"resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
+                          "pathParameters", "requestContext", "body", "isBase64Encoded"}
+    events = functions(template)["SubmitFunction"]["Properties"]["Events"]
+    routes = {e["Properties"]["Path"]: e["Properties"] for e in events.values()}
+    route = routes[event["resource"]]
+    public = route.get("Auth", {}).get("Authorizer") == "NONE"
+    assert ("authorizer" in event["requestContext"]) != public
+    if not public:
+        assert event["requestContext"]["authorizer"]["principalId"] == event["requestContext"]["authorizer"]["key_id"]
+    if event["isBase64Encoded"]:
+        body = base64.b64decode(event["body"], validate=True)
+        assert int(event["headers"]["Content-Length"]) == len(body)
+
+
+def test_multipart_sample_carries_a_real_wav_file():
+    event = _events()["api_audio_to_midi_multipart"]
+    body = base64.b64decode(event["body"])
+    assert b'name="audio_file"; filename="audio.wav"' in body and b"RIFF" in body and b"WAVE" in body
+    assert event["headers"]["Content-Type"].startswith("multipart/form-data; boundary=")
+
+
+@pytest.mark.parametrize("name", [n for n in _events() if n.startswith("sqs_")])
+def test_sqs_events_match_their_queues(template, name):
+    queue_for = {"sqs_transcribe": "TranscribeQueue", "sqs_s3_inbox": "TranscribeQueue",
+                 "sqs_s3_test_event": "TranscribeQueue", "sqs_notify": "NotifyQueue"}
+    for record in _events()[name]["Records"]:
+        assert record["eventSource"] == "aws:sqs"
+        assert record["eventSourceARN"].endswith(f"-{queue_for[name]}")
+        assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
+        json.loads(record["body"])

@@ -1,0 +1,116 @@
+"""Helpers for driving the notify function and the redeliver route against the moto stack."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any
+
+from midiscribe.aws.queues import MessageQueue
+from midiscribe.aws.tasks import TaskRepository
+from midiscribe.service.tasks import Task, TaskKind, TaskSource
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_function(name: str) -> ModuleType:
+    """functions/<name>/app.py as a module (each function's app.py is its own top-level module in Lambda)."""
+    module_name = f"midiscribe_function_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, REPOSITORY_ROOT / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def lambda_context(function_name: str = "NotifyFunction") -> Any:
+    return SimpleNamespace(
+        function_name=function_name,
+        function_version="$LATEST",
+        memory_limit_in_mb=512,
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
+        aws_request_id="00000000-0000-4000-8000-000000000000",
+        get_remaining_time_in_millis=lambda: 60_000,
+    )
+
+
+def make_finished_task(
+    stack: Any,
+    *,
+    owner_id: str,
+    webhook_url: str,
+    kind: TaskKind = TaskKind.AUDIO_TO_MIDI,
+    failed: bool = False,
+    outputs: dict[str, bytes] | None = None,
+) -> Task:
+    """A task that went IN_QUEUE → PROCESSING → COMPLETED (with its outputs in S3) or FAILED."""
+    repository = TaskRepository(stack.tasks_table, client=stack.dynamodb)
+    task = Task.new(
+        kind=kind,
+        owner_id=owner_id,
+        source=TaskSource(kind="s3", key="uploads/x/song.wav", filename="song.wav"),
+        retention_days=14,
+        webhook_url=webhook_url,
+    )
+    repository.create(task)
+    repository.claim(task.task_id)
+    if failed:
+        return repository.fail(
+            task.task_id, error="The file is not audio: upload WAV, MP3, FLAC or OGG.", error_code="NOT_AUDIO",
+            status_msg="Audio to Midi Failed",
+        )
+    files = outputs if outputs is not None else {
+        "midi": b"MThd", "wav": b"RIFF", "csv": b"start_time_s\n", "json": b'{"instruments": []}'
+    }
+    keys = {}
+    for name, data in files.items():
+        key = f"results/{task.task_id}/song.{name}"
+        stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=data)
+        keys[name] = key
+    return repository.complete(
+        task.task_id, outputs=keys, status_msg="Audio to Midi Completed", audio_duration_s=12.5, note_count=42
+    )
+
+
+def enqueue_notify(stack: Any, task: Task) -> None:
+    """What the worker sends when a task with a webhook_url finishes."""
+    event = "task.completed" if task.status.value == "COMPLETED" else "task.failed"
+    MessageQueue(stack.notify_queue_url, client=stack.sqs).send({"task_id": task.task_id, "event": event})
+
+
+def pump_notify(stack: Any, *, rounds: int = 20) -> list[dict]:
+    """Feed the notify queue to the notify function until it is empty, as Lambda's event source mapping would.
+
+    Records the function reports as failed stay on the queue (invisible for the visibility timeout);
+    the others are deleted. Returns each invocation's response.
+    """
+    handler = load_function("notify").lambda_handler
+    responses = []
+    for _ in range(rounds):
+        event = stack.sqs_event(stack.notify_queue_url)
+        if not event["Records"]:
+            return responses
+        response = handler(event, lambda_context())
+        responses.append(response)
+        failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        for record in event["Records"]:
+            if record["messageId"] not in failed:
+                stack.sqs.delete_message(QueueUrl=stack.notify_queue_url, ReceiptHandle=record["receiptHandle"])
+    raise AssertionError(f"the notify queue was still not empty after {rounds} rounds")
+
+
+def dead_letters(stack: Any) -> list[dict]:
+    return [json.loads(message["Body"]) for message in stack.receive(stack.notify_dlq_url)]
+
+
+def task_item(stack: Any, task_id: str) -> dict:
+    from midiscribe.aws.tasks import deserialize_item
+
+    item = stack.dynamodb.get_item(TableName=stack.tasks_table, Key={"task_id": {"S": task_id}})["Item"]
+    return deserialize_item(item)

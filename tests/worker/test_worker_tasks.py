@@ -1,0 +1,310 @@
+"""TranscribeFunction end to end in moto: the real engine on tiny generated audio, redelivery, crashes,
+retries into the DLQ, the S3 inbox, file conversion and kie.ai generation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import mido
+import pytest
+import soundfile
+from botocore.exceptions import ClientError
+from worker_support import deliver, queue_arn, tiny_wav
+
+from midiscribe.aws.tasks import TaskRepository
+from midiscribe.service.config import Settings
+from midiscribe.service.conversions import ConversionService
+from midiscribe.service.requests import AudioInput, AudioToMidiRequest, FileConvertRequest, UploadedFile
+from midiscribe.service.tasks import ConvertSpec, TaskStatus
+
+OWNER = "key_owner"
+
+
+@pytest.fixture
+def stack(aws_stack, monkeypatch):
+    monkeypatch.setattr("midiscribe.webhooks.urlguard.system_resolver", lambda host, port: ["93.184.216.34"])
+    return aws_stack
+
+
+@pytest.fixture
+def service(stack) -> ConversionService:
+    return ConversionService(Settings.from_env())
+
+
+@pytest.fixture
+def repo(stack) -> TaskRepository:
+    return TaskRepository(stack.tasks_table, client=stack.dynamodb)
+
+
+@pytest.fixture
+def engine_calls(monkeypatch) -> list:
+    """Counts engine runs while still running the real engine (a spy, not a stub)."""
+    from midiscribe.engine import transcribe
+
+    calls: list = []
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return transcribe(*args, **kwargs)
+
+    monkeypatch.setattr("midiscribe.service.worker._default_transcribe", spy)
+    return calls
+
+
+def submit_file(service, data: bytes, name: str = "tone.wav", **fields) -> str:
+    request = AudioToMidiRequest(audio=AudioInput(file=UploadedFile(name, "audio/wav", data)), options={}, **fields)
+    return service.submit_audio_to_midi(OWNER, request).task.task_id
+
+
+def objects(stack, prefix: str) -> dict[str, bytes]:
+    listed = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix=prefix).get("Contents", [])
+    return {item["Key"]: stack.s3.get_object(Bucket=stack.bucket, Key=item["Key"])["Body"].read() for item in listed}
+
+
+def notify_messages(stack) -> list[dict]:
+    return [json.loads(m["Body"]) for m in stack.receive(stack.notify_queue_url)]
+
+
+# ---- the real engine
+
+
+def test_real_engine_writes_every_output_and_completes(stack, service, repo) -> None:
+    task_id = submit_file(service, tiny_wav(1.0, 440.0), webhook_url="https://example.com/hook")
+    delivery = deliver(stack)
+    assert delivery.received == 1 and delivery.failed_ids == []
+    task = repo.get(task_id)
+    assert task.status is TaskStatus.COMPLETED, task.error
+    assert task.status_msg == "Audio to Midi Completed"
+    assert set(task.outputs) == {"midi", "wav", "csv", "json"}
+    stored = objects(stack, f"results/{task_id}/")
+    assert set(stored) == {f"results/{task_id}/tone.{ext}" for ext in ("mid", "wav", "csv", "json")}
+    midi = mido.MidiFile(file=io.BytesIO(stored[f"results/{task_id}/tone.mid"]))
+    pitches = [m.note for m in midi if m.type == "note_on" and m.velocity > 0]
+    assert 69 in pitches  # A4 = 440 Hz
+    rows = list(csv.reader(io.StringIO(stored[f"results/{task_id}/tone.csv"].decode())))
+    notes = json.loads(stored[f"results/{task_id}/tone.json"])["instruments"][0]["notes"]
+    assert task.note_count == len(notes) == len(rows) - 1 >= 1
+    assert soundfile.info(io.BytesIO(stored[f"results/{task_id}/tone.wav"])).frames > 0
+    assert task.audio_duration_s == pytest.approx(1.0, abs=0.05)
+    assert {"total_s", "fetch_s", "write_s"} <= set(task.timings) and task.attempts == 1
+    assert notify_messages(stack) == [{"task_id": task_id, "event": "task.completed"}]
+
+
+def test_only_the_outputs_asked_for_are_written(stack, service, repo) -> None:
+    task_id = submit_file(service, tiny_wav(), sonify_midi=False, save_note_events=False)
+    deliver(stack)
+    task = repo.get(task_id)
+    assert task.status is TaskStatus.COMPLETED and set(task.outputs) == {"midi"}
+    assert list(objects(stack, f"results/{task_id}/")) == [f"results/{task_id}/tone.mid"]
+    assert notify_messages(stack) == []  # no webhook_url, no notification
+
+
+def test_bad_audio_file_fails_with_the_engines_message_and_is_not_retried(stack, service, repo) -> None:
+    task_id = submit_file(service, b"this is a text file, not audio\n" * 10, name="notes.wav",
+                          webhook_url="https://example.com/hook")
+    delivery = deliver(stack)
+    assert delivery.failed_ids == []  # consumed: bad input does not get better by retrying
+    task = repo.get(task_id)
+    assert task.status is TaskStatus.FAILED and task.error_code == "NOT_AUDIO"
+    assert "notes.wav" in task.error and "/tmp" not in task.error
+    assert task.status_msg == "Audio to Midi Failed"
+    assert notify_messages(stack) == [{"task_id": task_id, "event": "task.failed"}]
+    assert deliver(stack).received == 0
+
+
+# ---- redelivery, crashes, retries
+
+
+def test_redelivered_message_does_no_work_twice(stack, service, repo, engine_calls) -> None:
+    task_id = submit_file(service, tiny_wav(), webhook_url="https://example.com/hook")
+    stack.sqs.send_message(QueueUrl=stack.transcribe_queue_url, MessageBody=json.dumps({"task_id": task_id}))
+    first = deliver(stack, max_messages=1)
+    second = deliver(stack, max_messages=1)
+    assert first.received == second.received == 1 and not first.failed_ids and not second.failed_ids
+    assert len(engine_calls) == 1
+    task = repo.get(task_id)
+    assert task.status is TaskStatus.COMPLETED and task.attempts == 1
+    assert notify_messages(stack) == [{"task_id": task_id, "event": "task.completed"}]
+
+
+def test_crash_mid_task_is_retried_and_completes_exactly_once(stack, service, repo, engine_calls, monkeypatch) -> None:
+    task_id = submit_file(service, tiny_wav(), webhook_url="https://example.com/hook")
+    real_upload = type(service.storage).upload_file
+    crashes = []
+
+    def crash_once(self, path, key, content_type="application/octet-stream"):
+        if not crashes:
+            crashes.append(key)
+            raise ConnectionResetError("connection reset while uploading")  # the worker dies mid-task
+        return real_upload(self, path, key, content_type)
+
+    monkeypatch.setattr("midiscribe.aws.storage.Storage.upload_file", crash_once)
+    first = deliver(stack)
+    assert len(first.failed_ids) == 1
+    assert repo.get(task_id).status is TaskStatus.PROCESSING  # left behind by the crash
+    assert notify_messages(stack) == []
+    second = deliver(stack)
+    assert second.received == 1 and second.failed_ids == []
+    task = repo.get(task_id)
+    assert task.status is TaskStatus.COMPLETED and task.attempts == 2
+    assert len(engine_calls) == 2
+    assert notify_messages(stack) == [{"task_id": task_id, "event": "task.completed"}]
+    assert deliver(stack).received == 0
+
+
+def test_task_left_processing_by_a_dead_worker_is_claimed_again(stack, service, repo) -> None:
+    task_id = submit_file(service, tiny_wav())
+    repo.claim(task_id)  # a worker claimed it and then its Lambda timed out
+    deliver(stack)
+    task = repo.get(task_id)
+    assert task.status is TaskStatus.COMPLETED and task.attempts == 2
+
+
+def test_transient_failures_end_failed_with_a_reason_then_in_the_dlq(stack, service, repo, monkeypatch) -> None:
+    def throttled(*args, **kwargs):  # the engine is not the subject: inject a transient AWS error
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetObject")
+
+    monkeypatch.setattr("midiscribe.service.worker._default_transcribe", throttled)
+    max_receive = Settings.from_env().transcribe_max_receive
+    task_id = submit_file(service, tiny_wav(), webhook_url="https://example.com/hook")
+    for attempt in range(1, max_receive + 1):
+        delivery = deliver(stack)
+        assert delivery.received == 1 and len(delivery.failed_ids) == 1
+        task = repo.get(task_id)
+        if attempt < max_receive:
+            assert task.status is TaskStatus.PROCESSING
+            assert notify_messages(stack) == []
+    assert task.status is TaskStatus.FAILED and task.error_code == "RETRIES_EXHAUSTED"
+    assert "ThrottlingException" in task.error and str(max_receive) in task.error
+    assert notify_messages(stack) == [{"task_id": task_id, "event": "task.failed"}]
+    # The next receive is past maxReceiveCount: SQS moves the message to the DLQ.
+    assert deliver(stack).received == 0
+    dead = stack.receive(stack.transcribe_dlq_url, delete=False)
+    assert [json.loads(m["Body"]) for m in dead] == [{"task_id": task_id}]
+
+
+def test_dead_letter_records_fail_a_task_that_is_not_finished(stack, service, repo, monkeypatch) -> None:
+    task_id = submit_file(service, tiny_wav(), webhook_url="https://example.com/hook")
+    stack.receive(stack.transcribe_queue_url)  # the message went elsewhere; the task is IN_QUEUE
+    stack.sqs.send_message(QueueUrl=stack.transcribe_dlq_url, MessageBody=json.dumps({"task_id": task_id}))
+    monkeypatch.setenv("MIDISCRIBE_TRANSCRIBE_DLQ_ARN", queue_arn(stack, stack.transcribe_dlq_url))
+    delivery = deliver(stack, stack.transcribe_dlq_url)
+    assert delivery.received == 1 and delivery.failed_ids == []
+    task = repo.get(task_id)
+    assert task.status is TaskStatus.FAILED and task.error_code == "RETRIES_EXHAUSTED"
+    assert notify_messages(stack) == [{"task_id": task_id, "event": "task.failed"}]
+
+
+# ---- the S3 inbox
+
+
+def test_inbox_upload_is_transcribed_with_default_options_once(stack, repo, engine_calls) -> None:
+    stack.s3.put_object(Bucket=stack.bucket, Key="inbox/my song.wav", Body=tiny_wav())
+    notification = stack.receive(stack.transcribe_queue_url, delete=False)
+    assert len(notification) == 1 and "my+song.wav" in notification[0]["Body"]  # keys arrive URL-encoded
+    stack.sqs.change_message_visibility(QueueUrl=stack.transcribe_queue_url,
+                                        ReceiptHandle=notification[0]["ReceiptHandle"], VisibilityTimeout=0)
+    # The same notification delivered twice (SQS is at-least-once).
+    stack.sqs.send_message(QueueUrl=stack.transcribe_queue_url, MessageBody=notification[0]["Body"])
+    deliver(stack, max_messages=1)
+    deliver(stack, max_messages=1)
+    items = stack.dynamodb.scan(TableName=stack.tasks_table)["Items"]
+    assert len(items) == 1 and len(engine_calls) == 1
+    task = repo.get(items[0]["task_id"]["S"])
+    assert task.owner_id == "inbox" and task.source.key == "inbox/my song.wav" and task.options == {}
+    assert task.status is TaskStatus.COMPLETED
+    assert set(objects(stack, f"results/{task.task_id}/")) == {
+        f"results/{task.task_id}/my_song.{ext}" for ext in ("mid", "wav", "csv", "json")}
+
+
+def test_s3_test_event_and_unreadable_messages_are_skipped(stack, repo) -> None:
+    test_event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-01-01T00:00:00.000Z",
+                  "Bucket": stack.bucket, "RequestId": "r", "HostId": "h"}
+    for body in (json.dumps(test_event), "not json", json.dumps({"task_id": "unknown-task"}), "[]"):
+        stack.sqs.send_message(QueueUrl=stack.transcribe_queue_url, MessageBody=body)
+    delivery = deliver(stack)
+    assert delivery.received == 4 and delivery.failed_ids == []
+    assert stack.dynamodb.scan(TableName=stack.tasks_table)["Items"] == []
+
+
+# ---- audio_url, file_convert, kie.ai
+
+
+@pytest.fixture
+def audio_server():
+    wav = tiny_wav()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            if self.path == "/tone.wav":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(wav)))
+                self.end_headers()
+                self.wfile.write(wav)
+            else:
+                self.send_response(404)
+                self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_audio_url_is_downloaded_and_a_404_url_fails(stack, repo, audio_server, monkeypatch) -> None:
+    monkeypatch.setenv("MIDISCRIBE_ALLOW_PRIVATE_URLS", "true")
+    monkeypatch.setenv("MIDISCRIBE_ALLOW_HTTP_URLS", "true")
+    service = ConversionService(Settings.from_env())
+    good = service.submit_audio_to_midi(OWNER, AudioToMidiRequest(
+        audio=AudioInput(url=f"{audio_server}/tone.wav"), options={}, save_note_events=False)).task.task_id
+    missing = service.submit_audio_to_midi(OWNER, AudioToMidiRequest(
+        audio=AudioInput(url=f"{audio_server}/gone.wav"), options={})).task.task_id
+    delivery = deliver(stack)
+    assert delivery.received == 2 and delivery.failed_ids == []
+    assert repo.get(good).status is TaskStatus.COMPLETED
+    assert set(repo.get(good).outputs) == {"midi", "wav"}
+    failed = repo.get(missing)
+    assert failed.status is TaskStatus.FAILED and failed.error_code == "DOWNLOAD_FAILED" and "404" in failed.error
+
+
+def test_file_convert_task(stack, service, repo) -> None:
+    request = FileConvertRequest(audio=AudioInput(file=UploadedFile("take.wav", "audio/wav", tiny_wav())),
+                                 convert=ConvertSpec("flac", 44100, 24))
+    task_id = service.submit_file_convert(OWNER, request).task.task_id
+    deliver(stack)
+    task = repo.get(task_id)
+    assert task.status is TaskStatus.COMPLETED and task.status_msg == "File Conversion Completed"
+    assert task.outputs == {"converted": f"results/{task_id}/take.flac"}
+    info = soundfile.info(io.BytesIO(objects(stack, f"results/{task_id}/")[f"results/{task_id}/take.flac"]))
+    assert info.samplerate == 44100 and info.subtype == "PCM_24"
+    view = service.describe(task)
+    assert view["output_path"].startswith("https://") and view["conversionType"] == "FILE_CONVERT"
+
+
+@pytest.mark.parametrize("source_had_notes", [True, False])
+def test_kie_generate_reads_notes_or_transcribes(stack, service, repo, source_had_notes) -> None:
+    from midiscribe.service.requests import MidiGenerateRequest
+
+    source_id = submit_file(service, tiny_wav(1.0), save_note_events=source_had_notes)
+    deliver(stack)
+    generate = service.submit_midi_generate(OWNER, MidiGenerateRequest(source_id, "https://example.callback"))
+    deliver(stack)
+    record = service.record_info(OWNER, generate.task.task_id)
+    assert record["successFlag"] == 1 and record["midiData"]["state"] == "complete"
+    assert record["audioId"] == source_id and record["completeTime"] >= record["createTime"]
+    instruments = record["midiData"]["instruments"]
+    assert len(instruments) == 1 and instruments[0]["name"]
+    assert any(note["pitch"] == 69 for note in instruments[0]["notes"])
+    assert set(instruments[0]["notes"][0]) == {"pitch", "start", "end", "velocity"}
+    task = repo.get(generate.task.task_id)
+    assert task.note_count == len(instruments[0]["notes"]) and "midi" in task.outputs
+    assert notify_messages(stack) == [{"task_id": generate.task.task_id, "event": "task.completed"}]
