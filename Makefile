@@ -42,8 +42,9 @@ test: install lint
 test-fast: install
 	$(BIN)/python -m pytest -m "not e2e and not slow" -q
 
+# DATA_DIR=.local-data keeps the local bucket, tables and queues across restarts.
 run: install
-	$(BIN)/midiscribe serve --port $(PORT)
+	$(BIN)/midiscribe serve --port $(PORT) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 bench: install
 	$(BIN)/python bench/engine.py

@@ -160,10 +160,10 @@ def our_command() -> list[str]:
     return [str(OUR_PYTHON), "-m", "midiscribe.cli.transcribe"]
 
 
-def run_ours(audio: Path, out: Path, *, notes_only: bool = False) -> Run:
+def run_ours(command: list[str], audio: Path, out: Path, *, notes_only: bool = False) -> Run:
     out.mkdir(parents=True, exist_ok=True)
     extra = ["--no-midi", "--no-sonify", "--no-json"] if notes_only else []
-    return checked(measure([*our_command(), str(audio), "-o", str(out), "-q", *extra]), f"midiscribe on {audio.name}")
+    return checked(measure([*command, str(audio), "-o", str(out), "-q", *extra]), f"midiscribe on {audio.name}")
 
 
 def run_theirs(audio: Path, out: Path, *, notes_only: bool = False, timeout_s: float | None = None) -> Run:
@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     for piece in [*parity_set(args.quick), speed_piece, *memory_pieces]:
         rendered(piece)
 
+    ours = our_command()
+    results["ours_command"] = " ".join(Path(ours[0]).name if i == 0 else part for i, part in enumerate(ours))
     work = Path(tempfile.mkdtemp(prefix="midiscribe-bench-"))
     try:
         # (d) process start to model ready
@@ -249,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         for piece in parity_set(args.quick):
             audio = rendered(piece)
             say(f"parity: {audio.name}")
-            run_ours(audio, work / "parity-ours", notes_only=True)
+            run_ours(ours, audio, work / "parity-ours", notes_only=True)
             checked(run_theirs(audio, work / "parity-theirs", notes_only=True), f"basic-pitch on {audio.name}")
             score = note_f1(our_csv(audio, work / "parity-ours"), their_csv(audio, work / "parity-theirs"))
             parity.append({"file": audio.name, "seconds": audio_seconds(audio), **score})
@@ -263,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"speed round {round_number + 1}/{runs}: {side} on {audio.name}")
                 out = work / f"speed-{side}-{round_number}"
                 if side == "ours":
-                    run = run_ours(audio, out)
+                    run = run_ours(ours, audio, out)
                 else:
                     run = checked(run_theirs(audio, out), f"basic-pitch on {audio.name}")
                 speed[side].append(asdict(run) | {"stderr_tail": ""})
@@ -287,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                                "theirs_wall_s": speed["theirs"][0]["wall_s"]})
                 continue
             say(f"memory: ours on {audio.name}")
-            ours_run = run_ours(audio, work / f"memory-ours-{piece.seconds}")
+            ours_run = run_ours(ours, audio, work / f"memory-ours-{piece.seconds}")
             say(f"memory: basic-pitch on {audio.name}")
             theirs_run = run_theirs(audio, work / f"memory-theirs-{piece.seconds}", timeout_s=args.reference_timeout)
             row = {"file": audio.name, "seconds": audio_seconds(audio), "ours_mb": ours_run.peak_rss_mb,
@@ -378,6 +380,8 @@ def report(results: dict, *, quick: bool) -> str:
     busy = max(machine["load_before"][0], machine["load_after"][0])
     load_note = (f"under load (1-min load average up to {busy:.1f} on {machine['cpus']} CPUs)"
                  if busy > 0.5 * (machine["cpus"] or 1) else "on an otherwise idle machine")
+    lines += ["", f"Commands: `{results['ours_command']} FILE -o DIR -q` against "
+              "`bench/.venv-ref/bin/python bench/reference.py predict-and-save DIR FILE`."]
     lines += ["", f"Measured {time.strftime('%Y-%m-%d')} on {machine['cpus']} CPUs, Python {machine['python']}, "
                   f"{load_note}{'; --quick run' if quick else ''}."]
     return "\n".join(lines)

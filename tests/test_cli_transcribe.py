@@ -215,3 +215,21 @@ def test_the_midiscribe_command_offers_transcribe(capsys):
         main(["transcribe", "--help"])
     assert exited.value.code == 0
     assert "--onset-threshold" in capsys.readouterr().out
+
+
+def test_an_unexpected_failure_on_one_input_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
+    import midiscribe.engine
+
+    def fake_transcribe(source, options, *, max_duration_s=None, progress=None):
+        if Path(source).stem == "first":
+            raise RuntimeError("decoder exploded")
+        return Transcription([NoteEvent(0.1, 0.5, 64, 0.5)], 1.0, options)
+
+    monkeypatch.setattr(midiscribe.engine, "transcribe", fake_transcribe, raising=False)
+    for name in ("first.wav", "second.wav"):
+        (tmp_path / name).write_bytes(b"RIFF")
+    out = tmp_path / "out"
+    assert run_cli([str(tmp_path / "first.wav"), str(tmp_path / "second.wav"), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected RuntimeError: decoder exploded" in err
+    assert sorted(p.name for p in out.iterdir()) == ["second.csv", "second.json", "second.mid", "second.wav"]

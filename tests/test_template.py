@@ -580,3 +580,106 @@ def test_sqs_events_match_their_queues(template, name):
         assert record["eventSourceARN"].endswith(f"-{queue_for[name]}")
         assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
         json.loads(record["body"])
+
+
+# ---------------------------------------------------------------------------------------- samconfig
+def test_samconfig_deploys_this_template_with_its_own_parameters(template):
+    import shlex
+    import tomllib
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    deploy = config["default"]["deploy"]["parameters"]
+    assert config["default"]["global"]["parameters"]["stack_name"] == "midiscribe"
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["resolve_s3"] is True and deploy["resolve_image_repos"] is True
+    assert deploy["confirm_changeset"] is True
+    for section in ("deploy", "local_invoke"):
+        overrides = config["default"][section]["parameters"]["parameter_overrides"]
+        for pair in shlex.split(overrides):
+            name, _, value = pair.partition("=")
+            assert name in template["Parameters"], f"samconfig {section} overrides unknown parameter {name}"
+            allowed = template["Parameters"][name].get("AllowedValues")
+            assert allowed is None or value in [str(option) for option in allowed], pair
+
+
+# Variables deployed code may read that the template deliberately leaves unset, and why.
+DELIBERATELY_UNSET = {
+    # functions/transcribe/app.py fails a DLQ record's task when the DLQ is wired to the worker; the
+    # template instead fails the task on its last receive (MIDISCRIBE_TRANSCRIBE_MAX_RECEIVE) and
+    # leaves dead letters in the DLQ, where the alarm sees them.
+    "MIDISCRIBE_TRANSCRIBE_DLQ_ARN",
+}
+
+
+def test_every_setting_deployed_code_reads_is_set_where_it_runs(template):
+    """Handlers and the service layers, not the local stack, CLI or client (they never run in Lambda)."""
+    deployed = [*(ROOT / "functions").glob("*/app.py")]
+    for part in ("service", "aws", "api", "webhooks", "engine"):
+        deployed += (PACKAGE_ROOT / "midiscribe" / part).glob("*.py")
+    read = set()
+    for path in deployed:
+        read |= set(re.findall(r'"(MIDISCRIBE_[A-Z0-9_]+)"', path.read_text(encoding="utf-8")))
+    _, _, dockerfile = _dockerfile(template)
+    set_by_image = set(re.findall(r"^ENV (MIDISCRIBE_[A-Z0-9_]+)=", dockerfile, re.MULTILINE))
+    assert read - _template_variables(template) - set_by_image - DELIBERATELY_UNSET == set()
+
+
+# ---------------------------------------------------------------------------------------- the SAM transform
+@pytest.fixture(scope="module")
+def transformed(template, monkeypatch_module) -> dict:
+    """What `sam deploy` hands CloudFormation: the template after `sam package` and the SAM transform."""
+    import copy
+
+    from samtranslator.public.exceptions import InvalidDocumentException
+    from samtranslator.translator.transform import transform
+
+    monkeypatch_module.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    packaged = copy.deepcopy(template)
+    for name, resource in packaged["Resources"].items():
+        properties = resource.get("Properties", {})
+        # `sam package` replaces local paths with uploaded artifacts.
+        for key in ("CodeUri", "ContentUri"):
+            if key in properties:
+                properties[key] = f"s3://artifacts/{name}.zip"
+        if properties.get("PackageType") == "Image":
+            properties["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/midiscribe:transcribe"
+
+    class ManagedPolicies:
+        def load(self) -> dict[str, str]:
+            names = {"AWSLambdaBasicExecutionRole": "service-role/", "AWSXrayWriteOnlyAccess": "",
+                     "AWSLambdaSQSQueueExecutionRole": "service-role/"}
+            return {name: f"arn:aws:iam::aws:policy/{path}{name}" for name, path in names.items()}
+
+    try:
+        return transform(packaged, {}, ManagedPolicies())
+    except InvalidDocumentException as exc:
+        pytest.fail("SAM cannot transform template.yaml: " + "; ".join(cause.message for cause in exc.causes))
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_sam_transform_output_passes_cfn_lint(transformed):
+    from cfnlint.api import lint
+
+    problems = [m for m in lint(json.dumps(transformed)) if not m.rule.id.startswith("I")]
+    assert problems == [], "\n".join(f"{m.rule.id}: {m.message}" for m in problems)
+
+
+def test_transformed_api_authorizes_everything_but_the_public_routes(transformed):
+    api = transformed["Resources"]["MidiscribeApi"]["Properties"]
+    paths = api["Body"]["paths"]
+    for path in ("/health", "/openapi.json", "/swagger"):
+        assert paths[path]["get"].get("security") == [], f"{path} must be public"
+    security = paths["/{proxy+}"]["x-amazon-apigateway-any-method"]["security"]
+    assert {"ApiKeyAuthorizer": []} in security and {"api_key": []} in security
+    assert api["ApiKeySourceType"] == "AUTHORIZER"
+    authorizer = api["Body"]["components"]["securitySchemes"]["ApiKeyAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "request"
+    assert authorizer["identitySource"] == "method.request.header.Authorization"
+    assert set(api["Body"]["x-amazon-apigateway-binary-media-types"]) >= {"multipart/form-data", "audio/*"}
+    plan_stage = transformed["Resources"]["ApiUsagePlan"]["Properties"]["ApiStages"][0]["Stage"]
+    assert plan_stage == {"Ref": "MidiscribeApiStage"}

@@ -10,7 +10,6 @@ import pytest
 import soundfile
 from apigw_events import call, prepared_event, rest_event
 from botocore.exceptions import ClientError
-
 from midiscribe.aws.tasks import TaskRepository
 from midiscribe.service.tasks import TaskStatus
 
@@ -96,8 +95,10 @@ def test_seed_002_json_audio_path_in_our_bucket(stack, repo) -> None:
 
 def test_seed_002_curl_json_labelled_as_a_form(stack) -> None:
     stack.s3.put_object(Bucket=stack.bucket, Key="input_audio.wav", Body=tiny_wav())
-    raw = ('{\n  "audio_path": "s3://%s/input_audio.wav",\n  "sonify_midi": true,\n  "save_note_events": true,\n'
-           '  "webhook_url": "https://yourdomain.com/webhook"\n}') % stack.bucket
+    raw = (
+        '{\n  "audio_path": "s3://' + stack.bucket + '/input_audio.wav",\n  "sonify_midi": true,\n'
+        '  "save_note_events": true,\n  "webhook_url": "https://yourdomain.com/webhook"\n}'
+    )
     event = rest_event("POST", SEED_URL, body=raw, headers={
         "accept": "application/json", "Authorization": "k", "Content-Type": "application/x-www-form-urlencoded"})
     status, body = call(event)
@@ -197,6 +198,8 @@ def test_another_keys_task_is_404(stack) -> None:
         ({"conversionType": "VOICE_CHANGER", "task_id": "x"}, 400, "INVALID_PARAMETER"),
         ({"task_id": "does-not-exist"}, 404, "TASK_NOT_FOUND"),
         ({"conversion_id": "does-not-exist"}, 404, "TASK_NOT_FOUND"),
+        ({"task_id": "x" * 5000}, 404, "TASK_NOT_FOUND"),
+        ({"conversion_id": "\u0000"}, 404, "TASK_NOT_FOUND"),
     ],
 )
 def test_by_id_errors(stack, query, status, code) -> None:

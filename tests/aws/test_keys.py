@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import re
 
 import pytest
 from midiscribe.aws.keys import (
@@ -150,3 +152,84 @@ def test_unusable_webhook_secrets_are_refused(secret, message):
 def test_repository_needs_a_table_name():
     with pytest.raises(ApiKeyError, match="MIDISCRIBE_KEYS_TABLE"):
         ApiKeyRepository("")
+
+
+# ---------------------------------------------------------------------------------------- the CLI
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from midiscribe.cli import main
+
+    code = main(["keys", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_create_prints_the_key_once_and_stores_its_hash(aws_stack, capsys):
+    code, out, _ = run_cli(capsys, "create", "--name", "ci pipeline", "--table", aws_stack.keys_table)
+    assert code == 0
+    raw_key = re.search(r"API key\s+(msk_\S+)", out).group(1)
+    secret = re.search(r"Webhook secret\s+(whsec_\S+)", out).group(1)
+    record = ApiKeyRepository(aws_stack.keys_table).lookup(raw_key)
+    assert record is not None and record.name == "ci pipeline" and record.webhook_secret == secret
+    assert "usage plan" in out  # warns that a deployed stack needs the key in its usage plan
+
+    code, out, _ = run_cli(capsys, "list", "--table", aws_stack.keys_table)
+    assert code == 0 and record.key_id in out and "ci pipeline" in out
+    assert raw_key not in out and secret not in out
+
+
+def test_cli_finds_the_table_from_the_environment_and_disables(aws_stack, capsys):
+    # aws_stack sets MIDISCRIBE_KEYS_TABLE as the functions get it.
+    code, out, _ = run_cli(capsys, "create", "--name", "app", "--json")
+    created = json.loads(out)
+    assert code == 0 and created["api_key"].startswith("msk_") and created["enabled"] is True
+
+    code, out, _ = run_cli(capsys, "disable", created["key_id"])
+    assert code == 0 and "Disabled" in out
+    assert ApiKeyRepository(aws_stack.keys_table).lookup(created["api_key"]) is None
+
+    code, out, _ = run_cli(capsys, "list", "--json")
+    assert [(k["key_id"], k["enabled"]) for k in json.loads(out)] == [(created["key_id"], False)]
+    assert "webhook_secret" not in out
+
+
+def test_cli_uses_the_stack_outputs_and_registers_keys_with_the_usage_plan(aws_stack, capsys):
+    import boto3
+
+    apigateway = boto3.client("apigateway", region_name=aws_stack.region)
+    plan_id = apigateway.create_usage_plan(name="per-key")["id"]
+    cloudformation = boto3.client("cloudformation", region_name=aws_stack.region)
+    cloudformation.create_stack(StackName="midiscribe", TemplateBody=json.dumps({
+        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"KeysTableName": {"Value": aws_stack.keys_table}, "UsagePlanId": {"Value": plan_id},
+                    "ApiUrl": {"Value": "https://abc.execute-api.us-east-1.amazonaws.com/prod"}},
+    }))
+
+    code, out, _ = run_cli(capsys, "create", "--name", "partner", "--stack-name", "midiscribe")
+    assert code == 0, out
+    assert f"usage plan {plan_id}" in out and "https://abc.execute-api" in out
+    key_id = re.search(r"\((key_\w+)\)", out).group(1)
+    plan_keys = apigateway.get_usage_plan_keys(usagePlanId=plan_id)["items"]
+    assert [item["value"] for item in plan_keys] == [key_id]  # what the authorizer returns as usageIdentifierKey
+
+    code, out, _ = run_cli(capsys, "disable", key_id, "--stack-name", "midiscribe")
+    assert code == 0 and "usage-plan key is disabled too" in out
+    gateway_key = apigateway.get_api_keys(nameQuery=key_id)["items"][0]
+    assert gateway_key["enabled"] is False
+
+
+def test_cli_explains_what_is_missing(aws_stack, capsys, monkeypatch):
+    monkeypatch.delenv("MIDISCRIBE_KEYS_TABLE")
+    code, _, err = run_cli(capsys, "list")
+    assert code == 1 and "--stack-name" in err and "--table" in err
+
+    code, _, err = run_cli(capsys, "list", "--stack-name", "no-such-stack")
+    assert code == 1 and "Cannot read stack no-such-stack" in err
+
+    code, _, err = run_cli(capsys, "disable", "key_unknown0000000000000", "--table", aws_stack.keys_table)
+    assert code == 1 and "keys list" in err
+
+    code, _, err = run_cli(capsys, "create", "--name", " ", "--table", aws_stack.keys_table)
+    assert code == 1 and "name" in err
+
+    code, _, err = run_cli(capsys, "list", "--table", "no-such-table")
+    assert code == 1 and "ResourceNotFoundException" in err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from midiscribe.service.tasks import (
     ALLOWED_TRANSITIONS,
     ConvertSpec,

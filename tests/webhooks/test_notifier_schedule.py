@@ -75,12 +75,6 @@ class Tasks:
         self.state["webhook_status"] = status
         return True
 
-    def set_webhook_status(self, task_id: str, status: str, *, series: str) -> bool:
-        if self.state.get("webhook_series") != series:
-            return False
-        self.state["webhook_status"] = status
-        return True
-
 
 class Clock:
     def __init__(self) -> None:
@@ -188,3 +182,13 @@ def test_redelivery_is_refused_once_the_attempt_log_is_full(receiver):
     tasks.task.webhook_attempts = tasks.task.webhook_attempts[:-1]
     assert notifier.redeliver(tasks.task.task_id, owner_id="key_owner").event == "task.failed"
     assert len(queue.sent) == 1
+
+
+@pytest.mark.parametrize("final_status", ["delivered", "failed"])
+def test_copy_of_a_message_from_a_finished_series_is_ignored(receiver, final_status):
+    notifier, tasks, queue, dlq, clock = _notifier(receiver.url(), [0, 0])
+    tasks.claim_webhook_event(tasks.task.task_id, webhook_id="msg_x", series="s1")
+    tasks.state["webhook_status"] = final_status
+    copy = NotifyMessage(tasks.task.task_id, "task.failed", 2, "msg_x", 0.0, "s1")
+    assert notifier.handle(copy) == "duplicate"
+    assert receiver.requests == [] and queue.sent == [] and dlq.sent == []

@@ -131,3 +131,26 @@ def test_unfinished_task_is_409(stack, owner, receiver, redeliver):
     status, body = redeliver(task.task_id, owner.key_id)
     assert (status, body["code"]) == (409, "TASK_NOT_FINISHED")
     assert "IN_QUEUE" in body["error"]
+
+
+def test_by_id_shows_the_delivery_log(stack, owner, receiver, sample_event):
+    receiver.script = [Reply(503, b"busy")]
+    task = make_finished_task(stack, owner_id=owner.key_id, webhook_url=receiver.url())
+    enqueue_notify(stack, task)
+    pump_notify(stack)
+
+    event = sample_event("api_by_id")
+    event["queryStringParameters"] = {"conversionType": "AUDIO_TO_MIDI", "task_id": task.task_id}
+    event["multiValueQueryStringParameters"] = {"conversionType": ["AUDIO_TO_MIDI"], "task_id": [task.task_id]}
+    event["requestContext"]["authorizer"].update({"key_id": owner.key_id, "principalId": owner.key_id})
+    response = load_function("submit").lambda_handler(event, lambda_context("SubmitFunction"))
+    conversion = json.loads(response["body"])["conversion"]
+    assert conversion["webhook_status"] == "delivered"
+    assert [(a["attempt"], a["status_code"]) for a in conversion["webhook_attempts"]] == [(1, 503), (2, 200)]
+    assert all({"at", "error", "duration_ms"} <= set(a) for a in conversion["webhook_attempts"])
+
+
+def test_no_key_in_the_request_context_is_401(stack, owner, receiver, redeliver):
+    task = make_finished_task(stack, owner_id=owner.key_id, webhook_url=receiver.url())
+    status, body = redeliver(task.task_id, "")
+    assert (status, body["code"]) == (401, "UNAUTHORIZED")

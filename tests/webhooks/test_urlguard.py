@@ -9,6 +9,8 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
+import time
 
 import pytest
 from midiscribe.webhooks import urlguard
@@ -220,6 +222,12 @@ def test_empty_dns_answer_is_refused():
         check_url("https://empty.example.com/", allow_private=False, allow_http=False, resolver=lambda h, p: [])
 
 
+def test_non_ascii_paths_are_percent_encoded(receiver):
+    urlguard.request("POST", receiver.url("/hooks/café?q=ü"), timeout=5, max_response_bytes=10,
+                     allow_private=True, allow_http=True)
+    assert receiver.paths() == ["/hooks/caf%C3%A9?q=%C3%BC"]
+
+
 def test_international_host_names_are_idna_encoded():
     seen = []
     check_url("https://bücher.example/", allow_private=False, allow_http=False, resolver=lambda h, p: seen.append(h) or ["93.184.216.34"])
@@ -409,3 +417,44 @@ def test_https_certificate_must_match_the_url_host_not_the_address(tls_receiver,
             allow_private=True, allow_http=False, resolver=_to_loopback, tls_context=trust,
         )
     assert tls_receiver.requests == []
+
+
+class DrippingServer:
+    """Answers with a status line, then one header line every 50 ms for 2 s: each read is quick, the whole is not."""
+
+    LINES = 40
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.lines_sent = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                for index in range(self.LINES):
+                    time.sleep(0.05)
+                    conn.sendall(f"X-Drip-{index}: x\r\n".encode())
+                    self.lines_sent += 1
+                conn.sendall(b"Content-Length: 0\r\n\r\n")
+            except OSError:
+                pass  # the client hung up
+
+
+def test_timeout_bounds_the_whole_exchange_not_each_read():
+    server = DrippingServer()
+    try:
+        with pytest.raises(RequestError) as raised:
+            urlguard.request("POST", server.url, body=b"{}", timeout=0.5, max_response_bytes=100,
+                             allow_private=True, allow_http=True)
+        server.thread.join(timeout=10)
+    finally:
+        server.listener.close()
+    assert raised.value.timed_out
+    # The client hung up mid-headers instead of reading the whole slow answer first.
+    assert server.lines_sent < DrippingServer.LINES

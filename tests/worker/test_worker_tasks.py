@@ -13,13 +13,12 @@ import mido
 import pytest
 import soundfile
 from botocore.exceptions import ClientError
-from worker_support import deliver, queue_arn, tiny_wav
-
 from midiscribe.aws.tasks import TaskRepository
 from midiscribe.service.config import Settings
 from midiscribe.service.conversions import ConversionService
 from midiscribe.service.requests import AudioInput, AudioToMidiRequest, FileConvertRequest, UploadedFile
 from midiscribe.service.tasks import ConvertSpec, TaskStatus
+from worker_support import deliver, queue_arn, tiny_wav
 
 OWNER = "key_owner"
 
@@ -308,3 +307,28 @@ def test_kie_generate_reads_notes_or_transcribes(stack, service, repo, source_ha
     task = repo.get(generate.task.task_id)
     assert task.note_count == len(instruments[0]["notes"]) and "midi" in task.outputs
     assert notify_messages(stack) == [{"task_id": generate.task.task_id, "event": "task.completed"}]
+
+
+# ---- observability
+
+
+def test_every_log_line_names_the_task_and_metrics_are_recorded(stack, service) -> None:
+    from aws_lambda_powertools import Logger, Metrics
+    from midiscribe.service.worker import Worker
+
+    stream = io.StringIO()
+    logger = Logger(service="midiscribe-worker-test", stream=stream)
+    metrics = Metrics(namespace="midiscribe-test", service="worker-test")
+    good = submit_file(service, tiny_wav())
+    bad = submit_file(service, b"plain text, not audio" * 5, name="bad.wav")
+    worker = Worker(Settings.from_env(), logger=logger, metrics=metrics)
+    for task_id in (good, bad):
+        worker.handle_message(json.dumps({"task_id": task_id}))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert {line["message"] for line in lines} >= {"task claimed", "task completed", "task failed"}
+    assert all(line.get("task_id") in (good, bad) for line in lines)
+    emitted = metrics.serialize_metric_set()
+    names = {metric["Name"] for metric in emitted["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"AudioSeconds", "ProcessingSeconds", "RealTimeFactor", "TasksFailed"} <= names
+    assert emitted["AudioSeconds"] == [pytest.approx(0.6, abs=0.05)] and emitted["TasksFailed"] in (1.0, [1.0])
+    metrics.clear_metrics()

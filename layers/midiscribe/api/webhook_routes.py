@@ -13,8 +13,7 @@ from pydantic import BaseModel, Field
 
 from midiscribe.api.models import ErrorResponse
 from midiscribe.service.config import Settings
-from midiscribe.service.errors import ApiError, UnauthorizedError
-from midiscribe.webhooks.notifier import notifier_from_settings
+from midiscribe.webhooks.notifier import RedeliveryError, notifier_from_settings
 
 router = APIGatewayRouter()
 
@@ -42,6 +41,11 @@ def _json(status: int, body: dict) -> Response:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
+def _error(status: int, code: str, message: str) -> Response:
+    """The API's one error envelope."""
+    return _json(status, {"success": False, "error": message, "code": code})
+
+
 @router.post(
     "/v1/tasks/<task_id>/webhook/redeliver",
     summary="Send a finished task's webhook again",
@@ -59,13 +63,13 @@ def _json(status: int, body: dict) -> Response:
     },
 )
 def redeliver_webhook(task_id: str):
+    owner_id = _caller_key_id()
+    if not owner_id:
+        return _error(401, "UNAUTHORIZED", "No API key: send it in the Authorization header.")
     try:
-        owner_id = _caller_key_id()
-        if not owner_id:
-            raise UnauthorizedError("No API key: send it in the Authorization header.")
         redelivery = notifier_from_settings(Settings.from_env()).redeliver(task_id, owner_id=owner_id)
-    except ApiError as error:
-        return _json(error.http_status, error.envelope())
+    except RedeliveryError as error:
+        return _error(error.http_status, error.code, error.message)
     body = RedeliveryResponse(
         task_id=redelivery.task_id,
         webhook_id=redelivery.webhook_id,

@@ -295,15 +295,3 @@ class TaskRepository:
             )
             is not None
         )
-
-    def set_webhook_status(self, task_id: str, status: str, *, series: str) -> bool:
-        """Set webhook_status without an attempt (e.g. nothing to sign with); False if ``series`` was replaced."""
-        return (
-            self._webhook_update(
-                task_id,
-                "SET webhook_status = :status",
-                {":status": status, ":series": series},
-                condition="webhook_series = :series",
-            )
-            is not None
-        )

@@ -36,6 +36,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="API port (default: $PORT or 3000)")
+    parser.add_argument("--aws-port", type=int, default=0, metavar="PORT",
+                        help="port of the local S3/SQS/DynamoDB endpoint (moto); default: a free port. Fix it "
+                             "with --data-dir so that result links stay valid across restarts")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="concurrent invocations per queue, like a function's concurrency "
                              f"(default: CPU count, {os.cpu_count() or 1})")
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         root = (args.root or find_repository_root()).resolve()
         stack = LocalStack(StackOptions(
-            root=root, host=args.host, port=port, workers=args.workers,
+            root=root, host=args.host, port=port, aws_port=args.aws_port, workers=args.workers,
             data_dir=args.data_dir.resolve() if args.data_dir else None,
             shutdown_grace_s=max(0.0, args.shutdown_grace),
         ))

@@ -138,7 +138,6 @@ class Progress:
     def start_file(self, number: int, count: int, path: Path) -> None:
         self.file_label = f"[{number}/{count}] {path.name}"
         self.phase = "reading"
-        self.started = time.monotonic()
         self.update(0.0, None, force=True)
 
     def update(self, done_s: float, total_s: float | None, *, force: bool = False) -> None:
@@ -306,6 +305,11 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
             reason = exc.strerror if exc.strerror and exc.filename else str(exc)
             where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
             progress.error(f"error: {path}: {reason}{where}")
+            continue
+        except Exception as exc:  # a bug on one input must not cost the user the rest of the batch
+            summary.failed.append(str(path))
+            progress.error(f"error: {path}: unexpected {type(exc).__name__}: {exc} (this is a bug in midiscribe; "
+                           f"please report it with the input if you can)")
             continue
         elapsed = time.perf_counter() - file_began
         summary.succeeded += 1

@@ -17,8 +17,18 @@ from .errors import (
     NotAudioError,
 )
 from .options import TranscriptionOptions
-from .pipeline import transcribe
 from .transcription import NoteEvent, Transcription
+
+
+def __getattr__(name: str):
+    # transcribe needs numpy/onnxruntime, which the API functions' layer does not carry; they import
+    # only the options and errors from here, so the pipeline is loaded on first use.
+    if name == "transcribe":
+        from .pipeline import transcribe
+
+        return transcribe
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AudioDecodeError",

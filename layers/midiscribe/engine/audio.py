@@ -69,6 +69,8 @@ class AudioStream:
         self.name = name or _describe(source)
         self._closers: list = []
         self._handle, self._path = self._open_source(source)
+        self._start = 0 if self._handle is None else self._handle.tell()
+        self._size = self._total_size() or 0
         head = self._peek(4096)
         if not head:
             self.close()
@@ -82,6 +84,13 @@ class AudioStream:
                 f"{self.name} is {kind}, not audio. Send an audio file ({_SUPPORTED})."
             )
         self._head = head
+        if head.startswith(b"OggS") and ogg_cut_mid_page(self._tail(1 << 16)):
+            # Decoders quietly play an Ogg stream up to the cut; the user should know it is incomplete.
+            self.close()
+            raise CorruptAudioError(
+                f"{self.name} is a truncated Ogg file (it stops in the middle of a page). "
+                "Re-export or re-upload the complete file."
+            )
         self._decoder = self._open_decoder()
         self.info: AudioInfo = self._decoder.info
         self._check_declared_length()
@@ -119,6 +128,17 @@ class AudioStream:
         self._handle.seek(position)
         return data
 
+    def _tail(self, size: int) -> bytes:
+        if self._path is not None:
+            with open(self._path, "rb") as handle:
+                handle.seek(max(self._size - size, 0))
+                return handle.read()
+        position = self._handle.tell()
+        self._handle.seek(self._start + max(self._size - size, 0))
+        data = self._handle.read()
+        self._handle.seek(position)
+        return data
+
     def _total_size(self) -> int | None:
         if self._path is not None:
             return os.path.getsize(self._path)
@@ -134,13 +154,12 @@ class AudioStream:
         import soundfile
 
         target = self._path if self._path is not None else self._handle
-        start = None if self._path is not None else self._handle.tell()
         try:
             return _SoundFileDecoder(soundfile.SoundFile(target))
         except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
             soundfile_error = str(exc)
-        if start is not None:
-            self._handle.seek(start)
+        if self._handle is not None:
+            self._handle.seek(self._start)
         try:
             return _PyAVDecoder(target, self.name)
         except NoAudioError:
@@ -158,7 +177,7 @@ class AudioStream:
             ) from None
 
     def _check_declared_length(self) -> None:
-        shortfall = pcm_shortfall(self._head, self._total_size())
+        shortfall = pcm_shortfall(self._head, self._size)
         if shortfall:
             declared, present = shortfall
             self.close()
@@ -281,7 +300,7 @@ class _PyAVDecoder:
     def __init__(self, target, name: str):
         import av
 
-        self._container = av.open(target, mode="r", metadata_errors="ignore")
+        self._container = av.open(target, mode="r")
         try:
             audio_streams = self._container.streams.audio
             if not audio_streams:
@@ -329,9 +348,13 @@ class _PyAVDecoder:
 def _too_long_message(name: str, duration: float, limit: float, at_least: bool = False) -> str:
     prefix = "at least " if at_least else ""
     return (
-        f"{name} is {prefix}{duration / 60:.1f} minutes long; the maximum is {limit / 60:.1f} minutes "
-        f"({limit:.0f} s). Split it or trim it and send the parts."
+        f"{name} is {prefix}{_duration_text(duration)} long; the maximum is {_duration_text(limit)}. "
+        "Trim it or split it into shorter parts."
     )
+
+
+def _duration_text(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} minutes"
 
 
 def _zero_length_message(name: str) -> str:
@@ -393,6 +416,17 @@ def looks_like_audio(head: bytes) -> bool:
     if head[:3] == b"ID3" or head[4:8] == b"ftyp":
         return True
     return len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0
+
+
+def ogg_cut_mid_page(tail: bytes) -> bool:
+    """Whether the last Ogg page in ``tail`` (the file's last bytes) is missing part of its body."""
+    page = tail.rfind(b"OggS")
+    if page < 0:
+        return False
+    table_end = page + 27 + (tail[page + 26] if len(tail) > page + 26 else 0)
+    if len(tail) < table_end:
+        return True
+    return len(tail) < table_end + sum(tail[page + 27 : table_end])
 
 
 def pcm_shortfall(head: bytes, total_size: int | None) -> tuple[int, int] | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -88,6 +89,7 @@ class SqsPoller:
         queue_arn: str,
         region: str,
         batch_size: int = 10,
+        maximum_batching_window_s: float = 0.0,
         report_batch_item_failures: bool = False,
         workers: int = 1,
         receive_wait_seconds: int = RECEIVE_WAIT_SECONDS,
@@ -103,6 +105,7 @@ class SqsPoller:
         self.queue_arn = queue_arn
         self.region = region
         self.batch_size = batch_size
+        self.maximum_batching_window_s = maximum_batching_window_s
         self.report_batch_item_failures = report_batch_item_failures
         self.workers = workers
         self._receive_wait_seconds = receive_wait_seconds
@@ -151,23 +154,30 @@ class SqsPoller:
                     with self._busy_lock:
                         self._busy -= 1
 
+    def _receive(self, count: int, wait_seconds: int) -> list[dict]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(SQS_MAX_MESSAGES_PER_RECEIVE, count),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return response.get("Messages") or []
+
     def _receive_batch(self) -> list[dict]:
-        batch: list[dict] = []
-        wait = self._receive_wait_seconds
+        batch = self._receive(self.batch_size, self._receive_wait_seconds)
+        if not batch:
+            return batch
+        # Like Lambda: once messages arrive, gather more for up to the batching window, then go.
+        window_ends = time.monotonic() + self.maximum_batching_window_s
         while len(batch) < self.batch_size and not self._stopping.is_set():
-            response = self._sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=min(SQS_MAX_MESSAGES_PER_RECEIVE, self.batch_size - len(batch)),
-                WaitTimeSeconds=wait,
-                AttributeNames=["All"],
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            )
-            messages = response.get("Messages") or []
-            if not messages:
-                break
+            remaining = window_ends - time.monotonic()
+            wait = min(self._receive_wait_seconds, math.ceil(remaining)) if remaining > 0 else 0
+            messages = self._receive(self.batch_size - len(batch), wait)
             batch.extend(messages)
-            wait = 0  # top the batch up with what is already waiting, without holding the first messages back
+            if not messages and remaining <= 0:
+                break
         return batch
 
     def process(self, messages: list[dict]) -> set[str]:

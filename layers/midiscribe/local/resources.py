@@ -381,6 +381,15 @@ class StackResources:
 
 
 # ------------------------------------------------------------------------------------------ creating
+def local_physical_name(logical_id: str, stack_name: str = DEFAULT_STACK_NAME) -> str:
+    """The name a queue or table without an explicit name gets locally.
+
+    CloudFormation adds a random suffix; a fixed name lets a restarted local stack, and
+    ``midiscribe keys --endpoint-url``, find the same table again.
+    """
+    return f"{stack_name}-{logical_id}"
+
+
 def _as_int(value: Any, what: str) -> int:
     try:
         return int(float(str(value)))
@@ -405,8 +414,7 @@ class _Builder:
         self.dynamodb = clients["dynamodb"]
 
     def physical_name(self, logical_id: str) -> str:
-        # CloudFormation adds a random suffix; a fixed one keeps restarts pointing at the same things.
-        return f"{self.evaluator.stack_name}-{logical_id}"
+        return local_physical_name(logical_id, self.evaluator.stack_name)
 
     def create(self, logical_id: str) -> None:
         resource = self.evaluator.template["Resources"][logical_id]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,7 +23,7 @@ from typing import Any
 
 from .functions import FunctionSpec, LocalFunction, TemplateError, function_specs, load_template
 from .pollers import SqsPoller
-from .server import ApiHttpServer, LocalApiGateway, api_spec
+from .server import ApiHttpServer, LocalApiGateway, PortInUseError, api_spec
 
 log = logging.getLogger("local_stack")
 
@@ -62,6 +63,8 @@ class StackOptions:
     root: Path
     host: str = "127.0.0.1"
     port: int = 3000
+    # moto's port; 0 picks a free one. A fixed one keeps result links valid across --data-dir restarts.
+    aws_port: int = 0
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     data_dir: Path | None = None
     region: str = DEFAULT_REGION
@@ -82,6 +85,18 @@ class RunningStack:
     webhook_secret: str
     bucket: str
     environment: Mapping[str, str]
+
+
+def _check_port_free(host: str, port: int, option: str) -> None:
+    """moto binds in its own thread and would hang start-up on a taken port, so look first."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise PortInUseError(
+                98, f"{host}:{port} is already in use: choose another {option}, or leave it out for a free port"
+            ) from None
 
 
 def _aws_environment(endpoint: str, region: str) -> dict[str, str]:
@@ -133,7 +148,9 @@ class LocalStack:
         options = self.options
         from moto.server import ThreadedMotoServer
 
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        if options.aws_port:
+            _check_port_free("127.0.0.1", options.aws_port, "--aws-port")
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=options.aws_port, verbose=False)
         self._moto.start()
         moto_host, moto_port = self._moto.get_host_and_port()
         endpoint = f"http://{moto_host}:{moto_port}"
@@ -274,6 +291,7 @@ class LocalStack:
                 queue_arn=created.arns[source.queue_id],
                 region=self.options.region,
                 batch_size=source.batch_size,
+                maximum_batching_window_s=source.maximum_batching_window_s,
                 report_batch_item_failures=source.report_batch_item_failures,
                 workers=self.options.workers,
             )

@@ -96,6 +96,10 @@ def translate_aws_error(error: Exception) -> Exception:
     return InternalError("The service could not complete the request; try again later.")
 
 
+def _plausible_id(value: str) -> bool:
+    return 0 < len(value) <= 128 and value.isprintable()
+
+
 class ConversionService:
     def __init__(
         self,
@@ -253,6 +257,14 @@ class ConversionService:
         if not task_id and not conversion_id:
             raise BadRequestError("Give task_id or conversion_id.", "MISSING_PARAMETER")
         wanted_kind = self._kind_for(conversion_type)
+        shown = f"task_id {task_id[:80]!r}" if task_id else f"conversion_id {conversion_id[:80]!r}"
+        kind_text = f" {wanted_kind.conversion_type}" if wanted_kind else ""
+        missing = NotFoundError(
+            f"No{kind_text} conversion with {shown} for this API key: check the id returned when you submitted it.",
+            "TASK_NOT_FOUND",
+        )
+        if not _plausible_id(task_id or conversion_id):
+            raise missing  # DynamoDB would refuse such a key; no task can have it
         try:
             task = self.tasks.get(task_id) if task_id else self.tasks.get_by_conversion_id(conversion_id)
         except (ClientError, BotoCoreError) as error:
@@ -261,12 +273,7 @@ class ConversionService:
         if task is not None and conversion_id and task.conversion_id != conversion_id:
             task = None
         if task is None or task.owner_id != owner_id or (wanted_kind and task.kind is not wanted_kind):
-            shown = f"task_id {task_id!r}" if task_id else f"conversion_id {conversion_id!r}"
-            kind_text = f" {wanted_kind.conversion_type}" if wanted_kind else ""
-            raise NotFoundError(
-                f"No{kind_text} conversion with {shown} for this API key: check the id returned when you submitted it.",
-                "TASK_NOT_FOUND",
-            )
+            raise missing
         return task
 
     @staticmethod

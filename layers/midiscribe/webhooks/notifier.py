@@ -23,10 +23,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from midiscribe.service.config import Settings
-from midiscribe.service.errors import ApiError, NotFoundError
 from midiscribe.service.tasks import Task
 
 from . import delivery, urlguard
@@ -63,7 +63,6 @@ class TaskStore(Protocol):
     def record_webhook_attempt(
         self, task_id: str, attempt: dict[str, Any], *, status: str, series: str
     ) -> bool: ...
-    def set_webhook_status(self, task_id: str, status: str, *, series: str) -> bool: ...
 
 
 class KeyRecord(Protocol):
@@ -78,17 +77,37 @@ class QueueSender(Protocol):
     def send(self, body: dict[str, Any], *, delay_s: int = 0) -> str: ...
 
 
-class WebhookNotConfiguredError(ApiError):
+class RedeliveryError(Exception):
+    """A redelivery request refused, with the HTTP status and code the API answers with.
+
+    Kept free of the API's error classes so that the notify function imports nothing it does not use.
+    """
+
+    http_status = 400
+    default_code = "BAD_REQUEST"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = self.default_code
+
+
+class TaskNotFoundError(RedeliveryError):
+    http_status = 404
+    default_code = "TASK_NOT_FOUND"
+
+
+class WebhookNotConfiguredError(RedeliveryError):
     http_status = 409
     default_code = "WEBHOOK_NOT_CONFIGURED"
 
 
-class TaskNotFinishedError(ApiError):
+class TaskNotFinishedError(RedeliveryError):
     http_status = 409
     default_code = "TASK_NOT_FINISHED"
 
 
-class RedeliveryLimitError(ApiError):
+class RedeliveryLimitError(RedeliveryError):
     http_status = 409
     default_code = "WEBHOOK_REDELIVERY_LIMIT"
 
@@ -152,7 +171,8 @@ class WebhookNotifier:
             raise TaskStillRunningError(
                 f"task {task.task_id} is {task.status.value}: its webhook is sent once it has finished"
             )
-        event = message.event or event_for(task)
+        # The task's own status decides the event: the message's copy is only what the sender saw.
+        event = event_for(task)
 
         if not message.series:
             proposed = new_series()
@@ -174,7 +194,8 @@ class WebhookNotifier:
             if state.get("webhook_series") != message.series:
                 logger.info("task %s: series %s was replaced by a redelivery", task.task_id, message.series)
                 return "superseded"
-            if state.get("webhook_status") == DELIVERED:
+            if state.get("webhook_status") in (DELIVERED, FAILED):
+                # This series already ended; SQS handed us a copy of one of its messages.
                 return "duplicate"
             message = replace(message, event=event, webhook_id=message.webhook_id or state["webhook_event_id"])
 
@@ -245,7 +266,10 @@ class WebhookNotifier:
         return "retrying"
 
     def _give_up(self, task: Task, message: NotifyMessage, reason: str) -> str:
-        if self.tasks.set_webhook_status(task.task_id, FAILED, series=message.series):
+        """End the delivery without calling the receiver, recording why as the attempt byId shows."""
+        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        record = {"attempt": message.attempt, "at": at, "status_code": None, "error": reason, "duration_ms": 0}
+        if self.tasks.record_webhook_attempt(task.task_id, record, status=FAILED, series=message.series):
             self._dead_letter(message, reason)
             return "failed"
         return "superseded"
@@ -274,7 +298,7 @@ class WebhookNotifier:
         """Start a fresh run through the schedule for a finished task's event, with the same webhook-id."""
         task = self.tasks.get(task_id)
         if task is None or task.owner_id != owner_id:
-            raise NotFoundError(f"No task {task_id} for this API key: check the task_id.", "TASK_NOT_FOUND")
+            raise TaskNotFoundError(f"No task {task_id} for this API key: check the task_id.")
         if not task.webhook_url:
             raise WebhookNotConfiguredError(
                 f"Task {task_id} was submitted without a webhook_url, so there is no webhook to redeliver; "
@@ -291,7 +315,7 @@ class WebhookNotifier:
             )
         state = self.tasks.start_webhook_series(task_id, webhook_id=new_webhook_id(), series=new_series())
         if state is None:
-            raise NotFoundError(f"No task {task_id} for this API key: check the task_id.", "TASK_NOT_FOUND")
+            raise TaskNotFoundError(f"No task {task_id} for this API key: check the task_id.")
         event = event_for(task)
         message = NotifyMessage(
             task_id=task_id,

@@ -1,7 +1,7 @@
 """What a webhook says, for each kind of task.
 
 - ``audio_to_midi``: seed 002's body (MusicGPT's fields, in its order) followed by ours: ``status``,
-  ``error``, ``audio_duration_s``, ``note_count``, ``type`` and ``timestamp``.
+  ``error``, ``audio_duration_s``, ``note_count``, ``notes_json_path``, ``type`` and ``timestamp``.
 - ``file_convert``: the same envelope with ``conversion_type: "File Conversion"`` and ``output_path``.
 - ``midi_generate``: kie.ai's callback: ``{code, msg, task_id, data: {taskId, state, instruments}}``.
 
@@ -28,7 +28,6 @@ LINK_MARGIN_S = 24 * 3600
 CONVERSION_TYPES: dict[TaskKind, str] = {
     TaskKind.AUDIO_TO_MIDI: "Audio to MIDI",
     TaskKind.FILE_CONVERT: "File Conversion",
-    TaskKind.MIDI_GENERATE: "MIDI Generation",
 }
 
 # The names under which the worker records each output's S3 key in ``Task.outputs``.

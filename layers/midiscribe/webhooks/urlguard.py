@@ -24,11 +24,12 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import midiscribe
 
@@ -220,6 +221,8 @@ def check_url(
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
+    # The request line is ASCII: percent-encode what a browser would (é → %C3%A9), leave the rest as given.
+    path = "".join(char if char.isascii() else quote(char, safe="") for char in path)
     return SafeTarget(url=url, scheme=scheme, host=host, port=port, path=path, addresses=addresses)
 
 
@@ -261,11 +264,22 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, target: SafeTarget, address: str, timeout: float) -> None:
         super().__init__(target.host, target.port, timeout=timeout)
         self._address = address
+        self._raw_sock: socket.socket | None = None
 
     def _open_socket(self) -> socket.socket:
         sock = socket.create_connection((self._address, self.port), self.timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._raw_sock = sock
         return sock
+
+    def abort(self) -> None:
+        """Unblock whatever this connection is waiting on (called from the deadline's timer thread)."""
+        for sock in (self.sock, self._raw_sock):
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # not connected yet, or already closed
 
     def connect(self) -> None:
         self.sock = self._open_socket()
@@ -289,6 +303,29 @@ class _PinnedHTTPSConnection(_PinnedHTTPConnection):
             raise
 
 
+class _Deadline:
+    """Aborts the connection in progress when the time is up.
+
+    Socket timeouts limit each read, so a receiver sending one byte at a time could hold a request
+    open for ever; this bounds the whole exchange (handshake, headers and body) instead.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self.conn: _PinnedHTTPConnection | None = None
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        if self.conn is not None:
+            self.conn.abort()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 def _default_tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
@@ -302,6 +339,7 @@ def _open(
     timeout: float,
     deadline: float | None,
     tls_context: ssl.SSLContext | None,
+    watchdog: _Deadline | None = None,
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, str]:
     """Send the request to the first checked address that accepts a connection."""
     send_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
@@ -315,6 +353,8 @@ def _open(
             )
         else:
             conn = _PinnedHTTPConnection(target, address, step_timeout)
+        if watchdog is not None:
+            watchdog.conn = conn
         try:
             conn.connect()
         except (OSError, ssl.SSLError) as exc:
@@ -391,10 +431,13 @@ def request(
     """
     target = check_url(url, allow_private=allow_private, allow_http=allow_http, resolver=resolver)
     deadline = time.monotonic() + timeout
-    conn, response, address = _open(
-        target, method.upper(), body, headers or {}, timeout=timeout, deadline=deadline, tls_context=tls_context
-    )
+    watchdog = _Deadline(timeout)
+    conn: http.client.HTTPConnection | None = None
     try:
+        conn, response, address = _open(
+            target, method.upper(), body, headers or {}, timeout=timeout, deadline=deadline,
+            tls_context=tls_context, watchdog=watchdog,
+        )
         chunks: list[bytes] = []
         received = 0
         truncated = False
@@ -407,6 +450,8 @@ def request(
                 break
             chunks.append(chunk)
             received += len(chunk)
+        if watchdog.fired:
+            raise RequestError(f"timed out after {timeout:g} s", timed_out=True)
         data = b"".join(chunks)
         if len(data) > max_response_bytes:
             data, truncated = data[:max_response_bytes], True
@@ -417,13 +462,15 @@ def request(
             truncated=truncated,
             address=address,
         )
-    except RequestError:
-        raise
     except Exception as exc:
+        if watchdog.fired:
+            raise RequestError(f"timed out after {timeout:g} s", timed_out=True) from None
         raise _as_request_error(exc, target) from None
     finally:
+        watchdog.cancel()
         # Never drain what is left: the connection is not reused, and the sender does not decide how much we read.
-        conn.close()
+        if conn is not None:
+            conn.close()
 
 
 def download(

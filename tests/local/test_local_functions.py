@@ -1,0 +1,52 @@
+"""How the local stack finds and runs each function of the template, zip and image alike."""
+
+from __future__ import annotations
+
+import pytest
+from midiscribe.local.functions import LocalFunction, TemplateError, function_specs
+from midiscribe.local.resources import load_template
+from midiscribe.local.stack import find_repository_root
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_zip_and_image_handlers_are_found_and_kept_apart(tmp_path):
+    write(tmp_path / "functions/api/app.py", "def lambda_handler(event, context):\n    return ('api', event)\n")
+    write(tmp_path / "functions/worker/app.py",
+          "def lambda_handler(event, context):\n    return ('worker', context.function_name,"
+          " context.get_remaining_time_in_millis() > 0)\n")
+    write(tmp_path / "functions/worker/Dockerfile", 'FROM scratch\nCOPY app.py ./\nCMD ["app.lambda_handler"]\n')
+    template = {"Globals": {"Function": {"Timeout": 7}}, "Resources": {
+        "Api": {"Type": "AWS::Serverless::Function",
+                "Properties": {"CodeUri": "functions/api/", "Handler": "app.lambda_handler"}},
+        "Worker": {"Type": "AWS::Serverless::Function", "Properties": {"PackageType": "Image", "Timeout": 900},
+                   "Metadata": {"Dockerfile": "functions/worker/Dockerfile", "DockerContext": "."}},
+    }}
+    specs = function_specs(template, tmp_path)
+    assert specs["Api"].timeout_s == 7 and specs["Worker"].timeout_s == 900
+    assert specs["Worker"].module_file == tmp_path / "functions/worker/app.py"
+    # Both modules are called app; each function still gets its own.
+    assert LocalFunction(specs["Api"], "us-east-1").invoke({"n": 1}) == ("api", {"n": 1})
+    assert LocalFunction(specs["Worker"], "us-east-1").invoke({}) == ("worker", "Worker", True)
+
+
+def test_a_missing_handler_is_reported_when_it_is_needed(tmp_path):
+    template = {"Resources": {"Worker": {"Type": "AWS::Serverless::Function", "Properties": {"PackageType": "Image"},
+                                         "Metadata": {"Dockerfile": "functions/worker/Dockerfile"}}}}
+    spec = function_specs(template, tmp_path)["Worker"]
+    assert spec.problem and "CMD" in spec.problem
+    with pytest.raises(TemplateError, match="Worker"):
+        LocalFunction(spec, "us-east-1").invoke({})
+
+
+def test_every_function_of_the_real_template_resolves_to_a_handler_file():
+    root = find_repository_root()
+    specs = function_specs(load_template(root / "template.yaml"), root)
+    assert {"SubmitFunction", "AuthorizerFunction", "TranscribeFunction", "NotifyFunction"} <= set(specs)
+    for spec in specs.values():
+        assert spec.problem is None, spec.problem
+        assert spec.module_file.is_file(), spec.module_file
