@@ -179,15 +179,13 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
     from midiscribe.local.resources import create_stack_resources
     from moto import mock_aws
 
+    region = FAKE_AWS_ENVIRONMENT["AWS_DEFAULT_REGION"]
     with mock_aws():
-        resources = create_stack_resources(region=FAKE_AWS_ENVIRONMENT["AWS_DEFAULT_REGION"])
+        clients = {service: boto3.client(service, region_name=region) for service in ("s3", "sqs", "dynamodb")}
+        # Inside mock_aws nothing can reach AWS, so the builder's real-account check (an STS call) is skipped.
+        resources = create_stack_resources(region=region, clients=clients)
         for name, value in resources.environment.items():
             monkeypatch.setenv(name, value)
-        stack = AwsStack(
-            resources=resources,
-            s3=boto3.client("s3", region_name=resources.region),
-            sqs=boto3.client("sqs", region_name=resources.region),
-            dynamodb=boto3.client("dynamodb", region_name=resources.region),
-        )
+        stack = AwsStack(resources=resources, **clients)
         _drop_s3_test_events(stack.sqs, resources.transcribe_queue_url)
         yield stack

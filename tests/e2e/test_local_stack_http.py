@@ -197,3 +197,19 @@ def test_a_second_serve_on_the_same_port_says_it_is_in_use(local_stack):
     assert "already in use" in output.text() and "make run PORT=" in output.text()
     # The running stack is unaffected.
     assert requests.get(f"{local_stack.api_url}/health", timeout=30).status_code == 200
+
+
+def test_the_client_uploads_files_over_the_inline_limit_first(local_stack, tone_wav, tmp_path, monkeypatch):
+    import midiscribe.client
+
+    sent: list[str] = []
+    monkeypatch.setattr(midiscribe.client, "INLINE_UPLOAD_LIMIT_BYTES", tone_wav.stat().st_size - 1)
+    client = MidiscribeClient(local_stack.api_url, local_stack.api_key)
+    original_upload = client.upload
+    monkeypatch.setattr(client, "upload", lambda path: sent.append(str(path)) or original_upload(path))
+    queued = client.submit_file(tone_wav)
+    assert sent == [str(tone_wav)]
+    conversion = client.wait(queued["task_id"], timeout=120, interval=0.3)
+    saved = client.download(conversion, tmp_path)
+    assert sorted(saved) == ["midi_file_path", "notes_file_path", "notes_json_path", "sonify_file_path"]
+    assert saved["midi_file_path"].read_bytes().startswith(b"MThd")

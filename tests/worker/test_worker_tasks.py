@@ -332,3 +332,33 @@ def test_every_log_line_names_the_task_and_metrics_are_recorded(stack, service) 
     assert {"AudioSeconds", "ProcessingSeconds", "RealTimeFactor", "TasksFailed"} <= names
     assert emitted["AudioSeconds"] == [pytest.approx(0.6, abs=0.05)] and emitted["TasksFailed"] in (1.0, [1.0])
     metrics.clear_metrics()
+
+
+def test_progress_is_recorded_while_processing(stack, service, repo, monkeypatch) -> None:
+    monkeypatch.setattr("midiscribe.service.worker.PROGRESS_INTERVAL_S", 0.0)
+    seen: list[float] = []
+    real = TaskRepository.record_progress
+
+    def spy(self, task_id, *, fraction, status_msg):
+        seen.append(fraction)
+        return real(self, task_id, fraction=fraction, status_msg=status_msg)
+
+    monkeypatch.setattr(TaskRepository, "record_progress", spy)
+    task_id = submit_file(service, tiny_wav(6.0), sonify_midi=False, save_note_events=False)
+    deliver(stack)
+    assert seen and seen == sorted(seen) and 0 < seen[-1] <= 1
+    task = repo.get(task_id)
+    assert task.status is TaskStatus.COMPLETED and service.describe(task)["progress"] == 1.0
+
+
+def test_a_task_that_cannot_even_be_claimed_still_ends_failed_on_the_last_try(stack, service, repo, monkeypatch):
+    def throttled(self, task_id):
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                          "UpdateItem")
+
+    monkeypatch.setattr(TaskRepository, "claim", throttled)
+    task_id = submit_file(service, tiny_wav())
+    for _ in range(Settings.from_env().transcribe_max_receive):
+        assert len(deliver(stack).failed_ids) == 1
+    task = repo.get(task_id)
+    assert task.status is TaskStatus.FAILED and "ProvisionedThroughputExceededException" in task.error

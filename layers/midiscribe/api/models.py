@@ -52,6 +52,7 @@ class Conversion(BaseModel):
     notes_file_path: str = Field(description="Presigned link to the note events .csv ('' when not asked for).")
     notes_json_path: str = Field(description="Presigned link to the note events .json ('' when not asked for).")
     output_path: str = Field(description="file_convert: presigned link to the converted file.")
+    progress: float | None = Field(None, description="How much of the audio is done (0..1), while processing.")
     audio_duration_s: float | None = None
     note_count: int | None = None
     error: str | None = None

@@ -170,6 +170,30 @@ class TaskRepository:
             {"error": error, "error_code": error_code, "status_msg": status_msg, "finished_at": iso(utc_now())},
         )
 
+    def record_progress(self, task_id: str, *, fraction: float, status_msg: str) -> bool:
+        """Note how far a PROCESSING task has come; False (and nothing written) once it is no longer PROCESSING."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"task_id": {"S": task_id}},
+                UpdateExpression="SET progress = :p, status_msg = :m, updated_at = :now",
+                ConditionExpression="#status = :processing",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=serialize_item(
+                    {
+                        ":p": round(float(fraction), 3),
+                        ":m": status_msg,
+                        ":now": iso(utc_now()),
+                        ":processing": TaskStatus.PROCESSING.value,
+                    }
+                ),
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
     def mark_notify_queued(self, task_id: str) -> None:
         """Remember that the finished task's notify message was sent, so a redelivery does not resend it."""
         self.client.update_item(

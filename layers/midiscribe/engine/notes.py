@@ -50,8 +50,8 @@ WINDOW_SAMPLES = 2 * SAMPLE_RATE - FFT_HOP
 # basic-pitch's frame times drift against its stitching; it subtracts this per 172 frames.
 # (Its own comment calls the 0.0018 a magic number needed to align properly.)
 WINDOW_TIME_OFFSET = (FFT_HOP / SAMPLE_RATE) * (WINDOW_FRAMES - WINDOW_SAMPLES / FFT_HOP) + 0.0018
-# Frames per pass over whole posteriorgrams at the end (bounded temporaries: ~6 MB of float64).
-PASS_FRAMES = 8192
+# Frames per pass over whole posteriorgrams at the end (bounded temporaries: about 1.5 MB of float64 each).
+PASS_FRAMES = 2048
 
 
 def _gaussian_weights() -> np.ndarray:
@@ -337,6 +337,12 @@ class _Energy:
             else:
                 self._zeroed[neighbour][lo:hi] = b"\x01" * (hi - lo)
 
+    def zeroed_block(self, lo: int, hi: int) -> np.ndarray:
+        """(frames, 88) bool: which cells of frames [lo, hi) notes have zeroed (for cells above the threshold)."""
+        columns = self.above if self._zeroed is None else self._zeroed
+        block = np.stack([np.frombuffer(column, dtype=np.uint8, count=hi - lo, offset=lo) for column in columns], axis=1)
+        return block == 0 if self._zeroed is None else block != 0
+
     def clear_cell(self, frame: int, pitch: int) -> None:
         if self._zero_is_below:
             self.above[pitch][frame] = 0
@@ -414,14 +420,18 @@ def _strongest_first(note: np.ndarray, energy: _Energy):
     flat_parts, value_parts = [], []
     for start in range(0, note.shape[0], PASS_FRAMES):
         block = note[start : start + PASS_FRAMES]
-        rows, cols = np.nonzero(block > energy.threshold)
+        candidate = block > energy.threshold
+        candidate &= ~energy.zeroed_block(start, start + block.shape[0])
+        rows, cols = np.nonzero(candidate)
         flat_parts.append((rows + start).astype(np.int64) * N_PITCHES + cols)
         value_parts.append(block[rows, cols])
     flat = np.concatenate(flat_parts)
     values = np.concatenate(value_parts)
     order = np.lexsort((flat, -values))
-    rows, cols = np.divmod(flat[order], N_PITCHES)
-    return zip(rows.tolist(), cols.tolist(), strict=True)
+    del values
+    for first in range(0, order.size, 1 << 16):
+        rows, cols = np.divmod(flat[order[first : first + (1 << 16)]], N_PITCHES)
+        yield from zip(rows.tolist(), cols.tolist(), strict=True)
 
 
 def note_bends(posteriors: Posteriors, raw: RawNote) -> tuple[int, ...]:

@@ -731,6 +731,9 @@ def create_stack_resources(
 
     ``endpoint_url`` is a moto server (``http://127.0.0.1:PORT``); leave it out inside ``mock_aws``.
     ``parameters`` override the template's parameter defaults (e.g. ``{"AllowPrivateUrls": "true"}``).
+    ``clients`` are ready-made boto3 clients (``s3``, ``sqs``, ``dynamodb``, optionally ``sts``);
+    without ``sts`` the check that the endpoint is moto and not a real account is skipped, so
+    pass clients without it only inside ``mock_aws``.
     Safe to call again on existing state: what exists is reused and brought up to date.
     """
     template = load_template(template_path)

@@ -309,6 +309,7 @@ class ConversionService:
             "notes_file_path": self.link(outputs.get("csv")),
             "notes_json_path": self.link(outputs.get("json")),
             "output_path": self.link(outputs.get("converted")),
+            "progress": 1.0 if task.status is TaskStatus.COMPLETED else task.progress,
             "audio_duration_s": task.audio_duration_s,
             "note_count": task.note_count,
             "error": task.error or None,

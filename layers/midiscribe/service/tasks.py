@@ -191,6 +191,7 @@ class Task:
     note_count: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
     attempts: int = 0
+    progress: float | None = None  # 0..1 while PROCESSING, written by the worker as the engine reports
     notify_queued: bool = False
     # Written by the webhook code on the same item; read-only here.
     webhook_status: str = ""
@@ -286,6 +287,7 @@ class Task:
             note_count=int(notes) if notes is not None else None,
             timings={str(k): float(v) for k, v in (item.get("timings") or {}).items()},
             attempts=int(item.get("attempts", 0)),
+            progress=float(item["progress"]) if item.get("progress") is not None else None,
             notify_queued=bool(item.get("notify_queued_at")),
             webhook_status=str(item.get("webhook_status", "")),
             webhook_attempts=[dict(attempt) for attempt in item.get("webhook_attempts") or []],

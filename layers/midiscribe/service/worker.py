@@ -51,6 +51,7 @@ MB = 1024 * 1024
 INBOX_PREFIX = "inbox/"
 RESULTS_PREFIX = "results/"
 URL_DOWNLOAD_TIMEOUT_S = 30.0
+PROGRESS_INTERVAL_S = 5.0
 # Inbox task ids are derived from the object's identity, so a redelivered notification finds its task.
 _INBOX_NAMESPACE = uuid.UUID("5b0d8a5e-4a53-4f0e-9d43-6f6d2b8e7c11")
 OUTPUT_CONTENT_TYPES = {
@@ -243,8 +244,29 @@ class Worker:
         self.log.append_keys(task_id=task_id)
         try:
             return self._process(task_id, receive_count)
+        except Exception as error:
+            if receive_count >= self.settings.transcribe_max_receive:
+                self._give_up(task_id, error, receive_count)
+                self.log.exception("task failed on its last attempt", extra={"receive_count": receive_count})
+            else:
+                self.log.exception("task failed; SQS will retry it", extra={"receive_count": receive_count})
+            raise
         finally:
             self.log.remove_keys(["task_id"])
+
+    def _give_up(self, task_id: str, error: Exception, receive_count: int) -> None:
+        """The queue's last try failed too: record why before the message goes to the dead-letter queue."""
+        try:
+            task = self.tasks.get(task_id)
+            if task is not None and not task.status.is_final:
+                self._fail(
+                    task,
+                    f"The task failed {receive_count} times with a temporary error ({_describe_transient(error)}) "
+                    "and was given up; submit it again.",
+                    "RETRIES_EXHAUSTED",
+                )
+        except Exception:  # the store itself may be what is failing; the DLQ record remains
+            self.log.exception("recording the failure failed")
 
     def _process(self, task_id: str, receive_count: int) -> TaskStatus | None:
         task = self.tasks.get(task_id)
@@ -271,20 +293,23 @@ class Worker:
             return self._fail(task, error.message, error.code)
         except EngineError as error:
             if isinstance(error, ModelNotFoundError):
-                return self._retry_or_fail(task, error, receive_count)
+                raise  # a deployment problem, not the input's: retry (and end in the DLQ) rather than blame the file
             return self._fail(task, error.message, error.code)
-        except Exception as error:
-            return self._retry_or_fail(task, error, receive_count)
         elapsed = time.perf_counter() - started
         result.timings["total_s"] = round(elapsed, 4)
-        completed = self.tasks.complete(
-            task_id,
-            outputs=result.outputs,
-            status_msg=COMPLETED_MESSAGES[task.kind],
-            audio_duration_s=result.audio_duration_s,
-            note_count=result.note_count,
-            timings=result.timings,
-        )
+        try:
+            completed = self.tasks.complete(
+                task_id,
+                outputs=result.outputs,
+                status_msg=COMPLETED_MESSAGES[task.kind],
+                audio_duration_s=result.audio_duration_s,
+                note_count=result.note_count,
+                timings=result.timings,
+            )
+        except InvalidTransitionError as refused:
+            # Another delivery finished it first; its outcome stands.
+            self.log.info("task finished elsewhere", extra={"status": str(refused.current)})
+            return refused.current
         self.log.info(
             "task completed",
             extra={"audio_s": result.audio_duration_s, "notes": result.note_count, "seconds": round(elapsed, 3)},
@@ -292,20 +317,6 @@ class Worker:
         self._record_metrics(result.audio_duration_s, elapsed)
         self._notify_once(completed)
         return completed.status
-
-    def _retry_or_fail(self, task: Task, error: Exception, receive_count: int) -> TaskStatus:
-        reason = _describe_transient(error)
-        if receive_count >= self.settings.transcribe_max_receive:
-            self.log.exception("task failed on its last attempt", extra={"receive_count": receive_count})
-            self._fail(
-                task,
-                f"The task failed {receive_count} times with a temporary error ({reason}) and was given up; "
-                "submit it again.",
-                "RETRIES_EXHAUSTED",
-            )
-        else:
-            self.log.exception("task failed; SQS will retry it", extra={"receive_count": receive_count})
-        raise error
 
     def _fail(self, task: Task, message: str, code: str) -> TaskStatus:
         try:
@@ -393,7 +404,9 @@ class Worker:
         path, fetch_s = self._fetch(source, workdir)
         options = TranscriptionOptions.parse(task.options)
         with _named_as_uploaded(path, source):
-            transcription = self._transcribe(path, options, max_duration_s=self.settings.max_duration_s)
+            transcription = self._transcribe(
+                path, options, max_duration_s=self.settings.max_duration_s, progress=self._progress_reporter(task)
+            )
         started = time.perf_counter()
         stem = source.stem if task.kind is TaskKind.AUDIO_TO_MIDI else task.source.stem
         writers = [("midi", "mid", transcription.write_midi)]
@@ -419,6 +432,27 @@ class Worker:
             note_count=len(transcription.notes),
             timings=timings,
         )
+
+    def _progress_reporter(self, task: Task) -> Callable[[float, float | None], None]:
+        """The engine's progress callback: a write to the task every few seconds, not on every window."""
+        last = {"at": time.monotonic(), "fraction": 0.0}
+
+        def report(done_s: float, total_s: float | None) -> None:
+            if not total_s or total_s <= 0:
+                return
+            fraction = min(1.0, max(0.0, done_s / total_s))
+            now = time.monotonic()
+            if now - last["at"] < PROGRESS_INTERVAL_S or fraction - last["fraction"] < 0.05:
+                return
+            last.update(at=now, fraction=fraction)
+            try:
+                self.tasks.record_progress(
+                    task.task_id, fraction=fraction, status_msg=f"Transcribing: {fraction:.0%} of {total_s:.0f} s"
+                )
+            except Exception:  # progress is a nicety; the task must not fail over it
+                self.log.warning("recording progress failed", exc_info=True)
+
+        return report
 
     def _convert(self, task: Task, workdir: Path) -> WorkResult:
         if task.convert is None:

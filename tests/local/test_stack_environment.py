@@ -1,0 +1,66 @@
+"""The environment the local stack gives the handlers: the template's, opened up for loopback use."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+
+import pytest
+from midiscribe.local.stack import LocalStack, StackOptions, find_repository_root
+
+FUNCTIONS = ("SubmitFunction", "AuthorizerFunction", "TranscribeFunction", "NotifyFunction")
+
+
+def seen_environment(event, context):
+    names = ("MIDISCRIBE_ALLOW_PRIVATE_URLS", "MIDISCRIBE_ALLOW_HTTP_URLS", "MIDISCRIBE_STAGE",
+             "MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", "AWS_ENDPOINT_URL", "MIDISCRIBE_BUCKET")
+    return {"statusCode": 200, "body": json.dumps({name: os.environ.get(name) for name in names})}
+
+
+def start_stack(tmp_path, key):
+    # Stand-ins for the real handlers: this test is about what surrounds them.
+    handlers = {name: seen_environment for name in FUNCTIONS}
+    stack = LocalStack(StackOptions(root=find_repository_root(), port=0, workers=1, api_key=key,
+                                    data_dir=tmp_path), handlers=handlers)
+    return stack, stack.start()
+
+
+def health_environment(running):
+    with urllib.request.urlopen(f"{running.api_url}/health", timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.parametrize(("exported", "expected"), [(None, "true"), ("false", "false"), ("0", "false")])
+def test_private_urls_are_allowed_locally_unless_the_user_says_otherwise(tmp_path, monkeypatch, exported, expected):
+    if exported is None:
+        monkeypatch.delenv("MIDISCRIBE_ALLOW_PRIVATE_URLS", raising=False)
+    else:
+        monkeypatch.setenv("MIDISCRIBE_ALLOW_PRIVATE_URLS", exported)
+    monkeypatch.setenv("MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", "0,1")
+    monkeypatch.setenv("MIDISCRIBE_BUCKET", "somebody-elses-bucket")
+    stack, running = start_stack(tmp_path, "msk_environment_test_key")
+    try:
+        seen = health_environment(running)
+    finally:
+        stack.stop()
+    assert seen["MIDISCRIBE_ALLOW_PRIVATE_URLS"] == expected
+    assert seen["MIDISCRIBE_ALLOW_HTTP_URLS"] == "true" and seen["MIDISCRIBE_STAGE"] == "local"
+    assert seen["MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE"] == "0,1"  # user settings win…
+    assert seen["MIDISCRIBE_BUCKET"] == running.bucket != "somebody-elses-bucket"  # …but not resource names
+    assert seen["AWS_ENDPOINT_URL"] == running.aws_endpoint_url.rstrip("/")
+    # Stopping gives the process its environment back.
+    assert os.environ.get("MIDISCRIBE_BUCKET") == "somebody-elses-bucket"
+    assert os.environ.get("AWS_ENDPOINT_URL") is None
+
+
+def test_a_generated_dev_key_is_kept_in_the_data_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("MIDISCRIBE_DEV_API_KEY", raising=False)
+    stack = LocalStack(StackOptions(root=find_repository_root(), port=0, workers=1, data_dir=tmp_path),
+                       handlers={name: seen_environment for name in FUNCTIONS})
+    running = stack.start()
+    stack.stop()
+    assert running.api_key.startswith("msk_")
+    saved = json.loads((tmp_path / "dev-key.json").read_text())
+    assert saved == {"api_key": running.api_key, "webhook_secret": running.webhook_secret}
+    assert (tmp_path / "state" / "manifest.json").is_file()
