@@ -22,7 +22,7 @@ import pytest
 import soundfile
 from e2e_stack import (
     MIDISCRIBE,
-    LocalStack,
+    ServedStack,
     clean_environment,
     free_port,
     start_serve,
@@ -48,7 +48,7 @@ def local_stack():
     try:
         banner = wait_for_banner(process, output)
         assert banner["api_key"] == api_key
-        stack = LocalStack(api_url=banner["api_url"], api_key=api_key, webhook_secret=secret,
+        stack = ServedStack(api_url=banner["api_url"], api_key=api_key, webhook_secret=secret,
                            aws_endpoint_url=banner["endpoint"], bucket=banner["bucket"], process=process,
                            output=output, port=port)
         yield stack

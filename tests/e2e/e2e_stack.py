@@ -62,7 +62,7 @@ class OutputLog:
 
 
 @dataclass
-class LocalStack:
+class ServedStack:
     api_url: str
     api_key: str
     webhook_secret: str

@@ -213,3 +213,79 @@ def test_the_client_uploads_files_over_the_inline_limit_first(local_stack, tone_
     saved = client.download(conversion, tmp_path)
     assert sorted(saved) == ["midi_file_path", "notes_file_path", "notes_json_path", "sonify_file_path"]
     assert saved["midi_file_path"].read_bytes().startswith(b"MThd")
+
+
+def test_seed_000_option_1_audio_url_from_a_loopback_server(local_stack, tone_wav):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    audio = tone_wav.read_bytes()
+
+    class AudioFile(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/wav")
+            self.send_header("Content-Length", str(len(audio)))
+            self.end_headers()
+            self.wfile.write(audio)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AudioFile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        # Seed 000's "Option 1", form-encoded as requests sends data=payload; private URLs are allowed locally.
+        payload = {
+            "audio_url": f"http://127.0.0.1:{server.server_address[1]}/audio_file.wav",
+            "sonify_midi": True,
+            "save_note_events": True,
+        }
+        response = requests.post(f"{local_stack.api_url}/v1/audio_to_midi",
+                                 headers={"Authorization": local_stack.api_key}, data=payload)
+        check_outputs(local_stack, local_stack.wait_for(queued_task_id(response)))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_failing_webhook_receiver_is_retried_on_the_schedule(local_stack, tone_wav):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    attempts: list[dict] = []
+
+    class FlakyReceiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            attempts.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+            self.send_response(503 if len(attempts) <= 2 else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with open(tone_wav, "rb") as f:
+            response = requests.post(f"{local_stack.api_url}/v1/audio_to_midi", headers=local_stack.headers(),
+                                     data={"webhook_url": f"http://127.0.0.1:{server.server_address[1]}/"},
+                                     files={"audio_file": f})
+        task_id = queued_task_id(response)
+        local_stack.wait_for(task_id)
+        # The stack runs with MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE=0,1,1: two failures, then a delivery.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and local_stack.by_id(task_id).get("webhook_status") != "delivered":
+            time.sleep(0.3)
+        conversion = local_stack.by_id(task_id)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert conversion["webhook_status"] == "delivered", conversion
+    assert len(attempts) == 3
+    assert len({attempt["headers"]["webhook-id"] for attempt in attempts}) == 1
+    for attempt in attempts:
+        Webhook(local_stack.webhook_secret).verify(attempt["body"], attempt["headers"])
+    assert [a.get("status_code") for a in conversion["webhook_attempts"]] == [503, 503, 200]

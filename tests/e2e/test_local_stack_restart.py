@@ -7,7 +7,7 @@ import secrets
 
 import pytest
 import requests
-from e2e_stack import LocalStack, clean_environment, free_port, start_serve, stop_serve, wait_for_banner
+from e2e_stack import ServedStack, clean_environment, free_port, start_serve, stop_serve, wait_for_banner
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +18,7 @@ def start(port, aws_port, data_dir, api_key, secret):
     process, output = start_serve(port, environment, "--workers", "1", "--data-dir", str(data_dir),
                                   "--aws-port", str(aws_port))
     banner = wait_for_banner(process, output)
-    return LocalStack(api_url=banner["api_url"], api_key=api_key, webhook_secret=secret,
+    return ServedStack(api_url=banner["api_url"], api_key=api_key, webhook_secret=secret,
                       aws_endpoint_url=banner["endpoint"], bucket=banner["bucket"], process=process,
                       output=output, port=port)
 

@@ -236,3 +236,16 @@ def test_over_real_http_and_port_in_use(api_fn):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_handler_slower_than_the_integration_timeout_gets_504():
+    import time
+
+    def slow(event):
+        time.sleep(2)
+        return {"statusCode": 200, "body": "late"}
+
+    gateway = LocalApiGateway(api_spec(TEMPLATE), {"AuthFn": authorizer, "ApiFn": slow}, integration_timeout_s=0.2)
+    response = gateway.handle(request("GET", "/health"))
+    assert response.status == 504
+    assert json.loads(response.body) == {"message": "Endpoint request timed out"}

@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 import midiscribe
 from midiscribe.service.config import Settings
-from midiscribe.service.conversions import MB, ConversionService, QueuedTask
+from midiscribe.service.conversions import ConversionService, QueuedTask
 from midiscribe.service.errors import ApiError, UnauthorizedError
 from midiscribe.service.requests import (
     RequestBody,
@@ -46,7 +46,6 @@ PUBLIC = {"security": []}  # operation-level override of the global API key requ
 KIE_PREFIX = "/api/v1/"
 # The body may be a little larger than the file it carries (multipart headers, other fields).
 _BODY_OVERHEAD_BYTES = 64 * 1024
-
 
 
 class ApiResolver(APIGatewayRestResolver):
@@ -86,7 +85,7 @@ app.configure_openapi(
     security_schemes={SECURITY_SCHEME: APIKey(name="Authorization", in_=APIKeyIn.header)},
     security=[{SECURITY_SCHEME: []}],
 )
-app.enable_swagger(path="/swagger", openapi_extensions=None, middlewares=None)
+app.enable_swagger(path="/swagger")
 app.include_router(webhook_router)
 
 
@@ -112,13 +111,21 @@ def _ok(model: type, description: str) -> dict[int, Any]:
     return {200: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
-def _request_body(form_model: type | None, json_model: type, *, required: bool = True) -> dict[str, Any]:
+def _request_body(form_model: type | None, json_model: type, *, audio: bool = False) -> dict[str, Any]:
+    """Request bodies in the three content types the parser reads; ``audio``: one audio source is required."""
+
+    def schema(model: type, sources: tuple[str, ...]) -> dict[str, Any]:
+        body = models.inline_schema(model)
+        if audio:
+            body["anyOf"] = [{"required": [source]} for source in sources]
+        return body
+
     content: dict[str, Any] = {}
     if form_model is not None:
-        content["multipart/form-data"] = {"schema": models.inline_schema(form_model)}
-    content["application/x-www-form-urlencoded"] = {"schema": models.inline_schema(json_model)}
-    content["application/json"] = {"schema": models.inline_schema(json_model)}
-    return {"requestBody": {"required": required, "content": content}}
+        content["multipart/form-data"] = {"schema": schema(form_model, ("audio_file", "audio_url", "audio_path"))}
+    content["application/x-www-form-urlencoded"] = {"schema": schema(json_model, ("audio_url", "audio_path"))}
+    content["application/json"] = {"schema": schema(json_model, ("audio_url", "audio_path"))}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 def _service() -> ConversionService:
@@ -215,7 +222,7 @@ def openapi_json() -> str:
         **_ok(models.QueuedResponse, "MIDI conversion task queued"),
         **_error_responses(400, 401, 404, 413, 415, 429, 500),
     },
-    openapi_extensions=_request_body(models.AudioToMidiForm, models.AudioToMidiJson),
+    openapi_extensions=_request_body(models.AudioToMidiForm, models.AudioToMidiJson, audio=True),
 )
 def audio_to_midi():
     owner = _caller()
@@ -237,7 +244,7 @@ def audio_to_midi():
         **_ok(models.QueuedResponse, "File conversion task queued"),
         **_error_responses(400, 401, 404, 413, 415, 429, 500),
     },
-    openapi_extensions=_request_body(models.FileConvertForm, models.FileConvertJson),
+    openapi_extensions=_request_body(models.FileConvertForm, models.FileConvertJson, audio=True),
 )
 def file_convert():
     owner = _caller()
@@ -370,4 +377,4 @@ def handle_not_found(_: Exception) -> Response:
     )
 
 
-__all__ = ["app", "openapi_json", "MB"]
+__all__ = ["app", "logger", "openapi_json"]

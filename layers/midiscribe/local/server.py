@@ -17,6 +17,7 @@ import fnmatch
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +31,8 @@ from .functions import ACCOUNT_ID, LocalFunction, TemplateError, logical_id_of
 log = logging.getLogger("local_stack.api")
 
 API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# REST APIs give up on an integration after 29 s and answer 504, whatever the function still does.
+API_GATEWAY_INTEGRATION_TIMEOUT_S = 29.0
 # A client that sends more than the limit is still read to the end (up to this much) so it sees
 # the 413 instead of a connection reset in the middle of its upload.
 _DRAIN_LIMIT_BYTES = 256 * 1024 * 1024
@@ -104,6 +107,7 @@ _DEFAULT_GATEWAY_RESPONSES = {
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
     "REQUEST_TOO_LARGE": (413, f"HTTP content length exceeded {API_GATEWAY_MAX_PAYLOAD_BYTES} bytes."),
     "INTEGRATION_FAILURE": (502, "Internal server error"),
+    "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
 }
 
 
@@ -395,10 +399,12 @@ class GatewayError(Exception):
 class LocalApiGateway:
     """Serves an :class:`ApiSpec` with in-process functions (``{logical_id: LocalFunction}``)."""
 
-    def __init__(self, api: ApiSpec, functions: Mapping[str, Any], *, region: str = "us-east-1"):
+    def __init__(self, api: ApiSpec, functions: Mapping[str, Any], *, region: str = "us-east-1",
+                 integration_timeout_s: float = API_GATEWAY_INTEGRATION_TIMEOUT_S):
         self.api = api
         self.functions = functions
         self.region = region
+        self.integration_timeout_s = integration_timeout_s
 
     # The one entry point: everything API Gateway would answer itself is decided here.
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -425,7 +431,11 @@ class LocalApiGateway:
         function = self.functions.get(function_id)
         if function is None:
             raise GatewayError("INTEGRATION_FAILURE", f"function {function_id} is not loaded")
-        return function.invoke if isinstance(function, LocalFunction) else function
+        call = function.invoke if isinstance(function, LocalFunction) else function
+        timeout = self.integration_timeout_s
+        if isinstance(function, LocalFunction):
+            timeout = min(timeout, float(function.spec.timeout_s))
+        return lambda event: _call_with_deadline(call, event, timeout)
 
     def _authorize(
         self, request: HttpRequest, route: Route, path: str, path_parameters: Mapping[str, str], request_id: str
@@ -510,6 +520,31 @@ class LocalApiGateway:
                    ("x-amzn-ErrorType", _error_type(response_type))]
         headers += list((configured.headers if configured else {}).items())
         return HttpResponse(status, headers, body.encode("utf-8"))
+
+
+def _call_with_deadline(call: Callable[[dict], Any], event: dict, timeout_s: float) -> Any:
+    """Run ``call(event)``; past the deadline answer as API Gateway does and leave it running.
+
+    Lambda would stop the function at its timeout; a thread cannot be stopped, so it finishes in
+    the background and its result is dropped.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = call(event)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="lambda-invocation", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        log.error("invocation still running after %.0f s: answering 504 as API Gateway does", timeout_s)
+        raise GatewayError("INTEGRATION_TIMEOUT", "Endpoint request timed out")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def _error_type(response_type: str) -> str:

@@ -139,12 +139,12 @@ class LocalStack:
         # The port first: if another stack holds it, nothing else has started yet.
         self._http = ApiHttpServer((options.host, options.port), LocalApiGateway(api, {}, region=options.region))
         try:
-            return self._start_rest(api)
+            return self._start_rest()
         except BaseException:
             self.stop()
             raise
 
-    def _start_rest(self, api: Any) -> RunningStack:
+    def _start_rest(self) -> RunningStack:
         options = self.options
         from moto.server import ThreadedMotoServer
 
@@ -167,8 +167,10 @@ class LocalStack:
         function_env = self._function_environment(created.environment)
         self._set_environ(function_env)
         if options.data_dir is not None:
-            self._state = self._state_store(created)
-            loaded = self._state.load()
+            store = self._state_store(created)
+            loaded = store.load()
+            # Only a stack whose saved state loaded may save over it when it stops.
+            self._state = store
             if loaded is not None:
                 log.info("loaded %(items)d items, %(objects)d objects and %(messages)d messages from %(dir)s",
                          {**loaded, "dir": options.data_dir})
@@ -258,7 +260,7 @@ class LocalStack:
         return environment
 
     def _create_dev_key(self, keys_table: str) -> tuple[str, Any]:
-        from ..aws.keys import ApiKeyRepository, new_raw_key
+        from ..aws.keys import ApiKeyError, ApiKeyRepository, new_raw_key
 
         options = self.options
         api_key = options.api_key or os.environ.get(DEV_API_KEY_ENV) or None
@@ -270,7 +272,11 @@ class LocalStack:
             api_key = saved.get("api_key")
             secret = secret or saved.get("webhook_secret")
         api_key = api_key or new_raw_key()
-        record = ApiKeyRepository(keys_table).create_with(api_key, DEV_KEY_NAME, secret)
+        try:
+            record = ApiKeyRepository(keys_table).create_with(api_key, DEV_KEY_NAME, secret)
+        except ApiKeyError as error:
+            raise ApiKeyError(f"the development key from {DEV_API_KEY_ENV} / {DEV_WEBHOOK_SECRET_ENV} "
+                              f"cannot be used: {error}") from None
         if key_file is not None:
             key_file.parent.mkdir(parents=True, exist_ok=True)
             key_file.write_text(json.dumps({"api_key": api_key, "webhook_secret": record.webhook_secret}),
