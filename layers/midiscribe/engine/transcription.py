@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from .model import MODEL_NAME
 from .options import TranscriptionOptions
 
-Destination = "str | os.PathLike[str] | BinaryIO"  # a path or a writable binary file object
+Destination = str | os.PathLike[str] | BinaryIO  # a path or a writable binary file object
 
 
 @dataclass(frozen=True, slots=True)
