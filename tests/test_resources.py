@@ -120,12 +120,16 @@ def test_functions_are_given_the_created_names(aws_stack):
 
 
 def test_sqs_event_sources_describe_the_consumers(aws_stack):
-    sources = {source.function_id: source for source in aws_stack.resources.sqs_event_sources}
-    transcribe = sources["TranscribeFunction"]
-    assert transcribe.queue_url == aws_stack.transcribe_queue_url
+    sources = {source.queue_url: source for source in aws_stack.resources.sqs_event_sources}
+    assert set(sources) == {aws_stack.transcribe_queue_url, aws_stack.transcribe_dlq_url, aws_stack.notify_queue_url}
+    transcribe = sources[aws_stack.transcribe_queue_url]
+    assert transcribe.function_id == "TranscribeFunction"
     assert transcribe.batch_size == 1 and transcribe.report_batch_item_failures
     assert transcribe.max_receive_count == 3 and transcribe.dead_letter_queue_url == aws_stack.transcribe_dlq_url
-    assert sources["NotifyFunction"].queue_url == aws_stack.notify_queue_url
+    # The worker drains its own dead letters, so a task whose attempts all crashed still ends FAILED.
+    dead_letters = sources[aws_stack.transcribe_dlq_url]
+    assert dead_letters.function_id == "TranscribeFunction" and dead_letters.report_batch_item_failures
+    assert sources[aws_stack.notify_queue_url].function_id == "NotifyFunction"
 
 
 def test_sample_events_name_the_fixture_bucket(aws_stack, sample_event):

@@ -390,13 +390,16 @@ def _sqs_sources(template):
 
 def test_each_queue_outlasts_its_consumer_and_has_a_dead_letter_queue(template):
     sources = list(_sqs_sources(template))
-    assert {queue["Queue"]["Fn::GetAtt"][0] for _, _, queue in sources} == {"TranscribeQueue", "NotifyQueue"}
+    consumed = {queue["Queue"]["Fn::GetAtt"][0] for _, _, queue in sources}
+    assert consumed == {"TranscribeQueue", "NotifyQueue", "TranscribeDLQ"}
     for function_id, function_properties, event in sources:
         queue_id = event["Queue"]["Fn::GetAtt"][0]
         queue = template["Resources"][queue_id]["Properties"]
         timeout = int(function_properties["Timeout"])
         assert int(queue["VisibilityTimeout"]) >= 6 * timeout, f"{queue_id} visibility < 6 x {function_id} timeout"
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        if queue_id.endswith("DLQ"):
+            continue  # the last stop: drained to fail its tasks, with no dead-letter queue of its own
         redrive = queue["RedrivePolicy"]
         dlq_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
         assert template["Resources"][dlq_id]["Type"] == "AWS::SQS::Queue"
@@ -603,12 +606,22 @@ def test_samconfig_deploys_this_template_with_its_own_parameters(template):
 
 
 # Variables deployed code may read that the template deliberately leaves unset, and why.
-DELIBERATELY_UNSET = {
-    # functions/transcribe/app.py fails a DLQ record's task when the DLQ is wired to the worker; the
-    # template instead fails the task on its last receive (MIDISCRIBE_TRANSCRIBE_MAX_RECEIVE) and
-    # leaves dead letters in the DLQ, where the alarm sees them.
-    "MIDISCRIBE_TRANSCRIBE_DLQ_ARN",
-}
+DELIBERATELY_UNSET: set[str] = set()
+
+
+def test_transcribe_dead_letters_are_drained_by_the_worker(template):
+    """A task whose every attempt crashed (timeout, out of memory) must end FAILED, not stay PROCESSING."""
+    worker = functions(template)["TranscribeFunction"]["Properties"]
+    sources = {
+        event["Properties"]["Queue"]["Fn::GetAtt"][0]: event["Properties"]
+        for event in worker["Events"].values()
+        if event["Type"] == "SQS"
+    }
+    assert set(sources) == {"TranscribeQueue", "TranscribeDLQ"}
+    assert sources["TranscribeDLQ"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert worker["Environment"]["Variables"]["MIDISCRIBE_TRANSCRIBE_DLQ_ARN"] == {
+        "Fn::GetAtt": ["TranscribeDLQ", "Arn"]
+    }
 
 
 def test_every_setting_deployed_code_reads_is_set_where_it_runs(template):

@@ -1,14 +1,12 @@
 """TranscribeFunction: SQS batches of tasks (and S3 inbox notifications) through the worker.
 
 Powertools' BatchProcessor reports the records that raised as batch item failures, so only those
-are retried. A record's ApproximateReceiveCount tells the worker when it is the last try. When
-``MIDISCRIBE_TRANSCRIBE_DLQ_ARN`` names the dead-letter queue and that queue is also wired to this
-function, its records only make sure their tasks end FAILED.
+are retried. A record's ApproximateReceiveCount tells the worker when it is the last try. The
+transcribe DLQ is wired to this function too (``MIDISCRIBE_TRANSCRIBE_DLQ_ARN``): its records only
+make sure their tasks end FAILED, even when every attempt died of a timeout or lack of memory.
 """
 
 from __future__ import annotations
-
-import os
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,10 +25,11 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict, context: object) -> dict:
-    worker = Worker(Settings.from_env(), logger=logger, metrics=metrics)
+    settings = Settings.from_env()
+    worker = Worker(settings, logger=logger, metrics=metrics)
     # Always one metric, so redeliveries that do no work still publish (and show up on dashboards).
     metrics.add_metric(name="MessagesReceived", unit=MetricUnit.Count, value=len(event.get("Records") or []))
-    dead_letter_arn = os.environ.get("MIDISCRIBE_TRANSCRIBE_DLQ_ARN", "")
+    dead_letter_arn = settings.transcribe_dlq_arn
 
     def handle_record(record: SQSRecord) -> None:
         if dead_letter_arn and record.event_source_arn == dead_letter_arn:

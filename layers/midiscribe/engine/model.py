@@ -125,7 +125,9 @@ def get_session():
                 path = model_path()
                 verify_model(path)
                 options = ort.SessionOptions()
-                options.intra_op_num_threads = available_cpus()
+                # One thread per call: the engine keeps available_cpus() calls in flight at once
+                # (engine/inference.py), which beats one call spread over every CPU on this model.
+                options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1
                 options.log_severity_level = 3
                 _session = ort.InferenceSession(str(path), sess_options=options,

@@ -68,6 +68,8 @@ class Settings:
     # The transcribe queue's RedrivePolicy maxReceiveCount: on the last receive the worker records
     # the task as FAILED before SQS moves the message to the DLQ, so no task stays PROCESSING.
     transcribe_max_receive: int = 3
+    # Records from this queue only make sure their task ends FAILED (the worker drains its DLQ).
+    transcribe_dlq_arn: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -90,4 +92,5 @@ class Settings:
             allow_http_urls=_flag("MIDISCRIBE_ALLOW_HTTP_URLS", False),
             webhook_retry_schedule=_schedule("MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", DEFAULT_WEBHOOK_RETRY_SCHEDULE),
             transcribe_max_receive=max(1, int(_float("MIDISCRIBE_TRANSCRIBE_MAX_RECEIVE", 3))),
+            transcribe_dlq_arn=env("MIDISCRIBE_TRANSCRIBE_DLQ_ARN", ""),
         )

@@ -189,7 +189,9 @@ class Worker:
             if not task.status.is_final:
                 self._fail(
                     task,
-                    "The task could not be processed after repeated attempts and was set aside; submit it again.",
+                    f"Processing stopped without finishing on each of {self.settings.transcribe_max_receive} "
+                    "attempts (the worker timed out or ran out of memory). Try a shorter recording, or "
+                    "raise the worker's Timeout/MemorySize, then submit it again.",
                     "RETRIES_EXHAUSTED",
                 )
             else:
