@@ -183,7 +183,10 @@ def their_csv(audio: Path, out: Path) -> Path:
 
 def note_f1(ours: Path, theirs: Path) -> dict:
     result = subprocess.run([str(REFERENCE_PYTHON), str(REFERENCE_SCRIPT), "f1", str(ours), str(theirs)],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        say(f"note F1 of {ours.name} failed (exit {result.returncode}): {result.stderr[-300:]}")
+        return {"precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "ours": -1, "theirs": -1}
     return json.loads(result.stdout)
 
 

@@ -201,3 +201,27 @@ def test_the_limit_also_holds_while_decoding():
 def test_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(AudioDecodeError, match="does not exist"):
         AudioStream(tmp_path / "nope.wav")
+
+
+def test_many_channels_are_averaged_like_librosa():
+    rng = np.random.default_rng(7)
+    samples = (rng.standard_normal((22050, 6)) * 0.1).astype(np.float32)
+    audio, _ = decode(encode_soundfile(samples, 22050, "WAV", "FLOAT"))
+    np.testing.assert_array_equal(audio, samples.T.mean(axis=0))  # librosa.to_mono's expression
+
+
+def test_a_video_without_sound_has_no_audio():
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as output:
+        stream = output.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for index in range(5):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), index * 40, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    with pytest.raises(NoAudioError, match="no audio track"):
+        AudioStream(buffer.getvalue())

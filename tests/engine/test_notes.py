@@ -62,12 +62,12 @@ def reference_notes(note, onset, contour, onset_t=0.5, frame_t=0.3, min_len=11, 
     rise[:2] = 0
     rise = np.float64(onsets.max()) * rise / rise.max()
     inferred = np.maximum(onsets.astype(np.float64), rise)
-    candidates = [
-        (t, f)
-        for t in range(1, n - 1)
-        for f in range(N)
-        if inferred[t, f] > inferred[t - 1, f] and inferred[t, f] > inferred[t + 1, f] and inferred[t, f] >= onset_t
-    ]
+    peaks = np.zeros((n, N))
+    for t in range(1, n - 1):
+        for f in range(N):
+            if inferred[t, f] > inferred[t - 1, f] and inferred[t, f] > inferred[t + 1, f]:
+                peaks[t, f] = inferred[t, f]
+    candidates = [(t, f) for t in range(n) for f in range(N) if peaks[t, f] >= onset_t]
     remaining = frames.astype(np.float64)
     notes = []
     for t, f in sorted(candidates, reverse=True):
@@ -157,6 +157,26 @@ def test_matches_the_naive_reference(seed, options):
     ours = [(n.start, n.end, n.pitch, n.amplitude, note_bends(posteriors, n)) for n in raw]
     assert len(expected) >= 4
     assert ours == expected
+
+
+def test_melodia_in_many_value_bands_is_unchanged(monkeypatch):
+    import midiscribe.engine.notes as notes_module
+
+    note, onset, contour = music_like(3)
+    chosen = settings(onset_threshold=0.9)  # few onset notes: the melodia trick does most of the work
+    whole = create_notes(Posteriors.from_arrays(note, onset, contour, chosen), chosen)
+    monkeypatch.setattr(notes_module, "MELODIA_BAND_CELLS", 40)
+    assert notes_module._band_edges(note, notes_module._Energy(note, 0.3)).__len__() > 5
+    assert create_notes(Posteriors.from_arrays(note, onset, contour, chosen), chosen) == whole
+    assert len(whole) > 20
+
+
+def test_zero_thresholds_match_the_reference():
+    """Every cell is then an onset candidate and nothing is ever below the frame threshold."""
+    note, onset, contour = music_like(4, frames=50)
+    raw, posteriors = run(note, onset, contour, onset_threshold=0.0, frame_threshold=0.0)
+    expected = reference_notes(note, onset, contour, 0.0, 0.0, 11, True)
+    assert [(n.start, n.end, n.pitch, n.amplitude, note_bends(posteriors, n)) for n in raw] == expected
 
 
 def test_order_is_onset_notes_latest_first_then_melodia_strongest_first():

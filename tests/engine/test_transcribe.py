@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from midiscribe.engine import (
     AudioTooLongError,
+    CorruptAudioError,
     InvalidOptionsError,
+    ModelNotFoundError,
     NotAudioError,
     Transcription,
     TranscriptionOptions,
@@ -139,3 +141,36 @@ def test_streamed_batched_framing_equals_the_plain_framing(batch_size, overlap):
             np.testing.assert_array_equal(streamed[key], plain[name])
         else:
             np.testing.assert_allclose(streamed[key], plain[name], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("frames", [1, 100, 300, 5000])
+def test_very_short_input_gives_a_valid_empty_or_tiny_result(frames):
+    samples = synthesise([KnownNote(69, 0.0, 1.0)], 1.0, sample_rate=22050, channels=1)[:frames]
+    result = transcribe(encode_soundfile(samples, 22050, "WAV", "PCM_16"))
+    assert result.duration_s == pytest.approx(frames / 22050)
+    assert all(0 <= n.start_s < n.end_s for n in result.notes)
+
+
+def test_damage_found_part_way_through_stops_cleanly():
+    """The decoder's error reaches the caller from the decoding thread; nothing is left running."""
+    import threading
+
+    samples = synthesise([KnownNote(60 + i % 12, 0.5 * i, 0.5 * i + 0.4) for i in range(20)], 10.0)
+    data = encode_soundfile(samples, 44100, "FLAC", "PCM_16")
+    with pytest.raises(CorruptAudioError):
+        transcribe(data[: len(data) * 2 // 3])
+    assert not [t for t in threading.enumerate() if t.name.startswith("midiscribe-")]
+
+
+def test_a_missing_model_is_reported_and_decoding_stops(monkeypatch, phrase_wav):
+    import threading
+
+    import midiscribe.engine.model as model
+
+    def missing():
+        raise ModelNotFoundError("The transcription model is missing. Run `midiscribe fetch-model`.")
+
+    monkeypatch.setattr(model, "get_session", missing)
+    with pytest.raises(ModelNotFoundError, match="fetch-model"):
+        transcribe(phrase_wav)
+    assert not [t for t in threading.enumerate() if t.name.startswith("midiscribe-")]

@@ -155,7 +155,7 @@ class AudioStream:
 
         target = self._path if self._path is not None else self._handle
         try:
-            return _SoundFileDecoder(soundfile.SoundFile(target))
+            return _SoundFileDecoder(soundfile.SoundFile(target), self.name)
         except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
             soundfile_error = str(exc)
         if self._handle is not None:
@@ -261,32 +261,41 @@ def resampled_length(source_frames: int, source_rate: int) -> int:
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:
-    """Channel mean (as librosa's ``to_mono``), with NaN and ±inf replaced by silence."""
-    mono = block[:, 0] if block.shape[1] == 1 else block.mean(axis=1, dtype=np.float32)
-    mono = np.ascontiguousarray(mono, dtype=np.float32)
+    """A new array: the channel mean as librosa's ``to_mono`` computes it (channels summed in
+    order in float32, then divided), with NaN and ±inf replaced by silence."""
+    channels = block.shape[1]
+    mono = block[:, 0].astype(np.float32, copy=True)
+    for channel in range(1, channels):
+        mono += block[:, channel]
+    if channels > 1:
+        mono /= channels
     if not np.isfinite(mono).all():
         # A non-finite sample would spread through the resampler's filter and the model's CQT.
-        mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
+        np.nan_to_num(mono, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     return mono
 
 
 class _SoundFileDecoder:
-    def __init__(self, handle):
+    def __init__(self, handle, name: str):
         self._file = handle
+        self._name = name
         frames = handle.frames
         # libsndfile reports a huge sentinel for streams of unknown length.
         known = 0 <= frames < (1 << 62)
         self.info = AudioInfo(handle.samplerate, handle.channels, frames if known else None, "soundfile")
 
     def blocks(self) -> Iterator[np.ndarray]:
+        """Views into one reused buffer: each block is valid until the next one is read."""
         import soundfile
 
+        buffer = np.empty((READ_BLOCK_FRAMES, self.info.channels), dtype=np.float32)
         while True:
             try:
-                block = self._file.read(READ_BLOCK_FRAMES, dtype="float32", always_2d=True)
+                block = self._file.read(dtype="float32", always_2d=True, out=buffer)
             except (soundfile.LibsndfileError, RuntimeError) as exc:
                 raise CorruptAudioError(
-                    f"The audio is damaged or truncated part-way through ({exc}). Re-export or re-upload the complete file."
+                    f"{self._name} is damaged or truncated part-way through ({exc}). "
+                    "Re-export or re-upload the complete file."
                 ) from None
             if block.shape[0] == 0:
                 return
@@ -311,11 +320,10 @@ class _PyAVDecoder:
             channels = int(context.channels or 0)
             if rate <= 0 or channels <= 0:
                 raise CorruptAudioError(f"{name} has an audio track without a sample rate or channels.")
+            # Only the audio track's own length counts: a container's may be the video's.
             frames = None
             if self._stream.duration is not None and self._stream.time_base is not None:
                 frames = int(round(float(self._stream.duration * self._stream.time_base) * rate))
-            elif self._container.duration is not None:
-                frames = int(round(self._container.duration / av.time_base * rate))
             self.info = AudioInfo(rate, channels, frames, "pyav")
             self._name = name
         except Exception:

@@ -42,9 +42,11 @@ ONSET_OUTPUT = "StatefulPartitionedCall:2"
 CONTOUR_OUTPUT = "StatefulPartitionedCall:0"
 OUTPUT_NAMES = [NOTE_OUTPUT, ONSET_OUTPUT, CONTOUR_OUTPUT]
 
-# Windows per model call. A single-threaded call costs the same per window from 1 to 8 windows;
-# activations grow with the batch (about 15 MB per window), so keep it small.
-DEFAULT_BATCH_SIZE = 2
+# Windows per model call. Parallelism comes from calls in flight (see ModelRunner), and a
+# single-threaded call costs the same per window from 1 to 8 windows (measured), while its
+# activations grow with the batch (~20 MB a window). One window per call also gives results
+# bit-identical to basic-pitch's, which runs the model one window at a time.
+DEFAULT_BATCH_SIZE = 1
 
 
 def kept_frame_count(n_samples: int) -> int:
@@ -95,43 +97,50 @@ def window_batches(blocks: Iterable[np.ndarray], batch_size: int) -> Iterator[np
         yield flush()
 
 
-def prefetch(iterator: Iterator, depth: int) -> Iterator:
-    """Run ``iterator`` in a thread, ``depth`` items ahead, so decoding overlaps the model.
-
-    Exceptions (the decoder's typed errors) are re-raised in the consumer's thread.
+class Prefetcher:
+    """Runs an iterator in a thread, up to ``depth`` items ahead, from the moment it is created,
+    so decoding overlaps the model (and the model's loading). Exceptions raised by the iterator
+    (the decoder's typed errors) are re-raised in the consuming thread. Always :meth:`close` it.
     """
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
 
-    def produce() -> None:
+    _DONE = object()
+
+    def __init__(self, iterator: Iterator, depth: int):
+        self._items: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._produce, args=(iterator,), name="midiscribe-decode", daemon=True)
+        self._worker.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, iterator: Iterator) -> None:
         try:
             for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not self._put((item, None)):
                     return
-            items.put((done, None))
+            self._put((self._DONE, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer as it is
-            items.put((done, exc))
+            self._put((self._DONE, exc))
 
-    worker = threading.Thread(target=produce, name="midiscribe-decode", daemon=True)
-    worker.start()
-    try:
+    def __iter__(self) -> Iterator:
         while True:
-            item, error = items.get()
+            item, error = self._items.get()
             if error is not None:
                 raise error
-            if item is done:
+            if item is self._DONE:
                 return
             yield item
-    finally:
-        stop.set()
-        worker.join()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._worker.join()
 
 
 class ModelRunner:
@@ -151,11 +160,7 @@ class ModelRunner:
     ):
         from .model import available_cpus
 
-        if session is None:
-            from .model import get_session
-
-            session = get_session()
-        self.session = session
+        self._session = session
         self.batch_size = batch_size
         self.overlap_decoding = overlap_decoding
         self.concurrency = concurrency or available_cpus()
@@ -164,12 +169,22 @@ class ModelRunner:
         self.model_seconds = 0.0  # summed over calls, which overlap
 
     @property
+    def session(self):
+        """The model session, loaded on first use (by then decoding is already under way)."""
+        if self._session is None:
+            from .model import get_session
+
+            self._session = get_session()
+        return self._session
+
+    @property
     def frame_count(self) -> int:
         return kept_frame_count(self.audio_samples)
 
-    def _call(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    @staticmethod
+    def _call(session, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         started = time.perf_counter()
-        note, onset, contour = self.session.run(OUTPUT_NAMES, {INPUT_NAME: batch})
+        note, onset, contour = session.run(OUTPUT_NAMES, {INPUT_NAME: batch})
         return note, onset, contour, time.perf_counter() - started
 
     def run(
@@ -183,8 +198,7 @@ class ModelRunner:
                 yield block
 
         batches = window_batches(counted(blocks), self.batch_size)
-        if self.overlap_decoding:
-            batches = prefetch(batches, depth=self.concurrency + 1)
+        prefetcher = Prefetcher(batches, depth=self.concurrency + 1) if self.overlap_decoding else None
         next_frame = 0
         kept = slice(EDGE_FRAMES, FRAMES_PER_WINDOW - EDGE_FRAMES)
 
@@ -205,8 +219,9 @@ class ModelRunner:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="midiscribe-model") as pool:
             in_flight: deque[Future] = deque()
             try:
-                for batch in batches:
-                    in_flight.append(pool.submit(self._call, batch))
+                session = self.session
+                for batch in prefetcher if prefetcher is not None else batches:
+                    in_flight.append(pool.submit(self._call, session, batch))
                     if len(in_flight) >= self.concurrency:
                         yield finish(in_flight.popleft())
                         if progress is not None:
@@ -218,3 +233,6 @@ class ModelRunner:
             finally:
                 for call in in_flight:
                     call.cancel()
+                # Stop the decoding thread now: the caller closes the audio file next.
+                if prefetcher is not None:
+                    prefetcher.close()

@@ -29,6 +29,7 @@ the note posteriorgram reaches the frame threshold (no note can reach further th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -169,6 +170,7 @@ class PosteriorStore:
         self.settings = settings
         self._note = _Rows(N_PITCHES, np.float32, expected_frames)
         self._onset_max = _Rows(1, np.float32, expected_frames)
+        self._rise_max = _Rows(1, np.float64, expected_frames)
         self._onset_cells: list[np.ndarray] = []  # flat indices (frame * 88 + pitch), ascending
         self._onset_values: list[np.ndarray] = []
         self._bends = _Rows(N_PITCHES, np.int8, expected_frames) if settings.include_pitch_bends else None
@@ -183,6 +185,9 @@ class PosteriorStore:
         first = self.frames
         self._note.append(note)
         self._onset_max.append(onset.max(axis=1, keepdims=True) if note.shape[0] else onset[:, :1])
+        if note.shape[0]:
+            rise = _frame_rise(self._note.data, first, first + note.shape[0])
+            self._rise_max.append(rise.max(axis=1, keepdims=True))
         if settings.onset_threshold > 0:
             frame_idx, pitch_idx = np.nonzero(onset >= np.float64(settings.onset_threshold))
             self._onset_cells.append((frame_idx + first).astype(np.int64) * N_PITCHES + pitch_idx)
@@ -217,9 +222,11 @@ class PosteriorStore:
         onset_values = np.concatenate(self._onset_values) if self._onset_values else np.zeros(0, np.float32)
         keep = onset_cells < frame_count * N_PITCHES
         onset_max = self._onset_max.view(frame_count)[:, 0]
+        rise_max = self._rise_max.view(frame_count)[:, 0]
         return Posteriors(
             note=self._note.view(frame_count),
             onset_max=float(onset_max.max()) if frame_count else 0.0,
+            rise_max=float(rise_max.max()) if frame_count else 0.0,
             onset_cells=onset_cells[keep],
             onset_values=onset_values[keep],
             bends=None if self._bends is None else self._bends.view(frame_count),
@@ -232,6 +239,7 @@ class Posteriors:
 
     note: np.ndarray  # (frames, 88) float32, frequency limits applied
     onset_max: float  # global max of the (frequency-limited) onset posteriorgram
+    rise_max: float  # global max of the frame-difference onsets, before rescaling
     onset_cells: np.ndarray  # flat indices of onset cells >= onset threshold, ascending
     onset_values: np.ndarray  # their values
     bends: np.ndarray | None  # (frames, 88) int8
@@ -247,40 +255,49 @@ class Posteriors:
 
 
 def _frame_rise(note: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """basic-pitch's frame-difference onset for frames [start, stop), in float64, before rescaling."""
+    """basic-pitch's frame-difference onset for frames [start, stop), in float64, before rescaling.
+
+    ``min(x[t] - x[t-1], x[t] - x[t-2])`` is ``x[t] - max(x[t-1], x[t-2])``: the difference of two
+    float32 values is exact in float64, so both forms give the same numbers.
+    """
     first = max(start - ONSET_DIFF_FRAMES, 0)
-    block = note[first:stop].astype(np.float64)
-    lead = start - first
-    if lead < ONSET_DIFF_FRAMES:  # zeros before the first frame
-        block = np.concatenate([np.zeros((ONSET_DIFF_FRAMES - lead, N_PITCHES)), block])
-    current = block[ONSET_DIFF_FRAMES:]
-    rise = np.minimum(current - block[ONSET_DIFF_FRAMES - 1 : -1], current - block[: -ONSET_DIFF_FRAMES])
+    block = note[first:stop]
+    missing = ONSET_DIFF_FRAMES - (start - first)
+    if missing:  # zeros before the recording's first frame
+        block = np.concatenate([np.zeros((missing, N_PITCHES), dtype=note.dtype), block])
+    previous = np.maximum(block[ONSET_DIFF_FRAMES - 1 : -1], block[: -ONSET_DIFF_FRAMES])
+    rise = block[ONSET_DIFF_FRAMES:].astype(np.float64)
+    rise -= previous
     np.maximum(rise, 0, out=rise)
     if start < ONSET_DIFF_FRAMES:
         rise[: ONSET_DIFF_FRAMES - start] = 0
     return rise
 
 
-def onset_candidates(posteriors: Posteriors, settings: NoteSettings) -> tuple[np.ndarray, np.ndarray]:
-    """(frame, pitch index) of every onset candidate, in row-major order."""
+def onset_candidates(posteriors: Posteriors, settings: NoteSettings) -> Iterator[tuple[int, int]]:
+    """(frame, pitch index) of every onset candidate, latest first and highest pitch first within a
+    frame (basic-pitch's order), produced pass by pass so that even a threshold of 0 (every cell a
+    candidate) needs no list of them all."""
     note = posteriors.note
     frames = note.shape[0]
     threshold = np.float64(settings.onset_threshold)
     if frames == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    rise_max = max(float(_frame_rise(note, a, min(a + PASS_FRAMES, frames)).max())
-                   for a in range(0, frames, PASS_FRAMES))
-    if threshold <= 0 or rise_max == 0:
-        # Non-peaks count as 0, which passes a zero threshold; a zero rise max makes basic-pitch's
-        # rescaled onsets all NaN, so no peak at all.
-        if threshold <= 0:
-            grid = np.indices((frames, N_PITCHES)).reshape(2, -1)
-            return grid[0], grid[1]
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return
+    rise_max = posteriors.rise_max
+    starts = range((frames - 1) // PASS_FRAMES * PASS_FRAMES, -1, -PASS_FRAMES)
+    if threshold <= 0:
+        # Non-peaks count as 0, and 0 passes a zero threshold: every cell is a candidate.
+        pitches = list(range(N_PITCHES - 1, -1, -1))
+        for start in starts:
+            for frame in range(min(start + PASS_FRAMES, frames) - 1, start - 1, -1):
+                for pitch in pitches:
+                    yield frame, pitch
+        return
+    if rise_max == 0:
+        return  # basic-pitch's rescaled onsets are then all NaN: no peak anywhere
     scale = np.float64(posteriors.onset_max)
     cells, values = posteriors.onset_cells, posteriors.onset_values
-    found_frames, found_pitches = [], []
-    for start in range(0, frames, PASS_FRAMES):
+    for start in starts:
         stop = min(start + PASS_FRAMES, frames)
         lo, hi = max(start - 1, 0), min(stop + 1, frames)  # one frame of context each side
         onset = (scale * _frame_rise(note, lo, hi)) / rise_max
@@ -293,11 +310,8 @@ def onset_candidates(posteriors: Posteriors, settings: NoteSettings) -> tuple[np
         centre = onset[1:-1]
         peak = (centre > onset[:-2]) & (centre > onset[2:]) & (centre >= threshold)
         frame_idx, pitch_idx = np.nonzero(peak)
-        frame_idx = frame_idx + lo + 1
-        inside = (frame_idx >= start) & (frame_idx < stop)
-        found_frames.append(frame_idx[inside])
-        found_pitches.append(pitch_idx[inside])
-    return np.concatenate(found_frames), np.concatenate(found_pitches)
+        frame_idx += lo + 1
+        yield from zip(frame_idx[::-1].tolist(), pitch_idx[::-1].tolist(), strict=True)
 
 
 class _Energy:
@@ -356,6 +370,8 @@ class _Energy:
         """
         if stop <= first:
             return 0, 0
+        if not self._zero_is_below:
+            return stop - first, stop - first  # nothing is ever below a zero threshold
         flags = self.above[pitch]
         run = flags.find(self._run, first, stop)
         if run >= 0:
@@ -368,6 +384,8 @@ class _Energy:
         """The same walk downwards: frames first, first-1, … down to ``lowest`` included."""
         if first < lowest:
             return 0, 0
+        if not self._zero_is_below:
+            return first - lowest + 1, first - lowest + 1
         flags = self.above[pitch]
         run = flags.rfind(self._run, lowest, first + 1)
         if run >= 0:
@@ -387,8 +405,7 @@ def create_notes(posteriors: Posteriors, settings: NoteSettings) -> list[RawNote
     shortest = settings.min_note_frames
     notes: list[RawNote] = []
 
-    frame_idx, pitch_idx = onset_candidates(posteriors, settings)
-    for start, pitch in zip(frame_idx[::-1].tolist(), pitch_idx[::-1].tolist(), strict=True):
+    for start, pitch in onset_candidates(posteriors, settings):
         if start >= frames - 1:
             continue
         kept, _ = energy.walk_forward(pitch, start + 1, frames - 1)
@@ -415,23 +432,53 @@ def create_notes(posteriors: Posteriors, settings: NoteSettings) -> list[RawNote
     return notes
 
 
-def _strongest_first(note: np.ndarray, energy: _Energy):
-    """Cells above the frame threshold not yet zeroed: strongest first, ties in row-major order."""
-    flat_parts, value_parts = [], []
+# Cells sorted at a time by the melodia trick: bounds its memory (about 20 bytes a cell) however
+# low the frame threshold is.
+MELODIA_BAND_CELLS = 1 << 20
+
+
+def _strongest_first(note: np.ndarray, energy: _Energy) -> Iterator[tuple[int, int]]:
+    """Cells above the frame threshold not yet zeroed: strongest first, ties in row-major order.
+
+    Done in bands of values, from the top, each band sorted when it is reached: cells are only
+    ever zeroed, never raised, so a band built later simply has fewer cells left in it.
+    """
+    threshold = energy.threshold
+    edges = _band_edges(note, energy)
+    for upper, lower in zip(edges[:-1], edges[1:], strict=True):
+        flat_parts, value_parts = [], []
+        for start in range(0, note.shape[0], PASS_FRAMES):
+            block = note[start : start + PASS_FRAMES]
+            candidate = (block > threshold) & (block >= lower) & (block < upper)
+            candidate &= ~energy.zeroed_block(start, start + block.shape[0])
+            rows, cols = np.nonzero(candidate)
+            flat_parts.append((rows + start).astype(np.int64) * N_PITCHES + cols)
+            value_parts.append(block[rows, cols])
+        flat = np.concatenate(flat_parts)
+        order = np.lexsort((flat, -np.concatenate(value_parts)))
+        for first in range(0, order.size, 1 << 16):
+            rows, cols = np.divmod(flat[order[first : first + (1 << 16)]], N_PITCHES)
+            yield from zip(rows.tolist(), cols.tolist(), strict=True)
+
+
+def _band_edges(note: np.ndarray, energy: _Energy) -> list[float]:
+    """Descending value edges such that each band [lower, upper) holds about MELODIA_BAND_CELLS cells."""
+    threshold = float(energy.threshold)
+    bins = np.linspace(threshold, 1.0, 1025)
+    counts = np.zeros(bins.size - 1, dtype=np.int64)
     for start in range(0, note.shape[0], PASS_FRAMES):
         block = note[start : start + PASS_FRAMES]
-        candidate = block > energy.threshold
-        candidate &= ~energy.zeroed_block(start, start + block.shape[0])
-        rows, cols = np.nonzero(candidate)
-        flat_parts.append((rows + start).astype(np.int64) * N_PITCHES + cols)
-        value_parts.append(block[rows, cols])
-    flat = np.concatenate(flat_parts)
-    values = np.concatenate(value_parts)
-    order = np.lexsort((flat, -values))
-    del values
-    for first in range(0, order.size, 1 << 16):
-        rows, cols = np.divmod(flat[order[first : first + (1 << 16)]], N_PITCHES)
-        yield from zip(rows.tolist(), cols.tolist(), strict=True)
+        values = block[(block > energy.threshold) & ~energy.zeroed_block(start, start + block.shape[0])]
+        counts += np.histogram(values, bins=bins)[0]
+    edges = [np.inf]
+    in_band = 0
+    for index in range(counts.size - 1, 0, -1):
+        in_band += counts[index]
+        if in_band >= MELODIA_BAND_CELLS:
+            edges.append(float(bins[index]))
+            in_band = 0
+    edges.append(-np.inf)
+    return edges
 
 
 def note_bends(posteriors: Posteriors, raw: RawNote) -> tuple[int, ...]:

@@ -191,10 +191,10 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
     # Each event: (tick, order within the tick, note index, position in the note, status, data 1, data 2).
     events: list[tuple[int, int, int, int, int, int, int]] = []
     for index, note in enumerate(notes):
-        channel = int(channels[index])
+        channel, pitch = int(channels[index]), int(note.pitch)
         start_tick, end_tick = int(start_ticks[index]), int(end_ticks[index])
-        events.append((start_tick, _NOTE_ON, index, 0, 0x90 | channel, note.pitch, note.velocity))
-        events.append((end_tick, _NOTE_OFF, index, 0, 0x80 | channel, note.pitch, 0))
+        events.append((start_tick, _NOTE_ON, index, 0, 0x90 | channel, pitch, note.velocity))
+        events.append((end_tick, _NOTE_OFF, index, 0, 0x80 | channel, pitch, 0))
         if not with_bends or shares_channel[index] or not note.pitch_bends:
             continue
         values = bend_values(note.pitch_bends)
@@ -280,7 +280,7 @@ def write_csv(transcription: Transcription, destination) -> None:
                     _seconds(note.end_s),
                     note.pitch,
                     note.velocity,
-                    " ".join(str(int(bend)) for bend in note.pitch_bends),
+                    " ".join(map(str, map(int, note.pitch_bends))),
                 )
             )
 
@@ -291,7 +291,7 @@ def note_dict(note: NoteEvent) -> dict:
         "start": _seconds(note.start_s),
         "end": _seconds(note.end_s),
         "velocity": note.velocity,
-        "pitch_bends": [int(bend) for bend in note.pitch_bends],
+        "pitch_bends": list(map(int, note.pitch_bends)),
     }
 
 
@@ -319,6 +319,7 @@ def transcription_dict(transcription: Transcription) -> dict:
 
 def write_json(transcription: Transcription, destination) -> None:
     """Write the JSON document (UTF-8) to a path or binary file object."""
-    with _text_sink(destination) as text:
-        json.dump(transcription_dict(transcription), text, separators=(",", ":"))
-        text.write("\n")
+    # json.dumps uses the C encoder; json.dump to a stream falls back to the pure-Python one.
+    document = json.dumps(transcription_dict(transcription), separators=(",", ":")) + "\n"
+    with binary_destination(destination) as sink:
+        sink.write(document.encode("utf-8"))

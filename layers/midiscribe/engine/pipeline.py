@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 
 import numpy as np
 
@@ -53,10 +54,12 @@ def transcribe(
                 progress(samples / TARGET_SAMPLE_RATE, total)
 
         streaming_started = time.perf_counter()
-        for chunk in runner.run(decode_clock.timed(audio.blocks()), progress=report):
-            chunk_started = time.perf_counter()
-            store.add(chunk.note, chunk.onset, chunk.contour)
-            store_seconds += time.perf_counter() - chunk_started
+        # closing(): on an error, the decoding thread is stopped before the audio file is closed.
+        with closing(runner.run(decode_clock.timed(audio.blocks()), progress=report)) as chunks:
+            for chunk in chunks:
+                chunk_started = time.perf_counter()
+                store.add(chunk.note, chunk.onset, chunk.contour)
+                store_seconds += time.perf_counter() - chunk_started
         duration_s = audio.decoded_frames / info.sample_rate
         inference_done = time.perf_counter()
 

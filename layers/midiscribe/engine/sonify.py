@@ -35,6 +35,7 @@ ATTACK_S = 0.004
 RELEASE_S = 0.12
 # Length of the shared start of every note of a pitch; notes longer than this synthesize the rest.
 SHARED_ATTACK_PART_S = 2.0
+VOICE_PIECE_SAMPLES = 1 << 14
 BLOCK_SAMPLES = 1 << 18  # about 6 s: large enough to amortise numpy calls, small enough to stay cheap
 TARGET_PEAK = 0.5
 LIMITER_THRESHOLD = 0.8
@@ -46,6 +47,18 @@ def note_frequency(pitch: int | np.ndarray) -> np.ndarray:
 
 def voice(pitch: int, start_sample: int, stop_sample: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Samples ``start_sample``..``stop_sample`` of one unit-velocity note of ``pitch`` held forever."""
+    samples = np.empty(max(0, stop_sample - start_sample), dtype=np.float32)
+    # Synthesizing in cache-sized pieces keeps the dozen intermediate arrays in the CPU cache, which
+    # is several times faster than streaming each of them through main memory.
+    for piece_start in range(start_sample, stop_sample, VOICE_PIECE_SAMPLES):
+        piece_stop = min(stop_sample, piece_start + VOICE_PIECE_SAMPLES)
+        samples[piece_start - start_sample:piece_stop - start_sample] = _voice_piece(
+            pitch, piece_start, piece_stop, sample_rate
+        )
+    return samples
+
+
+def _voice_piece(pitch: int, start_sample: int, stop_sample: int, sample_rate: int) -> np.ndarray:
     sample_index = np.arange(start_sample, stop_sample, dtype=np.float64)
     frequency = float(note_frequency(pitch))
     # The phase needs double precision (cycles count into the millions); the rest is float32 for speed.
@@ -154,8 +167,7 @@ def render_blocks(transcription: Transcription, sample_rate: int = SAMPLE_RATE,
             note_start, length, pitch = int(starts[index]), int(lengths[index]), int(pitches[index])
             begin = max(0, block_start - note_start)  # note-relative range that falls in this block
             end = min(length, block_stop - note_start)
-            wave_part = _note_wave(shared[pitch], pitch, begin, end, sample_rate)
-            wave_part *= gains[index]
+            wave_part = _note_wave(shared[pitch], pitch, begin, end, np.float32(gains[index]), sample_rate)
             release_from = int(held[index])
             if end > release_from:
                 offset = max(begin, release_from)
@@ -164,14 +176,18 @@ def render_blocks(transcription: Transcription, sample_rate: int = SAMPLE_RATE,
         yield soft_limit(block)
 
 
-def _note_wave(shared_start: np.ndarray, pitch: int, begin: int, end: int, sample_rate: int) -> np.ndarray:
-    """A fresh (writable) copy of samples begin..end of a unit note, from the shared start where possible."""
+def _note_wave(shared_start: np.ndarray, pitch: int, begin: int, end: int, gain: np.float32,
+               sample_rate: int) -> np.ndarray:
+    """Samples begin..end of a note at ``gain``, from its pitch's shared start where possible (a new array)."""
     shared_length = len(shared_start)
     if end <= shared_length:
-        return shared_start[begin:end].copy()
+        return np.multiply(shared_start[begin:end], gain)
     if begin >= shared_length:
-        return voice(pitch, begin, end, sample_rate)
-    return np.concatenate((shared_start[begin:], voice(pitch, shared_length, end, sample_rate)))
+        part = voice(pitch, begin, end, sample_rate)
+    else:
+        part = np.concatenate((shared_start[begin:], voice(pitch, shared_length, end, sample_rate)))
+    part *= gain
+    return part
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
