@@ -1,7 +1,7 @@
 """Engine benchmark: midiscribe against the real basic-pitch 0.4.0, same files, same run.
 
-    .venv/bin/python bench/engine.py            # the full set (about 15 minutes on 2 cores)
-    .venv/bin/python bench/engine.py --quick    # short files, one run each (a couple of minutes)
+    .venv/bin/python bench/engine.py            # the full set (about 20 minutes on 2 cores)
+    .venv/bin/python bench/engine.py --quick    # short files, one run each (under a minute once the audio is cached)
 
 It sets up what it needs: the reference venv (bench/.venv-ref: basic-pitch 0.4.0 without its
 dependencies, plus its ONNX runtime needs and mir_eval), FluidSynth with Debian's General MIDI sound

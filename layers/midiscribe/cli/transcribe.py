@@ -280,7 +280,8 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
               file=stream)
         return EXIT_USAGE
 
-    from ..engine import transcribe  # the model and numerical stack load only when there is work
+    # Looked up when the command runs rather than at import, so a substituted engine entry point is used.
+    from ..engine import transcribe
 
     progress = Progress(stream, quiet=args.quiet)
     summary = Summary()
@@ -298,7 +299,8 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
                 getattr(transcription, writer)(destination)
         except EngineError as exc:
             summary.failed.append(str(path))
-            progress.error(f"error: {path}: {exc.message}")
+            # The engine's messages usually name the file already.
+            progress.error(f"error: {exc.message}" if str(path) in exc.message else f"error: {path}: {exc.message}")
             continue
         except OSError as exc:
             summary.failed.append(str(path))
