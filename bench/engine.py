@@ -326,6 +326,7 @@ def sonify_cost(notes_json: Path, speed: dict) -> dict:
     import io
 
     import numpy as np
+
     from midiscribe.engine.options import TranscriptionOptions
     from midiscribe.engine.sonify import write_wav
     from midiscribe.engine.transcription import NoteEvent, Transcription

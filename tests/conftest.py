@@ -176,8 +176,9 @@ def aws_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
     holds one for tests of the worker's skipping it).
     """
     import boto3
-    from midiscribe.local.resources import create_stack_resources
     from moto import mock_aws
+
+    from midiscribe.local.resources import create_stack_resources
 
     region = FAKE_AWS_ENVIRONMENT["AWS_DEFAULT_REGION"]
     with mock_aws():

@@ -8,6 +8,7 @@ import urllib.parse
 
 import boto3
 import pytest
+
 from midiscribe.local.resources import (
     TemplateError,
     TemplateEvaluator,

@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+
 from midiscribe.local.resources import load_template
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,6 +7,7 @@ key id as usage-plan identifier; anything else is "Unauthorized" (API Gateway's 
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
+
 from midiscribe.aws.keys import ApiKeyRepository
 from midiscribe.service.authorization import Unauthorized, allow_policy, authorize, header_value
 from midiscribe.service.config import Settings

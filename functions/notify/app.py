@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from midiscribe.service.config import Settings
 from midiscribe.webhooks.notifier import WebhookNotifier, notifier_from_settings
 

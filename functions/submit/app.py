@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.logging import correlation_paths
+
 from midiscribe.api.routes import app, logger
 
 tracer = Tracer(service="midiscribe")

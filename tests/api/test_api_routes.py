@@ -10,6 +10,7 @@ import pytest
 import soundfile
 from apigw_events import call, prepared_event, rest_event
 from botocore.exceptions import ClientError
+
 from midiscribe.aws.tasks import TaskRepository
 from midiscribe.service.tasks import TaskStatus
 

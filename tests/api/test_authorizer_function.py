@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from apigw_events import LambdaContext, load_function
+
 from midiscribe.aws.keys import ApiKeyRepository
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/POST/v1/audio_to_midi"

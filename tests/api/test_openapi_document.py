@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from apigw_events import REPOSITORY_ROOT, call, rest_event
+
 from midiscribe.api.openapi import document, main
 
 

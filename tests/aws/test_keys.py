@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+
 from midiscribe.aws.keys import (
     ApiKeyError,
     ApiKeyNotFoundError,

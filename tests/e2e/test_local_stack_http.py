@@ -13,8 +13,9 @@ import pytest
 import requests
 import soundfile
 from e2e_stack import MIDISCRIBE, clean_environment, start_serve
-from midiscribe.client import MidiscribeClient
 from standardwebhooks.webhooks import Webhook
+
+from midiscribe.client import MidiscribeClient
 
 pytestmark = pytest.mark.e2e
 

@@ -7,6 +7,8 @@ import io
 import numpy as np
 import pytest
 import soxr
+from synthesised import KnownNote, encode_pyav, encode_soundfile, synthesise
+
 from midiscribe.engine.audio import TARGET_SAMPLE_RATE, AudioStream, resampled_length
 from midiscribe.engine.errors import (
     AudioDecodeError,
@@ -16,7 +18,6 @@ from midiscribe.engine.errors import (
     NoAudioError,
     NotAudioError,
 )
-from synthesised import KnownNote, encode_pyav, encode_soundfile, synthesise
 
 TONE = synthesise([KnownNote(69, 0.1, 1.4)], 1.5)  # A4, 1.5 s, stereo 44.1 kHz
 

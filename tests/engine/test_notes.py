@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from midiscribe.engine.errors import InvalidOptionsError
 from midiscribe.engine.notes import (
     BEND_UNKNOWN,

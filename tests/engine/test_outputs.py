@@ -9,6 +9,7 @@ import json
 import mido
 import numpy as np
 import pytest
+
 from midiscribe.engine.errors import InvalidOptionsError
 from midiscribe.engine.options import TranscriptionOptions
 from midiscribe.engine.outputs import (
@@ -187,8 +188,12 @@ def test_zero_notes_make_a_valid_midi_file_as_long_as_the_audio(tmp_path):
 
 
 def test_a_tempo_midi_cannot_store_is_refused_with_the_slowest_allowed():
+    with pytest.raises(InvalidOptionsError, match="midi_tempo.*3.58"):
+        TranscriptionOptions.parse({"midi_tempo": 1.0})
+    # The writer checks too, for options built without validation.
+    unchecked = TranscriptionOptions.model_construct(midi_tempo=1.0)
     with pytest.raises(InvalidOptionsError, match="midi_tempo.*at least 3.58 BPM"):
-        midi_bytes(Transcription([], 1.0, TranscriptionOptions(midi_tempo=1.0)))
+        midi_bytes(Transcription([], 1.0, unchecked))
 
 
 def test_overlap_detection_matches_pairwise_check():

@@ -7,6 +7,7 @@ import wave
 
 import numpy as np
 import pytest
+
 from midiscribe.engine import sonify
 from midiscribe.engine.transcription import NoteEvent, Transcription
 

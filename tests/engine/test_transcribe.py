@@ -6,6 +6,8 @@ import io
 
 import numpy as np
 import pytest
+from synthesised import PHRASE, PHRASE_DURATION_S, KnownNote, encode_pyav, encode_soundfile, synthesise
+
 from midiscribe.engine import (
     AudioTooLongError,
     CorruptAudioError,
@@ -19,7 +21,6 @@ from midiscribe.engine import (
 from midiscribe.engine.audio import AudioStream
 from midiscribe.engine.inference import INPUT_NAME, OUTPUT_NAMES, ModelRunner, kept_frame_count
 from midiscribe.engine.model import get_session
-from synthesised import PHRASE, PHRASE_DURATION_S, KnownNote, encode_pyav, encode_soundfile, synthesise
 
 HARMONIC_INTERVALS = {12, 19, 24, 28, 31}  # octave, twelfth, two octaves, …: the model's usual ghosts
 

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+
 from midiscribe.local.server import (
     API_GATEWAY_MAX_PAYLOAD_BYTES,
     ApiHttpServer,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from midiscribe.local.functions import LocalFunction, TemplateError, function_specs
 from midiscribe.local.resources import load_template
 from midiscribe.local.stack import find_repository_root

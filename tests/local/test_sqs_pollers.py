@@ -8,8 +8,9 @@ import time
 
 import boto3
 import pytest
-from midiscribe.local.pollers import SqsPoller, failed_message_ids, sqs_event_record
 from moto import mock_aws
+
+from midiscribe.local.pollers import SqsPoller, failed_message_ids, sqs_event_record
 
 REGION = "us-east-1"
 

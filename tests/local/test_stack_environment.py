@@ -7,6 +7,7 @@ import os
 import urllib.request
 
 import pytest
+
 from midiscribe.local.stack import LocalStack, StackOptions, find_repository_root
 
 FUNCTIONS = ("SubmitFunction", "AuthorizerFunction", "TranscribeFunction", "NotifyFunction")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.config import Config
+from moto import mock_aws
+
 from midiscribe.local.resources import create_stack_resources, load_template
 from midiscribe.local.state import StateStore
-from moto import mock_aws
 
 REGION = "us-east-1"
 

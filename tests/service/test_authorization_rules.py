@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+
 from midiscribe.service.authorization import (
     Caller,
     Unauthorized,

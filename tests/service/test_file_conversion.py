@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+
 from midiscribe.engine.errors import AudioTooLongError, EmptyInputError, NotAudioError
 from midiscribe.service.convert import convert_file, decode
 from midiscribe.service.tasks import ConvertSpec

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import requests
 import soundfile
+
 from midiscribe.service.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 from midiscribe.service.requests import (
     RequestBody,

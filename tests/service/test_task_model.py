@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from midiscribe.service.tasks import (
     ALLOWED_TRANSITIONS,
     ConvertSpec,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from midiscribe.aws.tasks import TaskExistsError, TaskRepository
 from midiscribe.service.tasks import InvalidTransitionError, Task, TaskKind, TaskSource, TaskStatus
 

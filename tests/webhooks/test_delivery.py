@@ -6,6 +6,7 @@ import logging
 import socket
 
 import pytest
+
 from midiscribe.webhooks.delivery import DELIVERED, RETRY, STOP, attempt_delivery
 
 from .receiver import Reply

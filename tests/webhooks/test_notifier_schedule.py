@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from midiscribe.aws.keys import new_webhook_secret
 from midiscribe.service.tasks import Task, TaskKind, TaskSource, TaskStatus
 from midiscribe.webhooks.notifier import WebhookNotifier

@@ -10,11 +10,12 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from standardwebhooks.webhooks import Webhook
+
 from midiscribe.service import kie
 from midiscribe.service.tasks import TaskKind
 from midiscribe.webhooks.payload import link_lifetime_s
 from midiscribe.webhooks.schedule import RetrySchedule
-from standardwebhooks.webhooks import Webhook
 
 from .receiver import Reply
 from .stack import dead_letters, enqueue_notify, load_function, make_finished_task, pump_notify, task_item

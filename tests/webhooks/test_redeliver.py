@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from standardwebhooks.webhooks import Webhook
+
 from midiscribe.aws.tasks import TaskRepository
 from midiscribe.service.tasks import Task, TaskKind, TaskSource
-from standardwebhooks.webhooks import Webhook
 
 from .receiver import Reply
 from .stack import (

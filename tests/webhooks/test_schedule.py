@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
+
 from midiscribe.service.config import DEFAULT_WEBHOOK_RETRY_SCHEDULE, Settings
 from midiscribe.webhooks.payload import MAX_PRESIGN_S, link_lifetime_s
 from midiscribe.webhooks.schedule import (

@@ -8,9 +8,10 @@ import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
 from midiscribe.aws.keys import new_webhook_secret
 from midiscribe.webhooks.signing import WebhookSecretError, new_webhook_id, signed_headers
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 BODY = b'{"success":true,"task_id":"t1","message":"Audio to Midi Completed \xc3\xa9"}'
 

@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+
 from midiscribe.webhooks import urlguard
 from midiscribe.webhooks.urlguard import (
     DownloadError,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from worker_support import LambdaContext, load_function, tiny_wav
+
 from midiscribe.aws.tasks import TaskRepository
 from midiscribe.service.tasks import Task, TaskKind, TaskSource, TaskStatus
-from worker_support import LambdaContext, load_function, tiny_wav
 
 EVENTS_BUCKET = "midiscribe-123456789012-us-east-1-b954e4c02e15"
 SAMPLE_TASK_ID = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f"

@@ -13,12 +13,13 @@ import mido
 import pytest
 import soundfile
 from botocore.exceptions import ClientError
+from worker_support import deliver, queue_arn, tiny_wav
+
 from midiscribe.aws.tasks import TaskRepository
 from midiscribe.service.config import Settings
 from midiscribe.service.conversions import ConversionService
 from midiscribe.service.requests import AudioInput, AudioToMidiRequest, FileConvertRequest, UploadedFile
 from midiscribe.service.tasks import ConvertSpec, TaskStatus
-from worker_support import deliver, queue_arn, tiny_wav
 
 OWNER = "key_owner"
 
@@ -314,6 +315,7 @@ def test_kie_generate_reads_notes_or_transcribes(stack, service, repo, source_ha
 
 def test_every_log_line_names_the_task_and_metrics_are_recorded(stack, service) -> None:
     from aws_lambda_powertools import Logger, Metrics
+
     from midiscribe.service.worker import Worker
 
     stream = io.StringIO()

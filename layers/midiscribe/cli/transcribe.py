@@ -248,13 +248,6 @@ def check_arguments(args: argparse.Namespace) -> tuple[TranscriptionOptions, lis
     if not plan:
         raise InvalidOptionsError("Nothing to write: every output is switched off (--no-midi, --no-sonify, "
                                   "--no-csv, --no-json). Drop at least one of them.")
-    if args.midi:
-        from ..engine.outputs import tempo_microseconds
-
-        try:
-            tempo_microseconds(options.midi_tempo)
-        except InvalidOptionsError as exc:
-            raise InvalidOptionsError(in_flag_terms(exc.message)) from None
     stems: dict[str, Path] = {}
     for path in args.inputs:
         other = stems.setdefault(path.stem, path)

@@ -37,7 +37,8 @@ class TranscriptionOptions(BaseModel):
         False, description="Allow overlapping notes to bend independently (spread over MIDI channels)."
     )
     include_pitch_bends: bool = Field(True, description="Estimate pitch bends from the pitch contour.")
-    midi_tempo: float = Field(120.0, gt=0.0, le=1000.0, description="Tempo written to the MIDI file (BPM).")
+    # A MIDI tempo is microseconds per beat in 24 bits, so nothing slower than 60e6 / 0xFFFFFF BPM fits.
+    midi_tempo: float = Field(120.0, ge=3.58, le=1000.0, description="Tempo written to the MIDI file (BPM).")
 
     @model_validator(mode="after")
     def _frequency_range_is_ordered(self) -> TranscriptionOptions:
