@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import urllib.parse
 
@@ -186,6 +187,17 @@ def test_evaluator_resolves_the_intrinsics_the_template_uses():
     assert evaluator.resolve({"A": {"Ref": "AWS::NoValue"}, "B": 1}) == {"B": 1}
     with pytest.raises(TemplateError, match="no parameter"):
         evaluator.resolve({"Ref": "Missing"})
+
+
+def test_the_api_is_not_created_but_its_url_resolves_with_a_stable_stand_in_id():
+    template = load_template()
+    evaluator = TemplateEvaluator(template, stack_name="s", region="eu-west-1")
+    url = evaluator.resolve(template["Outputs"]["ApiUrl"]["Value"])
+    assert re.fullmatch(r"https://[0-9a-f]{10}\.execute-api\.eu-west-1\.amazonaws\.com/prod", url), url
+    assert TemplateEvaluator(template, stack_name="s", region="eu-west-1").resolve(
+        template["Outputs"]["ApiUrl"]["Value"]) == url
+    assert TemplateEvaluator(template, stack_name="other", region="eu-west-1").resolve(
+        template["Outputs"]["ApiUrl"]["Value"]) != url
 
 
 def test_creation_order_puts_dependencies_first():

@@ -417,6 +417,15 @@ def test_notify_function_outlasts_a_full_batch_of_slow_webhooks(template):
     assert int(notify["Timeout"]) > batch_size * float(variables["MIDISCRIBE_WEBHOOK_TIMEOUT_S"])
 
 
+def test_webhook_links_point_at_this_stacks_api_stage(template):
+    """Payload links are GET /v1/files/… on the API itself, which must be the ApiUrl output's base."""
+    notify = functions(template)["NotifyFunction"]["Properties"]
+    public_url = notify["Environment"]["Variables"]["MIDISCRIBE_PUBLIC_API_URL"]
+    assert public_url == template["Outputs"]["ApiUrl"]["Value"]
+    assert public_url == {"Fn::Sub": "https://${MidiscribeApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/${Stage}"}
+    assert template["Resources"]["MidiscribeApi"]["Properties"]["StageName"] == {"Ref": "Stage"}
+
+
 def test_dead_letter_queues_and_worker_errors_raise_alarms(template):
     alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
     watched = set()
@@ -466,6 +475,8 @@ LEAST_PRIVILEGE = {
         ("dynamodb:UpdateItem", TASKS, ""),
         ("dynamodb:Query", TASKS, "/index/by_owner"),
         ("dynamodb:Query", TASKS, "/index/by_conversion"),
+        # A signed file link is checked with the task owner's webhook secret.
+        ("dynamodb:Query", KEYS, "/index/by_key_id"),
         ("s3:PutObject", BUCKET, "/uploads/*"),
         ("s3:GetObject", BUCKET, "/*"),
         ("s3:ListBucket", BUCKET, ""),
@@ -498,10 +509,14 @@ def test_each_function_may_touch_only_what_it_needs(template, function_id):
     assert granted(template, function_id) == LEAST_PRIVILEGE[function_id]
 
 
-def test_only_the_authorizer_and_notifier_can_read_api_keys(template):
+def test_only_the_authorizer_notifier_and_file_links_can_read_api_keys(template):
     for function_id in functions(template):
         touches_keys = any(target == KEYS for _, target, _ in granted(template, function_id))
-        assert touches_keys == (function_id in {"AuthorizerFunction", "NotifyFunction"}), function_id
+        assert touches_keys == (function_id in {"AuthorizerFunction", "NotifyFunction", "SubmitFunction"}), function_id
+    # The API reads a key by its id only (for a file link's secret), never looks keys up by hash.
+    assert {(action, path) for action, target, path in granted(template, "SubmitFunction") if target == KEYS} == {
+        ("dynamodb:Query", "/index/by_key_id")
+    }
 
 
 # ---------------------------------------------------------------------------------------- API
@@ -516,7 +531,7 @@ def test_api_is_authorized_by_default_with_public_health_and_docs(template):
     assert "AccessLogSetting" in api and api["MethodSettings"][0]["ThrottlingRateLimit"]
     events = functions(template)["SubmitFunction"]["Properties"]["Events"]
     public = {e["Properties"]["Path"] for e in events.values() if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
-    assert public == {"/health", "/openapi.json", "/swagger"}
+    assert public == {"/health", "/openapi.json", "/swagger", "/v1/files/{task_id}/{name}"}
     usage_plan = resources_of(template, "AWS::ApiGateway::UsagePlan")
     assert len(usage_plan) == 1
 
@@ -686,7 +701,7 @@ def test_sam_transform_output_passes_cfn_lint(transformed):
 def test_transformed_api_authorizes_everything_but_the_public_routes(transformed):
     api = transformed["Resources"]["MidiscribeApi"]["Properties"]
     paths = api["Body"]["paths"]
-    for path in ("/health", "/openapi.json", "/swagger"):
+    for path in ("/health", "/openapi.json", "/swagger", "/v1/files/{task_id}/{name}"):
         assert paths[path]["get"].get("security") == [], f"{path} must be public"
     security = paths["/{proxy+}"]["x-amazon-apigateway-any-method"]["security"]
     assert {"ApiKeyAuthorizer": []} in security and {"api_key": []} in security

@@ -87,6 +87,16 @@ def test_seed_000_python_sample_with_webhook(local_stack, tone_wav, webhook_rece
     assert body["note_count"] == note_count
     assert all(body[name] for name in ("midi_file_path", "sonify_file_path", "notes_file_path"))
     assert local_stack.by_id(task_id)["webhook_status"] == "delivered"
+    # The webhook's links are signed links on the API itself, which redirects to a fresh presigned URL
+    # (requests follows the 302 to moto): they outlive the credentials of whoever sent the webhook.
+    for name in OUTPUT_FIELDS:
+        assert body[name].startswith(f"{local_stack.api_url}/v1/files/{task_id}/"), body[name]
+    followed = requests.get(body["midi_file_path"], timeout=30)
+    assert followed.status_code == 200, followed.text[:200]
+    assert [r.status_code for r in followed.history] == [302]
+    assert followed.url.startswith(local_stack.aws_endpoint_url)
+    midi = mido.MidiFile(file=io.BytesIO(followed.content))
+    assert sum(1 for track in midi.tracks for m in track if m.type == "note_on" and m.velocity > 0) == note_count
 
 
 def test_json_audio_path_after_a_presigned_upload(local_stack, tone_wav):

@@ -15,7 +15,7 @@ FUNCTIONS = ("SubmitFunction", "AuthorizerFunction", "TranscribeFunction", "Noti
 
 def seen_environment(event, context):
     names = ("MIDISCRIBE_ALLOW_PRIVATE_URLS", "MIDISCRIBE_ALLOW_HTTP_URLS", "MIDISCRIBE_STAGE",
-             "MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", "AWS_ENDPOINT_URL", "MIDISCRIBE_BUCKET")
+             "MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", "AWS_ENDPOINT_URL", "MIDISCRIBE_BUCKET", "MIDISCRIBE_PUBLIC_API_URL")
     return {"statusCode": 200, "body": json.dumps({name: os.environ.get(name) for name in names})}
 
 
@@ -40,6 +40,7 @@ def test_private_urls_are_allowed_locally_unless_the_user_says_otherwise(tmp_pat
         monkeypatch.setenv("MIDISCRIBE_ALLOW_PRIVATE_URLS", exported)
     monkeypatch.setenv("MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", "0,1")
     monkeypatch.setenv("MIDISCRIBE_BUCKET", "somebody-elses-bucket")
+    monkeypatch.setenv("MIDISCRIBE_PUBLIC_API_URL", "https://deployed.example/prod")
     stack, running = start_stack(tmp_path, "msk_environment_test_key")
     try:
         seen = health_environment(running)
@@ -50,6 +51,8 @@ def test_private_urls_are_allowed_locally_unless_the_user_says_otherwise(tmp_pat
     assert seen["MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE"] == "0,1"  # user settings win…
     assert seen["MIDISCRIBE_BUCKET"] == running.bucket != "somebody-elses-bucket"  # …but not resource names
     assert seen["AWS_ENDPOINT_URL"] == running.aws_endpoint_url.rstrip("/")
+    # Webhook links lead to this stack's own API, whatever the shell says.
+    assert seen["MIDISCRIBE_PUBLIC_API_URL"] == running.api_url
     # Stopping gives the process its environment back.
     assert os.environ.get("MIDISCRIBE_BUCKET") == "somebody-elses-bucket"
     assert os.environ.get("AWS_ENDPOINT_URL") is None

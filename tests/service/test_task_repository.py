@@ -28,6 +28,17 @@ def test_create_get_and_refuse_a_duplicate(repo) -> None:
     assert repo.get("missing") is None
 
 
+def test_options_too_small_for_dynamodb_are_stored_as_the_smallest_number_it_holds(repo) -> None:
+    """DynamoDB numbers stop at 1E-130: a client's 6e-276 (found by the API fuzz run) must not be a 500."""
+    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id="key_1", retention_days=1,
+                    source=TaskSource(kind="url", url="https://example.com/a.wav"),
+                    options={"onset_threshold": 6.2129348805983045e-276, "frame_threshold": -1e-200,
+                             "minimum_note_length_ms": 1e-130, "midi_tempo": 304.579019589636})
+    repo.create(task)
+    assert repo.get(task.task_id).options == {"onset_threshold": 1e-130, "frame_threshold": -1e-130,
+                                              "minimum_note_length_ms": 1e-130, "midi_tempo": 304.579019589636}
+
+
 def test_find_by_conversion_id_and_list_by_owner(repo) -> None:
     first, second, other = new_task(), new_task(), new_task("key_2")
     for task in (first, second, other):

@@ -114,3 +114,41 @@ def task_item(stack: Any, task_id: str) -> dict:
 
     item = stack.dynamodb.get_item(TableName=stack.tasks_table, Key={"task_id": {"S": task_id}})["Item"]
     return deserialize_item(item)
+
+
+def follow_file_link(url: str, public_api_url: str) -> dict:
+    """What the API answers to a GET of ``url`` (a payload's file link): SubmitFunction called with the
+    REST proxy event API Gateway makes for it on the public ``/v1/files/{task_id}/{name}`` route."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    link, base = urlsplit(url), urlsplit(public_api_url)
+    assert (link.scheme, link.netloc) == (base.scheme, base.netloc), f"{url} is not a link on {public_api_url}"
+    stage_path = base.path.rstrip("/")
+    assert link.path.startswith(stage_path + "/v1/files/"), url
+    path = link.path[len(stage_path):]
+    _, _, _, task_id, name = path.split("/")
+    query = dict(parse_qsl(link.query))
+    event = {
+        "resource": "/v1/files/{task_id}/{name}",
+        "path": path,
+        "httpMethod": "GET",
+        "headers": {"Host": link.netloc, "User-Agent": "receiver"},
+        "multiValueHeaders": {"Host": [link.netloc], "User-Agent": ["receiver"]},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
+        "pathParameters": {"task_id": unquote(task_id), "name": unquote(name)},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/v1/files/{task_id}/{name}",
+            "httpMethod": "GET",
+            "path": link.path,
+            "stage": stage_path.lstrip("/") or "prod",
+            "requestId": "11111111-1111-4111-8111-111111111111",
+            "accountId": "123456789012",
+            "apiId": base.netloc.split(".", 1)[0],
+            "identity": {"sourceIp": "203.0.113.9", "userAgent": "receiver"},
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+    return load_function("submit").lambda_handler(event, lambda_context("SubmitFunction"))

@@ -7,18 +7,28 @@ happens within one test by feeding the notify queue to the handler until it is e
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 from standardwebhooks.webhooks import Webhook
 
 from midiscribe.service import kie
 from midiscribe.service.tasks import TaskKind
-from midiscribe.webhooks.payload import link_lifetime_s
+from midiscribe.webhooks.payload import MIN_SIGNED_LINK_S, link_lifetime_s
 from midiscribe.webhooks.schedule import RetrySchedule
 
 from .receiver import Reply
-from .stack import dead_letters, enqueue_notify, load_function, make_finished_task, pump_notify, task_item
+from .stack import (
+    dead_letters,
+    enqueue_notify,
+    follow_file_link,
+    load_function,
+    make_finished_task,
+    pump_notify,
+    task_item,
+)
 
 SEED_002_FIELDS = [
     "success", "conversion_type", "task_id", "conversion_id",
@@ -45,6 +55,16 @@ def _verified(request, secret):
     return Webhook(secret).verify(request.body, request.headers)
 
 
+def _download(stack, link: str) -> bytes:
+    """Follow a payload link as a receiver would: the API's redirect, then the presigned S3 URL (moto)."""
+    answer = follow_file_link(link, stack.environment["MIDISCRIBE_PUBLIC_API_URL"])
+    assert answer["statusCode"] == 302, answer
+    [location] = answer["multiValueHeaders"]["Location"]
+    fetched = requests.get(location, timeout=10)
+    assert fetched.status_code == 200
+    return fetched.content
+
+
 def test_completed_task_is_delivered_signed_with_seed_002_fields(stack, key, receiver):
     task = make_finished_task(stack, owner_id=key.key_id, webhook_url=receiver.url())
     enqueue_notify(stack, task)
@@ -60,10 +80,17 @@ def test_completed_task_is_delivered_signed_with_seed_002_fields(stack, key, rec
     assert (payload["status"], payload["error"], payload["type"]) == ("COMPLETED", None, "task.completed")
     assert (payload["audio_duration_s"], payload["note_count"]) == (12.5, 42)
     assert payload["timestamp"] == task.updated_at
-    for field, name in [("midi_file_path", "midi"), ("sonify_file_path", "wav"), ("notes_file_path", "csv")]:
+    public_api_url = stack.environment["MIDISCRIBE_PUBLIC_API_URL"]
+    assert public_api_url.startswith("https://") and public_api_url.endswith(".amazonaws.com/prod")
+    contents = {"midi": b"MThd", "wav": b"RIFF", "csv": b"start_time_s\n", "json": b'{"instruments": []}'}
+    for field, name in [("midi_file_path", "midi"), ("sonify_file_path", "wav"), ("notes_file_path", "csv"),
+                        ("notes_json_path", "json")]:
         link = urlsplit(payload[field])
-        assert link.path.endswith(f"results/{task.task_id}/song.{name}")
-        assert int(parse_qs(link.query)["X-Amz-Expires"][0]) == link_lifetime_s(RetrySchedule([0, 0, 0]))
+        assert f"{link.scheme}://{link.netloc}{link.path}" == f"{public_api_url}/v1/files/{task.task_id}/{name}"
+        # Valid for days, however short the (compressed) schedule, and not tied to any AWS credentials.
+        assert int(parse_qs(link.query)["expires"][0]) >= time.time() + MIN_SIGNED_LINK_S - 60
+        assert "X-Amz-Credential" not in link.query and "X-Amz-Security-Token" not in link.query
+        assert _download(stack, payload[field]) == contents[name]
     assert request.headers["user-agent"].startswith("midiscribe/")
 
     item = task_item(stack, task.task_id)
@@ -72,6 +99,20 @@ def test_completed_task_is_delivered_signed_with_seed_002_fields(stack, key, rec
     [attempt] = item["webhook_attempts"]
     assert attempt["status_code"] == 200 and attempt["error"] is None and attempt["attempt"] == 1
     assert dead_letters(stack) == []
+
+
+def test_without_a_public_api_url_links_fall_back_to_presigned_urls(stack, key, receiver, monkeypatch, caplog):
+    monkeypatch.setenv("MIDISCRIBE_PUBLIC_API_URL", "")
+    task = make_finished_task(stack, owner_id=key.key_id, webhook_url=receiver.url())
+    enqueue_notify(stack, task)
+    pump_notify(stack)
+    payload = _verified(receiver.requests[0], key.webhook_secret)
+    link = urlsplit(payload["midi_file_path"])
+    assert link.path.endswith(f"results/{task.task_id}/song.midi")
+    assert int(parse_qs(link.query)["X-Amz-Expires"][0]) == link_lifetime_s(RetrySchedule([0, 0, 0]))
+    assert requests.get(payload["midi_file_path"], timeout=10).content == b"MThd"
+    # Said at most once per process (an earlier test may already have said it): not once per webhook.
+    assert len([r for r in caplog.records if "MIDISCRIBE_PUBLIC_API_URL is not set" in r.getMessage()]) <= 1
 
 
 def test_failed_task_is_delivered_too(stack, key, receiver):
@@ -234,7 +275,8 @@ def test_file_convert_payload(stack, key, receiver):
     payload = _verified(receiver.requests[0], key.webhook_secret)
     assert payload["conversion_type"] == "File Conversion"
     assert payload["message"] == "File Conversion Completed"
-    assert urlsplit(payload["output_path"]).path.endswith(f"results/{task.task_id}/song.converted")
+    assert urlsplit(payload["output_path"]).path.endswith(f"/v1/files/{task.task_id}/converted")
+    assert _download(stack, payload["output_path"]) == b"fLaC"
     assert "midi_file_path" not in payload
 
 

@@ -12,7 +12,45 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from midiscribe.engine.options import TranscriptionOptions
-from midiscribe.service.requests import CONVERT_FORMATS
+from midiscribe.service.requests import CONVERT_FORMATS, MP3_SAMPLE_RATES
+from midiscribe.service.tasks import TaskKind
+
+# The parser strips text fields (Python's str.strip) and treats what is left empty as missing: required
+# text must hold a character that is not whitespace to Python. Spelled out, because \S in a JSON Schema
+# (ECMA-262) pattern differs from Python's (e.g. on \x1c-\x1f). Patterns are unanchored: "anywhere".
+NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+CONVERSION_TYPES = tuple(kind.conversion_type for kind in TaskKind)
+# What POST /v1/file_convert requires of its fields together (service/requests.py parse_file_convert).
+# A ``properties`` rule holds when its field is left out, as the defaults (wav, no resampling) allow.
+DEFAULT_CONVERT_FORMAT = "wav"
+
+
+def _bit_depth_rule(depths: tuple[int, ...]) -> dict[str, Any]:
+    formats = [name for name, held in CONVERT_FORMATS.items() if held == depths]
+    rule: dict[str, Any] = {
+        "properties": {"target_format": {"enum": formats}, "target_bit_depth": {"enum": list(depths)}}
+    }
+    if DEFAULT_CONVERT_FORMAT not in formats:
+        rule["required"] = ["target_format"]
+    return rule
+
+
+FILE_CONVERT_RULES: list[dict[str, Any]] = [
+    {  # mp3 holds only some sample rates
+        "anyOf": [
+            {"properties": {"target_format": {"not": {"const": "mp3"}}}},
+            {"properties": {"target_sr": {"enum": [*MP3_SAMPLE_RATES, None]}}},
+        ]
+    },
+    {  # a bit depth only for formats that have one, and only one each can hold
+        "anyOf": [
+            {"properties": {"target_bit_depth": {"type": "null"}}},
+            *(_bit_depth_rule(depths) for depths in dict.fromkeys(CONVERT_FORMATS.values()) if depths),
+        ]
+    },
+]
+# What POST /v1/uploads accepts as content_type: a media type, type/subtype, on one line.
+MEDIA_TYPE = r"^[^\r\n]*/[^\r\n]*$"
 
 
 class ErrorResponse(BaseModel):
@@ -156,7 +194,9 @@ class AudioToMidiJson(_AudioFields, TranscriptionOptions):
 class AudioToMidiForm(AudioToMidiJson):
     model_config = ConfigDict(extra="forbid", title="AudioToMidiForm")
 
-    audio_file: bytes | None = Field(None, json_schema_extra={"format": "binary"}, description="The audio file.")
+    audio_file: bytes | None = Field(
+        None, json_schema_extra={"format": "binary", "minLength": 1}, description="The audio file (not empty)."
+    )
 
 
 class FileConvertJson(_AudioFields):
@@ -170,21 +210,25 @@ class FileConvertJson(_AudioFields):
 class FileConvertForm(FileConvertJson):
     model_config = ConfigDict(extra="forbid", title="FileConvertForm")
 
-    audio_file: bytes | None = Field(None, json_schema_extra={"format": "binary"}, description="The audio file.")
+    audio_file: bytes | None = Field(
+        None, json_schema_extra={"format": "binary", "minLength": 1}, description="The audio file (not empty)."
+    )
 
 
 class MidiGenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    taskId: str = Field(description="task_id of an earlier audio_to_midi task of this API key.")
-    callBackUrl: str = Field(description="https:// URL that receives the notes when done.")
+    taskId: str = Field(pattern=NOT_BLANK, description="task_id of an earlier audio_to_midi task of this API key.")
+    callBackUrl: str = Field(pattern=NOT_BLANK, description="https:// URL that receives the notes when done.")
 
 
 class UploadRequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid", title="UploadRequest")
 
-    filename: str = Field(description="Name of the file you will upload, e.g. song.wav.")
-    content_type: str | None = Field(None, description="Its media type, e.g. audio/wav.")
+    filename: str = Field(pattern=NOT_BLANK, description="Name of the file you will upload, e.g. song.wav.")
+    content_type: str | None = Field(
+        None, pattern=MEDIA_TYPE, description="Its media type, e.g. audio/wav (default application/octet-stream)."
+    )
 
 
 def inline_schema(model: type[BaseModel]) -> dict[str, Any]:

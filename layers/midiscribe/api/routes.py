@@ -15,12 +15,13 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 import midiscribe
 from midiscribe.service.config import Settings
 from midiscribe.service.conversions import ConversionService, QueuedTask
 from midiscribe.service.errors import ApiError, UnauthorizedError
+from midiscribe.service.file_links import LINKABLE_OUTPUTS
 from midiscribe.service.requests import (
     RequestBody,
     parse_audio_to_midi,
@@ -49,7 +50,8 @@ _BODY_OVERHEAD_BYTES = 64 * 1024
 
 
 class ApiResolver(APIGatewayRestResolver):
-    """The Powertools resolver, with its generic 422 "Validation Error" answer taken out of the document.
+    """The Powertools resolver, with its generic 422 "Validation Error" answer taken out of the document
+    (and no body documented for redirects).
 
     Invalid parameters are answered 400 with our error envelope (see ``handle_validation_error``), so
     documenting Powertools' 422 shape would describe an answer the API never gives.
@@ -62,6 +64,13 @@ class ApiResolver(APIGatewayRestResolver):
             for method in ("get", "put", "post", "delete", "patch"):
                 operation = getattr(path_item, method, None)
                 responses = getattr(operation, "responses", None) or {}
+                for status, response in responses.items():
+                    # Powertools gives every response a JSON content; a redirect has no body.
+                    if 300 <= int(status) < 400:
+                        if isinstance(response, dict):
+                            response.pop("content", None)
+                        else:
+                            response.content = None
                 generic = responses.get(422)
                 if generic is not None and "HTTPValidationError" in str(generic):
                     del responses[422]
@@ -94,6 +103,7 @@ def _error_responses(*statuses: int, kie: bool = False) -> dict[int, Any]:
     descriptions = {
         400: "Invalid request parameters",
         401: "No API key, or an unknown or disabled one",
+        403: "The link's signature does not match, or the link has expired",
         404: "Unknown task, or an S3 object that does not exist",
         413: "The file is larger than this deployment accepts",
         415: "Unsupported request content type",
@@ -111,21 +121,52 @@ def _ok(model: type, description: str) -> dict[int, Any]:
     return {200: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
-def _request_body(form_model: type | None, json_model: type, *, audio: bool = False) -> dict[str, Any]:
-    """Request bodies in the three content types the parser reads; ``audio``: one audio source is required."""
+def _audio_source(name: str) -> dict[str, Any]:
+    """The rule a body meets when ``name`` is its audio source.
+
+    A file part counts as given whenever it is sent (and must not be empty); blank text counts as not given.
+    """
+    if name == "audio_file":
+        return {"required": [name]}
+    return {"required": [name], "properties": {name: {"type": "string", "pattern": models.NOT_BLANK}}}
+
+
+def _request_body(
+    form_model: type | None, json_model: type, *, audio: bool = False, rules: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Request bodies in the three content types the parser reads; ``audio``: exactly one audio source;
+    ``rules``: schemas every body must also match (rules that tie fields together)."""
 
     def schema(model: type, sources: tuple[str, ...]) -> dict[str, Any]:
         body = models.inline_schema(model)
         if audio:
-            body["anyOf"] = [{"required": [source]} for source in sources]
+            # oneOf: a body naming two sources is refused (AMBIGUOUS_AUDIO_SOURCE) as much as one naming none.
+            body["oneOf"] = [_audio_source(source) for source in sources]
+        if rules:
+            body["allOf"] = rules
         return body
 
     content: dict[str, Any] = {}
     if form_model is not None:
-        content["multipart/form-data"] = {"schema": schema(form_model, ("audio_file", "audio_url", "audio_path"))}
-    content["application/x-www-form-urlencoded"] = {"schema": schema(json_model, ("audio_url", "audio_path"))}
+        content["multipart/form-data"] = {
+            "schema": _without_null(schema(form_model, ("audio_file", "audio_url", "audio_path")))
+        }
+    content["application/x-www-form-urlencoded"] = {
+        "schema": _without_null(schema(json_model, ("audio_url", "audio_path")))
+    }
     content["application/json"] = {"schema": schema(json_model, ("audio_url", "audio_path"))}
     return {"requestBody": {"required": True, "content": content}}
+
+
+def _without_null(body: dict[str, Any]) -> dict[str, Any]:
+    """A form's fields are text (or files): JSON's null cannot be sent, and the word 'null' is not a null."""
+    for name, field in (body.get("properties") or {}).items():
+        choices = field.get("anyOf")
+        if isinstance(choices, list) and {"type": "null"} in choices:
+            kept = [choice for choice in choices if choice != {"type": "null"}]
+            rest = {key: value for key, value in field.items() if key not in ("anyOf", "default")}
+            body["properties"][name] = {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+    return body
 
 
 def _service() -> ConversionService:
@@ -196,6 +237,35 @@ def health():
     return _json(200, {"status": "ok", "version": midiscribe.__version__})
 
 
+@app.get(
+    "/v1/files/<task_id>/<name>",
+    summary="Follow a signed result link (as webhooks carry them): redirects to the file",
+    description=(
+        "The links in a webhook's payload point here. They are signed with the task owner's webhook secret "
+        "and stay valid for the whole retry schedule (at least 7 days); each use redirects (302) to a "
+        "short-lived presigned S3 URL. No API key is needed: the signature is the authorization."
+    ),
+    tags=["conversions"],
+    responses={
+        302: {
+            "description": "Redirect to a presigned S3 URL of the file, valid for a few minutes",
+            "headers": {"Location": {"description": "The presigned S3 URL", "schema": {"type": "string"}}},
+        },
+        **_error_responses(400, 403, 404, 429, 500),
+    },
+    openapi_extensions=PUBLIC,
+)
+def follow_file_link(
+    task_id: Annotated[str, Path(description="The task whose file the link names")],
+    name: Annotated[str, Path(description=f"The file: one of {', '.join(LINKABLE_OUTPUTS)}")],
+    expires: Annotated[int, Query(ge=0, description="Until when the link is valid, in epoch seconds")],
+    signature: Annotated[str, Query(min_length=1, description="The link's signature (URL-safe base64)")],
+):
+    location = _service().file_location(task_id, name, expires=str(expires), signature=signature)
+    # Each use gets its own short-lived URL, so the redirect must not be cached.
+    return Response(status_code=302, headers={"Location": location, "Cache-Control": "no-store"}, body="")
+
+
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document():
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
@@ -244,7 +314,9 @@ def audio_to_midi():
         **_ok(models.QueuedResponse, "File conversion task queued"),
         **_error_responses(400, 401, 404, 413, 415, 429, 500),
     },
-    openapi_extensions=_request_body(models.FileConvertForm, models.FileConvertJson, audio=True),
+    openapi_extensions=_request_body(
+        models.FileConvertForm, models.FileConvertJson, audio=True, rules=models.FILE_CONVERT_RULES
+    ),
 )
 def file_convert():
     owner = _caller()
@@ -265,7 +337,14 @@ def file_convert():
     responses={**_ok(models.ConversionResponse, "The conversion"), **_error_responses(400, 401, 404, 429, 500)},
 )
 def by_id(
-    conversionType: Annotated[str | None, Query(description="AUDIO_TO_MIDI, FILE_CONVERT or MIDI_GENERATE")] = None,
+    conversionType: Annotated[
+        str | None,
+        Query(
+            description="AUDIO_TO_MIDI, FILE_CONVERT or MIDI_GENERATE (any case)",
+            # Documented as the canonical spellings; the API also takes them in any case, trimmed.
+            json_schema_extra={"enum": list(models.CONVERSION_TYPES)},
+        ),
+    ] = None,
     task_id: Annotated[str | None, Query(description="The task_id returned on submission")] = None,
     conversion_id: Annotated[str | None, Query(description="Or the conversion_id returned on submission")] = None,
 ):
@@ -328,7 +407,9 @@ def midi_generate():
         **_error_responses(400, 401, 404, 429, 500, kie=True),
     },
 )
-def midi_record_info(taskId: Annotated[str, Query(description="taskId from /api/v1/midi/generate")]):
+def midi_record_info(
+    taskId: Annotated[str, Query(pattern=models.NOT_BLANK, description="taskId from /api/v1/midi/generate")],
+):
     owner = _caller()
     return _json(200, {"code": 200, "msg": "success", "data": _service().record_info(owner, taskId)})
 

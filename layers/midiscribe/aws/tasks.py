@@ -8,6 +8,7 @@ what the webhook code records on the same item (``webhook_*``) survives.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -37,11 +38,19 @@ class TaskExistsError(Exception):
         self.task_id = task_id
 
 
+# DynamoDB numbers reach down to 1E-130; anything smaller in magnitude cannot be stored (boto3 raises).
+_SMALLEST_DYNAMO_NUMBER = 1e-130
+
+
 def _to_dynamo(value: Any) -> Any:
     """DynamoDB numbers must be Decimal; floats are converted through str to keep their digits."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, float):
+        # A client may send 6e-276 as an option. It is stored as the nearest number DynamoDB holds, keeping
+        # its sign, so that a rule such as "greater than 0" still holds when the worker reads it back.
+        if value != 0 and abs(value) < _SMALLEST_DYNAMO_NUMBER:
+            value = math.copysign(_SMALLEST_DYNAMO_NUMBER, value)
         return Decimal(repr(value))
     if isinstance(value, dict):
         return {str(k): _to_dynamo(v) for k, v in value.items()}

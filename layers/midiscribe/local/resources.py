@@ -46,6 +46,9 @@ NOTIFY_QUEUE_ID = "NotifyQueue"
 NOTIFY_DLQ_ID = "NotifyDLQ"
 
 CREATED_TYPES = ("AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::DynamoDB::Table", "AWS::S3::Bucket")
+# Not created here, but functions may be told about them (the API's URL): ``!Ref`` gives a stand-in id.
+# Whoever serves the API locally (the local stack) sets the variables built from it to its own address.
+STAND_IN_TYPES = ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi")
 
 
 class TemplateError(ValueError):
@@ -193,12 +196,19 @@ class TemplateEvaluator:
             return self.parameters[name]
         if name in self.created:
             return self.created[name].ref
-        if name in (self.template.get("Resources") or {}):
+        resource = (self.template.get("Resources") or {}).get(name)
+        if isinstance(resource, dict) and resource.get("Type") in STAND_IN_TYPES:
+            return self.stand_in_id(name)
+        if resource is not None:
             raise TemplateError(
                 f"!Ref {name}: {name} is not one of the resources created locally "
                 f"({', '.join(CREATED_TYPES)}) or not created yet"
             )
         raise TemplateError(f"!Ref {name}: no parameter, pseudo parameter or resource has that name")
+
+    def stand_in_id(self, logical_id: str) -> str:
+        """A REST API id (10 lowercase letters and digits, as API Gateway's) stable per stack and resource."""
+        return uuid.uuid5(uuid.NAMESPACE_URL, f"{self.pseudo['AWS::StackId']}/{logical_id}").hex[:10]
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
         created = self.created.get(logical_id)

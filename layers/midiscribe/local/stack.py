@@ -41,7 +41,10 @@ LOCAL_DEFAULTS = {
 }
 # Resource names and endpoints always come from the resources just created, never from the shell.
 RESOURCE_ENV = ("MIDISCRIBE_BUCKET", "MIDISCRIBE_TASKS_TABLE", "MIDISCRIBE_KEYS_TABLE",
-                "MIDISCRIBE_TRANSCRIBE_QUEUE_URL", "MIDISCRIBE_NOTIFY_QUEUE_URL", "MIDISCRIBE_NOTIFY_DLQ_URL")
+                "MIDISCRIBE_TRANSCRIBE_QUEUE_URL", "MIDISCRIBE_NOTIFY_QUEUE_URL", "MIDISCRIBE_NOTIFY_DLQ_URL",
+                "MIDISCRIBE_PUBLIC_API_URL")
+# Webhook links lead to the API that serves them: here, this stack's own HTTP server.
+PUBLIC_API_URL_ENV = "MIDISCRIBE_PUBLIC_API_URL"
 
 
 def find_repository_root(start: Path | None = None) -> Path:
@@ -190,9 +193,8 @@ class LocalStack:
         self._start_pollers(functions, created)
         self._http_thread = threading.Thread(target=self._http.serve_forever, name="local-api", daemon=True)
         self._http_thread.start()
-        host, port = self._http.server_address[:2]
         self.running = RunningStack(
-            api_url=f"http://{host}:{port}",
+            api_url=self._api_url(),
             aws_endpoint_url=endpoint,
             api_key=api_key,
             key_id=record.key_id,
@@ -201,6 +203,11 @@ class LocalStack:
             environment=function_env,
         )
         return self.running
+
+    def _api_url(self) -> str:
+        assert self._http is not None, "the API port is bound first"
+        host, port = self._http.server_address[:2]
+        return f"http://{host}:{port}"
 
     def _state_store(self, created: Any) -> Any:
         import boto3
@@ -253,6 +260,8 @@ class LocalStack:
             if name.startswith("MIDISCRIBE_") and name not in RESOURCE_ENV and name in environment:
                 environment[name] = value
         environment["MIDISCRIBE_STAGE"] = LOCAL_DEFAULTS["MIDISCRIBE_STAGE"]
+        # The template's value is a stand-in execute-api URL; the API is served here, not there.
+        environment[PUBLIC_API_URL_ENV] = self._api_url()
         for name in ("MIDISCRIBE_ALLOW_PRIVATE_URLS", "MIDISCRIBE_ALLOW_HTTP_URLS"):
             environment[name] = "true" if os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"} else "false"
         for name in ("POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED"):

@@ -70,6 +70,9 @@ class Settings:
     transcribe_max_receive: int = 3
     # Records from this queue only make sure their task ends FAILED (the worker drains its DLQ).
     transcribe_dlq_arn: str = ""
+    # The API's own base URL (https://{api}.execute-api.{region}.amazonaws.com/{stage}): webhooks link
+    # to GET /v1/files/… on it, which outlive presigned S3 URLs. Empty: webhooks carry presigned URLs.
+    public_api_url: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -93,4 +96,5 @@ class Settings:
             webhook_retry_schedule=_schedule("MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", DEFAULT_WEBHOOK_RETRY_SCHEDULE),
             transcribe_max_receive=max(1, int(_float("MIDISCRIBE_TRANSCRIBE_MAX_RECEIVE", 3))),
             transcribe_dlq_arn=env("MIDISCRIBE_TRANSCRIBE_DLQ_ARN", ""),
+            public_api_url=env("MIDISCRIBE_PUBLIC_API_URL", "").strip().rstrip("/"),
         )

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from midiscribe.aws.keys import ApiKeyRepository
 from midiscribe.aws.queues import MessageQueue, transcribe_message
 from midiscribe.aws.storage import Storage
 from midiscribe.aws.tasks import TaskRepository
 from midiscribe.webhooks import urlguard
 
-from . import kie
+from . import file_links, kie
 from .config import Settings
 from .errors import (
     BadRequestError,
+    ForbiddenError,
     InternalError,
     NotFoundError,
     PayloadTooLargeError,
@@ -52,6 +55,8 @@ QUEUED_MESSAGES = {
 # 20x real time (it measures faster; the guess should not promise too much).
 _ETA_BASE_S = 10
 _ETA_REALTIME_FACTOR = 20.0
+# A followed file link redirects to S3 at once, so its presigned URL need not live long.
+FILE_REDIRECT_EXPIRY_S = 300
 # Compressed audio at 128 kbit/s: the fewest bytes per second a typical upload has, so the longest duration.
 _BYTES_PER_SECOND_GUESS = 16_000
 _THROTTLING_CODES = {
@@ -109,12 +114,23 @@ class ConversionService:
         tasks: TaskRepository | None = None,
         transcribe_queue: MessageQueue | None = None,
         resolver: Callable[[str, int], Any] | None = None,
+        keys: ApiKeyRepository | None = None,
+        clock: Callable[[], float] = time.time,
     ):
         self.settings = settings
         self.storage = storage or Storage(settings.bucket)
         self.tasks = tasks or TaskRepository(settings.tasks_table)
         self.transcribe_queue = transcribe_queue or MessageQueue(settings.transcribe_queue_url)
         self._resolver = resolver
+        self._keys = keys
+        self._clock = clock
+
+    @property
+    def keys(self) -> ApiKeyRepository:
+        # Only the file-link route reads keys: other requests never build the repository.
+        if self._keys is None:
+            self._keys = ApiKeyRepository(self.settings.keys_table)
+        return self._keys
 
     @property
     def max_upload_bytes(self) -> int:
@@ -317,6 +333,52 @@ class ConversionService:
             "webhook_status": task.webhook_status or None,
             "webhook_attempts": task.webhook_attempts,
         }
+
+    def file_location(self, task_id: str, name: str, *, expires: str | None, signature: str | None) -> str:
+        """Where a signed file link (``GET /v1/files/{task_id}/{name}``) leads: a fresh presigned S3 URL.
+
+        Unknown tasks and files are 404; a link whose signature does not match the task owner's
+        secret, or that has expired, is 403.
+        """
+        missing_task = NotFoundError(
+            f"No task {task_id[:80]!r}: the link names a task that does not exist (or has expired).", "TASK_NOT_FOUND"
+        )
+        if not _plausible_id(task_id):
+            raise missing_task
+        try:
+            link = file_links.FileLink(task_id=task_id, name=name, expires=file_links.parse_expires(expires))
+        except file_links.FileLinkError as error:
+            raise ForbiddenError(error.message, error.code) from None
+        try:
+            task = self.tasks.get(task_id)
+            key = self.keys.get(task.owner_id) if task is not None and task.owner_id else None
+        except (ClientError, BotoCoreError) as error:
+            log.exception("reading a task or its key for a file link failed")
+            raise translate_aws_error(error) from None
+        if task is None:
+            raise missing_task
+        if key is None or not key.webhook_secret:
+            raise ForbiddenError(
+                "The API key that created this task no longer exists, so its links cannot be checked: "
+                "results are no longer available through links.",
+                "INVALID_SIGNATURE",
+            )
+        try:
+            file_links.verify(key.webhook_secret, link, signature, now=self._clock())
+        except file_links.FileLinkError as error:
+            raise ForbiddenError(error.message, error.code) from None
+        object_key = task.outputs.get(name) if name in file_links.LINKABLE_OUTPUTS else None
+        if not object_key:
+            raise NotFoundError(
+                f"Task {task_id} has no {name[:40]!r} file: it produced "
+                f"{', '.join(n for n in file_links.LINKABLE_OUTPUTS if task.outputs.get(n)) or 'no files'}.",
+                "FILE_NOT_FOUND",
+            )
+        try:
+            return self.storage.presign_get(object_key, expires_s=FILE_REDIRECT_EXPIRY_S)
+        except (ClientError, BotoCoreError) as error:
+            log.exception("presigning %s failed", object_key)
+            raise translate_aws_error(error) from None
 
     def record_info(self, owner_id: str, task_id: str) -> dict[str, Any]:
         """kie.ai's record for a midi_generate task (notes read back from its stored result)."""

@@ -35,6 +35,13 @@ class UnauthorizedError(ApiError):
     default_code = "UNAUTHORIZED"
 
 
+class ForbiddenError(ApiError):
+    """A request that carries its own authorization (a signed link) which does not grant access."""
+
+    http_status = 403
+    default_code = "FORBIDDEN"
+
+
 class NotFoundError(ApiError):
     http_status = 404
     default_code = "NOT_FOUND"
@@ -72,6 +79,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     for cls in (
         BadRequestError,
         UnauthorizedError,
+        ForbiddenError,
         NotFoundError,
         PayloadTooLargeError,
         UnsupportedMediaTypeError,

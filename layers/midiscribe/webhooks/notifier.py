@@ -5,8 +5,9 @@ The notify function hands each message to :meth:`WebhookNotifier.handle`, which
 1. sends a message that is not due yet back to the queue (SQS delays are at most 15 minutes);
 2. on the first message of a task, fixes the event's ``webhook-id`` on the task item, so every
    attempt and every redelivery of the event carries the same id;
-3. builds the payload, signs it with the owner key's secret, makes one attempt, and records it on
-   the task (``webhook_attempts``, ``webhook_status``);
+3. builds the payload (its file links are signed ``GET /v1/files/…`` links on the API, which outlive
+   this function's credentials), signs it with the owner key's secret, makes one attempt, and records
+   it on the task (``webhook_attempts``, ``webhook_status``);
 4. then either stops (delivered), queues the next attempt of the schedule, or, when the schedule
    is exhausted or the receiver answered 410, marks the delivery ``failed`` and puts the message
    in the notify DLQ with the reason, so nothing is dropped silently.
@@ -17,6 +18,7 @@ as failed and SQS retries it (and dead-letters it after maxReceiveCount).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from midiscribe.service import file_links
 from midiscribe.service.config import Settings
 from midiscribe.service.tasks import Task
 
@@ -34,13 +37,15 @@ from .payload import (
     MIDI_DATA_OUTPUT,
     NOTES_JSON_OUTPUT,
     InstrumentsLoader,
+    Link,
     build_payload,
     encode_body,
     event_for,
     link_lifetime_s,
+    signed_link_lifetime_s,
 )
 from .schedule import InvalidNotifyMessageError, NotifyMessage, RetrySchedule, sqs_delay_s
-from .signing import WebhookSecretError, new_webhook_id, signed_headers
+from .signing import SECRET_PREFIX, WebhookSecretError, new_webhook_id, signed_headers
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +140,9 @@ class WebhookNotifier:
     dead_letters: QueueSender | None
     presign: Callable[[str, int], str]  # (S3 key, seconds valid) -> URL
     schedule: RetrySchedule
+    # The API's base URL: payload links are signed GET /v1/files/… links on it. Empty: presigned S3 URLs,
+    # which die with the credentials that signed them (hours, in Lambda) however long they claim to live.
+    public_api_url: str = ""
     allow_private: bool = False
     allow_http: bool = False
     timeout_s: float = delivery.DEFAULT_TIMEOUT_S
@@ -205,15 +213,10 @@ class WebhookNotifier:
         key = self.keys.get(task.owner_id) if task.owner_id else None
         if key is None:
             return self._give_up(task, message, "the task's API key no longer exists: there is no secret to sign with")
-        body = encode_body(
-            build_payload(
-                task,
-                message.event,
-                presign=lambda s3_key: self.presign(s3_key, link_lifetime_s(self.schedule)),
-                instruments=self.instruments,
-            )
-        )
         try:
+            body = encode_body(
+                build_payload(task, message.event, link=self._links(key.webhook_secret), instruments=self.instruments)
+            )
             headers = signed_headers(key.webhook_secret, message.webhook_id, body)
         except WebhookSecretError as exc:
             return self._give_up(task, message, str(exc))
@@ -264,6 +267,20 @@ class WebhookNotifier:
             wait = max(wait, result.retry_after_s)
         self._send_due(replace(message, attempt=message.attempt + 1, not_before=now + wait), now)
         return "retrying"
+
+    def _links(self, secret: str) -> Link:
+        """How this attempt links to the task's files (each attempt's links live from its own time on)."""
+        if not self.public_api_url:
+            _log_presigned_fallback()
+            lifetime = link_lifetime_s(self.schedule)
+            return lambda task, name: self.presign(task.outputs[name], lifetime)
+        if not secret or not secret.startswith(SECRET_PREFIX):
+            raise WebhookSecretError("the API key's webhook secret is missing or does not start with 'whsec_': "
+                                     "create a new key")
+        expires = int(self.clock()) + signed_link_lifetime_s(self.schedule)
+        return lambda task, name: file_links.signed_url(
+            self.public_api_url, secret, file_links.FileLink(task_id=task.task_id, name=name, expires=expires)
+        )
 
     def _give_up(self, task: Task, message: NotifyMessage, reason: str) -> str:
         """End the delivery without calling the receiver, recording why as the attempt byId shows."""
@@ -328,6 +345,15 @@ class WebhookNotifier:
         return Redelivery(task_id=task_id, webhook_id=state["webhook_event_id"], event=event)
 
 
+@functools.cache
+def _log_presigned_fallback() -> None:
+    """Said once per process: every webhook would repeat it."""
+    logger.warning(
+        "MIDISCRIBE_PUBLIC_API_URL is not set: webhook links are presigned S3 URLs, which stop working when "
+        "the credentials that signed them expire (hours, in Lambda); set it to the API's base URL"
+    )
+
+
 def notifier_from_settings(settings: Settings) -> WebhookNotifier:
     """The notifier wired to this deployment's table, queues and bucket (clients are created lazily)."""
     from midiscribe.aws.keys import ApiKeyRepository
@@ -355,6 +381,7 @@ def notifier_from_settings(settings: Settings) -> WebhookNotifier:
         dead_letters=MessageQueue(settings.notify_dlq_url) if settings.notify_dlq_url else None,
         presign=presign,
         schedule=RetrySchedule(settings.webhook_retry_schedule),
+        public_api_url=settings.public_api_url,
         allow_private=settings.allow_private_urls,
         allow_http=settings.allow_http_urls,
         timeout_s=settings.webhook_timeout_s,

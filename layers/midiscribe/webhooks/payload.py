@@ -6,7 +6,11 @@
 - ``midi_generate``: kie.ai's callback: ``{code, msg, task_id, data: {taskId, state, instruments}}``.
 
 A failed task is delivered too, with ``success: false`` (or kie's ``code: 500``) and the reason.
-Links are presigned S3 URLs; the caller decides how long they live (see ``link_lifetime_s``).
+kie's callback carries the notes themselves, so it has no links.
+
+Links are made by the caller (see ``Link``): signed links to the API's ``GET /v1/files/…``
+(``midiscribe.service.file_links``), valid for ``signed_link_lifetime_s``, or, where the API's
+public URL is not configured, presigned S3 URLs valid for ``link_lifetime_s``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from .schedule import RetrySchedule
 MAX_PRESIGN_S = 7 * 24 * 3600
 # Time for a receiver to fetch the files after the last attempt reached it.
 LINK_MARGIN_S = 24 * 3600
+# Signed API links are not bound by SigV4's limit; a receiver gets at least this long whatever the schedule.
+MIN_SIGNED_LINK_S = 7 * 24 * 3600
 
 CONVERSION_TYPES: dict[TaskKind, str] = {
     TaskKind.AUDIO_TO_MIDI: "Audio to MIDI",
@@ -38,7 +44,8 @@ NOTES_JSON_OUTPUT = "json"
 CONVERTED_OUTPUT = "converted"
 MIDI_DATA_OUTPUT = "midi_data"  # midi_generate: kie.ai's instruments document (service.kie)
 
-Presign = Callable[[str], str]
+# (task, output name) -> the URL a payload carries for that output.
+Link = Callable[[Task, str], str]
 # A midi_generate task's instruments in kie.ai's shape ([{name, notes: [{pitch, start, end, velocity}]}]),
 # read from its stored result: the same list GET /api/v1/midi/record-info shows.
 InstrumentsLoader = Callable[[Task], list[dict[str, Any]]]
@@ -47,6 +54,11 @@ InstrumentsLoader = Callable[[Task], list[dict[str, Any]]]
 def link_lifetime_s(schedule: RetrySchedule) -> int:
     """How long presigned links in a webhook live: the whole retry schedule plus a day, at most 7 days."""
     return int(min(MAX_PRESIGN_S, schedule.longest_span_s() + LINK_MARGIN_S))
+
+
+def signed_link_lifetime_s(schedule: RetrySchedule) -> int:
+    """How long signed API links in a webhook live: the whole retry schedule plus a day, at least 7 days."""
+    return int(max(MIN_SIGNED_LINK_S, schedule.longest_span_s() + LINK_MARGIN_S))
 
 
 def event_for(task: Task) -> str:
@@ -62,7 +74,7 @@ def build_payload(
     task: Task,
     event: str,
     *,
-    presign: Presign,
+    link: Link,
     instruments: InstrumentsLoader | None = None,
 ) -> dict[str, Any]:
     if task.kind == TaskKind.MIDI_GENERATE:
@@ -75,18 +87,18 @@ def build_payload(
         "conversion_id": task.conversion_id,
     }
     if task.kind == TaskKind.FILE_CONVERT:
-        payload["output_path"] = _link(task, CONVERTED_OUTPUT, presign) if succeeded else ""
+        payload["output_path"] = _link(task, CONVERTED_OUTPUT, link) if succeeded else ""
     else:
-        payload["midi_file_path"] = _link(task, MIDI_OUTPUT, presign) if succeeded else ""
-        payload["sonify_file_path"] = _link(task, SONIFY_OUTPUT, presign) if succeeded else ""
-        payload["notes_file_path"] = _link(task, NOTES_CSV_OUTPUT, presign) if succeeded else ""
+        payload["midi_file_path"] = _link(task, MIDI_OUTPUT, link) if succeeded else ""
+        payload["sonify_file_path"] = _link(task, SONIFY_OUTPUT, link) if succeeded else ""
+        payload["notes_file_path"] = _link(task, NOTES_CSV_OUTPUT, link) if succeeded else ""
     payload["message"] = (COMPLETED_MESSAGES if succeeded else FAILED_MESSAGES)[task.kind]
     payload["status"] = task.status.value
     payload["error"] = (task.error or "The task failed.") if not succeeded else None
     payload["audio_duration_s"] = task.audio_duration_s
     if task.kind == TaskKind.AUDIO_TO_MIDI:
         payload["note_count"] = task.note_count
-        payload["notes_json_path"] = _link(task, NOTES_JSON_OUTPUT, presign) if succeeded else ""
+        payload["notes_json_path"] = _link(task, NOTES_JSON_OUTPUT, link) if succeeded else ""
     payload["type"] = event
     payload["timestamp"] = _event_time(task)
     return payload
@@ -97,10 +109,9 @@ def encode_body(payload: Mapping[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _link(task: Task, name: str, presign: Presign) -> str:
-    """A presigned link to the output stored under ``name`` ('' when the task did not produce it)."""
-    key = task.outputs.get(name)
-    return presign(key) if key else ""
+def _link(task: Task, name: str, link: Link) -> str:
+    """The link to the output stored under ``name`` ('' when the task did not produce it)."""
+    return link(task, name) if task.outputs.get(name) else ""
 
 
 def _event_time(task: Task) -> str:
