@@ -3,43 +3,28 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import sys
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import requests
 
+from midiscribe.local.functions import LambdaContext as LocalLambdaContext
+from midiscribe.local.functions import import_module_file
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 BINARY_TYPES = ("multipart/form-data", "audio/", "application/octet-stream")
 
 
 def load_function(name: str) -> ModuleType:
-    """functions/<name>/app.py under a unique module name (every function's module is called app)."""
-    module_name = f"midiscribe_function_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, REPOSITORY_ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    """functions/<name>/app.py, imported as the local stack imports it."""
+    return import_module_file(REPOSITORY_ROOT / "functions" / name / "app.py")
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "SubmitFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:SubmitFunction"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+def LambdaContext(function_name: str = "SubmitFunction") -> LocalLambdaContext:  # noqa: N802 - reads like the class
+    return LocalLambdaContext(function_name, memory_mb=512, timeout_s=30)
 
 
 def rest_event(

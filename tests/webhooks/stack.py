@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 from midiscribe.aws.queues import MessageQueue
 from midiscribe.aws.tasks import TaskRepository
+from midiscribe.local.functions import LambdaContext, import_module_file
 from midiscribe.service.tasks import Task, TaskKind, TaskSource
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_function(name: str) -> ModuleType:
-    """functions/<name>/app.py as a module (each function's app.py is its own top-level module in Lambda)."""
-    module_name = f"midiscribe_function_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, REPOSITORY_ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    """functions/<name>/app.py, imported as the local stack imports it."""
+    return import_module_file(REPOSITORY_ROOT / "functions" / name / "app.py")
 
 
-def lambda_context(function_name: str = "NotifyFunction") -> Any:
-    return SimpleNamespace(
-        function_name=function_name,
-        function_version="$LATEST",
-        memory_limit_in_mb=512,
-        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
-        aws_request_id="00000000-0000-4000-8000-000000000000",
-        get_remaining_time_in_millis=lambda: 60_000,
-    )
+def lambda_context(function_name: str = "NotifyFunction") -> LambdaContext:
+    return LambdaContext(function_name, memory_mb=512, timeout_s=180)
 
 
 def make_finished_task(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -12,30 +10,19 @@ from types import ModuleType
 import numpy as np
 import soundfile
 
+from midiscribe.local.functions import LambdaContext as LocalLambdaContext
+from midiscribe.local.functions import import_module_file
+
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_function(name: str) -> ModuleType:
-    module_name = f"midiscribe_function_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, REPOSITORY_ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    """functions/<name>/app.py, imported as the local stack imports it."""
+    return import_module_file(REPOSITORY_ROOT / "functions" / name / "app.py")
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "TranscribeFunction"
-    memory_limit_in_mb: int = 3008
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:TranscribeFunction"
-    aws_request_id: str = "11111111-1111-1111-1111-111111111111"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
+def LambdaContext(function_name: str = "TranscribeFunction") -> LocalLambdaContext:  # noqa: N802 - reads like the class
+    return LocalLambdaContext(function_name, memory_mb=3008, timeout_s=900)
 
 
 @dataclass

@@ -18,11 +18,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .resources import TemplateError, load_template
 
-__all__ = ["FunctionSpec", "LambdaContext", "LocalFunction", "TemplateError", "function_specs", "load_template"]
+__all__ = [
+    "FunctionSpec", "LambdaContext", "LocalFunction", "TemplateError", "function_specs", "import_module_file",
+    "load_template",
+]
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_TIMEOUT_S = 3
@@ -135,7 +139,8 @@ def function_specs(template: dict, root: Path) -> dict[str, FunctionSpec]:
 class LambdaContext:
     """What a handler may read from Lambda's context object; the deadline is the function's timeout."""
 
-    def __init__(self, function_name: str, memory_mb: int, timeout_s: int, region: str):
+    def __init__(self, function_name: str, memory_mb: int = DEFAULT_MEMORY_MB, timeout_s: int = DEFAULT_TIMEOUT_S,
+                 region: str = "us-east-1"):
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
@@ -175,17 +180,18 @@ class LocalFunction:
         return self.handler()(event, context)
 
 
-def _import_handler(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
-    if spec.problem:
-        raise TemplateError(f"{spec.logical_id}: {spec.problem}")
-    if not spec.module_file.is_file():
-        raise TemplateError(f"{spec.logical_id}'s handler file {spec.module_file} does not exist yet")
-    module_name = f"_midiscribe_local_{spec.logical_id.lower()}_{spec.module_file.stem}"
+def import_module_file(path: Path) -> ModuleType:
+    """A function's ``app.py`` imported by file path, once per process.
+
+    Every function's module is called ``app`` in Lambda, so each gets a name derived from its folder
+    here; the local stack and the tests share these modules.
+    """
+    module_name = f"_midiscribe_function_{path.parent.name}_{path.stem}"
     module = sys.modules.get(module_name)
     if module is None:
-        import_spec = importlib.util.spec_from_file_location(module_name, spec.module_file)
+        import_spec = importlib.util.spec_from_file_location(module_name, path)
         if import_spec is None or import_spec.loader is None:
-            raise TemplateError(f"cannot import {spec.module_file}")
+            raise TemplateError(f"cannot import {path}")
         module = importlib.util.module_from_spec(import_spec)
         sys.modules[module_name] = module
         try:
@@ -193,6 +199,15 @@ def _import_handler(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
         except BaseException:
             sys.modules.pop(module_name, None)
             raise
+    return module
+
+
+def _import_handler(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
+    if spec.problem:
+        raise TemplateError(f"{spec.logical_id}: {spec.problem}")
+    if not spec.module_file.is_file():
+        raise TemplateError(f"{spec.logical_id}'s handler file {spec.module_file} does not exist yet")
+    module = import_module_file(spec.module_file)
     handler = getattr(module, spec.handler_name, None)
     if not callable(handler):
         raise TemplateError(f"{spec.module_file} has no function {spec.handler_name}()")
