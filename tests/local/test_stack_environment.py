@@ -68,3 +68,20 @@ def test_a_generated_dev_key_is_kept_in_the_data_dir(tmp_path, monkeypatch):
     saved = json.loads((tmp_path / "dev-key.json").read_text())
     assert saved == {"api_key": running.api_key, "webhook_secret": running.webhook_secret}
     assert (tmp_path / "state" / "manifest.json").is_file()
+
+
+def test_banner_names_the_command_as_the_user_can_run_it(tmp_path, monkeypatch):
+    from midiscribe.cli import serve
+
+    script = tmp_path / ".venv" / "bin" / "midiscribe"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", [str(script), "serve"])
+    monkeypatch.setenv("PATH", "/nonexistent")
+    banner = serve.usage_banner("http://127.0.0.1:3000", "msk_x", "whsec_y", "bucket", "http://127.0.0.1:1", None)
+    assert "MIDISCRIBE_API_KEY=msk_x .venv/bin/midiscribe submit song.wav" in banner
+
+    monkeypatch.setenv("PATH", str(script.parent))
+    assert serve.cli_command() == "midiscribe"

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import shlex
+import shutil
 import signal
 import sys
 import warnings
@@ -53,9 +54,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def cli_command() -> str:
+    """How to run this command from the user's shell: plain ``midiscribe`` only if it is on PATH."""
+    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("midiscribe")
+    if here is None or here.name != "midiscribe" or (on_path and Path(on_path).resolve() == here):
+        return "midiscribe"
+    try:
+        return shlex.quote(str(here.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(here))
+
+
 def usage_banner(api_url: str, api_key: str, webhook_secret: str, bucket: str, endpoint: str,
                  data_dir: Path | None) -> str:
     key = shlex.quote(api_key)
+    command = cli_command()
     return f"""
 midiscribe is serving on {api_url}   (Swagger UI: {api_url}/swagger)
 
@@ -72,7 +86,7 @@ Transcribe a file with curl:
 
 or with the CLI (waits, then downloads the .mid, .wav, .csv and .json into out/):
 
-  MIDISCRIBE_API_KEY={key} midiscribe submit song.wav --wait -o out/
+  MIDISCRIBE_API_KEY={key} {command} submit song.wav --wait -o out/
 
 or from Python:
 
