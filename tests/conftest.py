@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from midiscribe.aws import forget_clients
+
 FAKE_AWS_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -47,6 +49,8 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     for name in AWS_VARIABLES_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
+    # boto3 clients are shared per process; each test's moto mock must start with clients of its own.
+    forget_clients()
 
 
 def load_event(name: str) -> dict:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from . import client as shared_client
+
 RAW_KEY_PREFIX = "msk_"
 KEY_ID_PREFIX = "key_"
 WEBHOOK_SECRET_PREFIX = "whsec_"
@@ -142,9 +144,7 @@ class ApiKeyRepository:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-
-            self._client = boto3.client("dynamodb")
+            self._client = shared_client("dynamodb")
         return self._client
 
     def create(self, name: str) -> tuple[str, ApiKeyRecord]:

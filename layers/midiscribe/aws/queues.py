@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
+from . import client as shared_client
 
 
 class MessageQueue:
@@ -20,7 +20,7 @@ class MessageQueue:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("sqs")
+            self._client = shared_client("sqs")
         return self._client
 
     def send(self, body: dict[str, Any], *, delay_s: int = 0) -> str:

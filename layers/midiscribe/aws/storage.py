@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from . import client as shared_client
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
@@ -58,7 +58,7 @@ class Storage:
     def client(self) -> Any:
         if self._client is None:
             # SigV4 everywhere: presigned POSTs and GETs must work in every region.
-            self._client = boto3.client("s3", config=Config(signature_version="s3v4"))
+            self._client = shared_client("s3", signature_version="s3v4")
         return self._client
 
     def uri(self, key: str) -> str:

@@ -12,7 +12,6 @@ import math
 from decimal import Decimal
 from typing import Any
 
-import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
@@ -24,6 +23,8 @@ from midiscribe.service.tasks import (
     iso,
     utc_now,
 )
+
+from . import client as shared_client
 
 OWNER_INDEX = "by_owner"
 CONVERSION_INDEX = "by_conversion"
@@ -91,7 +92,7 @@ class TaskRepository:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = boto3.client("dynamodb")
+            self._client = shared_client("dynamodb")
         return self._client
 
     # ---- reads
