@@ -23,15 +23,6 @@ from .stack import (
 
 
 @pytest.fixture
-def stack(aws_stack, monkeypatch):
-    monkeypatch.setenv("MIDISCRIBE_ALLOW_PRIVATE_URLS", "true")
-    monkeypatch.setenv("MIDISCRIBE_ALLOW_HTTP_URLS", "true")
-    monkeypatch.setenv("MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", "0,0,0")
-    monkeypatch.setenv("MIDISCRIBE_WEBHOOK_TIMEOUT_S", "0.5")
-    return aws_stack
-
-
-@pytest.fixture
 def owner(stack):
     return stack.create_key("owner")[1]
 
