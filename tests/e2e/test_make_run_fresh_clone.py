@@ -4,7 +4,7 @@ The clone is of the committed state (`git clone` of this repository), so the tes
 is committed is enough. It builds the clone's own .venv through the Makefile, as a newcomer would;
 the model comes from the user's cache (~/.cache/midiscribe), which `make run` verifies by SHA-256
 instead of downloading it again. Set MIDISCRIBE_WHEELHOUSE to a directory of wheels
-(`pip download -d DIR -e '.[dev]'` once) to build the venv offline from it.
+(`pip download -d DIR --no-deps -r requirements.lock` once) to build the venv offline from it.
 """
 
 from __future__ import annotations
