@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from .conversions import ConvertSpec
+from .timestamps import iso, utc_now
 
 
 class TaskStatus(StrEnum):
@@ -93,15 +96,6 @@ FAILED_MESSAGES: dict[TaskKind, str] = {
 INBOX_OWNER = "inbox"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and a Z: sorts as text, which the by_owner index relies on."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -143,28 +137,6 @@ def safe_name(name: str, *, default: str) -> str:
     cleaned = "".join(char if char.isascii() and (char.isalnum() or char in "._-") else "_" for char in base)
     cleaned = cleaned.strip("._")[:100]
     return cleaned or default
-
-
-@dataclass(frozen=True)
-class ConvertSpec:
-    """What a file_convert task produces."""
-
-    target_format: str
-    target_sr: int | None = None
-    target_bit_depth: int | None = None
-
-    def to_item(self) -> dict[str, Any]:
-        return {name: value for name, value in self.__dict__.items() if value is not None}
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> ConvertSpec:
-        sr = item.get("target_sr")
-        depth = item.get("target_bit_depth")
-        return cls(
-            target_format=str(item["target_format"]),
-            target_sr=int(sr) if sr is not None else None,
-            target_bit_depth=int(depth) if depth is not None else None,
-        )
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Request bodies as MusicGPT/kie.ai clients send them, and the validation of their fields."""
+"""Request bodies as MusicGPT/kie.ai clients send them, and the request models' validation of their fields."""
 
 from __future__ import annotations
 
@@ -10,30 +10,21 @@ import pytest
 import requests
 import soundfile
 
-from midiscribe.service.errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
-from midiscribe.service.requests import (
-    RequestBody,
-    UploadedFile,
-    parse_audio_to_midi,
-    parse_body,
-    parse_bool,
-    parse_file_convert,
-    parse_midi_generate,
-    parse_upload,
+from midiscribe.api.body import RequestBody, parse_body
+from midiscribe.api.errors import UnsupportedMediaTypeError
+from midiscribe.api.requests import (
+    AudioToMidiForm,
+    FileConvertForm,
+    MidiGenerateBody,
+    UploadBody,
     s3_key_from_path,
 )
+from midiscribe.domain.errors import InvalidRequestError, TooLargeError
+from midiscribe.domain.requests import UploadedFile
 
 BUCKET = "midiscribe-data-test"
 URL = "https://api.example.com/api/public/v1/audio_to_midi"
 MAX = 10 * 1024 * 1024
-
-
-def accept_all(url: str) -> None:
-    return None
-
-
-def refuse_all(url: str) -> None:
-    raise ValueError("the URL points to a non-public address: 127.0.0.1 is loopback (127.0.0.0/8)")
 
 
 def prepared(**kwargs) -> tuple[bytes, str]:
@@ -50,8 +41,12 @@ def tiny_wav() -> bytes:
     return buffer.getvalue()
 
 
-def audio_to_midi(body: RequestBody, check=accept_all):
-    return parse_audio_to_midi(body, bucket=BUCKET, check_url=check, max_upload_bytes=MAX)
+def audio_to_midi(body: RequestBody):
+    return AudioToMidiForm.parse(body).to_request(bucket=BUCKET)
+
+
+def file_convert(body: RequestBody):
+    return FileConvertForm.parse(body).to_request(bucket=BUCKET)
 
 
 # ---- the seeds' samples, unchanged
@@ -123,8 +118,7 @@ def test_seed_004_file_convert_form() -> None:
     payload = {"audio_url": "https://example.com/audio.mp3", "target_format": "wav", "target_sr": 44100,
                "webhook_url": "https://your-webhook-url.com/callback"}
     body, content_type = prepared(data=payload)
-    request = parse_file_convert(parse_body(body, content_type, max_bytes=MAX), bucket=BUCKET,
-                                 check_url=accept_all, max_upload_bytes=MAX)
+    request = file_convert(parse_body(body, content_type, max_bytes=MAX))
     assert request.convert.target_format == "wav" and request.convert.target_sr == 44100
     assert request.convert.target_bit_depth is None
 
@@ -132,14 +126,13 @@ def test_seed_004_file_convert_form() -> None:
 def test_seed_004_file_convert_upload_with_bit_depth() -> None:
     payload = {"target_format": "flac", "target_bit_depth": 24, "webhook_url": "https://your-webhook-url.com/callback"}
     body, content_type = prepared(data=payload, files={"audio_file": ("audio.mp3", io.BytesIO(b"ID3fake"))})
-    request = parse_file_convert(parse_body(body, content_type, max_bytes=MAX), bucket=BUCKET,
-                                 check_url=accept_all, max_upload_bytes=MAX)
+    request = file_convert(parse_body(body, content_type, max_bytes=MAX))
     assert request.convert.target_bit_depth == 24 and request.audio.file is not None
 
 
 def test_seed_003_kie_generate() -> None:
     body, content_type = prepared(json={"taskId": "5c79be8e", "callBackUrl": "https://example.callback"})
-    request = parse_midi_generate(parse_body(body, content_type, max_bytes=MAX), check_url=accept_all)
+    request = MidiGenerateBody.parse(parse_body(body, content_type, max_bytes=MAX)).to_request()
     assert request.source_task_id == "5c79be8e" and request.callback_url == "https://example.callback"
 
 
@@ -173,7 +166,7 @@ def test_base64_multipart_with_quoted_boundary_and_utf8_filename() -> None:
     ],
 )
 def test_malformed_bodies_are_400_with_a_reason(body: bytes, content_type: str, code: str) -> None:
-    with pytest.raises(BadRequestError) as caught:
+    with pytest.raises(InvalidRequestError) as caught:
         parse_body(body, content_type, max_bytes=MAX)
     assert caught.value.code == code and caught.value.message
 
@@ -185,14 +178,14 @@ def test_unsupported_content_type_is_415() -> None:
 
 
 def test_body_over_the_limit_is_413() -> None:
-    with pytest.raises(PayloadTooLargeError) as caught:
+    with pytest.raises(TooLargeError) as caught:
         parse_body(b"x" * 101, "application/octet-stream", max_bytes=100)
     assert "/v1/uploads" in caught.value.message
 
 
 def test_empty_body_means_no_fields() -> None:
     assert parse_body(b"", None, max_bytes=MAX) == RequestBody()
-    with pytest.raises(BadRequestError) as caught:
+    with pytest.raises(InvalidRequestError) as caught:
         audio_to_midi(parse_body(b"", None, max_bytes=MAX))
     assert caught.value.code == "MISSING_AUDIO"
 
@@ -206,14 +199,18 @@ def test_empty_body_means_no_fields() -> None:
      ("1", True), ("0", False), (1, True), (0, False), (None, None), ("", None)],
 )
 def test_booleans_in_every_spelling_clients_use(value, expected) -> None:
-    assert parse_bool("sonify_midi", value, default=None) is expected  # type: ignore[arg-type]
+    request = audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "sonify_midi": value}))
+    assert request.sonify_midi is (True if expected is None else expected)  # not given: the default
+    request = audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "save_note_events": value}))
+    assert request.save_note_events is (True if expected is None else expected)
 
 
 @pytest.mark.parametrize("value", ["maybe", "2", 2, [True], {"a": 1}])
 def test_other_boolean_values_are_refused(value) -> None:
-    with pytest.raises(BadRequestError) as caught:
-        parse_bool("sonify_midi", value, default=True)
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "sonify_midi": value}))
     assert "sonify_midi must be true or false" in caught.value.message
+    assert caught.value.code == "INVALID_PARAMETER"
 
 
 def test_engine_options_by_name_from_a_form_are_typed_and_validated() -> None:
@@ -224,13 +221,13 @@ def test_engine_options_by_name_from_a_form_are_typed_and_validated() -> None:
 
 def test_out_of_range_option_is_400_with_the_engines_message() -> None:
     body = RequestBody(fields={"audio_url": "https://e.com/a.wav", "onset_threshold": "1.5"})
-    with pytest.raises(BadRequestError) as caught:
+    with pytest.raises(InvalidRequestError) as caught:
         audio_to_midi(body)
     assert caught.value.code == "INVALID_OPTIONS" and "onset_threshold" in caught.value.message
 
 
 def test_unknown_field_names_the_known_ones() -> None:
-    with pytest.raises(BadRequestError) as caught:
+    with pytest.raises(InvalidRequestError) as caught:
         audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "sonify": "1"}))
     assert caught.value.code == "UNKNOWN_FIELD" and "sonify_midi" in caught.value.message
 
@@ -251,13 +248,13 @@ def test_unknown_field_names_the_known_ones() -> None:
     ],
 )
 def test_bad_audio_sources(fields, files, code) -> None:
-    with pytest.raises(BadRequestError) as caught:
+    with pytest.raises(InvalidRequestError) as caught:
         audio_to_midi(RequestBody(fields=fields, files=files))
     assert caught.value.code == code
 
 
 def test_foreign_bucket_message_says_how_to_fix_it() -> None:
-    with pytest.raises(BadRequestError) as caught:
+    with pytest.raises(InvalidRequestError) as caught:
         s3_key_from_path("s3://your-bucket/input_audio.wav", bucket=BUCKET)
     assert BUCKET in caught.value.message and "/v1/uploads" in caught.value.message
 
@@ -265,25 +262,6 @@ def test_foreign_bucket_message_says_how_to_fix_it() -> None:
 def test_upload_key_or_path_is_accepted_as_audio_path() -> None:
     assert s3_key_from_path("uploads/abc/song.wav", bucket=BUCKET) == "uploads/abc/song.wav"
     assert s3_key_from_path("/uploads/abc/song.wav", bucket=BUCKET) == "uploads/abc/song.wav"
-
-
-def test_file_over_the_limit_is_413() -> None:
-    body = RequestBody(files={"audio_file": UploadedFile("a.wav", "audio/wav", b"x" * 11)})
-    with pytest.raises(PayloadTooLargeError):
-        parse_audio_to_midi(body, bucket=BUCKET, check_url=accept_all, max_upload_bytes=10)
-
-
-def test_refused_webhook_url_is_400_with_the_guards_reason() -> None:
-    body = RequestBody(fields={"audio_url": "https://e.com/a.wav", "webhook_url": "http://127.0.0.1/hook"})
-    with pytest.raises(BadRequestError) as caught:
-        audio_to_midi(body, check=lambda url: refuse_all(url) if "127.0.0.1" in url else None)
-    assert caught.value.code == "INVALID_WEBHOOK_URL" and "loopback" in caught.value.message
-
-
-def test_refused_audio_url_is_400() -> None:
-    with pytest.raises(BadRequestError) as caught:
-        audio_to_midi(RequestBody(fields={"audio_url": "https://10.0.0.1/a.wav"}), check=refuse_all)
-    assert caught.value.code == "INVALID_AUDIO_URL"
 
 
 @pytest.mark.parametrize(
@@ -300,14 +278,14 @@ def test_refused_audio_url_is_400() -> None:
 )
 def test_file_convert_parameters_are_checked(fields, fragment) -> None:
     body = RequestBody(fields={"audio_url": "https://e.com/a.wav", **fields})
-    with pytest.raises(BadRequestError) as caught:
-        parse_file_convert(body, bucket=BUCKET, check_url=accept_all, max_upload_bytes=MAX)
+    with pytest.raises(InvalidRequestError) as caught:
+        file_convert(body)
     assert fragment in caught.value.message
 
 
 def test_file_convert_defaults_to_wav() -> None:
     body = RequestBody(fields={"audio_url": "https://e.com/a.mp3"})
-    request = parse_file_convert(body, bucket=BUCKET, check_url=accept_all, max_upload_bytes=MAX)
+    request = file_convert(body)
     assert request.convert.target_format == "wav"
 
 
@@ -316,14 +294,17 @@ def test_file_convert_defaults_to_wav() -> None:
     [{"callBackUrl": "https://e.com/cb"}, {"taskId": "t"}, {"taskId": "t", "callBackUrl": "https://e.com", "x": 1}],
 )
 def test_kie_generate_requires_both_fields(fields) -> None:
-    with pytest.raises(BadRequestError):
-        parse_midi_generate(RequestBody(fields=fields), check_url=accept_all)
+    with pytest.raises(InvalidRequestError):
+        MidiGenerateBody.parse(RequestBody(fields=fields)).to_request()
 
 
 def test_upload_request() -> None:
-    request = parse_upload(parse_body(json.dumps({"filename": "../My Song.m4a"}).encode(), None, max_bytes=MAX))
+    request = UploadBody.parse(parse_body(json.dumps({"filename": "../My Song.m4a"}).encode(), None, max_bytes=MAX))
+    request = request.to_request()
     assert request.filename == "My_Song.m4a" and request.content_type == "application/octet-stream"
-    with pytest.raises(BadRequestError):
-        parse_upload(RequestBody(fields={}))
-    with pytest.raises(BadRequestError):
-        parse_upload(RequestBody(fields={"filename": "a.wav", "content_type": "wav"}))
+    with pytest.raises(InvalidRequestError) as caught:
+        UploadBody.parse(RequestBody(fields={}))
+    assert caught.value.code == "MISSING_PARAMETER"
+    with pytest.raises(InvalidRequestError) as caught:
+        UploadBody.parse(RequestBody(fields={"filename": "a.wav", "content_type": "wav"}))
+    assert caught.value.code == "INVALID_PARAMETER" and "media type" in caught.value.message

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from midiscribe.aws.keys import new_webhook_secret
-from midiscribe.service.file_links import FileLink, FileLinkError, parse_expires, sign, signed_url, verify
+from midiscribe.webhooks.file_links import FileLink, FileLinkError, parse_expires, sign, signed_url, verify
 
 SECRET = new_webhook_secret()
 LINK = FileLink(task_id="3f2b9c1e-0000-4000-8000-000000000001", name="midi", expires=1_900_000_000)

@@ -1,4 +1,4 @@
-"""file_convert's audio conversion with soundfile/soxr/PyAV on tiny generated files."""
+"""file_convert's audio conversion (the engine's decoder, soxr, libsndfile) on tiny generated files."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile
 
+from midiscribe.domain.conversions import ConvertSpec
 from midiscribe.engine.errors import AudioTooLongError, EmptyInputError, NotAudioError
-from midiscribe.service.convert import convert_file, decode
-from midiscribe.service.tasks import ConvertSpec
+from midiscribe.service.worker.conversion import convert_file
 
 
 @pytest.fixture
@@ -57,23 +57,26 @@ def test_container_libsndfile_cannot_read_is_decoded_with_pyav(tmp_path: Path) -
             container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
-    data, rate = decode(path)
+    out = tmp_path / "clip.wav"
+    duration = convert_file(path, out, ConvertSpec("wav"), max_duration_s=60)
+    data, rate = soundfile.read(out, always_2d=True)
     assert rate == 22050 and data.shape[1] == 1
-    assert data.shape[0] == pytest.approx(11025, rel=0.2)
+    assert data.shape[0] == pytest.approx(11025, rel=0.2) and duration == pytest.approx(0.5, rel=0.2)
 
 
 def test_text_file_is_not_audio(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("this is not audio at all\n" * 20)
     with pytest.raises(NotAudioError) as caught:
-        convert_file(path, tmp_path / "out.wav", ConvertSpec("wav"), max_duration_s=60)
-    assert "could not be decoded" in caught.value.message
+        convert_file(path, tmp_path / "out.wav", ConvertSpec("wav"), max_duration_s=60, name="notes.txt")
+    # The engine's own message, as a transcription of the same file gets it.
+    assert caught.value.message.startswith("notes.txt is a text file, not audio.")
 
 
 def test_empty_and_too_long_inputs(stereo_wav: Path, tmp_path: Path) -> None:
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     with pytest.raises(EmptyInputError):
-        decode(empty)
+        convert_file(empty, tmp_path / "out.wav", ConvertSpec("wav"), max_duration_s=60)
     with pytest.raises(AudioTooLongError):
-        decode(stereo_wav, max_duration_s=0.1)
+        convert_file(stereo_wav, tmp_path / "out.wav", ConvertSpec("wav"), max_duration_s=0.1)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from midiscribe.aws.tasks import TaskExistsError, TaskRepository
-from midiscribe.service.tasks import InvalidTransitionError, Task, TaskKind, TaskSource, TaskStatus
+from midiscribe.aws.tasks import TaskRepository
+from midiscribe.domain.errors import TaskExistsError
+from midiscribe.domain.tasks import InvalidTransitionError, Task, TaskKind, TaskSource, TaskStatus
 
 
 @pytest.fixture

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from midiscribe.service.tasks import (
+from midiscribe.domain.conversions import ConvertSpec
+from midiscribe.domain.tasks import (
     ALLOWED_TRANSITIONS,
-    ConvertSpec,
     Task,
     TaskKind,
     TaskSource,
     TaskStatus,
     allowed_sources,
     can_transition,
-    iso,
     safe_name,
 )
+from midiscribe.domain.timestamps import epoch_ms, iso
 
 FORWARD = [
     (TaskStatus.IN_QUEUE, TaskStatus.PROCESSING),
@@ -133,3 +133,16 @@ def test_iso_is_utc_with_milliseconds() -> None:
     from datetime import UTC, datetime
 
     assert iso(datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)) == "2026-01-02T03:04:05.678Z"
+
+
+def test_every_stored_time_has_the_one_format_and_reads_back() -> None:
+    from datetime import UTC, datetime
+
+    from midiscribe.domain.timestamps import iso_from_epoch, iso_now
+
+    moment = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    assert iso_from_epoch(moment.timestamp()) == "2026-01-02T03:04:05.678Z"
+    assert epoch_ms(iso(moment)) == int(moment.timestamp() * 1000)
+    assert epoch_ms("") is None
+    stamp = iso_now()
+    assert len(stamp) == len("2026-01-02T03:04:05.678Z") and stamp.endswith("Z")

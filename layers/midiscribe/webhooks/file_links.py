@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 FILE_ROUTE = "/v1/files/{task_id}/{name}"
-# The outputs a link may name: the names the worker stores them under in ``Task.outputs``.
-LINKABLE_OUTPUTS = ("midi", "wav", "csv", "json", "converted")
 _KEY_DERIVATION_LABEL = b"midiscribe file links v1"
 # An epoch in seconds has 10 digits until the year 2286; longer values are not timestamps.
 _MAX_EXPIRES_DIGITS = 12
