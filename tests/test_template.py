@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from midiscribe.local.resources import load_template
+from midiscribe.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
