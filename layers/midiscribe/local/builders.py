@@ -35,7 +35,7 @@ def _reject_unknown(logical_id: str, properties: Mapping[str, Any], known: set[s
     if unknown:
         raise TemplateError(
             f"{logical_id}: the local resource builder does not know how to create "
-            f"{', '.join(unknown)}; teach midiscribe/local/resources.py, so local and deployed stacks stay alike"
+            f"{', '.join(unknown)}; teach midiscribe/local/builders.py, so local and deployed stacks stay alike"
         )
 
 
