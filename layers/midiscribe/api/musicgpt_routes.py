@@ -17,6 +17,8 @@ from .errors import json_response
 from .requests import AudioToMidiForm, AudioToMidiJson, FileConvertForm, FileConvertJson, UploadBody
 
 router = APIGatewayRouter()
+# What a submission can be refused with.
+SUBMIT_ERRORS = docs.errors(400, 401, 404, 413, 415, 429, 500)
 
 
 @router.post(
@@ -28,15 +30,11 @@ router = APIGatewayRouter()
         "webhook_url."
     ),
     tags=["conversions"],
-    responses={
-        **docs.ok(responses.QueuedResponse, "MIDI conversion task queued"),
-        **docs.errors(400, 401, 404, 413, 415, 429, 500),
-    },
+    responses={**docs.ok(responses.QueuedResponse, "MIDI conversion task queued"), **SUBMIT_ERRORS},
     openapi_extensions=docs.request_body(AudioToMidiForm, AudioToMidiJson, audio=True),
 )
 def audio_to_midi():
-    owner = caller(router)
-    cases = use_cases(router)
+    owner, cases = caller(router), use_cases(router)
     request = AudioToMidiForm.parse(request_body(router)).to_request(bucket=cases.settings.bucket)
     return _queued(cases.submissions.submit_audio_to_midi(owner, request))
 
@@ -45,15 +43,11 @@ def audio_to_midi():
     "/v1/file_convert",
     summary="Convert an audio file's format, sample rate or bit depth (asynchronous)",
     tags=["conversions"],
-    responses={
-        **docs.ok(responses.QueuedResponse, "File conversion task queued"),
-        **docs.errors(400, 401, 404, 413, 415, 429, 500),
-    },
+    responses={**docs.ok(responses.QueuedResponse, "File conversion task queued"), **SUBMIT_ERRORS},
     openapi_extensions=docs.request_body(FileConvertForm, FileConvertJson, audio=True),
 )
 def file_convert():
-    owner = caller(router)
-    cases = use_cases(router)
+    owner, cases = caller(router), use_cases(router)
     request = FileConvertForm.parse(request_body(router)).to_request(bucket=cases.settings.bucket)
     return _queued(cases.submissions.submit_file_convert(owner, request))
 

@@ -5,7 +5,7 @@ Another key's task is reported exactly like a missing one, so ids cannot be prob
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from midiscribe.domain import outputs
@@ -33,11 +33,12 @@ class GenerationRecord:
     instruments: list[dict[str, Any]]
 
 
+@dataclass
 class TaskLookup:
-    def __init__(self, settings: Settings, *, tasks: TaskStore, storage: ObjectStore):
-        self.settings = settings
-        self.tasks = tasks
-        self.storage = storage
+    settings: Settings
+    _: KW_ONLY
+    tasks: TaskStore
+    storage: ObjectStore
 
     def find_task(
         self, owner_id: str, *, task_id: str = "", conversion_id: str = "", kind: TaskKind | None = None

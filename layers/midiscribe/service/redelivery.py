@@ -34,10 +34,10 @@ class Redelivery:
     event: str
 
 
+@dataclass(kw_only=True)
 class WebhookRedelivery:
-    def __init__(self, *, tasks: RedeliveryStore, notify_queue: MessageSender):
-        self.tasks = tasks
-        self.notify_queue = notify_queue
+    tasks: RedeliveryStore
+    notify_queue: MessageSender
 
     def redeliver(self, task_id: str, *, owner_id: str) -> Redelivery:
         task = self.tasks.get(task_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from midiscribe.domain import outputs
 from midiscribe.domain.errors import AccessDeniedError, NotFoundError
@@ -21,14 +22,12 @@ from .lookups import plausible_id
 FILE_REDIRECT_EXPIRY_S = 300
 
 
+@dataclass(kw_only=True)
 class ResultLinks:
-    def __init__(
-        self, *, tasks: TaskStore, keys: KeyStore, storage: ObjectStore, clock: Callable[[], float] = time.time
-    ):
-        self.tasks = tasks
-        self.keys = keys
-        self.storage = storage
-        self._clock = clock
+    tasks: TaskStore
+    keys: KeyStore
+    storage: ObjectStore
+    clock: Callable[[], float] = time.time
 
     def location(self, task_id: str, name: str, *, expires: str | None, signature: str | None) -> str:
         """Where the link leads: a presigned URL of the file, valid for a few minutes."""
@@ -52,7 +51,7 @@ class ResultLinks:
                 "INVALID_SIGNATURE",
             )
         try:
-            file_links.verify(key.webhook_secret, link, signature, now=self._clock())
+            file_links.verify(key.webhook_secret, link, signature, now=self.clock())
         except file_links.FileLinkError as error:
             raise AccessDeniedError(error.message, error.code) from None
         object_key = task.outputs.get(name) if name in outputs.LINKABLE else None

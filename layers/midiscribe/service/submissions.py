@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from midiscribe import net
@@ -64,23 +64,15 @@ def probe_duration_s(data: bytes) -> float | None:
         return None
 
 
+@dataclass
 class Submissions:
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        tasks: TaskStore,
-        storage: ObjectStore,
-        transcribe_queue: MessageSender,
-        lookup: TaskLookup,
-        resolver: net.Resolver | None = None,
-    ):
-        self.settings = settings
-        self.tasks = tasks
-        self.storage = storage
-        self.transcribe_queue = transcribe_queue
-        self.lookup = lookup
-        self._resolver = resolver
+    settings: Settings
+    _: KW_ONLY
+    tasks: TaskStore
+    storage: ObjectStore
+    transcribe_queue: MessageSender
+    lookup: TaskLookup
+    resolver: net.Resolver | None = None  # DNS for the URL checks (tests pass their own)
 
     def submit_audio_to_midi(self, owner_id: str, request: AudioToMidiRequest) -> QueuedTask:
         return self._queue(
@@ -139,7 +131,7 @@ class Submissions:
                 url,
                 allow_private=self.settings.allow_private_urls,
                 allow_http=self.settings.allow_http_urls,
-                resolver=self._resolver,
+                resolver=self.resolver,
             )
         except net.UnsafeUrlError as refused:
             code = "INVALID_AUDIO_URL" if name == "audio_url" else "INVALID_WEBHOOK_URL"

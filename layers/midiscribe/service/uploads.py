@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 from midiscribe.domain.ports import ObjectStore
 from midiscribe.domain.requests import UploadRequest
@@ -26,10 +26,11 @@ class UploadForm:
     expires_in: int
 
 
+@dataclass
 class Uploads:
-    def __init__(self, settings: Settings, *, storage: ObjectStore):
-        self.settings = settings
-        self.storage = storage
+    settings: Settings
+    _: KW_ONLY
+    storage: ObjectStore
 
     def create(self, request: UploadRequest) -> UploadForm:
         upload_id = new_id()

@@ -5,6 +5,7 @@ soxr if asked, written by libsndfile in the target format, block by block (never
 from __future__ import annotations
 
 import time
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +60,11 @@ def _write(destination: Any, block: Any) -> None:
         destination.write(block.clip(-1.0, 1.0))
 
 
+@dataclass
 class ConversionJob:
-    def __init__(self, settings: Settings, *, fetcher: InputFetcher):
-        self.settings = settings
-        self.fetcher = fetcher
+    settings: Settings
+    _: KW_ONLY
+    fetcher: InputFetcher
 
     def fetch(self, task: Task, workdir: Path) -> list[FetchedInput]:
         if task.convert is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,11 +41,12 @@ class FetchedInput:
         return name or "the input"
 
 
+@dataclass
 class InputFetcher:
-    def __init__(self, settings: Settings, *, storage: ObjectStore, download: Download = net.download):
-        self.settings = settings
-        self.storage = storage
-        self._download = download
+    settings: Settings
+    _: KW_ONLY
+    storage: ObjectStore
+    download: Download = net.download
 
     def fetch(self, source: TaskSource, workdir: Path) -> FetchedInput:
         started = time.perf_counter()
@@ -75,7 +76,7 @@ class InputFetcher:
     def _from_url(self, url: str, path: Path) -> Path:
         try:
             with open(path, "wb") as destination:
-                self._download(
+                self.download(
                     url,
                     destination,
                     max_bytes=self.settings.max_url_download_bytes,

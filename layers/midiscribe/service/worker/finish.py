@@ -6,6 +6,7 @@ has finished gets its notify message once, however many times its queue message 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from midiscribe.domain.messages import finished_event, notify_message
@@ -21,12 +22,12 @@ from midiscribe.domain.tasks import (
 from .jobs import JobResult
 
 
+@dataclass(kw_only=True)
 class TaskFinisher:
-    def __init__(self, *, tasks: TaskStore, notify_queue: MessageSender, log: Any, metrics: Any = None):
-        self.tasks = tasks
-        self.notify_queue = notify_queue
-        self.log = log
-        self.metrics = metrics
+    tasks: TaskStore
+    notify_queue: MessageSender
+    log: Any
+    metrics: Any = None
 
     def complete(self, task: Task, result: JobResult, outputs: dict[str, str], elapsed_s: float) -> Task | None:
         """The task COMPLETED with its outputs; None when another delivery finished it first."""

@@ -6,7 +6,7 @@ or that task has not finished) its audio is fetched and transcribed again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 
 from midiscribe.domain import outputs
@@ -31,14 +31,14 @@ class StoredNotes:
     audio_duration_s: float | None
 
 
+@dataclass
 class GenerationJob:
-    def __init__(self, settings: Settings, *, tasks: TaskStore, storage: ObjectStore, fetcher: InputFetcher,
-                 transcription: TranscriptionJob):
-        self.settings = settings
-        self.tasks = tasks
-        self.storage = storage
-        self.fetcher = fetcher
-        self.transcription = transcription
+    settings: Settings
+    _: KW_ONLY
+    tasks: TaskStore
+    storage: ObjectStore
+    fetcher: InputFetcher
+    transcription: TranscriptionJob
 
     def fetch(self, task: Task, workdir: Path) -> StoredNotes | list[FetchedInput]:
         source_task = self.tasks.get(task.source.task_id)

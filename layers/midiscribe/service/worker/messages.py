@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from midiscribe.domain.errors import TaskExistsError
@@ -20,13 +21,14 @@ from .inbox import created_objects, is_s3_notification, is_test_event
 from .pipeline import TaskPipeline
 
 
+@dataclass
 class Worker:
-    def __init__(self, settings: Settings, *, tasks: TaskStore, bucket: str, pipeline: TaskPipeline, log: Any):
-        self.settings = settings
-        self.tasks = tasks
-        self.bucket = bucket
-        self.pipeline = pipeline
-        self.log = log
+    settings: Settings
+    _: KW_ONLY
+    tasks: TaskStore
+    bucket: str
+    pipeline: TaskPipeline
+    log: Any
 
     def handle_message(self, body: str, *, receive_count: int = 1) -> list[str]:
         """Process one SQS message body; returns the task ids it concerned. Raises to have it retried."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,15 @@ from .jobs import Job, JobResult
 from .results import ResultWriter
 
 
+@dataclass
 class TaskPipeline:
-    def __init__(self, settings: Settings, *, tasks: TaskStore, jobs: Mapping[TaskKind, Job],
-                 results: ResultWriter, finisher: TaskFinisher, log: Any):
-        self.settings = settings
-        self.tasks = tasks
-        self.jobs = jobs
-        self.results = results
-        self.finisher = finisher
-        self.log = log
+    settings: Settings
+    _: KW_ONLY
+    tasks: TaskStore
+    jobs: Mapping[TaskKind, Job]
+    results: ResultWriter
+    finisher: TaskFinisher
+    log: Any
 
     def process(self, task_id: str, *, receive_count: int = 1) -> TaskStatus | None:
         """Run the task unless it is finished; raises (so SQS retries) when a retry may help."""

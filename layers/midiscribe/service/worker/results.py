@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from midiscribe.domain.ports import ObjectStore
 from midiscribe.domain.tasks import Task
@@ -11,9 +12,9 @@ from ..object_keys import result_key
 from .jobs import JobResult
 
 
+@dataclass(kw_only=True)
 class ResultWriter:
-    def __init__(self, *, storage: ObjectStore):
-        self.storage = storage
+    storage: ObjectStore
 
     def write(self, task: Task, result: JobResult) -> dict[str, str]:
         """Upload every file; returns the task's outputs (name -> key), the kept ones included."""

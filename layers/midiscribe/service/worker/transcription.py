@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +63,14 @@ def named_as_uploaded(fetched: FetchedInput) -> Iterator[None]:
         raise
 
 
+@dataclass
 class TranscriptionJob:
-    def __init__(self, settings: Settings, *, fetcher: InputFetcher, transcribe: Transcribe, tasks: TaskStore,
-                 log: Any):
-        self.settings = settings
-        self.fetcher = fetcher
-        self.transcribe = transcribe
-        self.tasks = tasks
-        self.log = log
+    settings: Settings
+    _: KW_ONLY
+    fetcher: InputFetcher
+    transcribe: Transcribe
+    tasks: TaskStore  # for the progress it records
+    log: Any
 
     def fetch(self, task: Task, workdir: Path) -> list[FetchedInput]:
         return [self.fetcher.fetch(task.source, workdir)]
