@@ -13,10 +13,6 @@ localhost or at a VPC address would turn the service into a proxy into that acco
 - redirects are never followed (a public host could redirect to a private one);
 - response bodies are read only up to a cap, with timeouts.
 
-The checks take place on the addresses, not on the spelling of the host, so decimal, octal or
-hex spellings of 127.0.0.1 are caught by the same rule once the resolver has turned them into
-addresses.
-
 Modules: ``addresses`` (which addresses are refused and why), ``urls`` (check a URL, resolve its
 host once), ``connections`` (connect to a checked address, with a deadline), ``client`` (one
 request, or a download to a file). The service uses it for ``audio_url``, the webhooks for delivery.
@@ -24,7 +20,7 @@ request, or a download to a file). The service uses it for ``audio_url``, the we
 
 from .client import DownloadError, Response, download, request
 from .connections import USER_AGENT, RequestError
-from .urls import Resolver, SafeTarget, UnsafeUrlError, check_url, system_resolver
+from .urls import Resolver, SafeTarget, UnsafeUrlError, check_url
 
 __all__ = [
     "USER_AGENT",
@@ -37,5 +33,4 @@ __all__ = [
     "check_url",
     "download",
     "request",
-    "system_resolver",
 ]
