@@ -90,6 +90,10 @@ class Conversion(BaseModel):
     notes_file_path: str = Field(description="Presigned link to the note events .csv ('' when not asked for).")
     notes_json_path: str = Field(description="Presigned link to the note events .json ('' when not asked for).")
     output_path: str = Field(description="file_convert: presigned link to the converted file.")
+    input_file_path: str = Field(
+        "", description="Presigned link to the audio the task read ('' when it came from an audio_url)."
+    )
+    source_name: str = Field("", description="The input's file name (or its URL).")
     progress: float | None = Field(None, description="How much of the audio is done (0..1), while processing.")
     audio_duration_s: float | None = None
     note_count: int | None = None
@@ -102,6 +106,14 @@ class Conversion(BaseModel):
 class ConversionResponse(BaseModel):
     success: Literal[True] = True
     conversion: Conversion
+
+
+class TaskListResponse(BaseModel):
+    success: Literal[True] = True
+    tasks: list[Conversion] = Field(description="The API key's tasks, newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as cursor to get the next page; null on the last page."
+    )
 
 
 class UploadResponse(BaseModel):

@@ -32,6 +32,7 @@ from midiscribe.service.requests import (
 )
 
 from . import models
+from .explorer_routes import router as explorer_router
 from .webhook_routes import router as webhook_router
 
 logger = Logger(service="midiscribe")
@@ -96,6 +97,7 @@ app.configure_openapi(
 )
 app.enable_swagger(path="/swagger")
 app.include_router(webhook_router)
+app.include_router(explorer_router)
 
 
 def _error_responses(*statuses: int, kie: bool = False) -> dict[int, Any]:
@@ -354,6 +356,23 @@ def by_id(
         owner, task_id=task_id or "", conversion_id=conversion_id or "", conversion_type=conversionType or ""
     )
     return _json(200, {"success": True, "conversion": service.describe(task)})
+
+
+@app.get(
+    "/v1/tasks",
+    summary="The API key's tasks, newest first, a page at a time",
+    description="Each task as /v1/byId describes it. Follow next_cursor (as cursor) until it is null.",
+    tags=["conversions"],
+    responses={**_ok(models.TaskListResponse, "A page of tasks"), **_error_responses(400, 401, 429, 500)},
+)
+def list_tasks(
+    limit: Annotated[int, Query(ge=1, le=100, description="How many tasks per page")] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=1024, description="next_cursor of the previous page; leave out for the first")
+    ] = None,
+):
+    owner = _caller()
+    return _json(200, _service().list_tasks(owner, limit=limit, cursor=cursor or ""))
 
 
 @app.post(

@@ -7,9 +7,13 @@ which ``api/routes.py`` renders.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
+import json
 import logging
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -325,6 +329,8 @@ class ConversionService:
             "notes_file_path": self.link(outputs.get("csv")),
             "notes_json_path": self.link(outputs.get("json")),
             "output_path": self.link(outputs.get("converted")),
+            "input_file_path": self.link(task.source.key if task.source.kind == "s3" else None),
+            "source_name": task.source.filename or task.source.key.rsplit("/", 1)[-1] or task.source.url,
             "progress": 1.0 if task.status is TaskStatus.COMPLETED else task.progress,
             "audio_duration_s": task.audio_duration_s,
             "note_count": task.note_count,
@@ -333,6 +339,64 @@ class ConversionService:
             "webhook_status": task.webhook_status or None,
             "webhook_attempts": task.webhook_attempts,
         }
+
+    def list_tasks(self, owner_id: str, *, limit: int, cursor: str = "") -> dict[str, Any]:
+        """``GET /v1/tasks``: a page of the caller's tasks, newest first, described as byId describes one,
+        and ``next_cursor`` for the page after it (None on the last page)."""
+        after = self._decode_cursor(cursor) if cursor else None
+        try:
+            tasks, following = self.tasks.page_by_owner(owner_id, limit=limit, after=after)
+        except (ClientError, BotoCoreError) as error:
+            log.exception("listing the tasks of %s failed", owner_id)
+            raise translate_aws_error(error) from None
+        return {
+            "success": True,
+            "tasks": [self.describe(task) for task in tasks],
+            "next_cursor": self._encode_cursor(following) if following else None,
+        }
+
+    @staticmethod
+    def _encode_cursor(position: tuple[str, str]) -> str:
+        created_at, task_id = position
+        text = json.dumps([created_at, task_id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+
+    @staticmethod
+    def _decode_cursor(cursor: str) -> tuple[str, str]:
+        invalid = BadRequestError(
+            "cursor is not one this API gave out: pass next_cursor from the previous page unchanged, or leave "
+            "cursor out for the first page.",
+            "INVALID_CURSOR",
+        )
+        try:
+            position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        except (binascii.Error, ValueError):
+            raise invalid from None
+        if not (
+            isinstance(position, list)
+            and len(position) == 2
+            and all(isinstance(part, str) and _plausible_id(part) for part in position)
+        ):
+            raise invalid
+        return position[0], position[1]
+
+    def storage_origins(self) -> list[str]:
+        """The origins (scheme://host[:port]) that presigned links and upload forms send a browser to.
+
+        Presigning is computed locally (no request); without credentials there is nothing to presign,
+        and so no origin to name.
+        """
+        probe = "uploads/origin-probe"
+        try:
+            urls = [
+                self.storage.presign_get(probe, expires_s=60),
+                self.storage.presign_post(probe, max_bytes=1, expires_s=60, content_type="audio/wav")["url"],
+            ]
+        except (ClientError, BotoCoreError):
+            log.warning("presigning failed: the bucket's origin is unknown", exc_info=True)
+            return []
+        origins = {"{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(url)) for url in urls}
+        return sorted(origins)
 
     def file_location(self, task_id: str, name: str, *, expires: str | None, signature: str | None) -> str:
         """Where a signed file link (``GET /v1/files/{task_id}/{name}``) leads: a fresh presigned S3 URL.
