@@ -116,11 +116,7 @@ def test_the_page_files_are_package_data_so_a_built_package_carries_them() -> No
         assert any(fnmatch(relative, pattern) for pattern in patterns), f"{relative} is not package data"
 
 
-def test_template_serves_the_page_without_an_authorizer_and_lets_browsers_read_the_bucket() -> None:
+def test_browsers_may_read_and_upload_with_presigned_links() -> None:
     template = load_template(ROOT / "template.yaml")
-    events = template["Resources"]["SubmitFunction"]["Properties"]["Events"]
-    public = {event["Properties"]["Path"] for event in events.values()
-              if event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
-    assert {"/", "/explorer", "/explorer/{asset}"} <= public
     rules = template["Resources"]["DataBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
     assert any({"GET", "POST"} <= set(rule["AllowedMethods"]) for rule in rules)

@@ -116,13 +116,13 @@ function showDownloads(conversion) {
   }
 }
 
-function clearResult(summary) {
+function clearResult(summary, taskId = "") {
   roll.clear();
   player.setSources(null, null);
   showDownloads(null);
   $("legend").replaceChildren();
   $("note-info").textContent = "";
-  $("result").dataset.taskId = "";
+  $("result").dataset.taskId = taskId;
   $("result-summary").textContent = summary;
 }
 
@@ -156,7 +156,7 @@ async function follow(taskId, audioUrl) {
     }
     if (conversion.status === "FAILED") {
       setStatus(`${name}: failed.`);
-      clearResult(`${name}: the transcription failed. ${conversion.error || conversion.status_msg}`);
+      clearResult(`${name}: the transcription failed. ${conversion.error || conversion.status_msg}`, taskId);
       showDownloads(conversion);
       showError(new api.ApiError(conversion.error || conversion.status_msg, { code: conversion.error_code || "" }));
       return;

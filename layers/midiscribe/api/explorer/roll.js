@@ -208,6 +208,11 @@ export class PianoRoll {
     if (!this.notes) {
       this.canvas.dataset.drawnCount = "0";
       this.sized(this.keyboard);
+      context.fillStyle = "#4a5260";
+      context.font = "15px system-ui, sans-serif";
+      context.textAlign = "center";
+      context.fillText("The piano roll of a transcription appears here.", width / 2, height / 2);
+      context.textAlign = "start";
       return;
     }
     const row = this.rowHeight(height);
@@ -343,8 +348,10 @@ export class PianoRoll {
         const x = this.xOf(pedal.start);
         context.fillRect(x, index * lane + 2, Math.max(1, (pedal.end - pedal.start) / this.secondsPerPixel), lane - 4);
       }
+      context.fillStyle = "rgb(255 255 255 / 0.85)";
+      context.fillRect(2, index * lane + 2, context.measureText(label).width + 6, lane - 4);
       context.fillStyle = "#1f2329";
-      context.fillText(label, 4, index * lane + lane / 2);
+      context.fillText(label, 5, index * lane + lane / 2);
     });
   }
 
