@@ -22,13 +22,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "layers" / "midiscribe" / "api" / "explorer"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
          ".json": "application/json"}
 
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from browser import launch  # noqa: E402
 from synthetic_notes import hour_of_notes  # noqa: E402
 
 MEASURE = """async ([repeats]) => {
@@ -100,7 +98,7 @@ def main() -> None:
     server = serve(document)
     url = f"http://127.0.0.1:{server.server_address[1]}/explorer"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
         page.wait_for_selector("body[data-ready=true]")

@@ -9,6 +9,7 @@ key, pick the file, transcribe, wait for the roll, click a note, play the sonifi
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,9 +21,10 @@ from midiscribe.local.stack import LocalStack, StackOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from browser import launch  # noqa: E402
+
 SAMPLE_RATE = 22050
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 VIEWPORT = {"width": 1200, "height": 1000}
 # (MIDI pitch, start beat, length in beats) at 100 BPM: I–vi–IV–V in C with a melody on top.
 BEAT_S = 0.6
@@ -61,7 +63,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
             clip = Path(folder) / "chorale.wav"
             soundfile.write(clip, piece(), SAMPLE_RATE, subtype="PCM_16")
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = launch(playwright)
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(running.api_url + "/")
             page.wait_for_selector("body[data-ready=true]")

@@ -91,6 +91,11 @@ def test_a_cursor_the_api_did_not_give_out_is_400(repo, cursor: str) -> None:
     assert "next_cursor" in body["error"]
 
 
+def test_a_cursor_outside_its_alphabet_is_refused_as_an_invalid_parameter(repo) -> None:
+    status, body = list_tasks("key_a", cursor="W10=")
+    assert status == 400 and body["code"] == "INVALID_PARAMETER" and "cursor" in body["error"]
+
+
 @pytest.mark.parametrize("limit", ["0", "101", "ten"])
 def test_limit_outside_1_to_100_is_400(repo, limit: str) -> None:
     status, body = list_tasks("key_a", limit=limit)

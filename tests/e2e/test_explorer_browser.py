@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 import requests
+from browser import CHROMIUM, INSTALL, launch
 from synthetic_notes import hour_of_notes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL = "sudo apt-get install chromium chromium-driver"
-# As root and without a network, Chromium stalls on its own background connections unless told not to make them.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 WAIT_MS = 90_000
 ROLL = "[data-testid=piano-roll]"
 READY_ROLL = f"{ROLL}[data-state=ready]"
@@ -47,7 +42,7 @@ def browser():
             pytest.fail(missing)
         pytest.skip(missing)
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()
 

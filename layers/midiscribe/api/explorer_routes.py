@@ -33,9 +33,9 @@ CONTENT_TYPES = {
     ".svg": "image/svg+xml",
 }
 CACHE_CONTROL = "no-cache"
-# blob: plays the file the user just picked before it is uploaded; data: is the canvas' own images.
+# blob: plays the file the user just picked, from the browser's memory.
 CSP_TEMPLATE = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self' {bucket}; media-src 'self' blob: {bucket}; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )

@@ -368,7 +368,12 @@ def by_id(
 def list_tasks(
     limit: Annotated[int, Query(ge=1, le=100, description="How many tasks per page")] = 20,
     cursor: Annotated[
-        str | None, Query(max_length=1024, description="next_cursor of the previous page; leave out for the first")
+        str | None,
+        Query(
+            max_length=1024,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="next_cursor of the previous page, unchanged; leave out for the first page",
+        ),
     ] = None,
 ):
     owner = _caller()
