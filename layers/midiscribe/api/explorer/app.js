@@ -17,6 +17,7 @@ const DOWNLOADS = [
   ["notes_file_path", "Note events (CSV)"],
   ["notes_json_path", "Note events (JSON)"],
   ["input_file_path", "Original audio"],
+  ["output_path", "Converted file"],
 ];
 
 const $ = (id) => document.getElementById(id);
@@ -130,6 +131,10 @@ async function showResult(conversion, audioUrl) {
   showDownloads(conversion);
   player.setSources(audioUrl || conversion.input_file_path, conversion.sonify_file_path);
   const title = conversion.source_name || conversion.task_id;
+  if (conversion.conversionType === "FILE_CONVERT") {
+    $("result-summary").textContent = `${title}: a file conversion, no notes to draw; the converted file is below.`;
+    return;
+  }
   if (!conversion.notes_json_path) {
     $("result-summary").textContent = `${title}: ${conversion.note_count ?? 0} notes. This task saved no note events `
       + "(save_note_events was off), so there is no roll to draw; the downloads are below.";
@@ -150,7 +155,7 @@ async function follow(taskId, audioUrl) {
     if (ticket !== following) return;
     const name = conversion.source_name || taskId;
     if (conversion.status === "COMPLETED") {
-      setStatus(`${name}: done, ${conversion.note_count ?? 0} notes.`);
+      setStatus(`${name}: done${conversion.note_count == null ? "" : `, ${conversion.note_count} notes`}.`);
       await showResult(conversion, audioUrl);
       return;
     }
