@@ -520,7 +520,8 @@ def test_api_is_authorized_by_default_with_public_health_and_docs(template):
     assert "AccessLogSetting" in api and api["MethodSettings"][0]["ThrottlingRateLimit"]
     events = functions(template)["SubmitFunction"]["Properties"]["Events"]
     public = {e["Properties"]["Path"] for e in events.values() if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
-    assert public == {"/health", "/openapi.json", "/swagger", "/v1/files/{task_id}/{name}"}
+    assert public == {"/health", "/openapi.json", "/swagger", "/v1/files/{task_id}/{name}",
+                      "/", "/explorer", "/explorer/{asset}"}
     usage_plan = resources_of(template, "AWS::ApiGateway::UsagePlan")
     assert len(usage_plan) == 1
 

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 
 import midiscribe
 
-from . import kie_routes, musicgpt_routes, public_routes, webhook_routes
+from . import explorer_routes, kie_routes, musicgpt_routes, public_routes, webhook_routes
 from .errors import register_error_handlers
 from .openapi_docs import ApiResolver
 
@@ -33,7 +33,7 @@ app.configure_openapi(
     security=[{SECURITY_SCHEME: []}],
 )
 app.enable_swagger(path="/swagger")
-for routes in (webhook_routes, public_routes, musicgpt_routes, kie_routes):
+for routes in (webhook_routes, public_routes, musicgpt_routes, kie_routes, explorer_routes):
     app.include_router(routes.router)
 register_error_handlers(app)
 

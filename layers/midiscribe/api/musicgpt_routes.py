@@ -94,6 +94,26 @@ def by_id(
     return json_response(200, responses.conversion(task, lookup.links(task)))
 
 
+@router.get(
+    "/v1/tasks",
+    summary="The API key's tasks, newest first, a page at a time",
+    description="Each task as /v1/byId describes it. Follow next_cursor (as cursor) until it is null.",
+    tags=["conversions"],
+    responses={**docs.ok(responses.TaskListResponse, "A page of tasks"), **docs.errors(400, 401, 429, 500)},
+)
+def list_tasks(
+    limit: Annotated[int, Query(ge=1, le=100, description="How many tasks per page")] = 20,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1024, pattern=r"^[A-Za-z0-9_-]+$",
+              description="next_cursor of the previous page, unchanged; leave out for the first page"),
+    ] = None,
+):
+    owner = caller(router)
+    lookup = use_cases(router).lookup
+    return json_response(200, responses.task_list(lookup.page(owner, limit=limit, cursor=cursor or ""), lookup.links))
+
+
 @router.post(
     "/v1/uploads",
     summary="A presigned S3 POST for files larger than the API accepts",

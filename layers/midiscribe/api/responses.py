@@ -6,6 +6,7 @@ with them, so what is documented is what is sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,7 +15,7 @@ import midiscribe
 from midiscribe.domain import outputs
 from midiscribe.domain.tasks import TaskKind, TaskStatus
 from midiscribe.domain.timestamps import epoch_ms
-from midiscribe.service.lookups import GenerationRecord
+from midiscribe.service.lookups import INPUT_LINK, GenerationRecord, TaskPage
 from midiscribe.service.redelivery import Redelivery
 from midiscribe.service.submissions import QueuedTask
 from midiscribe.service.uploads import UploadForm
@@ -61,6 +62,10 @@ class Conversion(BaseModel):
     notes_file_path: str = Field(description="Presigned link to the note events .csv ('' when not asked for).")
     notes_json_path: str = Field(description="Presigned link to the note events .json ('' when not asked for).")
     output_path: str = Field(description="file_convert: presigned link to the converted file.")
+    input_file_path: str = Field(
+        "", description="Presigned link to the audio the task read ('' when it came from an audio_url)."
+    )
+    source_name: str = Field("", description="The input's file name (or its URL).")
     progress: float | None = Field(None, description="How much of the audio is done (0..1), while processing.")
     audio_duration_s: float | None = None
     note_count: int | None = None
@@ -73,6 +78,12 @@ class Conversion(BaseModel):
 class ConversionResponse(BaseModel):
     success: Literal[True] = True
     conversion: Conversion
+
+
+class TaskListResponse(BaseModel):
+    success: Literal[True] = True
+    tasks: list[Conversion] = Field(description="The API key's tasks, newest first.")
+    next_cursor: str | None = Field(description="Pass as cursor to get the next page; null on the last page.")
 
 
 class UploadResponse(BaseModel):
@@ -169,7 +180,18 @@ def queued(queued: QueuedTask) -> dict[str, Any]:
 
 def conversion(task: Any, links: dict[str, str]) -> dict[str, Any]:
     """byId's answer: the task's status, and links to whatever files it has."""
-    view = Conversion(
+    return ConversionResponse(conversion=_conversion_view(task, links)).model_dump(mode="json")
+
+
+def task_list(page: TaskPage, links: Callable[[Any], dict[str, str]]) -> dict[str, Any]:
+    """GET /v1/tasks: each task as byId describes it."""
+    views = [_conversion_view(task, links(task)) for task in page.tasks]
+    return TaskListResponse(tasks=views, next_cursor=page.next_cursor).model_dump(mode="json")
+
+
+def _conversion_view(task: Any, links: dict[str, str]) -> Conversion:
+    source = task.source
+    return Conversion(
         task_id=task.task_id,
         conversion_id=task.conversion_id,
         conversionType=task.kind.conversion_type,
@@ -182,6 +204,8 @@ def conversion(task: Any, links: dict[str, str]) -> dict[str, Any]:
         notes_file_path=links.get(outputs.NOTES_CSV, ""),
         notes_json_path=links.get(outputs.NOTES_JSON, ""),
         output_path=links.get(outputs.CONVERTED, ""),
+        input_file_path=links.get(INPUT_LINK, ""),
+        source_name=source.filename or source.key.rsplit("/", 1)[-1] or source.url,
         progress=1.0 if task.status is TaskStatus.COMPLETED else task.progress,
         audio_duration_s=task.audio_duration_s,
         note_count=task.note_count,
@@ -190,7 +214,6 @@ def conversion(task: Any, links: dict[str, str]) -> dict[str, Any]:
         webhook_status=task.webhook_status or None,
         webhook_attempts=task.webhook_attempts,
     )
-    return ConversionResponse(conversion=view).model_dump(mode="json")
 
 
 def upload(form: UploadForm) -> dict[str, Any]:

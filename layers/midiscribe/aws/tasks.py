@@ -117,6 +117,35 @@ class TaskRepository(AwsAdapter):
         )
         return [Task.from_item(deserialize_item(item)) for item in answer.get("Items") or []]
 
+    def page_by_owner(
+        self, owner_id: str, *, limit: int, after: tuple[str, str] | None = None
+    ) -> tuple[list[Task], tuple[str, str] | None]:
+        """One page of a key's tasks, newest first, and the ``(created_at, task_id)`` the next page starts
+        after (None when there is no more).
+
+        ``after`` is what the previous page returned. One item more than asked for is read, so a page that
+        ends with the key's oldest task says there is no next page instead of leading to an empty one.
+        """
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "owner_id = :owner",
+            "ExpressionAttributeValues": {":owner": {"S": owner_id}},
+            "ScanIndexForward": False,
+            "Limit": limit + 1,
+        }
+        if after is not None:
+            created_at, task_id = after
+            arguments["ExclusiveStartKey"] = {
+                "owner_id": {"S": owner_id}, "created_at": {"S": created_at}, "task_id": {"S": task_id}
+            }
+        answer = self.client.query(**arguments)
+        items = answer.get("Items") or []
+        tasks = [Task.from_item(deserialize_item(item)) for item in items[:limit]]
+        # A query also stops early at 1 MB read: LastEvaluatedKey then says there is more.
+        more = len(items) > limit or bool(answer.get("LastEvaluatedKey"))
+        return tasks, ((tasks[-1].created_at, tasks[-1].task_id) if more and tasks else None)
+
     # ---- writes
 
     def create(self, task: Task) -> None:

@@ -72,6 +72,7 @@ def usage_banner(api_url: str, api_key: str, webhook_secret: str, bucket: str, e
     command = cli_command()
     return f"""
 midiscribe is serving on {api_url}   (Swagger UI: {api_url}/swagger)
+Open {api_url}/explorer in a browser to transcribe a file and see its piano roll (paste the key below).
 
   API key         {api_key}
   webhook secret  {webhook_secret}

@@ -41,6 +41,9 @@ class TaskStore(Protocol):
     def fail(self, task_id: str, *, error: str, error_code: str, status_msg: str) -> Task: ...
     def record_progress(self, task_id: str, *, fraction: float, status_msg: str) -> bool: ...
     def mark_notify_queued(self, task_id: str) -> None: ...
+    def page_by_owner(
+        self, owner_id: str, *, limit: int, after: tuple[str, str] | None = None
+    ) -> tuple[list[Task], tuple[str, str] | None]: ...  # newest first; the position the next page starts after
 
 
 class ObjectStore(Protocol):

@@ -5,6 +5,10 @@ Another key's task is reported exactly like a missing one, so ids cannot be prob
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import urllib.parse
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
@@ -16,13 +20,22 @@ from midiscribe.domain.tasks import Task, TaskKind, TaskStatus
 from . import kie
 from .config import Settings
 
-# The outputs byId links to.
+# The outputs byId links to, and the name of the link to the task's own input.
 LINKED_OUTPUTS = (outputs.MIDI, outputs.SONIFIED_WAV, outputs.NOTES_CSV, outputs.NOTES_JSON, outputs.CONVERTED)
+INPUT_LINK = "input"
 
 
 def plausible_id(value: str) -> bool:
     """Whether ``value`` could be a task or conversion id at all (DynamoDB refuses other keys)."""
     return 0 < len(value) <= 128 and value.isprintable()
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """One page of a key's tasks, newest first, and the cursor of the next page (None on the last)."""
+
+    tasks: list[Task]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -62,12 +75,29 @@ class TaskLookup:
         return task
 
     def links(self, task: Task) -> dict[str, str]:
-        """Presigned links to the task's result files, by output name (only the files it has)."""
-        return {
-            name: self.storage.presign_get(task.outputs[name], expires_s=self.settings.presign_expiry_s)
-            for name in LINKED_OUTPUTS
-            if task.outputs.get(name)
-        }
+        """Presigned links to the task's result files, by output name (only the files it has), and to
+        the audio it read (``input``) when that is in the bucket."""
+        keys = {name: task.outputs[name] for name in LINKED_OUTPUTS if task.outputs.get(name)}
+        if task.source.kind == "s3" and task.source.key:
+            keys[INPUT_LINK] = task.source.key
+        return {name: self.storage.presign_get(key, expires_s=self.settings.presign_expiry_s) for name, key in keys.items()}
+
+    def page(self, owner_id: str, *, limit: int, cursor: str = "") -> TaskPage:
+        """``GET /v1/tasks``: a page of the caller's tasks, newest first."""
+        tasks, following = self.tasks.page_by_owner(owner_id, limit=limit, after=_decode_cursor(cursor) if cursor else None)
+        return TaskPage(tasks, _encode_cursor(following) if following else None)
+
+    def storage_origins(self) -> list[str]:
+        """The origins (scheme://host[:port]) presigned links and upload forms send a browser to.
+
+        Presigning is computed locally, without a request, so this costs nothing but a signature.
+        """
+        probe = "uploads/origin-probe"
+        urls = [
+            self.storage.presign_get(probe, expires_s=60),
+            self.storage.presign_post(probe, max_bytes=1, expires_s=60, content_type="audio/wav")["url"],
+        ]
+        return sorted({"{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(url)) for url in urls})
 
     def generation_record(self, owner_id: str, task_id: str) -> GenerationRecord:
         """kie.ai's record-info: a midi_generate task, with its notes once it has completed."""
@@ -81,3 +111,25 @@ class TaskLookup:
         if task.status is TaskStatus.COMPLETED and key:
             return GenerationRecord(task, kie.read_midi_data(self.storage.get_bytes(key)))
         return GenerationRecord(task, [])
+
+
+def _encode_cursor(position: tuple[str, str]) -> str:
+    text = json.dumps(list(position), separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    """The position a cursor names; one this API did not give out is refused (not trusted as a key)."""
+    invalid = InvalidRequestError(
+        "cursor is not one this API gave out: pass next_cursor from the previous page unchanged, or leave "
+        "cursor out for the first page.",
+        "INVALID_CURSOR",
+    )
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        raise invalid from None
+    if not (isinstance(position, list) and len(position) == 2
+            and all(isinstance(part, str) and plausible_id(part) for part in position)):
+        raise invalid
+    return position[0], position[1]
