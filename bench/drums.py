@@ -264,7 +264,7 @@ def sweep(items: list[Item], settings) -> dict[str, str]:
               f"(P {hits[group][r, i] / max(1, estimated[group][r, i]):.3f} "
               f"R {hits[group][r, i] / max(1, references[group]):.3f})")
     # Groups with a second threshold for onsets no masking group's onset is near (see onsets.py).
-    from midiscribe.engine.drums.onsets import _near
+    from midiscribe.engine.drums.onsets import _loudest_near
 
     window = int(round(settings.mask_window_s * FRAME_RATE))
     for group in settings.threshold_alone:
@@ -279,8 +279,13 @@ def sweep(items: list[Item], settings) -> dict[str, str]:
                 masking |= ((groups == masker) & (candidates.strengths >= float(chosen_settings[f"threshold.{masker}"]))
                             & (candidates.rings >= ring))
             mine = groups == group
-            masked = _near(candidates.frames[mine], np.sort(candidates.frames[masking]), window)
+            order = np.argsort(candidates.frames[masking])
+            loudest = _loudest_near(candidates.frames[mine], candidates.frames[masking][order],
+                                    candidates.strengths[masking][order], window)
+            masked = loudest > 0
             strengths = candidates.strengths[mine]
+            # A masked onset must also reach its share of the loudest masking onset (settings.masker_ratio).
+            strengths = np.where(masked & (strengths < settings.masker_ratio.get(group, 0.0) * loudest), 0.0, strengths)
             times = candidates.frames[mine] / FRAME_RATE + settings.onset_offset_s
             ref = np.array([t for t, key, _ in reference if drum_patterns.KEY_CLASS[key] == group])
             for i, when_masked in enumerate(THRESHOLD_GRID):

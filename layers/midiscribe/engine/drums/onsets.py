@@ -62,22 +62,33 @@ class Candidates:
         kept = (self.strengths >= thresholds) & (self.strengths > 0) & rings_enough
         window = int(round(settings.mask_window_s * FRAME_RATE))
         for group, alone in settings.threshold_alone.items():
-            maskers = np.sort(self.frames[kept & np.isin(groups, settings.masked_by.get(group, ()))])
+            masking = kept & np.isin(groups, settings.masked_by.get(group, ()))
+            order = np.argsort(self.frames[masking])
+            masker_frames, masker_strengths = self.frames[masking][order], self.strengths[masking][order]
             mine = np.flatnonzero(groups == group)
-            unmasked = ~_near(self.frames[mine], maskers, window)
-            kept[mine[unmasked]] = (self.strengths[mine[unmasked]] >= alone) & rings_enough[mine[unmasked]]
+            loudest_masker = _loudest_near(self.frames[mine], masker_frames, masker_strengths, window)
+            masked = loudest_masker > 0
+            strengths = self.strengths[mine]
+            kept[mine] = rings_enough[mine] & np.where(
+                masked,
+                (strengths >= thresholds[mine]) & (strengths >= settings.masker_ratio.get(group, 0.0) * loudest_masker),
+                strengths >= alone)
         pieces = np.where((self.pieces == _CLOSED) & (self.rings >= settings.open_hat_ratio), _OPEN, self.pieces)
         order = np.lexsort((pieces[kept], self.frames[kept]))
         return [Hit(int(f), int(p), float(s)) for f, p, s in zip(
             self.frames[kept][order], pieces[kept][order], self.strengths[kept][order], strict=True)]
 
 
-def _near(frames: np.ndarray, sorted_others: np.ndarray, window: int) -> np.ndarray:
-    """For each frame, whether one of ``sorted_others`` lies within ``window`` frames of it."""
+def _loudest_near(frames: np.ndarray, sorted_others: np.ndarray, strengths: np.ndarray, window: int) -> np.ndarray:
+    """For each frame, the largest strength of ``sorted_others`` within ``window`` frames of it (0 if none)."""
+    loudest = np.zeros(len(frames), dtype=np.float64)
     if len(sorted_others) == 0:
-        return np.zeros(len(frames), dtype=bool)
-    after = np.searchsorted(sorted_others, frames - window, side="left")
-    return (after < len(sorted_others)) & (sorted_others[np.minimum(after, len(sorted_others) - 1)] <= frames + window)
+        return loudest
+    first = np.searchsorted(sorted_others, frames - window, side="left")
+    last = np.searchsorted(sorted_others, frames + window, side="right")
+    for index in np.flatnonzero(last > first):
+        loudest[index] = strengths[first[index]:last[index]].max()
+    return loudest
 
 
 class LevelHistogram:
@@ -112,6 +123,7 @@ class OnsetPicker:
         self.buffer = np.zeros((len(KIT), -self.start), dtype=np.float32)
         self.next_frame = 0  # first frame not yet examined
         self.levels = LevelHistogram()
+        self.group_levels = [LevelHistogram() for _ in GROUPS]
         self._frames: list[np.ndarray] = []
         self._pieces: list[np.ndarray] = []
         self._strengths: list[np.ndarray] = []
@@ -119,6 +131,8 @@ class OnsetPicker:
 
     def add(self, activations: np.ndarray) -> None:
         self.levels.add(activations.sum(axis=0))
+        for histogram, members in zip(self.group_levels, GROUP_MEMBERS, strict=True):
+            histogram.add(activations[members].sum(axis=0))
         self.buffer = np.concatenate((self.buffer, activations), axis=1)
         self._examine(final=False)
 
@@ -180,5 +194,12 @@ class OnsetPicker:
         if not self._frames or level <= 0:
             empty = np.zeros(0, dtype=np.int64)
             return Candidates(empty, empty.astype(np.int8), empty.astype(np.float32), empty.astype(np.float32))
-        return Candidates(np.concatenate(self._frames), np.concatenate(self._pieces),
-                          np.concatenate(self._strengths) / np.float32(level), np.concatenate(self._rings))
+        # Each group's strengths against its own loud moments, but never against less than a share of
+        # the whole recording's level: a piece that is never played has only leakage to measure.
+        references = np.array([max(histogram.percentile(self.settings.group_level_percentile),
+                                   self.settings.group_level_floor * level) for histogram in self.group_levels])
+        pieces = np.concatenate(self._pieces)
+        groups = np.array([GROUPS.index(piece.group) for piece in KIT])[pieces]
+        return Candidates(np.concatenate(self._frames), pieces,
+                          (np.concatenate(self._strengths) / references[groups]).astype(np.float32),
+                          np.concatenate(self._rings))

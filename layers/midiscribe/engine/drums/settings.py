@@ -6,10 +6,6 @@ import dataclasses
 from dataclasses import dataclass, field
 
 
-def _per_group(**values: float) -> dict[str, float]:
-    return dict(values)
-
-
 @dataclass(frozen=True)
 class DrumSettings:
     # The factorisation (nmf.py).
@@ -17,19 +13,29 @@ class DrumSettings:
     adapt_power: float = 2.0
     sparsity: dict[str, float] = field(default_factory=lambda: {
         "low_tom": 1.0, "mid_tom": 1.0, "high_tom": 1.0})
+    # How far each piece's template may adapt to the kit heard (0: not at all); 1 unless listed.
+    adaptability: dict[str, float] = field(default_factory=dict)
     # Frames factorised at a time: about 24 s, so an hour of audio never sits in memory whole.
     chunk_frames: int = 2048
-    # Picking onsets (onsets.py): a group's onset strength must reach this share of the recording's
-    # level (the 99th percentile of the summed activations over all frames).
-    threshold: dict[str, float] = field(default_factory=lambda: _per_group(
-        kick=0.10, snare=0.56, hihat=0.025, tom=0.0063, crash=0.089, ride=0.032))
-    # A snare hit with no kick, tom or crash onset within mask_window_s (whose sound leaks into the
-    # snare's template and makes ``threshold`` necessary) needs only threshold_alone: ghost notes are
-    # ten times quieter than accents.
-    threshold_alone: dict[str, float] = field(default_factory=lambda: {"snare": 0.045})
-    masked_by: dict[str, tuple[str, ...]] = field(default_factory=lambda: {"snare": ("kick", "tom", "crash")})
-    mask_window_s: float = 0.025
+    # Picking onsets (onsets.py): a group's onset strength must reach this share of its group's level
+    # (see group_level_percentile).
+    threshold: dict[str, float] = field(default_factory=lambda: {
+        "kick": 0.28, "snare": 0.71, "hihat": 0.126, "tom": 0.002, "crash": 0.50, "ride": 0.10})
+    # A group's onset with none of its masking groups' kept onsets within mask_window_s needs only
+    # threshold_alone; ``threshold`` is for onsets that coincide with those, whose sound leaks into the
+    # group's templates. Decided in this order, so the snare sees the toms' final decisions. Snare ghost
+    # notes are ten times quieter than accents; a tom rarely sounds with the kick or snare.
+    threshold_alone: dict[str, float] = field(default_factory=lambda: {"tom": 0.063, "snare": 0.045})
+    masked_by: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
+        "tom": ("kick", "snare"), "snare": ("kick", "tom", "crash")})
+    mask_window_s: float = 0.05
+    # A masked onset of these groups must also reach this share of the loudest masking onset's strength.
+    masker_ratio: dict[str, float] = field(default_factory=lambda: {"tom": 0.75})
+    # A group's level is this percentile of its activation over all frames, or group_level_floor times the
+    # recording's level (level_percentile of the summed activations) if that is higher.
     level_percentile: float = 99.0
+    group_level_percentile: float = 99.5
+    group_level_floor: float = 0.1
     peak_window_s: float = 0.035  # an onset is the strongest within this distance either side
     # How much of an onset's rise is left this long after it (see onsets.py): a hi-hat ringing at least
     # open_hat_ratio is open; a group in minimum_ring must ring at least that much to count.

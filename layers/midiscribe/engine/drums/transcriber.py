@@ -60,6 +60,7 @@ def drum_candidates(source, settings: DrumSettings, *, max_duration_s: float | N
 
     prior = kit_templates()
     sparsity = np.array([settings.sparsity.get(piece.name, 0.0) for piece in KIT], dtype=np.float32)
+    adaptability = np.array([settings.adaptability.get(piece.name, 1.0) for piece in KIT], dtype=np.float32)
     picker = OnsetPicker(settings)
     frames = 0
     # The factorisation's products are small: BLAS threads would only contend with each other and with
@@ -68,7 +69,8 @@ def drum_candidates(source, settings: DrumSettings, *, max_duration_s: float | N
             AudioStream(source, max_duration_s=max_duration_s, sample_rate=SAMPLE_RATE) as audio:
         total_s = audio.info.duration_s
         for spectrum in Spectrogram().chunks(audio.blocks(), settings.chunk_frames):
-            _, activations = semi_adaptive(spectrum, prior, settings.iterations, settings.adapt_power, sparsity)
+            _, activations = semi_adaptive(spectrum, prior, settings.iterations, settings.adapt_power, sparsity,
+                                           adaptability)
             picker.add(activations)
             frames += spectrum.shape[1]
             if progress is not None:
