@@ -26,7 +26,8 @@ from .instruments import Family, family_for_stem
 from .options import TranscriptionOptions
 from .transcription import Track, Transcription
 
-MAX_STEMS = 16  # a MIDI file has 16 channels: 15 for pitched tracks and the drums' channel 10
+MAX_PITCHED_STEMS = 15  # a MIDI file has 16 channels: one per pitched track, and channel 10 for drums
+MAX_STEMS = 32  # drum stems share channel 10 (a multitracked kit), but every stem costs a transcription
 MAX_STEM_NAME = 64
 FAMILY_NAMES = ", ".join(family.value for family in Family)
 
@@ -65,9 +66,13 @@ def resolve_stems(stems: Iterable) -> list[Stem]:
         resolved.append(Stem(name, source, _family(name, instrument)))
     if not resolved:
         raise InvalidOptionsError("No stems to transcribe: give at least one.")
+    pitched = sum(stem.family is not Family.DRUMS for stem in resolved)
+    if pitched > MAX_PITCHED_STEMS:
+        raise InvalidOptionsError(f"{pitched} pitched stems given; at most {MAX_PITCHED_STEMS} fit in one MIDI file "
+                                  "(16 channels, channel 10 is for drums). Mix some stems together first.")
     if len(resolved) > MAX_STEMS:
-        raise InvalidOptionsError(f"{len(resolved)} stems given; at most {MAX_STEMS} fit in one MIDI file "
-                                  "(16 channels). Mix some stems together first.")
+        raise InvalidOptionsError(f"{len(resolved)} stems given; at most {MAX_STEMS} are transcribed together. "
+                                  "Mix some stems together first.")
     return resolved
 
 

@@ -198,8 +198,9 @@ class OnsetPicker:
         # the whole recording's level: a piece that is never played has only leakage to measure.
         references = np.array([max(histogram.percentile(self.settings.group_level_percentile),
                                    self.settings.group_level_floor * level) for histogram in self.group_levels])
-        pieces = np.concatenate(self._pieces)
+        frames, pieces = np.concatenate(self._frames), np.concatenate(self._pieces)
+        order = np.lexsort((pieces, frames))  # the same order however the audio was chunked
+        frames, pieces = frames[order], pieces[order]
         groups = np.array([GROUPS.index(piece.group) for piece in KIT])[pieces]
-        return Candidates(np.concatenate(self._frames), pieces,
-                          (np.concatenate(self._strengths) / references[groups]).astype(np.float32),
-                          np.concatenate(self._rings))
+        return Candidates(frames, pieces, (np.concatenate(self._strengths)[order] / references[groups]).astype(np.float32),
+                          np.concatenate(self._rings)[order])
