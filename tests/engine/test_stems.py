@@ -10,10 +10,15 @@ import soxr
 from drum_audio import RATE, render, rock_beat
 from synthesised import PHRASE, PHRASE_DURATION_S, encode_soundfile, synthesise
 
-from midiscribe.engine import CorruptAudioError, InvalidOptionsError, TranscriptionOptions, transcribe, transcribe_stems
+from midiscribe.engine import (
+    CorruptAudioError,
+    InvalidOptionsError,
+    TranscriptionOptions,
+    transcribe,
+    transcribe_stems,
+)
 from midiscribe.engine.instruments import Family
 from midiscribe.engine.stems import resolve_stems, stem_options
-
 
 DRUMS_S = rock_beat(bars=2)[-1].start_s + 1.0
 LEAD_S = 2.5
