@@ -122,17 +122,20 @@ def _hats(bars: Bars, step: float, fill_from: float, skip_first: bool, accent_ev
         bars.hit(beat, key, velocity + (15 if accent else 0))
 
 
+def _play(bars: Bars, beats, key: int, velocity: float, fill_from: float) -> None:
+    """``key`` on each of ``beats`` that comes before the bar's fill."""
+    for beat in beats:
+        if beat < fill_from:
+            bars.hit(beat, key, velocity)
+
+
 def rock(rng: np.random.Generator, bars: Bars, count: int) -> None:
     kicks = [(0.0, 2.0), (0.0, 2.0, 2.5), (0.0, 1.5, 2.0), (0.0, 0.5, 2.0, 3.5)][rng.integers(4)]
 
     def groove(b: Bars, crashed: bool, fill_from: float) -> None:
         _hats(b, 0.5, fill_from, crashed, open_chance=0.08)
-        for beat in kicks:
-            if beat < fill_from:
-                b.hit(beat, KICK, 100)
-        for beat in (1.0, 3.0):
-            if beat < fill_from:
-                b.hit(beat, SNARE, 105)
+        _play(b, kicks, KICK, 100, fill_from)
+        _play(b, (1.0, 3.0), SNARE, 105, fill_from)
 
     _bar_then_fill(bars, groove, 4, count)
 
@@ -140,12 +143,8 @@ def rock(rng: np.random.Generator, bars: Bars, count: int) -> None:
 def rock16(rng: np.random.Generator, bars: Bars, count: int) -> None:
     def groove(b: Bars, crashed: bool, fill_from: float) -> None:
         _hats(b, 0.25, fill_from, crashed, accent_every=0.5, velocity=55)
-        for beat in (0.0, 0.75, 2.0, 2.5) if b.rng.random() < 0.5 else (0.0, 1.75, 2.25):
-            if beat < fill_from:
-                b.hit(beat, KICK, 100)
-        for beat in (1.0, 3.0):
-            if beat < fill_from:
-                b.hit(beat, SNARE, 105)
+        _play(b, (0.0, 0.75, 2.0, 2.5) if b.rng.random() < 0.5 else (0.0, 1.75, 2.25), KICK, 100, fill_from)
+        _play(b, (1.0, 3.0), SNARE, 105, fill_from)
 
     _bar_then_fill(bars, groove, 8, count)
 
@@ -161,12 +160,8 @@ def funk(rng: np.random.Generator, bars: Bars, count: int) -> None:
                 continue  # the hand is on the snare
             open_hat = beat % 1.0 == 0.5 and b.rng.random() < 0.15
             b.hit(beat, OPEN_HAT if open_hat else CLOSED_HAT, 75 if beat % 0.5 == 0 else 50)
-        for beat in kicks:
-            if beat < fill_from:
-                b.hit(beat, KICK, 100)
-        for beat in (1.0, 3.0):
-            if beat < fill_from:
-                b.hit(beat, SNARE, 110)
+        _play(b, kicks, KICK, 100, fill_from)
+        _play(b, (1.0, 3.0), SNARE, 110, fill_from)
         for beat in (1.75, 2.25, 3.25, 3.75):  # ghost notes
             if beat < fill_from and b.rng.random() < 0.6 and beat not in kicks:
                 b.hit(beat, SNARE, 32)
@@ -184,9 +179,7 @@ def shuffle(rng: np.random.Generator, bars: Bars, count: int) -> None:
         for beat in (0.0, 2.0, 2.0 + 2 / 3):
             if beat < fill_from and (beat != 2.0 + 2 / 3 or b.rng.random() < 0.5):
                 b.hit(beat, KICK, 100)
-        for beat in (1.0, 3.0):
-            if beat < fill_from:
-                b.hit(beat, SNARE, 105)
+        _play(b, (1.0, 3.0), SNARE, 105, fill_from)
         for beat in (1 + 2 / 3, 3 + 2 / 3):  # ghost triplets before the backbeat
             if beat < fill_from and b.rng.random() < 0.5:
                 b.hit(beat, SNARE, 35)
@@ -198,9 +191,7 @@ def halftime(rng: np.random.Generator, bars: Bars, count: int) -> None:
     def groove(b: Bars, crashed: bool, fill_from: float) -> None:
         _hats(b, 0.25 if b.rng.random() < 0.5 else 0.5, fill_from, crashed, accent_every=1.0, open_chance=0.05,
               velocity=60)
-        for beat in (0.0, 0.75, 1.5, 3.25) if b.rng.random() < 0.5 else (0.0, 1.0, 3.5):
-            if beat < fill_from:
-                b.hit(beat, KICK, 100)
+        _play(b, (0.0, 0.75, 1.5, 3.25) if b.rng.random() < 0.5 else (0.0, 1.0, 3.5), KICK, 100, fill_from)
         if 2.0 < fill_from:
             b.hit(2.0, SNARE, 112)
         if 3.75 < fill_from and b.rng.random() < 0.4:
@@ -213,9 +204,7 @@ def six_eight(rng: np.random.Generator, bars: Bars, count: int) -> None:
     # A 6/8 bar is three quarter notes: six eighths.
     def groove(b: Bars, crashed: bool, fill_from: float) -> None:
         _hats(b, 0.5, fill_from, crashed, accent_every=1.5, velocity=65)
-        for beat in (0.0, 2.5) if b.rng.random() < 0.6 else (0.0, 1.0, 2.5):
-            if beat < fill_from:
-                b.hit(beat, KICK, 100)
+        _play(b, (0.0, 2.5) if b.rng.random() < 0.6 else (0.0, 1.0, 2.5), KICK, 100, fill_from)
         if 1.5 < fill_from:
             b.hit(1.5, SNARE, 105)
 
@@ -231,9 +220,7 @@ def disco(rng: np.random.Generator, bars: Bars, count: int) -> None:
                     b.hit(beat, CLOSED_HAT, 60)
             if beat + 0.5 < fill_from:
                 b.hit(beat + 0.5, OPEN_HAT, 80)
-        for beat in (1.0, 3.0):
-            if beat < fill_from:
-                b.hit(beat, SNARE, 105)
+        _play(b, (1.0, 3.0), SNARE, 105, fill_from)
 
     _bar_then_fill(bars, groove, 8, count)
 
@@ -251,9 +238,7 @@ def ride_groove(rng: np.random.Generator, bars: Bars, count: int) -> None:
             if beat < fill_from:
                 b.hit(beat, PEDAL_HAT, 70)
                 b.hit(beat, SNARE, 95 if not swing else 60)
-        for beat in (0.0, 2.5) if not swing else (0.0,):
-            if beat < fill_from:
-                b.hit(beat, KICK, 95)
+        _play(b, (0.0, 2.5) if not swing else (0.0,), KICK, 95, fill_from)
 
     _bar_then_fill(bars, groove, 4, count)
 
@@ -273,12 +258,8 @@ def punk(rng: np.random.Generator, bars: Bars, count: int) -> None:
 def ballad(rng: np.random.Generator, bars: Bars, count: int) -> None:
     def groove(b: Bars, crashed: bool, fill_from: float) -> None:
         _hats(b, 0.25, fill_from, crashed, accent_every=1.0, velocity=45, open_chance=0.03)
-        for beat in (0.0, 1.5, 2.5) if b.rng.random() < 0.5 else (0.0, 2.0):
-            if beat < fill_from:
-                b.hit(beat, KICK, 90)
-        for beat in (1.0, 3.0):
-            if beat < fill_from:
-                b.hit(beat, SNARE, 95)
+        _play(b, (0.0, 1.5, 2.5) if b.rng.random() < 0.5 else (0.0, 2.0), KICK, 90, fill_from)
+        _play(b, (1.0, 3.0), SNARE, 95, fill_from)
 
     _bar_then_fill(bars, groove, 4, count)
 
