@@ -122,21 +122,28 @@ def ensure_rendered(patterns: list[drum_patterns.Pattern]) -> list[Item]:
 # Scoring
 
 
-def matched(reference: np.ndarray, estimated: np.ndarray, tolerance: float = TOLERANCE_S) -> int:
-    """How many reference onsets pair one to one with an estimated onset within ``tolerance``."""
-    reference, estimated = np.sort(reference), np.sort(estimated)
-    i = j = hits = 0
+def matched_pairs(reference, estimated, tolerance: float = TOLERANCE_S) -> list[tuple[int, int]]:
+    """(reference index, estimate index) of onsets paired one to one within ``tolerance``."""
+    reference, estimated = np.asarray(reference, dtype=np.float64), np.asarray(estimated, dtype=np.float64)
+    ref_order, est_order = np.argsort(reference, kind="stable"), np.argsort(estimated, kind="stable")
+    i = j = 0
+    pairs = []
     while i < len(reference) and j < len(estimated):
-        gap = estimated[j] - reference[i]
+        gap = estimated[est_order[j]] - reference[ref_order[i]]
         if abs(gap) <= tolerance:
-            hits += 1
+            pairs.append((int(ref_order[i]), int(est_order[j])))
             i += 1
             j += 1
         elif gap < 0:
             j += 1
         else:
             i += 1
-    return hits
+    return pairs
+
+
+def matched(reference, estimated, tolerance: float = TOLERANCE_S) -> int:
+    """How many reference onsets pair one to one with an estimated onset within ``tolerance``."""
+    return len(matched_pairs(reference, estimated, tolerance))
 
 
 @dataclass
@@ -203,6 +210,7 @@ def evaluate(items: list[Item], settings) -> tuple[dict[str, Counts], dict[str, 
 
     totals = {name: Counts() for name in SCORED}
     per_font = {font: {name: Counts() for name in SCORED} for font in SOUND_FONTS}
+    velocities: dict[str, list[tuple[int, int]]] = {name: [] for name in ("kick", "snare", "hihat")}
     audio_s = wall_s = 0.0
     for item in items:
         reference = json.loads(item.reference.read_text())["onsets"]
@@ -213,6 +221,15 @@ def evaluate(items: list[Item], settings) -> tuple[dict[str, Counts], dict[str, 
         for name, counts in score(reference, result.notes).items():
             totals[name].add(counts)
             per_font[item.font][name].add(counts)
+        for name, pairs in velocities.items():
+            ref = [(t, v) for t, key, v in reference if drum_patterns.KEY_CLASS[key] == name]
+            est = [note for note in result.notes if WRITTEN_CLASS.get(note.pitch) == name]
+            for r, e in matched_pairs([t for t, _ in ref], [note.start_s for note in est]):
+                pairs.append((ref[r][1], est[e].velocity))
+    for name, pairs in velocities.items():
+        played, written = np.array(pairs, dtype=np.float64).T
+        print(f"velocity {name}: Pearson r {np.corrcoef(played, written)[0, 1]:.2f} between the played and the "
+              f"written velocity of {len(pairs)} matched hits")
     return totals, per_font, audio_s, wall_s
 
 
