@@ -3,11 +3,14 @@
 Each group (kick, snare, hi-hat, toms, crash, ride) gets an onset strength per frame: how far its summed
 activation rises above the lower of the two frames before. A candidate onset is a frame whose strength
 is the largest within ``peak_window_s`` either side. Candidates are gathered while the audio streams by
-(a few per second per group, so an hour's worth is a few megabytes) along with a histogram of the
-recording's frame levels; only at the end, when the recording's level is known, is each candidate kept
-if its strength reaches its group's threshold, a share of that level. So a quiet recording and a loud
-one give the same notes. A snare has two thresholds: a high one when a kick, tom or crash starts at
-the same moment (their sound leaks into the snare's template), a low one otherwise (ghost notes).
+(a few per second per group, so an hour's worth is a few megabytes) along with histograms of the frame
+levels, the whole recording's and each group's. Only at the end, when the levels are known, is each
+candidate's strength divided by its group's level (a high percentile of the group's activation, or a
+share of the recording's level if that is higher: a piece never played has only leakage to measure)
+and kept if it reaches the group's threshold. So a quiet recording and a loud one give the same notes,
+and so do kits mixed with loud hats or loud kicks. Toms and snares have two thresholds: a strict one
+when a kick or snare (for toms) or a kick, tom or crash (for snares) starts at the same moment, since
+their sound leaks into the group's templates, and a lenient one otherwise (snare ghost notes).
 
 Within a group, the piece is the one with the most activation at the onset (which tom), except for the
 hi-hat, where open and closed differ in how long they ring more than in their spectra. Each candidate's
@@ -40,12 +43,12 @@ _PEAK_SPAN = 3  # frames after an onset whose activation counts as its peak
 class Hit:
     frame: int
     piece: int  # index into KIT
-    strength: float  # onset strength, as a share of the recording's level
+    strength: float  # onset strength, as a share of its group's level
 
 
 @dataclass(frozen=True)
 class Candidates:
-    """Every candidate onset of a recording: strengths divided by the recording's level, and how much of
+    """Every candidate onset of a recording: strengths divided by their group's level, and how much of
     each onset's rise still rings ``ring_probe_s`` later (hi-hats: all the metal's; others: their group's)."""
 
     frames: np.ndarray
