@@ -3,7 +3,8 @@
 Every engine option is a flag generated from :class:`TranscriptionOptions`, so the CLI cannot fall
 behind the engine. Options are checked before any file is read. Each input is transcribed on its
 own: one that fails is reported and the others are still done, and the exit status says whether
-everything succeeded.
+everything succeeded. ``--instrument`` says what the inputs are (``drums`` runs the drum transcriber);
+``--stem`` instead makes one multi-track result from a recording's stems (``stems.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from ..engine.errors import EngineError, InvalidOptionsError
+from ..engine.instruments import Family
 from ..engine.options import TranscriptionOptions
+from ..engine.stems import MAX_STEM_NAME
+from . import stems as stems_command
 
 # What each output is called on the command line, its file suffix and the Transcription writer.
 OUTPUTS = (
@@ -32,6 +36,8 @@ OUTPUTS = (
     ("json", ".json", "write_json", "the note events as JSON"),
 )
 UNIT_METAVARS = {"_ms": "MS", "_frequency": "HZ", "_tempo": "BPM", "_threshold": "P"}
+# Options the command sets per input or per stem rather than once for all (see --instrument, --stem).
+PER_INPUT_OPTIONS = frozenset({"instrument"})
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -51,8 +57,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "transcribe",
         help="transcribe audio files to MIDI, sonified WAV, CSV and JSON",
         description="Transcribe audio files to <stem>.mid, <stem>.wav (the MIDI sonified), <stem>.csv and "
-        "<stem>.json with the basic-pitch model. Any format soundfile or PyAV reads: WAV, FLAC, MP3, "
-        "OGG/Opus, AIFF, M4A/AAC, WebM, MP4.",
+        "<stem>.json with the basic-pitch model (drums with midiscribe's drum transcriber). Any format "
+        "soundfile or PyAV reads: WAV, FLAC, MP3, OGG/Opus, AIFF, M4A/AAC, WebM, MP4. With --stem, a "
+        "recording's stems become one multi-track result: midiscribe transcribe --stem drums=drums.wav "
+        "--stem bass=bass.flac --stem lead=solo.wav:winds",
         formatter_class=_HelpFormatter,
     )
     add_arguments(parser)
@@ -60,7 +68,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="audio files to transcribe")
+    parser.add_argument("inputs", nargs="*", type=Path, metavar="INPUT", help="audio files to transcribe")
+    parser.add_argument("--instrument", choices=stems_command.INSTRUMENT_CHOICES, default=None, metavar="FAMILY",
+                        help="what the INPUT files are: drums (kick, snare, hi-hats, toms, cymbals as General MIDI "
+                             "drum notes) or a pitched family for its settings and General MIDI program: "
+                             f"{', '.join(stems_command.INSTRUMENT_CHOICES)} (default: auto)")
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("."),
                         help="folder for the outputs, created if missing")
     written = parser.add_argument_group("outputs (all written unless skipped)")
@@ -69,6 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              help=f"do not write {description} ({suffix})")
     engine = parser.add_argument_group("transcription options (basic-pitch 0.4.0's defaults)")
     for name, info in TranscriptionOptions.model_fields.items():
+        if name in PER_INPUT_OPTIONS:
+            continue
         flag = "--" + name.replace("_", "-")
         if info.annotation is bool:
             engine.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=info.default,
@@ -79,6 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 metavar=metavar, help=info.description)
     parser.add_argument("--max-duration", type=bounded_float_checks(gt=0.0), default=None, metavar="SECONDS",
                         help="refuse inputs longer than this many seconds (default: no limit)")
+    stems_command.add_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
 
 
@@ -243,19 +258,25 @@ def parse_options(values: dict) -> TranscriptionOptions:
 
 def check_arguments(args: argparse.Namespace) -> tuple[TranscriptionOptions, list[tuple[str, str]]]:
     """Everything that can be wrong with the command line itself, found before any audio is read."""
-    options = parse_options({name: getattr(args, name) for name in TranscriptionOptions.model_fields})
+    options = parse_options({name: getattr(args, name) for name in TranscriptionOptions.model_fields
+                             if name not in PER_INPUT_OPTIONS})
     plan = output_plan(args)
     if not plan:
         raise InvalidOptionsError("Nothing to write: every output is switched off (--no-midi, --no-sonify, "
                                   "--no-csv, --no-json). Drop at least one of them.")
+    if args.output_dir.exists() and not args.output_dir.is_dir():
+        raise InvalidOptionsError(f"--output-dir {args.output_dir} exists and is not a folder.")
+    if args.stems:
+        stems_command.check_stems(args)
+        return options, plan
+    if not args.inputs:
+        raise InvalidOptionsError("Nothing to transcribe: give audio files (INPUT …) or stems (--stem NAME=PATH …).")
     stems: dict[str, Path] = {}
     for path in args.inputs:
         other = stems.setdefault(path.stem, path)
         if other != path:
             raise InvalidOptionsError(f"{other} and {path} would both be written as {path.stem}.*; "
                                       f"rename one or transcribe them into different --output-dir folders.")
-    if args.output_dir.exists() and not args.output_dir.is_dir():
-        raise InvalidOptionsError(f"--output-dir {args.output_dir} exists and is not a folder.")
     return options, plan
 
 
@@ -273,10 +294,20 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
               file=stream)
         return EXIT_USAGE
 
-    # Looked up when the command runs rather than at import, so a substituted engine entry point is used.
-    from ..engine import transcribe
-
     progress = Progress(stream, quiet=args.quiet)
+    if args.stems:
+        return stems_command.run_stems(args, options, plan, progress, stream)
+    # Looked up when the command runs rather than at import, so a substituted engine entry point is used.
+    from ..engine import transcribe, transcribe_stems
+
+    family = Family(args.instrument) if args.instrument else Family.AUTO
+
+    def transcribe_input(path: Path):
+        if family is Family.AUTO:
+            return transcribe(path, options, max_duration_s=args.max_duration, progress=progress.update)
+        return transcribe_stems([(path.stem[:MAX_STEM_NAME], path, family)], options, max_duration_s=args.max_duration,
+                                progress=progress.update)
+
     summary = Summary()
     began = time.perf_counter()
     for number, path in enumerate(args.inputs, start=1):
@@ -285,7 +316,7 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
         try:
             if not path.is_file():
                 raise FileNotFoundError(f"no such file: {path}" if not path.exists() else f"not a file: {path}")
-            transcription = transcribe(path, options, max_duration_s=args.max_duration, progress=progress.update)
+            transcription = transcribe_input(path)
             progress.set_phase("writing", transcription.duration_s, transcription.duration_s)
             written = [args.output_dir / f"{path.stem}{suffix}" for suffix, _ in plan]
             for (_, writer), destination in zip(plan, written, strict=True):

@@ -3,6 +3,10 @@
     from midiscribe.engine import transcribe
     result = transcribe("song.m4a")
     result.write_midi("song.mid")
+
+    from midiscribe.engine import transcribe_stems
+    result = transcribe_stems([("drums", "drums.wav"), ("bass", "bass.flac"), ("lead", "solo.wav", "winds")])
+    result.write_midi("song.mid")   # one track per stem, drums on channel 10
 """
 
 from .errors import (
@@ -17,16 +21,18 @@ from .errors import (
     NotAudioError,
 )
 from .options import TranscriptionOptions
-from .transcription import NoteEvent, Transcription
+from .transcription import NoteEvent, Track, Transcription
+
+_LAZY = {"transcribe": ".pipeline", "transcribe_stems": ".stems", "transcribe_drums": ".drums"}
 
 
 def __getattr__(name: str):
-    # transcribe needs numpy/onnxruntime, which the API functions' layer does not carry; they import
-    # only the options and errors from here, so the pipeline is loaded on first use.
-    if name == "transcribe":
-        from .pipeline import transcribe
+    # The transcribers need numpy/onnxruntime, which the API functions' layer does not carry; they import
+    # only the options and errors from here, so the transcribers are loaded on first use.
+    if name in _LAZY:
+        from importlib import import_module
 
-        return transcribe
+        return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -41,7 +47,10 @@ __all__ = [
     "NoAudioError",
     "NotAudioError",
     "NoteEvent",
+    "Track",
     "Transcription",
     "TranscriptionOptions",
     "transcribe",
+    "transcribe_drums",
+    "transcribe_stems",
 ]

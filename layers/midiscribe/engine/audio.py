@@ -64,13 +64,16 @@ class AudioInfo:
 
 class AudioStream:
     """An opened audio source; iterate :meth:`blocks` once for 22050 Hz mono float32 blocks (what the
-    model hears), or :meth:`source_blocks` for the file's own channels and rate (what file conversion keeps).
+    model hears; ``sample_rate`` asks for another rate: the drum transcriber listens up to 22 kHz), or
+    :meth:`source_blocks` for the file's own channels and rate (what file conversion keeps).
 
     Use as a context manager so the file (and any spooled copy) is closed.
     """
 
-    def __init__(self, source, *, max_duration_s: float | None = None, name: str | None = None):
+    def __init__(self, source, *, max_duration_s: float | None = None, name: str | None = None,
+                 sample_rate: int = MODEL_SAMPLE_RATE):
         self.max_duration_s = max_duration_s
+        self.sample_rate = sample_rate
         self.name = name or _describe(source)
         self._closers: list = []
         self._handle, self._path = self._open_source(source)
@@ -227,12 +230,12 @@ class AudioStream:
             )
 
     def blocks(self) -> Iterator[np.ndarray]:
-        """Mono float32 blocks at 22050 Hz; raises the typed errors while reading."""
+        """Mono float32 blocks at :attr:`sample_rate`; raises the typed errors while reading."""
         import soxr
 
         rate = self.info.sample_rate
-        resampler = None if rate == MODEL_SAMPLE_RATE else soxr.ResampleStream(
-            rate, MODEL_SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
+        resampler = None if rate == self.sample_rate else soxr.ResampleStream(
+            rate, self.sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY
         )
         for block in self.source_blocks():
             mono = to_mono(block)
@@ -243,7 +246,7 @@ class AudioStream:
                 yield mono
         # librosa pads or trims the resampled signal to exactly ceil(n * ratio) samples; a streaming
         # resampler lags behind the one-shot one until it is flushed, so only the flush can overshoot.
-        room = resampled_length(self.decoded_frames, rate) - self.output_samples
+        room = resampled_length(self.decoded_frames, rate, self.sample_rate) - self.output_samples
         tail = np.zeros(0, dtype=np.float32)
         if resampler is not None:
             tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)[: max(room, 0)]
@@ -268,11 +271,11 @@ class AudioStream:
         self.close()
 
 
-def resampled_length(source_frames: int, source_rate: int) -> int:
+def resampled_length(source_frames: int, source_rate: int, target_rate: int = MODEL_SAMPLE_RATE) -> int:
     """librosa's length after resampling: ``ceil(n * 22050 / rate)``."""
-    if source_rate == MODEL_SAMPLE_RATE:
+    if source_rate == target_rate:
         return source_frames
-    return int(np.ceil(source_frames * (float(MODEL_SAMPLE_RATE) / source_rate)))
+    return int(np.ceil(source_frames * (float(target_rate) / source_rate)))
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:

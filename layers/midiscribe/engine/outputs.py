@@ -1,4 +1,5 @@
-"""Writers for a :class:`Transcription`: a standard MIDI file, a note CSV and a note JSON document.
+"""Writers for a :class:`Transcription`: a standard MIDI file, a note CSV and a note JSON document,
+and kie.ai's per-instrument notes.
 
 Each writer takes a path or a writable binary file object (an S3 upload buffer, ``io.BytesIO``…).
 The MIDI file follows basic-pitch 0.4.0's conventions (one Electric Piano 1 instrument, velocity
@@ -6,7 +7,8 @@ from amplitude, pitch bends in thirds of a semitone turned into 14-bit values ov
 range) with three differences a MIDI reader benefits from: the bend range is stated with RPN 0
 instead of assumed, bends return to centre after each bent note, and ``multiple_pitch_bends``
 spreads overlapping notes over MIDI channels (one instrument track) instead of writing one
-instrument per pitch.
+instrument per pitch. A transcription of stems gets one track per stem, named after it, with its
+instrument's General MIDI program on channels of its own; drums play on channel 10.
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ import mido
 import numpy as np
 
 from .errors import InvalidOptionsError
+from .instruments import FAMILY_PROGRAM, Family, program_name
 
 if TYPE_CHECKING:
-    from .transcription import NoteEvent, Transcription
+    from .transcription import NoteEvent, Track, Transcription
 
-# General MIDI program 5, "Electric Piano 1" (0-based 4): the instrument basic-pitch writes.
-INSTRUMENT_PROGRAM = 4
-INSTRUMENT_NAME = "Electric Piano 1"
+# General MIDI program 5, "Electric Piano 1" (0-based 4): the instrument basic-pitch writes, and ours
+# when nothing says what the instrument is.
+INSTRUMENT_PROGRAM = FAMILY_PROGRAM[Family.AUTO]
+INSTRUMENT_NAME = program_name(INSTRUMENT_PROGRAM)
 # The pitch contour has 3 bins per semitone; NoteEvent.pitch_bends counts in those bins.
 BEND_STEPS_PER_SEMITONE = 3
 # ±2 semitones is General MIDI's default range and the one basic-pitch's bend values assume;
@@ -47,6 +51,7 @@ MIN_TICKS_PER_BEAT = 480
 MAX_TICKS_PER_BEAT = 0x7FFF
 
 CSV_COLUMNS = ("start_time_s", "end_time_s", "pitch_midi", "velocity", "pitch_bend")
+CSV_INSTRUMENT_COLUMN = "instrument"
 JSON_FORMAT_VERSION = 1
 
 # Events sharing a tick are written in this order, so that a note ending exactly where the next one
@@ -132,19 +137,19 @@ def notes_overlapping_others(starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     return overlapping
 
 
-def assign_channels(notes: list[NoteEvent], spread: bool) -> np.ndarray:
-    """A MIDI channel per note: all on the first channel, or overlapping notes spread over channels.
+def assign_channels(notes: list[NoteEvent], spread: bool, pool: tuple[int, ...] = MELODIC_CHANNELS) -> np.ndarray:
+    """A MIDI channel per note from ``pool``: all on its first, or overlapping notes spread over the pool.
 
     Spreading gives each sounding note a channel of its own (so its pitch bends do not bend its
     neighbours), reusing the lowest free channel. When more notes sound at once than there are
     melodic channels, the extra note shares the channel that frees up first; notes sharing a channel
     at the same time then lose their bends, as in the single-channel case.
     """
-    channels = np.full(len(notes), MELODIC_CHANNELS[0], dtype=np.int64)
+    channels = np.full(len(notes), pool[0], dtype=np.int64)
     if not spread or not notes:
         return channels
     order = sorted(range(len(notes)), key=lambda index: (notes[index].start_s, notes[index].end_s))
-    free = list(MELODIC_CHANNELS)
+    free = list(pool)
     heapq.heapify(free)
     busy: list[tuple[float, int]] = []  # (end time, channel) of notes still sounding
     for index in order:
@@ -160,8 +165,23 @@ def assign_channels(notes: list[NoteEvent], spread: bool) -> np.ndarray:
     return channels
 
 
+def channel_pools(tracks: tuple[Track, ...]) -> list[tuple[int, ...]]:
+    """The MIDI channels each track may use: channel 10 for drums, the other 15 shared out among the
+    pitched tracks (so each keeps its own program, and ``multiple_pitch_bends`` has its share to spread over)."""
+    pitched = [index for index, track in enumerate(tracks) if not track.is_drum]
+    if len(pitched) > len(MELODIC_CHANNELS):
+        raise ValueError(f"{len(pitched)} pitched tracks do not fit in one MIDI file's {len(MELODIC_CHANNELS)} "
+                         "non-drum channels")
+    share = len(MELODIC_CHANNELS) // max(1, len(pitched))
+    pools: list[tuple[int, ...]] = [(DRUM_CHANNEL,)] * len(tracks)
+    for order, index in enumerate(pitched):
+        pools[index] = MELODIC_CHANNELS[order * share:(order + 1) * share]
+    return pools
+
+
 def build_midi(transcription: Transcription) -> mido.MidiFile:
-    """The transcription as a type-1 :class:`mido.MidiFile` (tempo track + one instrument track)."""
+    """The transcription as a type-1 :class:`mido.MidiFile`: a tempo track, then one named track per
+    instrument with its General MIDI program (drums on channel 10, without one)."""
     options = transcription.options
     tempo_us = tempo_microseconds(options.midi_tempo)
     ticks_per_beat = ticks_per_beat_for(tempo_us)
@@ -171,12 +191,32 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
         # Absolute ticks from absolute seconds: rounding never accumulates, so there is no drift.
         return np.rint(np.maximum(np.asarray(seconds, dtype=np.float64), 0.0) * ticks_per_second).astype(np.int64)
 
-    notes = list(transcription.notes)
-    bad_pitches = sorted({note.pitch for note in notes if not 0 <= note.pitch <= 127})
+    bad_pitches = sorted({note.pitch for note in transcription.notes if not 0 <= note.pitch <= 127})
     if bad_pitches:
         raise ValueError(f"MIDI pitches must be 0..127; these notes have {bad_pitches[:5]}")
-    with_bends = options.include_pitch_bends
-    channels = assign_channels(notes, spread=options.multiple_pitch_bends and with_bends)
+
+    tempo_track = mido.MidiTrack()
+    tempo_track.append(mido.MetaMessage("track_name", name="tempo", time=0))
+    tempo_track.append(mido.MetaMessage("set_tempo", tempo=tempo_us, time=0))
+    tempo_track.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
+    tempo_track.append(mido.MetaMessage("end_of_track", time=0))
+
+    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
+    midi.tracks.append(tempo_track)
+    tracks = transcription.instrument_tracks()
+    # The file lasts as long as the audio, so players and DAWs line it up with the recording.
+    duration_tick = int(to_tick(transcription.duration_s))
+    for track, pool in zip(tracks, channel_pools(tracks), strict=True):
+        midi.tracks.append(_instrument_track(track, pool, options, to_tick, duration_tick,
+                                             named_instrument=bool(transcription.tracks)))
+    return midi
+
+
+def _instrument_track(track: Track, pool: tuple[int, ...], options, to_tick, duration_tick: int,
+                      named_instrument: bool) -> mido.MidiTrack:
+    notes = list(track.notes)
+    with_bends = options.include_pitch_bends and not track.is_drum
+    channels = assign_channels(notes, spread=options.multiple_pitch_bends and with_bends, pool=pool)
     starts = np.array([note.start_s for note in notes], dtype=np.float64)
     ends = np.array([note.end_s for note in notes], dtype=np.float64)
     start_ticks = to_tick(starts)
@@ -212,20 +252,18 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
             events.append((end_tick, _BEND_RESET, index, 0, 0xE0 | channel, 0x00, 0x40))
     events.sort()
 
-    tempo_track = mido.MidiTrack()
-    tempo_track.append(mido.MetaMessage("track_name", name="tempo", time=0))
-    tempo_track.append(mido.MetaMessage("set_tempo", tempo=tempo_us, time=0))
-    tempo_track.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
-    tempo_track.append(mido.MetaMessage("end_of_track", time=0))
-
-    track = mido.MidiTrack()
-    track.append(mido.MetaMessage("track_name", name=INSTRUMENT_NAME, time=0))
-    used_channels = sorted({int(channel) for channel in channels}) or [MELODIC_CHANNELS[0]]
-    for channel in used_channels:
-        track.append(mido.Message("program_change", channel=channel, program=INSTRUMENT_PROGRAM, time=0))
-        if with_bends:
-            for control, value in ((101, 0), (100, 0), (6, BEND_RANGE_SEMITONES), (38, 0), (101, 127), (100, 127)):
-                track.append(mido.Message("control_change", channel=channel, control=control, value=value, time=0))
+    midi_track = mido.MidiTrack()
+    midi_track.append(mido.MetaMessage("track_name", name=track.name, time=0))
+    if named_instrument:
+        midi_track.append(mido.MetaMessage("instrument_name", name=track.instrument_name, time=0))
+    if not track.is_drum:  # channel 10's sounds are chosen by key, not by program
+        used_channels = sorted({int(channel) for channel in channels}) or [pool[0]]
+        for channel in used_channels:
+            midi_track.append(mido.Message("program_change", channel=channel, program=track.program, time=0))
+            if with_bends:
+                for control, value in ((101, 0), (100, 0), (6, BEND_RANGE_SEMITONES), (38, 0), (101, 127), (100, 127)):
+                    midi_track.append(mido.Message("control_change", channel=channel, control=control, value=value,
+                                                   time=0))
 
     last_tick = 0
     for tick, _, _, _, status, data1, data2 in events:
@@ -237,15 +275,10 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
         else:
             message = mido.Message("note_on" if kind == 0x90 else "note_off", skip_checks=True,
                                    channel=channel, note=data1, velocity=data2, time=tick - last_tick)
-        track.append(message)
+        midi_track.append(message)
         last_tick = tick
-    # The file lasts as long as the audio, so players and DAWs line it up with the recording.
-    duration_tick = int(to_tick(transcription.duration_s))
-    track.append(mido.MetaMessage("end_of_track", time=max(0, duration_tick - last_tick)))
-
-    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
-    midi.tracks.extend([tempo_track, track])
-    return midi
+    midi_track.append(mido.MetaMessage("end_of_track", time=max(0, duration_tick - last_tick)))
+    return midi_track
 
 
 def write_midi(transcription: Transcription, destination) -> None:
@@ -268,21 +301,26 @@ def write_csv(transcription: Transcription, destination) -> None:
     """Write one row per note with basic-pitch's columns, the bends space-separated in one field.
 
     basic-pitch appends each bend as an extra column, which makes rows of different lengths that
-    many CSV readers refuse; keeping them in one field keeps the table rectangular.
+    many CSV readers refuse; keeping them in one field keeps the table rectangular. A multi-track
+    transcription adds a sixth column, ``instrument``: the name of the stem the note came from (unique,
+    where General MIDI program names may repeat), rows in time order across stems.
     """
+    tracks = transcription.instrument_tracks()
+    multitrack = transcription.is_multitrack
+    rows = sorted(((note, index) for index, track in enumerate(tracks) for note in track.notes),
+                  key=lambda row: (row[0].start_s, row[1], row[0].pitch, row[0].end_s))
     with _text_sink(destination) as text:
         writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for note in transcription.notes:
-            writer.writerow(
-                (
-                    _seconds(note.start_s),
-                    _seconds(note.end_s),
-                    note.pitch,
-                    note.velocity,
-                    " ".join(map(str, map(int, note.pitch_bends))),
-                )
+        writer.writerow(CSV_COLUMNS + (CSV_INSTRUMENT_COLUMN,) * multitrack)
+        for note, index in rows:
+            row = (
+                _seconds(note.start_s),
+                _seconds(note.end_s),
+                note.pitch,
+                note.velocity,
+                " ".join(map(str, map(int, note.pitch_bends))),
             )
+            writer.writerow(row + (tracks[index].name,) * multitrack)
 
 
 def note_dict(note: NoteEvent) -> dict:
@@ -293,6 +331,20 @@ def note_dict(note: NoteEvent) -> dict:
         "velocity": note.velocity,
         "pitch_bends": list(map(int, note.pitch_bends)),
     }
+
+
+def instrument_dict(track: Track, from_stems: bool) -> dict:
+    """One instrument of the JSON document. ``name`` is what kie.ai calls it (GM program name or "Drums")."""
+    entry = {
+        "name": track.instrument_name,
+        "program": track.program,
+        "is_drum": track.is_drum,
+        "family": track.family.value,
+    }
+    if from_stems:
+        entry["stem"] = track.name
+    entry["notes"] = [note_dict(note) for note in track.notes]
+    return entry
 
 
 def transcription_dict(transcription: Transcription) -> dict:
@@ -306,14 +358,8 @@ def transcription_dict(transcription: Transcription) -> dict:
         "pitch_bend_unit": "third of a semitone per model frame",
         "model_frame_rate_hz": round(22050 / 256, 4),
         "options": options.model_dump(mode="json"),
-        "instruments": [
-            {
-                "name": INSTRUMENT_NAME,
-                "program": INSTRUMENT_PROGRAM,
-                "is_drum": False,
-                "notes": [note_dict(note) for note in transcription.notes],
-            }
-        ],
+        "instruments": [instrument_dict(track, bool(transcription.tracks))
+                        for track in transcription.instrument_tracks()],
     }
 
 
@@ -323,3 +369,22 @@ def write_json(transcription: Transcription, destination) -> None:
     document = json.dumps(transcription_dict(transcription), separators=(",", ":")) + "\n"
     with binary_destination(destination) as sink:
         sink.write(document.encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------------------
+# kie.ai's shape
+
+
+def kie_instruments(notes_document: dict) -> list[dict]:
+    """kie.ai's ``instruments`` from the notes JSON document (:func:`transcription_dict`, or the file
+    :func:`write_json` wrote): one entry per instrument, ``name`` its GM program name or "Drums", each note
+    ``{pitch, start, end, velocity}`` with velocity from 0 to 1 (1 = loudest), in time order."""
+    instruments = []
+    for instrument in notes_document["instruments"]:
+        notes = sorted(
+            ({"pitch": int(note["pitch"]), "start": float(note["start"]), "end": float(note["end"]),
+              "velocity": round(int(note["velocity"]) / 127, 4)} for note in instrument["notes"]),
+            key=lambda note: (note["start"], note["pitch"]),
+        )
+        instruments.append({"name": str(instrument["name"]), "notes": notes})
+    return instruments

@@ -10,6 +10,10 @@ release applied); only the rare longer notes are synthesized past that. And the 
 in blocks of a few seconds that are written as they are finished, so a 60-minute file never sits
 in memory whole. Nothing loops per sample in Python.
 
+Drum tracks are played by the drum transcriber's own signal models of each kit piece (``drums/kit.py``:
+falling sines for kick and toms, a head's modes and wire noise for the snare, bands of noise for
+hi-hats and cymbals), one sound per General MIDI drum key, struck at the note's velocity.
+
 Loudness is set before mixing from the busiest moment of the piece (the most summed note energy
 sounding at once), and a soft limiter rounds off the rare peaks above that estimate, so the file
 never clips.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import os
 import wave
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,6 +44,9 @@ VOICE_PIECE_SAMPLES = 1 << 14
 BLOCK_SAMPLES = 1 << 18  # about 6 s: large enough to amortise numpy calls, small enough to stay cheap
 TARGET_PEAK = 0.5
 LIMITER_THRESHOLD = 0.8
+DRUM_LEVEL = 0.8  # a drum hit's peak at full velocity, against a tone's ~1.9
+DRUM_FADE_S = 0.1  # the signal models ring past the sound's end: fade them out rather than cut
+DRUM_SEED = 35
 
 
 def note_frequency(pitch: int | np.ndarray) -> np.ndarray:
@@ -134,11 +142,28 @@ def output_length(transcription: Transcription, sample_rate: int = SONIFY_SAMPLE
     return max(0, int(round(max(transcription.duration_s, last_end) * sample_rate)))
 
 
+@lru_cache(maxsize=64)
+def drum_sound(key: int, sample_rate: int = SONIFY_SAMPLE_RATE) -> np.ndarray:
+    """The sound of one full-velocity hit on GM drum ``key`` (float32, read-only, cached)."""
+    from .drums.kit import one_shot, piece_for_key
+
+    sound = one_shot(piece_for_key(key), sample_rate, np.random.default_rng([DRUM_SEED, key]))
+    fade = max(1, int(DRUM_FADE_S * sample_rate))
+    sound[-fade:] *= np.linspace(1.0, 0.0, fade)
+    sound *= DRUM_LEVEL / max(float(np.abs(sound).max()), 1e-9)
+    sound = sound.astype(np.float32)
+    sound.flags.writeable = False
+    return sound
+
+
 def render_blocks(transcription: Transcription, sample_rate: int = SONIFY_SAMPLE_RATE,
                   block_samples: int = BLOCK_SAMPLES) -> Iterator[np.ndarray]:
     """The rendering as consecutive float32 blocks in [-1, 1]; together they are ``output_length`` long."""
     total = output_length(transcription, sample_rate)
-    notes = sorted(transcription.notes, key=lambda note: note.start_s)
+    tracks = transcription.instrument_tracks()
+    notes = sorted((note for track in tracks if not track.is_drum for note in track.notes),
+                   key=lambda note: note.start_s)
+    hits = sorted((note for track in tracks if track.is_drum for note in track.notes), key=lambda note: note.start_s)
     release = max(1, int(round(RELEASE_S * sample_rate)))
     starts = np.array([int(round(max(0.0, note.start_s) * sample_rate)) for note in notes], dtype=np.int64)
     held = np.array([max(1, int(round((note.end_s - max(0.0, note.start_s)) * sample_rate))) for note in notes],
@@ -146,7 +171,14 @@ def render_blocks(transcription: Transcription, sample_rate: int = SONIFY_SAMPLE
     lengths = held + release
     pitches = np.array([note.pitch for note in notes], dtype=np.int64)
     gains = _velocity_gain([note.velocity for note in notes])
-    gains *= _mix_gain(starts, starts + lengths, gains)
+    hit_starts = np.array([int(round(max(0.0, hit.start_s) * sample_rate)) for hit in hits], dtype=np.int64)
+    hit_keys = np.array([hit.pitch for hit in hits], dtype=np.int64)
+    hit_lengths = np.array([len(drum_sound(int(key), sample_rate)) for key in hit_keys], dtype=np.int64)
+    hit_gains = _velocity_gain([hit.velocity for hit in hits])
+    mix = _mix_gain(np.concatenate((starts, hit_starts)), np.concatenate((starts + lengths, hit_starts + hit_lengths)),
+                    np.concatenate((gains, hit_gains)))
+    gains *= mix
+    hit_gains *= mix
     release_curve = _release_curve(release)
 
     shared_limit = int(SHARED_ATTACK_PART_S * sample_rate)
@@ -156,6 +188,7 @@ def render_blocks(transcription: Transcription, sample_rate: int = SONIFY_SAMPLE
         shared[int(pitch)] = voice(int(pitch), 0, min(longest, shared_limit), sample_rate)
 
     longest_note = int(lengths.max()) if len(lengths) else 0
+    longest_hit = int(hit_lengths.max()) if len(hit_lengths) else 0
     for block_start in range(0, total, block_samples):
         block_stop = min(total, block_start + block_samples)
         block = np.zeros(block_stop - block_start, dtype=np.float32)
@@ -173,6 +206,15 @@ def render_blocks(transcription: Transcription, sample_rate: int = SONIFY_SAMPLE
                 offset = max(begin, release_from)
                 wave_part[offset - begin:] *= release_curve[offset - release_from:end - release_from]
             block[note_start + begin - block_start:note_start + end - block_start] += wave_part
+        first = int(np.searchsorted(hit_starts, block_start - longest_hit, side="left"))
+        last = int(np.searchsorted(hit_starts, block_stop, side="left"))
+        for index in range(first, last):
+            hit_start, length = int(hit_starts[index]), int(hit_lengths[index])
+            begin, end = max(0, block_start - hit_start), min(length, block_stop - hit_start)
+            if end > begin:
+                sound = drum_sound(int(hit_keys[index]), sample_rate)
+                block[hit_start + begin - block_start:hit_start + end - block_start] += \
+                    sound[begin:end] * np.float32(hit_gains[index])
         yield soft_limit(block)
 
 

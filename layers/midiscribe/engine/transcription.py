@@ -1,4 +1,5 @@
-"""What a transcription produces: note events plus what is needed to write them out."""
+"""What a transcription produces: note events, grouped into instrument tracks, plus what is needed to
+write them out."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from .instruments import DRUMS_NAME, FAMILY_PROGRAM, Family, program_name
 from .model import MODEL_NAME
 from .options import TranscriptionOptions
 
@@ -32,15 +34,68 @@ class NoteEvent:
         return max(1, min(127, round(127 * self.amplitude)))
 
 
+@dataclass(frozen=True)
+class Track:
+    """One instrument's notes: a stem of a multi-track transcription, or all of a single-track one.
+
+    ``name`` is what the user called the stem ("drums", "lead vox"); ``family`` and ``program`` say
+    what instrument it is (General MIDI program 0..127, meaningless for drums, which play on channel 10).
+    """
+
+    name: str
+    family: Family
+    program: int
+    is_drum: bool
+    notes: tuple[NoteEvent, ...]
+    model_name: str = MODEL_NAME
+
+    @classmethod
+    def for_family(cls, name: str | None, family: Family, notes, model_name: str = MODEL_NAME) -> Track:
+        """A track of ``family``'s program; ``name`` None names it after its instrument."""
+        program, is_drum = FAMILY_PROGRAM[family], family is Family.DRUMS
+        if name is None:
+            name = DRUMS_NAME if is_drum else program_name(program)
+        return cls(name, family, program, is_drum, tuple(notes), model_name)
+
+    @property
+    def instrument_name(self) -> str:
+        """The General MIDI program's name ("Electric Bass (finger)"), or "Drums"."""
+        return DRUMS_NAME if self.is_drum else program_name(self.program)
+
+
 @dataclass
 class Transcription:
-    """The result of :func:`midiscribe.engine.transcribe`."""
+    """The result of :func:`midiscribe.engine.transcribe` and :func:`midiscribe.engine.transcribe_stems`.
+
+    ``notes`` holds every note, whatever its track. ``tracks`` is set when the notes come from named
+    stems or a known instrument; when it is empty the notes form one track of ``family``.
+    """
 
     notes: list[NoteEvent]
     duration_s: float
     options: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     model_name: str = MODEL_NAME
     timings: dict[str, float] = field(default_factory=dict)
+    tracks: tuple[Track, ...] = ()
+    family: Family = Family.AUTO
+
+    @classmethod
+    def from_tracks(cls, tracks: list[Track] | tuple[Track, ...], duration_s: float,
+                    options: TranscriptionOptions, timings: dict[str, float] | None = None) -> Transcription:
+        """A transcription of several tracks; ``notes`` is all of them in time order."""
+        notes = sorted((note for track in tracks for note in track.notes), key=lambda n: (n.start_s, n.pitch, n.end_s))
+        model_names = sorted({track.model_name for track in tracks})
+        return cls(notes=notes, duration_s=duration_s, options=options, model_name="+".join(model_names) or MODEL_NAME,
+                   timings=dict(timings or {}), tracks=tuple(tracks))
+
+    def instrument_tracks(self) -> tuple[Track, ...]:
+        """The tracks to write: the stems' own, or the notes as one track named after its instrument."""
+        return self.tracks or (Track.for_family(None, self.family, self.notes, self.model_name),)
+
+    @property
+    def is_multitrack(self) -> bool:
+        """More than one track: the CSV then says which instrument each note belongs to."""
+        return len(self.tracks) > 1
 
     def write_midi(self, destination: Destination) -> None:
         from .outputs import write_midi

@@ -1,0 +1,383 @@
+"""Drum transcription bench: onset F1 per drum class on our own patterns, rendered by FluidSynth.
+
+    .venv/bin/python bench/drums.py                     # the held-back half (the figures the README quotes)
+    .venv/bin/python bench/drums.py --half tuning       # the half settings are chosen on
+    .venv/bin/python bench/drums.py --set onset_threshold.kick=0.2 --half tuning   # try a setting
+
+The dev set is generated here: bench/drum_patterns.py writes the patterns (ten styles, four variants
+each: two for tuning, two held back), and each is rendered on channel 10 with three General MIDI sound
+fonts (FluidR3_GM, MuseScore_General, TimGM6mb) at a level drawn per file, cached under
+bench/.cache/drums/. Scoring matches each class's onsets one to one within 50 ms (the greedy match
+on sorted times is a maximum matching in one dimension, the same count mir_eval's bipartite matching
+gives). Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+CACHE = BENCH / ".cache" / "drums"
+sys.path.insert(0, str(BENCH))
+
+import drum_patterns  # noqa: E402
+
+SOUND_FONTS = {
+    "fluidr3": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    "musescore": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+    "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
+}
+DEBIAN_PACKAGES = "fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont"
+VARIANTS = 4
+SECONDS_PER_PATTERN = 24.0
+GAP_S = 4.0  # silence between patterns in the one rendering per sound font (reverb tails die out)
+RENDER_RATE = 44_100
+TOLERANCE_S = 0.05
+
+# The transcriber's classes, by the GM key it writes, in the bench's classes.
+WRITTEN_CLASS = {36: "kick", 38: "snare", 42: "hihat", 46: "hihat", 41: "tom", 45: "tom", 48: "tom",
+                 49: "crash", 51: "ride"}
+
+
+def say(message: str) -> None:
+    print(f"[drums {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The dev set
+
+
+@dataclass(frozen=True)
+class Item:
+    pattern: drum_patterns.Pattern
+    font: str
+
+    @property
+    def wav(self) -> Path:
+        return CACHE / self.font / f"{self.pattern.name}.wav"
+
+    @property
+    def reference(self) -> Path:
+        return CACHE / self.font / f"{self.pattern.name}.json"
+
+
+def check_set_up() -> None:
+    import shutil
+
+    missing = [name for name, path in SOUND_FONTS.items() if not path.exists()]
+    if shutil.which("fluidsynth") is None or missing:
+        raise SystemExit(f"bench/drums.py needs FluidSynth and the sound fonts ({', '.join(missing) or 'fluidsynth'} "
+                         f"missing): apt-get install -y {DEBIAN_PACKAGES}")
+
+
+def ensure_rendered(patterns: list[drum_patterns.Pattern]) -> list[Item]:
+    """Render every pattern with every sound font (once; cached). One FluidSynth run per font: the
+    MuseScore font takes half a minute to load, so its patterns are played one after another with
+    silence between them and cut apart afterwards."""
+    import soundfile
+
+    items = [Item(pattern, font) for font in SOUND_FONTS for pattern in patterns]
+    for font, sound_font in SOUND_FONTS.items():
+        todo = [item.pattern for item in items if item.font == font and not item.wav.exists()]
+        if not todo:
+            continue
+        folder = CACHE / font
+        folder.mkdir(parents=True, exist_ok=True)
+        played = [drum_patterns.play(pattern, SECONDS_PER_PATTERN) for pattern in todo]
+        starts, position = [], 0.0
+        for take in played:
+            starts.append(position)
+            position += take.seconds + GAP_S
+        combined = drum_patterns.concatenate([(start, take) for start, take in zip(starts, played, strict=True)])
+        midi_path = folder / "combined.mid"
+        combined.save(midi_path)
+        wav_path = folder / "combined.wav"
+        say(f"rendering {len(todo)} patterns with {sound_font.name}")
+        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(RENDER_RATE), "-T", "wav",
+                        "-F", str(wav_path), str(sound_font), str(midi_path)], check=True, stdout=subprocess.DEVNULL)
+        audio, rate = soundfile.read(str(wav_path), dtype="float32", always_2d=True)
+        for pattern, take, start in zip(todo, played, starts, strict=True):
+            first = int(round(start * rate))
+            piece = audio[first:first + int(round(take.seconds * rate))]
+            # A level per file, so nothing depends on how loud the stem is.
+            rng = np.random.default_rng([pattern.seed, list(SOUND_FONTS).index(font)])
+            peak = float(10 ** (rng.uniform(-20, -1) / 20))
+            piece = piece * (peak / max(1e-6, float(np.abs(piece).max())))
+            item = Item(pattern, font)
+            item.reference.write_text(json.dumps({"tempo_bpm": take.tempo_bpm, "onsets": take.onsets}))
+            soundfile.write(str(item.wav), piece, rate, subtype="PCM_16")
+        wav_path.unlink()
+    return items
+
+
+# --------------------------------------------------------------------------------------------------
+# Scoring
+
+
+def matched_pairs(reference, estimated, tolerance: float = TOLERANCE_S) -> list[tuple[int, int]]:
+    """(reference index, estimate index) of onsets paired one to one within ``tolerance``."""
+    reference, estimated = np.asarray(reference, dtype=np.float64), np.asarray(estimated, dtype=np.float64)
+    ref_order, est_order = np.argsort(reference, kind="stable"), np.argsort(estimated, kind="stable")
+    i = j = 0
+    pairs = []
+    while i < len(reference) and j < len(estimated):
+        gap = estimated[est_order[j]] - reference[ref_order[i]]
+        if abs(gap) <= tolerance:
+            pairs.append((int(ref_order[i]), int(est_order[j])))
+            i += 1
+            j += 1
+        elif gap < 0:
+            j += 1
+        else:
+            i += 1
+    return pairs
+
+
+def matched(reference, estimated, tolerance: float = TOLERANCE_S) -> int:
+    """How many reference onsets pair one to one with an estimated onset within ``tolerance``."""
+    return len(matched_pairs(reference, estimated, tolerance))
+
+
+@dataclass
+class Counts:
+    reference: int = 0
+    estimated: int = 0
+    hits: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.reference += other.reference
+        self.estimated += other.estimated
+        self.hits += other.hits
+
+    @property
+    def precision(self) -> float:
+        return self.hits / self.estimated if self.estimated else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.hits / self.reference if self.reference else float("nan")
+
+    @property
+    def f1(self) -> float:
+        total = self.reference + self.estimated
+        return 2 * self.hits / total if total else float("nan")
+
+
+SCORED = ("kick", "snare", "hihat", "hihat_closed", "hihat_open", "tom", "crash", "ride")
+
+
+def score(reference: list[tuple[float, int, int]], notes) -> dict[str, Counts]:
+    """Counts per class; the hi-hat is scored as one class and, separately, as closed and open."""
+    def times(pairs, wanted) -> np.ndarray:
+        return np.array([t for t, name in pairs if name == wanted], dtype=np.float64)
+
+    ref = [(t, drum_patterns.KEY_CLASS[key]) for t, key, _ in reference]
+    est = [(note.start_s, WRITTEN_CLASS.get(note.pitch, "other")) for note in notes]
+    ref_open = [(t, "open" if key == drum_patterns.OPEN_HAT else "closed") for t, key, _ in reference
+                if drum_patterns.KEY_CLASS[key] == "hihat"]
+    est_open = [(note.start_s, "open" if note.pitch == 46 else "closed") for note in notes if note.pitch in (42, 46)]
+    counts = {}
+    for name in SCORED:
+        if name.startswith("hihat_"):
+            kind = name.removeprefix("hihat_")
+            r, e = times(ref_open, kind), times(est_open, kind)
+        else:
+            r, e = times(ref, name), times(est, name)
+        counts[name] = Counts(len(r), len(e), matched(r, e))
+    return counts
+
+
+# --------------------------------------------------------------------------------------------------
+# Running
+
+
+def parse_settings(pairs: list[str]):
+    from midiscribe.engine.drums import DrumSettings
+
+    return DrumSettings.with_overrides(dict(pair.split("=", 1) for pair in pairs))
+
+
+def evaluate(items: list[Item], settings) -> tuple[dict[str, Counts], dict[str, dict[str, Counts]], float, float]:
+    from midiscribe.engine.drums import transcribe_drums
+
+    totals = {name: Counts() for name in SCORED}
+    per_font = {font: {name: Counts() for name in SCORED} for font in SOUND_FONTS}
+    velocities: dict[str, list[tuple[int, int]]] = {name: [] for name in ("kick", "snare", "hihat")}
+    audio_s = wall_s = 0.0
+    for item in items:
+        reference = json.loads(item.reference.read_text())["onsets"]
+        began = time.perf_counter()
+        result = transcribe_drums(item.wav, settings=settings)
+        wall_s += time.perf_counter() - began
+        audio_s += result.duration_s
+        for name, counts in score(reference, result.notes).items():
+            totals[name].add(counts)
+            per_font[item.font][name].add(counts)
+        for name, pairs in velocities.items():
+            ref = [(t, v) for t, key, v in reference if drum_patterns.KEY_CLASS[key] == name]
+            est = [note for note in result.notes if WRITTEN_CLASS.get(note.pitch) == name]
+            for r, e in matched_pairs([t for t, _ in ref], [note.start_s for note in est]):
+                pairs.append((ref[r][1], est[e].velocity))
+    for name, pairs in velocities.items():
+        played, written = np.array(pairs, dtype=np.float64).T
+        print(f"velocity {name}: Pearson r {np.corrcoef(played, written)[0, 1]:.2f} between the played and the "
+              f"written velocity of {len(pairs)} matched hits")
+    return totals, per_font, audio_s, wall_s
+
+
+RING_GRID = (-np.inf, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+THRESHOLD_GRID = np.geomspace(0.002, 2.0, 61)
+
+
+def sweep(items: list[Item], settings) -> dict[str, str]:
+    """Each group's best threshold (and, for cymbals, minimum ring) on ``items``, and the open hi-hat ratio.
+
+    The candidates do not depend on these settings, so each file is transcribed once and every value
+    is tried on its candidates. Returns the chosen values as ``--set`` overrides.
+    """
+    from midiscribe.engine.drums.kit import GROUPS, KIT, OPEN_HAT
+    from midiscribe.engine.drums.spectrum import FRAME_RATE
+    from midiscribe.engine.drums.transcriber import drum_candidates
+
+    rings = {group: RING_GRID if group in ("crash", "ride") else RING_GRID[:1] for group in GROUPS}
+    shape = {group: (len(rings[group]), len(THRESHOLD_GRID)) for group in GROUPS}
+    hits = {group: np.zeros(shape[group]) for group in GROUPS}
+    estimated = {group: np.zeros(shape[group]) for group in GROUPS}
+    references = dict.fromkeys(GROUPS, 0)
+    collected = []
+    for item in items:
+        reference = json.loads(item.reference.read_text())["onsets"]
+        candidates, _ = drum_candidates(item.wav, settings)
+        collected.append((reference, candidates))
+        groups = np.array([GROUPS.index(KIT[p].group) for p in candidates.pieces], dtype=np.int64)
+        times = candidates.frames / FRAME_RATE + settings.onset_offset_s
+        for g, group in enumerate(GROUPS):
+            ref = np.array([t for t, key, _ in reference if drum_patterns.KEY_CLASS[key] == group])
+            references[group] += len(ref)
+            for r, ring in enumerate(rings[group]):
+                mine = (groups == g) & (candidates.rings >= ring)
+                for i, threshold in enumerate(THRESHOLD_GRID):
+                    chosen = times[mine & (candidates.strengths >= threshold)]
+                    estimated[group][r, i] += len(chosen)
+                    hits[group][r, i] += matched(ref, chosen)
+    chosen_settings = {}
+    for group in GROUPS:
+        f1 = 2 * hits[group] / np.maximum(1, estimated[group] + references[group])
+        r, i = np.unravel_index(int(np.argmax(f1)), f1.shape)
+        chosen_settings[f"threshold.{group}"] = f"{THRESHOLD_GRID[i]:.4f}"
+        ring_text = ""
+        if len(rings[group]) > 1 and np.isfinite(rings[group][r]):
+            chosen_settings[f"minimum_ring.{group}"] = f"{rings[group][r]:.2f}"
+            ring_text = f", minimum ring {rings[group][r]:.2f}"
+        print(f"  {group:6s} threshold {THRESHOLD_GRID[i]:.4f}{ring_text}: F1 {f1[r, i]:.3f} "
+              f"(P {hits[group][r, i] / max(1, estimated[group][r, i]):.3f} "
+              f"R {hits[group][r, i] / max(1, references[group]):.3f})")
+    # Groups with a second threshold for onsets no masking group's onset is near (see onsets.py).
+    from midiscribe.engine.drums.onsets import _loudest_near
+
+    window = int(round(settings.mask_window_s * FRAME_RATE))
+    for group in settings.threshold_alone:
+        maskers = settings.masked_by.get(group, ())
+        grid_hits = np.zeros((len(THRESHOLD_GRID), len(THRESHOLD_GRID)))
+        grid_estimated = np.zeros_like(grid_hits)
+        for reference, candidates in collected:
+            groups = np.array([KIT[p].group for p in candidates.pieces])
+            masking = np.zeros(len(groups), dtype=bool)
+            for masker in maskers:
+                ring = float(chosen_settings.get(f"minimum_ring.{masker}", -np.inf))
+                masking |= ((groups == masker) & (candidates.strengths >= float(chosen_settings[f"threshold.{masker}"]))
+                            & (candidates.rings >= ring))
+            mine = groups == group
+            order = np.argsort(candidates.frames[masking])
+            loudest = _loudest_near(candidates.frames[mine], candidates.frames[masking][order],
+                                    candidates.strengths[masking][order], window)
+            masked = loudest > 0
+            strengths = candidates.strengths[mine]
+            # A masked onset must also reach its share of the loudest masking onset (settings.masker_ratio).
+            strengths = np.where(masked & (strengths < settings.masker_ratio.get(group, 0.0) * loudest), 0.0, strengths)
+            times = candidates.frames[mine] / FRAME_RATE + settings.onset_offset_s
+            ref = np.array([t for t, key, _ in reference if drum_patterns.KEY_CLASS[key] == group])
+            for i, when_masked in enumerate(THRESHOLD_GRID):
+                for j, alone in enumerate(THRESHOLD_GRID):
+                    chosen = times[np.where(masked, strengths >= when_masked, strengths >= alone)]
+                    grid_estimated[i, j] += len(chosen)
+                    grid_hits[i, j] += matched(ref, chosen)
+        f1 = 2 * grid_hits / np.maximum(1, grid_estimated + references[group])
+        i, j = np.unravel_index(int(np.argmax(f1)), f1.shape)
+        chosen_settings[f"threshold.{group}"] = f"{THRESHOLD_GRID[i]:.4f}"
+        chosen_settings[f"threshold_alone.{group}"] = f"{THRESHOLD_GRID[j]:.4f}"
+        print(f"  {group:6s} threshold {THRESHOLD_GRID[i]:.4f} near a {'/'.join(maskers)} onset, "
+              f"{THRESHOLD_GRID[j]:.4f} alone: F1 {f1[i, j]:.3f} (P {grid_hits[i, j] / max(1, grid_estimated[i, j]):.3f} "
+              f"R {grid_hits[i, j] / max(1, references[group]):.3f})")
+    # Open or closed, among the hi-hats the chosen threshold keeps.
+    hat_threshold = float(chosen_settings["threshold.hihat"])
+    best = (-1.0, 0.0)
+    for ratio in np.arange(0.1, 1.01, 0.05):
+        counts = Counts()
+        for reference, candidates in collected:
+            hat = np.array([KIT[p].group == "hihat" for p in candidates.pieces], dtype=bool)
+            chosen = hat & (candidates.strengths >= hat_threshold) & (candidates.rings >= ratio)
+            ref = np.array([t for t, key, _ in reference if key == OPEN_HAT.key])
+            estimate = candidates.frames[chosen] / FRAME_RATE + settings.onset_offset_s
+            counts.add(Counts(len(ref), len(estimate), matched(ref, estimate)))
+        best = max(best, (counts.f1, ratio))
+    chosen_settings["open_hat_ratio"] = f"{best[1]:.2f}"
+    print(f"  open hi-hat ratio {best[1]:.2f}: open hi-hat F1 {best[0]:.3f}")
+    return chosen_settings
+
+
+def table(rows: dict[str, dict[str, Counts]]) -> str:
+    lines = ["| set | " + " | ".join(SCORED) + " |", "|---" * (len(SCORED) + 1) + "|"]
+    for label, counts in rows.items():
+        cells = [f"{counts[name].f1:.3f}" for name in SCORED]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def detail(counts: dict[str, Counts]) -> str:
+    return "\n".join(f"  {name:13s} P {c.precision:.3f}  R {c.recall:.3f}  F1 {c.f1:.3f}  "
+                     f"(ref {c.reference}, est {c.estimated}, hit {c.hits})" for name, c in counts.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--half", choices=("held-back", "tuning", "both"), default="held-back")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a DrumSettings field (dotted for per-class values), for tuning")
+    parser.add_argument("--style", action="append", default=[], help="only these styles (diagnosis, not scoring)")
+    parser.add_argument("--sweep", action="store_true",
+                        help="print each group's best onset threshold on the chosen half (use on the tuning half)")
+    args = parser.parse_args(argv)
+    check_set_up()
+    tuning, held_back = drum_patterns.split(drum_patterns.all_patterns(VARIANTS))
+    patterns = {"held-back": held_back, "tuning": tuning, "both": tuning + held_back}[args.half]
+    if args.style:
+        patterns = [p for p in patterns if p.style in args.style]
+    items = ensure_rendered(patterns)
+    settings = parse_settings(args.overrides)
+    if args.sweep:
+        print(f"Best thresholds on the {args.half} half:")
+        best = sweep(items, settings)
+        print("  " + " ".join(f"--set {name}={value}" for name, value in best.items()))
+        return 0
+    totals, per_font, audio_s, wall_s = evaluate(items, settings)
+    print(f"\nDrum onset F1 ({TOLERANCE_S * 1000:.0f} ms) on the {args.half} half: {len(patterns)} patterns x "
+          f"{len(SOUND_FONTS)} sound fonts, {audio_s / 60:.1f} min of audio, "
+          f"transcribed at {audio_s / wall_s:.0f}x real time")
+    print(table({**{font: counts for font, counts in per_font.items()}, "all": totals}))
+    print(detail(totals))
+    if args.overrides:
+        print("settings:", " ".join(args.overrides))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

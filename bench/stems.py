@@ -1,0 +1,204 @@
+"""Stems bench: a four-stem piece (drums, bass, piano, flute) transcribed stem by stem and all together.
+
+    flock /tmp/midiscribe-timing.lock .venv/bin/python bench/stems.py            # figures for the README
+    .venv/bin/python bench/stems.py --seconds 30 --runs 1                        # a quick look
+
+The pieces are bench/pieces.py's "band" style without its string pad: piano comping, a fingered bass,
+a flute melody and a drum kit. Each part is written to its own MIDI file and rendered on its own with
+FluidSynth (FluidR3_GM), as a separation or a multitrack session would deliver it, cached under
+bench/.cache/stems/.
+
+It reports, for each pitched stem, note F1 against the stem's own MIDI (onsets within 50 ms, same pitch,
+matched one to one) when the stem is transcribed alone with ``transcribe`` and as a track of
+``transcribe_stems``; the drums' onset F1 per class; and two timings, medians of ``--runs`` rounds
+whose orders alternate:
+
+- in one process (model and drum templates loaded first): ``transcribe_stems`` on the four stems
+  against the four transcribed one after another;
+- as a user runs it: one ``midiscribe transcribe --stem …`` process against four ``midiscribe
+  transcribe STEM --instrument FAMILY`` processes one after another, all writing every output.
+
+Figures are printed, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+CACHE = BENCH / ".cache" / "stems"
+SOUND_FONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+sys.path.insert(0, str(BENCH))
+
+import drums as drum_bench  # noqa: E402
+import pieces  # noqa: E402
+from engine import measure, our_command  # noqa: E402
+
+# Channel of each stem in pieces.band(), and the name the stem is given (the name picks its family).
+STEMS = {"drums": pieces.DRUM_CHANNEL, "bass": 1, "piano": 0, "flute": 3}
+TOLERANCE_S = 0.05
+
+
+def say(message: str) -> None:
+    print(f"[stems {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _silence_wav() -> bytes:
+    import io
+
+    import soundfile
+
+    buffer = io.BytesIO()
+    soundfile.write(buffer, np.zeros(44100, dtype=np.float32), 44100, format="WAV")
+    return buffer.getvalue()
+
+
+def rendered_stems(seconds: int, seed: int) -> dict[str, tuple[Path, list[tuple[float, int]]]]:
+    """Each stem's WAV and its reference notes (seconds, pitch), rendered once and cached."""
+    folder = CACHE / f"band-{seconds}s-{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    score = pieces.band(np.random.default_rng(seed), seconds)
+    seconds_per_beat = 60.0 / score.tempo_bpm
+    result = {}
+    for name, channel in STEMS.items():
+        wav = folder / f"{name}.wav"
+        part = pieces.Score(score.tempo_bpm, {c: p for c, p in score.programs.items() if c == channel},
+                            [note for note in score.notes if note[2] == channel])
+        reference = [(start * seconds_per_beat, pitch) for start, _, _, pitch, _ in part.notes]
+        if not wav.exists():
+            midi = folder / f"{name}.mid"
+            part.to_midi().save(midi)
+            say(f"rendering {folder.name}/{wav.name}")
+            subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-T", "wav", "-F", str(wav),
+                            str(SOUND_FONT), str(midi)], check=True, stdout=subprocess.DEVNULL)
+        result[name] = (wav, reference)
+    return result
+
+
+def note_f1(reference: list[tuple[float, int]], notes) -> float:
+    """Note F1: same pitch, onsets within 50 ms, one to one (pitch by pitch, a maximum matching)."""
+    hits = 0
+    for pitch in {p for _, p in reference} | {n.pitch for n in notes}:
+        ref = np.array([t for t, p in reference if p == pitch])
+        est = np.array([n.start_s for n in notes if n.pitch == pitch])
+        hits += drum_bench.matched(ref, est, TOLERANCE_S)
+    total = len(reference) + len(notes)
+    return 2 * hits / total if total else float("nan")
+
+
+def sequential(stems: dict) -> tuple[float, dict]:
+    """Each stem on its own, one after another: wall time and the results."""
+    from midiscribe.engine import TranscriptionOptions, transcribe, transcribe_drums
+    from midiscribe.engine.instruments import family_for_stem
+    from midiscribe.engine.stems import stem_options
+
+    began = time.perf_counter()
+    results = {}
+    for name, (wav, _) in stems.items():
+        if name == "drums":
+            results[name] = transcribe_drums(wav)
+        else:
+            results[name] = transcribe(wav, stem_options(TranscriptionOptions(), family_for_stem(name)))
+    return time.perf_counter() - began, results
+
+
+def together(stems: dict):
+    from midiscribe.engine import transcribe_stems
+
+    began = time.perf_counter()
+    result = transcribe_stems([(name, wav) for name, (wav, _) in stems.items()])
+    return time.perf_counter() - began, result
+
+
+def processes(stems: dict, out: Path) -> tuple[float, float]:
+    """(four CLI runs one after another, one CLI run with four --stem), wall seconds, every output written."""
+    from midiscribe.engine.instruments import family_for_stem
+
+    command = our_command()
+    began = time.perf_counter()
+    for name, (wav, _) in stems.items():
+        run = measure([*command, str(wav), "--instrument", family_for_stem(name).value, "-o", str(out / "alone"), "-q"])
+        if run.returncode != 0:
+            raise SystemExit(f"midiscribe transcribe {wav.name} failed:\n{run.stderr_tail}")
+    alone_s = time.perf_counter() - began
+    stem_flags = [flag for name, (wav, _) in stems.items() for flag in ("--stem", f"{name}={wav}")]
+    run = measure([*command, *stem_flags, "-o", str(out / "together"), "-q"])
+    if run.returncode != 0:
+        raise SystemExit(f"midiscribe transcribe --stem … failed:\n{run.stderr_tail}")
+    return alone_s, run.wall_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=120, help="length of each piece")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12], help="one piece per seed")
+    parser.add_argument("--runs", type=int, default=3, help="timed rounds per piece (orders alternate)")
+    args = parser.parse_args(argv)
+    if not SOUND_FONT.exists():
+        raise SystemExit(f"bench/stems.py needs FluidSynth and {SOUND_FONT}: apt-get install -y fluidsynth fluid-soundfont-gm")
+    from midiscribe.engine.drums import transcribe_drums
+    from midiscribe.engine.model import get_session
+
+    get_session()  # loaded before any timing, as are the drum templates and the BLAS thread limits
+    transcribe_drums(_silence_wav())
+    report = []
+    for seed in args.seeds:
+        stems = rendered_stems(args.seconds, seed)
+        alone_s, together_s = [], []
+        for run in range(args.runs):
+            order = (sequential, together) if run % 2 == 0 else (together, sequential)
+            for step in order:
+                seconds, result = step(stems)
+                (alone_s if step is sequential else together_s).append(seconds)
+                if step is sequential:
+                    alone = result
+                else:
+                    combined = result
+        cli_alone, cli_together = [], []
+        for _ in range(args.runs):
+            alone_wall, together_wall = processes(stems, CACHE / "out")
+            cli_alone.append(alone_wall)
+            cli_together.append(together_wall)
+        tracks = {track.name: track for track in combined.instrument_tracks()}
+        row = {"piece": f"band-{args.seconds}s-{seed}", "alone_s": statistics.median(alone_s),
+               "together_s": statistics.median(together_s), "cli_alone_s": statistics.median(cli_alone),
+               "cli_together_s": statistics.median(cli_together)}
+        for name, (_, reference) in stems.items():
+            if name == "drums":
+                reference_hits = [(t, key, 100) for t, key in reference]
+                counts = drum_bench.score(reference_hits, tracks[name].notes)
+                row["drums"] = {group: round(counts[group].f1, 3) for group in ("kick", "snare", "hihat")}
+                continue
+            row[name] = {"alone": round(note_f1(reference, alone[name].notes), 3),
+                         "track": round(note_f1(reference, tracks[name].notes), 3)}
+        report.append(row)
+        say(json.dumps(row))
+    load = os.getloadavg()
+    print(f"\nFour stems (drums, bass, piano, flute), {args.seconds} s pieces, FluidR3_GM; medians of {args.runs} "
+          f"runs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs")
+    print("| piece | bass F1 alone / as a track | piano | flute | drums kick / snare / hi-hat |")
+    print("|---|---|---|---|---|")
+    for row in report:
+        pitched = " | ".join(f"{row[name]['alone']:.3f} / {row[name]['track']:.3f}" for name in ("bass", "piano", "flute"))
+        drums = " / ".join(f"{row['drums'][group]:.3f}" for group in ("kick", "snare", "hihat"))
+        print(f"| {row['piece']} | {pitched} | {drums} |")
+    print("\n| piece | in process: one after another | together | ratio | CLI: four runs | one --stem run | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for row in report:
+        print(f"| {row['piece']} | {row['alone_s']:.2f} s | {row['together_s']:.2f} s | "
+              f"{row['together_s'] / row['alone_s']:.2f} | {row['cli_alone_s']:.2f} s | {row['cli_together_s']:.2f} s | "
+              f"{row['cli_together_s'] / row['cli_alone_s']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

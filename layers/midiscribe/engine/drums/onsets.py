@@ -1,0 +1,209 @@
+"""From activations to drum hits: onsets picked per group of pieces, then kept or dropped by level.
+
+Each group (kick, snare, hi-hat, toms, crash, ride) gets an onset strength per frame: how far its summed
+activation rises above the lower of the two frames before. A candidate onset is a frame whose strength
+is the largest within ``peak_window_s`` either side. Candidates are gathered while the audio streams by
+(a few per second per group, so an hour's worth is a few megabytes) along with histograms of the frame
+levels, the whole recording's and each group's. Only at the end, when the levels are known, is each
+candidate's strength divided by its group's level (a high percentile of the group's activation, or a
+share of the recording's level if that is higher: a piece never played has only leakage to measure)
+and kept if it reaches the group's threshold. So a quiet recording and a loud one give the same notes,
+and so do kits mixed with loud hats or loud kicks. Toms and snares have two thresholds: a strict one
+when a kick or snare (for toms) or a kick, tom or crash (for snares) starts at the same moment, since
+their sound leaks into the group's templates, and a lenient one otherwise (snare ghost notes).
+
+Within a group, the piece is the one with the most activation at the onset (which tom), except for the
+hi-hat, where open and closed differ in how long they ring more than in their spectra. Each candidate's
+ring is how much of its rise is left (its lowest point until ``ring_probe_s`` later, over what was
+sounding before it): a hi-hat is open when the metal's ring (hi-hats and cymbals share it) reaches
+``open_hat_ratio``; a crash or ride must ring at least ``minimum_ring`` (a stick click or a snare's wires
+that the cymbal templates pick up do not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kit import CLOSED_HAT, GROUPS, KIT, OPEN_HAT
+from .settings import DrumSettings
+from .spectrum import FRAME_RATE
+
+GROUP_MEMBERS = tuple(np.array([i for i, piece in enumerate(KIT) if piece.group == group]) for group in GROUPS)
+HIHAT = GROUPS.index("hihat")
+_CLOSED, _OPEN = KIT.index(CLOSED_HAT), KIT.index(OPEN_HAT)
+# An open hi-hat's ring is often explained partly by the cymbal templates, so its decay is read from all metal.
+METAL = np.array([i for i, piece in enumerate(KIT) if piece.group in ("hihat", "crash", "ride")])
+_HISTORY = 2  # frames before a frame that its onset strength looks at
+_PEAK_SPAN = 3  # frames after an onset whose activation counts as its peak
+
+
+@dataclass(frozen=True)
+class Hit:
+    frame: int
+    piece: int  # index into KIT
+    strength: float  # onset strength, as a share of its group's level
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every candidate onset of a recording: strengths divided by their group's level, and how much of
+    each onset's rise still rings ``ring_probe_s`` later (hi-hats: all the metal's; others: their group's)."""
+
+    frames: np.ndarray
+    pieces: np.ndarray  # hi-hats are all CLOSED_HAT here: open or closed is decided by the ring
+    strengths: np.ndarray
+    rings: np.ndarray
+
+    def kept(self, settings: DrumSettings) -> list[Hit]:
+        """The candidates strong enough (and, for cymbals, ringing long enough) to be notes, in time order."""
+        groups = np.array([piece.group for piece in KIT])[self.pieces]
+        thresholds = np.array([settings.threshold[piece.group] for piece in KIT], dtype=np.float64)[self.pieces]
+        minimum_ring = np.array([settings.minimum_ring.get(piece.group, -np.inf) for piece in KIT])
+        rings_enough = self.rings >= minimum_ring[self.pieces]
+        kept = (self.strengths >= thresholds) & (self.strengths > 0) & rings_enough
+        window = int(round(settings.mask_window_s * FRAME_RATE))
+        for group, alone in settings.threshold_alone.items():
+            masking = kept & np.isin(groups, settings.masked_by.get(group, ()))
+            order = np.argsort(self.frames[masking])
+            masker_frames, masker_strengths = self.frames[masking][order], self.strengths[masking][order]
+            mine = np.flatnonzero(groups == group)
+            loudest_masker = _loudest_near(self.frames[mine], masker_frames, masker_strengths, window)
+            masked = loudest_masker > 0
+            strengths = self.strengths[mine]
+            kept[mine] = rings_enough[mine] & np.where(
+                masked,
+                (strengths >= thresholds[mine]) & (strengths >= settings.masker_ratio.get(group, 0.0) * loudest_masker),
+                strengths >= alone)
+        pieces = np.where((self.pieces == _CLOSED) & (self.rings >= settings.open_hat_ratio), _OPEN, self.pieces)
+        order = np.lexsort((pieces[kept], self.frames[kept]))
+        return [Hit(int(f), int(p), float(s)) for f, p, s in zip(
+            self.frames[kept][order], pieces[kept][order], self.strengths[kept][order], strict=True)]
+
+
+def _loudest_near(frames: np.ndarray, sorted_others: np.ndarray, strengths: np.ndarray, window: int) -> np.ndarray:
+    """For each frame, the largest strength of ``sorted_others`` within ``window`` frames of it (0 if none)."""
+    loudest = np.zeros(len(frames), dtype=np.float64)
+    if len(sorted_others) == 0:
+        return loudest
+    first = np.searchsorted(sorted_others, frames - window, side="left")
+    last = np.searchsorted(sorted_others, frames + window, side="right")
+    for index in np.flatnonzero(last > first):
+        loudest[index] = strengths[first[index]:last[index]].max()
+    return loudest
+
+
+class LevelHistogram:
+    """Percentiles of per-frame levels over a whole recording in constant memory (log-spaced bins)."""
+
+    EDGES = np.logspace(-9, 6, 15 * 40 + 1)
+
+    def __init__(self):
+        self.counts = np.zeros(len(self.EDGES) + 1, dtype=np.int64)
+
+    def add(self, levels: np.ndarray) -> None:
+        self.counts += np.bincount(np.searchsorted(self.EDGES, levels), minlength=len(self.counts))
+
+    def percentile(self, q: float) -> float:
+        total = int(self.counts.sum())
+        if total == 0:
+            return 0.0
+        index = int(np.searchsorted(np.cumsum(self.counts), q / 100.0 * total))
+        return float(self.EDGES[min(index, len(self.EDGES) - 1)])
+
+
+class OnsetPicker:
+    """Feed activation chunks (pieces, frames) in order with :meth:`add`; :meth:`finish` gives the hits."""
+
+    def __init__(self, settings: DrumSettings):
+        self.settings = settings
+        self.half_window = max(1, int(round(settings.peak_window_s * FRAME_RATE)))
+        self.probe = max(_PEAK_SPAN + 1, int(round(settings.ring_probe_s * FRAME_RATE)))
+        self.lookahead = max(self.half_window, self.probe, _PEAK_SPAN)
+        # Activations of frames start, start + 1, …; it begins with silence before frame 0.
+        self.start = -_HISTORY - self.half_window
+        self.buffer = np.zeros((len(KIT), -self.start), dtype=np.float32)
+        self.next_frame = 0  # first frame not yet examined
+        self.levels = LevelHistogram()
+        self.group_levels = [LevelHistogram() for _ in GROUPS]
+        self._frames: list[np.ndarray] = []
+        self._pieces: list[np.ndarray] = []
+        self._strengths: list[np.ndarray] = []
+        self._rings: list[np.ndarray] = []
+
+    def add(self, activations: np.ndarray) -> None:
+        self.levels.add(activations.sum(axis=0))
+        for histogram, members in zip(self.group_levels, GROUP_MEMBERS, strict=True):
+            histogram.add(activations[members].sum(axis=0))
+        self.buffer = np.concatenate((self.buffer, activations), axis=1)
+        self._examine(final=False)
+
+    def finish(self) -> Candidates:
+        padding = np.zeros((len(KIT), self.lookahead + 1), dtype=np.float32)
+        end = self.start + self.buffer.shape[1]
+        self.buffer = np.concatenate((self.buffer, padding), axis=1)
+        self._examine(final=True, end=end)
+        return self._candidates()
+
+    def _examine(self, final: bool, end: int | None = None) -> None:
+        """Find candidates among frames whose look-ahead is in the buffer, then drop what is no longer needed."""
+        buffered_end = self.start + self.buffer.shape[1]
+        stop = end if final else buffered_end - self.lookahead
+        if stop <= self.next_frame:
+            return
+        first = self.next_frame - self.start  # buffer index of the first frame to examine
+        count = stop - self.next_frame
+        for group, members in enumerate(GROUP_MEMBERS):
+            activation = self.buffer[members].sum(axis=0)
+            strength = np.maximum(0.0, activation[_HISTORY:] - np.minimum(activation[1:-1], activation[:-2]))
+            # strength[i] belongs to buffer index i + _HISTORY.
+            lo, hi = first - _HISTORY, first - _HISTORY + count
+            around = np.lib.stride_tricks.sliding_window_view(
+                strength[lo - self.half_window:hi + self.half_window], 2 * self.half_window + 1)
+            centre = strength[lo:hi]
+            is_peak = (centre > 0) & (centre >= around.max(axis=1))
+            indices = np.flatnonzero(is_peak) + first  # buffer indices of the onsets
+            if len(indices) == 0:
+                continue
+            self._frames.append(indices + self.start)
+            self._strengths.append(strength[indices - _HISTORY].astype(np.float32))
+            self._pieces.append(self._pieces_at(group, members, indices))
+            self._rings.append(self._rings_at(self.buffer[METAL if group == HIHAT else members].sum(axis=0), indices))
+        self.next_frame = stop
+        keep_from = max(0, self.next_frame - self.start - _HISTORY - self.half_window - 1)
+        self.buffer = self.buffer[:, keep_from:]
+        self.start += keep_from
+
+    def _pieces_at(self, group: int, members: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        """The piece of each onset: the group's member with the most activation (hi-hats: closed, for now)."""
+        if group == HIHAT:
+            return np.full(len(indices), _CLOSED, dtype=np.int8)
+        spans = indices[:, None] + np.arange(_PEAK_SPAN)[None, :]
+        strongest = self.buffer[members][:, spans].max(axis=2).argmax(axis=0)
+        return members[strongest].astype(np.int8)
+
+    def _rings_at(self, activation: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        """How much of each onset's rise (over what rang before it) is left until the probe time."""
+        before = np.minimum(activation[indices - 1], activation[indices - 2])
+        spans = indices[:, None] + np.arange(_PEAK_SPAN)[None, :]
+        rise = activation[spans].max(axis=1) - before
+        later = indices[:, None] + np.arange(_PEAK_SPAN, self.probe + 1)[None, :]
+        remaining = activation[later].min(axis=1) - before
+        return (remaining / np.maximum(rise, 1e-12)).astype(np.float32)
+
+    def _candidates(self) -> Candidates:
+        level = self.levels.percentile(self.settings.level_percentile)
+        if not self._frames or level <= 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return Candidates(empty, empty.astype(np.int8), empty.astype(np.float32), empty.astype(np.float32))
+        # Each group's strengths against its own loud moments, but never against less than a share of
+        # the whole recording's level: a piece that is never played has only leakage to measure.
+        references = np.array([max(histogram.percentile(self.settings.group_level_percentile),
+                                   self.settings.group_level_floor * level) for histogram in self.group_levels])
+        frames, pieces = np.concatenate(self._frames), np.concatenate(self._pieces)
+        order = np.lexsort((pieces, frames))  # the same order however the audio was chunked
+        frames, pieces = frames[order], pieces[order]
+        groups = np.array([GROUPS.index(piece.group) for piece in KIT])[pieces]
+        return Candidates(frames, pieces, (np.concatenate(self._strengths)[order] / references[groups]).astype(np.float32),
+                          np.concatenate(self._rings)[order])

@@ -1,0 +1,60 @@
+"""The drum transcriber's settings. Chosen on the tuning half of ``bench/drums.py`` (see the README)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DrumSettings:
+    # The factorisation (nmf.py).
+    iterations: int = 40
+    adapt_power: float = 2.0
+    sparsity: dict[str, float] = field(default_factory=lambda: {
+        "low_tom": 1.0, "mid_tom": 1.0, "high_tom": 1.0})
+    # How far each piece's template may adapt to the kit heard (0: not at all); 1 unless listed.
+    adaptability: dict[str, float] = field(default_factory=dict)
+    # Frames factorised at a time: about 24 s, so an hour of audio never sits in memory whole.
+    chunk_frames: int = 2048
+    # Picking onsets (onsets.py): a group's onset strength must reach this share of its group's level
+    # (see group_level_percentile).
+    threshold: dict[str, float] = field(default_factory=lambda: {
+        "kick": 0.28, "snare": 0.71, "hihat": 0.126, "tom": 0.002, "crash": 0.50, "ride": 0.10})
+    # A group's onset with none of its masking groups' kept onsets within mask_window_s needs only
+    # threshold_alone; ``threshold`` is for onsets that coincide with those, whose sound leaks into the
+    # group's templates. Decided in this order, so the snare sees the toms' final decisions. Snare ghost
+    # notes are ten times quieter than accents; a tom rarely sounds with the kick or snare.
+    threshold_alone: dict[str, float] = field(default_factory=lambda: {"tom": 0.063, "snare": 0.045})
+    masked_by: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
+        "tom": ("kick", "snare"), "snare": ("kick", "tom", "crash")})
+    mask_window_s: float = 0.05
+    # A masked onset of these groups must also reach this share of the loudest masking onset's strength.
+    masker_ratio: dict[str, float] = field(default_factory=lambda: {"tom": 0.75})
+    # A group's level is this percentile of its activation over all frames, or group_level_floor times the
+    # recording's level (level_percentile of the summed activations) if that is higher.
+    level_percentile: float = 99.0
+    group_level_percentile: float = 99.5
+    group_level_floor: float = 0.1
+    peak_window_s: float = 0.035  # an onset is the strongest within this distance either side
+    # How much of an onset's rise is left this long after it (see onsets.py): a hi-hat ringing at least
+    # open_hat_ratio is open; a group in minimum_ring must ring at least that much to count.
+    ring_probe_s: float = 0.1
+    open_hat_ratio: float = 0.35
+    minimum_ring: dict[str, float] = field(default_factory=lambda: {"crash": 0.2, "ride": 0.1})
+    onset_offset_s: float = -0.010  # added to every onset time: the peaks come about 10 ms after the hits
+    note_length_s: float = 0.1  # a drum note's written length (shortened before the next hit of its key)
+
+    @classmethod
+    def with_overrides(cls, overrides: dict[str, str]) -> DrumSettings:
+        """Settings with ``{"iterations": "30", "threshold.kick": "0.2"}`` applied (for tuning runs)."""
+        settings = cls()
+        changes: dict[str, object] = {}
+        for name, text in overrides.items():
+            field_name, _, key = name.partition(".")
+            current = getattr(settings, field_name)
+            if key:
+                changes[field_name] = {**changes.get(field_name, current), key: float(text)}
+            else:
+                changes[field_name] = type(current)(text)
+        return dataclasses.replace(settings, **changes)

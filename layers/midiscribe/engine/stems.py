@@ -1,0 +1,182 @@
+"""``transcribe_stems``: several named stems in, one multi-track transcription out.
+
+Each stem (a separated part of one recording: Demucs's ``drums``/``bass``/``vocals``/``other``, a
+DAW's export, a multitrack session's channels) is transcribed on its own, with the settings for its
+instrument family: the family given with it, or the one its name points at (``family_for_stem``).
+Drums go to the drum transcriber; every other family to the pitched engine with that family's options
+(:func:`stem_options`, the one place a family becomes options). Stems may differ in length, sample
+rate and format; the result lasts as long as the longest.
+
+The stems run at the same time in threads. Each pitched stem already keeps one model call per CPU in
+flight, so this mostly overlaps the parts that do not use every CPU (decoding, note creation, the
+drums' factorisation) with other stems' model calls; onnxruntime and numpy release the GIL. No
+processes: Lambda has no /dev/shm for multiprocessing's queues.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .errors import EngineError, InvalidOptionsError
+from .instruments import Family, family_for_stem
+from .options import TranscriptionOptions
+from .transcription import Track, Transcription
+
+MAX_PITCHED_STEMS = 15  # a MIDI file has 16 channels: one per pitched track, and channel 10 for drums
+MAX_STEMS = 32  # drum stems share channel 10 (a multitracked kit), but every stem costs a transcription
+MAX_STEM_NAME = 64
+FAMILY_NAMES = ", ".join(family.value for family in Family)
+
+
+@dataclass(frozen=True)
+class Stem:
+    """One stem: its name, its audio (a path, bytes or a binary file object) and its instrument family."""
+
+    name: str
+    source: object
+    family: Family
+
+
+def resolve_stems(stems: Iterable) -> list[Stem]:
+    """``Stem`` objects from ``Stem``s or ``(name, source)`` / ``(name, source, instrument)`` tuples, checked.
+
+    ``instrument`` is a family name or None (then the stem's name chooses, ``auto`` when it says nothing).
+    Raises :class:`InvalidOptionsError` naming the stem and what to change.
+    """
+    resolved: list[Stem] = []
+    seen: dict[str, str] = {}
+    for item in stems:
+        if isinstance(item, Stem):
+            name, source, instrument = item.name, item.source, item.family
+        else:
+            name, source, *rest = item
+            instrument = rest[0] if rest else None
+        name = str(name).strip()
+        if not name:
+            raise InvalidOptionsError("A stem has no name. Name every stem (e.g. drums, bass, vocals).")
+        if len(name) > MAX_STEM_NAME:
+            raise InvalidOptionsError(f"Stem name {name[:20]!r}… is longer than {MAX_STEM_NAME} characters.")
+        if name.casefold() in seen:
+            raise InvalidOptionsError(f"Two stems are named {seen[name.casefold()]!r}; give each stem its own name.")
+        seen[name.casefold()] = name
+        resolved.append(Stem(name, source, _family(name, instrument)))
+    if not resolved:
+        raise InvalidOptionsError("No stems to transcribe: give at least one.")
+    pitched = sum(stem.family is not Family.DRUMS for stem in resolved)
+    if pitched > MAX_PITCHED_STEMS:
+        raise InvalidOptionsError(f"{pitched} pitched stems given; at most {MAX_PITCHED_STEMS} fit in one MIDI file "
+                                  "(16 channels, channel 10 is for drums). Mix some stems together first.")
+    if len(resolved) > MAX_STEMS:
+        raise InvalidOptionsError(f"{len(resolved)} stems given; at most {MAX_STEMS} are transcribed together. "
+                                  "Mix some stems together first.")
+    return resolved
+
+
+def _family(name: str, instrument) -> Family:
+    if instrument is None or instrument == "":
+        return family_for_stem(name)
+    try:
+        return Family(str(instrument).strip().lower())
+    except ValueError:
+        raise InvalidOptionsError(f"Stem {name!r}: unknown instrument {instrument!r}; use one of {FAMILY_NAMES}.") from None
+
+
+def stem_options(options: TranscriptionOptions, family: Family) -> TranscriptionOptions:
+    """The options a pitched stem of ``family`` is transcribed with: the shared ones plus its family.
+
+    The general model's per-family settings are the ``instrument`` option and the piano model is
+    ``model="piano"``; both are being added alongside this module, so a field the options do not have
+    (yet) is left out and the shared options pass unchanged.
+    """
+    fields = TranscriptionOptions.model_fields
+    updates: dict[str, str] = {}
+    if "instrument" in fields:
+        updates["instrument"] = family.value
+    if "model" in fields:
+        updates["model"] = "piano" if family is Family.PIANO else "general"
+    if not updates:
+        return options
+    return TranscriptionOptions.parse(options.model_dump(), **updates)
+
+
+class _CombinedProgress:
+    """Reports the stems' progress together: seconds done over all stems, of their summed length."""
+
+    def __init__(self, report: Callable[[float, float | None], None], count: int):
+        self.report = report
+        self.done = [0.0] * count
+        self.totals: list[float | None] = [None] * count
+        self.lock = threading.Lock()
+
+    def for_stem(self, index: int) -> Callable[[float, float | None], None]:
+        def update(done_s: float, total_s: float | None) -> None:
+            with self.lock:
+                self.done[index], self.totals[index] = done_s, total_s
+                known = None if any(total is None for total in self.totals) else sum(self.totals)
+                done = sum(self.done)
+            self.report(done, known)
+
+        return update
+
+
+def transcribe_stems(
+    stems: Iterable,
+    options: TranscriptionOptions | dict | None = None,
+    *,
+    max_duration_s: float | None = None,
+    progress: Callable[[float, float | None], None] | None = None,
+    workers: int | None = None,
+) -> Transcription:
+    """Transcribe each stem with its family's settings into one transcription with a track per stem.
+
+    ``stems``: ``(name, source)`` or ``(name, source, instrument)`` tuples (or :class:`Stem`), in the
+    order the tracks should have. ``max_duration_s`` applies to each stem. ``progress(seconds_done,
+    total_seconds_or_None)`` sums over the stems. An engine error in any stem is raised with the stem's
+    name in its message (the first failing stem in order), after the others have stopped.
+    """
+    if options is None:
+        options = TranscriptionOptions()
+    elif not isinstance(options, TranscriptionOptions):
+        options = TranscriptionOptions.parse(options)
+    resolved = resolve_stems(stems)
+    pitched_options = {stem.family: stem_options(options, stem.family) for stem in resolved
+                       if stem.family is not Family.DRUMS}
+    combined = _CombinedProgress(progress, len(resolved)) if progress is not None else None
+    started = time.perf_counter()
+
+    def run(index: int, stem: Stem) -> tuple[Track, float, float]:
+        from .drums import transcribe_drums
+        from .pipeline import transcribe
+
+        stem_progress = combined.for_stem(index) if combined is not None else None
+        began = time.perf_counter()
+        try:
+            if stem.family is Family.DRUMS:
+                result = transcribe_drums(stem.source, options, max_duration_s=max_duration_s,
+                                          progress=stem_progress, name=stem.name)
+                track = result.tracks[0]
+            else:
+                result = transcribe(stem.source, pitched_options[stem.family], max_duration_s=max_duration_s,
+                                    progress=stem_progress)
+                track = Track.for_family(stem.name, stem.family, result.notes, result.model_name)
+        except EngineError as exc:
+            raise type(exc)(f"Stem {stem.name!r}: {exc.message}") from None
+        return track, result.duration_s, time.perf_counter() - began
+
+    with ThreadPoolExecutor(max_workers=workers or len(resolved), thread_name_prefix="midiscribe-stem") as pool:
+        futures = [pool.submit(run, index, stem) for index, stem in enumerate(resolved)]
+        try:
+            results = [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+    tracks = [track for track, _, _ in results]
+    timings = {f"stem_{stem.name}_s": seconds for stem, (_, _, seconds) in zip(resolved, results, strict=True)}
+    timings["total_s"] = time.perf_counter() - started
+    duration_s = max(duration for _, duration, _ in results)
+    return Transcription.from_tracks(tracks, duration_s, options, timings)

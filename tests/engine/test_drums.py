@@ -1,0 +1,153 @@
+"""The drum transcriber on drum hits the tests synthesise (a kit unlike its own signal models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from drum_audio import RATE, KnownHit, render, rock_beat
+from synthesised import encode_soundfile
+
+from midiscribe.engine import NotAudioError, transcribe_drums
+from midiscribe.engine.drums import DrumSettings, piece_for_key
+from midiscribe.engine.drums.kit import KIT
+from midiscribe.engine.drums.onsets import OnsetPicker
+from midiscribe.engine.drums.spectrum import FRAME_RATE, Spectrogram, spectrogram_of
+from midiscribe.engine.instruments import Family
+
+KEYS = {"kick": 36, "snare": 38, "hihat": 42, "open_hihat": 46}
+TOLERANCE_S = 0.05
+
+
+def recovered(hits: list[KnownHit], notes, kind: str) -> tuple[int, int]:
+    """(reference hits of ``kind`` matched one to one within 50 ms, notes written on its key)."""
+    reference = sorted(hit.start_s for hit in hits if hit.kind == kind)
+    written = sorted(note.start_s for note in notes if note.pitch == KEYS[kind])
+    matched, used = 0, set()
+    for start in reference:
+        close = [i for i, t in enumerate(written) if abs(t - start) <= TOLERANCE_S and i not in used]
+        if close:
+            used.add(close[0])
+            matched += 1
+    return matched, len(written)
+
+
+@pytest.fixture(scope="module")
+def rock() -> tuple[list[KnownHit], bytes]:
+    hits = rock_beat(bars=4, bpm=100)
+    return hits, encode_soundfile(render(hits, hits[-1].start_s + 1.5), RATE, "WAV", "PCM_16")
+
+
+@pytest.mark.parametrize("bpm", [80, 100, 140])
+def test_kick_snare_and_hihat_are_recovered_on_their_keys(bpm):
+    hits = rock_beat(bars=4, bpm=bpm)
+    audio = encode_soundfile(render(hits, hits[-1].start_s + 1.5, seed=bpm), RATE, "FLAC")
+    notes = transcribe_drums(audio).notes
+    for kind in ("kick", "snare", "hihat"):
+        matched, written = recovered(hits, notes, kind)
+        expected = sum(hit.kind == kind for hit in hits)
+        assert matched == expected, f"{kind}: {matched} of {expected} found at {bpm} BPM"
+        assert written == expected, f"{kind}: {written} notes written for {expected} hits at {bpm} BPM"
+    assert len(notes) <= len(hits) + 2  # nothing much else: no toms or cymbals were played
+
+
+def test_the_result_is_one_drum_track_of_general_midi_notes(rock):
+    hits, audio = rock
+    result = transcribe_drums(audio, name="kit")
+    (track,) = result.instrument_tracks()
+    assert (track.name, track.family, track.is_drum, track.instrument_name) == ("kit", Family.DRUMS, True, "Drums")
+    assert list(track.notes) == result.notes
+    assert result.duration_s == pytest.approx(hits[-1].start_s + 1.5, abs=0.01)
+    for note in result.notes:
+        assert note.pitch in {piece.key for piece in KIT}
+        assert 0.0 <= note.start_s < note.end_s <= result.duration_s
+        assert 1 <= note.velocity <= 127
+
+
+def test_notes_do_not_depend_on_the_recording_level(rock):
+    hits, _ = rock
+    samples = render(hits, hits[-1].start_s + 1.5)
+    loud = transcribe_drums(encode_soundfile(samples, RATE, "WAV", "FLOAT")).notes
+    quiet = transcribe_drums(encode_soundfile(samples * 0.01, RATE, "WAV", "FLOAT")).notes
+    assert [(n.pitch, round(n.start_s, 3)) for n in quiet] == [(n.pitch, round(n.start_s, 3)) for n in loud]
+
+
+def test_velocity_follows_how_hard_each_hit_is():
+    beat = 0.5
+    hits = [KnownHit(0.5 + i * beat, "snare", level) for i, level in enumerate([1.0, 0.15, 1.0, 0.15, 1.0, 0.15])]
+    hits += [KnownHit(0.5 + i * beat, "kick") for i in range(0, 6, 2)]  # something loud besides the snare
+    notes = transcribe_drums(encode_soundfile(render(hits, 4.0), RATE, "WAV", "FLOAT")).notes
+    snares = [note for note in notes if note.pitch == KEYS["snare"]]
+    assert len(snares) == 6, [(round(n.start_s, 2), n.pitch) for n in notes]
+    accents, ghosts = [n.velocity for n in snares[0::2]], [n.velocity for n in snares[1::2]]
+    assert min(accents) > max(ghosts) + 20
+
+
+def test_an_open_hihat_is_told_from_closed_ones():
+    hits = []
+    for i in range(8):
+        start = 0.5 + i * 0.6
+        hits.append(KnownHit(start, "open_hihat" if i % 4 == 3 else "hihat"))
+        if i % 2 == 0:
+            hits.append(KnownHit(start, "kick"))
+    notes = transcribe_drums(encode_soundfile(render(hits, 6.0), RATE, "WAV", "FLOAT")).notes
+    assert recovered(hits, notes, "open_hihat") == (2, 2)
+    assert recovered(hits, notes, "hihat") == (6, 6)
+
+
+def test_silence_gives_no_notes_and_a_stereo_low_rate_file_is_read():
+    silent = transcribe_drums(encode_soundfile(np.zeros((RATE, 2), dtype=np.float32), RATE, "WAV", "PCM_16"))
+    assert silent.notes == [] and silent.duration_s == pytest.approx(1.0)
+    hits = rock_beat(bars=2)
+    mono = render(hits, hits[-1].start_s + 1.0)
+    import soxr
+
+    low = soxr.resample(mono, RATE, 22050)
+    stereo = np.stack([low, 0.5 * low], axis=1)
+    notes = transcribe_drums(encode_soundfile(stereo, 22050, "WAV", "PCM_16")).notes
+    for kind in ("kick", "snare"):
+        assert recovered(hits, notes, kind)[0] == sum(hit.kind == kind for hit in hits)
+
+
+def test_bad_input_raises_the_engine_errors():
+    with pytest.raises(NotAudioError):
+        transcribe_drums(b"this is a text file, not a drum recording\n" * 10)
+
+
+def test_streaming_onset_picking_matches_picking_the_whole_recording_at_once(rock):
+    """Activations fed a few frames at a time give exactly the candidates of one whole array."""
+    rng = np.random.default_rng(3)
+    activations = (rng.random((len(KIT), 900)) ** 8).astype(np.float32)
+    whole = OnsetPicker(DrumSettings())
+    whole.add(activations)
+    expected = whole.finish()
+    pieces = OnsetPicker(DrumSettings())
+    for start in range(0, activations.shape[1], 37):
+        pieces.add(activations[:, start:start + 37])
+    got = pieces.finish()
+    assert len(expected.frames) > 50
+    for name in ("frames", "pieces", "strengths", "rings"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+
+
+def test_the_spectrogram_streams_in_blocks_of_any_size():
+    rng = np.random.default_rng(4)
+    samples = rng.standard_normal(3 * RATE).astype(np.float32)
+    whole = spectrogram_of(samples)
+    blocks = [samples[:1000], samples[1000:50_000], samples[50_000:]]
+    chunked = np.concatenate(list(Spectrogram().chunks(blocks, frames_per_chunk=41)), axis=1)
+    assert whole.shape == chunked.shape == (whole.shape[0], int(3 * FRAME_RATE) + 1)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-4, atol=1e-3)
+
+
+def test_every_general_midi_drum_key_has_a_kit_piece():
+    assert piece_for_key(36).name == "kick" and piece_for_key(44).name == "closed_hihat"
+    assert piece_for_key(57).name == "crash" and piece_for_key(59).name == "ride"
+    assert all(piece_for_key(key) in KIT for key in range(35, 82))
+
+
+def test_settings_overrides_are_checked_by_name():
+    settings = DrumSettings.with_overrides({"threshold.kick": "0.5", "iterations": "12"})
+    assert settings.threshold["kick"] == 0.5 and settings.threshold["snare"] == DrumSettings().threshold["snare"]
+    assert settings.iterations == 12
+    with pytest.raises(AttributeError):
+        DrumSettings.with_overrides({"no_such_setting": "1"})

@@ -1,0 +1,142 @@
+"""``transcribe_stems``: named stems in, one transcription with a track per stem (real model, real drums)."""
+
+from __future__ import annotations
+
+import io
+
+import mido
+import pytest
+import soxr
+from drum_audio import RATE, render, rock_beat
+from synthesised import PHRASE, PHRASE_DURATION_S, encode_soundfile, synthesise
+
+from midiscribe.engine import (
+    CorruptAudioError,
+    InvalidOptionsError,
+    TranscriptionOptions,
+    transcribe,
+    transcribe_stems,
+)
+from midiscribe.engine.instruments import Family
+from midiscribe.engine.stems import resolve_stems, stem_options
+
+DRUMS_S = rock_beat(bars=2)[-1].start_s + 1.0
+LEAD_S = 2.5
+
+
+@pytest.fixture(scope="module")
+def stems() -> dict[str, bytes]:
+    """A drum loop (44.1 kHz WAV), the phrase as FLAC at 48 kHz and, shorter, as WAV at 22.05 kHz."""
+    drums = render(rock_beat(bars=2), DRUMS_S)
+    phrase = synthesise(PHRASE, PHRASE_DURATION_S, sample_rate=48000)
+    short = soxr.resample(synthesise(PHRASE[:3], LEAD_S, sample_rate=44100), 44100, 22050)
+    return {
+        "drums": encode_soundfile(drums, RATE, "WAV", "PCM_16"),
+        "bass": encode_soundfile(phrase, 48000, "FLAC"),
+        "lead": encode_soundfile(short, 22050, "WAV", "PCM_16"),
+    }
+
+
+@pytest.fixture(scope="module")
+def result(stems):
+    return transcribe_stems([("drums", stems["drums"]), ("bass", stems["bass"]), ("lead", stems["lead"], "winds")])
+
+
+def test_each_stem_is_a_track_with_its_family_and_program(result, stems):
+    tracks = result.instrument_tracks()
+    assert [(t.name, t.family, t.program, t.is_drum, t.instrument_name) for t in tracks] == [
+        ("drums", Family.DRUMS, 0, True, "Drums"),
+        ("bass", Family.BASS, 33, False, "Electric Bass (finger)"),
+        ("lead", Family.WINDS, 73, False, "Flute"),
+    ]
+    assert result.is_multitrack
+    # Every note is in ``notes`` once, in time order; the drums' notes are drum keys.
+    assert sorted(map(id, result.notes)) == sorted(id(n) for t in tracks for n in t.notes)
+    assert [n.start_s for n in result.notes] == sorted(n.start_s for n in result.notes)
+    assert {n.pitch for n in tracks[0].notes} <= {36, 38, 42, 46}
+    # The stems differ in length: the result lasts as long as the longest.
+    assert result.duration_s == pytest.approx(max(PHRASE_DURATION_S, DRUMS_S, LEAD_S), abs=0.01)
+
+
+def test_a_pitched_stem_gets_the_notes_it_gets_alone(result, stems):
+    """Running beside other stems (in threads) changes nothing about a stem's own transcription."""
+    options = TranscriptionOptions()
+    for name, family, audio in (("bass", Family.BASS, stems["bass"]), ("lead", Family.WINDS, stems["lead"])):
+        alone = transcribe(audio, stem_options(options, family)).notes
+        track = next(t for t in result.instrument_tracks() if t.name == name)
+        assert list(track.notes) == alone and alone
+
+
+def test_the_multitrack_midi_reads_back_with_named_tracks_programs_and_channel_10(result):
+    buffer = io.BytesIO()
+    result.write_midi(buffer)
+    buffer.seek(0)
+    midi = mido.MidiFile(file=buffer)
+    assert midi.type == 1 and len(midi.tracks) == 4
+    names = [next(m.name for m in track if m.type == "track_name") for track in midi.tracks[1:]]
+    assert names == ["drums", "bass", "lead"]
+    instruments = [next(m.name for m in track if m.type == "instrument_name") for track in midi.tracks[1:]]
+    assert instruments == ["Drums", "Electric Bass (finger)", "Flute"]
+    drums, bass, lead = midi.tracks[1:]
+    assert {m.channel for m in drums if m.type in ("note_on", "note_off")} == {9}
+    assert not [m for m in drums if m.type == "program_change"]
+    bass_channels = {m.channel for m in bass if m.type == "note_on"}
+    lead_channels = {m.channel for m in lead if m.type == "note_on"}
+    assert bass_channels and lead_channels and not bass_channels & lead_channels and 9 not in bass_channels | lead_channels
+    assert {m.program for m in bass if m.type == "program_change"} == {33}
+    assert {m.program for m in lead if m.type == "program_change"} == {73}
+    drum_notes = [m for m in drums if m.type == "note_on" and m.velocity > 0]
+    assert len(drum_notes) == len(result.instrument_tracks()[0].notes)
+
+
+def test_stems_are_named_by_what_they_hold_unless_told():
+    resolved = resolve_stems([("Drums", b"x"), ("lead vox", b"x"), ("bass_gtr", b"x"), ("solo", b"x", "Brass"),
+                              ("mystery", b"x")])
+    assert [s.family for s in resolved] == [Family.DRUMS, Family.VOCALS, Family.BASS, Family.BRASS, Family.AUTO]
+
+
+@pytest.mark.parametrize(
+    ("stems", "message"),
+    [
+        ([], "No stems"),
+        ([("drums", b"x"), ("DRUMS", b"y")], "Two stems are named 'drums'"),
+        ([("", b"x")], "A stem has no name"),
+        ([("lead", b"x", "kazoo")], "Stem 'lead': unknown instrument 'kazoo'; use one of auto, piano"),
+        ([(f"s{i}", b"x", "guitar") for i in range(16)], "16 pitched stems given; at most 15"),
+    ],
+)
+def test_bad_stem_lists_are_refused_before_any_audio_is_read(stems, message):
+    with pytest.raises(InvalidOptionsError) as refused:
+        transcribe_stems(stems)
+    assert message in refused.value.message
+
+
+def test_a_broken_stem_fails_the_transcription_naming_the_stem(stems):
+    truncated = stems["bass"][: len(stems["bass"]) // 3]
+    with pytest.raises(CorruptAudioError) as failed:
+        transcribe_stems([("drums", stems["drums"]), ("bass", truncated)])
+    assert failed.value.message.startswith("Stem 'bass': ")
+
+
+def test_progress_sums_the_stems(stems):
+    reports: list[tuple[float, float | None]] = []
+    transcribe_stems([("drums", stems["drums"]), ("keys", stems["lead"])], progress=lambda d, t: reports.append((d, t)))
+    done, total = reports[-1]
+    assert total == pytest.approx(DRUMS_S + LEAD_S, abs=0.01) and done == pytest.approx(total, abs=0.05)
+    assert all(t is None or d <= t + 0.1 for d, t in reports)
+
+
+def test_a_single_stem_of_a_known_family_is_one_track_named_after_the_stem(stems):
+    result = transcribe_stems([("take", stems["bass"], "piano")])
+    (track,) = result.instrument_tracks()
+    assert (track.name, track.instrument_name, track.program) == ("take", "Acoustic Grand Piano", 0)
+    assert not result.is_multitrack
+
+
+def test_stem_options_keep_the_shared_options():
+    options = TranscriptionOptions(onset_threshold=0.6, midi_tempo=90.0)
+    for family in (Family.BASS, Family.PIANO, Family.AUTO):
+        derived = stem_options(options, family)
+        assert derived.onset_threshold == 0.6 and derived.midi_tempo == 90.0
+        if "instrument" in TranscriptionOptions.model_fields:
+            assert derived.instrument == family.value
