@@ -13,7 +13,7 @@ import pytest
 from midiscribe.engine import sonify
 from midiscribe.engine.instruments import Family
 from midiscribe.engine.options import TranscriptionOptions
-from midiscribe.engine.outputs import CSV_COLUMNS, channel_pools, kie_instruments, transcription_dict
+from midiscribe.engine.outputs import CSV_COLUMNS, channel_pools, transcription_dict
 from midiscribe.engine.transcription import NoteEvent, Track, Transcription
 
 
@@ -59,32 +59,6 @@ def test_json_has_one_instrument_per_stem_with_its_program_and_family():
     ]
     assert document["instruments"][1]["notes"][0] == {"pitch": 40, "start": 0.5, "end": 0.9, "velocity": 102,
                                                       "pitch_bends": [0, 1, 2]}
-
-
-def test_kie_instruments_have_names_numbers_and_velocities_from_0_to_1():
-    instruments = kie_instruments(transcription_dict(band()))
-    assert [i["name"] for i in instruments] == ["Drums", "Electric Bass (finger)", "Acoustic Grand Piano"]
-    for instrument in instruments:
-        assert set(instrument) == {"name", "notes"}
-        for note in instrument["notes"]:
-            assert set(note) == {"pitch", "start", "end", "velocity"}
-            assert isinstance(note["pitch"], int) and 0 <= note["pitch"] <= 127
-            assert isinstance(note["start"], float) and isinstance(note["end"], float) and note["start"] < note["end"]
-            assert isinstance(note["velocity"], float) and 0.0 < note["velocity"] <= 1.0
-    assert instruments[0]["notes"][0] == {"pitch": 36, "start": 0.5, "end": 0.6, "velocity": 1.0}
-    assert instruments[0]["notes"][2]["velocity"] == round(32 / 127, 4)  # amplitude 0.25 is MIDI velocity 32
-
-
-def test_a_single_general_transcription_is_one_kie_instrument_named_after_its_program():
-    single = Transcription([NoteEvent(0.5, 1.0, 60, 0.5)], 1.5)
-    (instrument,) = kie_instruments(transcription_dict(single))
-    assert instrument["name"] == "Electric Piano 1" and instrument["notes"][0]["velocity"] == round(64 / 127, 4)
-
-
-def test_kie_instruments_read_the_written_json_file(tmp_path):
-    path = tmp_path / "notes.json"
-    band().write_json(path)
-    assert kie_instruments(json.loads(path.read_text())) == kie_instruments(transcription_dict(band()))
 
 
 def test_pitched_tracks_get_channels_of_their_own_and_drums_channel_10():

@@ -271,9 +271,10 @@ def test_file_convert_payload(stack, key, receiver):
     assert "midi_file_path" not in payload
 
 
+# kie.ai's velocities are numbers from 0 to 1: MIDI's 127 is 1.0, 64 is 64/127.
 KIE_INSTRUMENTS = [{"name": "Electric Piano 1", "notes": [
-    {"pitch": 60, "start": 0.5, "end": 1.25, "velocity": 127},
-    {"pitch": 64, "start": 1.0, "end": 1.5, "velocity": 64},
+    {"pitch": 60, "start": 0.5, "end": 1.25, "velocity": 1.0},
+    {"pitch": 64, "start": 1.0, "end": 1.5, "velocity": 0.5039},
 ]}]
 
 

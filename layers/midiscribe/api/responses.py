@@ -114,10 +114,10 @@ class KieGenerateResponse(BaseModel):
 
 
 class KieNote(BaseModel):
-    pitch: int
-    start: float
-    end: float
-    velocity: int
+    pitch: int = Field(ge=0, le=127, description="MIDI note number (drums: the General MIDI drum key).")
+    start: float = Field(description="Seconds from the start of the audio.")
+    end: float = Field(description="Seconds from the start of the audio.")
+    velocity: float = Field(ge=0, le=1, description="Loudness from 0 to 1 (1 = loudest), as kie.ai sends it.")
 
 
 class KieInstrument(BaseModel):

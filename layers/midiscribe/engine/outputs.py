@@ -1,5 +1,4 @@
-"""Writers for a :class:`Transcription`: a standard MIDI file, a note CSV and a note JSON document,
-and kie.ai's per-instrument notes.
+"""Writers for a :class:`Transcription`: a standard MIDI file, a note CSV and a note JSON document.
 
 Each writer takes a path or a writable binary file object (an S3 upload buffer, ``io.BytesIO``…).
 The MIDI file follows basic-pitch 0.4.0's conventions (one Electric Piano 1 instrument, velocity
@@ -370,21 +369,3 @@ def write_json(transcription: Transcription, destination) -> None:
     with binary_destination(destination) as sink:
         sink.write(document.encode("utf-8"))
 
-
-# --------------------------------------------------------------------------------------------------
-# kie.ai's shape
-
-
-def kie_instruments(notes_document: dict) -> list[dict]:
-    """kie.ai's ``instruments`` from the notes JSON document (:func:`transcription_dict`, or the file
-    :func:`write_json` wrote): one entry per instrument, ``name`` its GM program name or "Drums", each note
-    ``{pitch, start, end, velocity}`` with velocity from 0 to 1 (1 = loudest), in time order."""
-    instruments = []
-    for instrument in notes_document["instruments"]:
-        notes = sorted(
-            ({"pitch": int(note["pitch"]), "start": float(note["start"]), "end": float(note["end"]),
-              "velocity": round(int(note["velocity"]) / 127, 4)} for note in instrument["notes"]),
-            key=lambda note: (note["start"], note["pitch"]),
-        )
-        instruments.append({"name": str(instrument["name"]), "notes": notes})
-    return instruments
