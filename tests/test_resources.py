@@ -1,4 +1,4 @@
-"""midiscribe.local.resources: the template's own bucket, queues and tables, created in moto."""
+"""midiscribe.local.resources (and its template evaluator): the template's own bucket, queues and tables, in moto."""
 
 from __future__ import annotations
 
@@ -10,13 +10,9 @@ import urllib.parse
 import boto3
 import pytest
 
-from midiscribe.local.resources import (
-    TemplateError,
-    TemplateEvaluator,
-    create_stack_resources,
-    creation_order,
-    load_template,
-)
+from midiscribe.local.intrinsics import TemplateEvaluator
+from midiscribe.local.resources import create_stack_resources, creation_order
+from midiscribe.local.template import TemplateError, load_template
 from midiscribe.service.config import Settings
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from midiscribe.local.resources import load_template
+from midiscribe.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_PATH = ROOT / "template.yaml"
@@ -632,8 +632,8 @@ def test_transcribe_dead_letters_are_drained_by_the_worker(template):
 def test_every_setting_deployed_code_reads_is_set_where_it_runs(template):
     """Handlers and the service layers, not the local stack, CLI or client (they never run in Lambda)."""
     deployed = [*(ROOT / "functions").glob("*/app.py")]
-    for part in ("service", "aws", "api", "webhooks", "engine"):
-        deployed += (PACKAGE_ROOT / "midiscribe" / part).glob("*.py")
+    for part in ("domain", "service", "aws", "api", "net", "webhooks", "engine"):
+        deployed += (PACKAGE_ROOT / "midiscribe" / part).rglob("*.py")
     read = set()
     for path in deployed:
         read |= set(re.findall(r'"(MIDISCRIBE_[A-Z0-9_]+)"', path.read_text(encoding="utf-8")))

@@ -10,9 +10,12 @@ import pytest
 import soundfile
 from apigw_events import call, prepared_event, rest_event
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
+from midiscribe.aws import client
 from midiscribe.aws.tasks import TaskRepository
-from midiscribe.service.tasks import TaskStatus
+from midiscribe.domain.tasks import TaskStatus
+from midiscribe.service.lookups import TaskLookup
 
 SEED_URL = "/v1/audio_to_midi"
 PUBLIC_ADDRESS = "93.184.216.34"
@@ -27,7 +30,7 @@ def tiny_wav() -> bytes:
 @pytest.fixture
 def stack(aws_stack, monkeypatch):
     # Host names in the seeds do not resolve here; answer with a public address, as DNS would.
-    monkeypatch.setattr("midiscribe.webhooks.urlguard.system_resolver", lambda host, port: [PUBLIC_ADDRESS])
+    monkeypatch.setattr("midiscribe.net.urls.system_resolver", lambda host, port: [PUBLIC_ADDRESS])
     return aws_stack
 
 
@@ -256,13 +259,13 @@ def test_415_for_an_unsupported_content_type(stack) -> None:
     assert status == 415 and body["code"] == "UNSUPPORTED_MEDIA_TYPE"
 
 
-def test_429_when_dynamodb_throttles(stack, monkeypatch) -> None:
-    def throttled(self, task):
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutItem")
-
-    monkeypatch.setattr(TaskRepository, "create", throttled)
-    status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav"}))
+def test_429_when_dynamodb_throttles(stack) -> None:
+    # DynamoDB itself answers the write with its throttling error.
+    with Stubber(client("dynamodb").wrapped) as dynamodb:
+        dynamodb.add_client_error("put_item", service_error_code="ThrottlingException", http_status_code=400)
+        status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav"}))
     assert status == 429 and body["code"] == "TOO_MANY_REQUESTS"
+    assert stack.dynamodb.scan(TableName=stack.tasks_table)["Items"] == [] and queued_task_ids(stack) == []
 
 
 def test_500_when_the_queue_fails_marks_the_task_failed_and_leaks_nothing(stack, repo, monkeypatch) -> None:
@@ -284,7 +287,7 @@ def test_500_for_an_unexpected_error_has_only_the_request_id(stack, monkeypatch)
     def explode(self, *args, **kwargs):
         raise RuntimeError("password=hunter2")
 
-    monkeypatch.setattr("midiscribe.service.conversions.ConversionService.find_task", explode)
+    monkeypatch.setattr(TaskLookup, "find_task", explode)
     status, body = call(rest_event("GET", "/v1/byId", query={"task_id": "x"}))
     assert status == 500 and "hunter2" not in body["error"] and "request id" in body["error"]
 

@@ -9,8 +9,8 @@ import requests
 from apigw_events import LambdaContext, call, load_function, rest_event
 
 from midiscribe.aws.tasks import TaskRepository
-from midiscribe.service.file_links import FileLink, sign
-from midiscribe.service.tasks import Task, TaskKind, TaskSource
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource
+from midiscribe.webhooks.file_links import FileLink, sign
 
 OUTPUTS = {"midi": b"MThd-file", "wav": b"RIFF-file", "csv": b"start_time_s\n", "json": b'{"notes": []}'}
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from midiscribe.engine import sonify
+from midiscribe.engine.constants import SONIFY_SAMPLE_RATE
 from midiscribe.engine.transcription import NoteEvent, Transcription
 
-RATE = sonify.SAMPLE_RATE
+RATE = SONIFY_SAMPLE_RATE
 
 
 def read_wav(data: bytes) -> tuple[wave._wave_params, np.ndarray]:

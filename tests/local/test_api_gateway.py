@@ -10,15 +10,10 @@ import urllib.request
 
 import pytest
 
-from midiscribe.local.server import (
-    API_GATEWAY_MAX_PAYLOAD_BYTES,
-    ApiHttpServer,
-    HttpRequest,
-    LocalApiGateway,
-    PortInUseError,
-    api_spec,
-    proxy_result_to_http,
-)
+from midiscribe.local.api_spec import API_GATEWAY_MAX_PAYLOAD_BYTES, api_spec
+from midiscribe.local.gateway import LocalApiGateway
+from midiscribe.local.proxy import HttpRequest, proxy_result_to_http
+from midiscribe.local.server import ApiHttpServer, PortInUseError
 
 ENVELOPE = '{"success": false, "error": $context.error.messageString, "code": "UNAUTHORIZED"}'
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from midiscribe.local.functions import LocalFunction, TemplateError, function_specs
-from midiscribe.local.resources import load_template
+from midiscribe.local.functions import LocalFunction, function_specs
 from midiscribe.local.stack import find_repository_root
+from midiscribe.local.template import TemplateError, load_template
 
 
 def write(path, text):
@@ -51,3 +51,29 @@ def test_every_function_of_the_real_template_resolves_to_a_handler_file():
     for spec in specs.values():
         assert spec.problem is None, spec.problem
         assert spec.module_file.is_file(), spec.module_file
+
+
+def test_concurrent_calls_each_get_an_environment_and_free_ones_are_reused(tmp_path):
+    import threading
+
+    write(tmp_path / "functions/batch/app.py",
+          "import threading, time\n"
+          "state = {'busy': False}  # module-level, as a batch processor is\n"
+          "def lambda_handler(event, context):\n"
+          "    assert not state['busy'], 'two invocations shared one environment'\n"
+          "    state['busy'] = True\n"
+          "    time.sleep(event['sleep'])\n"
+          "    state['busy'] = False\n"
+          "    return id(state)\n")
+    template = {"Resources": {"Batch": {"Type": "AWS::Serverless::Function",
+                                        "Properties": {"CodeUri": "functions/batch/", "Handler": "app.lambda_handler"}}}}
+    function = LocalFunction(function_specs(template, tmp_path)["Batch"], "us-east-1")
+    function.load()
+    seen: list[int] = []
+    callers = [threading.Thread(target=lambda: seen.append(function.invoke({"sleep": 0.3}))) for _ in range(3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert len(seen) == 3 and len(set(seen)) == 3  # three at once: three environments
+    assert function.invoke({"sleep": 0}) in seen  # later calls reuse a warm one

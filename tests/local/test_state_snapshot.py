@@ -7,8 +7,9 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from midiscribe.local.resources import create_stack_resources, load_template
+from midiscribe.local.resources import create_stack_resources
 from midiscribe.local.state import StateStore
+from midiscribe.local.template import load_template
 
 REGION = "us-east-1"
 

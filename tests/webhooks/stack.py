@@ -9,8 +9,8 @@ from typing import Any
 
 from midiscribe.aws.queues import MessageQueue
 from midiscribe.aws.tasks import TaskRepository
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource
 from midiscribe.local.functions import LambdaContext, import_module_file
-from midiscribe.service.tasks import Task, TaskKind, TaskSource
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from midiscribe.aws.keys import new_webhook_secret
-from midiscribe.service.tasks import Task, TaskKind, TaskSource, TaskStatus
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus
 from midiscribe.webhooks.notifier import WebhookNotifier
 from midiscribe.webhooks.schedule import MAX_SQS_DELAY_S, NotifyMessage, RetrySchedule
 
@@ -170,19 +170,6 @@ def test_without_a_dlq_url_a_failure_is_raised_not_dropped(receiver):
     notifier.dead_letters = None
     with pytest.raises(RuntimeError, match="MIDISCRIBE_NOTIFY_DLQ_URL"):
         notifier.handle(NotifyMessage(tasks.task.task_id, "task.failed"))
-
-
-def test_redelivery_is_refused_once_the_attempt_log_is_full(receiver):
-    from midiscribe.webhooks.notifier import MAX_RECORDED_ATTEMPTS, RedeliveryLimitError
-
-    notifier, tasks, queue, dlq, clock = _notifier(receiver.url(), [0])
-    tasks.task.webhook_attempts = [{"status_code": 500}] * MAX_RECORDED_ATTEMPTS
-    with pytest.raises(RedeliveryLimitError, match="GET /v1/byId"):
-        notifier.redeliver(tasks.task.task_id, owner_id="key_owner")
-    assert queue.sent == []
-    tasks.task.webhook_attempts = tasks.task.webhook_attempts[:-1]
-    assert notifier.redeliver(tasks.task.task_id, owner_id="key_owner").event == "task.failed"
-    assert len(queue.sent) == 1
 
 
 @pytest.mark.parametrize("final_status", ["delivered", "failed"])

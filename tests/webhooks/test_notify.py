@@ -14,8 +14,8 @@ import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
+from midiscribe.domain.tasks import TaskKind
 from midiscribe.service import kie
-from midiscribe.service.tasks import TaskKind
 from midiscribe.webhooks.payload import MIN_SIGNED_LINK_S, link_lifetime_s
 from midiscribe.webhooks.schedule import RetrySchedule
 
@@ -245,7 +245,7 @@ def test_malformed_and_orphan_messages_go_to_the_dlq(stack):
 
 def test_unfinished_task_is_reported_as_a_batch_failure(stack, key, receiver):
     from midiscribe.aws.tasks import TaskRepository
-    from midiscribe.service.tasks import Task, TaskSource
+    from midiscribe.domain.tasks import Task, TaskSource
 
     task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=key.key_id, source=TaskSource(kind="s3", key="k"),
                     retention_days=1, webhook_url=receiver.url())

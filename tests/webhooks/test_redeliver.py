@@ -8,7 +8,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from midiscribe.aws.tasks import TaskRepository
-from midiscribe.service.tasks import Task, TaskKind, TaskSource
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource
 
 from .receiver import Reply
 from .stack import (

@@ -8,7 +8,7 @@ import pytest
 from worker_support import LambdaContext, load_function, tiny_wav
 
 from midiscribe.aws.tasks import TaskRepository
-from midiscribe.service.tasks import Task, TaskKind, TaskSource, TaskStatus
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus
 
 EVENTS_BUCKET = "midiscribe-123456789012-us-east-1-b954e4c02e15"
 SAMPLE_TASK_ID = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f"
@@ -19,7 +19,7 @@ SAMPLE_UPLOAD = f"uploads/{SAMPLE_TASK_ID}/audio.wav"
 
 @pytest.fixture
 def stack(aws_stack, monkeypatch):
-    monkeypatch.setattr("midiscribe.webhooks.urlguard.system_resolver", lambda host, port: ["93.184.216.34"])
+    monkeypatch.setattr("midiscribe.net.urls.system_resolver", lambda host, port: ["93.184.216.34"])
     aws_stack.s3.put_object(Bucket=aws_stack.bucket, Key=SAMPLE_UPLOAD, Body=tiny_wav())
     task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=SAMPLE_KEY_ID, retention_days=1, task_id=SAMPLE_TASK_ID,
                     source=TaskSource(kind="s3", key=SAMPLE_UPLOAD, filename="audio.wav"))

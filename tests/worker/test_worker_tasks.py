@@ -13,26 +13,40 @@ import mido
 import pytest
 import soundfile
 from botocore.exceptions import ClientError
-from worker_support import deliver, queue_arn, tiny_wav
+from worker_support import deliver, load_function, queue_arn, tiny_wav
 
+from midiscribe.api import responses
+from midiscribe.aws.storage import Storage
 from midiscribe.aws.tasks import TaskRepository
+from midiscribe.domain.conversions import ConvertSpec
+from midiscribe.domain.requests import (
+    AudioInput,
+    AudioToMidiRequest,
+    FileConvertRequest,
+    MidiGenerateRequest,
+    UploadedFile,
+)
+from midiscribe.domain.tasks import TaskStatus
 from midiscribe.service.config import Settings
-from midiscribe.service.conversions import ConversionService
-from midiscribe.service.requests import AudioInput, AudioToMidiRequest, FileConvertRequest, UploadedFile
-from midiscribe.service.tasks import ConvertSpec, TaskStatus
+from midiscribe.service.use_cases import UseCases
 
 OWNER = "key_owner"
 
 
 @pytest.fixture
 def stack(aws_stack, monkeypatch):
-    monkeypatch.setattr("midiscribe.webhooks.urlguard.system_resolver", lambda host, port: ["93.184.216.34"])
+    monkeypatch.setattr("midiscribe.net.urls.system_resolver", lambda host, port: ["93.184.216.34"])
     return aws_stack
 
 
+def api_use_cases() -> UseCases:
+    """The use cases as the submit function wires them, for the current environment."""
+    return load_function("submit").use_cases(Settings.from_env())
+
+
 @pytest.fixture
-def service(stack) -> ConversionService:
-    return ConversionService(Settings.from_env())
+def service(stack) -> UseCases:
+    return api_use_cases()
 
 
 @pytest.fixture
@@ -51,13 +65,13 @@ def engine_calls(monkeypatch) -> list:
         calls.append(args[0])
         return transcribe(*args, **kwargs)
 
-    monkeypatch.setattr("midiscribe.service.worker._default_transcribe", spy)
+    monkeypatch.setattr("midiscribe.engine.transcribe", spy)
     return calls
 
 
 def submit_file(service, data: bytes, name: str = "tone.wav", **fields) -> str:
     request = AudioToMidiRequest(audio=AudioInput(file=UploadedFile(name, "audio/wav", data)), options={}, **fields)
-    return service.submit_audio_to_midi(OWNER, request).task.task_id
+    return service.submissions.submit_audio_to_midi(OWNER, request).task.task_id
 
 
 def objects(stack, prefix: str) -> dict[str, bytes]:
@@ -133,7 +147,7 @@ def test_redelivered_message_does_no_work_twice(stack, service, repo, engine_cal
 
 def test_crash_mid_task_is_retried_and_completes_exactly_once(stack, service, repo, engine_calls, monkeypatch) -> None:
     task_id = submit_file(service, tiny_wav(), webhook_url="https://example.com/hook")
-    real_upload = type(service.storage).upload_file
+    real_upload = Storage.upload_file
     crashes = []
 
     def crash_once(self, path, key, content_type="application/octet-stream"):
@@ -168,7 +182,7 @@ def test_transient_failures_end_failed_with_a_reason_then_in_the_dlq(stack, serv
     def throttled(*args, **kwargs):  # the engine is not the subject: inject a transient AWS error
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "GetObject")
 
-    monkeypatch.setattr("midiscribe.service.worker._default_transcribe", throttled)
+    monkeypatch.setattr("midiscribe.engine.transcribe", throttled)
     max_receive = Settings.from_env().transcribe_max_receive
     task_id = submit_file(service, tiny_wav(), webhook_url="https://example.com/hook")
     for attempt in range(1, max_receive + 1):
@@ -263,10 +277,10 @@ def audio_server():
 def test_audio_url_is_downloaded_and_a_404_url_fails(stack, repo, audio_server, monkeypatch) -> None:
     monkeypatch.setenv("MIDISCRIBE_ALLOW_PRIVATE_URLS", "true")
     monkeypatch.setenv("MIDISCRIBE_ALLOW_HTTP_URLS", "true")
-    service = ConversionService(Settings.from_env())
-    good = service.submit_audio_to_midi(OWNER, AudioToMidiRequest(
+    service = api_use_cases()
+    good = service.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(
         audio=AudioInput(url=f"{audio_server}/tone.wav"), options={}, save_note_events=False)).task.task_id
-    missing = service.submit_audio_to_midi(OWNER, AudioToMidiRequest(
+    missing = service.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(
         audio=AudioInput(url=f"{audio_server}/gone.wav"), options={})).task.task_id
     delivery = deliver(stack)
     assert delivery.received == 2 and delivery.failed_ids == []
@@ -279,26 +293,24 @@ def test_audio_url_is_downloaded_and_a_404_url_fails(stack, repo, audio_server, 
 def test_file_convert_task(stack, service, repo) -> None:
     request = FileConvertRequest(audio=AudioInput(file=UploadedFile("take.wav", "audio/wav", tiny_wav())),
                                  convert=ConvertSpec("flac", 44100, 24))
-    task_id = service.submit_file_convert(OWNER, request).task.task_id
+    task_id = service.submissions.submit_file_convert(OWNER, request).task.task_id
     deliver(stack)
     task = repo.get(task_id)
     assert task.status is TaskStatus.COMPLETED and task.status_msg == "File Conversion Completed"
     assert task.outputs == {"converted": f"results/{task_id}/take.flac"}
     info = soundfile.info(io.BytesIO(objects(stack, f"results/{task_id}/")[f"results/{task_id}/take.flac"]))
     assert info.samplerate == 44100 and info.subtype == "PCM_24"
-    view = service.describe(task)
+    view = responses.conversion(task, service.lookup.links(task))["conversion"]
     assert view["output_path"].startswith("https://") and view["conversionType"] == "FILE_CONVERT"
 
 
 @pytest.mark.parametrize("source_had_notes", [True, False])
 def test_kie_generate_reads_notes_or_transcribes(stack, service, repo, source_had_notes) -> None:
-    from midiscribe.service.requests import MidiGenerateRequest
-
     source_id = submit_file(service, tiny_wav(1.0), save_note_events=source_had_notes)
     deliver(stack)
-    generate = service.submit_midi_generate(OWNER, MidiGenerateRequest(source_id, "https://example.callback"))
+    generate = service.submissions.submit_midi_generate(OWNER, MidiGenerateRequest(source_id, "https://example.callback"))
     deliver(stack)
-    record = service.record_info(OWNER, generate.task.task_id)
+    record = responses.kie_record(service.lookup.generation_record(OWNER, generate.task.task_id))["data"]
     assert record["successFlag"] == 1 and record["midiData"]["state"] == "complete"
     assert record["audioId"] == source_id and record["completeTime"] >= record["createTime"]
     instruments = record["midiData"]["instruments"]
@@ -316,14 +328,12 @@ def test_kie_generate_reads_notes_or_transcribes(stack, service, repo, source_ha
 def test_every_log_line_names_the_task_and_metrics_are_recorded(stack, service) -> None:
     from aws_lambda_powertools import Logger, Metrics
 
-    from midiscribe.service.worker import Worker
-
     stream = io.StringIO()
     logger = Logger(service="midiscribe-worker-test", stream=stream)
     metrics = Metrics(namespace="midiscribe-test", service="worker-test")
     good = submit_file(service, tiny_wav())
     bad = submit_file(service, b"plain text, not audio" * 5, name="bad.wav")
-    worker = Worker(Settings.from_env(), logger=logger, metrics=metrics)
+    worker = load_function("transcribe").worker(Settings.from_env(), log=logger, metrics=metrics)
     for task_id in (good, bad):
         worker.handle_message(json.dumps({"task_id": task_id}))
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
@@ -337,7 +347,7 @@ def test_every_log_line_names_the_task_and_metrics_are_recorded(stack, service) 
 
 
 def test_progress_is_recorded_while_processing(stack, service, repo, monkeypatch) -> None:
-    monkeypatch.setattr("midiscribe.service.worker.PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr("midiscribe.service.worker.transcription.PROGRESS_INTERVAL_S", 0.0)
     seen: list[float] = []
     real = TaskRepository.record_progress
 
@@ -350,7 +360,8 @@ def test_progress_is_recorded_while_processing(stack, service, repo, monkeypatch
     deliver(stack)
     assert seen and seen == sorted(seen) and 0 < seen[-1] <= 1
     task = repo.get(task_id)
-    assert task.status is TaskStatus.COMPLETED and service.describe(task)["progress"] == 1.0
+    assert task.status is TaskStatus.COMPLETED
+    assert responses.conversion(task, service.lookup.links(task))["conversion"]["progress"] == 1.0
 
 
 def test_a_task_that_cannot_even_be_claimed_still_ends_failed_on_the_last_try(stack, service, repo, monkeypatch):

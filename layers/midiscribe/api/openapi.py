@@ -15,7 +15,7 @@ from pathlib import Path
 
 def document() -> str:
     """The OpenAPI document as formatted JSON with a final newline (stable, so diffs stay small)."""
-    from .routes import openapi_json
+    from .app import openapi_json
 
     return json.dumps(json.loads(openapi_json()), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 

@@ -15,10 +15,11 @@ import binascii
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from . import client as shared_client
+from midiscribe.domain.timestamps import iso_now
+
+from . import AwsAdapter
 
 RAW_KEY_PREFIX = "msk_"
 KEY_ID_PREFIX = "key_"
@@ -126,12 +127,10 @@ class ApiKeyRecord:
         )
 
 
-def _utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+class ApiKeyRepository(AwsAdapter):
+    """The API-keys table (``MIDISCRIBE_KEYS_TABLE``): :class:`midiscribe.domain.ports.KeyStore` on DynamoDB."""
 
-
-class ApiKeyRepository:
-    """The API-keys table (``MIDISCRIBE_KEYS_TABLE``). The boto3 client is created on first use."""
+    service = "dynamodb"
 
     def __init__(self, table_name: str, client: Any = None):
         if not table_name:
@@ -139,13 +138,7 @@ class ApiKeyRepository:
                 "No API-keys table is configured: set MIDISCRIBE_KEYS_TABLE (the stack's KeysTableName output)."
             )
         self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = shared_client("dynamodb")
-        return self._client
+        super().__init__(client)
 
     def create(self, name: str) -> tuple[str, ApiKeyRecord]:
         """A new random key: returns the raw key (shown once, never stored) and its record."""
@@ -168,7 +161,7 @@ class ApiKeyRepository:
             name=name,
             webhook_secret=webhook_secret or new_webhook_secret(),
             enabled=True,
-            created_at=_utc_now(),
+            created_at=iso_now(),
         )
         key_hash = hash_key(raw_key)
         errors = self.client.exceptions

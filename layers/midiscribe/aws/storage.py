@@ -1,65 +1,40 @@
 """The data bucket: uploads, inbox files and results, and presigned links to them.
 
-boto3 is created lazily and honours ``AWS_ENDPOINT_URL``, which is how the local stack and tests
-point this at moto.
+:class:`midiscribe.domain.ports.ObjectStore` on S3. boto3 is created lazily and honours
+``AWS_ENDPOINT_URL``, which is how the local stack and tests point this at moto.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import client as shared_client
+from midiscribe.domain.errors import ObjectNotFoundError, ObjectTooLargeError
+from midiscribe.domain.ports import ObjectInfo
+
+from . import AwsAdapter, error_code
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 
 
-class ObjectNotFoundError(Exception):
-    """The object (or the bucket) does not exist."""
-
-    def __init__(self, bucket: str, key: str):
-        super().__init__(f"s3://{bucket}/{key} does not exist")
-        self.bucket = bucket
-        self.key = key
-
-
-class ObjectTooLargeError(Exception):
-    def __init__(self, key: str, size: int, limit: int):
-        super().__init__(f"{key} is {size} bytes, more than {limit} bytes")
-        self.key = key
-        self.size = size
-        self.limit = limit
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    key: str
-    size: int
-    content_type: str
-
-
 def _is_missing(error: ClientError) -> bool:
-    return str(error.response.get("Error", {}).get("Code", "")) in _MISSING_CODES
+    return error_code(error) in _MISSING_CODES
 
 
-class Storage:
+class Storage(AwsAdapter):
     """One S3 bucket."""
+
+    service = "s3"
+    # SigV4 everywhere: presigned POSTs and GETs must work in every region.
+    signature_version = "s3v4"
 
     def __init__(self, bucket: str, client: Any = None):
         if not bucket:
             raise ValueError("no bucket name: set MIDISCRIBE_BUCKET")
         self.bucket = bucket
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            # SigV4 everywhere: presigned POSTs and GETs must work in every region.
-            self._client = shared_client("s3", signature_version="s3v4")
-        return self._client
+        super().__init__(client)
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

@@ -1,7 +1,7 @@
 """The tasks table: task items and their status changes, as conditional DynamoDB writes.
 
 Every status change is an ``UpdateItem`` whose condition is the state machine's rule
-(:func:`midiscribe.service.tasks.allowed_sources`), so two workers racing on one task cannot both
+(:func:`midiscribe.domain.tasks.allowed_sources`), so two workers racing on one task cannot both
 win, and a finished task can never be moved back. Updates only ``SET`` the attributes they own, so
 what the webhook code records on the same item (``webhook_*``) survives.
 """
@@ -15,28 +15,17 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from midiscribe.service.tasks import (
-    InvalidTransitionError,
-    Task,
-    TaskStatus,
-    allowed_sources,
-    iso,
-    utc_now,
-)
+from midiscribe.domain.errors import TaskExistsError
+from midiscribe.domain.tasks import InvalidTransitionError, Task, TaskStatus, allowed_sources
+from midiscribe.domain.timestamps import iso_now
 
-from . import client as shared_client
+from . import AwsAdapter
 
 OWNER_INDEX = "by_owner"
 CONVERSION_INDEX = "by_conversion"
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-class TaskExistsError(Exception):
-    def __init__(self, task_id: str):
-        super().__init__(f"task {task_id} already exists")
-        self.task_id = task_id
 
 
 # DynamoDB numbers reach down to 1E-130; anything smaller in magnitude cannot be stored (boto3 raises).
@@ -82,18 +71,16 @@ def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
-class TaskRepository:
+class TaskRepository(AwsAdapter):
+    """The tasks table (``MIDISCRIBE_TASKS_TABLE``): :class:`midiscribe.domain.ports.TaskStore` on DynamoDB."""
+
+    service = "dynamodb"
+
     def __init__(self, table_name: str, client: Any = None):
         if not table_name:
             raise ValueError("no tasks table name: set MIDISCRIBE_TASKS_TABLE")
         self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = shared_client("dynamodb")
-        return self._client
+        super().__init__(client)
 
     # ---- reads
 
@@ -146,7 +133,7 @@ class TaskRepository:
 
     def claim(self, task_id: str) -> Task:
         """IN_QUEUE or (stale) PROCESSING → PROCESSING, counting attempts."""
-        now = iso(utc_now())
+        now = iso_now()
         return self._transition(
             task_id,
             TaskStatus.PROCESSING,
@@ -164,7 +151,7 @@ class TaskRepository:
         note_count: int | None = None,
         timings: dict[str, float] | None = None,
     ) -> Task:
-        values: dict[str, Any] = {"outputs": outputs, "status_msg": status_msg, "finished_at": iso(utc_now())}
+        values: dict[str, Any] = {"outputs": outputs, "status_msg": status_msg, "finished_at": iso_now()}
         if audio_duration_s is not None:
             values["audio_duration_s"] = float(audio_duration_s)
         if note_count is not None:
@@ -177,7 +164,7 @@ class TaskRepository:
         return self._transition(
             task_id,
             TaskStatus.FAILED,
-            {"error": error, "error_code": error_code, "status_msg": status_msg, "finished_at": iso(utc_now())},
+            {"error": error, "error_code": error_code, "status_msg": status_msg, "finished_at": iso_now()},
         )
 
     def record_progress(self, task_id: str, *, fraction: float, status_msg: str) -> bool:
@@ -193,7 +180,7 @@ class TaskRepository:
                     {
                         ":p": round(float(fraction), 3),
                         ":m": status_msg,
-                        ":now": iso(utc_now()),
+                        ":now": iso_now(),
                         ":processing": TaskStatus.PROCESSING.value,
                     }
                 ),
@@ -211,7 +198,7 @@ class TaskRepository:
             Key={"task_id": {"S": task_id}},
             UpdateExpression="SET notify_queued_at = :now",
             ConditionExpression="attribute_exists(task_id)",
-            ExpressionAttributeValues={":now": {"S": iso(utc_now())}},
+            ExpressionAttributeValues={":now": {"S": iso_now()}},
         )
 
     def _transition(
@@ -224,7 +211,7 @@ class TaskRepository:
     ) -> Task:
         sources = allowed_sources(target)
         names = {"#status": "status"}
-        attribute_values: dict[str, Any] = {":target": target.value, ":updated": iso(utc_now())}
+        attribute_values: dict[str, Any] = {":target": target.value, ":updated": iso_now()}
         assignments = ["#status = :target", "updated_at = :updated"]
         for index, (name, value) in enumerate(values.items()):
             names[f"#a{index}"] = name

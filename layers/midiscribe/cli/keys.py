@@ -118,7 +118,8 @@ def locate(args: argparse.Namespace, clients: _Clients) -> KeysLocation:
         return KeysLocation(from_environment, args.usage_plan_id, None, f"table {from_environment} "
                                                                          "($MIDISCRIBE_KEYS_TABLE)")
     if args.endpoint_url:
-        from ..local.resources import KEYS_TABLE_ID, local_physical_name
+        from ..local.builders import local_physical_name
+        from ..local.resources import KEYS_TABLE_ID
 
         table = local_physical_name(KEYS_TABLE_ID)
         return KeysLocation(table, args.usage_plan_id, None, f"the local stack's table {table}")

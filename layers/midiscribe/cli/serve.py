@@ -104,9 +104,9 @@ and they are transcribed with default options. Ctrl-C stops everything.
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..local.functions import TemplateError
     from ..local.server import PortInUseError
     from ..local.stack import LocalStack, StackOptions, find_repository_root
+    from ..local.template import TemplateError
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     # Metrics are off locally (POWERTOOLS_METRICS_DISABLED), so Powertools' "no metrics" warning is noise.

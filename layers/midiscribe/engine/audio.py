@@ -1,5 +1,9 @@
 """Audio in: any file the user has, out: mono float32 blocks at the model's 22050 Hz, streamed.
 
+This is the project's one decoder: transcription reads the model's blocks, file conversion reads
+the same stream at the file's own channels and rate (``AudioStream.source_blocks``), so both
+refuse the same inputs with the same messages.
+
 ``soundfile`` (libsndfile) reads WAV, FLAC, OGG/Vorbis/Opus, MP3 and AIFF; PyAV (FFmpeg) reads
 what libsndfile cannot (m4a/AAC, WebM, MP4 audio, phone recordings). Both are read block by block
 and resampled with a streaming ``soxr`` resampler, so a long file is never held in memory whole.
@@ -22,6 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .constants import MODEL_SAMPLE_RATE
 from .errors import (
     AudioDecodeError,
     AudioTooLongError,
@@ -31,7 +36,6 @@ from .errors import (
     NotAudioError,
 )
 
-TARGET_SAMPLE_RATE = 22050
 # soxr quality librosa's default ``res_type="soxr_hq"`` maps to.
 RESAMPLE_QUALITY = "HQ"
 # Source frames read per block: ~1.5 s at 44.1 kHz keeps decode buffers small and calls few.
@@ -59,7 +63,8 @@ class AudioInfo:
 
 
 class AudioStream:
-    """An opened audio source; iterate :meth:`blocks` once for 22050 Hz mono float32 blocks.
+    """An opened audio source; iterate :meth:`blocks` once for 22050 Hz mono float32 blocks (what the
+    model hears), or :meth:`source_blocks` for the file's own channels and rate (what file conversion keeps).
 
     Use as a context manager so the file (and any spooled copy) is closed.
     """
@@ -195,15 +200,14 @@ class AudioStream:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def blocks(self) -> Iterator[np.ndarray]:
-        """Mono float32 blocks at 22050 Hz; raises the typed errors while reading."""
-        import soxr
+    def source_blocks(self) -> Iterator[np.ndarray]:
+        """float32 blocks of ``(frames, channels)`` at the file's own rate, checked as they are read.
 
+        Each block is valid until the next one is read (decoders reuse their buffers). Raises the
+        typed errors: too long (counted while decoding), no samples at all, or cut short.
+        """
         rate = self.info.sample_rate
         limit = None if self.max_duration_s is None else math.floor(self.max_duration_s * rate)
-        resampler = None if rate == TARGET_SAMPLE_RATE else soxr.ResampleStream(
-            rate, TARGET_SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
-        )
         for block in self._decoder.blocks():
             if block.shape[0] == 0:
                 continue
@@ -212,12 +216,7 @@ class AudioStream:
                 raise AudioTooLongError(
                     _too_long_message(self.name, self.decoded_frames / rate, self.max_duration_s, at_least=True)
                 )
-            mono = to_mono(block)
-            if resampler is not None:
-                mono = resampler.resample_chunk(mono)
-            if mono.shape[0]:
-                self.output_samples += mono.shape[0]
-                yield mono
+            yield block
         if self.decoded_frames == 0:
             raise NoAudioError(_zero_length_message(self.name))
         declared = self.info.frames
@@ -226,6 +225,22 @@ class AudioStream:
                 f"{self.name} is truncated or damaged: it announces {declared / rate:.1f} s of audio but only "
                 f"{self.decoded_frames / rate:.1f} s could be decoded. Re-export or re-upload the complete file."
             )
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        """Mono float32 blocks at 22050 Hz; raises the typed errors while reading."""
+        import soxr
+
+        rate = self.info.sample_rate
+        resampler = None if rate == MODEL_SAMPLE_RATE else soxr.ResampleStream(
+            rate, MODEL_SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
+        )
+        for block in self.source_blocks():
+            mono = to_mono(block)
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono)
+            if mono.shape[0]:
+                self.output_samples += mono.shape[0]
+                yield mono
         # librosa pads or trims the resampled signal to exactly ceil(n * ratio) samples; a streaming
         # resampler lags behind the one-shot one until it is flushed, so only the flush can overshoot.
         room = resampled_length(self.decoded_frames, rate) - self.output_samples
@@ -255,9 +270,9 @@ class AudioStream:
 
 def resampled_length(source_frames: int, source_rate: int) -> int:
     """librosa's length after resampling: ``ceil(n * 22050 / rate)``."""
-    if source_rate == TARGET_SAMPLE_RATE:
+    if source_rate == MODEL_SAMPLE_RATE:
         return source_frames
-    return int(np.ceil(source_frames * (float(TARGET_SAMPLE_RATE) / source_rate)))
+    return int(np.ceil(source_frames * (float(MODEL_SAMPLE_RATE) / source_rate)))
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:

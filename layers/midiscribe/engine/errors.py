@@ -1,7 +1,8 @@
 """Errors the engine raises. Each carries a machine code and a message a user can act on.
 
-The service maps these to task failures (``FAILED`` with the message) and to HTTP statuses; the CLI
-prints the message. ``retryable`` is False for all of them: bad input does not get better by retrying.
+The worker ends a task ``FAILED`` with the message and code; the CLI prints the message. They carry
+no HTTP status: what an API answers is the API's business. ``retryable`` is False for all of them:
+bad input does not get better by retrying.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ class EngineError(Exception):
     """Base class: something about the input or set-up prevents a transcription."""
 
     code = "ENGINE_ERROR"
-    http_status = 422
     retryable = False
 
     def __init__(self, message: str):
@@ -23,21 +23,18 @@ class ModelNotFoundError(EngineError):
     """The ONNX model is missing or is not the pinned file."""
 
     code = "MODEL_NOT_AVAILABLE"
-    http_status = 500
 
 
 class InvalidOptionsError(EngineError):
     """Transcription options out of range or of the wrong type."""
 
     code = "INVALID_OPTIONS"
-    http_status = 400
 
 
 class AudioDecodeError(EngineError):
     """The input could not be decoded as audio (base class of the specific cases below)."""
 
     code = "UNDECODABLE_AUDIO"
-    http_status = 422
 
 
 class EmptyInputError(AudioDecodeError):
@@ -50,7 +47,6 @@ class NotAudioError(AudioDecodeError):
     """The bytes are not any audio format we can read (a text file, an image…)."""
 
     code = "NOT_AUDIO"
-    http_status = 415
 
 
 class CorruptAudioError(AudioDecodeError):
@@ -69,4 +65,3 @@ class AudioTooLongError(AudioDecodeError):
     """The audio is longer than the configured maximum duration."""
 
     code = "AUDIO_TOO_LONG"
-    http_status = 413

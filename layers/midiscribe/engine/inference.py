@@ -21,10 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audio import TARGET_SAMPLE_RATE
+from .constants import FFT_HOP, MODEL_SAMPLE_RATE, WINDOW_SAMPLES
 
-FFT_HOP = 256
-WINDOW_SAMPLES = TARGET_SAMPLE_RATE * 2 - FFT_HOP  # 43844
 FRAMES_PER_WINDOW = 172
 OVERLAP_FRAMES = 30
 EDGE_FRAMES = OVERLAP_FRAMES // 2
@@ -32,7 +30,7 @@ KEPT_FRAMES_PER_WINDOW = FRAMES_PER_WINDOW - 2 * EDGE_FRAMES  # 142
 HOP_SAMPLES = WINDOW_SAMPLES - OVERLAP_FRAMES * FFT_HOP  # 36164
 FRONT_PADDING = OVERLAP_FRAMES * FFT_HOP // 2  # 3840
 # basic-pitch counts frames with an integer rate (22050 // 256), not 86.13.
-FRAMES_PER_SECOND_INT = TARGET_SAMPLE_RATE // FFT_HOP
+FRAMES_PER_SECOND_INT = MODEL_SAMPLE_RATE // FFT_HOP
 
 INPUT_NAME = "serving_default_input_2:0"
 # The exported graph's outputs are unnamed; their order was checked against basic-pitch's own
@@ -51,7 +49,7 @@ DEFAULT_BATCH_SIZE = 1
 
 def kept_frame_count(n_samples: int) -> int:
     """Frames basic-pitch keeps for ``n_samples`` of 22050 Hz audio."""
-    return int(np.floor(n_samples * (FRAMES_PER_SECOND_INT / TARGET_SAMPLE_RATE)))
+    return int(np.floor(n_samples * (FRAMES_PER_SECOND_INT / MODEL_SAMPLE_RATE)))
 
 
 def window_count(n_samples: int) -> int:

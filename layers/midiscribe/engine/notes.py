@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .constants import FFT_HOP, MODEL_SAMPLE_RATE, WINDOW_SAMPLES
 from .options import LOWEST_MIDI, TranscriptionOptions
 
 N_PITCHES = 88
@@ -43,14 +44,11 @@ ENERGY_TOLERANCE = 11  # frames a note may stay below the frame threshold and st
 ONSET_DIFF_FRAMES = 2
 BEND_RANGE_BINS = 25
 BEND_UNKNOWN = -128  # int8 marker for bends never computed (no note can cover that cell)
-SAMPLE_RATE = 22050
-FFT_HOP = 256
-FRAMES_PER_SECOND = SAMPLE_RATE / FFT_HOP  # 86.13, used for the minimum note length
+FRAMES_PER_SECOND = MODEL_SAMPLE_RATE / FFT_HOP  # 86.13, used for the minimum note length
 WINDOW_FRAMES = 172
-WINDOW_SAMPLES = 2 * SAMPLE_RATE - FFT_HOP
 # basic-pitch's frame times drift against its stitching; it subtracts this per 172 frames.
 # (Its own comment calls the 0.0018 a magic number needed to align properly.)
-WINDOW_TIME_OFFSET = (FFT_HOP / SAMPLE_RATE) * (WINDOW_FRAMES - WINDOW_SAMPLES / FFT_HOP) + 0.0018
+WINDOW_TIME_OFFSET = (FFT_HOP / MODEL_SAMPLE_RATE) * (WINDOW_FRAMES - WINDOW_SAMPLES / FFT_HOP) + 0.0018
 # Frames per pass over whole posteriorgrams at the end (bounded temporaries: about 1.5 MB of float64 each).
 PASS_FRAMES = 2048
 
@@ -114,7 +112,7 @@ def _frequency_to_bin(hz: float) -> int:
 def frame_times(indices: np.ndarray) -> np.ndarray:
     """Seconds of frame indices, with basic-pitch's per-window drift correction."""
     indices = np.asarray(indices, dtype=np.int64)
-    return (indices * FFT_HOP) / float(SAMPLE_RATE) - WINDOW_TIME_OFFSET * np.floor(indices / WINDOW_FRAMES)
+    return (indices * FFT_HOP) / float(MODEL_SAMPLE_RATE) - WINDOW_TIME_OFFSET * np.floor(indices / WINDOW_FRAMES)
 
 
 class _Rows:

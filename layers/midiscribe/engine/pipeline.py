@@ -8,7 +8,8 @@ from contextlib import closing
 
 import numpy as np
 
-from .audio import TARGET_SAMPLE_RATE, AudioStream, resampled_length
+from .audio import AudioStream, resampled_length
+from .constants import MODEL_SAMPLE_RATE
 from .inference import KEPT_FRAMES_PER_WINDOW, ModelRunner, window_count
 from .model import MODEL_NAME
 from .notes import NoteSettings, PosteriorStore, create_notes, frame_times, note_bends
@@ -51,7 +52,7 @@ def transcribe(
             total = info.duration_s
 
             def report(samples: int) -> None:
-                progress(samples / TARGET_SAMPLE_RATE, total)
+                progress(samples / MODEL_SAMPLE_RATE, total)
 
         streaming_started = time.perf_counter()
         # closing(): on an error, the decoding thread is stopped before the audio file is closed.

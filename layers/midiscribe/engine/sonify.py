@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .constants import SONIFY_SAMPLE_RATE
 from .outputs import binary_destination
 
 if TYPE_CHECKING:
     from .transcription import Transcription
 
-SAMPLE_RATE = 44_100
 HARMONIC_AMPLITUDES = (1.0, 0.45, 0.22, 0.12, 0.06, 0.03)
 ATTACK_S = 0.004
 RELEASE_S = 0.12
@@ -45,7 +45,7 @@ def note_frequency(pitch: int | np.ndarray) -> np.ndarray:
     return 440.0 * 2.0 ** ((np.asarray(pitch, dtype=np.float64) - 69.0) / 12.0)
 
 
-def voice(pitch: int, start_sample: int, stop_sample: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def voice(pitch: int, start_sample: int, stop_sample: int, sample_rate: int = SONIFY_SAMPLE_RATE) -> np.ndarray:
     """Samples ``start_sample``..``stop_sample`` of one unit-velocity note of ``pitch`` held forever."""
     samples = np.empty(max(0, stop_sample - start_sample), dtype=np.float32)
     # Synthesizing in cache-sized pieces keeps the dozen intermediate arrays in the CPU cache, which
@@ -128,13 +128,13 @@ def soft_limit(samples: np.ndarray) -> np.ndarray:
     return samples
 
 
-def output_length(transcription: Transcription, sample_rate: int = SAMPLE_RATE) -> int:
+def output_length(transcription: Transcription, sample_rate: int = SONIFY_SAMPLE_RATE) -> int:
     """Samples in the rendering: the audio's duration, or to the last note's end if that is later."""
     last_end = max((note.end_s for note in transcription.notes), default=0.0)
     return max(0, int(round(max(transcription.duration_s, last_end) * sample_rate)))
 
 
-def render_blocks(transcription: Transcription, sample_rate: int = SAMPLE_RATE,
+def render_blocks(transcription: Transcription, sample_rate: int = SONIFY_SAMPLE_RATE,
                   block_samples: int = BLOCK_SAMPLES) -> Iterator[np.ndarray]:
     """The rendering as consecutive float32 blocks in [-1, 1]; together they are ``output_length`` long."""
     total = output_length(transcription, sample_rate)
@@ -194,14 +194,14 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
 
 
-def render(transcription: Transcription, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def render(transcription: Transcription, sample_rate: int = SONIFY_SAMPLE_RATE) -> np.ndarray:
     """The whole rendering as one float32 array in [-1, 1] (``write_wav`` streams instead)."""
     blocks = list(render_blocks(transcription, sample_rate))
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
 
 
 def write_wav(transcription: Transcription, destination: str | os.PathLike | object,
-              sample_rate: int = SAMPLE_RATE) -> None:
+              sample_rate: int = SONIFY_SAMPLE_RATE) -> None:
     """Write the rendering as a mono 16-bit PCM WAV file to a path or binary file object.
 
     The sample count is known before rendering, so the header is written up front and the file can

@@ -21,32 +21,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .resources import TemplateError, load_template
+from .template import ACCOUNT_ID, TemplateError
 
-__all__ = [
-    "FunctionSpec", "LambdaContext", "LocalFunction", "TemplateError", "function_specs", "import_module_file",
-    "load_template",
-]
-
-ACCOUNT_ID = "123456789012"
 DEFAULT_TIMEOUT_S = 3
 DEFAULT_MEMORY_MB = 128
-
-
-def logical_id_of(reference: Any) -> str | None:
-    """The resource a ``!Ref X`` / ``!GetAtt X.Arn`` / ``!Sub ${X.Arn}`` points at, if any."""
-    if isinstance(reference, dict):
-        if "Ref" in reference:
-            return str(reference["Ref"])
-        if "Fn::GetAtt" in reference:
-            target = reference["Fn::GetAtt"]
-            return str(target[0] if isinstance(target, list) else str(target).split(".")[0])
-        if "Fn::Sub" in reference:
-            text = reference["Fn::Sub"]
-            text = text[0] if isinstance(text, list) else text
-            found = re.search(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z]+)?\}", str(text))
-            return found.group(1) if found else None
-    return None
 
 
 def _globals_function(template: dict) -> dict:
@@ -157,36 +135,61 @@ class LambdaContext:
 
 
 class LocalFunction:
-    """A function's real handler, imported on first use and invoked like Lambda invokes it."""
+    """A function's real handler, imported as Lambda imports it, with one environment per concurrent call.
+
+    Lambda runs one invocation at a time in each execution environment, and handlers rely on it: their
+    module-level state (a batch processor, say) belongs to the invocation in progress. The local
+    stack calls a function from several threads (pollers' workers, concurrent requests), so each
+    concurrent call gets an environment of its own (a separate import of the handler's module),
+    imported when all are busy and reused when free, as Lambda reuses warm environments.
+    """
 
     def __init__(self, spec: FunctionSpec, region: str, handler: Callable[[dict, Any], Any] | None = None):
         self.spec = spec
         self.region = region
-        self._handler = handler
+        self._given = handler  # a stand-in a test passes: shared by every environment
+        self._idle: list[Callable[[dict, Any], Any]] = []
+        self._environments = 0
         self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self.spec.logical_id
 
-    def handler(self) -> Callable[[dict, Any], Any]:
-        with self._lock:
-            if self._handler is None:
-                self._handler = _import_handler(self.spec)
-            return self._handler
+    def load(self) -> None:
+        """Import the handler now: a broken one should stop start-up, not fail the first request."""
+        self._release(self._acquire())
 
     def invoke(self, event: dict) -> Any:
-        context = LambdaContext(self.spec.logical_id, self.spec.memory_mb, self.spec.timeout_s, self.region)
-        return self.handler()(event, context)
+        handler = self._acquire()
+        try:
+            context = LambdaContext(self.spec.logical_id, self.spec.memory_mb, self.spec.timeout_s, self.region)
+            return handler(event, context)
+        finally:
+            self._release(handler)
+
+    def _acquire(self) -> Callable[[dict, Any], Any]:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self._environments += 1
+            environment = self._environments
+        return self._given or _import_handler(self.spec, environment)
+
+    def _release(self, handler: Callable[[dict, Any], Any]) -> None:
+        with self._lock:
+            self._idle.append(handler)
 
 
-def import_module_file(path: Path) -> ModuleType:
-    """A function's ``app.py`` imported by file path, once per process.
+def import_module_file(path: Path, environment: int = 1) -> ModuleType:
+    """A function's ``app.py`` imported by file path, once per process and execution environment.
 
     Every function's module is called ``app`` in Lambda, so each gets a name derived from its folder
-    here; the local stack and the tests share these modules.
+    here; the local stack's first environment and the tests share these modules.
     """
     module_name = f"_midiscribe_function_{path.parent.name}_{path.stem}"
+    if environment > 1:
+        module_name += f"_environment{environment}"
     module = sys.modules.get(module_name)
     if module is None:
         import_spec = importlib.util.spec_from_file_location(module_name, path)
@@ -202,12 +205,12 @@ def import_module_file(path: Path) -> ModuleType:
     return module
 
 
-def _import_handler(spec: FunctionSpec) -> Callable[[dict, Any], Any]:
+def _import_handler(spec: FunctionSpec, environment: int) -> Callable[[dict, Any], Any]:
     if spec.problem:
         raise TemplateError(f"{spec.logical_id}: {spec.problem}")
     if not spec.module_file.is_file():
         raise TemplateError(f"{spec.logical_id}'s handler file {spec.module_file} does not exist yet")
-    module = import_module_file(spec.module_file)
+    module = import_module_file(spec.module_file, environment)
     handler = getattr(module, spec.handler_name, None)
     if not callable(handler):
         raise TemplateError(f"{spec.module_file} has no function {spec.handler_name}()")

@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .functions import FunctionSpec, LocalFunction, TemplateError, function_specs, load_template
+from .api_spec import api_spec
+from .functions import FunctionSpec, LocalFunction, function_specs
+from .gateway import LocalApiGateway
 from .pollers import SqsPoller
-from .server import ApiHttpServer, LocalApiGateway, PortInUseError, api_spec
+from .server import ApiHttpServer, PortInUseError
+from .template import TemplateError, load_template
 
 log = logging.getLogger("local_stack")
 
@@ -188,7 +191,7 @@ class LocalStack:
         self._http.gateway.functions = functions
         # Import every handler now: a broken one should stop start-up, not the first request.
         for function in functions.values():
-            function.handler()
+            function.load()
 
         self._start_pollers(functions, created)
         self._http_thread = threading.Thread(target=self._http.serve_forever, name="local-api", daemon=True)

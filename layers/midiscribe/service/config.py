@@ -41,6 +41,7 @@ def _schedule(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
     return steps
 
 
+MB = 1024 * 1024
 # Standard Webhooks' suggested schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
 
@@ -73,6 +74,14 @@ class Settings:
     # The API's own base URL (https://{api}.execute-api.{region}.amazonaws.com/{stage}): webhooks link
     # to GET /v1/files/… on it, which outlive presigned S3 URLs. Empty: webhooks carry presigned URLs.
     public_api_url: str = ""
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * MB)
+
+    @property
+    def max_url_download_bytes(self) -> int:
+        return int(self.max_url_download_mb * MB)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -21,9 +21,10 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from . import urlguard
+from midiscribe import net
+from midiscribe.domain.timestamps import iso_from_epoch
+
 from .schedule import parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -66,18 +67,17 @@ def attempt_delivery(
     timeout: float = DEFAULT_TIMEOUT_S,
     allow_private: bool,
     allow_http: bool,
-    resolver: urlguard.Resolver | None = None,
+    resolver: net.Resolver | None = None,
     tls_context: ssl.SSLContext | None = None,
 ) -> AttemptResult:
-    started_wall = time.time()
-    at = datetime.fromtimestamp(started_wall, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    at = iso_from_epoch(time.time())
     started = time.monotonic()
 
     def elapsed_ms() -> int:
         return int((time.monotonic() - started) * 1000)
 
     try:
-        response = urlguard.request(
+        response = net.request(
             "POST",
             url,
             body=body,
@@ -89,11 +89,11 @@ def attempt_delivery(
             resolver=resolver,
             tls_context=tls_context,
         )
-    except urlguard.UnsafeUrlError as exc:
+    except net.UnsafeUrlError as exc:
         result = AttemptResult(STOP, at, None, f"URL refused: {exc}", elapsed_ms())
         _log(result)
         return result
-    except urlguard.RequestError as exc:
+    except net.RequestError as exc:
         error = f"timed out after {timeout:g} s" if exc.timed_out else exc.message
         result = AttemptResult(RETRY, at, None, error, elapsed_ms())
         _log(result)

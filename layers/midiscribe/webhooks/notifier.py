@@ -22,43 +22,36 @@ import functools
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from midiscribe.service import file_links
-from midiscribe.service.config import Settings
-from midiscribe.service.tasks import Task
+from midiscribe import net
+from midiscribe.domain.messages import finished_event
+from midiscribe.domain.ports import KeyStore, MessageSender
+from midiscribe.domain.tasks import Task
+from midiscribe.domain.timestamps import iso_now
 
-from . import delivery, urlguard
+from . import delivery, file_links
 from .payload import (
-    MIDI_DATA_OUTPUT,
-    NOTES_JSON_OUTPUT,
     InstrumentsLoader,
     Link,
     build_payload,
     encode_body,
-    event_for,
     link_lifetime_s,
     signed_link_lifetime_s,
 )
-from .schedule import InvalidNotifyMessageError, NotifyMessage, RetrySchedule, sqs_delay_s
+from .schedule import InvalidNotifyMessageError, NotifyMessage, RetrySchedule, new_series, sqs_delay_s
 from .signing import SECRET_PREFIX, WebhookSecretError, new_webhook_id, signed_headers
 
 logger = logging.getLogger(__name__)
-
-# webhook_attempts lives on the task item (DynamoDB items hold at most 400 KB); redeliveries stop
-# being accepted past this many recorded attempts, which keeps the list far below that.
-MAX_RECORDED_ATTEMPTS = 500
 
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
 
 
-class TaskStore(Protocol):
+class WebhookStore(Protocol):
     """What webhooks need of the tasks table (midiscribe.aws.tasks.TaskRepository provides it)."""
 
     def get(self, task_id: str) -> Task | None: ...
@@ -70,74 +63,16 @@ class TaskStore(Protocol):
     ) -> bool: ...
 
 
-class KeyRecord(Protocol):
-    webhook_secret: str
-
-
-class KeyStore(Protocol):
-    def get(self, key_id: str) -> KeyRecord | None: ...
-
-
-class QueueSender(Protocol):
-    def send(self, body: dict[str, Any], *, delay_s: int = 0) -> str: ...
-
-
-class RedeliveryError(Exception):
-    """A redelivery request refused, with the HTTP status and code the API answers with.
-
-    Kept free of the API's error classes so that the notify function imports nothing it does not use.
-    """
-
-    http_status = 400
-    default_code = "BAD_REQUEST"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = self.default_code
-
-
-class TaskNotFoundError(RedeliveryError):
-    http_status = 404
-    default_code = "TASK_NOT_FOUND"
-
-
-class WebhookNotConfiguredError(RedeliveryError):
-    http_status = 409
-    default_code = "WEBHOOK_NOT_CONFIGURED"
-
-
-class TaskNotFinishedError(RedeliveryError):
-    http_status = 409
-    default_code = "TASK_NOT_FINISHED"
-
-
-class RedeliveryLimitError(RedeliveryError):
-    http_status = 409
-    default_code = "WEBHOOK_REDELIVERY_LIMIT"
-
-
 class TaskStillRunningError(RuntimeError):
     """A notify message for a task that is not finished yet: raised so that SQS tries it again later."""
 
 
-@dataclass(frozen=True)
-class Redelivery:
-    task_id: str
-    webhook_id: str
-    event: str
-
-
-def new_series() -> str:
-    return uuid.uuid4().hex[:16]
-
-
 @dataclass
 class WebhookNotifier:
-    tasks: TaskStore
+    tasks: WebhookStore
     keys: KeyStore
-    notify_queue: QueueSender
-    dead_letters: QueueSender | None
+    notify_queue: MessageSender
+    dead_letters: MessageSender | None
     presign: Callable[[str, int], str]  # (S3 key, seconds valid) -> URL
     schedule: RetrySchedule
     # The API's base URL: payload links are signed GET /v1/files/… links on it. Empty: presigned S3 URLs,
@@ -147,7 +82,7 @@ class WebhookNotifier:
     allow_http: bool = False
     timeout_s: float = delivery.DEFAULT_TIMEOUT_S
     instruments: InstrumentsLoader | None = None
-    resolver: urlguard.Resolver | None = None
+    resolver: net.Resolver | None = None
     clock: Callable[[], float] = field(default=time.time)
 
     # ---- the notify queue
@@ -180,7 +115,7 @@ class WebhookNotifier:
                 f"task {task.task_id} is {task.status.value}: its webhook is sent once it has finished"
             )
         # The task's own status decides the event: the message's copy is only what the sender saw.
-        event = event_for(task)
+        event = finished_event(task)
 
         if not message.series:
             proposed = new_series()
@@ -284,8 +219,7 @@ class WebhookNotifier:
 
     def _give_up(self, task: Task, message: NotifyMessage, reason: str) -> str:
         """End the delivery without calling the receiver, recording why as the attempt byId shows."""
-        at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        record = {"attempt": message.attempt, "at": at, "status_code": None, "error": reason, "duration_ms": 0}
+        record = {"attempt": message.attempt, "at": iso_now(), "status_code": None, "error": reason, "duration_ms": 0}
         if self.tasks.record_webhook_attempt(task.task_id, record, status=FAILED, series=message.series):
             self._dead_letter(message, reason)
             return "failed"
@@ -309,41 +243,6 @@ class WebhookNotifier:
             )
         self.dead_letters.send(body)
 
-    # ---- POST /v1/tasks/{task_id}/webhook/redeliver
-
-    def redeliver(self, task_id: str, *, owner_id: str) -> Redelivery:
-        """Start a fresh run through the schedule for a finished task's event, with the same webhook-id."""
-        task = self.tasks.get(task_id)
-        if task is None or task.owner_id != owner_id:
-            raise TaskNotFoundError(f"No task {task_id} for this API key: check the task_id.")
-        if not task.webhook_url:
-            raise WebhookNotConfiguredError(
-                f"Task {task_id} was submitted without a webhook_url, so there is no webhook to redeliver; "
-                "poll GET /v1/byId instead, or submit again with webhook_url."
-            )
-        if not task.status.is_final:
-            raise TaskNotFinishedError(
-                f"Task {task_id} is {task.status.value}: its webhook is sent when it finishes; redeliver after that."
-            )
-        if len(task.webhook_attempts) >= MAX_RECORDED_ATTEMPTS:
-            raise RedeliveryLimitError(
-                f"Task {task_id} already has {len(task.webhook_attempts)} recorded webhook attempts, the most "
-                "one task keeps: fetch its results with GET /v1/byId instead."
-            )
-        state = self.tasks.start_webhook_series(task_id, webhook_id=new_webhook_id(), series=new_series())
-        if state is None:
-            raise TaskNotFoundError(f"No task {task_id} for this API key: check the task_id.")
-        event = event_for(task)
-        message = NotifyMessage(
-            task_id=task_id,
-            event=event,
-            attempt=1,
-            webhook_id=state["webhook_event_id"],
-            series=state["webhook_series"],
-        )
-        self.notify_queue.send(json.loads(message.to_body()))
-        return Redelivery(task_id=task_id, webhook_id=state["webhook_event_id"], event=event)
-
 
 @functools.cache
 def _log_presigned_fallback() -> None:
@@ -351,39 +250,4 @@ def _log_presigned_fallback() -> None:
     logger.warning(
         "MIDISCRIBE_PUBLIC_API_URL is not set: webhook links are presigned S3 URLs, which stop working when "
         "the credentials that signed them expire (hours, in Lambda); set it to the API's base URL"
-    )
-
-
-def notifier_from_settings(settings: Settings) -> WebhookNotifier:
-    """The notifier wired to this deployment's table, queues and bucket (clients are created lazily)."""
-    from midiscribe.aws.keys import ApiKeyRepository
-    from midiscribe.aws.queues import MessageQueue
-    from midiscribe.aws.storage import Storage
-    from midiscribe.aws.tasks import TaskRepository
-    from midiscribe.service import kie
-
-    storage = Storage(settings.bucket)
-
-    def presign(key: str, expires_s: int) -> str:
-        return storage.presign_get(key, expires_s=expires_s)
-
-    def instruments(task: Task) -> list[dict[str, Any]]:
-        if task.outputs.get(MIDI_DATA_OUTPUT):
-            return kie.read_midi_data(storage.get_bytes(task.outputs[MIDI_DATA_OUTPUT]))
-        if task.outputs.get(NOTES_JSON_OUTPUT):
-            return kie.instruments_from_notes_document(storage.get_bytes(task.outputs[NOTES_JSON_OUTPUT]))
-        raise RuntimeError(f"task {task.task_id} is COMPLETED but has no stored notes to send")
-
-    return WebhookNotifier(
-        tasks=TaskRepository(settings.tasks_table),
-        keys=ApiKeyRepository(settings.keys_table),
-        notify_queue=MessageQueue(settings.notify_queue_url),
-        dead_letters=MessageQueue(settings.notify_dlq_url) if settings.notify_dlq_url else None,
-        presign=presign,
-        schedule=RetrySchedule(settings.webhook_retry_schedule),
-        public_api_url=settings.public_api_url,
-        allow_private=settings.allow_private_urls,
-        allow_http=settings.allow_http_urls,
-        timeout_s=settings.webhook_timeout_s,
-        instruments=instruments,
     )

@@ -9,7 +9,7 @@ A failed task is delivered too, with ``success: false`` (or kie's ``code: 500``)
 kie's callback carries the notes themselves, so it has no links.
 
 Links are made by the caller (see ``Link``): signed links to the API's ``GET /v1/files/…``
-(``midiscribe.service.file_links``), valid for ``signed_link_lifetime_s``, or, where the API's
+(``midiscribe.webhooks.file_links``), valid for ``signed_link_lifetime_s``, or, where the API's
 public URL is not configured, presigned S3 URLs valid for ``link_lifetime_s``.
 """
 
@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from midiscribe.service.tasks import COMPLETED_MESSAGES, FAILED_MESSAGES, Task, TaskKind, TaskStatus
+from midiscribe.domain import outputs
+from midiscribe.domain.messages import TASK_COMPLETED
+from midiscribe.domain.tasks import COMPLETED_MESSAGES, FAILED_MESSAGES, Task, TaskKind, TaskStatus
+from midiscribe.domain.timestamps import iso_now
 
 from .schedule import RetrySchedule
 
@@ -35,14 +37,6 @@ CONVERSION_TYPES: dict[TaskKind, str] = {
     TaskKind.AUDIO_TO_MIDI: "Audio to MIDI",
     TaskKind.FILE_CONVERT: "File Conversion",
 }
-
-# The names under which the worker records each output's S3 key in ``Task.outputs``.
-MIDI_OUTPUT = "midi"
-SONIFY_OUTPUT = "wav"
-NOTES_CSV_OUTPUT = "csv"
-NOTES_JSON_OUTPUT = "json"
-CONVERTED_OUTPUT = "converted"
-MIDI_DATA_OUTPUT = "midi_data"  # midi_generate: kie.ai's instruments document (service.kie)
 
 # (task, output name) -> the URL a payload carries for that output.
 Link = Callable[[Task, str], str]
@@ -61,15 +55,6 @@ def signed_link_lifetime_s(schedule: RetrySchedule) -> int:
     return int(max(MIN_SIGNED_LINK_S, schedule.longest_span_s() + LINK_MARGIN_S))
 
 
-def event_for(task: Task) -> str:
-    """The event type a finished task's webhook carries."""
-    if task.status == TaskStatus.COMPLETED:
-        return "task.completed"
-    if task.status == TaskStatus.FAILED:
-        return "task.failed"
-    raise ValueError(f"task {task.task_id} is {task.status.value}, not finished: there is no event to deliver yet")
-
-
 def build_payload(
     task: Task,
     event: str,
@@ -79,7 +64,7 @@ def build_payload(
 ) -> dict[str, Any]:
     if task.kind == TaskKind.MIDI_GENERATE:
         return _kie_callback(task, instruments)
-    succeeded = event == "task.completed"
+    succeeded = event == TASK_COMPLETED
     payload: dict[str, Any] = {
         "success": succeeded,
         "conversion_type": CONVERSION_TYPES[task.kind],
@@ -87,18 +72,18 @@ def build_payload(
         "conversion_id": task.conversion_id,
     }
     if task.kind == TaskKind.FILE_CONVERT:
-        payload["output_path"] = _link(task, CONVERTED_OUTPUT, link) if succeeded else ""
+        payload["output_path"] = _link(task, outputs.CONVERTED, link) if succeeded else ""
     else:
-        payload["midi_file_path"] = _link(task, MIDI_OUTPUT, link) if succeeded else ""
-        payload["sonify_file_path"] = _link(task, SONIFY_OUTPUT, link) if succeeded else ""
-        payload["notes_file_path"] = _link(task, NOTES_CSV_OUTPUT, link) if succeeded else ""
+        payload["midi_file_path"] = _link(task, outputs.MIDI, link) if succeeded else ""
+        payload["sonify_file_path"] = _link(task, outputs.SONIFIED_WAV, link) if succeeded else ""
+        payload["notes_file_path"] = _link(task, outputs.NOTES_CSV, link) if succeeded else ""
     payload["message"] = (COMPLETED_MESSAGES if succeeded else FAILED_MESSAGES)[task.kind]
     payload["status"] = task.status.value
     payload["error"] = (task.error or "The task failed.") if not succeeded else None
     payload["audio_duration_s"] = task.audio_duration_s
     if task.kind == TaskKind.AUDIO_TO_MIDI:
         payload["note_count"] = task.note_count
-        payload["notes_json_path"] = _link(task, NOTES_JSON_OUTPUT, link) if succeeded else ""
+        payload["notes_json_path"] = _link(task, outputs.NOTES_JSON, link) if succeeded else ""
     payload["type"] = event
     payload["timestamp"] = _event_time(task)
     return payload
@@ -116,9 +101,7 @@ def _link(task: Task, name: str, link: Link) -> str:
 
 def _event_time(task: Task) -> str:
     """When the task finished (its last update), as ISO-8601 UTC."""
-    if task.updated_at:
-        return task.updated_at
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return task.updated_at or iso_now()
 
 
 def _kie_callback(task: Task, instruments: InstrumentsLoader | None) -> dict[str, Any]:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 import math
 import random
+import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from email.utils import parsedate_to_datetime
+
+from midiscribe.domain.messages import EVENTS
 
 MAX_SQS_DELAY_S = 900
 # A receiver's Retry-After moves the next attempt later, but never by more than this: a typo such
 # as "Retry-After: 9999999" must not park a delivery for months.
 MAX_RETRY_AFTER_S = 24 * 3600
-EVENTS = ("task.completed", "task.failed")
 
 
 class InvalidNotifyMessageError(ValueError):
@@ -74,6 +76,11 @@ class NotifyMessage:
 
     def to_body(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+
+def new_series() -> str:
+    """A name for one run through the schedule (the first delivery, or a redelivery)."""
+    return uuid.uuid4().hex[:16]
 
 
 class RetrySchedule:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
-from .urlguard import USER_AGENT
+from midiscribe.net import USER_AGENT
 
 SECRET_PREFIX = "whsec_"
 

@@ -1,0 +1,51 @@
+"""The HTTP API: one Powertools resolver ``app`` with every route, its OpenAPI document and swagger.
+
+Routes live in routers by family (``webhook_routes``, ``public_routes``, ``musicgpt_routes``,
+``kie_routes``); each reads its request with the request models, calls a use case, and renders
+the answer with the response models. Errors are answered in one place (``errors``).
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+import midiscribe
+
+from . import kie_routes, musicgpt_routes, public_routes, webhook_routes
+from .errors import register_error_handlers
+from .openapi_docs import ApiResolver
+
+API_TITLE = "midiscribe"
+API_DESCRIPTION = (
+    "Self-hostable audio-to-MIDI API. Submit audio (upload, URL or S3 path), poll /v1/byId or receive a "
+    "signed webhook, download the MIDI, sonified WAV and note events. Authenticate with the "
+    "Authorization header: the raw API key or 'Bearer <key>'."
+)
+SECURITY_SCHEME = "ApiKeyAuth"
+
+app = ApiResolver(enable_validation=True)
+app.configure_openapi(
+    title=API_TITLE,
+    version=midiscribe.__version__,
+    description=API_DESCRIPTION,
+    security_schemes={SECURITY_SCHEME: APIKey(name="Authorization", in_=APIKeyIn.header)},
+    security=[{SECURITY_SCHEME: []}],
+)
+app.enable_swagger(path="/swagger")
+for routes in (webhook_routes, public_routes, musicgpt_routes, kie_routes):
+    app.include_router(routes.router)
+register_error_handlers(app)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document():
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_json())
+
+
+def openapi_json() -> str:
+    """The OpenAPI document, exactly as /swagger serves it."""
+    return app.get_openapi_json_schema()
+
+
+__all__ = ["app", "openapi_json"]

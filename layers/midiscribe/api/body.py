@@ -1,0 +1,158 @@
+"""Request bodies, by content type: what the fields are before anything checks their values.
+
+Clients written for MusicGPT send the same fields three ways: ``multipart/form-data`` (Python
+``requests`` with ``files=``), ``application/x-www-form-urlencoded`` (``requests`` with ``data=``,
+where ``True`` arrives as the string ``"True"``), and JSON — sometimes JSON under a form content
+type, because ``curl -d '{...}'`` labels its body ``application/x-www-form-urlencoded``. All three
+become one :class:`RequestBody`, which the request models (``midiscribe.api.requests``) validate.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from midiscribe.domain.errors import InvalidRequestError, TooLargeError
+from midiscribe.domain.requests import UploadedFile
+
+from .errors import UnsupportedMediaTypeError
+
+
+@dataclass
+class RequestBody:
+    """A request's fields (strings from forms, JSON values from JSON) and uploaded files."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+
+    def values(self) -> dict[str, Any]:
+        """Fields and files by name, as the request models read them."""
+        return {**self.fields, **self.files}
+
+
+# --------------------------------------------------------------------------------------------
+# Body parsing
+
+
+def _media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
+    """``multipart/form-data; boundary=x`` → ("multipart/form-data", {"boundary": "x"})."""
+    if not content_type:
+        return "", {}
+    header = email.policy.HTTP.header_factory("content-type", content_type)
+    params = {str(k).lower(): str(v) for k, v in dict(getattr(header, "params", {}) or {}).items()}
+    return str(getattr(header, "content_type", "")).lower(), params
+
+
+def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> RequestBody:
+    """Parse a request body by its content type, tolerating JSON sent under a form content type."""
+    if len(body) > max_bytes:
+        raise TooLargeError(
+            f"The request body is {len(body)} bytes, more than this deployment's limit of {max_bytes} bytes. "
+            "Upload large files with POST /v1/uploads and submit the returned audio_path.",
+            "PAYLOAD_TOO_LARGE",
+        )
+    media_type, params = _media_type(content_type)
+    if media_type == "multipart/form-data":
+        return _parse_multipart(body, params.get("boundary", ""))
+    stripped = body.strip()
+    if not stripped:
+        return RequestBody()
+    looks_like_json = stripped[:1] in (b"{", b"[")
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return _parse_json(stripped)
+    if media_type in ("", "application/x-www-form-urlencoded", "text/plain"):
+        # curl -d '{...}' sends JSON labelled as a form; a form body never starts with "{".
+        return _parse_json(stripped) if looks_like_json else _parse_urlencoded(stripped)
+    raise UnsupportedMediaTypeError(
+        f"Content-Type {media_type!r} is not supported: send multipart/form-data (with audio_file), "
+        "application/x-www-form-urlencoded or application/json.",
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+
+
+def _parse_json(body: bytes) -> RequestBody:
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequestError(
+            f"The request body is not valid JSON ({exc}); send a JSON object such as "
+            '{"audio_url": "https://example.com/song.mp3"}.',
+            "INVALID_JSON",
+        ) from None
+    if not isinstance(value, dict):
+        raise InvalidRequestError(
+            f"The JSON body must be an object of fields, not {type(value).__name__}.", "INVALID_JSON"
+        )
+    return RequestBody(fields={str(k): v for k, v in value.items() if v is not None})
+
+
+def _parse_urlencoded(body: bytes) -> RequestBody:
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequestError(
+            "The form body could not be read: send name=value pairs joined by '&' "
+            "(application/x-www-form-urlencoded, UTF-8), or a JSON object.",
+            "INVALID_FORM",
+        ) from None
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return RequestBody(fields=fields)
+
+
+def _parse_multipart(body: bytes, boundary: str) -> RequestBody:
+    """Split a multipart/form-data body on its boundary (RFC 7578); file parts keep their exact bytes."""
+    if not boundary:
+        raise InvalidRequestError(
+            "The multipart/form-data Content-Type has no boundary parameter; let your HTTP client "
+            "build the header (for example requests' files=) instead of setting it by hand.",
+            "INVALID_MULTIPART",
+        )
+    delimiter = b"--" + boundary.encode("latin-1")
+    sections = body.split(delimiter)
+    if len(sections) < 2 or not sections[-1].startswith(b"--"):
+        raise InvalidRequestError(
+            "The multipart/form-data body is incomplete: its closing boundary is missing "
+            "(was the upload cut short?).",
+            "INVALID_MULTIPART",
+        )
+    result = RequestBody()
+    header_parser = email.parser.BytesHeaderParser(policy=email.policy.HTTP)
+    for section in sections[1:-1]:
+        # Each part sits between "CRLF--boundary" lines: drop the CRLF after this delimiter and the one
+        # that belongs to the next delimiter.
+        part = section[2:] if section.startswith(b"\r\n") else section.lstrip(b"\n")
+        part = part[:-2] if part.endswith(b"\r\n") else part
+        head, separator, content = part.partition(b"\r\n\r\n")
+        if not separator:
+            head, separator, content = part.partition(b"\n\n")
+        if not separator:
+            raise InvalidRequestError("A multipart/form-data part has no header section.", "INVALID_MULTIPART")
+        headers = header_parser.parsebytes(head + b"\r\n\r\n")
+        name = headers.get_param("name", header="content-disposition")
+        if not name:
+            raise InvalidRequestError(
+                "A multipart/form-data part has no name in its Content-Disposition header.", "INVALID_MULTIPART"
+            )
+        name = str(name)
+        filename = headers.get_filename()
+        if filename is not None:
+            part_type = headers.get_content_type() if headers.get("content-type") else "application/octet-stream"
+            result.files.setdefault(name, UploadedFile(filename=str(filename), content_type=part_type, data=content))
+        else:
+            charset = headers.get_content_charset() or "utf-8"
+            try:
+                value = content.decode(charset)
+            except (UnicodeDecodeError, LookupError):
+                raise InvalidRequestError(
+                    f"The multipart field {name!r} is not text in {charset}; send files with a filename.",
+                    "INVALID_MULTIPART",
+                ) from None
+            result.fields.setdefault(name, value)
+    return result

@@ -1,0 +1,59 @@
+"""What a route needs from the request it serves: the caller, the body, and the use cases to call.
+
+The use cases are wired by the function's handler (``functions/submit/app.py``), which hands the
+resolver a function that builds them, for the one request, when a route first asks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from midiscribe.domain.errors import NotAuthenticatedError
+from midiscribe.service.use_cases import UseCases
+
+from .body import RequestBody, parse_body
+
+USE_CASES = "use_cases"
+# The body may be a little larger than the file it carries (multipart headers, other fields).
+BODY_OVERHEAD_BYTES = 64 * 1024
+
+logger = Logger(service="midiscribe")
+
+
+def use_cases(router: Any) -> UseCases:
+    return router.context[USE_CASES]()
+
+
+def caller(router: Any) -> str:
+    """The API key id the authorizer put in the request context."""
+    context = router.current_event.request_context.authorizer
+    key_id = str(context.get("key_id") or context.get("principalId") or "") if context else ""
+    if not key_id:
+        raise NotAuthenticatedError(
+            "No API key: send it in the Authorization header (the raw key or 'Bearer <key>').", "UNAUTHORIZED"
+        )
+    logger.append_keys(key_id=key_id)
+    return key_id
+
+
+def request_body(router: Any) -> RequestBody:
+    """The request's body, read by its content type (at most an upload's size plus some headroom)."""
+    event = router.current_event
+    headers = event.headers
+    content_type = headers.get("content-type") or headers.get("Content-Type")
+    max_bytes = use_cases(router).settings.max_upload_bytes + BODY_OVERHEAD_BYTES
+    return parse_body(_raw_body(event), content_type, max_bytes=max_bytes)
+
+
+def _raw_body(event: Any) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=False)
+        except (binascii.Error, ValueError):
+            return b""
+    return body.encode("utf-8") if isinstance(body, str) else bytes(body)

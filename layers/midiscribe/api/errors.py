@@ -1,0 +1,120 @@
+"""The one map from errors to HTTP, and the envelopes errors are answered with.
+
+Every error the API answers with goes through here: the domain's errors (each class has its
+status below), the API's own (a content type it cannot read), invalid query or path parameters
+(Powertools' validation), unknown routes, and anything unexpected (500, details only in the logs).
+Under ``/api/v1/`` (kie.ai's routes) the envelope is kie.ai's ``{"code", "msg"}``; elsewhere it is
+MusicGPT's ``{"success": false, "error", "code"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from midiscribe.domain.errors import (
+    AccessDeniedError,
+    ConflictError,
+    DomainError,
+    InvalidRequestError,
+    NotAuthenticatedError,
+    NotFoundError,
+    ServiceBusyError,
+    TooLargeError,
+    UnprocessableError,
+)
+
+KIE_PREFIX = "/api/v1/"
+
+logger = Logger(service="midiscribe")
+
+
+class UnsupportedMediaTypeError(DomainError):
+    """The request body's content type is not one the API reads."""
+
+    default_code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+HTTP_STATUS: dict[type[DomainError], int] = {
+    InvalidRequestError: 400,
+    NotAuthenticatedError: 401,
+    AccessDeniedError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    TooLargeError: 413,
+    UnsupportedMediaTypeError: 415,
+    UnprocessableError: 422,
+    ServiceBusyError: 429,
+}
+
+# What each status means, as the OpenAPI document says it.
+DESCRIPTIONS = {
+    400: "Invalid request parameters",
+    401: "No API key, or an unknown or disabled one",
+    403: "The link's signature does not match, or the link has expired",
+    404: "Unknown task, or an S3 object that does not exist",
+    409: "The task is not in a state that allows this",
+    413: "The file is larger than this deployment accepts",
+    415: "Unsupported request content type",
+    422: "The request cannot be processed (for example the earlier task failed)",
+    429: "Too many requests: slow down",
+    500: "Internal error (details are in the service's logs)",
+}
+
+
+def status_of(error: DomainError) -> int:
+    for cls in type(error).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500
+
+
+def json_response(status: int, body: Any) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def error_response(path: str, status: int, code: str, message: str) -> Response:
+    if path.startswith(KIE_PREFIX):
+        return json_response(status, {"code": status, "msg": message})
+    return json_response(status, {"success": False, "error": message, "code": code})
+
+
+def register_error_handlers(app: Any) -> None:
+    """Install the handlers on the resolver: every error answered from here, in its route's envelope."""
+
+    def path() -> str:
+        return app.current_event.path or ""
+
+    @app.exception_handler(DomainError)
+    def domain_error(error: DomainError) -> Response:
+        status = status_of(error)
+        if status >= 500:
+            logger.error("request failed", extra={"code": error.code, "error": error.message})
+        else:
+            logger.info("request refused", extra={"status": status, "code": error.code})
+        return error_response(path(), status, error.code, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_parameters(error: RequestValidationError) -> Response:
+        problems = []
+        for detail in error.errors():
+            location = [str(part) for part in detail.get("loc", ()) if part not in ("query", "body", "header", "path")]
+            problems.append(f"{'.'.join(location) or 'request'}: {detail.get('msg', 'invalid')}")
+        return error_response(path(), 400, "INVALID_PARAMETER", "Invalid request: " + "; ".join(problems) + ".")
+
+    @app.exception_handler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        logger.exception("unexpected error")
+        request_id = app.current_event.request_context.request_id or ""
+        suffix = f" (request id {request_id})" if request_id else ""
+        return error_response(path(), 500, "INTERNAL_ERROR", f"Internal error; try again later{suffix}.")
+
+    @app.not_found
+    def unknown_route(_: Exception) -> Response:
+        event = app.current_event
+        return error_response(
+            path(), 404, "ROUTE_NOT_FOUND", f"No route {event.http_method} {event.path}: see /swagger for the API's routes."
+        )

@@ -1,0 +1,108 @@
+"""MusicGPT's routes: queue audio_to_midi and file_convert, read a conversion with byId, upload forms."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from midiscribe.domain.errors import InvalidRequestError
+from midiscribe.domain.tasks import TaskKind
+
+from . import openapi_docs as docs
+from . import responses
+from .context import caller, logger, request_body, use_cases
+from .errors import json_response
+from .requests import AudioToMidiForm, AudioToMidiJson, FileConvertForm, FileConvertJson, UploadBody
+
+router = APIGatewayRouter()
+# What a submission can be refused with.
+SUBMIT_ERRORS = docs.errors(400, 401, 404, 413, 415, 429, 500)
+
+
+@router.post(
+    "/v1/audio_to_midi",
+    summary="Convert audio to MIDI (asynchronous)",
+    description=(
+        "Queue a transcription of audio_file (multipart), audio_url or audio_path. Booleans may be sent as "
+        "true/false, 'True'/'False' or 1/0; transcription options by their names. Poll /v1/byId or give "
+        "webhook_url."
+    ),
+    tags=["conversions"],
+    responses={**docs.ok(responses.QueuedResponse, "MIDI conversion task queued"), **SUBMIT_ERRORS},
+    openapi_extensions=docs.request_body(AudioToMidiForm, AudioToMidiJson, audio=True),
+)
+def audio_to_midi():
+    owner, cases = caller(router), use_cases(router)
+    request = AudioToMidiForm.parse(request_body(router)).to_request(bucket=cases.settings.bucket)
+    return _queued(cases.submissions.submit_audio_to_midi(owner, request))
+
+
+@router.post(
+    "/v1/file_convert",
+    summary="Convert an audio file's format, sample rate or bit depth (asynchronous)",
+    tags=["conversions"],
+    responses={**docs.ok(responses.QueuedResponse, "File conversion task queued"), **SUBMIT_ERRORS},
+    openapi_extensions=docs.request_body(FileConvertForm, FileConvertJson, audio=True),
+)
+def file_convert():
+    owner, cases = caller(router), use_cases(router)
+    request = FileConvertForm.parse(request_body(router)).to_request(bucket=cases.settings.bucket)
+    return _queued(cases.submissions.submit_file_convert(owner, request))
+
+
+def _queued(queued):
+    logger.info("task queued", extra={"task_id": queued.task.task_id, "kind": queued.task.kind.value})
+    return json_response(200, responses.queued(queued))
+
+
+def conversion_kind(conversion_type: str) -> TaskKind | None:
+    """``byId?conversionType=``, in any case: the task kind it names (None when not given)."""
+    if not conversion_type:
+        return None
+    for kind in TaskKind:
+        if kind.conversion_type == conversion_type.strip().upper():
+            return kind
+    known = ", ".join(kind.conversion_type for kind in TaskKind)
+    raise InvalidRequestError(f"conversionType {conversion_type!r} is not known: use one of {known}.", "INVALID_PARAMETER")
+
+
+@router.get(
+    "/v1/byId",
+    summary="A conversion's status and presigned result links",
+    tags=["conversions"],
+    responses={**docs.ok(responses.ConversionResponse, "The conversion"), **docs.errors(400, 401, 404, 429, 500)},
+)
+def by_id(
+    conversionType: Annotated[
+        str | None,
+        Query(
+            description="AUDIO_TO_MIDI, FILE_CONVERT or MIDI_GENERATE (any case)",
+            # Documented as the canonical spellings; the API also takes them in any case, trimmed.
+            json_schema_extra={"enum": list(responses.CONVERSION_TYPES)},
+        ),
+    ] = None,
+    task_id: Annotated[str | None, Query(description="The task_id returned on submission")] = None,
+    conversion_id: Annotated[str | None, Query(description="Or the conversion_id returned on submission")] = None,
+):
+    owner = caller(router)
+    lookup = use_cases(router).lookup
+    task = lookup.find_task(
+        owner, task_id=task_id or "", conversion_id=conversion_id or "", kind=conversion_kind(conversionType or "")
+    )
+    return json_response(200, responses.conversion(task, lookup.links(task)))
+
+
+@router.post(
+    "/v1/uploads",
+    summary="A presigned S3 POST for files larger than the API accepts",
+    description="Upload the file with the returned form, then submit audio_path to /v1/audio_to_midi.",
+    tags=["uploads"],
+    responses={**docs.ok(responses.UploadResponse, "Upload form"), **docs.errors(400, 401, 415, 429, 500)},
+    openapi_extensions=docs.request_body(None, UploadBody),
+)
+def create_upload():
+    caller(router)
+    request = UploadBody.parse(request_body(router)).to_request()
+    return json_response(200, responses.upload(use_cases(router).uploads.create(request)))

@@ -1,0 +1,129 @@
+"""What the OpenAPI document says beyond what Powertools derives from the routes themselves.
+
+Request bodies are documented from the request models (``midiscribe.api.requests``) for each
+content type the body parser reads; responses from the response models (``midiscribe.api.responses``)
+and the error map (``midiscribe.api.errors``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from pydantic import BaseModel
+
+from .errors import DESCRIPTIONS, KIE_PREFIX
+from .fields import NOT_BLANK
+from .responses import ErrorResponse, KieErrorResponse
+
+PUBLIC = {"security": []}  # operation-level override of the global API key requirement
+
+
+class ApiResolver(APIGatewayRestResolver):
+    """The Powertools resolver, with its generic 422 "Validation Error" answer taken out of the document
+    (and no body documented for redirects).
+
+    Invalid parameters are answered 400 with our error envelope (``midiscribe.api.errors``), so
+    documenting Powertools' 422 shape would describe an answer the API never gives.
+    """
+
+    def get_openapi_schema(self, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(**kwargs)
+        for path, path_item in (schema.paths or {}).items():
+            envelope = "KieErrorResponse" if path.startswith(KIE_PREFIX) else "ErrorResponse"
+            for method in ("get", "put", "post", "delete", "patch"):
+                operation = getattr(path_item, method, None)
+                responses = getattr(operation, "responses", None) or {}
+                for status, response in responses.items():
+                    # Powertools gives every response a JSON content; a redirect has no body.
+                    if 300 <= int(status) < 400:
+                        if isinstance(response, dict):
+                            response.pop("content", None)
+                        else:
+                            response.content = None
+                generic = responses.get(422)
+                if generic is not None and "HTTPValidationError" in str(generic):
+                    del responses[422]
+                    if not (operation.parameters or operation.requestBody):
+                        continue
+                    responses.setdefault(
+                        400,
+                        {
+                            "description": DESCRIPTIONS[400],
+                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{envelope}"}}},
+                        },
+                    )
+        return schema
+
+
+def ok(model: type[BaseModel], description: str, status: int = 200) -> dict[int, Any]:
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+def errors(*statuses: int, kie: bool = False, descriptions: dict[int, str] | None = None) -> dict[int, Any]:
+    model = KieErrorResponse if kie else ErrorResponse
+    said = {**DESCRIPTIONS, **(descriptions or {})}
+    return {status: {"description": said[status], "content": {"application/json": {"model": model}}} for status in statuses}
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema with its definitions inlined (request bodies are documented in place)."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.split("/")[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(schema)
+
+
+def _audio_source(name: str) -> dict[str, Any]:
+    """The rule a body meets when ``name`` is its audio source.
+
+    A file part counts as given whenever it is sent (and must not be empty); blank text counts as not given.
+    """
+    if name == "audio_file":
+        return {"required": [name]}
+    return {"required": [name], "properties": {name: {"type": "string", "pattern": NOT_BLANK}}}
+
+
+def _without_null(body: dict[str, Any]) -> dict[str, Any]:
+    """A form's fields are text (or files): JSON's null cannot be sent, and the word 'null' is not a null."""
+    for name, field in (body.get("properties") or {}).items():
+        choices = field.get("anyOf")
+        if isinstance(choices, list) and {"type": "null"} in choices:
+            kept = [choice for choice in choices if choice != {"type": "null"}]
+            rest = {key: value for key, value in field.items() if key not in ("anyOf", "default")}
+            body["properties"][name] = {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+    return body
+
+
+def request_body(form_model: type[BaseModel] | None, json_model: type[BaseModel], *, audio: bool = False) -> dict[str, Any]:
+    """Request bodies in the content types the parser reads; ``audio``: exactly one audio source."""
+
+    def schema(model: type[BaseModel], sources: tuple[str, ...]) -> dict[str, Any]:
+        body = inline_schema(model)
+        if audio:
+            # oneOf: a body naming two sources is refused (AMBIGUOUS_AUDIO_SOURCE) as much as one naming none.
+            body["oneOf"] = [_audio_source(source) for source in sources]
+        return body
+
+    content: dict[str, Any] = {}
+    if form_model is not None:
+        content["multipart/form-data"] = {
+            "schema": _without_null(schema(form_model, ("audio_file", "audio_url", "audio_path")))
+        }
+    content["application/x-www-form-urlencoded"] = {"schema": _without_null(schema(json_model, ("audio_url", "audio_path")))}
+    content["application/json"] = {"schema": schema(json_model, ("audio_url", "audio_path"))}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def json_request_body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline_schema(model)}}}}

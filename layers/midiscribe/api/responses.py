@@ -1,0 +1,244 @@
+"""The response models: every answer's wire shape, rendered from the domain's objects.
+
+The OpenAPI document's response schemas are these classes, and the routes build their answers
+with them, so what is documented is what is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import midiscribe
+from midiscribe.domain import outputs
+from midiscribe.domain.tasks import TaskKind, TaskStatus
+from midiscribe.domain.timestamps import epoch_ms
+from midiscribe.service.lookups import GenerationRecord
+from midiscribe.service.redelivery import Redelivery
+from midiscribe.service.submissions import QueuedTask
+from midiscribe.service.uploads import UploadForm
+
+CONVERSION_TYPES = tuple(kind.conversion_type for kind in TaskKind)
+# kie.ai's successFlag values.
+KIE_PENDING, KIE_SUCCESS, KIE_GENERATION_FAILED = 0, 1, 3
+
+
+class ErrorResponse(BaseModel):
+    success: Literal[False] = False
+    error: str = Field(description="What is wrong and how to fix it.")
+    code: str = Field(description="Machine-readable error code, e.g. MISSING_AUDIO.")
+
+
+class QueuedResponse(BaseModel):
+    success: Literal[True] = True
+    task_id: str
+    conversion_id: str
+    status: Literal["IN_QUEUE"] = "IN_QUEUE"
+    message: str = Field(examples=["MIDI conversion task queued successfully"])
+    eta_seconds: int = Field(description="A rough estimate of when the result will be ready.")
+
+
+class WebhookAttempt(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    at: str | None = None
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: float | None = None
+
+
+class Conversion(BaseModel):
+    task_id: str
+    conversion_id: str
+    conversionType: Literal["AUDIO_TO_MIDI", "FILE_CONVERT", "MIDI_GENERATE"]
+    status: Literal["IN_QUEUE", "PROCESSING", "COMPLETED", "FAILED"]
+    status_msg: str
+    createdAt: str
+    updatedAt: str
+    midi_file_path: str = Field(description="Presigned link to the .mid file ('' until there is one).")
+    sonify_file_path: str = Field(description="Presigned link to the sonified .wav ('' when not asked for).")
+    notes_file_path: str = Field(description="Presigned link to the note events .csv ('' when not asked for).")
+    notes_json_path: str = Field(description="Presigned link to the note events .json ('' when not asked for).")
+    output_path: str = Field(description="file_convert: presigned link to the converted file.")
+    progress: float | None = Field(None, description="How much of the audio is done (0..1), while processing.")
+    audio_duration_s: float | None = None
+    note_count: int | None = None
+    error: str | None = None
+    error_code: str | None = None
+    webhook_status: Literal["pending", "delivered", "failed"] | None = None
+    webhook_attempts: list[WebhookAttempt] = Field(default_factory=list)
+
+
+class ConversionResponse(BaseModel):
+    success: Literal[True] = True
+    conversion: Conversion
+
+
+class UploadResponse(BaseModel):
+    success: Literal[True] = True
+    upload_id: str
+    key: str
+    audio_path: str = Field(description="Submit this as audio_path once the file is uploaded.")
+    upload_url: str
+    fields: dict[str, str] = Field(description="Form fields to send before the file field.")
+    max_bytes: int
+    expires_in: int
+    message: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+class KieTaskData(BaseModel):
+    taskId: str
+
+
+class KieGenerateResponse(BaseModel):
+    code: int = 200
+    msg: str = "success"
+    data: KieTaskData
+
+
+class KieNote(BaseModel):
+    pitch: int
+    start: float
+    end: float
+    velocity: int
+
+
+class KieInstrument(BaseModel):
+    name: str
+    notes: list[KieNote]
+
+
+class KieMidiData(BaseModel):
+    state: Literal["pending", "complete", "failed"]
+    instruments: list[KieInstrument]
+
+
+class KieRecord(BaseModel):
+    taskId: str
+    recordTaskId: int
+    audioId: str
+    callbackUrl: str
+    completeTime: int | None
+    midiData: KieMidiData
+    successFlag: int = Field(description="0 pending, 1 success, 3 generation failed.")
+    createTime: int | None
+    errorCode: str | None
+    errorMessage: str | None
+
+
+class KieRecordResponse(BaseModel):
+    code: int = 200
+    msg: str = "success"
+    data: KieRecord
+
+
+class KieErrorResponse(BaseModel):
+    code: int
+    msg: str
+    data: Any = None
+
+
+class RedeliveryResponse(BaseModel):
+    success: Literal[True] = True
+    task_id: str
+    webhook_id: str = Field(description="The event's webhook-id header: the same as in earlier deliveries.")
+    event: Literal["task.completed", "task.failed"]
+    webhook_status: Literal["pending"] = "pending"
+    message: str = Field(examples=["Webhook redelivery queued"])
+
+
+# ---- rendering
+
+
+def health() -> dict[str, Any]:
+    return HealthResponse(version=midiscribe.__version__).model_dump(mode="json")
+
+
+def queued(queued: QueuedTask) -> dict[str, Any]:
+    task = queued.task
+    return QueuedResponse(
+        task_id=task.task_id, conversion_id=task.conversion_id, message=queued.message, eta_seconds=queued.eta_seconds
+    ).model_dump(mode="json")
+
+
+def conversion(task: Any, links: dict[str, str]) -> dict[str, Any]:
+    """byId's answer: the task's status, and links to whatever files it has."""
+    view = Conversion(
+        task_id=task.task_id,
+        conversion_id=task.conversion_id,
+        conversionType=task.kind.conversion_type,
+        status=task.status.value,
+        status_msg=task.status_msg,
+        createdAt=task.created_at,
+        updatedAt=task.updated_at,
+        midi_file_path=links.get(outputs.MIDI, ""),
+        sonify_file_path=links.get(outputs.SONIFIED_WAV, ""),
+        notes_file_path=links.get(outputs.NOTES_CSV, ""),
+        notes_json_path=links.get(outputs.NOTES_JSON, ""),
+        output_path=links.get(outputs.CONVERTED, ""),
+        progress=1.0 if task.status is TaskStatus.COMPLETED else task.progress,
+        audio_duration_s=task.audio_duration_s,
+        note_count=task.note_count,
+        error=task.error or None,
+        error_code=task.error_code or None,
+        webhook_status=task.webhook_status or None,
+        webhook_attempts=task.webhook_attempts,
+    )
+    return ConversionResponse(conversion=view).model_dump(mode="json")
+
+
+def upload(form: UploadForm) -> dict[str, Any]:
+    return UploadResponse(
+        upload_id=form.upload_id,
+        key=form.key,
+        audio_path=form.audio_path,
+        upload_url=form.url,
+        fields=form.fields,
+        max_bytes=form.max_bytes,
+        expires_in=form.expires_in,
+        message="POST the file to upload_url as multipart/form-data with these fields and then a 'file' "
+        "field; then submit audio_path to /v1/audio_to_midi.",
+    ).model_dump(mode="json")
+
+
+def kie_generated(queued: QueuedTask) -> dict[str, Any]:
+    return KieGenerateResponse(data=KieTaskData(taskId=queued.task.task_id)).model_dump(mode="json")
+
+
+def kie_record(record: GenerationRecord) -> dict[str, Any]:
+    """kie.ai's record-info answer for a MIDI generation task."""
+    task = record.task
+    if task.status is TaskStatus.COMPLETED:
+        flag, state = KIE_SUCCESS, "complete"
+    elif task.status is TaskStatus.FAILED:
+        flag, state = KIE_GENERATION_FAILED, "failed"
+    else:
+        flag, state = KIE_PENDING, "pending"
+    data = KieRecord(
+        taskId=task.task_id,
+        recordTaskId=-1,
+        audioId=task.source.task_id,
+        callbackUrl=task.webhook_url,
+        completeTime=epoch_ms(task.updated_at) if task.status.is_final else None,
+        midiData=KieMidiData(state=state, instruments=record.instruments),
+        successFlag=flag,
+        createTime=epoch_ms(task.created_at),
+        errorCode=task.error_code or None,
+        errorMessage=task.error or None,
+    )
+    return KieRecordResponse(data=data).model_dump(mode="json")
+
+
+def redelivery(redelivery: Redelivery) -> dict[str, Any]:
+    return RedeliveryResponse(
+        task_id=redelivery.task_id,
+        webhook_id=redelivery.webhook_id,
+        event=redelivery.event,
+        message="Webhook redelivery queued",
+    ).model_dump(mode="json")

@@ -1,0 +1,56 @@
+"""file_convert: the formats a conversion can write, and what one conversion asks for.
+
+The table below is the one statement of what each format can hold: the API validates requests
+against it and documents it in the OpenAPI rules, and the worker picks its encoder from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Bit depths each target format can hold; None means the format has no bit depth (lossy).
+CONVERT_FORMATS: dict[str, tuple[int, ...] | None] = {
+    "wav": (16, 24, 32),
+    "flac": (16, 24),
+    "aiff": (16, 24, 32),
+    "ogg": None,
+    "mp3": None,
+}
+DEFAULT_FORMAT = "wav"
+# Other spellings clients use for the same formats.
+FORMAT_ALIASES = {"aif": "aiff", "oga": "ogg"}
+BIT_DEPTHS = (16, 24, 32)
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 192_000
+# MPEG-1/2/2.5 layer III define only these rates.
+MP3_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+CONTENT_TYPES = {
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "aiff": "audio/aiff",
+    "ogg": "audio/ogg",
+    "mp3": "audio/mpeg",
+}
+
+
+@dataclass(frozen=True)
+class ConvertSpec:
+    """What a file_convert task produces."""
+
+    target_format: str
+    target_sr: int | None = None
+    target_bit_depth: int | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if value is not None}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> ConvertSpec:
+        sr = item.get("target_sr")
+        depth = item.get("target_bit_depth")
+        return cls(
+            target_format=str(item["target_format"]),
+            target_sr=int(sr) if sr is not None else None,
+            target_bit_depth=int(depth) if depth is not None else None,
+        )

@@ -1,0 +1,59 @@
+"""What a client asks for, once the API has read and checked the request: the use cases' inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .conversions import ConvertSpec
+from .tasks import safe_name
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    """Exactly one of: an uploaded file, a public URL, or a key in this deployment's bucket."""
+
+    file: UploadedFile | None = None
+    url: str = ""
+    key: str = ""
+
+    @property
+    def filename(self) -> str:
+        if self.file is not None:
+            return safe_name(self.file.filename, default="audio")
+        return ""
+
+
+@dataclass(frozen=True)
+class AudioToMidiRequest:
+    audio: AudioInput
+    options: dict[str, Any]  # only the transcription options the client set, already validated
+    sonify_midi: bool = True
+    save_note_events: bool = True
+    webhook_url: str = ""
+
+
+@dataclass(frozen=True)
+class FileConvertRequest:
+    audio: AudioInput
+    convert: ConvertSpec
+    webhook_url: str = ""
+
+
+@dataclass(frozen=True)
+class MidiGenerateRequest:
+    source_task_id: str
+    callback_url: str
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    filename: str
+    content_type: str

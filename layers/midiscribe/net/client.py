@@ -1,0 +1,168 @@
+"""One request to a checked URL, or a download of one to a file, with size caps and time limits."""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+from .connections import Deadline, RequestError, as_request_error, open_connection, remaining
+from .urls import Resolver, check_url
+
+_DOWNLOAD_CHUNK = 64 * 1024
+
+
+class DownloadError(RequestError):
+    """A download failed: the server answered with an error or a redirect, or sent too much."""
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes  # at most max_response_bytes
+    truncated: bool = False  # True when the body was longer than the cap
+    address: str = ""  # the checked address the request went to
+
+
+def _response_headers(response: http.client.HTTPResponse) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in response.getheaders():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float,
+    max_response_bytes: int,
+    allow_private: bool,
+    allow_http: bool,
+    resolver: Resolver | None = None,
+    tls_context: ssl.SSLContext | None = None,
+) -> Response:
+    """One request to a checked URL; ``timeout`` bounds the whole exchange, redirects are returned as is.
+
+    Raises UnsafeUrlError before any connection is made, or RequestError when there is no HTTP answer.
+    """
+    target = check_url(url, allow_private=allow_private, allow_http=allow_http, resolver=resolver)
+    deadline = time.monotonic() + timeout
+    watchdog = Deadline(timeout)
+    conn: http.client.HTTPConnection | None = None
+    try:
+        conn, response, address = open_connection(
+            target, method.upper(), body, headers or {}, timeout=timeout, deadline=deadline,
+            tls_context=tls_context, watchdog=watchdog,
+        )
+        chunks: list[bytes] = []
+        received = 0
+        truncated = False
+        # One byte past the cap tells a body that was exactly the cap from one that was longer.
+        while received <= max_response_bytes:
+            if conn.sock is not None:
+                conn.sock.settimeout(remaining(deadline, timeout))
+            chunk = response.read1(max_response_bytes + 1 - received)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received += len(chunk)
+        if watchdog.fired:
+            raise RequestError(f"timed out after {timeout:g} s", timed_out=True)
+        data = b"".join(chunks)
+        if len(data) > max_response_bytes:
+            data, truncated = data[:max_response_bytes], True
+        return Response(
+            status=response.status,
+            headers=_response_headers(response),
+            body=data,
+            truncated=truncated,
+            address=address,
+        )
+    except Exception as exc:
+        if watchdog.fired:
+            raise RequestError(f"timed out after {timeout:g} s", timed_out=True) from None
+        raise as_request_error(exc, target) from None
+    finally:
+        watchdog.cancel()
+        # Never drain what is left: the connection is not reused, and the sender does not decide how much we read.
+        if conn is not None:
+            conn.close()
+
+
+def download(
+    url: str,
+    destination: BinaryIO,
+    *,
+    max_bytes: int,
+    timeout: float,
+    allow_private: bool,
+    allow_http: bool,
+    resolver: Resolver | None = None,
+    tls_context: ssl.SSLContext | None = None,
+) -> int:
+    """GET url into destination, at most max_bytes; returns the number of bytes written.
+
+    ``timeout`` applies to connecting and to each read (a stalled server fails; a slow, steady one
+    may take longer in total). Raises UnsafeUrlError, or DownloadError saying what went wrong.
+    """
+    target = check_url(url, allow_private=allow_private, allow_http=allow_http, resolver=resolver)
+    try:
+        conn, response, _ = open_connection(
+            target, "GET", None, {"Accept": "*/*"}, timeout=timeout, deadline=None, tls_context=tls_context
+        )
+    except RequestError as exc:
+        raise DownloadError(f"could not download {_shown(url)}: {exc.message}", timed_out=exc.timed_out) from None
+    try:
+        status = response.status
+        if 300 <= status < 400:
+            location = response.getheader("Location", "")
+            where = f" to {location[:200]}" if location else ""
+            raise DownloadError(
+                f"{_shown(url)} answered {status} (a redirect{where}); redirects are not followed: "
+                "give the final URL of the file"
+            )
+        if status >= 400:
+            raise DownloadError(f"{_shown(url)} answered HTTP {status} {response.reason}: check that the URL is public and correct")
+        if not 200 <= status < 300:
+            raise DownloadError(f"{_shown(url)} answered HTTP {status}, which is not a file")
+        declared = response.getheader("Content-Length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+            raise DownloadError(
+                f"{_shown(url)} is {int(declared)} bytes, more than the limit of {max_bytes} bytes: "
+                "send a smaller file or upload it instead"
+            )
+        written = 0
+        while True:
+            chunk = response.read1(_DOWNLOAD_CHUNK)
+            if not chunk:
+                break
+            written += len(chunk)
+            if written > max_bytes:
+                raise DownloadError(
+                    f"{_shown(url)} sent more than the limit of {max_bytes} bytes: "
+                    "send a smaller file or upload it instead"
+                )
+            destination.write(chunk)
+        return written
+    except DownloadError:
+        raise
+    except Exception as exc:
+        error = as_request_error(exc, target)
+        raise DownloadError(f"could not download {_shown(url)}: {error.message}", timed_out=error.timed_out) from None
+    finally:
+        conn.close()
+
+
+def _shown(url: str) -> str:
+    """The URL without its query string, which often holds tokens that should not end up in messages."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"[:300]

@@ -1,0 +1,205 @@
+"""Queueing work: audio_to_midi, file_convert and kie.ai's midi/generate become tasks on the queue.
+
+Each submission checks what depends on this deployment (the URL rules, the size limit, that an
+audio_path names an object that exists), stores the upload, writes the task item and only then
+sends the message, so a worker that receives it always finds the task.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
+
+from midiscribe import net
+from midiscribe.domain.errors import InvalidRequestError, NotFoundError, TooLargeError, UnprocessableError
+from midiscribe.domain.messages import transcribe_message
+from midiscribe.domain.ports import MessageSender, ObjectStore, TaskStore
+from midiscribe.domain.requests import AudioInput, AudioToMidiRequest, FileConvertRequest, MidiGenerateRequest
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus, new_id
+
+from .config import Settings
+from .lookups import TaskLookup
+from .object_keys import upload_key
+
+log = logging.getLogger(__name__)
+
+QUEUED_MESSAGES = {
+    TaskKind.AUDIO_TO_MIDI: "MIDI conversion task queued successfully",
+    TaskKind.FILE_CONVERT: "File conversion task queued successfully",
+    TaskKind.MIDI_GENERATE: "MIDI generation task queued successfully",
+}
+# A conservative guess for the first answer's eta: queue pick-up plus decoding, and the engine at
+# 20x real time (it measures faster; the guess should not promise too much).
+_ETA_BASE_S = 10
+_ETA_REALTIME_FACTOR = 20.0
+# Compressed audio at 128 kbit/s: the fewest bytes per second a typical upload has, so the longest duration.
+_BYTES_PER_SECOND_GUESS = 16_000
+
+
+@dataclass(frozen=True)
+class QueuedTask:
+    task: Task
+    eta_seconds: int
+    message: str
+
+
+def estimate_eta_s(duration_s: float | None, size_bytes: int | None) -> int:
+    if duration_s is None and size_bytes is not None:
+        duration_s = size_bytes / _BYTES_PER_SECOND_GUESS
+    if duration_s is None:
+        duration_s = 180.0
+    return int(_ETA_BASE_S + duration_s / _ETA_REALTIME_FACTOR + 0.999)
+
+
+def probe_duration_s(data: bytes) -> float | None:
+    """The duration from the file's header when libsndfile can read it; None otherwise (cheap, no decode)."""
+    try:
+        import soundfile  # in the worker's image only: the API functions do without it
+
+        info = soundfile.info(io.BytesIO(data))
+        return float(info.frames) / float(info.samplerate) if info.samplerate else None
+    except Exception:  # any format libsndfile cannot read: the worker decides, not the API
+        return None
+
+
+@dataclass
+class Submissions:
+    settings: Settings
+    _: KW_ONLY
+    tasks: TaskStore
+    storage: ObjectStore
+    transcribe_queue: MessageSender
+    lookup: TaskLookup
+    resolver: net.Resolver | None = None  # DNS for the URL checks (tests pass their own)
+
+    def submit_audio_to_midi(self, owner_id: str, request: AudioToMidiRequest) -> QueuedTask:
+        return self._queue(
+            owner_id,
+            TaskKind.AUDIO_TO_MIDI,
+            request.audio,
+            options=request.options,
+            sonify_midi=request.sonify_midi,
+            save_note_events=request.save_note_events,
+            webhook_url=request.webhook_url,
+        )
+
+    def submit_file_convert(self, owner_id: str, request: FileConvertRequest) -> QueuedTask:
+        return self._queue(
+            owner_id,
+            TaskKind.FILE_CONVERT,
+            request.audio,
+            convert=request.convert,
+            sonify_midi=False,
+            save_note_events=False,
+            webhook_url=request.webhook_url,
+        )
+
+    def submit_midi_generate(self, owner_id: str, request: MidiGenerateRequest) -> QueuedTask:
+        self._check_url("callBackUrl", request.callback_url)
+        source = self.lookup.find_task(owner_id, task_id=request.source_task_id)
+        if source.kind is TaskKind.FILE_CONVERT:
+            raise InvalidRequestError(
+                f"Task {source.task_id} is a file conversion: give the taskId of an audio_to_midi task.",
+                "INVALID_SOURCE_TASK",
+            )
+        if source.status is TaskStatus.FAILED:
+            raise UnprocessableError(
+                f"Task {source.task_id} failed ({source.error or 'no reason recorded'}); "
+                "there is no audio to generate MIDI from. Submit the audio again with POST /v1/audio_to_midi.",
+                "SOURCE_TASK_FAILED",
+            )
+        task = Task.new(
+            kind=TaskKind.MIDI_GENERATE,
+            owner_id=owner_id,
+            source=TaskSource(kind="task", task_id=source.task_id, filename=source.source.stem),
+            retention_days=self.settings.retention_days,
+            options=dict(source.options),
+            sonify_midi=False,
+            save_note_events=False,
+            webhook_url=request.callback_url,
+        )
+        return self._store_and_send(task, eta_seconds=estimate_eta_s(source.audio_duration_s, None))
+
+    def _check_url(self, name: str, url: str) -> None:
+        """The outbound-URL rule every user-supplied URL passes (``midiscribe.net``)."""
+        if not url:
+            return
+        try:
+            net.check_url(
+                url,
+                allow_private=self.settings.allow_private_urls,
+                allow_http=self.settings.allow_http_urls,
+                resolver=self.resolver,
+            )
+        except net.UnsafeUrlError as refused:
+            code = "INVALID_AUDIO_URL" if name == "audio_url" else "INVALID_WEBHOOK_URL"
+            raise InvalidRequestError(f"{name} is refused: {refused}.", code) from None
+
+    def _queue(self, owner_id: str, kind: TaskKind, audio: AudioInput, **fields: Any) -> QueuedTask:
+        # Everything that can refuse the request, before anything is stored.
+        self._check_url("audio_url", audio.url)
+        self._check_url("webhook_url", fields["webhook_url"])
+        if audio.file is not None and len(audio.file.data) > self.settings.max_upload_bytes:
+            raise TooLargeError(
+                f"audio_file is {len(audio.file.data)} bytes, more than the limit of "
+                f"{self.settings.max_upload_bytes} bytes. "
+                "Upload large files with POST /v1/uploads and submit the returned audio_path.",
+                "FILE_TOO_LARGE",
+            )
+        task_id = new_id()
+        source, duration_s, size = self._source(task_id, audio)
+        task = Task.new(
+            kind=kind,
+            owner_id=owner_id,
+            source=source,
+            retention_days=self.settings.retention_days,
+            task_id=task_id,
+            **fields,
+        )
+        return self._store_and_send(task, eta_seconds=estimate_eta_s(duration_s, size))
+
+    def _source(self, task_id: str, audio: AudioInput) -> tuple[TaskSource, float | None, int | None]:
+        """Where the task reads its audio (an upload is stored first), its duration and size when known."""
+        limit = self.settings.max_upload_bytes
+        if audio.file is not None:
+            key = upload_key(task_id, audio.filename)
+            self.storage.put_bytes(key, audio.file.data, audio.file.content_type or "application/octet-stream")
+            source = TaskSource(kind="s3", key=key, filename=audio.filename)
+            return source, probe_duration_s(audio.file.data), len(audio.file.data)
+        if audio.url:
+            return TaskSource(kind="url", url=audio.url), None, None
+        info = self.storage.head(audio.key)
+        if info is None:
+            raise NotFoundError(
+                f"No object s3://{self.storage.bucket}/{audio.key}: check the audio_path, or upload the file "
+                "first with POST /v1/uploads.",
+                "AUDIO_NOT_FOUND",
+            )
+        if info.size > limit:
+            raise TooLargeError(
+                f"s3://{self.storage.bucket}/{audio.key} is {info.size} bytes, more than this deployment's "
+                f"limit of {limit} bytes.",
+                "FILE_TOO_LARGE",
+            )
+        return TaskSource(kind="s3", key=audio.key), None, info.size
+
+    def _store_and_send(self, task: Task, *, eta_seconds: int) -> QueuedTask:
+        # The item first: a worker that receives the message must find the task.
+        self.tasks.create(task)
+        try:
+            self.transcribe_queue.send(transcribe_message(task.task_id))
+        except Exception:
+            log.exception("queueing task %s failed; marking it FAILED", task.task_id)
+            try:
+                self.tasks.fail(
+                    task.task_id,
+                    error="The task could not be queued for processing; submit it again.",
+                    error_code="QUEUE_UNAVAILABLE",
+                    status_msg="Task could not be queued",
+                )
+            except Exception:
+                log.exception("marking task %s FAILED after the queue error failed too", task.task_id)
+            raise
+        return QueuedTask(task=task, eta_seconds=eta_seconds, message=QUEUED_MESSAGES[task.kind])

@@ -1,0 +1,86 @@
+"""Step 3 for file_convert: the engine's decoder at the file's own channels and rate, resampled with
+soxr if asked, written by libsndfile in the target format, block by block (never whole in memory).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import KW_ONLY, dataclass
+from pathlib import Path
+from typing import Any
+
+from midiscribe.domain import outputs
+from midiscribe.domain.conversions import CONTENT_TYPES, ConvertSpec
+from midiscribe.domain.tasks import Task
+
+from ..config import Settings
+from .errors import TaskInputError
+from .fetch import FetchedInput, InputFetcher
+from .jobs import JobResult, ResultFile
+
+# libsndfile's container and sample format for each target; lossy formats have no bit depth.
+_FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF", "ogg": "OGG", "mp3": "MP3"}
+_PCM_SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "PCM_32"}
+_LOSSY_SUBTYPES = {"ogg": "VORBIS", "mp3": "MPEG_LAYER_III"}
+_RESAMPLE_QUALITY = "HQ"
+
+
+def convert_file(
+    source: Path, destination: Path, spec: ConvertSpec, *, max_duration_s: float | None, name: str | None = None
+) -> float:
+    """Write ``source`` converted per ``spec`` to ``destination``; returns the audio's duration in seconds.
+
+    Refuses what the engine refuses, with its messages (``name`` is how they call the file).
+    """
+    import numpy as np
+    import soundfile
+    import soxr
+
+    from midiscribe.engine.audio import AudioStream
+
+    with AudioStream(source, max_duration_s=max_duration_s, name=name) as audio:
+        rate, channels = audio.info.sample_rate, audio.info.channels
+        target_rate = spec.target_sr or rate
+        resampler = None
+        if target_rate != rate:
+            resampler = soxr.ResampleStream(rate, target_rate, channels, dtype="float32", quality=_RESAMPLE_QUALITY)
+        subtype = _LOSSY_SUBTYPES.get(spec.target_format) or _PCM_SUBTYPES[spec.target_bit_depth or 16]
+        with soundfile.SoundFile(destination, "w", samplerate=target_rate, channels=channels,
+                                 format=_FORMATS[spec.target_format], subtype=subtype) as written:
+            for block in audio.source_blocks():
+                _write(written, resampler.resample_chunk(block) if resampler else block)
+            if resampler is not None:
+                _write(written, resampler.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True))
+        return audio.decoded_frames / rate
+
+
+def _write(destination: Any, block: Any) -> None:
+    # Resampling can overshoot full scale by a little; PCM writers would wrap instead of clipping.
+    if block.shape[0]:
+        destination.write(block.clip(-1.0, 1.0))
+
+
+@dataclass
+class ConversionJob:
+    settings: Settings
+    _: KW_ONLY
+    fetcher: InputFetcher
+
+    def fetch(self, task: Task, workdir: Path) -> list[FetchedInput]:
+        if task.convert is None:
+            raise TaskInputError("The file_convert task has no target format.", "INVALID_INPUT")
+        return [self.fetcher.fetch(task.source, workdir)]
+
+    def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
+        assert task.convert is not None, "checked when fetching"
+        [fetched] = inputs
+        started = time.perf_counter()
+        extension = task.convert.target_format
+        local = workdir / f"{task.source.stem}-converted.{extension}"
+        duration_s = convert_file(fetched.path, local, task.convert, max_duration_s=self.settings.max_duration_s,
+                                  name=fetched.shown_name)
+        return JobResult(
+            files=[ResultFile(outputs.CONVERTED, local, extension, CONTENT_TYPES[extension])],
+            audio_duration_s=duration_s,
+            timings={"fetch_s": round(fetched.seconds, 4), "convert_s": round(time.perf_counter() - started, 4)},
+        )

@@ -1,0 +1,23 @@
+"""The two ways a step can fail besides the engine's own errors."""
+
+from __future__ import annotations
+
+
+class TaskInputError(Exception):
+    """The task's input can never be processed; the task fails with this message and is not retried."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class TransientError(Exception):
+    """Worth retrying later (a download that timed out)."""
+
+
+def describe_transient(error: BaseException) -> str:
+    """A reason a user can read, without internals: the error's type and, for AWS errors, their code."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else getattr(error, "reason", "")
+    return f"{type(error).__name__}{f' ({code})' if code else ''}"

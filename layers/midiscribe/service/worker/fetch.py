@@ -1,0 +1,93 @@
+"""Step 2, fetch input: a task's audio copied to the worker's scratch folder, from the bucket or a URL.
+
+What can never work (an object that is gone or too large, a refused or failing URL) becomes a
+:class:`TaskInputError`; a download that timed out is worth another try (:class:`TransientError`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from midiscribe import net
+from midiscribe.domain.errors import ObjectNotFoundError, ObjectTooLargeError
+from midiscribe.domain.ports import ObjectStore
+from midiscribe.domain.tasks import TaskSource
+
+from ..config import Settings
+from .errors import TaskInputError, TransientError
+
+URL_DOWNLOAD_TIMEOUT_S = 30.0
+# Extensions are kept (decoders may look at them) but never trusted to be short.
+_MAX_EXTENSION = 10
+
+Download = Callable[..., int]  # net.download's signature
+
+
+@dataclass(frozen=True)
+class FetchedInput:
+    path: Path
+    source: TaskSource
+    seconds: float  # how long fetching took
+
+    @property
+    def shown_name(self) -> str:
+        """The name users know the input by (never our scratch path)."""
+        source = self.source
+        name = source.filename or source.key.rsplit("/", 1)[-1] or urlsplit(source.url).path.rsplit("/", 1)[-1]
+        return name or "the input"
+
+
+@dataclass
+class InputFetcher:
+    settings: Settings
+    _: KW_ONLY
+    storage: ObjectStore
+    download: Download = net.download
+
+    def fetch(self, source: TaskSource, workdir: Path) -> FetchedInput:
+        started = time.perf_counter()
+        if source.kind == "s3":
+            path = self._from_bucket(source.key, workdir / ("input" + Path(source.key).suffix[:_MAX_EXTENSION]))
+        elif source.kind == "url":
+            path = self._from_url(source.url, workdir / ("input" + Path(urlsplit(source.url).path).suffix[:_MAX_EXTENSION]))
+        else:
+            raise TaskInputError(f"The task's input ({source.kind!r}) cannot be read.", "INVALID_INPUT")
+        return FetchedInput(path=path, source=source, seconds=time.perf_counter() - started)
+
+    def _from_bucket(self, key: str, path: Path) -> Path:
+        try:
+            self.storage.download_file(key, path, max_bytes=self.settings.max_upload_bytes)
+        except ObjectNotFoundError:
+            raise TaskInputError(
+                f"The input s3://{self.storage.bucket}/{key} does not exist (any more): upload it again.",
+                "AUDIO_NOT_FOUND",
+            ) from None
+        except ObjectTooLargeError as error:
+            raise TaskInputError(
+                f"The input is {error.size} bytes, more than this deployment's limit of {error.limit} bytes.",
+                "FILE_TOO_LARGE",
+            ) from None
+        return path
+
+    def _from_url(self, url: str, path: Path) -> Path:
+        try:
+            with open(path, "wb") as destination:
+                self.download(
+                    url,
+                    destination,
+                    max_bytes=self.settings.max_url_download_bytes,
+                    timeout=URL_DOWNLOAD_TIMEOUT_S,
+                    allow_private=self.settings.allow_private_urls,
+                    allow_http=self.settings.allow_http_urls,
+                )
+        except net.UnsafeUrlError as error:
+            raise TaskInputError(f"audio_url is refused: {error}.", "INVALID_AUDIO_URL") from None
+        except net.DownloadError as error:
+            if error.timed_out:
+                raise TransientError(f"downloading the audio timed out: {error.message}") from None
+            raise TaskInputError(error.message, "DOWNLOAD_FAILED") from None
+        return path

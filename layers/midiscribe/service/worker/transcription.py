@@ -1,0 +1,123 @@
+"""Step 3 for audio_to_midi: the engine on the fetched audio, then the files the task asked for.
+
+:data:`TRANSCRIPTION_OUTPUTS` lists every file a transcription can produce and when the task wants
+it; a new output format (a quantized MIDI, a MusicXML score) is one more row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import KW_ONLY, dataclass
+from pathlib import Path
+from typing import Any
+
+from midiscribe.domain import outputs
+from midiscribe.domain.ports import TaskStore
+from midiscribe.domain.tasks import Task, TaskKind
+from midiscribe.engine.errors import EngineError
+from midiscribe.engine.options import TranscriptionOptions
+
+from ..config import Settings
+from .fetch import FetchedInput, InputFetcher
+from .jobs import JobResult, ResultFile
+
+# How often the engine's progress is written to the task (a write per model window would be too many).
+PROGRESS_INTERVAL_S = 5.0
+PROGRESS_STEP = 0.05
+
+Transcribe = Callable[..., Any]  # midiscribe.engine.transcribe's signature
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    name: str
+    extension: str
+    content_type: str
+    wanted: Callable[[Task], bool]
+    write: Callable[[Any, Path], None]  # (the engine's Transcription, destination)
+
+
+TRANSCRIPTION_OUTPUTS = (
+    OutputFile(outputs.MIDI, "mid", "audio/midi", lambda task: True, lambda t, path: t.write_midi(path)),
+    OutputFile(outputs.SONIFIED_WAV, "wav", "audio/wav", lambda task: task.sonify_midi,
+               lambda t, path: t.write_wav(path)),
+    # A MIDI generation reads its notes from the JSON, asked for or not.
+    OutputFile(outputs.NOTES_JSON, "json", "application/json",
+               lambda task: task.save_note_events or task.kind is TaskKind.MIDI_GENERATE,
+               lambda t, path: t.write_json(path)),
+    OutputFile(outputs.NOTES_CSV, "csv", "text/csv", lambda task: task.save_note_events,
+               lambda t, path: t.write_csv(path)),
+)
+
+
+@contextmanager
+def named_as_uploaded(fetched: FetchedInput) -> Iterator[None]:
+    """Engine messages name the file they read; users should see their file's name, not our scratch path."""
+    try:
+        yield
+    except EngineError as error:
+        error.message = error.message.replace(str(fetched.path), fetched.shown_name)
+        error.args = (error.message,)
+        raise
+
+
+@dataclass
+class TranscriptionJob:
+    settings: Settings
+    _: KW_ONLY
+    fetcher: InputFetcher
+    transcribe: Transcribe
+    tasks: TaskStore  # for the progress it records
+    log: Any
+
+    def fetch(self, task: Task, workdir: Path) -> list[FetchedInput]:
+        return [self.fetcher.fetch(task.source, workdir)]
+
+    def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
+        [fetched] = inputs
+        with named_as_uploaded(fetched):
+            transcription = self.transcribe(
+                fetched.path,
+                TranscriptionOptions.parse(task.options),
+                max_duration_s=self.settings.max_duration_s,
+                progress=self._progress_reporter(task),
+            )
+        started = time.perf_counter()
+        files = []
+        for output in TRANSCRIPTION_OUTPUTS:
+            if output.wanted(task):
+                path = workdir / f"{task.source.stem}.{output.extension}"
+                output.write(transcription, path)
+                files.append(ResultFile(output.name, path, output.extension, output.content_type))
+        timings = {name: round(float(seconds), 4) for name, seconds in (transcription.timings or {}).items()}
+        timings["fetch_s"] = round(fetched.seconds, 4)
+        timings["write_s"] = round(time.perf_counter() - started, 4)
+        return JobResult(
+            files=files,
+            audio_duration_s=float(transcription.duration_s),
+            note_count=len(transcription.notes),
+            timings=timings,
+        )
+
+    def _progress_reporter(self, task: Task) -> Callable[[float, float | None], None]:
+        """The engine's progress callback: a write to the task every few seconds, not on every window."""
+        last = {"at": time.monotonic(), "fraction": 0.0}
+
+        def report(done_s: float, total_s: float | None) -> None:
+            if not total_s or total_s <= 0:
+                return
+            fraction = min(1.0, max(0.0, done_s / total_s))
+            now = time.monotonic()
+            if now - last["at"] < PROGRESS_INTERVAL_S or fraction - last["fraction"] < PROGRESS_STEP:
+                return
+            last.update(at=now, fraction=fraction)
+            try:
+                self.tasks.record_progress(
+                    task.task_id, fraction=fraction, status_msg=f"Transcribing: {fraction:.0%} of {total_s:.0f} s"
+                )
+            except Exception:  # progress is a nicety; the task must not fail over it
+                self.log.warning("recording progress failed", exc_info=True)
+
+        return report

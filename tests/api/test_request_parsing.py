@@ -1,0 +1,310 @@
+"""Request bodies as MusicGPT/kie.ai clients send them, and the request models' validation of their fields."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import requests
+import soundfile
+
+from midiscribe.api.body import RequestBody, parse_body
+from midiscribe.api.errors import UnsupportedMediaTypeError
+from midiscribe.api.requests import (
+    AudioToMidiForm,
+    FileConvertForm,
+    MidiGenerateBody,
+    UploadBody,
+    s3_key_from_path,
+)
+from midiscribe.domain.errors import InvalidRequestError, TooLargeError
+from midiscribe.domain.requests import UploadedFile
+
+BUCKET = "midiscribe-data-test"
+URL = "https://api.example.com/api/public/v1/audio_to_midi"
+MAX = 10 * 1024 * 1024
+
+
+def prepared(**kwargs) -> tuple[bytes, str]:
+    """What requests puts on the wire for requests.post(URL, **kwargs): (body, Content-Type)."""
+    request = requests.Request("POST", URL, headers={"Authorization": "k"}, **kwargs).prepare()
+    body = request.body if isinstance(request.body, bytes) else (request.body or "").encode()
+    return body, request.headers.get("Content-Type", "")
+
+
+def tiny_wav() -> bytes:
+    buffer = io.BytesIO()
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(2205) / 22050)
+    soundfile.write(buffer, tone, 22050, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def audio_to_midi(body: RequestBody):
+    return AudioToMidiForm.parse(body).to_request(bucket=BUCKET)
+
+
+def file_convert(body: RequestBody):
+    return FileConvertForm.parse(body).to_request(bucket=BUCKET)
+
+
+# ---- the seeds' samples, unchanged
+
+
+def test_seed_000_option_1_form_with_audio_url_and_python_booleans() -> None:
+    payload = {
+        "audio_url": "https://example.com/audio_file.wav",
+        "sonify_midi": True,
+        "save_note_events": True,
+        "webhook_url": "https://your-webhook-url.com/callback",
+    }
+    body, content_type = prepared(data=payload)
+    assert content_type == "application/x-www-form-urlencoded"
+    assert b"sonify_midi=True" in body
+    request = audio_to_midi(parse_body(body, content_type, max_bytes=MAX))
+    assert request.audio.url == "https://example.com/audio_file.wav"
+    assert request.sonify_midi is True and request.save_note_events is True
+    assert request.webhook_url == "https://your-webhook-url.com/callback"
+    assert request.options == {}
+
+
+def test_seed_000_option_2_multipart_upload_keeps_binary_bytes_exactly() -> None:
+    wav = tiny_wav() + b"\r\n--not-the-boundary\r\n\x00\xff"  # binary that looks like multipart syntax
+    payload = {"sonify_midi": False, "save_note_events": True, "webhook_url": "https://your-webhook-url.com/callback"}
+    body, content_type = prepared(data=payload, files={"audio_file": ("audio.wav", io.BytesIO(wav))})
+    assert content_type.startswith("multipart/form-data; boundary=")
+    parsed = parse_body(body, content_type, max_bytes=MAX)
+    assert parsed.files["audio_file"].data == wav
+    assert parsed.files["audio_file"].filename == "audio.wav"
+    request = audio_to_midi(parsed)
+    assert request.audio.file is not None and request.audio.filename == "audio.wav"
+    assert request.sonify_midi is False  # "False" from requests' data=
+    assert request.save_note_events is True
+
+
+def test_seed_002_python_json_with_audio_path_in_our_bucket() -> None:
+    payload = {
+        "audio_path": f"s3://{BUCKET}/input_audio.wav",
+        "sonify_midi": True,
+        "save_note_events": True,
+        "webhook_url": "https://yourdomain.com/webhook",
+    }
+    body, content_type = prepared(json=payload)
+    request = audio_to_midi(parse_body(body, content_type, max_bytes=MAX))
+    assert request.audio.key == "input_audio.wav"
+
+
+def test_seed_002_curl_json_body_without_json_content_type() -> None:
+    body = b"""{
+  "audio_path": "s3://%s/input_audio.wav",
+  "sonify_midi": true,
+  "save_note_events": false,
+  "webhook_url": "https://yourdomain.com/webhook"
+}""" % BUCKET.encode()
+    # curl -d labels its body as a form.
+    request = audio_to_midi(parse_body(body, "application/x-www-form-urlencoded", max_bytes=MAX))
+    assert request.audio.key == "input_audio.wav"
+    assert request.save_note_events is False
+
+
+def test_seed_002_first_sample_sends_a_web_link_as_audio_path() -> None:
+    body, content_type = prepared(json={"audio_path": "https://example.com/audio_file.wav", "sonify_midi": True})
+    request = audio_to_midi(parse_body(body, content_type, max_bytes=MAX))
+    assert request.audio.url == "https://example.com/audio_file.wav"
+
+
+def test_seed_004_file_convert_form() -> None:
+    payload = {"audio_url": "https://example.com/audio.mp3", "target_format": "wav", "target_sr": 44100,
+               "webhook_url": "https://your-webhook-url.com/callback"}
+    body, content_type = prepared(data=payload)
+    request = file_convert(parse_body(body, content_type, max_bytes=MAX))
+    assert request.convert.target_format == "wav" and request.convert.target_sr == 44100
+    assert request.convert.target_bit_depth is None
+
+
+def test_seed_004_file_convert_upload_with_bit_depth() -> None:
+    payload = {"target_format": "flac", "target_bit_depth": 24, "webhook_url": "https://your-webhook-url.com/callback"}
+    body, content_type = prepared(data=payload, files={"audio_file": ("audio.mp3", io.BytesIO(b"ID3fake"))})
+    request = file_convert(parse_body(body, content_type, max_bytes=MAX))
+    assert request.convert.target_bit_depth == 24 and request.audio.file is not None
+
+
+def test_seed_003_kie_generate() -> None:
+    body, content_type = prepared(json={"taskId": "5c79be8e", "callBackUrl": "https://example.callback"})
+    request = MidiGenerateBody.parse(parse_body(body, content_type, max_bytes=MAX)).to_request()
+    assert request.source_task_id == "5c79be8e" and request.callback_url == "https://example.callback"
+
+
+# ---- body parsing
+
+
+def test_base64_multipart_with_quoted_boundary_and_utf8_filename() -> None:
+    boundary = "----x y"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="audio_file"; filename="t\u00e9st.wav"\r\n'
+        f"Content-Type: audio/wav\r\n\r\n"
+    ).encode() + b"RIFF\x00\x01\r\n" + f"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"sonify_midi\"\r\n\r\n0\r\n--{boundary}--\r\n".encode()
+    parsed = parse_body(body, f'multipart/form-data; boundary="{boundary}"', max_bytes=MAX)
+    assert parsed.files["audio_file"].data == b"RIFF\x00\x01\r\n"
+    assert parsed.files["audio_file"].content_type == "audio/wav"
+    assert parsed.fields == {"sonify_midi": "0"}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "code"),
+    [
+        (b"{not json", "application/json", "INVALID_JSON"),
+        (b"[1, 2]", "application/json", "INVALID_JSON"),
+        (b"a=%ZZ&&=", "application/x-www-form-urlencoded", "INVALID_FORM"),
+        (b"--b\r\nno headers here--b--", "multipart/form-data; boundary=b", "INVALID_MULTIPART"),
+        (b"--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--\r\n", "multipart/form-data; boundary=b",
+         "INVALID_MULTIPART"),
+        (b"anything", "multipart/form-data", "INVALID_MULTIPART"),
+        (b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx", "multipart/form-data; boundary=b",
+         "INVALID_MULTIPART"),
+    ],
+)
+def test_malformed_bodies_are_400_with_a_reason(body: bytes, content_type: str, code: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        parse_body(body, content_type, max_bytes=MAX)
+    assert caught.value.code == code and caught.value.message
+
+
+def test_unsupported_content_type_is_415() -> None:
+    with pytest.raises(UnsupportedMediaTypeError) as caught:
+        parse_body(b"<xml/>", "application/xml", max_bytes=MAX)
+    assert "multipart/form-data" in caught.value.message
+
+
+def test_body_over_the_limit_is_413() -> None:
+    with pytest.raises(TooLargeError) as caught:
+        parse_body(b"x" * 101, "application/octet-stream", max_bytes=100)
+    assert "/v1/uploads" in caught.value.message
+
+
+def test_empty_body_means_no_fields() -> None:
+    assert parse_body(b"", None, max_bytes=MAX) == RequestBody()
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(parse_body(b"", None, max_bytes=MAX))
+    assert caught.value.code == "MISSING_AUDIO"
+
+
+# ---- field values
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(True, True), (False, False), ("True", True), ("False", False), ("true", True), ("false", False),
+     ("1", True), ("0", False), (1, True), (0, False), (None, None), ("", None)],
+)
+def test_booleans_in_every_spelling_clients_use(value, expected) -> None:
+    request = audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "sonify_midi": value}))
+    assert request.sonify_midi is (True if expected is None else expected)  # not given: the default
+    request = audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "save_note_events": value}))
+    assert request.save_note_events is (True if expected is None else expected)
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", 2, [True], {"a": 1}])
+def test_other_boolean_values_are_refused(value) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "sonify_midi": value}))
+    assert "sonify_midi must be true or false" in caught.value.message
+    assert caught.value.code == "INVALID_PARAMETER"
+
+
+def test_engine_options_by_name_from_a_form_are_typed_and_validated() -> None:
+    body = RequestBody(fields={"audio_url": "https://e.com/a.wav", "onset_threshold": "0.6",
+                               "melodia_trick": "False", "minimum_frequency": ""})
+    assert audio_to_midi(body).options == {"onset_threshold": 0.6, "melodia_trick": False}
+
+
+def test_out_of_range_option_is_400_with_the_engines_message() -> None:
+    body = RequestBody(fields={"audio_url": "https://e.com/a.wav", "onset_threshold": "1.5"})
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(body)
+    assert caught.value.code == "INVALID_OPTIONS" and "onset_threshold" in caught.value.message
+
+
+def test_unknown_field_names_the_known_ones() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "sonify": "1"}))
+    assert caught.value.code == "UNKNOWN_FIELD" and "sonify_midi" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("fields", "files", "code"),
+    [
+        ({"audio_url": "https://e.com/a.wav", "audio_path": "s3://b/k"}, {}, "AMBIGUOUS_AUDIO_SOURCE"),
+        ({"audio_url": "https://e.com/a.wav"}, {"audio_file": UploadedFile("a.wav", "audio/wav", b"x")},
+         "AMBIGUOUS_AUDIO_SOURCE"),
+        ({"audio_file": "not a file"}, {}, "INVALID_AUDIO_FILE"),
+        ({}, {"audio_file": UploadedFile("a.wav", "audio/wav", b"")}, "EMPTY_FILE"),
+        ({"audio_url": 5}, {}, "INVALID_PARAMETER"),
+        ({"audio_path": "s3://someone-elses-bucket/input_audio.wav"}, {}, "FOREIGN_BUCKET"),
+        ({"audio_path": "ftp://host/x.wav"}, {}, "INVALID_AUDIO_PATH"),
+        ({"audio_path": f"s3://{BUCKET}/"}, {}, "INVALID_AUDIO_PATH"),
+        ({"audio_path": "uploads/../secret"}, {}, "INVALID_AUDIO_PATH"),
+    ],
+)
+def test_bad_audio_sources(fields, files, code) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(RequestBody(fields=fields, files=files))
+    assert caught.value.code == code
+
+
+def test_foreign_bucket_message_says_how_to_fix_it() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        s3_key_from_path("s3://your-bucket/input_audio.wav", bucket=BUCKET)
+    assert BUCKET in caught.value.message and "/v1/uploads" in caught.value.message
+
+
+def test_upload_key_or_path_is_accepted_as_audio_path() -> None:
+    assert s3_key_from_path("uploads/abc/song.wav", bucket=BUCKET) == "uploads/abc/song.wav"
+    assert s3_key_from_path("/uploads/abc/song.wav", bucket=BUCKET) == "uploads/abc/song.wav"
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"target_format": "wma"}, "not supported"),
+        ({"target_format": "mp3", "target_bit_depth": "24"}, "lossy"),
+        ({"target_format": "flac", "target_bit_depth": 32}, "cannot hold 32-bit"),
+        ({"target_sr": "fast"}, "whole number"),
+        ({"target_sr": 100}, "8000..192000"),
+        ({"target_format": "mp3", "target_sr": 96000}, "mp3 cannot hold"),
+        ({"target_bit_depth": 12}, "16, 24, 32"),
+    ],
+)
+def test_file_convert_parameters_are_checked(fields, fragment) -> None:
+    body = RequestBody(fields={"audio_url": "https://e.com/a.wav", **fields})
+    with pytest.raises(InvalidRequestError) as caught:
+        file_convert(body)
+    assert fragment in caught.value.message
+
+
+def test_file_convert_defaults_to_wav() -> None:
+    body = RequestBody(fields={"audio_url": "https://e.com/a.mp3"})
+    request = file_convert(body)
+    assert request.convert.target_format == "wav"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"callBackUrl": "https://e.com/cb"}, {"taskId": "t"}, {"taskId": "t", "callBackUrl": "https://e.com", "x": 1}],
+)
+def test_kie_generate_requires_both_fields(fields) -> None:
+    with pytest.raises(InvalidRequestError):
+        MidiGenerateBody.parse(RequestBody(fields=fields)).to_request()
+
+
+def test_upload_request() -> None:
+    request = UploadBody.parse(parse_body(json.dumps({"filename": "../My Song.m4a"}).encode(), None, max_bytes=MAX))
+    request = request.to_request()
+    assert request.filename == "My_Song.m4a" and request.content_type == "application/octet-stream"
+    with pytest.raises(InvalidRequestError) as caught:
+        UploadBody.parse(RequestBody(fields={}))
+    assert caught.value.code == "MISSING_PARAMETER"
+    with pytest.raises(InvalidRequestError) as caught:
+        UploadBody.parse(RequestBody(fields={"filename": "a.wav", "content_type": "wav"}))
+    assert caught.value.code == "INVALID_PARAMETER" and "media type" in caught.value.message

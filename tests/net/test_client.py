@@ -1,0 +1,248 @@
+"""Requests and downloads: they go to the checked address, with caps, time limits and TLS checks."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+from webhooks.receiver import Receiver, Reply
+
+from midiscribe import net
+from midiscribe.net import DownloadError, RequestError, UnsafeUrlError
+
+# ---- requests over a real socket
+
+
+def test_non_ascii_paths_are_percent_encoded(receiver):
+    net.request("POST", receiver.url("/hooks/café?q=ü"), timeout=5, max_response_bytes=10,
+                     allow_private=True, allow_http=True)
+    assert receiver.paths() == ["/hooks/caf%C3%A9?q=%C3%BC"]
+
+
+def test_request_connects_to_the_checked_address_and_names_the_real_host(receiver):
+    calls = []
+
+    def resolver(host, port):
+        calls.append(host)
+        return ["127.0.0.1"]
+
+    response = net.request(
+        "POST",
+        f"http://hooks.example.test:{receiver.port}/hook?a=1",
+        body=b"{}",
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+        max_response_bytes=100,
+        allow_private=True,
+        allow_http=True,
+        resolver=resolver,
+    )
+    assert response.status == 200
+    assert response.address == "127.0.0.1"
+    assert calls == ["hooks.example.test"]  # resolved once, never again for the connection
+    request = receiver.requests[0]
+    assert request.path == "/hook?a=1"
+    assert request.headers["host"] == f"hooks.example.test:{receiver.port}"
+    assert request.headers["user-agent"].startswith("midiscribe/")
+
+
+def test_request_to_loopback_is_refused_without_allow_private(receiver):
+    with pytest.raises(UnsafeUrlError, match="loopback"):
+        net.request("POST", receiver.url(), timeout=5, max_response_bytes=100, allow_private=False, allow_http=True)
+    assert receiver.requests == []
+
+
+def test_request_does_not_follow_redirects(receiver):
+    receiver.script = [Reply(302, b"", {"Location": receiver.url("/elsewhere")})]
+    response = net.request(
+        "POST", receiver.url(), body=b"{}", timeout=5, max_response_bytes=100, allow_private=True, allow_http=True
+    )
+    assert response.status == 302
+    assert receiver.paths() == ["/hook"]
+
+
+@pytest.mark.parametrize("content_length", [True, False])
+def test_request_reads_at_most_the_cap(receiver, content_length):
+    receiver.script = [Reply(200, b"x" * 100_000, content_length=content_length)]
+    response = net.request(
+        "GET", receiver.url(), timeout=5, max_response_bytes=1000, allow_private=True, allow_http=True
+    )
+    assert response.body == b"x" * 1000
+    assert response.truncated
+
+
+def test_request_times_out(receiver):
+    receiver.script = [Reply(200, delay_s=1.5)]
+    with pytest.raises(RequestError) as raised:
+        net.request("POST", receiver.url(), timeout=0.3, max_response_bytes=100, allow_private=True, allow_http=True)
+    assert raised.value.timed_out
+
+
+def test_refused_connection_is_a_request_error():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(RequestError, match="refused"):
+        net.request(
+            "POST", f"http://127.0.0.1:{port}/", timeout=2, max_response_bytes=100, allow_private=True, allow_http=True
+        )
+
+
+# ---- downloads
+
+
+def test_download_streams_the_body(receiver):
+    receiver.script = [Reply(200, b"RIFF" + bytes(range(256)) * 10, content_length=False)]
+    sink = io.BytesIO()
+    written = net.download(receiver.url("/a.wav"), sink, max_bytes=10_000, timeout=5, allow_private=True, allow_http=True)
+    assert written == 4 + 2560
+    assert sink.getvalue().startswith(b"RIFF")
+
+
+def test_download_refuses_a_declared_length_over_the_cap(receiver):
+    receiver.script = [Reply(200, b"y" * 5000)]
+    sink = io.BytesIO()
+    with pytest.raises(DownloadError, match="5000 bytes, more than the limit of 4096"):
+        net.download(receiver.url(), sink, max_bytes=4096, timeout=5, allow_private=True, allow_http=True)
+    assert sink.getvalue() == b""
+
+
+def test_download_counts_bytes_when_no_length_is_declared(receiver):
+    receiver.script = [Reply(200, b"z" * 300_000, content_length=False)]
+    sink = io.BytesIO()
+    with pytest.raises(DownloadError, match="more than the limit of 100000"):
+        net.download(receiver.url(), sink, max_bytes=100_000, timeout=5, allow_private=True, allow_http=True)
+    assert len(sink.getvalue()) <= 100_000
+
+
+@pytest.mark.parametrize(("reply", "message"), [
+    (Reply(404, b"nope"), "HTTP 404"),
+    (Reply(500, b"boom"), "HTTP 500"),
+    (Reply(301, b"", {"Location": "http://127.0.0.1/elsewhere"}), "redirects are not followed"),
+])
+def test_download_errors_say_what_happened(receiver, reply, message):
+    receiver.script = [reply]
+    with pytest.raises(DownloadError, match=message):
+        net.download(receiver.url(), io.BytesIO(), max_bytes=1000, timeout=5, allow_private=True, allow_http=True)
+    assert receiver.paths() == ["/hook"]
+
+
+def test_download_refuses_private_urls_before_connecting(receiver):
+    with pytest.raises(UnsafeUrlError):
+        net.download(receiver.url(), io.BytesIO(), max_bytes=1000, timeout=5, allow_private=False, allow_http=True)
+    assert receiver.requests == []
+
+
+def test_download_times_out_as_a_download_error(receiver):
+    receiver.script = [Reply(200, delay_s=1.5)]
+    with pytest.raises(DownloadError) as raised:
+        net.download(receiver.url(), io.BytesIO(), max_bytes=1000, timeout=0.3, allow_private=True, allow_http=True)
+    assert raised.value.timed_out
+
+
+# ---- TLS: the connection goes to the checked IP, while SNI and the certificate check use the host name
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a throwaway certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=hooks.example.test", "-addext", "subjectAltName=DNS:hooks.example.test",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_receiver(certificate):
+    cert, key = certificate
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with Receiver(tls=context) as running:
+        yield running
+
+
+def _to_loopback(host, port):
+    return ["127.0.0.1"]
+
+
+def test_https_uses_sni_and_verifies_the_certificate_for_the_url_host(tls_receiver, certificate):
+    trust = ssl.create_default_context(cafile=str(certificate[0]))
+    response = net.request(
+        "POST", tls_receiver.url(host="hooks.example.test"), body=b"{}", timeout=5, max_response_bytes=100,
+        allow_private=True, allow_http=False, resolver=_to_loopback, tls_context=trust,
+    )
+    assert response.status == 200
+    assert response.address == "127.0.0.1"
+    assert tls_receiver.server_names == ["hooks.example.test"]
+
+
+def test_https_with_an_untrusted_certificate_fails(tls_receiver):
+    with pytest.raises(RequestError, match="could not be verified"):
+        net.request(
+            "POST", tls_receiver.url(host="hooks.example.test"), body=b"{}", timeout=5, max_response_bytes=100,
+            allow_private=True, allow_http=False, resolver=_to_loopback,
+        )
+    assert tls_receiver.requests == []
+
+
+def test_https_certificate_must_match_the_url_host_not_the_address(tls_receiver, certificate):
+    trust = ssl.create_default_context(cafile=str(certificate[0]))
+    with pytest.raises(RequestError, match="could not be verified"):
+        net.request(
+            "POST", tls_receiver.url(host="other.example.test"), body=b"{}", timeout=5, max_response_bytes=100,
+            allow_private=True, allow_http=False, resolver=_to_loopback, tls_context=trust,
+        )
+    assert tls_receiver.requests == []
+
+
+class DrippingServer:
+    """Answers with a status line, then one header line every 50 ms for 2 s: each read is quick, the whole is not."""
+
+    LINES = 40
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.lines_sent = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                for index in range(self.LINES):
+                    time.sleep(0.05)
+                    conn.sendall(f"X-Drip-{index}: x\r\n".encode())
+                    self.lines_sent += 1
+                conn.sendall(b"Content-Length: 0\r\n\r\n")
+            except OSError:
+                pass  # the client hung up
+
+
+def test_timeout_bounds_the_whole_exchange_not_each_read():
+    server = DrippingServer()
+    try:
+        with pytest.raises(RequestError) as raised:
+            net.request("POST", server.url, body=b"{}", timeout=0.5, max_response_bytes=100,
+                             allow_private=True, allow_http=True)
+        server.thread.join(timeout=10)
+    finally:
+        server.listener.close()
+    assert raised.value.timed_out
+    # The client hung up mid-headers instead of reading the whole slow answer first.
+    assert server.lines_sent < DrippingServer.LINES

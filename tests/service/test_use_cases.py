@@ -1,0 +1,182 @@
+"""The API's use cases over in-memory stores: what is checked, stored and queued, and what is refused."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeKey, FakeKeys, FakeQueue, FakeStorage, FakeTasks
+
+from midiscribe.domain.errors import (
+    AccessDeniedError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    TooLargeError,
+    UnprocessableError,
+)
+from midiscribe.domain.requests import AudioInput, AudioToMidiRequest, MidiGenerateRequest, UploadedFile
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus
+from midiscribe.service.config import Settings
+from midiscribe.service.lookups import TaskLookup
+from midiscribe.service.redelivery import MAX_RECORDED_ATTEMPTS, WebhookRedelivery
+from midiscribe.service.result_links import ResultLinks
+from midiscribe.service.submissions import Submissions
+from midiscribe.webhooks.file_links import FileLink, sign
+
+OWNER = "key_owner"
+SETTINGS = Settings(bucket="bucket", max_upload_mb=0.001, retention_days=1)  # about 1 KB
+
+
+def dns(host: str, port: int) -> list[str]:
+    return ["127.0.0.1"] if host == "internal.example" else ["93.184.216.34"]
+
+
+class Api:
+    def __init__(self, *, broken_queue: bool = False) -> None:
+        self.tasks, self.storage, self.queue = FakeTasks(), FakeStorage(), FakeQueue(broken=broken_queue)
+        self.lookup = TaskLookup(SETTINGS, tasks=self.tasks, storage=self.storage)
+        self.submissions = Submissions(SETTINGS, tasks=self.tasks, storage=self.storage, transcribe_queue=self.queue,
+                                       lookup=self.lookup, resolver=dns)
+
+    def submit(self, audio: AudioInput, **fields) -> Task:
+        return self.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(audio=audio, options={}, **fields)).task
+
+
+def test_an_upload_is_stored_then_the_task_written_then_queued() -> None:
+    api = Api()
+    task = api.submit(AudioInput(file=UploadedFile("My Song.wav", "audio/wav", b"RIFF" + bytes(100))))
+    assert api.tasks.get(task.task_id).status is TaskStatus.IN_QUEUE
+    assert task.source.key == f"uploads/{task.task_id}/My_Song.wav" and task.source.key in api.storage.objects
+    assert api.queue.sent == [{"task_id": task.task_id}]
+
+
+@pytest.mark.parametrize(("field", "code"), [("audio_url", "INVALID_AUDIO_URL"), ("webhook_url", "INVALID_WEBHOOK_URL")])
+def test_urls_that_lead_inside_are_refused_before_anything_is_stored(field, code) -> None:
+    api = Api()
+    urls = {"audio_url": "https://public.example/a.wav", "webhook_url": "https://public.example/hook"}
+    urls[field] = "https://internal.example/x"
+    with pytest.raises(InvalidRequestError) as refused:
+        api.submit(AudioInput(url=urls["audio_url"]), webhook_url=urls["webhook_url"])
+    assert refused.value.code == code and refused.value.message.startswith(f"{field} is refused:")
+    assert "loopback" in refused.value.message
+    assert api.tasks.items == {} and api.queue.sent == []
+
+
+def test_a_file_over_the_deployments_limit_is_refused() -> None:
+    api = Api()
+    with pytest.raises(TooLargeError) as refused:
+        api.submit(AudioInput(file=UploadedFile("a.wav", "audio/wav", b"x" * 2000)))
+    assert refused.value.code == "FILE_TOO_LARGE" and "/v1/uploads" in refused.value.message
+    assert api.storage.objects == {}
+
+
+def test_an_audio_path_must_name_an_object_within_the_limit() -> None:
+    api = Api()
+    with pytest.raises(NotFoundError) as missing:
+        api.submit(AudioInput(key="uploads/none.wav"))
+    assert missing.value.code == "AUDIO_NOT_FOUND"
+    api.storage.put_bytes("uploads/big.wav", b"x" * 2000)
+    with pytest.raises(TooLargeError):
+        api.submit(AudioInput(key="uploads/big.wav"))
+    api.storage.put_bytes("uploads/ok.wav", b"x" * 100)
+    assert api.submit(AudioInput(key="uploads/ok.wav")).source == TaskSource(kind="s3", key="uploads/ok.wav")
+
+
+def test_a_task_that_cannot_be_queued_ends_failed() -> None:
+    api = Api(broken_queue=True)
+    with pytest.raises(ConnectionError):
+        api.submit(AudioInput(url="https://public.example/a.wav"))
+    [task] = [api.tasks.get(task_id) for task_id in api.tasks.items]
+    assert task.status is TaskStatus.FAILED and task.error_code == "QUEUE_UNAVAILABLE"
+
+
+def test_midi_generation_needs_an_audio_task_of_the_caller_that_did_not_fail() -> None:
+    api = Api()
+    source = api.submit(AudioInput(url="https://public.example/a.wav"))
+    generated = api.submissions.submit_midi_generate(OWNER, MidiGenerateRequest(source.task_id, "https://public.example/cb"))
+    assert generated.task.source.task_id == source.task_id and generated.task.kind is TaskKind.MIDI_GENERATE
+    with pytest.raises(NotFoundError):
+        api.submissions.submit_midi_generate("key_other", MidiGenerateRequest(source.task_id, "https://public.example/cb"))
+    with pytest.raises(InvalidRequestError) as refused:
+        api.submissions.submit_midi_generate(OWNER, MidiGenerateRequest(source.task_id, "https://internal.example/cb"))
+    assert refused.value.message.startswith("callBackUrl is refused")
+    api.tasks.fail(source.task_id, error="not audio", error_code="NOT_AUDIO", status_msg="Audio to Midi Failed")
+    with pytest.raises(UnprocessableError) as failed:
+        api.submissions.submit_midi_generate(OWNER, MidiGenerateRequest(source.task_id, "https://public.example/cb"))
+    assert failed.value.code == "SOURCE_TASK_FAILED" and "not audio" in failed.value.message
+
+
+def test_lookups_answer_only_the_owner_and_link_only_what_exists() -> None:
+    api = Api()
+    task = api.submit(AudioInput(url="https://public.example/a.wav"))
+    assert api.lookup.find_task(OWNER, conversion_id=task.conversion_id).task_id == task.task_id
+    for owner, kind in (("key_other", None), (OWNER, TaskKind.FILE_CONVERT)):
+        with pytest.raises(NotFoundError):
+            api.lookup.find_task(owner, task_id=task.task_id, kind=kind)
+    with pytest.raises(InvalidRequestError):
+        api.lookup.find_task(OWNER)
+    api.tasks.claim(task.task_id)
+    done = api.tasks.complete(task.task_id, outputs={"midi": "results/t/a.mid"}, status_msg="done")
+    assert list(api.lookup.links(done)) == ["midi"]
+
+
+def finished(tasks: FakeTasks, **fields) -> Task:
+    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
+                    source=TaskSource(kind="s3", key="uploads/x/a.wav"), **fields)
+    tasks.create(task)
+    tasks.claim(task.task_id)
+    return tasks.complete(task.task_id, outputs={"midi": "results/x/a.mid"}, status_msg="done")
+
+
+def test_redelivery_starts_a_new_series_with_the_same_event_for_the_owner_only() -> None:
+    tasks, queue = FakeTasks(), FakeQueue()
+    redelivery = WebhookRedelivery(tasks=tasks, notify_queue=queue)
+    task = finished(tasks, webhook_url="https://public.example/hook")
+    with pytest.raises(NotFoundError):
+        redelivery.redeliver(task.task_id, owner_id="key_other")
+    done = redelivery.redeliver(task.task_id, owner_id=OWNER)
+    assert done.event == "task.completed" and done.webhook_id.startswith("msg_")
+    [message] = queue.sent
+    assert message["webhook_id"] == done.webhook_id and message["attempt"] == 1 and message["series"]
+    again = redelivery.redeliver(task.task_id, owner_id=OWNER)
+    assert again.webhook_id == done.webhook_id and queue.sent[1]["series"] != message["series"]
+
+
+def test_redelivery_is_refused_without_a_webhook_before_the_end_and_once_the_attempt_log_is_full() -> None:
+    tasks, queue = FakeTasks(), FakeQueue()
+    redelivery = WebhookRedelivery(tasks=tasks, notify_queue=queue)
+    without = finished(tasks)
+    with pytest.raises(ConflictError) as refused:
+        redelivery.redeliver(without.task_id, owner_id=OWNER)
+    assert refused.value.code == "WEBHOOK_NOT_CONFIGURED"
+    running = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1, webhook_url="https://e.com/h",
+                       source=TaskSource(kind="s3", key="k"))
+    tasks.create(running)
+    with pytest.raises(ConflictError) as refused:
+        redelivery.redeliver(running.task_id, owner_id=OWNER)
+    assert refused.value.code == "TASK_NOT_FINISHED"
+    full = finished(tasks, webhook_url="https://public.example/hook")
+    tasks.items[full.task_id]["webhook_attempts"] = [{"status_code": 500}] * MAX_RECORDED_ATTEMPTS
+    with pytest.raises(ConflictError, match="GET /v1/byId") as refused:
+        redelivery.redeliver(full.task_id, owner_id=OWNER)
+    assert refused.value.code == "WEBHOOK_REDELIVERY_LIMIT" and queue.sent == []
+    tasks.items[full.task_id]["webhook_attempts"] = tasks.items[full.task_id]["webhook_attempts"][:-1]
+    assert redelivery.redeliver(full.task_id, owner_id=OWNER).event == "task.completed"
+    assert len(queue.sent) == 1
+
+
+def test_a_signed_link_leads_to_a_short_lived_url_of_that_file_only() -> None:
+    tasks, storage = FakeTasks(), FakeStorage()
+    keys = FakeKeys({OWNER: FakeKey(OWNER, "whsec_" + "A" * 44)})
+    links = ResultLinks(tasks=tasks, keys=keys, storage=storage, clock=lambda: 1_800_000_000.0)
+    task = finished(tasks)
+    link = FileLink(task_id=task.task_id, name="midi", expires=1_900_000_000)
+    signature = sign(keys.keys[OWNER].webhook_secret, link)
+    assert links.location(task.task_id, "midi", expires=str(link.expires), signature=signature).endswith(
+        "results/x/a.mid?expires=300")
+    with pytest.raises(AccessDeniedError) as refused:
+        links.location(task.task_id, "wav", expires=str(link.expires), signature=signature)
+    assert refused.value.code == "INVALID_SIGNATURE"
+    wav = FileLink(task_id=task.task_id, name="wav", expires=link.expires)
+    with pytest.raises(NotFoundError) as missing:
+        links.location(task.task_id, "wav", expires=str(wav.expires), signature=sign(keys.keys[OWNER].webhook_secret, wav))
+    assert missing.value.code == "FILE_NOT_FOUND" and "midi" in missing.value.message

@@ -1,0 +1,259 @@
+"""The worker's steps over in-memory stores: claim, fetch, run, write, finish, notify (no AWS, no model)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from aws_lambda_powertools import Logger
+from fakes import FakeQueue, FakeStorage, FakeTasks, copy_file
+
+from midiscribe import net
+from midiscribe.domain import outputs
+from midiscribe.domain.conversions import ConvertSpec
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus
+from midiscribe.engine.errors import ModelNotFoundError, NotAudioError
+from midiscribe.engine.transcription import NoteEvent, Transcription
+from midiscribe.service.config import Settings
+from midiscribe.service.worker import build_worker
+from midiscribe.service.worker.errors import TransientError
+from midiscribe.service.worker.transcription import TRANSCRIPTION_OUTPUTS
+
+SETTINGS = Settings(bucket="bucket", transcribe_max_receive=3, retention_days=1)
+OWNER = "key_owner"
+NOTES = [NoteEvent(0.0, 0.5, 69, 0.8), NoteEvent(0.5, 1.0, 72, 0.6)]
+
+
+class Engine:
+    """Stands in for midiscribe.engine.transcribe: a known transcription, or a given error."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls: list[Path] = []
+        self.error = error
+
+    def __call__(self, path, options, *, max_duration_s, progress):
+        self.calls.append(Path(path))
+        if self.error is not None:
+            raise self.error
+        progress(1.0, 1.0)
+        return Transcription(notes=list(NOTES), duration_s=1.0, options=options, timings={"inference_s": 0.01})
+
+
+class Stack:
+    def __init__(self, *tasks: Task, engine=None, download=copy_file) -> None:
+        self.tasks = FakeTasks(*tasks)
+        self.storage = FakeStorage()
+        self.notify_queue = FakeQueue()
+        self.engine = engine or Engine()
+        self.log_lines = io.StringIO()
+        self.worker = build_worker(
+            SETTINGS, tasks=self.tasks, storage=self.storage, notify_queue=self.notify_queue,
+            transcribe=self.engine, download=download, log=Logger(service="worker-steps", stream=self.log_lines),
+        )
+
+    def process(self, task_id: str, **kwargs) -> TaskStatus | None:
+        return self.worker.pipeline.process(task_id, **kwargs)
+
+
+def wav_bytes(seconds: float = 0.2, rate: int = 22050) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, 0.3 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate), rate, format="WAV")
+    return buffer.getvalue()
+
+
+def upload_task(stack: Stack | None = None, *, name: str = "song.wav", data: bytes | None = None, **fields) -> Task:
+    task = Task.new(kind=fields.pop("kind", TaskKind.AUDIO_TO_MIDI), owner_id=OWNER, retention_days=1,
+                    source=TaskSource(kind="s3", key=f"uploads/x/{name}", filename=name), **fields)
+    if stack is not None:
+        stack.storage.put_bytes(task.source.key, wav_bytes() if data is None else data)
+        stack.tasks.create(task)
+    return task
+
+
+def test_a_task_goes_through_every_step_and_its_webhook_is_queued_once() -> None:
+    stack = Stack()
+    task = upload_task(stack, webhook_url="https://example.com/hook")
+    assert stack.process(task.task_id) is TaskStatus.COMPLETED
+    done = stack.tasks.get(task.task_id)
+    assert done.attempts == 1 and done.note_count == 2 and done.audio_duration_s == 1.0
+    assert done.outputs == {name: f"results/{task.task_id}/song.{ext}"
+                            for name, ext in (("midi", "mid"), ("wav", "wav"), ("json", "json"), ("csv", "csv"))}
+    assert stack.storage.objects[done.outputs["midi"]][1] == "audio/midi"
+    assert {"fetch_s", "write_s", "upload_s", "total_s", "inference_s"} <= set(done.timings)
+    # The message again (SQS delivers at least once): no work, no second webhook.
+    assert stack.process(task.task_id) is TaskStatus.COMPLETED
+    assert len(stack.engine.calls) == 1
+    assert stack.notify_queue.sent == [{"task_id": task.task_id, "event": "task.completed"}]
+
+
+def test_only_the_files_the_task_asks_for_are_written() -> None:
+    stack = Stack()
+    task = upload_task(stack, sonify_midi=False, save_note_events=False)
+    stack.process(task.task_id)
+    assert set(stack.tasks.get(task.task_id).outputs) == {outputs.MIDI}
+    assert stack.notify_queue.sent == []  # no webhook_url
+    assert [row.name for row in TRANSCRIPTION_OUTPUTS] == ["midi", "wav", "json", "csv"]
+
+
+def test_input_that_can_never_work_fails_the_task_without_a_retry() -> None:
+    stack = Stack()
+    task = upload_task(webhook_url="https://example.com/hook")
+    stack.tasks.create(task)  # its upload is not in the bucket
+    assert stack.process(task.task_id) is TaskStatus.FAILED
+    failed = stack.tasks.get(task.task_id)
+    assert failed.error_code == "AUDIO_NOT_FOUND" and failed.status_msg == "Audio to Midi Failed"
+    assert stack.notify_queue.sent == [{"task_id": task.task_id, "event": "task.failed"}]
+    assert stack.engine.calls == []
+
+
+def test_engine_errors_name_the_users_file_not_the_scratch_copy() -> None:
+    read: list[str] = []
+
+    def refuse(path, options, **kwargs):
+        read.append(str(path))
+        raise NotAudioError(f"{path} is a text file, not audio.")
+
+    stack = Stack(engine=refuse)
+    task = upload_task(stack, name="notes.wav")
+    stack.process(task.task_id)
+    failed = stack.tasks.get(task.task_id)
+    assert failed.error == "notes.wav is a text file, not audio." and failed.error_code == "NOT_AUDIO"
+    assert read and read[0] not in failed.error
+
+
+def test_temporary_errors_are_raised_for_a_retry_and_recorded_on_the_last_one() -> None:
+    stack = Stack(engine=Engine(ConnectionResetError("connection reset")))
+    task = upload_task(stack, webhook_url="https://example.com/hook")
+    for receive_count in (1, 2):
+        with pytest.raises(ConnectionResetError):
+            stack.process(task.task_id, receive_count=receive_count)
+        assert stack.tasks.get(task.task_id).status is TaskStatus.PROCESSING
+    assert stack.notify_queue.sent == []
+    with pytest.raises(ConnectionResetError):
+        stack.process(task.task_id, receive_count=3)
+    failed = stack.tasks.get(task.task_id)
+    assert failed.status is TaskStatus.FAILED and failed.error_code == "RETRIES_EXHAUSTED"
+    assert "ConnectionResetError" in failed.error and failed.attempts == 3
+    assert stack.notify_queue.sent == [{"task_id": task.task_id, "event": "task.failed"}]
+
+
+def test_a_missing_model_is_retried_rather_than_blamed_on_the_file() -> None:
+    stack = Stack(engine=Engine(ModelNotFoundError("no model")))
+    task = upload_task(stack)
+    with pytest.raises(ModelNotFoundError):
+        stack.process(task.task_id)
+    assert stack.tasks.get(task.task_id).status is TaskStatus.PROCESSING
+
+
+def test_audio_urls_are_fetched_with_the_given_download(tmp_path: Path) -> None:
+    served = tmp_path / "served.wav"
+    served.write_bytes(wav_bytes())
+
+    def download(url, destination, **limits):
+        if url.endswith("/private.wav"):
+            raise net.UnsafeUrlError("the URL points to a non-public address")
+        if url.endswith("/slow.wav"):
+            raise net.DownloadError("timed out", timed_out=True)
+        assert limits["max_bytes"] == SETTINGS.max_url_download_bytes
+        return copy_file(served, destination)
+
+    stack = Stack(download=download)
+    tasks = {name: Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
+                            source=TaskSource(kind="url", url=f"https://example.com/{name}"))
+             for name in ("tone.wav", "private.wav", "slow.wav")}
+    for task in tasks.values():
+        stack.tasks.create(task)
+    assert stack.process(tasks["tone.wav"].task_id) is TaskStatus.COMPLETED
+    assert stack.process(tasks["private.wav"].task_id) is TaskStatus.FAILED
+    assert stack.tasks.get(tasks["private.wav"].task_id).error_code == "INVALID_AUDIO_URL"
+    with pytest.raises(TransientError):
+        stack.process(tasks["slow.wav"].task_id)
+
+
+def test_file_conversion_writes_the_converted_file() -> None:
+    stack = Stack()
+    task = upload_task(stack, name="take.wav", kind=TaskKind.FILE_CONVERT, convert=ConvertSpec("flac", 44100, 24),
+                       sonify_midi=False, save_note_events=False)
+    assert stack.process(task.task_id) is TaskStatus.COMPLETED
+    done = stack.tasks.get(task.task_id)
+    key = f"results/{task.task_id}/take.flac"
+    assert done.outputs == {outputs.CONVERTED: key} and done.status_msg == "File Conversion Completed"
+    data, content_type = stack.storage.objects[key]
+    info = soundfile.info(io.BytesIO(data))
+    assert content_type == "audio/flac" and info.samplerate == 44100 and info.subtype == "PCM_24"
+    assert stack.engine.calls == []
+
+
+def generation_of(source: Task) -> Task:
+    return Task.new(kind=TaskKind.MIDI_GENERATE, owner_id=OWNER, retention_days=1, sonify_midi=False,
+                    save_note_events=False, webhook_url="https://example.callback",
+                    source=TaskSource(kind="task", task_id=source.task_id, filename=source.source.stem))
+
+
+def test_generation_reuses_the_earlier_tasks_notes_without_transcribing() -> None:
+    stack = Stack()
+    source = upload_task(stack)
+    stack.process(source.task_id)
+    generation = generation_of(source)
+    stack.tasks.create(generation)
+    assert stack.process(generation.task_id) is TaskStatus.COMPLETED
+    done = stack.tasks.get(generation.task_id)
+    earlier = stack.tasks.get(source.task_id).outputs
+    assert done.outputs[outputs.NOTES_JSON] == earlier[outputs.NOTES_JSON] and done.outputs["midi"] == earlier["midi"]
+    document = json.loads(stack.storage.objects[done.outputs[outputs.MIDI_DATA]][0])
+    assert [note["pitch"] for note in document["instruments"][0]["notes"]] == [69, 72]
+    assert done.note_count == 2 and len(stack.engine.calls) == 1  # only the earlier task's
+
+
+def test_generation_without_stored_notes_transcribes_and_reads_its_own_file() -> None:
+    stack = Stack()
+    source = upload_task(stack, save_note_events=False)
+    stack.process(source.task_id)
+    generation = generation_of(source)
+    stack.tasks.create(generation)
+    stack.storage.reads.clear()
+    assert stack.process(generation.task_id) is TaskStatus.COMPLETED
+    done = stack.tasks.get(generation.task_id)
+    assert set(done.outputs) == {outputs.MIDI, outputs.NOTES_JSON, outputs.MIDI_DATA}
+    assert done.outputs[outputs.MIDI_DATA] == f"results/{generation.task_id}/song.midi-data.json"
+    # It read the audio, not the notes it had just written.
+    assert stack.storage.reads == [source.source.key] and len(stack.engine.calls) == 2
+
+
+def s3_notification(bucket: str, *keys: str) -> str:
+    return json.dumps({"Records": [
+        {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+         "s3": {"bucket": {"name": bucket}, "object": {"key": key, "sequencer": "0055AED6DCD90281E5"}}}
+        for key in keys
+    ]})
+
+
+def test_inbox_notifications_create_each_task_once_and_skip_what_is_not_in_the_inbox() -> None:
+    stack = Stack()
+    stack.storage.put_bytes("inbox/my song.wav", wav_bytes())
+    body = s3_notification("bucket", "inbox/my+song.wav", "results/x/a.mid", "inbox/")
+    [task_id] = stack.worker.handle_message(body)
+    assert stack.worker.handle_message(body) == [task_id]  # delivered twice, one task
+    task = stack.tasks.get(task_id)
+    assert task.owner_id == "inbox" and task.source.key == "inbox/my song.wav" and task.options == {}
+    assert task.status is TaskStatus.COMPLETED and len(stack.engine.calls) == 1
+    assert stack.worker.handle_message(s3_notification("another-bucket", "inbox/a.wav")) == []
+    assert stack.worker.handle_message(json.dumps({"Event": "s3:TestEvent"})) == []
+    assert stack.worker.handle_message("not json") == [] and stack.worker.handle_message("[]") == []
+    assert len(stack.tasks.items) == 1
+
+
+def test_dead_letters_end_an_unfinished_task_failed_and_send_its_webhook() -> None:
+    stack = Stack()
+    task = upload_task(stack, webhook_url="https://example.com/hook")
+    stack.tasks.claim(task.task_id)  # then the worker died, every time
+    assert stack.worker.handle_dead_letter(json.dumps({"task_id": task.task_id})) == [task.task_id]
+    failed = stack.tasks.get(task.task_id)
+    assert failed.status is TaskStatus.FAILED and failed.error_code == "RETRIES_EXHAUSTED"
+    assert stack.notify_queue.sent == [{"task_id": task.task_id, "event": "task.failed"}]
+    stack.worker.handle_dead_letter(json.dumps({"task_id": task.task_id}))
+    assert len(stack.notify_queue.sent) == 1
