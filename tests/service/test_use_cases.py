@@ -45,7 +45,7 @@ def test_an_upload_is_stored_then_the_task_written_then_queued() -> None:
     api = Api()
     task = api.submit(AudioInput(file=UploadedFile("My Song.wav", "audio/wav", b"RIFF" + bytes(100))))
     assert api.tasks.get(task.task_id).status is TaskStatus.IN_QUEUE
-    assert task.source.key == f"uploads/{task.task_id}/My_Song.wav" and task.source.key in api.storage.objects
+    assert task.source.key == f"uploads/{OWNER}/{task.task_id}/My_Song.wav" and task.source.key in api.storage.objects
     assert api.queue.sent == [{"task_id": task.task_id}]
 
 
@@ -72,13 +72,29 @@ def test_a_file_over_the_deployments_limit_is_refused() -> None:
 def test_an_audio_path_must_name_an_object_within_the_limit() -> None:
     api = Api()
     with pytest.raises(NotFoundError) as missing:
-        api.submit(AudioInput(key="uploads/none.wav"))
+        api.submit(AudioInput(key=f"uploads/{OWNER}/u/none.wav"))
     assert missing.value.code == "AUDIO_NOT_FOUND"
-    api.storage.put_bytes("uploads/big.wav", b"x" * 2000)
+    api.storage.put_bytes(f"uploads/{OWNER}/u/big.wav", b"x" * 2000)
     with pytest.raises(TooLargeError):
-        api.submit(AudioInput(key="uploads/big.wav"))
-    api.storage.put_bytes("uploads/ok.wav", b"x" * 100)
-    assert api.submit(AudioInput(key="uploads/ok.wav")).source == TaskSource(kind="s3", key="uploads/ok.wav")
+        api.submit(AudioInput(key=f"uploads/{OWNER}/u/big.wav"))
+    api.storage.put_bytes(f"uploads/{OWNER}/u/ok.wav", b"x" * 100)
+    assert api.submit(AudioInput(key=f"uploads/{OWNER}/u/ok.wav")).source == TaskSource(
+        kind="s3", key=f"uploads/{OWNER}/u/ok.wav")
+
+
+@pytest.mark.parametrize("key", ["uploads/key_other/u/theirs.wav", "uploads/theirs.wav", "inbox/dropped.wav",
+                                 "results/t/a.mid", f"uploads/{OWNER}x/u/prefix-trick.wav"])
+def test_anything_but_the_callers_own_uploads_is_answered_like_a_missing_object(key) -> None:
+    api = Api()
+    api.storage.put_bytes(key, b"RIFF" + bytes(100))
+    missing = f"uploads/{OWNER}/u/nothing.wav"
+    answers = []
+    for path in (key, missing):
+        with pytest.raises(NotFoundError) as refused:
+            api.submit(AudioInput(key=path, path=path))
+        answers.append((refused.value.code, refused.value.message.replace(path, "<PATH>")))
+    assert answers[0] == answers[1] and api.tasks.items == {}
+    assert key not in api.storage.reads  # not even read
 
 
 def test_a_task_that_cannot_be_queued_ends_failed() -> None:
