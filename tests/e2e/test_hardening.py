@@ -33,10 +33,16 @@ MAX_ERROR_BODY_BYTES = 16 * 1024
 
 
 def envelope(response: requests.Response) -> dict:
-    """The error envelope every non-2xx answer must be: JSON, success false, a code and a message."""
+    """The error envelope every non-2xx answer must be: JSON, success false, a code and a message.
+
+    kie.ai's routes (/api/v1/…) answer in kie.ai's own envelope, {"code": <the status>, "msg"}.
+    """
     assert response.headers.get("Content-Type", "").startswith("application/json"), (
         response.status_code, response.headers.get("Content-Type"), response.text[:300])
     body = response.json()
+    if "/api/v1/" in response.url:
+        assert body["code"] == response.status_code and body["msg"], body
+        return body
     assert body["success"] is False and body["code"] and body["error"], body
     return body
 
