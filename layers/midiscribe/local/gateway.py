@@ -238,6 +238,6 @@ def _error_type(response_type: str) -> str:
     return {
         "UNAUTHORIZED": "UnauthorizedException",
         "ACCESS_DENIED": "AccessDeniedException",
-        "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+        "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",  # nosec B105 # an error type's name
         "REQUEST_TOO_LARGE": "RequestTooLargeException",
     }.get(response_type, "InternalServerErrorException")

@@ -101,7 +101,8 @@ class ConversionJob:
         return [self.fetcher.fetch(task.source, workdir)]
 
     def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
-        assert task.convert is not None, "checked when fetching"
+        if task.convert is None:  # fetch refused it already; kept so the check never depends on the caller
+            raise TaskInputError("The file_convert task has no target format.", "INVALID_INPUT")
         [fetched] = inputs
         started = time.perf_counter()
         extension = task.convert.target_format
