@@ -412,3 +412,9 @@ def test_a_huge_wrong_value_is_quoted_briefly() -> None:
     with pytest.raises(InvalidRequestError) as caught:
         audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "sonify_midi": ["x"] * 100_000}))
     assert "sonify_midi" in caught.value.message and len(caught.value.message) < 300
+
+
+def test_text_of_only_whitespace_is_not_given() -> None:
+    """Blank text becomes "not given" before any bound applies (it once reached max_length as None: a 500)."""
+    request = audio_to_midi(RequestBody(fields={"audio_url": "\r\u2006\x1c\u2008", "audio_path": "uploads/k/a.wav"}))
+    assert request.audio.key == "uploads/k/a.wav" and request.audio.url == ""

@@ -83,7 +83,9 @@ def uploaded_file(value: Any, info: ValidationInfo) -> UploadedFile:
     return value
 
 
-Text = Annotated[str | None, BeforeValidator(text), Field(max_length=MAX_TEXT_CHARS)]
+# The bound sits on the text itself: blank text becomes None, which has no length.
+BoundedText = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+Text = Annotated[BoundedText | None, BeforeValidator(text)]
 LooseBool = Annotated[bool, BeforeValidator(loose_bool)]
 # Documented as a binary string (what a multipart file part is); read as the part itself.
 FilePart = Annotated[

@@ -51,9 +51,6 @@ class ApiResolver(APIGatewayRestResolver):
         schema = super().get_openapi_schema(**kwargs)
         for path, path_item in (schema.paths or {}).items():
             envelope = "KieErrorResponse" if path.startswith(KIE_PREFIX) else "ErrorResponse"
-            post = getattr(path_item, "post", None)
-            if post is not None:
-                _document_idempotency(post, envelope)
             for method in ("get", "put", "post", "delete", "patch"):
                 operation = getattr(path_item, method, None)
                 responses = getattr(operation, "responses", None) or {}
@@ -76,6 +73,9 @@ class ApiResolver(APIGatewayRestResolver):
                             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{envelope}"}}},
                         },
                     )
+            post = getattr(path_item, "post", None)
+            if post is not None:  # after Powertools' generic 422 is gone, so that ours takes its place
+                _document_idempotency(post, envelope)
         return schema
 
 

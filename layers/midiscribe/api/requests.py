@@ -46,8 +46,8 @@ from midiscribe.engine.errors import InvalidOptionsError
 from midiscribe.engine.options import TranscriptionOptions
 
 from .body import RequestBody
-from .fields import NOT_BLANK, FilePart, LooseBool, Text, refusal, text, whole_number
-from .limits import MAX_TEXT_CHARS, quoted, some_names
+from .fields import NOT_BLANK, BoundedText, FilePart, LooseBool, Text, refusal, text, whole_number
+from .limits import quoted, some_names
 
 OPTION_NAMES = frozenset(TranscriptionOptions.model_fields)
 # A media type, type/subtype, on one line.
@@ -326,9 +326,7 @@ class FileConvertForm(FileConvertJson):
 
 # ---- POST /api/v1/midi/generate (kie.ai) and POST /v1/uploads
 
-RequiredText = Annotated[
-    str, BeforeValidator(lambda value, info: text(value, info) or ""), Field(max_length=MAX_TEXT_CHARS)
-]
+RequiredText = Annotated[BoundedText, BeforeValidator(lambda value, info: text(value, info) or "")]
 
 
 class MidiGenerateBody(RequestModel):
