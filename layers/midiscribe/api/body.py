@@ -178,10 +178,9 @@ def _check_field_count(count: int) -> None:
 
 def _sent_twice(names: list[str]) -> InvalidRequestError:
     unique = list(dict.fromkeys(names))
+    hint = " (one audio_file per request: submit each file on its own)" if "audio_file" in unique else ""
     return InvalidRequestError(
-        f"Field(s) sent more than once: {some_names(unique)}. Send each field once "
-        "(one audio_file per request).",
-        "DUPLICATE_FIELD",
+        f"Field(s) sent more than once: {some_names(unique)}. Send each field once{hint}.", "DUPLICATE_FIELD"
     )
 
 

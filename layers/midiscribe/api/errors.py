@@ -2,8 +2,9 @@
 
 Every error the API answers with goes through here: the domain's errors (each class has its
 status below), the API's own (a content type it cannot read), invalid query or path parameters
-(Powertools' validation), unknown routes (404) and known paths asked with another method (405 with ``Allow``), and anything
-unexpected (500, details only in the logs). Messages are cut to a bounded length (``limits``).
+(Powertools' validation), unknown routes (404) and known paths asked with another method (405 with
+``Allow``), and anything unexpected (500, details only in the logs). Messages are cut to a bounded
+length (``limits``).
 Under ``/api/v1/`` (kie.ai's routes) the envelope is kie.ai's ``{"code", "msg"}``; elsewhere it is
 MusicGPT's ``{"success": false, "error", "code"}``.
 """
