@@ -168,6 +168,9 @@ def _too_large_message() -> str:
 
 class ApiHttpServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of clients connecting at once (as to API Gateway)
+    # overflows it and the extra connections are reset before they are accepted.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], gateway: LocalApiGateway):
         self.gateway = gateway
