@@ -10,14 +10,17 @@ PYTHON ?= $(shell (PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null) || c
 PORT   ?= 3000
 
 LOCK   := requirements.lock
+# The security checks have their own venv and lock, so their pins never move the product's.
+SECVENV := .venv-security
+SECLOCK := tools/security.lock
 # pip reads only the lock: no index "latest" can slip in, and every file is checked by its hash.
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: help install model lint openapi test test-fast run bench clean lock requirements
+.PHONY: help install model lint security openapi test test-fast run bench clean lock requirements
 
 help:
 	@echo "make run    - set up, then serve the whole API on http://127.0.0.1:$(PORT) (no Docker, no AWS)"
-	@echo "make test   - set up, then run every check (ruff, cfn-lint, pytest)"
+	@echo "make test   - set up, then run every check (lock, ruff, cfn-lint, bandit, checkov, pip-audit, pytest)"
 	@echo "make install- create .venv with Python 3.12, install exactly requirements.lock, fetch the model"
 	@echo "make lock   - re-resolve pyproject.toml's ranges into requirements.lock (takes new releases)"
 	@echo "make bench  - performance figures against the real basic-pitch 0.4.0 (slow)"
@@ -39,10 +42,23 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	@if [ -f template.yaml ]; then echo "$(BIN)/cfn-lint template.yaml"; $(BIN)/cfn-lint template.yaml; fi
 
+$(SECVENV)/.installed: $(SECLOCK)
+	@test -x $(SECVENV)/bin/python || $(PYTHON) -m venv $(SECVENV)
+	$(SECVENV)/bin/python -m pip --disable-pip-version-check --quiet install --require-hashes --no-deps -r $(SECLOCK)
+	@touch $@
+
+# bandit on our code, checkov on the template, pip-audit on the lock. A finding is fixed, or answered
+# where it stands: a `# nosec <id>: why` comment, a checkov skip with its reason in the resource's
+# Metadata, an entry with its reason in tools/audit.py.
+security: $(SECVENV)/.installed
+	$(SECVENV)/bin/bandit -c pyproject.toml -r layers functions tools -q
+	$(SECVENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(SECVENV)/bin/python tools/audit.py
+
 openapi: install
 	$(BIN)/python -m midiscribe.api.openapi --write openapi.json
 
-test: install lint
+test: install lint security
 	$(BIN)/python -m pytest
 
 test-fast: install
@@ -65,4 +81,4 @@ bench: install
 	$(BIN)/python bench/engine.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(SECVENV) .pytest_cache .ruff_cache build *.egg-info

@@ -64,7 +64,7 @@ def test_each_unit_installs_everything_its_packages_need(unit):
 @pytest.fixture
 def scratch_checkout(tmp_path):
     units = [name for unit in lock_tool.UNITS for name in (unit, str(Path(unit).with_suffix(".txt")))]
-    for name in ("requirements.lock", "pyproject.toml", *units):
+    for name in ("requirements.lock", "pyproject.toml", lock_tool.SECURITY_IN, lock_tool.SECURITY_LOCK, *units):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     assert lock_tool.problems(tmp_path) == []

@@ -455,6 +455,7 @@ def granted(template: dict, function_id: str) -> set[tuple[str, str, str]]:
 
 TASKS = "TasksTable"
 KEYS = "ApiKeysTable"
+IDEMPOTENCY = "IdempotencyTable"
 BUCKET = "DataBucket"
 LEAST_PRIVILEGE = {
     "AuthorizerFunction": {("dynamodb:GetItem", KEYS, "")},
@@ -464,6 +465,11 @@ LEAST_PRIVILEGE = {
         ("dynamodb:UpdateItem", TASKS, ""),
         ("dynamodb:Query", TASKS, "/index/by_owner"),
         ("dynamodb:Query", TASKS, "/index/by_conversion"),
+        # Powertools' idempotency records: write, read back, complete, and delete after a failure.
+        ("dynamodb:GetItem", IDEMPOTENCY, ""),
+        ("dynamodb:PutItem", IDEMPOTENCY, ""),
+        ("dynamodb:UpdateItem", IDEMPOTENCY, ""),
+        ("dynamodb:DeleteItem", IDEMPOTENCY, ""),
         # A signed file link is checked with the task owner's webhook secret.
         ("dynamodb:Query", KEYS, "/index/by_key_id"),
         ("s3:PutObject", BUCKET, "/uploads/*"),
@@ -518,12 +524,39 @@ def test_api_is_authorized_by_default_with_public_health_and_docs(template):
     assert api["ApiKeySourceType"] == "AUTHORIZER"
     assert {"multipart~1form-data", "audio~1*", "application~1octet-stream"} <= set(api["BinaryMediaTypes"])
     assert "AccessLogSetting" in api and api["MethodSettings"][0]["ThrottlingRateLimit"]
-    events = functions(template)["SubmitFunction"]["Properties"]["Events"]
-    public = {e["Properties"]["Path"] for e in events.values() if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"}
-    assert public == {"/health", "/openapi.json", "/swagger", "/v1/files/{task_id}/{name}",
-                      "/", "/explorer", "/explorer/{asset}"}
+    public = {(method, path) for method, path, authorized in api_events(template) if not authorized}
+    assert {(method, path) for method, path in public if method != "ANY"} == {
+        ("GET", "/health"), ("GET", "/openapi.json"), ("GET", "/swagger"), ("GET", "/v1/files/{task_id}/{name}"),
+        ("GET", "/"), ("GET", "/explorer"), ("GET", "/explorer/{asset}")}
     usage_plan = resources_of(template, "AWS::ApiGateway::UsagePlan")
     assert len(usage_plan) == 1
+
+
+def api_events(template: dict) -> list[tuple[str, str, bool]]:
+    """SubmitFunction's Api events as (method, path, authorized)."""
+    events = functions(template)["SubmitFunction"]["Properties"]["Events"]
+    return [(e["Properties"]["Method"].upper(), e["Properties"]["Path"],
+             e["Properties"].get("Auth", {}).get("Authorizer") != "NONE") for e in events.values() if e["Type"] == "Api"]
+
+
+def test_the_template_declares_exactly_the_apis_routes_and_an_any_method_on_each(template):
+    """No greedy {proxy+}: API Gateway answers unknown paths itself (404 with or without a key), and a
+    route the code serves but the template forgot would not be reachable. Every other method of a
+    path reaches the function unauthenticated, which answers 405 with Allow (HEAD on /health)."""
+    from midiscribe.api.app import openapi_json
+
+    served = {(method.upper(), path) for path, item in json.loads(openapi_json())["paths"].items()
+              for method in item if method.upper() != "HEAD"}
+    # Not in the document: the document itself, and the pages for people rather than programs.
+    served |= {("GET", "/openapi.json"), ("GET", "/swagger"), ("GET", "/"), ("GET", "/explorer"),
+               ("GET", "/explorer/{asset}")}
+    events = api_events(template)
+    declared = {(method, path) for method, path, _ in events if method != "ANY"}
+    assert declared == served, f"in the code only: {served - declared}; in the template only: {declared - served}"
+    assert {path for method, path, authorized in events if method == "ANY" and not authorized} == {
+        path for _, path in served}
+    assert all(method != "ANY" for method, path, authorized in events if authorized)
+    assert not any("+}" in path for _, path, _ in events)
 
 
 def test_bucket_is_private_encrypted_tls_only_and_expires_outputs(template):
@@ -561,10 +594,8 @@ def test_api_events_are_rest_proxy_events_for_routes_the_template_serves(templat
     event = _events()[name]
     assert set(event) >= {"resource", "path", "httpMethod", "headers", "multiValueHeaders", "queryStringParameters",
                           "pathParameters", "requestContext", "body", "isBase64Encoded"}
-    events = functions(template)["SubmitFunction"]["Properties"]["Events"]
-    routes = {e["Properties"]["Path"]: e["Properties"] for e in events.values()}
-    route = routes[event["resource"]]
-    public = route.get("Auth", {}).get("Authorizer") == "NONE"
+    authorized = {(method, path): authorized for method, path, authorized in api_events(template)}
+    public = not authorized[(event["httpMethod"], event["resource"])]
     assert ("authorizer" in event["requestContext"]) != public
     if not public:
         assert event["requestContext"]["authorizer"]["principalId"] == event["requestContext"]["authorizer"]["key_id"]
@@ -693,8 +724,11 @@ def test_transformed_api_authorizes_everything_but_the_public_routes(transformed
     paths = api["Body"]["paths"]
     for path in ("/health", "/openapi.json", "/swagger", "/v1/files/{task_id}/{name}"):
         assert paths[path]["get"].get("security") == [], f"{path} must be public"
-    security = paths["/{proxy+}"]["x-amazon-apigateway-any-method"]["security"]
-    assert {"ApiKeyAuthorizer": []} in security and {"api_key": []} in security
+    assert "/{proxy+}" not in paths
+    for path, method in (("/v1/audio_to_midi", "post"), ("/v1/byId", "get"), ("/api/v1/midi/generate", "post")):
+        security = paths[path][method]["security"]
+        assert {"ApiKeyAuthorizer": []} in security and {"api_key": []} in security, path
+        assert paths[path]["x-amazon-apigateway-any-method"].get("security") == [], path
     assert api["ApiKeySourceType"] == "AUTHORIZER"
     authorizer = api["Body"]["components"]["securitySchemes"]["ApiKeyAuthorizer"]["x-amazon-apigateway-authorizer"]
     assert authorizer["type"] == "request"

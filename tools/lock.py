@@ -15,7 +15,7 @@ by hand, so a release published tonight changes nothing until someone runs ``mak
 from __future__ import annotations
 
 import shlex
-import subprocess
+import subprocess  # nosec B404 # runs uv and pip, fixed commands
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -46,6 +46,13 @@ OLDEST_PYTHON = "3.11"  # pyproject.toml's requires-python: the lock must instal
 COMPILE_COMMAND = [
     "uv", "pip", "compile", "pyproject.toml", "--all-extras", "--universal", "--generate-hashes",
     "--python-version", OLDEST_PYTHON, "--no-header", "--quiet", "--output-file", LOCK,
+]
+# The security checks' own venv (`make security`): locked separately so checkov's pins stay its own.
+SECURITY_IN = "tools/security.in"
+SECURITY_LOCK = "tools/security.lock"
+SECURITY_COMPILE_COMMAND = [
+    "uv", "pip", "compile", SECURITY_IN, "--universal", "--generate-hashes",
+    "--python-version", OLDEST_PYTHON, "--no-header", "--quiet", "--output-file", SECURITY_LOCK,
 ]
 LOCK_HEADER = (
     "# The one lock: every version midiscribe installs, for development, CI and the deployment units.\n"
@@ -164,6 +171,10 @@ def problems(root: Path = ROOT) -> list[str]:
     """Everything in the checkout at ``root`` that disagrees with its lock, one readable line each."""
     found = []
     lock = read_pins(root / LOCK)
+    security = {pin.name for pin in read_pins(root / SECURITY_LOCK)}
+    for requirement in read_roots(root / SECURITY_IN):
+        if canonicalize_name(requirement.name) not in security:
+            found.append(f"{SECURITY_LOCK} has no {requirement.name}, which {SECURITY_IN} names: run `make lock`")
     for requirement in pyproject_requirements(root):
         name = canonicalize_name(requirement.name)
         candidates = [pin for pin in lock if pin.name == name]
@@ -188,9 +199,15 @@ def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "check"
     if command == "compile":
         uv = Path(sys.executable).with_name("uv")
-        subprocess.run([str(uv), *COMPILE_COMMAND[1:]], cwd=ROOT, check=True)
-        lock = ROOT / LOCK
-        lock.write_text(LOCK_HEADER + lock.read_text(encoding="utf-8"), encoding="utf-8")
+        for compile_command, output, header in (
+            (COMPILE_COMMAND, LOCK, LOCK_HEADER),
+            (SECURITY_COMPILE_COMMAND, SECURITY_LOCK,
+             f"# The security checks' lock, written by `make lock` from {SECURITY_IN}; never edit by hand.\n"
+             f"#    {shlex.join(SECURITY_COMPILE_COMMAND)}\n"),
+        ):
+            subprocess.run([str(uv), *compile_command[1:]], cwd=ROOT, check=True)  # nosec B603 # our own argv, no shell
+            path = ROOT / output
+            path.write_text(header + path.read_text(encoding="utf-8"), encoding="utf-8")
         command = "units"
     if command == "units":
         for path, text in expected_units().items():

@@ -1,8 +1,8 @@
 """SubmitFunction: every API route (MusicGPT- and kie.ai-compatible), served by one Powertools resolver.
 
 The routes live in ``midiscribe.api``; this handler wires the use cases they call to this
-deployment's table, bucket and queues (the one place that happens for this function), and adds
-logging context and tracing.
+deployment's table, bucket and queues, and the Idempotency-Key records to their table (the one place
+that happens for this function), and adds logging context and tracing.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from midiscribe.api.app import app
 from midiscribe.api.context import USE_CASES
+from midiscribe.api.idempotency import IDEMPOTENCY_STORE
+from midiscribe.aws.idempotency import idempotency_store
 from midiscribe.aws.keys import ApiKeyRepository
 from midiscribe.aws.queues import MessageQueue
 from midiscribe.aws.storage import Storage
@@ -54,5 +56,7 @@ def lambda_handler(event: dict, context: object) -> dict:
     # Wired per invocation from the environment (always the current settings: tests and the local stack
     # point it at other endpoints), and only when a route asks: health and the docs need nothing.
     settings = Settings.from_env()
-    app.append_context(**{USE_CASES: functools.cache(lambda: use_cases(settings))})
+    stores = {IDEMPOTENCY_STORE: functools.cache(lambda: idempotency_store(settings.idempotency_table))}
+    app.append_context(**{USE_CASES: functools.cache(lambda: use_cases(settings))},
+                       **(stores if settings.idempotency_table else {}))
     return app.resolve(event, context)

@@ -74,6 +74,15 @@ def encode_multipart(fields: Mapping[str, str], files: Mapping[str, tuple[str, b
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+def _open(request: str | urllib.request.Request, timeout: float) -> Any:
+    """``urlopen`` for http(s) only: a link from a server (an upload form, a result) must not name a local
+    ``file:`` or another scheme urllib would happily open."""
+    url = request.full_url if isinstance(request, urllib.request.Request) else request
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise MidiscribeError(f"Refusing to open {url[:200]!r}: only http:// and https:// links are followed.")
+    return urllib.request.urlopen(request, timeout=timeout)  # nosec B310 # the scheme is checked just above
+
+
 def _content_type_of(path: Path) -> str:
     guessed, _ = mimetypes.guess_type(path.name)
     return guessed or "application/octet-stream"
@@ -101,7 +110,7 @@ class MidiscribeClient:
             headers["Content-Type"] = content_type
         request = urllib.request.Request(url, data=body, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _open(request, self.timeout) as response:
                 payload = response.read()
         except urllib.error.HTTPError as error:
             raise self._api_error(error.code, error.read()) from None
@@ -187,7 +196,7 @@ class MidiscribeClient:
         )
         request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": multipart_type})
         try:
-            with urllib.request.urlopen(request, timeout=max(self.timeout, 600)) as response:
+            with _open(request, max(self.timeout, 600)) as response:
                 response.read()
         except urllib.error.HTTPError as error:
             detail = error.read()[:300].decode("utf-8", "replace")
@@ -235,7 +244,7 @@ class MidiscribeClient:
             name = Path(urllib.parse.unquote(urllib.parse.urlparse(link).path)).name or field_name
             target = destination / name
             try:
-                with urllib.request.urlopen(link, timeout=max(self.timeout, 600)) as response, open(target, "wb") as out:
+                with _open(link, max(self.timeout, 600)) as response, open(target, "wb") as out:
                     while chunk := response.read(1 << 20):
                         out.write(chunk)
             except urllib.error.HTTPError as error:

@@ -80,27 +80,31 @@ def test_seed_000_option_2_multipart_upload(stack, repo) -> None:
     )
     assert_queued(status, body)
     task = repo.get(body["task_id"])
-    assert task.source.key == f"uploads/{body['task_id']}/audio.wav"
+    assert task.source.key == f"uploads/key_owner/{body['task_id']}/audio.wav"
     assert task.sonify_midi is False and task.save_note_events is True
     stored = stack.s3.get_object(Bucket=stack.bucket, Key=task.source.key)["Body"].read()
     assert stored == wav
     assert queued_task_ids(stack) == [body["task_id"]]
 
 
+# Seed 002 names an object in the bucket; here it is one of the caller's own uploads (key_owner's).
+OWN_UPLOAD = "uploads/key_owner/seed-002/input_audio.wav"
+
+
 def test_seed_002_json_audio_path_in_our_bucket(stack, repo) -> None:
-    stack.s3.put_object(Bucket=stack.bucket, Key="input_audio.wav", Body=tiny_wav())
-    payload = {"audio_path": f"s3://{stack.bucket}/input_audio.wav", "sonify_midi": True,
+    stack.s3.put_object(Bucket=stack.bucket, Key=OWN_UPLOAD, Body=tiny_wav())
+    payload = {"audio_path": f"s3://{stack.bucket}/{OWN_UPLOAD}", "sonify_midi": True,
                "save_note_events": True, "webhook_url": "https://yourdomain.com/webhook"}
     status, body = call(prepared_event("POST", SEED_URL, headers={"accept": "application/json",
                                                                  "Authorization": "k"}, json=payload))
     assert_queued(status, body)
-    assert repo.get(body["task_id"]).source.key == "input_audio.wav"
+    assert repo.get(body["task_id"]).source.key == OWN_UPLOAD
 
 
 def test_seed_002_curl_json_labelled_as_a_form(stack) -> None:
-    stack.s3.put_object(Bucket=stack.bucket, Key="input_audio.wav", Body=tiny_wav())
+    stack.s3.put_object(Bucket=stack.bucket, Key=OWN_UPLOAD, Body=tiny_wav())
     raw = (
-        '{\n  "audio_path": "s3://' + stack.bucket + '/input_audio.wav",\n  "sonify_midi": true,\n'
+        '{\n  "audio_path": "s3://' + stack.bucket + '/' + OWN_UPLOAD + '",\n  "sonify_midi": true,\n'
         '  "save_note_events": true,\n  "webhook_url": "https://yourdomain.com/webhook"\n}'
     )
     event = rest_event("POST", SEED_URL, body=raw, headers={
@@ -125,7 +129,7 @@ def test_upload_then_submit_its_path(stack, repo) -> None:
     status, body = call(prepared_event("POST", "/v1/uploads", json={"filename": "big song.wav",
                                                                   "content_type": "audio/wav"}))
     assert status == 200, body
-    assert body["key"].startswith("uploads/") and body["key"].endswith("/big_song.wav")
+    assert body["key"].startswith("uploads/key_owner/") and body["key"].endswith("/big_song.wav")
     assert body["audio_path"] == f"s3://{stack.bucket}/{body['key']}"
     assert body["fields"]["key"] == body["key"] and "policy" in {k.lower() for k in body["fields"]}
     assert body["max_bytes"] == int(200 * 1024 * 1024)

@@ -58,13 +58,19 @@ def test_a_signed_link_redirects_to_a_presigned_url_that_downloads_the_file(task
     assert fetched.status_code == 200 and fetched.content == OUTPUTS[name]
 
 
-def test_a_disabled_key_keeps_its_results_reachable(aws_stack, task, owner):
-    """Disabling a key refuses its API calls; its tasks' results stay, as do the links to them."""
+def test_a_disabled_keys_links_stop_working(aws_stack, task, owner):
+    """Disabling a key refuses its API calls and its links; enabling it again brings them back."""
     from midiscribe.aws.keys import ApiKeyRepository
 
-    ApiKeyRepository(aws_stack.keys_table, client=aws_stack.dynamodb).disable(owner.key_id)
-    answer = follow(task.task_id, "midi", link_query(owner.webhook_secret, task.task_id, "midi"))
-    assert answer["statusCode"] == 302
+    keys = ApiKeyRepository(aws_stack.keys_table, client=aws_stack.dynamodb)
+    keys.disable(owner.key_id)
+    status, body = call(rest_event("GET", f"/v1/files/{task.task_id}/midi",
+                                   query=link_query(owner.webhook_secret, task.task_id, "midi"), key_id=None))
+    assert (status, body["success"], body["code"]) == (403, False, "KEY_DISABLED")
+    # Only a genuine link learns that: a forged one gets the answer any bad signature gets.
+    status, body = call(rest_event("GET", f"/v1/files/{task.task_id}/midi",
+                                   query={"expires": "1900000000", "signature": "forged"}, key_id=None))
+    assert (status, body["code"]) == (403, "INVALID_SIGNATURE")
 
 
 def test_a_tampered_name_is_refused(task, owner):
@@ -89,11 +95,13 @@ def test_an_expired_link_is_refused(task, owner):
     assert "/v1/byId" in body["error"]
 
 
-def test_unknown_task_is_404(owner):
-    task_id = "00000000-0000-4000-8000-000000000000"
-    status, body = call(rest_event("GET", f"/v1/files/{task_id}/midi",
-                                   query=link_query(owner.webhook_secret, task_id, "midi"), key_id=None))
-    assert (status, body["success"], body["code"]) == (404, False, "TASK_NOT_FOUND")
+@pytest.mark.parametrize("task_id", ["00000000-0000-4000-8000-000000000000", "x" * 200])
+def test_an_unknown_task_is_answered_like_a_bad_signature(task, owner, task_id):
+    """Whether a task exists is not for a link's holder to learn: the same answer, word for word."""
+    query = {"expires": "1900000000", "signature": "forged"}
+    unknown = call(rest_event("GET", f"/v1/files/{task_id}/midi", query=query, key_id=None))
+    forged = call(rest_event("GET", f"/v1/files/{task.task_id}/midi", query=query, key_id=None))
+    assert unknown == forged and unknown[0] == 403 and unknown[1]["code"] == "INVALID_SIGNATURE"
 
 
 @pytest.mark.parametrize("name", ["converted", "midi_data", "nonsense"])
@@ -131,6 +139,6 @@ def test_the_sample_event_is_what_api_gateway_sends_for_a_link(sample_event, tas
     event["multiValueQueryStringParameters"] = {name: [value] for name, value in query.items()}
     answer = load_function("submit").lambda_handler(event, LambdaContext())
     assert answer["statusCode"] == 302
-    # As sampled, it names a task this stack does not have.
+    # As sampled, it names a task this stack does not have: answered like any link that does not check out.
     status, body = call(sample_event("api_file_link"))
-    assert (status, body["code"]) == (404, "TASK_NOT_FOUND")
+    assert (status, body["code"]) == (403, "INVALID_SIGNATURE")

@@ -308,3 +308,113 @@ def test_upload_request() -> None:
     with pytest.raises(InvalidRequestError) as caught:
         UploadBody.parse(RequestBody(fields={"filename": "a.wav", "content_type": "wav"}))
     assert caught.value.code == "INVALID_PARAMETER" and "media type" in caught.value.message
+
+
+# ---- bounds: what a request may carry, refused before anything else reads it
+
+
+def parsed_json(text: str, content_type: str = "application/json") -> RequestBody:
+    return parse_body(text.encode(), content_type, max_bytes=MAX)
+
+
+@pytest.mark.parametrize("depth", [9, 1000, 100_000])
+def test_json_nested_deeper_than_the_limit_is_refused(depth) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        parsed_json('{"audio_url": ' + "[" * depth + "]" * depth + "}")
+    assert caught.value.code == "INVALID_JSON" and "8 levels" in caught.value.message
+
+
+def test_json_nested_within_the_limit_is_read() -> None:
+    assert parsed_json('{"a": ' + "[" * 7 + "]" * 7 + "}").fields == {"a": [[[[[[[]]]]]]]}
+
+
+@pytest.mark.parametrize("text", ['{"audio_path": "\\ud800"}', '{"\\udfff": 1}', '{"a": ["x", {"b": "\\ud83d"}]}'])
+def test_lone_surrogates_anywhere_are_refused(text) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        parsed_json(text)
+    assert caught.value.code == "INVALID_TEXT" and "surrogate" in caught.value.message
+
+
+def test_a_valid_surrogate_pair_is_a_character() -> None:
+    assert parsed_json('{"audio_url": "https://e.com/\\ud83c\\udfb5.wav"}').fields["audio_url"].endswith("🎵.wav")
+
+
+@pytest.mark.parametrize("text", ['{"onset_threshold": NaN}', '{"midi_tempo": Infinity}', '{"midi_tempo": 1e999}'])
+def test_numbers_json_cannot_hold_are_refused(text) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        parsed_json(text)
+    assert caught.value.code == "INVALID_JSON"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b'{"audio_url": "a", "audio_url": "b"}', "application/json"),
+     (b"audio_url=a&audio_url=b", "application/x-www-form-urlencoded")],
+)
+def test_a_field_sent_twice_is_refused(body, content_type) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        parse_body(body, content_type, max_bytes=MAX)
+    assert caught.value.code == "DUPLICATE_FIELD" and "audio_url" in caught.value.message
+
+
+def test_two_audio_file_parts_are_refused() -> None:
+    body, content_type = prepared(files=[("audio_file", ("a.wav", b"RIFF1")), ("audio_file", ("b.wav", b"RIFF2"))])
+    with pytest.raises(InvalidRequestError) as caught:
+        parse_body(body, content_type, max_bytes=MAX)
+    assert caught.value.code == "DUPLICATE_FIELD" and "audio_file" in caught.value.message
+
+
+@pytest.mark.parametrize("kind", ["json", "form", "multipart"])
+def test_more_fields_than_the_limit_are_refused(kind) -> None:
+    fields = {f"field_{i}": "x" for i in range(65)}
+    if kind == "json":
+        body, content_type = json.dumps(fields).encode(), "application/json"
+    else:
+        body, content_type = prepared(data=fields, files={"audio_file": ("a.wav", b"RIFF")} if kind == "multipart" else None)
+    with pytest.raises(InvalidRequestError) as caught:
+        parse_body(body, content_type, max_bytes=MAX)
+    assert caught.value.code == "TOO_MANY_FIELDS" and "64" in caught.value.message
+
+
+def test_a_fields_only_body_over_1_mb_is_refused_before_it_is_parsed() -> None:
+    with pytest.raises(TooLargeError) as caught:
+        parse_body(b'{"a": "' + b"x" * (1024 * 1024) + b'"}', "application/json", max_bytes=MAX)
+    assert caught.value.code == "PAYLOAD_TOO_LARGE" and "1024 KB" in caught.value.message
+
+
+@pytest.mark.parametrize("field", ["audio_url", "webhook_url", "audio_path"])
+def test_text_over_2_kb_is_refused_naming_the_field_and_the_limit(field) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(RequestBody(fields={field: "https://e.com/" + "a" * 2048}))
+    assert caught.value.code == "TEXT_TOO_LONG"
+    assert field in caught.value.message and "2048" in caught.value.message
+
+
+def test_many_unknown_fields_are_named_a_few_at_a_time() -> None:
+    fields = {"audio_url": "https://e.com/a.wav", **{f"unknown_{i:03d}": "x" for i in range(40)}}
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(RequestBody(fields=fields))
+    assert caught.value.code == "UNKNOWN_FIELD"
+    assert "unknown_000, unknown_001, unknown_002, unknown_003, unknown_004 and 35 more" in caught.value.message
+    assert len(caught.value.message) < 1000
+
+
+@pytest.mark.parametrize(("field", "value"), [("onset_threshold", True), ("midi_tempo", False),
+                                              ("minimum_frequency", True)])
+def test_a_boolean_is_not_a_number(field, value) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", field: value}))
+    assert caught.value.code == "INVALID_PARAMETER"
+    assert caught.value.message == f"{field} must be a number (got {str(value).lower()})."
+
+
+def test_a_huge_wrong_value_is_quoted_briefly() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "sonify_midi": ["x"] * 100_000}))
+    assert "sonify_midi" in caught.value.message and len(caught.value.message) < 300
+
+
+def test_text_of_only_whitespace_is_not_given() -> None:
+    """Blank text becomes "not given" before any bound applies (it once reached max_length as None: a 500)."""
+    request = audio_to_midi(RequestBody(fields={"audio_url": "\r\u2006\x1c\u2008", "audio_path": "uploads/k/a.wav"}))
+    assert request.audio.key == "uploads/k/a.wav" and request.audio.url == ""

@@ -109,7 +109,9 @@ def test_json_audio_path_after_a_presigned_upload(local_stack, tone_wav):
 
 
 def test_seed_002_curl_sends_json_without_a_json_content_type(local_stack, tone_wav, curl):
-    key = f"uploads/e2e-curl/{tone_wav.name}"
+    # The key's own upload (a request may name nothing else), as POST /v1/uploads places it.
+    key = requests.post(f"{local_stack.api_url}/v1/uploads", headers=local_stack.headers(),
+                        json={"filename": tone_wav.name}, timeout=30).json()["key"]
     local_stack.s3().upload_file(str(tone_wav), local_stack.bucket, key)
     body = json.dumps({"audio_path": f"s3://{local_stack.bucket}/{key}", "sonify_midi": True,
                        "save_note_events": True})

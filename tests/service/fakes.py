@@ -117,6 +117,9 @@ class FakeStorage:
             raise ObjectNotFoundError(self.bucket, key)
         return self.objects[key][0]
 
+    def read_start(self, key: str, size: int) -> bytes:
+        return self.get_bytes(key)[:size]
+
     def presign_get(self, key: str, *, expires_s: int, download_name: str | None = None) -> str:
         return f"https://{self.bucket}.example/{key}?expires={expires_s}"
 
@@ -140,6 +143,7 @@ class FakeQueue:
 class FakeKey:
     key_id: str
     webhook_secret: str
+    enabled: bool = True
 
 
 @dataclass

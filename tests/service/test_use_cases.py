@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 from fakes import FakeKey, FakeKeys, FakeQueue, FakeStorage, FakeTasks
 
+from midiscribe.domain.conversions import ConvertSpec
 from midiscribe.domain.errors import (
     AccessDeniedError,
     ConflictError,
@@ -13,7 +16,13 @@ from midiscribe.domain.errors import (
     TooLargeError,
     UnprocessableError,
 )
-from midiscribe.domain.requests import AudioInput, AudioToMidiRequest, MidiGenerateRequest, UploadedFile
+from midiscribe.domain.requests import (
+    AudioInput,
+    AudioToMidiRequest,
+    FileConvertRequest,
+    MidiGenerateRequest,
+    UploadedFile,
+)
 from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus
 from midiscribe.service.config import Settings
 from midiscribe.service.lookups import TaskLookup
@@ -31,10 +40,10 @@ def dns(host: str, port: int) -> list[str]:
 
 
 class Api:
-    def __init__(self, *, broken_queue: bool = False) -> None:
+    def __init__(self, *, broken_queue: bool = False, settings: Settings = SETTINGS) -> None:
         self.tasks, self.storage, self.queue = FakeTasks(), FakeStorage(), FakeQueue(broken=broken_queue)
-        self.lookup = TaskLookup(SETTINGS, tasks=self.tasks, storage=self.storage)
-        self.submissions = Submissions(SETTINGS, tasks=self.tasks, storage=self.storage, transcribe_queue=self.queue,
+        self.lookup = TaskLookup(settings, tasks=self.tasks, storage=self.storage)
+        self.submissions = Submissions(settings, tasks=self.tasks, storage=self.storage, transcribe_queue=self.queue,
                                        lookup=self.lookup, resolver=dns)
 
     def submit(self, audio: AudioInput, **fields) -> Task:
@@ -45,7 +54,7 @@ def test_an_upload_is_stored_then_the_task_written_then_queued() -> None:
     api = Api()
     task = api.submit(AudioInput(file=UploadedFile("My Song.wav", "audio/wav", b"RIFF" + bytes(100))))
     assert api.tasks.get(task.task_id).status is TaskStatus.IN_QUEUE
-    assert task.source.key == f"uploads/{task.task_id}/My_Song.wav" and task.source.key in api.storage.objects
+    assert task.source.key == f"uploads/{OWNER}/{task.task_id}/My_Song.wav" and task.source.key in api.storage.objects
     assert api.queue.sent == [{"task_id": task.task_id}]
 
 
@@ -72,13 +81,91 @@ def test_a_file_over_the_deployments_limit_is_refused() -> None:
 def test_an_audio_path_must_name_an_object_within_the_limit() -> None:
     api = Api()
     with pytest.raises(NotFoundError) as missing:
-        api.submit(AudioInput(key="uploads/none.wav"))
+        api.submit(AudioInput(key=f"uploads/{OWNER}/u/none.wav"))
     assert missing.value.code == "AUDIO_NOT_FOUND"
-    api.storage.put_bytes("uploads/big.wav", b"x" * 2000)
+    api.storage.put_bytes(f"uploads/{OWNER}/u/big.wav", b"x" * 2000)
     with pytest.raises(TooLargeError):
-        api.submit(AudioInput(key="uploads/big.wav"))
-    api.storage.put_bytes("uploads/ok.wav", b"x" * 100)
-    assert api.submit(AudioInput(key="uploads/ok.wav")).source == TaskSource(kind="s3", key="uploads/ok.wav")
+        api.submit(AudioInput(key=f"uploads/{OWNER}/u/big.wav"))
+    api.storage.put_bytes(f"uploads/{OWNER}/u/ok.wav", b"x" * 100)
+    assert api.submit(AudioInput(key=f"uploads/{OWNER}/u/ok.wav")).source == TaskSource(
+        kind="s3", key=f"uploads/{OWNER}/u/ok.wav")
+
+
+@pytest.mark.parametrize("key", ["uploads/key_other/u/theirs.wav", "uploads/theirs.wav", "inbox/dropped.wav",
+                                 "results/t/a.mid", f"uploads/{OWNER}x/u/prefix-trick.wav"])
+def test_anything_but_the_callers_own_uploads_is_answered_like_a_missing_object(key) -> None:
+    api = Api()
+    api.storage.put_bytes(key, b"RIFF" + bytes(100))
+    missing = f"uploads/{OWNER}/u/nothing.wav"
+    answers = []
+    for path in (key, missing):
+        with pytest.raises(NotFoundError) as refused:
+            api.submit(AudioInput(key=path, path=path))
+        answers.append((refused.value.code, refused.value.message.replace(path, "<PATH>")))
+    assert answers[0] == answers[1] and api.tasks.items == {}
+    assert key not in api.storage.reads  # not even read
+
+
+def wav_header(rate: int, channels: int, seconds: float, bits: int = 16) -> bytes:
+    """A PCM WAV header declaring ``seconds`` of audio, and the first of its samples (a few hundred bytes)."""
+    block = channels * bits // 8
+    size = int(seconds * rate) * block
+    fmt = struct.pack("<IHHIIHH", 16, 1, channels, rate, (rate * block) & 0xFFFFFFFF, block, bits)
+    return b"RIFF" + struct.pack("<I", 36 + size) + b"WAVEfmt " + fmt + b"data" + struct.pack("<I", size) + bytes(256)
+
+
+ROOMY = Settings(bucket="bucket", max_upload_mb=1, retention_days=1, max_duration_s=600)
+
+
+@pytest.mark.parametrize(
+    ("header", "refusal", "code", "words"),
+    [
+        (wav_header(1, 1, 2000), InvalidRequestError, "UNSUPPORTED_AUDIO", "sample rate of 1 Hz"),
+        (wav_header(384_000, 8, 60), InvalidRequestError, "UNSUPPORTED_AUDIO", "4000 to 192000 Hz"),
+        (wav_header(44100, 16, 1), InvalidRequestError, "UNSUPPORTED_AUDIO", "1 to 8 channels"),
+        (wav_header(44100, 2, 601), TooLargeError, "AUDIO_TOO_LONG", "the maximum is 10.0 minutes"),
+    ],
+)
+def test_what_a_header_declares_is_checked_before_anything_is_stored(header, refusal, code, words) -> None:
+    api = Api(settings=ROOMY)
+    with pytest.raises(refusal) as refused:
+        api.submit(AudioInput(file=UploadedFile("take.wav", "audio/wav", header)))
+    assert refused.value.code == code and words in refused.value.message and "take.wav" in refused.value.message
+    assert api.storage.objects == {} and api.tasks.items == {}
+
+
+def test_an_uploaded_objects_header_is_read_from_its_start_only() -> None:
+    api = Api(settings=ROOMY)
+    api.storage.put_bytes(f"uploads/{OWNER}/u/long.wav", wav_header(44100, 2, 900))
+    with pytest.raises(TooLargeError) as refused:
+        api.submit(AudioInput(key=f"uploads/{OWNER}/u/long.wav"))
+    assert refused.value.code == "AUDIO_TOO_LONG" and "long.wav is 15.0 minutes long" in refused.value.message
+
+
+def test_the_eta_follows_the_declared_duration() -> None:
+    api = Api(settings=ROOMY)
+    short = api.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(
+        audio=AudioInput(file=UploadedFile("a.wav", "audio/wav", wav_header(22050, 1, 2))), options={}))
+    long = api.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(
+        audio=AudioInput(file=UploadedFile("b.wav", "audio/wav", wav_header(22050, 1, 590))), options={}))
+    assert short.eta_seconds < long.eta_seconds
+
+
+@pytest.mark.parametrize(
+    ("spec", "refused"),
+    [(ConvertSpec("wav", 192_000, 32), True), (ConvertSpec("wav", None, 16), False), (ConvertSpec("mp3", 48000), False)],
+)
+def test_a_conversion_whose_output_would_pass_the_bound_is_refused_at_submit(spec, refused) -> None:
+    api = Api(settings=Settings(bucket="bucket", max_upload_mb=1, retention_days=1, max_duration_s=3600))
+    request = FileConvertRequest(audio=AudioInput(file=UploadedFile("hour.wav", "audio/wav",
+                                                                    wav_header(48000, 2, 3600))), convert=spec)
+    if not refused:
+        api.submissions.submit_file_convert(OWNER, request)
+        return
+    with pytest.raises(TooLargeError) as caught:
+        api.submissions.submit_file_convert(OWNER, request)
+    assert caught.value.code == "OUTPUT_TOO_LARGE"
+    assert "about 5273 MB" in caught.value.message and "at most 1536 MB" in caught.value.message
 
 
 def test_a_task_that_cannot_be_queued_ends_failed() -> None:

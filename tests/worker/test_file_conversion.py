@@ -11,6 +11,7 @@ import soundfile
 from midiscribe.domain.conversions import ConvertSpec
 from midiscribe.engine.errors import AudioTooLongError, EmptyInputError, NotAudioError
 from midiscribe.service.worker.conversion import convert_file
+from midiscribe.service.worker.errors import TaskInputError
 
 
 @pytest.fixture
@@ -80,3 +81,20 @@ def test_empty_and_too_long_inputs(stereo_wav: Path, tmp_path: Path) -> None:
         convert_file(empty, tmp_path / "out.wav", ConvertSpec("wav"), max_duration_s=60)
     with pytest.raises(AudioTooLongError):
         convert_file(stereo_wav, tmp_path / "out.wav", ConvertSpec("wav"), max_duration_s=0.1)
+
+
+def test_an_output_growing_past_the_bound_stops_the_conversion(stereo_wav: Path, tmp_path: Path) -> None:
+    """The bound holds while writing too, for inputs whose header says nothing of their length."""
+    spec = ConvertSpec("wav", 192_000, 32)  # 0.2 s of stereo becomes 0.2 * 192000 * 2 * 4 = 307 KB
+    with pytest.raises(TaskInputError) as caught:
+        convert_file(stereo_wav, tmp_path / "out.wav", spec, max_duration_s=60, max_output_bytes=100_000)
+    assert caught.value.code == "OUTPUT_TOO_LARGE" and "1536 MB" in caught.value.message
+    convert_file(stereo_wav, tmp_path / "fits.wav", spec, max_duration_s=60, max_output_bytes=400_000)
+
+
+def test_a_format_that_cannot_hold_the_channels_is_refused_in_our_words(tmp_path: Path) -> None:
+    path = tmp_path / "six.wav"
+    soundfile.write(path, np.zeros((2205, 6)), 22050, subtype="PCM_16")
+    with pytest.raises(TaskInputError) as caught:
+        convert_file(path, tmp_path / "out.mp3", ConvertSpec("mp3", 22050), max_duration_s=60)
+    assert caught.value.code == "UNSUPPORTED_CONVERSION" and "6-channel" in caught.value.message

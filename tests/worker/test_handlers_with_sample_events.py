@@ -14,7 +14,8 @@ EVENTS_BUCKET = "midiscribe-123456789012-us-east-1-b954e4c02e15"
 SAMPLE_TASK_ID = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f"
 SAMPLE_KEY_ID = "key_0f1e2d3c4b5a69788796"
 SAMPLE_RAW_KEY = "msk_sample-key-not-valid-anywhere-0123456789"
-SAMPLE_UPLOAD = f"uploads/{SAMPLE_TASK_ID}/audio.wav"
+# The sample key's own upload, which events/api_audio_to_midi_path_json.json (and the cURL one) name.
+SAMPLE_UPLOAD = f"uploads/{SAMPLE_KEY_ID}/{SAMPLE_TASK_ID}/audio.wav"
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 Routes live in routers by family (``webhook_routes``, ``public_routes``, ``musicgpt_routes``,
 ``kie_routes``); each reads its request with the request models, calls a use case, and renders
-the answer with the response models. Errors are answered in one place (``errors``).
+the answer with the response models. Errors are answered in one place (``errors``); every POST
+honours an Idempotency-Key (``idempotency``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import midiscribe
 
 from . import explorer_routes, kie_routes, musicgpt_routes, public_routes, webhook_routes
 from .errors import register_error_handlers
+from .idempotency import idempotent_posts
 from .openapi_docs import ApiResolver
 
 API_TITLE = "midiscribe"
@@ -35,6 +37,7 @@ app.configure_openapi(
 app.enable_swagger(path="/swagger")
 for routes in (webhook_routes, public_routes, musicgpt_routes, kie_routes, explorer_routes):
     app.include_router(routes.router)
+app.use(middlewares=[idempotent_posts])
 register_error_handlers(app)
 
 

@@ -5,6 +5,10 @@ Clients written for MusicGPT send the same fields three ways: ``multipart/form-d
 where ``True`` arrives as the string ``"True"``), and JSON — sometimes JSON under a form content
 type, because ``curl -d '{...}'`` labels its body ``application/x-www-form-urlencoded``. All three
 become one :class:`RequestBody`, which the request models (``midiscribe.api.requests``) validate.
+
+Reading is bounded (``midiscribe.api.limits``): a body of fields only has a size limit, JSON a depth
+limit, every body a field count; a field sent twice, text that is not valid Unicode and numbers JSON
+cannot hold are refused here, before any model sees them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from midiscribe.domain.errors import InvalidRequestError, TooLargeError
 from midiscribe.domain.requests import UploadedFile
 
 from .errors import UnsupportedMediaTypeError
+from .limits import MAX_FIELDS, MAX_FIELDS_BODY_BYTES, MAX_JSON_DEPTH, some_names
 
 
 @dataclass
@@ -58,6 +63,13 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Requ
     media_type, params = _media_type(content_type)
     if media_type == "multipart/form-data":
         return _parse_multipart(body, params.get("boundary", ""))
+    if len(body) > MAX_FIELDS_BODY_BYTES:
+        raise TooLargeError(
+            f"The request body is {len(body)} bytes; a JSON or form body (fields only) may be at most "
+            f"{MAX_FIELDS_BODY_BYTES // 1024} KB. Send files as multipart/form-data parts, or upload them "
+            "with POST /v1/uploads.",
+            "PAYLOAD_TOO_LARGE",
+        )
     stripped = body.strip()
     if not stripped:
         return RequestBody()
@@ -76,10 +88,14 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Requ
 
 def _parse_json(body: bytes) -> RequestBody:
     try:
-        value = json.loads(body)
+        value = json.loads(body, object_pairs_hook=_unique_fields, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise _too_deep() from None
+    except InvalidRequestError:
+        raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequestError(
-            f"The request body is not valid JSON ({exc}); send a JSON object such as "
+            f"The request body is not valid JSON ({str(exc)[:200]}); send a JSON object such as "
             '{"audio_url": "https://example.com/song.mp3"}.',
             "INVALID_JSON",
         ) from None
@@ -87,22 +103,103 @@ def _parse_json(body: bytes) -> RequestBody:
         raise InvalidRequestError(
             f"The JSON body must be an object of fields, not {type(value).__name__}.", "INVALID_JSON"
         )
+    _check_json_values(value)
+    _check_field_count(len(value))
     return RequestBody(fields={str(k): v for k, v in value.items() if v is not None})
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are each given once (later duplicates would otherwise win silently)."""
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        seen: set[str] = set()
+        twice = [name for name, _ in pairs if name in seen or seen.add(name)]
+        raise _sent_twice(twice)
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidRequestError(f"The JSON body holds {name}, which is not a JSON number: send a finite number.",
+                              "INVALID_JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise InvalidRequestError(f"The JSON number {text[:40]} is too large: send a finite number.", "INVALID_JSON")
+    return number
+
+
+def _too_deep() -> InvalidRequestError:
+    return InvalidRequestError(
+        f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep: send an object of plain fields.",
+        "INVALID_JSON",
+    )
+
+
+def _check_json_values(value: Any) -> None:
+    """Depth within the limit and every string (names too) valid Unicode; walked without recursion."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(item, dict):
+            for name, member in item.items():
+                _check_text(name, name)
+                pending.append((member, depth + 1))
+        elif isinstance(item, list):
+            pending.extend((member, depth + 1) for member in item)
+        elif isinstance(item, str):
+            _check_text("a value", item)
+
+
+def _check_text(name: str, text: str) -> None:
+    """Text must be encodable: JSON's escapes can spell lone UTF-16 surrogates ("\\ud800"), which are not."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = name.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")[:64]
+        raise InvalidRequestError(
+            f"{shown} holds a lone UTF-16 surrogate (such as \\ud800), which is not a character: "
+            "send valid Unicode text.",
+            "INVALID_TEXT",
+        ) from None
+
+
+def _check_field_count(count: int) -> None:
+    if count > MAX_FIELDS:
+        raise InvalidRequestError(
+            f"The request has {count} fields; at most {MAX_FIELDS} are read. Send only the fields the route "
+            "documents (see /swagger).",
+            "TOO_MANY_FIELDS",
+        )
+
+
+def _sent_twice(names: list[str]) -> InvalidRequestError:
+    unique = list(dict.fromkeys(names))
+    hint = " (one audio_file per request: submit each file on its own)" if "audio_file" in unique else ""
+    return InvalidRequestError(
+        f"Field(s) sent more than once: {some_names(unique)}. Send each field once{hint}.", "DUPLICATE_FIELD"
+    )
 
 
 def _parse_urlencoded(body: bytes) -> RequestBody:
     try:
         text = body.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True)
-    except (UnicodeDecodeError, ValueError):
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_FIELDS)
+    except ValueError as error:
+        if "Max number of fields" in str(error):
+            _check_field_count(text.count("&") + 1)
         raise InvalidRequestError(
             "The form body could not be read: send name=value pairs joined by '&' "
             "(application/x-www-form-urlencoded, UTF-8), or a JSON object.",
             "INVALID_FORM",
         ) from None
-    fields: dict[str, Any] = {}
-    for name, value in pairs:
-        fields.setdefault(name, value)
+    fields = dict(pairs)
+    if len(fields) < len(pairs):
+        seen: set[str] = set()
+        raise _sent_twice([name for name, _ in pairs if name in seen or seen.add(name)])
     return RequestBody(fields=fields)
 
 
@@ -122,7 +219,9 @@ def _parse_multipart(body: bytes, boundary: str) -> RequestBody:
             "(was the upload cut short?).",
             "INVALID_MULTIPART",
         )
+    _check_field_count(len(sections) - 2)
     result = RequestBody()
+    seen: list[str] = []
     header_parser = email.parser.BytesHeaderParser(policy=email.policy.HTTP)
     for section in sections[1:-1]:
         # Each part sits between "CRLF--boundary" lines: drop the CRLF after this delimiter and the one
@@ -141,10 +240,15 @@ def _parse_multipart(body: bytes, boundary: str) -> RequestBody:
                 "A multipart/form-data part has no name in its Content-Disposition header.", "INVALID_MULTIPART"
             )
         name = str(name)
+        _check_text("a multipart field name", name)
+        if name in seen:
+            raise _sent_twice([name])
+        seen.append(name)
         filename = headers.get_filename()
         if filename is not None:
             part_type = headers.get_content_type() if headers.get("content-type") else "application/octet-stream"
-            result.files.setdefault(name, UploadedFile(filename=str(filename), content_type=part_type, data=content))
+            _check_text(f"The file name of {name}", str(filename))
+            result.files[name] = UploadedFile(filename=str(filename), content_type=part_type, data=content)
         else:
             charset = headers.get_content_charset() or "utf-8"
             try:
@@ -154,5 +258,6 @@ def _parse_multipart(body: bytes, boundary: str) -> RequestBody:
                     f"The multipart field {name!r} is not text in {charset}; send files with a filename.",
                     "INVALID_MULTIPART",
                 ) from None
-            result.fields.setdefault(name, value)
+            _check_text(name, value)
+            result.fields[name] = value
     return result

@@ -18,6 +18,8 @@ from midiscribe.service.use_cases import UseCases
 from .body import RequestBody, parse_body
 
 USE_CASES = "use_cases"
+# The parsed body, kept for the request: the idempotency check reads it before the route does.
+REQUEST_BODY = "request_body"
 # The body may be a little larger than the file it carries (multipart headers, other fields).
 BODY_OVERHEAD_BYTES = 64 * 1024
 
@@ -28,10 +30,15 @@ def use_cases(router: Any) -> UseCases:
     return router.context[USE_CASES]()
 
 
-def caller(router: Any) -> str:
-    """The API key id the authorizer put in the request context."""
+def caller_id(router: Any) -> str:
+    """The API key id the authorizer put in the request context ('' on a public route)."""
     context = router.current_event.request_context.authorizer
-    key_id = str(context.get("key_id") or context.get("principalId") or "") if context else ""
+    return str(context.get("key_id") or context.get("principalId") or "") if context else ""
+
+
+def caller(router: Any) -> str:
+    """The API key id the authorizer put in the request context; refused when there is none."""
+    key_id = caller_id(router)
     if not key_id:
         raise NotAuthenticatedError(
             "No API key: send it in the Authorization header (the raw key or 'Bearer <key>').", "UNAUTHORIZED"
@@ -42,11 +49,13 @@ def caller(router: Any) -> str:
 
 def request_body(router: Any) -> RequestBody:
     """The request's body, read by its content type (at most an upload's size plus some headroom)."""
-    event = router.current_event
-    headers = event.headers
-    content_type = headers.get("content-type") or headers.get("Content-Type")
-    max_bytes = use_cases(router).settings.max_upload_bytes + BODY_OVERHEAD_BYTES
-    return parse_body(_raw_body(event), content_type, max_bytes=max_bytes)
+    parsed = router.context.get(REQUEST_BODY)
+    if parsed is None:
+        event = router.current_event
+        max_bytes = use_cases(router).settings.max_upload_bytes + BODY_OVERHEAD_BYTES
+        parsed = parse_body(_raw_body(event), event.headers.get("content-type"), max_bytes=max_bytes)
+        router.append_context(**{REQUEST_BODY: parsed})
+    return parsed
 
 
 def _raw_body(event: Any) -> bytes:

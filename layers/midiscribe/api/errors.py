@@ -2,7 +2,9 @@
 
 Every error the API answers with goes through here: the domain's errors (each class has its
 status below), the API's own (a content type it cannot read), invalid query or path parameters
-(Powertools' validation), unknown routes, and anything unexpected (500, details only in the logs).
+(Powertools' validation), unknown routes (404) and known paths asked with another method (405 with
+``Allow``), and anything unexpected (500, details only in the logs). Messages are cut to a bounded
+length (``limits``).
 Under ``/api/v1/`` (kie.ai's routes) the envelope is kie.ai's ``{"code", "msg"}``; elsewhere it is
 MusicGPT's ``{"success": false, "error", "code"}``.
 """
@@ -26,6 +28,8 @@ from midiscribe.domain.errors import (
     TooLargeError,
     UnprocessableError,
 )
+
+from .limits import bounded_message
 
 KIE_PREFIX = "/api/v1/"
 
@@ -56,6 +60,7 @@ DESCRIPTIONS = {
     401: "No API key, or an unknown or disabled one",
     403: "The link's signature does not match, or the link has expired",
     404: "Unknown task, or an S3 object that does not exist",
+    405: "The path exists, but not with this method (the Allow header lists the methods it takes)",
     409: "The task is not in a state that allows this",
     413: "The file is larger than this deployment accepts",
     415: "Unsupported request content type",
@@ -72,14 +77,22 @@ def status_of(error: DomainError) -> int:
     return 500
 
 
-def json_response(status: int, body: Any) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
 
-def error_response(path: str, status: int, code: str, message: str) -> Response:
+def error_response(path: str, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    message = bounded_message(message)
     if path.startswith(KIE_PREFIX):
-        return json_response(status, {"code": status, "msg": message})
-    return json_response(status, {"success": False, "error": message, "code": code})
+        return json_response(status, {"code": status, "msg": message}, headers)
+    return json_response(status, {"success": False, "error": message, "code": code}, headers)
+
+
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """The methods the resolver serves on ``path`` (empty when no route has it)."""
+    # Powertools keeps its routes in these two lists; each Route has the method and the path's regex.
+    routes = [*app._static_routes, *app._dynamic_routes]
+    return sorted({route.method for route in routes if route.rule.match(path)})
 
 
 def register_error_handlers(app: Any) -> None:
@@ -115,6 +128,11 @@ def register_error_handlers(app: Any) -> None:
     @app.not_found
     def unknown_route(_: Exception) -> Response:
         event = app.current_event
-        return error_response(
-            path(), 404, "ROUTE_NOT_FOUND", f"No route {event.http_method} {event.path}: see /swagger for the API's routes."
-        )
+        shown = f"{event.http_method[:16]} {event.path[:200]}"
+        allowed = allowed_methods(app, event.path)
+        if allowed:
+            return error_response(
+                path(), 405, "METHOD_NOT_ALLOWED", f"{shown} is not served: this path takes {', '.join(allowed)}.",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return error_response(path(), 404, "ROUTE_NOT_FOUND", f"No route {shown}: see /swagger for the API's routes.")

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainValidator, ValidationInfo
+from pydantic import BeforeValidator, Field, PlainValidator, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from midiscribe.domain.requests import UploadedFile
+
+from .limits import MAX_TEXT_CHARS, quoted
 
 # Blank text counts as not given: required text must hold a character that is not whitespace to
 # Python's str.strip. Spelled out, because \S in a JSON Schema (ECMA-262) pattern differs from
@@ -30,11 +32,17 @@ def refusal(code: str, message: str) -> PydanticCustomError:
 
 
 def text(value: Any, info: ValidationInfo) -> str | None:
-    """Text, stripped; blank is the same as not given."""
+    """Text of at most MAX_TEXT_CHARS characters, stripped; blank is the same as not given."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise refusal("INVALID_PARAMETER", f"{info.field_name} must be a string (got {type(value).__name__}).")
+    if len(value) > MAX_TEXT_CHARS:
+        raise refusal(
+            "TEXT_TOO_LONG",
+            f"{info.field_name} is {len(value)} characters long; the limit is {MAX_TEXT_CHARS} (2 KB). "
+            "Use a shorter URL or value.",
+        )
     return value.strip() or None
 
 
@@ -46,7 +54,7 @@ def loose_bool(value: Any, info: ValidationInfo) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise refusal("INVALID_PARAMETER", f"{info.field_name} must be true or false (got {value!r}).")
+    raise refusal("INVALID_PARAMETER", f"{info.field_name} must be true or false (got {quoted(value)}).")
 
 
 def whole_number(name: str, value: Any, allowed: Collection[int]) -> int:
@@ -58,7 +66,7 @@ def whole_number(name: str, value: Any, allowed: Collection[int]) -> int:
         except (TypeError, ValueError):
             number = None
     if number is None:
-        raise refusal("INVALID_PARAMETER", f"{name} must be a whole number (got {value!r}).")
+        raise refusal("INVALID_PARAMETER", f"{name} must be a whole number (got {quoted(value)}).")
     if number not in allowed:
         shown = f"{allowed.start}..{allowed.stop - 1}" if isinstance(allowed, range) else ", ".join(map(str, allowed))
         raise refusal("INVALID_PARAMETER", f"{name} must be one of {shown} (got {number}).")
@@ -75,7 +83,9 @@ def uploaded_file(value: Any, info: ValidationInfo) -> UploadedFile:
     return value
 
 
-Text = Annotated[str | None, BeforeValidator(text)]
+# The bound sits on the text itself: blank text becomes None, which has no length.
+BoundedText = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+Text = Annotated[BoundedText | None, BeforeValidator(text)]
 LooseBool = Annotated[bool, BeforeValidator(loose_bool)]
 # Documented as a binary string (what a multipart file part is); read as the part itself.
 FilePart = Annotated[

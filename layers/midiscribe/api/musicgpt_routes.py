@@ -123,6 +123,6 @@ def list_tasks(
     openapi_extensions=docs.request_body(None, UploadBody),
 )
 def create_upload():
-    caller(router)
+    owner = caller(router)
     request = UploadBody.parse(request_body(router)).to_request()
-    return json_response(200, responses.upload(use_cases(router).uploads.create(request)))
+    return json_response(200, responses.upload(use_cases(router).uploads.create(owner, request)))

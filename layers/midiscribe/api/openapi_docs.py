@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.models import Parameter
 from pydantic import BaseModel
 
+from . import idempotency
 from .errors import DESCRIPTIONS, KIE_PREFIX
 from .fields import NOT_BLANK
 from .responses import ErrorResponse, KieErrorResponse
@@ -19,9 +21,27 @@ from .responses import ErrorResponse, KieErrorResponse
 PUBLIC = {"security": []}  # operation-level override of the global API key requirement
 
 
+# Every POST takes it (``midiscribe.api.idempotency``), and may answer these because of it.
+IDEMPOTENCY_KEY = Parameter.model_validate({
+    "name": idempotency.HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "Send the same key again (with the same request) to get the first answer again instead of a second "
+        "task; the key is yours alone and kept for a day."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_CHARS,
+               "pattern": "^[!-~]+$"},
+})
+IDEMPOTENCY_ANSWERS = {
+    409: "The first request with this Idempotency-Key is still being processed: retry in a moment",
+    422: "This Idempotency-Key was used before with a different request",
+}
+
+
 class ApiResolver(APIGatewayRestResolver):
     """The Powertools resolver, with its generic 422 "Validation Error" answer taken out of the document
-    (and no body documented for redirects).
+    (and no body documented for redirects), and the Idempotency-Key header on every POST.
 
     Invalid parameters are answered 400 with our error envelope (``midiscribe.api.errors``), so
     documenting Powertools' 422 shape would describe an answer the API never gives.
@@ -53,7 +73,21 @@ class ApiResolver(APIGatewayRestResolver):
                             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{envelope}"}}},
                         },
                     )
+            post = getattr(path_item, "post", None)
+            if post is not None:  # after Powertools' generic 422 is gone, so that ours takes its place
+                _document_idempotency(post, envelope)
         return schema
+
+
+def _document_idempotency(operation: Any, envelope: str) -> None:
+    operation.parameters = [*(operation.parameters or []), IDEMPOTENCY_KEY]
+    responses = operation.responses if operation.responses is not None else {}
+    for status, description in IDEMPOTENCY_ANSWERS.items():
+        responses.setdefault(status, {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{envelope}"}}},
+        })
+    operation.responses = responses
 
 
 def ok(model: type[BaseModel], description: str, status: int = 200) -> dict[int, Any]:

@@ -9,6 +9,8 @@ exist) is the service's to check.
 
 from __future__ import annotations
 
+import functools
+import typing
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
@@ -44,7 +46,8 @@ from midiscribe.engine.errors import InvalidOptionsError
 from midiscribe.engine.options import TranscriptionOptions
 
 from .body import RequestBody
-from .fields import NOT_BLANK, FilePart, LooseBool, Text, refusal, text, whole_number
+from .fields import NOT_BLANK, BoundedText, FilePart, LooseBool, Text, refusal, text, whole_number
+from .limits import quoted, some_names
 
 OPTION_NAMES = frozenset(TranscriptionOptions.model_fields)
 # A media type, type/subtype, on one line.
@@ -65,6 +68,10 @@ class RequestModel(BaseModel):
     @classmethod
     def _blank_is_not_given(cls, values: Any) -> Any:
         if isinstance(values, dict):
+            for name, value in values.items():
+                if isinstance(value, bool) and name in _number_fields(cls):
+                    # pydantic would read true as 1.0: a client that sends a boolean meant something else.
+                    raise refusal("INVALID_PARAMETER", f"{name} must be a number (got {str(value).lower()}).")
             return {name: value for name, value in values.items() if value is not None and value != ""}
         return values
 
@@ -84,7 +91,7 @@ class RequestModel(BaseModel):
         if unknown:
             known = ", ".join(sorted(cls.model_fields))
             return InvalidRequestError(
-                f"Unknown field(s) for {cls.route}: {', '.join(unknown)}. Known fields: {known}.", "UNKNOWN_FIELD"
+                f"Unknown field(s) for {cls.route}: {some_names(unknown)}. Known fields: {known}.", "UNKNOWN_FIELD"
             )
         ours = [problem for problem in problems if problem["type"].isupper()]
         if ours:
@@ -95,8 +102,19 @@ class RequestModel(BaseModel):
             return InvalidRequestError(cls.missing[name], "MISSING_PARAMETER")
         if name in OPTION_NAMES or (not name and problem["type"] == "value_error"):
             return _options_refusal(values, error)
-        return InvalidRequestError(f"{name or 'request'}: {problem['msg']} (got {problem.get('input')!r}).",
+        return InvalidRequestError(f"{name or 'request'}: {problem['msg']} (got {quoted(problem.get('input'))}).",
                                    "INVALID_PARAMETER")
+
+
+@functools.cache
+def _number_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``model`` that hold a number (int or float, not bool), e.g. onset_threshold."""
+    found = set()
+    for name, field in model.model_fields.items():
+        kinds = set(typing.get_args(field.annotation)) or {field.annotation}
+        if kinds & {int, float} and bool not in kinds:
+            found.add(name)
+    return frozenset(found)
 
 
 def _options_refusal(values: dict[str, Any], error: ValidationError) -> InvalidRequestError:
@@ -146,7 +164,11 @@ class AudioSourceFields(RequestModel):
 
     audio_url: Text = Field(None, description="Public https:// URL of the audio.")
     audio_path: Text = Field(
-        None, description="s3://<this deployment's bucket>/<key>, or the audio_path POST /v1/uploads returned."
+        None,
+        description=(
+            "The audio_path POST /v1/uploads returned (or its key): one of this API key's own uploads. "
+            "Any other object answers 404, as a missing one does."
+        ),
     )
     webhook_url: Text = Field(None, description="https:// URL that receives the signed result.")
 
@@ -177,7 +199,7 @@ class AudioSourceFields(RequestModel):
             return AudioInput(file=file)
         if url:
             return AudioInput(url=url)
-        return AudioInput(key=s3_key_from_path(path, bucket=bucket))
+        return AudioInput(key=s3_key_from_path(path, bucket=bucket), path=path)
 
 
 def _file_part() -> Any:
@@ -304,7 +326,7 @@ class FileConvertForm(FileConvertJson):
 
 # ---- POST /api/v1/midi/generate (kie.ai) and POST /v1/uploads
 
-RequiredText = Annotated[str, BeforeValidator(lambda value, info: text(value, info) or "")]
+RequiredText = Annotated[BoundedText, BeforeValidator(lambda value, info: text(value, info) or "")]
 
 
 class MidiGenerateBody(RequestModel):

@@ -23,7 +23,7 @@ from . import AwsAdapter
 
 RAW_KEY_PREFIX = "msk_"
 KEY_ID_PREFIX = "key_"
-WEBHOOK_SECRET_PREFIX = "whsec_"
+WEBHOOK_SECRET_PREFIX = "whsec_"  # nosec B105 # the prefix every Standard Webhooks secret has, not a secret
 BY_KEY_ID_INDEX = "by_key_id"
 # Standard Webhooks asks for secrets of 24 to 64 random bytes; 32 matches an HMAC-SHA256 block's key size.
 WEBHOOK_SECRET_BYTES = 32

@@ -82,6 +82,18 @@ class Storage(AwsAdapter):
             raise
         return answer["Body"].read()
 
+    def read_start(self, key: str, size: int) -> bytes:
+        """The object's first ``size`` bytes (all of it when smaller): a header, without the rest."""
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{max(size, 1) - 1}")
+        except ClientError as error:
+            if _is_missing(error):
+                raise ObjectNotFoundError(self.bucket, key) from None
+            if error_code(error) == "InvalidRange":  # an empty object
+                return b""
+            raise
+        return answer["Body"].read(size)
+
     def presign_get(self, key: str, *, expires_s: int, download_name: str | None = None) -> str:
         params: dict[str, str] = {"Bucket": self.bucket, "Key": key}
         if download_name:

@@ -81,7 +81,7 @@ class _Clients:
         self._client_options: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
         if endpoint_url and self._session.get_credentials() is None:
             # The local stack's moto accepts any credentials.
-            self._client_options.update(aws_access_key_id="local", aws_secret_access_key="local")
+            self._client_options.update(aws_access_key_id="local", aws_secret_access_key="local")  # nosec B106 # moto's placeholder, only with an endpoint URL
         if self._session.region_name is None:
             if endpoint_url:
                 self._client_options["region_name"] = "us-east-1"

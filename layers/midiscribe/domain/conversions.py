@@ -25,6 +25,10 @@ MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192_000
 # MPEG-1/2/2.5 layer III define only these rates.
 MP3_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+# The largest file one conversion writes. The worker converts in its /tmp (2 GB), which also holds
+# the input (up to MaxUploadMB, 200 MB by default).
+MAX_CONVERTED_MB = 1536
+MAX_CONVERTED_BYTES = MAX_CONVERTED_MB * 1024 * 1024
 CONTENT_TYPES = {
     "wav": "audio/wav",
     "flac": "audio/flac",
@@ -41,6 +45,15 @@ class ConvertSpec:
     target_format: str
     target_sr: int | None = None
     target_bit_depth: int | None = None
+
+    def sample_bytes(self) -> int:
+        """Bytes per sample of the output; lossy formats are counted as 16-bit PCM, which they stay below."""
+        return (self.target_bit_depth or 16) // 8 if CONVERT_FORMATS[self.target_format] else 2
+
+    def output_bytes(self, frames: int, source_rate: int, channels: int) -> int:
+        """About how large the output of ``frames`` frames at ``source_rate`` is (headers aside)."""
+        rate = self.target_sr or source_rate
+        return int(frames * rate / max(source_rate, 1)) * channels * self.sample_bytes()
 
     def to_item(self) -> dict[str, Any]:
         return {name: value for name, value in self.__dict__.items() if value is not None}

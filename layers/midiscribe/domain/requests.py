@@ -23,6 +23,7 @@ class AudioInput:
     file: UploadedFile | None = None
     url: str = ""
     key: str = ""
+    path: str = ""  # the audio_path as the client wrote it, which errors about ``key`` quote
 
     @property
     def filename(self) -> str:

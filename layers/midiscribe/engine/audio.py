@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .audio_header import HEADER_BYTES, check_declared, check_format, read_header
 from .constants import MODEL_SAMPLE_RATE
 from .errors import (
     AudioDecodeError,
@@ -79,7 +80,7 @@ class AudioStream:
         self._handle, self._path = self._open_source(source)
         self._start = 0 if self._handle is None else self._handle.tell()
         self._size = self._total_size() or 0
-        head = self._peek(4096)
+        head = self._peek(HEADER_BYTES)
         if not head:
             self.close()
             raise EmptyInputError(
@@ -92,6 +93,14 @@ class AudioStream:
                 f"{self.name} is {kind}, not audio. Send an audio file ({_SUPPORTED})."
             )
         self._head = head
+        declared = read_header(head, self._size)
+        if declared is not None:
+            # Before any decoder sizes its buffers by what the header claims.
+            try:
+                check_declared(declared, self.name, max_duration_s=max_duration_s)
+            except AudioDecodeError:
+                self.close()
+                raise
         if head.startswith(b"OggS") and ogg_cut_mid_page(self._tail(1 << 16)):
             # Decoders quietly play an Ogg stream up to the cut; the user should know it is incomplete.
             self.close()
@@ -165,7 +174,7 @@ class AudioStream:
         try:
             return _SoundFileDecoder(soundfile.SoundFile(target), self.name)
         except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
-            soundfile_error = str(exc)
+            soundfile_error = f"soundfile: {exc}"
         if self._handle is not None:
             self._handle.seek(self._start)
         try:
@@ -175,14 +184,10 @@ class AudioStream:
             raise
         except Exception as exc:  # noqa: BLE001 - FFmpeg raises many types; all mean "cannot read"
             self.close()
+            detail = f"{soundfile_error}; pyav: {exc}"
             if looks_like_audio(self._head):
-                raise CorruptAudioError(
-                    f"{self.name} looks like audio but could not be decoded; it is probably truncated or "
-                    f"damaged ({soundfile_error}; {exc}). Re-export or re-upload the complete file."
-                ) from None
-            raise NotAudioError(
-                f"{self.name} is not an audio format we can read. Send an audio file ({_SUPPORTED})."
-            ) from None
+                raise CorruptAudioError.unreadable(self.name, detail) from None
+            raise NotAudioError.unknown_format(self.name, _SUPPORTED, detail) from None
 
     def _check_declared_length(self) -> None:
         shortfall = pcm_shortfall(self._head, self._size)
@@ -196,10 +201,16 @@ class AudioStream:
         if self.info.frames == 0 and self.info.decoder == "soundfile":
             self.close()
             raise NoAudioError(_zero_length_message(self.name))
+        try:
+            # What the decoder found, for the formats whose header read_header does not read.
+            check_format(self.name, self.info.sample_rate, self.info.channels)
+        except AudioDecodeError:
+            self.close()
+            raise
         duration = self.info.duration_s
         if duration is not None and self.max_duration_s is not None and duration > self.max_duration_s:
             self.close()
-            raise AudioTooLongError(_too_long_message(self.name, duration, self.max_duration_s))
+            raise AudioTooLongError.over(self.name, duration, self.max_duration_s)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -216,9 +227,7 @@ class AudioStream:
                 continue
             self.decoded_frames += block.shape[0]
             if limit is not None and self.decoded_frames > limit:
-                raise AudioTooLongError(
-                    _too_long_message(self.name, self.decoded_frames / rate, self.max_duration_s, at_least=True)
-                )
+                raise AudioTooLongError.over(self.name, self.decoded_frames / rate, self.max_duration_s, at_least=True)
             yield block
         if self.decoded_frames == 0:
             raise NoAudioError(_zero_length_message(self.name))
@@ -311,10 +320,7 @@ class _SoundFileDecoder:
             try:
                 block = self._file.read(dtype="float32", always_2d=True, out=buffer)
             except (soundfile.LibsndfileError, RuntimeError) as exc:
-                raise CorruptAudioError(
-                    f"{self._name} is damaged or truncated part-way through ({exc}). "
-                    "Re-export or re-upload the complete file."
-                ) from None
+                raise CorruptAudioError.damaged_part_way(self._name, f"soundfile: {exc}") from None
             if block.shape[0] == 0:
                 return
             yield block
@@ -363,24 +369,10 @@ class _PyAVDecoder:
             for converted in converter.resample(None):
                 yield converted.to_ndarray().reshape(-1, channels)
         except av.error.FFmpegError as exc:
-            raise CorruptAudioError(
-                f"{self._name} is damaged or truncated part-way through ({exc}). Re-export or re-upload the complete file."
-            ) from None
+            raise CorruptAudioError.damaged_part_way(self._name, f"pyav: {exc}") from None
 
     def close(self) -> None:
         self._container.close()
-
-
-def _too_long_message(name: str, duration: float, limit: float, at_least: bool = False) -> str:
-    prefix = "at least " if at_least else ""
-    return (
-        f"{name} is {prefix}{_duration_text(duration)} long; the maximum is {_duration_text(limit)}. "
-        "Trim it or split it into shorter parts."
-    )
-
-
-def _duration_text(seconds: float) -> str:
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} minutes"
 
 
 def _zero_length_message(name: str) -> str:

@@ -3,6 +3,10 @@
 The worker ends a task ``FAILED`` with the message and code; the CLI prints the message. They carry
 no HTTP status: what an API answers is the API's business. ``retryable`` is False for all of them:
 bad input does not get better by retrying.
+
+Decoder failures are described here, in our words: what is wrong with the file and what to do about
+it. A decoding library's own text ("SF_INFO struct incomplete", "Errno …") means nothing to a user
+and says which library runs inside; it goes to ``detail``, for logs only.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ class EngineError(Exception):
     code = "ENGINE_ERROR"
     retryable = False
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, detail: str = ""):
         super().__init__(message)
         self.message = message
+        self.detail = detail  # what the decoding library said, for logs; never shown to users
 
 
 class ModelNotFoundError(EngineError):
@@ -48,11 +53,37 @@ class NotAudioError(AudioDecodeError):
 
     code = "NOT_AUDIO"
 
+    @classmethod
+    def unknown_format(cls, name: str, formats: str, detail: str = "") -> NotAudioError:
+        return cls(f"{name} is not an audio format we can read. Send an audio file ({formats}).", detail)
+
 
 class CorruptAudioError(AudioDecodeError):
     """The file looks like audio but is truncated or damaged."""
 
     code = "CORRUPT_AUDIO"
+
+    @classmethod
+    def unreadable(cls, name: str, detail: str = "") -> CorruptAudioError:
+        """It starts like audio, but no decoder can read it."""
+        return cls(
+            f"{name} looks like audio but could not be decoded; it is probably truncated or damaged. "
+            "Re-export or re-upload the complete file.",
+            detail,
+        )
+
+    @classmethod
+    def damaged_part_way(cls, name: str, detail: str = "") -> CorruptAudioError:
+        """Decoding started, then stopped at bytes that are not audio."""
+        return cls(
+            f"{name} is damaged or truncated part-way through. Re-export or re-upload the complete file.", detail
+        )
+
+
+class UnsupportedAudioError(AudioDecodeError):
+    """Audio whose sample rate or channel count is outside what the engine reads."""
+
+    code = "UNSUPPORTED_AUDIO"
 
 
 class NoAudioError(AudioDecodeError):
@@ -65,3 +96,15 @@ class AudioTooLongError(AudioDecodeError):
     """The audio is longer than the configured maximum duration."""
 
     code = "AUDIO_TOO_LONG"
+
+    @classmethod
+    def over(cls, name: str, duration_s: float, limit_s: float, *, at_least: bool = False) -> AudioTooLongError:
+        prefix = "at least " if at_least else ""
+        return cls(
+            f"{name} is {prefix}{_duration_text(duration_s)} long; the maximum is {_duration_text(limit_s)}. "
+            "Trim it or split it into shorter parts."
+        )
+
+
+def _duration_text(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} minutes"

@@ -57,6 +57,10 @@ class FunctionSpec:
     # Why the handler cannot be found (e.g. a Dockerfile not written yet); reported when it is needed.
     problem: str | None = None
 
+    @property
+    def serves_api(self) -> bool:
+        return any(event.get("Type") == "Api" for event in self.events.values())
+
 
 def _image_handler(properties: dict, metadata: dict, root: Path) -> tuple[Path, str]:
     """The handler of an image function: ImageConfig.Command, else the Dockerfile's CMD."""
@@ -142,6 +146,10 @@ class LocalFunction:
     stack calls a function from several threads (pollers' workers, concurrent requests), so each
     concurrent call gets an environment of its own (a separate import of the handler's module),
     imported when all are busy and reused when free, as Lambda reuses warm environments.
+
+    Libraries are imported once per process, though, and Powertools' REST resolver keeps the request it
+    is serving in class attributes (``BaseRouter.current_event``) and its context on the one ``app``:
+    two requests at once would read each other's. So a function behind the API runs one call at a time.
     """
 
     def __init__(self, spec: FunctionSpec, region: str, handler: Callable[[dict, Any], Any] | None = None):
@@ -151,6 +159,7 @@ class LocalFunction:
         self._idle: list[Callable[[dict, Any], Any]] = []
         self._environments = 0
         self._lock = threading.Lock()
+        self._one_at_a_time = threading.Lock() if spec.serves_api else None
 
     @property
     def name(self) -> str:
@@ -161,6 +170,12 @@ class LocalFunction:
         self._release(self._acquire())
 
     def invoke(self, event: dict) -> Any:
+        if self._one_at_a_time is None:
+            return self._invoke(event)
+        with self._one_at_a_time:
+            return self._invoke(event)
+
+    def _invoke(self, event: dict) -> Any:
         handler = self._acquire()
         try:
             context = LambdaContext(self.spec.logical_id, self.spec.memory_mb, self.spec.timeout_s, self.region)

@@ -177,12 +177,18 @@ class LocalApiGateway:
             log.error("%s returned a malformed proxy response (%s): %r", function_id, problem, result)
             raise GatewayError("INTEGRATION_FAILURE", "Internal server error") from None
 
-    def gateway_response(self, response_type: str, message: str | None, request_id: str) -> HttpResponse:
-        default_status, default_message = DEFAULT_GATEWAY_RESPONSES.get(response_type, (500, None))
+    def protocol_error(self, status: int, response_type: str, message: str) -> HttpResponse:
+        """A refusal of the HTTP server's own (before a whole request was read), as API Gateway answers its
+        own 4XX refusals: the template's response for the type if it has one, else its DEFAULT_4XX."""
+        return self.gateway_response(response_type, message, str(uuid.uuid4()), status=status)
+
+    def gateway_response(self, response_type: str, message: str | None, request_id: str, *,
+                         status: int | None = None) -> HttpResponse:
+        default_status, default_message = DEFAULT_GATEWAY_RESPONSES.get(response_type, (status or 500, None))
         message = message if message is not None else default_message
         configured = self.api.gateway_responses.get(response_type)
         if configured is None:
-            family = "DEFAULT_4XX" if 400 <= default_status < 500 else "DEFAULT_5XX"
+            family = "DEFAULT_4XX" if 400 <= default_status < 500 or status is not None else "DEFAULT_5XX"
             fallback = self.api.gateway_responses.get(family)
             if fallback is not None:
                 configured = GatewayResponse(default_status, fallback.templates, fallback.headers)
@@ -232,6 +238,6 @@ def _error_type(response_type: str) -> str:
     return {
         "UNAUTHORIZED": "UnauthorizedException",
         "ACCESS_DENIED": "AccessDeniedException",
-        "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+        "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",  # nosec B105 # an error type's name
         "REQUEST_TOO_LARGE": "RequestTooLargeException",
     }.get(response_type, "InternalServerErrorException")

@@ -197,7 +197,7 @@ def _clients(endpoint_url: str | None, region: str) -> dict[str, Any]:
     options: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
     if endpoint_url and session.get_credentials() is None:
         # moto in server mode accepts any credentials; real AWS is never given these.
-        options.update(aws_access_key_id="testing", aws_secret_access_key="testing")
+        options.update(aws_access_key_id="testing", aws_secret_access_key="testing")  # nosec B106 # moto's placeholder
     return {service: session.client(service, **options) for service in ("s3", "sqs", "dynamodb", "sts")}
 
 

@@ -33,7 +33,7 @@ log = logging.getLogger("local_stack")
 DEFAULT_REGION = "us-east-1"
 DEV_KEY_NAME = "local-development"
 DEV_API_KEY_ENV = "MIDISCRIBE_DEV_API_KEY"
-DEV_WEBHOOK_SECRET_ENV = "MIDISCRIBE_DEV_WEBHOOK_SECRET"
+DEV_WEBHOOK_SECRET_ENV = "MIDISCRIBE_DEV_WEBHOOK_SECRET"  # nosec B105 # a variable's name, not its value
 # Settings that differ from a deployment only here, and only unless the user sets them.
 LOCAL_DEFAULTS = {
     "MIDISCRIBE_STAGE": "local",
@@ -105,12 +105,16 @@ def _check_port_free(host: str, port: int, option: str) -> None:
             ) from None
 
 
+# moto takes any credentials; a placeholder keeps boto3 from looking for real ones.
+MOTO_CREDENTIAL = "testing"
+
+
 def _aws_environment(endpoint: str, region: str) -> dict[str, str]:
     return {
         "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
+        "AWS_ACCESS_KEY_ID": MOTO_CREDENTIAL,
+        "AWS_SECRET_ACCESS_KEY": MOTO_CREDENTIAL,
+        "AWS_SESSION_TOKEN": MOTO_CREDENTIAL,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }
@@ -173,7 +177,7 @@ class LocalStack:
         function_env = self._function_environment(created.environment)
         self._set_environ(function_env)
         if options.data_dir is not None:
-            store = self._state_store(created)
+            store = self._state_store(created, options.data_dir)
             loaded = store.load()
             # Only a stack whose saved state loaded may save over it when it stops.
             self._state = store
@@ -187,14 +191,13 @@ class LocalStack:
             logical_id: LocalFunction(spec, options.region, self._handler_overrides.get(logical_id))
             for logical_id, spec in self.specs.items()
         }
-        assert self._http is not None
-        self._http.gateway.functions = functions
+        self._bound_http().gateway.functions = functions
         # Import every handler now: a broken one should stop start-up, not the first request.
         for function in functions.values():
             function.load()
 
         self._start_pollers(functions, created)
-        self._http_thread = threading.Thread(target=self._http.serve_forever, name="local-api", daemon=True)
+        self._http_thread = threading.Thread(target=self._bound_http().serve_forever, name="local-api", daemon=True)
         self._http_thread.start()
         self.running = RunningStack(
             api_url=self._api_url(),
@@ -207,12 +210,16 @@ class LocalStack:
         )
         return self.running
 
+    def _bound_http(self) -> ApiHttpServer:
+        if self._http is None:
+            raise RuntimeError("the API server is not bound: start() binds its port first")
+        return self._http
+
     def _api_url(self) -> str:
-        assert self._http is not None, "the API port is bound first"
-        host, port = self._http.server_address[:2]
+        host, port = self._bound_http().server_address[:2]
         return f"http://{host}:{port}"
 
-    def _state_store(self, created: Any) -> Any:
+    def _state_store(self, created: Any, data_dir: Path) -> Any:
         import boto3
         from botocore.config import Config
 
@@ -224,8 +231,7 @@ class LocalStack:
             "sqs": boto3.client("sqs", region_name=region),
             "dynamodb": boto3.client("dynamodb", region_name=region),
         }
-        assert self.options.data_dir is not None
-        return StateStore(self.options.data_dir, template=self.template, physical_ids=created.physical_ids,
+        return StateStore(data_dir, template=self.template, physical_ids=created.physical_ids,
                           account_id=created.account_id, region=region, clients=clients)
 
     def _check_handler_files(self) -> None:

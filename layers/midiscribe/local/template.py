@@ -69,7 +69,8 @@ def _parse_template(path: str, version: int) -> dict:
 
     TemplateLoader.add_multi_constructor("!", construct_intrinsic)
     try:
-        template = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=TemplateLoader)  # noqa: S506
+        # TemplateLoader is a SafeLoader with constructors for the intrinsic tags only.
+        template = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=TemplateLoader)  # noqa: S506  # nosec B506
     except yaml.YAMLError as exc:
         raise TemplateError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):

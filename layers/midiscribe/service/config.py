@@ -51,6 +51,8 @@ class Settings:
     bucket: str = ""
     tasks_table: str = ""
     keys_table: str = ""
+    # Powertools' idempotency records (the API's Idempotency-Key); empty: the header is not honoured.
+    idempotency_table: str = ""
     transcribe_queue_url: str = ""
     notify_queue_url: str = ""
     # Webhook deliveries that exhaust their schedule (or get 410) are sent here explicitly.
@@ -90,6 +92,7 @@ class Settings:
             bucket=env("MIDISCRIBE_BUCKET", ""),
             tasks_table=env("MIDISCRIBE_TASKS_TABLE", ""),
             keys_table=env("MIDISCRIBE_KEYS_TABLE", ""),
+            idempotency_table=env("MIDISCRIBE_IDEMPOTENCY_TABLE", ""),
             transcribe_queue_url=env("MIDISCRIBE_TRANSCRIBE_QUEUE_URL", ""),
             notify_queue_url=env("MIDISCRIBE_NOTIFY_QUEUE_URL", ""),
             notify_dlq_url=env("MIDISCRIBE_NOTIFY_DLQ_URL", ""),

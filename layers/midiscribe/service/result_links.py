@@ -1,8 +1,9 @@
 """Following a signed result link (``GET /v1/files/{task_id}/{name}``, as webhooks carry them).
 
 The link is checked against the task owner's webhook secret (``midiscribe.webhooks.file_links``);
-a good one leads to a fresh, short-lived presigned S3 URL. Unknown tasks and files are "not found";
-a link whose signature does not match, or that has expired, is refused.
+a good one leads to a fresh, short-lived presigned S3 URL. A link that cannot be checked (its task
+does not exist, or its key is gone) gets the same answer as a wrong signature, so links cannot be
+used to learn which tasks exist; a genuine link of a disabled key stops working with the key.
 """
 
 from __future__ import annotations
@@ -31,29 +32,19 @@ class ResultLinks:
 
     def location(self, task_id: str, name: str, *, expires: str | None, signature: str | None) -> str:
         """Where the link leads: a presigned URL of the file, valid for a few minutes."""
-        missing_task = NotFoundError(
-            f"No task {task_id[:80]!r}: the link names a task that does not exist (or has expired).", "TASK_NOT_FOUND"
-        )
-        if not plausible_id(task_id):
-            raise missing_task
         try:
             link = file_links.FileLink(task_id=task_id, name=name, expires=file_links.parse_expires(expires))
-        except file_links.FileLinkError as error:
-            raise AccessDeniedError(error.message, error.code) from None
-        task = self.tasks.get(task_id)
-        if task is None:
-            raise missing_task
-        key = self.keys.get(task.owner_id) if task.owner_id else None
-        if key is None or not key.webhook_secret:
-            raise AccessDeniedError(
-                "The API key that created this task no longer exists, so its links cannot be checked: "
-                "results are no longer available through links.",
-                "INVALID_SIGNATURE",
-            )
-        try:
+            task = self.tasks.get(task_id) if plausible_id(task_id) else None
+            key = self.keys.get(task.owner_id) if task is not None and task.owner_id else None
+            if task is None or key is None or not key.webhook_secret:
+                raise file_links.mismatch()
             file_links.verify(key.webhook_secret, link, signature, now=self.clock())
         except file_links.FileLinkError as error:
             raise AccessDeniedError(error.message, error.code) from None
+        if not key.enabled:
+            raise AccessDeniedError(
+                "The API key that created this task is disabled, so its links no longer work.", "KEY_DISABLED"
+            )
         object_key = task.outputs.get(name) if name in outputs.LINKABLE else None
         if not object_key:
             produced = ", ".join(n for n in outputs.LINKABLE if task.outputs.get(n)) or "no files"

@@ -1,27 +1,31 @@
 """Queueing work: audio_to_midi, file_convert and kie.ai's midi/generate become tasks on the queue.
 
 Each submission checks what depends on this deployment (the URL rules, the size limit, that an
-audio_path names an object that exists), stores the upload, writes the task item and only then
-sends the message, so a worker that receives it always finds the task.
+audio_path names one of the caller's own uploads) and what the audio's header declares (sample rate,
+channels, duration, and for a conversion the size of its output), all before any work is queued;
+then it stores the upload, writes the task item and only then sends the message, so a worker that
+receives it always finds the task.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from midiscribe import net
+from midiscribe.domain.conversions import MAX_CONVERTED_BYTES, MAX_CONVERTED_MB, ConvertSpec
 from midiscribe.domain.errors import InvalidRequestError, NotFoundError, TooLargeError, UnprocessableError
 from midiscribe.domain.messages import transcribe_message
 from midiscribe.domain.ports import MessageSender, ObjectStore, TaskStore
 from midiscribe.domain.requests import AudioInput, AudioToMidiRequest, FileConvertRequest, MidiGenerateRequest
 from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus, new_id
+from midiscribe.engine import audio_header
+from midiscribe.engine.errors import AudioTooLongError, UnsupportedAudioError
 
 from .config import Settings
 from .lookups import TaskLookup
-from .object_keys import upload_key
+from .object_keys import owns_upload, upload_key
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +55,6 @@ def estimate_eta_s(duration_s: float | None, size_bytes: int | None) -> int:
     if duration_s is None:
         duration_s = 180.0
     return int(_ETA_BASE_S + duration_s / _ETA_REALTIME_FACTOR + 0.999)
-
-
-def probe_duration_s(data: bytes) -> float | None:
-    """The duration from the file's header when libsndfile can read it; None otherwise (cheap, no decode)."""
-    try:
-        import soundfile  # in the worker's image only: the API functions do without it
-
-        info = soundfile.info(io.BytesIO(data))
-        return float(info.frames) / float(info.samplerate) if info.samplerate else None
-    except Exception:  # any format libsndfile cannot read: the worker decides, not the API
-        return None
 
 
 @dataclass
@@ -149,7 +142,7 @@ class Submissions:
                 "FILE_TOO_LARGE",
             )
         task_id = new_id()
-        source, duration_s, size = self._source(task_id, audio)
+        source, duration_s, size = self._source(owner_id, task_id, audio, fields.get("convert"))
         task = Task.new(
             kind=kind,
             owner_id=owner_id,
@@ -160,30 +153,59 @@ class Submissions:
         )
         return self._store_and_send(task, eta_seconds=estimate_eta_s(duration_s, size))
 
-    def _source(self, task_id: str, audio: AudioInput) -> tuple[TaskSource, float | None, int | None]:
+    def _source(
+        self, owner_id: str, task_id: str, audio: AudioInput, convert: ConvertSpec | None
+    ) -> tuple[TaskSource, float | None, int | None]:
         """Where the task reads its audio (an upload is stored first), its duration and size when known."""
-        limit = self.settings.max_upload_bytes
         if audio.file is not None:
-            key = upload_key(task_id, audio.filename)
-            self.storage.put_bytes(key, audio.file.data, audio.file.content_type or "application/octet-stream")
-            source = TaskSource(kind="s3", key=key, filename=audio.filename)
-            return source, probe_duration_s(audio.file.data), len(audio.file.data)
+            data = audio.file.data
+            duration_s = self._check_header(data[:audio_header.HEADER_BYTES], len(data), audio.filename, convert)
+            key = upload_key(owner_id, task_id, audio.filename)
+            self.storage.put_bytes(key, data, audio.file.content_type or "application/octet-stream")
+            return TaskSource(kind="s3", key=key, filename=audio.filename), duration_s, len(data)
         if audio.url:
             return TaskSource(kind="url", url=audio.url), None, None
-        info = self.storage.head(audio.key)
+        # Another key's upload, inbox/ and results/ are answered exactly like an object that is not there.
+        info = self.storage.head(audio.key) if owns_upload(owner_id, audio.key) else None
         if info is None:
             raise NotFoundError(
-                f"No object s3://{self.storage.bucket}/{audio.key}: check the audio_path, or upload the file "
-                "first with POST /v1/uploads.",
+                f"No audio at audio_path {audio.path or audio.key!r}: give the audio_path POST /v1/uploads "
+                "returned to this API key, once the file is uploaded.",
                 "AUDIO_NOT_FOUND",
             )
+        limit = self.settings.max_upload_bytes
         if info.size > limit:
             raise TooLargeError(
-                f"s3://{self.storage.bucket}/{audio.key} is {info.size} bytes, more than this deployment's "
-                f"limit of {limit} bytes.",
+                f"The file at audio_path {audio.path or audio.key!r} is {info.size} bytes, more than this "
+                f"deployment's limit of {limit} bytes.",
                 "FILE_TOO_LARGE",
             )
-        return TaskSource(kind="s3", key=audio.key), None, info.size
+        name = audio.key.rsplit("/", 1)[-1]
+        head = self.storage.read_start(audio.key, audio_header.HEADER_BYTES)
+        return TaskSource(kind="s3", key=audio.key), self._check_header(head, info.size, name, convert), info.size
+
+    def _check_header(self, head: bytes, size: int, name: str, convert: ConvertSpec | None) -> float | None:
+        """Refuse audio whose header declares what the worker would refuse; its duration when declared."""
+        declared = audio_header.read_header(head, size)
+        if declared is None:
+            return None  # a format whose header is not read here: the worker checks it while decoding
+        try:
+            audio_header.check_declared(declared, name, max_duration_s=self.settings.max_duration_s)
+        except AudioTooLongError as refused:
+            raise TooLargeError(refused.message, refused.code) from None
+        except UnsupportedAudioError as refused:
+            raise InvalidRequestError(refused.message, refused.code) from None
+        if convert is not None and declared.frames is not None:
+            output = convert.output_bytes(declared.frames, declared.sample_rate, declared.channels)
+            if output > MAX_CONVERTED_BYTES:
+                raise TooLargeError(
+                    f"Converting {name} ({declared.duration_s:.0f} s, {declared.channels} channels) to "
+                    f"{convert.target_format} at {convert.target_sr or declared.sample_rate} Hz would write about "
+                    f"{output / (1024 * 1024):.0f} MB; one conversion writes at most {MAX_CONVERTED_MB} MB. "
+                    "Convert a shorter part, or choose a lower sample rate or bit depth.",
+                    "OUTPUT_TOO_LARGE",
+                )
+        return declared.duration_s
 
     def _store_and_send(self, task: Task, *, eta_seconds: int) -> QueuedTask:
         # The item first: a worker that receives the message must find the task.

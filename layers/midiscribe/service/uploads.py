@@ -32,9 +32,10 @@ class Uploads:
     _: KW_ONLY
     storage: ObjectStore
 
-    def create(self, request: UploadRequest) -> UploadForm:
+    def create(self, owner_id: str, request: UploadRequest) -> UploadForm:
+        """A form that uploads into ``owner_id``'s own prefix: only that key may submit the file."""
         upload_id = new_id()
-        key = upload_key(upload_id, request.filename)
+        key = upload_key(owner_id, upload_id, request.filename)
         max_bytes = self.settings.max_upload_bytes
         form = self.storage.presign_post(
             key, max_bytes=max_bytes, expires_s=UPLOAD_FORM_EXPIRY_S, content_type=request.content_type

@@ -75,15 +75,21 @@ def parse_expires(value: str | int | None) -> int:
     return int(text)
 
 
+def mismatch() -> FileLinkError:
+    """The one refusal for a link that cannot be checked or does not check out, whatever the reason (a
+    wrong signature, a task that does not exist): a link's answer must not tell which tasks exist."""
+    return FileLinkError(
+        "The link's signature does not match: use the link exactly as the webhook gave it, or get fresh "
+        "links with GET /v1/byId.",
+        "INVALID_SIGNATURE",
+    )
+
+
 def verify(secret: str, link: FileLink, signature: str | None, *, now: float) -> None:
     """Accept the link or raise :class:`FileLinkError` (bad signature or expired)."""
     expected = sign(secret, link)
     if not signature or not hmac.compare_digest(expected.encode("ascii"), signature.strip().encode("utf-8")):
-        raise FileLinkError(
-            "The link's signature does not match: use the link exactly as the webhook gave it, or get fresh "
-            "links with GET /v1/byId.",
-            "INVALID_SIGNATURE",
-        )
+        raise mismatch()
     # Checked after the signature, so that only a genuine link learns that it has expired.
     if now > link.expires:
         raise FileLinkError(

@@ -99,7 +99,7 @@ class RetrySchedule:
             raise ValueError(f"jitter {jitter} must be between 0 and 1")
         self.delays = tuple(float(delay) for delay in delays)
         self.jitter = jitter
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # nosec B311 # jitter spreads retries out, it guards nothing
 
     @property
     def attempts(self) -> int:

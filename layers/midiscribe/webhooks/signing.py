@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from midiscribe.net import USER_AGENT
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # nosec B105 # the prefix every Standard Webhooks secret has, not a secret
 
 
 class WebhookSecretError(ValueError):

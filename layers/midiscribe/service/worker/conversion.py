@@ -1,16 +1,18 @@
 """Step 3 for file_convert: the engine's decoder at the file's own channels and rate, resampled with
-soxr if asked, written by libsndfile in the target format, block by block (never whole in memory).
+soxr if asked, written by libsndfile in the target format, block by block (never whole in memory),
+and stopped as soon as the output would pass MAX_CONVERTED_BYTES.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any
 
 from midiscribe.domain import outputs
-from midiscribe.domain.conversions import CONTENT_TYPES, ConvertSpec
+from midiscribe.domain.conversions import CONTENT_TYPES, MAX_CONVERTED_BYTES, MAX_CONVERTED_MB, ConvertSpec
 from midiscribe.domain.tasks import Task
 
 from ..config import Settings
@@ -26,13 +28,14 @@ _RESAMPLE_QUALITY = "HQ"
 
 
 def convert_file(
-    source: Path, destination: Path, spec: ConvertSpec, *, max_duration_s: float | None, name: str | None = None
+    source: Path, destination: Path, spec: ConvertSpec, *, max_duration_s: float | None, name: str | None = None,
+    max_output_bytes: int = MAX_CONVERTED_BYTES,
 ) -> float:
     """Write ``source`` converted per ``spec`` to ``destination``; returns the audio's duration in seconds.
 
-    Refuses what the engine refuses, with its messages (``name`` is how they call the file).
+    Refuses what the engine refuses, with its messages (``name`` is how they call the file), and an
+    output that grows past ``max_output_bytes`` (:class:`TaskInputError`).
     """
-    import numpy as np
     import soundfile
     import soxr
 
@@ -45,19 +48,45 @@ def convert_file(
         if target_rate != rate:
             resampler = soxr.ResampleStream(rate, target_rate, channels, dtype="float32", quality=_RESAMPLE_QUALITY)
         subtype = _LOSSY_SUBTYPES.get(spec.target_format) or _PCM_SUBTYPES[spec.target_bit_depth or 16]
-        with soundfile.SoundFile(destination, "w", samplerate=target_rate, channels=channels,
-                                 format=_FORMATS[spec.target_format], subtype=subtype) as written:
-            for block in audio.source_blocks():
-                _write(written, resampler.resample_chunk(block) if resampler else block)
-            if resampler is not None:
-                _write(written, resampler.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True))
+        frame_bytes = channels * spec.sample_bytes()
+        written_frames = 0
+        try:
+            output = soundfile.SoundFile(destination, "w", samplerate=target_rate, channels=channels,
+                                         format=_FORMATS[spec.target_format], subtype=subtype)
+        except (soundfile.LibsndfileError, RuntimeError):
+            raise TaskInputError(
+                f"{spec.target_format} cannot hold {channels}-channel audio at {target_rate} Hz: choose wav or "
+                "flac, or another target_sr.",
+                "UNSUPPORTED_CONVERSION",
+            ) from None
+        with output as written:
+            for block in _blocks(audio, resampler, channels):
+                written_frames += _write(written, block)
+                if written_frames * frame_bytes > max_output_bytes:
+                    raise TaskInputError(
+                        f"The converted file would be larger than {MAX_CONVERTED_MB} MB, the most one conversion "
+                        "writes: convert a shorter part, or choose a lower sample rate, bit depth or fewer channels.",
+                        "OUTPUT_TOO_LARGE",
+                    )
         return audio.decoded_frames / rate
 
 
-def _write(destination: Any, block: Any) -> None:
+def _blocks(audio: Any, resampler: Any, channels: int) -> Iterator[Any]:
+    """The blocks to write: the decoder's, resampled when asked, then the resampler's last samples."""
+    import numpy as np
+
+    for block in audio.source_blocks():
+        yield resampler.resample_chunk(block) if resampler is not None else block
+    if resampler is not None:
+        yield resampler.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
+
+
+def _write(destination: Any, block: Any) -> int:
+    """Write ``block``; returns its frames."""
     # Resampling can overshoot full scale by a little; PCM writers would wrap instead of clipping.
     if block.shape[0]:
         destination.write(block.clip(-1.0, 1.0))
+    return block.shape[0]
 
 
 @dataclass
@@ -72,7 +101,8 @@ class ConversionJob:
         return [self.fetcher.fetch(task.source, workdir)]
 
     def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
-        assert task.convert is not None, "checked when fetching"
+        if task.convert is None:  # fetch refused it already; kept so the check never depends on the caller
+            raise TaskInputError("The file_convert task has no target format.", "INVALID_INPUT")
         [fetched] = inputs
         started = time.perf_counter()
         extension = task.convert.target_format

@@ -67,6 +67,8 @@ class TaskPipeline:
         except EngineError as error:
             if isinstance(error, ModelNotFoundError):
                 raise  # a deployment problem, not the input's: retry (and end in the DLQ) rather than blame the file
+            if error.detail:
+                self.log.info("input refused", extra={"code": error.code, "detail": error.detail[:500]})
             return self.fail(task, error.message, error.code)
         finished = self.finisher.complete(task, result, outputs, time.perf_counter() - started)  # 5
         if finished is None:

@@ -1,0 +1,183 @@
+"""What an audio file's header declares (sample rate, channels, length), read without decoding, and
+the limits the engine holds every input to.
+
+Decoders trust these numbers and size their buffers by them, so a few hundred bytes can declare an
+hour of 384 kHz, 8-channel audio. The API reads the header when a file is submitted and refuses such
+a file at once; the decoder (``midiscribe.engine.audio``) applies the same check when it opens a file,
+whatever the route it came by. Plain Python and ``struct`` only: the API's functions carry no audio
+libraries.
+
+Read here: WAV (RIFF, RF64), AIFF/AIFC, FLAC (also behind an ID3 tag) and Ogg (Vorbis, Opus; no
+length). Anything else returns None and is left to the decoder.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from .errors import AudioTooLongError, UnsupportedAudioError
+
+# What the engine reads. Below 4 kHz no musical pitch survives; above 192 kHz (the highest studio
+# rate) a file only costs memory; 8 channels is 7.1 surround.
+MIN_SAMPLE_RATE = 4000
+MAX_SAMPLE_RATE = 192_000
+MAX_CHANNELS = 8
+# Enough of the file's start to find its format chunk behind metadata.
+HEADER_BYTES = 64 * 1024
+
+_WAVE_EXTENSIBLE = 0xFFFE
+_PCM_FORMATS = {1, 3, _WAVE_EXTENSIBLE}  # integer PCM, float PCM, extensible (PCM in practice)
+_UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # written while streaming: the size was never filled in
+
+
+@dataclass(frozen=True)
+class DeclaredAudio:
+    """What a header says, before anything is decoded."""
+
+    container: str  # "WAV", "AIFF", "FLAC", "Ogg"
+    sample_rate: int
+    channels: int
+    frames: int | None  # None when the header does not say
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.frames is None or self.sample_rate <= 0:
+            return None
+        return self.frames / self.sample_rate
+
+
+def read_header(head: bytes, total_size: int | None = None) -> DeclaredAudio | None:
+    """What ``head`` (a file's first bytes; HEADER_BYTES is plenty) declares; None for other formats.
+
+    ``total_size`` (the whole file's) stands in for a WAV data size that was never written.
+    """
+    head = _after_id3(head)
+    try:
+        if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+            return _wav(head, total_size)
+        if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+            return _aiff(head)
+        if head[:4] == b"fLaC":
+            return _flac(head)
+        if head[:4] == b"OggS":
+            return _ogg(head)
+    except (struct.error, IndexError):
+        return None  # cut short inside a chunk: the decoder says what is wrong with it
+    return None
+
+
+def check_declared(declared: DeclaredAudio, name: str, *, max_duration_s: float | None) -> None:
+    """Refuse what the engine will not decode: a sample rate or channel count out of range, or too long."""
+    check_format(name, declared.sample_rate, declared.channels)
+    duration = declared.duration_s
+    if duration is not None and max_duration_s is not None and duration > max_duration_s:
+        raise AudioTooLongError.over(name, duration, max_duration_s)
+
+
+def check_format(name: str, sample_rate: int, channels: int) -> None:
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise UnsupportedAudioError(
+            f"{name} declares a sample rate of {sample_rate} Hz; audio from {MIN_SAMPLE_RATE} to "
+            f"{MAX_SAMPLE_RATE} Hz is accepted. Resample it (e.g. to 44100 or 48000 Hz) and send it again."
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise UnsupportedAudioError(
+            f"{name} declares {channels} channels; audio with 1 to {MAX_CHANNELS} channels is accepted. "
+            "Mix it down (e.g. to stereo) and send it again."
+        )
+
+
+def _after_id3(head: bytes) -> bytes:
+    """The bytes after an ID3v2 tag (FLAC and MP3 files may start with one)."""
+    if head[:3] == b"ID3" and len(head) >= 10:
+        size = (head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F)
+        footer = 10 if head[5] & 0x10 else 0
+        return head[10 + size + footer:]
+    return head
+
+
+def _chunks(head: bytes, little_endian: bool):
+    """(id, offset of its data, declared size) of each chunk of a RIFF or IFF file's ``head``."""
+    size_format = "<I" if little_endian else ">I"
+    offset = 12
+    while offset + 8 <= len(head):
+        chunk_id = head[offset:offset + 4]
+        (size,) = struct.unpack(size_format, head[offset + 4:offset + 8])
+        yield chunk_id, offset + 8, size
+        offset += 8 + size + (size & 1)
+
+
+def _wav(head: bytes, total_size: int | None) -> DeclaredAudio | None:
+    fmt = None
+    data_size: int | None = None
+    sample_count: int | None = None
+    rf64_data_size: int | None = None
+    for chunk_id, start, size in _chunks(head, little_endian=True):
+        if chunk_id == b"ds64":
+            _, rf64_data_size, _ = struct.unpack("<QQQ", head[start:start + 24])
+        elif chunk_id == b"fmt ":
+            fmt = struct.unpack("<HHIIHH", head[start:start + 16])
+        elif chunk_id == b"fact":
+            (sample_count,) = struct.unpack("<I", head[start:start + 4])
+        elif chunk_id == b"data":
+            data_size = rf64_data_size if (head[:4] == b"RF64" and size == 0xFFFFFFFF) else size
+            if data_size in _UNKNOWN_SIZES and total_size is not None:
+                data_size = max(total_size - start, 0)
+            break
+    if fmt is None:
+        return None
+    format_tag, channels, rate, _, block_align, _ = fmt
+    frames = None
+    if format_tag in _PCM_FORMATS and data_size is not None and block_align:
+        frames = data_size // block_align
+    elif sample_count is not None:
+        frames = sample_count
+    return DeclaredAudio("WAV", rate, channels, frames)
+
+
+def _aiff(head: bytes) -> DeclaredAudio | None:
+    for chunk_id, start, _ in _chunks(head, little_endian=False):
+        if chunk_id == b"COMM":
+            channels, frames, _ = struct.unpack(">hIh", head[start:start + 8])
+            return DeclaredAudio("AIFF", _extended_to_int(head[start + 8:start + 18]), channels, frames)
+    return None
+
+
+def _extended_to_int(raw: bytes) -> int:
+    """An 80-bit IEEE 754 extended float (AIFF's sample rate), as a whole number (huge ones capped)."""
+    exponent, mantissa = struct.unpack(">HQ", raw)
+    sign, exponent = exponent >> 15, exponent & 0x7FFF
+    shift = exponent - 16383 - 63
+    if shift > 64:
+        value = 1 << 64  # far beyond any limit; the exact number does not matter
+    else:
+        value = mantissa << shift if shift >= 0 else mantissa >> -shift
+    return -value if sign else value
+
+
+def _flac(head: bytes) -> DeclaredAudio | None:
+    # The first metadata block is STREAMINFO: 18 bytes of block and frame sizes, then 64 bits of
+    # rate (20), channels - 1 (3), bits per sample - 1 (5) and total samples (36, 0 = unknown).
+    if head[4] & 0x7F != 0:
+        return None
+    (packed,) = struct.unpack(">Q", head[18:26])
+    rate = packed >> 44
+    channels = ((packed >> 41) & 0x7) + 1
+    total = packed & ((1 << 36) - 1)
+    return DeclaredAudio("FLAC", rate, channels, total or None)
+
+
+def _ogg(head: bytes) -> DeclaredAudio | None:
+    # The first page holds the codec's identification packet; its length needs the last page.
+    segments = head[26]
+    packet = head[27 + segments:]
+    if packet[:7] == b"\x01vorbis":
+        channels = packet[11]
+        (rate,) = struct.unpack("<I", packet[12:16])
+        return DeclaredAudio("Ogg", rate, channels, None)
+    if packet[:8] == b"OpusHead":
+        channels = packet[9]
+        # Opus always decodes at 48 kHz; the header's rate is the original's, for information only.
+        return DeclaredAudio("Ogg", 48_000, channels, None)
+    return None

@@ -1,0 +1,150 @@
+"""What headers declare, read without decoding, and the limits every input is held to (API and decoder alike)."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from synthesised import KnownNote, encode_pyav, encode_soundfile, synthesise
+
+from midiscribe.engine.audio import AudioStream
+from midiscribe.engine.audio_header import (
+    HEADER_BYTES,
+    MAX_CHANNELS,
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    DeclaredAudio,
+    check_declared,
+    read_header,
+)
+from midiscribe.engine.errors import (
+    AudioTooLongError,
+    CorruptAudioError,
+    NotAudioError,
+    UnsupportedAudioError,
+)
+
+TONE = synthesise([KnownNote(69, 0.1, 0.9)], 1.0)  # stereo 44.1 kHz
+# What a decoding library says about itself, which users must never read.
+LIBRARY_WORDS = ("pipe", "SF_INFO", "Errno", "struct", "libsndfile", "soundfile", "pyav", "ffmpeg", "av.error")
+
+
+def samples(channels: int, frames: int = 4410) -> np.ndarray:
+    return np.zeros((frames, channels), dtype=np.float32)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "rate", "channels", "container"),
+    [
+        ("WAV", "PCM_16", 44100, 2, "WAV"),
+        ("WAV", "FLOAT", 22050, 1, "WAV"),
+        ("WAV", "PCM_24", 96000, 6, "WAV"),  # 6 channels: WAVE_FORMAT_EXTENSIBLE
+        ("RF64", "PCM_16", 48000, 2, "WAV"),
+        ("AIFF", "PCM_16", 32000, 2, "AIFF"),
+        ("FLAC", "PCM_16", 88200, 2, "FLAC"),
+    ],
+)
+def test_lossless_headers_declare_rate_channels_and_length(fmt, subtype, rate, channels, container):
+    data = encode_soundfile(samples(channels, rate // 2), rate, fmt, subtype)
+    assert read_header(data[:HEADER_BYTES], len(data)) == DeclaredAudio(container, rate, channels, rate // 2)
+
+
+@pytest.mark.parametrize(("subtype", "rate", "declared_rate"), [("VORBIS", 44100, 44100), ("OPUS", 24000, 48000)])
+def test_ogg_headers_declare_rate_and_channels_but_not_length(subtype, rate, declared_rate):
+    data = encode_soundfile(TONE, rate, "OGG", subtype)
+    assert read_header(data, len(data)) == DeclaredAudio("Ogg", declared_rate, 2, None)
+
+
+def test_a_flac_behind_an_id3_tag_is_read():
+    flac = encode_soundfile(TONE, 44100, "FLAC", "PCM_16")
+    tag = b"ID3\x04\x00\x00" + bytes([0, 0, 0, 20]) + bytes(20)
+    assert read_header(tag + flac, None) == DeclaredAudio("FLAC", 44100, 2, 44100)
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"RIFF", b"RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01", b"fLaC\x00", b"not audio at all",
+    encode_soundfile(TONE, 44100, "MP3", "MPEG_LAYER_III"), encode_pyav(TONE, 44100, "ipod", "aac"),
+])
+def test_anything_else_or_cut_short_declares_nothing(data):
+    assert read_header(data, len(data)) is None
+
+
+def test_a_wav_written_while_streaming_takes_its_length_from_the_file_size():
+    data = bytearray(encode_soundfile(samples(1, 1000), 8000, "WAV", "PCM_16"))
+    data[40:44] = struct.pack("<I", 0xFFFFFFFF)  # the data chunk's size, never filled in
+    assert read_header(bytes(data), len(data)).frames == 1000
+
+
+@pytest.mark.parametrize(
+    ("declared", "problem"),
+    [
+        (DeclaredAudio("WAV", 1, 1, 2000), "sample rate of 1 Hz"),
+        (DeclaredAudio("FLAC", 384_000, 2, 384_000), "sample rate of 384000 Hz"),
+        (DeclaredAudio("WAV", 4_000_000_000, 1, 10), "sample rate of 4000000000 Hz"),
+        (DeclaredAudio("WAV", 44100, 0, 10), "0 channels"),
+        (DeclaredAudio("WAV", 44100, 9, 10), "9 channels"),
+    ],
+)
+def test_rates_and_channels_outside_the_limits_are_refused_with_the_limit(declared, problem):
+    with pytest.raises(UnsupportedAudioError) as caught:
+        check_declared(declared, "song.wav", max_duration_s=None)
+    message = caught.value.message
+    assert caught.value.code == "UNSUPPORTED_AUDIO" and message.startswith("song.wav declares")
+    assert problem in message
+    assert f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz" in message or f"1 to {MAX_CHANNELS} channels" in message
+
+
+def test_the_limits_themselves_are_accepted():
+    for rate, channels in ((MIN_SAMPLE_RATE, 1), (MAX_SAMPLE_RATE, MAX_CHANNELS)):
+        check_declared(DeclaredAudio("WAV", rate, channels, rate), "edge.wav", max_duration_s=1.0)
+
+
+def test_a_declared_length_over_the_maximum_is_too_long():
+    with pytest.raises(AudioTooLongError) as caught:
+        check_declared(DeclaredAudio("FLAC", 22050, 1, 22050 * 7200), "long.flac", max_duration_s=3600)
+    assert caught.value.message == ("long.flac is 120.0 minutes long; the maximum is 60.0 minutes. "
+                                    "Trim it or split it into shorter parts.")
+
+
+def flac_declaring(seconds: float, rate: int, channels: int) -> bytes:
+    """A short FLAC whose STREAMINFO says ``seconds`` long (what a decoder trusts)."""
+    data = bytearray(encode_soundfile(np.zeros((rate // 10, channels), dtype=np.int16), rate, "FLAC", "PCM_16"))
+    packed = int.from_bytes(data[18:26], "big")
+    data[18:26] = ((packed & ~((1 << 36) - 1)) | int(seconds * rate)).to_bytes(8, "big")
+    return bytes(data)
+
+
+def test_the_decoder_refuses_a_declared_bomb_before_decoding_a_sample():
+    with pytest.raises(UnsupportedAudioError, match="384000 Hz"):
+        AudioStream(flac_declaring(60, 384_000, 8))
+    with pytest.raises(AudioTooLongError):
+        AudioStream(flac_declaring(7200, 22050, 1), max_duration_s=3600)
+
+
+def wav_claiming(rate: int) -> bytes:
+    frames = bytes(4000)
+    return (b"RIFF" + struct.pack("<I", 36 + len(frames)) + b"WAVE" + b"fmt "
+            + struct.pack("<IHHIIHH", 16, 1, 1, rate, (rate * 2) & 0xFFFFFFFF, 2, 16)
+            + b"data" + struct.pack("<I", len(frames)) + frames)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (bytes(np.random.default_rng(8).integers(0, 256, 50_000, dtype=np.uint8)), (NotAudioError, CorruptAudioError)),
+        (b"\xff\xfb\x90\x00" + bytes(np.random.default_rng(9).integers(0, 256, 5000, dtype=np.uint8)),
+         (NotAudioError, CorruptAudioError)),
+        (wav_claiming(4_000_000_000), UnsupportedAudioError),
+        (b"fLaC" + bytes(range(256)) * 4, CorruptAudioError),
+        (encode_soundfile(synthesise([KnownNote(69, 0.1, 3.9)], 4.0), 44100, "FLAC", "PCM_16")[:5000], CorruptAudioError),
+    ],
+    ids=["random-bytes", "mp3-sync-then-noise", "4-ghz-wav", "flac-garbage", "flac-cut"],
+)
+def test_decoder_failures_are_told_in_our_words(data, error):
+    with pytest.raises(error) as caught:
+        with AudioStream(data, name="upload.mp3") as stream:
+            for _ in stream.blocks():
+                pass
+    message = caught.value.message
+    assert message.startswith("upload.mp3 ") and not [w for w in LIBRARY_WORDS if w.lower() in message.lower()]
