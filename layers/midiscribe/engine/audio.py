@@ -59,13 +59,17 @@ class AudioInfo:
 
 
 class AudioStream:
-    """An opened audio source; iterate :meth:`blocks` once for 22050 Hz mono float32 blocks.
+    """An opened audio source; iterate :meth:`blocks` once for float32 blocks at ``sample_rate``
+    (22050 Hz unless asked otherwise), mono unless ``mono=False`` keeps the channels.
 
     Use as a context manager so the file (and any spooled copy) is closed.
     """
 
-    def __init__(self, source, *, max_duration_s: float | None = None, name: str | None = None):
+    def __init__(self, source, *, max_duration_s: float | None = None, name: str | None = None,
+                 sample_rate: int = TARGET_SAMPLE_RATE, mono: bool = True):
         self.max_duration_s = max_duration_s
+        self.sample_rate = sample_rate
+        self.mono = mono
         self.name = name or _describe(source)
         self._closers: list = []
         self._handle, self._path = self._open_source(source)
@@ -196,13 +200,15 @@ class AudioStream:
     # -- reading -----------------------------------------------------------------------------------
 
     def blocks(self) -> Iterator[np.ndarray]:
-        """Mono float32 blocks at 22050 Hz; raises the typed errors while reading."""
+        """Float32 blocks at ``sample_rate``: 1-D when mono, else (samples, channels); raises the typed
+        errors while reading."""
         import soxr
 
         rate = self.info.sample_rate
+        channels = 1 if self.mono else self.info.channels
         limit = None if self.max_duration_s is None else math.floor(self.max_duration_s * rate)
-        resampler = None if rate == TARGET_SAMPLE_RATE else soxr.ResampleStream(
-            rate, TARGET_SAMPLE_RATE, 1, dtype="float32", quality=RESAMPLE_QUALITY
+        resampler = None if rate == self.sample_rate else soxr.ResampleStream(
+            rate, self.sample_rate, channels, dtype="float32", quality=RESAMPLE_QUALITY
         )
         for block in self._decoder.blocks():
             if block.shape[0] == 0:
@@ -212,7 +218,7 @@ class AudioStream:
                 raise AudioTooLongError(
                     _too_long_message(self.name, self.decoded_frames / rate, self.max_duration_s, at_least=True)
                 )
-            mono = to_mono(block)
+            mono = to_mono(block) if self.mono else finite_copy(block)
             if resampler is not None:
                 mono = resampler.resample_chunk(mono)
             if mono.shape[0]:
@@ -228,12 +234,13 @@ class AudioStream:
             )
         # librosa pads or trims the resampled signal to exactly ceil(n * ratio) samples; a streaming
         # resampler lags behind the one-shot one until it is flushed, so only the flush can overshoot.
-        room = resampled_length(self.decoded_frames, rate) - self.output_samples
-        tail = np.zeros(0, dtype=np.float32)
+        room = resampled_length(self.decoded_frames, rate, self.sample_rate) - self.output_samples
+        shape = (0,) if self.mono else (0, channels)
+        tail = np.zeros(shape, dtype=np.float32)
         if resampler is not None:
-            tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)[: max(room, 0)]
+            tail = resampler.resample_chunk(tail, last=True)[: max(room, 0)]
         if tail.shape[0] < room:
-            tail = np.concatenate([tail, np.zeros(room - tail.shape[0], dtype=np.float32)])
+            tail = np.concatenate([tail, np.zeros((room - tail.shape[0], *shape[1:]), dtype=np.float32)])
         if tail.shape[0]:
             self.output_samples += tail.shape[0]
             yield tail
@@ -253,11 +260,19 @@ class AudioStream:
         self.close()
 
 
-def resampled_length(source_frames: int, source_rate: int) -> int:
-    """librosa's length after resampling: ``ceil(n * 22050 / rate)``."""
-    if source_rate == TARGET_SAMPLE_RATE:
+def resampled_length(source_frames: int, source_rate: int, target_rate: int = TARGET_SAMPLE_RATE) -> int:
+    """librosa's length after resampling: ``ceil(n * target_rate / rate)``."""
+    if source_rate == target_rate:
         return source_frames
-    return int(np.ceil(source_frames * (float(TARGET_SAMPLE_RATE) / source_rate)))
+    return int(np.ceil(source_frames * (float(target_rate) / source_rate)))
+
+
+def finite_copy(block: np.ndarray) -> np.ndarray:
+    """A new float32 array of all channels, with NaN and ±inf replaced by silence (as in ``to_mono``)."""
+    copy = np.array(block, dtype=np.float32, copy=True)
+    if not np.isfinite(copy).all():
+        np.nan_to_num(copy, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return copy
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:
