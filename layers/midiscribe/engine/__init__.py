@@ -17,7 +17,7 @@ from .errors import (
     NotAudioError,
 )
 from .options import TranscriptionOptions
-from .transcription import NoteEvent, Transcription
+from .transcription import NoteEvent, PedalEvent, Transcription
 
 
 def __getattr__(name: str):
@@ -41,6 +41,7 @@ __all__ = [
     "NoAudioError",
     "NotAudioError",
     "NoteEvent",
+    "PedalEvent",
     "Transcription",
     "TranscriptionOptions",
     "transcribe",

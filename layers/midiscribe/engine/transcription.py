@@ -18,6 +18,8 @@ class NoteEvent:
 
     ``pitch_bends`` has one value per model frame (86.13 frames/s) from the note's start, in
     thirds of a semitone relative to ``pitch`` (the contour's resolution); empty when bends are off.
+    ``model_velocity`` is set by models that predict velocity (the piano model); otherwise the
+    velocity is derived from ``amplitude``.
     """
 
     start_s: float
@@ -25,11 +27,23 @@ class NoteEvent:
     pitch: int
     amplitude: float
     pitch_bends: tuple[int, ...] = ()
+    model_velocity: int | None = None
 
     @property
     def velocity(self) -> int:
-        """MIDI velocity 1..127 from the note's mean posterior (0 would mean note-off in MIDI)."""
+        """MIDI velocity 1..127: the model's, else from the note's mean posterior (0 would mean note-off)."""
+        if self.model_velocity is not None:
+            return max(1, min(127, int(self.model_velocity)))
         return max(1, min(127, round(127 * self.amplitude)))
+
+
+@dataclass(frozen=True, slots=True)
+class PedalEvent:
+    """A pedal held down from ``start_s`` to ``end_s``: MIDI controller 64 (sustain) or 67 (soft)."""
+
+    controller: int
+    start_s: float
+    end_s: float
 
 
 @dataclass
@@ -41,6 +55,7 @@ class Transcription:
     options: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     model_name: str = MODEL_NAME
     timings: dict[str, float] = field(default_factory=dict)
+    pedals: list[PedalEvent] = field(default_factory=list)
 
     def write_midi(self, destination: Destination) -> None:
         from .outputs import write_midi
