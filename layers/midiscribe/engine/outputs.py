@@ -6,7 +6,8 @@ from amplitude, pitch bends in thirds of a semitone turned into 14-bit values ov
 range) with three differences a MIDI reader benefits from: the bend range is stated with RPN 0
 instead of assumed, bends return to centre after each bent note, and ``multiple_pitch_bends``
 spreads overlapping notes over MIDI channels (one instrument track) instead of writing one
-instrument per pitch.
+instrument per pitch. The piano model's transcriptions go on an Acoustic Grand Piano track with
+their sustain and soft pedals as control changes, and the JSON lists the pedals.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import mido
 import numpy as np
 
 from .errors import InvalidOptionsError
+from .instruments import FAMILY_PROGRAM, Family, program_name
 
 if TYPE_CHECKING:
     from .transcription import NoteEvent, Transcription
@@ -49,9 +51,21 @@ MAX_TICKS_PER_BEAT = 0x7FFF
 CSV_COLUMNS = ("start_time_s", "end_time_s", "pitch_midi", "velocity", "pitch_bend")
 JSON_FORMAT_VERSION = 1
 
+# The piano model's track, and the value of a pedal-down control change (transkun trains on 127).
+PIANO_PROGRAM = FAMILY_PROGRAM[Family.PIANO]
+PEDAL_DOWN = 127
+
 # Events sharing a tick are written in this order, so that a note ending exactly where the next one
-# starts is released first, and a bent note's first bend is in place before its note-on.
-_NOTE_OFF, _BEND_RESET, _BEND, _NOTE_ON = range(4)
+# starts is released first (and its pedal lifted before it is pressed again), and a bent note's
+# first bend is in place before its note-on.
+_NOTE_OFF, _PEDAL_UP, _PEDAL_DOWN, _BEND_RESET, _BEND, _NOTE_ON = range(6)
+
+
+def track_instrument(transcription: Transcription) -> tuple[str, int]:
+    """(track name, General MIDI program) of the transcription's one instrument."""
+    if transcription.options.model == "piano":
+        return program_name(PIANO_PROGRAM), PIANO_PROGRAM
+    return INSTRUMENT_NAME, INSTRUMENT_PROGRAM
 
 
 # --------------------------------------------------------------------------------------------------
@@ -210,6 +224,12 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
             events.append((int(bend_ticks[position]), _BEND, index, int(position), 0xE0 | channel, value & 0x7F, value >> 7))
         if values[-1] != 0:
             events.append((end_tick, _BEND_RESET, index, 0, 0xE0 | channel, 0x00, 0x40))
+    used_channels = sorted({int(channel) for channel in channels}) or [MELODIC_CHANNELS[0]]
+    for pedal in transcription.pedals:
+        down, up = int(to_tick(pedal.start_s)), int(to_tick(pedal.end_s))
+        for channel in used_channels:
+            events.append((down, _PEDAL_DOWN, 0, 0, 0xB0 | channel, pedal.controller, PEDAL_DOWN))
+            events.append((max(up, down + 1), _PEDAL_UP, 0, 0, 0xB0 | channel, pedal.controller, 0))
     events.sort()
 
     tempo_track = mido.MidiTrack()
@@ -219,10 +239,10 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
     tempo_track.append(mido.MetaMessage("end_of_track", time=0))
 
     track = mido.MidiTrack()
-    track.append(mido.MetaMessage("track_name", name=INSTRUMENT_NAME, time=0))
-    used_channels = sorted({int(channel) for channel in channels}) or [MELODIC_CHANNELS[0]]
+    name, program = track_instrument(transcription)
+    track.append(mido.MetaMessage("track_name", name=name, time=0))
     for channel in used_channels:
-        track.append(mido.Message("program_change", channel=channel, program=INSTRUMENT_PROGRAM, time=0))
+        track.append(mido.Message("program_change", channel=channel, program=program, time=0))
         if with_bends:
             for control, value in ((101, 0), (100, 0), (6, BEND_RANGE_SEMITONES), (38, 0), (101, 127), (100, 127)):
                 track.append(mido.Message("control_change", channel=channel, control=control, value=value, time=0))
@@ -234,6 +254,9 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
         if kind == 0xE0:
             message = mido.Message("pitchwheel", skip_checks=True, channel=channel,
                                    pitch=(data1 | data2 << 7) - 8192, time=tick - last_tick)
+        elif kind == 0xB0:
+            message = mido.Message("control_change", skip_checks=True, channel=channel, control=data1,
+                                   value=data2, time=tick - last_tick)
         else:
             message = mido.Message("note_on" if kind == 0x90 else "note_off", skip_checks=True,
                                    channel=channel, note=data1, velocity=data2, time=tick - last_tick)
@@ -298,6 +321,7 @@ def note_dict(note: NoteEvent) -> dict:
 def transcription_dict(transcription: Transcription) -> dict:
     """The JSON document: per-instrument notes plus what is needed to interpret them."""
     options = transcription.options
+    name, program = track_instrument(transcription)
     return {
         "format_version": JSON_FORMAT_VERSION,
         "model": transcription.model_name,
@@ -308,11 +332,15 @@ def transcription_dict(transcription: Transcription) -> dict:
         "options": options.model_dump(mode="json"),
         "instruments": [
             {
-                "name": INSTRUMENT_NAME,
-                "program": INSTRUMENT_PROGRAM,
+                "name": name,
+                "program": program,
                 "is_drum": False,
                 "notes": [note_dict(note) for note in transcription.notes],
             }
+        ],
+        "pedals": [
+            {"controller": pedal.controller, "start": _seconds(pedal.start_s), "end": _seconds(pedal.end_s)}
+            for pedal in transcription.pedals
         ],
     }
 

@@ -2,7 +2,8 @@
 
 The voice is an electric-piano-like tone: six harmonics whose upper partials fade faster than the
 fundamental, a short attack, a slow overall decay towards a sustain level, and a smooth release
-after the note ends. Loudness follows velocity.
+after the note ends. Loudness follows velocity. A note released while the sustain pedal is down
+sounds on until the pedal is lifted (or its key is struck again).
 
 Speed and memory come from two choices. Every note of one pitch starts the same way, so each
 pitch's first seconds are synthesized once and copied for every note (with the velocity gain and
@@ -39,6 +40,7 @@ VOICE_PIECE_SAMPLES = 1 << 14
 BLOCK_SAMPLES = 1 << 18  # about 6 s: large enough to amortise numpy calls, small enough to stay cheap
 TARGET_PEAK = 0.5
 LIMITER_THRESHOLD = 0.8
+SUSTAIN_PEDAL = 64  # MIDI controller number
 
 
 def note_frequency(pitch: int | np.ndarray) -> np.ndarray:
@@ -128,9 +130,34 @@ def soft_limit(samples: np.ndarray) -> np.ndarray:
     return samples
 
 
+def sounding_ends(transcription: Transcription) -> np.ndarray:
+    """When each note (in ``transcription.notes`` order) stops sounding, in seconds.
+
+    Its own end, unless the sustain pedal is down then: the pedal's release, or the next time the same
+    key is struck if that comes first.
+    """
+    notes = transcription.notes
+    ends = np.array([note.end_s for note in notes], dtype=np.float64)
+    pedals = sorted((pedal.start_s, pedal.end_s) for pedal in transcription.pedals
+                    if pedal.controller == SUSTAIN_PEDAL)
+    if not pedals or not notes:
+        return ends
+    downs, ups = (np.array(column, dtype=np.float64) for column in zip(*pedals, strict=True))
+    latest = np.searchsorted(downs, ends, side="right") - 1  # the last pedal press at or before each end
+    held = (latest >= 0) & (ends < ups[np.maximum(latest, 0)])
+    extended = np.where(held, ups[np.maximum(latest, 0)], ends)
+    starts = np.array([note.start_s for note in notes], dtype=np.float64)
+    pitches = np.array([note.pitch for note in notes], dtype=np.int64)
+    order = np.lexsort((starts, pitches))
+    next_strike = np.full(len(notes), np.inf)
+    same_key = pitches[order][1:] == pitches[order][:-1]
+    next_strike[order[:-1][same_key]] = starts[order][1:][same_key]
+    return np.maximum(ends, np.minimum(extended, next_strike))
+
+
 def output_length(transcription: Transcription, sample_rate: int = SAMPLE_RATE) -> int:
-    """Samples in the rendering: the audio's duration, or to the last note's end if that is later."""
-    last_end = max((note.end_s for note in transcription.notes), default=0.0)
+    """Samples in the rendering: the audio's duration, or to the last sounding note's end if that is later."""
+    last_end = float(np.max(sounding_ends(transcription), initial=0.0))
     return max(0, int(round(max(transcription.duration_s, last_end) * sample_rate)))
 
 
@@ -138,11 +165,13 @@ def render_blocks(transcription: Transcription, sample_rate: int = SAMPLE_RATE,
                   block_samples: int = BLOCK_SAMPLES) -> Iterator[np.ndarray]:
     """The rendering as consecutive float32 blocks in [-1, 1]; together they are ``output_length`` long."""
     total = output_length(transcription, sample_rate)
-    notes = sorted(transcription.notes, key=lambda note: note.start_s)
+    order = sorted(range(len(transcription.notes)), key=lambda index: transcription.notes[index].start_s)
+    notes = [transcription.notes[index] for index in order]
+    ends = sounding_ends(transcription)[order] if order else np.zeros(0)
     release = max(1, int(round(RELEASE_S * sample_rate)))
     starts = np.array([int(round(max(0.0, note.start_s) * sample_rate)) for note in notes], dtype=np.int64)
-    held = np.array([max(1, int(round((note.end_s - max(0.0, note.start_s)) * sample_rate))) for note in notes],
-                    dtype=np.int64)
+    held = np.array([max(1, int(round((end - max(0.0, note.start_s)) * sample_rate)))
+                     for note, end in zip(notes, ends, strict=True)], dtype=np.int64)
     lengths = held + release
     pitches = np.array([note.pitch for note in notes], dtype=np.int64)
     gains = _velocity_gain([note.velocity for note in notes])
