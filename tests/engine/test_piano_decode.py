@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 import pytest
 
-from midiscribe.engine.piano.decode import decode
+from midiscribe.engine.piano.decode import IntervalScores, decode
 
 
 def every_path(start: int, frames: int):
@@ -83,3 +83,21 @@ def test_intervals_are_what_a_long_strong_score_says():
         (0, 3, 17), (1, 5, 9), (1, 9, 30), (1, 35, 35)]
     later = decode(scores, singletons, np.array([4, 6]))  # starting past an interval's beginning skips it
     assert list(zip(later.track.tolist(), later.begin.tolist(), strict=True)) == [(1, 9), (1, 35)]
+
+
+def test_scores_computed_block_by_block_decode_as_the_whole_matrix_does():
+    rng = np.random.default_rng(7)
+    tracks, frames, size = 5, 150, 16  # more frames than one block of rows
+    query = rng.normal(0, 0.3, size=(tracks, frames, size)).astype(np.float32)
+    key = rng.normal(0, 0.3, size=(tracks, frames, size)).astype(np.float32)
+    singletons = rng.normal(-0.5, 1.0, size=(tracks, frames)).astype(np.float32)
+    lengths = np.abs(np.arange(frames)[None, :] - np.arange(frames)[:, None]).astype(np.float32)
+    whole = np.einsum("tbd,ted->tbe", key, query) * lengths
+    starts = np.array([0, 3, 70, 149, 200])
+
+    blocked = decode(IntervalScores(query, key), singletons, starts)
+    dense = decode(whole, singletons, starts)
+
+    assert len(dense) > 10
+    for name in ("track", "begin", "end"):
+        np.testing.assert_array_equal(getattr(blocked, name), getattr(dense, name))

@@ -14,7 +14,8 @@ positive singleton score is also an interval ``[frame, frame]`` of the output. I
 
 so the path can be read from any start frame; the segmenter starts each track where the previous
 segment's last finished note ends. The recursion loops over frames with every track in one array
-operation; the paths are read for all tracks at once by pointer doubling.
+operation, computing the scores a block of begin frames at a time (all of a segment's would take
+172 MB); the paths are read for all tracks at once by pointer doubling.
 """
 
 from __future__ import annotations
@@ -25,6 +26,40 @@ from dataclasses import dataclass
 import numpy as np
 
 SKIP = -1  # pointer value: the path goes on to the next frame without an interval
+# Begin frames whose scores are computed together: (90 tracks × 64 × 691) float32 is 16 MB.
+ROW_BLOCK = 64
+
+
+class IntervalScores:
+    """transkun's interval scores ``(key[begin] · query[end]) · (end - begin)`` from the network's
+    queries and keys, (tracks, frames, size) each, computed a block of begin frames at a time."""
+
+    def __init__(self, query: np.ndarray, key: np.ndarray):
+        if query.shape != key.shape or query.ndim != 3:
+            raise ValueError(f"query {query.shape} and key {key.shape} must both be (tracks, frames, size)")
+        self.query, self.key = query, key
+        self.tracks, self.frames = query.shape[:2]
+
+    def rows(self, first: int, stop: int) -> np.ndarray:
+        """Scores of begin frames ``first..stop-1`` and end frames ``first..``: (tracks, stop - first,
+        frames - first). Entries with end <= begin are meaningless."""
+        block = np.matmul(self.key[:, first:stop], self.query[:, first:].transpose(0, 2, 1))
+        lengths = np.arange(self.frames - first, dtype=np.float32)[None, :] - np.arange(stop - first, dtype=np.float32)[:, None]
+        block *= lengths
+        return block
+
+
+class ScoreMatrix:
+    """Scores given whole, (tracks, begin, end): for tests and small problems."""
+
+    def __init__(self, scores: np.ndarray):
+        self.scores = scores
+        self.tracks, self.frames = scores.shape[:2]
+        if scores.shape[2] != self.frames:
+            raise ValueError(f"a score matrix is (tracks, frames, frames), not {scores.shape}")
+
+    def rows(self, first: int, stop: int) -> np.ndarray:
+        return self.scores[:, first:stop, first:]
 
 
 @dataclass(frozen=True)
@@ -39,27 +74,30 @@ class Intervals:
         return len(self.track)
 
 
-def best_pointers(scores: np.ndarray, singletons: np.ndarray) -> np.ndarray:
-    """The backward recursion. ``scores``: (tracks, T, T), row ``begin``, column ``end`` (only
-    ``end > begin`` is read); ``singletons``: (tracks, T). Returns (tracks, T) int32 pointers: at frame
-    ``t``, ``SKIP`` or the end frame of the interval beginning there (the last frame's is ``SKIP``).
+def best_pointers(scores: IntervalScores | ScoreMatrix, singletons: np.ndarray) -> np.ndarray:
+    """The backward recursion; ``singletons`` is (tracks, T). Returns (tracks, T) int32 pointers: at
+    frame ``t``, ``SKIP`` or the end frame of the interval beginning there (the last frame's is ``SKIP``).
     """
     tracks, frames = singletons.shape
-    if scores.shape != (tracks, frames, frames):
-        raise ValueError(f"scores of shape {scores.shape} do not match singletons of shape {singletons.shape}")
+    if (scores.tracks, scores.frames) != (tracks, frames):
+        raise ValueError(f"scores for {scores.tracks} tracks × {scores.frames} frames do not match "
+                         f"singletons of shape {singletons.shape}")
     gains = np.maximum(singletons, 0).astype(np.float32)
     best = np.zeros((tracks, frames), dtype=np.float32)
     pointers = np.full((tracks, frames), SKIP, dtype=np.int32)
     best[:, -1] = gains[:, -1]
     rows = np.arange(tracks)
-    for t in range(frames - 2, -1, -1):
-        candidates = best[:, t + 1 :] + scores[:, t, t + 1 :]
-        choice = np.argmax(candidates, axis=1)
-        interval_value = candidates[rows, choice]
-        # Skipping wins ties (transkun lists the skip first and takes the first maximum).
-        take = interval_value > best[:, t + 1]
-        best[:, t] = np.where(take, interval_value, best[:, t + 1]) + gains[:, t]
-        pointers[:, t] = np.where(take, choice + t + 1, SKIP)
+    for stop in range(frames - 1, 0, -ROW_BLOCK):
+        first = max(0, stop - ROW_BLOCK)
+        block = scores.rows(first, stop)
+        for t in range(stop - 1, first - 1, -1):
+            candidates = best[:, t + 1 :] + block[:, t - first, t + 1 - first :]
+            choice = np.argmax(candidates, axis=1)
+            interval_value = candidates[rows, choice]
+            # Skipping wins ties (transkun lists the skip first and takes the first maximum).
+            take = interval_value > best[:, t + 1]
+            best[:, t] = np.where(take, interval_value, best[:, t + 1]) + gains[:, t]
+            pointers[:, t] = np.where(take, choice + t + 1, SKIP)
     return pointers
 
 
@@ -100,6 +138,8 @@ def read_paths(pointers: np.ndarray, singletons: np.ndarray, starts: np.ndarray)
     return Intervals(track[order].astype(np.int64), begin[order].astype(np.int64), end[order].astype(np.int64))
 
 
-def decode(scores: np.ndarray, singletons: np.ndarray, starts: np.ndarray) -> Intervals:
-    """Every track's best intervals from its start frame on."""
+def decode(scores: IntervalScores | ScoreMatrix | np.ndarray, singletons: np.ndarray, starts: np.ndarray) -> Intervals:
+    """Every track's best intervals from its start frame on; ``scores`` may be a whole (tracks, T, T) array."""
+    if isinstance(scores, np.ndarray):
+        scores = ScoreMatrix(scores)
     return read_paths(best_pointers(scores, singletons), singletons, starts)

@@ -13,13 +13,10 @@ at run time only onnxruntime loads it. The graph is transkun's ``Backbone`` foll
   time, each followed by a feed-forward layer; queries come from the RMS-normalised stream, keys and
   values from the block's (unnormalised) input, residuals are scaled per channel (folded into the
   output projections) and the 1/sqrt(head size) factor is folded into the query projection;
-- the target tokens are upsampled back to frames by a stride-8 transposed convolution and projected
-  to query/key/singleton features; both are linear, so they are folded into one matrix per phase.
-
-Outputs, per 691-frame segment: ``scores[track, begin, end] = (k_begin · q_end) · |end - begin|``
-(transkun's score matrix, transposed so that the decoder reads rows), ``singletons[track, frame]``
-(the diagonal, which transkun adds as a separate term) and ``context[track, step, 256]``, the
-upsampling's input, from which the note heads rebuild frame features only where notes are.
+- the output is the target tokens, ``context[track, step, 256]`` for 90 tracks × 88 steps. What
+  follows in transkun is linear and cheap (a stride-8 transposed convolution back to frames, then the
+  scorer's projection) and runs in numpy (``scorer.py``, ``heads.py``), so that the graph never holds
+  the per-frame tensors (over 300 MB between them) at once.
 """
 
 from __future__ import annotations
@@ -209,23 +206,6 @@ def _encoder_layer(g: _Builder, x: str, w: Mapping[str, np.ndarray], index: int)
     return _feed_forward(g, h, w, f"{prefix}.fnnBlockT")
 
 
-def folded_projection(w: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The transposed convolution and the scorer's projection as one (256, 8 × 513) matrix and bias.
-
-    Column block ``j`` maps a transformer step's target token to the scorer features of frame
-    ``8 · step + j``; the query part carries the scorer's 1/sqrt(256).
-    """
-    up_weight = w["backbone.upConv1dSkip.weight"].astype(np.float64)  # (in, out, phase)
-    up_bias = w["backbone.upConv1dSkip.bias"].astype(np.float64)
-    map_weight = w["scorer.map.0.weight"].astype(np.float64).T.copy()  # (256, 513)
-    map_bias = w["scorer.map.0.bias"].astype(np.float64).copy()
-    map_weight[:, :SCORE_SIZE] /= math.sqrt(SCORE_SIZE)
-    map_bias[:SCORE_SIZE] /= math.sqrt(SCORE_SIZE)
-    weight = np.concatenate([up_weight[:, :, phase] @ map_weight for phase in range(UPSAMPLE_PHASES)], axis=1)
-    bias = np.tile(up_bias @ map_weight + map_bias, UPSAMPLE_PHASES)
-    return weight.astype(np.float32), bias.astype(np.float32)
-
-
 def build_graph(w: Mapping[str, np.ndarray]):
     """The ``onnx.ModelProto`` for transkun 2.0's network with the weights ``w`` (its state dict)."""
     from onnx import TensorProto, checker, helper
@@ -263,26 +243,12 @@ def build_graph(w: Mapping[str, np.ndarray]):
     context = g.op("Slice", [h, g.const(np.array([1, bands + 1], dtype=np.int64)),
                              g.const(np.array([steps + 1, bands + 1 + N_TRACKS], dtype=np.int64)),
                              g.const(np.array([0, 1], dtype=np.int64))])
-    context = g.op("Transpose", [context], output="context", perm=[1, 0, 2])
-    weight, bias = folded_projection(w)
-    projected = g.linear(context, weight, bias)  # (tracks, steps, phases × 513)
-    per_frame = g.reshape(projected, [N_TRACKS, steps * UPSAMPLE_PHASES, 2 * SCORE_SIZE + 1])
-    per_frame = g.op("Slice", [per_frame, g.const(np.array([0], dtype=np.int64)),
-                               g.const(np.array([SEGMENT_FRAMES], dtype=np.int64)),
-                               g.const(np.array([1], dtype=np.int64))])
-    query, key, singleton_column = g.split(per_frame, [SCORE_SIZE, SCORE_SIZE, 1])
-    raw = g.op("MatMul", [key, g.transpose(query, (0, 2, 1))])
-    frames = np.arange(SEGMENT_FRAMES, dtype=np.float32)
-    lengths = np.abs(frames[None, :] - frames[:, None])
-    g.op("Mul", [raw, g.const(lengths, "lengths")], output="scores")
-    g.op("Squeeze", [singleton_column, g.const(np.array([-1], dtype=np.int64))], output="singletons")
+    g.op("Transpose", [context], output="context", perm=[1, 0, 2])
 
     graph = helper.make_graph(
         g.nodes, "transkun-2.0",
         [helper.make_tensor_value_info(features, TensorProto.FLOAT, [1, SEGMENT_FRAMES, N_MELS, N_WINDOWS])],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [N_TRACKS, SEGMENT_FRAMES, SEGMENT_FRAMES]),
-         helper.make_tensor_value_info("singletons", TensorProto.FLOAT, [N_TRACKS, SEGMENT_FRAMES]),
-         helper.make_tensor_value_info("context", TensorProto.FLOAT, [N_TRACKS, steps, MODEL_SIZE])],
+        [helper.make_tensor_value_info("context", TensorProto.FLOAT, [N_TRACKS, steps, MODEL_SIZE])],
         g.initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
