@@ -26,7 +26,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..engine.piano.model import MODEL_NAME, fetch_piano_model
+    from ..engine.piano.fetch import fetch_piano_model
+    from ..engine.piano.model import MODEL_NAME
 
     try:
         general = fetch_model(args.dest, wheel=args.wheel)

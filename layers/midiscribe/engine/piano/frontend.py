@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .graph import HOP_SIZE, N_MELS, N_WINDOWS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES, WINDOW_SIZE
+from .config import HOP_SIZE, N_MELS, N_WINDOWS, SAMPLE_RATE, SEGMENT_FRAMES, SEGMENT_SAMPLES, WINDOW_SIZE
 
 MEL_LOW_HZ = 30.0
 MEL_HIGH_HZ = 8000.0

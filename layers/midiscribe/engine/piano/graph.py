@@ -26,53 +26,30 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .config import (
+    BANDS,
+    DOWNSAMPLE_STRIDES,
+    HEAD_SIZE,
+    MODEL_SIZE,
+    N_HEADS,
+    N_LAYERS,
+    N_MELS,
+    N_TRACKS,
+    N_WINDOWS,
+    SEGMENT_FRAMES,
+    STEPS,
+    TARGET_PITCHES,
+    conv_out,
+)
 from .numerics import gelu
 
-# transkun 2.0's configuration (its 2.0.conf), and what follows from it.
-SAMPLE_RATE = 44100
-WINDOW_SIZE = 4096
-HOP_SIZE = 1024
-N_MELS = 229
-N_WINDOWS = 6  # Hann plus five learned Gaussians
-SEGMENT_SAMPLES = math.ceil(16 * SAMPLE_RATE)
-SEGMENT_FRAMES = math.ceil(SEGMENT_SAMPLES / HOP_SIZE) + 1  # 691
-TARGET_PITCHES = (-64, -67, *range(21, 109))  # negative: a pedal's controller number
-N_TRACKS = len(TARGET_PITCHES)  # 90
-BASE_SIZE = 64
-MODEL_SIZE = 4 * BASE_SIZE  # 256
-N_HEADS = 8
-HEAD_SIZE = MODEL_SIZE // N_HEADS
-N_LAYERS = 6
-TIME_PATCH = 8  # frames per transformer time step
-UPSAMPLE_PHASES = TIME_PATCH
-SCORE_SIZE = MODEL_SIZE  # query and key size of the interval scorer
 RMS_EPS = 1e-6
 GROUP_NORM_EPS = 1e-5
 GROUP_NORM_GROUPS = 4
 OPSET = 17
-
-# Shapes through the downsampling stack (padding (2, 1) in frequency, (4, 3) in time, then 3×3 convolutions).
-_CONV_STEPS = (  # (weight name, stride (time, frequency), group norm name or None)
-    ("backbone.downConv.1", (2, 1), "backbone.downConv.2"),
-    ("backbone.downConv.5", (2, 2), "backbone.downConv.6"),
-    ("backbone.downConv.9", (2, 2), "backbone.downConv.10"),
-    ("backbone.downConv.13", (1, 1), "backbone.downConv.14"),
-)
-
-
-def _conv_out(length: int, stride: int, pad: int) -> int:
-    return (length + 2 * pad - 3) // stride + 1
-
-
-def token_grid() -> tuple[int, int]:
-    """(time steps, frequency bands) of the transformer's spectral tokens, before the aggregation ones."""
-    time, freq = SEGMENT_FRAMES + 7, N_MELS + 3
-    for _, (stride_t, stride_f), _ in _CONV_STEPS:
-        time, freq = _conv_out(time, stride_t, 1), _conv_out(freq, stride_f, 1)
-    return time, freq
-
-
-STEPS, BANDS = token_grid()  # 88, 58
+# The downsampling convolutions and their group norms, in order (strides in config.DOWNSAMPLE_STRIDES).
+_CONV_STEPS = (("backbone.downConv.1", "backbone.downConv.2"), ("backbone.downConv.5", "backbone.downConv.6"),
+               ("backbone.downConv.9", "backbone.downConv.10"), ("backbone.downConv.13", "backbone.downConv.14"))
 
 
 def position_embedding(weights: Mapping[str, np.ndarray], prefix: str, *coords: np.ndarray) -> np.ndarray:
@@ -220,10 +197,10 @@ def build_graph(w: Mapping[str, np.ndarray]):
     # ConstantPad2d((2, 1, 4, 3)) then the convolution's own padding of 1: pads = [t0, f0, t1, f1].
     pads = (5, 3, 4, 2)
     time, freq = SEGMENT_FRAMES + 7, N_MELS + 3
-    for index, (name, strides, norm) in enumerate(_CONV_STEPS):
+    for index, ((name, norm), strides) in enumerate(zip(_CONV_STEPS, DOWNSAMPLE_STRIDES, strict=True)):
         h = g.conv(h, w[f"{name}.weight"], w[f"{name}.bias"], strides, pads)
         pads = (1, 1, 1, 1)
-        time, freq = _conv_out(time, strides[0], 1), _conv_out(freq, strides[1], 1)
+        time, freq = conv_out(time, strides[0]), conv_out(freq, strides[1])
         channels = w[f"{name}.weight"].shape[0]
         h = g.group_norm(h, channels, time, freq, w[f"{norm}.weight"], w[f"{norm}.bias"])
         if index < len(_CONV_STEPS) - 1:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .graph import UPSAMPLE_PHASES
+from .config import UPSAMPLE_PHASES
 from .numerics import continuous_bernoulli_mean, gelu
 
 # transkun maps a refined position p in [-0.5, 0.5] to 0.99 · p + 0.5 before fitting the distribution.

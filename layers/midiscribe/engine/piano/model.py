@@ -1,31 +1,23 @@
-"""The piano model (transkun 2.0): where it lives, how it is fetched, built and verified, one per process.
+"""The piano model (transkun 2.0) at run time: where its build lives, how it is verified, one per process.
 
-Nothing of it is committed. ``fetch_piano_model`` downloads the pinned ``transkun==2.0.1`` wheel with
-``pip download --no-deps`` (none of its dependencies, PyTorch among them, come along), checks the
-wheel's SHA-256 and those of the checkpoint and configuration inside it, reads the checkpoint without
-PyTorch, builds the ONNX graph of the network (``graph.py``) and keeps, beside it, the few weights the
-numpy front end and note heads need. A manifest written last records what was built from what;
-loading checks the manifest and the files' hashes, so a missing, stale or damaged set is a clear error
-that names the command that fixes it.
+``fetch.py`` makes the build at set-up (nothing of it is committed): the ONNX graph of the network and,
+beside it, the few weights the numpy front end, scorer and note heads need, with a manifest written
+last that records what was built from what. Loading checks the manifest and the files' hashes, so a
+missing, stale or damaged build is a clear error that names the command that fixes it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import sys
-import tempfile
 import threading
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelNotFoundError
-from ..model import available_cpus, check_wheel, download_pinned_wheel, model_path, sha256_of
-from . import graph
+from ..model import available_cpus, model_path, sha256_of
 
 TRANSKUN_VERSION = "2.0.1"
 MODEL_NAME = f"transkun-{TRANSKUN_VERSION}"
@@ -45,18 +37,6 @@ MANIFEST_FILE = "manifest.json"
 MODEL_DIR_ENV = "MIDISCRIBE_PIANO_MODEL_DIR"
 FIX_HINT = "Run `midiscribe fetch-model` (or `make install`) to download, check and build it."
 
-# The numpy side's weights: the front end's windows and filterbank, the upsampling, the scorer's
-# projection and the note heads.
-_NUMPY_WEIGHT_PREFIXES = ("framewiseFeatureExtractor.", "backbone.upConv1dSkip.", "scorer.", "velocityPredictor.",
-                          "refinedOFPredictor.")
-# transkun 2.0.conf values graph.py and frontend.py are written for.
-EXPECTED_CONFIG = {
-    "f_min": 30, "f_max": 8000, "n_mels": graph.N_MELS, "segmentSizeInSecond": 16, "hopSize": graph.HOP_SIZE,
-    "windowSize": graph.WINDOW_SIZE, "fs": graph.SAMPLE_RATE, "nExtraWins": graph.N_WINDOWS - 1,
-    "baseSize": graph.BASE_SIZE, "downsampleF": True, "nHead": graph.N_HEADS, "nLayers": graph.N_LAYERS,
-    "enabledAttn": ["F", "T"], "hiddenFactorAttn": 1, "hiddenFactor": 4, "scoringExpansionFactor": 4,
-    "useInnerProductScorer": True,
-}
 
 
 def default_model_dir() -> Path:
@@ -69,7 +49,7 @@ def model_dir() -> Path:
     return Path(override) if override else default_model_dir()
 
 
-def _manifest_expected() -> dict:
+def manifest_expected() -> dict:
     return {"model": MODEL_NAME, "build_version": BUILD_VERSION, "checkpoint_sha256": CHECKPOINT_SHA256}
 
 
@@ -83,7 +63,7 @@ def verify_piano_model(directory: Path | None = None) -> Path:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
         raise ModelNotFoundError(f"The piano model's manifest {manifest_path} is damaged. {FIX_HINT}") from None
-    if any(manifest.get(key) != value for key, value in _manifest_expected().items()):
+    if any(manifest.get(key) != value for key, value in manifest_expected().items()):
         raise ModelNotFoundError(
             f"The piano model at {directory} was built by another version of midiscribe. {FIX_HINT}"
         )
@@ -92,79 +72,6 @@ def verify_piano_model(directory: Path | None = None) -> Path:
         if not path.is_file() or sha256_of(path) != manifest.get("files", {}).get(name):
             raise ModelNotFoundError(f"The piano model's {path} is missing or damaged. {FIX_HINT}")
     return directory
-
-
-def check_config(text: str) -> None:
-    """Refuse a configuration that differs from the one the graph builder was written for."""
-    config = json.loads(text)["Model"]["config"]
-    different = {key: config.get(key) for key, value in EXPECTED_CONFIG.items() if config.get(key) != value}
-    if different:
-        raise ModelNotFoundError(f"{CONFIG_MEMBER} has settings this build does not support: {different}")
-
-
-def _extract_checked(archive: zipfile.ZipFile, member: str, expected_sha256: str, destination: Path) -> Path:
-    data = archive.read(member)
-    if hashlib.sha256(data).hexdigest() != expected_sha256:
-        raise ModelNotFoundError(f"{member} in the transkun wheel does not have the pinned SHA-256; refusing to use it.")
-    destination.write_bytes(data)
-    return destination
-
-
-def fetch_piano_model(destination: Path | None = None, *, wheel: Path | None = None, quiet: bool = False) -> Path:
-    """Download (or take ``wheel``), check, build and cache the piano model; the folder it is in.
-
-    Idempotent: a verified build already in place is kept as it is.
-    """
-    from .checkpoint import CheckpointError, state_dict
-
-    destination = Path(destination) if destination else model_dir()
-    try:
-        return verify_piano_model(destination)
-    except ModelNotFoundError:
-        pass
-    destination.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="midiscribe-piano-") as tmp:
-        work = Path(tmp)
-        if wheel is None:
-            if not quiet:
-                print(f"downloading transkun=={TRANSKUN_VERSION} (no dependencies)…", file=sys.stderr)
-            wheel = download_pinned_wheel("transkun", TRANSKUN_VERSION, WHEEL_NAME, work)
-        check_wheel(Path(wheel), "transkun", WHEEL_SHA256)
-        with zipfile.ZipFile(wheel) as archive:
-            checkpoint = _extract_checked(archive, CHECKPOINT_MEMBER, CHECKPOINT_SHA256, work / "2.0.pt")
-            config = _extract_checked(archive, CONFIG_MEMBER, CONFIG_SHA256, work / "2.0.conf")
-        check_config(config.read_text())
-        try:
-            weights = state_dict(checkpoint)
-        except CheckpointError as exc:
-            raise ModelNotFoundError(f"Could not read {CHECKPOINT_MEMBER}: {exc}") from None
-        if not quiet:
-            print("building the piano model's ONNX graph from its weights…", file=sys.stderr)
-        network = graph.build_graph(weights).SerializeToString()
-        numpy_weights = {name: value for name, value in weights.items() if name.startswith(_NUMPY_WEIGHT_PREFIXES)}
-        files = {NETWORK_FILE: network, WEIGHTS_FILE: _npz_bytes(numpy_weights)}
-        (destination / MANIFEST_FILE).unlink(missing_ok=True)
-        for name, data in files.items():
-            partial = destination / f"{name}.part"
-            partial.write_bytes(data)
-            os.replace(partial, destination / name)
-        manifest = {**_manifest_expected(), "wheel_sha256": WHEEL_SHA256, "config_sha256": CONFIG_SHA256,
-                    "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
-        partial = destination / f"{MANIFEST_FILE}.part"
-        partial.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(partial, destination / MANIFEST_FILE)
-    if not quiet:
-        print(f"piano model ready: {destination} ({MODEL_NAME}, checkpoint sha256 {CHECKPOINT_SHA256[:16]}…)",
-              file=sys.stderr)
-    return destination
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
 
 
 @dataclass

@@ -16,8 +16,8 @@ from ..audio import AudioStream
 from ..inference import Prefetcher
 from ..options import TranscriptionOptions
 from ..transcription import NoteEvent, PedalEvent, Transcription
+from .config import SAMPLE_RATE
 from .decode import decode
-from .graph import SAMPLE_RATE
 from .model import MODEL_NAME, PianoModel, get_piano_model
 from .segments import SEGMENT_SECONDS, SegmentPlan, Stitcher, segment_events
 

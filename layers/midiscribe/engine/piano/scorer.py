@@ -14,8 +14,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from .config import SCORE_SIZE, SEGMENT_FRAMES, UPSAMPLE_PHASES
 from .decode import IntervalScores
-from .graph import SCORE_SIZE, SEGMENT_FRAMES, UPSAMPLE_PHASES
 
 
 def folded_projection(w: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .config import HOP_SIZE, SAMPLE_RATE, SEGMENT_SAMPLES, TARGET_PITCHES
 from .decode import Intervals
-from .graph import HOP_SIZE, SAMPLE_RATE, SEGMENT_SAMPLES, TARGET_PITCHES
 from .heads import NoteAttributes
 
 SEGMENT_SECONDS = 16.0
