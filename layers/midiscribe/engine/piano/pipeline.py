@@ -21,13 +21,14 @@ from .decode import decode
 from .model import MODEL_NAME, PianoModel, get_piano_model
 from .segments import SEGMENT_SECONDS, SegmentPlan, Stitcher, segment_events
 
-# Seconds between segment starts. transkun uses 8 (every second is processed twice); 14 processes
-# 1.75 times fewer segments. On the dev set's choosing half (bench/piano.py hops) it matched hop 8's
-# F1 against the ground truth (onset 0.994 against 0.993, with velocity 0.497 against 0.465) and
-# agreed with hop 8 on notes at F1 0.995, but with velocities within ±5 on only 85 % of them: a note
-# seen at another place in its segment gets a slightly different velocity. hop_seconds=8 reproduces
-# transkun exactly.
-DEFAULT_HOP_SECONDS = 14.0
+# Seconds between segment starts: transkun's own 8 (every second is processed twice). Measured on the
+# dev set's choosing half (bench/piano.py hops), a 12 or 14-second hop finds the same notes (note F1
+# 0.995 against hop 8, onset F1 against the ground truth 0.994 against 0.993) with 1.5-1.75 times fewer
+# segments, but a note heard at another place in its segment gets another velocity (within ±5 of
+# hop 8's for only 89 % and 85 % of notes) and the sustain pedal fares worse; on the reporting half,
+# hop 14's velocity-aware F1 was 0.34 against transkun's 0.51. So the hop stays transkun's, and the
+# output is transkun's own, note for note.
+DEFAULT_HOP_SECONDS = 8.0
 # Segments whose features are computed ahead of the network.
 PREFETCH_SEGMENTS = 1
 
