@@ -28,9 +28,9 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = "requirements.lock"
-# Each unit sam build installs: its hand-kept requirements.in (top-level packages) beside the derived
-# requirements.txt: the shared layer of the zip functions, and the transcribe worker's image.
-UNITS = ("layers/requirements.in", "functions/transcribe/requirements.in")
+# Each unit sam build installs: its hand-kept .in file (top-level packages) beside the derived .txt:
+# the shared layer of the zip functions, the transcribe worker's image, and the image's model set-up step.
+UNITS = ("layers/requirements.in", "functions/transcribe/requirements.in", "functions/transcribe/model-setup.in")
 # Where the units run: Lambda's python3.12 on x86_64 (template.yaml's Runtime and Architectures).
 LAMBDA_ENVIRONMENT = {
     "python_version": "3.12",

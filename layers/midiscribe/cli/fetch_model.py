@@ -1,4 +1,8 @@
-"""``midiscribe fetch-model``: download the pinned basic-pitch wheel and extract the checked model."""
+"""``midiscribe fetch-model``: download the pinned wheels, check them, and set up both models.
+
+The general model is basic-pitch 0.4.0's ``nmp.onnx``; the piano model is built from transkun 2.0.1's
+checkpoint (see ``engine/piano/model.py``) and cached beside it.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,23 @@ from ..engine.model import fetch_model, model_path
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("fetch-model", help="download and verify the transcription model")
-    parser.add_argument("--dest", type=Path, default=None, help=f"where to put it (default: {model_path()})")
+    parser = commands.add_parser("fetch-model", help="download, verify and set up the transcription models")
+    parser.add_argument("--dest", type=Path, default=None,
+                        help=f"where to put the general model (default: {model_path()}); the piano model goes "
+                             "in a folder beside it")
     parser.add_argument("--wheel", type=Path, default=None, help="use this basic-pitch 0.4.0 wheel instead of pip")
+    parser.add_argument("--piano-wheel", type=Path, default=None,
+                        help="use this transkun 2.0.1 wheel instead of pip")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..engine.piano.fetch import fetch_piano_model
+    from ..engine.piano.model import MODEL_NAME
+
     try:
-        fetch_model(args.dest, wheel=args.wheel)
+        general = fetch_model(args.dest, wheel=args.wheel)
+        fetch_piano_model(general.parent / MODEL_NAME if args.dest else None, wheel=args.piano_wheel)
     except ModelNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import time
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -57,10 +58,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         "transcribe",
         help="transcribe audio files to MIDI, sonified WAV, CSV and JSON",
         description="Transcribe audio files to <stem>.mid, <stem>.wav (the MIDI sonified), <stem>.csv and "
-        "<stem>.json with the basic-pitch model (drums with midiscribe's drum transcriber). Any format "
-        "soundfile or PyAV reads: WAV, FLAC, MP3, OGG/Opus, AIFF, M4A/AAC, WebM, MP4. With --stem, a "
-        "recording's stems become one multi-track result: midiscribe transcribe --stem drums=drums.wav "
-        "--stem bass=bass.flac --stem lead=solo.wav:winds",
+        "<stem>.json with the general model (basic-pitch) or, with --model piano, the piano model (transkun 2.0); "
+        "drums with midiscribe's drum transcriber. Any format soundfile or PyAV reads: WAV, FLAC, MP3, OGG/Opus, "
+        "AIFF, M4A/AAC, WebM, MP4. With --stem, a recording's stems become one multi-track result: "
+        "midiscribe transcribe --stem drums=drums.wav --stem bass=bass.flac --stem lead=solo.wav:winds",
         formatter_class=_HelpFormatter,
     )
     add_arguments(parser)
@@ -86,6 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         if info.annotation is bool:
             engine.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=info.default,
+                                help=info.description)
+        elif typing.get_origin(info.annotation) is typing.Literal:
+            engine.add_argument(flag, dest=name, choices=typing.get_args(info.annotation), default=info.default,
                                 help=info.description)
         else:
             metavar = next((unit for ending, unit in UNIT_METAVARS.items() if name.endswith(ending)), "X")

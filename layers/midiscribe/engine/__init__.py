@@ -21,7 +21,7 @@ from .errors import (
     NotAudioError,
 )
 from .options import TranscriptionOptions
-from .transcription import NoteEvent, Track, Transcription
+from .transcription import NoteEvent, PedalEvent, Track, Transcription
 
 _LAZY = {"transcribe": ".pipeline", "transcribe_stems": ".stems", "transcribe_drums": ".drums"}
 
@@ -47,6 +47,7 @@ __all__ = [
     "NoAudioError",
     "NotAudioError",
     "NoteEvent",
+    "PedalEvent",
     "Track",
     "Transcription",
     "TranscriptionOptions",

@@ -64,17 +64,19 @@ class AudioInfo:
 
 
 class AudioStream:
-    """An opened audio source; iterate :meth:`blocks` once for 22050 Hz mono float32 blocks (what the
-    model hears; ``sample_rate`` asks for another rate: the drum transcriber listens up to 22 kHz), or
-    :meth:`source_blocks` for the file's own channels and rate (what file conversion keeps).
+    """An opened audio source; iterate :meth:`blocks` once for float32 blocks at ``sample_rate`` (22050 Hz,
+    what the model hears, unless asked otherwise: the drum and piano transcribers listen at 44.1 kHz), mono
+    unless ``mono=False`` keeps the channels; or :meth:`source_blocks` for the file's own channels and rate
+    (what file conversion keeps).
 
     Use as a context manager so the file (and any spooled copy) is closed.
     """
 
     def __init__(self, source, *, max_duration_s: float | None = None, name: str | None = None,
-                 sample_rate: int = MODEL_SAMPLE_RATE):
+                 sample_rate: int = MODEL_SAMPLE_RATE, mono: bool = True):
         self.max_duration_s = max_duration_s
         self.sample_rate = sample_rate
+        self.mono = mono
         self.name = name or _describe(source)
         self._closers: list = []
         self._handle, self._path = self._open_source(source)
@@ -239,15 +241,17 @@ class AudioStream:
             )
 
     def blocks(self) -> Iterator[np.ndarray]:
-        """Mono float32 blocks at :attr:`sample_rate`; raises the typed errors while reading."""
+        """Float32 blocks at :attr:`sample_rate`: 1-D when mono, else (samples, channels); raises the
+        typed errors while reading."""
         import soxr
 
         rate = self.info.sample_rate
+        channels = 1 if self.mono else self.info.channels
         resampler = None if rate == self.sample_rate else soxr.ResampleStream(
-            rate, self.sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY
+            rate, self.sample_rate, channels, dtype="float32", quality=RESAMPLE_QUALITY
         )
         for block in self.source_blocks():
-            mono = to_mono(block)
+            mono = to_mono(block) if self.mono else finite_copy(block)
             if resampler is not None:
                 mono = resampler.resample_chunk(mono)
             if mono.shape[0]:
@@ -256,11 +260,12 @@ class AudioStream:
         # librosa pads or trims the resampled signal to exactly ceil(n * ratio) samples; a streaming
         # resampler lags behind the one-shot one until it is flushed, so only the flush can overshoot.
         room = resampled_length(self.decoded_frames, rate, self.sample_rate) - self.output_samples
-        tail = np.zeros(0, dtype=np.float32)
+        shape = (0,) if self.mono else (0, channels)
+        tail = np.zeros(shape, dtype=np.float32)
         if resampler is not None:
-            tail = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)[: max(room, 0)]
+            tail = resampler.resample_chunk(tail, last=True)[: max(room, 0)]
         if tail.shape[0] < room:
-            tail = np.concatenate([tail, np.zeros(room - tail.shape[0], dtype=np.float32)])
+            tail = np.concatenate([tail, np.zeros((room - tail.shape[0], *shape[1:]), dtype=np.float32)])
         if tail.shape[0]:
             self.output_samples += tail.shape[0]
             yield tail
@@ -281,10 +286,18 @@ class AudioStream:
 
 
 def resampled_length(source_frames: int, source_rate: int, target_rate: int = MODEL_SAMPLE_RATE) -> int:
-    """librosa's length after resampling: ``ceil(n * 22050 / rate)``."""
+    """librosa's length after resampling: ``ceil(n * target_rate / rate)``."""
     if source_rate == target_rate:
         return source_frames
     return int(np.ceil(source_frames * (float(target_rate) / source_rate)))
+
+
+def finite_copy(block: np.ndarray) -> np.ndarray:
+    """A new float32 array of all channels, with NaN and ±inf replaced by silence (as in ``to_mono``)."""
+    copy = np.array(block, dtype=np.float32, copy=True)
+    if not np.isfinite(copy).all():
+        np.nan_to_num(copy, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return copy
 
 
 def to_mono(block: np.ndarray) -> np.ndarray:

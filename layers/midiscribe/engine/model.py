@@ -73,23 +73,8 @@ def fetch_model(destination: Path | None = None, *, wheel: Path | None = None, q
     destination.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="midiscribe-model-") as tmp:
         if wheel is None:
-            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                       f"basic-pitch=={BASIC_PITCH_VERSION}", "-d", tmp]
-            result = subprocess.run(command, capture_output=True, text=True)  # nosec B603 # fixed argv, no shell
-            if result.returncode != 0:
-                raise ModelNotFoundError(
-                    f"Could not download basic-pitch=={BASIC_PITCH_VERSION} with pip "
-                    f"(exit {result.returncode}): {result.stderr.strip()[-500:]}. Check the network or "
-                    f"pip's index settings, or pass a downloaded wheel: midiscribe fetch-model --wheel FILE."
-                )
-            wheel = Path(tmp) / WHEEL_NAME
-        wheel = Path(wheel)
-        if not wheel.is_file():
-            raise ModelNotFoundError(f"The basic-pitch wheel {wheel} does not exist.")
-        if sha256_of(wheel) != WHEEL_SHA256:
-            raise ModelNotFoundError(
-                f"{wheel.name} does not have the pinned SHA-256 ({WHEEL_SHA256[:16]}…); refusing to use it."
-            )
+            wheel = download_pinned_wheel("basic-pitch", BASIC_PITCH_VERSION, WHEEL_NAME, Path(tmp))
+        check_wheel(Path(wheel), "basic-pitch", WHEEL_SHA256)
         with zipfile.ZipFile(wheel) as archive:
             data = archive.read(MODEL_MEMBER)
         if hashlib.sha256(data).hexdigest() != MODEL_SHA256:
@@ -100,6 +85,30 @@ def fetch_model(destination: Path | None = None, *, wheel: Path | None = None, q
     if not quiet:
         print(f"model ready: {destination} ({len(data)} bytes, sha256 {MODEL_SHA256[:16]}…)", file=sys.stderr)
     return destination
+
+
+def download_pinned_wheel(package: str, version: str, wheel_name: str, directory: Path) -> Path:
+    """``pip download --no-deps package==version`` into ``directory``; the wheel's path, or a clear error."""
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+               f"{package}=={version}", "-d", str(directory)]
+    result = subprocess.run(command, capture_output=True, text=True)  # nosec B603 # fixed argv, no shell
+    if result.returncode != 0:
+        raise ModelNotFoundError(
+            f"Could not download {package}=={version} with pip (exit {result.returncode}): "
+            f"{result.stderr.strip()[-500:]}. Check the network or pip's index settings, or pass a downloaded "
+            f"wheel to `midiscribe fetch-model` (see its --help)."
+        )
+    return directory / wheel_name
+
+
+def check_wheel(wheel: Path, package: str, expected_sha256: str) -> None:
+    """Refuse a wheel that is missing or is not the pinned file."""
+    if not wheel.is_file():
+        raise ModelNotFoundError(f"The {package} wheel {wheel} does not exist.")
+    if sha256_of(wheel) != expected_sha256:
+        raise ModelNotFoundError(
+            f"{wheel.name} does not have the pinned SHA-256 ({expected_sha256[:16]}…); refusing to use it."
+        )
 
 
 def available_cpus() -> int:

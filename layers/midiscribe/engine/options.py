@@ -7,6 +7,8 @@ that names the field and the allowed range.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InvalidOptionsError
@@ -21,6 +23,12 @@ class TranscriptionOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    model: Literal["general", "piano"] = Field(
+        "general",
+        description="general: basic-pitch, any pitched instrument, with pitch bends. piano: transkun 2.0, solo "
+        "piano only, with the model's velocities and the sustain and soft pedals (the note thresholds and "
+        "pitch-bend options below apply to the general model only).",
+    )
     onset_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum onset posterior to start a note.")
     frame_threshold: float = Field(0.3, ge=0.0, le=1.0, description="Minimum note posterior to keep a note sounding.")
     minimum_note_length_ms: float = Field(

@@ -7,7 +7,9 @@ range) with three differences a MIDI reader benefits from: the bend range is sta
 instead of assumed, bends return to centre after each bent note, and ``multiple_pitch_bends``
 spreads overlapping notes over MIDI channels (one instrument track) instead of writing one
 instrument per pitch. A transcription of stems gets one track per stem, named after it, with its
-instrument's General MIDI program on channels of its own; drums play on channel 10.
+instrument's General MIDI program on channels of its own; drums play on channel 10. The piano model's
+transcriptions go on an Acoustic Grand Piano track with their sustain and soft pedals as control
+changes, and the JSON lists the pedals.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from .errors import InvalidOptionsError
 from .instruments import FAMILY_PROGRAM, Family, program_name
 
 if TYPE_CHECKING:
-    from .transcription import NoteEvent, Track, Transcription
+    from .transcription import NoteEvent, PedalEvent, Track, Transcription
 
 # General MIDI program 5, "Electric Piano 1" (0-based 4): the instrument basic-pitch writes, and ours
 # when nothing says what the instrument is.
@@ -53,9 +55,13 @@ CSV_COLUMNS = ("start_time_s", "end_time_s", "pitch_midi", "velocity", "pitch_be
 CSV_INSTRUMENT_COLUMN = "instrument"
 JSON_FORMAT_VERSION = 1
 
+# The value of a pedal-down control change (transkun trains on 127).
+PEDAL_DOWN = 127
+
 # Events sharing a tick are written in this order, so that a note ending exactly where the next one
-# starts is released first, and a bent note's first bend is in place before its note-on.
-_NOTE_OFF, _BEND_RESET, _BEND, _NOTE_ON = range(4)
+# starts is released first (and its pedal lifted before it is pressed again), and a bent note's
+# first bend is in place before its note-on.
+_NOTE_OFF, _PEDAL_UP, _PEDAL_DOWN, _BEND_RESET, _BEND, _NOTE_ON = range(6)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -249,6 +255,12 @@ def _instrument_track(track: Track, pool: tuple[int, ...], options, to_tick, dur
             events.append((int(bend_ticks[position]), _BEND, index, int(position), 0xE0 | channel, value & 0x7F, value >> 7))
         if values[-1] != 0:
             events.append((end_tick, _BEND_RESET, index, 0, 0xE0 | channel, 0x00, 0x40))
+    used_channels = sorted({int(channel) for channel in channels}) or [pool[0]]
+    for pedal in track.pedals:
+        down, up = int(to_tick(pedal.start_s)), int(to_tick(pedal.end_s))
+        for channel in used_channels:
+            events.append((down, _PEDAL_DOWN, 0, 0, 0xB0 | channel, pedal.controller, PEDAL_DOWN))
+            events.append((max(up, down + 1), _PEDAL_UP, 0, 0, 0xB0 | channel, pedal.controller, 0))
     events.sort()
 
     midi_track = mido.MidiTrack()
@@ -256,7 +268,6 @@ def _instrument_track(track: Track, pool: tuple[int, ...], options, to_tick, dur
     if named_instrument:
         midi_track.append(mido.MetaMessage("instrument_name", name=track.instrument_name, time=0))
     if not track.is_drum:  # channel 10's sounds are chosen by key, not by program
-        used_channels = sorted({int(channel) for channel in channels}) or [pool[0]]
         for channel in used_channels:
             midi_track.append(mido.Message("program_change", channel=channel, program=track.program, time=0))
             if with_bends:
@@ -271,6 +282,9 @@ def _instrument_track(track: Track, pool: tuple[int, ...], options, to_tick, dur
         if kind == 0xE0:
             message = mido.Message("pitchwheel", skip_checks=True, channel=channel,
                                    pitch=(data1 | data2 << 7) - 8192, time=tick - last_tick)
+        elif kind == 0xB0:
+            message = mido.Message("control_change", skip_checks=True, channel=channel, control=data1,
+                                   value=data2, time=tick - last_tick)
         else:
             message = mido.Message("note_on" if kind == 0x90 else "note_off", skip_checks=True,
                                    channel=channel, note=data1, velocity=data2, time=tick - last_tick)
@@ -343,7 +357,13 @@ def instrument_dict(track: Track, from_stems: bool) -> dict:
     if from_stems:
         entry["stem"] = track.name
     entry["notes"] = [note_dict(note) for note in track.notes]
+    if track.pedals and from_stems:
+        entry["pedals"] = [pedal_dict(pedal) for pedal in track.pedals]
     return entry
+
+
+def pedal_dict(pedal: PedalEvent) -> dict:
+    return {"controller": pedal.controller, "start": _seconds(pedal.start_s), "end": _seconds(pedal.end_s)}
 
 
 def transcription_dict(transcription: Transcription) -> dict:
@@ -359,6 +379,7 @@ def transcription_dict(transcription: Transcription) -> dict:
         "options": options.model_dump(mode="json"),
         "instruments": [instrument_dict(track, bool(transcription.tracks))
                         for track in transcription.instrument_tracks()],
+        "pedals": [pedal_dict(pedal) for pedal in transcription.pedals],
     }
 
 

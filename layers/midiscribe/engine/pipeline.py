@@ -35,6 +35,10 @@ def transcribe(
         options = TranscriptionOptions()
     elif not isinstance(options, TranscriptionOptions):
         options = TranscriptionOptions.parse(options)
+    if options.model == "piano":
+        from .piano.pipeline import transcribe_piano
+
+        return transcribe_piano(source, options, max_duration_s=max_duration_s, progress=progress)
     settings = NoteSettings.from_options(options)
     started = time.perf_counter()
     decode_clock = _Stopwatch()

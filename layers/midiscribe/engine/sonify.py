@@ -2,7 +2,8 @@
 
 The voice is an electric-piano-like tone: six harmonics whose upper partials fade faster than the
 fundamental, a short attack, a slow overall decay towards a sustain level, and a smooth release
-after the note ends. Loudness follows velocity.
+after the note ends. Loudness follows velocity. A note released while the sustain pedal is down
+sounds on until the pedal is lifted (or its key is struck again).
 
 Speed and memory come from two choices. Every note of one pitch starts the same way, so each
 pitch's first seconds are synthesized once and copied for every note (with the velocity gain and
@@ -47,6 +48,7 @@ LIMITER_THRESHOLD = 0.8
 DRUM_LEVEL = 0.8  # a drum hit's peak at full velocity, against a tone's ~1.9
 DRUM_FADE_S = 0.1  # the signal models ring past the sound's end: fade them out rather than cut
 DRUM_SEED = 35
+SUSTAIN_PEDAL = 64  # MIDI controller number
 
 
 def note_frequency(pitch: int | np.ndarray) -> np.ndarray:
@@ -136,9 +138,45 @@ def soft_limit(samples: np.ndarray) -> np.ndarray:
     return samples
 
 
+def sounding_ends(notes, pedals) -> np.ndarray:
+    """When each of ``notes`` stops sounding, in seconds, under one instrument's ``pedals``.
+
+    Its own end, unless the sustain pedal is down then: the pedal's release, or the next time the same
+    key is struck if that comes first.
+    """
+    ends = np.array([note.end_s for note in notes], dtype=np.float64)
+    pedals = sorted((pedal.start_s, pedal.end_s) for pedal in pedals if pedal.controller == SUSTAIN_PEDAL)
+    if not pedals or not notes:
+        return ends
+    downs, ups = (np.array(column, dtype=np.float64) for column in zip(*pedals, strict=True))
+    latest = np.searchsorted(downs, ends, side="right") - 1  # the last pedal press at or before each end
+    held = (latest >= 0) & (ends < ups[np.maximum(latest, 0)])
+    extended = np.where(held, ups[np.maximum(latest, 0)], ends)
+    starts = np.array([note.start_s for note in notes], dtype=np.float64)
+    pitches = np.array([note.pitch for note in notes], dtype=np.int64)
+    order = np.lexsort((starts, pitches))
+    next_strike = np.full(len(notes), np.inf)
+    same_key = pitches[order][1:] == pitches[order][:-1]
+    next_strike[order[:-1][same_key]] = starts[order][1:][same_key]
+    return np.maximum(ends, np.minimum(extended, next_strike))
+
+
+def _pitched_notes(transcription: Transcription) -> tuple[list, np.ndarray]:
+    """Every pitched note in start order, and when each stops sounding (its track's sustain pedal)."""
+    notes, ends = [], []
+    for track in transcription.instrument_tracks():
+        if not track.is_drum:
+            notes.extend(track.notes)
+            ends.append(sounding_ends(track.notes, track.pedals))
+    ends = np.concatenate(ends) if ends else np.zeros(0)
+    order = sorted(range(len(notes)), key=lambda index: notes[index].start_s)
+    return [notes[index] for index in order], ends[order] if order else np.zeros(0)
+
+
 def output_length(transcription: Transcription, sample_rate: int = SONIFY_SAMPLE_RATE) -> int:
-    """Samples in the rendering: the audio's duration, or to the last note's end if that is later."""
-    last_end = max((note.end_s for note in transcription.notes), default=0.0)
+    """Samples in the rendering: the audio's duration, or to the last sounding note's end if that is later."""
+    _, ends = _pitched_notes(transcription)
+    last_end = max(float(np.max(ends, initial=0.0)), max((note.end_s for note in transcription.notes), default=0.0))
     return max(0, int(round(max(transcription.duration_s, last_end) * sample_rate)))
 
 
@@ -161,13 +199,12 @@ def render_blocks(transcription: Transcription, sample_rate: int = SONIFY_SAMPLE
     """The rendering as consecutive float32 blocks in [-1, 1]; together they are ``output_length`` long."""
     total = output_length(transcription, sample_rate)
     tracks = transcription.instrument_tracks()
-    notes = sorted((note for track in tracks if not track.is_drum for note in track.notes),
-                   key=lambda note: note.start_s)
+    notes, ends = _pitched_notes(transcription)
     hits = sorted((note for track in tracks if track.is_drum for note in track.notes), key=lambda note: note.start_s)
     release = max(1, int(round(RELEASE_S * sample_rate)))
     starts = np.array([int(round(max(0.0, note.start_s) * sample_rate)) for note in notes], dtype=np.int64)
-    held = np.array([max(1, int(round((note.end_s - max(0.0, note.start_s)) * sample_rate))) for note in notes],
-                    dtype=np.int64)
+    held = np.array([max(1, int(round((end - max(0.0, note.start_s)) * sample_rate)))
+                     for note, end in zip(notes, ends, strict=True)], dtype=np.int64)
     lengths = held + release
     pitches = np.array([note.pitch for note in notes], dtype=np.int64)
     gains = _velocity_gain([note.velocity for note in notes])

@@ -20,6 +20,8 @@ class NoteEvent:
 
     ``pitch_bends`` has one value per model frame (86.13 frames/s) from the note's start, in
     thirds of a semitone relative to ``pitch`` (the contour's resolution); empty when bends are off.
+    ``model_velocity`` is set by models that predict velocity (the piano model); otherwise the
+    velocity is derived from ``amplitude``.
     """
 
     start_s: float
@@ -27,10 +29,13 @@ class NoteEvent:
     pitch: int
     amplitude: float
     pitch_bends: tuple[int, ...] = ()
+    model_velocity: int | None = None
 
     @property
     def velocity(self) -> int:
-        """MIDI velocity 1..127 from the note's mean posterior (0 would mean note-off in MIDI)."""
+        """MIDI velocity 1..127: the model's, else from the note's mean posterior (0 would mean note-off)."""
+        if self.model_velocity is not None:
+            return max(1, min(127, int(self.model_velocity)))
         return max(1, min(127, round(127 * self.amplitude)))
 
 
@@ -48,19 +53,28 @@ class Track:
     is_drum: bool
     notes: tuple[NoteEvent, ...]
     model_name: str = MODEL_NAME
+    pedals: tuple[PedalEvent, ...] = ()
 
     @classmethod
-    def for_family(cls, name: str | None, family: Family, notes, model_name: str = MODEL_NAME) -> Track:
+    def for_family(cls, name: str | None, family: Family, notes, model_name: str = MODEL_NAME,
+                   pedals=()) -> Track:
         """A track of ``family``'s program; ``name`` None names it after its instrument."""
         program, is_drum = FAMILY_PROGRAM[family], family is Family.DRUMS
         if name is None:
             name = DRUMS_NAME if is_drum else program_name(program)
-        return cls(name, family, program, is_drum, tuple(notes), model_name)
+        return cls(name, family, program, is_drum, tuple(notes), model_name, tuple(pedals))
 
     @property
     def instrument_name(self) -> str:
         """The General MIDI program's name ("Electric Bass (finger)"), or "Drums"."""
         return DRUMS_NAME if self.is_drum else program_name(self.program)
+@dataclass(frozen=True, slots=True)
+class PedalEvent:
+    """A pedal held down from ``start_s`` to ``end_s``: MIDI controller 64 (sustain) or 67 (soft)."""
+
+    controller: int
+    start_s: float
+    end_s: float
 
 
 @dataclass
@@ -76,6 +90,7 @@ class Transcription:
     options: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     model_name: str = MODEL_NAME
     timings: dict[str, float] = field(default_factory=dict)
+    pedals: list[PedalEvent] = field(default_factory=list)
     tracks: tuple[Track, ...] = ()
     family: Family = Family.AUTO
 
@@ -89,8 +104,8 @@ class Transcription:
                    timings=dict(timings or {}), tracks=tuple(tracks))
 
     def instrument_tracks(self) -> tuple[Track, ...]:
-        """The tracks to write: the stems' own, or the notes as one track named after its instrument."""
-        return self.tracks or (Track.for_family(None, self.family, self.notes, self.model_name),)
+        """The tracks to write: the stems' own, or the notes (and pedals) as one track named after its instrument."""
+        return self.tracks or (Track.for_family(None, self.family, self.notes, self.model_name, self.pedals),)
 
     @property
     def is_multitrack(self) -> bool:

@@ -1,0 +1,421 @@
+"""Piano model benchmark: midiscribe's torch-free transkun port against transkun 2.0.1 itself. Figures, no assertions.
+
+    .venv/bin/python bench/piano.py hops        F1 of each segment hop on the choosing half of the dev set
+    .venv/bin/python bench/piano.py accuracy    piano vs general, and parity with transkun, on the reporting half
+    .venv/bin/python bench/piano.py speed       whole-process time against transkun on 30 s and 10 min (alternating)
+    .venv/bin/python bench/piano.py memory      peak RSS on 10 and 60 minutes; cold start to model ready
+    .venv/bin/python bench/piano.py threads     compute seconds per audio second with 1 and 2 CPUs
+    .venv/bin/python bench/piano.py all
+
+It sets up what it needs: the reference venv (bench/.venv-piano-ref: ``python3.11 -m venv``, torch
+2.13.0 from local disk, transkun 2.0.1 without its dependencies, what transkun imports, a shim for
+``torchaudio.functional.melscale_fbanks`` and mir_eval for the metrics), FluidSynth and three General
+MIDI sound fonts, and the audio: pieces from bench/piano_pieces.py rendered under bench/.cache/piano/.
+The dev set is split by piece: even seeds choose settings (the hop), odd seeds report. Timing runs
+are wrapped in ``flock /tmp/midiscribe-timing.lock`` and record the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+CACHE = BENCH / ".cache" / "piano"
+REFERENCE_VENV = BENCH / ".venv-piano-ref"
+REFERENCE_PYTHON = REFERENCE_VENV / "bin" / "python"
+OUR_PYTHON = ROOT / ".venv" / "bin" / "python"
+OUR_COMMAND = [str(ROOT / ".venv" / "bin" / "midiscribe"), "transcribe"]
+TIMING_LOCK = "/tmp/midiscribe-timing.lock"
+SOUND_FONTS = {
+    "fluidr3": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    "musescore": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+    "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
+}
+SOUND_FONT_PACKAGES = ["fluidsynth", "fluid-soundfont-gm", "musescore-general-soundfont", "timgm6mb-soundfont"]
+DEV_SEEDS = range(4)  # even: choose, odd: report
+DEV_SECONDS = 30
+HOPS = (8.0, 12.0, 14.0)
+REFERENCE_PACKAGES = ["moduleconf", "pretty_midi", "mir_eval", "scipy", "soxr", "soundfile", "mido", "numpy"]
+TORCHAUDIO_SHIM = '''"""Shim for transkun in the bench venv: torchaudio.functional.melscale_fbanks only (no torchaudio matches torch 2.13)."""
+import torch
+
+
+def melscale_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate, norm=None, mel_scale="htk"):
+    """Triangular HTK-mel filters, (n_freqs, n_mels), unnormalised."""
+    assert norm is None and mel_scale == "htk", "transkun uses HTK mels without normalisation"
+
+    def to_mel(hz):
+        return 2595.0 * torch.log10(1.0 + torch.as_tensor(float(hz)) / 700.0)
+
+    freqs = torch.linspace(0, sample_rate // 2, n_freqs)
+    edges = 700.0 * (10 ** (torch.linspace(to_mel(f_min), to_mel(f_max), n_mels + 2) / 2595.0) - 1.0)
+    widths = edges[1:] - edges[:-1]
+    distance = edges.unsqueeze(0) - freqs.unsqueeze(1)
+    return torch.clamp(torch.minimum(-distance[:, :-2] / widths[:-1], distance[:, 2:] / widths[1:]), min=0)
+'''
+
+sys.path.insert(0, str(BENCH))
+
+
+def say(message: str) -> None:
+    print(f"[piano {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+# --------------------------------------------------------------------------------------------------
+# Set-up
+
+
+def ensure_reference_venv() -> None:
+    probe = [str(REFERENCE_PYTHON), "-c", "import torch, transkun.ModelTransformer, mir_eval, torchaudio.functional"]
+    if REFERENCE_PYTHON.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return
+    python = shutil.which("python3.11")
+    if python is None:
+        raise SystemExit("the piano bench needs python3.11: torch 2.13.0's CPU wheel is kept on disk for it")
+    say(f"creating {REFERENCE_VENV} (torch 2.13.0 CPU from local disk, transkun 2.0.1 --no-deps)")
+    subprocess.run([python, "-m", "venv", str(REFERENCE_VENV)], check=True)
+    pip = [str(REFERENCE_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "torch==2.13.0"], check=True)
+    subprocess.run([*pip, "--no-deps", "transkun==2.0.1"], check=True)
+    subprocess.run([*pip, *REFERENCE_PACKAGES], check=True)
+    site = subprocess.run([str(REFERENCE_PYTHON), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    shim = Path(site) / "torchaudio"
+    (shim / "functional").mkdir(parents=True, exist_ok=True)
+    (shim / "__init__.py").write_text("from . import functional  # noqa: F401\n")
+    (shim / "functional" / "__init__.py").write_text(TORCHAUDIO_SHIM)
+    subprocess.run(probe, check=True)
+
+
+def ensure_fluidsynth() -> None:
+    if shutil.which("fluidsynth") and all(path.exists() for path in SOUND_FONTS.values()):
+        return
+    say("installing FluidSynth and the sound fonts with apt-get")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo, "apt-get", "install", "-y", *SOUND_FONT_PACKAGES], check=True, env=env)
+
+
+def render(name: str, seed: int, seconds: float, font: str) -> tuple[Path, Path]:
+    """(audio, ground truth) for a piece, rendered once and cached."""
+    import piano_pieces
+
+    audio = CACHE / f"{name}-{font}.wav"
+    truth = CACHE / f"{name}.truth.json"
+    if audio.exists() and truth.exists():
+        return audio, truth
+    ensure_fluidsynth()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    score = piano_pieces.piano_piece(seed, seconds)
+    truth.write_text(json.dumps({"notes": [list(note) for note in score.notes],
+                                 "pedals": [list(pedal) for pedal in score.pedals]}))
+    midi = CACHE / f"{name}.mid"
+    score.to_midi().save(midi)
+    partial = audio.with_name(audio.name + ".part.wav")
+    say(f"rendering {audio.name}")
+    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.7", "-r", "44100", "-T", "wav", "-F", str(partial),
+                    str(SOUND_FONTS[font]), str(midi)], check=True, stdout=subprocess.DEVNULL)
+    partial.replace(audio)
+    return audio, truth
+
+
+def dev_set(half: str, pieces: int | None = None) -> list[tuple[Path, Path]]:
+    seeds = [seed for seed in DEV_SEEDS if (seed % 2 == 0) == (half == "choose")][:pieces]
+    return [render(f"dev-{seed}", seed, DEV_SECONDS, font) for seed in seeds for font in SOUND_FONTS]
+
+
+def speed_file(seconds: int) -> Path:
+    return render(f"speed-{seconds}s", 1000 + seconds, seconds, "fluidr3")[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Running and scoring
+
+
+def events_of(transcription) -> dict:
+    return {"notes": [[n.start_s, n.end_s, n.pitch, n.velocity] for n in transcription.notes],
+            "pedals": [[p.start_s, p.end_s, p.controller] for p in transcription.pedals]}
+
+
+def events_from_json(path: Path) -> dict:
+    """midiscribe's notes JSON in the metrics' format."""
+    document = json.loads(path.read_text())
+    notes = [[n["start"], n["end"], n["pitch"], n["velocity"]] for i in document["instruments"] for n in i["notes"]]
+    return {"notes": notes, "pedals": [[p["start"], p["end"], p["controller"]] for p in document.get("pedals", [])]}
+
+
+def sounding_truth(truth: Path) -> Path:
+    """The ground truth with each note extended while the sustain pedal holds it (what one hears)."""
+    extended = truth.with_name(truth.name.replace(".truth", ".sounding"))
+    if not extended.exists():
+        from midiscribe.engine.sonify import sounding_ends
+        from midiscribe.engine.transcription import NoteEvent, PedalEvent, Transcription
+
+        data = json.loads(truth.read_text())
+        notes = [NoteEvent(start, end, pitch, velocity / 127, model_velocity=velocity)
+                 for start, end, pitch, velocity in data["notes"]]
+        pedals = [PedalEvent(int(controller), start, end) for start, end, controller in data["pedals"]]
+        ends = sounding_ends(Transcription(notes=notes, duration_s=0.0, pedals=pedals))
+        data["notes"] = [[n.start_s, float(end), n.pitch, n.velocity] for n, end in zip(notes, ends, strict=True)]
+        extended.write_text(json.dumps(data))
+    return extended
+
+
+def metrics(pairs: list[tuple[Path, Path]]) -> list[dict]:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as request:
+        json.dump([{"est": str(est), "ref": str(ref)} for est, ref in pairs], request)
+    try:
+        result = subprocess.run([str(REFERENCE_PYTHON), str(BENCH / "piano_metrics.py"), request.name],
+                                capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(request.name)
+    return json.loads(result.stdout)
+
+
+def mean_of(results: list[dict], *keys: str) -> float:
+    values = []
+    for result in results:
+        value = result
+        for key in keys:
+            value = value.get(key, {}) if isinstance(value, dict) else float("nan")
+        values.append(value if isinstance(value, (int, float)) else float("nan"))
+    return statistics.fmean(values) if values else float("nan")
+
+
+def run_ours_in_process(audio: Path, out: Path, **kwargs) -> Path:
+    if not out.exists():
+        from midiscribe.engine import transcribe
+        from midiscribe.engine.piano.pipeline import transcribe_piano
+
+        if kwargs.pop("general", False):
+            transcription = transcribe(audio)
+        else:
+            transcription = transcribe_piano(audio, **kwargs)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(events_of(transcription)))
+    return out
+
+
+def run_reference(audio: Path, out: Path) -> Path:
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        say(f"transkun on {audio.name}")
+        subprocess.run([str(REFERENCE_PYTHON), str(BENCH / "piano_reference.py"), "transcribe", str(audio), str(out)],
+                       check=True, stderr=subprocess.DEVNULL)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The figures
+
+
+def hops() -> dict:
+    """F1 against the ground truth and against transkun's own hop (8 s) for each hop, choosing half only."""
+    files = dev_set("choose")
+    rows = {}
+    for hop in HOPS:
+        outs = [run_ours_in_process(audio, CACHE / "runs" / f"hop{hop:g}" / f"{audio.stem}.json", hop_seconds=hop)
+                for audio, _ in files]
+        truth = metrics([(out, gt) for out, (_, gt) in zip(outs, files, strict=True)])
+        baseline = [CACHE / "runs" / "hop8" / f"{audio.stem}.json" for audio, _ in files]
+        agreement = metrics(list(zip(outs, baseline, strict=True)))
+        rows[hop] = {"onset_f1": mean_of(truth, "onset", "f1"), "onset_offset_f1": mean_of(truth, "onset_offset", "f1"),
+                     "velocity_f1": mean_of(truth, "velocity", "f1"), "sustain_f1": mean_of(truth, "sustain", "f1"),
+                     "f1_vs_hop8": mean_of(agreement, "onset", "f1"),
+                     "velocity_within_5_vs_hop8": mean_of(agreement, "velocity_within_5"),
+                     "segments_per_minute": 60.0 / hop}
+        say(f"hop {hop:g} s: {rows[hop]}")
+    print("\n| hop (s) | segments per minute | onset F1 | onset+offset F1 | velocity F1 | sustain F1 | note F1 vs hop 8 |")
+    print("|---|---|---|---|---|---|---|")
+    for hop, row in rows.items():
+        print(f"| {hop:g} | {row['segments_per_minute']:.1f} | {row['onset_f1']:.3f} | {row['onset_offset_f1']:.3f} | "
+              f"{row['velocity_f1']:.3f} | {row['sustain_f1']:.3f} | {row['f1_vs_hop8']:.4f} |")
+    return rows
+
+
+def accuracy(pieces: int | None = None) -> dict:
+    """Reporting half: piano vs general against the ground truth, and the piano model against transkun."""
+    from midiscribe.engine.piano.pipeline import DEFAULT_HOP_SECONDS
+
+    files = dev_set("report", pieces)
+    piano = [run_ours_in_process(a, CACHE / "runs" / f"hop{DEFAULT_HOP_SECONDS:g}" / f"{a.stem}.json") for a, _ in files]
+    general = [run_ours_in_process(a, CACHE / "runs" / "general" / f"{a.stem}.json", general=True) for a, _ in files]
+    reference = [run_reference(a, CACHE / "runs" / "transkun" / f"{a.stem}.json") for a, _ in files]
+    exact = [run_ours_in_process(a, CACHE / "runs" / "hop8" / f"{a.stem}.json", hop_seconds=8.0) for a, _ in files]
+    results = {}
+    for name, outs in (("piano", piano), ("general", general), ("transkun", reference)):
+        truth = metrics([(out, gt) for out, (_, gt) in zip(outs, files, strict=True)])
+        sounding = metrics([(out, sounding_truth(gt)) for out, (_, gt) in zip(outs, files, strict=True)])
+        results[name] = {"onset_f1": mean_of(truth, "onset", "f1"),
+                         "onset_offset_f1": mean_of(truth, "onset_offset", "f1"),
+                         "onset_offset_sounding_f1": mean_of(sounding, "onset_offset", "f1"),
+                         "velocity_f1": mean_of(truth, "velocity", "f1"),
+                         "sustain_f1": mean_of(truth, "sustain", "f1")}
+    for name, outs in ((f"hop {DEFAULT_HOP_SECONDS:g}", piano), ("hop 8", exact)):
+        parity = metrics(list(zip(outs, reference, strict=True)))
+        results[f"parity {name}"] = {"note_f1": mean_of(parity, "onset", "f1"),
+                                     "min_note_f1": min(r["onset"]["f1"] for r in parity),
+                                     "velocity_within_5": mean_of(parity, "velocity_within_5"),
+                                     "sustain_matched": mean_of(parity, "sustain", "recall"),
+                                     "sustain_f1": mean_of(parity, "sustain", "f1")}
+    print(f"\nReporting half: {len(files)} files ({len(files) // len(SOUND_FONTS)} pieces × {len(SOUND_FONTS)} sound fonts, "
+          f"{DEV_SECONDS} s each); mean per file\n")
+    print("| model | onset F1 | onset+offset F1 (key release) | onset+offset F1 (sounding) | velocity F1 | sustain pedal F1 |")
+    print("|---|---|---|---|---|---|")
+    for name in ("piano", "general", "transkun"):
+        row = results[name]
+        print(f"| {name} | {row['onset_f1']:.3f} | {row['onset_offset_f1']:.3f} | {row['onset_offset_sounding_f1']:.3f} | "
+              f"{row['velocity_f1']:.3f} | {row['sustain_f1']:.3f} |")
+    print("\n| parity with transkun 2.0.1 | note F1 (mean / worst file) | velocity within ±5 | sustain intervals matched |")
+    print("|---|---|---|---|")
+    for name in (f"hop {DEFAULT_HOP_SECONDS:g}", "hop 8"):
+        row = results[f"parity {name}"]
+        print(f"| midiscribe, {name} | {row['note_f1']:.4f} / {row['min_note_f1']:.4f} | "
+              f"{row['velocity_within_5']:.3f} | {row['sustain_matched']:.3f} |")
+    return results
+
+
+@contextmanager
+def timing_lock():
+    """The machine's timing lock (what ``flock /tmp/midiscribe-timing.lock`` takes), held around a
+    measurement, so that time spent waiting for other timing runs is not counted."""
+    with open(TIMING_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def measure(command: list[str], *, timed: bool = True):
+    """Wall time and peak RSS of one process; timed runs hold the machine's timing lock."""
+    from engine import measure as measure_process
+
+    if not timed:
+        return measure_process(command)
+    with timing_lock():
+        return measure_process(command)
+
+
+def speed(rounds: int, with_long: bool = True) -> dict:
+    """Whole process, ours against transkun's, alternating, on a 30-second and a 10-minute file."""
+    results = {}
+    for seconds, count in ((30, rounds), (600, 1 if with_long else 0)):
+        if count == 0:
+            continue
+        audio = speed_file(seconds)
+        ours_times, theirs_times, ratios, loads = [], [], [], []
+        with tempfile.TemporaryDirectory() as out:
+            for round_index in range(count):
+                sides = [("ours", [*OUR_COMMAND, "--model", "piano", str(audio), "-o", out, "-q"]),
+                         ("theirs", [str(REFERENCE_PYTHON), str(BENCH / "piano_reference.py"), "transcribe",
+                                     str(audio), str(Path(out) / "ref.json")])]
+                if round_index % 2:
+                    sides.reverse()
+                walls = {}
+                for side, command in sides:
+                    loads.append(load_average())
+                    run = measure(command)
+                    if run.returncode != 0:
+                        raise SystemExit(f"{side} failed on {audio.name}: {run.stderr_tail}")
+                    walls[side] = run
+                ours_times.append(walls["ours"].wall_s)
+                theirs_times.append(walls["theirs"].wall_s)
+                ratios.append(walls["theirs"].wall_s / walls["ours"].wall_s)
+                say(f"{seconds} s round {round_index + 1}: ours {walls['ours'].wall_s:.1f} s "
+                    f"({walls['ours'].peak_rss_mb:.0f} MB), transkun {walls['theirs'].wall_s:.1f} s "
+                    f"({walls['theirs'].peak_rss_mb:.0f} MB), load {loads[-1]}")
+        results[seconds] = {"ours_s": ours_times, "transkun_s": theirs_times, "ratio": statistics.median(ratios),
+                            "ours_rss_mb": walls["ours"].peak_rss_mb, "transkun_rss_mb": walls["theirs"].peak_rss_mb,
+                            "loads": loads}
+    print("\n| file | midiscribe --model piano | transkun 2.0.1 | speed-up (median of rounds) | peak RSS ours / transkun |")
+    print("|---|---|---|---|---|")
+    for seconds, row in results.items():
+        print(f"| {seconds} s | {statistics.median(row['ours_s']):.1f} s | {statistics.median(row['transkun_s']):.1f} s | "
+              f"{row['ratio']:.2f}× | {row['ours_rss_mb']:.0f} / {row['transkun_rss_mb']:.0f} MB |")
+    print(f"load averages before each run: {', '.join(results[30]['loads'])}")
+    return results
+
+
+def memory(lengths: tuple[int, ...] = (600, 3600)) -> dict:
+    """Peak RSS of the whole process on 10 and 60 minutes (not timed: they do not take the timing lock);
+    cold start to a loaded model (timed)."""
+    results = {}
+    with tempfile.TemporaryDirectory() as out:
+        for seconds in lengths:
+            audio = speed_file(seconds)
+            run = measure([*OUR_COMMAND, "--model", "piano", str(audio), "-o", out, "-q"],
+                          timed=False)
+            results[f"{seconds}s"] = {"peak_rss_mb": run.peak_rss_mb, "wall_s": run.wall_s, "load": load_average()}
+            say(f"{seconds} s: {results[f'{seconds}s']}")
+    code = "import time\nfrom midiscribe.engine.piano.model import get_piano_model\nget_piano_model()\nprint(time.time())"
+    starts = []
+    for _ in range(5):
+        with timing_lock():
+            began = time.time()
+            printed = subprocess.run([str(OUR_PYTHON), "-c", code], capture_output=True, text=True, check=True).stdout
+        starts.append(float(printed.strip().splitlines()[-1]) - began)
+    results["cold_start_s"] = statistics.median(starts)
+    print("\n| input | peak RSS | wall (shared machine, not a timing figure) |")
+    print("|---|---|---|")
+    for seconds in lengths:
+        row = results[f"{seconds}s"]
+        print(f"| {seconds // 60} min | {row['peak_rss_mb']:.0f} MB | {row['wall_s']:.0f} s (load {row['load']}) |")
+    print(f"cold start to model ready (median of 5): {results['cold_start_s']:.2f} s; load {load_average()}")
+    return results
+
+
+def threads() -> dict:
+    """Compute seconds per second of audio with 1 and 2 CPUs (taskset), the figure that sizes the worker."""
+    audio = speed_file(120)
+    results = {}
+    with tempfile.TemporaryDirectory() as out:
+        for cpus in ("0", "0,1"):
+            load = load_average()
+            run = measure(["taskset", "-c", cpus, *OUR_COMMAND, "--model", "piano", str(audio), "-o", out, "-q"])
+            results[cpus] = {"seconds_per_audio_second": run.wall_s / 120, "peak_rss_mb": run.peak_rss_mb, "load": load}
+            say(f"CPUs {cpus}: {results[cpus]}")
+    print("\n| CPUs | seconds of compute per second of piano audio | peak RSS | load before |")
+    print("|---|---|---|---|")
+    for cpus, row in results.items():
+        print(f"| {len(cpus.split(','))} | {row['seconds_per_audio_second']:.3f} | {row['peak_rss_mb']:.0f} MB | {row['load']} |")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["hops", "accuracy", "speed", "memory", "threads", "all"])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds on the 30-second file")
+    parser.add_argument("--minutes", type=int, nargs="+", default=[10, 60], help="input lengths for memory")
+    parser.add_argument("--pieces", type=int, default=None, help="accuracy: only the first N pieces of the half")
+    parser.add_argument("--skip-10min", action="store_true", help="speed: the 30-second file only")
+    args = parser.parse_args(argv)
+    ensure_reference_venv()
+    subprocess.run([*OUR_COMMAND[:1], "fetch-model"], check=True)
+    results = {}
+    for what in (["hops", "accuracy", "speed", "memory", "threads"] if args.what == "all" else [args.what]):
+        results[what] = {"hops": hops, "accuracy": lambda: accuracy(args.pieces), "speed": lambda: speed(args.rounds, not args.skip_10min),
+                         "memory": lambda: memory(tuple(60 * minutes for minutes in args.minutes)), "threads": threads}[what]()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    (CACHE / f"results-{args.what}-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""The transkun 2.0 network, from log-mel features to interval scores, as an ONNX graph built from its weights.
+
+Built once at set-up (``midiscribe fetch-model``) with the ``onnx`` package's helper API and cached;
+at run time only onnxruntime loads it. The graph is transkun's ``Backbone`` followed by its
+``ScaledInnerProductIntervalScorer``, computed the same way with some algebra folded into the weights:
+
+- input convolution plus a learned frequency embedding; a convolutional stack downsamples time by 8
+  and frequency by 4 (zero padding folded into the first convolution's pads, GroupNorm written as
+  InstanceNormalization over groups);
+- an 89 × (59 + 90) grid of tokens: 88 time steps plus an aggregation step, 58 frequency bands plus
+  an aggregation band, and 90 target tracks (sustain pedal, soft pedal, MIDI 21–108) whose tokens
+  start as learned position embeddings. Six blocks alternate attention along frequency and along
+  time, each followed by a feed-forward layer; queries come from the RMS-normalised stream, keys and
+  values from the block's (unnormalised) input, residuals are scaled per channel (folded into the
+  output projections) and the 1/sqrt(head size) factor is folded into the query projection;
+- the output is the target tokens, ``context[track, step, 256]`` for 90 tracks × 88 steps. What
+  follows in transkun is linear and cheap (a stride-8 transposed convolution back to frames, then the
+  scorer's projection) and runs in numpy (``scorer.py``, ``heads.py``), so that the graph never holds
+  the per-frame tensors (over 300 MB between them) at once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from .config import (
+    BANDS,
+    DOWNSAMPLE_STRIDES,
+    HEAD_SIZE,
+    MODEL_SIZE,
+    N_HEADS,
+    N_LAYERS,
+    N_MELS,
+    N_TRACKS,
+    N_WINDOWS,
+    SEGMENT_FRAMES,
+    STEPS,
+    TARGET_PITCHES,
+    conv_out,
+)
+from .numerics import gelu
+
+RMS_EPS = 1e-6
+GROUP_NORM_EPS = 1e-5
+GROUP_NORM_GROUPS = 4
+OPSET = 17
+# The downsampling convolutions and their group norms, in order (strides in config.DOWNSAMPLE_STRIDES).
+_CONV_STEPS = (("backbone.downConv.1", "backbone.downConv.2"), ("backbone.downConv.5", "backbone.downConv.6"),
+               ("backbone.downConv.9", "backbone.downConv.10"), ("backbone.downConv.13", "backbone.downConv.14"))
+
+
+def position_embedding(weights: Mapping[str, np.ndarray], prefix: str, *coords: np.ndarray) -> np.ndarray:
+    """transkun's ``LearnableSpatialPositionEmbedding`` over the grid of ``coords``, in float32 as torch runs it."""
+    grid = np.stack(np.meshgrid(*coords, indexing="ij"), axis=-1).astype(np.float32)
+    phi = grid @ weights[f"{prefix}.proj.weight"].T + weights[f"{prefix}.proj.bias"]
+    z = np.cos(phi) / np.float32(math.sqrt(phi.shape[-1] / 2))
+    hidden = gelu(z @ weights[f"{prefix}.mlp.0.weight"].T + weights[f"{prefix}.mlp.0.bias"])
+    return hidden @ weights[f"{prefix}.mlp.3.weight"].T + weights[f"{prefix}.mlp.3.bias"]
+
+
+class _Builder:
+    """Collects nodes and initialisers; each op returns the name of its output."""
+
+    def __init__(self):
+        from onnx import helper, numpy_helper
+
+        self.helper = helper
+        self.numpy_helper = numpy_helper
+        self.nodes = []
+        self.initializers = []
+        self._count = 0
+
+    def _name(self, hint: str) -> str:
+        self._count += 1
+        return f"{hint}_{self._count}"
+
+    def const(self, array: np.ndarray, hint: str = "c") -> str:
+        name = self._name(hint)
+        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, output: str | None = None, **attrs) -> str:
+        output = output or self._name(hint or op_type.lower())
+        self.nodes.append(self.helper.make_node(op_type, inputs, [output], **attrs))
+        return output
+
+    def split(self, x: str, sizes: list[int], hints=None) -> list[str]:
+        """Split the last axis into parts of ``sizes``; ``hints`` may name the outputs exactly."""
+        outputs = list(hints) if hints else [self._name("part") for _ in sizes]
+        sizes_name = self.const(np.array(sizes, dtype=np.int64), "sizes")
+        self.nodes.append(self.helper.make_node("Split", [x, sizes_name], outputs, axis=-1))
+        return outputs
+
+    def shape(self, dims) -> str:
+        return self.const(np.array(dims, dtype=np.int64), "shape")
+
+    def reshape(self, x: str, dims) -> str:
+        return self.op("Reshape", [x, self.shape(dims)])
+
+    def transpose(self, x: str, perm) -> str:
+        return self.op("Transpose", [x], perm=list(perm))
+
+    def linear(self, x: str, weight: np.ndarray, bias: np.ndarray | None = None) -> str:
+        """``x @ weight (+ bias)``; ``weight`` is (in, out)."""
+        y = self.op("MatMul", [x, self.const(weight.astype(np.float32), "w")])
+        if bias is not None:
+            y = self.op("Add", [y, self.const(bias.astype(np.float32), "b")])
+        return y
+
+    def gelu(self, x: str) -> str:
+        # The erf form; onnxruntime fuses it into one Gelu kernel.
+        scaled = self.op("Div", [x, self.const(np.array(math.sqrt(2.0), dtype=np.float32))])
+        erf = self.op("Erf", [scaled])
+        one_plus = self.op("Add", [erf, self.const(np.array(1.0, dtype=np.float32))])
+        half_x = self.op("Mul", [x, self.const(np.array(0.5, dtype=np.float32))])
+        return self.op("Mul", [half_x, one_plus])
+
+    def rms_norm(self, x: str) -> str:
+        squared = self.op("Pow", [x, self.const(np.array(2.0, dtype=np.float32))])
+        mean = self.op("ReduceMean", [squared], axes=[-1], keepdims=1)
+        root = self.op("Sqrt", [self.op("Add", [mean, self.const(np.array(RMS_EPS, dtype=np.float32))])])
+        return self.op("Div", [x, root])
+
+    def group_norm(self, x: str, channels: int, height: int, width: int, gamma: np.ndarray, beta: np.ndarray) -> str:
+        grouped = self.reshape(x, [1, GROUP_NORM_GROUPS, -1])
+        ones = self.const(np.ones(GROUP_NORM_GROUPS, dtype=np.float32))
+        zeros = self.const(np.zeros(GROUP_NORM_GROUPS, dtype=np.float32))
+        normed = self.op("InstanceNormalization", [grouped, ones, zeros], epsilon=GROUP_NORM_EPS)
+        back = self.reshape(normed, [1, channels, height, width])
+        scaled = self.op("Mul", [back, self.const(gamma.reshape(channels, 1, 1).astype(np.float32))])
+        return self.op("Add", [scaled, self.const(beta.reshape(channels, 1, 1).astype(np.float32))])
+
+    def conv(self, x: str, weight: np.ndarray, bias: np.ndarray, strides, pads) -> str:
+        return self.op("Conv", [x, self.const(weight.astype(np.float32), "w"), self.const(bias.astype(np.float32), "b")],
+                       kernel_shape=list(weight.shape[2:]), strides=list(strides), pads=list(pads))
+
+
+def _attention(g: _Builder, normed: str, keys: str, values: str, w: Mapping[str, np.ndarray], prefix: str,
+               along_time: bool) -> str:
+    """Multi-head attention over one axis of the (time, token) grid; returns the scaled residual update.
+
+    ``normed`` is (T, F, D); ``keys``/``values`` are the block input already projected, (T, F, D).
+    """
+    module = f"{prefix}.module"
+    scale = w[f"{prefix}.scale"]
+    query_weight = w[f"{module}.q_proj_weight"] / math.sqrt(HEAD_SIZE)
+    q = g.reshape(g.linear(normed, query_weight), [STEPS + 1, -1, N_HEADS, HEAD_SIZE])
+    k = g.reshape(keys, [STEPS + 1, -1, N_HEADS, HEAD_SIZE])
+    v = g.reshape(values, [STEPS + 1, -1, N_HEADS, HEAD_SIZE])
+    if along_time:  # sequences run along time: one per token column
+        q, k, v = g.transpose(q, (1, 2, 0, 3)), g.transpose(k, (1, 2, 3, 0)), g.transpose(v, (1, 2, 0, 3))
+    else:  # sequences run along the tokens of one time step
+        q, k, v = g.transpose(q, (0, 2, 1, 3)), g.transpose(k, (0, 2, 3, 1)), g.transpose(v, (0, 2, 1, 3))
+    weights = g.op("Softmax", [g.op("MatMul", [q, k])], axis=-1)
+    fetched = g.op("MatMul", [weights, v])
+    fetched = g.transpose(fetched, (2, 0, 1, 3) if along_time else (0, 2, 1, 3))
+    fetched = g.reshape(fetched, [STEPS + 1, -1, MODEL_SIZE])
+    out_weight = w[f"{module}.out_proj.weight"].T * scale
+    out_bias = w[f"{module}.out_proj.bias"] * scale
+    return g.linear(fetched, out_weight, out_bias)
+
+
+def _feed_forward(g: _Builder, x: str, w: Mapping[str, np.ndarray], prefix: str) -> str:
+    module = f"{prefix}.module"
+    scale = w[f"{prefix}.scale"]
+    hidden = g.gelu(g.linear(g.rms_norm(x), w[f"{module}.0.weight"].T, w[f"{module}.0.bias"]))
+    update = g.linear(hidden, w[f"{module}.3.weight"].T * scale, w[f"{module}.3.bias"] * scale)
+    return g.op("Add", [x, update])
+
+
+def _encoder_layer(g: _Builder, x: str, w: Mapping[str, np.ndarray], index: int) -> str:
+    prefix = f"backbone.encoderLayers.{index}"
+    projections = np.concatenate(
+        [w[f"{prefix}.mhaBlock{axis}.module.{name}_proj_weight"] for axis in ("F", "T") for name in ("k", "v")], axis=1
+    )
+    key_f, value_f, key_t, value_t = g.split(g.linear(x, projections), [MODEL_SIZE] * 4)
+    h = g.op("Add", [x, _attention(g, g.rms_norm(x), key_f, value_f, w, f"{prefix}.mhaBlockF", along_time=False)])
+    h = _feed_forward(g, h, w, f"{prefix}.fnnBlockF")
+    h = g.op("Add", [h, _attention(g, g.rms_norm(h), key_t, value_t, w, f"{prefix}.mhaBlockT", along_time=True)])
+    return _feed_forward(g, h, w, f"{prefix}.fnnBlockT")
+
+
+def build_graph(w: Mapping[str, np.ndarray]):
+    """The ``onnx.ModelProto`` for transkun 2.0's network with the weights ``w`` (its state dict)."""
+    from onnx import TensorProto, checker, helper
+
+    g = _Builder()
+    steps, bands = STEPS, BANDS
+    features = "features"  # (1, frames, mel bins, windows)
+    x = g.transpose(features, (0, 3, 1, 2))
+    frequency_embedding = position_embedding(w, "backbone.posEmbedBuilder", np.arange(N_MELS, dtype=np.float32))
+    h = g.conv(x, w["backbone.inputConv.weight"], w["backbone.inputConv.bias"], (1, 1), (1, 1, 1, 1))
+    h = g.op("Add", [h, g.const(frequency_embedding.T[None, :, None, :], "freq_embed")])
+    # ConstantPad2d((2, 1, 4, 3)) then the convolution's own padding of 1: pads = [t0, f0, t1, f1].
+    pads = (5, 3, 4, 2)
+    time, freq = SEGMENT_FRAMES + 7, N_MELS + 3
+    for index, ((name, norm), strides) in enumerate(zip(_CONV_STEPS, DOWNSAMPLE_STRIDES, strict=True)):
+        h = g.conv(h, w[f"{name}.weight"], w[f"{name}.bias"], strides, pads)
+        pads = (1, 1, 1, 1)
+        time, freq = conv_out(time, strides[0]), conv_out(freq, strides[1])
+        channels = w[f"{name}.weight"].shape[0]
+        h = g.group_norm(h, channels, time, freq, w[f"{norm}.weight"], w[f"{norm}.bias"])
+        if index < len(_CONV_STEPS) - 1:
+            h = g.gelu(h)
+    assert (time, freq) == (steps, bands)
+    # (1, D, T, F) -> (T, F, D), one aggregation step and band in front.
+    h = g.reshape(g.transpose(h, (0, 2, 3, 1)), [steps, bands, MODEL_SIZE])
+    h = g.op("Pad", [h, g.const(np.array([1, 1, 0, 0, 0, 0], dtype=np.int64), "pads")], mode="constant")
+    grid_embedding = position_embedding(w, "backbone.posEmbedBuilderAttnTF", np.arange(steps + 1.0), np.arange(bands + 1.0))
+    target_embedding = position_embedding(w, "backbone.posEmbedBuilderAttnTE", np.arange(steps + 1.0),
+                                          np.array(TARGET_PITCHES, dtype=np.float32))
+    h = g.op("Add", [h, g.const(grid_embedding, "grid_embed")])
+    h = g.op("Concat", [h, g.const(target_embedding, "target_embed")], axis=1)
+    for index in range(N_LAYERS):
+        h = _encoder_layer(g, h, w, index)
+    # Target tokens without the aggregation step: (steps, tracks, D) -> (tracks, steps, D).
+    context = g.op("Slice", [h, g.const(np.array([1, bands + 1], dtype=np.int64)),
+                             g.const(np.array([steps + 1, bands + 1 + N_TRACKS], dtype=np.int64)),
+                             g.const(np.array([0, 1], dtype=np.int64))])
+    g.op("Transpose", [context], output="context", perm=[1, 0, 2])
+
+    graph = helper.make_graph(
+        g.nodes, "transkun-2.0",
+        [helper.make_tensor_value_info(features, TensorProto.FLOAT, [1, SEGMENT_FRAMES, N_MELS, N_WINDOWS])],
+        [helper.make_tensor_value_info("context", TensorProto.FLOAT, [N_TRACKS, steps, MODEL_SIZE])],
+        g.initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="midiscribe")
+    model.ir_version = 8
+    checker.check_model(model)
+    return model

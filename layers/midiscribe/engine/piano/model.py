@@ -1,0 +1,126 @@
+"""The piano model (transkun 2.0) at run time: where its build lives, how it is verified, one per process.
+
+``fetch.py`` makes the build at set-up (nothing of it is committed): the ONNX graph of the network and,
+beside it, the few weights the numpy front end, scorer and note heads need, with a manifest written
+last that records what was built from what. Loading checks the manifest and the files' hashes, so a
+missing, stale or damaged build is a clear error that names the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelNotFoundError
+from ..model import available_cpus, model_path, sha256_of
+
+TRANSKUN_VERSION = "2.0.1"
+MODEL_NAME = f"transkun-{TRANSKUN_VERSION}"
+WHEEL_NAME = f"transkun-{TRANSKUN_VERSION}-py3-none-any.whl"
+WHEEL_SHA256 = "7d7f5bf88b0d21f7da0415b089cff3bcbcbdda04e1a3c9719964947942c859fe"
+CHECKPOINT_MEMBER = "transkun/pretrained/2.0.pt"
+CHECKPOINT_SHA256 = "50a80010effc2a59ffcd068a95cd2b29bd7f23a27a3515bc3ccd209c89a3d44c"
+CONFIG_MEMBER = "transkun/pretrained/2.0.conf"
+CONFIG_SHA256 = "d3d989214eb148230ee5df476d994dcde6af595904d3f968f1221d2e3bea5ac6"
+# Raise when graph.py, frontend.py or heads.py change what is built from the weights: older builds
+# are then refused and rebuilt by `midiscribe fetch-model`.
+BUILD_VERSION = 3
+
+NETWORK_FILE = "network.onnx"
+WEIGHTS_FILE = "weights.npz"
+MANIFEST_FILE = "manifest.json"
+MODEL_DIR_ENV = "MIDISCRIBE_PIANO_MODEL_DIR"
+FIX_HINT = "Run `midiscribe fetch-model` (or `make install`) to download, check and build it."
+
+
+
+def default_model_dir() -> Path:
+    """Beside the basic-pitch model (so ``$MIDISCRIBE_MODEL_PATH``'s folder holds both)."""
+    return model_path().parent / MODEL_NAME
+
+
+def model_dir() -> Path:
+    override = os.environ.get(MODEL_DIR_ENV)
+    return Path(override) if override else default_model_dir()
+
+
+def manifest_expected() -> dict:
+    return {"model": MODEL_NAME, "build_version": BUILD_VERSION, "checkpoint_sha256": CHECKPOINT_SHA256}
+
+
+def verify_piano_model(directory: Path | None = None) -> Path:
+    """Raise :class:`ModelNotFoundError` unless ``directory`` holds a complete, current build."""
+    directory = Path(directory) if directory else model_dir()
+    manifest_path = directory / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise ModelNotFoundError(f"The piano model is missing at {directory}. {FIX_HINT}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        raise ModelNotFoundError(f"The piano model's manifest {manifest_path} is damaged. {FIX_HINT}") from None
+    if any(manifest.get(key) != value for key, value in manifest_expected().items()):
+        raise ModelNotFoundError(
+            f"The piano model at {directory} was built by another version of midiscribe. {FIX_HINT}"
+        )
+    for name in (NETWORK_FILE, WEIGHTS_FILE):
+        path = directory / name
+        if not path.is_file() or sha256_of(path) != manifest.get("files", {}).get(name):
+            raise ModelNotFoundError(f"The piano model's {path} is missing or damaged. {FIX_HINT}")
+    return directory
+
+
+@dataclass
+class PianoModel:
+    """What a transcription needs: the front end, the network's session, the scorer and the note heads."""
+
+    session: object
+    front_end: object
+    scorer: object
+    heads: object
+
+    def network(self, features: np.ndarray) -> np.ndarray:
+        """The target tokens, (tracks, steps, 256), for one segment's features."""
+        return self.session.run(["context"], {"features": features})[0]
+
+
+def load_piano_model(directory: Path | None = None, threads: int | None = None) -> PianoModel:
+    import onnxruntime as ort
+
+    from .frontend import FrontEnd
+    from .heads import NoteHeads
+    from .scorer import IntervalScorer
+
+    directory = verify_piano_model(directory)
+    with np.load(directory / WEIGHTS_FILE) as archive:
+        weights = {name: archive[name] for name in archive.files}
+    options = ort.SessionOptions()
+    # One segment at a time, its big matrix products spread over every CPU this process may use.
+    options.intra_op_num_threads = threads or available_cpus()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    # Without the arena, memory the network freed goes back to the system between segments instead of
+    # staying reserved at the high-water mark of every pattern the session ever ran (measured: ~800 MB
+    # peak against ~970 MB on a 2-CPU machine, at the same speed).
+    options.enable_cpu_mem_arena = False
+    session = ort.InferenceSession(str(directory / NETWORK_FILE), sess_options=options,
+                                   providers=["CPUExecutionProvider"])
+    return PianoModel(session, FrontEnd.from_weights(weights), IntervalScorer(weights), NoteHeads(weights))
+
+
+_model: PianoModel | None = None
+_model_lock = threading.Lock()
+
+
+def get_piano_model() -> PianoModel:
+    """The process's one piano model, loaded on first use and kept warm."""
+    global _model
+    if _model is None:
+        with _model_lock:
+            if _model is None:
+                _model = load_piano_model()
+    return _model

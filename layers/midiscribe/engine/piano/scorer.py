@@ -1,0 +1,49 @@
+"""transkun's interval scorer in numpy: from the network's target tokens to queries, keys and singletons.
+
+transkun upsamples each track's 88 tokens to frames with a stride-8 transposed convolution (frame
+``8 · step + phase`` is ``token[step] @ W[phase] + b``) and projects every frame to a query, a key
+(256 each) and a singleton score. Both steps are linear, so they are folded into one matrix per
+phase, and the 1/sqrt(256) of the scaled inner product into the query part. The scores themselves,
+``(key[begin] · query[end]) · (end - begin)``, are computed by the decoder a block at a time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from .config import SCORE_SIZE, SEGMENT_FRAMES, UPSAMPLE_PHASES
+from .decode import IntervalScores
+
+
+def folded_projection(w: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The transposed convolution and the scorer's projection as one (256, 8 × 513) matrix and bias.
+
+    Column block ``j`` maps a step's token to the query, key and singleton of frame ``8 · step + j``.
+    """
+    up_weight = w["backbone.upConv1dSkip.weight"].astype(np.float64)  # (in, out, phase)
+    up_bias = w["backbone.upConv1dSkip.bias"].astype(np.float64)
+    map_weight = w["scorer.map.0.weight"].astype(np.float64).T.copy()  # (256, 513)
+    map_bias = w["scorer.map.0.bias"].astype(np.float64).copy()
+    map_weight[:, :SCORE_SIZE] /= math.sqrt(SCORE_SIZE)
+    map_bias[:SCORE_SIZE] /= math.sqrt(SCORE_SIZE)
+    weight = np.concatenate([up_weight[:, :, phase] @ map_weight for phase in range(UPSAMPLE_PHASES)], axis=1)
+    bias = np.tile(up_bias @ map_weight + map_bias, UPSAMPLE_PHASES)
+    return weight.astype(np.float32), bias.astype(np.float32)
+
+
+class IntervalScorer:
+    def __init__(self, weights: Mapping[str, np.ndarray]):
+        self.weight, self.bias = folded_projection(weights)
+
+    def __call__(self, context: np.ndarray) -> tuple[IntervalScores, np.ndarray]:
+        """``context``: (tracks, steps, 256). Returns the interval scores and (tracks, frames) singletons."""
+        tracks, steps, _ = context.shape
+        projected = context.reshape(tracks * steps, -1) @ self.weight
+        projected += self.bias
+        per_frame = projected.reshape(tracks, steps * UPSAMPLE_PHASES, 2 * SCORE_SIZE + 1)[:, :SEGMENT_FRAMES]
+        query = per_frame[:, :, :SCORE_SIZE]
+        key = per_frame[:, :, SCORE_SIZE : 2 * SCORE_SIZE]
+        return IntervalScores(query, key), np.ascontiguousarray(per_frame[:, :, -1])

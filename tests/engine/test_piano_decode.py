@@ -1,0 +1,103 @@
+"""The semi-CRF decoder against brute force: every path of small random score matrices, scored from scratch.
+
+A path from a start frame to the last frame steps either to the next frame (no interval) or over an
+interval ``[begin, end]``. Its value is the sum of its intervals' scores plus, for every frame it
+visits (is not strictly inside one of its intervals), the frame's singleton score if positive; its
+output is its intervals, each visited frame with a positive singleton also being ``[frame, frame]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from midiscribe.engine.piano.decode import IntervalScores, decode
+
+
+def every_path(start: int, frames: int):
+    """Each path as a list of (from, to, is_interval) steps."""
+    if start >= frames - 1:
+        yield []
+        return
+    inner = range(start + 1, frames - 1)
+    for size in range(len(inner) + 1):
+        for stops in itertools.combinations(inner, size):
+            visited = [start, *stops, frames - 1]
+            steps = list(zip(visited, visited[1:], strict=False))
+            # A one-frame step may be a skip or an interval; a longer one must be an interval.
+            for choices in itertools.product(*[(False, True) if b == a + 1 else (True,) for a, b in steps]):
+                yield [(a, b, chosen) for (a, b), chosen in zip(steps, choices, strict=True)]
+
+
+def brute_force(scores: np.ndarray, singletons: np.ndarray, start: int) -> tuple[float, list[tuple[int, int]]]:
+    frames = len(singletons)
+    best_value, best_output = -np.inf, None
+    for path in every_path(start, frames):
+        visited = sorted({start, *(b for _, b, _ in path)}) if start < frames - 1 else [frames - 1]
+        value = sum(float(scores[a, b]) for a, b, chosen in path if chosen)
+        value += sum(max(float(singletons[j]), 0.0) for j in visited)
+        output = []
+        for j in visited[:-1] if start < frames - 1 else []:
+            if singletons[j] > 0:
+                output.append((j, j))
+            output.extend((a, b) for a, b, chosen in path if chosen and a == j)
+        if singletons[frames - 1] > 0:
+            output.append((frames - 1, frames - 1))
+        if value > best_value:
+            best_value, best_output = value, output
+    return best_value, best_output
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_every_track_gets_the_best_path_brute_force_finds(seed):
+    rng = np.random.default_rng(seed)
+    tracks, frames = 7, int(rng.integers(2, 8))
+    # Scores with both signs, so paths mix intervals, skips and singletons.
+    scores = rng.normal(0.0, 1.0, size=(tracks, frames, frames)).astype(np.float32)
+    singletons = rng.normal(-0.2, 1.0, size=(tracks, frames)).astype(np.float32)
+    starts = rng.integers(0, frames + 1, size=tracks)
+
+    found = decode(scores, singletons, starts)
+
+    for track in range(tracks):
+        _, expected = brute_force(scores[track], singletons[track], int(starts[track]))
+        mine = found.track == track
+        got = list(zip(found.begin[mine].tolist(), found.end[mine].tolist(), strict=True))
+        assert got == expected, f"track {track}, start {starts[track]}, {frames} frames"
+
+
+def test_intervals_are_what_a_long_strong_score_says():
+    frames = 40
+    scores = np.full((2, frames, frames), -5.0, dtype=np.float32)
+    singletons = np.full((2, frames), -1.0, dtype=np.float32)
+    scores[0, 3, 17] = 50.0  # one long note on track 0
+    scores[1, 5, 9] = 10.0  # two notes touching end to start on track 1
+    scores[1, 9, 30] = 10.0
+    singletons[1, 35] = 2.0  # and a one-frame event
+
+    found = decode(scores, singletons, np.array([0, 0]))
+
+    assert list(zip(found.track.tolist(), found.begin.tolist(), found.end.tolist(), strict=True)) == [
+        (0, 3, 17), (1, 5, 9), (1, 9, 30), (1, 35, 35)]
+    later = decode(scores, singletons, np.array([4, 6]))  # starting past an interval's beginning skips it
+    assert list(zip(later.track.tolist(), later.begin.tolist(), strict=True)) == [(1, 9), (1, 35)]
+
+
+def test_scores_computed_block_by_block_decode_as_the_whole_matrix_does():
+    rng = np.random.default_rng(7)
+    tracks, frames, size = 5, 150, 16  # more frames than one block of rows
+    query = rng.normal(0, 0.3, size=(tracks, frames, size)).astype(np.float32)
+    key = rng.normal(0, 0.3, size=(tracks, frames, size)).astype(np.float32)
+    singletons = rng.normal(-0.5, 1.0, size=(tracks, frames)).astype(np.float32)
+    lengths = np.abs(np.arange(frames)[None, :] - np.arange(frames)[:, None]).astype(np.float32)
+    whole = np.einsum("tbd,ted->tbe", key, query) * lengths
+    starts = np.array([0, 3, 70, 149, 200])
+
+    blocked = decode(IntervalScores(query, key), singletons, starts)
+    dense = decode(whole, singletons, starts)
+
+    assert len(dense) > 10
+    for name in ("track", "begin", "end"):
+        np.testing.assert_array_equal(getattr(blocked, name), getattr(dense, name))

@@ -1,0 +1,227 @@
+"""The piano model end to end: a clip rendered here by FluidSynth, its notes, velocities and pedal recovered,
+and the files written from them.
+
+The tests that run the model need its weights (``midiscribe fetch-model``, which ``make install``
+runs) and FluidSynth with the TimGM6mb sound font (``.ci/run`` installs them); without them they
+skip and say why. The rest need neither.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+
+from midiscribe.cli.transcribe import main as transcribe_main
+from midiscribe.engine import (
+    InvalidOptionsError,
+    ModelNotFoundError,
+    NotAudioError,
+    TranscriptionOptions,
+    transcribe,
+)
+from midiscribe.engine.instruments import Family
+from midiscribe.engine.piano.model import MODEL_NAME, load_piano_model, model_dir, verify_piano_model
+from midiscribe.engine.sonify import render, sounding_ends
+from midiscribe.engine.transcription import NoteEvent, PedalEvent, Transcription
+
+SOUND_FONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+# (start, length, pitch, velocity): soft and loud notes in turn, a chord under the sustain pedal, a last note.
+CLIP_NOTES = [(0.5, 0.4, 60, 30), (1.2, 0.4, 64, 110), (1.9, 0.4, 67, 30), (2.6, 0.4, 72, 110),
+              (3.4, 0.3, 48, 80), (3.4, 0.3, 55, 80), (3.4, 0.3, 64, 80), (5.6, 0.4, 60, 70)]
+CLIP_PEDAL = (3.3, 5.2)  # sustain pedal down, up
+ONSET_TOLERANCE_S = 0.05
+
+
+def _clip_midi() -> mido.MidiFile:
+    ticks_per_second = 960  # 480 ticks per beat at 120 BPM
+    events = []
+    for start, length, pitch, velocity in CLIP_NOTES:
+        events.append((round(start * ticks_per_second), 2, mido.Message("note_on", note=pitch, velocity=velocity)))
+        events.append((round((start + length) * ticks_per_second), 0, mido.Message("note_off", note=pitch)))
+    for time, value in zip(CLIP_PEDAL, (127, 0), strict=True):
+        events.append((round(time * ticks_per_second), 1, mido.Message("control_change", control=64, value=value)))
+    track = mido.MidiTrack([mido.Message("program_change", program=0)])
+    last = 0
+    for tick, _, message in sorted(events, key=lambda event: event[:2]):
+        track.append(message.copy(time=tick - last))
+        last = tick
+    track.append(mido.MetaMessage("end_of_track", time=ticks_per_second))
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(track)
+    return midi
+
+
+@pytest.fixture(scope="module")
+def piano_clip(tmp_path_factory) -> Path:
+    if shutil.which("fluidsynth") is None or not SOUND_FONT.exists():
+        pytest.skip("needs FluidSynth and the TimGM6mb sound font: apt-get install fluidsynth timgm6mb-soundfont")
+    try:
+        verify_piano_model()
+    except ModelNotFoundError as exc:
+        pytest.skip(f"the piano model is not set up: {exc.message}")
+    folder = tmp_path_factory.mktemp("piano")
+    _clip_midi().save(folder / "clip.mid")
+    audio = folder / "clip.wav"
+    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.8", "-r", "44100", "-T", "wav", "-F", str(audio),
+                    str(SOUND_FONT), str(folder / "clip.mid")], check=True, stdout=subprocess.DEVNULL)
+    return audio
+
+
+@pytest.fixture(scope="module")
+def piano_result(piano_clip):
+    seen = []
+    result = transcribe(piano_clip, {"model": "piano"}, progress=lambda done, total: seen.append((done, total)))
+    return result, seen
+
+
+def _found(result, start: float, pitch: int) -> list[NoteEvent]:
+    return [note for note in result.notes if note.pitch == pitch and abs(note.start_s - start) <= ONSET_TOLERANCE_S]
+
+
+def test_every_key_played_is_found_and_little_else(piano_result):
+    result, _ = piano_result
+    assert result.model_name == MODEL_NAME
+    for start, _, pitch, _ in CLIP_NOTES:
+        assert len(_found(result, start, pitch)) == 1, f"pitch {pitch} at {start} s: {result.notes}"
+    assert len(result.notes) <= len(CLIP_NOTES) + 1
+
+
+def test_loud_notes_come_out_louder_than_soft_ones(piano_result):
+    result, _ = piano_result
+    velocity = {(start, pitch): _found(result, start, pitch)[0].velocity for start, _, pitch, _ in CLIP_NOTES}
+    assert velocity[(1.2, 64)] > velocity[(0.5, 60)] + 10
+    assert velocity[(2.6, 72)] > velocity[(1.9, 67)] + 10
+
+
+def test_the_sustain_pedal_press_is_found(piano_result):
+    result, _ = piano_result
+    sustain = [pedal for pedal in result.pedals if pedal.controller == 64]
+    down, up = CLIP_PEDAL
+    # Nothing sounds before the chord, so the press can only be heard from the chord on (3.4 s).
+    held = [pedal for pedal in sustain if pedal.start_s < 3.8 and abs(pedal.end_s - up) < 0.15]
+    assert held, f"no sustain pedal over {down}-{up} s in {result.pedals}"
+
+
+def test_progress_is_reported_within_the_file(piano_result):
+    result, seen = piano_result
+    assert seen and seen[-1][0] == pytest.approx(result.duration_s) and seen[-1][1] == pytest.approx(result.duration_s)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_the_files_carry_the_piano_track_pedals_and_velocities(piano_result, tmp_path):
+    result, _ = piano_result
+    result.write_midi(tmp_path / "clip.mid")
+    messages = [message for track in mido.MidiFile(tmp_path / "clip.mid").tracks for message in track]
+    assert any(m.type == "program_change" and m.program == 0 for m in messages)
+    assert any(m.type == "track_name" and m.name == "Acoustic Grand Piano" for m in messages)
+    sustain = [m.value for m in messages if m.type == "control_change" and m.control == 64]
+    assert 127 in sustain and 0 in sustain
+    assert sorted(m.velocity for m in messages if m.type == "note_on") == sorted(n.velocity for n in result.notes)
+
+    result.write_json(tmp_path / "clip.json")
+    document = json.loads((tmp_path / "clip.json").read_text())
+    assert document["model"] == MODEL_NAME
+    assert {pedal["controller"] for pedal in document["pedals"]} >= {64}
+    result.write_csv(tmp_path / "clip.csv")
+    assert (tmp_path / "clip.csv").read_text().splitlines()[0] == "start_time_s,end_time_s,pitch_midi,velocity,pitch_bend"
+
+
+def test_the_command_line_transcribes_with_the_piano_model(piano_clip, tmp_path):
+    code = transcribe_main(["--model", "piano", str(piano_clip), "-o", str(tmp_path), "-q", "--no-sonify"])
+
+    assert code == 0
+    document = json.loads((tmp_path / "clip.json").read_text())
+    assert document["model"] == MODEL_NAME and document["instruments"][0]["program"] == 0
+    assert (tmp_path / "clip.mid").stat().st_size > 0 and (tmp_path / "clip.csv").exists()
+
+
+# ---- without the model ----------------------------------------------------------------------------
+
+
+def test_the_model_option_takes_general_or_piano_only():
+    assert TranscriptionOptions().model == "general"
+    assert TranscriptionOptions.parse({"model": "piano"}).model == "piano"
+    with pytest.raises(InvalidOptionsError, match="model"):
+        TranscriptionOptions.parse({"model": "harpsichord"})
+    with pytest.raises(SystemExit):
+        transcribe_main(["--model", "harpsichord", "x.wav"])
+
+
+def test_bad_input_fails_with_the_engines_typed_errors(tmp_path):
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio at all\n")
+    with pytest.raises(NotAudioError):
+        transcribe(text, {"model": "piano"})
+
+
+def test_a_missing_or_damaged_model_names_the_command_that_fixes_it(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="midiscribe fetch-model"):
+        load_piano_model(tmp_path / "nowhere")
+    (tmp_path / "manifest.json").write_text(json.dumps({"model": MODEL_NAME}))
+    with pytest.raises(ModelNotFoundError, match="midiscribe fetch-model"):
+        verify_piano_model(tmp_path)
+    if (model_dir() / "manifest.json").exists():
+        damaged = tmp_path / "damaged"
+        damaged.mkdir()
+        shutil.copy(model_dir() / "manifest.json", damaged / "manifest.json")
+        shutil.copy(model_dir() / "weights.npz", damaged / "weights.npz")
+        (damaged / "network.onnx").write_bytes(b"truncated")
+        with pytest.raises(ModelNotFoundError, match="network.onnx is missing or damaged"):
+            verify_piano_model(damaged)
+
+
+def _pedalled(pedals: list[PedalEvent]) -> Transcription:
+    notes = [NoteEvent(0.5, 1.0, 60, 0.6, model_velocity=90), NoteEvent(0.5, 1.0, 64, 0.3, model_velocity=40)]
+    return Transcription(notes=notes, duration_s=3.0, options=TranscriptionOptions(model="piano"), pedals=pedals,
+                         family=Family.PIANO)
+
+
+def test_midi_pedals_are_control_changes_on_a_grand_piano_track():
+    transcription = _pedalled([PedalEvent(64, 0.8, 2.0), PedalEvent(67, 0.2, 2.5)])
+    buffer = io.BytesIO()
+    transcription.write_midi(buffer)
+    buffer.seek(0)
+    midi = mido.MidiFile(file=buffer)
+    changes = []
+    for track in midi.tracks:
+        now = 0
+        for message in track:
+            now += message.time
+            if message.type == "control_change" and message.control in (64, 67):
+                changes.append((round(mido.tick2second(now, midi.ticks_per_beat, 500000), 3), message.control, message.value))
+    assert changes == [(0.2, 67, 127), (0.8, 64, 127), (2.0, 64, 0), (2.5, 67, 0)]
+    programs = [m.program for track in midi.tracks for m in track if m.type == "program_change"]
+    assert programs == [0]
+    assert sorted(m.velocity for track in midi.tracks for m in track if m.type == "note_on") == [40, 90]
+
+
+def _sounding(transcription):
+    return sounding_ends(transcription.notes, transcription.pedals)
+
+
+def test_the_sonification_holds_notes_while_the_sustain_pedal_is_down():
+    assert _sounding(_pedalled([PedalEvent(64, 0.8, 2.0)])).tolist() == [2.0, 2.0]
+    assert _sounding(_pedalled([PedalEvent(64, 1.2, 2.0)])).tolist() == [1.0, 1.0]  # pressed too late
+    assert _sounding(_pedalled([PedalEvent(67, 0.8, 2.0)])).tolist() == [1.0, 1.0]  # the soft pedal sustains nothing
+
+    def energy(transcription, start_s, end_s):
+        samples = render(transcription)
+        return float(np.sum(samples[int(start_s * 44100) : int(end_s * 44100)] ** 2))
+
+    assert energy(_pedalled([PedalEvent(64, 0.8, 2.0)]), 1.3, 1.9) > 100 * energy(_pedalled([]), 1.3, 1.9)
+    with wave.open(io.BytesIO(_wav_bytes(_pedalled([PedalEvent(64, 0.8, 2.0)])))) as reader:
+        assert reader.getnframes() == 3 * 44100
+
+
+def _wav_bytes(transcription: Transcription) -> bytes:
+    buffer = io.BytesIO()
+    transcription.write_wav(buffer)
+    return buffer.getvalue()
