@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO, get_args, get_origin
 
 from pydantic import ValidationError
 
@@ -67,12 +67,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, suffix, _, description in OUTPUTS:
         written.add_argument(f"--no-{name}", dest=name, action="store_false", default=True,
                              help=f"do not write {description} ({suffix})")
-    engine = parser.add_argument_group("transcription options (basic-pitch 0.4.0's defaults)")
+    engine = parser.add_argument_group("transcription options (unset thresholds follow --instrument)")
     for name, info in TranscriptionOptions.model_fields.items():
         flag = "--" + name.replace("_", "-")
-        if info.annotation is bool:
+        choices = get_args(info.annotation) if get_origin(info.annotation) is Literal else None
+        if info.annotation in (bool, bool | None):
             engine.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=info.default,
                                 help=info.description)
+        elif choices:
+            engine.add_argument(flag, dest=name, choices=choices, default=info.default, metavar="NAME",
+                                help=f"{info.description} One of: {', '.join(choices)}.")
         else:
             metavar = next((unit for ending, unit in UNIT_METAVARS.items() if name.endswith(ending)), "X")
             engine.add_argument(flag, dest=name, type=bounded_float(info.metadata), default=info.default,

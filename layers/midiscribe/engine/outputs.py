@@ -306,6 +306,8 @@ def transcription_dict(transcription: Transcription) -> dict:
         "pitch_bend_unit": "third of a semitone per model frame",
         "model_frame_rate_hz": round(22050 / 256, 4),
         "options": options.model_dump(mode="json"),
+        # The recording's tuning against A4 = 440 Hz; notes are its nearest semitones (null: compat mode).
+        "tuning_cents": None if transcription.tuning_cents is None else round(transcription.tuning_cents, 1),
         "instruments": [
             {
                 "name": INSTRUMENT_NAME,

@@ -6,14 +6,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 
-import numpy as np
-
 from .audio import TARGET_SAMPLE_RATE, AudioStream, resampled_length
 from .inference import KEPT_FRAMES_PER_WINDOW, ModelRunner, window_count
 from .model import MODEL_NAME
-from .notes import NoteSettings, PosteriorStore, create_notes, frame_times, note_bends
+from .note_creation import note_creator
 from .options import TranscriptionOptions
-from .transcription import NoteEvent, Transcription
+from .transcription import Transcription
 
 Progress = Callable[[float, "float | None"], None]
 
@@ -34,7 +32,6 @@ def transcribe(
         options = TranscriptionOptions()
     elif not isinstance(options, TranscriptionOptions):
         options = TranscriptionOptions.parse(options)
-    settings = NoteSettings.from_options(options)
     started = time.perf_counter()
     decode_clock = _Stopwatch()
     store_seconds = 0.0
@@ -44,7 +41,9 @@ def transcribe(
         expected_frames = None
         if info.frames:
             expected_frames = window_count(resampled_length(info.frames, info.sample_rate)) * KEPT_FRAMES_PER_WINDOW
-        store = PosteriorStore(settings, expected_frames)
+        # instrument=piano switches to the piano model here once it exists: its runner and note creation
+        # replace these two for that family (see README, "Choosing instrument").
+        creator = note_creator(options, expected_frames)
         runner = ModelRunner()
         report = None
         if progress is not None:
@@ -58,26 +57,12 @@ def transcribe(
         with closing(runner.run(decode_clock.timed(audio.blocks()), progress=report)) as chunks:
             for chunk in chunks:
                 chunk_started = time.perf_counter()
-                store.add(chunk.note, chunk.onset, chunk.contour)
+                creator.add(chunk.note, chunk.onset, chunk.contour)
                 store_seconds += time.perf_counter() - chunk_started
         duration_s = audio.decoded_frames / info.sample_rate
         inference_done = time.perf_counter()
 
-    posteriors = store.finish(runner.frame_count)
-    raw_notes = create_notes(posteriors, settings)
-    starts = frame_times(np.array([n.start for n in raw_notes], dtype=np.int64))
-    ends = frame_times(np.array([n.end for n in raw_notes], dtype=np.int64))
-    notes = [
-        NoteEvent(
-            start_s=float(start_s),
-            end_s=float(end_s),
-            pitch=raw.pitch,
-            amplitude=raw.amplitude,
-            pitch_bends=note_bends(posteriors, raw) if settings.include_pitch_bends else (),
-        )
-        for raw, start_s, end_s in zip(raw_notes, starts, ends, strict=True)
-    ]
-    notes.sort(key=lambda n: (n.start_s, n.pitch, n.end_s))
+    created = creator.finish(runner.frame_count)
     finished = time.perf_counter()
     # Decoding runs in its own thread alongside the model: decode_s is that thread's busy time,
     # inference_s the wall time of the streaming phase outside note bookkeeping.
@@ -89,7 +74,8 @@ def transcribe(
         "total_s": finished - started,
         "windows": float(runner.windows),
     }
-    return Transcription(notes=notes, duration_s=duration_s, options=options, model_name=MODEL_NAME, timings=timings)
+    return Transcription(notes=created.notes, duration_s=duration_s, options=options, model_name=MODEL_NAME,
+                         timings=timings, tuning_cents=created.tuning_cents)
 
 
 class _Stopwatch:

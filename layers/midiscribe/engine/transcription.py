@@ -41,6 +41,9 @@ class Transcription:
     options: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     model_name: str = MODEL_NAME
     timings: dict[str, float] = field(default_factory=dict)
+    # The recording's offset from A4 = 440 Hz in cents (-50..50), which notes are rounded in;
+    # None when not estimated (basic_pitch_compat).
+    tuning_cents: float | None = None
 
     def write_midi(self, destination: Destination) -> None:
         from .outputs import write_midi

@@ -1,0 +1,154 @@
+"""Choose the note-creation profiles (engine/profiles.py) on the dev set's tuning half.
+
+    .venv/bin/python bench/tune.py            # auto, then every family; prints the profiles to paste
+
+Coordinate search: one setting at a time, each tried at a handful of values with the others held,
+the best kept if it beats the current one by at least MIN_GAIN (smaller gains are noise on files
+this few), two rounds. ``auto`` is searched on every tuning file; each family then starts from
+auto and is searched on its own tuning files. The held-back half is never read here.
+
+The objective is mean onset F1 plus mean onset+offset F1. To make thousands of evaluations cheap,
+it is scored here with a greedy matcher (in time order, per pitch; exact for onset-only matching,
+where greedy earliest-first matching is maximal, and within a few thousandths of mir_eval for
+onset+offset); bench/quality.py reports mir_eval's own figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import devset  # noqa: E402
+import quality  # noqa: E402
+from engine import say  # noqa: E402
+
+from midiscribe.engine.instruments import Family  # noqa: E402
+from midiscribe.engine.notes import frame_times  # noqa: E402
+from midiscribe.engine.profiles import AUTO_PROFILE, NoteProfile  # noqa: E402
+from midiscribe.engine.tracking import TrackingStore, track_notes  # noqa: E402
+
+ONSET_TOLERANCE_S = 0.05
+OFFSET_RATIO, OFFSET_MIN_S = 0.2, 0.05
+MIN_GAIN = 0.004
+ROUNDS = 2
+
+# The values each setting may take.
+SEARCH: dict[str, tuple] = {
+    "onset_threshold": (0.3, 0.4, 0.5, 0.6, 0.7),
+    "frame_threshold": (0.2, 0.25, 0.3, 0.35, 0.4),
+    "energy_tolerance_frames": (3, 6, 11, 16),
+    "min_note_frames": (4, 7, 11, 15),
+    "rise_onsets": (True, False),
+    "melodia_threshold": (None, 0.4, 0.5, 0.6, 0.7),
+    "trace_back_frames": (0, 5, 10, 15, 20),
+    "trace_fraction": (0.1, 0.2, 0.3, 0.4, 0.5, 0.7),
+    "merge_gap_frames": (0, 2, 4, 8),
+    "merge_onset_below": (0.0, 0.5, 0.6, 0.7, 0.8, 0.9),
+    "offset_fraction": (0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95),
+    "ghost_ratio": (0.0, 0.5, 0.8, 1.0, 1.3, 2.0),
+    "ghost_onset_frames": (1, 3, 6, 12),
+}
+
+
+def f1_pair(truth: np.ndarray, notes: np.ndarray) -> tuple[float, float]:
+    """(onset F1, onset+offset F1) by greedy per-pitch matching in time order."""
+    if len(truth) == 0 or len(notes) == 0:
+        return 0.0, 0.0
+    matched = [0, 0]
+    for pitch in np.unique(truth[:, 2]):
+        ref = truth[truth[:, 2] == pitch]
+        est = notes[notes[:, 2] == pitch]
+        if len(est) == 0:
+            continue
+        ref = ref[np.argsort(ref[:, 0])]
+        est = est[np.argsort(est[:, 0])]
+        for criterion in (0, 1):
+            used = np.zeros(len(est), dtype=bool)
+            for onset, offset, _ in ref:
+                near = np.flatnonzero(~used & (np.abs(est[:, 0] - onset) <= ONSET_TOLERANCE_S))
+                if criterion:
+                    tolerance = max(OFFSET_MIN_S, OFFSET_RATIO * (offset - onset))
+                    near = near[np.abs(est[near, 1] - offset) <= tolerance]
+                if near.size:
+                    used[near[0]] = True
+                    matched[criterion] += 1
+    return tuple(2 * m / (len(truth) + len(notes)) for m in matched)
+
+
+@dataclasses.dataclass
+class Example:
+    file: devset.DevFile
+    truth: np.ndarray
+    posteriors: object  # TrackedPosteriors with bends for every cell
+
+
+def load_examples(files: list[devset.DevFile]) -> list[Example]:
+    examples = []
+    for file in files:
+        note, onset, contour = quality.load_posteriors(file)
+        # Bends for every cell (a profile with no frame threshold reaches all), shared by every profile tried.
+        everywhere = dataclasses.replace(AUTO_PROFILE, frame_threshold=0.0)
+        tracked = TrackingStore.from_arrays(note, onset, contour, everywhere)
+        examples.append(Example(file, quality.true_notes(file), tracked))
+    return examples
+
+
+def objective(examples: list[Example], profile: NoteProfile) -> float:
+    scores = []
+    for example in examples:
+        made = track_notes(example.posteriors, profile, with_bends=False)
+        starts = frame_times(np.array([n.start for n in made], dtype=np.int64))
+        ends = frame_times(np.array([n.end for n in made], dtype=np.int64))
+        notes = np.column_stack([starts, ends, [n.pitch for n in made]]).reshape(-1, 3)
+        scores.append(f1_pair(example.truth, notes))
+    onset, onset_offset = np.mean(scores, axis=0)
+    return float(onset + onset_offset)
+
+
+def search(examples: list[Example], start: NoteProfile, label: str) -> NoteProfile:
+    best, best_score = start, objective(examples, start)
+    say(f"{label}: start {best_score:.4f}")
+    for round_number in range(ROUNDS):
+        changed = False
+        for name, values in SEARCH.items():
+            current = getattr(best, name)
+            trials = {value: objective(examples, dataclasses.replace(best, **{name: value}))
+                      for value in values if value != current}
+            if not trials:
+                continue
+            value, value_score = max(trials.items(), key=lambda item: item[1])
+            if value_score >= best_score + MIN_GAIN:
+                say(f"{label}: round {round_number + 1} {name} {current} -> {value}: {best_score:.4f} -> {value_score:.4f}")
+                best, best_score, changed = dataclasses.replace(best, **{name: value}), value_score, True
+        if not changed:
+            break
+    return best
+
+
+def main() -> int:
+    began = time.perf_counter()
+    quality.prepare(devset.dev_files())
+    examples = load_examples(devset.dev_files("tune"))
+    auto = search(examples, AUTO_PROFILE, "auto")
+    profiles = {Family.AUTO: auto}
+    for family in devset.FAMILIES:
+        members = [example for example in examples if example.file.family == family]
+        profiles[Family(family)] = search(members, auto, family)
+    print("AUTO_PROFILE =", auto)
+    for family, profile in profiles.items():
+        changes = {field.name: getattr(profile, field.name) for field in dataclasses.fields(profile)
+                   if getattr(profile, field.name) != getattr(auto, field.name)}
+        print(f"{family.name}: {changes}")
+    say(f"searched in {time.perf_counter() - began:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

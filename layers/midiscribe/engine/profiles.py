@@ -1,0 +1,98 @@
+"""Note-creation settings per instrument family: what the ``instrument`` hint chooses.
+
+Each :class:`NoteProfile` says how :mod:`.tracking` turns the general model's posteriorgrams into
+notes for one kind of sound: which onset peaks start notes, how far an onset is traced back to
+where its note begins to rise (slow bows, breaths and voices sound before the onset posterior
+peaks), when a repeated note is a new note, where a note ends, how hard harmonics of stronger notes
+are suppressed, and the pitch range the family plays in. ``auto`` is the setting for any sound.
+
+The numbers were chosen on the tuning half of the dev set (``bench/tune.py`` searches them and
+prints this table; ``bench/quality.py`` reports the held-back half). Explicit options
+(``onset_threshold``, ``frame_threshold``, ``minimum_note_length_ms``, ``melodia_trick``,
+``minimum_frequency``, ``maximum_frequency``) override the profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .instruments import Family
+from .options import HIGHEST_MIDI, LOWEST_MIDI, TranscriptionOptions
+
+FRAMES_PER_SECOND = 22050 / 256
+# Harmonics 2, 3, 4, 5, 6 and 8 of a note, in semitones above it: where the model's ghosts sit.
+HARMONIC_INTERVALS = (12, 19, 24, 28, 31, 36)
+
+
+@dataclass(frozen=True)
+class NoteProfile:
+    """How notes are made from the posteriorgrams; frame counts at 86.13 frames per second."""
+
+    onset_threshold: float  # an onset posterior peak at least this high starts a note
+    frame_threshold: float  # a note sounds while its note posterior stays at least this high …
+    energy_tolerance_frames: int  # … give or take this many frames below it
+    min_note_frames: int  # notes this short or shorter are dropped
+    rise_onsets: bool  # also start notes where the note posterior jumps (basic-pitch's inferred onsets)
+    melodia_threshold: float | None  # notes from strong frames no onset claimed; None: none
+    trace_back_frames: int  # an onset may move this far back to where its note begins to rise
+    trace_fraction: float  # … to where the rise reaches this fraction of its height
+    merge_gap_frames: int  # a same-pitch note starting within this gap after another …
+    merge_onset_below: float  # … with an onset weaker than this continues it (0: never)
+    offset_fraction: float  # a note ends after its last frame at this fraction of its median level (0: off)
+    ghost_ratio: float  # a harmonic of a note, weaker than this times it, starting together, is dropped (0: off)
+    ghost_onset_frames: int  # "starting together": onsets at most this many frames apart
+    ghost_intervals: tuple[int, ...] = HARMONIC_INTERVALS
+    lowest_midi: int = LOWEST_MIDI
+    highest_midi: int = HIGHEST_MIDI
+
+
+AUTO_PROFILE = NoteProfile(
+    onset_threshold=0.5,
+    frame_threshold=0.3,
+    energy_tolerance_frames=11,
+    min_note_frames=11,
+    rise_onsets=True,
+    melodia_threshold=0.5,
+    trace_back_frames=10,
+    trace_fraction=0.3,
+    merge_gap_frames=2,
+    merge_onset_below=0.6,
+    offset_fraction=0.85,
+    ghost_ratio=0.8,
+    ghost_onset_frames=3,
+)
+
+# Family settings differ from auto only where the tuning half showed a gain.
+FAMILY_PROFILES: dict[Family, NoteProfile] = {family: AUTO_PROFILE for family in Family if family is not Family.DRUMS}
+
+
+def note_profile(options: TranscriptionOptions) -> NoteProfile:
+    """The family's profile with the options the caller set explicitly laid over it."""
+    profile = FAMILY_PROFILES[Family(options.instrument)]
+    changes: dict = {}
+    if options.onset_threshold is not None:
+        changes["onset_threshold"] = float(options.onset_threshold)
+    if options.frame_threshold is not None:
+        changes["frame_threshold"] = float(options.frame_threshold)
+    if options.minimum_note_length_ms is not None:
+        changes["min_note_frames"] = int(np.round(options.minimum_note_length_ms / 1000 * FRAMES_PER_SECOND))
+    if options.melodia_trick is not None:
+        changes["melodia_threshold"] = (
+            (profile.melodia_threshold or changes.get("frame_threshold", profile.frame_threshold))
+            if options.melodia_trick else None
+        )
+    if options.minimum_frequency is not None:
+        changes["lowest_midi"] = max(profile.lowest_midi, _midi_at_or_above(options.minimum_frequency))
+    if options.maximum_frequency is not None:
+        changes["highest_midi"] = min(profile.highest_midi, _midi_at_or_below(options.maximum_frequency))
+    return replace(profile, **changes) if changes else profile
+
+
+def _midi_at_or_above(hz: float) -> int:
+    return int(np.ceil(69 + 12 * np.log2(hz / 440.0) - 1e-9))
+
+
+def _midi_at_or_below(hz: float) -> int:
+    return int(np.floor(69 + 12 * np.log2(hz / 440.0) + 1e-9))
