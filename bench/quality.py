@@ -92,7 +92,7 @@ def basic_pitch_csv(file: devset.DevFile) -> Path:
     return BASIC_PITCH / f"{file.name}_basic_pitch.csv"
 
 
-def prepare(files: list[devset.DevFile]) -> None:
+def prepare(files: list[devset.DevFile], *, with_basic_pitch: bool = True) -> None:
     ensure_reference_venv()
     ensure_sound_fonts()
     missing = [file for file in files if not (file.audio.exists() and file.truth.exists())]
@@ -105,7 +105,7 @@ def prepare(files: list[devset.DevFile]) -> None:
         say(f"running the model on {len(missing)} files")
         for file in missing:
             compute_posteriors(file)
-    missing = [file for file in files if not basic_pitch_csv(file).exists()]
+    missing = [file for file in files if with_basic_pitch and not basic_pitch_csv(file).exists()]
     if missing:
         say(f"running basic-pitch 0.4.0 on {len(missing)} files")
         BASIC_PITCH.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ from engine import say  # noqa: E402
 
 from midiscribe.engine.instruments import Family  # noqa: E402
 from midiscribe.engine.notes import frame_times  # noqa: E402
-from midiscribe.engine.profiles import AUTO_PROFILE, NoteProfile  # noqa: E402
+from midiscribe.engine.profiles import AUTO_PROFILE, HARMONIC_INTERVALS, NoteProfile  # noqa: E402
 from midiscribe.engine.tracking import TrackingStore, track_notes  # noqa: E402
 
 ONSET_TOLERANCE_S = 0.05
@@ -54,6 +54,8 @@ SEARCH: dict[str, tuple] = {
     "offset_fraction": (0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95),
     "ghost_ratio": (0.0, 0.5, 0.8, 1.0, 1.3, 2.0),
     "ghost_onset_frames": (1, 3, 6, 12),
+    # Organ stops an octave below the written pitch (16') make sub-octave "ghosts" too.
+    "ghost_intervals": (HARMONIC_INTERVALS, (-12, *HARMONIC_INTERVALS)),
 }
 
 
@@ -62,23 +64,31 @@ def f1_pair(truth: np.ndarray, notes: np.ndarray) -> tuple[float, float]:
     if len(truth) == 0 or len(notes) == 0:
         return 0.0, 0.0
     matched = [0, 0]
-    for pitch in np.unique(truth[:, 2]):
-        ref = truth[truth[:, 2] == pitch]
-        est = notes[notes[:, 2] == pitch]
-        if len(est) == 0:
+    by_pitch: dict[int, list] = {}
+    for onset, offset, pitch in notes.tolist():
+        by_pitch.setdefault(int(pitch), []).append((onset, offset))
+    references: dict[int, list] = {}
+    for onset, offset, pitch in truth.tolist():
+        references.setdefault(int(pitch), []).append((onset, offset))
+    for pitch, ref in references.items():
+        est = sorted(by_pitch.get(pitch, ()))
+        if not est:
             continue
-        ref = ref[np.argsort(ref[:, 0])]
-        est = est[np.argsort(est[:, 0])]
+        ref.sort()
         for criterion in (0, 1):
-            used = np.zeros(len(est), dtype=bool)
-            for onset, offset, _ in ref:
-                near = np.flatnonzero(~used & (np.abs(est[:, 0] - onset) <= ONSET_TOLERANCE_S))
-                if criterion:
-                    tolerance = max(OFFSET_MIN_S, OFFSET_RATIO * (offset - onset))
-                    near = near[np.abs(est[near, 1] - offset) <= tolerance]
-                if near.size:
-                    used[near[0]] = True
-                    matched[criterion] += 1
+            used = [False] * len(est)
+            first = 0
+            for onset, offset in ref:
+                while first < len(est) and est[first][0] < onset - ONSET_TOLERANCE_S:
+                    first += 1  # too early for this and every later reference note
+                tolerance = max(OFFSET_MIN_S, OFFSET_RATIO * (offset - onset))
+                candidate = first
+                while candidate < len(est) and est[candidate][0] <= onset + ONSET_TOLERANCE_S:
+                    if not used[candidate] and (not criterion or abs(est[candidate][1] - offset) <= tolerance):
+                        used[candidate] = True
+                        matched[criterion] += 1
+                        break
+                    candidate += 1
     return tuple(2 * m / (len(truth) + len(notes)) for m in matched)
 
 
@@ -134,7 +144,7 @@ def search(examples: list[Example], start: NoteProfile, label: str) -> NoteProfi
 
 def main() -> int:
     began = time.perf_counter()
-    quality.prepare(devset.dev_files())
+    quality.prepare(devset.dev_files("tune"), with_basic_pitch=False)
     examples = load_examples(devset.dev_files("tune"))
     auto = search(examples, AUTO_PROFILE, "auto")
     profiles = {Family.AUTO: auto}

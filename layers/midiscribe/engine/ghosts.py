@@ -7,9 +7,9 @@ on its own or is about as strong. So a note is dropped when a note it is a harmo
 within a few frames of it, covers at least half of it, and is stronger by the profile's ratio
 (``ghost_ratio``: a ghost must be below ratio × the fundamental's level).
 
-Notes are visited strongest first and only notes still kept can suppress others, so a ghost of a
-ghost does not take a real note with it. Each note is compared only with the notes starting near
-it, which a time-sorted index finds: linear in the number of notes for bounded polyphony.
+Fundamentals are visited strongest first and only notes still kept can suppress others, so a
+ghost of a ghost does not take a real note with it. Each note is compared only with the notes
+starting near it (the next few in start order): linear in the number of notes for bounded polyphony.
 """
 
 from __future__ import annotations
@@ -26,20 +26,37 @@ def suppress_ghosts(starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray, a
     keep = np.ones(count, dtype=bool)
     if profile.ghost_ratio <= 0 or count < 2:
         return keep
-    window = profile.ghost_onset_frames
-    intervals = np.array(profile.ghost_intervals)
-    by_start = np.argsort(starts, kind="stable")
-    sorted_starts = starts[by_start]
-    first = np.searchsorted(sorted_starts, starts - window, side="left")
-    last = np.searchsorted(sorted_starts, starts + window, side="right")
-    for index in np.argsort(-amplitudes, kind="stable").tolist():
-        if not keep[index]:
-            continue
-        near = by_start[first[index] : last[index]]
-        near = near[keep[near] & np.isin(pitches[near] - pitches[index], intervals)]
-        if near.size == 0:
-            continue
-        overlap = np.minimum(ends[near], ends[index]) - np.maximum(starts[near], starts[index])
-        ghost = (overlap * 2 >= ends[near] - starts[near]) & (amplitudes[near] < profile.ghost_ratio * amplitudes[index])
-        keep[near[ghost]] = False
+    fundamental, ghost = _ghost_pairs(starts, ends, pitches, amplitudes, profile)
+    # Strongest fundamentals first; a note already dropped suppresses nothing.
+    for index in np.argsort(-amplitudes[fundamental], kind="stable").tolist():
+        if keep[fundamental[index]]:
+            keep[ghost[index]] = False
     return keep
+
+
+def _ghost_pairs(starts, ends, pitches, amplitudes, profile: NoteProfile) -> tuple[np.ndarray, np.ndarray]:
+    """(fundamental, ghost) index pairs: every pair of notes starting within the window, filtered."""
+    window = profile.ghost_onset_frames
+    order = np.argsort(starts, kind="stable")
+    sorted_starts = starts[order]
+    # Notes starting within the window of each note are the next few in start order.
+    reach = np.searchsorted(sorted_starts, sorted_starts + window, side="right") - np.arange(starts.size)
+    is_interval = np.zeros(2 * 128 + 1, dtype=bool)
+    is_interval[np.array(profile.ghost_intervals) + 128] = True
+    firsts, seconds = [], []
+    for step in range(1, int(reach.max())):
+        left = np.flatnonzero(reach > step)
+        firsts.append(order[left])
+        seconds.append(order[left + step])
+    if not firsts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    a, b = np.concatenate(firsts), np.concatenate(seconds)
+    # Either note of a pair may be the fundamental.
+    fundamental, ghost = np.concatenate([a, b]), np.concatenate([b, a])
+    related = is_interval[pitches[ghost] - pitches[fundamental] + 128]
+    overlap = np.minimum(ends[ghost], ends[fundamental]) - np.maximum(starts[ghost], starts[fundamental])
+    covered = overlap * 2 >= ends[ghost] - starts[ghost]
+    weaker = amplitudes[ghost] < profile.ghost_ratio * amplitudes[fundamental]
+    chosen = related & covered & weaker
+    return fundamental[chosen], ghost[chosen]

@@ -4,7 +4,8 @@ Each writer takes a path or a writable binary file object (an S3 upload buffer, 
 The MIDI file follows basic-pitch 0.4.0's conventions (one Electric Piano 1 instrument, velocity
 from amplitude, pitch bends in thirds of a semitone turned into 14-bit values over a ±2 semitone
 range) with three differences a MIDI reader benefits from: the bend range is stated with RPN 0
-instead of assumed, bends return to centre after each bent note, and ``multiple_pitch_bends``
+instead of assumed (and the recording's tuning with RPN 1, fine tuning, when it is not A4 = 440 Hz),
+bends return to centre after each bent note, and ``multiple_pitch_bends``
 spreads overlapping notes over MIDI channels (one instrument track) instead of writing one
 instrument per pitch.
 """
@@ -114,6 +115,14 @@ def bend_values(pitch_bends: tuple[int, ...] | list[int]) -> np.ndarray:
     return np.clip(values, -8192, 8191).astype(np.int64)
 
 
+def fine_tuning_value(tuning_cents: float | None) -> int | None:
+    """The 14-bit RPN 1 (channel fine tuning, ±100 cents) value for a tuning; None when there is none to state."""
+    if tuning_cents is None:
+        return None
+    value = 8192 + round(tuning_cents / 100 * 8192)
+    return None if value == 8192 else max(0, min(16383, value))
+
+
 def notes_overlapping_others(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """For each note, whether it overlaps another note in time (O(n log n), any order)."""
     count = len(starts)
@@ -221,10 +230,16 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("track_name", name=INSTRUMENT_NAME, time=0))
     used_channels = sorted({int(channel) for channel in channels}) or [MELODIC_CHANNELS[0]]
+    fine_tuning = fine_tuning_value(transcription.tuning_cents)
     for channel in used_channels:
         track.append(mido.Message("program_change", channel=channel, program=INSTRUMENT_PROGRAM, time=0))
         if with_bends:
             for control, value in ((101, 0), (100, 0), (6, BEND_RANGE_SEMITONES), (38, 0), (101, 127), (100, 127)):
+                track.append(mido.Message("control_change", channel=channel, control=control, value=value, time=0))
+        if fine_tuning is not None:
+            # RPN 1, channel fine tuning: the notes play at the recording's own pitch.
+            for control, value in ((101, 0), (100, 1), (6, fine_tuning >> 7), (38, fine_tuning & 0x7F),
+                                   (101, 127), (100, 127)):
                 track.append(mido.Message("control_change", channel=channel, control=control, value=value, time=0))
 
     last_tick = 0

@@ -277,50 +277,87 @@ def _previous_end(starts, ends, pitches) -> np.ndarray:
     return previous
 
 
+class _NoteFrames:
+    """The frames of many notes laid end to end, so per-note statistics need no loop over notes."""
+
+    def __init__(self, starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray):
+        self.count = starts.size
+        self.lengths = np.maximum(ends - starts, 0)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+        self.owner = np.repeat(np.arange(self.count), self.lengths)
+        self.position = np.arange(self.owner.size) - self.offsets[self.owner]
+        self.frames = starts[self.owner] + self.position
+        self.pitches = pitches[self.owner]
+
+    def values(self, array: np.ndarray) -> np.ndarray:
+        """Each note frame's value in a (frames, 88) array."""
+        return array[self.frames, self.pitches]
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        sums = np.bincount(self.owner, weights=values, minlength=self.count)
+        return sums / np.maximum(self.lengths, 1)
+
+    def median(self, values: np.ndarray, counted: np.ndarray | None = None, empty: float = 0.0) -> np.ndarray:
+        """Each note's median over its frames (those ``counted``), ``empty`` for a note with none."""
+        owner = self.owner if counted is None else self.owner[counted]
+        values = values if counted is None else values[counted]
+        ordered = values[np.lexsort((values, owner))].astype(np.float64)
+        counts = np.bincount(owner, minlength=self.count)
+        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        has = counts > 0
+        medians = np.full(self.count, float(empty))
+        low = firsts[has] + (counts[has] - 1) // 2
+        high = firsts[has] + counts[has] // 2
+        medians[has] = (ordered[low] + ordered[high]) / 2
+        return medians
+
+    def last(self, mask: np.ndarray) -> np.ndarray:
+        """Each note's last position where ``mask`` holds, -1 where it never does."""
+        latest = np.full(self.count, -1, dtype=np.int64)
+        np.maximum.at(latest, self.owner[mask], self.position[mask])
+        return latest
+
+    def split(self, values: np.ndarray) -> list[np.ndarray]:
+        return np.split(values, self.offsets[1:])
+
+
 def _trim_releases(note, starts, ends, pitches, profile: NoteProfile) -> np.ndarray:
     """Each note ends after its last frame at ``offset_fraction`` of its median level (or the frame threshold)."""
     fraction = profile.offset_fraction
-    if fraction <= 0:
+    if fraction <= 0 or starts.size == 0:
         return ends
-    trimmed = ends.copy()
-    threshold = profile.frame_threshold
-    for index, (start, end, pitch) in enumerate(zip(starts.tolist(), ends.tolist(), pitches.tolist(), strict=True)):
-        levels = note[start:end, pitch]
-        level = max(threshold, fraction * float(np.median(levels)))
-        above = np.flatnonzero(levels >= level)
-        if above.size:
-            trimmed[index] = start + int(above[-1]) + 1
-    return trimmed
+    frames = _NoteFrames(starts, ends, pitches)
+    levels = frames.values(note)
+    level = np.maximum(profile.frame_threshold, fraction * frames.median(levels))
+    last = frames.last(levels >= level[frames.owner])
+    return np.where(last >= 0, starts + last + 1, ends)
 
 
 def _mean_levels(note, starts, ends, pitches) -> np.ndarray:
     """Each note's mean note posterior over its frames."""
-    amplitudes = np.zeros(starts.size)
-    for index, (start, end, pitch) in enumerate(zip(starts.tolist(), ends.tolist(), pitches.tolist(), strict=True)):
-        amplitudes[index] = float(np.mean(note[start:end, pitch])) if end > start else 0.0
-    return amplitudes
+    frames = _NoteFrames(starts, ends, pitches)
+    return frames.mean(frames.values(note))
 
 
 def _tuned(posteriors: TrackedPosteriors, starts, ends, pitches, amplitudes, with_bends: bool) -> list[TrackedNote]:
     """Notes at the nearest semitone of the recording's tuning, their bends measured from it.
 
     A note's own pitch, to a third of a semitone, is its model pitch plus the median contour bend
-    over its frames (those near its bin); less the tuning, rounded, that is its semitone. Bends are then counted from
-    that semitone in the recording's tuning.
+    over its frames (those near its bin); less the tuning, rounded, that is its semitone. Bends are
+    then counted from that semitone in the recording's tuning.
     """
     tuning_bins = posteriors.tuning_cents / 100 * CONTOUR_BINS_PER_SEMITONE
-    notes = []
-    for start, end, pitch, amplitude in zip(starts.tolist(), ends.tolist(), pitches.tolist(), amplitudes.tolist(),
-                                            strict=True):
-        column = posteriors.bends[start:end, pitch]
-        # Bends further out follow another note's contour (or none: an empty contour gives the window's edge).
-        own = column[np.abs(column.astype(np.int64)) <= OWN_CONTOUR_BINS].astype(np.int64)
-        median_bend = float(np.median(own)) if own.size else tuning_bins
-        semitone_shift = int(np.clip(np.round((median_bend - tuning_bins) / CONTOUR_BINS_PER_SEMITONE), -1, 1))
-        bends: tuple[int, ...] = ()
-        if with_bends:
-            shifted = np.where(column == BEND_UNKNOWN, 0, column.astype(np.int64))
-            bends = tuple(np.rint(shifted - tuning_bins - CONTOUR_BINS_PER_SEMITONE * semitone_shift)
-                          .astype(np.int64).tolist())
-        notes.append(TrackedNote(start, end, pitch + LOWEST_MIDI + semitone_shift, amplitude, bends))
-    return notes
+    frames = _NoteFrames(starts, ends, pitches)
+    bends = frames.values(posteriors.bends).astype(np.int64)
+    # Bends further out follow another note's contour (or none: an empty contour gives the window's edge).
+    own = np.abs(bends) <= OWN_CONTOUR_BINS
+    median_bend = frames.median(bends, own, empty=tuning_bins)
+    shifts = np.clip(np.round((median_bend - tuning_bins) / CONTOUR_BINS_PER_SEMITONE), -1, 1).astype(np.int64)
+    if with_bends:
+        relative = np.where(bends == BEND_UNKNOWN, 0, bends) - tuning_bins - CONTOUR_BINS_PER_SEMITONE * shifts[frames.owner]
+        per_note = [tuple(part.tolist()) for part in frames.split(np.rint(relative).astype(np.int64))]
+    else:
+        per_note = [()] * starts.size
+    midi = pitches + LOWEST_MIDI + shifts
+    return [TrackedNote(start, end, pitch, amplitude, note_bends) for start, end, pitch, amplitude, note_bends
+            in zip(starts.tolist(), ends.tolist(), midi.tolist(), amplitudes.tolist(), per_note, strict=True)]
