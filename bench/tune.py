@@ -47,15 +47,18 @@ SEARCH: dict[str, tuple] = {
     "min_note_frames": (4, 7, 11, 15),
     "rise_onsets": (True, False),
     "melodia_threshold": (None, 0.4, 0.5, 0.6, 0.7),
-    "trace_back_frames": (0, 5, 10, 15, 20),
-    "trace_fraction": (0.1, 0.2, 0.3, 0.4, 0.5, 0.7),
+    "trace_back_frames": (0, 5, 10, 15, 20, 25, 30),
+    "trace_fraction": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7),
     "merge_gap_frames": (0, 2, 4, 8),
-    "merge_onset_below": (0.0, 0.5, 0.6, 0.7, 0.8, 0.9),
-    "offset_fraction": (0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95),
-    "ghost_ratio": (0.0, 0.5, 0.8, 1.0, 1.3, 2.0),
+    "merge_onset_below": (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01),
+    "merge_level_above": (0.0, 0.7, 0.8, 0.85, 0.9, 0.95),
+    "offset_fraction": (0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98),
+    "ghost_ratio": (0.0, 0.5, 0.8, 1.0, 1.3, 2.0, 4.0),
     "ghost_onset_frames": (1, 3, 6, 12),
-    # Organ stops an octave below the written pitch (16') make sub-octave "ghosts" too.
-    "ghost_intervals": (HARMONIC_INTERVALS, (-12, *HARMONIC_INTERVALS)),
+    # Organ stops an octave or two below the written pitch (16', 32') make sub-octave "ghosts" too; the last
+    # choice resolves octave pairs upwards (the lower note goes) and keeps the other harmonic rules.
+    "ghost_intervals": (HARMONIC_INTERVALS, (-12, *HARMONIC_INTERVALS), (-24, -12, *HARMONIC_INTERVALS),
+                        (-24, -12, 19, 28, 31)),
 }
 
 

@@ -61,8 +61,8 @@ def test_basic_pitch_starts_slow_attacks_late(bowed_wav):
 
 @pytest.fixture(scope="module")
 def organ_like_wav() -> bytes:
-    """One C3 with eight strong harmonics, as an organ stop sounds."""
-    return wav(tone(48, 0.5, 2.5, 3.0, attack_s=0.02, harmonics=[1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]))
+    """One C3 with eight strong harmonics (the octave at 70 %, the twelfth at half), like a reed stop."""
+    return wav(tone(48, 0.5, 2.5, 3.0, attack_s=0.02, harmonics=[1, 0.7, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15]))
 
 
 def test_a_note_with_strong_harmonics_is_one_note(organ_like_wav):

@@ -22,7 +22,8 @@ FRAMES = 200
 # Only the step under test is on.
 BARE = dataclasses.replace(
     AUTO_PROFILE, onset_threshold=0.5, frame_threshold=0.3, energy_tolerance_frames=11, min_note_frames=5,
-    rise_onsets=False, melodia_threshold=None, trace_back_frames=0, merge_onset_below=0.0, offset_fraction=0.0,
+    rise_onsets=False, melodia_threshold=None, trace_back_frames=0, merge_onset_below=0.0, merge_level_above=0.0,
+    offset_fraction=0.0,
     ghost_ratio=0.0,
 )
 
@@ -78,6 +79,17 @@ def test_a_weak_onset_right_after_a_note_continues_it_and_a_strong_one_does_not(
     assert [(s, p) for s, _, p in notes_of(note, onset, contour, merging)] == [(20, 51)]
     onset[80, 30] = 0.95  # a real repeated note
     assert len(notes_of(note, onset, contour, merging)) == 2
+
+
+def test_a_weak_onset_after_a_dip_is_a_re_struck_note():
+    note, onset, contour = blank()
+    note[20:150, 30] = 0.6
+    note[78:81, 30] = 0.35  # the posterior dips where the note is struck again …
+    onset[20, 30] = 0.9
+    onset[80, 30] = 0.55  # … though the onset is weak
+    merging = dataclasses.replace(BARE, merge_gap_frames=2, merge_onset_below=0.6)
+    assert len(notes_of(note, onset, contour, merging)) == 1
+    assert len(notes_of(note, onset, contour, dataclasses.replace(merging, merge_level_above=0.8))) == 2
 
 
 def test_a_note_ends_where_it_falls_from_its_level_not_at_the_end_of_its_reverb():
@@ -157,6 +169,15 @@ def test_streaming_in_chunks_gives_the_same_notes_as_whole_arrays():
     chunked = track_notes(store.finish(frames), profile)
     assert len(whole) > 20
     assert chunked == whole
+
+
+def test_silence_and_a_lone_note_go_through_every_step():
+    note, onset, contour = blank()
+    assert notes_of(note, onset, contour, AUTO_PROFILE) == []
+    note[20:80, 40] = 0.9
+    onset[20, 40] = 0.9
+    contour_peak(contour, slice(20, 80), 61)
+    assert [(pitch, start) for start, _, pitch in notes_of(note, onset, contour, AUTO_PROFILE)] == [(61, 20)]
 
 
 def test_explicit_options_override_the_instrument_profile():

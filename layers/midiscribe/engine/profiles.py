@@ -39,7 +39,8 @@ class NoteProfile:
     trace_back_frames: int  # an onset may move this far back to where its note begins to rise
     trace_fraction: float  # … to where the rise reaches this fraction of its height
     merge_gap_frames: int  # a same-pitch note starting within this gap after another …
-    merge_onset_below: float  # … with an onset weaker than this continues it (0: never)
+    merge_onset_below: float  # … with an onset weaker than this continues it (0: never) …
+    merge_level_above: float  # … if the note posterior stays above this fraction of its level between them
     offset_fraction: float  # a note ends after its last frame at this fraction of its median level (0: off)
     ghost_ratio: float  # a harmonic of a note, weaker than this times it, starting together, is dropped (0: off)
     ghost_onset_frames: int  # "starting together": onsets at most this many frames apart
@@ -49,23 +50,44 @@ class NoteProfile:
 
 
 AUTO_PROFILE = NoteProfile(
-    onset_threshold=0.5,
-    frame_threshold=0.3,
+    onset_threshold=0.6,
+    frame_threshold=0.35,
     energy_tolerance_frames=11,
     min_note_frames=11,
-    rise_onsets=True,
+    rise_onsets=False,
     melodia_threshold=0.5,
     trace_back_frames=10,
     trace_fraction=0.3,
     merge_gap_frames=2,
     merge_onset_below=0.6,
+    merge_level_above=0.0,
     offset_fraction=0.85,
-    ghost_ratio=0.8,
+    ghost_ratio=0.5,
     ghost_onset_frames=3,
 )
 
-# Family settings differ from auto only where the tuning half showed a gain.
-FAMILY_PROFILES: dict[Family, NoteProfile] = {family: AUTO_PROFILE for family in Family if family is not Family.DRUMS}
+# Each family's differences from auto (bench/tune.py). Bass's range is the instrument's (a five-string's
+# low B to the 24th fret of the G string), not searched: above it, the model only hears harmonics.
+FAMILY_PROFILES: dict[Family, NoteProfile] = {
+    Family.AUTO: AUTO_PROFILE,
+    Family.PIANO: replace(AUTO_PROFILE, frame_threshold=0.4, melodia_threshold=0.6, trace_back_frames=5),
+    Family.ELECTRIC_PIANO: replace(AUTO_PROFILE, onset_threshold=0.7, frame_threshold=0.25, energy_tolerance_frames=3,
+                                   trace_back_frames=0, offset_fraction=0.8),
+    Family.ORGAN: replace(AUTO_PROFILE, onset_threshold=0.4, frame_threshold=0.25),
+    Family.GUITAR: replace(AUTO_PROFILE, frame_threshold=0.4, energy_tolerance_frames=3, merge_gap_frames=8,
+                           ghost_ratio=0.8, ghost_onset_frames=12),
+    Family.BASS: replace(AUTO_PROFILE, onset_threshold=0.7, frame_threshold=0.4, energy_tolerance_frames=3,
+                         trace_fraction=0.5, merge_gap_frames=8, merge_onset_below=0.7, offset_fraction=0.8,
+                         ghost_ratio=0.8, lowest_midi=23, highest_midi=67),
+    Family.STRINGS: replace(AUTO_PROFILE, onset_threshold=0.4, frame_threshold=0.4, min_note_frames=7,
+                            trace_back_frames=20, trace_fraction=0.1, merge_onset_below=0.8, offset_fraction=0.95),
+    Family.WINDS: replace(AUTO_PROFILE, energy_tolerance_frames=3, trace_fraction=0.2),
+    Family.BRASS: replace(AUTO_PROFILE, onset_threshold=0.3, frame_threshold=0.3, energy_tolerance_frames=16,
+                          min_note_frames=4, melodia_threshold=None, trace_back_frames=15, trace_fraction=0.2,
+                          offset_fraction=0.95, ghost_onset_frames=12),
+    Family.VOCALS: replace(AUTO_PROFILE, energy_tolerance_frames=6, trace_back_frames=20, offset_fraction=0.95),
+    Family.SYNTH: replace(AUTO_PROFILE, frame_threshold=0.4, melodia_threshold=0.4, trace_back_frames=20),
+}
 
 
 def note_profile(options: TranscriptionOptions) -> NoteProfile:

@@ -12,7 +12,7 @@ what is done about it, each step switchable in the :class:`~.profiles.NoteProfil
   or two, so its onset barely moves.
 - **Repeated onsets inside one note.** Vibrato and bow noise make the posteriors wobble, which
   splits a held note into fragments. A same-pitch note that starts right where another ends, with
-  a weak onset, continues it.
+  a weak onset and no dip in the note posterior between them, continues it; a re-struck note dips.
 - **Ends in the release.** A note's posterior decays through the instrument's release and the
   room's reverb; the note ends after the last frame at a fraction of its median level instead.
 - **Ghost notes.** Harmonics of a note (octave, twelfth, two octaves...) are heard as notes of their
@@ -53,7 +53,9 @@ ONSET_SCALE = 255  # onset posteriors are kept as bytes: value * 255, rounded
 TRACE_PEAK_FRAMES = 4
 # A note's contour peak lies within this many bins of its model pitch's bin when the model's note bin
 # is off by at most a semitone and the recording by at most half of one.
-OWN_CONTOUR_BINS = 4  # the height of a note's rise is its posterior's maximum over this many frames from the onset
+OWN_CONTOUR_BINS = 4
+# Frames either side of the seam between two same-pitch notes where a re-struck note's dip shows.
+MERGE_SEAM_FRAMES = 3  # the height of a note's rise is its posterior's maximum over this many frames from the onset
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def track_notes(posteriors: TrackedPosteriors, profile: NoteProfile, with_bends:
     if frames == 0:
         return []
     starts, ends, pitches, strengths = _walk_from_onsets(posteriors, profile)
-    starts, ends, pitches, strengths = _merge_repeats(starts, ends, pitches, strengths, profile)
+    starts, ends, pitches, strengths = _merge_repeats(posteriors.note, starts, ends, pitches, strengths, profile)
     starts = _trace_onsets(note, starts, ends, pitches, profile)
     ends = _trim_releases(note, starts, ends, pitches, profile)
     amplitudes = _mean_levels(note, starts, ends, pitches)
@@ -223,16 +225,27 @@ def _unclaimed_runs(note: np.ndarray, energy: _Energy, profile: NoteProfile) -> 
     return found
 
 
-def _merge_repeats(starts, ends, pitches, strengths, profile: NoteProfile):
-    """Join a note to the same-pitch note it follows within the gap when its own onset is weak."""
+def _merge_repeats(note, starts, ends, pitches, strengths, profile: NoteProfile):
+    """Join a note to the same-pitch note it follows within the gap when its own onset is weak and,
+    if the profile asks, the note posterior did not dip between them (a re-struck note dips)."""
     if profile.merge_onset_below <= 0 or starts.size < 2:
         return starts, ends, pitches, strengths
     order = np.lexsort((starts, pitches))
     starts, ends, pitches, strengths = starts[order], ends[order], pitches[order], strengths[order]
-    same_pitch = pitches[1:] == pitches[:-1]
     joins = np.zeros(starts.size, dtype=bool)
-    joins[1:] = same_pitch & (starts[1:] - ends[:-1] <= profile.merge_gap_frames) & (
+    joins[1:] = (pitches[1:] == pitches[:-1]) & (starts[1:] - ends[:-1] <= profile.merge_gap_frames) & (
         strengths[1:] < profile.merge_onset_below)
+    if profile.merge_level_above > 0 and joins.any():
+        later = np.flatnonzero(joins)
+        earlier = later - 1
+        levels = _NoteFrames(starts[earlier], ends[earlier], pitches[earlier])
+        level = levels.median(levels.values(note))
+        # The lowest posterior from the earlier note's last frames to the later note's first ones.
+        seam = _NoteFrames(np.maximum(ends[earlier] - MERGE_SEAM_FRAMES, starts[earlier]),
+                           np.minimum(starts[later] + MERGE_SEAM_FRAMES, ends[later]), pitches[later])
+        lowest = np.full(later.size, np.inf)
+        np.minimum.at(lowest, seam.owner, seam.values(note))
+        joins[later] = lowest >= profile.merge_level_above * level
     # Each run of joined notes becomes its first note, ending where the run's last note ends.
     heads = np.flatnonzero(~joins)
     run_ends = np.maximum.reduceat(ends, heads)
@@ -283,7 +296,7 @@ class _NoteFrames:
     def __init__(self, starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray):
         self.count = starts.size
         self.lengths = np.maximum(ends - starts, 0)
-        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+        self.offsets = (np.cumsum(self.lengths) - self.lengths).astype(np.int64)
         self.owner = np.repeat(np.arange(self.count), self.lengths)
         self.position = np.arange(self.owner.size) - self.offsets[self.owner]
         self.frames = starts[self.owner] + self.position
@@ -303,7 +316,7 @@ class _NoteFrames:
         values = values if counted is None else values[counted]
         ordered = values[np.lexsort((values, owner))].astype(np.float64)
         counts = np.bincount(owner, minlength=self.count)
-        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        firsts = np.cumsum(counts) - counts
         has = counts > 0
         medians = np.full(self.count, float(empty))
         low = firsts[has] + (counts[has] - 1) // 2
@@ -318,7 +331,8 @@ class _NoteFrames:
         return latest
 
     def split(self, values: np.ndarray) -> list[np.ndarray]:
-        return np.split(values, self.offsets[1:])
+        """One array per note, of its frames' values."""
+        return np.split(values, self.offsets[1:]) if self.count else []
 
 
 def _trim_releases(note, starts, ends, pitches, profile: NoteProfile) -> np.ndarray:
