@@ -36,12 +36,11 @@ sys.path.insert(0, str(BENCH))
 import devset  # noqa: E402
 from engine import REFERENCE_PYTHON, REFERENCE_SCRIPT, ensure_reference_venv, say  # noqa: E402
 
-from midiscribe.engine.instruments import Family  # noqa: E402
 from midiscribe.engine.note_creation import note_creator  # noqa: E402
 from midiscribe.engine.notes import frame_times  # noqa: E402
 from midiscribe.engine.options import TranscriptionOptions  # noqa: E402
-from midiscribe.engine.profiles import FAMILY_PROFILES, NoteProfile  # noqa: E402
-from midiscribe.engine.tracking import TrackingStore, track_notes  # noqa: E402
+from midiscribe.engine.profiles import AUTO_PROFILES, AutoProfiles, NoteProfile  # noqa: E402
+from midiscribe.engine.tracking import TrackingStore, chosen_profile, track_notes  # noqa: E402
 
 POSTERIORS = devset.DEVSET / "posteriors"
 BASIC_PITCH = devset.DEVSET / "basic-pitch"
@@ -150,12 +149,15 @@ def engine_notes(posteriors, options: TranscriptionOptions) -> tuple[Notes, floa
         created.tuning_cents
 
 
-def profile_notes(posteriors, profile: NoteProfile, use_tuning: bool = True) -> Notes:
+def profile_notes(posteriors, profile: NoteProfile | AutoProfiles, use_tuning: bool = True) -> Notes:
     """Notes from a profile that is not (or not yet) one of the engine's own: for ablations and tuning."""
     note, onset, contour = posteriors
-    tracked = TrackingStore.from_arrays(note, onset, contour, profile)
+    needed = profile.all if isinstance(profile, AutoProfiles) else profile
+    tracked = TrackingStore.from_arrays(note, onset, contour, needed)
     if not use_tuning:
         tracked.tuning_cents = 0.0
+    if isinstance(profile, AutoProfiles):
+        profile = chosen_profile(tracked, profile)
     made = track_notes(tracked, profile, with_bends=False)
     starts = frame_times(np.array([n.start for n in made], dtype=np.int64))
     ends = frame_times(np.array([n.end for n in made], dtype=np.int64))
@@ -274,25 +276,32 @@ def main_report(files: list[devset.DevFile], half: str) -> str:
     return "\n".join(lines)
 
 
-def ablation_steps() -> list[tuple[str, NoteProfile, bool]]:
-    """(label, profile, tuning on) for basic-pitch's skeleton, each change alone, and each change left out."""
-    auto = FAMILY_PROFILES[Family.AUTO]
+def ablation_steps() -> list[tuple[str, NoteProfile | AutoProfiles, bool]]:
+    """(label, profile, tuning on) for basic-pitch's skeleton, each change alone, and each left out of auto."""
+    auto = AUTO_PROFILES
     off = {
         "onset tracing": {"trace_back_frames": 0},
         "repeated-note merging": {"merge_onset_below": 0.0},
         "release trimming": {"offset_fraction": 0.0},
         "ghost suppression": {"ghost_ratio": 0.0},
-        "melodia threshold": {"melodia_threshold": auto.frame_threshold},
+        "melodia threshold": {"melodia_threshold": auto.probe.frame_threshold},
     }
-    skeleton = dataclasses.replace(auto, **{key: value for change in off.values() for key, value in change.items()})
-    steps = [("skeleton (basic-pitch's walk, no changes)", skeleton, False),
+
+    def without(profiles: AutoProfiles, change: dict) -> AutoProfiles:
+        return AutoProfiles(*(dataclasses.replace(profile, **change) for profile in profiles.all))
+
+    everything_off = {key: value for change in off.values() for key, value in change.items()}
+    skeleton = dataclasses.replace(auto.probe, **everything_off)
+    steps = [("skeleton: basic-pitch's walk with auto's thresholds, no changes", skeleton, False),
              ("skeleton + tuning", skeleton, True)]
     for name, change in off.items():
-        alone = {key: getattr(auto, key) for key in change}
+        alone = {key: getattr(auto.probe, key) for key in change}
         steps.append((f"skeleton + {name} only", dataclasses.replace(skeleton, **alone), False))
+    steps.append(("skeleton + choosing struck/sustained only", without(auto, everything_off), False))
     for name, change in off.items():
-        steps.append((f"auto without {name}", dataclasses.replace(auto, **change), True))
+        steps.append((f"auto without {name}", without(auto, change), True))
     steps.append(("auto without tuning", auto, False))
+    steps.append(("auto without choosing (the probe's settings for all)", auto.probe, True))
     steps.append(("auto (all changes)", auto, True))
     return steps
 

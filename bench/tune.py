@@ -1,11 +1,14 @@
 """Choose the note-creation profiles (engine/profiles.py) on the dev set's tuning half.
 
-    .venv/bin/python bench/tune.py            # auto, then every family; prints the profiles to paste
+    .venv/bin/python bench/tune.py                    # auto, then every family; prints the profiles to paste
+    .venv/bin/python bench/tune.py --families-only    # keep the engine's auto profiles
 
 Coordinate search: one setting at a time, each tried at a handful of values with the others held,
 the best kept if it beats the current one by at least MIN_GAIN (smaller gains are noise on files
-this few), two rounds. ``auto`` is searched on every tuning file; each family then starts from
-auto and is searched on its own tuning files. The held-back half is never read here.
+this few), two rounds. auto's probe is searched on every tuning file; its struck and sustained
+profiles on the files the probe's onset level sends to each; each family on its own tuning files,
+from the auto profile most of them get and with a larger minimum gain (MIN_GAIN_FAMILY). The
+held-back half is never read here.
 
 The objective is mean onset F1 plus mean onset+offset F1. To make thousands of evaluations cheap,
 it is scored here with a greedy matcher (in time order, per pitch; exact for onset-only matching,
@@ -15,6 +18,7 @@ onset+offset); bench/quality.py reports mir_eval's own figures.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 import time
@@ -31,12 +35,19 @@ from engine import say  # noqa: E402
 
 from midiscribe.engine.instruments import Family  # noqa: E402
 from midiscribe.engine.notes import frame_times  # noqa: E402
-from midiscribe.engine.profiles import AUTO_PROFILE, HARMONIC_INTERVALS, NoteProfile  # noqa: E402
-from midiscribe.engine.tracking import TrackingStore, track_notes  # noqa: E402
+from midiscribe.engine.profiles import (  # noqa: E402
+    AUTO_PROFILE,
+    AUTO_PROFILES,
+    HARMONIC_INTERVALS,
+    STRUCK_ONSET_LEVEL,
+    NoteProfile,
+)
+from midiscribe.engine.tracking import TrackingStore, _walk_from_onsets, track_notes  # noqa: E402
 
 ONSET_TOLERANCE_S = 0.05
 OFFSET_RATIO, OFFSET_MIN_S = 0.2, 0.05
 MIN_GAIN = 0.004
+MIN_GAIN_FAMILY = 0.01  # a family has a tenth of the files: its noise is about three times larger
 ROUNDS = 2
 
 # The values each setting may take.
@@ -125,7 +136,7 @@ def objective(examples: list[Example], profile: NoteProfile) -> float:
     return float(onset + onset_offset)
 
 
-def search(examples: list[Example], start: NoteProfile, label: str) -> NoteProfile:
+def search(examples: list[Example], start: NoteProfile, label: str, min_gain: float = MIN_GAIN) -> NoteProfile:
     best, best_score = start, objective(examples, start)
     say(f"{label}: start {best_score:.4f}")
     for round_number in range(ROUNDS):
@@ -137,7 +148,7 @@ def search(examples: list[Example], start: NoteProfile, label: str) -> NoteProfi
             if not trials:
                 continue
             value, value_score = max(trials.items(), key=lambda item: item[1])
-            if value_score >= best_score + MIN_GAIN:
+            if value_score >= best_score + min_gain:
                 say(f"{label}: round {round_number + 1} {name} {current} -> {value}: {best_score:.4f} -> {value_score:.4f}")
                 best, best_score, changed = dataclasses.replace(best, **{name: value}), value_score, True
         if not changed:
@@ -145,22 +156,47 @@ def search(examples: list[Example], start: NoteProfile, label: str) -> NoteProfi
     return best
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families-only", action="store_true",
+                        help="keep the engine's auto profiles and search only the families")
+    args = parser.parse_args(argv)
     began = time.perf_counter()
     quality.prepare(devset.dev_files("tune"), with_basic_pitch=False)
     examples = load_examples(devset.dev_files("tune"))
-    auto = search(examples, AUTO_PROFILE, "auto")
-    profiles = {Family.AUTO: auto}
+    if args.families_only:
+        probe, struck, sustained = AUTO_PROFILES.all
+    else:
+        probe = search(examples, AUTO_PROFILE, "auto probe")
+        # auto's two profiles, each searched on the files the probe sends to it.
+        level = {id(example): onset_level(example, probe) for example in examples}
+        struck = search([e for e in examples if level[id(e)] >= STRUCK_ONSET_LEVEL], probe, "auto struck")
+        sustained = search([e for e in examples if level[id(e)] < STRUCK_ONSET_LEVEL], probe, "auto sustained")
+    print("AUTO_PROFILE =", probe)
+    for label, profile in (("STRUCK_PROFILE", struck), ("SUSTAINED_PROFILE", sustained)):
+        print(f"{label}: {differences(profile, probe)}")
     for family in devset.FAMILIES:
         members = [example for example in examples if example.file.family == family]
-        profiles[Family(family)] = search(members, auto, family)
-    print("AUTO_PROFILE =", auto)
-    for family, profile in profiles.items():
-        changes = {field.name: getattr(profile, field.name) for field in dataclasses.fields(profile)
-                   if getattr(profile, field.name) != getattr(auto, field.name)}
-        print(f"{family.name}: {changes}")
+        # A family starts from the auto profile most of its files get, so its hint begins where auto is.
+        struck_votes = sum(onset_level(example, probe) >= STRUCK_ONSET_LEVEL for example in members)
+        start = struck if 2 * struck_votes >= len(members) else sustained
+        chosen = search(members, start, family, min_gain=MIN_GAIN_FAMILY)
+        print(f"{Family(family).name}: from {'STRUCK' if start is struck else 'SUSTAINED'}_PROFILE "
+              f"{differences(chosen, start)}")
     say(f"searched in {time.perf_counter() - began:.0f} s")
     return 0
+
+
+def onset_level(example: Example, probe: NoteProfile) -> float:
+    """The median onset strength of the probe's notes: what auto chooses by (tracking.chosen_profile)."""
+    _, _, _, strengths = _walk_from_onsets(example.posteriors, probe)
+    onsets = strengths[strengths > 0]
+    return float(np.median(onsets)) if onsets.size else 0.0
+
+
+def differences(profile: NoteProfile, base: NoteProfile) -> dict:
+    return {field.name: getattr(profile, field.name) for field in dataclasses.fields(profile)
+            if getattr(profile, field.name) != getattr(base, field.name)}
 
 
 if __name__ == "__main__":

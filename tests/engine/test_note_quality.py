@@ -40,8 +40,8 @@ BOWED = [(67, 0.5), (64, 1.6), (72, 2.7), (60, 3.8)]  # (pitch, true onset)
 
 @pytest.fixture(scope="module")
 def bowed_wav() -> bytes:
-    """Bowed-string-like notes: a 150 ms swell, vibrato, a full set of harmonics."""
-    return wav(sum(tone(pitch, start, start + 0.9, 5.0, attack_s=0.15, harmonics=[1, 0.5, 0.3, 0.2],
+    """Bowed-string-like notes: a 300 ms swell, vibrato, a full set of harmonics."""
+    return wav(sum(tone(pitch, start, start + 0.9, 5.0, attack_s=0.3, harmonics=[1, 0.5, 0.3, 0.2],
                         vibrato_cents=15) for pitch, start in BOWED))
 
 

@@ -13,8 +13,14 @@ import pytest
 
 from midiscribe.engine.instruments import Family
 from midiscribe.engine.options import TranscriptionOptions
-from midiscribe.engine.profiles import AUTO_PROFILE, FAMILY_PROFILES, note_profile
-from midiscribe.engine.tracking import TrackingStore, track_notes
+from midiscribe.engine.profiles import (
+    AUTO_PROFILE,
+    AUTO_PROFILES,
+    FAMILY_PROFILES,
+    AutoProfiles,
+    note_profile,
+)
+from midiscribe.engine.tracking import TrackingStore, chosen_profile, track_notes
 from midiscribe.engine.tuning import TuningEstimator, fractional_peaks
 
 N = 88
@@ -192,5 +198,21 @@ def test_explicit_options_override_the_instrument_profile():
     assert note_profile(TranscriptionOptions(instrument="organ")) is FAMILY_PROFILES[Family.ORGAN]
 
 
-def test_every_pitched_family_has_a_profile():
-    assert set(FAMILY_PROFILES) == set(Family) - {Family.DRUMS}
+def test_every_pitched_family_has_a_profile_and_auto_has_three():
+    assert set(FAMILY_PROFILES) | {Family.AUTO} == set(Family) - {Family.DRUMS}
+    choice = note_profile(TranscriptionOptions(onset_threshold=0.45))
+    assert isinstance(choice, AutoProfiles)
+    assert {profile.onset_threshold for profile in choice.all} == {0.45}
+
+
+@pytest.mark.parametrize(("onset_peak", "struck"), [(0.95, True), (0.5, False)])
+def test_auto_chooses_by_how_sharply_notes_start(onset_peak, struck):
+    note, onset, contour = blank()
+    for index in range(4):
+        start = 20 + 40 * index
+        note[start : start + 30, 40 + index] = 0.8
+        onset[start, 40 + index] = onset_peak
+    probe = dataclasses.replace(AUTO_PROFILES.probe, onset_threshold=0.4)
+    auto = dataclasses.replace(AUTO_PROFILES, probe=probe)
+    tracked = TrackingStore.from_arrays(note, onset, contour, auto.all)
+    assert chosen_profile(tracked, auto) is (auto.struck if struck else auto.sustained)

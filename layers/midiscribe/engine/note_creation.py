@@ -1,7 +1,8 @@
 """Posteriorgram chunks in, note events out: the default tracker, or basic-pitch's own notes.
 
 :func:`note_creator` picks by the options: ``basic_pitch_compat`` gives basic-pitch 0.4.0's notes
-exactly (:mod:`.notes`); otherwise the instrument's profile drives :mod:`.tracking`. Both take
+exactly (:mod:`.notes`); otherwise the instrument's profile (for auto, the one of two that suits
+how the recording's notes start) drives :mod:`.tracking`. Both take
 the model's output chunk by chunk while the recording streams, and make the notes at the end.
 """
 
@@ -14,8 +15,8 @@ import numpy as np
 
 from .notes import NoteSettings, PosteriorStore, create_notes, frame_times, note_bends
 from .options import TranscriptionOptions
-from .profiles import note_profile
-from .tracking import TrackingStore, track_notes
+from .profiles import AutoProfiles, note_profile
+from .tracking import TrackingStore, chosen_profile, track_notes
 from .transcription import NoteEvent
 
 
@@ -56,19 +57,23 @@ class BasicPitchNotes:
 
 
 class TrackedNotes:
-    """The default: the instrument profile's note tracking, in the recording's own tuning."""
+    """The default: the instrument profile's note tracking (auto's choice of two), in the recording's own tuning."""
 
     def __init__(self, options: TranscriptionOptions, expected_frames: int | None):
         self.profile = note_profile(options)
         self.with_bends = options.include_pitch_bends
-        self.store = TrackingStore(self.profile, expected_frames)
+        needed = self.profile.all if isinstance(self.profile, AutoProfiles) else self.profile
+        self.store = TrackingStore(needed, expected_frames)
 
     def add(self, note, onset, contour) -> None:
         self.store.add(note, onset, contour)
 
     def finish(self, frame_count: int) -> CreatedNotes:
         posteriors = self.store.finish(frame_count)
-        tracked = track_notes(posteriors, self.profile, with_bends=self.with_bends)
+        profile = self.profile
+        if isinstance(profile, AutoProfiles):
+            profile = chosen_profile(posteriors, profile)
+        tracked = track_notes(posteriors, profile, with_bends=self.with_bends)
         return CreatedNotes(_events(tracked, [note.bends for note in tracked]), posteriors.tuning_cents)
 
 

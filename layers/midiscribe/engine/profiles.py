@@ -4,7 +4,12 @@ Each :class:`NoteProfile` says how :mod:`.tracking` turns the general model's po
 notes for one kind of sound: which onset peaks start notes, how far an onset is traced back to
 where its note begins to rise (slow bows, breaths and voices sound before the onset posterior
 peaks), when a repeated note is a new note, where a note ends, how hard harmonics of stronger notes
-are suppressed, and the pitch range the family plays in. ``auto`` is the setting for any sound.
+are suppressed, and the pitch range the family plays in.
+
+``auto`` first listens for how notes start: a walk with :data:`AUTO_PROFILE` finds the notes, and
+the median height of their onset peaks tells struck sounds (piano, guitar, plucked and mallet
+sounds: sharp peaks, median at or above :data:`STRUCK_ONSET_LEVEL`) from bowed, blown and sung ones
+(broad, low peaks). The notes are then made with :data:`STRUCK_PROFILE` or :data:`SUSTAINED_PROFILE`.
 
 The numbers were chosen on the tuning half of the dev set (``bench/tune.py`` searches them and
 prints this table; ``bench/quality.py`` reports the held-back half). Explicit options
@@ -66,33 +71,65 @@ AUTO_PROFILE = NoteProfile(
     ghost_onset_frames=3,
 )
 
-# Each family's differences from auto (bench/tune.py). Bass's range is the instrument's (a five-string's
+# Read off the tuning half: the median onset-peak height that separates recordings of struck instruments
+# (piano, electric piano, guitar: 0.69-0.97, most above 0.76) from bowed and sung ones (strings 0.44-0.71,
+# vocals 0.52-0.87, most below); winds, brass, synths and organs fall on both sides.
+STRUCK_ONSET_LEVEL = 0.76
+STRUCK_PROFILE = replace(AUTO_PROFILE, frame_threshold=0.4, energy_tolerance_frames=3, trace_back_frames=5,
+                         merge_gap_frames=8)
+SUSTAINED_PROFILE = replace(AUTO_PROFILE, onset_threshold=0.4, frame_threshold=0.3, min_note_frames=7,
+                            trace_fraction=0.2, offset_fraction=0.95)
+
+
+@dataclass(frozen=True)
+class AutoProfiles:
+    """``instrument=auto``: the probe that finds notes to measure, and the two profiles it chooses from."""
+
+    probe: NoteProfile
+    struck: NoteProfile
+    sustained: NoteProfile
+    struck_onset_level: float = STRUCK_ONSET_LEVEL
+
+    @property
+    def all(self) -> tuple[NoteProfile, ...]:
+        return self.probe, self.struck, self.sustained
+
+
+# Each family's differences from auto's probe (bench/tune.py). Bass's range is the instrument's (a five-string's
 # low B to the 24th fret of the G string), not searched: above it, the model only hears harmonics.
 FAMILY_PROFILES: dict[Family, NoteProfile] = {
-    Family.AUTO: AUTO_PROFILE,
     Family.PIANO: replace(AUTO_PROFILE, frame_threshold=0.4, melodia_threshold=0.6, trace_back_frames=5),
     Family.ELECTRIC_PIANO: replace(AUTO_PROFILE, onset_threshold=0.7, frame_threshold=0.25, energy_tolerance_frames=3,
                                    trace_back_frames=0, offset_fraction=0.8),
-    Family.ORGAN: replace(AUTO_PROFILE, onset_threshold=0.4, frame_threshold=0.25),
+    Family.ORGAN: replace(AUTO_PROFILE, onset_threshold=0.4, frame_threshold=0.25, merge_level_above=0.9),
     Family.GUITAR: replace(AUTO_PROFILE, frame_threshold=0.4, energy_tolerance_frames=3, merge_gap_frames=8,
                            ghost_ratio=0.8, ghost_onset_frames=12),
-    Family.BASS: replace(AUTO_PROFILE, onset_threshold=0.7, frame_threshold=0.4, energy_tolerance_frames=3,
-                         trace_fraction=0.5, merge_gap_frames=8, merge_onset_below=0.7, offset_fraction=0.8,
-                         ghost_ratio=0.8, lowest_midi=23, highest_midi=67),
+    Family.BASS: replace(AUTO_PROFILE, frame_threshold=0.4, energy_tolerance_frames=6, min_note_frames=7,
+                         melodia_threshold=0.6, trace_fraction=0.4, merge_gap_frames=8, merge_onset_below=0.7,
+                         merge_level_above=0.7, offset_fraction=0.8, ghost_ratio=0.8, ghost_onset_frames=6,
+                         lowest_midi=23, highest_midi=67),
     Family.STRINGS: replace(AUTO_PROFILE, onset_threshold=0.4, frame_threshold=0.4, min_note_frames=7,
-                            trace_back_frames=20, trace_fraction=0.1, merge_onset_below=0.8, offset_fraction=0.95),
+                            trace_back_frames=30, trace_fraction=0.1, merge_gap_frames=8, merge_onset_below=0.8,
+                            offset_fraction=0.98),
     Family.WINDS: replace(AUTO_PROFILE, energy_tolerance_frames=3, trace_fraction=0.2),
     Family.BRASS: replace(AUTO_PROFILE, onset_threshold=0.3, frame_threshold=0.3, energy_tolerance_frames=16,
                           min_note_frames=4, melodia_threshold=None, trace_back_frames=15, trace_fraction=0.2,
-                          offset_fraction=0.95, ghost_onset_frames=12),
-    Family.VOCALS: replace(AUTO_PROFILE, energy_tolerance_frames=6, trace_back_frames=20, offset_fraction=0.95),
-    Family.SYNTH: replace(AUTO_PROFILE, frame_threshold=0.4, melodia_threshold=0.4, trace_back_frames=20),
+                          merge_level_above=0.7, offset_fraction=0.95, ghost_onset_frames=12),
+    Family.VOCALS: replace(AUTO_PROFILE, energy_tolerance_frames=6, trace_back_frames=20, offset_fraction=0.98),
+    Family.SYNTH: replace(AUTO_PROFILE, frame_threshold=0.4, melodia_threshold=0.4, trace_back_frames=30),
 }
+AUTO_PROFILES = AutoProfiles(AUTO_PROFILE, STRUCK_PROFILE, SUSTAINED_PROFILE)
 
 
-def note_profile(options: TranscriptionOptions) -> NoteProfile:
-    """The family's profile with the options the caller set explicitly laid over it."""
-    profile = FAMILY_PROFILES[Family(options.instrument)]
+def note_profile(options: TranscriptionOptions) -> NoteProfile | AutoProfiles:
+    """The family's profile (auto's three) with the options the caller set explicitly laid over it."""
+    if options.instrument == Family.AUTO:
+        probe, struck, sustained = (_with_options(profile, options) for profile in AUTO_PROFILES.all)
+        return AutoProfiles(probe, struck, sustained)
+    return _with_options(FAMILY_PROFILES[Family(options.instrument)], options)
+
+
+def _with_options(profile: NoteProfile, options: TranscriptionOptions) -> NoteProfile:
     changes: dict = {}
     if options.onset_threshold is not None:
         changes["onset_threshold"] = float(options.onset_threshold)

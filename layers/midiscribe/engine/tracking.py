@@ -29,7 +29,7 @@ the note list is swept in time order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +46,7 @@ from .notes import (
     contour_bends,
 )
 from .options import LOWEST_MIDI
-from .profiles import NoteProfile
+from .profiles import AutoProfiles, NoteProfile
 from .tuning import CONTOUR_BIN_OF_LOWEST_MIDI, CONTOUR_BINS_PER_SEMITONE, TuningEstimator
 
 ONSET_SCALE = 255  # onset posteriors are kept as bytes: value * 255, rounded
@@ -82,18 +82,19 @@ class TrackedPosteriors:
 
 
 class TrackingStore:
-    """Collects streamed posteriorgram chunks for :func:`track_notes`."""
+    """Collects streamed posteriorgram chunks for :func:`track_notes` with any of ``profiles``."""
 
-    def __init__(self, profile: NoteProfile, expected_frames: int | None = None):
-        self.profile = profile
+    def __init__(self, profiles: NoteProfile | Sequence[NoteProfile], expected_frames: int | None = None):
+        self.profiles = (profiles,) if isinstance(profiles, NoteProfile) else tuple(profiles)
         self._note = _Rows(N_PITCHES, np.float32, expected_frames)
         self._onset = _Rows(N_PITCHES, np.uint8, expected_frames)
         self._bends = _Rows(N_PITCHES, np.int8, expected_frames)
         self._tuning = TuningEstimator()
         self._onset_max = 0.0
         self._rise_max = 0.0
-        self._first = profile.lowest_midi - LOWEST_MIDI
-        self._stop = profile.highest_midi - LOWEST_MIDI + 1
+        self._rise_onsets = any(profile.rise_onsets for profile in self.profiles)
+        self._first = min(profile.lowest_midi for profile in self.profiles) - LOWEST_MIDI
+        self._stop = max(profile.highest_midi for profile in self.profiles) - LOWEST_MIDI + 1
         self.frames = 0
 
     def add(self, note: np.ndarray, onset: np.ndarray, contour: np.ndarray) -> None:
@@ -109,7 +110,7 @@ class TrackingStore:
         self._note.append(note)
         self._onset.append(np.rint(np.clip(onset, 0.0, 1.0) * ONSET_SCALE).astype(np.uint8))
         self._onset_max = max(self._onset_max, float(onset.max()))
-        if self.profile.rise_onsets:
+        if self._rise_onsets:
             rise = _frame_rise(self._note.data, first, first + note.shape[0])
             self._rise_max = max(self._rise_max, float(rise.max()))
         self._bends.append(contour_bends(contour, self._reachable(note), CONTOUR_BIN_OF_LOWEST_MIDI))
@@ -117,11 +118,10 @@ class TrackingStore:
 
     def _reachable(self, note: np.ndarray) -> np.ndarray | None:
         """Cells a note can cover: its walk's tolerance ahead of a sounding frame, plus the trace-back."""
-        profile = self.profile
-        if profile.frame_threshold <= 0 or profile.min_note_frames == 0:
+        if any(profile.frame_threshold <= 0 or profile.min_note_frames == 0 for profile in self.profiles):
             return None
-        ahead = profile.energy_tolerance_frames + profile.trace_back_frames + 1
-        return cells_notes_can_reach(note, profile.frame_threshold, ahead)
+        ahead = max(profile.energy_tolerance_frames + profile.trace_back_frames + 1 for profile in self.profiles)
+        return cells_notes_can_reach(note, min(profile.frame_threshold for profile in self.profiles), ahead)
 
     def finish(self, frame_count: int) -> TrackedPosteriors:
         frame_count = min(frame_count, self.frames)
@@ -135,8 +135,8 @@ class TrackingStore:
         )
 
     @classmethod
-    def from_arrays(cls, note, onset, contour, profile: NoteProfile) -> TrackedPosteriors:
-        store = cls(profile, expected_frames=note.shape[0])
+    def from_arrays(cls, note, onset, contour, profiles: NoteProfile | Sequence[NoteProfile]) -> TrackedPosteriors:
+        store = cls(profiles, expected_frames=note.shape[0])
         store.add(np.array(note, dtype=np.float32), np.array(onset, dtype=np.float32),
                   np.array(contour, dtype=np.float32))
         return store.finish(note.shape[0])
@@ -144,6 +144,14 @@ class TrackingStore:
 
 # --------------------------------------------------------------------------------------------------
 # Note creation
+
+
+def chosen_profile(posteriors: TrackedPosteriors, auto: AutoProfiles) -> NoteProfile:
+    """auto's choice: the struck profile when the probe's notes start with high onset peaks."""
+    _, _, _, strengths = _walk_from_onsets(posteriors, auto.probe)
+    onsets = strengths[strengths > 0]  # notes from unclaimed frames have no onset to measure
+    level = float(np.median(onsets)) if onsets.size else 0.0
+    return auto.struck if level >= auto.struck_onset_level else auto.sustained
 
 
 def track_notes(posteriors: TrackedPosteriors, profile: NoteProfile, with_bends: bool = True) -> list[TrackedNote]:
