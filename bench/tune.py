@@ -7,8 +7,9 @@ Coordinate search: one setting at a time, each tried at a handful of values with
 the best kept if it beats the current one by at least MIN_GAIN (smaller gains are noise on files
 this few), two rounds. auto's probe is searched on every tuning file; its struck and sustained
 profiles on the files the probe's onset level sends to each; each family on its own tuning files,
-from the auto profile most of them get and with a larger minimum gain (MIN_GAIN_FAMILY). The
-held-back half is never read here.
+from the auto profile most of them get and with a larger minimum gain (MIN_GAIN_FAMILY); a family
+whose search ends worse than auto's own per-recording choice keeps that choice. The held-back half
+is never read here.
 
 The objective is mean onset F1 plus mean onset+offset F1. To make thousands of evaluations cheap,
 it is scored here with a greedy matcher (in time order, per pitch; exact for onset-only matching,
@@ -40,9 +41,10 @@ from midiscribe.engine.profiles import (  # noqa: E402
     AUTO_PROFILES,
     HARMONIC_INTERVALS,
     STRUCK_ONSET_LEVEL,
+    AutoProfiles,
     NoteProfile,
 )
-from midiscribe.engine.tracking import TrackingStore, _walk_from_onsets, track_notes  # noqa: E402
+from midiscribe.engine.tracking import TrackingStore, _walk_from_onsets, chosen_profile, track_notes  # noqa: E402
 
 ONSET_TOLERANCE_S = 0.05
 OFFSET_RATIO, OFFSET_MIN_S = 0.2, 0.05
@@ -124,10 +126,11 @@ def load_examples(files: list[devset.DevFile]) -> list[Example]:
     return examples
 
 
-def objective(examples: list[Example], profile: NoteProfile) -> float:
+def objective(examples: list[Example], profile: NoteProfile | AutoProfiles) -> float:
     scores = []
     for example in examples:
-        made = track_notes(example.posteriors, profile, with_bends=False)
+        chosen = chosen_profile(example.posteriors, profile) if isinstance(profile, AutoProfiles) else profile
+        made = track_notes(example.posteriors, chosen, with_bends=False)
         starts = frame_times(np.array([n.start for n in made], dtype=np.int64))
         ends = frame_times(np.array([n.end for n in made], dtype=np.int64))
         notes = np.column_stack([starts, ends, [n.pitch for n in made]]).reshape(-1, 3)
@@ -181,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         struck_votes = sum(onset_level(example, probe) >= STRUCK_ONSET_LEVEL for example in members)
         start = struck if 2 * struck_votes >= len(members) else sustained
         chosen = search(members, start, family, min_gain=MIN_GAIN_FAMILY)
+        # A hint that does worse than auto's own choice per recording is no hint: the family then routes too.
+        routed = AutoProfiles(probe, struck, sustained)
+        if objective(members, routed) >= objective(members, chosen):
+            print(f"{Family(family).name}: AUTO_PROFILES (auto's choice per recording did better)")
+            continue
         print(f"{Family(family).name}: from {'STRUCK' if start is struck else 'SUSTAINED'}_PROFILE "
               f"{differences(chosen, start)}")
     say(f"searched in {time.perf_counter() - began:.0f} s")

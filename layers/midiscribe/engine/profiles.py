@@ -71,9 +71,9 @@ AUTO_PROFILE = NoteProfile(
     ghost_onset_frames=3,
 )
 
-# Read off the tuning half: the median onset-peak height that separates recordings of struck instruments
-# (piano, electric piano, guitar: 0.69-0.97, most above 0.76) from bowed and sung ones (strings 0.44-0.71,
-# vocals 0.52-0.87, most below); winds, brass, synths and organs fall on both sides.
+# Read off the tuning half's per-file medians: piano, electric piano and guitar recordings lie mostly
+# above it (0.7-0.97), strings and voices mostly below (0.44-0.71 and 0.52-0.87); winds, brass, synths,
+# organs and basses fall on both sides, each file getting the profile that suits its own attacks.
 STRUCK_ONSET_LEVEL = 0.76
 STRUCK_PROFILE = replace(AUTO_PROFILE, frame_threshold=0.4, energy_tolerance_frames=3, trace_back_frames=5,
                          merge_gap_frames=8)
@@ -95,38 +95,32 @@ class AutoProfiles:
         return self.probe, self.struck, self.sustained
 
 
-# Each family's differences from auto's probe (bench/tune.py). Bass's range is the instrument's (a five-string's
-# low B to the 24th fret of the G string), not searched: above it, the model only hears harmonics.
-FAMILY_PROFILES: dict[Family, NoteProfile] = {
-    Family.PIANO: replace(AUTO_PROFILE, frame_threshold=0.4, melodia_threshold=0.6, trace_back_frames=5),
-    Family.ELECTRIC_PIANO: replace(AUTO_PROFILE, onset_threshold=0.7, frame_threshold=0.25, energy_tolerance_frames=3,
-                                   trace_back_frames=0, offset_fraction=0.8),
-    Family.ORGAN: replace(AUTO_PROFILE, onset_threshold=0.4, frame_threshold=0.25, merge_level_above=0.9),
-    Family.GUITAR: replace(AUTO_PROFILE, frame_threshold=0.4, energy_tolerance_frames=3, merge_gap_frames=8,
-                           ghost_ratio=0.8, ghost_onset_frames=12),
-    Family.BASS: replace(AUTO_PROFILE, frame_threshold=0.4, energy_tolerance_frames=6, min_note_frames=7,
-                         melodia_threshold=0.6, trace_fraction=0.4, merge_gap_frames=8, merge_onset_below=0.7,
-                         merge_level_above=0.7, offset_fraction=0.8, ghost_ratio=0.8, ghost_onset_frames=6,
-                         lowest_midi=23, highest_midi=67),
-    Family.STRINGS: replace(AUTO_PROFILE, onset_threshold=0.4, frame_threshold=0.4, min_note_frames=7,
-                            trace_back_frames=30, trace_fraction=0.1, merge_gap_frames=8, merge_onset_below=0.8,
-                            offset_fraction=0.98),
-    Family.WINDS: replace(AUTO_PROFILE, energy_tolerance_frames=3, trace_fraction=0.2),
-    Family.BRASS: replace(AUTO_PROFILE, onset_threshold=0.3, frame_threshold=0.3, energy_tolerance_frames=16,
-                          min_note_frames=4, melodia_threshold=None, trace_back_frames=15, trace_fraction=0.2,
-                          merge_level_above=0.7, offset_fraction=0.95, ghost_onset_frames=12),
-    Family.VOCALS: replace(AUTO_PROFILE, energy_tolerance_frames=6, trace_back_frames=20, offset_fraction=0.98),
-    Family.SYNTH: replace(AUTO_PROFILE, frame_threshold=0.4, melodia_threshold=0.4, trace_back_frames=30),
-}
 AUTO_PROFILES = AutoProfiles(AUTO_PROFILE, STRUCK_PROFILE, SUSTAINED_PROFILE)
 
-
+# Each family starts from the auto profile most of its tuning files get and differs from it only where
+# its own files showed a gain (bench/tune.py). Bass's range is the instrument's (a five-string's low B
+# to the 24th fret of the G string), not searched: above it, the model only hears harmonics.
+FAMILY_PROFILES: dict[Family, NoteProfile | AutoProfiles] = {
+    Family.PIANO: STRUCK_PROFILE,
+    Family.ELECTRIC_PIANO: replace(STRUCK_PROFILE, onset_threshold=0.7, frame_threshold=0.25),
+    Family.ORGAN: replace(SUSTAINED_PROFILE, frame_threshold=0.25, merge_level_above=0.9),
+    Family.GUITAR: STRUCK_PROFILE,
+    Family.BASS: replace(SUSTAINED_PROFILE, onset_threshold=0.7, min_note_frames=11, trace_back_frames=5,
+                         merge_gap_frames=8, offset_fraction=0.8, ghost_ratio=0.8, lowest_midi=23, highest_midi=67),
+    Family.STRINGS: replace(SUSTAINED_PROFILE, frame_threshold=0.4, trace_back_frames=30, trace_fraction=0.1,
+                            merge_gap_frames=8, merge_onset_below=0.8, offset_fraction=0.98),
+    Family.WINDS: replace(STRUCK_PROFILE, frame_threshold=0.35, trace_back_frames=10),
+    Family.BRASS: replace(SUSTAINED_PROFILE, melodia_threshold=None, trace_fraction=0.1, merge_level_above=0.85),
+    Family.VOCALS: replace(SUSTAINED_PROFILE, frame_threshold=0.4),
+    # Synths run from plucks to pads: one setting for them all did worse than auto's choice per recording.
+    Family.SYNTH: AUTO_PROFILES,
+}
 def note_profile(options: TranscriptionOptions) -> NoteProfile | AutoProfiles:
-    """The family's profile (auto's three) with the options the caller set explicitly laid over it."""
-    if options.instrument == Family.AUTO:
-        probe, struck, sustained = (_with_options(profile, options) for profile in AUTO_PROFILES.all)
-        return AutoProfiles(probe, struck, sustained)
-    return _with_options(FAMILY_PROFILES[Family(options.instrument)], options)
+    """The family's profile (or auto's three) with the options the caller set explicitly laid over it."""
+    chosen = AUTO_PROFILES if options.instrument == Family.AUTO else FAMILY_PROFILES[Family(options.instrument)]
+    if isinstance(chosen, AutoProfiles):
+        return AutoProfiles(*(_with_options(profile, options) for profile in chosen.all))
+    return _with_options(chosen, options)
 
 
 def _with_options(profile: NoteProfile, options: TranscriptionOptions) -> NoteProfile:
