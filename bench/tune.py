@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = search(members, start, family, min_gain=MIN_GAIN_FAMILY)
         # A hint that does worse than auto's own choice per recording is no hint: the family then routes too.
         routed = AutoProfiles(probe, struck, sustained)
-        if objective(members, routed) >= objective(members, chosen):
+        if objective(members, routed) > objective(members, chosen):
             print(f"{Family(family).name}: AUTO_PROFILES (auto's choice per recording did better)")
             continue
         print(f"{Family(family).name}: from {'STRUCK' if start is struck else 'SUSTAINED'}_PROFILE "
