@@ -23,7 +23,7 @@ from pathlib import Path
 
 import mido
 import numpy as np
-from pieces import MAJOR, MINOR, PROGRESSIONS, TICKS_PER_BEAT
+from pieces import MAJOR, MINOR, PROGRESSIONS, TICKS_PER_BEAT, Score
 
 BENCH = Path(__file__).resolve().parent
 DEVSET = BENCH / ".cache" / "devset"
@@ -440,28 +440,11 @@ def arranged(piece: Piece, sound: Sound) -> list[tuple[int, int, list[tuple[floa
 
 
 def to_midi(piece: Piece, sound: Sound, reverb: bool) -> mido.MidiFile:
-    events = []
-    for channel, _, notes in arranged(piece, sound):
-        for start, length, pitch, velocity in notes:
-            on = round(start * TICKS_PER_BEAT)
-            off = max(on + 1, round((start + length) * TICKS_PER_BEAT))
-            events.append((on, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
-            events.append((off, 0, mido.Message("note_off", channel=channel, note=pitch, velocity=0)))
-    events.sort(key=lambda event: (event[0], event[1]))
-    track = mido.MidiTrack()
-    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(piece.tempo_bpm), time=0))
-    for channel, program, _ in arranged(piece, sound):
-        track.append(mido.Message("program_change", channel=channel, program=program, time=0))
-        track.append(mido.Message("control_change", channel=channel, control=91, value=110 if reverb else 25, time=0))
-        track.append(mido.Message("control_change", channel=channel, control=93, value=0, time=0))
-    last = 0
-    for tick, _, message in events:
-        track.append(message.copy(time=tick - last))
-        last = tick
-    track.append(mido.MetaMessage("end_of_track", time=2 * TICKS_PER_BEAT))
-    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-    midi.tracks.append(track)
-    return midi
+    score = Score(tempo_bpm=piece.tempo_bpm, reverb_send=110 if reverb else 25, tail_beats=2)
+    for channel, program, notes in arranged(piece, sound):
+        score.programs[channel] = program
+        score.notes.extend((start, length, channel, pitch, velocity) for start, length, pitch, velocity in notes)
+    return score.to_midi()
 
 
 def true_notes(piece: Piece, sound: Sound, time_scale: float = 1.0) -> list[tuple[float, float, int]]:

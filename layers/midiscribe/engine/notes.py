@@ -423,6 +423,22 @@ class _Energy:
         return (first - first_above + 1 if first_above >= 0 else 0), first - lowest + 1
 
 
+def walks_from_onsets(energy: _Energy, candidates: Iterator[tuple], frames: int, shortest: int) -> Iterator[tuple]:
+    """basic-pitch's walk from each candidate ``(frame, pitch index, …)`` in the order given: forward
+    while the energy holds, kept if longer than ``shortest`` frames, clearing its pitch and the
+    semitones beside it. Yields ``(start, end, pitch index, candidate)`` for each kept note."""
+    for candidate in candidates:
+        start, pitch = candidate[0], candidate[1]
+        if start >= frames - 1:
+            continue
+        kept, _ = energy.walk_forward(pitch, start + 1, frames - 1)
+        end = start + 1 + kept
+        if end - start <= shortest:
+            continue
+        energy.clear(pitch, start, end)
+        yield start, end, pitch, candidate
+
+
 def create_notes(posteriors: Posteriors, settings: NoteSettings) -> list[RawNote]:
     """Note events in frame indices, in basic-pitch's order (onset notes latest first, then melodia)."""
     note = posteriors.note
@@ -433,14 +449,7 @@ def create_notes(posteriors: Posteriors, settings: NoteSettings) -> list[RawNote
     shortest = settings.min_note_frames
     notes: list[RawNote] = []
 
-    for start, pitch in onset_candidates(posteriors, settings):
-        if start >= frames - 1:
-            continue
-        kept, _ = energy.walk_forward(pitch, start + 1, frames - 1)
-        end = start + 1 + kept
-        if end - start <= shortest:
-            continue
-        energy.clear(pitch, start, end)
+    for start, end, pitch, _ in walks_from_onsets(energy, onset_candidates(posteriors, settings), frames, shortest):
         notes.append(RawNote(start, end, pitch + LOWEST_MIDI, float(np.mean(note[start:end, pitch]))))
 
     if settings.melodia_trick:

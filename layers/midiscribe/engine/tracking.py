@@ -44,6 +44,7 @@ from .notes import (
     _Rows,
     cells_notes_can_reach,
     contour_bends,
+    walks_from_onsets,
 )
 from .options import LOWEST_MIDI
 from .profiles import AutoProfiles, NoteProfile
@@ -174,17 +175,11 @@ def _walk_from_onsets(posteriors: TrackedPosteriors, profile: NoteProfile):
     note = posteriors.note
     frames = note.shape[0]
     energy = _Energy(note, profile.frame_threshold, profile.energy_tolerance_frames)
-    shortest = profile.min_note_frames
-    found: list[tuple[int, int, int, float]] = []
-    for start, pitch, strength in _onset_peaks(posteriors, profile):
-        if start >= frames - 1:
-            continue
-        kept, _ = energy.walk_forward(pitch, start + 1, frames - 1)
-        end = start + 1 + kept
-        if end - start <= shortest:
-            continue
-        energy.clear(pitch, start, end)
-        found.append((start, end, pitch, strength))
+    found: list[tuple[int, int, int, float]] = [
+        (start, end, pitch, candidate[2])
+        for start, end, pitch, candidate in walks_from_onsets(energy, _onset_peaks(posteriors, profile), frames,
+                                                              profile.min_note_frames)
+    ]
     if profile.melodia_threshold is not None:
         found.extend(_unclaimed_runs(note, energy, profile))
     if not found:
