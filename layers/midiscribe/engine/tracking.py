@@ -297,13 +297,14 @@ class _NoteFrames:
     """The frames of many notes laid end to end, so per-note statistics need no loop over notes."""
 
     def __init__(self, starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray):
+        # int32 throughout: an hour of notes lays out a few million frames, which int64 would double.
         self.count = starts.size
-        self.lengths = np.maximum(ends - starts, 0)
-        self.offsets = (np.cumsum(self.lengths) - self.lengths).astype(np.int64)
-        self.owner = np.repeat(np.arange(self.count), self.lengths)
-        self.position = np.arange(self.owner.size) - self.offsets[self.owner]
-        self.frames = starts[self.owner] + self.position
-        self.pitches = pitches[self.owner]
+        self.lengths = np.maximum(ends - starts, 0).astype(np.int32)
+        self.offsets = np.cumsum(self.lengths, dtype=np.int64) - self.lengths
+        self.owner = np.repeat(np.arange(self.count, dtype=np.int32), self.lengths)
+        self.position = (np.arange(self.owner.size, dtype=np.int64) - self.offsets[self.owner]).astype(np.int32)
+        self.frames = starts.astype(np.int32)[self.owner] + self.position
+        self.pitches = pitches.astype(np.int32)[self.owner]
 
     def values(self, array: np.ndarray) -> np.ndarray:
         """Each note frame's value in a (frames, 88) array."""
