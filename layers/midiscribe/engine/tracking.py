@@ -12,13 +12,16 @@ what is done about it, each step switchable in the :class:`~.profiles.NoteProfil
   or two, so its onset barely moves.
 - **Repeated onsets inside one note.** Vibrato and bow noise make the posteriors wobble, which
   splits a held note into fragments. A same-pitch note that starts right where another ends, with
-  a weak onset and no dip in the note posterior between them, continues it; a re-struck note dips.
+  a weak onset (and, where the profile asks, no dip in the note posterior between them: a
+  re-struck note dips), continues it.
 - **Ends in the release.** A note's posterior decays through the instrument's release and the
   room's reverb; the note ends after the last frame at a fraction of its median level instead.
 - **Ghost notes.** Harmonics of a note (octave, twelfth, two octaves...) are heard as notes of their
   own; those that start with a note at least so much stronger are dropped (:mod:`.ghosts`).
 - **Tuning.** The recording's offset from A4 = 440 Hz is estimated (:mod:`.tuning`); a note goes to
   the nearest semitone of that tuning, and its bends are measured from there.
+- **One setting for every sound.** For ``instrument=auto``, :func:`chosen_profile` measures how
+  sharply the recording's notes start and picks the struck or the sustained profile.
 
 Memory for a streamed recording (:class:`TrackingStore`): the note posteriorgram as the model gave
 it, the onset posteriorgram as bytes (1/255 steps), pitch bends (int8) near frames where notes can
