@@ -160,9 +160,10 @@ def our_command() -> list[str]:
     return [str(OUR_PYTHON), "-m", "midiscribe.cli.transcribe"]
 
 
-def run_ours(command: list[str], audio: Path, out: Path, *, notes_only: bool = False) -> Run:
+def run_ours(command: list[str], audio: Path, out: Path, *, notes_only: bool = False, compat: bool = False) -> Run:
+    """midiscribe as users run it (its default note creation), or with --basic-pitch-compat for parity."""
     out.mkdir(parents=True, exist_ok=True)
-    extra = ["--no-midi", "--no-sonify", "--no-json"] if notes_only else []
+    extra = (["--no-midi", "--no-sonify", "--no-json"] if notes_only else []) + (["--basic-pitch-compat"] if compat else [])
     return checked(measure([*command, str(audio), "-o", str(out), "-q", *extra]), f"midiscribe on {audio.name}")
 
 
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         for piece in parity_set(args.quick):
             audio = rendered(piece)
             say(f"parity: {audio.name}")
-            run_ours(ours, audio, work / "parity-ours", notes_only=True)
+            run_ours(ours, audio, work / "parity-ours", notes_only=True, compat=True)
             checked(run_theirs(audio, work / "parity-theirs", notes_only=True), f"basic-pitch on {audio.name}")
             score = note_f1(our_csv(audio, work / "parity-ours"), their_csv(audio, work / "parity-theirs"))
             parity.append({"file": audio.name, "seconds": audio_seconds(audio), **score})
@@ -275,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         ratios = [t["wall_s"] / o["wall_s"] for o, t in zip(speed["ours"], speed["theirs"], strict=True)]
         speed["median_ratio"] = statistics.median(ratios)
         speed["ratios"] = ratios
-        score = note_f1(our_csv(audio, work / "speed-ours-0"), their_csv(audio, work / "speed-theirs-0"))
+        run_ours(ours, audio, work / "speed-compat", notes_only=True, compat=True)
+        score = note_f1(our_csv(audio, work / "speed-compat"), their_csv(audio, work / "speed-theirs-0"))
         parity.append({"file": audio.name, "seconds": speed["seconds"], **score})
         results["speed"] = speed
         results["parity"] = parity
@@ -299,8 +301,9 @@ def main(argv: list[str] | None = None) -> int:
                    "ours_wall_s": ours_run.wall_s, "theirs_mb": None, "theirs_wall_s": None}
             if theirs_run.returncode == 0:
                 row.update(theirs_mb=theirs_run.peak_rss_mb, theirs_wall_s=theirs_run.wall_s)
-                score = note_f1(our_csv(audio, work / f"memory-ours-{piece.seconds}"),
-                                their_csv(audio, work / f"memory-theirs-{piece.seconds}"))
+                compat_out = work / f"memory-compat-{piece.seconds}"
+                run_ours(ours, audio, compat_out, notes_only=True, compat=True)
+                score = note_f1(our_csv(audio, compat_out), their_csv(audio, work / f"memory-theirs-{piece.seconds}"))
                 parity.append({"file": audio.name, "seconds": row["seconds"], **score})
             else:
                 row["theirs_note"] = f"exit {theirs_run.returncode} after {theirs_run.wall_s:.0f} s"

@@ -47,6 +47,8 @@ class Score:
     tempo_bpm: float
     programs: dict[int, int] = field(default_factory=dict)  # channel -> program
     notes: list[tuple[float, float, int, int, int]] = field(default_factory=list)  # start, length, channel, pitch, velocity
+    reverb_send: int = 30  # a touch of reverb (CC 91), as any real recording has
+    tail_beats: int = 1  # silence after the last note-off, for the release to ring
 
     def add(self, start: float, length: float, channel: int, pitch: int, velocity: int) -> None:
         if 0 <= pitch <= 127 and length > 0:
@@ -64,14 +66,14 @@ class Score:
         track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.tempo_bpm), time=0))
         for channel, program in sorted(self.programs.items()):
             track.append(mido.Message("program_change", channel=channel, program=program, time=0))
-            # A touch of reverb, as any real recording has; chorus off so pitches stay clean.
-            track.append(mido.Message("control_change", channel=channel, control=91, value=30, time=0))
+            # Chorus off so pitches stay clean.
+            track.append(mido.Message("control_change", channel=channel, control=91, value=self.reverb_send, time=0))
             track.append(mido.Message("control_change", channel=channel, control=93, value=0, time=0))
         last = 0
         for tick, _, message in events:
             track.append(message.copy(time=tick - last))
             last = tick
-        track.append(mido.MetaMessage("end_of_track", time=TICKS_PER_BEAT))
+        track.append(mido.MetaMessage("end_of_track", time=self.tail_beats * TICKS_PER_BEAT))
         midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
         midi.tracks.append(track)
         return midi

@@ -8,6 +8,7 @@ which belong in midiscribe's own environment. Sub-commands:
   ready                              print seconds from interpreter start to a loaded model
   f1 OURS.csv THEIRS.csv             note F1 (mir_eval, onset 50 ms, no offset criterion) as JSON
   f1-whole OURS.csv THEIRS.csv       the same in one mir_eval call (quadratic memory: short files only)
+  score JOBS.json                    note quality against true notes (bench/quality.py's jobs) as JSON
 """
 
 from __future__ import annotations
@@ -79,6 +80,38 @@ def whole_file_f1(ours: str, theirs: str) -> dict:
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
+def score_jobs(path: str) -> dict:
+    """mir_eval's onset F1 (50 ms) and onset+offset F1 (offsets within 20 % or 50 ms) for each job.
+
+    A job is ``{"key": ..., "truth": [[onset_s, offset_s, midi], ...], "notes": [[...], ...]}``;
+    the answer maps each key to precision, recall and F1 for both criteria plus the note counts.
+    """
+    import mir_eval
+    import numpy as np
+
+    def intervals_and_hz(rows):
+        array = np.asarray(rows, dtype=float).reshape(-1, 3)
+        return array[:, :2], 440.0 * 2.0 ** ((array[:, 2] - 69) / 12)
+
+    with open(path) as handle:
+        jobs = json.load(handle)
+    results = {}
+    for job in jobs:
+        ref_intervals, ref_hz = intervals_and_hz(job["truth"])
+        est_intervals, est_hz = intervals_and_hz(job["notes"])
+        row = {"truth": len(ref_hz), "notes": len(est_hz)}
+        for name, offset_ratio in (("onset", None), ("onset_offset", 0.2)):
+            if len(ref_hz) == 0 or len(est_hz) == 0:
+                precision = recall = f1 = 0.0
+            else:
+                precision, recall, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
+                    ref_intervals, ref_hz, est_intervals, est_hz, onset_tolerance=0.05, offset_ratio=offset_ratio,
+                    offset_min_tolerance=0.05)
+            row[name] = {"precision": precision, "recall": recall, "f1": f1}
+        results[job["key"]] = row
+    return results
+
+
 def predict_and_save(output_directory: str, audio_paths: list[str], *, midi: bool, sonify: bool) -> None:
     from basic_pitch import ICASSP_2022_MODEL_PATH
     from basic_pitch.inference import Model, predict_and_save
@@ -112,6 +145,8 @@ def main(argv: list[str]) -> int:
         print(json.dumps({"ready_at": time.time()}))
     elif command == "f1":
         print(json.dumps(note_f1(rest[0], rest[1])))
+    elif command == "score":
+        print(json.dumps(score_jobs(rest[0])))
     elif command == "f1-whole":
         print(json.dumps(whole_file_f1(rest[0], rest[1])))
     else:

@@ -115,6 +115,8 @@ def test_a_missing_input_fails_alone(inputs, tmp_path, capsys):
         # MIDI stores tempo as 24-bit microseconds per beat: nothing slower than ~3.58 BPM fits.
         (["--midi-tempo", "2"], "--midi-tempo: must be at least 3.58 and at most 1000 (got 2)"),
         (["--max-duration", "-3"], "--max-duration: must be more than 0 (got -3)"),
+        (["--instrument", "kazoo"], "--instrument: invalid choice: 'kazoo' (choose from 'auto', 'piano',"),
+        (["--instrument", "Organ"], "--instrument: invalid choice: 'Organ'"),
     ],
 )
 def test_out_of_range_values_name_the_flag_and_the_range(flags, message, tmp_path, capsys):
@@ -130,6 +132,8 @@ def test_out_of_range_values_name_the_flag_and_the_range(flags, message, tmp_pat
         (["--minimum-frequency", "800", "--maximum-frequency", "200"],
          "--minimum-frequency (800.0 Hz) must be below --maximum-frequency (200.0 Hz)"),
         (["--no-midi", "--no-sonify", "--no-csv", "--no-json"], "Nothing to write"),
+        (["--basic-pitch-compat", "--instrument", "strings"],
+         "--basic-pitch-compat reproduces basic-pitch's own notes, which know no --instrument"),
     ],
 )
 def test_bad_combinations_are_refused_before_any_work(flags, message, inputs, tmp_path, capsys, monkeypatch):
@@ -140,6 +144,19 @@ def test_bad_combinations_are_refused_before_any_work(flags, message, inputs, tm
     assert run_cli([str(inputs["melody"]), "-o", str(out), *flags]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flags", [["--instrument", "organ"], ["--basic-pitch-compat"]])
+def test_instrument_and_compat_reach_the_engine_and_the_json(flags, inputs, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli([str(inputs["melody"]), "-o", str(out), "-q", "--no-midi", "--no-sonify", *flags]) == 0
+    document = json.loads((out / "melody.json").read_text())
+    options = document["options"]
+    assert (options["instrument"], options["basic_pitch_compat"]) == (
+        ("organ", False) if "--instrument" in flags else ("auto", True))
+    # compat reproduces basic-pitch, which estimates no tuning; the default reports the recording's.
+    assert (document["tuning_cents"] is None) == ("--basic-pitch-compat" in flags)
+    assert {n["pitch"] for n in document["instruments"][0]["notes"]} >= {60, 64, 67}
 
 
 def test_two_inputs_with_one_stem_are_refused(tmp_path, capsys):
@@ -194,17 +211,19 @@ def test_help_lists_every_engine_option_with_its_default():
                             capture_output=True, text=True, check=True)
     blocks = option_help_blocks(result.stdout)
     expected = {
-        "--onset-threshold P": "0.5",
-        "--frame-threshold P": "0.3",
-        "--minimum-note-length-ms MS": "127.7",
+        "--instrument NAME": "auto",
+        "--basic-pitch-compat, --no-basic-pitch-compat": "False",
         "--midi-tempo BPM": "120.0",
-        "--melodia-trick, --no-melodia-trick": "True",
         "--multiple-pitch-bends, --no-multiple-pitch-bends": "False",
         "--include-pitch-bends, --no-include-pitch-bends": "True",
         "-o OUTPUT_DIR, --output-dir OUTPUT_DIR": ".",
     }
     for invocation, default in expected.items():
         assert f"(default: {default})" in blocks[invocation]
+    # Unset thresholds follow the instrument; the help says what basic-pitch's would be.
+    for invocation, compat in (("--onset-threshold P", "0.5"), ("--frame-threshold P", "0.3"),
+                               ("--minimum-note-length-ms MS", "127.7"), ("--melodia-trick, --no-melodia-trick", "on")):
+        assert f"{compat} in compat" in blocks[invocation] and "(default:" not in blocks[invocation]
     for invocation in ("--minimum-frequency HZ", "--maximum-frequency HZ", "--max-duration SECONDS",
                        "--no-midi", "--no-sonify", "--no-csv", "--no-json", "-q, --quiet"):
         assert invocation in blocks

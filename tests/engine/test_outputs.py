@@ -99,6 +99,19 @@ def test_bend_range_is_set_with_rpn_zero():
     assert controls[4:] == [(101, 127), (100, 127)]  # RPN closed so later data entry changes nothing
 
 
+# RPN 1's value is 8192 + cents / 100 * 8192, sent as data entry MSB and LSB: -30 cents is 5734 = 44 * 128 + 102.
+@pytest.mark.parametrize(("tuning_cents", "data_entry"), [(None, None), (0.0, None), (-30.0, (44, 102)),
+                                                          (49.9, (95, 120))])
+def test_the_recordings_tuning_is_stated_with_rpn_one(tuning_cents, data_entry):
+    midi = midi_bytes(Transcription(solo_and_chord(), 4.0, tuning_cents=tuning_cents))
+    controls = [(m.control, m.value) for m in midi.tracks[1] if m.type == "control_change" and m.channel == 0]
+    if data_entry is None:
+        assert (100, 1) not in controls
+    else:
+        msb, lsb = data_entry
+        assert controls[6:] == [(101, 0), (100, 1), (6, msb), (38, lsb), (101, 127), (100, 127)]
+
+
 def test_bends_of_a_lone_note_are_written_and_reset_overlapping_notes_are_not_bent():
     notes = solo_and_chord()
     midi = midi_bytes(Transcription(notes, 4.0))
@@ -241,6 +254,9 @@ def test_json_holds_per_instrument_notes_and_what_they_mean():
     assert document["tempo_bpm"] == 90.0
     assert document["model"] == "test-model"
     assert TranscriptionOptions.parse(document["options"]) == options
+    assert document["tuning_cents"] is None  # not estimated (the engine's compat mode)
+    Transcription(notes, 4.0, options, tuning_cents=-31.26).write_json(buffer := io.BytesIO())
+    assert json.loads(buffer.getvalue())["tuning_cents"] == -31.3
     (instrument,) = document["instruments"]
     assert instrument["program"] == INSTRUMENT_PROGRAM and instrument["name"] == INSTRUMENT_NAME
     assert instrument["notes"] == [

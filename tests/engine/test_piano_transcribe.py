@@ -147,8 +147,16 @@ def test_the_command_line_transcribes_with_the_piano_model(piano_clip, tmp_path)
 
 
 def test_the_model_option_takes_general_or_piano_only():
-    assert TranscriptionOptions().model == "general"
-    assert TranscriptionOptions.parse({"model": "piano"}).model == "piano"
+    assert TranscriptionOptions().transcriber == "general"
+    assert TranscriptionOptions.parse({"model": "piano"}).transcriber == "piano"
+    # The piano hint runs the piano model unless the general one is asked for by name.
+    assert TranscriptionOptions.parse({"instrument": "piano"}).transcriber == "piano"
+    assert TranscriptionOptions.parse({"instrument": "piano", "model": "general"}).transcriber == "general"
+    assert TranscriptionOptions.parse({"instrument": "drums"}).transcriber == "drums"
+    with pytest.raises(InvalidOptionsError, match="drum transcriber"):
+        TranscriptionOptions.parse({"instrument": "drums", "model": "piano"})
+    with pytest.raises(InvalidOptionsError, match="model=piano"):
+        TranscriptionOptions.parse({"basic_pitch_compat": True, "model": "piano"})
     with pytest.raises(InvalidOptionsError, match="model"):
         TranscriptionOptions.parse({"model": "harpsichord"})
     with pytest.raises(SystemExit):

@@ -75,7 +75,7 @@ def check_stems(args: argparse.Namespace) -> None:
     if args.inputs:
         raise InvalidOptionsError("Give either INPUT files or --stem, not both: --stem makes one multi-track "
                                   "result from several stems; INPUT files are transcribed one by one.")
-    if args.instrument is not None:
+    if args.instrument != "auto":
         raise InvalidOptionsError("--instrument is for INPUT files; give each stem's instrument after a colon "
                                   "instead: --stem lead=solo.wav:winds.")
     from ..engine.stems import resolve_stems

@@ -16,17 +16,14 @@ import re
 import shutil
 import sys
 import time
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO, get_args, get_origin
 
 from pydantic import ValidationError
 
 from ..engine.errors import EngineError, InvalidOptionsError
-from ..engine.instruments import Family
 from ..engine.options import TranscriptionOptions
-from ..engine.stems import MAX_STEM_NAME
 from . import stems as stems_command
 
 # What each output is called on the command line, its file suffix and the Transcription writer.
@@ -37,8 +34,6 @@ OUTPUTS = (
     ("json", ".json", "write_json", "the note events as JSON"),
 )
 UNIT_METAVARS = {"_ms": "MS", "_frequency": "HZ", "_tempo": "BPM", "_threshold": "P"}
-# Options the command sets per input or per stem rather than once for all (see --instrument, --stem).
-PER_INPUT_OPTIONS = frozenset({"instrument"})
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -70,27 +65,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="*", type=Path, metavar="INPUT", help="audio files to transcribe")
-    parser.add_argument("--instrument", choices=stems_command.INSTRUMENT_CHOICES, default=None, metavar="FAMILY",
-                        help="what the INPUT files are: drums (kick, snare, hi-hats, toms, cymbals as General MIDI "
-                             "drum notes) or a pitched family for its settings and General MIDI program: "
-                             f"{', '.join(stems_command.INSTRUMENT_CHOICES)} (default: auto)")
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("."),
                         help="folder for the outputs, created if missing")
     written = parser.add_argument_group("outputs (all written unless skipped)")
     for name, suffix, _, description in OUTPUTS:
         written.add_argument(f"--no-{name}", dest=name, action="store_false", default=True,
                              help=f"do not write {description} ({suffix})")
-    engine = parser.add_argument_group("transcription options (basic-pitch 0.4.0's defaults)")
+    engine = parser.add_argument_group("transcription options (unset thresholds follow --instrument)")
     for name, info in TranscriptionOptions.model_fields.items():
-        if name in PER_INPUT_OPTIONS:
-            continue
         flag = "--" + name.replace("_", "-")
-        if info.annotation is bool:
+        choices = literal_choices(info.annotation)
+        if info.annotation in (bool, bool | None):
             engine.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=info.default,
                                 help=info.description)
-        elif typing.get_origin(info.annotation) is typing.Literal:
-            engine.add_argument(flag, dest=name, choices=typing.get_args(info.annotation), default=info.default,
-                                help=info.description)
+        elif choices:
+            engine.add_argument(flag, dest=name, choices=choices, default=info.default, metavar="NAME",
+                                help=f"{info.description} One of: {', '.join(choices)}.")
         else:
             metavar = next((unit for ending, unit in UNIT_METAVARS.items() if name.endswith(ending)), "X")
             engine.add_argument(flag, dest=name, type=bounded_float(info.metadata), default=info.default,
@@ -99,6 +89,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse inputs longer than this many seconds (default: no limit)")
     stems_command.add_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+
+def literal_choices(annotation) -> tuple | None:
+    """The values of a ``Literal[...]`` field, also when it may be None (unset)."""
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)
+    literals = [arg for arg in get_args(annotation) if get_origin(arg) is Literal]
+    return get_args(literals[0]) if literals else None
 
 
 def bounded_float(constraints) -> callable:
@@ -262,8 +260,7 @@ def parse_options(values: dict) -> TranscriptionOptions:
 
 def check_arguments(args: argparse.Namespace) -> tuple[TranscriptionOptions, list[tuple[str, str]]]:
     """Everything that can be wrong with the command line itself, found before any audio is read."""
-    options = parse_options({name: getattr(args, name) for name in TranscriptionOptions.model_fields
-                             if name not in PER_INPUT_OPTIONS})
+    options = parse_options({name: getattr(args, name) for name in TranscriptionOptions.model_fields})
     plan = output_plan(args)
     if not plan:
         raise InvalidOptionsError("Nothing to write: every output is switched off (--no-midi, --no-sonify, "
@@ -302,15 +299,10 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     if args.stems:
         return stems_command.run_stems(args, options, plan, progress, stream)
     # Looked up when the command runs rather than at import, so a substituted engine entry point is used.
-    from ..engine import transcribe, transcribe_stems
-
-    family = Family(args.instrument) if args.instrument else Family.AUTO
+    from ..engine import transcribe
 
     def transcribe_input(path: Path):
-        if family is Family.AUTO:
-            return transcribe(path, options, max_duration_s=args.max_duration, progress=progress.update)
-        return transcribe_stems([(path.stem[:MAX_STEM_NAME], path, family)], options, max_duration_s=args.max_duration,
-                                progress=progress.update)
+        return transcribe(path, options, max_duration_s=args.max_duration, progress=progress.update)
 
     summary = Summary()
     began = time.perf_counter()

@@ -35,7 +35,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .constants import FFT_HOP, MODEL_SAMPLE_RATE, WINDOW_SAMPLES
-from .options import LOWEST_MIDI, TranscriptionOptions
+from .options import (
+    BASIC_PITCH_FRAME_THRESHOLD,
+    BASIC_PITCH_MELODIA_TRICK,
+    BASIC_PITCH_MINIMUM_NOTE_LENGTH_MS,
+    BASIC_PITCH_ONSET_THRESHOLD,
+    LOWEST_MIDI,
+    TranscriptionOptions,
+)
 
 N_PITCHES = 88
 N_CONTOUR_BINS = 264
@@ -90,14 +97,19 @@ class NoteSettings:
             zeroed.append(slice(_frequency_to_bin(options.maximum_frequency), None))
         if options.minimum_frequency is not None:
             zeroed.append(slice(None, _frequency_to_bin(options.minimum_frequency)))
+        # Options left unset take basic-pitch's defaults: this is its algorithm.
         return cls(
-            onset_threshold=float(options.onset_threshold),
-            frame_threshold=float(options.frame_threshold),
-            min_note_frames=min_note_frames(options.minimum_note_length_ms),
+            onset_threshold=float(_given(options.onset_threshold, BASIC_PITCH_ONSET_THRESHOLD)),
+            frame_threshold=float(_given(options.frame_threshold, BASIC_PITCH_FRAME_THRESHOLD)),
+            min_note_frames=min_note_frames(_given(options.minimum_note_length_ms, BASIC_PITCH_MINIMUM_NOTE_LENGTH_MS)),
             zeroed_columns=tuple(zeroed),
-            melodia_trick=options.melodia_trick,
+            melodia_trick=_given(options.melodia_trick, BASIC_PITCH_MELODIA_TRICK),
             include_pitch_bends=options.include_pitch_bends,
         )
+
+
+def _given(value, default):
+    return default if value is None else value
 
 
 def min_note_frames(minimum_note_length_ms: float) -> int:
@@ -135,10 +147,12 @@ class _Rows:
         return self.data[: min(rows, self.count)]
 
 
-def contour_bends(contour: np.ndarray, cells: np.ndarray | None = None) -> np.ndarray:
+def contour_bends(contour: np.ndarray, cells: np.ndarray | None = None, centre_offset: int = 0) -> np.ndarray:
     """Bend (contour bins from the note's own bin) for each (frame, pitch), int8.
 
     ``cells`` (bool, frames × 88) limits the work to those cells; the rest get ``BEND_UNKNOWN``.
+    A pitch's own bin is ``3 * pitch + centre_offset``: basic-pitch uses 0, though an in-tune note
+    peaks at 1 (see :mod:`.tuning`).
     Bins beyond the contour's edges are padded with -1, which the (non-negative) posteriors always
     beat, so the argmax and its tie-breaking equal basic-pitch's over the clipped window.
     """
@@ -146,19 +160,34 @@ def contour_bends(contour: np.ndarray, cells: np.ndarray | None = None) -> np.nd
     bends = np.full((frames, N_PITCHES), BEND_UNKNOWN, dtype=np.int8)
     if frames == 0:
         return bends
-    padded = np.full((frames, N_CONTOUR_BINS + 2 * BEND_RANGE_BINS), -1.0, dtype=np.float32)
+    padded = np.full((frames, N_CONTOUR_BINS + 2 * BEND_RANGE_BINS + 1), -1.0, dtype=np.float32)
     padded[:, BEND_RANGE_BINS : BEND_RANGE_BINS + N_CONTOUR_BINS] = contour
     if cells is None:
         cells = np.ones((frames, N_PITCHES), dtype=bool)
     frame_idx, pitch_idx = np.nonzero(cells)
     if frame_idx.size == 0:
         return bends
-    # windows[t, p] is the 51-bin window centred on pitch p's bin (3 * p), as a view.
+    # windows[t, p] is the 51-bin window centred on pitch p's bin (3 * p + centre_offset), as a view.
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * BEND_RANGE_BINS + 1, axis=1)
-    windows = windows[:, ::CONTOUR_BINS_PER_SEMITONE]
+    windows = windows[:, centre_offset::CONTOUR_BINS_PER_SEMITONE][:, :N_PITCHES]
     weighted = windows[frame_idx, pitch_idx] * BEND_WEIGHTS
     bends[frame_idx, pitch_idx] = np.argmax(weighted, axis=1) - BEND_RANGE_BINS
     return bends
+
+
+def cells_notes_can_reach(note: np.ndarray, threshold: float, ahead: int) -> np.ndarray:
+    """Cells with a frame at or above ``threshold`` at most ``ahead`` frames later, in this chunk.
+
+    The chunk's last ``ahead`` frames need the next chunk to decide, so they are all included.
+    """
+    frames = note.shape[0]
+    active = note >= np.float64(threshold)
+    counts = np.zeros((frames + 1, N_PITCHES), dtype=np.int32)
+    np.cumsum(active, axis=0, out=counts[1:])
+    reach = np.minimum(np.arange(frames) + ahead + 1, frames)
+    near = (counts[reach] - counts[:frames]) > 0
+    near[-ahead:] = True
+    return near
 
 
 class PosteriorStore:
@@ -199,19 +228,12 @@ class PosteriorStore:
 
         A note never extends more than 11 frames past a frame whose remaining energy was at or
         above the threshold: every walk stops after 11 frames below it and steps back to the last
-        one above. The chunk's last 11 frames need the next chunk to decide, so they are kept whole.
+        one above.
         """
         settings = self.settings
         if settings.frame_threshold <= 0 or settings.min_note_frames == 0:
             return None  # notes can then start anywhere (one-frame notes on silent bins)
-        frames = note.shape[0]
-        active = note >= np.float64(settings.frame_threshold)
-        counts = np.zeros((frames + 1, N_PITCHES), dtype=np.int32)
-        np.cumsum(active, axis=0, out=counts[1:])
-        ahead = np.minimum(np.arange(frames) + ENERGY_TOLERANCE + 1, frames)
-        near = (counts[ahead] - counts[:frames]) > 0
-        near[-ENERGY_TOLERANCE:] = True
-        return near
+        return cells_notes_can_reach(note, settings.frame_threshold, ENERGY_TOLERANCE)
 
     def finish(self, frame_count: int) -> Posteriors:
         """Trim to the frames basic-pitch keeps and hand over for note creation."""
@@ -355,6 +377,12 @@ class _Energy:
         block = np.stack([np.frombuffer(column, dtype=np.uint8, count=hi - lo, offset=lo) for column in columns], axis=1)
         return block == 0 if self._zeroed is None else block != 0
 
+    def unclaimed(self, pitch: int) -> np.ndarray:
+        """(frames,) bool: where the pitch's energy is at or above the threshold and no note has zeroed it."""
+        if self._zeroed is None:
+            return np.frombuffer(self.above[pitch], dtype=np.uint8).astype(bool)
+        return np.frombuffer(self._zeroed[pitch], dtype=np.uint8) == 0
+
     def clear_cell(self, frame: int, pitch: int) -> None:
         if self._zero_is_below:
             self.above[pitch][frame] = 0
@@ -393,6 +421,22 @@ class _Energy:
         return (first - first_above + 1 if first_above >= 0 else 0), first - lowest + 1
 
 
+def walks_from_onsets(energy: _Energy, candidates: Iterator[tuple], frames: int, shortest: int) -> Iterator[tuple]:
+    """basic-pitch's walk from each candidate ``(frame, pitch index, …)`` in the order given: forward
+    while the energy holds, kept if longer than ``shortest`` frames, clearing its pitch and the
+    semitones beside it. Yields ``(start, end, pitch index, candidate)`` for each kept note."""
+    for candidate in candidates:
+        start, pitch = candidate[0], candidate[1]
+        if start >= frames - 1:
+            continue
+        kept, _ = energy.walk_forward(pitch, start + 1, frames - 1)
+        end = start + 1 + kept
+        if end - start <= shortest:
+            continue
+        energy.clear(pitch, start, end)
+        yield start, end, pitch, candidate
+
+
 def create_notes(posteriors: Posteriors, settings: NoteSettings) -> list[RawNote]:
     """Note events in frame indices, in basic-pitch's order (onset notes latest first, then melodia)."""
     note = posteriors.note
@@ -403,14 +447,7 @@ def create_notes(posteriors: Posteriors, settings: NoteSettings) -> list[RawNote
     shortest = settings.min_note_frames
     notes: list[RawNote] = []
 
-    for start, pitch in onset_candidates(posteriors, settings):
-        if start >= frames - 1:
-            continue
-        kept, _ = energy.walk_forward(pitch, start + 1, frames - 1)
-        end = start + 1 + kept
-        if end - start <= shortest:
-            continue
-        energy.clear(pitch, start, end)
+    for start, end, pitch, _ in walks_from_onsets(energy, onset_candidates(posteriors, settings), frames, shortest):
         notes.append(RawNote(start, end, pitch + LOWEST_MIDI, float(np.mean(note[start:end, pitch]))))
 
     if settings.melodia_trick:

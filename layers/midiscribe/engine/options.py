@@ -1,8 +1,9 @@
-"""Transcription options: basic-pitch 0.4.0's parameters and defaults, validated with pydantic.
+"""Transcription options: basic-pitch 0.4.0's parameters, our own, validated with pydantic.
 
 The same model serves the CLI flags, the HTTP API fields and the task record, so the names are
 basic-pitch's own (``onset_threshold``…) and an out-of-range value is refused with a message
-that names the field and the allowed range.
+that names the field and the allowed range. Note-creation thresholds left unset (None) come from
+the ``instrument``'s profile (engine/profiles.py), or are basic-pitch's with ``basic_pitch_compat``.
 """
 
 from __future__ import annotations
@@ -12,27 +13,53 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InvalidOptionsError
+from .instruments import Family
 
 # MIDI 21..108 is the piano range the model's 88 note bins cover.
 LOWEST_MIDI = 21
 HIGHEST_MIDI = 108
 
+# basic-pitch 0.4.0's predict() defaults: what basic_pitch_compat uses for options left unset.
+BASIC_PITCH_ONSET_THRESHOLD = 0.5
+BASIC_PITCH_FRAME_THRESHOLD = 0.3
+BASIC_PITCH_MINIMUM_NOTE_LENGTH_MS = 127.70
+BASIC_PITCH_MELODIA_TRICK = True
+# Families the instrument hint takes: each pitched family has note-creation settings for the general
+# model; piano also chooses the piano model (unless ``model`` says otherwise), drums the drum transcriber.
+INSTRUMENTS = tuple(family.value for family in Family)
+
 
 class TranscriptionOptions(BaseModel):
-    """What to transcribe and how. Defaults are basic-pitch 0.4.0's ``predict`` defaults."""
+    """What to transcribe and how. Unset thresholds follow ``instrument`` (basic-pitch's with compat)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: Literal["general", "piano"] = Field(
-        "general",
+    model: Literal["general", "piano"] | None = Field(
+        None,
         description="general: basic-pitch, any pitched instrument, with pitch bends. piano: transkun 2.0, solo "
         "piano only, with the model's velocities and the sustain and soft pedals (the note thresholds and "
-        "pitch-bend options below apply to the general model only).",
+        "pitch-bend options below apply to the general model only). Unset: piano for instrument=piano, "
+        "general otherwise.",
     )
-    onset_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum onset posterior to start a note.")
-    frame_threshold: float = Field(0.3, ge=0.0, le=1.0, description="Minimum note posterior to keep a note sounding.")
-    minimum_note_length_ms: float = Field(
-        127.70, ge=0.0, le=10_000.0, description="Notes shorter than this (milliseconds) are dropped."
+    instrument: Literal[INSTRUMENTS] = Field(
+        "auto",
+        description="What the recording (or stem) is played on, so that notes are made the way that family "
+        "sounds and written on its General MIDI instrument; auto suits any pitched sound, drums transcribes "
+        "a drum kit (General MIDI drum notes on channel 10).",
+    )
+    basic_pitch_compat: bool = Field(
+        False, description="Reproduce basic-pitch 0.4.0's own notes exactly (no instrument, tuning or onset fixes)."
+    )
+    onset_threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="Minimum onset posterior to start a note (unset: the instrument's; 0.5 in compat)."
+    )
+    frame_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="Minimum note posterior to keep a note sounding (unset: the instrument's; 0.3 in compat).",
+    )
+    minimum_note_length_ms: float | None = Field(
+        None, ge=0.0, le=10_000.0,
+        description="Notes shorter than this (milliseconds) are dropped (unset: the instrument's; 127.7 in compat).",
     )
     minimum_frequency: float | None = Field(
         None, gt=0.0, le=20_000.0, description="Drop notes below this frequency (Hz). None keeps all."
@@ -40,7 +67,9 @@ class TranscriptionOptions(BaseModel):
     maximum_frequency: float | None = Field(
         None, gt=0.0, le=20_000.0, description="Drop notes above this frequency (Hz). None keeps all."
     )
-    melodia_trick: bool = Field(True, description="Add notes traced from strong frames without an onset.")
+    melodia_trick: bool | None = Field(
+        None, description="Add notes traced from strong frames without an onset (unset: the instrument's; on in compat)."
+    )
     multiple_pitch_bends: bool = Field(
         False, description="Allow overlapping notes to bend independently (spread over MIDI channels)."
     )
@@ -60,6 +89,28 @@ class TranscriptionOptions(BaseModel):
                 f"maximum_frequency ({self.maximum_frequency} Hz)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _compat_knows_no_instrument(self) -> TranscriptionOptions:
+        if self.basic_pitch_compat and self.instrument != "auto":
+            raise ValueError(
+                f"basic_pitch_compat reproduces basic-pitch's own notes, which know no instrument; "
+                f"drop basic_pitch_compat to use instrument={self.instrument}, or leave instrument at auto"
+            )
+        if self.basic_pitch_compat and self.model == "piano":
+            raise ValueError("basic_pitch_compat reproduces basic-pitch's notes: it cannot run with model=piano")
+        if self.instrument == "drums" and self.model == "piano":
+            raise ValueError("instrument=drums runs the drum transcriber: leave model unset (or general)")
+        return self
+
+    @property
+    def transcriber(self) -> Literal["general", "piano", "drums"]:
+        """What runs: the drum transcriber for drums, else the model asked for (piano for instrument=piano)."""
+        if self.instrument == "drums":
+            return "drums"
+        if self.model is not None:
+            return self.model
+        return "piano" if self.instrument == "piano" and not self.basic_pitch_compat else "general"
 
     @classmethod
     def parse(cls, values: dict | None = None, **overrides) -> TranscriptionOptions:

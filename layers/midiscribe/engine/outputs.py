@@ -4,7 +4,8 @@ Each writer takes a path or a writable binary file object (an S3 upload buffer, 
 The MIDI file follows basic-pitch 0.4.0's conventions (one Electric Piano 1 instrument, velocity
 from amplitude, pitch bends in thirds of a semitone turned into 14-bit values over a ±2 semitone
 range) with three differences a MIDI reader benefits from: the bend range is stated with RPN 0
-instead of assumed, bends return to centre after each bent note, and ``multiple_pitch_bends``
+instead of assumed (and the recording's tuning with RPN 1, fine tuning, when it is not A4 = 440 Hz),
+bends return to centre after each bent note, and ``multiple_pitch_bends``
 spreads overlapping notes over MIDI channels (one instrument track) instead of writing one
 instrument per pitch. A transcription of stems gets one track per stem, named after it, with its
 instrument's General MIDI program on channels of its own; drums play on channel 10. The piano model's
@@ -122,6 +123,14 @@ def bend_values(pitch_bends: tuple[int, ...] | list[int]) -> np.ndarray:
     """Contour bins (thirds of a semitone) to 14-bit pitch-wheel values, clipped to the ±2 semitone range."""
     values = np.rint(np.asarray(pitch_bends, dtype=np.float64) * BEND_UNITS_PER_SEMITONE / BEND_STEPS_PER_SEMITONE)
     return np.clip(values, -8192, 8191).astype(np.int64)
+
+
+def fine_tuning_value(tuning_cents: float | None) -> int | None:
+    """The 14-bit RPN 1 (channel fine tuning, ±100 cents) value for a tuning; None when there is none to state."""
+    if tuning_cents is None:
+        return None
+    value = 8192 + round(tuning_cents / 100 * 8192)
+    return None if value == 8192 else max(0, min(16383, value))
 
 
 def notes_overlapping_others(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -268,10 +277,17 @@ def _instrument_track(track: Track, pool: tuple[int, ...], options, to_tick, dur
     if named_instrument:
         midi_track.append(mido.MetaMessage("instrument_name", name=track.instrument_name, time=0))
     if not track.is_drum:  # channel 10's sounds are chosen by key, not by program
+        fine_tuning = fine_tuning_value(track.tuning_cents)
         for channel in used_channels:
             midi_track.append(mido.Message("program_change", channel=channel, program=track.program, time=0))
             if with_bends:
                 for control, value in ((101, 0), (100, 0), (6, BEND_RANGE_SEMITONES), (38, 0), (101, 127), (100, 127)):
+                    midi_track.append(mido.Message("control_change", channel=channel, control=control, value=value,
+                                                   time=0))
+            if fine_tuning is not None:
+                # RPN 1, channel fine tuning: the notes play at the recording's own pitch.
+                for control, value in ((101, 0), (100, 1), (6, fine_tuning >> 7), (38, fine_tuning & 0x7F),
+                                       (101, 127), (100, 127)):
                     midi_track.append(mido.Message("control_change", channel=channel, control=control, value=value,
                                                    time=0))
 
@@ -357,9 +373,15 @@ def instrument_dict(track: Track, from_stems: bool) -> dict:
     if from_stems:
         entry["stem"] = track.name
     entry["notes"] = [note_dict(note) for note in track.notes]
-    if track.pedals and from_stems:
-        entry["pedals"] = [pedal_dict(pedal) for pedal in track.pedals]
+    if from_stems:
+        entry["tuning_cents"] = _cents(track.tuning_cents)
+        if track.pedals:
+            entry["pedals"] = [pedal_dict(pedal) for pedal in track.pedals]
     return entry
+
+
+def _cents(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def pedal_dict(pedal: PedalEvent) -> dict:
@@ -377,6 +399,9 @@ def transcription_dict(transcription: Transcription) -> dict:
         "pitch_bend_unit": "third of a semitone per model frame",
         "model_frame_rate_hz": round(22050 / 256, 4),
         "options": options.model_dump(mode="json"),
+        # The recording's tuning against A4 = 440 Hz; notes are its nearest semitones (null: not estimated,
+        # as in compat mode or with the piano model; a multi-track result gives each stem's own).
+        "tuning_cents": _cents(transcription.tuning_cents),
         "instruments": [instrument_dict(track, bool(transcription.tracks))
                         for track in transcription.instrument_tracks()],
         "pedals": [pedal_dict(pedal) for pedal in transcription.pedals],

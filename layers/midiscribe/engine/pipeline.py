@@ -6,15 +6,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 
-import numpy as np
-
 from .audio import AudioStream, resampled_length
 from .constants import MODEL_SAMPLE_RATE
 from .inference import KEPT_FRAMES_PER_WINDOW, ModelRunner, window_count
+from .instruments import Family
 from .model import MODEL_NAME
-from .notes import NoteSettings, PosteriorStore, create_notes, frame_times, note_bends
+from .note_creation import note_creator
 from .options import TranscriptionOptions
-from .transcription import NoteEvent, Transcription
+from .transcription import Transcription
 
 Progress = Callable[[float, "float | None"], None]
 
@@ -35,11 +34,14 @@ def transcribe(
         options = TranscriptionOptions()
     elif not isinstance(options, TranscriptionOptions):
         options = TranscriptionOptions.parse(options)
-    if options.model == "piano":
+    if options.transcriber == "piano":
         from .piano.pipeline import transcribe_piano
 
         return transcribe_piano(source, options, max_duration_s=max_duration_s, progress=progress)
-    settings = NoteSettings.from_options(options)
+    if options.transcriber == "drums":
+        from .drums import transcribe_drums
+
+        return transcribe_drums(source, options, max_duration_s=max_duration_s, progress=progress)
     started = time.perf_counter()
     decode_clock = _Stopwatch()
     store_seconds = 0.0
@@ -49,7 +51,7 @@ def transcribe(
         expected_frames = None
         if info.frames:
             expected_frames = window_count(resampled_length(info.frames, info.sample_rate)) * KEPT_FRAMES_PER_WINDOW
-        store = PosteriorStore(settings, expected_frames)
+        creator = note_creator(options, expected_frames)
         runner = ModelRunner()
         report = None
         if progress is not None:
@@ -63,26 +65,12 @@ def transcribe(
         with closing(runner.run(decode_clock.timed(audio.blocks()), progress=report)) as chunks:
             for chunk in chunks:
                 chunk_started = time.perf_counter()
-                store.add(chunk.note, chunk.onset, chunk.contour)
+                creator.add(chunk.note, chunk.onset, chunk.contour)
                 store_seconds += time.perf_counter() - chunk_started
         duration_s = audio.decoded_frames / info.sample_rate
         inference_done = time.perf_counter()
 
-    posteriors = store.finish(runner.frame_count)
-    raw_notes = create_notes(posteriors, settings)
-    starts = frame_times(np.array([n.start for n in raw_notes], dtype=np.int64))
-    ends = frame_times(np.array([n.end for n in raw_notes], dtype=np.int64))
-    notes = [
-        NoteEvent(
-            start_s=float(start_s),
-            end_s=float(end_s),
-            pitch=raw.pitch,
-            amplitude=raw.amplitude,
-            pitch_bends=note_bends(posteriors, raw) if settings.include_pitch_bends else (),
-        )
-        for raw, start_s, end_s in zip(raw_notes, starts, ends, strict=True)
-    ]
-    notes.sort(key=lambda n: (n.start_s, n.pitch, n.end_s))
+    created = creator.finish(runner.frame_count)
     finished = time.perf_counter()
     # Decoding runs in its own thread alongside the model: decode_s is that thread's busy time,
     # inference_s the wall time of the streaming phase outside note bookkeeping.
@@ -94,7 +82,8 @@ def transcribe(
         "total_s": finished - started,
         "windows": float(runner.windows),
     }
-    return Transcription(notes=notes, duration_s=duration_s, options=options, model_name=MODEL_NAME, timings=timings)
+    return Transcription(notes=created.notes, duration_s=duration_s, options=options, model_name=MODEL_NAME,
+                         timings=timings, tuning_cents=created.tuning_cents, family=Family(options.instrument))
 
 
 class _Stopwatch:

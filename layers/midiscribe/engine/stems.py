@@ -162,7 +162,8 @@ def transcribe_stems(
             else:
                 result = transcribe(stem.source, pitched_options[stem.family], max_duration_s=max_duration_s,
                                     progress=stem_progress)
-                track = Track.for_family(stem.name, stem.family, result.notes, result.model_name, result.pedals)
+                track = Track.for_family(stem.name, stem.family, result.notes, result.model_name, result.pedals,
+                                         result.tuning_cents)
         except EngineError as exc:
             raise type(exc)(f"Stem {stem.name!r}: {exc.message}") from None
         return track, result.duration_s, time.perf_counter() - began

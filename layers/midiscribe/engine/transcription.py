@@ -54,15 +54,16 @@ class Track:
     notes: tuple[NoteEvent, ...]
     model_name: str = MODEL_NAME
     pedals: tuple[PedalEvent, ...] = ()
+    tuning_cents: float | None = None  # the recording's offset from A4 = 440 Hz (None: not estimated)
 
     @classmethod
     def for_family(cls, name: str | None, family: Family, notes, model_name: str = MODEL_NAME,
-                   pedals=()) -> Track:
+                   pedals=(), tuning_cents: float | None = None) -> Track:
         """A track of ``family``'s program; ``name`` None names it after its instrument."""
         program, is_drum = FAMILY_PROGRAM[family], family is Family.DRUMS
         if name is None:
             name = DRUMS_NAME if is_drum else program_name(program)
-        return cls(name, family, program, is_drum, tuple(notes), model_name, tuple(pedals))
+        return cls(name, family, program, is_drum, tuple(notes), model_name, tuple(pedals), tuning_cents)
 
     @property
     def instrument_name(self) -> str:
@@ -91,6 +92,9 @@ class Transcription:
     model_name: str = MODEL_NAME
     timings: dict[str, float] = field(default_factory=dict)
     pedals: list[PedalEvent] = field(default_factory=list)
+    # The recording's offset from A4 = 440 Hz in cents (-50..50), which notes are rounded in;
+    # None when not estimated (basic_pitch_compat).
+    tuning_cents: float | None = None
     tracks: tuple[Track, ...] = ()
     family: Family = Family.AUTO
 
@@ -105,7 +109,9 @@ class Transcription:
 
     def instrument_tracks(self) -> tuple[Track, ...]:
         """The tracks to write: the stems' own, or the notes (and pedals) as one track named after its instrument."""
-        return self.tracks or (Track.for_family(None, self.family, self.notes, self.model_name, self.pedals),)
+        return self.tracks or (
+            Track.for_family(None, self.family, self.notes, self.model_name, self.pedals, self.tuning_cents),
+        )
 
     @property
     def is_multitrack(self) -> bool:

@@ -50,7 +50,7 @@ def transcribe_drums(
     timings = {"total_s": time.perf_counter() - started}
     track = Track.for_family(name, Family.DRUMS, notes, MODEL_NAME)
     return Transcription(notes=notes, duration_s=duration_s, options=options, model_name=MODEL_NAME,
-                         timings=timings, tracks=(track,))
+                         timings=timings, tracks=(track,), family=Family.DRUMS)
 
 
 def drum_candidates(source, settings: DrumSettings, *, max_duration_s: float | None = None,

@@ -205,7 +205,8 @@ def build_graph(w: Mapping[str, np.ndarray]):
         h = g.group_norm(h, channels, time, freq, w[f"{norm}.weight"], w[f"{norm}.bias"])
         if index < len(_CONV_STEPS) - 1:
             h = g.gelu(h)
-    assert (time, freq) == (steps, bands)
+    if (time, freq) != (steps, bands):
+        raise ValueError(f"the front convolutions give {time}x{freq}, not transkun's {steps}x{bands}: the config changed")
     # (1, D, T, F) -> (T, F, D), one aggregation step and band in front.
     h = g.reshape(g.transpose(h, (0, 2, 3, 1)), [steps, bands, MODEL_SIZE])
     h = g.op("Pad", [h, g.const(np.array([1, 1, 0, 0, 0, 0], dtype=np.int64), "pads")], mode="constant")

@@ -1,0 +1,151 @@
+"""Note-creation settings per instrument family: what the ``instrument`` hint chooses.
+
+Each :class:`NoteProfile` says how :mod:`.tracking` turns the general model's posteriorgrams into
+notes for one kind of sound: which onset peaks start notes, how far an onset is traced back to
+where its note begins to rise (slow bows, breaths and voices sound before the onset posterior
+peaks), when a repeated note is a new note, where a note ends, how hard harmonics of stronger notes
+are suppressed, and the pitch range the family plays in.
+
+``auto`` first listens for how notes start: a walk with :data:`AUTO_PROFILE` finds the notes, and
+the median height of their onset peaks tells struck sounds (piano, guitar, plucked and mallet
+sounds: sharp peaks, median at or above :data:`STRUCK_ONSET_LEVEL`) from bowed, blown and sung ones
+(broad, low peaks). The notes are then made with :data:`STRUCK_PROFILE` or :data:`SUSTAINED_PROFILE`.
+
+The numbers were chosen on the tuning half of the dev set (``bench/tune.py`` searches them and
+prints this table; ``bench/quality.py`` reports the held-back half). Explicit options
+(``onset_threshold``, ``frame_threshold``, ``minimum_note_length_ms``, ``melodia_trick``,
+``minimum_frequency``, ``maximum_frequency``) override the profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .instruments import Family
+from .options import HIGHEST_MIDI, LOWEST_MIDI, TranscriptionOptions
+
+FRAMES_PER_SECOND = 22050 / 256
+# Harmonics 2, 3, 4, 5, 6 and 8 of a note, in semitones above it: where the model's ghosts sit.
+HARMONIC_INTERVALS = (12, 19, 24, 28, 31, 36)
+
+
+@dataclass(frozen=True)
+class NoteProfile:
+    """How notes are made from the posteriorgrams; frame counts at 86.13 frames per second."""
+
+    onset_threshold: float  # an onset posterior peak at least this high starts a note
+    frame_threshold: float  # a note sounds while its note posterior stays at least this high …
+    energy_tolerance_frames: int  # … give or take this many frames below it
+    min_note_frames: int  # notes this short or shorter are dropped
+    rise_onsets: bool  # also start notes where the note posterior jumps (basic-pitch's inferred onsets)
+    melodia_threshold: float | None  # notes from strong frames no onset claimed; None: none
+    trace_back_frames: int  # an onset may move this far back to where its note begins to rise
+    trace_fraction: float  # … to where the rise reaches this fraction of its height
+    merge_gap_frames: int  # a same-pitch note starting within this gap after another …
+    merge_onset_below: float  # … with an onset weaker than this continues it (0: never) …
+    merge_level_above: float  # … if the note posterior stays above this fraction of its level between them
+    offset_fraction: float  # a note ends after its last frame at this fraction of its median level (0: off)
+    ghost_ratio: float  # a harmonic of a note, weaker than this times it, starting together, is dropped (0: off)
+    ghost_onset_frames: int  # "starting together": onsets at most this many frames apart
+    ghost_intervals: tuple[int, ...] = HARMONIC_INTERVALS
+    lowest_midi: int = LOWEST_MIDI
+    highest_midi: int = HIGHEST_MIDI
+
+
+AUTO_PROFILE = NoteProfile(
+    onset_threshold=0.6,
+    frame_threshold=0.35,
+    energy_tolerance_frames=11,
+    min_note_frames=11,
+    rise_onsets=False,
+    melodia_threshold=0.5,
+    trace_back_frames=10,
+    trace_fraction=0.3,
+    merge_gap_frames=2,
+    merge_onset_below=0.6,
+    merge_level_above=0.0,
+    offset_fraction=0.85,
+    ghost_ratio=0.5,
+    ghost_onset_frames=3,
+)
+
+# Read off the tuning half's per-file medians: piano, electric piano and guitar recordings lie mostly
+# above it (0.7-0.97), strings and voices mostly below (0.44-0.71 and 0.52-0.87); winds, brass, synths,
+# organs and basses fall on both sides, each file getting the profile that suits its own attacks.
+STRUCK_ONSET_LEVEL = 0.76
+STRUCK_PROFILE = replace(AUTO_PROFILE, frame_threshold=0.4, energy_tolerance_frames=3, trace_back_frames=5,
+                         merge_gap_frames=8)
+SUSTAINED_PROFILE = replace(AUTO_PROFILE, onset_threshold=0.4, frame_threshold=0.3, min_note_frames=7,
+                            trace_fraction=0.2, offset_fraction=0.95)
+
+
+@dataclass(frozen=True)
+class AutoProfiles:
+    """``instrument=auto``: the probe that finds notes to measure, and the two profiles it chooses from."""
+
+    probe: NoteProfile
+    struck: NoteProfile
+    sustained: NoteProfile
+    struck_onset_level: float = STRUCK_ONSET_LEVEL
+
+    @property
+    def all(self) -> tuple[NoteProfile, ...]:
+        return self.probe, self.struck, self.sustained
+
+
+AUTO_PROFILES = AutoProfiles(AUTO_PROFILE, STRUCK_PROFILE, SUSTAINED_PROFILE)
+
+# Each family starts from the auto profile most of its tuning files get and differs from it only where
+# its own files showed a gain (bench/tune.py). Bass's range is the instrument's (a five-string's low B
+# to the 24th fret of the G string), not searched: above it, the model only hears harmonics.
+FAMILY_PROFILES: dict[Family, NoteProfile | AutoProfiles] = {
+    Family.PIANO: STRUCK_PROFILE,
+    Family.ELECTRIC_PIANO: replace(STRUCK_PROFILE, onset_threshold=0.7, frame_threshold=0.25),
+    Family.ORGAN: replace(SUSTAINED_PROFILE, frame_threshold=0.25, merge_level_above=0.9),
+    Family.GUITAR: STRUCK_PROFILE,
+    Family.BASS: replace(SUSTAINED_PROFILE, onset_threshold=0.7, min_note_frames=11, trace_back_frames=5,
+                         merge_gap_frames=8, offset_fraction=0.8, ghost_ratio=0.8, lowest_midi=23, highest_midi=67),
+    Family.STRINGS: replace(SUSTAINED_PROFILE, frame_threshold=0.4, trace_back_frames=30, trace_fraction=0.1,
+                            merge_gap_frames=8, merge_onset_below=0.8, offset_fraction=0.98),
+    Family.WINDS: replace(STRUCK_PROFILE, frame_threshold=0.35, trace_back_frames=10),
+    Family.BRASS: replace(SUSTAINED_PROFILE, melodia_threshold=None, trace_fraction=0.1, merge_level_above=0.85),
+    Family.VOCALS: replace(SUSTAINED_PROFILE, frame_threshold=0.4),
+    # Synths run from plucks to pads: one setting for them all did worse than auto's choice per recording.
+    Family.SYNTH: AUTO_PROFILES,
+}
+def note_profile(options: TranscriptionOptions) -> NoteProfile | AutoProfiles:
+    """The family's profile (or auto's three) with the options the caller set explicitly laid over it."""
+    chosen = AUTO_PROFILES if options.instrument == Family.AUTO else FAMILY_PROFILES[Family(options.instrument)]
+    if isinstance(chosen, AutoProfiles):
+        return AutoProfiles(*(_with_options(profile, options) for profile in chosen.all))
+    return _with_options(chosen, options)
+
+
+def _with_options(profile: NoteProfile, options: TranscriptionOptions) -> NoteProfile:
+    changes: dict = {}
+    if options.onset_threshold is not None:
+        changes["onset_threshold"] = float(options.onset_threshold)
+    if options.frame_threshold is not None:
+        changes["frame_threshold"] = float(options.frame_threshold)
+    if options.minimum_note_length_ms is not None:
+        changes["min_note_frames"] = int(np.round(options.minimum_note_length_ms / 1000 * FRAMES_PER_SECOND))
+    if options.melodia_trick is not None:
+        changes["melodia_threshold"] = (
+            (profile.melodia_threshold or changes.get("frame_threshold", profile.frame_threshold))
+            if options.melodia_trick else None
+        )
+    if options.minimum_frequency is not None:
+        changes["lowest_midi"] = max(profile.lowest_midi, _midi_at_or_above(options.minimum_frequency))
+    if options.maximum_frequency is not None:
+        changes["highest_midi"] = min(profile.highest_midi, _midi_at_or_below(options.maximum_frequency))
+    return replace(profile, **changes) if changes else profile
+
+
+def _midi_at_or_above(hz: float) -> int:
+    return int(np.ceil(69 + 12 * np.log2(hz / 440.0) - 1e-9))
+
+
+def _midi_at_or_below(hz: float) -> int:
+    return int(np.floor(69 + 12 * np.log2(hz / 440.0) + 1e-9))
