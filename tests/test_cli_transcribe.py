@@ -197,7 +197,8 @@ def test_help_lists_every_engine_option_with_its_default():
         "--onset-threshold P": "0.5",
         "--frame-threshold P": "0.3",
         "--minimum-note-length-ms MS": "127.7",
-        "--midi-tempo BPM": "120.0",
+        "--quantize {off,1/4,1/8,1/16,1/8t,1/16t}": "off",
+        "--score, --no-score": "False",
         "--melodia-trick, --no-melodia-trick": "True",
         "--multiple-pitch-bends, --no-multiple-pitch-bends": "False",
         "--include-pitch-bends, --no-include-pitch-bends": "True",
@@ -205,7 +206,7 @@ def test_help_lists_every_engine_option_with_its_default():
     }
     for invocation, default in expected.items():
         assert f"(default: {default})" in blocks[invocation]
-    for invocation in ("--minimum-frequency HZ", "--maximum-frequency HZ", "--max-duration SECONDS",
+    for invocation in ("--minimum-frequency HZ", "--maximum-frequency HZ", "--midi-tempo BPM", "--max-duration SECONDS",
                        "--no-midi", "--no-sonify", "--no-csv", "--no-json", "-q, --quiet"):
         assert invocation in blocks
 

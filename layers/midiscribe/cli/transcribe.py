@@ -15,6 +15,7 @@ import re
 import shutil
 import sys
 import time
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -72,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         if info.annotation is bool:
             engine.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=info.default,
+                                help=info.description)
+        elif typing.get_origin(info.annotation) is typing.Literal:
+            engine.add_argument(flag, dest=name, choices=typing.get_args(info.annotation), default=info.default,
                                 help=info.description)
         else:
             metavar = next((unit for ending, unit in UNIT_METAVARS.items() if name.endswith(ending)), "X")
@@ -213,9 +217,17 @@ class Summary:
                 f"{self.notes} notes from {format_duration(self.audio_s)} of audio in {wall_s:.1f} s{speed}")
 
 
+# Outputs that engine options ask for: --quantize (other than off) and --score.
+OPTION_OUTPUTS = (
+    ("quantize", ".quantized.mid", "write_quantized_midi"),
+    ("score", ".musicxml", "write_musicxml"),
+)
+
+
 def output_plan(args: argparse.Namespace) -> list[tuple[str, str]]:
     """(suffix, writer name) for each output asked for."""
-    return [(suffix, writer) for name, suffix, writer, _ in OUTPUTS if getattr(args, name)]
+    plan = [(suffix, writer) for name, suffix, writer, _ in OUTPUTS if getattr(args, name)]
+    return plan + [(suffix, writer) for name, suffix, writer in OPTION_OUTPUTS if getattr(args, name) not in (False, "off")]
 
 
 def flag_for(field_name: str) -> str:

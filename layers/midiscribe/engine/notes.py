@@ -170,6 +170,8 @@ class PosteriorStore:
         self.settings = settings
         self._note = _Rows(N_PITCHES, np.float32, expected_frames)
         self._onset_max = _Rows(1, np.float32, expected_frames)
+        # Each frame's summed onset posterior: the onset strength the beat tracker follows (engine/beats.py).
+        self._onset_sum = _Rows(1, np.float32, expected_frames)
         self._rise_max = _Rows(1, np.float64, expected_frames)
         self._onset_cells: list[np.ndarray] = []  # flat indices (frame * 88 + pitch), ascending
         self._onset_values: list[np.ndarray] = []
@@ -185,6 +187,7 @@ class PosteriorStore:
         first = self.frames
         self._note.append(note)
         self._onset_max.append(onset.max(axis=1, keepdims=True) if note.shape[0] else onset[:, :1])
+        self._onset_sum.append(onset.sum(axis=1, keepdims=True, dtype=np.float32))
         if note.shape[0]:
             rise = _frame_rise(self._note.data, first, first + note.shape[0])
             self._rise_max.append(rise.max(axis=1, keepdims=True))
@@ -230,6 +233,7 @@ class PosteriorStore:
             onset_cells=onset_cells[keep],
             onset_values=onset_values[keep],
             bends=None if self._bends is None else self._bends.view(frame_count),
+            onset_strength=self._onset_sum.view(frame_count)[:, 0],
         )
 
 
@@ -243,6 +247,7 @@ class Posteriors:
     onset_cells: np.ndarray  # flat indices of onset cells >= onset threshold, ascending
     onset_values: np.ndarray  # their values
     bends: np.ndarray | None  # (frames, 88) int8
+    onset_strength: np.ndarray | None = None  # (frames,) summed onset posterior, frequency limits applied
 
     @classmethod
     def from_arrays(

@@ -13,6 +13,7 @@ from .inference import KEPT_FRAMES_PER_WINDOW, ModelRunner, window_count
 from .model import MODEL_NAME
 from .notes import NoteSettings, PosteriorStore, create_notes, frame_times, note_bends
 from .options import TranscriptionOptions
+from .rhythm import track_rhythm
 from .transcription import NoteEvent, Transcription
 
 Progress = Callable[[float, "float | None"], None]
@@ -78,6 +79,8 @@ def transcribe(
         for raw, start_s, end_s in zip(raw_notes, starts, ends, strict=True)
     ]
     notes.sort(key=lambda n: (n.start_s, n.pitch, n.end_s))
+    notes_done = time.perf_counter()
+    rhythm = track_rhythm(posteriors.onset_strength, notes, duration_s)
     finished = time.perf_counter()
     # Decoding runs in its own thread alongside the model: decode_s is that thread's busy time,
     # inference_s the wall time of the streaming phase outside note bookkeeping.
@@ -85,11 +88,13 @@ def transcribe(
         "decode_s": decode_clock.seconds,
         "inference_s": inference_done - streaming_started - store_seconds,
         "model_calls_s": runner.model_seconds,
-        "notes_s": store_seconds + (finished - inference_done),
+        "notes_s": store_seconds + (notes_done - inference_done),
+        "rhythm_s": finished - notes_done,
         "total_s": finished - started,
         "windows": float(runner.windows),
     }
-    return Transcription(notes=notes, duration_s=duration_s, options=options, model_name=MODEL_NAME, timings=timings)
+    return Transcription(notes=notes, duration_s=duration_s, options=options, model_name=MODEL_NAME, timings=timings,
+                         rhythm=rhythm)
 
 
 class _Stopwatch:

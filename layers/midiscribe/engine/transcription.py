@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import BinaryIO
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, BinaryIO
 
 from .model import MODEL_NAME
 from .options import TranscriptionOptions
+
+if TYPE_CHECKING:
+    from .rhythm import Rhythm
 
 Destination = str | os.PathLike[str] | BinaryIO  # a path or a writable binary file object
 
@@ -41,11 +44,33 @@ class Transcription:
     options: TranscriptionOptions = field(default_factory=TranscriptionOptions)
     model_name: str = MODEL_NAME
     timings: dict[str, float] = field(default_factory=dict)
+    rhythm: Rhythm | None = None  # beats, bars, metre and key; None when not tracked
 
     def write_midi(self, destination: Destination) -> None:
         from .outputs import write_midi
 
         write_midi(self, destination)
+
+    def quantized(self, grid: str | None = None) -> Transcription:
+        """A copy whose notes are snapped to ``grid`` ("1/16"…; default: the quantize option) of the MIDI
+        file's beats. The copy keeps the tempo map, so its MIDI file lines up with the original's."""
+        from .quantize import quantize_notes
+        from .tempo_map import tempo_map_for
+
+        grid = grid or self.options.quantize
+        if grid == "off":
+            raise ValueError("quantized() needs a grid: pass one or set the quantize option")
+        return replace(self, notes=quantize_notes(self.notes, tempo_map_for(self), grid))
+
+    def write_quantized_midi(self, destination: Destination) -> None:
+        """The MIDI file with notes on the quantize option's grid (``<stem>.quantized.mid``)."""
+        self.quantized().write_midi(destination)
+
+    def write_musicxml(self, destination: Destination) -> None:
+        """A quantised score as MusicXML (``<stem>.musicxml``); needs music21, in the worker image only."""
+        from .score import write_musicxml
+
+        write_musicxml(self, destination)
 
     def write_csv(self, destination: Destination) -> None:
         from .outputs import write_csv

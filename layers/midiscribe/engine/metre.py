@@ -1,0 +1,181 @@
+"""Metre and downbeats from the pulse and the notes: which level is the beat, how beats group into bars.
+
+A beat tracker finds a pulse, but not which metrical level it is: the same music gives a pulse at
+the quarter, the eighth or the half note. Bars decide it. Music marks its bars with what happens at
+their start: a bass note, a change of chord, a long note, more notes at once. For each reading of
+the pulse (as it is, doubled, halved, or in threes) and each bar length of 2, 3 or 4 beats and each
+phase, the bar score is how much the beats that would be downbeats stand out from the others in
+those marks; a prior over beat tempi breaks near ties. The beat's subdivision (onsets at its
+thirds rather than its half) tells compound metre (6/8) from simple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BAR_LENGTHS = (2, 3, 4)
+# The notated beat's tempo prior (log-normal): most written music counts its beat at 60-180 BPM.
+BEAT_PRIOR_CENTRE_BPM = 100.0
+BEAT_PRIOR_WIDTH_OCTAVES = 0.8
+PRIOR_WEIGHT = 0.5
+# Marks of a downbeat and their weights in the bar score.
+MARK_WEIGHTS = {"bass": 1.0, "harmony": 1.0, "length": 0.5, "accent": 0.5}
+# A note belongs to a beat when it starts within this fraction of a beat period of it.
+ONSET_TOLERANCE = 0.2
+# Notes in the lowest quarter of the piece's pitches count as its bass.
+BASS_QUANTILE = 0.25
+# Time resolution of the running pitch-class integral the harmonic change is read from.
+CHROMA_RATE_HZ = 100.0
+# Bar lengths are scored relative to 2 beats: a longer bar must earn its place by this much.
+LONGER_BAR_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class NoteArrays:
+    """The notes as columns, which every mark below reads."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    pitches: np.ndarray
+    amplitudes: np.ndarray
+
+    @classmethod
+    def of(cls, notes) -> NoteArrays:
+        return cls(
+            starts=np.array([note.start_s for note in notes], dtype=np.float64),
+            ends=np.array([note.end_s for note in notes], dtype=np.float64),
+            pitches=np.array([note.pitch for note in notes], dtype=np.int64),
+            amplitudes=np.array([note.amplitude for note in notes], dtype=np.float64),
+        )
+
+
+@dataclass(frozen=True)
+class Metre:
+    beats: np.ndarray  # seconds of every beat at the chosen level
+    beats_per_bar: int
+    compound: bool  # each beat divides in three (6/8) rather than two
+    first_downbeat: int  # index into beats
+
+    @property
+    def time_signature(self) -> tuple[int, int]:
+        return (3 * self.beats_per_bar, 8) if self.compound else (self.beats_per_bar, 4)
+
+    @property
+    def downbeats(self) -> np.ndarray:
+        return self.beats[self.first_downbeat :: self.beats_per_bar]
+
+
+def readings(pulse: np.ndarray) -> list[np.ndarray]:
+    """The pulse read at other levels: as it is, doubled, halved (both phases), a third (all phases)."""
+    doubled = np.empty(2 * len(pulse) - 1)
+    doubled[0::2] = pulse
+    doubled[1::2] = (pulse[:-1] + pulse[1:]) / 2
+    return [pulse, doubled, pulse[0::2], pulse[1::2], pulse[0::3], pulse[1::3], pulse[2::3]]
+
+
+def beat_marks(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
+    """(marks, beats) z-scored marks of a downbeat at each beat."""
+    count = len(beats)
+    period = np.median(np.diff(beats))
+    nearest = np.clip(np.searchsorted(beats, notes.starts), 1, count - 1)
+    nearest -= (notes.starts - beats[nearest - 1]) < (beats[nearest] - notes.starts)
+    on_beat = np.abs(notes.starts - beats[nearest]) <= ONSET_TOLERANCE * period
+    index, amplitude = nearest[on_beat], notes.amplitudes[on_beat]
+    lengths = np.minimum(notes.ends[on_beat] - notes.starts[on_beat], 4 * period) / period
+    bass_line = np.quantile(notes.pitches, BASS_QUANTILE) if len(notes.pitches) else 0
+    is_bass = notes.pitches[on_beat] <= bass_line
+    marks = {
+        "accent": np.bincount(index, amplitude, count),
+        "bass": np.bincount(index[is_bass], amplitude[is_bass] * np.minimum(lengths[is_bass], 2.0), count),
+        "length": np.bincount(index, amplitude * lengths, count),
+        "harmony": harmonic_change(beats, notes),
+    }
+    rows = []
+    for name, weight in MARK_WEIGHTS.items():
+        values = marks[name]
+        spread = values.std()
+        rows.append(weight * (values - values.mean()) / spread if spread > 0 else np.zeros(count))
+    return np.array(rows)
+
+
+def harmonic_change(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
+    """How much the sounding pitch classes change at each beat (1 - cosine of neighbouring spans).
+
+    Each span's chroma is the integral of the notes' amplitude per pitch class over it, read off a
+    running integral sampled at CHROMA_RATE_HZ, so the cost does not grow with notes times beats.
+    """
+    count = len(beats)
+    edges = np.append(beats, beats[-1] + (beats[-1] - beats[-2]))
+    horizon = max(edges[-1], notes.ends.max() if len(notes.ends) else 0.0)
+    slots = int(np.ceil(horizon * CHROMA_RATE_HZ)) + 2
+    change_of_level = np.zeros((slots, 12))
+    classes = notes.pitches % 12
+    np.add.at(change_of_level, (np.round(notes.starts * CHROMA_RATE_HZ).astype(int), classes), notes.amplitudes)
+    np.add.at(change_of_level, (np.round(notes.ends * CHROMA_RATE_HZ).astype(int), classes), -notes.amplitudes)
+    level = np.cumsum(change_of_level, axis=0)
+    integral = np.vstack((np.zeros((1, 12)), np.cumsum(level, axis=0))) / CHROMA_RATE_HZ
+    positions = np.clip(edges * CHROMA_RATE_HZ, 0, slots)
+    at_edges = np.stack([np.interp(positions, np.arange(slots + 1), integral[:, pc]) for pc in range(12)], axis=1)
+    chroma = np.diff(at_edges, axis=0)
+    norms = np.linalg.norm(chroma, axis=1)
+    unit = chroma / np.maximum(norms, 1e-9)[:, None]
+    change = np.zeros(count)
+    change[1:] = 1.0 - np.sum(unit[1:] * unit[:-1], axis=1)
+    change[1:][(norms[1:] < 1e-9) | (norms[:-1] < 1e-9)] = 0.0
+    return change
+
+
+def bar_scores(marks: np.ndarray) -> dict[tuple[int, int], float]:
+    """For each (bar length, phase): how much the would-be downbeats stand out, summed over marks."""
+    total = marks.sum(axis=0)
+    scores = {}
+    for length in BAR_LENGTHS:
+        positions = np.arange(len(total)) % length
+        for phase in range(length):
+            chosen = positions == phase
+            if chosen.sum() < 2 or (~chosen).sum() < 2:
+                continue
+            scores[(length, phase)] = float(total[chosen].mean() - total[~chosen].mean())
+    return scores
+
+
+def is_compound(beats: np.ndarray, onset_times: np.ndarray, onset_weights: np.ndarray) -> bool:
+    """Whether onsets between beats fall on thirds of the beat more than on its half and quarters."""
+    if len(beats) < 3 or len(onset_times) == 0:
+        return False
+    inside = (onset_times >= beats[0]) & (onset_times < beats[-1])
+    times, weights = onset_times[inside], onset_weights[inside]
+    index = np.searchsorted(beats, times, side="right") - 1
+    phase = (times - beats[index]) / (beats[index + 1] - beats[index])
+
+    def weight_near(points) -> float:
+        return float(sum(weights[np.abs(phase - point) < 0.06].sum() for point in points))
+
+    return weight_near((1 / 3, 2 / 3)) > weight_near((1 / 4, 1 / 2, 3 / 4))
+
+
+def beat_prior(beats: np.ndarray) -> float:
+    bpm = 60.0 / np.median(np.diff(beats))
+    return -0.5 * (np.log2(bpm / BEAT_PRIOR_CENTRE_BPM) / BEAT_PRIOR_WIDTH_OCTAVES) ** 2
+
+
+def find_metre(pulse: np.ndarray, notes: NoteArrays) -> Metre | None:
+    """The best reading of the pulse with its bar length, phase and subdivision; None without a pulse."""
+    if len(pulse) < 4:
+        return None
+    best: tuple[float, np.ndarray, int, int] | None = None
+    for beats in readings(pulse):
+        if len(beats) < 4:
+            continue
+        scores = bar_scores(beat_marks(beats, notes)) if len(notes.starts) else {(4, 0): 0.0}
+        for (length, phase), score in scores.items():
+            total = score - LONGER_BAR_MARGIN * (length - 2) + PRIOR_WEIGHT * beat_prior(beats)
+            if best is None or total > best[0]:
+                best = (total, beats, length, phase)
+    if best is None:
+        return None
+    _, beats, length, phase = best
+    compound = is_compound(beats, notes.starts, notes.amplitudes)
+    return Metre(beats=beats, beats_per_bar=length, compound=compound, first_downbeat=phase)
