@@ -6,8 +6,8 @@
 
 The dev set (bench/tempo_pieces.py): 40 pieces of about 40 s in 2/4, 3/4, 4/4 and 6/8 at 60-180 BPM
 (6/8: 60-120 dotted quarters), steady or with a step or gradual tempo change, five ensembles, some
-with drums and some with human timing, rendered by FluidSynth with three sound fonts. Even-numbered
-pieces are the tuning half, odd-numbered ones are held back. Audio and transcriptions are cached
+with drums and some with human timing, rendered by FluidSynth with three sound fonts. Every other
+piece of each (metre, tempo change) kind is in the tuning half; the rest are held back. Audio and transcriptions are cached
 under bench/.cache/tempo/.
 
 Per file: tempo Acc1 (within 4 % of the median true tempo of the notated beat: the dotted quarter in
@@ -236,8 +236,9 @@ def main() -> None:
         speed()
         return
     rows = []
-    for index, piece in enumerate(tempo_pieces.dev_set()):
-        if args.half == "all" or (index % 2 == 0) == (args.half == "tuning"):
+    pieces = tempo_pieces.dev_set()
+    for index, (piece, tuning) in enumerate(zip(pieces, tempo_pieces.tuning_half(pieces), strict=True)):
+        if args.half == "all" or tuning == (args.half == "tuning"):
             rows.append(evaluate(index, piece))
     report(rows)
     print(f"half: {args.half}; load: {os.getloadavg()}")

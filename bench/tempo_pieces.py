@@ -246,3 +246,15 @@ def dev_set(count: int = 40, seconds: float = 40.0) -> list[Piece]:
         pieces.append(make_piece(index, metre, bpm, change, ensemble, seconds,
                                  jitter_s=0.008 if index % 3 == 0 else 0.0, drums=index % 5 == 2))
     return pieces
+
+
+def tuning_half(pieces: list[Piece]) -> list[bool]:
+    """Which pieces settings are chosen on: every other piece of each (metre, tempo change) kind, so both
+    halves hold every metre with every kind of tempo curve."""
+    seen: dict[tuple[str, str], int] = {}
+    chosen = []
+    for piece in pieces:
+        kind = (piece.metre, piece.name.split("-")[3])
+        chosen.append(seen.get(kind, 0) % 2 == 0)
+        seen[kind] = seen.get(kind, 0) + 1
+    return chosen

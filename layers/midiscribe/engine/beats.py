@@ -31,7 +31,7 @@ CURVE_HOP_S = 1.0
 # How fast the tempo may drift per curve step (octaves, one standard deviation), and the
 # (log) cost of a jump, which a step change of tempo pays once.
 DRIFT_OCTAVES_PER_STEP = 0.02
-JUMP_LOG_COST = 8.0
+JUMP_LOG_COST = 4.0
 # librosa's tightness: how strictly beats keep to the tempo curve (librosa's default is 100).
 TIGHTNESS = 100.0
 

@@ -17,8 +17,10 @@ import numpy as np
 
 BAR_LENGTHS = (2, 3, 4)
 # The notated beat's tempo prior (log-normal): most written music counts its beat at 60-180 BPM.
-BEAT_PRIOR_CENTRE_BPM = 100.0
-BEAT_PRIOR_WIDTH_OCTAVES = 0.8
+BEAT_PRIOR_CENTRE_BPM = 110.0
+BEAT_PRIOR_WIDTH_OCTAVES = 0.7
+# Weights of a reading's salience and its tempo prior in choosing the beat level.
+SALIENCE_WEIGHT = 2.0
 PRIOR_WEIGHT = 0.5
 # Marks of a downbeat and their weights in the bar score.
 MARK_WEIGHTS = {"bass": 1.0, "harmony": 1.0, "length": 0.5, "accent": 0.5}
@@ -29,7 +31,7 @@ BASS_QUANTILE = 0.25
 # Time resolution of the running pitch-class integral the harmonic change is read from.
 CHROMA_RATE_HZ = 100.0
 # Bar lengths are scored relative to 2 beats: a longer bar must earn its place by this much.
-LONGER_BAR_MARGIN = 0.05
+LONGER_BAR_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,39 @@ class Metre:
 
 
 def readings(pulse: np.ndarray) -> list[np.ndarray]:
-    """The pulse read at other levels: as it is, doubled, halved (both phases), a third (all phases)."""
-    doubled = np.empty(2 * len(pulse) - 1)
-    doubled[0::2] = pulse
-    doubled[1::2] = (pulse[:-1] + pulse[1:]) / 2
-    return [pulse, doubled, pulse[0::2], pulse[1::2], pulse[0::3], pulse[1::3], pulse[2::3]]
+    """The pulse read at the levels a beat tracker confuses with the beat: as it is, doubled, tripled,
+    halved and in thirds (every phase), and the 2:3 and 3:2 readings that turn a quarter-note pulse
+    into 6/8's dotted quarters and back."""
+    doubled, tripled = subdivided(pulse, 2), subdivided(pulse, 3)
+    found = [pulse, doubled, tripled]
+    found += [pulse[phase::2] for phase in range(2)] + [pulse[phase::3] for phase in range(3)]
+    found += [doubled[phase::3] for phase in range(3)] + [tripled[phase::2] for phase in range(2)]
+    return [beats for beats in found if len(beats) >= 4]
+
+
+def subdivided(beats: np.ndarray, parts: int) -> np.ndarray:
+    """The beats with ``parts - 1`` evenly spaced points added in every interval."""
+    fractions = np.arange(parts) / parts
+    inner = (beats[:-1, None] + np.diff(beats)[:, None] * fractions[None, :]).ravel()
+    return np.append(inner, beats[-1])
+
+
+def onset_weight_at(times: np.ndarray, period: float, notes: NoteArrays) -> np.ndarray:
+    """The summed amplitude of the notes starting within ONSET_TOLERANCE periods of each time."""
+    order = np.argsort(notes.starts)
+    starts, amplitudes = notes.starts[order], np.concatenate(([0.0], np.cumsum(notes.amplitudes[order])))
+    low = np.searchsorted(starts, times - ONSET_TOLERANCE * period)
+    high = np.searchsorted(starts, times + ONSET_TOLERANCE * period)
+    return amplitudes[high] - amplitudes[low]
+
+
+def weight_on_and_between(beats: np.ndarray, notes: NoteArrays) -> tuple[float, float]:
+    """Mean onset weight on the beats, and at the busiest of their halves and thirds in between."""
+    period = float(np.median(np.diff(beats)))
+    on_beats = float(onset_weight_at(beats, period, notes).mean())
+    between = max(float(onset_weight_at(beats[:-1] + fraction * np.diff(beats), period / 2, notes).mean())
+                  for fraction in (1 / 2, 1 / 3, 2 / 3))
+    return on_beats, between
 
 
 def beat_marks(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
@@ -162,20 +192,26 @@ def beat_prior(beats: np.ndarray) -> float:
 
 
 def find_metre(pulse: np.ndarray, notes: NoteArrays) -> Metre | None:
-    """The best reading of the pulse with its bar length, phase and subdivision; None without a pulse."""
+    """The beat level, then the bars at that level; None without a pulse.
+
+    The beat is the reading of the pulse with the best salience (how much more weight of notes falls
+    on its beats than between them, relative to the heaviest reading's beats: read too fast, many of
+    its beats are empty; read too slow, its halves or thirds, the real beats, carry as much as its
+    beats) plus the tempo prior. The bar length and phase are then the best bar score at that level.
+    """
     if len(pulse) < 4:
         return None
-    best: tuple[float, np.ndarray, int, int] | None = None
-    for beats in readings(pulse):
-        if len(beats) < 4:
-            continue
-        scores = bar_scores(beat_marks(beats, notes)) if len(notes.starts) else {(4, 0): 0.0}
-        for (length, phase), score in scores.items():
-            total = score - LONGER_BAR_MARGIN * (length - 2) + PRIOR_WEIGHT * beat_prior(beats)
-            if best is None or total > best[0]:
-                best = (total, beats, length, phase)
-    if best is None:
-        return None
-    _, beats, length, phase = best
+    candidates = readings(pulse)
+    if not len(notes.starts):
+        return Metre(beats=pulse, beats_per_bar=4, compound=False, first_downbeat=0)
+    weights = [weight_on_and_between(beats, notes) for beats in candidates]
+    heaviest = max(max(on for on, _ in weights), 1e-9)
+    levels = [SALIENCE_WEIGHT * (on - between) / heaviest + PRIOR_WEIGHT * beat_prior(beats)
+              for beats, (on, between) in zip(candidates, weights, strict=True)]
+    beats = candidates[int(np.argmax(levels))]
+    scores = bar_scores(beat_marks(beats, notes))
+    if not scores:
+        return Metre(beats=beats, beats_per_bar=4, compound=False, first_downbeat=0)
+    (length, phase), _ = max(scores.items(), key=lambda item: item[1] - LONGER_BAR_MARGIN * (item[0][0] - 2))
     compound = is_compound(beats, notes.starts, notes.amplitudes)
     return Metre(beats=beats, beats_per_bar=length, compound=compound, first_downbeat=phase)
