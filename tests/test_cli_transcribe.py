@@ -244,3 +244,43 @@ def test_max_duration_refuses_longer_inputs(inputs, tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(inputs['melody']) in err and "0 of 1 file transcribed, 1 failed" in err
     assert not out.exists() or not list(out.iterdir())
+
+
+def beat_rhythm(path: Path, bpm: float, bars: int) -> tuple[Path, np.ndarray]:
+    """Four-four bars at ``bpm``: a low note on each downbeat, a higher one on the other beats."""
+    period = 60.0 / bpm
+    beats = 0.5 + period * np.arange(4 * bars)
+    samples = np.zeros(int((beats[-1] + 1.5) * RATE))
+    for index, beat in enumerate(beats):
+        pitch = 43 if index % 4 == 0 else 67 + (index % 4) * 2
+        t = np.arange(int(period * 0.8 * RATE)) / RATE
+        frequency = 440.0 * 2 ** ((pitch - 69) / 12)
+        tone = np.minimum(t / 0.005, 1.0) * np.exp(-t * 3.0) * sum(np.sin(2 * np.pi * k * frequency * t) / k for k in (1, 2, 3))
+        first = int(beat * RATE)
+        samples[first : first + len(tone)] += 0.4 * tone
+    soundfile.write(path, samples.astype(np.float32), RATE)
+    return path, beats
+
+
+@pytest.mark.slow
+def test_quantize_and_score_write_two_more_files_on_the_music_s_grid(tmp_path, capsys):
+    audio, beats = beat_rhythm(tmp_path / "rhythm.wav", 112.0, bars=8)
+    out = tmp_path / "out"
+    assert run_cli([str(audio), "-o", str(out), "--quantize", "1/16", "--score", "--no-sonify"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "rhythm.csv", "rhythm.json", "rhythm.mid", "rhythm.musicxml", "rhythm.quantized.mid"]
+    document = json.loads((out / "rhythm.json").read_text())
+    assert document["tempo_bpm"] == pytest.approx(112.0, rel=0.04)
+    assert document["time_signature"] == "4/4"
+    assert document["options"]["quantize"] == "1/16" and document["options"]["score"] is True
+    assert np.min(np.abs(np.array(document["downbeats"])[:, None] - beats[::4]), axis=0).max() < 0.05
+    assert isinstance(document["key"], str) and document["key"].split()[1] in ("major", "minor")
+    quantized = mido.MidiFile(out / "rhythm.quantized.mid")
+    sixteenth = quantized.ticks_per_beat // 4
+    tick, onsets = 0, []
+    for message in quantized.tracks[1]:
+        tick += message.time
+        if message.type == "note_on" and message.velocity:
+            onsets.append(tick)
+    assert onsets and all(tick % sixteenth == 0 for tick in onsets)
+    assert b"<score-partwise" in (out / "rhythm.musicxml").read_bytes()

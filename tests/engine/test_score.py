@@ -1,0 +1,102 @@
+"""The MusicXML score: parses back with the same notes, validates against MusicXML 4.0's schema, and
+MuseScore 3 engraves it."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from musicxml_schema import load_schema
+
+from midiscribe.engine.key import Key
+from midiscribe.engine.options import TranscriptionOptions
+from midiscribe.engine.rhythm import Rhythm
+from midiscribe.engine.transcription import NoteEvent, Transcription
+
+BEAT_S = 0.5  # 120 BPM
+
+
+def waltz() -> tuple[Transcription, list[tuple[Fraction, Fraction, int]]]:
+    """A 3/4 piece in E-flat major with a one-beat pickup: bass on each downbeat, a tune above, played
+    slightly off the grid. Returns it and the written notes (quarter position, length, pitch)."""
+    # (The pickup is empty: the music starts on the first downbeat, after a lead-in from time 0.)
+    beats = 1.0 + BEAT_S * np.arange(40)
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=3, first_downbeat=0, compound=False, key=Key(3, "major"))
+    # The file's beats: 0 s and a lead-in beat at 0.5 s, then beats[0] (the first downbeat) is quarter 2,
+    # so the score opens with a two-beat pickup bar.
+    written: list[tuple[Fraction, Fraction, int]] = []
+    tune = [75, 77, 79, 80, 82, 80, 79, 77, 75, 74, 75, 70]
+    for bar in range(6):
+        downbeat = Fraction(2 + 3 * bar)
+        written.append((downbeat, Fraction(3), 39 + (bar % 2) * 5))  # bass: E-flat, A-flat
+        for step, length in enumerate((Fraction(1), Fraction(1, 2), Fraction(1, 2), Fraction(1))):
+            start = downbeat + sum((Fraction(1), Fraction(1, 2), Fraction(1, 2), Fraction(1))[:step], Fraction(0))
+            written.append((start, length, tune[(bar * 2 + step) % len(tune)]))
+    rng = np.random.default_rng(5)
+    notes = []
+    for start, length, pitch in written:
+        jitter = float(rng.uniform(-0.03, 0.03))
+        seconds = beats[0] + (float(start) - 2) * BEAT_S + jitter
+        notes.append(NoteEvent(seconds, seconds + float(length) * BEAT_S * 0.95, pitch, 0.7))
+    notes.sort(key=lambda note: note.start_s)
+    return Transcription(notes, 25.0, TranscriptionOptions(score=True, quantize="1/8"), rhythm=rhythm), written
+
+
+@pytest.fixture(scope="module")
+def score_document() -> bytes:
+    transcription, _ = waltz()
+    buffer = io.BytesIO()
+    transcription.write_musicxml(buffer)
+    return buffer.getvalue()
+
+
+def test_score_parses_back_with_the_same_notes(score_document):
+    from music21 import converter
+
+    _, written = waltz()
+    score = converter.parseData(score_document.decode("utf-8"), format="musicxml").stripTies()
+    found = []
+    for part in score.parts:
+        for element in part.flatten().notes:
+            for pitch in element.pitches:
+                found.append((Fraction(element.offset).limit_denominator(48),
+                              Fraction(element.quarterLength).limit_denominator(48), pitch.midi))
+    # Written positions count from the file's beat 0 (the lead-in), like the score's.
+    assert sorted(found) == sorted(written)
+    assert len(score.parts) == 2  # treble and bass staves for material on both sides of middle C
+    signatures = {ts.ratioString for ts in score.recurse().getElementsByClass("TimeSignature")}
+    assert signatures == {"2/4", "3/4"}  # the two-beat pickup bar, then the waltz
+    keys = {ks.sharps for ks in score.recurse().getElementsByClass("KeySignature")}
+    assert keys == {-3}
+    # Black keys are spelled as the key signature spells them.
+    names = {p.name for p in score.flatten().pitches}
+    assert "E-" in names and "D#" not in names
+
+
+def test_score_validates_against_the_musicxml_4_schema(score_document):
+    schema = load_schema()
+    errors = list(schema.iter_errors(io.BytesIO(score_document)))
+    assert errors == [], errors[:3]
+    # The check is a real one: a measure without its required number attribute is refused.
+    broken = score_document.replace(b'<measure implicit="no" number="1"', b"<measure", 1).replace(
+        b'<measure number="1"', b"<measure", 1)
+    assert broken != score_document
+    assert list(schema.iter_errors(io.BytesIO(broken)))
+
+
+def test_musescore_engraves_the_score(score_document, tmp_path):
+    mscore = shutil.which("mscore3") or shutil.which("musescore3")
+    if mscore is None:
+        pytest.skip("musescore3 is not installed (Debian: apt-get install musescore3); cannot engrave the score")
+    source = tmp_path / "waltz.musicxml"
+    source.write_bytes(score_document)
+    pdf = tmp_path / "waltz.pdf"
+    result = subprocess.run([mscore, "-o", str(pdf), str(source)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr[-500:]
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
