@@ -100,3 +100,17 @@ def test_musescore_engraves_the_score(score_document, tmp_path):
                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert result.returncode == 0, result.stderr[-500:]
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
+
+
+def test_any_quantised_transcription_makes_a_valid_score():
+    """Random notes of every length, overlapping, across a tempo change: the score is still valid MusicXML."""
+    rng = np.random.default_rng(21)
+    # Beats as a tracker finds them: on model frames (11.6 ms), so never evenly spaced in floats.
+    beats = np.round(np.cumsum(rng.normal(0.5, 0.004, 60)) / (256 / 22050)) * (256 / 22050)
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=3, compound=False, key=Key(9, "minor"))
+    starts = np.sort(rng.uniform(0.0, beats[-1], 150))
+    notes = [NoteEvent(float(s), float(s + rng.exponential(0.4) + 0.02), int(rng.integers(36, 90)), 0.6) for s in starts]
+    for grid in ("1/16", "1/8t", "1/16t"):
+        buffer = io.BytesIO()
+        Transcription(notes, float(beats[-1] + 1), TranscriptionOptions(quantize=grid), rhythm=rhythm).write_musicxml(buffer)
+        assert list(load_schema().iter_errors(io.BytesIO(buffer.getvalue()))) == [], grid

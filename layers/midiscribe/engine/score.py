@@ -92,7 +92,7 @@ def build_score(transcription: Transcription):
     if rhythm is not None and transcription.options.midi_tempo is None:
         parts[0].insert(0, tempo.MetronomeMark(number=round(rhythm.tempo_bpm),
                                                referent=duration.Duration(rhythm.quarters_per_beat)))
-    end_quarter = max((float(q) for q in ends), default=0.0)
+    end_quarter = float(max((quarter_fraction(q) for q in ends), default=Fraction(0)))
     for staff in parts:
         # Every staff runs to the same last bar line, so a piano system's staves line up.
         staff.makeRests(refStreamOrTimeRange=[0.0, end_quarter], fillGaps=True, inPlace=True, timeRangeFromBarDuration=True)
