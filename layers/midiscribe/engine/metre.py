@@ -1,12 +1,13 @@
 """Metre and downbeats from the pulse and the notes: which level is the beat, how beats group into bars.
 
 A beat tracker finds a pulse, but not which metrical level it is: the same music gives a pulse at
-the quarter, the eighth or the half note. Bars decide it. Music marks its bars with what happens at
-their start: a bass note, a change of chord, a long note, more notes at once. For each reading of
-the pulse (as it is, doubled, halved, or in threes) and each bar length of 2, 3 or 4 beats and each
-phase, the bar score is how much the beats that would be downbeats stand out from the others in
-those marks; a prior over beat tempi breaks near ties. The beat's subdivision (onsets at its
-thirds rather than its half) tells compound metre (6/8) from simple.
+the quarter, the eighth or the half note. The beat is taken to be the reading of the pulse (as it
+is, doubled, tripled, halved, in thirds, or 2:3 and 3:2) whose points carry the most note weight
+compared with the points between them, helped by a prior over beat tempi. Bars are then found at that
+level: music marks them with what happens at their start (a bass note, a change of chord, a long
+note, more notes at once), so for each bar length of 2, 3 or 4 beats and each phase the bar score is
+how much the would-be downbeats stand out from the other beats in those marks. Onsets on the
+beat's thirds rather than its half tell compound metre (6/8) from simple.
 """
 
 from __future__ import annotations
@@ -59,14 +60,6 @@ class Metre:
     beats_per_bar: int
     compound: bool  # each beat divides in three (6/8) rather than two
     first_downbeat: int  # index into beats
-
-    @property
-    def time_signature(self) -> tuple[int, int]:
-        return (3 * self.beats_per_bar, 8) if self.compound else (self.beats_per_bar, 4)
-
-    @property
-    def downbeats(self) -> np.ndarray:
-        return self.beats[self.first_downbeat :: self.beats_per_bar]
 
 
 def readings(pulse: np.ndarray) -> list[np.ndarray]:
