@@ -34,6 +34,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import tempo_pieces  # noqa: E402
+from engine import ensure_fluidsynth, render_midi, say  # noqa: E402
 
 CACHE = BENCH / ".cache" / "tempo"
 SOUND_FONTS = (
@@ -47,10 +48,6 @@ MATCH_ONSET_S = 0.05
 SPEED_PIECE_S = 600.0
 
 
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def render(piece: tempo_pieces.Piece, index: int) -> Path:
     """The piece as 44.1 kHz WAV (cached); the sound font rotates with the piece's index."""
     audio = CACHE / f"{piece.name}.wav"
@@ -59,12 +56,7 @@ def render(piece: tempo_pieces.Piece, index: int) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     midi = audio.with_suffix(".mid")
     piece.to_midi(np.random.default_rng(index)).save(midi)
-    font = SOUND_FONTS[index % len(SOUND_FONTS)]
-    say(f"rendering {audio.name} with {font.name}")
-    partial = audio.with_name(audio.stem + ".part.wav")
-    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-T", "wav", "-F", str(partial),
-                    str(font), str(midi)], check=True, stdout=subprocess.DEVNULL)
-    partial.replace(audio)
+    render_midi(midi, audio, SOUND_FONTS[index % len(SOUND_FONTS)], gain=0.6)
     return audio
 
 
@@ -233,8 +225,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the per-file rows here")
     args = parser.parse_args()
     if args.speed:
+        ensure_fluidsynth()
         speed()
         return
+    ensure_fluidsynth()
     rows = []
     pieces = tempo_pieces.dev_set()
     for index, (piece, tuning) in enumerate(zip(pieces, tempo_pieces.tuning_half(pieces), strict=True)):

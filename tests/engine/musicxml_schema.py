@@ -12,13 +12,14 @@ touches the network.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 import tempfile
 import warnings
 import zipfile
 from pathlib import Path
+
+from midiscribe.engine.model import default_model_path, sha256_of
 
 WHEEL_REQUIREMENT = "musicxml==1.6.3"
 WHEEL_NAME = "musicxml-1.6.3-py3-none-any.whl"
@@ -29,28 +30,27 @@ FIX_HINT = "Run `make install` (or `python tests/engine/musicxml_schema.py`) to 
 
 
 def schema_path() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "midiscribe" / "musicxml-4.0.xsd"
+    """Beside the model, in the user's cache folder."""
+    return default_model_path().parent / "musicxml-4.0.xsd"
 
 
 def verified_schema() -> Path:
     """The cached schema, or an AssertionError saying how to fetch it (tests must not download)."""
     path = schema_path()
     assert path.is_file(), f"The MusicXML 4.0 schema is missing at {path}. {FIX_HINT}"
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert digest == SCHEMA_SHA256, f"{path} is not the pinned MusicXML 4.0 schema; delete it. {FIX_HINT}"
+    assert sha256_of(path) == SCHEMA_SHA256, f"{path} is not the pinned MusicXML 4.0 schema; delete it. {FIX_HINT}"
     return path
 
 
 def fetch() -> Path:
     path = schema_path()
-    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == SCHEMA_SHA256:
+    if path.is_file() and sha256_of(path) == SCHEMA_SHA256:
         return path
     with tempfile.TemporaryDirectory(prefix="midiscribe-xsd-") as folder:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
                         WHEEL_REQUIREMENT, "-d", folder], check=True)
         wheel = Path(folder) / WHEEL_NAME
-        if hashlib.sha256(wheel.read_bytes()).hexdigest() != WHEEL_SHA256:
+        if sha256_of(wheel) != WHEEL_SHA256:
             raise SystemExit(f"{WHEEL_NAME} does not have the pinned SHA-256; refusing to use it.")
         with zipfile.ZipFile(wheel) as archive:
             data = archive.read(SCHEMA_MEMBER)
