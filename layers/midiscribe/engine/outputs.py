@@ -6,7 +6,8 @@ from amplitude, pitch bends in thirds of a semitone turned into 14-bit values ov
 range) with three differences a MIDI reader benefits from: the bend range is stated with RPN 0
 instead of assumed, bends return to centre after each bent note, and ``multiple_pitch_bends``
 spreads overlapping notes over MIDI channels (one instrument track) instead of writing one
-instrument per pitch.
+instrument per pitch. Its tempo track is the tempo map of engine/tempo_map.py: the tracked beats and
+bars, or one constant tempo when ``midi_tempo`` is given. The JSON carries the tracked rhythm.
 """
 
 from __future__ import annotations
