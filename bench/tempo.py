@@ -21,7 +21,6 @@ map; a note lands when the written grid point nearest to its quantised time is i
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import subprocess
@@ -47,21 +46,29 @@ TEMPO_TOLERANCE = 0.04
 BEAT_WINDOW_S = 0.07
 MATCH_ONSET_S = 0.05
 SPEED_PIECE_S = 600.0
-# mir_eval scores the beats; a bench-only package, so it goes to a folder of the bench's own rather than
-# into the product's venv (its needs, numpy, scipy and decorator, come with librosa already).
+# Bench-only packages, installed with --no-deps into a folder of the bench's own rather than into the
+# product's venv: mir_eval scores the beats; librosa runs the reference trackers (its default tracker on
+# the audio, and its dynamic program, which midiscribe used before engine/beats.py had its own), with
+# what it needs that the product no longer carries. Pinned: the versions the earlier figures came from.
 BENCH_SITE = BENCH / ".cache" / "site"
-MIR_EVAL = "mir_eval==0.8.2"
+BENCH_PACKAGES = (
+    "mir_eval==0.8.2", "librosa==1.0.0", "numba==0.68.1", "llvmlite==0.50.0", "scipy==1.18.1",
+    "scikit-learn==1.9.1", "threadpoolctl==3.8.0", "joblib==1.6.0", "decorator==5.3.1", "lazy-loader==0.6",
+    "msgpack==1.2.4", "pooch==1.9.0", "platformdirs==4.14.8", "narwhals==2.29.0",
+)
 
 
-def ensure_mir_eval() -> None:
-    sys.path.insert(0, str(BENCH_SITE))
-    try:
-        import mir_eval  # noqa: F401
-    except ImportError:
-        say(f"installing {MIR_EVAL} into {BENCH_SITE}")
+def ensure_bench_packages() -> None:
+    """The bench-only packages on sys.path, installed first if a fresh interpreter cannot import them (probed
+    in a subprocess: a failed import in this one would leave librosa's lazy submodules half set up)."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(BENCH_SITE / ".numba-cache"))
+    probe = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(BENCH_SITE)!r}); "
+                            "import librosa.beat, mir_eval.beat"], capture_output=True)
+    if probe.returncode != 0:
+        say(f"installing {' '.join(BENCH_PACKAGES)} into {BENCH_SITE}")
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-                        "--target", str(BENCH_SITE), MIR_EVAL], check=True)
-        importlib.invalidate_caches()  # the folder did not exist when the path was first searched
+                        "--upgrade", "--target", str(BENCH_SITE), *BENCH_PACKAGES], check=True)
+    sys.path.insert(0, str(BENCH_SITE))
 
 
 def render(piece: tempo_pieces.Piece, index: int) -> Path:
@@ -113,8 +120,36 @@ def librosa_default(audio: Path) -> np.ndarray:
     return np.load(cached)
 
 
+def librosa_dp_pulse(onset_strength: np.ndarray) -> np.ndarray:
+    """The pulse as midiscribe found it before engine/beats.py had its own dynamic program: the same
+    envelope and tempo curve, and librosa's ``beat_track`` (numba) placing the beats along the curve."""
+    import librosa
+
+    from midiscribe.engine import beats
+    from midiscribe.engine.notes import FFT_HOP, FRAMES_PER_SECOND, SAMPLE_RATE, frame_times
+
+    if len(onset_strength) < beats.MIN_SECONDS * FRAMES_PER_SECOND:
+        return np.zeros(0)
+    envelope = beats.onset_envelope(onset_strength)
+    if not np.any(envelope > 0):
+        return np.zeros(0)
+    _, frames = librosa.beat.beat_track(
+        onset_envelope=envelope.astype(np.float32), sr=SAMPLE_RATE, hop_length=FFT_HOP,
+        bpm=beats.tempo_curve(envelope).astype(np.float32), tightness=beats.TIGHTNESS, units="frames",
+    )
+    return frame_times(np.asarray(frames, dtype=np.int64))
+
+
 def tempo_of(beats: np.ndarray) -> float:
     return float(60.0 / np.median(np.diff(beats))) if len(beats) > 1 else float("nan")
+
+
+def tempo_right(bpm: float, truth: float, levels=(1.0,)) -> bool:
+    """Acc1 with ``levels`` (1,); Acc2 with (1, 2, 3, 1/2, 1/3): the tempo at some metrical level."""
+    return any(abs(bpm / (truth * level) - 1) <= TEMPO_TOLERANCE for level in levels)
+
+
+ACC2_LEVELS = (1.0, 2.0, 3.0, 1 / 2, 1 / 3)
 
 
 def beat_f(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -158,56 +193,80 @@ def quantisation(piece: tempo_pieces.Piece, notes: list, tempo_map) -> tuple[int
     return int(landed.sum()), len(pairs)
 
 
-def evaluate(index: int, piece: tempo_pieces.Piece) -> dict:
+def rhythm_scores(piece: tempo_pieces.Piece, rhythm, notes: list, duration: float) -> dict:
+    """Tempo, beat, downbeat, metre and quantisation figures of one tracked rhythm against the piece."""
     from midiscribe.engine.options import TranscriptionOptions
-    from midiscribe.engine.rhythm import track_rhythm
     from midiscribe.engine.tempo_map import tempo_map_for
     from midiscribe.engine.transcription import Transcription
 
+    truth_tempo = piece.median_tempo_bpm
+    if rhythm is None:
+        return dict(bpm=float("nan"), acc1=False, acc2=False, beat_f=0.0, downbeat_f=0.0, signature="-",
+                    landed=0, matched=0)
+    numerator, denominator = rhythm.time_signature
+    tempo_map = tempo_map_for(Transcription(notes, duration, TranscriptionOptions(), rhythm=rhythm))
+    landed, matched = quantisation(piece, notes, tempo_map)
+    return dict(
+        bpm=rhythm.tempo_bpm, acc1=tempo_right(rhythm.tempo_bpm, truth_tempo),
+        acc2=tempo_right(rhythm.tempo_bpm, truth_tempo, ACC2_LEVELS),
+        beat_f=beat_f(piece.beat_times[:-1], rhythm.beats),
+        downbeat_f=downbeat_f(piece.downbeat_times[:-1], rhythm.downbeats),
+        signature=f"{numerator}/{denominator}", landed=landed, matched=matched,
+    )
+
+
+def evaluate(index: int, piece: tempo_pieces.Piece, with_librosa_dp: bool) -> dict:
+    from midiscribe.engine.beats import track_pulse
+    from midiscribe.engine.rhythm import rhythm_from_pulse
+
     audio = render(piece, index)
     onset, notes, duration = transcribed(audio)
-    rhythm = track_rhythm(onset, notes, duration)
-    truth_beats = piece.beat_times[:-1]
-    truth_tempo = piece.median_tempo_bpm
+    row = {"piece": piece.name, "metre": piece.metre, "true_bpm": piece.median_tempo_bpm,
+           "ours": rhythm_scores(piece, rhythm_from_pulse(track_pulse(onset), notes, duration), notes, duration)}
+    if with_librosa_dp:
+        row["librosa_dp"] = rhythm_scores(piece, rhythm_from_pulse(librosa_dp_pulse(onset), notes, duration),
+                                          notes, duration)
     theirs = librosa_default(audio)
-    row = {"piece": piece.name, "metre": piece.metre, "true_bpm": truth_tempo}
-    if rhythm is None:
-        row.update(bpm=float("nan"), acc1=False, beat_f=0.0, downbeat_f=0.0, signature="-", landed=0, matched=0)
-    else:
-        numerator, denominator = rhythm.time_signature
-        tempo_map = tempo_map_for(Transcription(notes, duration, TranscriptionOptions(), rhythm=rhythm))
-        landed, matched = quantisation(piece, notes, tempo_map)
-        row.update(
-            bpm=rhythm.tempo_bpm, acc1=abs(rhythm.tempo_bpm / truth_tempo - 1) <= TEMPO_TOLERANCE,
-            beat_f=beat_f(truth_beats, rhythm.beats), downbeat_f=downbeat_f(piece.downbeat_times[:-1], rhythm.downbeats),
-            signature=f"{numerator}/{denominator}", landed=landed, matched=matched,
-        )
     their_bpm = tempo_of(theirs)
-    row.update(librosa_bpm=their_bpm, librosa_acc1=abs(their_bpm / truth_tempo - 1) <= TEMPO_TOLERANCE,
-               librosa_beat_f=beat_f(truth_beats, theirs))
+    row["librosa"] = dict(bpm=their_bpm, acc1=tempo_right(their_bpm, piece.median_tempo_bpm),
+                          acc2=tempo_right(their_bpm, piece.median_tempo_bpm, ACC2_LEVELS),
+                          beat_f=beat_f(piece.beat_times[:-1], theirs))
     return row
 
 
 def report(rows: list[dict]) -> None:
-    print(f"{'piece':44s} {'true':>6s} {'ours':>6s} {'A1':>2s} {'beatF':>5s} {'dbF':>5s} {'sig':>5s} "
-          f"{'q-land':>7s} | {'librosa':>7s} {'A1':>2s} {'beatF':>5s}")
+    trackers = [name for name in ("ours", "librosa_dp") if name in rows[0]]
+    head = f"{'piece':44s} {'true':>6s}"
+    for name in trackers:
+        head += f" | {name:>10s} {'A1':>2s} {'A2':>2s} {'beatF':>5s} {'dbF':>5s} {'sig':>5s}"
+    print(head + f" | {'librosa':>7s} {'A1':>2s} {'A2':>2s} {'beatF':>5s}")
     for r in rows:
-        print(f"{r['piece']:44s} {r['true_bpm']:6.1f} {r['bpm']:6.1f} {int(r['acc1']):2d} {r['beat_f']:5.2f} "
-              f"{r['downbeat_f']:5.2f} {r['signature']:>5s} {r['landed']:3d}/{r['matched']:<3d} | "
-              f"{r['librosa_bpm']:7.1f} {int(r['librosa_acc1']):2d} {r['librosa_beat_f']:5.2f}")
+        line = f"{r['piece']:44s} {r['true_bpm']:6.1f}"
+        for name in trackers:
+            t = r[name]
+            line += (f" | {t['bpm']:10.1f} {int(t['acc1']):2d} {int(t['acc2']):2d} {t['beat_f']:5.2f} "
+                     f"{t['downbeat_f']:5.2f} {t['signature']:>5s}")
+        t = r["librosa"]
+        print(line + f" | {t['bpm']:7.1f} {int(t['acc1']):2d} {int(t['acc2']):2d} {t['beat_f']:5.2f}")
     count = len(rows)
-    landed, matched = sum(r["landed"] for r in rows), sum(r["matched"] for r in rows)
-    signature_right = sum(r["signature"] == r["metre"] for r in rows)
+    labels = {"ours": "midiscribe", "librosa_dp": "with librosa's DP (before)", "librosa": "librosa default"}
+
+    def mean(name: str, figure: str) -> float:
+        return float(np.mean([r[name][figure] for r in rows]))
+
     print()
     print(f"files: {count}")
-    print(f"tempo Acc1 (4 %):        ours {sum(r['acc1'] for r in rows) / count:6.1%}   "
-          f"librosa default {sum(r['librosa_acc1'] for r in rows) / count:6.1%}   (target >= 90 %)")
-    print(f"beat F-measure (mean):   ours {np.mean([r['beat_f'] for r in rows]):6.3f}   "
-          f"librosa default {np.mean([r['librosa_beat_f'] for r in rows]):6.3f}   (target >= 0.85)")
-    print(f"downbeat F (mean):       ours {np.mean([r['downbeat_f'] for r in rows]):6.3f}   (target >= 0.6)")
-    print(f"time signature right:    {signature_right}/{count}")
-    print(f"quantised on the written grid: {landed}/{matched} = {landed / max(matched, 1):.1%} of matched notes "
-          f"(target >= 95 %)")
+    print(f"{'':28s} {'Acc1':>6s} {'Acc2':>6s} {'beat F':>7s} {'dbeat F':>7s} {'metre':>7s} {'on grid':>8s}")
+    for name in [*trackers, "librosa"]:
+        line = f"{labels[name]:28s} {mean(name, 'acc1'):6.1%} {mean(name, 'acc2'):6.1%} {mean(name, 'beat_f'):7.3f}"
+        if name != "librosa":
+            landed, matched = sum(r[name]["landed"] for r in rows), sum(r[name]["matched"] for r in rows)
+            right = sum(r[name]["signature"] == r["metre"] for r in rows)
+            line += f" {mean(name, 'downbeat_f'):7.3f} {right:3d}/{count:<3d} {landed / max(matched, 1):8.1%}"
+        print(line)
+    print(f"{'target':28s} {'>= 90%':>6s} {'':>6s} {'>= 0.85':>7s} {'>= 0.6':>7s} {'':>7s} {'>= 95%':>8s}")
+    print("(Acc1: tempo within 4 % of the notated beat's; Acc2: within 4 % of it, or of twice, three times, half or a "
+          "third of it. on grid: matched notes whose 1/16-quantised time is their written grid point.)")
 
 
 def speed() -> None:
@@ -238,6 +297,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--speed", action="store_true", help="only the 10-minute timing figure")
+    parser.add_argument("--librosa-dp", action="store_true",
+                        help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")
     parser.add_argument("--json", type=Path, help="also write the per-file rows here")
     args = parser.parse_args()
     if args.speed:
@@ -245,12 +306,12 @@ def main() -> None:
         speed()
         return
     ensure_fluidsynth()
-    ensure_mir_eval()
+    ensure_bench_packages()
     rows = []
     pieces = tempo_pieces.dev_set()
     for index, (piece, tuning) in enumerate(zip(pieces, tempo_pieces.tuning_half(pieces), strict=True)):
         if args.half == "all" or tuning == (args.half == "tuning"):
-            rows.append(evaluate(index, piece))
+            rows.append(evaluate(index, piece, args.librosa_dp))
     report(rows)
     print(f"half: {args.half}; load: {os.getloadavg()}")
     if args.json:

@@ -1,8 +1,9 @@
 """The rhythm of a transcription: beats, bars, metre, tempo and key, found after the notes.
 
 ``track_rhythm`` runs the beat tracker on the onset strength the transcription kept
-(engine/beats.py), settles the metre and downbeats from the notes (engine/metre.py) and estimates
-the key (engine/key.py). The result feeds the MIDI tempo map, quantisation, the score and the JSON.
+(engine/beats.py), then ``rhythm_from_pulse`` settles the metre and downbeats from the notes
+(engine/metre.py) and estimates the key (engine/key.py). The result feeds the MIDI tempo map,
+quantisation, the score and the JSON.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .beats import track_pulse
 from .key import Key, estimate_key
 from .metre import NoteArrays, find_metre
 from .transcription import NoteEvent
@@ -48,12 +50,15 @@ class Rhythm:
 
 def track_rhythm(onset_strength: np.ndarray | None, notes: Sequence[NoteEvent], duration_s: float) -> Rhythm | None:
     """The rhythm of a transcription, or None when there is no steady pulse to find (too short, silent)."""
-    from .beats import track_pulse  # librosa: the worker image only
-
     if onset_strength is None:
         return None
+    return rhythm_from_pulse(track_pulse(onset_strength), notes, duration_s)
+
+
+def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s: float) -> Rhythm | None:
+    """The rhythm built on a tracked pulse (seconds): its metrical level, bars, metre and the key."""
     arrays = NoteArrays.of(notes)
-    metre = find_metre(track_pulse(onset_strength), arrays)
+    metre = find_metre(pulse, arrays)
     if metre is None:
         return None
     key = estimate_key(arrays.pitches, arrays.ends - arrays.starts, arrays.amplitudes)
