@@ -48,6 +48,11 @@ def waltz() -> tuple[Transcription, list[tuple[Fraction, Fraction, int]]]:
 
 
 @pytest.fixture(scope="module")
+def schema():
+    return load_schema()
+
+
+@pytest.fixture(scope="module")
 def score_document() -> bytes:
     transcription, _ = waltz()
     buffer = io.BytesIO()
@@ -78,8 +83,7 @@ def test_score_parses_back_with_the_same_notes(score_document):
     assert "E-" in names and "D#" not in names
 
 
-def test_score_validates_against_the_musicxml_4_schema(score_document):
-    schema = load_schema()
+def test_score_validates_against_the_musicxml_4_schema(score_document, schema):
     errors = list(schema.iter_errors(io.BytesIO(score_document)))
     assert errors == [], errors[:3]
     # The check is a real one: a measure without its required number attribute is refused.
@@ -102,15 +106,63 @@ def test_musescore_engraves_the_score(score_document, tmp_path):
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
 
 
-def test_any_quantised_transcription_makes_a_valid_score():
-    """Random notes of every length, overlapping, across a tempo change: the score is still valid MusicXML."""
-    rng = np.random.default_rng(21)
+@pytest.mark.parametrize(("beats_per_bar", "compound", "first_downbeat"), [(4, False, 3), (3, False, 1), (2, True, 1),
+                                                                          (3, True, 0), (4, True, 2)])
+def test_any_quantised_transcription_makes_a_valid_score_with_the_same_notes(beats_per_bar, compound, first_downbeat,
+                                                                           schema):
+    """Random notes of every length, overlapping, across a tempo change, in simple and compound metres
+    with a pickup, on every grid: the score is valid MusicXML and reads back as the quantised notes."""
+    from music21 import converter
+
+    from midiscribe.engine.tempo_map import tempo_map_for
+
+    rng = np.random.default_rng(21 + beats_per_bar)
     # Beats as a tracker finds them: on model frames (11.6 ms), so never evenly spaced in floats.
-    beats = np.round(np.cumsum(rng.normal(0.5, 0.004, 60)) / (256 / 22050)) * (256 / 22050)
-    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=3, compound=False, key=Key(9, "minor"))
-    starts = np.sort(rng.uniform(0.0, beats[-1], 150))
-    notes = [NoteEvent(float(s), float(s + rng.exponential(0.4) + 0.02), int(rng.integers(36, 90)), 0.6) for s in starts]
-    for grid in ("1/16", "1/8t", "1/16t"):
+    beats = np.round(np.cumsum(rng.normal(0.5, 0.004, 36)) / (256 / 22050)) * (256 / 22050)
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=beats_per_bar, first_downbeat=first_downbeat,
+                    compound=compound, key=Key(9, "minor"))
+    # Each pitch's notes follow one another, so reading ties back cannot join two of them.
+    notes = []
+    for pitch in rng.choice(np.arange(36, 90), 12, replace=False):
+        start = float(rng.uniform(0.0, 3.0))
+        while start < beats[-1] - 1.0:
+            length = float(rng.exponential(0.4) + 0.02)
+            notes.append(NoteEvent(start, start + length, int(pitch), 0.6))
+            start += length + 0.3 + float(rng.exponential(1.0))
+    notes.sort(key=lambda note: note.start_s)
+    for grid in ("1/16", "1/8", "1/8t", "1/16t"):
+        transcription = Transcription(notes, float(beats[-1] + 1), TranscriptionOptions(quantize=grid), rhythm=rhythm)
         buffer = io.BytesIO()
-        Transcription(notes, float(beats[-1] + 1), TranscriptionOptions(quantize=grid), rhythm=rhythm).write_musicxml(buffer)
-        assert list(load_schema().iter_errors(io.BytesIO(buffer.getvalue()))) == [], grid
+        transcription.write_musicxml(buffer)
+        assert list(schema.iter_errors(io.BytesIO(buffer.getvalue()))) == [], grid
+        quantized = transcription.quantized()
+        tempo_map = tempo_map_for(quantized)
+        expected = sorted(
+            (Fraction(round(float(tempo_map.quarters_at(n.start_s)) * 48), 48),
+             Fraction(round(float(tempo_map.quarters_at(n.end_s) - tempo_map.quarters_at(n.start_s)) * 48), 48), n.pitch)
+            for n in quantized.notes)
+        score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+        assert sorted(tied_notes(score)) == expected, grid
+
+
+def tied_notes(score) -> list[tuple[Fraction, Fraction, int]]:
+    """(start, length, pitch) of every note, tied pieces joined (music21's stripTies leaves chord members)."""
+    joined, sounding = [], {}
+    for part in score.parts:
+        for element in part.flatten().notes:
+            offset = Fraction(element.offset).limit_denominator(48)
+            piece = Fraction(element.quarterLength).limit_denominator(48)
+            for member in element.notes if element.isChord else (element,):
+                tie = member.tie.type if member.tie is not None else None
+                midi = member.pitch.midi
+                start, length = offset, piece
+                if tie in ("stop", "continue"):
+                    start, so_far = sounding.pop(midi)
+                    assert start + so_far == offset, f"a tie to {midi} at {offset} does not continue a note"
+                    length += so_far
+                if tie in ("start", "continue"):
+                    sounding[midi] = (start, length)
+                else:
+                    joined.append((start, length, midi))
+    assert not sounding, f"ties left open: {sounding}"
+    return joined
