@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/tempo.py --half held-back      # the figures to report
     .venv/bin/python bench/tempo.py --half tuning         # the half settings are chosen on
-    .venv/bin/python bench/tempo.py --speed               # tracking time against transcription, 10-minute file
+    .venv/bin/python bench/tempo.py --librosa-dp          # also the tracker with librosa's DP, which ours replaced
+
+Timing figures are bench/tempo_speed.py's.
 
 The dev set (bench/tempo_pieces.py): 40 pieces of about 40 s in 2/4, 3/4, 4/4 and 6/8 at 60-180 BPM
 (6/8: 60-120 dotted quarters), steady or with a step or gradual tempo change, five ensembles, some
@@ -25,7 +27,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import tempo_pieces  # noqa: E402
+import tempo_styles  # noqa: E402
 from engine import ensure_fluidsynth, render_midi, say  # noqa: E402
 
 CACHE = BENCH / ".cache" / "tempo"
@@ -45,7 +47,6 @@ SOUND_FONTS = (
 TEMPO_TOLERANCE = 0.04
 BEAT_WINDOW_S = 0.07
 MATCH_ONSET_S = 0.05
-SPEED_PIECE_S = 600.0
 # Bench-only packages, installed with --no-deps into a folder of the bench's own rather than into the
 # product's venv: mir_eval scores the beats; librosa runs the reference trackers (its default tracker on
 # the audio, and its dynamic program, which midiscribe used before engine/beats.py had its own), with
@@ -269,51 +270,29 @@ def report(rows: list[dict]) -> None:
           "third of it. on grid: matched notes whose 1/16-quantised time is their written grid point.)")
 
 
-def speed() -> None:
-    """Rhythm tracking time against the whole transcription on a 10-minute file (warm, then cold)."""
-    from midiscribe.engine import transcribe
-
-    piece = tempo_pieces.make_piece(7, "4/4", 104.0, "steady", "band", seconds=SPEED_PIECE_S, drums=True)
-    piece.name = f"speed-{int(SPEED_PIECE_S)}s"
-    audio = render(piece, 0)
-    started = time.perf_counter()
-    cold = subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); "
-                           "from midiscribe.engine.beats import track_pulse; import numpy as np; "
-                           "track_pulse(np.random.default_rng(0).random(2000)); print(time.perf_counter() - t)"],
-                          capture_output=True, text=True, check=True)
-    say(f"cold start measured in {time.perf_counter() - started:.1f} s")
-    transcribe(audio)  # warm-up: model session, librosa import and numba compilation
-    runs = [transcribe(audio).timings for _ in range(3)]
-    rhythm = [run["rhythm_s"] for run in runs]
-    total = [run["total_s"] for run in runs]
-    print(f"10-minute file ({audio.name}), 3 warm runs: rhythm {np.median(rhythm):.3f} s of {np.median(total):.2f} s "
-          f"total = {np.median(rhythm) / np.median(total):.2%} (target <= 5 %)")
-    print(f"cold start of the tracker in a fresh process (import librosa + first call, numba compiles): "
-          f"{float(cold.stdout.strip()):.2f} s")
-    print(f"load: {os.getloadavg()}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", choices=("first", "second"), default="second",
+                        help="the dev set: the first 40 pieces (tempo_pieces.py) or the second 80 (tempo_styles.py)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
-    parser.add_argument("--speed", action="store_true", help="only the 10-minute timing figure")
     parser.add_argument("--librosa-dp", action="store_true",
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")
     parser.add_argument("--json", type=Path, help="also write the per-file rows here")
     args = parser.parse_args()
-    if args.speed:
-        ensure_fluidsynth()
-        speed()
-        return
     ensure_fluidsynth()
     ensure_bench_packages()
     rows = []
-    pieces = tempo_pieces.dev_set()
-    for index, (piece, tuning) in enumerate(zip(pieces, tempo_pieces.tuning_half(pieces), strict=True)):
+    if args.set == "first":
+        pieces = tempo_pieces.dev_set()
+        halves = tempo_pieces.tuning_half(pieces)
+    else:
+        pieces = tempo_styles.second_set()
+        halves = tempo_styles.second_set_tuning_half(pieces)
+    for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True)):
         if args.half == "all" or tuning == (args.half == "tuning"):
             rows.append(evaluate(index, piece, args.librosa_dp))
     report(rows)
-    print(f"half: {args.half}; load: {os.getloadavg()}")
+    print(f"set: {args.set}; half: {args.half}; load: {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
 

@@ -48,6 +48,8 @@ class Piece:
     notes: list[tuple[float, float, int, int, int]] = field(default_factory=list)  # start, length (beats), channel, pitch, velocity
     programs: dict[int, int] = field(default_factory=dict)
     jitter_s: float = 0.0
+    style: str = "classic"  # the accompaniment and melody habits (bench/tempo_styles.py)
+    change: str = "steady"  # the tempo curve: steady, step or gradual
 
     def add(self, start: float, length: float, channel: int, pitch: int, velocity: int) -> None:
         if 21 <= pitch <= 108 and length > 0:
@@ -184,17 +186,18 @@ def melody_lengths(rng: np.random.Generator, piece: Piece, bpm: float) -> list[f
 
 
 def make_piece(seed: int, metre: str, bpm: float, change: str, ensemble: str, seconds: float = 40.0,
-               jitter_s: float = 0.0, drums: bool = False) -> Piece:
+               jitter_s: float = 0.0, drums: bool = False, ensembles: dict = ENSEMBLES) -> Piece:
     """A piece of about ``seconds`` in ``metre`` starting at ``bpm`` (notated beats per minute)."""
     rng = np.random.default_rng(seed)
     beats_per_bar, quarters_per_beat, grid = METRES[metre]
     bars = max(8, int(round(seconds * bpm / 60 / beats_per_bar)))
     beats = bars * beats_per_bar
-    accompaniment_program, bass_program, melody_program = ENSEMBLES[ensemble]
+    accompaniment_program, bass_program, melody_program = ensembles[ensemble]
     piece = Piece(
         name=f"{seed:03d}-{metre.replace('/', '')}-{round(bpm)}bpm-{change}-{ensemble}{'-drums' if drums else ''}",
         metre=metre, ensemble=ensemble, beats_per_bar=beats_per_bar, quarters_per_beat=quarters_per_beat,
         grid=grid, beat_times=tempo_curve(rng, change, bpm, beats + 1, beats_per_bar), jitter_s=jitter_s,
+        change=change,
     )
     channels = {0: accompaniment_program, 1: bass_program or accompaniment_program,
                 2: melody_program or accompaniment_program}
@@ -254,7 +257,7 @@ def tuning_half(pieces: list[Piece]) -> list[bool]:
     seen: dict[tuple[str, str], int] = {}
     chosen = []
     for piece in pieces:
-        kind = (piece.metre, piece.name.split("-")[3])
+        kind = (piece.metre, piece.change)
         chosen.append(seen.get(kind, 0) % 2 == 0)
         seen[kind] = seen.get(kind, 0) + 1
     return chosen
