@@ -28,7 +28,7 @@ BASELINE_S = 1.0
 PULSE_TEMPI = np.geomspace(40.0, 320.0, 141)
 # The prior over pulse tempi: log-normal around the tempo most music's pulse is felt at.
 PRIOR_CENTRE_BPM = 120.0
-PRIOR_WIDTH_OCTAVES = 1.0
+PRIOR_WIDTH_OCTAVES = 1.5
 # Autocorrelation windows for the tempo curve: long enough for a few beats at 40 BPM.
 CURVE_WINDOW_S = 8.0
 CURVE_HOP_S = 1.0

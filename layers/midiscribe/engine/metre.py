@@ -1,13 +1,15 @@
 """Metre and downbeats from the pulse and the notes: which level is the beat, how beats group into bars.
 
 A beat tracker finds a pulse, but not which metrical level it is: the same music gives a pulse at
-the quarter, the eighth or the half note. The beat is taken to be the reading of the pulse (as it
-is, doubled, tripled, halved, in thirds, or 2:3 and 3:2) whose points carry the most note weight
-compared with the points between them, helped by a prior over beat tempi. Bars are then found at that
-level: music marks them with what happens at their start (a bass note, a change of chord, a long
-note, more notes at once), so for each bar length of 2, 3 or 4 beats and each phase the bar score is
+the quarter, the eighth or the half note. The beat is the reading of the pulse (as it is, doubled,
+tripled, halved, in thirds, or 2:3 and 3:2) with the best level score: the pulse as tracked starts
+ahead (its tempo curve already weighed every periodicity against a tempo prior), and a reading
+gains by how much more note weight its points carry than the points between them and by a prior
+over notated beat tempi, which moves a pulse tracked at half or double speed. Bars are then found
+at that level: music marks them with what happens at their start (a bass note, a change of chord, a
+long note, more notes at once), so for each bar length of 2, 3 or 4 beats and each phase the bar score is
 how much the would-be downbeats stand out from the other beats in those marks. Onsets on the
-beat's thirds rather than its half tell compound metre (6/8) from simple.
+beat's thirds rather than its half (and often enough) tell compound metre (6/8) from simple.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import numpy as np
 
 BAR_LENGTHS = (2, 3, 4)
 # The notated beat's tempo prior (log-normal): most written music counts its beat at 60-180 BPM.
-BEAT_PRIOR_CENTRE_BPM = 110.0
+BEAT_PRIOR_CENTRE_BPM = 120.0
 BEAT_PRIOR_WIDTH_OCTAVES = 0.7
-# Weights of a reading's salience and its tempo prior in choosing the beat level.
-SALIENCE_WEIGHT = 2.0
-PRIOR_WEIGHT = 0.5
+# Weights, in choosing the beat level, of being the tracked pulse itself (its tempo curve already
+# weighed the periodicities with a tempo prior), of a reading's salience and of the beat tempo prior.
+# Chosen on the tuning pieces (bench/tempo_tune.py).
+PULSE_WEIGHT = 1.0
+SALIENCE_WEIGHT = 1.0
+PRIOR_WEIGHT = 1.0
 # Marks of a downbeat and their weights in the bar score.
 MARK_WEIGHTS = {"bass": 1.0, "harmony": 1.0, "length": 0.5, "accent": 0.5}
 # A note belongs to a beat when it starts within this fraction of a beat period of it.
@@ -32,7 +37,11 @@ BASS_QUANTILE = 0.25
 # Time resolution of the running pitch-class integral the harmonic change is read from.
 CHROMA_RATE_HZ = 100.0
 # Bar lengths are scored relative to 2 beats: a longer bar must earn its place by this much.
-LONGER_BAR_MARGIN = 0.15
+LONGER_BAR_MARGIN = 0.1
+# Compound metre needs onsets on the beat's thirds weighing at least this share of those on the beat;
+# an onset is on a subdivision within this fraction of the beat.
+MIN_THIRDS_SHARE = 0.4
+SUBDIVISION_TOLERANCE = 0.06
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,8 @@ def bar_scores(marks: np.ndarray) -> dict[tuple[int, int], float]:
 
 
 def is_compound(beats: np.ndarray, onset_times: np.ndarray, onset_weights: np.ndarray) -> bool:
-    """Whether onsets between beats fall on thirds of the beat more than on its half and quarters."""
+    """Whether onsets between beats fall on thirds of the beat more than on its half and quarters, and
+    often enough to count: a waltz or a minuet that seldom divides its beat stays simple."""
     if len(beats) < 3 or len(onset_times) == 0:
         return False
     inside = (onset_times >= beats[0]) & (onset_times < beats[-1])
@@ -174,34 +184,44 @@ def is_compound(beats: np.ndarray, onset_times: np.ndarray, onset_weights: np.nd
     phase = (times - beats[index]) / (beats[index + 1] - beats[index])
 
     def weight_near(points) -> float:
-        return float(sum(weights[np.abs(phase - point) < 0.06].sum() for point in points))
+        return float(sum(weights[np.minimum(np.abs(phase - point), 1 - np.abs(phase - point)) < SUBDIVISION_TOLERANCE]
+                         .sum() for point in points))
 
-    return weight_near((1 / 3, 2 / 3)) > weight_near((1 / 4, 1 / 2, 3 / 4))
+    thirds = weight_near((1 / 3, 2 / 3))
+    return thirds > weight_near((1 / 4, 1 / 2, 3 / 4)) and thirds > MIN_THIRDS_SHARE * weight_near((0.0,))
 
 
-def beat_prior(beats: np.ndarray) -> float:
-    bpm = 60.0 / np.median(np.diff(beats))
-    return -0.5 * (np.log2(bpm / BEAT_PRIOR_CENTRE_BPM) / BEAT_PRIOR_WIDTH_OCTAVES) ** 2
+def level_evidence(candidates: list[np.ndarray], notes: NoteArrays) -> np.ndarray:
+    """(readings, 2): each reading's salience and tempo (BPM); ``candidates[0]`` is the pulse as tracked."""
+    weights = [weight_on_and_between(beats, notes) for beats in candidates]
+    heaviest = max(max(on for on, _ in weights), 1e-9)
+    return np.array([((on - between) / heaviest, 60.0 / np.median(np.diff(beats)))
+                     for beats, (on, between) in zip(candidates, weights, strict=True)])
+
+
+def level_scores(evidence: np.ndarray) -> np.ndarray:
+    """How good a beat each reading would be, from its ``level_evidence`` row."""
+    salience, bpm = evidence.T
+    prior = -0.5 * (np.log2(bpm / BEAT_PRIOR_CENTRE_BPM) / BEAT_PRIOR_WIDTH_OCTAVES) ** 2
+    is_pulse = np.arange(len(evidence)) == 0
+    return PULSE_WEIGHT * is_pulse + SALIENCE_WEIGHT * salience + PRIOR_WEIGHT * prior
 
 
 def find_metre(pulse: np.ndarray, notes: NoteArrays) -> Metre | None:
     """The beat level, then the bars at that level; None without a pulse.
 
-    The beat is the reading of the pulse with the best salience (how much more weight of notes falls
-    on its beats than between them, relative to the heaviest reading's beats: read too fast, many of
-    its beats are empty; read too slow, its halves or thirds, the real beats, carry as much as its
-    beats) plus the tempo prior. The bar length and phase are then the best bar score at that level.
+    The beat is the reading of the pulse with the best level score: the tracked pulse itself earns a
+    bonus, then salience (how much more weight of notes falls on its beats than between them, relative
+    to the heaviest reading's beats: read too fast, many of its beats are empty; read too slow, its
+    halves or thirds, the real beats, carry as much as its beats) and the tempo prior. The bar
+    length and phase are then the best bar score at that level.
     """
     if len(pulse) < 4:
         return None
     candidates = readings(pulse)
     if not len(notes.starts):
         return Metre(beats=pulse, beats_per_bar=4, compound=False, first_downbeat=0)
-    weights = [weight_on_and_between(beats, notes) for beats in candidates]
-    heaviest = max(max(on for on, _ in weights), 1e-9)
-    levels = [SALIENCE_WEIGHT * (on - between) / heaviest + PRIOR_WEIGHT * beat_prior(beats)
-              for beats, (on, between) in zip(candidates, weights, strict=True)]
-    beats = candidates[int(np.argmax(levels))]
+    beats = candidates[int(np.argmax(level_scores(level_evidence(candidates, notes))))]
     scores = bar_scores(beat_marks(beats, notes))
     if not scores:
         return Metre(beats=beats, beats_per_bar=4, compound=False, first_downbeat=0)
