@@ -222,7 +222,7 @@ def evaluate(index: int, piece: tempo_pieces.Piece, with_librosa_dp: bool) -> di
 
     audio = render(piece, index)
     onset, notes, duration = transcribed(audio)
-    row = {"piece": piece.name, "metre": piece.metre, "true_bpm": piece.median_tempo_bpm,
+    row = {"piece": piece.name, "style": piece.style, "metre": piece.metre, "true_bpm": piece.median_tempo_bpm,
            "ours": rhythm_scores(piece, rhythm_from_pulse(track_pulse(onset), notes, duration), notes, duration)}
     if with_librosa_dp:
         row["librosa_dp"] = rhythm_scores(piece, rhythm_from_pulse(librosa_dp_pulse(onset), notes, duration),
@@ -266,6 +266,17 @@ def report(rows: list[dict]) -> None:
             line += f" {mean(name, 'downbeat_f'):7.3f} {right:3d}/{count:<3d} {landed / max(matched, 1):8.1%}"
         print(line)
     print(f"{'target':28s} {'>= 90%':>6s} {'':>6s} {'>= 0.85':>7s} {'>= 0.6':>7s} {'':>7s} {'>= 95%':>8s}")
+    styles = sorted({r["style"] for r in rows})
+    if len(styles) > 1:
+        print(f"by style (midiscribe | librosa default):  {'files':>5s} {'Acc1':>6s} {'Acc2':>6s} {'beat F':>7s} {'metre':>6s} | "
+              f"{'Acc1':>6s} {'beat F':>7s}")
+        for style in styles:
+            mine = [r for r in rows if r["style"] == style]
+            right = sum(r["ours"]["signature"] == r["metre"] for r in mine)
+            print(f"  {style:38s} {len(mine):5d} {np.mean([r['ours']['acc1'] for r in mine]):6.0%} "
+                  f"{np.mean([r['ours']['acc2'] for r in mine]):6.0%} {np.mean([r['ours']['beat_f'] for r in mine]):7.3f} "
+                  f"{right:3d}/{len(mine):<2d} | {np.mean([r['librosa']['acc1'] for r in mine]):6.0%} "
+                  f"{np.mean([r['librosa']['beat_f'] for r in mine]):7.3f}")
     print("(Acc1: tempo within 4 % of the notated beat's; Acc2: within 4 % of it, or of twice, three times, half or a "
           "third of it. on grid: matched notes whose 1/16-quantised time is their written grid point.)")
 
