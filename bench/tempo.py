@@ -1,23 +1,25 @@
-"""Tempo, beat, downbeat and quantisation figures on a generated dev set. Prints figures; asserts nothing.
+"""Tempo, beat, downbeat and quantisation figures on generated dev sets. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/tempo.py --half held-back      # the figures to report
+    .venv/bin/python bench/tempo.py --half held-back      # the figures to report (second set)
     .venv/bin/python bench/tempo.py --half tuning         # the half settings are chosen on
-    .venv/bin/python bench/tempo.py --librosa-dp          # also the tracker with librosa's DP, which ours replaced
+    .venv/bin/python bench/tempo.py --set first --half all --librosa-dp   # the first 40, librosa's DP beside ours
 
-Timing figures are bench/tempo_speed.py's.
+Timing figures are bench/tempo_speed.py's; the settings search is bench/tempo_tune.py.
 
-The dev set (bench/tempo_pieces.py): 40 pieces of about 40 s in 2/4, 3/4, 4/4 and 6/8 at 60-180 BPM
-(6/8: 60-120 dotted quarters), steady or with a step or gradual tempo change, five ensembles, some
-with drums and some with human timing, rendered by FluidSynth with three sound fonts. Every other
-piece of each (metre, tempo change) kind is in the tuning half; the rest are held back. Audio and transcriptions are cached
-under bench/.cache/tempo/.
+The first set (bench/tempo_pieces.py): 40 pieces of about 40 s in 2/4, 3/4, 4/4 and 6/8 at 60-180 BPM,
+steady or with a step or gradual tempo change, five ensembles; all of it is tuning material now. The
+second set (bench/tempo_styles.py): 80 pieces in waltz, minuet, march, ballad, 12/8 ballad, jig, pop,
+Alberti and chorale textures besides the first set's, nine ensembles, split by piece into a tuning and
+a held-back half. Every piece is rendered by FluidSynth with three sound fonts in turn; audio and
+transcriptions are cached under bench/.cache/tempo/.
 
 Per file: tempo Acc1 (within 4 % of the median true tempo of the notated beat: the dotted quarter in
-6/8), mir_eval's beat F-measure (70 ms window, first 5 s skipped) and downbeat F-measure, the time
-signature, next to librosa's default beat tracker (``librosa.beat.beat_track`` on the audio at
-22050 Hz, its own onset strength and tempo estimate). Quantisation: transcribed notes matched to the
-written ones (same pitch, onset within 50 ms, mir_eval), then snapped to the 1/16 grid of our tempo
-map; a note lands when the written grid point nearest to its quantised time is its own.
+6/8) and Acc2 (also at 2, 3, 1/2 or 1/3 of it), mir_eval's beat F-measure (70 ms window, first 5 s
+skipped) and downbeat F-measure, the time signature, next to librosa's default beat tracker
+(``librosa.beat.beat_track`` on the audio at 22050 Hz, its own onset strength and tempo estimate).
+Quantisation: transcribed notes matched to the written ones (same pitch, onset within 50 ms,
+mir_eval), then snapped to the 1/16 grid of our tempo map; a note lands when the written grid point
+nearest to its quantised time is its own.
 """
 
 from __future__ import annotations
@@ -70,6 +72,25 @@ def ensure_bench_packages() -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
                         "--upgrade", "--target", str(BENCH_SITE), *BENCH_PACKAGES], check=True)
     sys.path.insert(0, str(BENCH_SITE))
+
+
+# The metre settings before bench/tempo_tune.py chose them on the tuning pieces (commit de140c6b): no
+# bonus for the tracked pulse, salience and a 110-BPM prior only, no minimum for compound metre. With
+# them this engine chooses exactly as that commit did (its DP and tempo curve were librosa's).
+PREVIOUS_SETTINGS = {
+    "beats": {"PRIOR_WIDTH_OCTAVES": 1.0},
+    "metre": {"PULSE_WEIGHT": 0.0, "SALIENCE_WEIGHT": 2.0, "PRIOR_WEIGHT": 0.5, "BEAT_PRIOR_CENTRE_BPM": 110.0,
+              "BEAT_PRIOR_WIDTH_OCTAVES": 0.7, "LONGER_BAR_MARGIN": 0.15, "MIN_THIRDS_SHARE": 0.0},
+}
+
+
+def use_previous_settings() -> None:
+    from midiscribe.engine import beats, metre
+
+    for module, settings in ((beats, PREVIOUS_SETTINGS["beats"]), (metre, PREVIOUS_SETTINGS["metre"])):
+        for name, value in settings.items():
+            assert hasattr(module, name), name
+            setattr(module, name, value)
 
 
 def render(piece: tempo_pieces.Piece, index: int) -> Path:
@@ -288,10 +309,14 @@ def main() -> None:
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--librosa-dp", action="store_true",
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")
+    parser.add_argument("--previous-settings", action="store_true",
+                        help="the metre settings of commit de140c6b, before bench/tempo_tune.py chose them")
     parser.add_argument("--json", type=Path, help="also write the per-file rows here")
     args = parser.parse_args()
     ensure_fluidsynth()
     ensure_bench_packages()
+    if args.previous_settings:
+        use_previous_settings()
     rows = []
     if args.set == "first":
         pieces = tempo_pieces.dev_set()
@@ -303,7 +328,8 @@ def main() -> None:
         if args.half == "all" or tuning == (args.half == "tuning"):
             rows.append(evaluate(index, piece, args.librosa_dp))
     report(rows)
-    print(f"set: {args.set}; half: {args.half}; load: {os.getloadavg()}")
+    settings = "previous (de140c6b)" if args.previous_settings else "current"
+    print(f"set: {args.set}; half: {args.half}; metre settings: {settings}; load: {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
 

@@ -284,3 +284,15 @@ def test_quantize_and_score_write_two_more_files_on_the_music_s_grid(tmp_path, c
             onsets.append(tick)
     assert onsets and all(tick % sixteenth == 0 for tick in onsets)
     assert b"<score-partwise" in (out / "rhythm.musicxml").read_bytes()
+
+
+def test_a_plain_transcription_never_imports_music21(inputs, tmp_path):
+    """music21 (and what it pulls in) costs start-up time that only a score needs."""
+    out = tmp_path / "out"
+    code = ("import sys; from midiscribe.cli import main; "
+            f"code = main(['transcribe', {str(inputs['melody'])!r}, '-o', {str(out)!r}, '-q']); "
+            "print(sorted(name for name in ('music21', 'matplotlib') if name in sys.modules)); sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert (out / "melody.mid").exists()
