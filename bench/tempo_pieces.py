@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 import mido
 import numpy as np
+from pieces import TICKS_PER_BEAT as TICKS_PER_QUARTER
+from pieces import one_track_midi
 
-TICKS_PER_QUARTER = 480
 DRUM_CHANNEL = 9
 KICK, SNARE, CLOSED_HAT = 36, 38, 42
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -83,20 +84,7 @@ class Piece:
             off = max(on + 1, round((start + shift + length) * ticks_per_beat))
             events.append((on, 2, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
             events.append((off, 1, mido.Message("note_off", channel=channel, note=pitch, velocity=0)))
-        setup = mido.MidiTrack()
-        for channel, program in sorted(self.programs.items()):
-            setup.append(mido.Message("program_change", channel=channel, program=program, time=0))
-            setup.append(mido.Message("control_change", channel=channel, control=91, value=30, time=0))
-            setup.append(mido.Message("control_change", channel=channel, control=93, value=0, time=0))
-        events.sort(key=lambda event: (event[0], event[1]))
-        last = 0
-        for tick, _, message in events:
-            setup.append(message.copy(time=tick - last))
-            last = tick
-        setup.append(mido.MetaMessage("end_of_track", time=ticks_per_beat))
-        midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
-        midi.tracks.append(setup)
-        return midi
+        return one_track_midi(events, self.programs, tail_ticks=ticks_per_beat)
 
 
 def tempo_curve(rng: np.random.Generator, kind: str, start_bpm: float, beats: int, beats_per_bar: int) -> np.ndarray:
