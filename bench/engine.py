@@ -95,12 +95,17 @@ def rendered(piece: Piece) -> Path:
     audio.parent.mkdir(parents=True, exist_ok=True)
     midi = audio.with_suffix(".mid")
     pieces.make_piece(piece.style, piece.seconds, piece.seed).save(midi)
-    say(f"rendering {audio.name} with FluidSynth")
-    partial = audio.with_name(audio.name + ".part.wav")
-    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.8", "-r", "44100", "-T", "wav", "-F", str(partial),
-                    str(SOUND_FONT), str(midi)], check=True, stdout=subprocess.DEVNULL)
-    partial.replace(audio)
+    render_midi(midi, audio, SOUND_FONT, gain=0.8)
     return audio
+
+
+def render_midi(midi: Path, audio: Path, sound_font: Path, gain: float) -> None:
+    """FluidSynth renders ``midi`` to 44.1 kHz stereo WAV at ``audio``, whole or not at all."""
+    say(f"rendering {audio.name} with FluidSynth and {sound_font.name}")
+    partial = audio.with_name(audio.name + ".part.wav")
+    subprocess.run(["fluidsynth", "-ni", "-q", "-g", str(gain), "-r", "44100", "-T", "wav", "-F", str(partial),
+                    str(sound_font), str(midi)], check=True, stdout=subprocess.DEVNULL)
+    partial.replace(audio)
 
 
 def audio_seconds(path: Path) -> float:

@@ -40,6 +40,27 @@ PROGRESSIONS = (
 )
 
 
+def one_track_midi(events: list[tuple[int, int, mido.Message]], programs: dict[int, int], *,
+                   head: list[mido.MetaMessage] = (), tail_ticks: int = TICKS_PER_BEAT,
+                   reverb_send: int = 30) -> mido.MidiFile:
+    """A type-1 file of one track: ``head``, each channel's program and reverb send (CC 91), then the
+    (absolute tick, order, message) ``events`` in time order, and ``tail_ticks`` of silence before its end."""
+    track = mido.MidiTrack(head)
+    for channel, program in sorted(programs.items()):
+        track.append(mido.Message("program_change", channel=channel, program=program, time=0))
+        # Chorus off so pitches stay clean.
+        track.append(mido.Message("control_change", channel=channel, control=91, value=reverb_send, time=0))
+        track.append(mido.Message("control_change", channel=channel, control=93, value=0, time=0))
+    last = 0
+    for tick, _, message in sorted(events, key=lambda event: (event[0], event[1])):
+        track.append(message.copy(time=tick - last))
+        last = tick
+    track.append(mido.MetaMessage("end_of_track", time=tail_ticks))
+    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
+    midi.tracks.append(track)
+    return midi
+
+
 @dataclass
 class Score:
     """Notes in beats, per channel, before they become a MIDI file."""
@@ -61,22 +82,9 @@ class Score:
             off = max(on + 1, round((start + length) * TICKS_PER_BEAT))
             events.append((on, 1, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)))
             events.append((off, 0, mido.Message("note_off", channel=channel, note=pitch, velocity=0)))
-        events.sort(key=lambda event: (event[0], event[1]))
-        track = mido.MidiTrack()
-        track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.tempo_bpm), time=0))
-        for channel, program in sorted(self.programs.items()):
-            track.append(mido.Message("program_change", channel=channel, program=program, time=0))
-            # Chorus off so pitches stay clean.
-            track.append(mido.Message("control_change", channel=channel, control=91, value=self.reverb_send, time=0))
-            track.append(mido.Message("control_change", channel=channel, control=93, value=0, time=0))
-        last = 0
-        for tick, _, message in events:
-            track.append(message.copy(time=tick - last))
-            last = tick
-        track.append(mido.MetaMessage("end_of_track", time=self.tail_beats * TICKS_PER_BEAT))
-        midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-        midi.tracks.append(track)
-        return midi
+        tempo = mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.tempo_bpm), time=0)
+        return one_track_midi(events, self.programs, head=[tempo], tail_ticks=self.tail_beats * TICKS_PER_BEAT,
+                              reverb_send=self.reverb_send)
 
 
 class Harmony:

@@ -213,7 +213,8 @@ def test_help_lists_every_engine_option_with_its_default():
     expected = {
         "--instrument NAME": "auto",
         "--basic-pitch-compat, --no-basic-pitch-compat": "False",
-        "--midi-tempo BPM": "120.0",
+        "--quantize NAME": "off",
+        "--score, --no-score": "False",
         "--multiple-pitch-bends, --no-multiple-pitch-bends": "False",
         "--include-pitch-bends, --no-include-pitch-bends": "True",
         "-o OUTPUT_DIR, --output-dir OUTPUT_DIR": ".",
@@ -224,7 +225,7 @@ def test_help_lists_every_engine_option_with_its_default():
     for invocation, compat in (("--onset-threshold P", "0.5"), ("--frame-threshold P", "0.3"),
                                ("--minimum-note-length-ms MS", "127.7"), ("--melodia-trick, --no-melodia-trick", "on")):
         assert f"{compat} in compat" in blocks[invocation] and "(default:" not in blocks[invocation]
-    for invocation in ("--minimum-frequency HZ", "--maximum-frequency HZ", "--max-duration SECONDS",
+    for invocation in ("--minimum-frequency HZ", "--maximum-frequency HZ", "--midi-tempo BPM", "--max-duration SECONDS",
                        "--no-midi", "--no-sonify", "--no-csv", "--no-json", "-q, --quiet"):
         assert invocation in blocks
 
@@ -262,3 +263,55 @@ def test_max_duration_refuses_longer_inputs(inputs, tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(inputs['melody']) in err and "0 of 1 file transcribed, 1 failed" in err
     assert not out.exists() or not list(out.iterdir())
+
+
+def beat_rhythm(path: Path, bpm: float, bars: int) -> tuple[Path, np.ndarray]:
+    """Four-four bars at ``bpm``: a low note on each downbeat, a higher one on the other beats."""
+    period = 60.0 / bpm
+    beats = 0.5 + period * np.arange(4 * bars)
+    samples = np.zeros(int((beats[-1] + 1.5) * RATE))
+    for index, beat in enumerate(beats):
+        pitch = 43 if index % 4 == 0 else 67 + (index % 4) * 2
+        t = np.arange(int(period * 0.8 * RATE)) / RATE
+        frequency = 440.0 * 2 ** ((pitch - 69) / 12)
+        tone = np.minimum(t / 0.005, 1.0) * np.exp(-t * 3.0) * sum(np.sin(2 * np.pi * k * frequency * t) / k for k in (1, 2, 3))
+        first = int(beat * RATE)
+        samples[first : first + len(tone)] += 0.4 * tone
+    soundfile.write(path, samples.astype(np.float32), RATE)
+    return path, beats
+
+
+@pytest.mark.slow
+def test_quantize_and_score_write_two_more_files_on_the_music_s_grid(tmp_path, capsys):
+    audio, beats = beat_rhythm(tmp_path / "rhythm.wav", 112.0, bars=8)
+    out = tmp_path / "out"
+    assert run_cli([str(audio), "-o", str(out), "--quantize", "1/16", "--score", "--no-sonify"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "rhythm.csv", "rhythm.json", "rhythm.mid", "rhythm.musicxml", "rhythm.quantized.mid"]
+    document = json.loads((out / "rhythm.json").read_text())
+    assert document["tempo_bpm"] == pytest.approx(112.0, rel=0.04)
+    assert document["time_signature"] == "4/4"
+    assert document["options"]["quantize"] == "1/16" and document["options"]["score"] is True
+    assert np.min(np.abs(np.array(document["downbeats"])[:, None] - beats[::4]), axis=0).max() < 0.05
+    assert isinstance(document["key"], str) and document["key"].split()[1] in ("major", "minor")
+    quantized = mido.MidiFile(out / "rhythm.quantized.mid")
+    sixteenth = quantized.ticks_per_beat // 4
+    tick, onsets = 0, []
+    for message in quantized.tracks[1]:
+        tick += message.time
+        if message.type == "note_on" and message.velocity:
+            onsets.append(tick)
+    assert onsets and all(tick % sixteenth == 0 for tick in onsets)
+    assert b"<score-partwise" in (out / "rhythm.musicxml").read_bytes()
+
+
+def test_a_plain_transcription_never_imports_music21(inputs, tmp_path):
+    """music21 (and what it pulls in) costs start-up time that only a score needs."""
+    out = tmp_path / "out"
+    code = ("import sys; from midiscribe.cli import main; "
+            f"code = main(['transcribe', {str(inputs['melody'])!r}, '-o', {str(out)!r}, '-q']); "
+            "print(sorted(name for name in ('music21', 'matplotlib') if name in sys.modules)); sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert (out / "melody.mid").exists()

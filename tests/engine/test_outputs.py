@@ -19,8 +19,8 @@ from midiscribe.engine.outputs import (
     INSTRUMENT_PROGRAM,
     bend_values,
     notes_overlapping_others,
-    tempo_microseconds,
 )
+from midiscribe.engine.tempo_map import tempo_microseconds
 from midiscribe.engine.transcription import NoteEvent, Transcription
 
 
@@ -251,7 +251,8 @@ def test_json_holds_per_instrument_notes_and_what_they_mean():
     Transcription(notes, 4.0, options, model_name="test-model").write_json(buffer)
     document = json.loads(buffer.getvalue())
     assert document["duration_s"] == 4.0
-    assert document["tempo_bpm"] == 90.0
+    # tempo_bpm is the music's tracked tempo (none here); the forced MIDI tempo is an option.
+    assert document["tempo_bpm"] is None and document["options"]["midi_tempo"] == 90.0
     assert document["model"] == "test-model"
     assert TranscriptionOptions.parse(document["options"]) == options
     assert document["tuning_cents"] is None  # not estimated (the engine's compat mode)

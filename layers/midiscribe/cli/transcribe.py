@@ -230,9 +230,17 @@ class Summary:
                 f"{self.notes} notes from {format_duration(self.audio_s)} of audio in {wall_s:.1f} s{speed}")
 
 
+# Outputs that engine options ask for: --quantize (other than off) and --score.
+OPTION_OUTPUTS = (
+    ("quantize", ".quantized.mid", "write_quantized_midi"),
+    ("score", ".musicxml", "write_musicxml"),
+)
+
+
 def output_plan(args: argparse.Namespace) -> list[tuple[str, str]]:
     """(suffix, writer name) for each output asked for."""
-    return [(suffix, writer) for name, suffix, writer, _ in OUTPUTS if getattr(args, name)]
+    plan = [(suffix, writer) for name, suffix, writer, _ in OUTPUTS if getattr(args, name)]
+    return plan + [(suffix, writer) for name, suffix, writer in OPTION_OUTPUTS if getattr(args, name) not in (False, "off")]
 
 
 def flag_for(field_name: str) -> str:

@@ -18,6 +18,9 @@ from .instruments import Family
 # MIDI 21..108 is the piano range the model's 88 note bins cover.
 LOWEST_MIDI = 21
 HIGHEST_MIDI = 108
+# Quantisation grids: the note value each one snaps to, in quarter notes.
+QUANTIZE_GRIDS = {"1/4": 1.0, "1/8": 0.5, "1/16": 0.25, "1/8t": 1 / 3, "1/16t": 1 / 6}
+Quantize = Literal[("off", *QUANTIZE_GRIDS)]  # type: ignore[valid-type]
 
 # basic-pitch 0.4.0's predict() defaults: what basic_pitch_compat uses for options left unset.
 BASIC_PITCH_ONSET_THRESHOLD = 0.5
@@ -75,7 +78,18 @@ class TranscriptionOptions(BaseModel):
     )
     include_pitch_bends: bool = Field(True, description="Estimate pitch bends from the pitch contour.")
     # A MIDI tempo is microseconds per beat in 24 bits, so nothing slower than 60e6 / 0xFFFFFF BPM fits.
-    midi_tempo: float = Field(120.0, ge=3.58, le=1000.0, description="Tempo written to the MIDI file (BPM).")
+    # Unset (None) is not 120: it means "follow the music", and only a tempo the user gave is forced.
+    midi_tempo: float | None = Field(
+        None, ge=3.58, le=1000.0,
+        description="Force this constant tempo (BPM) in the MIDI file. Unset: the MIDI file's tempo map "
+        "follows the detected beats and bars (120 BPM in 4/4 when no steady beat is found).",
+    )
+    quantize: Quantize = Field(
+        "off", description="Also write <stem>.quantized.mid with note starts and ends snapped to this grid "
+        "(1/16 = sixteenth notes, 1/8t = eighth-note triplets) of the MIDI file's beats; off: no such file.",
+    )
+    score: bool = Field(False, description="Also write <stem>.musicxml: a quantised score with bars, time and key "
+                        "signature (sixteenth-note grid unless quantize says otherwise).")
 
     @model_validator(mode="after")
     def _frequency_range_is_ordered(self) -> TranscriptionOptions:

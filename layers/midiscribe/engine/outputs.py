@@ -10,7 +10,9 @@ spreads overlapping notes over MIDI channels (one instrument track) instead of w
 instrument per pitch. A transcription of stems gets one track per stem, named after it, with its
 instrument's General MIDI program on channels of its own; drums play on channel 10. The piano model's
 transcriptions go on an Acoustic Grand Piano track with their sustain and soft pedals as control
-changes, and the JSON lists the pedals.
+changes, and the JSON lists the pedals. The tempo track is the tempo map of engine/tempo_map.py: the
+tracked beats and bars, or one constant tempo when ``midi_tempo`` is given. The JSON carries the
+tracked rhythm.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import csv
 import heapq
 import io
 import json
-import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,10 +29,11 @@ from typing import IO, TYPE_CHECKING, BinaryIO
 import mido
 import numpy as np
 
-from .errors import InvalidOptionsError
 from .instruments import FAMILY_PROGRAM, Family, program_name
+from .tempo_map import tempo_map_for
 
 if TYPE_CHECKING:
+    from .rhythm import Rhythm
     from .transcription import NoteEvent, PedalEvent, Track, Transcription
 
 # General MIDI program 5, "Electric Piano 1" (0-based 4): the instrument basic-pitch writes, and ours
@@ -47,10 +49,6 @@ BEND_UNITS_PER_SEMITONE = 8192 // BEND_RANGE_SEMITONES
 # Channel 10 (index 9) is percussion in General MIDI: a pitched note sent there plays a drum.
 DRUM_CHANNEL = 9
 MELODIC_CHANNELS = tuple(channel for channel in range(16) if channel != DRUM_CHANNEL)
-# MIDI stores tempo as microseconds per quarter note in 24 bits.
-MAX_TEMPO_MICROSECONDS = 0xFFFFFF
-MIN_TICKS_PER_BEAT = 480
-MAX_TICKS_PER_BEAT = 0x7FFF
 
 CSV_COLUMNS = ("start_time_s", "end_time_s", "pitch_midi", "velocity", "pitch_bend")
 CSV_INSTRUMENT_COLUMN = "instrument"
@@ -100,23 +98,6 @@ def _text_sink(destination) -> Iterator[IO[str]]:
 
 # --------------------------------------------------------------------------------------------------
 # MIDI
-
-
-def tempo_microseconds(bpm: float) -> int:
-    """The MIDI tempo for ``bpm``, refusing tempos a MIDI file cannot hold (below ~3.58 BPM)."""
-    microseconds = round(60_000_000 / bpm)
-    if not 1 <= microseconds <= MAX_TEMPO_MICROSECONDS:
-        slowest = 60_000_000 / MAX_TEMPO_MICROSECONDS
-        raise InvalidOptionsError(
-            f"midi_tempo: {bpm} BPM cannot be stored in a MIDI file; use a tempo of at least "
-            f"{math.ceil(slowest * 100) / 100} BPM."
-        )
-    return microseconds
-
-
-def ticks_per_beat_for(tempo_us: int) -> int:
-    """Enough ticks per beat that one tick is at most a millisecond, whatever the tempo."""
-    return max(MIN_TICKS_PER_BEAT, min(MAX_TICKS_PER_BEAT, math.ceil(tempo_us / 1000)))
 
 
 def bend_values(pitch_bends: tuple[int, ...] | list[int]) -> np.ndarray:
@@ -197,13 +178,8 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
     """The transcription as a type-1 :class:`mido.MidiFile`: a tempo track, then one named track per
     instrument with its General MIDI program (drums on channel 10, without one)."""
     options = transcription.options
-    tempo_us = tempo_microseconds(options.midi_tempo)
-    ticks_per_beat = ticks_per_beat_for(tempo_us)
-    ticks_per_second = ticks_per_beat * 1_000_000 / tempo_us
-
-    def to_tick(seconds):
-        # Absolute ticks from absolute seconds: rounding never accumulates, so there is no drift.
-        return np.rint(np.maximum(np.asarray(seconds, dtype=np.float64), 0.0) * ticks_per_second).astype(np.int64)
+    tempo_map = tempo_map_for(transcription)
+    to_tick = tempo_map.ticks
 
     bad_pitches = sorted({note.pitch for note in transcription.notes if not 0 <= note.pitch <= 127})
     if bad_pitches:
@@ -211,11 +187,13 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
 
     tempo_track = mido.MidiTrack()
     tempo_track.append(mido.MetaMessage("track_name", name="tempo", time=0))
-    tempo_track.append(mido.MetaMessage("set_tempo", tempo=tempo_us, time=0))
-    tempo_track.append(mido.MetaMessage("time_signature", numerator=4, denominator=4, time=0))
+    last_tick = 0
+    for tick, message in tempo_map.meta_messages():
+        tempo_track.append(message.copy(time=tick - last_tick))
+        last_tick = tick
     tempo_track.append(mido.MetaMessage("end_of_track", time=0))
 
-    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
+    midi = mido.MidiFile(type=1, ticks_per_beat=tempo_map.ticks_per_quarter)
     midi.tracks.append(tempo_track)
     tracks = transcription.instrument_tracks()
     # The file lasts as long as the audio, so players and DAWs line it up with the recording.
@@ -395,7 +373,7 @@ def transcription_dict(transcription: Transcription) -> dict:
         "format_version": JSON_FORMAT_VERSION,
         "model": transcription.model_name,
         "duration_s": _seconds(transcription.duration_s),
-        "tempo_bpm": options.midi_tempo,
+        **rhythm_dict(transcription.rhythm),
         "pitch_bend_unit": "third of a semitone per model frame",
         "model_frame_rate_hz": round(22050 / 256, 4),
         "options": options.model_dump(mode="json"),
@@ -405,6 +383,20 @@ def transcription_dict(transcription: Transcription) -> dict:
         "instruments": [instrument_dict(track, bool(transcription.tracks))
                         for track in transcription.instrument_tracks()],
         "pedals": [pedal_dict(pedal) for pedal in transcription.pedals],
+    }
+
+
+def rhythm_dict(rhythm: Rhythm | None) -> dict:
+    """The JSON's rhythm fields; null (and empty lists) when no steady beat was found."""
+    if rhythm is None:
+        return {"tempo_bpm": None, "beats": [], "downbeats": [], "time_signature": None, "key": None}
+    numerator, denominator = rhythm.time_signature
+    return {
+        "tempo_bpm": round(rhythm.tempo_bpm, 2),  # the metre's beat: the dotted quarter in 6/8
+        "beats": [_seconds(beat) for beat in rhythm.beats],
+        "downbeats": [_seconds(beat) for beat in rhythm.downbeats],
+        "time_signature": f"{numerator}/{denominator}",
+        "key": rhythm.key.name if rhythm.key is not None else None,
     }
 
 

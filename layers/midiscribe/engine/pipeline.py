@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 
+import numpy as np
+
 from .audio import AudioStream, resampled_length
 from .constants import MODEL_SAMPLE_RATE
 from .inference import KEPT_FRAMES_PER_WINDOW, ModelRunner, window_count
@@ -13,6 +15,7 @@ from .instruments import Family
 from .model import MODEL_NAME
 from .note_creation import note_creator
 from .options import TranscriptionOptions
+from .rhythm import onset_strength_of_notes, track_rhythm
 from .transcription import Transcription
 
 Progress = Callable[[float, "float | None"], None]
@@ -37,14 +40,16 @@ def transcribe(
     if options.transcriber == "piano":
         from .piano.pipeline import transcribe_piano
 
-        return transcribe_piano(source, options, max_duration_s=max_duration_s, progress=progress)
+        return with_rhythm(transcribe_piano(source, options, max_duration_s=max_duration_s, progress=progress))
     if options.transcriber == "drums":
         from .drums import transcribe_drums
 
-        return transcribe_drums(source, options, max_duration_s=max_duration_s, progress=progress)
+        return with_rhythm(transcribe_drums(source, options, max_duration_s=max_duration_s, progress=progress))
     started = time.perf_counter()
     decode_clock = _Stopwatch()
     store_seconds = 0.0
+    # Each frame's onset posterior summed over pitches: the onset strength the beat tracker follows.
+    onset_sums: list[np.ndarray] = []
 
     with AudioStream(source, max_duration_s=max_duration_s) as audio:
         info = audio.info
@@ -66,11 +71,15 @@ def transcribe(
             for chunk in chunks:
                 chunk_started = time.perf_counter()
                 creator.add(chunk.note, chunk.onset, chunk.contour)
+                onset_sums.append(chunk.onset.sum(axis=1, dtype=np.float32))
                 store_seconds += time.perf_counter() - chunk_started
         duration_s = audio.decoded_frames / info.sample_rate
         inference_done = time.perf_counter()
 
     created = creator.finish(runner.frame_count)
+    notes_done = time.perf_counter()
+    onset_strength = np.concatenate(onset_sums)[: runner.frame_count] if onset_sums else None
+    rhythm = track_rhythm(onset_strength, created.notes, duration_s)
     finished = time.perf_counter()
     # Decoding runs in its own thread alongside the model: decode_s is that thread's busy time,
     # inference_s the wall time of the streaming phase outside note bookkeeping.
@@ -78,12 +87,24 @@ def transcribe(
         "decode_s": decode_clock.seconds,
         "inference_s": inference_done - streaming_started - store_seconds,
         "model_calls_s": runner.model_seconds,
-        "notes_s": store_seconds + (finished - inference_done),
+        "notes_s": store_seconds + (notes_done - inference_done),
+        "rhythm_s": finished - notes_done,
         "total_s": finished - started,
         "windows": float(runner.windows),
     }
     return Transcription(notes=created.notes, duration_s=duration_s, options=options, model_name=MODEL_NAME,
-                         timings=timings, tuning_cents=created.tuning_cents, family=Family(options.instrument))
+                         timings=timings, tuning_cents=created.tuning_cents, family=Family(options.instrument),
+                         rhythm=rhythm)
+
+
+def with_rhythm(transcription: Transcription) -> Transcription:
+    """``transcription`` with the rhythm of its notes, for transcribers without an onset posteriorgram
+    (the piano model, drums, stems): the beat tracker follows the notes' onsets, weighted by velocity."""
+    began = time.perf_counter()
+    transcription.rhythm = track_rhythm(onset_strength_of_notes(transcription.notes, transcription.duration_s),
+                                        transcription.notes, transcription.duration_s)
+    transcription.timings["rhythm_s"] = time.perf_counter() - began
+    return transcription
 
 
 class _Stopwatch:

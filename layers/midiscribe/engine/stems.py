@@ -180,4 +180,6 @@ def transcribe_stems(
     timings = {f"stem_{stem.name}_s": seconds for stem, (_, _, seconds) in zip(resolved, results, strict=True)}
     timings["total_s"] = time.perf_counter() - started
     duration_s = max(duration for _, duration, _ in results)
-    return Transcription.from_tracks(tracks, duration_s, options, timings)
+    from .pipeline import with_rhythm
+
+    return with_rhythm(Transcription.from_tracks(tracks, duration_s, options, timings))

@@ -4,12 +4,15 @@ write them out."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import BinaryIO
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, BinaryIO
 
 from .instruments import DRUMS_NAME, FAMILY_PROGRAM, Family, program_name
 from .model import MODEL_NAME
 from .options import TranscriptionOptions
+
+if TYPE_CHECKING:
+    from .rhythm import Rhythm
 
 Destination = str | os.PathLike[str] | BinaryIO  # a path or a writable binary file object
 
@@ -69,6 +72,8 @@ class Track:
     def instrument_name(self) -> str:
         """The General MIDI program's name ("Electric Bass (finger)"), or "Drums"."""
         return DRUMS_NAME if self.is_drum else program_name(self.program)
+
+
 @dataclass(frozen=True, slots=True)
 class PedalEvent:
     """A pedal held down from ``start_s`` to ``end_s``: MIDI controller 64 (sustain) or 67 (soft)."""
@@ -97,6 +102,7 @@ class Transcription:
     tuning_cents: float | None = None
     tracks: tuple[Track, ...] = ()
     family: Family = Family.AUTO
+    rhythm: Rhythm | None = None  # beats, bars, metre and key; None when not tracked
 
     @classmethod
     def from_tracks(cls, tracks: list[Track] | tuple[Track, ...], duration_s: float,
@@ -122,6 +128,33 @@ class Transcription:
         from .outputs import write_midi
 
         write_midi(self, destination)
+
+    def quantized(self, grid: str | None = None) -> Transcription:
+        """A copy whose notes are snapped to ``grid`` ("1/16"…; default: the quantize option) of the MIDI
+        file's beats. The copy keeps the tempo map, so its MIDI file lines up with the original's."""
+        from .quantize import quantize_notes
+        from .tempo_map import tempo_map_for
+
+        grid = grid or self.options.quantize
+        if grid == "off":
+            raise ValueError("quantized() needs a grid: pass one or set the quantize option")
+        tempo_map = tempo_map_for(self)
+        if not self.tracks:
+            return replace(self, notes=quantize_notes(self.notes, tempo_map, grid))
+        tracks = tuple(replace(track, notes=tuple(quantize_notes(list(track.notes), tempo_map, grid)))
+                       for track in self.tracks)
+        notes = sorted((note for track in tracks for note in track.notes), key=lambda n: (n.start_s, n.pitch, n.end_s))
+        return replace(self, notes=notes, tracks=tracks)
+
+    def write_quantized_midi(self, destination: Destination) -> None:
+        """The MIDI file with notes on the quantize option's grid (``<stem>.quantized.mid``)."""
+        self.quantized().write_midi(destination)
+
+    def write_musicxml(self, destination: Destination) -> None:
+        """A quantised score as MusicXML (``<stem>.musicxml``); needs music21, in the worker image only."""
+        from .score import write_musicxml
+
+        write_musicxml(self, destination)
 
     def write_csv(self, destination: Destination) -> None:
         from .outputs import write_csv

@@ -1,0 +1,350 @@
+"""Tempo, beat, downbeat and quantisation figures on generated dev sets. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/tempo.py --half held-back      # the figures to report (second set)
+    .venv/bin/python bench/tempo.py --half tuning         # the half settings are chosen on
+    .venv/bin/python bench/tempo.py --set first --half all --librosa-dp   # the first 40, librosa's DP beside ours
+
+Timing figures are bench/tempo_speed.py's; the settings search is bench/tempo_tune.py.
+
+The first set (bench/tempo_pieces.py): 40 pieces of about 40 s in 2/4, 3/4, 4/4 and 6/8 at 60-180 BPM,
+steady or with a step or gradual tempo change, five ensembles; all of it is tuning material now. The
+second set (bench/tempo_styles.py): 80 pieces in waltz, minuet, march, ballad, 12/8 ballad, jig, pop,
+Alberti and chorale textures besides the first set's, nine ensembles, split by piece into a tuning and
+a held-back half. Every piece is rendered by FluidSynth with three sound fonts in turn; audio and
+transcriptions are cached under bench/.cache/tempo/.
+
+Per file: tempo Acc1 (within 4 % of the median true tempo of the notated beat: the dotted quarter in
+6/8) and Acc2 (also at 2, 3, 1/2 or 1/3 of it), mir_eval's beat F-measure (70 ms window, first 5 s
+skipped) and downbeat F-measure, the time signature, next to librosa's default beat tracker
+(``librosa.beat.beat_track`` on the audio at 22050 Hz, its own onset strength and tempo estimate).
+Quantisation: transcribed notes matched to the written ones (same pitch, onset within 50 ms,
+mir_eval), then snapped to the 1/16 grid of our tempo map; a note lands when the written grid point
+nearest to its quantised time is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import tempo_pieces  # noqa: E402
+import tempo_styles  # noqa: E402
+from engine import ensure_fluidsynth, render_midi, say  # noqa: E402
+
+CACHE = BENCH / ".cache" / "tempo"
+SOUND_FONTS = (
+    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+    Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
+)
+TEMPO_TOLERANCE = 0.04
+BEAT_WINDOW_S = 0.07
+MATCH_ONSET_S = 0.05
+# Bench-only packages, installed with --no-deps into a folder of the bench's own rather than into the
+# product's venv: mir_eval scores the beats; librosa runs the reference trackers (its default tracker on
+# the audio, and its dynamic program, which midiscribe used before engine/beats.py had its own), with
+# what it needs that the product no longer carries. Pinned: the versions the earlier figures came from.
+BENCH_SITE = BENCH / ".cache" / "site"
+BENCH_PACKAGES = (
+    "mir_eval==0.8.2", "librosa==1.0.0", "numba==0.68.1", "llvmlite==0.50.0", "scipy==1.18.1",
+    "scikit-learn==1.9.1", "threadpoolctl==3.8.0", "joblib==1.6.0", "decorator==5.3.1", "lazy-loader==0.6",
+    "msgpack==1.2.4", "pooch==1.9.0", "platformdirs==4.14.8", "narwhals==2.29.0",
+)
+
+
+def ensure_bench_packages() -> None:
+    """The bench-only packages on sys.path, installed first if a fresh interpreter cannot import them (probed
+    in a subprocess: a failed import in this one would leave librosa's lazy submodules half set up)."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(BENCH_SITE / ".numba-cache"))
+    probe = subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(BENCH_SITE)!r}); "
+                            "import librosa.beat, mir_eval.beat"], capture_output=True)
+    if probe.returncode != 0:
+        say(f"installing {' '.join(BENCH_PACKAGES)} into {BENCH_SITE}")
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                        "--upgrade", "--target", str(BENCH_SITE), *BENCH_PACKAGES], check=True)
+    sys.path.insert(0, str(BENCH_SITE))
+
+
+# The metre settings before bench/tempo_tune.py chose them on the tuning pieces (commit de140c6b): no
+# bonus for the tracked pulse, salience and a 110-BPM prior only, no minimum for compound metre. With
+# them this engine chooses exactly as that commit did (its DP and tempo curve were librosa's).
+PREVIOUS_SETTINGS = {
+    "beats": {"PRIOR_WIDTH_OCTAVES": 1.0},
+    "metre": {"PULSE_WEIGHT": 0.0, "SALIENCE_WEIGHT": 2.0, "PRIOR_WEIGHT": 0.5, "BEAT_PRIOR_CENTRE_BPM": 110.0,
+              "BEAT_PRIOR_WIDTH_OCTAVES": 0.7, "LONGER_BAR_MARGIN": 0.15, "MIN_THIRDS_SHARE": 0.0},
+}
+
+
+def use_previous_settings() -> None:
+    from midiscribe.engine import beats, metre
+
+    for module, settings in ((beats, PREVIOUS_SETTINGS["beats"]), (metre, PREVIOUS_SETTINGS["metre"])):
+        for name, value in settings.items():
+            assert hasattr(module, name), name
+            setattr(module, name, value)
+
+
+def render(piece: tempo_pieces.Piece, index: int) -> Path:
+    """The piece as 44.1 kHz WAV (cached); the sound font rotates with the piece's index."""
+    audio = CACHE / f"{piece.name}.wav"
+    if audio.exists():
+        return audio
+    CACHE.mkdir(parents=True, exist_ok=True)
+    midi = audio.with_suffix(".mid")
+    piece.to_midi(np.random.default_rng(index)).save(midi)
+    render_midi(midi, audio, SOUND_FONTS[index % len(SOUND_FONTS)], gain=0.6)
+    return audio
+
+
+def engine_fingerprint() -> str:
+    """A short hash of the engine's sources: a cached transcription is reused only by the engine that made it."""
+    import hashlib
+
+    engine = Path(__file__).resolve().parent.parent / "layers" / "midiscribe" / "engine"
+    digest = hashlib.sha256()
+    for source in sorted(engine.rglob("*.py")):
+        if source.name not in ("beats.py", "metre.py", "rhythm.py", "key.py", "tempo_map.py", "quantize.py", "score.py"):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def transcribed(audio: Path) -> tuple[np.ndarray, list, float]:
+    """(onset strength, notes, duration) of our transcription, cached, so tracking can be rerun alone."""
+    from midiscribe.engine import pipeline
+    from midiscribe.engine.transcription import NoteEvent
+
+    cached = audio.with_suffix(f".ours-{engine_fingerprint()}.npz")
+    if not cached.exists():
+        kept: dict = {}
+        original = pipeline.track_rhythm
+
+        def keep(onset_strength, notes, duration_s):
+            kept["onset"] = onset_strength
+            return None
+
+        pipeline.track_rhythm = keep
+        try:
+            result = pipeline.transcribe(audio)
+        finally:
+            pipeline.track_rhythm = original
+        notes = np.array([(n.start_s, n.end_s, n.pitch, n.amplitude) for n in result.notes]).reshape(-1, 4)
+        np.savez(cached, onset=kept["onset"], notes=notes, duration=result.duration_s)
+    data = np.load(cached)
+    notes = [NoteEvent(float(s), float(e), int(p), float(a)) for s, e, p, a in data["notes"]]
+    return data["onset"], notes, float(data["duration"])
+
+
+def librosa_default(audio: Path) -> np.ndarray:
+    import librosa
+
+    cached = audio.with_suffix(".librosa.npy")
+    if not cached.exists():
+        samples, rate = librosa.load(audio, sr=22050, mono=True)
+        _, beats = librosa.beat.beat_track(y=samples, sr=rate, units="time")
+        np.save(cached, beats)
+    return np.load(cached)
+
+
+def librosa_dp_pulse(onset_strength: np.ndarray) -> np.ndarray:
+    """The pulse as midiscribe found it before engine/beats.py had its own dynamic program: the same
+    envelope and tempo curve, and librosa's ``beat_track`` (numba) placing the beats along the curve."""
+    import librosa
+
+    from midiscribe.engine import beats
+    from midiscribe.engine.notes import FFT_HOP, FRAMES_PER_SECOND, SAMPLE_RATE, frame_times
+
+    if len(onset_strength) < beats.MIN_SECONDS * FRAMES_PER_SECOND:
+        return np.zeros(0)
+    envelope = beats.onset_envelope(onset_strength)
+    if not np.any(envelope > 0):
+        return np.zeros(0)
+    _, frames = librosa.beat.beat_track(
+        onset_envelope=envelope.astype(np.float32), sr=SAMPLE_RATE, hop_length=FFT_HOP,
+        bpm=beats.tempo_curve(envelope).astype(np.float32), tightness=beats.TIGHTNESS, units="frames",
+    )
+    return frame_times(np.asarray(frames, dtype=np.int64))
+
+
+def tempo_of(beats: np.ndarray) -> float:
+    return float(60.0 / np.median(np.diff(beats))) if len(beats) > 1 else float("nan")
+
+
+def tempo_right(bpm: float, truth: float, levels=(1.0,)) -> bool:
+    """Acc1 with ``levels`` (1,); Acc2 with (1, 2, 3, 1/2, 1/3): the tempo at some metrical level."""
+    return any(abs(bpm / (truth * level) - 1) <= TEMPO_TOLERANCE for level in levels)
+
+
+ACC2_LEVELS = (1.0, 2.0, 3.0, 1 / 2, 1 / 3)
+
+
+def beat_f(reference: np.ndarray, estimate: np.ndarray) -> float:
+    import mir_eval
+
+    return float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(reference),
+                                         mir_eval.beat.trim_beats(np.asarray(estimate, dtype=float)), BEAT_WINDOW_S))
+
+
+def downbeat_f(reference: np.ndarray, estimate: np.ndarray) -> float:
+    import mir_eval
+
+    return float(mir_eval.beat.f_measure(reference, np.asarray(estimate, dtype=float), BEAT_WINDOW_S))
+
+
+def quantisation(piece: tempo_pieces.Piece, notes: list, tempo_map) -> tuple[int, int]:
+    """(landed, matched): matched transcribed notes whose 1/16-quantised time is their written grid point."""
+    import mir_eval
+
+    from midiscribe.engine.options import QUANTIZE_GRIDS
+    from midiscribe.engine.quantize import snap_quarters
+
+    written = [(start, length, pitch) for start, length, channel, pitch, _ in piece.notes if channel != tempo_pieces.DRUM_CHANNEL]
+    written_beats = np.array([start for start, _, _ in written])
+    reference = np.column_stack((piece.seconds(written_beats), piece.seconds(written_beats + [w[1] for w in written])))
+    reference_hz = 440.0 * 2 ** ((np.array([w[2] for w in written]) - 69) / 12)
+    ours = np.array([(n.start_s, n.end_s) for n in notes]).reshape(-1, 2)
+    ours_hz = 440.0 * 2 ** ((np.array([n.pitch for n in notes]) - 69) / 12)
+    pairs = mir_eval.transcription.match_notes(reference, reference_hz, ours, ours_hz,
+                                               onset_tolerance=MATCH_ONSET_S, offset_ratio=None)
+    if not pairs:
+        return 0, 0
+    ref_index, our_index = (np.array(side) for side in zip(*pairs, strict=True))
+    snapped = snap_quarters(tempo_map.quarters_at(ours[our_index, 0]), tempo_map, QUANTIZE_GRIDS["1/16"])
+    snapped_s = tempo_map.seconds_at(snapped)
+    # The written grid point nearest to the quantised time, in the piece's own beats.
+    grid = piece.grid
+    beat_axis = np.arange(len(piece.beat_times))
+    nearest = np.round(np.interp(snapped_s, piece.beat_times, beat_axis) / grid) * grid
+    landed = np.abs(nearest - written_beats[ref_index]) < grid / 2
+    return int(landed.sum()), len(pairs)
+
+
+def rhythm_scores(piece: tempo_pieces.Piece, rhythm, notes: list, duration: float) -> dict:
+    """Tempo, beat, downbeat, metre and quantisation figures of one tracked rhythm against the piece."""
+    from midiscribe.engine.options import TranscriptionOptions
+    from midiscribe.engine.tempo_map import tempo_map_for
+    from midiscribe.engine.transcription import Transcription
+
+    truth_tempo = piece.median_tempo_bpm
+    if rhythm is None:
+        return dict(bpm=float("nan"), acc1=False, acc2=False, beat_f=0.0, downbeat_f=0.0, signature="-",
+                    landed=0, matched=0)
+    numerator, denominator = rhythm.time_signature
+    tempo_map = tempo_map_for(Transcription(notes, duration, TranscriptionOptions(), rhythm=rhythm))
+    landed, matched = quantisation(piece, notes, tempo_map)
+    return dict(
+        bpm=rhythm.tempo_bpm, acc1=tempo_right(rhythm.tempo_bpm, truth_tempo),
+        acc2=tempo_right(rhythm.tempo_bpm, truth_tempo, ACC2_LEVELS),
+        beat_f=beat_f(piece.beat_times[:-1], rhythm.beats),
+        downbeat_f=downbeat_f(piece.downbeat_times[:-1], rhythm.downbeats),
+        signature=f"{numerator}/{denominator}", landed=landed, matched=matched,
+    )
+
+
+def evaluate(index: int, piece: tempo_pieces.Piece, with_librosa_dp: bool) -> dict:
+    from midiscribe.engine.beats import track_pulse
+    from midiscribe.engine.rhythm import rhythm_from_pulse
+
+    audio = render(piece, index)
+    onset, notes, duration = transcribed(audio)
+    row = {"piece": piece.name, "style": piece.style, "metre": piece.metre, "true_bpm": piece.median_tempo_bpm,
+           "ours": rhythm_scores(piece, rhythm_from_pulse(track_pulse(onset), notes, duration), notes, duration)}
+    if with_librosa_dp:
+        row["librosa_dp"] = rhythm_scores(piece, rhythm_from_pulse(librosa_dp_pulse(onset), notes, duration),
+                                          notes, duration)
+    theirs = librosa_default(audio)
+    their_bpm = tempo_of(theirs)
+    row["librosa"] = dict(bpm=their_bpm, acc1=tempo_right(their_bpm, piece.median_tempo_bpm),
+                          acc2=tempo_right(their_bpm, piece.median_tempo_bpm, ACC2_LEVELS),
+                          beat_f=beat_f(piece.beat_times[:-1], theirs))
+    return row
+
+
+def report(rows: list[dict]) -> None:
+    trackers = [name for name in ("ours", "librosa_dp") if name in rows[0]]
+    head = f"{'piece':44s} {'true':>6s}"
+    for name in trackers:
+        head += f" | {name:>10s} {'A1':>2s} {'A2':>2s} {'beatF':>5s} {'dbF':>5s} {'sig':>5s}"
+    print(head + f" | {'librosa':>7s} {'A1':>2s} {'A2':>2s} {'beatF':>5s}")
+    for r in rows:
+        line = f"{r['piece']:44s} {r['true_bpm']:6.1f}"
+        for name in trackers:
+            t = r[name]
+            line += (f" | {t['bpm']:10.1f} {int(t['acc1']):2d} {int(t['acc2']):2d} {t['beat_f']:5.2f} "
+                     f"{t['downbeat_f']:5.2f} {t['signature']:>5s}")
+        t = r["librosa"]
+        print(line + f" | {t['bpm']:7.1f} {int(t['acc1']):2d} {int(t['acc2']):2d} {t['beat_f']:5.2f}")
+    count = len(rows)
+    labels = {"ours": "midiscribe", "librosa_dp": "with librosa's DP (before)", "librosa": "librosa default"}
+
+    def mean(name: str, figure: str) -> float:
+        return float(np.mean([r[name][figure] for r in rows]))
+
+    print()
+    print(f"files: {count}")
+    print(f"{'':28s} {'Acc1':>6s} {'Acc2':>6s} {'beat F':>7s} {'dbeat F':>7s} {'metre':>7s} {'on grid':>8s}")
+    for name in [*trackers, "librosa"]:
+        line = f"{labels[name]:28s} {mean(name, 'acc1'):6.1%} {mean(name, 'acc2'):6.1%} {mean(name, 'beat_f'):7.3f}"
+        if name != "librosa":
+            landed, matched = sum(r[name]["landed"] for r in rows), sum(r[name]["matched"] for r in rows)
+            right = sum(r[name]["signature"] == r["metre"] for r in rows)
+            line += f" {mean(name, 'downbeat_f'):7.3f} {right:3d}/{count:<3d} {landed / max(matched, 1):8.1%}"
+        print(line)
+    print(f"{'target':28s} {'>= 90%':>6s} {'':>6s} {'>= 0.85':>7s} {'>= 0.6':>7s} {'':>7s} {'>= 95%':>8s}")
+    styles = sorted({r["style"] for r in rows})
+    if len(styles) > 1:
+        print(f"by style (midiscribe | librosa default):  {'files':>5s} {'Acc1':>6s} {'Acc2':>6s} {'beat F':>7s} {'metre':>6s} | "
+              f"{'Acc1':>6s} {'beat F':>7s}")
+        for style in styles:
+            mine = [r for r in rows if r["style"] == style]
+            right = sum(r["ours"]["signature"] == r["metre"] for r in mine)
+            print(f"  {style:38s} {len(mine):5d} {np.mean([r['ours']['acc1'] for r in mine]):6.0%} "
+                  f"{np.mean([r['ours']['acc2'] for r in mine]):6.0%} {np.mean([r['ours']['beat_f'] for r in mine]):7.3f} "
+                  f"{right:3d}/{len(mine):<2d} | {np.mean([r['librosa']['acc1'] for r in mine]):6.0%} "
+                  f"{np.mean([r['librosa']['beat_f'] for r in mine]):7.3f}")
+    print("(Acc1: tempo within 4 % of the notated beat's; Acc2: within 4 % of it, or of twice, three times, half or a "
+          "third of it. on grid: matched notes whose 1/16-quantised time is their written grid point.)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", choices=("first", "second"), default="second",
+                        help="the dev set: the first 40 pieces (tempo_pieces.py) or the second 80 (tempo_styles.py)")
+    parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
+    parser.add_argument("--librosa-dp", action="store_true",
+                        help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")
+    parser.add_argument("--previous-settings", action="store_true",
+                        help="the metre settings of commit de140c6b, before bench/tempo_tune.py chose them")
+    parser.add_argument("--json", type=Path, help="also write the per-file rows here")
+    args = parser.parse_args()
+    ensure_fluidsynth()
+    ensure_bench_packages()
+    if args.previous_settings:
+        use_previous_settings()
+    rows = []
+    if args.set == "first":
+        pieces = tempo_pieces.dev_set()
+        halves = tempo_pieces.tuning_half(pieces)
+    else:
+        pieces = tempo_styles.second_set()
+        halves = tempo_styles.second_set_tuning_half(pieces)
+    for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True)):
+        if args.half == "all" or tuning == (args.half == "tuning"):
+            rows.append(evaluate(index, piece, args.librosa_dp))
+    report(rows)
+    settings = "previous (de140c6b)" if args.previous_settings else "current"
+    print(f"set: {args.set}; half: {args.half}; metre settings: {settings}; load: {os.getloadavg()}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Metre and downbeats from the pulse and the notes: which level is the beat, how beats group into bars.
+
+A beat tracker finds a pulse, but not which metrical level it is: the same music gives a pulse at
+the quarter, the eighth or the half note. The beat is the reading of the pulse (as it is, doubled,
+tripled, halved, in thirds, or 2:3 and 3:2) with the best level score: the pulse as tracked starts
+ahead (its tempo curve already weighed every periodicity against a tempo prior), and a reading
+gains by how much more note weight its points carry than the points between them and by a prior
+over notated beat tempi, which moves a pulse tracked at half or double speed. Bars are then found
+at that level: music marks them with what happens at their start (a bass note, a change of chord, a
+long note, more notes at once), so for each bar length of 2, 3 or 4 beats and each phase the bar score is
+how much the would-be downbeats stand out from the other beats in those marks. Onsets on the
+beat's thirds rather than its half (and often enough) tell compound metre (6/8) from simple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BAR_LENGTHS = (2, 3, 4)
+# The notated beat's tempo prior (log-normal): most written music counts its beat at 60-180 BPM.
+BEAT_PRIOR_CENTRE_BPM = 120.0
+BEAT_PRIOR_WIDTH_OCTAVES = 0.7
+# Weights, in choosing the beat level, of being the tracked pulse itself (its tempo curve already
+# weighed the periodicities with a tempo prior), of a reading's salience and of the beat tempo prior.
+# Chosen on the tuning pieces (bench/tempo_tune.py).
+PULSE_WEIGHT = 1.0
+SALIENCE_WEIGHT = 1.0
+PRIOR_WEIGHT = 1.0
+# Marks of a downbeat and their weights in the bar score.
+MARK_WEIGHTS = {"bass": 1.0, "harmony": 1.0, "length": 0.5, "accent": 0.5}
+# A note belongs to a beat when it starts within this fraction of a beat period of it.
+ONSET_TOLERANCE = 0.2
+# Notes in the lowest quarter of the piece's pitches count as its bass.
+BASS_QUANTILE = 0.25
+# Time resolution of the running pitch-class integral the harmonic change is read from.
+CHROMA_RATE_HZ = 100.0
+# Bar lengths are scored relative to 2 beats: a longer bar must earn its place by this much.
+LONGER_BAR_MARGIN = 0.1
+# Compound metre needs onsets on the beat's thirds weighing at least this share of those on the beat;
+# an onset is on a subdivision within this fraction of the beat.
+MIN_THIRDS_SHARE = 0.4
+SUBDIVISION_TOLERANCE = 0.06
+
+
+@dataclass(frozen=True)
+class NoteArrays:
+    """The notes as columns, which every mark below reads."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    pitches: np.ndarray
+    amplitudes: np.ndarray
+
+    @classmethod
+    def of(cls, notes) -> NoteArrays:
+        return cls(
+            starts=np.array([note.start_s for note in notes], dtype=np.float64),
+            ends=np.array([note.end_s for note in notes], dtype=np.float64),
+            pitches=np.array([note.pitch for note in notes], dtype=np.int64),
+            amplitudes=np.array([note.amplitude for note in notes], dtype=np.float64),
+        )
+
+
+@dataclass(frozen=True)
+class Metre:
+    beats: np.ndarray  # seconds of every beat at the chosen level
+    beats_per_bar: int
+    compound: bool  # each beat divides in three (6/8) rather than two
+    first_downbeat: int  # index into beats
+
+
+def readings(pulse: np.ndarray) -> list[np.ndarray]:
+    """The pulse read at the levels a beat tracker confuses with the beat: as it is, doubled, tripled,
+    halved and in thirds (every phase), and the 2:3 and 3:2 readings that turn a quarter-note pulse
+    into 6/8's dotted quarters and back."""
+    doubled, tripled = subdivided(pulse, 2), subdivided(pulse, 3)
+    found = [pulse, doubled, tripled]
+    found += [pulse[phase::2] for phase in range(2)] + [pulse[phase::3] for phase in range(3)]
+    found += [doubled[phase::3] for phase in range(3)] + [tripled[phase::2] for phase in range(2)]
+    return [beats for beats in found if len(beats) >= 4]
+
+
+def subdivided(beats: np.ndarray, parts: int) -> np.ndarray:
+    """The beats with ``parts - 1`` evenly spaced points added in every interval."""
+    fractions = np.arange(parts) / parts
+    inner = (beats[:-1, None] + np.diff(beats)[:, None] * fractions[None, :]).ravel()
+    return np.append(inner, beats[-1])
+
+
+def onset_weight_at(times: np.ndarray, period: float, notes: NoteArrays) -> np.ndarray:
+    """The summed amplitude of the notes starting within ONSET_TOLERANCE periods of each time."""
+    order = np.argsort(notes.starts)
+    starts, amplitudes = notes.starts[order], np.concatenate(([0.0], np.cumsum(notes.amplitudes[order])))
+    low = np.searchsorted(starts, times - ONSET_TOLERANCE * period)
+    high = np.searchsorted(starts, times + ONSET_TOLERANCE * period)
+    return amplitudes[high] - amplitudes[low]
+
+
+def weight_on_and_between(beats: np.ndarray, notes: NoteArrays) -> tuple[float, float]:
+    """Mean onset weight on the beats, and at the busiest of their halves and thirds in between."""
+    period = float(np.median(np.diff(beats)))
+    on_beats = float(onset_weight_at(beats, period, notes).mean())
+    between = max(float(onset_weight_at(beats[:-1] + fraction * np.diff(beats), period / 2, notes).mean())
+                  for fraction in (1 / 2, 1 / 3, 2 / 3))
+    return on_beats, between
+
+
+def beat_marks(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
+    """(marks, beats) z-scored marks of a downbeat at each beat."""
+    count = len(beats)
+    period = np.median(np.diff(beats))
+    nearest = np.clip(np.searchsorted(beats, notes.starts), 1, count - 1)
+    nearest -= (notes.starts - beats[nearest - 1]) < (beats[nearest] - notes.starts)
+    on_beat = np.abs(notes.starts - beats[nearest]) <= ONSET_TOLERANCE * period
+    index, amplitude = nearest[on_beat], notes.amplitudes[on_beat]
+    lengths = np.minimum(notes.ends[on_beat] - notes.starts[on_beat], 4 * period) / period
+    bass_line = np.quantile(notes.pitches, BASS_QUANTILE) if len(notes.pitches) else 0
+    is_bass = notes.pitches[on_beat] <= bass_line
+    marks = {
+        "accent": np.bincount(index, amplitude, count),
+        "bass": np.bincount(index[is_bass], amplitude[is_bass] * np.minimum(lengths[is_bass], 2.0), count),
+        "length": np.bincount(index, amplitude * lengths, count),
+        "harmony": harmonic_change(beats, notes),
+    }
+    rows = []
+    for name, weight in MARK_WEIGHTS.items():
+        values = marks[name]
+        spread = values.std()
+        rows.append(weight * (values - values.mean()) / spread if spread > 0 else np.zeros(count))
+    return np.array(rows)
+
+
+def harmonic_change(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
+    """How much the sounding pitch classes change at each beat (1 - cosine of neighbouring spans; the
+    first beat gets the mean of the others).
+
+    Each span's chroma is the integral of the notes' amplitude per pitch class over it, read off a
+    running integral sampled at CHROMA_RATE_HZ, so the cost does not grow with notes times beats.
+    """
+    count = len(beats)
+    edges = np.append(beats, beats[-1] + (beats[-1] - beats[-2]))
+    horizon = max(edges[-1], notes.ends.max() if len(notes.ends) else 0.0)
+    slots = int(np.ceil(horizon * CHROMA_RATE_HZ)) + 2
+    change_of_level = np.zeros((slots, 12))
+    classes = notes.pitches % 12
+    np.add.at(change_of_level, (np.round(notes.starts * CHROMA_RATE_HZ).astype(int), classes), notes.amplitudes)
+    np.add.at(change_of_level, (np.round(notes.ends * CHROMA_RATE_HZ).astype(int), classes), -notes.amplitudes)
+    level = np.cumsum(change_of_level, axis=0)
+    integral = np.vstack((np.zeros((1, 12)), np.cumsum(level, axis=0))) / CHROMA_RATE_HZ
+    positions = np.clip(edges * CHROMA_RATE_HZ, 0, slots)
+    at_edges = np.stack([np.interp(positions, np.arange(slots + 1), integral[:, pc]) for pc in range(12)], axis=1)
+    chroma = np.diff(at_edges, axis=0)
+    norms = np.linalg.norm(chroma, axis=1)
+    unit = chroma / np.maximum(norms, 1e-9)[:, None]
+    change = np.zeros(count)
+    change[1:] = 1.0 - np.sum(unit[1:] * unit[:-1], axis=1)
+    change[1:][(norms[1:] < 1e-9) | (norms[:-1] < 1e-9)] = 0.0
+    # The first beat has no span before it: a neutral value, neither a change nor its absence (0 here
+    # would stand out as strongly as a real chord change, against the first beat as a downbeat).
+    if count > 1:
+        change[0] = change[1:].mean()
+    return change
+
+
+def bar_scores(marks: np.ndarray) -> dict[tuple[int, int], float]:
+    """For each (bar length, phase): how much the would-be downbeats stand out, summed over marks."""
+    total = marks.sum(axis=0)
+    scores = {}
+    for length in BAR_LENGTHS:
+        positions = np.arange(len(total)) % length
+        for phase in range(length):
+            chosen = positions == phase
+            if chosen.sum() < 2 or (~chosen).sum() < 2:
+                continue
+            scores[(length, phase)] = float(total[chosen].mean() - total[~chosen].mean())
+    return scores
+
+
+def is_compound(beats: np.ndarray, onset_times: np.ndarray, onset_weights: np.ndarray) -> bool:
+    """Whether onsets between beats fall on thirds of the beat more than on its half and quarters, and
+    often enough to count: a waltz or a minuet that seldom divides its beat stays simple."""
+    if len(beats) < 3 or len(onset_times) == 0:
+        return False
+    inside = (onset_times >= beats[0]) & (onset_times < beats[-1])
+    times, weights = onset_times[inside], onset_weights[inside]
+    index = np.searchsorted(beats, times, side="right") - 1
+    phase = (times - beats[index]) / (beats[index + 1] - beats[index])
+
+    def weight_near(points) -> float:
+        return float(sum(weights[np.minimum(np.abs(phase - point), 1 - np.abs(phase - point)) < SUBDIVISION_TOLERANCE]
+                         .sum() for point in points))
+
+    thirds = weight_near((1 / 3, 2 / 3))
+    return thirds > weight_near((1 / 4, 1 / 2, 3 / 4)) and thirds > MIN_THIRDS_SHARE * weight_near((0.0,))
+
+
+def level_evidence(candidates: list[np.ndarray], notes: NoteArrays) -> np.ndarray:
+    """(readings, 2): each reading's salience and tempo (BPM); ``candidates[0]`` is the pulse as tracked."""
+    weights = [weight_on_and_between(beats, notes) for beats in candidates]
+    heaviest = max(max(on for on, _ in weights), 1e-9)
+    return np.array([((on - between) / heaviest, 60.0 / np.median(np.diff(beats)))
+                     for beats, (on, between) in zip(candidates, weights, strict=True)])
+
+
+def level_scores(evidence: np.ndarray) -> np.ndarray:
+    """How good a beat each reading would be, from its ``level_evidence`` row."""
+    salience, bpm = evidence.T
+    prior = -0.5 * (np.log2(bpm / BEAT_PRIOR_CENTRE_BPM) / BEAT_PRIOR_WIDTH_OCTAVES) ** 2
+    is_pulse = np.arange(len(evidence)) == 0
+    return PULSE_WEIGHT * is_pulse + SALIENCE_WEIGHT * salience + PRIOR_WEIGHT * prior
+
+
+def find_metre(pulse: np.ndarray, notes: NoteArrays) -> Metre | None:
+    """The beat level, then the bars at that level; None without a pulse.
+
+    The beat is the reading of the pulse with the best level score: the tracked pulse itself earns a
+    bonus, then salience (how much more weight of notes falls on its beats than between them, relative
+    to the heaviest reading's beats: read too fast, many of its beats are empty; read too slow, its
+    halves or thirds, the real beats, carry as much as its beats) and the tempo prior. The bar
+    length and phase are then the best bar score at that level.
+    """
+    if len(pulse) < 4:
+        return None
+    candidates = readings(pulse)
+    if not len(notes.starts):
+        return Metre(beats=pulse, beats_per_bar=4, compound=False, first_downbeat=0)
+    beats = candidates[int(np.argmax(level_scores(level_evidence(candidates, notes))))]
+    scores = bar_scores(beat_marks(beats, notes))
+    if not scores:
+        return Metre(beats=beats, beats_per_bar=4, compound=False, first_downbeat=0)
+    (length, phase), _ = max(scores.items(), key=lambda item: item[1] - LONGER_BAR_MARGIN * (item[0][0] - 2))
+    compound = is_compound(beats, notes.starts, notes.amplitudes)
+    return Metre(beats=beats, beats_per_bar=length, compound=compound, first_downbeat=phase)

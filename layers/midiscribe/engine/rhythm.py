@@ -1,0 +1,93 @@
+"""The rhythm of a transcription: beats, bars, metre, tempo and key, found after the notes.
+
+``track_rhythm`` runs the beat tracker on the onset strength the transcription kept
+(engine/beats.py), then ``rhythm_from_pulse`` settles the metre and downbeats from the notes
+(engine/metre.py) and estimates the key (engine/key.py). The result feeds the MIDI tempo map,
+quantisation, the score and the JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .beats import track_pulse
+from .key import Key, estimate_key
+from .metre import NoteArrays, find_metre
+from .notes import FRAMES_PER_SECOND
+from .transcription import NoteEvent
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """Where the beats and bars are. ``beats`` count the metre's beat: the dotted quarter in 6/8."""
+
+    beats: tuple[float, ...]  # seconds
+    beats_per_bar: int
+    first_downbeat: int  # index of the first downbeat in ``beats``; earlier beats are a pickup
+    compound: bool  # beats divide in three (6/8, 9/8, 12/8)
+    key: Key | None
+
+    @property
+    def downbeats(self) -> tuple[float, ...]:
+        return self.beats[self.first_downbeat :: self.beats_per_bar]
+
+    @property
+    def time_signature(self) -> tuple[int, int]:
+        """(numerator, denominator): 2/4, 3/4, 4/4, or 6/8, 9/8, 12/8 for compound metres."""
+        return (3 * self.beats_per_bar, 8) if self.compound else (self.beats_per_bar, 4)
+
+    @property
+    def quarters_per_beat(self) -> float:
+        return 1.5 if self.compound else 1.0
+
+    @property
+    def tempo_bpm(self) -> float:
+        """Beats per minute of the metre's beat, from the median beat period."""
+        return float(60.0 / np.median(np.diff(self.beats)))
+
+
+def track_rhythm(onset_strength: np.ndarray | None, notes: Sequence[NoteEvent], duration_s: float) -> Rhythm | None:
+    """The rhythm of a transcription, or None when there is no steady pulse to find (too short, silent)."""
+    if onset_strength is None:
+        return None
+    return rhythm_from_pulse(track_pulse(onset_strength), notes, duration_s)
+
+
+def onset_strength_of_notes(notes: Sequence[NoteEvent], duration_s: float) -> np.ndarray:
+    """An onset-strength signal at the model's frame rate made from note onsets, for transcribers that
+    have no onset posteriorgram: each onset adds its velocity (0..1) to its frame, spread over the
+    neighbouring frames as a posterior's peak is."""
+    frames = max(1, int(np.ceil(duration_s * FRAMES_PER_SECOND)) + 1)
+    strength = np.zeros(frames, dtype=np.float64)
+    if notes:
+        at = np.clip(np.rint(np.array([n.start_s for n in notes]) * FRAMES_PER_SECOND).astype(np.int64), 0, frames - 1)
+        np.add.at(strength, at, np.array([n.velocity for n in notes], dtype=np.float64) / 127.0)
+    return np.convolve(strength, (0.25, 0.5, 0.25), mode="same").astype(np.float32)
+
+
+def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s: float) -> Rhythm | None:
+    """The rhythm built on a tracked pulse (seconds): its metrical level, bars, metre and the key."""
+    arrays = NoteArrays.of(notes)
+    metre = find_metre(pulse, arrays)
+    if metre is None:
+        return None
+    key = estimate_key(arrays.pitches, arrays.ends - arrays.starts, arrays.amplitudes)
+    music = (arrays.starts.min(), arrays.starts.max()) if len(arrays.starts) else (0.0, duration_s)
+    beats, added = extended(metre.beats, max(0.0, music[0]), min(duration_s, music[1]))
+    return Rhythm(beats=tuple(map(float, beats)), beats_per_bar=metre.beats_per_bar,
+                  first_downbeat=(metre.first_downbeat + added) % metre.beats_per_bar,
+                  compound=metre.compound, key=key)
+
+
+def extended(beats: np.ndarray, first_onset: float, last_onset: float) -> tuple[np.ndarray, int]:
+    """The beats continued at their end periods to cover every note onset (the tracker leaves out a
+    weak start and end), and how many were added in front."""
+    first_period, last_period = beats[1] - beats[0], beats[-1] - beats[-2]
+    before = int(max(0.0, np.floor((beats[0] - first_onset) / first_period + 0.5)))
+    after = int(max(0.0, np.floor((last_onset - beats[-1]) / last_period + 0.5)))
+    front = beats[0] - first_period * np.arange(before, 0, -1)
+    back = beats[-1] + last_period * np.arange(1, after + 1)
+    return np.concatenate((front, beats, back)), before

@@ -1,0 +1,198 @@
+"""The MIDI file's tempo map: musical time (quarter notes, bars) laid over real time (seconds).
+
+With a tracked rhythm, the map follows the beats: each beat of the music is a beat of the file, so
+a DAW's bar lines fall on the music's bars, while every note keeps its time in seconds (notes are
+placed by interpolating between beats, and the set_tempo events make the file's beats land where
+the music's are). Where the beats keep a steady tempo the map writes one set_tempo for the whole
+stretch instead of one per beat. Time 0 is a bar line in MIDI; music that starts with a pickup
+gets a short first bar of its own time signature, as notation programs write an anacrusis.
+
+Without a rhythm, or when the user gave ``midi_tempo``, the map is one constant tempo in 4/4:
+basic-pitch's file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import mido
+import numpy as np
+
+from .errors import InvalidOptionsError
+
+if TYPE_CHECKING:
+    from .rhythm import Rhythm
+    from .transcription import Transcription
+
+DEFAULT_TEMPO_BPM = 120.0  # basic-pitch's, for files without a tracked rhythm
+# MIDI stores tempo as microseconds per quarter note in 24 bits.
+MAX_TEMPO_MICROSECONDS = 0xFFFFFF
+# Ticks per quarter: a multiple of this, so that 16ths and triplets of every kind are whole ticks,
+# and enough of them that a tick is at most a millisecond at the slowest tempo in the file.
+TICK_BASE = 480
+MAX_TICKS_PER_QUARTER = 0x7FFF
+# One set_tempo covers a stretch of beats while a constant tempo keeps every beat this close
+# (beats are found on 11.6 ms frames, so a steady beat wobbles by about that much).
+STEADY_TOLERANCE_S = 0.015
+
+
+def tempo_microseconds(bpm: float) -> int:
+    """The MIDI tempo for ``bpm``, refusing tempos a MIDI file cannot hold (below ~3.58 BPM)."""
+    microseconds = round(60_000_000 / bpm)
+    if not 1 <= microseconds <= MAX_TEMPO_MICROSECONDS:
+        slowest = 60_000_000 / MAX_TEMPO_MICROSECONDS
+        raise InvalidOptionsError(
+            f"midi_tempo: {bpm} BPM cannot be stored in a MIDI file; use a tempo of at least "
+            f"{math.ceil(slowest * 100) / 100} BPM."
+        )
+    return microseconds
+
+
+def ticks_per_quarter_for(slowest_tempo_us: int) -> int:
+    """Enough ticks per quarter that one tick is at most a millisecond, in multiples of TICK_BASE."""
+    needed = math.ceil(slowest_tempo_us / 1000 / TICK_BASE) * TICK_BASE
+    return max(TICK_BASE, min(needed, MAX_TICKS_PER_QUARTER // TICK_BASE * TICK_BASE))
+
+
+@dataclass(frozen=True)
+class TempoMap:
+    """Grid points (seconds, quarter notes), linear between them and past the last one."""
+
+    times: np.ndarray  # seconds, from 0.0, increasing
+    quarters: np.ndarray  # quarter-note positions at ``times``, from 0.0
+    bars: tuple[tuple[float, int, int], ...]  # (quarter position, numerator, denominator) of each time signature
+    ticks_per_quarter: int
+    tempo_changes: tuple[tuple[int, int], ...]  # (tick, microseconds per quarter)
+
+    def quarters_at(self, seconds) -> np.ndarray:
+        return _extrapolated_interp(np.asarray(seconds, dtype=np.float64), self.times, self.quarters)
+
+    def seconds_at(self, quarters) -> np.ndarray:
+        return _extrapolated_interp(np.asarray(quarters, dtype=np.float64), self.quarters, self.times)
+
+    def ticks(self, seconds) -> np.ndarray:
+        """Absolute ticks of absolute seconds: rounding never accumulates, so there is no drift."""
+        quarters = self.quarters_at(np.maximum(np.asarray(seconds, dtype=np.float64), 0.0))
+        return np.rint(quarters * self.ticks_per_quarter).astype(np.int64)
+
+    def bar_starts(self, until_quarter: float) -> np.ndarray:
+        """Quarter positions of every bar line up to ``until_quarter``."""
+        starts: list[float] = []
+        for index, (position, numerator, denominator) in enumerate(self.bars):
+            end = self.bars[index + 1][0] if index + 1 < len(self.bars) else max(until_quarter, position) + 1e-9
+            length = numerator * 4 / denominator
+            starts.extend(np.arange(position, end, length).tolist())
+        return np.array(starts)
+
+    def meta_messages(self) -> list[tuple[int, mido.MetaMessage]]:
+        """(absolute tick, message) for the tempo track: set_tempo and time_signature events."""
+        messages = [(tick, mido.MetaMessage("set_tempo", tempo=tempo)) for tick, tempo in self.tempo_changes]
+        for position, numerator, denominator in self.bars:
+            tick = round(position * self.ticks_per_quarter)
+            messages.append((tick, mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator)))
+        return sorted(messages, key=lambda item: (item[0], item[1].type != "set_tempo"))
+
+
+def _extrapolated_interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """np.interp, continued past both ends along the nearest segment; same shape as ``x``."""
+    flat = np.atleast_1d(x).astype(np.float64).ravel()
+    if len(xp) == 1:
+        return (fp[0] + (flat - xp[0])).reshape(np.shape(x))
+    result = np.interp(flat, xp, fp)
+    before, after = flat < xp[0], flat > xp[-1]
+    result[before] = fp[0] + (flat[before] - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0])
+    result[after] = fp[-1] + (flat[after] - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+    return result.reshape(np.shape(x))
+
+
+def constant_tempo_map(bpm: float) -> TempoMap:
+    """One tempo for the whole file, in 4/4."""
+    tempo_us = tempo_microseconds(bpm)
+    seconds_per_quarter = tempo_us / 1e6
+    return TempoMap(
+        times=np.array([0.0, seconds_per_quarter]), quarters=np.array([0.0, 1.0]), bars=((0.0, 4, 4),),
+        ticks_per_quarter=ticks_per_quarter_for(tempo_us), tempo_changes=((0, tempo_us),),
+    )
+
+
+def grid_points(beats: np.ndarray) -> np.ndarray:
+    """The beats with time 0 made a grid point: the lead-in is filled with beats at the first period.
+
+    Beats are added before the first one at its period while they stay at least half a period from
+    0; then 0 itself starts the first (between half and one and a half periods long) beat, or takes
+    the place of a first beat closer to 0 than half a period.
+    """
+    period = beats[1] - beats[0]
+    lead_in = beats[0] - period * np.arange(int(beats[0] // period) + 1, 0, -1)
+    points = np.concatenate((lead_in[lead_in >= period / 2], beats))
+    if points[0] < period / 2:
+        points[0] = 0.0
+        return points
+    return np.concatenate(([0.0], points))
+
+
+def steady_stretches(points: np.ndarray) -> list[int]:
+    """Indices of grid points that start a stretch of constant tempo (the last point ends the last one).
+
+    A stretch grows while the straight line between its first and last points (one tempo) keeps
+    every beat in between within STEADY_TOLERANCE_S of where it was found.
+    """
+    starts = [0]
+    first = 0
+    for last in range(2, len(points)):
+        offsets = np.arange(1, last - first + 1)
+        elapsed = points[first + 1 : last + 1] - points[first]
+        if np.max(np.abs(elapsed - offsets * (elapsed[-1] / offsets[-1]))) > STEADY_TOLERANCE_S:
+            first = last - 1
+            starts.append(first)
+    return starts
+
+
+def rhythm_tempo_map(rhythm: Rhythm) -> TempoMap:
+    """A tempo map whose beats are the rhythm's beats and whose bar lines are its downbeats."""
+    beats = np.asarray(rhythm.beats, dtype=np.float64)
+    points = grid_points(beats)
+    first_downbeat = rhythm.first_downbeat + (len(points) - len(beats))
+    # Steady stretches are drawn as straight lines: their inner beats move onto the line.
+    starts = steady_stretches(points) + [len(points) - 1]
+    smoothed = points.copy()
+    for first, last in zip(starts[:-1], starts[1:], strict=True):
+        smoothed[first : last + 1] = np.linspace(points[first], points[last], last - first + 1)
+    unit = rhythm.quarters_per_beat
+    quarters = np.arange(len(points)) * unit
+
+    slowest_us = round(np.max(np.diff(smoothed)) / unit * 1e6)
+    ticks_per_quarter = ticks_per_quarter_for(min(slowest_us, MAX_TEMPO_MICROSECONDS))
+    ticks_per_beat = round(unit * ticks_per_quarter)
+    tempo_changes = []
+    actual = 0.0  # where the file's own tempo events have put the current grid point, in seconds
+    for first, last in zip(starts[:-1], starts[1:], strict=True):
+        # Each stretch's tempo is rounded to whole microseconds; aiming at the true end from where the
+        # rounding so far has left us keeps the error from accumulating over thousands of beats.
+        beats_in_stretch = last - first
+        tempo = round((smoothed[last] - actual) / (beats_in_stretch * unit) * 1e6)
+        tempo = min(max(tempo, 1), MAX_TEMPO_MICROSECONDS)
+        tempo_changes.append((first * ticks_per_beat, tempo))
+        actual += tempo * beats_in_stretch * unit / 1e6
+
+    numerator, denominator = rhythm.time_signature
+    pickup = first_downbeat % rhythm.beats_per_bar
+    bars = [(0.0, numerator, denominator)]
+    if pickup:
+        pickup_numerator = numerator * pickup // rhythm.beats_per_bar
+        bars = [(0.0, pickup_numerator, denominator), (pickup * unit, numerator, denominator)]
+    return TempoMap(times=smoothed, quarters=quarters, bars=tuple(bars), ticks_per_quarter=ticks_per_quarter,
+                    tempo_changes=tuple(tempo_changes))
+
+
+def tempo_map_for(transcription: Transcription) -> TempoMap:
+    """The tempo map a transcription's MIDI file is written with."""
+    given = transcription.options.midi_tempo
+    if given is not None:
+        return constant_tempo_map(given)
+    rhythm = transcription.rhythm
+    if rhythm is None or len(rhythm.beats) < 2:
+        return constant_tempo_map(DEFAULT_TEMPO_BPM)
+    return rhythm_tempo_map(rhythm)

@@ -1,0 +1,167 @@
+"""Beat, metre and key tracking on rhythms the tests write: known tempo, a tempo change, 3/4 against
+4/4, and a synthesised recording through the whole engine whose MIDI beats read back where they are."""
+
+from __future__ import annotations
+
+import io
+
+import mido
+import numpy as np
+import pytest
+from synthesised import KnownNote, encode_soundfile, synthesise
+
+from midiscribe.engine.key import Key, estimate_key
+from midiscribe.engine.notes import frame_times
+from midiscribe.engine.rhythm import track_rhythm
+from midiscribe.engine.transcription import NoteEvent
+
+FRAMES_PER_SECOND = 22050 / 256
+
+
+def beat_times(bpm_per_beat: list[float], start_s: float) -> np.ndarray:
+    return start_s + np.concatenate(([0.0], np.cumsum(60.0 / np.asarray(bpm_per_beat))))
+
+
+def accompaniment(beats: np.ndarray, beats_per_bar: int, tonic: int = 48) -> list[NoteEvent]:
+    """A bass note on each downbeat, a chord on the other beats, a melody note in between: a piano left
+    hand under a simple tune. The chord changes every bar (I, IV, V, I)."""
+    roots = [0, 5, 7, 0]
+    notes = []
+    for index, (beat, next_beat) in enumerate(zip(beats[:-1], beats[1:], strict=True)):
+        bar, position = divmod(index, beats_per_bar)
+        root = tonic + roots[bar % len(roots)]
+        period = next_beat - beat
+        if position == 0:
+            notes.append(NoteEvent(beat, beat + period * 0.9 * beats_per_bar / 2, root - 12, 0.9))
+        else:
+            notes += [NoteEvent(beat, beat + period * 0.5, root + step, 0.5) for step in (12, 16, 19)]
+        notes.append(NoteEvent(beat + period / 2, beat + period * 0.9, root + 24 + (index * 2) % 7, 0.6))
+    return sorted(notes, key=lambda note: note.start_s)
+
+
+def onset_strength(notes: list[NoteEvent], duration_s: float) -> np.ndarray:
+    """What the model's onset posteriorgram sums to per frame: a peak at each note start, a low floor."""
+    frames = int(duration_s * FRAMES_PER_SECOND)
+    times = frame_times(np.arange(frames))
+    strength = np.full(frames, 0.3) + np.random.default_rng(0).uniform(0, 0.1, frames)
+    for note in notes:
+        frame = min(frames - 1, int(np.searchsorted(times, note.start_s)))
+        strength[frame] += note.amplitude
+        strength[min(frames - 1, frame + 1)] += note.amplitude / 2
+    return strength
+
+
+def hit_rate(truth: np.ndarray, found, window_s: float = 0.07) -> float:
+    found = np.asarray(found)
+    return float(np.mean([np.min(np.abs(found - t)) <= window_s for t in truth]))
+
+
+SLOW_WITH_EIGHTHS = pytest.mark.xfail(
+    strict=True, reason="known limit: a slow beat with a melody in eighths is read at twice its tempo "
+    "(bench/tempo.py shows how often); strict, so a fix shows up here")
+
+
+@pytest.mark.parametrize(("beats_per_bar", "bpm"), [(4, 100.0), (3, 100.0), (4, 150.0), (2, 120.0),
+                                                     pytest.param(3, 72.0, marks=SLOW_WITH_EIGHTHS)])
+def test_known_tempo_and_metre(beats_per_bar, bpm):
+    beats = beat_times([bpm] * (beats_per_bar * 12), start_s=0.5)
+    notes = accompaniment(beats, beats_per_bar)
+    rhythm = track_rhythm(onset_strength(notes, beats[-1] + 1.0), notes, beats[-1] + 1.0)
+    assert rhythm is not None
+    assert rhythm.tempo_bpm == pytest.approx(bpm, rel=0.04)
+    assert rhythm.time_signature == (beats_per_bar, 4)
+    assert hit_rate(beats[:-1], rhythm.beats) >= 0.95
+    assert hit_rate(beats[:-1:beats_per_bar], rhythm.downbeats) >= 0.9
+    assert hit_rate(np.asarray(rhythm.downbeats), beats[:-1:beats_per_bar]) >= 0.9
+
+
+def test_three_four_and_four_four_of_the_same_material_differ():
+    found = {}
+    for beats_per_bar in (3, 4):
+        beats = beat_times([96.0] * (beats_per_bar * 12), start_s=0.3)
+        notes = accompaniment(beats, beats_per_bar)
+        found[beats_per_bar] = track_rhythm(onset_strength(notes, beats[-1] + 1), notes, beats[-1] + 1).time_signature
+    assert found == {3: (3, 4), 4: (4, 4)}
+
+
+def test_a_tempo_change_is_followed():
+    tempi = [90.0] * 24 + [120.0] * 32
+    beats = beat_times(tempi, start_s=0.4)
+    notes = accompaniment(beats, 4)
+    rhythm = track_rhythm(onset_strength(notes, beats[-1] + 1.0), notes, beats[-1] + 1.0)
+    assert hit_rate(beats[:-1], rhythm.beats) >= 0.9
+    found = np.asarray(rhythm.beats)
+    before = found[(found > beats[2]) & (found < beats[20])]
+    after = found[(found > beats[30]) & (found < beats[-3])]
+    assert 60 / np.median(np.diff(before)) == pytest.approx(90.0, rel=0.04)
+    assert 60 / np.median(np.diff(after)) == pytest.approx(120.0, rel=0.04)
+
+
+def test_no_rhythm_without_enough_music():
+    assert track_rhythm(np.zeros(40), [], 0.5) is None
+    assert track_rhythm(np.zeros(400), [], 4.6) is None
+
+
+def test_key_of_major_and_minor_material():
+    c_major = [60, 62, 64, 65, 67, 69, 71, 72, 60, 64, 67, 67, 65, 64, 62, 60]
+    assert estimate_key(np.array(c_major), np.ones(16), np.ones(16)) == Key(0, "major")
+    a_minor = [57, 59, 60, 62, 64, 65, 68, 69, 57, 60, 64, 64, 69, 68, 69, 57]
+    assert estimate_key(np.array(a_minor), np.ones(16), np.ones(16)) == Key(9, "minor")
+    assert Key(3, "minor").fifths == -6 and Key(3, "minor").name == "E-flat minor"
+    assert Key(6, "major").fifths == 6 and Key(1, "minor").fifths == 4
+    assert estimate_key(np.array([60]), np.ones(1), np.ones(1)) is None
+
+
+@pytest.mark.slow
+def test_a_synthesised_recording_gets_a_tempo_map_on_its_beats():
+    """Through the model: the MIDI file's beats, read back with mido, are within 20 ms of the real ones."""
+    from midiscribe.engine import transcribe
+
+    beats = beat_times([108.0] * 40, start_s=0.6)
+    known = []
+    for index, beat in enumerate(beats[:-1]):
+        root = [48, 53, 55, 48][(index // 4) % 4]
+        if index % 4 == 0:
+            known.append(KnownNote(root - 12, beat, beat + 1.0))
+        else:
+            known += [KnownNote(root + step, beat, beat + 0.25) for step in (12, 16, 19)]
+        known.append(KnownNote(root + 24 + (index * 2) % 7, beat + 0.278, beat + 0.5))
+    audio = encode_soundfile(synthesise(known, beats[-1] + 1.0), 44100, "WAV")
+    transcription = transcribe(io.BytesIO(audio))
+    rhythm = transcription.rhythm
+    assert rhythm is not None and rhythm.time_signature == (4, 4)
+    assert rhythm.tempo_bpm == pytest.approx(108.0, rel=0.04)
+    buffer = io.BytesIO()
+    transcription.write_midi(buffer)
+    midi = mido.MidiFile(file=io.BytesIO(buffer.getvalue()))
+    # Every quarter-note tick of the file, played back by mido's own tempo handling.
+    tempo, seconds, tick, file_beats = 500_000, 0.0, 0, []
+    changes = []
+    for message in midi.tracks[0]:
+        tick += message.time
+        if message.type == "set_tempo":
+            changes.append((tick, message.tempo))
+    last_tick = 0
+    for quarter in range(int(beats[-1] * 4)):
+        target = quarter * midi.ticks_per_beat
+        for change_tick, change_tempo in [c for c in changes if last_tick <= c[0] <= target]:
+            seconds += mido.tick2second(change_tick - last_tick, midi.ticks_per_beat, tempo)
+            last_tick, tempo = change_tick, change_tempo
+        seconds += mido.tick2second(target - last_tick, midi.ticks_per_beat, tempo)
+        last_tick = target
+        file_beats.append(seconds)
+    file_beats = np.array(file_beats)
+    errors = [np.min(np.abs(file_beats - beat)) for beat in beats[:-1]]
+    assert max(errors) < 0.020
+    # A bar line of the file (from its time signatures) falls on the music's first downbeat, beats[0].
+    signatures, tick = [], 0
+    for message in midi.tracks[0]:
+        tick += message.time
+        if message.type == "time_signature":
+            signatures.append((tick, message.numerator * 4 / message.denominator))
+    bar_line_quarters = []
+    for index, (start, quarters_per_bar) in enumerate(signatures):
+        end = signatures[index + 1][0] if index + 1 < len(signatures) else len(file_beats) * midi.ticks_per_beat
+        bar_line_quarters += list(np.arange(start / midi.ticks_per_beat, end / midi.ticks_per_beat, quarters_per_bar))
+    bar_lines = file_beats[np.array(bar_line_quarters, dtype=int)]
+    assert np.min(np.abs(bar_lines - beats[0])) < 0.020

@@ -1,0 +1,168 @@
+"""The MusicXML score: parses back with the same notes, validates against MusicXML 4.0's schema, and
+MuseScore 3 engraves it."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from musicxml_schema import load_schema
+
+from midiscribe.engine.key import Key
+from midiscribe.engine.options import TranscriptionOptions
+from midiscribe.engine.rhythm import Rhythm
+from midiscribe.engine.transcription import NoteEvent, Transcription
+
+BEAT_S = 0.5  # 120 BPM
+
+
+def waltz() -> tuple[Transcription, list[tuple[Fraction, Fraction, int]]]:
+    """A 3/4 piece in E-flat major with a one-beat pickup: bass on each downbeat, a tune above, played
+    slightly off the grid. Returns it and the written notes (quarter position, length, pitch)."""
+    # (The pickup is empty: the music starts on the first downbeat, after a lead-in from time 0.)
+    beats = 1.0 + BEAT_S * np.arange(40)
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=3, first_downbeat=0, compound=False, key=Key(3, "major"))
+    # The file's beats: 0 s and a lead-in beat at 0.5 s, then beats[0] (the first downbeat) is quarter 2,
+    # so the score opens with a two-beat pickup bar.
+    written: list[tuple[Fraction, Fraction, int]] = []
+    tune = [75, 77, 79, 80, 82, 80, 79, 77, 75, 74, 75, 70]
+    for bar in range(6):
+        downbeat = Fraction(2 + 3 * bar)
+        written.append((downbeat, Fraction(3), 39 + (bar % 2) * 5))  # bass: E-flat, A-flat
+        for step, length in enumerate((Fraction(1), Fraction(1, 2), Fraction(1, 2), Fraction(1))):
+            start = downbeat + sum((Fraction(1), Fraction(1, 2), Fraction(1, 2), Fraction(1))[:step], Fraction(0))
+            written.append((start, length, tune[(bar * 2 + step) % len(tune)]))
+    rng = np.random.default_rng(5)
+    notes = []
+    for start, length, pitch in written:
+        jitter = float(rng.uniform(-0.03, 0.03))
+        seconds = beats[0] + (float(start) - 2) * BEAT_S + jitter
+        notes.append(NoteEvent(seconds, seconds + float(length) * BEAT_S * 0.95, pitch, 0.7))
+    notes.sort(key=lambda note: note.start_s)
+    return Transcription(notes, 25.0, TranscriptionOptions(score=True, quantize="1/8"), rhythm=rhythm), written
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return load_schema()
+
+
+@pytest.fixture(scope="module")
+def score_document() -> bytes:
+    transcription, _ = waltz()
+    buffer = io.BytesIO()
+    transcription.write_musicxml(buffer)
+    return buffer.getvalue()
+
+
+def test_score_parses_back_with_the_same_notes(score_document):
+    from music21 import converter
+
+    _, written = waltz()
+    score = converter.parseData(score_document.decode("utf-8"), format="musicxml").stripTies()
+    found = []
+    for part in score.parts:
+        for element in part.flatten().notes:
+            for pitch in element.pitches:
+                found.append((Fraction(element.offset).limit_denominator(48),
+                              Fraction(element.quarterLength).limit_denominator(48), pitch.midi))
+    # Written positions count from the file's beat 0 (the lead-in), like the score's.
+    assert sorted(found) == sorted(written)
+    assert len(score.parts) == 2  # treble and bass staves for material on both sides of middle C
+    signatures = {ts.ratioString for ts in score.recurse().getElementsByClass("TimeSignature")}
+    assert signatures == {"2/4", "3/4"}  # the two-beat pickup bar, then the waltz
+    keys = {ks.sharps for ks in score.recurse().getElementsByClass("KeySignature")}
+    assert keys == {-3}
+    # Black keys are spelled as the key signature spells them.
+    names = {p.name for p in score.flatten().pitches}
+    assert "E-" in names and "D#" not in names
+
+
+def test_score_validates_against_the_musicxml_4_schema(score_document, schema):
+    errors = list(schema.iter_errors(io.BytesIO(score_document)))
+    assert errors == [], errors[:3]
+    # The check is a real one: a measure without its required number attribute is refused.
+    broken = score_document.replace(b'<measure implicit="no" number="1"', b"<measure", 1).replace(
+        b'<measure number="1"', b"<measure", 1)
+    assert broken != score_document
+    assert list(schema.iter_errors(io.BytesIO(broken)))
+
+
+def test_musescore_engraves_the_score(score_document, tmp_path):
+    mscore = shutil.which("mscore3") or shutil.which("musescore3")
+    if mscore is None:
+        pytest.skip("musescore3 is not installed (Debian: apt-get install musescore3); cannot engrave the score")
+    source = tmp_path / "waltz.musicxml"
+    source.write_bytes(score_document)
+    pdf = tmp_path / "waltz.pdf"
+    result = subprocess.run([mscore, "-o", str(pdf), str(source)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr[-500:]
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
+
+
+@pytest.mark.parametrize(("beats_per_bar", "compound", "first_downbeat"), [(4, False, 3), (3, False, 1), (2, True, 1),
+                                                                          (3, True, 0), (4, True, 2)])
+def test_any_quantised_transcription_makes_a_valid_score_with_the_same_notes(beats_per_bar, compound, first_downbeat,
+                                                                           schema):
+    """Random notes of every length, overlapping, across a tempo change, in simple and compound metres
+    with a pickup, on every grid: the score is valid MusicXML and reads back as the quantised notes."""
+    from music21 import converter
+
+    from midiscribe.engine.tempo_map import tempo_map_for
+
+    rng = np.random.default_rng(21 + beats_per_bar)
+    # Beats as a tracker finds them: on model frames (11.6 ms), so never evenly spaced in floats.
+    beats = np.round(np.cumsum(rng.normal(0.5, 0.004, 36)) / (256 / 22050)) * (256 / 22050)
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=beats_per_bar, first_downbeat=first_downbeat,
+                    compound=compound, key=Key(9, "minor"))
+    # Each pitch's notes follow one another, so reading ties back cannot join two of them.
+    notes = []
+    for pitch in rng.choice(np.arange(36, 90), 12, replace=False):
+        start = float(rng.uniform(0.0, 3.0))
+        while start < beats[-1] - 1.0:
+            length = float(rng.exponential(0.4) + 0.02)
+            notes.append(NoteEvent(start, start + length, int(pitch), 0.6))
+            start += length + 0.3 + float(rng.exponential(1.0))
+    notes.sort(key=lambda note: note.start_s)
+    for grid in ("1/16", "1/8", "1/8t", "1/16t"):
+        transcription = Transcription(notes, float(beats[-1] + 1), TranscriptionOptions(quantize=grid), rhythm=rhythm)
+        buffer = io.BytesIO()
+        transcription.write_musicxml(buffer)
+        assert list(schema.iter_errors(io.BytesIO(buffer.getvalue()))) == [], grid
+        quantized = transcription.quantized()
+        tempo_map = tempo_map_for(quantized)
+        expected = sorted(
+            (Fraction(round(float(tempo_map.quarters_at(n.start_s)) * 48), 48),
+             Fraction(round(float(tempo_map.quarters_at(n.end_s) - tempo_map.quarters_at(n.start_s)) * 48), 48), n.pitch)
+            for n in quantized.notes)
+        score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+        assert sorted(tied_notes(score)) == expected, grid
+
+
+def tied_notes(score) -> list[tuple[Fraction, Fraction, int]]:
+    """(start, length, pitch) of every note, tied pieces joined (music21's stripTies leaves chord members)."""
+    joined, sounding = [], {}
+    for part in score.parts:
+        for element in part.flatten().notes:
+            offset = Fraction(element.offset).limit_denominator(48)
+            piece = Fraction(element.quarterLength).limit_denominator(48)
+            for member in element.notes if element.isChord else (element,):
+                tie = member.tie.type if member.tie is not None else None
+                midi = member.pitch.midi
+                start, length = offset, piece
+                if tie in ("stop", "continue"):
+                    start, so_far = sounding.pop(midi)
+                    assert start + so_far == offset, f"a tie to {midi} at {offset} does not continue a note"
+                    length += so_far
+                if tie in ("start", "continue"):
+                    sounding[midi] = (start, length)
+                else:
+                    joined.append((start, length, midi))
+    assert not sounding, f"ties left open: {sounding}"
+    return joined

@@ -1,0 +1,173 @@
+"""The MIDI tempo map and quantisation: beats read back with mido land on the music's beats, notes keep
+their seconds, and quantisation puts a jittered rhythm back on its grid."""
+
+from __future__ import annotations
+
+import io
+
+import mido
+import numpy as np
+import pytest
+
+from midiscribe.engine.options import TranscriptionOptions
+from midiscribe.engine.quantize import quantize_notes
+from midiscribe.engine.rhythm import Rhythm
+from midiscribe.engine.tempo_map import rhythm_tempo_map, tempo_map_for
+from midiscribe.engine.transcription import NoteEvent, Transcription
+
+
+def accelerating_beats(count: int = 40, start_s: float = 0.8) -> np.ndarray:
+    """Beats at 90 BPM for 16 beats, then a step to 120 BPM, then a gradual slowing to 100 BPM."""
+    periods = np.concatenate((np.full(16, 60 / 90), np.full(12, 60 / 120), 60 / np.linspace(120, 100, count - 28)))
+    return start_s + np.concatenate(([0.0], np.cumsum(periods[: count - 1])))
+
+
+def read_back(midi_bytes: bytes) -> tuple[mido.MidiFile, list[tuple[float, int, str]], list[tuple[float, int]]]:
+    """(file, [(seconds, tick, type) of tempo-track events], [(seconds, pitch) of note-ons]) as mido plays it."""
+    midi = mido.MidiFile(file=io.BytesIO(midi_bytes))
+    tempo_events, note_ons = [], []
+    seconds, tick = 0.0, 0
+    for message in mido.merge_tracks(midi.tracks):
+        seconds += mido.tick2second(message.time, midi.ticks_per_beat, current_tempo(tempo_events))
+        tick += message.time
+        if message.is_meta and message.type in ("set_tempo", "time_signature"):
+            tempo_events.append((seconds, tick, message))
+        elif message.type == "note_on" and message.velocity > 0:
+            note_ons.append((seconds, message.note))
+    return midi, tempo_events, note_ons
+
+
+def current_tempo(tempo_events) -> int:
+    tempos = [message.tempo for _, _, message in tempo_events if message.type == "set_tempo"]
+    return tempos[-1] if tempos else 500_000
+
+
+def tick_seconds(midi: mido.MidiFile, ticks: list[int]) -> list[float]:
+    """Seconds at absolute ticks, walking the file's own tempo map as a player does."""
+    changes = sorted((tick, message.tempo) for tick, message in _absolute(midi.tracks[0]) if message.type == "set_tempo")
+    result = []
+    for target in ticks:
+        seconds, last_tick, tempo = 0.0, 0, 500_000
+        for tick, new_tempo in changes:
+            if tick > target:
+                break
+            seconds += mido.tick2second(tick - last_tick, midi.ticks_per_beat, tempo)
+            last_tick, tempo = tick, new_tempo
+        result.append(seconds + mido.tick2second(target - last_tick, midi.ticks_per_beat, tempo))
+    return result
+
+
+def _absolute(track):
+    tick = 0
+    for message in track:
+        tick += message.time
+        yield tick, message
+
+
+def midi_of(transcription: Transcription) -> bytes:
+    buffer = io.BytesIO()
+    transcription.write_midi(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("compound", [False, True])
+def test_beats_read_back_with_mido_land_on_the_tracked_beats(compound):
+    beats = accelerating_beats()
+    # The first downbeat is the second tracked beat (4/4) or the first (6/8).
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=2 if compound else 4, first_downbeat=0 if compound else 1,
+                    compound=compound, key=None)
+    notes = [NoteEvent(float(t) + 0.013, float(t) + 0.3, 60 + i % 12, 0.8) for i, t in enumerate(beats)]
+    midi = mido.MidiFile(file=io.BytesIO(midi_of(Transcription(notes, 40.0, TranscriptionOptions(), rhythm=rhythm))))
+    ticks_per_beat = round(midi.ticks_per_beat * rhythm.quarters_per_beat)
+    # Time 0 starts a lead-in beat, so tracked beat k is the file's beat k + 1.
+    file_beats = tick_seconds(midi, [(k + 1) * ticks_per_beat for k in range(len(beats))])
+    assert np.max(np.abs(np.array(file_beats) - beats)) < 0.020
+    # The lead-in makes a pickup (one beat in 6/8, two in 4/4): a short first bar, then the metre.
+    signatures = [(tick, m.numerator, m.denominator) for tick, m in _absolute(midi.tracks[0]) if m.type == "time_signature"]
+    if compound:
+        assert signatures == [(0, 3, 8), (ticks_per_beat, 6, 8)]
+    else:
+        assert signatures == [(0, 2, 4), (2 * ticks_per_beat, 4, 4)]
+    # A tempo change per stretch of steady beats, not one per beat: 90, 120, then the gradual part.
+    tempi = [m.tempo for _, m in _absolute(midi.tracks[0]) if m.type == "set_tempo"]
+    assert 3 <= len(tempi) < len(beats)
+
+
+def test_notes_keep_their_seconds_under_the_tempo_map():
+    beats = accelerating_beats()
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=3, first_downbeat=0, compound=False, key=None)
+    rng = np.random.default_rng(3)
+    starts = np.sort(rng.uniform(0.0, 25.0, 60))
+    notes = [NoteEvent(float(s), float(s) + 0.25, int(rng.integers(40, 90)), 0.7) for s in starts]
+    _, _, note_ons = read_back(midi_of(Transcription(notes, 30.0, TranscriptionOptions(), rhythm=rhythm)))
+    heard = sorted(note_ons)
+    assert len(heard) == len(notes)
+    assert np.max(np.abs(np.array([s for s, _ in heard]) - starts)) < 0.002
+
+
+def test_a_given_midi_tempo_forces_one_constant_tempo_in_four_four():
+    beats = accelerating_beats()
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=3, first_downbeat=0, compound=False, key=None)
+    transcription = Transcription([NoteEvent(1.0, 1.5, 60, 0.8)], 30.0, TranscriptionOptions(midi_tempo=120.0),
+                                  rhythm=rhythm)
+    midi, events, _ = read_back(midi_of(transcription))
+    assert [m.tempo for _, _, m in events if m.type == "set_tempo"] == [500_000]
+    assert [(m.numerator, m.denominator) for _, _, m in events if m.type == "time_signature"] == [(4, 4)]
+    # Unset is not the same as 120: without the option the map follows the beats.
+    follows = Transcription(transcription.notes, 30.0, TranscriptionOptions(), rhythm=rhythm)
+    assert len(tempo_map_for(follows).tempo_changes) > 1
+
+
+def test_quantisation_snaps_a_jittered_rhythm_to_its_grid():
+    beats = accelerating_beats()
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
+    tempo_map = rhythm_tempo_map(rhythm)
+    rng = np.random.default_rng(7)
+    # Sixteenths, eighths and dotted values, written in quarter notes from the first beat (quarter 1).
+    lengths = rng.choice([0.25, 0.5, 0.75, 1.0], 60)
+    written = 1.0 + np.concatenate(([0.0], np.cumsum(lengths)[:-1]))
+    written = written[written < 38]
+    true_s = tempo_map.seconds_at(written)
+    true_end = tempo_map.seconds_at(written + 0.25)
+    # Played late or early by up to 40 % of a sixteenth, as a person plays.
+    sixteenth_s = np.diff(tempo_map.seconds_at(np.stack((written, written + 0.25))), axis=0)[0]
+    jitter = rng.uniform(-0.4, 0.4, len(written)) * sixteenth_s
+    notes = [NoteEvent(float(s + j), float(e + j * 0.5), 60 + i % 7, 0.8)
+             for i, (s, e, j) in enumerate(zip(true_s, true_end, jitter, strict=True))]
+    snapped = quantize_notes(notes, tempo_map, "1/16")
+    assert np.allclose([n.start_s for n in snapped], true_s, atol=1e-6)
+    assert np.allclose([n.end_s for n in snapped], true_end, atol=1e-6)
+    # On an eighth-note grid, the same notes land on eighths only.
+    eighths = tempo_map.quarters_at([n.start_s for n in quantize_notes(notes, tempo_map, "1/8")])
+    assert np.allclose(eighths * 2, np.round(eighths * 2), atol=1e-6)
+
+
+def test_triplet_grid_and_minimum_length():
+    rhythm = Rhythm(beats=tuple(0.5 + 0.5 * np.arange(20)), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
+    tempo_map = rhythm_tempo_map(rhythm)
+    # An eighth-note triplet (a third of a 0.5 s beat) played slightly off, and a grace-like short note.
+    notes = [NoteEvent(1.0 + 0.5 / 3 + 0.02, 1.2, 64, 0.7), NoteEvent(2.01, 2.02, 67, 0.7)]
+    triplet, short = quantize_notes(notes, tempo_map, "1/8t")
+    assert triplet.start_s == pytest.approx(1.0 + 0.5 / 3, abs=1e-6)
+    assert short.start_s == pytest.approx(2.0, abs=1e-6)
+    assert short.end_s == pytest.approx(2.0 + 0.5 / 3, abs=1e-6)  # one grid step, never zero length
+
+
+def test_quantised_midi_is_a_second_file_on_whole_grid_ticks():
+    beats = accelerating_beats()
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=2, compound=False, key=None)
+    rng = np.random.default_rng(11)
+    notes = [NoteEvent(float(s), float(s) + 0.2, 62, 0.8) for s in np.sort(rng.uniform(1.0, 25.0, 40))]
+    transcription = Transcription(notes, 30.0, TranscriptionOptions(quantize="1/16"), rhythm=rhythm)
+    original, quantized = io.BytesIO(), io.BytesIO()
+    transcription.write_midi(original)
+    transcription.write_quantized_midi(quantized)
+    assert original.getvalue() != quantized.getvalue()
+    midi = mido.MidiFile(file=io.BytesIO(quantized.getvalue()))
+    sixteenth = midi.ticks_per_beat // 4
+    bar_start = 2 * midi.ticks_per_beat  # the two-beat pickup bar
+    onsets = [tick for tick, m in _absolute(midi.tracks[1]) if m.type == "note_on"]
+    assert onsets and all((tick - bar_start) % sixteenth == 0 for tick in onsets)
+    # The original keeps the real times.
+    _, _, heard = read_back(original.getvalue())
+    assert np.allclose(sorted(s for s, _ in heard), [n.start_s for n in notes], atol=0.002)
