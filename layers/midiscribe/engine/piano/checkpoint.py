@@ -16,7 +16,7 @@ from __future__ import annotations
 import collections
 import io
 import os
-import pickle
+import pickle  # nosec B403 # only the restricted _CheckpointUnpickler below, on a hash-checked checkpoint
 import zipfile
 from collections.abc import Mapping
 from typing import Any
