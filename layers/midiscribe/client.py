@@ -39,6 +39,8 @@ OUTPUT_FIELDS = {
     "sonify_file_path": "sonified WAV",
     "notes_file_path": "note events CSV",
     "notes_json_path": "note events JSON",
+    "quantized_midi_file_path": "quantized MIDI",
+    "musicxml_file_path": "MusicXML score",
 }
 
 

@@ -203,6 +203,22 @@ def test_submit_cli_waits_and_downloads(local_stack, tone_wav, tmp_path):
     assert "COMPLETED" in result.stderr
 
 
+def test_submit_cli_sends_the_transcription_options_it_is_given(local_stack, tone_wav, tmp_path):
+    result = subprocess.run(
+        [str(MIDISCRIBE), "submit", str(tone_wav), "--wait", "-o", str(tmp_path / "out"), "--no-sonify",
+         "--api-url", local_stack.api_url, "--instrument", "winds", "--quantize", "1/8", "--score",
+         "--onset-threshold", "0.4"],
+        env=clean_environment(MIDISCRIBE_API_KEY=local_stack.api_key), capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    saved = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert saved == ["melody.csv", "melody.json", "melody.mid", "melody.musicxml", "melody.quantized.mid"], saved
+    options = json.loads((tmp_path / "out" / "melody.json").read_text())["options"]
+    assert (options["instrument"], options["quantize"], options["score"], options["onset_threshold"]) == (
+        "winds", "1/8", True, 0.4)
+    assert options["model"] is None  # not given: the API's default, not the CLI's
+
+
 def test_a_second_serve_on_the_same_port_says_it_is_in_use(local_stack):
     process, output = start_serve(local_stack.port, clean_environment())
     assert process.wait(60) != 0
@@ -302,3 +318,25 @@ def test_a_failing_webhook_receiver_is_retried_on_the_schedule(local_stack, tone
     for attempt in attempts:
         Webhook(local_stack.webhook_secret).verify(attempt["body"], attempt["headers"])
     assert [a.get("status_code") for a in conversion["webhook_attempts"]] == [503, 503, 200]
+
+
+def test_the_piano_model_with_quantize_and_score_over_http(local_stack, tone_wav):
+    """model=piano, quantize and score as form fields: byId says which model ran and links the extra files."""
+    with open(tone_wav, "rb") as f:
+        response = requests.post(f"{local_stack.api_url}/v1/audio_to_midi", headers={"Authorization": local_stack.api_key},
+                                 data={"model": "piano", "quantize": "1/16", "score": "true", "sonify_midi": "false"},
+                                 files={"audio_file": f}, timeout=30)
+    conversion = local_stack.wait_for(queued_task_id(response), timeout=300)
+    assert conversion["status"] == "COMPLETED", conversion
+    assert (conversion["model"], conversion["model_name"], conversion["instrument"]) == ("piano", "transkun-2.0.1", "auto")
+    midi = mido.MidiFile(file=io.BytesIO(download(conversion["midi_file_path"])))
+    names = [message.name for track in midi.tracks for message in track if message.type == "track_name"]
+    programs = {message.program for track in midi.tracks for message in track if message.type == "program_change"}
+    assert names == ["tempo", "Acoustic Grand Piano"] and programs == {0}
+    quantized = mido.MidiFile(file=io.BytesIO(download(conversion["quantized_midi_file_path"])))
+    assert quantized.ticks_per_beat == midi.ticks_per_beat
+    score = download(conversion["musicxml_file_path"])
+    assert b"<score-partwise" in score and b"<measure" in score
+    document = json.loads(download(conversion["notes_json_path"]))
+    assert document["model"] == "transkun-2.0.1" and "pedals" in document and "tempo_bpm" in document
+    assert conversion["sonify_file_path"] == ""

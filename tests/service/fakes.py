@@ -54,9 +54,12 @@ class FakeTasks:
         return self._transition(task_id, TaskStatus.PROCESSING, attempts=attempts, status_msg="Task is being processed")
 
     def complete(self, task_id: str, *, outputs: dict[str, str], status_msg: str, audio_duration_s: float | None = None,
-                 note_count: int | None = None, timings: dict[str, float] | None = None) -> Task:
+                 note_count: int | None = None, timings: dict[str, float] | None = None, model: str = "",
+                 model_name: str = "") -> Task:
+        optional = {name: value for name, value in (("model", model), ("model_name", model_name)) if value}
         return self._transition(task_id, TaskStatus.COMPLETED, outputs=dict(outputs), status_msg=status_msg,
-                                audio_duration_s=audio_duration_s, note_count=note_count, timings=dict(timings or {}))
+                                audio_duration_s=audio_duration_s, note_count=note_count, timings=dict(timings or {}),
+                                **optional)
 
     def fail(self, task_id: str, *, error: str, error_code: str, status_msg: str) -> Task:
         return self._transition(task_id, TaskStatus.FAILED, error=error, error_code=error_code, status_msg=status_msg)

@@ -142,6 +142,24 @@ def test_an_uploaded_objects_header_is_read_from_its_start_only() -> None:
     assert refused.value.code == "AUDIO_TOO_LONG" and "long.wav is 15.0 minutes long" in refused.value.message
 
 
+@pytest.mark.parametrize(("options", "refused"), [({"model": "piano"}, True), ({"instrument": "piano"}, True),
+                                                ({"instrument": "piano", "model": "general"}, False), ({}, False)])
+def test_the_piano_model_has_its_own_duration_limit_at_submit(options, refused) -> None:
+    api = Api(settings=Settings(bucket="bucket", max_upload_mb=1, retention_days=1, max_duration_s=3600,
+                                max_piano_duration_s=300))
+    request = AudioToMidiRequest(audio=AudioInput(file=UploadedFile("take.wav", "audio/wav", wav_header(22050, 1, 400))),
+                                 options=options)
+    if not refused:
+        assert api.submissions.submit_audio_to_midi(OWNER, request).task.options == options
+        return
+    with pytest.raises(TooLargeError) as refusal:
+        api.submissions.submit_audio_to_midi(OWNER, request)
+    message = refusal.value.message
+    assert refusal.value.code == "AUDIO_TOO_LONG" and "take.wav is 6.7 minutes long; the maximum is 5.0 minutes" in message
+    assert "MaxPianoDurationSeconds" in message and "model=general takes up to 3600 s" in message
+    assert api.storage.objects == {} and api.tasks.items == {}
+
+
 def test_the_eta_follows_the_declared_duration() -> None:
     api = Api(settings=ROOMY)
     short = api.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(

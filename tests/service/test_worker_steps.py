@@ -16,7 +16,8 @@ from midiscribe import net
 from midiscribe.domain import outputs
 from midiscribe.domain.conversions import ConvertSpec
 from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus
-from midiscribe.engine.errors import ModelNotFoundError, NotAudioError
+from midiscribe.engine.errors import AudioTooLongError, ModelNotFoundError, NotAudioError
+from midiscribe.engine.model import MODEL_NAME
 from midiscribe.engine.transcription import NoteEvent, Transcription
 from midiscribe.service.config import Settings
 from midiscribe.service.worker import build_worker
@@ -33,10 +34,12 @@ class Engine:
 
     def __init__(self, error: Exception | None = None) -> None:
         self.calls: list[Path] = []
+        self.limits: list[float] = []
         self.error = error
 
     def __call__(self, path, options, *, max_duration_s, progress):
         self.calls.append(Path(path))
+        self.limits.append(max_duration_s)
         if self.error is not None:
             raise self.error
         progress(1.0, 1.0)
@@ -96,7 +99,37 @@ def test_only_the_files_the_task_asks_for_are_written() -> None:
     stack.process(task.task_id)
     assert set(stack.tasks.get(task.task_id).outputs) == {outputs.MIDI}
     assert stack.notify_queue.sent == []  # no webhook_url
-    assert [row.name for row in TRANSCRIPTION_OUTPUTS] == ["midi", "wav", "json", "csv"]
+    assert [row.name for row in TRANSCRIPTION_OUTPUTS] == ["midi", "wav", "json", "csv", "quantized_midi", "musicxml"]
+
+
+def test_quantize_and_score_add_their_files_and_the_task_records_the_model() -> None:
+    stack = Stack()
+    task = upload_task(stack, sonify_midi=False, options={"quantize": "1/8", "score": True})
+    assert stack.process(task.task_id) is TaskStatus.COMPLETED
+    done = stack.tasks.get(task.task_id)
+    assert done.outputs[outputs.QUANTIZED_MIDI] == f"results/{task.task_id}/song.quantized.mid"
+    assert done.outputs[outputs.MUSICXML] == f"results/{task.task_id}/song.musicxml"
+    data, content_type = stack.storage.objects[done.outputs[outputs.MUSICXML]]
+    assert content_type == "application/vnd.recordare.musicxml+xml" and b"<score-partwise" in data
+    assert stack.storage.objects[done.outputs[outputs.QUANTIZED_MIDI]][1] == "audio/midi"
+    assert (done.model, done.model_name) == ("general", MODEL_NAME)
+    assert stack.engine.limits == [SETTINGS.max_duration_s]
+
+
+def test_the_piano_model_has_its_own_duration_limit_and_says_so() -> None:
+    settings = Settings(bucket="bucket", transcribe_max_receive=3, retention_days=1, max_duration_s=3600,
+                        max_piano_duration_s=600)
+    engine = Engine(AudioTooLongError.over("take.wav", 900.0, 600.0))
+    stack = Stack(engine=engine)
+    stack.worker = build_worker(settings, tasks=stack.tasks, storage=stack.storage, notify_queue=stack.notify_queue,
+                                transcribe=engine, download=copy_file, log=Logger(service="worker-steps"))
+    task = upload_task(stack, options={"instrument": "piano"})
+    assert stack.process(task.task_id) is TaskStatus.FAILED
+    assert engine.limits == [600]
+    failed = stack.tasks.get(task.task_id)
+    assert failed.error_code == "AUDIO_TOO_LONG"
+    assert "the maximum is 10.0 minutes" in failed.error and "MaxPianoDurationSeconds" in failed.error
+    assert "model=general takes up to 3600 s" in failed.error
 
 
 def test_input_that_can_never_work_fails_the_task_without_a_retry() -> None:

@@ -50,7 +50,8 @@ def make_finished_task(
             status_msg="Audio to Midi Failed",
         )
     files = outputs if outputs is not None else {
-        "midi": b"MThd", "wav": b"RIFF", "csv": b"start_time_s\n", "json": b'{"instruments": []}'
+        "midi": b"MThd", "wav": b"RIFF", "csv": b"start_time_s\n", "json": b'{"instruments": []}',
+        "quantized_midi": b"MThd", "musicxml": b"<?xml",
     }
     keys = {}
     for name, data in files.items():
@@ -58,7 +59,8 @@ def make_finished_task(
         stack.s3.put_object(Bucket=stack.bucket, Key=key, Body=data)
         keys[name] = key
     return repository.complete(
-        task.task_id, outputs=keys, status_msg="Audio to Midi Completed", audio_duration_s=12.5, note_count=42
+        task.task_id, outputs=keys, status_msg="Audio to Midi Completed", audio_duration_s=12.5, note_count=42,
+        model="general", model_name="basic-pitch-0.4.0-icassp2022",
     )
 
 

@@ -73,9 +73,13 @@ def test_completed_task_is_delivered_signed_with_seed_002_fields(stack, key, rec
     assert payload["timestamp"] == task.updated_at
     public_api_url = stack.environment["MIDISCRIBE_PUBLIC_API_URL"]
     assert public_api_url.startswith("https://") and public_api_url.endswith(".amazonaws.com/prod")
-    contents = {"midi": b"MThd", "wav": b"RIFF", "csv": b"start_time_s\n", "json": b'{"instruments": []}'}
+    assert (payload["instrument"], payload["model"], payload["model_name"]) == (
+        "auto", "general", "basic-pitch-0.4.0-icassp2022")
+    contents = {"midi": b"MThd", "wav": b"RIFF", "csv": b"start_time_s\n", "json": b'{"instruments": []}',
+                "quantized_midi": b"MThd", "musicxml": b"<?xml"}
     for field, name in [("midi_file_path", "midi"), ("sonify_file_path", "wav"), ("notes_file_path", "csv"),
-                        ("notes_json_path", "json")]:
+                        ("notes_json_path", "json"), ("quantized_midi_file_path", "quantized_midi"),
+                        ("musicxml_file_path", "musicxml")]:
         link = urlsplit(payload[field])
         assert f"{link.scheme}://{link.netloc}{link.path}" == f"{public_api_url}/v1/files/{task.task_id}/{name}"
         # Valid for days, however short the (compressed) schedule, and not tied to any AWS credentials.

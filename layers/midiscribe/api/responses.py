@@ -61,6 +61,10 @@ class Conversion(BaseModel):
     sonify_file_path: str = Field(description="Presigned link to the sonified .wav ('' when not asked for).")
     notes_file_path: str = Field(description="Presigned link to the note events .csv ('' when not asked for).")
     notes_json_path: str = Field(description="Presigned link to the note events .json ('' when not asked for).")
+    quantized_midi_file_path: str = Field(
+        "", description="Presigned link to the .quantized.mid file ('' unless quantize was set)."
+    )
+    musicxml_file_path: str = Field("", description="Presigned link to the .musicxml score ('' unless score=true).")
     output_path: str = Field(description="file_convert: presigned link to the converted file.")
     input_file_path: str = Field(
         "", description="Presigned link to the audio the task read ('' when it came from an audio_url)."
@@ -69,6 +73,13 @@ class Conversion(BaseModel):
     progress: float | None = Field(None, description="How much of the audio is done (0..1), while processing.")
     audio_duration_s: float | None = None
     note_count: int | None = None
+    instrument: str | None = Field(
+        None, description="The instrument the notes were made for (audio_to_midi): auto, a family, or drums."
+    )
+    model: str | None = Field(
+        None, description="The transcriber that ran, once completed: general, piano or drums (stems: joined by +)."
+    )
+    model_name: str | None = Field(None, description="The exact model that ran, once completed (e.g. transkun-2.0.1).")
     error: str | None = None
     error_code: str | None = None
     webhook_status: Literal["pending", "delivered", "failed"] | None = None
@@ -203,12 +214,17 @@ def _conversion_view(task: Any, links: dict[str, str]) -> Conversion:
         sonify_file_path=links.get(outputs.SONIFIED_WAV, ""),
         notes_file_path=links.get(outputs.NOTES_CSV, ""),
         notes_json_path=links.get(outputs.NOTES_JSON, ""),
+        quantized_midi_file_path=links.get(outputs.QUANTIZED_MIDI, ""),
+        musicxml_file_path=links.get(outputs.MUSICXML, ""),
         output_path=links.get(outputs.CONVERTED, ""),
         input_file_path=links.get(INPUT_LINK, ""),
         source_name=source.filename or source.key.rsplit("/", 1)[-1] or source.url,
         progress=1.0 if task.status is TaskStatus.COMPLETED else task.progress,
         audio_duration_s=task.audio_duration_s,
         note_count=task.note_count,
+        instrument=task.options.get("instrument", "auto") if task.transcription_requested else None,
+        model=task.model or None,
+        model_name=task.model_name or None,
         error=task.error or None,
         error_code=task.error_code or None,
         webhook_status=task.webhook_status or None,

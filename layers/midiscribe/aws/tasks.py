@@ -179,8 +179,14 @@ class TaskRepository(AwsAdapter):
         audio_duration_s: float | None = None,
         note_count: int | None = None,
         timings: dict[str, float] | None = None,
+        model: str = "",
+        model_name: str = "",
     ) -> Task:
         values: dict[str, Any] = {"outputs": outputs, "status_msg": status_msg, "finished_at": iso_now()}
+        if model:
+            values["model"] = model
+        if model_name:
+            values["model_name"] = model_name
         if audio_duration_s is not None:
             values["audio_duration_s"] = float(audio_duration_s)
         if note_count is not None:

@@ -15,6 +15,8 @@ from ..client import (
     MidiscribeClient,
     MidiscribeError,
 )
+from ..engine.options import TranscriptionOptions
+from .transcribe import add_option_flags
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -35,6 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-sonify", action="store_true", help="skip the sonified .wav")
     parser.add_argument("--no-note-events", action="store_true", help="skip the note-event .csv")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting after this many seconds")
+    add_option_flags(parser.add_argument_group("transcription options (unset: the API's defaults)"), unset_defaults=True)
     parser.set_defaults(run=run)
 
 
@@ -62,9 +65,11 @@ def _progress_printer(stream: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     try:
         client = MidiscribeClient(args.api_url, args.api_key)
+        options = {name: getattr(args, name) for name in TranscriptionOptions.model_fields
+                   if getattr(args, name) is not None}
         queued = client.submit_file(
             args.file, webhook_url=args.webhook_url,
-            sonify_midi=not args.no_sonify, save_note_events=not args.no_note_events,
+            sonify_midi=not args.no_sonify, save_note_events=not args.no_note_events, options=options,
         )
         task_id = queued.get("task_id")
         print(f"queued {args.file.name}: task_id {task_id}", file=sys.stderr)

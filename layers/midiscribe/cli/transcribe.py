@@ -71,24 +71,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, suffix, _, description in OUTPUTS:
         written.add_argument(f"--no-{name}", dest=name, action="store_false", default=True,
                              help=f"do not write {description} ({suffix})")
-    engine = parser.add_argument_group("transcription options (unset thresholds follow --instrument)")
-    for name, info in TranscriptionOptions.model_fields.items():
-        flag = "--" + name.replace("_", "-")
-        choices = literal_choices(info.annotation)
-        if info.annotation in (bool, bool | None):
-            engine.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=info.default,
-                                help=info.description)
-        elif choices:
-            engine.add_argument(flag, dest=name, choices=choices, default=info.default, metavar="NAME",
-                                help=f"{info.description} One of: {', '.join(choices)}.")
-        else:
-            metavar = next((unit for ending, unit in UNIT_METAVARS.items() if name.endswith(ending)), "X")
-            engine.add_argument(flag, dest=name, type=bounded_float(info.metadata), default=info.default,
-                                metavar=metavar, help=info.description)
+    add_option_flags(parser.add_argument_group("transcription options (unset thresholds follow --instrument)"))
     parser.add_argument("--max-duration", type=bounded_float_checks(gt=0.0), default=None, metavar="SECONDS",
                         help="refuse inputs longer than this many seconds (default: no limit)")
     stems_command.add_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+
+def add_option_flags(group, *, unset_defaults: bool = False) -> None:
+    """One flag per TranscriptionOptions field (``--onset-threshold``, ``--model``…), checked as the
+    options check them. ``unset_defaults``: every default is None, so only what the user gave is set
+    (``midiscribe submit`` sends only those, and the API applies its defaults)."""
+    for name, info in TranscriptionOptions.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        choices = literal_choices(info.annotation)
+        default = None if unset_defaults else info.default
+        if info.annotation in (bool, bool | None):
+            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=default,
+                               help=info.description)
+        elif choices:
+            group.add_argument(flag, dest=name, choices=choices, default=default, metavar="NAME",
+                               help=f"{info.description} One of: {', '.join(choices)}.")
+        else:
+            metavar = next((unit for ending, unit in UNIT_METAVARS.items() if name.endswith(ending)), "X")
+            group.add_argument(flag, dest=name, type=bounded_float(info.metadata), default=default,
+                               metavar=metavar, help=info.description)
 
 
 def literal_choices(annotation) -> tuple | None:

@@ -161,6 +161,10 @@ class Task:
     outputs: dict[str, str] = field(default_factory=dict)
     audio_duration_s: float | None = None
     note_count: int | None = None
+    # Which transcriber ran ("general", "piano", "drums"; stems join theirs: "drums+general") and the
+    # exact model(s) ("transkun-2.0.1"), recorded when the task completes.
+    model: str = ""
+    model_name: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     attempts: int = 0
     progress: float | None = None  # 0..1 while PROCESSING, written by the worker as the engine reports
@@ -227,6 +231,8 @@ class Task:
             "outputs": dict(self.outputs) or None,
             "audio_duration_s": self.audio_duration_s,
             "note_count": self.note_count,
+            "model": self.model or None,
+            "model_name": self.model_name or None,
             "timings": dict(self.timings) or None,
         }
         item.update({name: value for name, value in optional.items() if value is not None})
@@ -257,6 +263,8 @@ class Task:
             outputs={str(k): str(v) for k, v in (item.get("outputs") or {}).items()},
             audio_duration_s=float(duration) if duration is not None else None,
             note_count=int(notes) if notes is not None else None,
+            model=str(item.get("model", "")),
+            model_name=str(item.get("model_name", "")),
             timings={str(k): float(v) for k, v in (item.get("timings") or {}).items()},
             attempts=int(item.get("attempts", 0)),
             progress=float(item["progress"]) if item.get("progress") is not None else None,

@@ -60,6 +60,9 @@ class Settings:
     stage: str = "prod"
     max_upload_mb: float = 200.0
     max_duration_s: float = 3600.0
+    # The piano model needs about 0.5 s of CPU per second of audio (bench/piano.py threads), so the
+    # worker's 900-second timeout bounds it well below max_duration_s (template: MaxPianoDurationSeconds).
+    max_piano_duration_s: float = 720.0
     max_url_download_mb: float = 200.0
     retention_days: float = 14.0
     presign_expiry_s: int = 7 * 24 * 3600
@@ -76,6 +79,19 @@ class Settings:
     # The API's own base URL (https://{api}.execute-api.{region}.amazonaws.com/{stage}): webhooks link
     # to GET /v1/files/… on it, which outlive presigned S3 URLs. Empty: webhooks carry presigned URLs.
     public_api_url: str = ""
+
+    def transcription_limit_s(self, transcriber: str) -> float:
+        """The longest audio one transcription may take: the piano model has a limit of its own."""
+        if transcriber == "piano":
+            return min(self.max_duration_s, self.max_piano_duration_s)
+        return self.max_duration_s
+
+    def too_long_advice(self, transcriber: str) -> str:
+        """What to add to AUDIO_TOO_LONG when the piano model's own limit is the one exceeded ('' otherwise)."""
+        if transcriber != "piano" or self.max_piano_duration_s >= self.max_duration_s:
+            return ""
+        return (f"The piano model takes at most {self.max_piano_duration_s:g} s of audio per task "
+                f"(MaxPianoDurationSeconds); model=general takes up to {self.max_duration_s:g} s.")
 
     @property
     def max_upload_bytes(self) -> int:
@@ -100,6 +116,7 @@ class Settings:
             stage=env("MIDISCRIBE_STAGE", "prod"),
             max_upload_mb=_float("MIDISCRIBE_MAX_UPLOAD_MB", 200.0),
             max_duration_s=_float("MIDISCRIBE_MAX_DURATION_S", 3600.0),
+            max_piano_duration_s=_float("MIDISCRIBE_MAX_PIANO_DURATION_S", 720.0),
             max_url_download_mb=_float("MIDISCRIBE_MAX_URL_DOWNLOAD_MB", 200.0),
             retention_days=_float("MIDISCRIBE_RETENTION_DAYS", 14.0),
             presign_expiry_s=int(_float("MIDISCRIBE_PRESIGN_EXPIRY_S", 7 * 24 * 3600)),

@@ -21,7 +21,7 @@ from . import kie
 from .config import Settings
 
 # The outputs byId links to, and the name of the link to the task's own input.
-LINKED_OUTPUTS = (outputs.MIDI, outputs.SONIFIED_WAV, outputs.NOTES_CSV, outputs.NOTES_JSON, outputs.CONVERTED)
+LINKED_OUTPUTS = outputs.LINKABLE
 INPUT_LINK = "input"
 
 

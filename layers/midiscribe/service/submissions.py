@@ -22,6 +22,7 @@ from midiscribe.domain.requests import AudioInput, AudioToMidiRequest, FileConve
 from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus, new_id
 from midiscribe.engine import audio_header
 from midiscribe.engine.errors import AudioTooLongError, UnsupportedAudioError
+from midiscribe.engine.options import TranscriptionOptions
 
 from .config import Settings
 from .lookups import TaskLookup
@@ -142,7 +143,8 @@ class Submissions:
                 "FILE_TOO_LARGE",
             )
         task_id = new_id()
-        source, duration_s, size = self._source(owner_id, task_id, audio, fields.get("convert"))
+        transcriber = TranscriptionOptions.parse(fields["options"]).transcriber if "options" in fields else ""
+        source, duration_s, size = self._source(owner_id, task_id, audio, fields.get("convert"), transcriber)
         task = Task.new(
             kind=kind,
             owner_id=owner_id,
@@ -154,12 +156,13 @@ class Submissions:
         return self._store_and_send(task, eta_seconds=estimate_eta_s(duration_s, size))
 
     def _source(
-        self, owner_id: str, task_id: str, audio: AudioInput, convert: ConvertSpec | None
+        self, owner_id: str, task_id: str, audio: AudioInput, convert: ConvertSpec | None, transcriber: str = ""
     ) -> tuple[TaskSource, float | None, int | None]:
         """Where the task reads its audio (an upload is stored first), its duration and size when known."""
         if audio.file is not None:
             data = audio.file.data
-            duration_s = self._check_header(data[:audio_header.HEADER_BYTES], len(data), audio.filename, convert)
+            duration_s = self._check_header(data[:audio_header.HEADER_BYTES], len(data), audio.filename, convert,
+                                            transcriber)
             key = upload_key(owner_id, task_id, audio.filename)
             self.storage.put_bytes(key, data, audio.file.content_type or "application/octet-stream")
             return TaskSource(kind="s3", key=key, filename=audio.filename), duration_s, len(data)
@@ -182,17 +185,24 @@ class Submissions:
             )
         name = audio.key.rsplit("/", 1)[-1]
         head = self.storage.read_start(audio.key, audio_header.HEADER_BYTES)
-        return TaskSource(kind="s3", key=audio.key), self._check_header(head, info.size, name, convert), info.size
+        duration_s = self._check_header(head, info.size, name, convert, transcriber)
+        return TaskSource(kind="s3", key=audio.key), duration_s, info.size
 
-    def _check_header(self, head: bytes, size: int, name: str, convert: ConvertSpec | None) -> float | None:
-        """Refuse audio whose header declares what the worker would refuse; its duration when declared."""
+    def _check_header(
+        self, head: bytes, size: int, name: str, convert: ConvertSpec | None, transcriber: str = ""
+    ) -> float | None:
+        """Refuse audio whose header declares what the worker would refuse; its duration when declared.
+        ``transcriber`` ("general", "piano"…; '' for a conversion) chooses the duration limit."""
         declared = audio_header.read_header(head, size)
         if declared is None:
             return None  # a format whose header is not read here: the worker checks it while decoding
         try:
-            audio_header.check_declared(declared, name, max_duration_s=self.settings.max_duration_s)
+            audio_header.check_declared(
+                declared, name, max_duration_s=self.settings.transcription_limit_s(transcriber)
+            )
         except AudioTooLongError as refused:
-            raise TooLargeError(refused.message, refused.code) from None
+            advice = self.settings.too_long_advice(transcriber)
+            raise TooLargeError(f"{refused.message} {advice}".strip(), refused.code) from None
         except UnsupportedAudioError as refused:
             raise InvalidRequestError(refused.message, refused.code) from None
         if convert is not None and declared.frames is not None:

@@ -1,7 +1,9 @@
 """What a webhook says, for each kind of task.
 
 - ``audio_to_midi``: seed 002's body (MusicGPT's fields, in its order) followed by ours: ``status``,
-  ``error``, ``audio_duration_s``, ``note_count``, ``notes_json_path``, ``type`` and ``timestamp``.
+  ``error``, ``audio_duration_s``, ``note_count``, ``notes_json_path``, ``quantized_midi_file_path`` and
+  ``musicxml_file_path`` ('' unless asked for), ``instrument``, ``model`` and ``model_name`` (which
+  transcriber and model ran), ``type`` and ``timestamp``.
 - ``file_convert``: the same envelope with ``conversion_type: "File Conversion"`` and ``output_path``.
 - ``midi_generate``: kie.ai's callback: ``{code, msg, task_id, data: {taskId, state, instruments}}``.
 
@@ -84,6 +86,11 @@ def build_payload(
     if task.kind == TaskKind.AUDIO_TO_MIDI:
         payload["note_count"] = task.note_count
         payload["notes_json_path"] = _link(task, outputs.NOTES_JSON, link) if succeeded else ""
+        payload["quantized_midi_file_path"] = _link(task, outputs.QUANTIZED_MIDI, link) if succeeded else ""
+        payload["musicxml_file_path"] = _link(task, outputs.MUSICXML, link) if succeeded else ""
+        payload["instrument"] = task.options.get("instrument", "auto")
+        payload["model"] = task.model or None
+        payload["model_name"] = task.model_name or None
     payload["type"] = event
     payload["timestamp"] = _event_time(task)
     return payload

@@ -40,6 +40,8 @@ class TaskFinisher:
                 audio_duration_s=result.audio_duration_s,
                 note_count=result.note_count,
                 timings=result.timings,
+                model=result.model,
+                model_name=result.model_name,
             )
         except InvalidTransitionError as refused:
             self.log.info("task finished elsewhere", extra={"status": str(refused.current)})

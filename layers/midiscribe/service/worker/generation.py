@@ -29,6 +29,8 @@ class StoredNotes:
     document: bytes
     kept_outputs: dict[str, str]
     audio_duration_s: float | None
+    model: str = ""
+    model_name: str = ""
 
 
 @dataclass
@@ -57,13 +59,15 @@ class GenerationJob:
             if document:
                 kept = {name: key for name, key in source_task.outputs.items()
                         if name in (outputs.NOTES_JSON, outputs.MIDI)}
-                return StoredNotes(document, kept, source_task.audio_duration_s)
+                return StoredNotes(document, kept, source_task.audio_duration_s, source_task.model,
+                                   source_task.model_name)
         return [self.fetcher.fetch(source_task.source, workdir)]
 
     def run(self, task: Task, inputs: StoredNotes | list[FetchedInput], workdir: Path) -> JobResult:
         if isinstance(inputs, StoredNotes):
             result = JobResult(files=[], kept_outputs=dict(inputs.kept_outputs),
-                               audio_duration_s=inputs.audio_duration_s)
+                               audio_duration_s=inputs.audio_duration_s, model=inputs.model,
+                               model_name=inputs.model_name)
             document = inputs.document
         else:
             result = self.transcription.run(task, inputs, workdir)

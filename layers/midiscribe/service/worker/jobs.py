@@ -32,6 +32,8 @@ class JobResult:
     audio_duration_s: float | None = None
     note_count: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    model: str = ""  # the transcriber that ran ("general", "piano", "drums"…)
+    model_name: str = ""  # the exact model ("transkun-2.0.1")
 
 
 class Job(Protocol):

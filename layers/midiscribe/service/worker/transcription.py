@@ -16,7 +16,7 @@ from typing import Any
 from midiscribe.domain import outputs
 from midiscribe.domain.ports import TaskStore
 from midiscribe.domain.tasks import Task, TaskKind
-from midiscribe.engine.errors import EngineError
+from midiscribe.engine.errors import AudioTooLongError, EngineError
 from midiscribe.engine.options import TranscriptionOptions
 
 from ..config import Settings
@@ -49,16 +49,23 @@ TRANSCRIPTION_OUTPUTS = (
                lambda t, path: t.write_json(path)),
     OutputFile(outputs.NOTES_CSV, "csv", "text/csv", lambda task: task.save_note_events,
                lambda t, path: t.write_csv(path)),
+    OutputFile(outputs.QUANTIZED_MIDI, "quantized.mid", "audio/midi",
+               lambda task: task.options.get("quantize", "off") != "off", lambda t, path: t.write_quantized_midi(path)),
+    OutputFile(outputs.MUSICXML, "musicxml", "application/vnd.recordare.musicxml+xml",
+               lambda task: bool(task.options.get("score")), lambda t, path: t.write_musicxml(path)),
 )
 
 
 @contextmanager
-def named_as_uploaded(fetched: FetchedInput) -> Iterator[None]:
-    """Engine messages name the file they read; users should see their file's name, not our scratch path."""
+def named_as_uploaded(fetched: FetchedInput, too_long_advice: str = "") -> Iterator[None]:
+    """Engine messages name the file they read; users should see their file's name, not our scratch path.
+    ``too_long_advice`` is added to AUDIO_TOO_LONG (which limit it was, and what takes longer audio)."""
     try:
         yield
     except EngineError as error:
         error.message = error.message.replace(str(fetched.path), fetched.shown_name)
+        if isinstance(error, AudioTooLongError) and too_long_advice:
+            error.message = f"{error.message} {too_long_advice}"
         error.args = (error.message,)
         raise
 
@@ -77,11 +84,12 @@ class TranscriptionJob:
 
     def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
         [fetched] = inputs
-        with named_as_uploaded(fetched):
+        options = TranscriptionOptions.parse(task.options)
+        with named_as_uploaded(fetched, self.settings.too_long_advice(options.transcriber)):
             transcription = self.transcribe(
                 fetched.path,
-                TranscriptionOptions.parse(task.options),
-                max_duration_s=self.settings.max_duration_s,
+                options,
+                max_duration_s=self.settings.transcription_limit_s(options.transcriber),
                 progress=self._progress_reporter(task),
             )
         started = time.perf_counter()
@@ -99,6 +107,8 @@ class TranscriptionJob:
             audio_duration_s=float(transcription.duration_s),
             note_count=len(transcription.notes),
             timings=timings,
+            model=options.transcriber,
+            model_name=transcription.model_name,
         )
 
     def _progress_reporter(self, task: Task) -> Callable[[float, float | None], None]:
