@@ -341,3 +341,54 @@ def test_kie_generate_for_a_failed_task_is_422(stack, repo) -> None:
     status, body = call(prepared_event("POST", "/api/v1/midi/generate",
                                        json={"taskId": queued["task_id"], "callBackUrl": "https://e.com/cb"}))
     assert status == 422 and body["code"] == 422 and "not audio" in body["msg"]
+
+
+# ---- the transcription options of issues 11, 12 and 14: recorded on the task, refused with a reason
+
+
+@pytest.mark.parametrize("fields", [
+    {"model": "piano"},
+    {"instrument": "bass", "quantize": "1/16t", "score": "true"},
+    {"instrument": "drums"},
+    {"basic_pitch_compat": "true", "midi_tempo": "96"},
+])
+def test_model_instrument_quantize_and_score_are_recorded_on_the_task(stack, repo, fields) -> None:
+    status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav", **fields}))
+    assert_queued(status, body)
+    recorded = repo.get(body["task_id"]).options
+    expected = {name: (value == "true" if value in ("true", "false") else value) for name, value in fields.items()}
+    if "midi_tempo" in expected:
+        expected["midi_tempo"] = float(expected["midi_tempo"])
+    assert recorded == expected
+    status, body = call(rest_event("GET", "/v1/byId", query={"task_id": body["task_id"]}))
+    assert body["conversion"]["instrument"] == fields.get("instrument", "auto")
+    assert body["conversion"]["model"] is None  # known once it has run
+
+
+@pytest.mark.parametrize(("fields", "words"), [
+    ({"model": "transkun"}, "model"),
+    ({"instrument": "kazoo"}, "instrument"),
+    ({"quantize": "1/3"}, "quantize"),
+    ({"score": "maybe"}, "score"),
+    ({"model": "piano", "basic_pitch_compat": "true"}, "basic_pitch_compat"),
+    ({"model": "piano", "instrument": "drums"}, "drum transcriber"),
+    ({"instrument": "strings", "basic_pitch_compat": "true"}, "basic_pitch_compat"),
+])
+def test_bad_model_instrument_quantize_and_score_are_400_with_the_reason(stack, fields, words) -> None:
+    status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav", **fields}))
+    assert status == 400 and body["code"] == "INVALID_OPTIONS" and words in body["error"], body
+    assert queued_task_ids(stack) == []
+
+
+def test_by_id_says_which_model_ran_and_links_the_score_files(stack, repo) -> None:
+    queued = submit(stack)
+    repo.claim(queued["task_id"])
+    outputs = {name: f"results/{queued['task_id']}/a.{ext}"
+               for name, ext in (("midi", "mid"), ("quantized_midi", "quantized.mid"), ("musicxml", "musicxml"))}
+    repo.complete(queued["task_id"], outputs=outputs, status_msg="Audio to Midi Completed", audio_duration_s=1.0,
+                  note_count=3, model="piano", model_name="transkun-2.0.1")
+    status, body = call(rest_event("GET", "/v1/byId", query={"task_id": queued["task_id"]}))
+    conversion = body["conversion"]
+    assert (conversion["model"], conversion["model_name"]) == ("piano", "transkun-2.0.1")
+    assert "/results/" in conversion["quantized_midi_file_path"] and ".quantized.mid" in conversion["quantized_midi_file_path"]
+    assert conversion["musicxml_file_path"].split("?")[0].endswith("/a.musicxml")

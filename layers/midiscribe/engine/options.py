@@ -143,6 +143,8 @@ def describe_validation_error(exc: ValidationError) -> str:
         field = ".".join(str(part) for part in error.get("loc", ())) or "options"
         if error.get("type") == "extra_forbidden":
             problems.append(f"{field}: unknown option (known: {', '.join(TranscriptionOptions.model_fields)})")
+        elif error.get("type") == "value_error":  # a rule across fields: its message says it all
+            problems.append(f"{field}: {error.get('msg').removeprefix('Value error, ')}")
         else:
             problems.append(f"{field}: {error.get('msg')} (got {error.get('input')!r})")
     return "Invalid transcription options: " + "; ".join(problems)
