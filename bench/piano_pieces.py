@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import mido
 import numpy as np
+from pieces import TICKS_PER_BEAT, one_track_midi
 
-TICKS_PER_BEAT = 480
 SUSTAIN, SOFT = 64, 67
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
@@ -51,20 +51,9 @@ class PianoScore:
         for start, end, controller in self.pedals:
             events.append((tick(start), 1, mido.Message("control_change", control=controller, value=127)))
             events.append((tick(end), 0, mido.Message("control_change", control=controller, value=0)))
-        events.sort(key=lambda event: (event[0], event[1]))
-        track = mido.MidiTrack()
-        track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(60), time=0))
-        track.append(mido.Message("program_change", program=0, time=0))
-        track.append(mido.Message("control_change", control=91, value=25, time=0))  # a little reverb
-        track.append(mido.Message("control_change", control=93, value=0, time=0))
-        last = 0
-        for time, _, message in events:
-            track.append(message.copy(time=time - last))
-            last = time
-        track.append(mido.MetaMessage("end_of_track", time=TICKS_PER_BEAT))
-        midi = mido.MidiFile(type=0, ticks_per_beat=TICKS_PER_BEAT)
-        midi.tracks.append(track)
-        return midi
+        tempo = mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(60), time=0)
+        # Program 0 on channel 1, a little reverb.
+        return one_track_midi(events, {0: 0}, head=[tempo], tail_ticks=TICKS_PER_BEAT, reverb_send=25)
 
 
 class _Key:
