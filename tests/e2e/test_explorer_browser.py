@@ -7,15 +7,13 @@ requested nothing beyond the stack's own loopback addresses, and never sent the 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 
-import numpy as np
 import pytest
 import requests
-import soundfile
 from browser import CHROMIUM, INSTALL, launch
+from synthetic_audio import drum_loop, wav_bytes
 from synthetic_notes import hour_of_notes
 
 from midiscribe.engine import TranscriptionOptions, transcribe_stems
@@ -320,26 +318,6 @@ def test_a_piano_result_shows_its_pedals_in_a_lane_under_the_roll(page, local_st
                            ".startsWith('no-pedals.json')")
     assert not page.is_visible(PEDALS)
     assert "Pedals" not in page.inner_text(LEGEND)
-
-
-def wav_bytes(audio: np.ndarray, rate: int) -> bytes:
-    buffer = io.BytesIO()
-    soundfile.write(buffer, audio, rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
-
-
-def drum_loop(rate: int = 44_100, beats: int = 8, beat_s: float = 0.5) -> np.ndarray:
-    """Kick on the beats, a noise snare between them: hits the drum transcriber finds in its kick and snare rows."""
-    noise = np.random.default_rng(15)
-    audio = np.zeros(int((beats + 1) * beat_s * rate))
-    t = np.arange(int(0.3 * rate)) / rate
-    kick = np.sin(2 * np.pi * np.cumsum(50 + 100 * np.exp(-t / 0.03)) / rate) * np.exp(-t / 0.1)
-    snare = noise.standard_normal(len(t)) * np.exp(-t / 0.06) * 0.5
-    for beat in range(beats):
-        for offset, hit in ((0.0, kick), (beat_s / 2, snare)):
-            first = int((beat * beat_s + offset) * rate)
-            audio[first:first + len(hit)] += hit
-    return (0.8 * audio / np.abs(audio).max()).astype(np.float32)
 
 
 def test_a_multitrack_result_colours_each_track_and_names_it_in_the_legend(

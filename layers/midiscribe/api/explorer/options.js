@@ -10,6 +10,7 @@ const NOT_SHOWN = new Set(["audio_url", "audio_path", "audio_file", "webhook_url
 const MODELS_KEYWORD = "x-models";
 const NOT_SET = "";
 const TRANSCRIBER_NAMES = { general: "the general model", piano: "the piano model", drums: "the drum transcriber" };
+const transcriberNames = (names) => names.map((name) => TRANSCRIBER_NAMES[name] || name).join(" and ");
 
 // What runs for the options chosen: TranscriptionOptions.transcriber (engine/options.py) in four lines.
 export function transcriberFor({ model, instrument, basic_pitch_compat: compat }) {
@@ -52,7 +53,7 @@ function hint(schema) {
   }
   if (schema.default !== undefined && schema.default !== null) parts.push(`Default ${schema.default}.`);
   const models = schema[MODELS_KEYWORD];
-  if (models) parts.push(`Used by ${models.map((name) => TRANSCRIBER_NAMES[name] || name).join(" and ")} only.`);
+  if (models) parts.push(`Used by ${transcriberNames(models)} only.`);
   return parts.filter(Boolean).join(" ");
 }
 
@@ -129,7 +130,7 @@ export class OptionsForm {
         const group = document.createElement("details");
         group.className = "option-group";
         const summary = document.createElement("summary");
-        const title = `Settings of ${models.map((name) => TRANSCRIBER_NAMES[name] || name).join(" and ")}`;
+        const title = `Settings of ${transcriberNames(models)}`;
         const fields = document.createElement("div");
         fields.className = "option-fields";
         group.append(summary, fields);
@@ -164,18 +165,17 @@ export class OptionsForm {
   // Disable the options the transcriber these choices run does not read.
   applies() {
     const transcriber = transcriberFor(this.chosen());
+    const runs = `these choices run ${transcriberNames([transcriber])}`;
     for (const { schema, input, unused } of this.inputs) {
       const models = schema[MODELS_KEYWORD];
       const idle = Boolean(models) && !models.includes(transcriber);
       input.disabled = idle;
       unused.hidden = !idle;
-      unused.textContent = idle ? `Not used: these choices run ${TRANSCRIBER_NAMES[transcriber] || transcriber}.` : "";
+      unused.textContent = idle ? `Not used: ${runs}.` : "";
     }
     for (const { models, summary, title } of this.groups) {
-      summary.textContent = models.includes(transcriber) ? title : `${title} (not used: these choices run `
-        + `${TRANSCRIBER_NAMES[transcriber] || transcriber})`;
+      summary.textContent = models.includes(transcriber) ? title : `${title} (not used: ${runs})`;
     }
-    this.transcriber = transcriber;
   }
 
   // Only what differs from the API's defaults and is used: the request stays as short as the user's choices.
