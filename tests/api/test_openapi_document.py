@@ -9,6 +9,7 @@ import sys
 from apigw_events import REPOSITORY_ROOT, call, rest_event
 
 from midiscribe.api.openapi import document, main
+from midiscribe.engine.options import GENERAL_MODEL_OPTIONS, MODELS_KEYWORD, TranscriptionOptions
 
 
 def test_checked_in_openapi_json_is_current() -> None:
@@ -50,6 +51,19 @@ def test_document_describes_every_route_and_error_envelope() -> None:
     assert spec["security"] == [{"ApiKeyAuth": []}]
     assert spec["components"]["securitySchemes"]["ApiKeyAuth"] == {"type": "apiKey", "in": "header",
                                                                    "name": "Authorization"}
+
+
+def test_options_of_the_general_model_only_are_marked_in_every_request_shape() -> None:
+    """x-models names the transcribers an option applies to: the explorer disables the rest's options."""
+    submit = json.loads(document())["paths"]["/v1/audio_to_midi"]["post"]["requestBody"]["content"]
+    schemas = json.loads(document())["components"]["schemas"]
+    for content_type, content in submit.items():
+        schema = content["schema"]
+        properties = (schemas[schema["$ref"].rsplit("/", 1)[-1]] if "$ref" in schema else schema)["properties"]
+        marked = {name for name, field in properties.items() if field.get(MODELS_KEYWORD) == ["general"]}
+        assert marked == set(GENERAL_MODEL_OPTIONS), content_type
+        assert MODELS_KEYWORD not in properties["quantize"] and MODELS_KEYWORD not in properties["model"]
+    assert set(GENERAL_MODEL_OPTIONS) < set(TranscriptionOptions.model_fields)
 
 
 def test_openapi_and_swagger_are_served_without_a_key() -> None:

@@ -85,6 +85,17 @@ def tone_wav(tmp_path_factory) -> Path:
     return path
 
 
+# Eight notes on the beat at 120 BPM: long and steady enough for the beat tracker to find beats and bars.
+STEADY_MELODY = [(pitch, 0.5) for pitch in (60, 64, 67, 72, 67, 64, 60, 55)]
+
+
+@pytest.fixture(scope="session")
+def steady_wav(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("audio") / "steady.wav"
+    soundfile.write(path, tone_sequence(STEADY_MELODY), SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
 @dataclass
 class WebhookReceiver:
     url: str

@@ -13,7 +13,14 @@ import os
 import pytest
 import requests
 from browser import CHROMIUM, INSTALL, launch
+from synthetic_audio import drum_loop, wav_bytes
 from synthetic_notes import hour_of_notes
+
+from midiscribe.engine import TranscriptionOptions, transcribe_stems
+from midiscribe.engine.instruments import Family
+from midiscribe.engine.outputs import transcription_dict
+from midiscribe.engine.piano.model import MODEL_NAME as PIANO_MODEL_NAME
+from midiscribe.engine.transcription import NoteEvent, PedalEvent, Transcription
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -25,6 +32,9 @@ SUBMIT = "[data-testid=submit]"
 NOTES_FILE = "[data-testid=notes-file]"
 ERROR = "[data-testid=error]"
 PLAYHEAD = "[data-testid=playhead]"
+LEGEND = "#legend"
+PEDALS = "#pedals"
+SUBMIT_PATH = "/v1/audio_to_midi"
 
 
 @pytest.fixture(scope="module")
@@ -177,6 +187,7 @@ def test_an_hour_of_notes_opens_and_draws_only_what_is_in_view(page, local_stack
     legend = page.inner_text("#legend")
     assert "Acoustic Grand Piano" in legend and "Electric Bass" in legend and "Pedals" in legend
     assert page.is_visible("#pedals")
+    assert 50 < int(roll.get_attribute("data-beat-lines")) < 100  # half a minute of beats at 120 BPM
 
     page.focus(ROLL)
     page.keyboard.press("0")  # fit the hour: every note in view, drawn as it is
@@ -185,3 +196,166 @@ def test_an_hour_of_notes_opens_and_draws_only_what_is_in_view(page, local_stack
     page.keyboard.press("End")
     page.wait_for_function(f"() => Number(document.querySelector('{ROLL}').dataset.drawnCount) < 50000")
     assert page.evaluate("() => 1 + 1") == 2  # the tab still answers
+    assert roll.get_attribute("data-beat-lines") == "0"  # half an hour of beats would be a grey wash
+
+
+# ---------------------------------------------------------------------------- options and newer results
+
+
+def submit_options(document: dict) -> dict:
+    """POST /v1/audio_to_midi's JSON body schema from the OpenAPI document, its anyOf-with-null flattened."""
+    schemas = document["components"]["schemas"]
+    body = document["paths"][SUBMIT_PATH]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in body:
+        body = schemas[body["$ref"].rsplit("/", 1)[-1]]
+    options = {}
+    for name, schema in body["properties"].items():
+        kept = [choice for choice in schema.get("anyOf", [schema]) if choice.get("type") != "null"]
+        options[name] = {**schema, **kept[0], "optional": len(kept) < len(schema.get("anyOf", [schema]))}
+    return options
+
+
+def write_notes(tmp_path, name: str, transcription: Transcription) -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(transcription_dict(transcription)), encoding="utf-8")
+    return str(path)
+
+
+def test_the_form_offers_the_apis_options_and_disables_those_the_chosen_model_ignores(page, local_stack) -> None:
+    options = submit_options(requests.get(f"{local_stack.api_url}/openapi.json", timeout=30).json())
+    open_explorer(page, local_stack, key=False)
+    assert page.is_hidden(ERROR)  # the options were built
+    for name in ("model", "instrument", "basic_pitch_compat", "quantize", "score"):
+        schema = options[name]
+        control = page.locator(f"#option-{name}")
+        assert schema["description"] in page.text_content(f"#option-{name}-help"), name
+        if "enum" in schema:
+            offered = control.evaluate("select => [...select.options].map(option => option.value)")
+            assert offered == ([""] if schema["optional"] else []) + schema["enum"], name
+            assert control.input_value() == schema.get("default", ""), name
+        else:
+            assert control.is_checked() is schema["default"], name
+    assert len(options["instrument"]["enum"]) > 10 and "drums" in options["instrument"]["enum"]
+    # An option that may be left unset starts unset, so the instrument's own value applies.
+    assert page.input_value("#option-melodia_trick") == ""
+
+    general_only = sorted(name for name, schema in options.items() if schema.get("x-models") == ["general"])
+    assert {"onset_threshold", "include_pitch_bends", "basic_pitch_compat"} <= set(general_only)
+
+    def disabled() -> list[str]:
+        return sorted(page.eval_on_selector_all("#option-fields [id^=option-]:disabled",
+                                                "inputs => inputs.map(input => input.name)"))
+
+    assert disabled() == []
+    for name, value in (("model", "piano"), ("model", ""), ("instrument", "drums"), ("instrument", "piano")):
+        page.select_option(f"#option-{name}", value)
+        expected = [] if (name, value) == ("model", "") else general_only
+        assert disabled() == expected, (name, value)
+        if expected:
+            assert "Not used" in page.text_content("#option-onset_threshold-unused")
+    page.select_option("#option-model", "general")  # instrument=piano with the general model
+    assert disabled() == []
+    assert page.is_enabled("#option-quantize") and page.is_enabled("#option-score")
+
+
+def test_quantize_and_score_from_the_form_link_both_files_and_the_roll_draws_the_beats(
+    page, local_stack, steady_wav
+) -> None:
+    open_explorer(page, local_stack)
+    page.set_input_files(FILE_INPUT, steady_wav)
+    page.select_option("#option-quantize", "1/8")
+    page.check("#option-score")
+    with page.expect_request(lambda request: request.url.endswith(SUBMIT_PATH)) as submitted:
+        page.click(SUBMIT)
+    body = submitted.value.post_data_json
+    # Only what the user changed (and what the page needs) is sent: unset options stay the API's.
+    assert body.pop("audio_path").startswith("s3://")
+    assert body == {"quantize": "1/8", "score": True, "save_note_events": True}
+    roll = page.locator(READY_ROLL)
+    roll.wait_for(timeout=WAIT_MS)
+    conversion = local_stack.by_id(page.get_attribute("#result", "data-task-id"))
+    assert conversion["quantized_midi_file_path"] and conversion["musicxml_file_path"]
+
+    links = dict(page.eval_on_selector_all("[data-testid=downloads] a",
+                                           "links => links.map(link => [link.dataset.field, link.href])"))
+    for field in ("quantized_midi_file_path", "musicxml_file_path"):  # presigned again, so compare the objects
+        assert links[field].split("?")[0] == conversion[field].split("?")[0], field
+    assert requests.get(links["quantized_midi_file_path"], timeout=30).content.startswith(b"MThd")
+    assert b"<score-partwise" in requests.get(links["musicxml_file_path"], timeout=30).content
+
+    document = requests.get(conversion["notes_json_path"], timeout=30).json()
+    assert document["beats"] and document["options"]["quantize"] == "1/8"
+    in_view = [beat for beat in document["beats"] if 0 <= beat <= document["duration_s"]]  # a short clip fits
+    assert int(roll.get_attribute("data-beat-lines")) == len(in_view) > 0
+    facts = page.inner_text("[data-testid=facts]")
+    assert f"{conversion['model']} ({conversion['model_name']})" in facts
+    assert f"{round(document['tempo_bpm'])}" in page.inner_text("[data-fact=tempo]")
+    assert page.inner_text("[data-fact=time-signature]") == document["time_signature"]
+    assert page.inner_text("[data-fact=key]") == document["key"]
+    assert "Beats and bars" in page.inner_text(LEGEND)
+
+
+def test_a_piano_result_shows_its_pedals_in_a_lane_under_the_roll(page, local_stack, tmp_path) -> None:
+    """A notes file the engine's own writer made from piano notes and pedal presses given here.
+
+    The piano model itself takes a minute or more for a few seconds of audio on these machines (and needs a
+    longer clip to press a pedal), so this test opens the file the model's result is written as instead."""
+    notes = [NoteEvent(0.5, 1.0, 60, 0.6, model_velocity=90), NoteEvent(1.5, 2.5, 64, 0.3, model_velocity=40)]
+    pedals = [PedalEvent(64, 0.4, 1.2), PedalEvent(64, 1.4, 2.8), PedalEvent(67, 0.2, 2.0)]
+    transcription = Transcription(notes=notes, duration_s=3.0, options=TranscriptionOptions(model="piano"),
+                                  model_name=PIANO_MODEL_NAME, pedals=pedals, family=Family.PIANO)
+    open_explorer(page, local_stack, key=False)
+    page.set_input_files(NOTES_FILE, write_notes(tmp_path, "piano.json", transcription))
+    page.locator(READY_ROLL).wait_for(timeout=WAIT_MS)
+    assert page.is_visible(PEDALS)
+    page.wait_for_function(f"() => document.querySelector('{PEDALS}').dataset.drawnCount === '3'")
+    assert "Pedals (2 sustain presses, 1 soft press)" in page.inner_text(LEGEND)
+    assert PIANO_MODEL_NAME in page.inner_text("[data-fact=model]")
+
+    page.set_input_files(NOTES_FILE, write_notes(tmp_path, "no-pedals.json", Transcription(
+        notes=notes, duration_s=3.0, options=TranscriptionOptions(model="piano"), model_name=PIANO_MODEL_NAME)))
+    page.wait_for_function("() => document.querySelector('[data-testid=result-summary]').textContent"
+                           ".startsWith('no-pedals.json')")
+    assert not page.is_visible(PEDALS)
+    assert "Pedals" not in page.inner_text(LEGEND)
+
+
+def test_a_multitrack_result_colours_each_track_and_names_it_in_the_legend(
+    page, local_stack, tmp_path, tone_wav, steady_wav
+) -> None:
+    """A notes file from the engine's transcribe_stems on clips made here: the API takes one recording a task,
+    so a multi-track result reaches the page as a notes file (as `midiscribe transcribe` with stems writes it)."""
+    transcription = transcribe_stems([("drums", wav_bytes(drum_loop(), 44_100), "drums"),
+                                      ("guitar", tone_wav.read_bytes(), "guitar"),
+                                      ("lead", steady_wav.read_bytes(), "winds")])
+    document = transcription_dict(transcription)
+    tracks = document["instruments"]
+    assert [track["stem"] for track in tracks] == ["drums", "guitar", "lead"] and tracks[0]["is_drum"]
+    assert all(track["notes"] for track in tracks), [len(track["notes"]) for track in tracks]
+
+    open_explorer(page, local_stack, key=False)
+    page.set_input_files(NOTES_FILE, write_notes(tmp_path, "band.json", transcription))
+    roll = page.locator(READY_ROLL)
+    roll.wait_for(timeout=WAIT_MS)
+    assert int(roll.get_attribute("data-note-count")) == sum(len(track["notes"]) for track in tracks)
+    items = page.eval_on_selector_all(f"{LEGEND} li", """items => items.map(item => ({
+        text: item.textContent, colour: item.querySelector('.swatch')?.style.background || '',
+        drum: Boolean(item.querySelector('.swatch.drum')) }))""")
+    for track, item in zip(tracks, items, strict=False):
+        assert item["text"].startswith(f"{track['stem']}: {track['name']}"), (track["name"], item)
+        assert item["drum"] is track["is_drum"]
+    assert len({item["colour"] for item in items[:3]}) == 3  # a colour of its own for each track
+    assert "3 tracks" in page.inner_text("[data-testid=result-summary]")
+
+    # A drum hit, clicked, says it is a drum key of the drums track.
+    hit = page.evaluate("""async () => {
+        const { roll } = await import('./explorer/app.js');
+        const index = roll.notes.instrumentOf.findIndex((track) => roll.notes.instruments[track].isDrum);
+        return { index, box: roll.noteBox(index) };
+    }""")
+    frame = roll.bounding_box()
+    page.mouse.click(frame["x"] + hit["box"]["x"] + 1, frame["y"] + hit["box"]["y"] + hit["box"]["height"] / 2)
+    page.wait_for_function("() => document.querySelector('[data-testid=note-info]').textContent !== ''")
+    info = page.inner_text("[data-testid=note-info]")
+    assert info.startswith("Drum key") and info.endswith("drums: Drums"), info
+

@@ -30,12 +30,25 @@ BASIC_PITCH_MELODIA_TRICK = True
 # Families the instrument hint takes: each pitched family has note-creation settings for the general
 # model; piano also chooses the piano model (unless ``model`` says otherwise), drums the drum transcriber.
 INSTRUMENTS = tuple(family.value for family in Family)
+# The general model's note-creation and pitch-bend options: the piano model and the drum transcriber read
+# none of them. The JSON schema (and so the OpenAPI document) marks each with "x-models", the transcribers
+# it applies to, so that a client such as the explorer can say so without restating the list.
+GENERAL_MODEL_OPTIONS = ("basic_pitch_compat", "onset_threshold", "frame_threshold", "minimum_note_length_ms",
+                         "minimum_frequency", "maximum_frequency", "melodia_trick", "multiple_pitch_bends",
+                         "include_pitch_bends")
+MODELS_KEYWORD = "x-models"
+
+
+def _mark_general_model_options(schema: dict) -> None:
+    for name in GENERAL_MODEL_OPTIONS:
+        if name in schema.get("properties", {}):
+            schema["properties"][name][MODELS_KEYWORD] = ["general"]
 
 
 class TranscriptionOptions(BaseModel):
     """What to transcribe and how. Unset thresholds follow ``instrument`` (basic-pitch's with compat)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_mark_general_model_options)
 
     model: Literal["general", "piano"] | None = Field(
         None,

@@ -1,7 +1,7 @@
 // The explorer page: wires the key, the submit form, the task list, the roll and the players together.
 
 import * as api from "./api.js";
-import { parseTranscription } from "./notes.js";
+import { parseTranscription, SOFT_PEDAL, SUSTAIN_PEDAL } from "./notes.js";
 import { OptionsForm } from "./options.js";
 import { Player } from "./player.js";
 import { formatTime, instrumentColour, PianoRoll, pitchName } from "./roll.js";
@@ -10,15 +10,18 @@ import { TaskList } from "./tasks.js";
 const POLL_INTERVAL_MS = 1000;
 const SLOW_POLL_INTERVAL_MS = 3000;
 const SLOW_POLL_AFTER_MS = 60_000;
-// byId's links, in the order they are offered.
+// byId's links, in the order they are offered; any other *_path link byId grows is offered after them.
 const DOWNLOADS = [
   ["midi_file_path", "MIDI file"],
+  ["quantized_midi_file_path", "Quantized MIDI file"],
+  ["musicxml_file_path", "Score (MusicXML)"],
   ["sonify_file_path", "Sonified WAV"],
   ["notes_file_path", "Note events (CSV)"],
   ["notes_json_path", "Note events (JSON)"],
   ["input_file_path", "Original audio"],
   ["output_path", "Converted file"],
 ];
+const LINK_FIELD = /_path$/;
 
 const $ = (id) => document.getElementById(id);
 let options = null;
@@ -52,9 +55,11 @@ export const roll = new PianoRoll({
     const { notes } = roll;
     const seconds = notes.ends[index] - notes.starts[index];
     player.playNote(notes.pitches[index], notes.velocities[index], seconds);
-    $("note-info").textContent = `${pitchName(notes.pitches[index])} (MIDI ${notes.pitches[index]}), velocity `
-      + `${notes.velocities[index]}, ${formatTime(notes.starts[index])}–${formatTime(notes.ends[index])}, `
-      + notes.instruments[notes.instrumentOf[index]].name;
+    const instrument = notes.instruments[notes.instrumentOf[index]];
+    const pitch = instrument.isDrum ? `Drum key ${notes.pitches[index]}`
+      : `${pitchName(notes.pitches[index])} (MIDI ${notes.pitches[index]})`;
+    $("note-info").textContent = `${pitch}, velocity ${notes.velocities[index]}, `
+      + `${formatTime(notes.starts[index])}–${formatTime(notes.ends[index])}, ${trackName(instrument)}`;
   },
   onSeek: (time) => player.seek(time),
   onTogglePlay: () => player.toggle(),
@@ -73,17 +78,33 @@ const player = new Player({
   onTime: (time, playing) => roll.setPlayhead(time, playing),
 });
 
+// A track as the legend names it: its stem's name and its instrument (one track: the instrument).
+const trackName = (instrument) => (instrument.stem ? `${instrument.stem}: ${instrument.name}` : instrument.name);
+
+const plural = (count, one, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+
+function pedalText(pedals) {
+  const presses = (controller) => pedals.filter((pedal) => pedal.controller === controller).length;
+  const counted = (controller, kind) => plural(presses(controller), `${kind} press`, `${kind} presses`);
+  return `Pedals (${counted(SUSTAIN_PEDAL, "sustain")}, ${counted(SOFT_PEDAL, "soft")}): `
+    + "the lane under the roll";
+}
+
 function showLegend(notes) {
   const legend = $("legend");
   legend.replaceChildren();
-  const entries = notes.instruments.map((instrument, index) => [instrument.name, instrumentColour(index, instrument.isDrum)]);
-  if (notes.pedals.length) entries.push(["Pedals: the lane under the roll", ""]);
+  const entries = notes.instruments.map((instrument, index) => [
+    trackName(instrument) + (instrument.isDrum ? " (hits as diamonds in their General MIDI key rows)" : ""),
+    instrumentColour(index, instrument.isDrum), instrument.isDrum ? "drum" : "",
+  ]);
+  if (notes.pedals.length) entries.push([pedalText(notes.pedals), ""]);
   if (notes.bendValues?.some((value) => value !== 0)) entries.push(["Pitch bends: the lines over notes", ""]);
-  for (const [text, colour] of entries) {
+  if (notes.beats.length) entries.push(["Beats and bars: the light and dark vertical lines", ""]);
+  for (const [text, colour, shape] of entries) {
     const item = document.createElement("li");
     if (colour) {
       const swatch = document.createElement("span");
-      swatch.className = "swatch";
+      swatch.className = `swatch ${shape}`;
       swatch.style.background = colour;
       item.append(swatch);
     }
@@ -92,20 +113,49 @@ function showLegend(notes) {
   }
 }
 
-function showNotes(transcription, title, taskId = "") {
+// The transcriber that ran (byId's model and model_name; a notes file names only its model) and the music's
+// tempo, metre and key, when the notes file has them.
+function showFacts(notes, conversion) {
+  const facts = [];
+  const ran = conversion?.model;
+  const name = conversion?.model_name || notes.model;
+  if (ran || name) facts.push(["Model", ran && name ? `${ran} (${name})` : ran || name]);
+  if (conversion?.instrument) facts.push(["Instrument", conversion.instrument]);
+  if (notes.tempo !== null) facts.push(["Tempo", `${Math.round(notes.tempo * 10) / 10} BPM`]);
+  if (notes.timeSignature) facts.push(["Time signature", notes.timeSignature]);
+  if (notes.key) facts.push(["Key", notes.key]);
+  if (notes.beats.length) facts.push(["Beats", `${notes.beats.length} (${plural(notes.downbeats.length, "bar")})`]);
+  const list = $("facts");
+  list.replaceChildren();
+  for (const [term, value] of facts) {
+    const wrapper = document.createElement("div");
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    dd.dataset.fact = term.toLowerCase().replace(" ", "-");
+    wrapper.append(dt, dd);
+    list.append(wrapper);
+  }
+}
+
+function showNotes(transcription, title, conversion = null) {
   const notes = parseTranscription(transcription);
   roll.setNotes(notes);
-  $("result").dataset.taskId = taskId;
+  $("result").dataset.taskId = conversion?.task_id || "";
   showLegend(notes);
-  $("result-summary").textContent = `${title}: ${notes.count} notes, ${formatTime(notes.duration)}`
-    + (notes.model ? ` (model ${notes.model})` : "");
+  showFacts(notes, conversion);
+  const tracks = notes.instruments.length > 1 ? `, ${plural(notes.instruments.length, "track")}` : "";
+  $("result-summary").textContent = `${title}: ${notes.count} notes${tracks}, ${formatTime(notes.duration)}`;
 }
 
 function showDownloads(conversion) {
   const list = $("downloads");
   list.replaceChildren();
-  for (const [field, label] of DOWNLOADS) {
-    if (!conversion?.[field]) continue;
+  const known = new Set(DOWNLOADS.map(([field]) => field));
+  const others = Object.keys(conversion || {}).filter((field) => LINK_FIELD.test(field) && !known.has(field));
+  for (const [field, label] of [...DOWNLOADS, ...others.map((field) => [field, field])]) {
+    if (typeof conversion?.[field] !== "string" || !/^https?:/.test(conversion[field])) continue;
     const link = document.createElement("a");
     link.href = conversion[field];
     link.textContent = label;
@@ -122,6 +172,7 @@ function clearResult(summary, taskId = "") {
   player.setSources(null, null);
   showDownloads(null);
   $("legend").replaceChildren();
+  $("facts").replaceChildren();
   $("note-info").textContent = "";
   $("result").dataset.taskId = taskId;
   $("result-summary").textContent = summary;
@@ -140,7 +191,7 @@ async function showResult(conversion, audioUrl) {
       + "(save_note_events was off), so there is no roll to draw; the downloads are below.";
     return;
   }
-  showNotes(await api.resultJson(conversion.notes_json_path), title, conversion.task_id);
+  showNotes(await api.resultJson(conversion.notes_json_path), title, conversion);
 }
 
 // ------------------------------------------------------------------ following a task

@@ -69,12 +69,15 @@ function timeList(values) {
   return Array.isArray(values) ? values.filter(finite).sort((a, b) => a - b) : [];
 }
 
-function pedalList(values) {
+// ``instrument``: the index of the track whose pedals they are, or -1 for the recording's (one track).
+function pedalList(values, instrument = -1) {
   if (!Array.isArray(values)) return [];
   return values
     .filter((pedal) => pedal && finite(pedal.start) && finite(pedal.end) && pedal.end > pedal.start)
-    .map((pedal) => ({ controller: Number(pedal.controller ?? SUSTAIN_PEDAL), start: pedal.start, end: pedal.end }));
+    .map((pedal) => ({ controller: Number(pedal.controller ?? SUSTAIN_PEDAL), start: pedal.start, end: pedal.end, instrument }));
 }
+
+const text = (value) => (typeof value === "string" ? value : "");
 
 export function parseTranscription(doc) {
   if (!doc || typeof doc !== "object" || !Array.isArray(doc.instruments)) {
@@ -86,10 +89,11 @@ export function parseTranscription(doc) {
   doc.instruments.forEach((instrument, instrumentIndex) => {
     instruments.push({
       name: String(instrument.name || `Instrument ${instrumentIndex + 1}`),
+      stem: text(instrument.stem),
       program: Number(instrument.program ?? 0),
       isDrum: Boolean(instrument.is_drum),
     });
-    pedals.push(...pedalList(instrument.pedals));
+    pedals.push(...pedalList(instrument.pedals, instrumentIndex));
     for (const note of Array.isArray(instrument.notes) ? instrument.notes : []) {
       if (!note || !finite(note.start) || !finite(note.end) || !finite(note.pitch)) continue;
       collected.push([note, instrumentIndex]);
@@ -145,6 +149,9 @@ export function parseTranscription(doc) {
     duration: Math.max(finite(doc.duration_s) ? doc.duration_s : 0, latest),
     lowestPitch: count ? lowest : 60,
     highestPitch: count ? highest : 72,
-    model: typeof doc.model === "string" ? doc.model : "",
+    model: text(doc.model),
+    tempo: finite(doc.tempo_bpm) ? doc.tempo_bpm : null,
+    timeSignature: text(doc.time_signature),
+    key: text(doc.key),
   });
 }

@@ -1,6 +1,8 @@
 // The piano roll: notes on a canvas (time across, pitch up), a keyboard along the pitch axis, a pedal lane
 // and a playhead. Only the notes in view are drawn, batched by colour into one path each, so an hour-long
 // result redraws as fast as a short one once zoomed in; the playhead is an element moved on its own.
+// Drum hits sit in their General MIDI key rows as diamonds (a hit has a time, not a length); beats and
+// bar lines, when the notes file has them, are the vertical grid.
 
 import { SOFT_PEDAL, SUSTAIN_PEDAL } from "./notes.js";
 
@@ -207,6 +209,7 @@ export class PianoRoll {
     const [context, width, height] = this.sized(this.canvas);
     if (!this.notes) {
       this.canvas.dataset.drawnCount = "0";
+      this.canvas.dataset.beatLines = "0";
       this.sized(this.keyboard);
       context.fillStyle = "#4a5260";
       context.font = "15px system-ui, sans-serif";
@@ -246,10 +249,12 @@ export class PianoRoll {
     context.font = "11px system-ui, sans-serif";
     context.textBaseline = "middle";
     const { beats, downbeats } = this.notes;
+    let lines = 0;
     if (beats.length > 1 && meanSpacing(beats) / this.secondsPerPixel >= 4) {
       const bar = new Set(downbeats);
       for (const beat of beats) {
         if (beat < this.start || beat > end) continue;
+        lines++;
         const x = Math.round(this.xOf(beat)) + 0.5;
         context.fillStyle = bar.has(beat) ? "#9aa3af" : "#dde1e6";
         context.fillRect(x, RULER_PX, 1, height - RULER_PX);
@@ -263,6 +268,7 @@ export class PianoRoll {
       context.fillStyle = "#3b4350";
       context.fillText(formatTime(time), x + 3, RULER_PX / 2);
     }
+    this.canvas.dataset.beatLines = String(lines);
   }
 
   drawNotes(context, width, row) {
@@ -279,11 +285,16 @@ export class PianoRoll {
       if (notes.ends[i] < t0 || pitch < this.lowPitch || pitch > this.highPitch) continue;
       drawn++;
       const instrument = notes.instrumentOf[i];
+      const isDrum = notes.instruments[instrument].isDrum;
       const key = instrument * VELOCITY_SHADES + Math.floor((notes.velocities[i] / 128) * VELOCITY_SHADES);
       let path = paths.get(key);
-      if (!path) paths.set(key, (path = { path: new Path2D(), colour: instrumentColour(instrument, notes.instruments[instrument].isDrum, notes.velocities[i]) }));
+      if (!path) paths.set(key, (path = { path: new Path2D(), colour: instrumentColour(instrument, isDrum, notes.velocities[i]) }));
       const x = this.xOf(notes.starts[i]);
       const y = RULER_PX + (this.highPitch - pitch) * row;
+      if (isDrum) {
+        diamond(path.path, x, y + row / 2, Math.max(2, row / 2 + 1));
+        continue;
+      }
       const w = Math.max(1, (notes.ends[i] - notes.starts[i]) / this.secondsPerPixel);
       path.path.rect(x, y + 0.5, w, Math.max(1, row - 1));
       if (wideEnough) {
@@ -334,25 +345,32 @@ export class PianoRoll {
     }
   }
 
+  // Sustain and soft pedal presses in a lane each; a multi-track result's pedals in their track's colour.
   drawPedals() {
     const [context, width, height] = this.sized(this.pedalCanvas);
     const t1 = this.start + width * this.secondsPerPixel;
     const lanes = [[SUSTAIN_PEDAL, "Sustain", "#4b5563"], [SOFT_PEDAL, "Soft", "#9ca3af"]];
     const lane = height / lanes.length;
+    const { instruments } = this.notes;
+    const tracked = instruments.length > 1;
+    let drawn = 0;
     context.font = "10px system-ui, sans-serif";
     context.textBaseline = "middle";
     lanes.forEach(([controller, label, colour], index) => {
-      context.fillStyle = colour;
       for (const pedal of this.notes.pedals) {
         if (pedal.controller !== controller || pedal.end < this.start || pedal.start > t1) continue;
+        const track = pedal.instrument;
+        context.fillStyle = tracked && track >= 0 ? instrumentColour(track, instruments[track].isDrum, 100) : colour;
         const x = this.xOf(pedal.start);
         context.fillRect(x, index * lane + 2, Math.max(1, (pedal.end - pedal.start) / this.secondsPerPixel), lane - 4);
+        drawn++;
       }
       context.fillStyle = "rgb(255 255 255 / 0.85)";
       context.fillRect(2, index * lane + 2, context.measureText(label).width + 6, lane - 4);
       context.fillStyle = "#1f2329";
       context.fillText(label, 5, index * lane + lane / 2);
     });
+    this.pedalCanvas.dataset.drawnCount = String(drawn);
   }
 
   placePlayhead() {
@@ -428,6 +446,14 @@ export class PianoRoll {
       action();
     }
   }
+}
+
+function diamond(path, x, y, half) {
+  path.moveTo(x, y - half);
+  path.lineTo(x + half, y);
+  path.lineTo(x, y + half);
+  path.lineTo(x - half, y);
+  path.closePath();
 }
 
 function meanSpacing(sorted) {
