@@ -31,7 +31,10 @@ UNSTATABLE_RULES = {
     # URLs must resolve (DNS, at request time) to an address this deployment allows; audio_path must be
     # in this deployment's bucket, whose name the checked-in document cannot know.
     # …and minimum_frequency must be below maximum_frequency: a schema cannot compare two values.
-    "POST /v1/audio_to_midi": URL_RULE_CODES | {"INVALID_OPTIONS"},
+    # …and stems: names unique (ignoring case), a stem.<name>.instrument only beside its stem.<name> part,
+    # at most 8 in all (the list's bound cannot count the parts too), and a form's stems must be JSON text.
+    "POST /v1/audio_to_midi": URL_RULE_CODES | {"INVALID_OPTIONS", "DUPLICATE_STEM", "INVALID_STEMS",
+                                                "TOO_MANY_STEMS"},
     "POST /v1/file_convert": URL_RULE_CODES,
     "POST /api/v1/midi/generate": {"callBackUrl is refused"},
     # A cursor must be one the API gave out: the document can state its alphabet, not its contents.

@@ -58,7 +58,7 @@ class GenerationJob:
                 kept = {name: key for name, key in source_task.outputs.items()
                         if name in (outputs.NOTES_JSON, outputs.MIDI)}
                 return StoredNotes(document, kept, source_task.audio_duration_s)
-        return [self.fetcher.fetch(source_task.source, workdir)]
+        return self.fetcher.fetch_all(source_task.source, workdir)
 
     def run(self, task: Task, inputs: StoredNotes | list[FetchedInput], workdir: Path) -> JobResult:
         if isinstance(inputs, StoredNotes):

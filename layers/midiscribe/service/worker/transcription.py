@@ -53,14 +53,22 @@ TRANSCRIPTION_OUTPUTS = (
 
 
 @contextmanager
-def named_as_uploaded(fetched: FetchedInput) -> Iterator[None]:
+def named_as_uploaded(*inputs: FetchedInput) -> Iterator[None]:
     """Engine messages name the file they read; users should see their file's name, not our scratch path."""
     try:
         yield
     except EngineError as error:
-        error.message = error.message.replace(str(fetched.path), fetched.shown_name)
+        for fetched in inputs:
+            error.message = error.message.replace(str(fetched.path), fetched.shown_name)
         error.args = (error.message,)
         raise
+
+
+def engine_transcribe_stems(*args: Any, **kwargs: Any) -> Any:
+    """``midiscribe.engine.transcribe_stems``, imported on first use (numpy and onnxruntime load slowly)."""
+    from midiscribe import engine
+
+    return engine.transcribe_stems(*args, **kwargs)
 
 
 @dataclass
@@ -71,19 +79,14 @@ class TranscriptionJob:
     transcribe: Transcribe
     tasks: TaskStore  # for the progress it records
     log: Any
+    transcribe_stems: Transcribe = engine_transcribe_stems  # for a multi-stem task
 
     def fetch(self, task: Task, workdir: Path) -> list[FetchedInput]:
-        return [self.fetcher.fetch(task.source, workdir)]
+        return self.fetcher.fetch_all(task.source, workdir)
 
     def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
-        [fetched] = inputs
-        with named_as_uploaded(fetched):
-            transcription = self.transcribe(
-                fetched.path,
-                TranscriptionOptions.parse(task.options),
-                max_duration_s=self.settings.max_duration_s,
-                progress=self._progress_reporter(task),
-            )
+        with named_as_uploaded(*inputs):
+            transcription = self._transcribe(task, inputs)
         started = time.perf_counter()
         files = []
         for output in TRANSCRIPTION_OUTPUTS:
@@ -92,7 +95,7 @@ class TranscriptionJob:
                 output.write(transcription, path)
                 files.append(ResultFile(output.name, path, output.extension, output.content_type))
         timings = {name: round(float(seconds), 4) for name, seconds in (transcription.timings or {}).items()}
-        timings["fetch_s"] = round(fetched.seconds, 4)
+        timings["fetch_s"] = round(sum(fetched.seconds for fetched in inputs), 4)
         timings["write_s"] = round(time.perf_counter() - started, 4)
         return JobResult(
             files=files,
@@ -100,6 +103,16 @@ class TranscriptionJob:
             note_count=len(transcription.notes),
             timings=timings,
         )
+
+    def _transcribe(self, task: Task, inputs: list[FetchedInput]) -> Any:
+        """One input through ``transcribe``; the stems of a multi-stem task together through ``transcribe_stems``."""
+        options = TranscriptionOptions.parse(task.options)
+        common = {"max_duration_s": self.settings.max_duration_s, "progress": self._progress_reporter(task)}
+        if inputs and inputs[0].stem is not None:
+            stems = [(fetched.stem.name, fetched.path, fetched.stem.family) for fetched in inputs if fetched.stem]
+            return self.transcribe_stems(stems, options, **common)
+        [fetched] = inputs
+        return self.transcribe(fetched.path, options, **common)
 
     def _progress_reporter(self, task: Task) -> Callable[[float, float | None], None]:
         """The engine's progress callback: a write to the task every few seconds, not on every window."""
