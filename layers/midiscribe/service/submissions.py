@@ -33,7 +33,7 @@ from midiscribe.domain.requests import (
     MidiGenerateRequest,
     StemInput,
 )
-from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus, TaskStem, new_id
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus, TaskStem, new_id, safe_name
 from midiscribe.engine import audio_header
 from midiscribe.engine.errors import AudioTooLongError, InvalidOptionsError, UnsupportedAudioError
 from midiscribe.engine.instruments import Family, family_for_stem
@@ -213,7 +213,8 @@ class Submissions:
             with naming_stem(stem.name):
                 checked.append(self._check_source(owner_id, stem.audio, None))
         for stem, (duration_s, size) in zip(request.stems, checked, strict=True):
-            folder = f"{task_id}/{stem.name}"  # each stem's upload in a folder of its own, under the caller's prefix
+            # Each stem's upload in a folder of its own, under the caller's prefix (names are unique).
+            folder = f"{task_id}/{safe_name(stem.name, default='stem')}"
             source = self._stored_source(owner_id, folder, stem.audio)
             task_stems.append(TaskStem(name=stem.name, source=source, family=families[stem.name]))
             if duration_s is not None:
