@@ -117,11 +117,14 @@ def check_instrument(instrument: str, where: str) -> str:
 
 def take_parts(values: dict[str, Any]) -> dict[str, Any]:
     """Move the ``stem.<name>`` parts and ``stem.<name>.instrument`` fields out of a body's values into
-    ``values["stem_parts"]`` (``{name: {"file": part, "instrument": text}}``), in the order sent."""
+    ``values["stem_parts"]`` (``{name: {"file": part, "instrument": text}}``), in the order the file parts
+    were sent."""
     parts: dict[str, dict[str, Any]] = {}
-    for key in [key for key in values if key.startswith(PART_PREFIX)]:
+    keys = [key for key in values if key.startswith(PART_PREFIX)]
+    for key in sorted(keys, key=lambda key: key[len(PART_PREFIX):].endswith(INSTRUMENT_SUFFIX)):  # files first
         value = values.pop(key)
-        name, is_instrument = key[len(PART_PREFIX):], key.endswith(INSTRUMENT_SUFFIX)
+        name = key[len(PART_PREFIX):]
+        is_instrument = name.endswith(INSTRUMENT_SUFFIX)
         if is_instrument:
             name = name[: -len(INSTRUMENT_SUFFIX)]
         check_name(name, f"The part {quoted(key)}")
