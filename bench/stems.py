@@ -216,6 +216,19 @@ def http_row(api: Api, stems: dict, runs: int, piece: str) -> dict:
     return row
 
 
+def print_f1_header(title: str, args: argparse.Namespace, more_columns: str) -> None:
+    """The figures' heading (with the load average) and the head of a table of pitched F1s, then ``more_columns``."""
+    load = os.getloadavg()
+    print(f"\n{title}, {args.seconds} s pieces, FluidR3_GM; medians of {args.runs} runs; "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs")
+    print(f"| piece | bass F1 alone / as a track | piano | flute | {more_columns} |")
+    print("|---" * (5 + more_columns.count("|")) + "|")
+
+
+def pitched_cells(row: dict) -> str:
+    return " | ".join(f"{row[name]['alone']:.3f} / {row[name]['track']:.3f}" for name in ("bass", "piano", "flute"))
+
+
 def main_http(args: argparse.Namespace) -> int:
     from load import start_stack
 
@@ -232,14 +245,10 @@ def main_http(args: argparse.Namespace) -> int:
     finally:
         process.send_signal(2)
         process.wait(timeout=60)
-    load = os.getloadavg()
-    print(f"\nFour stems through the API on the local stack (one worker), {args.seconds} s pieces, FluidR3_GM; "
-          f"medians of {args.runs} runs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs")
-    print("| piece | bass F1 alone / as a track | piano | flute | four requests | one 4-stem request | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print_f1_header("Four stems through the API on the local stack (one worker)", args,
+                    "four requests | one 4-stem request | ratio")
     for row in report:
-        pitched = " | ".join(f"{row[name]['alone']:.3f} / {row[name]['track']:.3f}" for name in ("bass", "piano", "flute"))
-        print(f"| {row['piece']} | {pitched} | {row['alone_s']:.2f} s | {row['together_s']:.2f} s | "
+        print(f"| {row['piece']} | {pitched_cells(row)} | {row['alone_s']:.2f} s | {row['together_s']:.2f} s | "
               f"{row['together_s'] / row['alone_s']:.2f} |")
     return 0
 
@@ -292,15 +301,10 @@ def main(argv: list[str] | None = None) -> int:
                          "track": round(note_f1(reference, tracks[name].notes), 3)}
         report.append(row)
         say(json.dumps(row))
-    load = os.getloadavg()
-    print(f"\nFour stems (drums, bass, piano, flute), {args.seconds} s pieces, FluidR3_GM; medians of {args.runs} "
-          f"runs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs")
-    print("| piece | bass F1 alone / as a track | piano | flute | drums kick / snare / hi-hat |")
-    print("|---|---|---|---|---|")
+    print_f1_header("Four stems (drums, bass, piano, flute)", args, "drums kick / snare / hi-hat")
     for row in report:
-        pitched = " | ".join(f"{row[name]['alone']:.3f} / {row[name]['track']:.3f}" for name in ("bass", "piano", "flute"))
         drums = " / ".join(f"{row['drums'][group]:.3f}" for group in ("kick", "snare", "hihat"))
-        print(f"| {row['piece']} | {pitched} | {drums} |")
+        print(f"| {row['piece']} | {pitched_cells(row)} | {drums} |")
     print("\n| piece | in process: one after another | together | ratio | CLI: four runs | one --stem run | ratio |")
     print("|---|---|---|---|---|---|---|")
     for row in report:
