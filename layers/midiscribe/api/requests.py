@@ -246,6 +246,8 @@ class AudioToMidiJson(AudioSourceFields, TranscriptionOptions):
                   "webhook_url": self.webhook_url or ""}
         if not self.stems and not self.stem_parts:
             return AudioToMidiRequest(audio=self.audio_input(bucket=bucket), **fields)
+        entries = [entry.model_dump(exclude_none=True) for entry in self.stems or []]
+        found = stem_fields.stem_inputs(entries, self.stem_parts, bucket=bucket, key_from_path=s3_key_from_path)
         given = [name for name in ("audio_file", "audio_url", "audio_path") if getattr(self, name, None)]
         if given:
             raise InvalidRequestError(
@@ -253,8 +255,6 @@ class AudioToMidiJson(AudioSourceFields, TranscriptionOptions):
                 "Send a single recording as audio_file, audio_url or audio_path, or every part of it as stems.",
                 "AMBIGUOUS_AUDIO_SOURCE",
             )
-        entries = [entry.model_dump(exclude_none=True) for entry in self.stems or []]
-        found = stem_fields.stem_inputs(entries, self.stem_parts, bucket=bucket, key_from_path=s3_key_from_path)
         return AudioToMidiRequest(audio=AudioInput(), stems=found, **fields)
 
 
