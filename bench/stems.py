@@ -20,8 +20,8 @@ whose orders alternate:
 
 With ``--http`` it measures the same through the API instead, on the local stack (``midiscribe serve``
 on a loopback port, one worker): four ``POST /v1/audio_to_midi`` requests, one per stem with its
-``instrument``, each waited for before the next, against one request carrying the four stems as
-``stem.<name>`` parts; wall time from the first byte sent to COMPLETED seen on ``/v1/byId`` (polled
+``instrument``, each waited for before the next, against one request carrying the four stems as a
+``stems`` list (every stem uploaded once beforehand with ``POST /v1/uploads``, untimed); wall time from the first byte sent to COMPLETED seen on ``/v1/byId`` (polled
 every 0.2 s), and each pitched track's note F1 read back from the notes JSON against the stem's alone.
 
     flock /tmp/midiscribe-timing.lock .venv/bin/python bench/stems.py --http --seconds 60 --runs 3
@@ -183,18 +183,24 @@ def json_notes(instrument: dict) -> list:
 
 def http_row(api: Api, stems: dict, runs: int, piece: str) -> dict:
     """One piece through the API: four single requests one after another against one four-stem request."""
+    from midiscribe.client import MidiscribeClient
     from midiscribe.engine.instruments import family_for_stem
+
+    # Four stems of CD audio pass one request's 10 MB: each is uploaded once (POST /v1/uploads), untimed,
+    # and both ways name the uploads by audio_path.
+    client = MidiscribeClient(api.url, api.headers["Authorization"])
+    paths = {name: client.upload(wav) for name, (wav, _) in stems.items()}
 
     def alone() -> tuple[float, dict]:
         total, documents = 0.0, {}
-        for name, (wav, _) in stems.items():
+        for name, path in paths.items():
             seconds, documents[name] = api.transcribe(
-                files={"audio_file": (wav.name, wav.read_bytes())}, data={"instrument": family_for_stem(name).value})
+                json={"audio_path": path, "instrument": family_for_stem(name).value})
             total += seconds
         return total, documents
 
     def together() -> tuple[float, dict]:
-        return api.transcribe(files={f"stem.{name}": (wav.name, wav.read_bytes()) for name, (wav, _) in stems.items()})
+        return api.transcribe(json={"stems": [{"name": name, "audio_path": path} for name, path in paths.items()]})
 
     alone_s, together_s = [], []
     for run in range(runs):
@@ -236,8 +242,8 @@ def main_http(args: argparse.Namespace) -> int:
     report = []
     try:
         api = Api(url, key)
-        warm = next(iter(rendered_stems(args.seconds, args.seeds[0]).values()))[0]
-        api.transcribe(files={"audio_file": (warm.name, warm.read_bytes())})  # models loaded before any timing
+        # Both models and the drum templates loaded before any timing.
+        http_row(api, rendered_stems(10, args.seeds[0]), 1, "warm-up")
         for seed in args.seeds:
             row = http_row(api, rendered_stems(args.seconds, seed), args.runs, f"band-{args.seconds}s-{seed}")
             report.append(row)
