@@ -18,6 +18,14 @@ whose orders alternate:
 - as a user runs it: one ``midiscribe transcribe --stem …`` process against four ``midiscribe
   transcribe STEM --instrument FAMILY`` processes one after another, all writing every output.
 
+With ``--http`` it measures the same through the API instead, on the local stack (``midiscribe serve``
+on a loopback port, one worker): four ``POST /v1/audio_to_midi`` requests, one per stem with its
+``instrument``, each waited for before the next, against one request carrying the four stems as a
+``stems`` list (every stem uploaded once beforehand with ``POST /v1/uploads``, untimed); wall time from the first byte sent to COMPLETED seen on ``/v1/byId`` (polled
+every 0.2 s), and each pitched track's note F1 read back from the notes JSON against the stem's alone.
+
+    flock /tmp/midiscribe-timing.lock .venv/bin/python bench/stems.py --http --seconds 60 --runs 3
+
 Figures are printed, not asserted.
 """
 
@@ -137,14 +145,131 @@ def processes(stems: dict, out: Path) -> tuple[float, float]:
     return alone_s, run.wall_s
 
 
+class Api:
+    """The local stack's API, as a client uses it: submit, poll byId, read the notes JSON back."""
+
+    POLL_S = 0.2
+
+    def __init__(self, url: str, key: str):
+        self.url, self.headers = url, {"Authorization": key}
+
+    def transcribe(self, **request) -> tuple[float, dict]:
+        """Wall seconds from submitting to COMPLETED, and the task's notes JSON."""
+        import requests
+
+        began = time.perf_counter()
+        answer = requests.post(f"{self.url}/v1/audio_to_midi", headers=self.headers, timeout=120, **request)
+        if answer.status_code != 200:
+            raise SystemExit(f"submission refused: {answer.status_code} {answer.text[:300]}")
+        task_id = answer.json()["task_id"]
+        while True:
+            conversion = requests.get(f"{self.url}/v1/byId", headers=self.headers, timeout=60,
+                                      params={"task_id": task_id}).json()["conversion"]
+            if conversion["status"] in ("COMPLETED", "FAILED"):
+                break
+            time.sleep(self.POLL_S)
+        wall_s = time.perf_counter() - began
+        if conversion["status"] != "COMPLETED":
+            raise SystemExit(f"task {task_id} failed: {conversion.get('error')}")
+        return wall_s, requests.get(conversion["notes_json_path"], timeout=60).json()
+
+
+def json_notes(instrument: dict) -> list:
+    """An instrument's notes from the notes JSON, as note_f1 reads them."""
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(pitch=note["pitch"], start_s=note["start"]) for note in instrument["notes"]]
+
+
+def http_row(api: Api, stems: dict, runs: int, piece: str) -> dict:
+    """One piece through the API: four single requests one after another against one four-stem request."""
+    from midiscribe.client import MidiscribeClient
+    from midiscribe.engine.instruments import family_for_stem
+
+    # Four stems of CD audio pass one request's 10 MB: each is uploaded once (POST /v1/uploads), untimed,
+    # and both ways name the uploads by audio_path.
+    client = MidiscribeClient(api.url, api.headers["Authorization"])
+    paths = {name: client.upload(wav) for name, (wav, _) in stems.items()}
+
+    def alone() -> tuple[float, dict]:
+        total, documents = 0.0, {}
+        for name, path in paths.items():
+            seconds, documents[name] = api.transcribe(
+                json={"audio_path": path, "instrument": family_for_stem(name).value})
+            total += seconds
+        return total, documents
+
+    def together() -> tuple[float, dict]:
+        return api.transcribe(json={"stems": [{"name": name, "audio_path": path} for name, path in paths.items()]})
+
+    alone_s, together_s = [], []
+    for run in range(runs):
+        for step in ((alone, together) if run % 2 == 0 else (together, alone)):
+            seconds, result = step()
+            if step is alone:
+                alone_s.append(seconds)
+                singles = result
+            else:
+                together_s.append(seconds)
+                combined = {instrument["stem"]: instrument for instrument in result["instruments"]}
+    row = {"piece": piece, "alone_s": statistics.median(alone_s), "together_s": statistics.median(together_s),
+           "tracks": [instrument["name"] for instrument in combined.values()]}
+    for name, (_, reference) in stems.items():
+        if name != "drums":
+            [single] = singles[name]["instruments"]
+            row[name] = {"alone": round(note_f1(reference, json_notes(single)), 3),
+                         "track": round(note_f1(reference, json_notes(combined[name])), 3)}
+    return row
+
+
+def print_f1_header(title: str, args: argparse.Namespace, more_columns: str) -> None:
+    """The figures' heading (with the load average) and the head of a table of pitched F1s, then ``more_columns``."""
+    load = os.getloadavg()
+    print(f"\n{title}, {args.seconds} s pieces, FluidR3_GM; medians of {args.runs} runs; "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs")
+    print(f"| piece | bass F1 alone / as a track | piano | flute | {more_columns} |")
+    print("|---" * (5 + more_columns.count("|")) + "|")
+
+
+def pitched_cells(row: dict) -> str:
+    return " | ".join(f"{row[name]['alone']:.3f} / {row[name]['track']:.3f}" for name in ("bass", "piano", "flute"))
+
+
+def main_http(args: argparse.Namespace) -> int:
+    from load import start_stack
+
+    process, url, key = start_stack(workers=1)
+    report = []
+    try:
+        api = Api(url, key)
+        # Both models and the drum templates loaded before any timing.
+        http_row(api, rendered_stems(10, args.seeds[0]), 1, "warm-up")
+        for seed in args.seeds:
+            row = http_row(api, rendered_stems(args.seconds, seed), args.runs, f"band-{args.seconds}s-{seed}")
+            report.append(row)
+            say(json.dumps(row))
+    finally:
+        process.send_signal(2)
+        process.wait(timeout=60)
+    print_f1_header("Four stems through the API on the local stack (one worker)", args,
+                    "four requests | one 4-stem request | ratio")
+    for row in report:
+        print(f"| {row['piece']} | {pitched_cells(row)} | {row['alone_s']:.2f} s | {row['together_s']:.2f} s | "
+              f"{row['together_s'] / row['alone_s']:.2f} |")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=120, help="length of each piece")
     parser.add_argument("--seeds", type=int, nargs="+", default=[11, 12], help="one piece per seed")
     parser.add_argument("--runs", type=int, default=3, help="timed rounds per piece (orders alternate)")
+    parser.add_argument("--http", action="store_true", help="through the API on the local stack (see above)")
     args = parser.parse_args(argv)
     if not SOUND_FONT.exists():
         raise SystemExit(f"bench/stems.py needs FluidSynth and {SOUND_FONT}: apt-get install -y fluidsynth fluid-soundfont-gm")
+    if args.http:
+        return main_http(args)
     from midiscribe.engine.drums import transcribe_drums
     from midiscribe.engine.model import get_session
 
@@ -182,15 +307,10 @@ def main(argv: list[str] | None = None) -> int:
                          "track": round(note_f1(reference, tracks[name].notes), 3)}
         report.append(row)
         say(json.dumps(row))
-    load = os.getloadavg()
-    print(f"\nFour stems (drums, bass, piano, flute), {args.seconds} s pieces, FluidR3_GM; medians of {args.runs} "
-          f"runs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs")
-    print("| piece | bass F1 alone / as a track | piano | flute | drums kick / snare / hi-hat |")
-    print("|---|---|---|---|---|")
+    print_f1_header("Four stems (drums, bass, piano, flute)", args, "drums kick / snare / hi-hat")
     for row in report:
-        pitched = " | ".join(f"{row[name]['alone']:.3f} / {row[name]['track']:.3f}" for name in ("bass", "piano", "flute"))
         drums = " / ".join(f"{row['drums'][group]:.3f}" for group in ("kick", "snare", "hihat"))
-        print(f"| {row['piece']} | {pitched} | {drums} |")
+        print(f"| {row['piece']} | {pitched_cells(row)} | {drums} |")
     print("\n| piece | in process: one after another | together | ratio | CLI: four runs | one --stem run | ratio |")
     print("|---|---|---|---|---|---|---|")
     for row in report:

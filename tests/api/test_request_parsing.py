@@ -418,3 +418,52 @@ def test_text_of_only_whitespace_is_not_given() -> None:
     """Blank text becomes "not given" before any bound applies (it once reached max_length as None: a 500)."""
     request = audio_to_midi(RequestBody(fields={"audio_url": "\r\u2006\x1c\u2008", "audio_path": "uploads/k/a.wav"}))
     assert request.audio.key == "uploads/k/a.wav" and request.audio.url == ""
+
+
+# ---- stems
+
+
+def stems_request(body: bytes, content_type: str):
+    return AudioToMidiForm.parse(parse_body(body, content_type, max_bytes=10_000_000)).to_request(bucket="bucket")
+
+
+def test_multipart_stems_take_their_instrument_from_a_field_or_a_stems_entry() -> None:
+    wav = tiny_wav()
+    request = stems_request(*prepared(
+        files={"stem.drums": ("d.wav", wav), "stem.lead": ("l.wav", wav), "stem.keys": ("k.wav", wav)},
+        data={"stem.lead.instrument": "Winds", "stems": json.dumps([
+            {"name": "keys", "instrument": "organ"}, {"name": "bass", "audio_url": "https://e.com/b.wav"}]),
+            "onset_threshold": "0.4"}))
+    assert [(s.name, s.instrument, s.audio.filename or s.audio.url) for s in request.stems] == [
+        ("drums", "", "d.wav"), ("lead", "winds", "l.wav"), ("keys", "organ", "k.wav"), ("bass", "", "https://e.com/b.wav")]
+    assert request.options == {"onset_threshold": 0.4} and request.audio.file is None
+
+
+def test_form_stems_are_json_text() -> None:
+    request = stems_request(*prepared(data={"stems": json.dumps([{"name": "bass", "audio_path": "uploads/k/u/b.wav"}])}))
+    assert [(s.name, s.audio.key) for s in request.stems] == [("bass", "uploads/k/u/b.wav")]
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "code", "words"),
+    [
+        ({"json": {"stems": "not json"}}, "INVALID_STEMS", "not valid JSON"),
+        ({"json": {"stems": [{"name": "a", "audio_url": "https://e.com/a", "gain": 2}]}}, "INVALID_STEMS", "'gain'"),
+        ({"json": {"stems": [{"name": "a", "audio_url": "https://e.com/a", "instrument": "kazoo"}]}},
+         "INVALID_STEMS", "kazoo"),
+        ({"json": {"stems": [{"name": "a", "audio_url": "https://e.com/a", "audio_path": "uploads/k/a.wav"}]}},
+         "AMBIGUOUS_AUDIO_SOURCE", "give one"),
+        ({"json": {"stem.bass": "https://e.com/a"}}, "INVALID_STEMS", "multipart/form-data"),
+        ({"data": {"stem.bass.instrument": "bass"}}, "INVALID_STEMS", "no file part stem.bass"),
+        ({"files": {"stem.": ("a.wav", b"RIFF")}}, "INVALID_STEM_NAME", "has no name"),
+        ({"files": {"stem.a/b": ("a.wav", b"RIFF")}}, "INVALID_STEM_NAME", "letters, digits"),
+        ({"files": {"stem.bass": ("a.wav", b"")}}, "EMPTY_FILE", "stem.bass"),
+        ({"json": {"audio_url": "https://e.com/a", "stems": [{"name": "a", "audio_url": "https://e.com/a"}]}},
+         "AMBIGUOUS_AUDIO_SOURCE", "not both"),
+        ({"json": {}}, "MISSING_AUDIO", "stem.<name>"),
+    ],
+)
+def test_stem_requests_that_cannot_work_say_what_to_change(request_kwargs, code, words) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        stems_request(*prepared(**request_kwargs))
+    assert refused.value.code == code and words in refused.value.message, refused.value.message

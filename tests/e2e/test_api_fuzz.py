@@ -31,7 +31,12 @@ UNSTATABLE_RULES = {
     # URLs must resolve (DNS, at request time) to an address this deployment allows; audio_path must be
     # in this deployment's bucket, whose name the checked-in document cannot know.
     # …and minimum_frequency must be below maximum_frequency: a schema cannot compare two values.
-    "POST /v1/audio_to_midi": URL_RULE_CODES | {"INVALID_OPTIONS"},
+    # …and stems: names unique (ignoring case), a stem.<name>.instrument only beside its stem.<name> part,
+    # at most 8 in all (the list's bound cannot count the parts too), a form's stems must be JSON text, and
+    # a stem.<name> part must be sent as a file: OpenAPI's encoding (which says so of audio_file) is keyed by
+    # property name, so the patternProperties the parts are documented by cannot carry it (INVALID_MULTIPART).
+    "POST /v1/audio_to_midi": URL_RULE_CODES | {"INVALID_OPTIONS", "DUPLICATE_STEM", "INVALID_STEMS",
+                                                "TOO_MANY_STEMS", "INVALID_MULTIPART"},
     "POST /v1/file_convert": URL_RULE_CODES,
     "POST /api/v1/midi/generate": {"callBackUrl is refused"},
     # A cursor must be one the API gave out: the document can state its alphabet, not its contents.

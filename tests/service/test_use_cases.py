@@ -21,6 +21,7 @@ from midiscribe.domain.requests import (
     AudioToMidiRequest,
     FileConvertRequest,
     MidiGenerateRequest,
+    StemInput,
     UploadedFile,
 )
 from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus
@@ -132,6 +133,60 @@ def test_what_a_header_declares_is_checked_before_anything_is_stored(header, ref
         api.submit(AudioInput(file=UploadedFile("take.wav", "audio/wav", header)))
     assert refused.value.code == code and words in refused.value.message and "take.wav" in refused.value.message
     assert api.storage.objects == {} and api.tasks.items == {}
+
+
+def stem_request(*stems: StemInput, **options) -> AudioToMidiRequest:
+    return AudioToMidiRequest(audio=AudioInput(), options=options, stems=stems)
+
+
+def upload_stem(name: str, seconds: float = 2.0, instrument: str = "") -> StemInput:
+    return StemInput(name, AudioInput(file=UploadedFile(f"{name}.wav", "audio/wav", wav_header(22050, 1, seconds))),
+                     instrument)
+
+
+def test_stems_are_stored_each_under_the_callers_uploads_and_recorded_with_their_families() -> None:
+    api = Api(settings=ROOMY)
+    api.storage.put_bytes(f"uploads/{OWNER}/u/keys.wav", wav_header(44100, 2, 30))
+    request = stem_request(upload_stem("drums"), upload_stem("low end", instrument="bass"), upload_stem("pad"),
+                           StemInput("keys", AudioInput(key=f"uploads/{OWNER}/u/keys.wav")),
+                           StemInput("tune", AudioInput(url="https://example.com/tune.mp3")), instrument="winds")
+    queued = api.submissions.submit_audio_to_midi(OWNER, request)
+    task = api.tasks.get(queued.task.task_id)
+    assert task.source.kind == "stems" and task.source.stem == "stems"
+    assert [(s.name, s.family) for s in task.source.stems] == [
+        ("drums", "drums"), ("low end", "bass"), ("pad", "synth"), ("keys", "electric_piano"), ("tune", "winds")]
+    uploads = [s.source.key for s in task.source.stems[:3]]
+    assert uploads == [f"uploads/{OWNER}/{task.task_id}/{name}/{name}.wav" for name in ("drums", "low_end", "pad")]
+    assert all(key in api.storage.objects for key in uploads)
+    assert task.source.stems[3].source.key == f"uploads/{OWNER}/u/keys.wav"
+    assert task.source.stems[4].source.url == "https://example.com/tune.mp3"
+    assert task.options == {"instrument": "winds"} and api.queue.sent == [{"task_id": task.task_id}]
+    assert queued.eta_seconds == 12  # the longest stem (30 s) sets the pace, not the sum
+
+
+@pytest.mark.parametrize(
+    ("stem", "refusal", "code"),
+    [
+        (upload_stem("bass", seconds=601), TooLargeError, "AUDIO_TOO_LONG"),
+        (StemInput("bass", AudioInput(key="uploads/key_other/u/bass.wav")), NotFoundError, "AUDIO_NOT_FOUND"),
+        (StemInput("bass", AudioInput(url="https://internal.example/bass.wav")), InvalidRequestError,
+         "INVALID_AUDIO_URL"),
+    ],
+)
+def test_a_stem_that_cannot_work_refuses_the_request_naming_it_before_anything_is_stored(stem, refusal, code):
+    api = Api(settings=ROOMY)
+    api.storage.put_bytes("uploads/key_other/u/bass.wav", wav_header(22050, 1, 1))
+    with pytest.raises(refusal) as refused:
+        api.submissions.submit_audio_to_midi(OWNER, stem_request(upload_stem("drums"), stem))
+    assert refused.value.code == code and refused.value.message.startswith("Stem 'bass': ")
+    assert list(api.storage.objects) == ["uploads/key_other/u/bass.wav"] and api.tasks.items == {}
+
+
+def test_options_that_cannot_run_a_stems_family_are_refused_naming_the_stem() -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        Api(settings=ROOMY).submissions.submit_audio_to_midi(
+            OWNER, stem_request(upload_stem("drums"), upload_stem("bass"), basic_pitch_compat=True))
+    assert refused.value.message.startswith("Stem 'bass' (bass): ") and "basic_pitch_compat" in refused.value.message
 
 
 def test_an_uploaded_objects_header_is_read_from_its_start_only() -> None:

@@ -15,10 +15,11 @@ from fakes import FakeQueue, FakeStorage, FakeTasks, copy_file
 from midiscribe import net
 from midiscribe.domain import outputs
 from midiscribe.domain.conversions import ConvertSpec
-from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus, TaskStem
 from midiscribe.engine.errors import AudioTooLongError, ModelNotFoundError, NotAudioError
+from midiscribe.engine.instruments import Family
 from midiscribe.engine.model import MODEL_NAME
-from midiscribe.engine.transcription import NoteEvent, Transcription
+from midiscribe.engine.transcription import NoteEvent, Track, Transcription
 from midiscribe.service.config import Settings
 from midiscribe.service.worker import build_worker
 from midiscribe.service.worker.errors import TransientError
@@ -46,16 +47,34 @@ class Engine:
         return Transcription(notes=list(NOTES), duration_s=1.0, options=options, timings={"inference_s": 0.01})
 
 
+class StemsEngine:
+    """Stands in for midiscribe.engine.transcribe_stems: a track of NOTES per stem, or a given error."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls: list[list[tuple[str, bytes, str]]] = []
+        self.error = error
+
+    def __call__(self, stems, options, *, max_duration_s, progress):
+        self.calls.append([(name, Path(path).read_bytes(), family) for name, path, family in stems])
+        if self.error is not None:
+            raise self.error
+        progress(1.0, 1.0)
+        tracks = [Track.for_family(name, Family(family), NOTES) for name, _, family in stems]
+        return Transcription.from_tracks(tracks, 1.0, options, {"total_s": 0.01})
+
+
 class Stack:
-    def __init__(self, *tasks: Task, engine=None, download=copy_file) -> None:
+    def __init__(self, *tasks: Task, engine=None, download=copy_file, stems_engine=None) -> None:
         self.tasks = FakeTasks(*tasks)
         self.storage = FakeStorage()
         self.notify_queue = FakeQueue()
         self.engine = engine or Engine()
+        self.stems_engine = stems_engine or StemsEngine()
         self.log_lines = io.StringIO()
         self.worker = build_worker(
             SETTINGS, tasks=self.tasks, storage=self.storage, notify_queue=self.notify_queue,
             transcribe=self.engine, download=download, log=Logger(service="worker-steps", stream=self.log_lines),
+            transcribe_stems=self.stems_engine,
         )
 
     def process(self, task_id: str, **kwargs) -> TaskStatus | None:
@@ -255,6 +274,66 @@ def test_generation_without_stored_notes_transcribes_and_reads_its_own_file() ->
     assert done.outputs[outputs.MIDI_DATA] == f"results/{generation.task_id}/song.midi-data.json"
     # It read the audio, not the notes it had just written.
     assert stack.storage.reads == [source.source.key] and len(stack.engine.calls) == 2
+
+
+def stems_task(stack: Stack, **fields) -> Task:
+    """drums and bass uploaded, a lead at a URL (served from a local file by the download stand-in)."""
+    stems = []
+    for name, family in (("drums", "drums"), ("bass", "bass")):
+        key = f"uploads/x/t/{name}/{name}.wav"
+        stack.storage.put_bytes(key, wav_bytes() + name.encode())
+        stems.append(TaskStem(name, TaskSource(kind="s3", key=key, filename=f"{name}.wav"), family))
+    stems.append(TaskStem("lead", TaskSource(kind="url", url="https://example.com/lead.wav"), "winds"))
+    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
+                    source=TaskSource(kind="stems", filename="stems", stems=tuple(stems)), **fields)
+    stack.tasks.create(task)
+    return task
+
+
+def test_a_stems_task_fetches_every_stem_and_transcribes_them_together(tmp_path: Path) -> None:
+    served = tmp_path / "lead.wav"
+    served.write_bytes(b"lead audio")
+    stack = Stack(download=lambda url, destination, **limits: copy_file(served, destination))
+    task = stems_task(stack)
+    assert stack.tasks.get(task.task_id).source == task.source  # the stems survive the stored item
+    assert stack.process(task.task_id) is TaskStatus.COMPLETED
+    [call] = stack.stems_engine.calls
+    assert [(name, family) for name, _, family in call] == [("drums", "drums"), ("bass", "bass"), ("lead", "winds")]
+    assert [data[-4:] for _, data, _ in call] == [b"rums", b"bass", b"udio"]  # each stem its own file
+    done = stack.tasks.get(task.task_id)
+    assert done.outputs[outputs.MIDI] == f"results/{task.task_id}/stems.mid" and done.note_count == 6
+    document = json.loads(stack.storage.objects[done.outputs[outputs.NOTES_JSON]][0])
+    assert [i["name"] for i in document["instruments"]] == ["Drums", "Electric Bass (finger)", "Flute"]
+    assert stack.engine.calls == []
+    assert done.model == "drums+general"  # what ran on the stems, each transcriber once
+
+
+def test_a_stem_that_cannot_be_fetched_or_transcribed_fails_the_task_naming_it() -> None:
+    stack = Stack(download=lambda url, destination, **limits: (_ for _ in ()).throw(net.DownloadError("HTTP 404")))
+    task = stems_task(stack)
+    assert stack.process(task.task_id) is TaskStatus.FAILED
+    failed = stack.tasks.get(task.task_id)
+    assert failed.error.startswith("Stem 'lead': ") and failed.error_code == "DOWNLOAD_FAILED"
+
+    stack = Stack(download=lambda url, destination, **limits: 0,
+                  stems_engine=StemsEngine(NotAudioError("Stem 'bass': the file is not audio")))
+    task = stems_task(stack)
+    assert stack.process(task.task_id) is TaskStatus.FAILED
+    assert stack.tasks.get(task.task_id).error.startswith("Stem 'bass': ")
+
+
+@pytest.mark.parametrize("notes_stored", [True, False])
+def test_generation_of_a_stems_task_is_one_kie_instrument_per_stem(notes_stored: bool) -> None:
+    stack = Stack(download=lambda url, destination, **limits: 0)
+    source = stems_task(stack, save_note_events=notes_stored)
+    stack.process(source.task_id)
+    generation = generation_of(source)
+    stack.tasks.create(generation)
+    assert stack.process(generation.task_id) is TaskStatus.COMPLETED
+    document = json.loads(stack.storage.objects[stack.tasks.get(generation.task_id).outputs[outputs.MIDI_DATA]][0])
+    assert [i["name"] for i in document["instruments"]] == ["Drums", "Electric Bass (finger)", "Flute"]
+    assert all(0 < note["velocity"] <= 1 for i in document["instruments"] for note in i["notes"])
+    assert len(stack.stems_engine.calls) == (1 if notes_stored else 2)  # without notes, every stem again
 
 
 def s3_notification(bucket: str, *keys: str) -> str:

@@ -15,6 +15,8 @@ MAX_JSON_DEPTH = 8
 MAX_FIELDS = 64
 # Any text field, URLs included. 2 KB is also what browsers and proxies reliably carry in a URL.
 MAX_TEXT_CHARS = 2048
+# Stems in one audio_to_midi request: each is a transcription of its own, run side by side.
+MAX_STEMS = 8
 # An error about many fields names this many of them, then counts the rest.
 MAX_NAMES_SHOWN = 5
 # What an error may quote of a value the client sent, and how long any error message may be: an

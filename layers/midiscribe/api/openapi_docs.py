@@ -139,22 +139,54 @@ def _without_null(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _stems_given(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The rule a body meets when it gives stems instead of one source: a ``stems`` list, or (multipart)
+    at least one part whose name matches a stem part's pattern. None when the body takes no stems."""
+    if "stems" not in (body.get("properties") or {}):
+        return None
+    # Given is a list, or (in a form) its JSON text; null and blank text count as not given.
+    listed = {"anyOf": [{"type": "array"}, {"type": "string", "pattern": NOT_BLANK}]}
+    ways: list[dict[str, Any]] = [{"required": ["stems"], "properties": {"stems": listed}}]
+    for pattern, part in (body.get("patternProperties") or {}).items():
+        if part.get("format") == "binary":
+            # "Some property name matches": no property name may fail to match, negated.
+            ways.append({"not": {"propertyNames": {"not": {"pattern": pattern}}}})
+    return ways[0] if len(ways) == 1 else {"anyOf": ways}
+
+
+def _lists_as_json_text(body: dict[str, Any]) -> dict[str, Any]:
+    """A form field is text: a list (``stems``) is sent as its JSON text, documented by ``contentSchema``."""
+    for name, field in (body.get("properties") or {}).items():
+        if field.get("type") == "array":
+            rest = {key: value for key, value in field.items() if key in ("title", "description")}
+            schema = {key: value for key, value in field.items() if key not in ("title", "description")}
+            body["properties"][name] = {**rest, "type": "string", "contentMediaType": "application/json",
+                                        "contentSchema": schema}
+    return body
+
+
 def request_body(form_model: type[BaseModel] | None, json_model: type[BaseModel], *, audio: bool = False) -> dict[str, Any]:
-    """Request bodies in the content types the parser reads; ``audio``: exactly one audio source."""
+    """Request bodies in the content types the parser reads; ``audio``: exactly one audio source (or stems,
+    when the model has them)."""
 
     def schema(model: type[BaseModel], sources: tuple[str, ...]) -> dict[str, Any]:
         body = inline_schema(model)
         if audio:
             # oneOf: a body naming two sources is refused (AMBIGUOUS_AUDIO_SOURCE) as much as one naming none.
             body["oneOf"] = [_audio_source(source) for source in sources]
+            stems = _stems_given(body)
+            if stems is not None:
+                body["oneOf"].append(stems)
         return body
 
     content: dict[str, Any] = {}
     if form_model is not None:
         content["multipart/form-data"] = {
-            "schema": _without_null(schema(form_model, ("audio_file", "audio_url", "audio_path")))
+            "schema": _lists_as_json_text(_without_null(schema(form_model, ("audio_file", "audio_url", "audio_path"))))
         }
-    content["application/x-www-form-urlencoded"] = {"schema": _without_null(schema(json_model, ("audio_url", "audio_path")))}
+    content["application/x-www-form-urlencoded"] = {
+        "schema": _lists_as_json_text(_without_null(schema(json_model, ("audio_url", "audio_path"))))
+    }
     content["application/json"] = {"schema": schema(json_model, ("audio_url", "audio_path"))}
     return {"requestBody": {"required": True, "content": content}}
 

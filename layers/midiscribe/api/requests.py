@@ -22,6 +22,7 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from midiscribe.domain.conversions import (
     BIT_DEPTHS,
@@ -43,11 +44,12 @@ from midiscribe.domain.requests import (
 )
 from midiscribe.domain.tasks import safe_name
 from midiscribe.engine.errors import InvalidOptionsError
-from midiscribe.engine.options import TranscriptionOptions
+from midiscribe.engine.options import TranscriptionOptions, mark_general_model_options
 
+from . import stems as stem_fields
 from .body import RequestBody
 from .fields import NOT_BLANK, BoundedText, FilePart, LooseBool, Text, refusal, text, whole_number
-from .limits import quoted, some_names
+from .limits import MAX_STEMS, quoted, some_names
 
 OPTION_NAMES = frozenset(TranscriptionOptions.model_fields)
 # A media type, type/subtype, on one line.
@@ -171,6 +173,8 @@ class AudioSourceFields(RequestModel):
         ),
     )
     webhook_url: Text = Field(None, description="https:// URL that receives the signed result.")
+    # What else a route takes instead of one source, for the message when none is given.
+    other_sources: ClassVar[str] = ""
 
     def audio_input(self, *, bucket: str) -> AudioInput:
         file = getattr(self, "audio_file", None)
@@ -181,10 +185,11 @@ class AudioSourceFields(RequestModel):
                 raise InvalidRequestError("Give either audio_url or audio_path, not both.", "AMBIGUOUS_AUDIO_SOURCE")
             url, path = path, ""
         given = [name for name, value in (("audio_file", file), ("audio_url", url), ("audio_path", path)) if value]
+        hint = f"; {self.other_sources}" if self.other_sources else ""
         if not given:
             raise InvalidRequestError(
                 "No audio given: send audio_file (multipart upload), audio_url (a public https:// link), "
-                f"or audio_path (s3://{bucket}/<key>, or the audio_path returned by POST /v1/uploads).",
+                f"or audio_path (s3://{bucket}/<key>, or the audio_path returned by POST /v1/uploads){hint}.",
                 "MISSING_AUDIO",
             )
         if len(given) > 1:
@@ -212,22 +217,64 @@ def _file_part() -> Any:
 class AudioToMidiJson(AudioSourceFields, TranscriptionOptions):
     model_config = ConfigDict(extra="forbid", title="AudioToMidiRequest")
     route: ClassVar[str] = "POST /v1/audio_to_midi"
+    other_sources: ClassVar[str] = "or several named stems (stems, or multipart parts stem.<name>)"
 
     sonify_midi: LooseBool = Field(True, description="Also render the MIDI as a .wav.")
     save_note_events: LooseBool = Field(True, description="Also save the note events as .csv and .json.")
+    stems: Annotated[list[stem_fields.StemEntry] | None, BeforeValidator(stem_fields.read_stems)] = Field(
+        None,
+        min_length=1,
+        max_length=MAX_STEMS,
+        description=(
+            f"Instead of one audio source: up to {MAX_STEMS} named stems of one recording, each transcribed with "
+            "its instrument's settings into a track of one MIDI file (drums on channel 10). In a form, this "
+            "list as JSON text; in multipart, stems may also come as file parts stem.<name>."
+        ),
+    )
+    # The multipart parts stem.<name> (and fields stem.<name>.instrument), taken out of the body's values
+    # before validation: the form's schema documents them as patternProperties.
+    stem_parts: SkipJsonSchema[dict[str, dict[str, Any]]] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stem_parts(cls, values: Any) -> Any:
+        return stem_fields.take_parts(dict(values)) if isinstance(values, dict) else values
 
     def to_request(self, *, bucket: str) -> AudioToMidiRequest:
-        return AudioToMidiRequest(
-            audio=self.audio_input(bucket=bucket),
-            options=self.model_dump(include=set(OPTION_NAMES), exclude_unset=True),
-            sonify_midi=self.sonify_midi,
-            save_note_events=self.save_note_events,
-            webhook_url=self.webhook_url or "",
-        )
+        options = self.model_dump(include=set(OPTION_NAMES), exclude_unset=True)
+        fields = {"options": options, "sonify_midi": self.sonify_midi, "save_note_events": self.save_note_events,
+                  "webhook_url": self.webhook_url or ""}
+        if not self.stems and not self.stem_parts:
+            return AudioToMidiRequest(audio=self.audio_input(bucket=bucket), **fields)
+        entries = [entry.model_dump(exclude_none=True) for entry in self.stems or []]
+        found = stem_fields.stem_inputs(entries, self.stem_parts, bucket=bucket, key_from_path=s3_key_from_path)
+        given = [name for name in ("audio_file", "audio_url", "audio_path") if getattr(self, name, None)]
+        if given:
+            raise InvalidRequestError(
+                f"Give either stems or one audio source, not both (got stems and {' and '.join(given)}). "
+                "Send a single recording as audio_file, audio_url or audio_path, or every part of it as stems.",
+                "AMBIGUOUS_AUDIO_SOURCE",
+            )
+        return AudioToMidiRequest(audio=AudioInput(), stems=found, **fields)
+
+
+def _form_schema(schema: dict) -> None:
+    """The form's schema: the options' own marks, and the stem parts as patternProperties."""
+    mark_general_model_options(schema)
+    schema["patternProperties"] = {
+        stem_fields.PART_PATTERN: {
+            "type": "string", "format": "binary", "minLength": 1,
+            "description": "A stem's audio file; the part's name after 'stem.' is the stem's name.",
+        },
+        stem_fields.PART_INSTRUMENT_PATTERN: {
+            "type": "string", "enum": list(stem_fields.INSTRUMENTS),
+            "description": "The instrument family of the stem.<name> part of the same name.",
+        },
+    }
 
 
 class AudioToMidiForm(AudioToMidiJson):
-    model_config = ConfigDict(extra="forbid", title="AudioToMidiForm")
+    model_config = ConfigDict(extra="forbid", title="AudioToMidiForm", json_schema_extra=_form_schema)
 
     audio_file: FilePart = _file_part()
 

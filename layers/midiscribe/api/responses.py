@@ -69,7 +69,7 @@ class Conversion(BaseModel):
     input_file_path: str = Field(
         "", description="Presigned link to the audio the task read ('' when it came from an audio_url)."
     )
-    source_name: str = Field("", description="The input's file name (or its URL).")
+    source_name: str = Field("", description="The input's file name (or its URL); \"stems: <names>\" for stems.")
     progress: float | None = Field(None, description="How much of the audio is done (0..1), while processing.")
     audio_duration_s: float | None = None
     note_count: int | None = None
@@ -218,7 +218,7 @@ def _conversion_view(task: Any, links: dict[str, str]) -> Conversion:
         musicxml_file_path=links.get(outputs.MUSICXML, ""),
         output_path=links.get(outputs.CONVERTED, ""),
         input_file_path=links.get(INPUT_LINK, ""),
-        source_name=source.filename or source.key.rsplit("/", 1)[-1] or source.url,
+        source_name=_source_name(source),
         progress=1.0 if task.status is TaskStatus.COMPLETED else task.progress,
         audio_duration_s=task.audio_duration_s,
         note_count=task.note_count,
@@ -230,6 +230,13 @@ def _conversion_view(task: Any, links: dict[str, str]) -> Conversion:
         webhook_status=task.webhook_status or None,
         webhook_attempts=task.webhook_attempts,
     )
+
+
+def _source_name(source: Any) -> str:
+    """The input's file name (or URL); a multi-stem task's stem names."""
+    if source.stems:
+        return "stems: " + ", ".join(stem.name for stem in source.stems)
+    return source.filename or source.key.rsplit("/", 1)[-1] or source.url
 
 
 def upload(form: UploadForm) -> dict[str, Any]:

@@ -33,12 +33,22 @@ class AudioInput:
 
 
 @dataclass(frozen=True)
-class AudioToMidiRequest:
+class StemInput:
+    """One named stem of a request: its audio and the instrument family asked for ("" = by its name)."""
+
+    name: str
     audio: AudioInput
+    instrument: str = ""
+
+
+@dataclass(frozen=True)
+class AudioToMidiRequest:
+    audio: AudioInput  # empty (AudioInput()) when the request gives stems instead
     options: dict[str, Any]  # only the transcription options the client set, already validated
     sonify_midi: bool = True
     save_note_events: bool = True
     webhook_url: str = ""
+    stems: tuple[StemInput, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -102,16 +102,21 @@ def new_id() -> str:
 
 @dataclass(frozen=True)
 class TaskSource:
-    """Where a task's input comes from: an object in our bucket, a public URL, or an earlier task."""
+    """Where a task's input comes from: an object in our bucket, a public URL, an earlier task, or
+    several named stems (``kind="stems"``), each with its own source."""
 
-    kind: str  # "s3" | "url" | "task"
+    kind: str  # "s3" | "url" | "task" | "stems"
     key: str = ""
     url: str = ""
     task_id: str = ""
     filename: str = ""
+    stems: tuple[TaskStem, ...] = ()
 
-    def to_item(self) -> dict[str, str]:
-        return {name: value for name, value in self.__dict__.items() if value}
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {name: value for name, value in self.__dict__.items() if value and name != "stems"}
+        if self.stems:
+            item["stems"] = [stem.to_item() for stem in self.stems]
+        return item
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> TaskSource:
@@ -121,6 +126,7 @@ class TaskSource:
             url=str(item.get("url", "")),
             task_id=str(item.get("task_id", "")),
             filename=str(item.get("filename", "")),
+            stems=tuple(TaskStem.from_item(stem) for stem in item.get("stems") or []),
         )
 
     @property
@@ -129,6 +135,24 @@ class TaskSource:
         name = self.filename or self.key.rsplit("/", 1)[-1] or self.url.rsplit("/", 1)[-1].split("?", 1)[0]
         stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
         return safe_name(stem, default="audio")
+
+
+@dataclass(frozen=True)
+class TaskStem:
+    """One named stem of a multi-stem task: its audio (an ``s3`` or ``url`` source) and its instrument
+    family, chosen at submission (the one asked for, else the one its name points at)."""
+
+    name: str
+    source: TaskSource
+    family: str
+
+    def to_item(self) -> dict[str, Any]:
+        return {"name": self.name, "family": self.family, "source": self.source.to_item()}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> TaskStem:
+        return cls(name=str(item.get("name", "")), family=str(item.get("family", "")),
+                   source=TaskSource.from_item(item.get("source") or {}))
 
 
 def safe_name(name: str, *, default: str) -> str:

@@ -39,7 +39,8 @@ GENERAL_MODEL_OPTIONS = ("basic_pitch_compat", "onset_threshold", "frame_thresho
 MODELS_KEYWORD = "x-models"
 
 
-def _mark_general_model_options(schema: dict) -> None:
+def mark_general_model_options(schema: dict) -> None:
+    """JSON-schema hook: the general model's own options say so (``x-models``), for clients such as the explorer."""
     for name in GENERAL_MODEL_OPTIONS:
         if name in schema.get("properties", {}):
             schema["properties"][name][MODELS_KEYWORD] = ["general"]
@@ -48,7 +49,7 @@ def _mark_general_model_options(schema: dict) -> None:
 class TranscriptionOptions(BaseModel):
     """What to transcribe and how. Unset thresholds follow ``instrument`` (basic-pitch's with compat)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_mark_general_model_options)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=mark_general_model_options)
 
     model: Literal["general", "piano"] | None = Field(
         None,

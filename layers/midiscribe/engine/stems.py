@@ -86,21 +86,15 @@ def _family(name: str, instrument) -> Family:
 
 
 def stem_options(options: TranscriptionOptions, family: Family) -> TranscriptionOptions:
-    """The options a pitched stem of ``family`` is transcribed with: the shared ones plus its family.
+    """The options a pitched stem of ``family`` is transcribed with: the shared ones, with the family as
+    its ``instrument``; a piano stem runs the piano model, every other the general model."""
+    return TranscriptionOptions.parse(options.model_dump(), instrument=family.value,
+                                      model="piano" if family is Family.PIANO else "general")
 
-    The general model's per-family settings are the ``instrument`` option and the piano model is
-    ``model="piano"``; both are being added alongside this module, so a field the options do not have
-    (yet) is left out and the shared options pass unchanged.
-    """
-    fields = TranscriptionOptions.model_fields
-    updates: dict[str, str] = {}
-    if "instrument" in fields:
-        updates["instrument"] = family.value
-    if "model" in fields:
-        updates["model"] = "piano" if family is Family.PIANO else "general"
-    if not updates:
-        return options
-    return TranscriptionOptions.parse(options.model_dump(), **updates)
+
+def stem_transcriber(options: TranscriptionOptions, family: Family) -> str:
+    """What runs on a stem of ``family`` ("general", "piano", "drums"), given the shared options."""
+    return "drums" if family is Family.DRUMS else stem_options(options, family).transcriber
 
 
 class _CombinedProgress:

@@ -10,19 +10,35 @@ receives it always finds the task.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from midiscribe import net
 from midiscribe.domain.conversions import MAX_CONVERTED_BYTES, MAX_CONVERTED_MB, ConvertSpec
-from midiscribe.domain.errors import InvalidRequestError, NotFoundError, TooLargeError, UnprocessableError
+from midiscribe.domain.errors import (
+    DomainError,
+    InvalidRequestError,
+    NotFoundError,
+    TooLargeError,
+    UnprocessableError,
+)
 from midiscribe.domain.messages import transcribe_message
 from midiscribe.domain.ports import MessageSender, ObjectStore, TaskStore
-from midiscribe.domain.requests import AudioInput, AudioToMidiRequest, FileConvertRequest, MidiGenerateRequest
-from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus, new_id
+from midiscribe.domain.requests import (
+    AudioInput,
+    AudioToMidiRequest,
+    FileConvertRequest,
+    MidiGenerateRequest,
+    StemInput,
+)
+from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus, TaskStem, new_id, safe_name
 from midiscribe.engine import audio_header
-from midiscribe.engine.errors import AudioTooLongError, UnsupportedAudioError
+from midiscribe.engine.errors import AudioTooLongError, InvalidOptionsError, UnsupportedAudioError
+from midiscribe.engine.instruments import Family, family_for_stem
 from midiscribe.engine.options import TranscriptionOptions
+from midiscribe.engine.stems import stem_options, stem_transcriber
 
 from .config import Settings
 from .lookups import TaskLookup
@@ -43,6 +59,10 @@ _ETA_REALTIME_FACTOR = 20.0
 _BYTES_PER_SECOND_GUESS = 16_000
 
 
+# What a multi-stem task's results are named after (results/<task_id>/stems.mid …).
+STEMS_FILENAME = "stems"
+
+
 @dataclass(frozen=True)
 class QueuedTask:
     task: Task
@@ -58,6 +78,39 @@ def estimate_eta_s(duration_s: float | None, size_bytes: int | None) -> int:
     return int(_ETA_BASE_S + duration_s / _ETA_REALTIME_FACTOR + 0.999)
 
 
+@contextmanager
+def naming_stem(name: str) -> Iterator[None]:
+    """A refusal about one stem says which stem it is about."""
+    try:
+        yield
+    except DomainError as refused:
+        raise type(refused)(f"Stem {name!r}: {refused.message}", refused.code) from None
+
+
+def stem_families(stems: tuple[StemInput, ...], options: dict[str, Any]) -> dict[str, str]:
+    """Each stem's instrument family: the one asked for, else the one its name points at, else the
+    request's ``instrument`` (auto when that is unset). Refused when the options cannot run that family."""
+    default = Family(options.get("instrument") or Family.AUTO.value)
+    families = {}
+    for stem in stems:
+        family = Family(stem.instrument) if stem.instrument else family_for_stem(stem.name)
+        families[stem.name] = (default if family is Family.AUTO and not stem.instrument else family).value
+    shared = TranscriptionOptions.parse({name: value for name, value in options.items() if name != "instrument"})
+    for name, family in families.items():
+        if family != Family.DRUMS.value:
+            try:
+                stem_options(shared, Family(family))
+            except InvalidOptionsError as refused:
+                raise InvalidRequestError(f"Stem {name!r} ({family}): {refused.message}", refused.code) from None
+    return families
+
+
+def stem_transcribers(families: dict[str, str], options: dict[str, Any]) -> dict[str, str]:
+    """What runs on each stem ("general", "piano", "drums"), for its duration limit."""
+    shared = TranscriptionOptions.parse({name: value for name, value in options.items() if name != "instrument"})
+    return {name: stem_transcriber(shared, Family(family)) for name, family in families.items()}
+
+
 @dataclass
 class Submissions:
     settings: Settings
@@ -69,6 +122,8 @@ class Submissions:
     resolver: net.Resolver | None = None  # DNS for the URL checks (tests pass their own)
 
     def submit_audio_to_midi(self, owner_id: str, request: AudioToMidiRequest) -> QueuedTask:
+        if request.stems:
+            return self._queue_stems(owner_id, request)
         return self._queue(
             owner_id,
             TaskKind.AUDIO_TO_MIDI,
@@ -135,13 +190,7 @@ class Submissions:
         # Everything that can refuse the request, before anything is stored.
         self._check_url("audio_url", audio.url)
         self._check_url("webhook_url", fields["webhook_url"])
-        if audio.file is not None and len(audio.file.data) > self.settings.max_upload_bytes:
-            raise TooLargeError(
-                f"audio_file is {len(audio.file.data)} bytes, more than the limit of "
-                f"{self.settings.max_upload_bytes} bytes. "
-                "Upload large files with POST /v1/uploads and submit the returned audio_path.",
-                "FILE_TOO_LARGE",
-            )
+        self._check_upload_size(audio, "audio_file")
         task_id = new_id()
         transcriber = TranscriptionOptions.parse(fields["options"]).transcriber if "options" in fields else ""
         source, duration_s, size = self._source(owner_id, task_id, audio, fields.get("convert"), transcriber)
@@ -155,19 +204,72 @@ class Submissions:
         )
         return self._store_and_send(task, eta_seconds=estimate_eta_s(duration_s, size))
 
+    def _queue_stems(self, owner_id: str, request: AudioToMidiRequest) -> QueuedTask:
+        """A task over several named stems: each checked and (an upload) stored as a single input is."""
+        families = stem_families(request.stems, request.options)
+        for stem in request.stems:
+            with naming_stem(stem.name):
+                self._check_url("audio_url", stem.audio.url)
+                self._check_upload_size(stem.audio, f"stem.{stem.name}")
+        self._check_url("webhook_url", request.webhook_url)
+        task_id = new_id()
+        task_stems, longest_s, total_bytes = [], None, 0
+        # Every stem's header and path is checked before the first upload is stored.
+        checked = []
+        transcribers = stem_transcribers(families, request.options)
+        for stem in request.stems:
+            with naming_stem(stem.name):
+                checked.append(self._check_source(owner_id, stem.audio, None, transcribers[stem.name]))
+        for stem, (duration_s, size) in zip(request.stems, checked, strict=True):
+            # Each stem's upload in a folder of its own, under the caller's prefix (names are unique).
+            folder = f"{task_id}/{safe_name(stem.name, default='stem')}"
+            source = self._stored_source(owner_id, folder, stem.audio)
+            task_stems.append(TaskStem(name=stem.name, source=source, family=families[stem.name]))
+            if duration_s is not None:
+                longest_s = max(longest_s or 0.0, duration_s)
+            total_bytes += size or 0
+        task = Task.new(
+            kind=TaskKind.AUDIO_TO_MIDI,
+            owner_id=owner_id,
+            source=TaskSource(kind="stems", filename=STEMS_FILENAME, stems=tuple(task_stems)),
+            retention_days=self.settings.retention_days,
+            task_id=task_id,
+            options=request.options,
+            sonify_midi=request.sonify_midi,
+            save_note_events=request.save_note_events,
+            webhook_url=request.webhook_url,
+        )
+        # The stems run side by side: the longest one, not their sum, sets the pace.
+        eta = estimate_eta_s(longest_s, None if longest_s is not None else total_bytes or None)
+        return self._store_and_send(task, eta_seconds=eta)
+
+    def _check_upload_size(self, audio: AudioInput, field: str) -> None:
+        if audio.file is not None and len(audio.file.data) > self.settings.max_upload_bytes:
+            raise TooLargeError(
+                f"{field} is {len(audio.file.data)} bytes, more than the limit of "
+                f"{self.settings.max_upload_bytes} bytes. "
+                "Upload large files with POST /v1/uploads and submit the returned audio_path.",
+                "FILE_TOO_LARGE",
+            )
+
     def _source(
         self, owner_id: str, task_id: str, audio: AudioInput, convert: ConvertSpec | None, transcriber: str = ""
     ) -> tuple[TaskSource, float | None, int | None]:
         """Where the task reads its audio (an upload is stored first), its duration and size when known."""
+        duration_s, size = self._check_source(owner_id, audio, convert, transcriber)
+        return self._stored_source(owner_id, task_id, audio), duration_s, size
+
+    def _check_source(
+        self, owner_id: str, audio: AudioInput, convert: ConvertSpec | None, transcriber: str = ""
+    ) -> tuple[float | None, int | None]:
+        """What the audio's header declares (refused when the worker would refuse it): duration and size.
+        ``transcriber`` ("general", "piano", "drums"; '' for a conversion) chooses the duration limit."""
         if audio.file is not None:
             data = audio.file.data
-            duration_s = self._check_header(data[:audio_header.HEADER_BYTES], len(data), audio.filename, convert,
-                                            transcriber)
-            key = upload_key(owner_id, task_id, audio.filename)
-            self.storage.put_bytes(key, data, audio.file.content_type or "application/octet-stream")
-            return TaskSource(kind="s3", key=key, filename=audio.filename), duration_s, len(data)
+            head = data[:audio_header.HEADER_BYTES]
+            return self._check_header(head, len(data), audio.filename, convert, transcriber), len(data)
         if audio.url:
-            return TaskSource(kind="url", url=audio.url), None, None
+            return None, None
         # Another key's upload, inbox/ and results/ are answered exactly like an object that is not there.
         info = self.storage.head(audio.key) if owns_upload(owner_id, audio.key) else None
         if info is None:
@@ -185,14 +287,22 @@ class Submissions:
             )
         name = audio.key.rsplit("/", 1)[-1]
         head = self.storage.read_start(audio.key, audio_header.HEADER_BYTES)
-        duration_s = self._check_header(head, info.size, name, convert, transcriber)
-        return TaskSource(kind="s3", key=audio.key), duration_s, info.size
+        return self._check_header(head, info.size, name, convert, transcriber), info.size
+
+    def _stored_source(self, owner_id: str, upload_id: str, audio: AudioInput) -> TaskSource:
+        """The task's source for checked audio; an uploaded file is stored under the caller's uploads."""
+        if audio.file is not None:
+            key = upload_key(owner_id, upload_id, audio.filename)
+            self.storage.put_bytes(key, audio.file.data, audio.file.content_type or "application/octet-stream")
+            return TaskSource(kind="s3", key=key, filename=audio.filename)
+        if audio.url:
+            return TaskSource(kind="url", url=audio.url)
+        return TaskSource(kind="s3", key=audio.key)
 
     def _check_header(
         self, head: bytes, size: int, name: str, convert: ConvertSpec | None, transcriber: str = ""
     ) -> float | None:
-        """Refuse audio whose header declares what the worker would refuse; its duration when declared.
-        ``transcriber`` ("general", "piano"…; '' for a conversion) chooses the duration limit."""
+        """Refuse audio whose header declares what the worker would refuse; its duration when declared."""
         declared = audio_header.read_header(head, size)
         if declared is None:
             return None  # a format whose header is not read here: the worker checks it while decoding

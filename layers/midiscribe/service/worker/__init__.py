@@ -21,7 +21,7 @@ from .generation import GenerationJob
 from .messages import Worker
 from .pipeline import TaskPipeline
 from .results import ResultWriter
-from .transcription import Transcribe, TranscriptionJob
+from .transcription import Transcribe, TranscriptionJob, engine_transcribe_stems
 
 
 def build_worker(
@@ -34,10 +34,12 @@ def build_worker(
     download: Download,
     log: Any,
     metrics: Any = None,
+    transcribe_stems: Transcribe = engine_transcribe_stems,
 ) -> Worker:
     """The worker with its steps, over the given stores (AWS adapters in Lambda, fakes in tests)."""
     fetcher = InputFetcher(settings, storage=storage, download=download)
-    transcription = TranscriptionJob(settings, fetcher=fetcher, transcribe=transcribe, tasks=tasks, log=log)
+    transcription = TranscriptionJob(settings, fetcher=fetcher, transcribe=transcribe, tasks=tasks, log=log,
+                                     transcribe_stems=transcribe_stems)
     jobs = {
         TaskKind.AUDIO_TO_MIDI: transcription,
         TaskKind.FILE_CONVERT: ConversionJob(settings, fetcher=fetcher),

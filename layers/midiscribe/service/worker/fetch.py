@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from midiscribe import net
 from midiscribe.domain.errors import ObjectNotFoundError, ObjectTooLargeError
 from midiscribe.domain.ports import ObjectStore
-from midiscribe.domain.tasks import TaskSource
+from midiscribe.domain.tasks import TaskSource, TaskStem
 
 from ..config import Settings
 from .errors import TaskInputError, TransientError
@@ -32,6 +32,7 @@ class FetchedInput:
     path: Path
     source: TaskSource
     seconds: float  # how long fetching took
+    stem: TaskStem | None = None  # the stem of a multi-stem task this is
 
     @property
     def shown_name(self) -> str:
@@ -57,6 +58,26 @@ class InputFetcher:
         else:
             raise TaskInputError(f"The task's input ({source.kind!r}) cannot be read.", "INVALID_INPUT")
         return FetchedInput(path=path, source=source, seconds=time.perf_counter() - started)
+
+    def fetch_all(self, source: TaskSource, workdir: Path) -> list[FetchedInput]:
+        """The task's input: its one file, or every stem of a multi-stem task (each in a folder of its own).
+
+        A stem that cannot be read fails the task with a message that names the stem.
+        """
+        if source.kind != "stems":
+            return [self.fetch(source, workdir)]
+        fetched = []
+        for index, stem in enumerate(source.stems):
+            folder = workdir / f"stem-{index}"
+            folder.mkdir()
+            try:
+                one = self.fetch(stem.source, folder)
+            except TaskInputError as error:
+                raise TaskInputError(f"Stem {stem.name!r}: {error.message}", error.code) from None
+            except TransientError as error:
+                raise TransientError(f"stem {stem.name!r}: {error}") from None
+            fetched.append(FetchedInput(path=one.path, source=one.source, seconds=one.seconds, stem=stem))
+        return fetched
 
     def _from_bucket(self, key: str, path: Path) -> Path:
         try:

@@ -61,7 +61,7 @@ class GenerationJob:
                         if name in (outputs.NOTES_JSON, outputs.MIDI)}
                 return StoredNotes(document, kept, source_task.audio_duration_s, source_task.model,
                                    source_task.model_name)
-        return [self.fetcher.fetch(source_task.source, workdir)]
+        return self.fetcher.fetch_all(source_task.source, workdir)
 
     def run(self, task: Task, inputs: StoredNotes | list[FetchedInput], workdir: Path) -> JobResult:
         if isinstance(inputs, StoredNotes):

@@ -17,7 +17,9 @@ from midiscribe.domain import outputs
 from midiscribe.domain.ports import TaskStore
 from midiscribe.domain.tasks import Task, TaskKind
 from midiscribe.engine.errors import AudioTooLongError, EngineError
+from midiscribe.engine.instruments import Family
 from midiscribe.engine.options import TranscriptionOptions
+from midiscribe.engine.stems import stem_transcriber
 
 from ..config import Settings
 from .fetch import FetchedInput, InputFetcher
@@ -57,17 +59,25 @@ TRANSCRIPTION_OUTPUTS = (
 
 
 @contextmanager
-def named_as_uploaded(fetched: FetchedInput, too_long_advice: str = "") -> Iterator[None]:
+def named_as_uploaded(*inputs: FetchedInput, too_long_advice: str = "") -> Iterator[None]:
     """Engine messages name the file they read; users should see their file's name, not our scratch path.
     ``too_long_advice`` is added to AUDIO_TOO_LONG (which limit it was, and what takes longer audio)."""
     try:
         yield
     except EngineError as error:
-        error.message = error.message.replace(str(fetched.path), fetched.shown_name)
+        for fetched in inputs:
+            error.message = error.message.replace(str(fetched.path), fetched.shown_name)
         if isinstance(error, AudioTooLongError) and too_long_advice:
             error.message = f"{error.message} {too_long_advice}"
         error.args = (error.message,)
         raise
+
+
+def engine_transcribe_stems(*args: Any, **kwargs: Any) -> Any:
+    """``midiscribe.engine.transcribe_stems``, imported on first use (numpy and onnxruntime load slowly)."""
+    from midiscribe import engine
+
+    return engine.transcribe_stems(*args, **kwargs)
 
 
 @dataclass
@@ -78,20 +88,16 @@ class TranscriptionJob:
     transcribe: Transcribe
     tasks: TaskStore  # for the progress it records
     log: Any
+    transcribe_stems: Transcribe = engine_transcribe_stems  # for a multi-stem task
 
     def fetch(self, task: Task, workdir: Path) -> list[FetchedInput]:
-        return [self.fetcher.fetch(task.source, workdir)]
+        return self.fetcher.fetch_all(task.source, workdir)
 
     def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
-        [fetched] = inputs
-        options = TranscriptionOptions.parse(task.options)
-        with named_as_uploaded(fetched, self.settings.too_long_advice(options.transcriber)):
-            transcription = self.transcribe(
-                fetched.path,
-                options,
-                max_duration_s=self.settings.transcription_limit_s(options.transcriber),
-                progress=self._progress_reporter(task),
-            )
+        transcribers = self._transcribers(task, inputs)
+        advice = next((self.settings.too_long_advice(name) for name in transcribers if name == "piano"), "")
+        with named_as_uploaded(*inputs, too_long_advice=advice):
+            transcription = self._transcribe(task, inputs, transcribers)
         started = time.perf_counter()
         files = []
         for output in TRANSCRIPTION_OUTPUTS:
@@ -100,16 +106,37 @@ class TranscriptionJob:
                 output.write(transcription, path)
                 files.append(ResultFile(output.name, path, output.extension, output.content_type))
         timings = {name: round(float(seconds), 4) for name, seconds in (transcription.timings or {}).items()}
-        timings["fetch_s"] = round(fetched.seconds, 4)
+        timings["fetch_s"] = round(sum(fetched.seconds for fetched in inputs), 4)
         timings["write_s"] = round(time.perf_counter() - started, 4)
         return JobResult(
             files=files,
             audio_duration_s=float(transcription.duration_s),
             note_count=len(transcription.notes),
             timings=timings,
-            model=options.transcriber,
+            model="+".join(transcribers),
             model_name=transcription.model_name,
         )
+
+    @staticmethod
+    def _transcribers(task: Task, inputs: list[FetchedInput]) -> list[str]:
+        """What runs ("general", "piano", "drums"): for a multi-stem task, on each stem."""
+        if inputs and inputs[0].stem is not None:
+            shared = TranscriptionOptions.parse({name: value for name, value in task.options.items()
+                                                 if name != "instrument"})
+            return sorted({stem_transcriber(shared, Family(fetched.stem.family)) for fetched in inputs if fetched.stem})
+        return [TranscriptionOptions.parse(task.options).transcriber]
+
+    def _transcribe(self, task: Task, inputs: list[FetchedInput], transcribers: list[str]) -> Any:
+        """One input through ``transcribe``; the stems of a multi-stem task together through ``transcribe_stems``.
+        The strictest limit among the transcribers that run bounds the duration (the piano model's, if it runs)."""
+        options = TranscriptionOptions.parse(task.options)
+        limit = min(self.settings.transcription_limit_s(name) for name in transcribers)
+        common = {"max_duration_s": limit, "progress": self._progress_reporter(task)}
+        if inputs and inputs[0].stem is not None:
+            stems = [(fetched.stem.name, fetched.path, fetched.stem.family) for fetched in inputs if fetched.stem]
+            return self.transcribe_stems(stems, options, **common)
+        [fetched] = inputs
+        return self.transcribe(fetched.path, options, **common)
 
     def _progress_reporter(self, task: Task) -> Callable[[float, float | None], None]:
         """The engine's progress callback: a write to the task every few seconds, not on every window."""
