@@ -95,7 +95,7 @@ class TranscriptionJob:
 
     def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
         transcribers = self._transcribers(task, inputs)
-        advice = next((self.settings.too_long_advice(name) for name in transcribers if name == "piano"), "")
+        advice = self.settings.too_long_advice("piano") if "piano" in transcribers else ""
         with named_as_uploaded(*inputs, too_long_advice=advice):
             transcription = self._transcribe(task, inputs, transcribers)
         started = time.perf_counter()
