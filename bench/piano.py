@@ -165,13 +165,13 @@ def sounding_truth(truth: Path) -> Path:
     extended = truth.with_name(truth.name.replace(".truth", ".sounding"))
     if not extended.exists():
         from midiscribe.engine.sonify import sounding_ends
-        from midiscribe.engine.transcription import NoteEvent, PedalEvent, Transcription
+        from midiscribe.engine.transcription import NoteEvent, PedalEvent
 
         data = json.loads(truth.read_text())
         notes = [NoteEvent(start, end, pitch, velocity / 127, model_velocity=velocity)
                  for start, end, pitch, velocity in data["notes"]]
         pedals = [PedalEvent(int(controller), start, end) for start, end, controller in data["pedals"]]
-        ends = sounding_ends(Transcription(notes=notes, duration_s=0.0, pedals=pedals))
+        ends = sounding_ends(notes, pedals)
         data["notes"] = [[n.start_s, float(end), n.pitch, n.velocity] for n, end in zip(notes, ends, strict=True)]
         extended.write_text(json.dumps(data))
     return extended
