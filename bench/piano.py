@@ -165,13 +165,13 @@ def sounding_truth(truth: Path) -> Path:
     extended = truth.with_name(truth.name.replace(".truth", ".sounding"))
     if not extended.exists():
         from midiscribe.engine.sonify import sounding_ends
-        from midiscribe.engine.transcription import NoteEvent, PedalEvent, Transcription
+        from midiscribe.engine.transcription import NoteEvent, PedalEvent
 
         data = json.loads(truth.read_text())
         notes = [NoteEvent(start, end, pitch, velocity / 127, model_velocity=velocity)
                  for start, end, pitch, velocity in data["notes"]]
         pedals = [PedalEvent(int(controller), start, end) for start, end, controller in data["pedals"]]
-        ends = sounding_ends(Transcription(notes=notes, duration_s=0.0, pedals=pedals))
+        ends = sounding_ends(notes, pedals)
         data["notes"] = [[n.start_s, float(end), n.pitch, n.velocity] for n, end in zip(notes, ends, strict=True)]
         extended.write_text(json.dumps(data))
     return extended
@@ -349,7 +349,8 @@ def speed(rounds: int, with_long: bool = True) -> dict:
     for seconds, row in results.items():
         print(f"| {seconds} s | {statistics.median(row['ours_s']):.1f} s | {statistics.median(row['transkun_s']):.1f} s | "
               f"{row['ratio']:.2f}× | {row['ours_rss_mb']:.0f} / {row['transkun_rss_mb']:.0f} MB |")
-    print(f"load averages before each run: {', '.join(results[30]['loads'])}")
+    for seconds, row in results.items():
+        print(f"{seconds} s: load averages before each run: {', '.join(row['loads'])}")
     return results
 
 
@@ -372,8 +373,9 @@ def memory(lengths: tuple[int, ...] = (600, 3600)) -> dict:
             printed = subprocess.run([str(OUR_PYTHON), "-c", code], capture_output=True, text=True, check=True).stdout
         starts.append(float(printed.strip().splitlines()[-1]) - began)
     results["cold_start_s"] = statistics.median(starts)
-    print("\n| input | peak RSS | wall (shared machine, not a timing figure) |")
-    print("|---|---|---|")
+    if lengths:
+        print("\n| input | peak RSS | wall (shared machine, not a timing figure) |")
+        print("|---|---|---|")
     for seconds in lengths:
         row = results[f"{seconds}s"]
         print(f"| {seconds // 60} min | {row['peak_rss_mb']:.0f} MB | {row['wall_s']:.0f} s (load {row['load']}) |")
@@ -401,8 +403,9 @@ def threads() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=["hops", "accuracy", "speed", "memory", "threads", "all"])
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds on the 30-second file")
-    parser.add_argument("--minutes", type=int, nargs="+", default=[10, 60], help="input lengths for memory")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds on the 30-second file (0: the 10-minute file only)")
+    parser.add_argument("--minutes", type=int, nargs="*", default=[10, 60],
+                        help="input lengths for memory (none: the cold start only)")
     parser.add_argument("--pieces", type=int, default=None, help="accuracy: only the first N pieces of the half")
     parser.add_argument("--skip-10min", action="store_true", help="speed: the 30-second file only")
     args = parser.parse_args(argv)

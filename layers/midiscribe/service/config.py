@@ -60,8 +60,9 @@ class Settings:
     stage: str = "prod"
     max_upload_mb: float = 200.0
     max_duration_s: float = 3600.0
-    # The piano model needs about 0.5 s of CPU per second of audio (bench/piano.py threads), so the
-    # worker's 900-second timeout bounds it well below max_duration_s (template: MaxPianoDurationSeconds).
+    # The piano model takes about 0.7 s per second of audio on 2 CPUs, 1.1 s on one (bench/piano.py
+    # threads), so the worker's 900-second timeout bounds it well below max_duration_s (template:
+    # MaxPianoDurationSeconds).
     max_piano_duration_s: float = 720.0
     max_url_download_mb: float = 200.0
     retention_days: float = 14.0

@@ -103,6 +103,10 @@ def load_piano_model(directory: Path | None = None, threads: int | None = None) 
     options.intra_op_num_threads = threads or available_cpus()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # Idle threads sleep instead of spinning: the front end runs in a thread of its own beside the
+    # network, and the machine may be shared. Measured under load (bench/README.md): the network's
+    # segment took 9-12 s of wall time without spinning against 11-17 s with it, and less CPU.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     # Without the arena, memory the network freed goes back to the system between segments instead of
     # staying reserved at the high-water mark of every pattern the session ever ran (measured: ~800 MB
     # peak against ~970 MB on a 2-CPU machine, at the same speed).

@@ -36,14 +36,20 @@ def folded_projection(w: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarr
 
 class IntervalScorer:
     def __init__(self, weights: Mapping[str, np.ndarray]):
-        self.weight, self.bias = folded_projection(weights)
+        weight, bias = folded_projection(weights)
+        # Queries, keys and singletons as three products, so that each comes out contiguous: the
+        # decoder's block products run about 1.5 times faster on a contiguous query than on a view
+        # of one 513-wide array.
+        column = np.arange(weight.shape[1]).reshape(UPSAMPLE_PHASES, 2 * SCORE_SIZE + 1)
+        self.parts = [(np.ascontiguousarray(weight[:, columns.ravel()]), bias[columns.ravel()])
+                      for columns in (column[:, :SCORE_SIZE], column[:, SCORE_SIZE : 2 * SCORE_SIZE], column[:, -1:])]
 
     def __call__(self, context: np.ndarray) -> tuple[IntervalScores, np.ndarray]:
         """``context``: (tracks, steps, 256). Returns the interval scores and (tracks, frames) singletons."""
         tracks, steps, _ = context.shape
-        projected = context.reshape(tracks * steps, -1) @ self.weight
-        projected += self.bias
-        per_frame = projected.reshape(tracks, steps * UPSAMPLE_PHASES, 2 * SCORE_SIZE + 1)[:, :SEGMENT_FRAMES]
-        query = per_frame[:, :, :SCORE_SIZE]
-        key = per_frame[:, :, SCORE_SIZE : 2 * SCORE_SIZE]
-        return IntervalScores(query, key), np.ascontiguousarray(per_frame[:, :, -1])
+        tokens = context.reshape(tracks * steps, -1)
+        query, key, singletons = (
+            (tokens @ weight + bias).reshape(tracks, steps * UPSAMPLE_PHASES, -1)[:, :SEGMENT_FRAMES]
+            for weight, bias in self.parts
+        )
+        return IntervalScores(query, key), np.ascontiguousarray(singletons[:, :, 0])
