@@ -63,7 +63,7 @@ class Settings:
     # The piano model takes about 0.7 s per second of audio on 2 CPUs, 1.1 s on one (bench/piano.py
     # threads), so the worker's 900-second timeout bounds it well below max_duration_s (template:
     # MaxPianoDurationSeconds).
-    max_piano_duration_s: float = 720.0
+    max_piano_duration_s: float = 600.0
     max_url_download_mb: float = 200.0
     retention_days: float = 14.0
     presign_expiry_s: int = 7 * 24 * 3600
@@ -117,7 +117,7 @@ class Settings:
             stage=env("MIDISCRIBE_STAGE", "prod"),
             max_upload_mb=_float("MIDISCRIBE_MAX_UPLOAD_MB", 200.0),
             max_duration_s=_float("MIDISCRIBE_MAX_DURATION_S", 3600.0),
-            max_piano_duration_s=_float("MIDISCRIBE_MAX_PIANO_DURATION_S", 720.0),
+            max_piano_duration_s=_float("MIDISCRIBE_MAX_PIANO_DURATION_S", 600.0),
             max_url_download_mb=_float("MIDISCRIBE_MAX_URL_DOWNLOAD_MB", 200.0),
             retention_days=_float("MIDISCRIBE_RETENTION_DAYS", 14.0),
             presign_expiry_s=int(_float("MIDISCRIBE_PRESIGN_EXPIRY_S", 7 * 24 * 3600)),
