@@ -13,7 +13,9 @@ at run time only onnxruntime loads it. The graph is transkun's ``Backbone`` foll
   time, each followed by a feed-forward layer; queries come from the RMS-normalised stream, keys and
   values from the block's (unnormalised) input, residuals are scaled per channel (folded into the
   output projections) and the 1/sqrt(head size) factor is folded into the query projection;
-- the output is the target tokens, ``context[track, step, 256]`` for 90 tracks × 88 steps. What
+- the output is the target tokens, ``context[track, step, 256]`` for 90 tracks × 88 steps, so the
+  last block carries only those tokens past its attention's keys and values (the rest of its work on
+  the other 59 columns would be thrown away; the output is the same to the bit). What
   follows in transkun is linear and cheap (a stride-8 transposed convolution back to frames, then the
   scorer's projection) and runs in numpy (``scorer.py``, ``heads.py``), so that the graph never holds
   the per-frame tensors (over 300 MB between them) at once.
@@ -171,12 +173,24 @@ def _feed_forward(g: _Builder, x: str, w: Mapping[str, np.ndarray], prefix: str)
     return g.op("Add", [x, update])
 
 
-def _encoder_layer(g: _Builder, x: str, w: Mapping[str, np.ndarray], index: int) -> str:
+def _target_columns(g: _Builder, x: str) -> str:
+    """The target tracks' tokens of a (T, F, D) grid: the last ``N_TRACKS`` columns."""
+    return g.op("Slice", [x, g.const(np.array([BANDS + 1], dtype=np.int64)),
+                          g.const(np.array([BANDS + 1 + N_TRACKS], dtype=np.int64)),
+                          g.const(np.array([1], dtype=np.int64))])
+
+
+def _encoder_layer(g: _Builder, x: str, w: Mapping[str, np.ndarray], index: int, last: bool = False) -> str:
+    """One block. In the ``last``, only the target tracks' tokens are carried on (the output is theirs):
+    they still attend to every band, but the other tokens' updates, feed-forward and attention along
+    time, which nothing reads, are not computed (a third of the block's work)."""
     prefix = f"backbone.encoderLayers.{index}"
     projections = np.concatenate(
         [w[f"{prefix}.mhaBlock{axis}.module.{name}_proj_weight"] for axis in ("F", "T") for name in ("k", "v")], axis=1
     )
     key_f, value_f, key_t, value_t = g.split(g.linear(x, projections), [MODEL_SIZE] * 4)
+    if last:
+        x, key_t, value_t = _target_columns(g, x), _target_columns(g, key_t), _target_columns(g, value_t)
     h = g.op("Add", [x, _attention(g, g.rms_norm(x), key_f, value_f, w, f"{prefix}.mhaBlockF", along_time=False)])
     h = _feed_forward(g, h, w, f"{prefix}.fnnBlockF")
     h = g.op("Add", [h, _attention(g, g.rms_norm(h), key_t, value_t, w, f"{prefix}.mhaBlockT", along_time=True)])
@@ -216,11 +230,11 @@ def build_graph(w: Mapping[str, np.ndarray]):
     h = g.op("Add", [h, g.const(grid_embedding, "grid_embed")])
     h = g.op("Concat", [h, g.const(target_embedding, "target_embed")], axis=1)
     for index in range(N_LAYERS):
-        h = _encoder_layer(g, h, w, index)
-    # Target tokens without the aggregation step: (steps, tracks, D) -> (tracks, steps, D).
-    context = g.op("Slice", [h, g.const(np.array([1, bands + 1], dtype=np.int64)),
-                             g.const(np.array([steps + 1, bands + 1 + N_TRACKS], dtype=np.int64)),
-                             g.const(np.array([0, 1], dtype=np.int64))])
+        h = _encoder_layer(g, h, w, index, last=index == N_LAYERS - 1)
+    # The target tokens without the aggregation step: (steps, tracks, D) -> (tracks, steps, D).
+    context = g.op("Slice", [h, g.const(np.array([1], dtype=np.int64)),
+                             g.const(np.array([steps + 1], dtype=np.int64)),
+                             g.const(np.array([0], dtype=np.int64))])
     g.op("Transpose", [context], output="context", perm=[1, 0, 2])
 
     graph = helper.make_graph(
