@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -320,6 +322,43 @@ def test_a_stem_that_cannot_be_fetched_or_transcribed_fails_the_task_naming_it()
     task = stems_task(stack)
     assert stack.process(task.task_id) is TaskStatus.FAILED
     assert stack.tasks.get(task.task_id).error.startswith("Stem 'bass': ")
+
+
+def test_the_stems_of_a_task_are_fetched_side_by_side(tmp_path: Path) -> None:
+    # Each download waits until all three have started: fetched one after another, the first would
+    # wait in vain and the task would not complete.
+    started = threading.Barrier(3, timeout=10)
+
+    def download(url, destination, **limits):
+        started.wait()
+        return copy_file(tmp_path / "lead.wav", destination)
+
+    (tmp_path / "lead.wav").write_bytes(b"lead audio")
+    stack = Stack(download=download)
+    stems = tuple(TaskStem(name, TaskSource(kind="url", url=f"https://example.com/{name}.wav"), "winds")
+                  for name in ("flute", "oboe", "clarinet"))
+    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
+                    source=TaskSource(kind="stems", filename="stems", stems=stems))
+    stack.tasks.create(task)
+    assert stack.process(task.task_id) is TaskStatus.COMPLETED
+    [call] = stack.stems_engine.calls
+    assert [name for name, _, _ in call] == ["flute", "oboe", "clarinet"]  # in the request's order
+
+
+def test_of_several_failing_stems_the_first_in_order_is_reported(tmp_path: Path) -> None:
+    def download(url, destination, **limits):
+        if "first" in url:
+            time.sleep(0.2)  # fails last, but is named: it comes first
+        raise net.DownloadError(f"HTTP 404 for {url.rsplit('/', 1)[-1]}")
+
+    stack = Stack(download=download)
+    stems = tuple(TaskStem(name, TaskSource(kind="url", url=f"https://example.com/{name}.wav"), "winds")
+                  for name in ("first", "second"))
+    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
+                    source=TaskSource(kind="stems", filename="stems", stems=stems))
+    stack.tasks.create(task)
+    assert stack.process(task.task_id) is TaskStatus.FAILED
+    assert stack.tasks.get(task.task_id).error.startswith("Stem 'first': ")
 
 
 @pytest.mark.parametrize("notes_stored", [True, False])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +22,8 @@ from ..config import Settings
 from .errors import TaskInputError, TransientError
 
 URL_DOWNLOAD_TIMEOUT_S = 30.0
+# Stems of one task fetched at once, at most.
+PARALLEL_FETCHES = 8
 # Extensions are kept (decoders may look at them) but never trusted to be short.
 _MAX_EXTENSION = 10
 
@@ -66,8 +69,8 @@ class InputFetcher:
         """
         if source.kind != "stems":
             return [self.fetch(source, workdir)]
-        fetched = []
-        for index, stem in enumerate(source.stems):
+
+        def fetch_stem(index: int, stem: TaskStem) -> FetchedInput:
             folder = workdir / f"stem-{index}"
             folder.mkdir()
             try:
@@ -76,8 +79,18 @@ class InputFetcher:
                 raise TaskInputError(f"Stem {stem.name!r}: {error.message}", error.code) from None
             except TransientError as error:
                 raise TransientError(f"stem {stem.name!r}: {error}") from None
-            fetched.append(FetchedInput(path=one.path, source=one.source, seconds=one.seconds, stem=stem))
-        return fetched
+            return FetchedInput(path=one.path, source=one.source, seconds=one.seconds, stem=stem)
+
+        # Side by side: downloads wait on the network, not the CPU. The first stem (in order) that
+        # fails is the one reported; the others are not started if they have not been yet.
+        with ThreadPoolExecutor(max_workers=min(len(source.stems), PARALLEL_FETCHES),
+                                thread_name_prefix="midiscribe-fetch") as pool:
+            futures = [pool.submit(fetch_stem, index, stem) for index, stem in enumerate(source.stems)]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
 
     def _from_bucket(self, key: str, path: Path) -> Path:
         try:
