@@ -183,7 +183,7 @@ def _target_columns(g: _Builder, x: str) -> str:
 def _encoder_layer(g: _Builder, x: str, w: Mapping[str, np.ndarray], index: int, last: bool = False) -> str:
     """One block. In the ``last``, only the target tracks' tokens are carried on (the output is theirs):
     they still attend to every band, but the other tokens' updates, feed-forward and attention along
-    time, which nothing reads, are not computed (a third of the block's work)."""
+    time, which nothing reads, are not computed (about a third of the block's work)."""
     prefix = f"backbone.encoderLayers.{index}"
     projections = np.concatenate(
         [w[f"{prefix}.mhaBlock{axis}.module.{name}_proj_weight"] for axis in ("F", "T") for name in ("k", "v")], axis=1
