@@ -19,6 +19,11 @@ from .metre import NoteArrays, find_metre
 from .notes import FRAMES_PER_SECOND
 from .transcription import NoteEvent
 
+# Beats are aligned with the note onsets within this fraction of a beat period of them (a 16th is 1/4),
+# when at least this many notes are that near.
+ALIGN_WINDOW = 0.125
+MIN_ALIGN_NOTES = 8
+
 
 @dataclass(frozen=True)
 class Rhythm:
@@ -71,7 +76,7 @@ def onset_strength_of_notes(notes: Sequence[NoteEvent], duration_s: float) -> np
 def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s: float) -> Rhythm | None:
     """The rhythm built on a tracked pulse (seconds): its metrical level, bars, metre and the key."""
     arrays = NoteArrays.of(notes)
-    metre = find_metre(pulse, arrays)
+    metre = find_metre(aligned_to_notes(pulse, arrays), arrays)
     if metre is None:
         return None
     key = estimate_key(arrays.pitches, arrays.ends - arrays.starts, arrays.amplitudes)
@@ -80,6 +85,29 @@ def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s:
     return Rhythm(beats=tuple(map(float, beats)), beats_per_bar=metre.beats_per_bar,
                   first_downbeat=(metre.first_downbeat + added) % metre.beats_per_bar,
                   compound=metre.compound, key=key)
+
+
+def aligned_to_notes(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
+    """The beats moved by the amplitude-weighted median offset of the note onsets near them.
+
+    The pulse follows the onset posterior, which peaks late on slow attacks (strings, brass, voices:
+    30-60 ms), while note creation traces each onset back to where its note begins to rise; struck
+    notes agree with the posterior, so there the shift is nil. Only onsets within ALIGN_WINDOW of a
+    period count, so the melody's off-beat notes do not pull the beats off their place.
+    """
+    if len(beats) < 2 or len(notes.starts) < MIN_ALIGN_NOTES:
+        return beats
+    period = float(np.median(np.diff(beats)))
+    nearest = np.clip(np.searchsorted(beats, notes.starts), 1, len(beats) - 1)
+    nearest -= (notes.starts - beats[nearest - 1]) < (beats[nearest] - notes.starts)
+    offsets = notes.starts - beats[nearest]
+    near = np.abs(offsets) <= ALIGN_WINDOW * period
+    if near.sum() < MIN_ALIGN_NOTES:
+        return beats
+    order = np.argsort(offsets[near])
+    weights = np.cumsum(notes.amplitudes[near][order])
+    shift = offsets[near][order][np.searchsorted(weights, weights[-1] / 2)]
+    return beats + shift
 
 
 def extended(beats: np.ndarray, first_onset: float, last_onset: float) -> tuple[np.ndarray, int]:
