@@ -74,6 +74,9 @@ def test_alignment_ignores_notes_between_the_beats_and_leaves_struck_notes_alone
     assert np.allclose(aligned_to_notes(pulse, NoteArrays.of(on_beats + between)), pulse)
     early = [NoteEvent(t - 0.03, t + 0.2, 40, 0.8) for t in pulse]
     assert np.allclose(aligned_to_notes(pulse, NoteArrays.of(early + between)), pulse - 0.03)
+    # A traced-back struck onset a frame before the posterior's peak is no reason to move the beats.
+    a_frame_early = [NoteEvent(t - 0.012, t + 0.2, 40, 0.8) for t in pulse]
+    assert np.allclose(aligned_to_notes(pulse, NoteArrays.of(a_frame_early + between)), pulse)
 
 
 def test_beats_are_continued_at_the_median_period_of_their_ends():

@@ -23,6 +23,9 @@ from .transcription import NoteEvent
 # when at least this many notes are that near.
 ALIGN_WINDOW = 0.125
 MIN_ALIGN_NOTES = 8
+# Smaller offsets are left alone: traced-back onsets of struck notes sit a frame or so (10-15 ms) before
+# the onset posterior's peak, which is where the beat is already right.
+MIN_ALIGN_SHIFT_S = 0.02
 # The beats are continued at the median period of this many beats at each end: one period alone is
 # off by a frame (1.2 % at 100 BPM) as often as not.
 END_PERIOD_BEATS = 3
@@ -116,7 +119,7 @@ def aligned_to_notes(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
     order = np.argsort(offsets[near])
     weights = np.cumsum(notes.amplitudes[near][order])
     shift = offsets[near][order][np.searchsorted(weights, weights[-1] / 2)]
-    return beats + shift
+    return beats + shift if abs(shift) >= MIN_ALIGN_SHIFT_S else beats
 
 
 def extended(beats: np.ndarray, first_onset: float, last_onset: float) -> tuple[np.ndarray, int]:
