@@ -160,7 +160,8 @@ def librosa_dp_pulse(onset_strength: np.ndarray) -> np.ndarray:
     import librosa
 
     from midiscribe.engine import beats
-    from midiscribe.engine.notes import FFT_HOP, FRAMES_PER_SECOND, SAMPLE_RATE, frame_times
+    from midiscribe.engine.constants import FFT_HOP, MODEL_SAMPLE_RATE
+    from midiscribe.engine.notes import FRAMES_PER_SECOND, frame_times
 
     if len(onset_strength) < beats.MIN_SECONDS * FRAMES_PER_SECOND:
         return np.zeros(0)
@@ -168,7 +169,7 @@ def librosa_dp_pulse(onset_strength: np.ndarray) -> np.ndarray:
     if not np.any(envelope > 0):
         return np.zeros(0)
     _, frames = librosa.beat.beat_track(
-        onset_envelope=envelope.astype(np.float32), sr=SAMPLE_RATE, hop_length=FFT_HOP,
+        onset_envelope=envelope.astype(np.float32), sr=MODEL_SAMPLE_RATE, hop_length=FFT_HOP,
         bpm=beats.tempo_curve(envelope).astype(np.float32), tightness=beats.TIGHTNESS, units="frames",
     )
     return frame_times(np.asarray(frames, dtype=np.int64))

@@ -32,7 +32,7 @@ sys.path.insert(0, str(BENCH))
 
 import tempo_pieces  # noqa: E402
 from engine import audio_seconds, ensure_fluidsynth, say  # noqa: E402
-from tempo import BENCH_SITE, ensure_bench_packages, render, transcribed  # noqa: E402
+from tempo import BENCH_SITE, engine_fingerprint, ensure_bench_packages, render, transcribed  # noqa: E402
 
 LAYERS = BENCH.parent / "layers"
 SPEED_PIECE_S = 600.0
@@ -120,7 +120,7 @@ def main() -> None:
     load_before = os.getloadavg()
     long_audio = speed_piece()
     transcribed(long_audio)  # the cached notes and onset strength the score timer reads
-    cached = long_audio.with_suffix(".ours.npz")
+    cached = long_audio.with_suffix(f".ours-{engine_fingerprint()}.npz")  # as tempo.transcribed names it
     rhythm_share(long_audio)
     cli_audio = render(tempo_pieces.dev_set()[CLI_PIECE], CLI_PIECE)
     for name, layers in versions.items():

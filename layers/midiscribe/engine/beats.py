@@ -33,9 +33,14 @@ PRIOR_WIDTH_OCTAVES = 1.5
 CURVE_WINDOW_S = 8.0
 CURVE_HOP_S = 1.0
 # How fast the tempo may drift per curve step (octaves, one standard deviation), and the
-# (log) cost of a jump, which a step change of tempo pays once.
+# (log) cost of a jump, which a step change of tempo pays once. The jump costs more the further it
+# goes: a step of a quarter or a fifth (a third of an octave) is a tempo change, a jump by an octave
+# is nearly always the curve switching metrical level (the bar or the eighth getting the stronger
+# periodicity for a while), which would leave one pulse at two levels that no later reading mends.
+# Per octave: chosen on the tuning pieces (a plateau from 5 to 8).
 DRIFT_OCTAVES_PER_STEP = 0.02
 JUMP_LOG_COST = 4.0
+JUMP_LOG_COST_PER_OCTAVE = 6.0
 # How strictly beats keep to the tempo curve: the penalty per squared log-ratio of a gap to the
 # curve's period, against onset strength normalised to unit deviation (Ellis's alpha; 100 as librosa).
 TIGHTNESS = 100.0
@@ -101,7 +106,8 @@ def _viterbi(log_score: np.ndarray) -> np.ndarray:
     """Best state path through (states, steps) log scores with a drift-or-jump transition."""
     octaves = np.log2(PULSE_TEMPI)
     distance = octaves[:, None] - octaves[None, :]
-    transition = np.maximum(-0.5 * (distance / DRIFT_OCTAVES_PER_STEP) ** 2, -JUMP_LOG_COST)
+    transition = np.maximum(-0.5 * (distance / DRIFT_OCTAVES_PER_STEP) ** 2,
+                            -JUMP_LOG_COST - JUMP_LOG_COST_PER_OCTAVE * np.abs(distance))
     states, steps = log_score.shape
     total = log_score[:, 0].copy()
     back = np.zeros((steps, states), dtype=np.int64)

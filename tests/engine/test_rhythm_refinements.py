@@ -1,0 +1,96 @@
+"""The refinements of the rhythm found on the tempo dev set, each on material the tests write: the tempo
+curve keeps its metrical level through a tempo change, the beats move onto the notes when the onset
+posterior is late, the beats are continued at a steady period, and the tempo does not tip with a frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from midiscribe.engine import beats
+from midiscribe.engine.metre import NoteArrays
+from midiscribe.engine.notes import frame_times
+from midiscribe.engine.rhythm import Rhythm, aligned_to_notes, extended, track_rhythm
+from midiscribe.engine.transcription import NoteEvent
+
+FRAMES_PER_SECOND = 22050 / 256
+
+
+def evidence_peaking_at(bpm_per_step: list[float], height: float = 2.0, others: list[tuple[float, float]] = ()):
+    """(tempi, steps) log scores: ``-height`` everywhere but at each step's tempo (0), plus extra peaks."""
+    scores = np.full((len(beats.PULSE_TEMPI), len(bpm_per_step)), -height)
+    for step, bpm in enumerate(bpm_per_step):
+        scores[np.argmin(np.abs(beats.PULSE_TEMPI - bpm)), step] = 0.0
+    for bpm, level in others:
+        scores[np.argmin(np.abs(beats.PULSE_TEMPI - bpm)), len(bpm_per_step) // 2 :] = level
+    return scores
+
+
+def test_the_tempo_curve_does_not_switch_metrical_level_for_a_while():
+    # 150 BPM throughout; in the second half its half, 75 BPM, scores a little more (a bar-level
+    # periodicity that comes and goes). Switching would gain 0.3 a step over 20 steps: less than an
+    # octave's jump costs, more than a jump of any size cost before.
+    scores = evidence_peaking_at([150.0] * 40, others=[(75.0, 0.3)])
+    path = beats.PULSE_TEMPI[beats._viterbi(scores)]
+    assert np.allclose(path, path[0]) and path[0] == pytest.approx(150.0, rel=0.02)
+
+
+def test_the_tempo_curve_still_follows_a_step_change_of_tempo():
+    scores = evidence_peaking_at([100.0] * 20 + [125.0] * 20)
+    path = beats.PULSE_TEMPI[beats._viterbi(scores)]
+    assert path[5] == pytest.approx(100.0, rel=0.02) and path[-5] == pytest.approx(125.0, rel=0.02)
+
+
+def pulse_and_notes(bpm: float, count: int, late_s: float):
+    """Beats at ``bpm``, a bass note on each and a melody note half-way, with an onset strength whose
+    peaks come ``late_s`` after the notes start (as the onset posterior does on a slow attack)."""
+    true_beats = 0.5 + np.arange(count) * 60.0 / bpm
+    notes = [NoteEvent(t, t + 0.3, 40, 0.9) for t in true_beats]
+    notes += [NoteEvent(t + 30.0 / bpm, t + 30.0 / bpm + 0.2, 72, 0.5) for t in true_beats[:-1]]
+    notes.sort(key=lambda note: note.start_s)
+    duration = true_beats[-1] + 1.0
+    frames = int(duration * FRAMES_PER_SECOND)
+    strength = np.full(frames, 0.3) + np.random.default_rng(1).uniform(0, 0.1, frames)
+    times = frame_times(np.arange(frames))
+    for note in notes:
+        frame = min(frames - 1, int(np.searchsorted(times, note.start_s + late_s)))
+        strength[frame] += note.amplitude
+        strength[min(frames - 1, frame + 1)] += note.amplitude / 2
+    return true_beats, notes, strength, duration
+
+
+def test_beats_move_onto_the_notes_when_the_onset_strength_is_late():
+    true_beats, notes, strength, duration = pulse_and_notes(100.0, 48, late_s=0.045)
+    rhythm = track_rhythm(strength, notes, duration)
+    found = np.asarray(rhythm.beats)
+    errors = [np.min(np.abs(found - t)) for t in true_beats[2:-2]]
+    assert np.median(errors) < 0.012
+
+
+def test_alignment_ignores_notes_between_the_beats_and_leaves_struck_notes_alone():
+    pulse = 1.0 + np.arange(32) * 0.5
+    on_beats = [NoteEvent(t, t + 0.2, 40, 0.8) for t in pulse]
+    between = [NoteEvent(t + 0.25, t + 0.4, 76, 1.0) for t in pulse] + [NoteEvent(t + 0.1, t + 0.2, 79, 1.0) for t in pulse]
+    assert np.allclose(aligned_to_notes(pulse, NoteArrays.of(on_beats + between)), pulse)
+    early = [NoteEvent(t - 0.03, t + 0.2, 40, 0.8) for t in pulse]
+    assert np.allclose(aligned_to_notes(pulse, NoteArrays.of(early + between)), pulse - 0.03)
+    # A traced-back struck onset a frame before the posterior's peak is no reason to move the beats.
+    a_frame_early = [NoteEvent(t - 0.012, t + 0.2, 40, 0.8) for t in pulse]
+    assert np.allclose(aligned_to_notes(pulse, NoteArrays.of(a_frame_early + between)), pulse)
+
+
+def test_beats_are_continued_at_the_median_period_of_their_ends():
+    # The last tracked period is a frame long (12 ms) against the others: the added beats keep 0.5 s.
+    tracked = np.concatenate((1.0 + np.arange(10) * 0.5, [5.5 + 0.512]))
+    found, added = extended(tracked, first_onset=0.0, last_onset=8.0)
+    assert added == 2 and found[0] == pytest.approx(0.0)
+    assert np.allclose(np.diff(found[-4:]), 0.5)
+
+
+def test_the_tempo_does_not_tip_with_a_frame():
+    # Periods of 0.59, 0.61, 0.61 s in turn (beats on frames): every third is a frame short. One
+    # period's median says 98.4 BPM; over two beats the tempo is the 99.4 BPM of the mean period.
+    periods = np.tile([0.59, 0.61, 0.61], 20)
+    rhythm = Rhythm(beats=tuple(np.concatenate(([0.0], np.cumsum(periods)))), beats_per_bar=4,
+                    first_downbeat=0, compound=False, key=None)
+    assert rhythm.tempo_bpm == pytest.approx(60.0 / periods.mean(), rel=0.006)
