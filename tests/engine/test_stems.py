@@ -140,3 +140,23 @@ def test_stem_options_keep_the_shared_options():
         assert derived.onset_threshold == 0.6 and derived.midi_tempo == 90.0
         if "instrument" in TranscriptionOptions.model_fields:
             assert derived.instrument == family.value
+
+
+def test_the_beats_are_tracked_once_over_all_the_stems_notes(stems, monkeypatch):
+    """A stem's own rhythm would be thrown away for that of all the stems: it is not tracked."""
+    from midiscribe.engine import pipeline
+
+    tracked: list[int] = []
+    track_rhythm = pipeline.track_rhythm
+
+    def counting(onset_strength, notes, duration_s):
+        tracked.append(len(notes))
+        return track_rhythm(onset_strength, notes, duration_s)
+
+    monkeypatch.setattr(pipeline, "track_rhythm", counting)
+    result = transcribe_stems([("drums", stems["drums"]), ("bass", stems["bass"]), ("lead", stems["lead"], "winds")])
+    assert tracked == [len(result.notes)]
+
+    tracked.clear()
+    alone = transcribe(stems["lead"], rhythm=False)
+    assert alone.rhythm is None and alone.notes and tracked == []

@@ -27,10 +27,13 @@ def transcribe(
     *,
     max_duration_s: float | None = None,
     progress: Progress | None = None,
+    rhythm: bool = True,
 ) -> Transcription:
     """Transcribe ``source`` (a path, bytes or a binary file object) to note events.
 
     ``progress(seconds_done, total_seconds_or_None)`` is called as the audio is processed.
+    ``rhythm=False`` leaves out beat and tempo tracking (``Transcription.rhythm`` is None), for a caller
+    that tracks them over more notes than these, as :func:`transcribe_stems` does over all its stems.
     Raises the :mod:`midiscribe.engine.errors` types for bad input or a missing model.
     """
     if options is None:
@@ -40,11 +43,13 @@ def transcribe(
     if options.transcriber == "piano":
         from .piano.pipeline import transcribe_piano
 
-        return with_rhythm(transcribe_piano(source, options, max_duration_s=max_duration_s, progress=progress))
+        piano = transcribe_piano(source, options, max_duration_s=max_duration_s, progress=progress)
+        return with_rhythm(piano) if rhythm else piano
     if options.transcriber == "drums":
         from .drums import transcribe_drums
 
-        return with_rhythm(transcribe_drums(source, options, max_duration_s=max_duration_s, progress=progress))
+        drums = transcribe_drums(source, options, max_duration_s=max_duration_s, progress=progress)
+        return with_rhythm(drums) if rhythm else drums
     started = time.perf_counter()
     decode_clock = _Stopwatch()
     store_seconds = 0.0
@@ -79,7 +84,7 @@ def transcribe(
     created = creator.finish(runner.frame_count)
     notes_done = time.perf_counter()
     onset_strength = np.concatenate(onset_sums)[: runner.frame_count] if onset_sums else None
-    rhythm = track_rhythm(onset_strength, created.notes, duration_s)
+    tracked = track_rhythm(onset_strength, created.notes, duration_s) if rhythm else None
     finished = time.perf_counter()
     # Decoding runs in its own thread alongside the model: decode_s is that thread's busy time,
     # inference_s the wall time of the streaming phase outside note bookkeeping.
@@ -94,7 +99,7 @@ def transcribe(
     }
     return Transcription(notes=created.notes, duration_s=duration_s, options=options, model_name=MODEL_NAME,
                          timings=timings, tuning_cents=created.tuning_cents, family=Family(options.instrument),
-                         rhythm=rhythm)
+                         rhythm=tracked)
 
 
 def with_rhythm(transcription: Transcription) -> Transcription:

@@ -154,8 +154,9 @@ def transcribe_stems(
                                           progress=stem_progress, name=stem.name)
                 track = result.tracks[0]
             else:
+                # The rhythm comes from all the stems' notes together (below), not from each stem's.
                 result = transcribe(stem.source, pitched_options[stem.family], max_duration_s=max_duration_s,
-                                    progress=stem_progress)
+                                    progress=stem_progress, rhythm=False)
                 track = Track.for_family(stem.name, stem.family, result.notes, result.model_name, result.pedals,
                                          result.tuning_cents)
         except EngineError as exc:
