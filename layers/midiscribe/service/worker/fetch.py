@@ -83,7 +83,7 @@ class InputFetcher:
 
         # Side by side: downloads wait on the network, not the CPU. The first stem (in order) that
         # fails is the one reported; the others are not started if they have not been yet.
-        with ThreadPoolExecutor(max_workers=min(len(source.stems), PARALLEL_FETCHES),
+        with ThreadPoolExecutor(max_workers=max(1, min(len(source.stems), PARALLEL_FETCHES)),
                                 thread_name_prefix="midiscribe-fetch") as pool:
             futures = [pool.submit(fetch_stem, index, stem) for index, stem in enumerate(source.stems)]
             try:
