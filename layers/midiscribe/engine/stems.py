@@ -97,6 +97,13 @@ def stem_transcriber(options: TranscriptionOptions, family: Family) -> str:
     return "drums" if family is Family.DRUMS else stem_options(options, family).transcriber
 
 
+def stem_transcribers(families: dict[str, str], options: dict) -> dict[str, str]:
+    """What runs on each stem ("general", "piano", "drums"), from the stems' families by name and the
+    request's options (its ``instrument`` is each stem's own family)."""
+    shared = TranscriptionOptions.parse({name: value for name, value in options.items() if name != "instrument"})
+    return {name: stem_transcriber(shared, Family(family)) for name, family in families.items()}
+
+
 class _CombinedProgress:
     """Reports the stems' progress together: seconds done over all stems, of their summed length."""
 

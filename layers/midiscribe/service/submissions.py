@@ -38,7 +38,7 @@ from midiscribe.engine import audio_header
 from midiscribe.engine.errors import AudioTooLongError, InvalidOptionsError, UnsupportedAudioError
 from midiscribe.engine.instruments import Family, family_for_stem
 from midiscribe.engine.options import TranscriptionOptions
-from midiscribe.engine.stems import stem_options, stem_transcriber
+from midiscribe.engine.stems import stem_options, stem_transcribers
 
 from .config import Settings
 from .lookups import TaskLookup
@@ -103,12 +103,6 @@ def stem_families(stems: tuple[StemInput, ...], options: dict[str, Any]) -> dict
             except InvalidOptionsError as refused:
                 raise InvalidRequestError(f"Stem {name!r} ({family}): {refused.message}", refused.code) from None
     return families
-
-
-def stem_transcribers(families: dict[str, str], options: dict[str, Any]) -> dict[str, str]:
-    """What runs on each stem ("general", "piano", "drums"), for its duration limit."""
-    shared = TranscriptionOptions.parse({name: value for name, value in options.items() if name != "instrument"})
-    return {name: stem_transcriber(shared, Family(family)) for name, family in families.items()}
 
 
 @dataclass

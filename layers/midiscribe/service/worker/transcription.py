@@ -17,9 +17,8 @@ from midiscribe.domain import outputs
 from midiscribe.domain.ports import TaskStore
 from midiscribe.domain.tasks import Task, TaskKind
 from midiscribe.engine.errors import AudioTooLongError, EngineError
-from midiscribe.engine.instruments import Family
 from midiscribe.engine.options import TranscriptionOptions
-from midiscribe.engine.stems import stem_transcriber
+from midiscribe.engine.stems import stem_transcribers
 
 from ..config import Settings
 from .fetch import FetchedInput, InputFetcher
@@ -121,9 +120,8 @@ class TranscriptionJob:
     def _transcribers(task: Task, inputs: list[FetchedInput]) -> list[str]:
         """What runs ("general", "piano", "drums"): for a multi-stem task, on each stem."""
         if inputs and inputs[0].stem is not None:
-            shared = TranscriptionOptions.parse({name: value for name, value in task.options.items()
-                                                 if name != "instrument"})
-            return sorted({stem_transcriber(shared, Family(fetched.stem.family)) for fetched in inputs if fetched.stem})
+            families = {fetched.stem.name: fetched.stem.family for fetched in inputs if fetched.stem}
+            return sorted(set(stem_transcribers(families, task.options).values()))
         return [TranscriptionOptions.parse(task.options).transcriber]
 
     def _transcribe(self, task: Task, inputs: list[FetchedInput], transcribers: list[str]) -> Any:
