@@ -143,6 +143,27 @@ def transcribed(audio: Path) -> tuple[np.ndarray, list, float]:
     return data["onset"], notes, float(data["duration"])
 
 
+def transcribed_piano(audio: Path) -> tuple[list, float]:
+    """(notes, duration) of the piano model's transcription, cached like ``transcribed``'s."""
+    from midiscribe.engine.options import TranscriptionOptions
+    from midiscribe.engine.piano import transcribe_piano
+    from midiscribe.engine.transcription import NoteEvent
+
+    cached = audio.with_suffix(f".piano-{engine_fingerprint()}.npz")
+    if not cached.exists():
+        say(f"transcribing {audio.name} with the piano model")
+        result = transcribe_piano(audio, TranscriptionOptions(model="piano"))
+        notes = np.array([(n.start_s, n.end_s, n.pitch, n.amplitude, n.velocity) for n in result.notes]).reshape(-1, 5)
+        np.savez(cached, notes=notes, duration=result.duration_s)
+    data = np.load(cached)
+    notes = [NoteEvent(float(s), float(e), int(p), float(a), model_velocity=int(v)) for s, e, p, a, v in data["notes"]]
+    return notes, float(data["duration"])
+
+
+def is_solo_piano(piece: tempo_pieces.Piece) -> bool:
+    return piece.ensemble == "piano" and not piece.name.endswith("-drums")
+
+
 def librosa_default(audio: Path) -> np.ndarray:
     import librosa
 
@@ -250,14 +271,21 @@ def rhythm_scores(piece: tempo_pieces.Piece, rhythm, notes: list, duration: floa
     )
 
 
-def evaluate(index: int, piece: tempo_pieces.Piece, with_librosa_dp: bool) -> dict:
+def evaluate(index: int, piece: tempo_pieces.Piece, with_librosa_dp: bool, paths: tuple[str, ...] = ()) -> dict:
+    """One file's figures: the general model's onset posterior (``ours``), and with ``paths`` the note-onset
+    path too: ``notes`` on the general model's notes, ``piano`` on the piano model's."""
     from midiscribe.engine.beats import track_pulse
-    from midiscribe.engine.rhythm import rhythm_from_pulse
+    from midiscribe.engine.rhythm import rhythm_from_pulse, rhythm_of_notes
 
     audio = render(piece, index)
     onset, notes, duration = transcribed(audio)
     row = {"piece": piece.name, "style": piece.style, "metre": piece.metre, "true_bpm": piece.median_tempo_bpm,
            "ours": rhythm_scores(piece, rhythm_from_pulse(track_pulse(onset), notes, duration), notes, duration)}
+    if "notes" in paths:
+        row["notes"] = rhythm_scores(piece, rhythm_of_notes(notes, duration), notes, duration)
+    if "piano" in paths:
+        piano_notes, piano_duration = transcribed_piano(audio)
+        row["piano"] = rhythm_scores(piece, rhythm_of_notes(piano_notes, piano_duration), piano_notes, piano_duration)
     if with_librosa_dp:
         row["librosa_dp"] = rhythm_scores(piece, rhythm_from_pulse(librosa_dp_pulse(onset), notes, duration),
                                           notes, duration)
@@ -270,7 +298,7 @@ def evaluate(index: int, piece: tempo_pieces.Piece, with_librosa_dp: bool) -> di
 
 
 def report(rows: list[dict]) -> None:
-    trackers = [name for name in ("ours", "librosa_dp") if name in rows[0]]
+    trackers = [name for name in ("ours", "notes", "piano", "librosa_dp") if name in rows[0]]
     head = f"{'piece':44s} {'true':>6s}"
     for name in trackers:
         head += f" | {name:>10s} {'A1':>2s} {'A2':>2s} {'beatF':>5s} {'dbF':>5s} {'sig':>5s}"
@@ -284,7 +312,8 @@ def report(rows: list[dict]) -> None:
         t = r["librosa"]
         print(line + f" | {t['bpm']:7.1f} {int(t['acc1']):2d} {int(t['acc2']):2d} {t['beat_f']:5.2f}")
     count = len(rows)
-    labels = {"ours": "midiscribe", "librosa_dp": "with librosa's DP (before)", "librosa": "librosa default"}
+    labels = {"ours": "midiscribe", "notes": "note onsets (general)", "piano": "note onsets (piano model)",
+              "librosa_dp": "with librosa's DP (before)", "librosa": "librosa default"}
 
     def mean(name: str, figure: str) -> float:
         return float(np.mean([r[name][figure] for r in rows]))
@@ -324,6 +353,10 @@ def main() -> None:
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")
     parser.add_argument("--previous-settings", action="store_true",
                         help="the metre settings of commit de140c6b, before bench/tempo_tune.py chose them")
+    parser.add_argument("--notes", action="store_true",
+                        help="also track the rhythm from the general model's note onsets, as stems do")
+    parser.add_argument("--piano", action="store_true",
+                        help="solo-piano pieces only, also transcribed by the piano model and tracked from its notes")
     parser.add_argument("--json", type=Path, help="also write the per-file rows here")
     args = parser.parse_args()
     ensure_fluidsynth()
@@ -338,8 +371,11 @@ def main() -> None:
         pieces = tempo_styles.second_set()
         halves = tempo_styles.second_set_tuning_half(pieces)
     for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True)):
+        if args.piano and not is_solo_piano(piece):
+            continue
         if args.half == "all" or tuning == (args.half == "tuning"):
-            rows.append(evaluate(index, piece, args.librosa_dp))
+            paths = tuple(name for name in ("notes", "piano") if getattr(args, name))
+            rows.append(evaluate(index, piece, args.librosa_dp, paths))
     report(rows)
     settings = "previous (de140c6b)" if args.previous_settings else "current"
     print(f"set: {args.set}; half: {args.half}; metre settings: {settings}; load: {os.getloadavg()}")

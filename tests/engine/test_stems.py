@@ -147,13 +147,18 @@ def test_the_beats_are_tracked_once_over_all_the_stems_notes(stems, monkeypatch)
     from midiscribe.engine import pipeline
 
     tracked: list[int] = []
-    track_rhythm = pipeline.track_rhythm
+    track_rhythm, rhythm_of_notes = pipeline.track_rhythm, pipeline.rhythm_of_notes
 
     def counting(onset_strength, notes, duration_s):
         tracked.append(len(notes))
         return track_rhythm(onset_strength, notes, duration_s)
 
+    def counting_notes(notes, duration_s):
+        tracked.append(len(notes))
+        return rhythm_of_notes(notes, duration_s)
+
     monkeypatch.setattr(pipeline, "track_rhythm", counting)
+    monkeypatch.setattr(pipeline, "rhythm_of_notes", counting_notes)
     result = transcribe_stems([("drums", stems["drums"]), ("bass", stems["bass"]), ("lead", stems["lead"], "winds")])
     assert tracked == [len(result.notes)]
 

@@ -15,7 +15,7 @@ from .instruments import Family
 from .model import MODEL_NAME
 from .note_creation import note_creator
 from .options import TranscriptionOptions
-from .rhythm import onset_strength_of_notes, track_rhythm
+from .rhythm import rhythm_of_notes, track_rhythm
 from .transcription import Transcription
 
 Progress = Callable[[float, "float | None"], None]
@@ -106,8 +106,7 @@ def with_rhythm(transcription: Transcription) -> Transcription:
     """``transcription`` with the rhythm of its notes, for transcribers without an onset posteriorgram
     (the piano model, drums, stems): the beat tracker follows the notes' onsets, weighted by velocity."""
     began = time.perf_counter()
-    transcription.rhythm = track_rhythm(onset_strength_of_notes(transcription.notes, transcription.duration_s),
-                                        transcription.notes, transcription.duration_s)
+    transcription.rhythm = rhythm_of_notes(transcription.notes, transcription.duration_s)
     transcription.timings["rhythm_s"] = time.perf_counter() - began
     return transcription
 

@@ -73,10 +73,22 @@ def track_rhythm(onset_strength: np.ndarray | None, notes: Sequence[NoteEvent], 
     return rhythm_from_pulse(track_pulse(onset_strength), notes, duration_s)
 
 
+def rhythm_of_notes(notes: Sequence[NoteEvent], duration_s: float) -> Rhythm | None:
+    """The rhythm of notes alone, for transcribers without an onset posteriorgram (the piano model,
+    drums, stems): the beat tracker follows the notes' onsets, weighted by velocity."""
+    pulse = track_pulse(onset_strength_of_notes(notes, duration_s), seconds_of_frames=even_frame_times)
+    return rhythm_from_pulse(pulse, notes, duration_s)
+
+
+def even_frame_times(frames: np.ndarray) -> np.ndarray:
+    """Seconds of frames on the even grid ``onset_strength_of_notes`` lays its onsets on."""
+    return np.asarray(frames, dtype=np.float64) / FRAMES_PER_SECOND
+
+
 def onset_strength_of_notes(notes: Sequence[NoteEvent], duration_s: float) -> np.ndarray:
-    """An onset-strength signal at the model's frame rate made from note onsets, for transcribers that
-    have no onset posteriorgram: each onset adds its velocity (0..1) to its frame, spread over the
-    neighbouring frames as a posterior's peak is."""
+    """An onset-strength signal at the model's frame rate made from note onsets, on an even grid (frame
+    ``i`` is ``i / FRAMES_PER_SECOND`` seconds: ``even_frame_times``): each onset adds its velocity
+    (0..1) to its frame, spread over the neighbouring frames as a posterior's peak is."""
     frames = max(1, int(np.ceil(duration_s * FRAMES_PER_SECOND)) + 1)
     strength = np.zeros(frames, dtype=np.float64)
     if notes:
