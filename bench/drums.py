@@ -3,6 +3,7 @@
     .venv/bin/python bench/drums.py                     # the held-back half (the figures the README quotes)
     .venv/bin/python bench/drums.py --half tuning       # the half settings are chosen on
     .venv/bin/python bench/drums.py --set onset_threshold.kick=0.2 --half tuning   # try a setting
+    .venv/bin/python bench/drums.py --tempo             # also the tempo and beats tracked from the drum notes
 
 The dev set is generated here: bench/drum_patterns.py writes the patterns (ten styles, four variants
 each: two for tuning, two held back), and each is rendered on channel 10 with three General MIDI sound
@@ -41,6 +42,7 @@ SECONDS_PER_PATTERN = 24.0
 GAP_S = 4.0  # silence between patterns in the one rendering per sound font (reverb tails die out)
 RENDER_RATE = 44_100
 TOLERANCE_S = 0.05
+DRUM_LEAD_IN_S = 0.5  # drum_patterns.play starts every pattern's first beat here
 
 # The transcriber's classes, by the GM key it writes, in the bench's classes.
 WRITTEN_CLASS = {36: "kick", 38: "snare", 42: "hihat", 46: "hihat", 41: "tom", 45: "tom", 48: "tom",
@@ -205,8 +207,35 @@ def parse_settings(pairs: list[str]):
     return DrumSettings.with_overrides(dict(pair.split("=", 1) for pair in pairs))
 
 
-def evaluate(items: list[Item], settings) -> tuple[dict[str, Counts], dict[str, dict[str, Counts]], float, float]:
+def true_beats(pattern: drum_patterns.Pattern, reference: dict) -> tuple[float, np.ndarray]:
+    """(tempo, beat times) of the notated beat: the quarter note, or 6/8's dotted quarter."""
+    _, _, quarters_per_bar = drum_patterns.STYLES[pattern.style]
+    quarters_per_beat = 1.5 if quarters_per_bar == 3.0 else 1.0
+    period = 60.0 / reference["tempo_bpm"] * quarters_per_beat
+    last = max(t for t, _, _ in reference["onsets"])
+    return 60.0 / period, DRUM_LEAD_IN_S + period * np.arange(int((last - DRUM_LEAD_IN_S) / period + 1e-6) + 1)
+
+
+def tempo_figures(rows: list[tuple[str, float, float, np.ndarray]]) -> str:
+    """Acc1, Acc2 and beat F (mir_eval, 70 ms, first 5 s skipped) of the rhythm tracked from the drum notes."""
+    sys.path.insert(0, str(BENCH))
+    from tempo import ACC2_LEVELS, beat_f, ensure_bench_packages, tempo_right
+
+    ensure_bench_packages()
+    lines = ["| style | files | Acc1 | Acc2 | beat F |", "|---|---|---|---|---|"]
+    scored = [(style, tempo_right(ours, truth), tempo_right(ours, truth, ACC2_LEVELS), beat_f(beats, found))
+              for style, truth, ours, beats, found in rows]
+    for style in [*dict.fromkeys(row[0] for row in scored), None]:
+        mine = [row for row in scored if style is None or row[0] == style]
+        lines.append(f"| {style or 'all'} | {len(mine)} | {np.mean([r[1] for r in mine]):.0%} | "
+                     f"{np.mean([r[2] for r in mine]):.0%} | {np.mean([r[3] for r in mine]):.3f} |")
+    return "\n".join(lines)
+
+
+def evaluate(items: list[Item], settings, tempo_rows: list | None = None,
+             ) -> tuple[dict[str, Counts], dict[str, dict[str, Counts]], float, float]:
     from midiscribe.engine.drums import transcribe_drums
+    from midiscribe.engine.rhythm import rhythm_of_notes
 
     totals = {name: Counts() for name in SCORED}
     per_font = {font: {name: Counts() for name in SCORED} for font in SOUND_FONTS}
@@ -218,6 +247,11 @@ def evaluate(items: list[Item], settings) -> tuple[dict[str, Counts], dict[str, 
         result = transcribe_drums(item.wav, settings=settings)
         wall_s += time.perf_counter() - began
         audio_s += result.duration_s
+        if tempo_rows is not None:
+            truth, beats = true_beats(item.pattern, json.loads(item.reference.read_text()))
+            rhythm = rhythm_of_notes(result.notes, result.duration_s, drum=[True] * len(result.notes))
+            tempo_rows.append((item.pattern.style, truth, rhythm.tempo_bpm if rhythm else float("nan"), beats,
+                               np.asarray(rhythm.beats if rhythm else ())))
         for name, counts in score(reference, result.notes).items():
             totals[name].add(counts)
             per_font[item.font][name].add(counts)
@@ -353,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a DrumSettings field (dotted for per-class values), for tuning")
     parser.add_argument("--style", action="append", default=[], help="only these styles (diagnosis, not scoring)")
+    parser.add_argument("--tempo", action="store_true",
+                        help="also score the tempo and beats tracked from the transcribed drum notes")
     parser.add_argument("--sweep", action="store_true",
                         help="print each group's best onset threshold on the chosen half (use on the tuning half)")
     args = parser.parse_args(argv)
@@ -368,12 +404,16 @@ def main(argv: list[str] | None = None) -> int:
         best = sweep(items, settings)
         print("  " + " ".join(f"--set {name}={value}" for name, value in best.items()))
         return 0
-    totals, per_font, audio_s, wall_s = evaluate(items, settings)
+    tempo_rows = [] if args.tempo else None
+    totals, per_font, audio_s, wall_s = evaluate(items, settings, tempo_rows)
     print(f"\nDrum onset F1 ({TOLERANCE_S * 1000:.0f} ms) on the {args.half} half: {len(patterns)} patterns x "
           f"{len(SOUND_FONTS)} sound fonts, {audio_s / 60:.1f} min of audio, "
           f"transcribed at {audio_s / wall_s:.0f}x real time")
     print(table({**{font: counts for font, counts in per_font.items()}, "all": totals}))
     print(detail(totals))
+    if tempo_rows:
+        print(f"\nTempo and beats tracked from the drum notes on the {args.half} half:")
+        print(tempo_figures(tempo_rows))
     if args.overrides:
         print("settings:", " ".join(args.overrides))
     return 0

@@ -146,7 +146,7 @@ def transcribed(audio: Path) -> tuple[np.ndarray, list, float]:
 def transcribed_piano(audio: Path) -> tuple[list, float]:
     """(notes, duration) of the piano model's transcription, cached like ``transcribed``'s."""
     from midiscribe.engine.options import TranscriptionOptions
-    from midiscribe.engine.piano import transcribe_piano
+    from midiscribe.engine.piano.pipeline import transcribe_piano
     from midiscribe.engine.transcription import NoteEvent
 
     cached = audio.with_suffix(f".piano-{engine_fingerprint()}.npz")

@@ -10,7 +10,7 @@ import pytest
 from midiscribe.engine import beats
 from midiscribe.engine.metre import NoteArrays
 from midiscribe.engine.notes import frame_times
-from midiscribe.engine.rhythm import Rhythm, aligned_to_notes, extended, rhythm_of_notes, track_rhythm
+from midiscribe.engine.rhythm import Rhythm, aligned_to_notes, extended, onset_weights, rhythm_of_notes, track_rhythm
 from midiscribe.engine.transcription import NoteEvent
 
 FRAMES_PER_SECOND = 22050 / 256
@@ -109,3 +109,60 @@ def test_beats_from_note_onsets_stay_on_the_notes_to_the_end():
     errors = np.array([np.min(np.abs(found - t)) for t in true_beats])
     assert errors.max() < 0.02, f"worst beat {errors.max() * 1000:.0f} ms off, at {true_beats[errors.argmax()]:.1f} s"
     assert rhythm.tempo_bpm == pytest.approx(120.0, rel=0.01)
+
+
+def oom_pah(bpm: float, beats_count: int) -> tuple[np.ndarray, list[NoteEvent]]:
+    """A long bass note on every beat and a short three-note chord half-way: the "pah" carries more
+    velocity in all than the "oom"."""
+    true_beats = 0.5 + np.arange(beats_count) * 60.0 / bpm
+    notes = [NoteEvent(t, t + 0.5, 40, 80 / 127) for t in true_beats]
+    notes += [NoteEvent(t + 30.0 / bpm, t + 30.0 / bpm + 0.15, pitch, 70 / 127)
+              for t in true_beats[:-1] for pitch in (60, 64, 67)]
+    notes.sort(key=lambda note: note.start_s)
+    return true_beats, notes
+
+
+def test_beats_from_note_onsets_fall_on_the_bass_not_on_the_off_beat_chords():
+    true_beats, notes = oom_pah(100.0, 100)
+    rhythm = rhythm_of_notes(notes, true_beats[-1] + 1.0)
+    found = np.asarray(rhythm.beats)
+    errors = np.array([np.min(np.abs(found - t)) for t in true_beats[2:-2]])
+    assert np.median(errors) < 0.03, f"beats {np.median(errors) * 1000:.0f} ms from the bass notes (median)"
+
+
+def test_onset_weights_count_length_and_bass_but_read_drum_keys_as_drums():
+    low_long = NoteEvent(1.0, 2.0, 40, 0.5)
+    high_long = NoteEvent(1.0, 2.0, 72, 0.5)
+    high_short = NoteEvent(1.0, 1.25, 76, 0.5)
+    high_loud = NoteEvent(1.0, 2.0, 79, 1.0)
+    weights = onset_weights([low_long, high_long, high_short, high_loud])
+    assert weights[0] == pytest.approx(2 * weights[1])  # the bass counts double
+    assert weights[2] == pytest.approx(weights[1] / 2)  # a quarter of the length: half the weight
+    assert weights[3] == pytest.approx(2 * weights[1], rel=0.02)  # twice the velocity (MIDI-rounded): twice the weight
+    kick, hat = NoteEvent(1.0, 1.1, 36, 0.5), NoteEvent(1.0, 1.1, 42, 0.5)
+    mixed = onset_weights([kick, hat, low_long, high_long], drum=[True, True, False, False])
+    # Drum keys are not pitches: the kick is no bass, and the pitched bass is found among the pitched notes.
+    assert mixed[0] == pytest.approx(mixed[1]) and mixed[2] == pytest.approx(2 * mixed[3])
+
+
+def test_with_rhythm_reads_the_drum_tracks_hits_as_drums(monkeypatch):
+    from midiscribe.engine import pipeline
+    from midiscribe.engine.instruments import Family
+    from midiscribe.engine.options import TranscriptionOptions
+    from midiscribe.engine.transcription import Track, Transcription
+
+    true_beats, pitched = oom_pah(100.0, 40)
+    hits = [NoteEvent(t, t + 0.1, 36, 0.9) for t in true_beats] + [NoteEvent(t + 0.3, t + 0.4, 42, 0.5) for t in true_beats]
+    tracks = [Track.for_family("drums", Family.DRUMS, hits), Track.for_family("keys", Family.PIANO, pitched)]
+    seen = {}
+    original = pipeline.rhythm_of_notes
+
+    def recording(notes, duration_s, drum=None):
+        seen.update(notes=notes, drum=drum)
+        return original(notes, duration_s, drum)
+
+    monkeypatch.setattr(pipeline, "rhythm_of_notes", recording)
+    result = pipeline.with_rhythm(Transcription.from_tracks(tracks, true_beats[-1] + 1.0, TranscriptionOptions()))
+    flagged = {(note.pitch, note.start_s) for note, is_drum in zip(seen["notes"], seen["drum"], strict=True) if is_drum}
+    assert flagged == {(note.pitch, note.start_s) for note in hits}
+    assert result.rhythm.tempo_bpm == pytest.approx(100.0, rel=0.02)

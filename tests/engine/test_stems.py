@@ -153,9 +153,9 @@ def test_the_beats_are_tracked_once_over_all_the_stems_notes(stems, monkeypatch)
         tracked.append(len(notes))
         return track_rhythm(onset_strength, notes, duration_s)
 
-    def counting_notes(notes, duration_s):
+    def counting_notes(notes, duration_s, drum=None):
         tracked.append(len(notes))
-        return rhythm_of_notes(notes, duration_s)
+        return rhythm_of_notes(notes, duration_s, drum)
 
     monkeypatch.setattr(pipeline, "track_rhythm", counting)
     monkeypatch.setattr(pipeline, "rhythm_of_notes", counting_notes)

@@ -104,9 +104,12 @@ def transcribe(
 
 def with_rhythm(transcription: Transcription) -> Transcription:
     """``transcription`` with the rhythm of its notes, for transcribers without an onset posteriorgram
-    (the piano model, drums, stems): the beat tracker follows the notes' onsets, weighted by velocity."""
+    (the piano model, drums, stems): the beat tracker follows the notes' onsets (``rhythm_of_notes``),
+    the drum tracks' hits read as drums. The order of the notes does not matter to it."""
     began = time.perf_counter()
-    transcription.rhythm = rhythm_of_notes(transcription.notes, transcription.duration_s)
+    tracks = transcription.instrument_tracks()
+    transcription.rhythm = rhythm_of_notes([note for track in tracks for note in track.notes], transcription.duration_s,
+                                           drum=[track.is_drum for track in tracks for _ in track.notes])
     transcription.timings["rhythm_s"] = time.perf_counter() - began
     return transcription
 
