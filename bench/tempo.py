@@ -3,6 +3,13 @@
     .venv/bin/python bench/tempo.py --half held-back      # the figures to report (second set)
     .venv/bin/python bench/tempo.py --half tuning         # the half settings are chosen on
     .venv/bin/python bench/tempo.py --set first --half all --librosa-dp   # the first 40, librosa's DP beside ours
+    .venv/bin/python bench/tempo.py --half held-back --notes     # also the rhythm tracked from the note onsets
+    .venv/bin/python bench/tempo.py --half held-back --piano     # solo piano only, also through the piano model
+
+``--notes`` and ``--piano`` score the path the transcribers without an onset posteriorgram take (the piano
+model, drums, stems): the beat tracker on the note onsets (``engine.rhythm.rhythm_of_notes``), on the
+general model's notes (``--notes``) or the piano model's (``--piano``, transcriptions cached beside the
+general model's).
 
 Timing figures are bench/tempo_speed.py's; the settings search is bench/tempo_tune.py.
 

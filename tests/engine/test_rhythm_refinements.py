@@ -1,6 +1,8 @@
 """The refinements of the rhythm found on the tempo dev set, each on material the tests write: the tempo
 curve keeps its metrical level through a tempo change, the beats move onto the notes when the onset
-posterior is late, the beats are continued at a steady period, and the tempo does not tip with a frame."""
+posterior is late, the beats are continued at a steady period, and the tempo does not tip with a frame;
+and the rhythm of note onsets alone (piano model, drums, stems): it stays on the notes to the end, takes
+the bass over off-beat chords, and reads drum hits as drums."""
 
 from __future__ import annotations
 
@@ -10,7 +12,14 @@ import pytest
 from midiscribe.engine import beats
 from midiscribe.engine.metre import NoteArrays
 from midiscribe.engine.notes import frame_times
-from midiscribe.engine.rhythm import Rhythm, aligned_to_notes, extended, onset_weights, rhythm_of_notes, track_rhythm
+from midiscribe.engine.rhythm import (
+    Rhythm,
+    aligned_to_notes,
+    extended,
+    onset_weights,
+    rhythm_of_notes,
+    track_rhythm,
+)
 from midiscribe.engine.transcription import NoteEvent
 
 FRAMES_PER_SECOND = 22050 / 256
