@@ -216,7 +216,7 @@ def true_beats(pattern: drum_patterns.Pattern, reference: dict) -> tuple[float, 
     return 60.0 / period, DRUM_LEAD_IN_S + period * np.arange(int((last - DRUM_LEAD_IN_S) / period + 1e-6) + 1)
 
 
-def tempo_figures(rows: list[tuple[str, float, float, np.ndarray]]) -> str:
+def tempo_figures(rows: list[tuple[str, float, float, np.ndarray, np.ndarray]]) -> str:
     """Acc1, Acc2 and beat F (mir_eval, 70 ms, first 5 s skipped) of the rhythm tracked from the drum notes."""
     sys.path.insert(0, str(BENCH))
     from tempo import ACC2_LEVELS, beat_f, ensure_bench_packages, tempo_right
