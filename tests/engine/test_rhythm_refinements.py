@@ -139,7 +139,7 @@ def test_beats_from_note_onsets_fall_on_the_bass_not_on_the_off_beat_chords():
     assert np.median(errors) < 0.03, f"beats {np.median(errors) * 1000:.0f} ms from the bass notes (median)"
 
 
-def test_onset_weights_count_length_and_bass_but_read_drum_keys_as_drums():
+def test_onset_weights_count_length_and_bass_and_read_drum_keys_as_drums():
     low_long = NoteEvent(1.0, 2.0, 40, 0.5)
     high_long = NoteEvent(1.0, 2.0, 72, 0.5)
     high_short = NoteEvent(1.0, 1.25, 76, 0.5)
@@ -148,10 +148,12 @@ def test_onset_weights_count_length_and_bass_but_read_drum_keys_as_drums():
     assert weights[0] == pytest.approx(2 * weights[1])  # the bass counts double
     assert weights[2] == pytest.approx(weights[1] / 2)  # a quarter of the length: half the weight
     assert weights[3] == pytest.approx(2 * weights[1], rel=0.02)  # twice the velocity (MIDI-rounded): twice the weight
-    kick, hat = NoteEvent(1.0, 1.1, 36, 0.5), NoteEvent(1.0, 1.1, 42, 0.5)
-    mixed = onset_weights([kick, hat, low_long, high_long], drum=[True, True, False, False])
-    # Drum keys are not pitches: the kick is no bass, and the pitched bass is found among the pitched notes.
-    assert mixed[0] == pytest.approx(mixed[1]) and mixed[2] == pytest.approx(2 * mixed[3])
+    kick, snare, hat, ride = (NoteEvent(1.0, 1.1, key, 0.5) for key in (36, 38, 42, 51))
+    mixed = onset_weights([kick, snare, hat, ride, low_long, high_long], drum=[True] * 4 + [False] * 2)
+    # Drum keys are not pitches: the kick is no bass, and the pitched bass is found among the pitched notes;
+    # hi-hats and rides, which keep time in the subdivisions, count half.
+    assert mixed[0] == pytest.approx(mixed[1]) and mixed[4] == pytest.approx(2 * mixed[5])
+    assert mixed[2] == pytest.approx(mixed[0] / 2) and mixed[3] == pytest.approx(mixed[0] / 2)
 
 
 def test_with_rhythm_reads_the_drum_tracks_hits_as_drums(monkeypatch):
@@ -175,3 +177,16 @@ def test_with_rhythm_reads_the_drum_tracks_hits_as_drums(monkeypatch):
     flagged = {(note.pitch, note.start_s) for note, is_drum in zip(seen["notes"], seen["drum"], strict=True) if is_drum}
     assert flagged == {(note.pitch, note.start_s) for note in hits}
     assert result.rhythm.tempo_bpm == pytest.approx(100.0, rel=0.02)
+
+
+def test_a_drum_groove_is_not_read_at_its_hi_hats_rate():
+    # A ballad groove at 72 BPM: kick on 1 and 3, snare on 2 and 4, closed hi-hat on every eighth. With
+    # the hats counting as much as the kick and snare it was read at 143.6 BPM, the hats' rate.
+    beat_s = 60.0 / 72.0
+    hits = []
+    for beat in range(96):
+        t = 0.5 + beat * beat_s
+        hits.append(NoteEvent(t, t + 0.1, 36 if beat % 2 == 0 else 38, 100 / 127))
+        hits += [NoteEvent(t + half * beat_s / 2, t + half * beat_s / 2 + 0.1, 42, 90 / 127) for half in (0, 1)]
+    rhythm = rhythm_of_notes(hits, 0.5 + 96 * beat_s + 1.0, drum=[True] * len(hits))
+    assert rhythm.tempo_bpm == pytest.approx(72.0, rel=0.04)
