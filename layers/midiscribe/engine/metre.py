@@ -107,12 +107,17 @@ def weight_on_and_between(beats: np.ndarray, notes: NoteArrays) -> tuple[float, 
     return on_beats, between
 
 
+def nearest_beat(beats: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Index of the beat nearest each time (``beats`` sorted, at least two)."""
+    nearest = np.clip(np.searchsorted(beats, times), 1, len(beats) - 1)
+    return nearest - ((times - beats[nearest - 1]) < (beats[nearest] - times))
+
+
 def beat_marks(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
     """(marks, beats) z-scored marks of a downbeat at each beat."""
     count = len(beats)
     period = np.median(np.diff(beats))
-    nearest = np.clip(np.searchsorted(beats, notes.starts), 1, count - 1)
-    nearest -= (notes.starts - beats[nearest - 1]) < (beats[nearest] - notes.starts)
+    nearest = nearest_beat(beats, notes.starts)
     on_beat = np.abs(notes.starts - beats[nearest]) <= ONSET_TOLERANCE * period
     index, amplitude = nearest[on_beat], notes.amplitudes[on_beat]
     lengths = np.minimum(notes.ends[on_beat] - notes.starts[on_beat], 4 * period) / period

@@ -15,7 +15,7 @@ import numpy as np
 
 from .beats import track_pulse
 from .key import Key, estimate_key
-from .metre import NoteArrays, find_metre
+from .metre import NoteArrays, find_metre, nearest_beat
 from .notes import FRAMES_PER_SECOND
 from .transcription import NoteEvent
 
@@ -165,9 +165,7 @@ def aligned_to_notes(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
     if len(beats) < 2 or len(notes.starts) < MIN_ALIGN_NOTES:
         return beats
     period = float(np.median(np.diff(beats)))
-    nearest = np.clip(np.searchsorted(beats, notes.starts), 1, len(beats) - 1)
-    nearest -= (notes.starts - beats[nearest - 1]) < (beats[nearest] - notes.starts)
-    offsets = notes.starts - beats[nearest]
+    offsets = notes.starts - beats[nearest_beat(beats, notes.starts)]
     near = np.abs(offsets) <= ALIGN_WINDOW * period
     if near.sum() < MIN_ALIGN_NOTES:
         return beats
