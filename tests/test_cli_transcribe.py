@@ -315,3 +315,20 @@ def test_a_plain_transcription_never_imports_music21(inputs, tmp_path):
     assert result.returncode == 0, result.stderr[-500:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
     assert (out / "melody.mid").exists()
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, 1), ("2", 2)])
+def test_the_command_runs_numpys_blas_on_one_thread_unless_told_otherwise(given, expected):
+    import os
+
+    environment = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        environment["OPENBLAS_NUM_THREADS"] = given
+    probe = ("import midiscribe.cli, numpy\n"
+             "from threadpoolctl import threadpool_info\n"
+             "print(sorted({lib['num_threads'] for lib in threadpool_info() if lib['user_api'] == 'blas'}))")
+    shown = subprocess.run([sys.executable, "-c", probe], env=environment, capture_output=True, text=True,
+                           check=True).stdout.strip()
+    if shown == "[]":
+        pytest.skip("numpy here has no BLAS library that threadpoolctl can see")
+    assert shown == f"[{expected}]"

@@ -738,3 +738,11 @@ def test_transformed_api_authorizes_everything_but_the_public_routes(transformed
     assert set(api["Body"]["x-amazon-apigateway-binary-media-types"]) >= {"multipart/form-data", "audio/*"}
     plan_stage = transformed["Resources"]["ApiUsagePlan"]["Properties"]["ApiStages"][0]["Stage"]
     assert plan_stage == {"Ref": "MidiscribeApiStage"}
+
+
+def test_the_worker_and_the_command_run_numpys_blas_on_one_thread(template):
+    """The engine splits its own products over the CPUs; an OpenBLAS pool beside its threads contends."""
+    worker = functions(template)["TranscribeFunction"]["Properties"]
+    assert worker["Environment"]["Variables"]["OPENBLAS_NUM_THREADS"] == "1"
+    command = (PACKAGE_ROOT / "midiscribe" / "cli" / "__init__.py").read_text(encoding="utf-8")
+    assert 'os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")' in command

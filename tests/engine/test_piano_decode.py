@@ -101,3 +101,64 @@ def test_scores_computed_block_by_block_decode_as_the_whole_matrix_does():
     assert len(dense) > 10
     for name in ("track", "begin", "end"):
         np.testing.assert_array_equal(getattr(blocked, name), getattr(dense, name))
+
+
+@pytest.mark.parametrize("cpus", [2, 3, 8])
+def test_tracks_decoded_side_by_side_in_a_pool_give_the_same_intervals(monkeypatch, cpus):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from midiscribe.engine.piano import decode as decoding
+
+    monkeypatch.setattr(decoding, "available_cpus", lambda: cpus)  # slices of 5 tracks: 3+2, 2+1+2, 1 each
+    rng = np.random.default_rng(11)
+    tracks, frames, size = 5, 150, 16
+    query = rng.normal(0, 0.3, size=(tracks, frames, size)).astype(np.float32)
+    key = rng.normal(0, 0.3, size=(tracks, frames, size)).astype(np.float32)
+    singletons = rng.normal(-0.5, 1.0, size=(tracks, frames)).astype(np.float32)
+    starts = np.array([0, 3, 70, 149, 200])
+
+    alone = decode(IntervalScores(query, key), singletons, starts)
+    with ThreadPoolExecutor(cpus) as pool:
+        split = decode(IntervalScores(query, key), singletons, starts, pool)
+
+    assert len(alone) > 10
+    for name in ("track", "begin", "end"):
+        np.testing.assert_array_equal(getattr(split, name), getattr(alone, name))
+
+
+def test_an_error_in_one_slice_of_tracks_is_raised_not_lost():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from midiscribe.engine.piano.decode import over_tracks
+
+    def work(part: slice) -> None:
+        if part.start > 0:
+            raise RuntimeError("slice failed")
+
+    with ThreadPoolExecutor(2) as pool, pytest.raises(RuntimeError, match="slice failed"):
+        over_tracks(pool, 4, work)
+
+
+def test_the_scorer_projects_slices_of_tracks_in_a_pool_as_it_does_whole():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from midiscribe.engine.piano.config import SCORE_SIZE, UPSAMPLE_PHASES
+    from midiscribe.engine.piano.scorer import IntervalScorer
+
+    rng = np.random.default_rng(3)
+    weights = {
+        "backbone.upConv1dSkip.weight": rng.normal(0, 0.1, (SCORE_SIZE, SCORE_SIZE, UPSAMPLE_PHASES)),
+        "backbone.upConv1dSkip.bias": rng.normal(0, 0.1, SCORE_SIZE),
+        "scorer.map.0.weight": rng.normal(0, 0.1, (2 * SCORE_SIZE + 1, SCORE_SIZE)),
+        "scorer.map.0.bias": rng.normal(0, 0.1, 2 * SCORE_SIZE + 1),
+    }
+    scorer = IntervalScorer(weights)
+    context = rng.normal(0, 1, (7, 88, SCORE_SIZE)).astype(np.float32)
+
+    scores, singletons = scorer(context)
+    with ThreadPoolExecutor(2) as pool:
+        split_scores, split_singletons = scorer(context, pool)
+
+    np.testing.assert_array_equal(split_scores.query, scores.query)
+    np.testing.assert_array_equal(split_scores.key, scores.key)
+    np.testing.assert_array_equal(split_singletons, singletons)

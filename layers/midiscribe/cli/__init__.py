@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from .. import __version__
+# numpy's BLAS on one thread in midiscribe's own processes (the worker's environment says the same):
+# the engine splits its products over the CPUs itself (the piano decoder's tracks, stems side by side),
+# and an OpenBLAS pool beside those threads spins for the CPUs they hold (the piano decoder ran 3-10
+# times slower; bench/README.md). OpenBLAS reads it once, when numpy loads it, so this comes before
+# anything imports numpy; a value already set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from .. import __version__  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,18 +3,23 @@
 Per 16-second segment: the front end (numpy) and the network (onnxruntime) give interval scores for
 90 tracks, the semi-CRF decoder picks intervals, the note heads give their velocities and refined
 times, and the stitcher joins them to the previous segments' notes. Decoding the audio and the front
-end run in a thread ahead of the network, so they overlap it.
+end run in a thread ahead of the network, so they overlap it. The scorer's and the decoder's matrix
+products are split over the tracks, one slice per CPU in threads of our own: midiscribe's processes
+run numpy's BLAS on one thread (``cli/__init__.py``, the worker's environment), because OpenBLAS's own
+pool spins for CPUs that the network, the front end or other stems hold.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
 from ..audio import AudioStream
 from ..inference import Prefetcher
 from ..instruments import Family
+from ..model import available_cpus
 from ..options import TranscriptionOptions
 from ..transcription import NoteEvent, PedalEvent, Transcription
 from .config import SAMPLE_RATE
@@ -70,13 +75,14 @@ def transcribe_piano(
                 timings["features_s"] += time.perf_counter() - began
                 yield begin_time, computed
 
-        with closing(Prefetcher(features(), depth=PREFETCH_SEGMENTS)) as prefetched:
+        with ThreadPoolExecutor(available_cpus(), thread_name_prefix="midiscribe-piano") as pool, \
+                closing(Prefetcher(features(), depth=PREFETCH_SEGMENTS)) as prefetched:
             for begin_time, segment_features in prefetched:
                 began = time.perf_counter()
                 context = model.network(segment_features)
                 network_done = time.perf_counter()
-                scores, singletons = model.scorer(context)
-                intervals = decode(scores, singletons, stitcher.start_frames)
+                scores, singletons = model.scorer(context, pool)
+                intervals = decode(scores, singletons, stitcher.start_frames, pool)
                 del scores
                 decoded = time.perf_counter()
                 attributes = model.heads(context, intervals.track, intervals.begin, intervals.end)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import Executor
 
 import numpy as np
 
@@ -44,12 +45,15 @@ class IntervalScorer:
         self.parts = [(np.ascontiguousarray(weight[:, columns.ravel()]), bias[columns.ravel()])
                       for columns in (column[:, :SCORE_SIZE], column[:, SCORE_SIZE : 2 * SCORE_SIZE], column[:, -1:])]
 
-    def __call__(self, context: np.ndarray) -> tuple[IntervalScores, np.ndarray]:
-        """``context``: (tracks, steps, 256). Returns the interval scores and (tracks, frames) singletons."""
+    def __call__(self, context: np.ndarray, pool: Executor | None = None) -> tuple[IntervalScores, np.ndarray]:
+        """``context``: (tracks, steps, 256). Returns the interval scores and (tracks, frames) singletons.
+        With a ``pool``, the products run side by side (each whole, so the result is the same to the bit)."""
         tracks, steps, _ = context.shape
         tokens = context.reshape(tracks * steps, -1)
-        query, key, singletons = (
-            (tokens @ weight + bias).reshape(tracks, steps * UPSAMPLE_PHASES, -1)[:, :SEGMENT_FRAMES]
-            for weight, bias in self.parts
-        )
+
+        def project(part: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+            weight, bias = part
+            return (tokens @ weight + bias).reshape(tracks, steps * UPSAMPLE_PHASES, -1)[:, :SEGMENT_FRAMES]
+
+        query, key, singletons = pool.map(project, self.parts) if pool else map(project, self.parts)
         return IntervalScores(query, key), np.ascontiguousarray(singletons[:, :, 0])
