@@ -166,3 +166,27 @@ def tied_notes(score) -> list[tuple[Fraction, Fraction, int]]:
                     joined.append((start, length, midi))
     assert not sounding, f"ties left open: {sounding}"
     return joined
+
+
+def test_drum_tracks_stay_out_of_the_score(schema):
+    """A drum hit's key is not a pitch: a kick (36), snare (38) and hi-hat (42) were notated as C2, D2 and
+    F-sharp2 on the piano staves of a stems task. The score notates the pitched tracks; drums alone give
+    empty bars."""
+    from music21 import converter
+
+    from midiscribe.engine.instruments import Family
+    from midiscribe.engine.transcription import Track
+
+    waltz_transcription, written = waltz()
+    hits = [NoteEvent(1.0 + BEAT_S * beat, 1.1 + BEAT_S * beat, (36, 38, 42)[beat % 3], 0.8) for beat in range(18)]
+    tracks = [Track.for_family("drums", Family.DRUMS, hits), Track.for_family("keys", Family.PIANO, waltz_transcription.notes)]
+    band = Transcription.from_tracks(tracks, 25.0, waltz_transcription.options)
+    band.rhythm = waltz_transcription.rhythm
+    drums_alone = Transcription.from_tracks(tracks[:1], 25.0, waltz_transcription.options)
+    drums_alone.rhythm = waltz_transcription.rhythm
+    for transcription, expected in ((band, written), (drums_alone, [])):
+        buffer = io.BytesIO()
+        transcription.write_musicxml(buffer)
+        assert list(schema.iter_errors(io.BytesIO(buffer.getvalue()))) == []
+        score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+        assert sorted(tied_notes(score)) == sorted(expected)

@@ -3,7 +3,7 @@
 Notes are quantised to the quantize option's grid (sixteenths when it is off) of the MIDI file's
 beats, so bars, beats and the pickup are the MIDI file's too. Material that spans the piano's two
 clefs is split at middle C onto a treble and a bass staff joined by a brace; otherwise one staff
-takes the clef that suits it. The key signature is the estimated key, the metronome mark the
+takes the clef that suits it. Drum tracks are left out (their notes are drum keys, not pitches). The key signature is the estimated key, the metronome mark the
 tracked tempo.
 
 Each staff is one voice of chords: it is cut at its bar lines and wherever a note starts or ends,
@@ -223,7 +223,9 @@ def build_score(transcription: Transcription):
     grid = transcription.options.quantize if transcription.options.quantize != "off" else DEFAULT_SCORE_GRID
     quantized = transcription.quantized(grid)
     tempo_map = tempo_map_for(quantized)
-    notes = quantized.notes
+    # A drum hit's General MIDI key is not a pitch: only the pitched tracks are notated.
+    notes = sorted((note for track in quantized.instrument_tracks() if not track.is_drum for note in track.notes),
+                   key=lambda note: (note.start_s, note.pitch))
     starts = tempo_map.quarters_at([n.start_s for n in notes]) if notes else np.zeros(0)
     ends = tempo_map.quarters_at([n.end_s for n in notes]) if notes else np.zeros(0)
     staff_notes = [StaffNote(quarter_fraction(start), quarter_fraction(end), item.pitch, item.velocity)
