@@ -210,10 +210,11 @@ class Submissions:
         task_stems, longest_s, total_bytes = [], None, 0
         # Every stem's header and path is checked before the first upload is stored.
         checked = []
-        transcribers = stem_transcribers(families, request.options)
+        # The worker bounds every stem by the strictest limit among what runs (the piano model's, if a stem takes it).
+        strictest = min(stem_transcribers(families, request.options).values(), key=self.settings.transcription_limit_s)
         for stem in request.stems:
             with naming_stem(stem.name):
-                checked.append(self._check_source(owner_id, stem.audio, None, transcribers[stem.name], stem=True))
+                checked.append(self._check_source(owner_id, stem.audio, None, strictest, stem=True))
         for stem, (duration_s, size) in zip(request.stems, checked, strict=True):
             # Each stem's upload in a folder of its own, under the caller's prefix (names are unique).
             folder = f"{task_id}/{safe_name(stem.name, default='stem')}"
