@@ -455,6 +455,8 @@ def test_form_stems_are_json_text() -> None:
          "AMBIGUOUS_AUDIO_SOURCE", "give one"),
         ({"json": {"stem.bass": "https://e.com/a"}}, "INVALID_STEMS", "multipart/form-data"),
         ({"data": {"stem.bass.instrument": "bass"}}, "INVALID_STEMS", "no file part stem.bass"),
+        ({"files": {"stem.lead": ("a.wav", b"RIFF")}, "data": {"stem.lead.instrument": "kazoo"}},
+         "INVALID_STEMS", "stem.lead.instrument: instrument 'kazoo' is not known"),
         ({"files": {"stem.": ("a.wav", b"RIFF")}}, "INVALID_STEM_NAME", "has no name"),
         ({"files": {"stem.a/b": ("a.wav", b"RIFF")}}, "INVALID_STEM_NAME", "letters, digits"),
         ({"files": {"stem.bass": ("a.wav", b"")}}, "EMPTY_FILE", "stem.bass"),

@@ -179,14 +179,36 @@ def test_with_rhythm_reads_the_drum_tracks_hits_as_drums(monkeypatch):
     assert result.rhythm.tempo_bpm == pytest.approx(100.0, rel=0.02)
 
 
-def test_a_drum_groove_is_not_read_at_its_hi_hats_rate():
-    # A ballad groove at 72 BPM: kick on 1 and 3, snare on 2 and 4, closed hi-hat on every eighth. With
-    # the hats counting as much as the kick and snare it was read at 143.6 BPM, the hats' rate.
-    beat_s = 60.0 / 72.0
+def groove(bpm: float, beats_count: int) -> list[NoteEvent]:
+    """Kick on 1 and 3, snare on 2 and 4, closed hi-hat on every eighth, from 0.5 s."""
+    beat_s = 60.0 / bpm
     hits = []
-    for beat in range(96):
+    for beat in range(beats_count):
         t = 0.5 + beat * beat_s
         hits.append(NoteEvent(t, t + 0.1, 36 if beat % 2 == 0 else 38, 100 / 127))
         hits += [NoteEvent(t + half * beat_s / 2, t + half * beat_s / 2 + 0.1, 42, 90 / 127) for half in (0, 1)]
-    rhythm = rhythm_of_notes(hits, 0.5 + 96 * beat_s + 1.0, drum=[True] * len(hits))
+    return hits
+
+
+def test_a_drum_groove_is_not_read_at_its_hi_hats_rate():
+    # A ballad groove at 72 BPM. With the hats counting as much as the kick and snare it was read at
+    # 143.6 BPM, the hats' rate.
+    hits = groove(72.0, 96)
+    rhythm = rhythm_of_notes(hits, 0.5 + 96 * 60.0 / 72.0 + 1.0, drum=[True] * len(hits))
     assert rhythm.tempo_bpm == pytest.approx(72.0, rel=0.04)
+
+
+def test_the_key_is_heard_in_the_pitched_notes_never_in_drum_keys():
+    # Drum hits are General MIDI keys (36 kick, 38 snare, 42 closed hi-hat), not pitches: counted as the
+    # pitch classes C, D and F-sharp they read a drum loop as "F-sharp minor", and swayed a band's key.
+    beat_s = 60.0 / 110.0
+    hits = groove(110.0, 64)
+    duration_s = 0.5 + 64 * beat_s + 1.0
+    drums_alone = rhythm_of_notes(hits, duration_s, drum=[True] * len(hits))
+    assert drums_alone is not None and drums_alone.key is None
+
+    pitched = [NoteEvent(0.5 + beat * beat_s, 0.5 + (beat + 1) * beat_s, pitch, 0.3)
+               for beat, pitch in enumerate([69, 71, 72, 74, 76, 77, 79, 81] * 8)]
+    alone = rhythm_of_notes(pitched, duration_s)
+    together = rhythm_of_notes(hits + pitched, duration_s, drum=[True] * len(hits) + [False] * len(pitched))
+    assert alone.key is not None and together.key == alone.key

@@ -166,3 +166,58 @@ def tied_notes(score) -> list[tuple[Fraction, Fraction, int]]:
                     joined.append((start, length, midi))
     assert not sounding, f"ties left open: {sounding}"
     return joined
+
+
+def test_drum_tracks_stay_out_of_the_score(schema):
+    """A drum hit's key is not a pitch: a kick (36), snare (38) and hi-hat (42) were notated as C2, D2 and
+    F-sharp2 on the piano staves of a stems task. The score notates the pitched tracks; drums alone give
+    empty bars."""
+    from music21 import converter
+
+    from midiscribe.engine.instruments import Family
+    from midiscribe.engine.transcription import Track
+
+    waltz_transcription, written = waltz()
+    hits = [NoteEvent(1.0 + BEAT_S * beat, 1.1 + BEAT_S * beat, (36, 38, 42)[beat % 3], 0.8) for beat in range(18)]
+    tracks = [Track.for_family("drums", Family.DRUMS, hits), Track.for_family("keys", Family.PIANO, waltz_transcription.notes)]
+    band = Transcription.from_tracks(tracks, 25.0, waltz_transcription.options)
+    band.rhythm = waltz_transcription.rhythm
+    drums_alone = Transcription.from_tracks(tracks[:1], 25.0, waltz_transcription.options)
+    drums_alone.rhythm = waltz_transcription.rhythm
+    for transcription, expected in ((band, written), (drums_alone, [])):
+        buffer = io.BytesIO()
+        transcription.write_musicxml(buffer)
+        assert list(schema.iter_errors(io.BytesIO(buffer.getvalue()))) == []
+        score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+        assert sorted(tied_notes(score)) == sorted(expected)
+
+
+@pytest.mark.parametrize(("midi_tempo", "expected"), [(None, (120, 1.0)), (90.0, (90, 1.0)), (96.5, (96.5, 1.0))])
+def test_the_metronome_mark_is_the_midi_files_tempo(midi_tempo, expected):
+    """The tracked tempo, or the midi_tempo the user forced (the score's bars are then that tempo's 4/4
+    bars; without a mark a score player took 120 and drifted from the MIDI file)."""
+    from music21 import converter, tempo
+
+    transcription, _ = waltz()
+    transcription.options = TranscriptionOptions(score=True, quantize="1/8", midi_tempo=midi_tempo)
+    buffer = io.BytesIO()
+    transcription.write_musicxml(buffer)
+    score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+    marks = list(score.recurse().getElementsByClass(tempo.MetronomeMark))
+    assert [(mark.number, mark.referent.quarterLength) for mark in marks] == [expected]
+
+
+def test_a_forced_midi_tempo_is_notated_in_quarter_beats_even_for_compound_material():
+    """midi_tempo makes the bars 4/4 of quarters: a quarter note on the second beat is one quarter, not
+    two tied eighths split at a dotted-quarter beat the tracked 6/8 had."""
+    from music21 import converter
+
+    rhythm = Rhythm(beats=tuple(0.25 + 0.75 * np.arange(30)), beats_per_bar=2, first_downbeat=0, compound=True,
+                    key=Key(0, "major"))
+    notes = [NoteEvent(0.5, 1.0, 72, 0.7), NoteEvent(2.0, 2.5, 67, 0.7)]  # quarters 1-2 and 4-5 at 120 BPM
+    transcription = Transcription(notes, 4.0, TranscriptionOptions(score=True, midi_tempo=120.0), rhythm=rhythm)
+    buffer = io.BytesIO()
+    transcription.write_musicxml(buffer)
+    score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+    written = [(n.pitch.midi, Fraction(n.quarterLength), n.tie) for n in score.recurse().notes]
+    assert written == [(72, Fraction(1), None), (67, Fraction(1), None)]

@@ -215,6 +215,35 @@ def test_the_piano_model_has_its_own_duration_limit_at_submit(options, refused) 
     assert api.storage.objects == {} and api.tasks.items == {}
 
 
+@pytest.mark.parametrize("options", [{}, {"model": "general"}])
+def test_a_piano_stem_over_the_piano_limit_is_told_to_take_another_instrument(options) -> None:
+    """A piano stem runs the piano model whatever the request's model says, so model=general is no way out."""
+    api = Api(settings=Settings(bucket="bucket", max_upload_mb=1, retention_days=1, max_duration_s=3600,
+                                max_piano_duration_s=300))
+    with pytest.raises(TooLargeError) as refusal:
+        api.submissions.submit_audio_to_midi(OWNER, stem_request(upload_stem("piano", seconds=400), **options))
+    message = refusal.value.message
+    assert refusal.value.code == "AUDIO_TOO_LONG" and message.startswith("Stem 'piano': ")
+    assert "MaxPianoDurationSeconds" in message and "model=general" not in message
+    assert "give the piano stem another instrument (electric_piano, say)" in message and "3600 s" in message
+
+
+def test_every_stem_of_a_task_with_a_piano_stem_is_held_to_the_piano_limit_at_submit() -> None:
+    """The worker bounds all the stems by the strictest limit of what runs; submit says so at once, not
+    after queueing a task that can only fail."""
+    api = Api(settings=Settings(bucket="bucket", max_upload_mb=1, retention_days=1, max_duration_s=3600,
+                                max_piano_duration_s=300))
+    with pytest.raises(TooLargeError) as refusal:
+        api.submissions.submit_audio_to_midi(OWNER, stem_request(upload_stem("piano", seconds=10),
+                                                                 upload_stem("bass", seconds=400)))
+    assert refusal.value.code == "AUDIO_TOO_LONG" and refusal.value.message.startswith("Stem 'bass': ")
+    assert "give the piano stem another instrument" in refusal.value.message
+    assert api.storage.objects == {} and api.tasks.items == {}
+    queued = api.submissions.submit_audio_to_midi(OWNER, stem_request(upload_stem("keys", seconds=10),
+                                                                      upload_stem("bass", seconds=400)))
+    assert queued.task.source.kind == "stems"  # no piano stem: the general model's limit
+
+
 def test_the_eta_follows_the_declared_duration() -> None:
     api = Api(settings=ROOMY)
     short = api.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(

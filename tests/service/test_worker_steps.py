@@ -153,6 +153,27 @@ def test_the_piano_model_has_its_own_duration_limit_and_says_so() -> None:
     assert "model=general takes up to 3600 s" in failed.error
 
 
+def test_a_stems_task_over_the_piano_limit_says_to_give_the_piano_stem_another_instrument() -> None:
+    settings = Settings(bucket="bucket", transcribe_max_receive=3, retention_days=1, max_duration_s=3600,
+                        max_piano_duration_s=600)
+    stems_engine = StemsEngine(AudioTooLongError("Stem 'keys': keys.wav is 15.0 minutes long; the maximum is 10.0 minutes."))
+    stack = Stack(stems_engine=stems_engine, download=lambda url, destination, **limits: 0)
+    stack.worker = build_worker(settings, tasks=stack.tasks, storage=stack.storage, notify_queue=stack.notify_queue,
+                                transcribe=stack.engine, download=copy_file, log=Logger(service="worker-steps"),
+                                transcribe_stems=stems_engine)
+    key = "uploads/x/t/keys/keys.wav"
+    stack.storage.put_bytes(key, wav_bytes())
+    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1, options={"model": "general"},
+                    source=TaskSource(kind="stems", filename="stems", stems=(
+                        TaskStem("keys", TaskSource(kind="s3", key=key, filename="keys.wav"), "piano"),)))
+    stack.tasks.create(task)
+    assert stack.process(task.task_id) is TaskStatus.FAILED
+    failed = stack.tasks.get(task.task_id)
+    assert failed.error_code == "AUDIO_TOO_LONG" and failed.error.startswith("Stem 'keys': ")
+    assert "MaxPianoDurationSeconds" in failed.error and "model=general" not in failed.error
+    assert "give the piano stem another instrument (electric_piano, say)" in failed.error
+
+
 def test_input_that_can_never_work_fails_the_task_without_a_retry() -> None:
     stack = Stack()
     task = upload_task(webhook_url="https://example.com/hook")

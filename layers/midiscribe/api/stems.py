@@ -15,6 +15,7 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from midiscribe.domain.errors import InvalidRequestError
 from midiscribe.domain.requests import AudioInput, StemInput, UploadedFile
@@ -157,7 +158,10 @@ def stem_inputs(entries: list[dict[str, Any]], parts: dict[str, dict[str, Any]],
                                       "EMPTY_FILE")
         if instrument is not None and not isinstance(instrument, str):
             raise InvalidRequestError(f"stem.{name}.instrument must be text, such as bass or drums.", "INVALID_STEMS")
-        chosen = check_instrument(instrument, f"stem.{name}.instrument") if instrument and instrument.strip() else ""
+        try:
+            chosen = check_instrument(instrument, f"stem.{name}.instrument") if instrument and instrument.strip() else ""
+        except PydanticCustomError as refused:  # outside the form's validators: raise it as the domain's error
+            raise InvalidRequestError(refused.message(), refused.type) from None
         _add(stems, StemInput(name=name, audio=AudioInput(file=file), instrument=chosen))
     listed: set[str] = set()
     for entry in entries:

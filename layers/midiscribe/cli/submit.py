@@ -16,7 +16,7 @@ from ..client import (
     MidiscribeError,
 )
 from ..engine.options import TranscriptionOptions
-from .transcribe import add_option_flags
+from .transcribe import add_option_flags, format_duration
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -88,5 +88,7 @@ def run(args: argparse.Namespace) -> int:
     for field_name, path in saved.items():
         print(f"{OUTPUT_FIELDS[field_name]:<18} {path}")
     if conversion.get("note_count") is not None:
-        print(f"{conversion['note_count']} notes in {conversion.get('audio_duration_s', '?')} s of audio", file=sys.stderr)
+        duration_s = conversion.get("audio_duration_s")
+        length = format_duration(duration_s) if duration_s is not None else "?"
+        print(f"{conversion['note_count']} notes in {length} of audio", file=sys.stderr)
     return 0

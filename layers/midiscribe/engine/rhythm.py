@@ -89,7 +89,7 @@ def rhythm_of_notes(notes: Sequence[NoteEvent], duration_s: float, drum: Sequenc
     drums, stems): the beat tracker follows the notes' onsets, weighted as ``onset_weights`` says.
     ``drum`` flags the notes that are drum hits (General MIDI drum keys, not pitches)."""
     pulse = track_pulse(onset_strength_of_notes(notes, duration_s, drum), seconds_of_frames=even_frame_times)
-    return rhythm_from_pulse(pulse, notes, duration_s)
+    return rhythm_from_pulse(pulse, notes, duration_s, drum)
 
 
 def even_frame_times(frames: np.ndarray) -> np.ndarray:
@@ -140,13 +140,16 @@ def onset_strength_of_notes(notes: Sequence[NoteEvent], duration_s: float, drum:
     return np.convolve(strength, (0.25, 0.5, 0.25), mode="same").astype(np.float32)
 
 
-def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s: float) -> Rhythm | None:
-    """The rhythm built on a tracked pulse (seconds): its metrical level, bars, metre and the key."""
+def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s: float,
+                      drum: Sequence[bool] | None = None) -> Rhythm | None:
+    """The rhythm built on a tracked pulse (seconds): its metrical level, bars, metre and the key. The key
+    is heard in the pitched notes only: ``drum`` flags the drum hits, whose General MIDI keys are not pitches."""
     arrays = NoteArrays.of(notes)
     metre = find_metre(aligned_to_notes(pulse, arrays), arrays)
     if metre is None:
         return None
-    key = estimate_key(arrays.pitches, arrays.ends - arrays.starts, arrays.amplitudes)
+    pitched = np.ones(len(notes), dtype=bool) if drum is None else ~np.asarray(drum, dtype=bool)
+    key = estimate_key(arrays.pitches[pitched], (arrays.ends - arrays.starts)[pitched], arrays.amplitudes[pitched])
     music = (arrays.starts.min(), arrays.starts.max()) if len(arrays.starts) else (0.0, duration_s)
     beats, added = extended(metre.beats, max(0.0, music[0]), min(duration_s, music[1]))
     return Rhythm(beats=tuple(map(float, beats)), beats_per_bar=metre.beats_per_bar,

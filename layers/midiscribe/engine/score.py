@@ -3,8 +3,8 @@
 Notes are quantised to the quantize option's grid (sixteenths when it is off) of the MIDI file's
 beats, so bars, beats and the pickup are the MIDI file's too. Material that spans the piano's two
 clefs is split at middle C onto a treble and a bass staff joined by a brace; otherwise one staff
-takes the clef that suits it. The key signature is the estimated key, the metronome mark the
-tracked tempo.
+takes the clef that suits it. Drum tracks are left out (their notes are drum keys, not pitches). The
+key signature is the estimated key, the metronome mark the tracked tempo (or the midi_tempo given).
 
 Each staff is one voice of chords: it is cut at its bar lines and wherever a note starts or ends,
 and each piece is a chord of the notes sounding through it (tied to the next piece while they go
@@ -223,14 +223,17 @@ def build_score(transcription: Transcription):
     grid = transcription.options.quantize if transcription.options.quantize != "off" else DEFAULT_SCORE_GRID
     quantized = transcription.quantized(grid)
     tempo_map = tempo_map_for(quantized)
-    notes = quantized.notes
+    # A drum hit's General MIDI key is not a pitch: only the pitched tracks are notated.
+    notes = sorted((note for track in quantized.instrument_tracks() if not track.is_drum for note in track.notes),
+                   key=lambda note: (note.start_s, note.pitch))
     starts = tempo_map.quarters_at([n.start_s for n in notes]) if notes else np.zeros(0)
     ends = tempo_map.quarters_at([n.end_s for n in notes]) if notes else np.zeros(0)
     staff_notes = [StaffNote(quarter_fraction(start), quarter_fraction(end), item.pitch, item.velocity)
                    for item, start, end in zip(notes, starts, ends, strict=True)]
     rhythm = transcription.rhythm
     music_key = rhythm.key if rhythm is not None else None
-    quarters_per_beat = rhythm.quarters_per_beat if rhythm is not None else 1.0
+    # A forced midi_tempo makes the tempo map's bars 4/4, whatever metre was tracked.
+    quarters_per_beat = rhythm.quarters_per_beat if rhythm is not None and transcription.options.midi_tempo is None else 1.0
     end_quarter = max((n.end for n in staff_notes), default=Fraction(0))
     bars = score_bars(tempo_map, max(end_quarter, Fraction(1, GRID_DENOMINATOR)), quarters_per_beat,
                       QUANTIZE_GRIDS[grid])
@@ -246,9 +249,16 @@ def build_score(transcription: Transcription):
                       bars, music_key, spellings)
         for clef_name, members in staves
     ]
-    if rhythm is not None and transcription.options.midi_tempo is None:
-        parts[0].getElementsByClass(stream.Measure).first().insert(
-            0, tempo.MetronomeMark(number=round(rhythm.tempo_bpm), referent=duration.Duration(quarters_per_beat)))
+    # The MIDI file's tempo: the one the user forced (in quarters, as its 4/4 bars count), else the tracked one.
+    forced = transcription.options.midi_tempo
+    if forced is not None:
+        mark = tempo.MetronomeMark(number=forced, referent=duration.Duration(1.0))
+    elif rhythm is not None:
+        mark = tempo.MetronomeMark(number=round(rhythm.tempo_bpm), referent=duration.Duration(quarters_per_beat))
+    else:
+        mark = None
+    if mark is not None:
+        parts[0].getElementsByClass(stream.Measure).first().insert(0, mark)
     for staff in parts:
         score.insert(0, staff)
     if len(parts) > 1:

@@ -87,12 +87,17 @@ class Settings:
             return min(self.max_duration_s, self.max_piano_duration_s)
         return self.max_duration_s
 
-    def too_long_advice(self, transcriber: str) -> str:
-        """What to add to AUDIO_TOO_LONG when the piano model's own limit is the one exceeded ('' otherwise)."""
+    def too_long_advice(self, transcriber: str, *, stems: bool = False) -> str:
+        """What to add to AUDIO_TOO_LONG when the piano model's own limit is the one exceeded ('' otherwise).
+        A piano stem runs the piano model whatever the request's model says, so for stems the way out is
+        another instrument, not model=general."""
         if transcriber != "piano" or self.max_piano_duration_s >= self.max_duration_s:
             return ""
-        return (f"The piano model takes at most {self.max_piano_duration_s:g} s of audio per task "
-                f"(MaxPianoDurationSeconds); model=general takes up to {self.max_duration_s:g} s.")
+        limit = f"The piano model takes at most {self.max_piano_duration_s:g} s of audio per task (MaxPianoDurationSeconds)"
+        if stems:
+            return (f"{limit}, and a piano stem always runs it: give the piano stem another instrument "
+                    f"(electric_piano, say) to have the general model take up to {self.max_duration_s:g} s.")
+        return f"{limit}; model=general takes up to {self.max_duration_s:g} s."
 
     @property
     def max_upload_bytes(self) -> int:

@@ -210,10 +210,11 @@ class Submissions:
         task_stems, longest_s, total_bytes = [], None, 0
         # Every stem's header and path is checked before the first upload is stored.
         checked = []
-        transcribers = stem_transcribers(families, request.options)
+        # The worker bounds every stem by the strictest limit among what runs (the piano model's, if a stem takes it).
+        strictest = min(stem_transcribers(families, request.options).values(), key=self.settings.transcription_limit_s)
         for stem in request.stems:
             with naming_stem(stem.name):
-                checked.append(self._check_source(owner_id, stem.audio, None, transcribers[stem.name]))
+                checked.append(self._check_source(owner_id, stem.audio, None, strictest, stem=True))
         for stem, (duration_s, size) in zip(request.stems, checked, strict=True):
             # Each stem's upload in a folder of its own, under the caller's prefix (names are unique).
             folder = f"{task_id}/{safe_name(stem.name, default='stem')}"
@@ -254,14 +255,15 @@ class Submissions:
         return self._stored_source(owner_id, task_id, audio), duration_s, size
 
     def _check_source(
-        self, owner_id: str, audio: AudioInput, convert: ConvertSpec | None, transcriber: str = ""
+        self, owner_id: str, audio: AudioInput, convert: ConvertSpec | None, transcriber: str = "", *, stem: bool = False
     ) -> tuple[float | None, int | None]:
         """What the audio's header declares (refused when the worker would refuse it): duration and size.
-        ``transcriber`` ("general", "piano", "drums"; '' for a conversion) chooses the duration limit."""
+        ``transcriber`` ("general", "piano", "drums"; '' for a conversion) chooses the duration limit; ``stem``
+        says the audio is one stem of several (which changes the advice on a piano limit)."""
         if audio.file is not None:
             data = audio.file.data
             head = data[:audio_header.HEADER_BYTES]
-            return self._check_header(head, len(data), audio.filename, convert, transcriber), len(data)
+            return self._check_header(head, len(data), audio.filename, convert, transcriber, stem=stem), len(data)
         if audio.url:
             return None, None
         # Another key's upload, inbox/ and results/ are answered exactly like an object that is not there.
@@ -281,7 +283,7 @@ class Submissions:
             )
         name = audio.key.rsplit("/", 1)[-1]
         head = self.storage.read_start(audio.key, audio_header.HEADER_BYTES)
-        return self._check_header(head, info.size, name, convert, transcriber), info.size
+        return self._check_header(head, info.size, name, convert, transcriber, stem=stem), info.size
 
     def _stored_source(self, owner_id: str, upload_id: str, audio: AudioInput) -> TaskSource:
         """The task's source for checked audio; an uploaded file is stored under the caller's uploads."""
@@ -294,7 +296,7 @@ class Submissions:
         return TaskSource(kind="s3", key=audio.key)
 
     def _check_header(
-        self, head: bytes, size: int, name: str, convert: ConvertSpec | None, transcriber: str = ""
+        self, head: bytes, size: int, name: str, convert: ConvertSpec | None, transcriber: str = "", *, stem: bool = False
     ) -> float | None:
         """Refuse audio whose header declares what the worker would refuse; its duration when declared."""
         declared = audio_header.read_header(head, size)
@@ -305,7 +307,7 @@ class Submissions:
                 declared, name, max_duration_s=self.settings.transcription_limit_s(transcriber)
             )
         except AudioTooLongError as refused:
-            advice = self.settings.too_long_advice(transcriber)
+            advice = self.settings.too_long_advice(transcriber, stems=stem)
             raise TooLargeError(f"{refused.message} {advice}".strip(), refused.code) from None
         except UnsupportedAudioError as refused:
             raise InvalidRequestError(refused.message, refused.code) from None

@@ -94,7 +94,8 @@ class TranscriptionJob:
 
     def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
         transcribers = self._transcribers(task, inputs)
-        advice = self.settings.too_long_advice("piano") if "piano" in transcribers else ""
+        stems = bool(inputs) and inputs[0].stem is not None
+        advice = self.settings.too_long_advice("piano", stems=stems) if "piano" in transcribers else ""
         with named_as_uploaded(*inputs, too_long_advice=advice):
             transcription = self._transcribe(task, inputs, transcribers)
         started = time.perf_counter()
