@@ -448,6 +448,8 @@ def test_form_stems_are_json_text() -> None:
     ("request_kwargs", "code", "words"),
     [
         ({"json": {"stems": "not json"}}, "INVALID_STEMS", "not valid JSON"),
+        ({"json": {"stems": []}}, "INVALID_STEMS", "stems is an empty list: list each stem"),
+        ({"data": {"stems": "[]"}}, "INVALID_STEMS", "stems is an empty list: list each stem"),
         ({"json": {"stems": [{"name": "a", "audio_url": "https://e.com/a", "gain": 2}]}}, "INVALID_STEMS", "'gain'"),
         ({"json": {"stems": [{"name": "a", "audio_url": "https://e.com/a", "instrument": "kazoo"}]}},
          "INVALID_STEMS", "kazoo"),

@@ -74,6 +74,9 @@ def read_stems(value: Any) -> list[dict[str, Any]] | None:
             raise _invalid(f"stems is not valid JSON (got {quoted(value)}).") from None
     if not isinstance(value, list):
         raise _invalid(f"stems must be a list of objects (got {type(value).__name__}).")
+    if not value:
+        raise _invalid('stems is an empty list: list each stem as {"name": "bass", "audio_url": "https://…"} '
+                       "(or audio_path), or leave stems out and send one audio source.")
     if len(value) > MAX_STEMS:
         raise refusal("TOO_MANY_STEMS", f"{len(value)} stems given; at most {MAX_STEMS} are transcribed in one "
                       "request. Mix some stems together, or submit them in two requests.")
