@@ -6,7 +6,7 @@ times, and the stitcher joins them to the previous segments' notes. Decoding the
 end run in a thread ahead of the network, so they overlap it. The scorer's and the decoder's matrix
 products are split over the tracks, one slice per CPU in threads of our own: midiscribe's processes
 run numpy's BLAS on one thread (``cli/__init__.py``, the worker's environment), because OpenBLAS's own
-pool spins for CPUs that the network, the front end or other stems hold.
+pool spins for CPUs that the front end, other stems or other processes hold.
 """
 
 from __future__ import annotations
