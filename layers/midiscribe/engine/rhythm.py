@@ -15,7 +15,7 @@ import numpy as np
 
 from .beats import track_pulse
 from .key import Key, estimate_key
-from .metre import NoteArrays, find_metre, nearest_beat
+from .metre import BASS_QUANTILE, NoteArrays, find_metre, nearest_beat
 from .notes import FRAMES_PER_SECOND
 from .transcription import NoteEvent
 
@@ -32,10 +32,10 @@ END_PERIOD_BEATS = 3
 # The tempo is measured over periods this many beats long (chosen on the tuning pieces: 2 to 6 do as well).
 TEMPO_SPAN_BEATS = 2
 # Weights of note onsets for the beat tracker where there is no onset posterior (``onset_weights``):
-# lengths clipped to this range (seconds), drum hits counted this long, and the bass's factor.
+# lengths clipped to this range (seconds), drum hits counted this long, and the bass's factor (the bass
+# is metre.BASS_QUANTILE of the pitches, as the bar marks read it).
 NOTE_LENGTH_RANGE_S = (0.05, 2.0)
 DRUM_HIT_LENGTH_S = 0.25
-BASS_QUANTILE = 0.25
 BASS_WEIGHT = 2.0
 # Hi-hats and rides keep time in the beat's subdivisions (eighths, sixteenths): their hits count this
 # much, so a groove is not read at its hats' rate. General MIDI keys: closed, pedal and open hi-hat,
