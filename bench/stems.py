@@ -64,7 +64,7 @@ from engine import measure, our_command  # noqa: E402
 STEMS = {"drums": pieces.DRUM_CHANNEL, "bass": 1, "piano": 0, "flute": 3}
 # With --keys the comping part is an electric piano named "keys": the general model transcribes it
 # (family electric_piano) instead of the piano model.
-KEYS_STEMS = {"drums": pieces.DRUM_CHANNEL, "bass": 1, "keys": 0, "flute": 3}
+KEYS_STEMS = {("keys" if name == "piano" else name): channel for name, channel in STEMS.items()}
 ELECTRIC_PIANO_1 = 4
 TOLERANCE_S = 0.05
 
