@@ -8,8 +8,8 @@ import sys
 
 # numpy's BLAS on one thread in midiscribe's own processes (the worker's environment says the same):
 # the engine splits its products over the CPUs itself (the piano decoder's tracks, stems side by side),
-# and an OpenBLAS pool beside those threads spins for the CPUs they hold (the piano decoder ran up to 17
-# times slower; bench/README.md). OpenBLAS reads it once, when numpy loads it, so this comes before
+# and an OpenBLAS pool beside those threads spins for the CPUs they hold (the piano decoder took up to
+# 56 s instead of about 3 s; bench/README.md). OpenBLAS reads it once, when numpy loads it, so this comes before
 # anything imports numpy; a value already set is kept.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
