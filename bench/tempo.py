@@ -353,8 +353,9 @@ def report(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("first", "second"), default="second",
-                        help="the dev set: the first 40 pieces (tempo_pieces.py) or the second 80 (tempo_styles.py)")
+    parser.add_argument("--set", choices=("first", "second", "third"), default="second",
+                        help="the dev set: the first 40 pieces (tempo_pieces.py), the second 80 (tempo_styles.py) or "
+                             "the third 80 (the second's styles with other seeds; all tuning material)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--librosa-dp", action="store_true",
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")
@@ -374,6 +375,9 @@ def main() -> None:
     if args.set == "first":
         pieces = tempo_pieces.dev_set()
         halves = tempo_pieces.tuning_half(pieces)
+    elif args.set == "third":
+        pieces = tempo_styles.third_set()
+        halves = [True] * len(pieces)
     else:
         pieces = tempo_styles.second_set()
         halves = tempo_styles.second_set_tuning_half(pieces)

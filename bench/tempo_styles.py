@@ -9,6 +9,8 @@ tempo curves, so the truth comes from the numbers that place the notes.
 
 ``second_set`` makes 80 pieces (the first set's generator, with new seeds, for a fifth of them);
 ``second_set_tuning_half`` splits them by piece into halves that hold every style and tempo curve.
+``third_set`` draws 80 more from the same styles with other seeds: tuning material for rules written
+after the second set's held-back half had been looked at (the beat's phase, engine/metre.py).
 """
 
 from __future__ import annotations
@@ -211,13 +213,13 @@ def style_piece(seed: int, style: str, metre: str, bpm: float, change: str, ense
     return piece
 
 
-def second_set(seconds: float = 40.0) -> list[Piece]:
+def second_set(seconds: float = 40.0, first_seed: int = 3000) -> list[Piece]:
     """80 pieces over the styles, each style cycling through its metres, tempo curves and ensembles (deterministic)."""
     pieces = []
     index = 0
     for style, spec in STYLES.items():
         for within in range(spec.count):
-            seed = 3000 + index
+            seed = first_seed + index
             rng = np.random.default_rng(seed + 50_000)
             metre = spec.metres[within % len(spec.metres)]
             low, high = spec.bpm
@@ -232,6 +234,11 @@ def second_set(seconds: float = 40.0) -> list[Piece]:
             pieces.append(style_piece(seed, style, metre, bpm, change, ensemble, seconds, jitter_s, drums))
             index += 1
     return pieces
+
+
+def third_set(seconds: float = 40.0) -> list[Piece]:
+    """80 pieces drawn as ``second_set``'s are, with seeds from 5000: all of them tuning material."""
+    return second_set(seconds, first_seed=5000)
 
 
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:

@@ -2,7 +2,8 @@
 curve keeps its metrical level through a tempo change, the beats move onto the notes when the onset
 posterior is late, the beats are continued at a steady period, and the tempo does not tip with a frame;
 and the rhythm of note onsets alone (piano model, drums, stems): it stays on the notes to the end, takes
-the bass over off-beat chords, and reads drum hits as drums."""
+the bass over off-beat chords, and reads drum hits as drums; and the beat's phase follows the bass where
+the strongest onsets are an oom-pah's or a jig's chords."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from midiscribe.engine import beats
-from midiscribe.engine.metre import NoteArrays
+from midiscribe.engine.metre import PHASE_BASS_MARGIN, NoteArrays, on_the_bass
 from midiscribe.engine.notes import frame_times
 from midiscribe.engine.rhythm import (
     Rhythm,
@@ -137,6 +138,65 @@ def test_beats_from_note_onsets_fall_on_the_bass_not_on_the_off_beat_chords():
     found = np.asarray(rhythm.beats)
     errors = np.array([np.min(np.abs(found - t)) for t in true_beats[2:-2]])
     assert np.median(errors) < 0.03, f"beats {np.median(errors) * 1000:.0f} ms from the bass notes (median)"
+
+
+def strength_of(notes: list[NoteEvent], duration: float) -> np.ndarray:
+    """An onset posterior's strength for the notes: each onset adds its amplitude at its frame, so
+    a three-note chord peaks higher than a bass note."""
+    frames = int(duration * FRAMES_PER_SECOND)
+    strength = np.full(frames, 0.05) + np.random.default_rng(2).uniform(0, 0.05, frames)
+    times = frame_times(np.arange(frames))
+    for note in notes:
+        frame = min(frames - 1, int(np.searchsorted(times, note.start_s)))
+        strength[frame] += note.amplitude
+        strength[min(frames - 1, frame + 1)] += note.amplitude / 2
+    return strength
+
+
+def median_error(found, true_beats) -> float:
+    return float(np.median([np.min(np.abs(np.asarray(found) - t)) for t in true_beats[2:-2]]))
+
+
+def test_beats_fall_on_the_bass_when_the_onset_posterior_peaks_on_the_off_beat_chords():
+    # The general model's path: the pulse follows the onset posterior, whose peaks are the chords'. Half
+    # a beat off, every beat would be 300 ms from the truth.
+    true_beats, notes = oom_pah(100.0, 64)
+    duration = true_beats[-1] + 1.0
+    strength = strength_of(notes, duration)
+    assert median_error(beats.track_pulse(strength), true_beats) > 0.25  # the pulse itself is on the chords
+    rhythm = track_rhythm(strength, notes, duration)
+    assert median_error(rhythm.beats, true_beats) < 0.03
+    assert rhythm.tempo_bpm == pytest.approx(100.0, rel=0.03)
+
+
+def test_a_jigs_beats_fall_on_its_bass_not_on_the_chords_of_its_third_eighth():
+    # 6/8 at 100 dotted quarters a minute: a bass note on each, a three-note chord on its last eighth.
+    period = 0.6
+    true_beats = 0.5 + np.arange(64) * period
+    notes = [NoteEvent(t, t + 0.35, 40, 80 / 127) for t in true_beats]
+    notes += [NoteEvent(t + 2 * period / 3, t + 2 * period / 3 + 0.15, pitch, 70 / 127)
+              for t in true_beats[:-1] for pitch in (60, 64, 67)]
+    notes.sort(key=lambda note: note.start_s)
+    duration = true_beats[-1] + 1.0
+    rhythm = track_rhythm(strength_of(notes, duration), notes, duration)
+    assert median_error(rhythm.beats, true_beats) < 0.03
+    assert rhythm.tempo_bpm == pytest.approx(100.0, rel=0.03)
+
+
+def test_the_phase_moves_only_for_much_more_bass_between_the_beats():
+    beat_times = 0.5 + np.arange(32) * 0.5
+    bass_on_beats = [NoteEvent(t, t + 0.4, 40, 0.6) for t in beat_times]
+    chords_between = [NoteEvent(t + 0.25, t + 0.4, pitch, 0.6) for t in beat_times[:-1] for pitch in (60, 64, 67, 72)]
+    notes = NoteArrays.of(bass_on_beats + chords_between)
+    assert np.array_equal(on_the_bass(beat_times, notes), beat_times)
+    # A walking bass in eighths, a little louder off the beat than on it: not enough to move the beats.
+    walking = [NoteEvent(t, t + 0.2, 40, 0.5) for t in beat_times]
+    walking += [NoteEvent(t + 0.25, t + 0.45, 41, 0.5 * (PHASE_BASS_MARGIN - 0.2)) for t in beat_times[:-1]]
+    notes = NoteArrays.of(walking + chords_between)
+    assert np.array_equal(on_the_bass(beat_times, notes), beat_times)
+    # The same bass only off the beat: the beats move half a beat.
+    notes = NoteArrays.of(walking[len(beat_times):] + [NoteEvent(t, t + 0.2, 60, 0.5) for t in beat_times] + chords_between)
+    assert np.allclose(on_the_bass(beat_times, notes), beat_times[:-1] + 0.25)
 
 
 def test_onset_weights_count_length_and_bass_and_read_drum_keys_as_drums():

@@ -10,6 +10,11 @@ at that level: music marks them with what happens at their start (a bass note, a
 long note, more notes at once), so for each bar length of 2, 3 or 4 beats and each phase the bar score is
 how much the would-be downbeats stand out from the other beats in those marks. Onsets on the
 beat's thirds rather than its half (and often enough) tell compound metre (6/8) from simple.
+
+Between the level and the bars the beat's phase is checked against the bass: a pulse follows the
+strongest onsets, and in an oom-pah (a march's bass on the beat, its chords on the off-beat) or a jig
+(bass on the dotted quarter, chords on its third eighth) those are the chords. When the points half
+a beat or a third of a beat on carry far more bass than the beats do, the beats move there.
 """
 
 from __future__ import annotations
@@ -38,6 +43,16 @@ BASS_QUANTILE = 0.25
 CHROMA_RATE_HZ = 100.0
 # Bar lengths are scored relative to 2 beats: a longer bar must earn its place by this much.
 LONGER_BAR_MARGIN = 0.1
+# The beat's phase: the shifts (in beats) tried, the bass that counts (notes in this lowest share of the
+# pitches: the lowest quarter takes in the low notes of the chords), how near a note must start (a
+# share of the beat), and how many times the beats' own bass weight a shift must carry to be taken.
+# Chosen on the tuning pieces (bench/tempo.py --set third, the first set and the second's tuning half):
+# 8 pieces there are off by half or a third of a beat, with bass ratios 1.18 and 1.81-4.85; among the
+# others the highest is 1.28, then 1.01.
+PHASE_SHIFTS = (1 / 2, 1 / 3, 2 / 3)
+PHASE_BASS_QUANTILE = 0.15
+PHASE_TOLERANCE = 0.15
+PHASE_BASS_MARGIN = 1.5
 # Compound metre needs onsets on the beat's thirds weighing at least this share of those on the beat;
 # an onset is on a subdivision within this fraction of the beat.
 MIN_THIRDS_SHARE = 0.4
@@ -89,12 +104,13 @@ def subdivided(beats: np.ndarray, parts: int) -> np.ndarray:
     return np.append(inner, beats[-1])
 
 
-def onset_weight_at(times: np.ndarray, period: float, notes: NoteArrays) -> np.ndarray:
-    """The summed amplitude of the notes starting within ONSET_TOLERANCE periods of each time."""
+def onset_weight_at(times: np.ndarray, period: float, notes: NoteArrays, tolerance: float = ONSET_TOLERANCE,
+                    ) -> np.ndarray:
+    """The summed amplitude of the notes starting within ``tolerance`` periods of each time."""
     order = np.argsort(notes.starts)
     starts, amplitudes = notes.starts[order], np.concatenate(([0.0], np.cumsum(notes.amplitudes[order])))
-    low = np.searchsorted(starts, times - ONSET_TOLERANCE * period)
-    high = np.searchsorted(starts, times + ONSET_TOLERANCE * period)
+    low = np.searchsorted(starts, times - tolerance * period)
+    high = np.searchsorted(starts, times + tolerance * period)
     return amplitudes[high] - amplitudes[low]
 
 
@@ -105,6 +121,23 @@ def weight_on_and_between(beats: np.ndarray, notes: NoteArrays) -> tuple[float, 
     between = max(float(onset_weight_at(beats[:-1] + fraction * np.diff(beats), period / 2, notes).mean())
                   for fraction in (1 / 2, 1 / 3, 2 / 3))
     return on_beats, between
+
+
+def on_the_bass(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
+    """The beats, or the points PHASE_SHIFTS of a beat after them, whichever carry the most bass onset
+    weight, provided a shift carries PHASE_BASS_MARGIN times what the beats carry (see the module's doc)."""
+    if len(beats) < 4 or not len(notes.pitches):
+        return beats
+    bass = notes.pitches <= np.quantile(notes.pitches, PHASE_BASS_QUANTILE)
+    low = NoteArrays(notes.starts[bass], notes.ends[bass], notes.pitches[bass], notes.amplitudes[bass])
+    period = float(np.median(np.diff(beats)))
+    best, best_weight = beats, PHASE_BASS_MARGIN * float(onset_weight_at(beats, period, low, PHASE_TOLERANCE).mean())
+    for shift in PHASE_SHIFTS:
+        moved = beats[:-1] + shift * np.diff(beats)
+        weight = float(onset_weight_at(moved, period, low, PHASE_TOLERANCE).mean())
+        if weight > best_weight:
+            best, best_weight = moved, weight
+    return best
 
 
 def nearest_beat(beats: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -223,15 +256,16 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays) -> Metre | None:
     The beat is the reading of the pulse with the best level score: the tracked pulse itself earns a
     bonus, then salience (how much more weight of notes falls on its beats than between them, relative
     to the heaviest reading's beats: read too fast, many of its beats are empty; read too slow, its
-    halves or thirds, the real beats, carry as much as its beats) and the tempo prior. The bar
-    length and phase are then the best bar score at that level.
+    halves or thirds, the real beats, carry as much as its beats) and the tempo prior. The beats move
+    onto the bass if it plays between them (``on_the_bass``). The bar length and phase are then the
+    best bar score at that level.
     """
     if len(pulse) < 4:
         return None
     candidates = readings(pulse)
     if not len(notes.starts):
         return Metre(beats=pulse, beats_per_bar=4, compound=False, first_downbeat=0)
-    beats = candidates[int(np.argmax(level_scores(level_evidence(candidates, notes))))]
+    beats = on_the_bass(candidates[int(np.argmax(level_scores(level_evidence(candidates, notes))))], notes)
     scores = bar_scores(beat_marks(beats, notes))
     if not scores:
         return Metre(beats=beats, beats_per_bar=4, compound=False, first_downbeat=0)
