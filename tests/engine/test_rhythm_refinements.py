@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from midiscribe.engine import beats
-from midiscribe.engine.metre import PHASE_BASS_MARGIN, NoteArrays, on_the_bass
+from midiscribe.engine.metre import PHASE_BASS_MARGIN, NoteArrays, find_metre, on_the_bass, pulse_division, readings
 from midiscribe.engine.notes import frame_times
 from midiscribe.engine.rhythm import (
     Rhythm,
@@ -197,6 +197,48 @@ def test_the_phase_moves_only_for_much_more_bass_between_the_beats():
     # The same bass only off the beat: the beats move half a beat.
     notes = NoteArrays.of(walking[len(beat_times):] + [NoteEvent(t, t + 0.2, 60, 0.5) for t in beat_times] + chords_between)
     assert np.allclose(on_the_bass(beat_times, notes), beat_times[:-1] + 0.25)
+
+
+def test_drum_hits_are_never_the_bass_the_phase_follows():
+    # Kicks on the off-beats (GM key 36, lower than any pitch here) beside a bass line on the beats: as
+    # pitches they would be the bass and move the beats; as drum hits they are not bass at all.
+    beat_times = 0.5 + np.arange(32) * 0.5
+    pitched = [NoteEvent(t, t + 0.4, 45, 0.5) for t in beat_times] + [NoteEvent(t, t + 0.3, 69, 0.5) for t in beat_times]
+    kicks = [NoteEvent(t + 0.25, t + 0.35, 36, 0.9) for t in beat_times[:-1]]
+    notes = NoteArrays.of(pitched + kicks)
+    drum = np.array([False] * len(pitched) + [True] * len(kicks))
+    assert np.array_equal(on_the_bass(beat_times, notes, ~drum), beat_times)
+    assert np.allclose(on_the_bass(beat_times, notes), beat_times[:-1] + 0.25)  # read as pitches, they move it
+
+
+def waltz(bpm: float, bars: int) -> tuple[np.ndarray, list[NoteEvent]]:
+    """Beats of a waltz and its notes: a bass note on each bar's first beat, a chord on its second and third."""
+    true_beats = 0.5 + np.arange(3 * bars + 1) * 60.0 / bpm
+    notes = [NoteEvent(t, t + 0.3, 43, 0.8) for t in true_beats[:-1:3]]
+    notes += [NoteEvent(t, t + 0.2, pitch, 0.5) for index, t in enumerate(true_beats[:-1]) if index % 3
+              for pitch in (59, 62, 67)]
+    return true_beats, sorted(notes, key=lambda note: note.start_s)
+
+
+def test_a_fast_waltz_tracked_a_bar_at_a_time_is_read_in_thirds_of_the_bar_never_in_halves():
+    true_beats, notes = waltz(170.0, 24)
+    arrays = NoteArrays.of(notes)
+    bars = true_beats[::3]  # the pulse a tracker finds at 57 BPM, one beat a bar
+    assert pulse_division(bars, arrays) == 3
+    half_bar = bars[4] + (bars[5] - bars[4]) / 2  # on no beat of the waltz
+
+    def has_half_bar(beats) -> bool:
+        return bool(np.min(np.abs(beats - half_bar)) < 0.01)
+
+    assert any(has_half_bar(beats) for beats in readings(bars)) and not any(map(has_half_bar, readings(bars, 3)))
+    # And the waltz's beats are found from that pulse (here the halves would lose anyway; on the tempo
+    # dev set's fast waltzes they won on the tempo prior, bench/tempo.py --set third).
+    found = find_metre(bars, arrays)
+    assert 60.0 / np.median(np.diff(found.beats)) == pytest.approx(170.0, rel=0.02)
+    assert (found.beats_per_bar, found.compound) == (3, False)
+    # A march's pulse, its bass on the beat and chords on the off-beat, is divided in halves.
+    march_beats, march = oom_pah(120.0, 48)
+    assert pulse_division(march_beats, NoteArrays.of(march)) == 2
 
 
 def test_onset_weights_count_length_and_bass_and_read_drum_keys_as_drums():

@@ -2,7 +2,8 @@
 
 A beat tracker finds a pulse, but not which metrical level it is: the same music gives a pulse at
 the quarter, the eighth or the half note. The beat is the reading of the pulse (as it is, doubled,
-tripled, halved, in thirds, or 2:3 and 3:2) with the best level score: the pulse as tracked starts
+tripled, halved, in thirds, or 2:3 and 3:2; those built on halves of the pulse only where the notes
+do not clearly divide it in thirds, and the reverse) with the best level score: the pulse as tracked starts
 ahead (its tempo curve already weighed every periodicity against a tempo prior), and a reading
 gains by how much more note weight its points carry than the points between them and by a prior
 over notated beat tempi, which moves a pulse tracked at half or double speed. Bars are then found
@@ -53,6 +54,11 @@ PHASE_SHIFTS = (1 / 2, 1 / 3, 2 / 3)
 PHASE_BASS_QUANTILE = 0.15
 PHASE_TOLERANCE = 0.15
 PHASE_BASS_MARGIN = 1.5
+# The readings a pulse can have follow how the music divides it: when the notes start on its thirds this
+# many times more than on its halves and quarters (or the reverse), the readings built on the other
+# division are not candidates. A fast waltz tracked a bar at a time is read in thirds of the bar (its
+# beats), never in halves (Acc1 on the 160 tuning pieces 133 -> 135, none lost; 1.0 and 1.5 gain 3 and 2).
+DIVISION_MARGIN = 1.5
 # Compound metre needs onsets on the beat's thirds weighing at least this share of those on the beat;
 # an onset is on a subdivision within this fraction of the beat.
 MIN_THIRDS_SHARE = 0.4
@@ -86,14 +92,18 @@ class Metre:
     first_downbeat: int  # index into beats
 
 
-def readings(pulse: np.ndarray) -> list[np.ndarray]:
+def readings(pulse: np.ndarray, division: int | None = None) -> list[np.ndarray]:
     """The pulse read at the levels a beat tracker confuses with the beat: as it is, doubled, tripled,
     halved and in thirds (every phase), and the 2:3 and 3:2 readings that turn a quarter-note pulse
-    into 6/8's dotted quarters and back."""
+    into 6/8's dotted quarters and back. With ``division`` 2 (the music divides the pulse in halves,
+    ``pulse_division``) the readings built on its thirds are left out, with 3 those built on its halves."""
     doubled, tripled = subdivided(pulse, 2), subdivided(pulse, 3)
-    found = [pulse, doubled, tripled]
+    halves = [doubled] if division != 3 else []
+    thirds = [tripled] if division != 2 else []
+    found = [pulse, *halves, *thirds]
     found += [pulse[phase::2] for phase in range(2)] + [pulse[phase::3] for phase in range(3)]
-    found += [doubled[phase::3] for phase in range(3)] + [tripled[phase::2] for phase in range(2)]
+    found += [beats[phase::3] for beats in halves for phase in range(3)]
+    found += [beats[phase::2] for beats in thirds for phase in range(2)]
     return [beats for beats in found if len(beats) >= 4]
 
 
@@ -123,12 +133,14 @@ def weight_on_and_between(beats: np.ndarray, notes: NoteArrays) -> tuple[float, 
     return on_beats, between
 
 
-def on_the_bass(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
+def on_the_bass(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None) -> np.ndarray:
     """The beats, or the points PHASE_SHIFTS of a beat after them, whichever carry the most bass onset
-    weight, provided a shift carries PHASE_BASS_MARGIN times what the beats carry (see the module's doc)."""
-    if len(beats) < 4 or not len(notes.pitches):
+    weight, provided a shift carries PHASE_BASS_MARGIN times what the beats carry (see the module's doc).
+    ``pitched`` flags the notes that are pitches (drum hits' General MIDI keys are not): only they can be bass."""
+    pitched = np.ones(len(notes.pitches), dtype=bool) if pitched is None else np.asarray(pitched, dtype=bool)
+    if len(beats) < 4 or not pitched.any():
         return beats
-    bass = notes.pitches <= np.quantile(notes.pitches, PHASE_BASS_QUANTILE)
+    bass = pitched & (notes.pitches <= np.quantile(notes.pitches[pitched], PHASE_BASS_QUANTILE))
     low = NoteArrays(notes.starts[bass], notes.ends[bass], notes.pitches[bass], notes.amplitudes[bass])
     period = float(np.median(np.diff(beats)))
     best, best_weight = beats, PHASE_BASS_MARGIN * float(onset_weight_at(beats, period, low, PHASE_TOLERANCE).mean())
@@ -216,11 +228,12 @@ def bar_scores(marks: np.ndarray) -> dict[tuple[int, int], float]:
     return scores
 
 
-def is_compound(beats: np.ndarray, onset_times: np.ndarray, onset_weights: np.ndarray) -> bool:
-    """Whether onsets between beats fall on thirds of the beat more than on its half and quarters, and
-    often enough to count: a waltz or a minuet that seldom divides its beat stays simple."""
+def subdivision_weights(beats: np.ndarray, onset_times: np.ndarray, onset_weights: np.ndarray,
+                        ) -> tuple[float, float, float]:
+    """(on the beats, on their thirds, on their halves and quarters): the summed weight of the onsets
+    within SUBDIVISION_TOLERANCE of a beat of each place between the first beat and the last."""
     if len(beats) < 3 or len(onset_times) == 0:
-        return False
+        return 0.0, 0.0, 0.0
     inside = (onset_times >= beats[0]) & (onset_times < beats[-1])
     times, weights = onset_times[inside], onset_weights[inside]
     index = np.searchsorted(beats, times, side="right") - 1
@@ -230,8 +243,25 @@ def is_compound(beats: np.ndarray, onset_times: np.ndarray, onset_weights: np.nd
         return float(sum(weights[np.minimum(np.abs(phase - point), 1 - np.abs(phase - point)) < SUBDIVISION_TOLERANCE]
                          .sum() for point in points))
 
-    thirds = weight_near((1 / 3, 2 / 3))
-    return thirds > weight_near((1 / 4, 1 / 2, 3 / 4)) and thirds > MIN_THIRDS_SHARE * weight_near((0.0,))
+    return weight_near((0.0,)), weight_near((1 / 3, 2 / 3)), weight_near((1 / 4, 1 / 2, 3 / 4))
+
+
+def is_compound(beats: np.ndarray, onset_times: np.ndarray, onset_weights: np.ndarray) -> bool:
+    """Whether onsets between beats fall on thirds of the beat more than on its half and quarters, and
+    often enough to count: a waltz or a minuet that seldom divides its beat stays simple."""
+    on, thirds, duple = subdivision_weights(beats, onset_times, onset_weights)
+    return thirds > duple and thirds > MIN_THIRDS_SHARE * on
+
+
+def pulse_division(pulse: np.ndarray, notes: NoteArrays) -> int | None:
+    """3 when the notes inside the pulse's periods start on its thirds DIVISION_MARGIN times more (in
+    weight) than on its halves and quarters, 2 for the reverse, None when neither is that clear."""
+    _, thirds, duple = subdivision_weights(pulse, notes.starts, notes.amplitudes)
+    if thirds > DIVISION_MARGIN * duple:
+        return 3
+    if duple > DIVISION_MARGIN * thirds:
+        return 2
+    return None
 
 
 def level_evidence(candidates: list[np.ndarray], notes: NoteArrays) -> np.ndarray:
@@ -250,22 +280,23 @@ def level_scores(evidence: np.ndarray) -> np.ndarray:
     return PULSE_WEIGHT * is_pulse + SALIENCE_WEIGHT * salience + PRIOR_WEIGHT * prior
 
 
-def find_metre(pulse: np.ndarray, notes: NoteArrays) -> Metre | None:
+def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None) -> Metre | None:
     """The beat level, then the bars at that level; None without a pulse.
 
-    The beat is the reading of the pulse with the best level score: the tracked pulse itself earns a
+    The beat is the reading of the pulse with the best level score, among the readings the pulse's
+    division allows (``pulse_division``): the tracked pulse itself earns a
     bonus, then salience (how much more weight of notes falls on its beats than between them, relative
     to the heaviest reading's beats: read too fast, many of its beats are empty; read too slow, its
     halves or thirds, the real beats, carry as much as its beats) and the tempo prior. The beats move
-    onto the bass if it plays between them (``on_the_bass``). The bar length and phase are then the
-    best bar score at that level.
+    onto the bass if it plays between them (``on_the_bass``; ``pitched`` as there). The bar length and
+    phase are then the best bar score at that level.
     """
     if len(pulse) < 4:
         return None
-    candidates = readings(pulse)
+    candidates = readings(pulse, pulse_division(pulse, notes))
     if not len(notes.starts):
         return Metre(beats=pulse, beats_per_bar=4, compound=False, first_downbeat=0)
-    beats = on_the_bass(candidates[int(np.argmax(level_scores(level_evidence(candidates, notes))))], notes)
+    beats = on_the_bass(candidates[int(np.argmax(level_scores(level_evidence(candidates, notes))))], notes, pitched)
     scores = bar_scores(beat_marks(beats, notes))
     if not scores:
         return Metre(beats=beats, beats_per_bar=4, compound=False, first_downbeat=0)

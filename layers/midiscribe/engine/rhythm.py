@@ -142,13 +142,14 @@ def onset_strength_of_notes(notes: Sequence[NoteEvent], duration_s: float, drum:
 
 def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s: float,
                       drum: Sequence[bool] | None = None) -> Rhythm | None:
-    """The rhythm built on a tracked pulse (seconds): its metrical level, bars, metre and the key. The key
-    is heard in the pitched notes only: ``drum`` flags the drum hits, whose General MIDI keys are not pitches."""
+    """The rhythm built on a tracked pulse (seconds): its metrical level, bars, metre and the key. The key,
+    and the bass the beat's phase follows, are heard in the pitched notes only: ``drum`` flags the drum
+    hits, whose General MIDI keys are not pitches."""
     arrays = NoteArrays.of(notes)
-    metre = find_metre(aligned_to_notes(pulse, arrays), arrays)
+    pitched = np.ones(len(notes), dtype=bool) if drum is None else ~np.asarray(drum, dtype=bool)
+    metre = find_metre(aligned_to_notes(pulse, arrays), arrays, pitched)
     if metre is None:
         return None
-    pitched = np.ones(len(notes), dtype=bool) if drum is None else ~np.asarray(drum, dtype=bool)
     key = estimate_key(arrays.pitches[pitched], (arrays.ends - arrays.starts)[pitched], arrays.amplitudes[pitched])
     music = (arrays.starts.min(), arrays.starts.max()) if len(arrays.starts) else (0.0, duration_s)
     beats, added = extended(metre.beats, max(0.0, music[0]), min(duration_s, music[1]))
