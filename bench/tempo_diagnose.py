@@ -75,12 +75,12 @@ def main() -> None:
     from midiscribe.engine.rhythm import rhythm_from_pulse
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("first", "second"), default="second")
+    parser.add_argument("--set", choices=("first", "second", "third"), default="second")
     args = parser.parse_args()
     ensure_fluidsynth()
     ensure_bench_packages()
-    if args.set == "first":
-        pieces = tempo_pieces.dev_set()
+    if args.set in ("first", "third"):
+        pieces = tempo_pieces.dev_set() if args.set == "first" else tempo_styles.third_set()
         chosen = [True] * len(pieces)
     else:
         pieces = tempo_styles.second_set()
