@@ -57,7 +57,8 @@ PHASE_BASS_MARGIN = 1.5
 # The readings a pulse can have follow how the music divides it: when the notes start on its thirds this
 # many times more than on its halves and quarters (or the reverse), the readings built on the other
 # division are not candidates. A fast waltz tracked a bar at a time is read in thirds of the bar (its
-# beats), never in halves (Acc1 on the 160 tuning pieces 133 -> 135, none lost; 1.0 and 1.5 gain 3 and 2).
+# beats), never in halves. Chosen on the 160 tuning pieces: the level choice alone gets 133 -> 135 right
+# (1.0 gives 136), none lost; the whole tracker gains one of them, with equal figures from 1.25 to 2.
 DIVISION_MARGIN = 1.5
 # Compound metre needs onsets on the beat's thirds weighing at least this share of those on the beat;
 # an onset is on a subdivision within this fraction of the beat.
