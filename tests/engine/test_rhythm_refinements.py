@@ -189,9 +189,10 @@ def test_the_phase_moves_only_for_much_more_bass_between_the_beats():
     chords_between = [NoteEvent(t + 0.25, t + 0.4, pitch, 0.6) for t in beat_times[:-1] for pitch in (60, 64, 67, 72)]
     notes = NoteArrays.of(bass_on_beats + chords_between)
     assert np.array_equal(on_the_bass(beat_times, notes), beat_times)
-    # A walking bass in eighths, a little louder off the beat than on it: not enough to move the beats.
+    # A bass in eighths on one low note, louder off the beat than on it, but by less than the margin:
+    # not enough to move the beats (with no margin it would be).
     walking = [NoteEvent(t, t + 0.2, 40, 0.5) for t in beat_times]
-    walking += [NoteEvent(t + 0.25, t + 0.45, 41, 0.5 * (PHASE_BASS_MARGIN - 0.2)) for t in beat_times[:-1]]
+    walking += [NoteEvent(t + 0.25, t + 0.45, 40, 0.5 * (PHASE_BASS_MARGIN - 0.2)) for t in beat_times[:-1]]
     notes = NoteArrays.of(walking + chords_between)
     assert np.array_equal(on_the_bass(beat_times, notes), beat_times)
     # The same bass only off the beat: the beats move half a beat.
