@@ -3,6 +3,7 @@
     .venv/bin/python bench/tempo.py --half held-back      # the figures to report (second set)
     .venv/bin/python bench/tempo.py --half tuning         # the half settings are chosen on
     .venv/bin/python bench/tempo.py --set first --half all --librosa-dp   # the first 40, librosa's DP beside ours
+    .venv/bin/python bench/tempo.py --set third --half all      # 80 more pieces in the second set's styles (tuning)
     .venv/bin/python bench/tempo.py --half held-back --notes     # also the rhythm tracked from the note onsets
     .venv/bin/python bench/tempo.py --half held-back --piano     # solo piano only, also through the piano model
 
@@ -17,7 +18,7 @@ The first set (bench/tempo_pieces.py): 40 pieces of about 40 s in 2/4, 3/4, 4/4 
 steady or with a step or gradual tempo change, five ensembles; all of it is tuning material now. The
 second set (bench/tempo_styles.py): 80 pieces in waltz, minuet, march, ballad, 12/8 ballad, jig, pop,
 Alberti and chorale textures besides the first set's, nine ensembles, split by piece into a tuning and
-a held-back half. Every piece is rendered by FluidSynth with three sound fonts in turn; audio and
+a held-back half. The third set: 80 more drawn the same way with other seeds, all tuning material. Every piece is rendered by FluidSynth with three sound fonts in turn; audio and
 transcriptions are cached under bench/.cache/tempo/.
 
 Per file: tempo Acc1 (within 4 % of the median true tempo of the notated beat: the dotted quarter in
