@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from midiscribe.engine import beats
-from midiscribe.engine.metre import PHASE_BASS_MARGIN, NoteArrays, find_metre, on_the_bass, pulse_division, readings
+from midiscribe.engine.metre import (
+    PHASE_BASS_MARGIN,
+    NoteArrays,
+    find_metre,
+    on_the_bass,
+    pulse_division,
+    readings,
+)
 from midiscribe.engine.notes import frame_times
 from midiscribe.engine.rhythm import (
     Rhythm,
