@@ -9,8 +9,8 @@ from synthesised import encode_soundfile
 
 from midiscribe.engine import NotAudioError, transcribe_drums
 from midiscribe.engine.drums import DrumSettings, piece_for_key
-from midiscribe.engine.drums.kit import KIT
-from midiscribe.engine.drums.onsets import OnsetPicker
+from midiscribe.engine.drums.kit import CRASH, KICK, KIT, SNARE
+from midiscribe.engine.drums.onsets import Candidates, OnsetPicker
 from midiscribe.engine.drums.spectrum import FRAME_RATE, Spectrogram, spectrogram_of
 from midiscribe.engine.instruments import Family
 
@@ -127,6 +127,25 @@ def test_streaming_onset_picking_matches_picking_the_whole_recording_at_once(roc
     assert len(expected.frames) > 50
     for name in ("frames", "pieces", "strengths", "rings"):
         np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+
+
+def test_a_crash_with_a_kick_under_it_needs_less_and_the_snare_sees_the_crashes_final_decisions():
+    settings = DrumSettings()
+    kick, crash, snare = KIT.index(KICK), KIT.index(CRASH), KIT.index(SNARE)
+    between = (settings.threshold["crash"] + settings.threshold_alone["crash"]) / 2  # 0.4
+    # Frames: a crash with a kick (10), the same crash alone (200), a louder crash alone (400); a weak
+    # snare beside the lone crash (201), which only a kept crash would mask.
+    candidates = Candidates(
+        frames=np.array([10, 10, 200, 201, 400]),
+        pieces=np.array([kick, crash, crash, snare, crash]),
+        strengths=np.array([1.0, between, between, 0.1, 0.9]),
+        rings=np.array([0.0, 0.5, 0.5, 0.0, 0.5]),
+    )
+    kept = {(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)}
+    assert kept == {(10, "kick"), (10, "crash"), (201, "snare"), (400, "crash")}
+    # Without the rule (one threshold for every crash) the crash under the kick is lost.
+    flat = settings.with_overrides({"threshold.crash": str(settings.threshold_alone["crash"])})
+    assert (10, "crash") not in {(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(flat)}
 
 
 def test_the_spectrogram_streams_in_blocks_of_any_size():
