@@ -329,7 +329,8 @@ def sweep(items: list[Item], settings) -> dict[str, str]:
                 ring = float(chosen_settings.get(f"minimum_ring.{masker}", -np.inf))
                 masking |= ((groups == masker) & (candidates.strengths >= float(chosen_settings[f"threshold.{masker}"]))
                             & (candidates.rings >= ring))
-            mine = groups == group
+            # The group's own minimum ring (cymbals) holds whatever the thresholds.
+            mine = (groups == group) & (candidates.rings >= float(chosen_settings.get(f"minimum_ring.{group}", -np.inf)))
             order = np.argsort(candidates.frames[masking])
             loudest = _loudest_near(candidates.frames[mine], candidates.frames[masking][order],
                                     candidates.strengths[masking][order], window)
