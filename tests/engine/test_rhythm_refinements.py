@@ -66,22 +66,33 @@ def pulse_and_notes(bpm: float, count: int, late_s: float):
     notes += [NoteEvent(t + 30.0 / bpm, t + 30.0 / bpm + 0.2, 72, 0.5) for t in true_beats[:-1]]
     notes.sort(key=lambda note: note.start_s)
     duration = true_beats[-1] + 1.0
+    strength = strength_of(notes, duration, late_s=late_s, floor=0.3, noise=0.1, seed=1)
+    return true_beats, notes, strength, duration
+
+
+def strength_of(notes: list[NoteEvent], duration: float, late_s: float = 0.0, floor: float = 0.05,
+                noise: float = 0.05, seed: int = 2) -> np.ndarray:
+    """An onset posterior's strength for the notes: a noisy floor, and each onset's amplitude added at the
+    frame ``late_s`` after it (half as much on the next), so a three-note chord peaks higher than a bass note."""
     frames = int(duration * FRAMES_PER_SECOND)
-    strength = np.full(frames, 0.3) + np.random.default_rng(1).uniform(0, 0.1, frames)
+    strength = np.full(frames, floor) + np.random.default_rng(seed).uniform(0, noise, frames)
     times = frame_times(np.arange(frames))
     for note in notes:
         frame = min(frames - 1, int(np.searchsorted(times, note.start_s + late_s)))
         strength[frame] += note.amplitude
         strength[min(frames - 1, frame + 1)] += note.amplitude / 2
-    return true_beats, notes, strength, duration
+    return strength
+
+
+def median_error(found, true_beats) -> float:
+    """The median distance (s) from each true beat but the first and last two to the nearest beat found."""
+    return float(np.median([np.min(np.abs(np.asarray(found) - t)) for t in true_beats[2:-2]]))
 
 
 def test_beats_move_onto_the_notes_when_the_onset_strength_is_late():
     true_beats, notes, strength, duration = pulse_and_notes(100.0, 48, late_s=0.045)
     rhythm = track_rhythm(strength, notes, duration)
-    found = np.asarray(rhythm.beats)
-    errors = [np.min(np.abs(found - t)) for t in true_beats[2:-2]]
-    assert np.median(errors) < 0.012
+    assert median_error(rhythm.beats, true_beats) < 0.012
 
 
 def test_alignment_ignores_notes_between_the_beats_and_leaves_struck_notes_alone():
@@ -142,26 +153,8 @@ def oom_pah(bpm: float, beats_count: int) -> tuple[np.ndarray, list[NoteEvent]]:
 def test_beats_from_note_onsets_fall_on_the_bass_not_on_the_off_beat_chords():
     true_beats, notes = oom_pah(100.0, 100)
     rhythm = rhythm_of_notes(notes, true_beats[-1] + 1.0)
-    found = np.asarray(rhythm.beats)
-    errors = np.array([np.min(np.abs(found - t)) for t in true_beats[2:-2]])
-    assert np.median(errors) < 0.03, f"beats {np.median(errors) * 1000:.0f} ms from the bass notes (median)"
-
-
-def strength_of(notes: list[NoteEvent], duration: float) -> np.ndarray:
-    """An onset posterior's strength for the notes: each onset adds its amplitude at its frame, so
-    a three-note chord peaks higher than a bass note."""
-    frames = int(duration * FRAMES_PER_SECOND)
-    strength = np.full(frames, 0.05) + np.random.default_rng(2).uniform(0, 0.05, frames)
-    times = frame_times(np.arange(frames))
-    for note in notes:
-        frame = min(frames - 1, int(np.searchsorted(times, note.start_s)))
-        strength[frame] += note.amplitude
-        strength[min(frames - 1, frame + 1)] += note.amplitude / 2
-    return strength
-
-
-def median_error(found, true_beats) -> float:
-    return float(np.median([np.min(np.abs(np.asarray(found) - t)) for t in true_beats[2:-2]]))
+    error = median_error(rhythm.beats, true_beats)
+    assert error < 0.03, f"beats {error * 1000:.0f} ms from the bass notes (median)"
 
 
 def test_beats_fall_on_the_bass_when_the_onset_posterior_peaks_on_the_off_beat_chords():

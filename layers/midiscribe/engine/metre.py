@@ -294,9 +294,9 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     """
     if len(pulse) < 4:
         return None
-    candidates = readings(pulse, pulse_division(pulse, notes))
     if not len(notes.starts):
         return Metre(beats=pulse, beats_per_bar=4, compound=False, first_downbeat=0)
+    candidates = readings(pulse, pulse_division(pulse, notes))
     beats = on_the_bass(candidates[int(np.argmax(level_scores(level_evidence(candidates, notes))))], notes, pitched)
     scores = bar_scores(beat_marks(beats, notes))
     if not scores:
