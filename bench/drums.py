@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/drums.py                     # the held-back half (the figures the README quotes)
     .venv/bin/python bench/drums.py --half tuning       # the half settings are chosen on
-    .venv/bin/python bench/drums.py --set onset_threshold.kick=0.2 --half tuning   # try a setting
+    .venv/bin/python bench/drums.py --set threshold.kick=0.2 --half tuning   # try a setting
     .venv/bin/python bench/drums.py --tempo             # also the tempo and beats tracked from the drum notes
     .venv/bin/python bench/drums.py --half tuning --medium-snares   # half the snares at 55 % velocity
 
@@ -13,9 +13,8 @@ bench/.cache/drums/. ``--medium-snares`` renders the same patterns with every se
 not a ghost note played at MEDIUM_SNARE_SCALE of its velocity, under bench/.cache/drums-medium-snares/:
 the dev set's snares are otherwise accents or ghost notes, so a rule that takes a snare of middling
 strength for something else looks free there and is not. Scoring matches each class's onsets one to
-one within 50 ms (the greedy match
-on sorted times is a maximum matching in one dimension, the same count mir_eval's bipartite matching
-gives). Figures are printed, never asserted.
+one within 50 ms (the greedy match on sorted times is a maximum matching in one dimension, the same
+count mir_eval's bipartite matching gives). Figures are printed, never asserted.
 """
 
 from __future__ import annotations
