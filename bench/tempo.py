@@ -18,8 +18,9 @@ The first set (bench/tempo_pieces.py): 40 pieces of about 40 s in 2/4, 3/4, 4/4 
 steady or with a step or gradual tempo change, five ensembles; all of it is tuning material now. The
 second set (bench/tempo_styles.py): 80 pieces in waltz, minuet, march, ballad, 12/8 ballad, jig, pop,
 Alberti and chorale textures besides the first set's, nine ensembles, split by piece into a tuning and
-a held-back half. The third set: 80 more drawn the same way with other seeds, all tuning material. Every piece is rendered by FluidSynth with three sound fonts in turn; audio and
-transcriptions are cached under bench/.cache/tempo/.
+a held-back half. The third set: 80 more drawn the same way with other seeds, all tuning material.
+Every piece is rendered by FluidSynth with three sound fonts in turn; audio and transcriptions are
+cached under bench/.cache/tempo/.
 
 Per file: tempo Acc1 (within 4 % of the median true tempo of the notated beat: the dotted quarter in
 6/8) and Acc2 (also at 2, 3, 1/2 or 1/3 of it), mir_eval's beat F-measure (70 ms window, first 5 s

@@ -79,12 +79,12 @@ def main() -> None:
     args = parser.parse_args()
     ensure_fluidsynth()
     ensure_bench_packages()
-    if args.set in ("first", "third"):
-        pieces = tempo_pieces.dev_set() if args.set == "first" else tempo_styles.third_set()
-        chosen = [True] * len(pieces)
-    else:
+    if args.set == "second":
         pieces = tempo_styles.second_set()
         chosen = tempo_styles.second_set_tuning_half(pieces)
+    else:  # the first set and the third are tuning material throughout
+        pieces = tempo_pieces.dev_set() if args.set == "first" else tempo_styles.third_set()
+        chosen = [True] * len(pieces)
     counts: Counter = Counter()
     files = 0
     for index, (piece, tuning) in enumerate(zip(pieces, chosen, strict=True)):
