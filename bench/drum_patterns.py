@@ -294,6 +294,7 @@ class Played:
     tempo_bpm: float
     reverb: int  # CC 91, the reverb send
     seconds: float
+    kit_program: int = 0  # the GM drum kit (program change on channel 10): 0 is the Standard kit
 
     @property
     def midi(self) -> mido.MidiFile:
@@ -327,6 +328,7 @@ def concatenate(takes: list[tuple[float, Played]]) -> mido.MidiFile:
     for start, take in takes:
         first = round(start * ticks_per_second)
         events.append((first, 0, mido.Message("control_change", channel=DRUM_CHANNEL, control=91, value=take.reverb)))
+        events.append((first, 0, mido.Message("program_change", channel=DRUM_CHANNEL, program=take.kit_program)))
         for seconds, key, velocity in take.onsets:
             on = round((start + seconds) * ticks_per_second)
             events.append((on, 2, mido.Message("note_on", channel=DRUM_CHANNEL, note=key, velocity=velocity)))

@@ -5,14 +5,21 @@
     .venv/bin/python bench/drums.py --set threshold.kick=0.2 --half tuning   # try a setting
     .venv/bin/python bench/drums.py --tempo             # also the tempo and beats tracked from the drum notes
     .venv/bin/python bench/drums.py --half tuning --medium-snares   # half the snares at 55 % velocity
+    .venv/bin/python bench/drums.py --half tuning --ghosts-after    # a ghost note a 16th after each accent
+    .venv/bin/python bench/drums.py --half tuning --kit tr808       # another GM drum kit than Standard
 
 The dev set is generated here: bench/drum_patterns.py writes the patterns (ten styles, four variants
 each: two for tuning, two held back), and each is rendered on channel 10 with three General MIDI sound
 fonts (FluidR3_GM, MuseScore_General, TimGM6mb) at a level drawn per file, cached under
 bench/.cache/drums/. ``--medium-snares`` renders the same patterns with every second snare hit that is
-not a ghost note played at MEDIUM_SNARE_SCALE of its velocity, under bench/.cache/drums-medium-snares/:
+not a ghost note played at MEDIUM_SNARE_SCALE of its velocity, under bench/.cache/drums-medium-snares/
+(``--ghosts-after``: a ghost note a sixteenth after every snare accent, under drums-ghosts-after/, for
+rules that look at what follows a hit):
 the dev set's snares are otherwise accents or ghost notes, so a rule that takes a snare of middling
-strength for something else looks free there and is not. Scoring matches each class's onsets one to
+strength for something else looks free there and is not. ``--kit NAME`` renders the same patterns with
+another of the fonts' GM drum kits (KITS: Room, Power, Electronic, TR-808, Jazz, Brush) instead of the
+Standard kit the dev set plays, under bench/.cache/drums-kit-NAME/: a check of how the settings carry to
+kits they were not chosen on, since a held-out recording may be played on any kit. Scoring matches each class's onsets one to
 one within 50 ms (the greedy match on sorted times is a maximum matching in one dimension, the same
 count mir_eval's bipartite matching gives). Figures are printed, never asserted.
 """
@@ -50,6 +57,9 @@ TOLERANCE_S = 0.05
 DRUM_LEAD_IN_S = 0.5  # drum_patterns.play starts every pattern's first beat here
 MEDIUM_SNARE_SCALE = 0.55
 GHOST_VELOCITY = 50  # snare hits softer than this are the patterns' ghost notes, left as they are
+GHOST_AFTER_VELOCITY = 32  # the ghost notes --ghosts-after adds (the funk pattern's own ghost velocity)
+# The General MIDI / GS drum kits the three fonts have besides the Standard kit (program numbers on channel 10).
+KITS = {"standard": 0, "room": 8, "power": 16, "electronic": 24, "tr808": 25, "jazz": 32, "brush": 40}
 
 # The transcriber's classes, by the GM key it writes, in the bench's classes.
 WRITTEN_CLASS = {36: "kick", 38: "snare", 42: "hihat", 46: "hihat", 41: "tom", 45: "tom", 48: "tom",
@@ -68,11 +78,13 @@ def say(message: str) -> None:
 class Item:
     pattern: drum_patterns.Pattern
     font: str
-    medium_snares: bool = False
+    variant: str = "standard"  # a key of TAKE_VARIANTS
+    kit: str = "standard"
 
     @property
     def folder(self) -> Path:
-        return (CACHE.with_name("drums-medium-snares") if self.medium_snares else CACHE) / self.font
+        name = CACHE.name + ("" if self.variant == "standard" else f"-{self.variant}")
+        return CACHE.with_name(name + ("" if self.kit == "standard" else f"-kit-{self.kit}")) / self.font
 
     @property
     def wav(self) -> Path:
@@ -95,6 +107,21 @@ def with_medium_snares(take: drum_patterns.Played) -> drum_patterns.Played:
     return dataclasses.replace(take, onsets=onsets)
 
 
+def with_ghosts_after(take: drum_patterns.Played) -> drum_patterns.Played:
+    """The take with a ghost note a sixteenth after every snare accent, where no snare is played already."""
+    sixteenth = 15.0 / take.tempo_bpm
+    snares = [seconds for seconds, key, _ in take.onsets if key == drum_patterns.SNARE]
+    added = [(seconds + sixteenth, drum_patterns.SNARE, GHOST_AFTER_VELOCITY)
+             for seconds, key, velocity in take.onsets
+             if key == drum_patterns.SNARE and velocity >= GHOST_VELOCITY
+             and all(abs(other - seconds - sixteenth) >= 0.6 * sixteenth for other in snares)]
+    return dataclasses.replace(take, onsets=sorted(take.onsets + added))
+
+
+# The check sets: how each pattern's take is changed before rendering.
+TAKE_VARIANTS = {"standard": None, "medium-snares": with_medium_snares, "ghosts-after": with_ghosts_after}
+
+
 def check_set_up() -> None:
     import shutil
 
@@ -104,22 +131,23 @@ def check_set_up() -> None:
                          f"missing): apt-get install -y {DEBIAN_PACKAGES}")
 
 
-def ensure_rendered(patterns: list[drum_patterns.Pattern], medium_snares: bool = False) -> list[Item]:
+def ensure_rendered(patterns: list[drum_patterns.Pattern], variant: str = "standard", kit: str = "standard") -> list[Item]:
     """Render every pattern with every sound font (once; cached). One FluidSynth run per font: the
     MuseScore font takes half a minute to load, so its patterns are played one after another with
     silence between them and cut apart afterwards."""
     import soundfile
 
-    items = [Item(pattern, font, medium_snares) for font in SOUND_FONTS for pattern in patterns]
+    items = [Item(pattern, font, variant, kit) for font in SOUND_FONTS for pattern in patterns]
     for font, sound_font in SOUND_FONTS.items():
         todo = [item.pattern for item in items if item.font == font and not item.wav.exists()]
         if not todo:
             continue
-        folder = Item(todo[0], font, medium_snares).folder
+        folder = Item(todo[0], font, variant, kit).folder
         folder.mkdir(parents=True, exist_ok=True)
         played = [drum_patterns.play(pattern, SECONDS_PER_PATTERN) for pattern in todo]
-        if medium_snares:
-            played = [with_medium_snares(take) for take in played]
+        if TAKE_VARIANTS[variant] is not None:
+            played = [TAKE_VARIANTS[variant](take) for take in played]
+        played = [dataclasses.replace(take, kit_program=KITS[kit]) for take in played]
         starts, position = [], 0.0
         for take in played:
             starts.append(position)
@@ -139,7 +167,7 @@ def ensure_rendered(patterns: list[drum_patterns.Pattern], medium_snares: bool =
             rng = np.random.default_rng([pattern.seed, list(SOUND_FONTS).index(font)])
             peak = float(10 ** (rng.uniform(-20, -1) / 20))
             piece = piece * (peak / max(1e-6, float(np.abs(piece).max())))
-            item = Item(pattern, font, medium_snares)
+            item = Item(pattern, font, variant, kit)
             item.reference.write_text(json.dumps({"tempo_bpm": take.tempo_bpm, "onsets": take.onsets}))
             soundfile.write(str(item.wav), piece, rate, subtype="PCM_16")
         wav_path.unlink()
@@ -418,6 +446,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also score the tempo and beats tracked from the transcribed drum notes")
     parser.add_argument("--medium-snares", action="store_true",
                         help="the patterns with every second snare hit (not ghost notes) at 55 %% velocity, a separate check set")
+    parser.add_argument("--ghosts-after", action="store_true",
+                        help="the patterns with a ghost note a 16th after every snare accent, a separate check set")
+    parser.add_argument("--kit", choices=tuple(KITS), default="standard",
+                        help="render with this GM drum kit instead of the Standard one, a separate check set")
     parser.add_argument("--sweep", action="store_true",
                         help="print each group's best onset threshold on the chosen half (use on the tuning half)")
     args = parser.parse_args(argv)
@@ -426,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     patterns = {"held-back": held_back, "tuning": tuning, "both": tuning + held_back}[args.half]
     if args.style:
         patterns = [p for p in patterns if p.style in args.style]
-    items = ensure_rendered(patterns, args.medium_snares)
+    variant = "medium-snares" if args.medium_snares else "ghosts-after" if args.ghosts_after else "standard"
+    items = ensure_rendered(patterns, variant, args.kit)
     settings = parse_settings(args.overrides)
     if args.sweep:
         print(f"Best thresholds on the {args.half} half:")
@@ -436,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     tempo_rows = [] if args.tempo else None
     totals, per_font, audio_s, wall_s = evaluate(items, settings, tempo_rows)
     print(f"\nDrum onset F1 ({TOLERANCE_S * 1000:.0f} ms) on the {args.half} half"
-          f"{' with medium snares' if args.medium_snares else ''}: {len(patterns)} patterns x "
+          f"{'' if variant == 'standard' else f' ({variant})'}"
+          f"{'' if args.kit == 'standard' else f' on the {args.kit} kit'}: {len(patterns)} patterns x "
           f"{len(SOUND_FONTS)} sound fonts, {audio_s / 60:.1f} min of audio, "
           f"transcribed at {audio_s / wall_s:.0f}x real time")
     print(table({**{font: counts for font, counts in per_font.items()}, "all": totals}))

@@ -125,7 +125,7 @@ def test_streaming_onset_picking_matches_picking_the_whole_recording_at_once(roc
         pieces.add(activations[:, start:start + 37])
     got = pieces.finish()
     assert len(expected.frames) > 50
-    for name in ("frames", "pieces", "strengths", "rings"):
+    for name in ("frames", "pieces", "strengths", "rings", "sustains"):
         np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
 
 
@@ -140,12 +140,38 @@ def test_a_crash_with_a_kick_under_it_needs_less_and_the_snare_sees_the_crashes_
         pieces=np.array([kick, crash, crash, snare, crash]),
         strengths=np.array([1.0, between, between, 0.1, 0.9]),
         rings=np.array([0.0, 0.5, 0.5, 0.0, 0.5]),
+        sustains=np.zeros(5),
     )
     kept = {(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)}
     assert kept == {(10, "kick"), (10, "crash"), (201, "snare"), (400, "crash")}
     # Without the rule (one threshold for every crash) the crash under the kick is lost.
     flat = settings.with_overrides({"threshold.crash": str(settings.threshold_alone["crash"])})
     assert (10, "crash") not in {(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(flat)}
+
+
+def test_a_snare_onset_that_does_not_decay_like_the_recordings_snare_hits_is_dropped():
+    snare = KIT.index(SNARE)
+    settings = DrumSettings()
+
+    def kept_frames(clear_sustain: float) -> set[int]:
+        # Four clear hits that decay alike, then weak onsets that decay less and less.
+        candidates = Candidates(
+            frames=np.array([10, 100, 200, 300, 400, 500, 600]),
+            pieces=np.full(7, snare),
+            strengths=np.array([1.0, 0.9, 0.95, 1.0, 0.1, 0.1, 0.1]),
+            rings=np.zeros(7),
+            sustains=np.array([clear_sustain] * 4 + [clear_sustain + 0.1, clear_sustain + 0.2, clear_sustain + 0.4]),
+        )
+        return {hit.frame for hit in candidates.kept(settings)}
+
+    # A short snare (GM kits): a weak onset that still sounds 0.4 above it is leakage, 0.1 or 0.2 a hit.
+    assert kept_frames(0.25) == {10, 100, 200, 300, 400, 500}
+    # The cap follows the recording's snare: one whose wires ring long keeps the same weak hits.
+    assert kept_frames(0.6) == {10, 100, 200, 300, 400, 500}
+    # Without enough clear hits to measure, only onsets that hardly decay at all are dropped.
+    few = Candidates(frames=np.array([10, 100]), pieces=np.full(2, snare), strengths=np.array([0.1, 0.1]),
+                     rings=np.zeros(2), sustains=np.array([0.8, 0.9]))
+    assert {hit.frame for hit in few.kept(settings)} == {10}
 
 
 def test_the_spectrogram_streams_in_blocks_of_any_size():

@@ -18,6 +18,10 @@ ring is how much of its rise is left (its lowest point until ``ring_probe_s`` la
 sounding before it): a hi-hat is open when the metal's ring (hi-hats and cymbals share it) reaches
 ``open_hat_ratio``; a crash or ride must ring at least ``minimum_ring`` (a stick click or a snare's wires
 that the cymbal templates pick up do not).
+
+A snare onset must also decay about as the recording's clear snare hits do: its activation 35-70 ms on
+(its *sustain*, over its first frames' peak) may exceed theirs by at most ``sustain_margin``, since a
+rise inside something still sounding (a ringing cymbal, an open hat, a tom) is leakage, not a hit.
 """
 
 from __future__ import annotations
@@ -48,20 +52,34 @@ class Hit:
 
 @dataclass(frozen=True)
 class Candidates:
-    """Every candidate onset of a recording: strengths divided by their group's level, and how much of
-    each onset's rise still rings ``ring_probe_s`` later (hi-hats: all the metal's; others: their group's)."""
+    """Every candidate onset of a recording: strengths divided by their group's level, how much of each
+    onset's rise still rings ``ring_probe_s`` later (hi-hats: all the metal's; others: their group's), and
+    its group's mean activation from ``sustain_start_s`` to ``sustain_end_s`` on over its peak."""
 
-    frames: np.ndarray
+    frames: np.ndarray  # in time order
     pieces: np.ndarray  # hi-hats are all CLOSED_HAT here: open or closed is decided by the ring
     strengths: np.ndarray
     rings: np.ndarray
+    sustains: np.ndarray
+
+    def eligible(self, settings: DrumSettings) -> np.ndarray:
+        """Which candidates are hits at all, whatever their strength: for the groups in ``sustain_margin``,
+        those that decay about as the recording's clear hits of their group do."""
+        groups = np.array([piece.group for piece in KIT])[self.pieces]
+        eligible = np.ones(len(self.frames), dtype=bool)
+        for group, margin in settings.sustain_margin.items():
+            mine = groups == group
+            clear = self.sustains[mine & (self.strengths >= settings.sustain_reference_strength)]
+            cap = float(np.median(clear)) + margin if len(clear) >= 3 else settings.fallback_sustain
+            eligible[mine] = self.sustains[mine] <= cap
+        return eligible
 
     def kept(self, settings: DrumSettings) -> list[Hit]:
         """The candidates strong enough (and, for cymbals, ringing long enough) to be notes, in time order."""
         groups = np.array([piece.group for piece in KIT])[self.pieces]
         thresholds = np.array([settings.threshold[piece.group] for piece in KIT], dtype=np.float64)[self.pieces]
         minimum_ring = np.array([settings.minimum_ring.get(piece.group, -np.inf) for piece in KIT])
-        rings_enough = self.rings >= minimum_ring[self.pieces]
+        rings_enough = (self.rings >= minimum_ring[self.pieces]) & self.eligible(settings)
         kept = (self.strengths >= thresholds) & (self.strengths > 0) & rings_enough
         window = int(round(settings.mask_window_s * FRAME_RATE))
         for group, alone in settings.threshold_alone.items():
@@ -120,7 +138,9 @@ class OnsetPicker:
         self.settings = settings
         self.half_window = max(1, int(round(settings.peak_window_s * FRAME_RATE)))
         self.probe = max(_PEAK_SPAN + 1, int(round(settings.ring_probe_s * FRAME_RATE)))
-        self.lookahead = max(self.half_window, self.probe, _PEAK_SPAN)
+        self.sustain_from = max(1, int(round(settings.sustain_start_s * FRAME_RATE)))
+        self.sustain_to = max(self.sustain_from, int(round(settings.sustain_end_s * FRAME_RATE)))
+        self.lookahead = max(self.half_window, self.probe, _PEAK_SPAN, self.sustain_to)
         # Activations of frames start, start + 1, …; it begins with silence before frame 0.
         self.start = -_HISTORY - self.half_window
         self.buffer = np.zeros((len(KIT), -self.start), dtype=np.float32)
@@ -131,6 +151,7 @@ class OnsetPicker:
         self._pieces: list[np.ndarray] = []
         self._strengths: list[np.ndarray] = []
         self._rings: list[np.ndarray] = []
+        self._sustains: list[np.ndarray] = []
 
     def add(self, activations: np.ndarray) -> None:
         self.levels.add(activations.sum(axis=0))
@@ -170,6 +191,7 @@ class OnsetPicker:
             self._strengths.append(strength[indices - _HISTORY].astype(np.float32))
             self._pieces.append(self._pieces_at(group, members, indices))
             self._rings.append(self._rings_at(self.buffer[METAL if group == HIHAT else members].sum(axis=0), indices))
+            self._sustains.append(self._sustains_at(activation, indices))
         self.next_frame = stop
         keep_from = max(0, self.next_frame - self.start - _HISTORY - self.half_window - 1)
         self.buffer = self.buffer[:, keep_from:]
@@ -192,11 +214,18 @@ class OnsetPicker:
         remaining = activation[later].min(axis=1) - before
         return (remaining / np.maximum(rise, 1e-12)).astype(np.float32)
 
+    def _sustains_at(self, activation: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        """Each onset's mean activation ``sustain_start_s``..``sustain_end_s`` on, over its peak."""
+        peak = activation[indices[:, None] + np.arange(_PEAK_SPAN)[None, :]].max(axis=1)
+        later = activation[indices[:, None] + np.arange(self.sustain_from, self.sustain_to + 1)[None, :]].mean(axis=1)
+        return (later / np.maximum(peak, 1e-12)).astype(np.float32)
+
     def _candidates(self) -> Candidates:
         level = self.levels.percentile(self.settings.level_percentile)
         if not self._frames or level <= 0:
             empty = np.zeros(0, dtype=np.int64)
-            return Candidates(empty, empty.astype(np.int8), empty.astype(np.float32), empty.astype(np.float32))
+            return Candidates(empty, empty.astype(np.int8), empty.astype(np.float32), empty.astype(np.float32),
+                              empty.astype(np.float32))
         # Each group's strengths against its own loud moments, but never against less than a share of
         # the whole recording's level: a piece that is never played has only leakage to measure.
         references = np.array([max(histogram.percentile(self.settings.group_level_percentile),
@@ -206,4 +235,4 @@ class OnsetPicker:
         frames, pieces = frames[order], pieces[order]
         groups = np.array([GROUPS.index(piece.group) for piece in KIT])[pieces]
         return Candidates(frames, pieces, (np.concatenate(self._strengths)[order] / references[groups]).astype(np.float32),
-                          np.concatenate(self._rings)[order])
+                          np.concatenate(self._rings)[order], np.concatenate(self._sustains)[order])

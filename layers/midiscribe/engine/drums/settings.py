@@ -48,6 +48,19 @@ class DrumSettings:
     ring_probe_s: float = 0.1
     open_hat_ratio: float = 0.35
     minimum_ring: dict[str, float] = field(default_factory=lambda: {"crash": 0.2, "ride": 0.1})
+    # A struck drum's sound decays from its attack. An onset's sustain is its group's mean activation
+    # from sustain_start_s to sustain_end_s on, over its first frames' peak. A snare onset whose sustain
+    # exceeds by more than sustain_margin the median sustain of the recording's clear snare hits (those
+    # at least sustain_reference_strength strong; with fewer than three of them, fallback_sustain is
+    # the cap) is a rise inside something still sounding (a ringing cymbal, open hat or tom that the
+    # snare template explains part of), not a snare hit. Relative to the recording's own snare, so a
+    # snare whose wires ring long keeps its hits. Chosen on the tuning halves of bench/drums.py's
+    # standard, medium-snare and Room, Power and TR-808 kit sets (README).
+    sustain_margin: dict[str, float] = field(default_factory=lambda: {"snare": 0.2})
+    sustain_reference_strength: float = 0.5
+    fallback_sustain: float = 0.85
+    sustain_start_s: float = 0.035
+    sustain_end_s: float = 0.07
     onset_offset_s: float = -0.010  # added to every onset time: the peaks come about 10 ms after the hits
     note_length_s: float = 0.1  # a drum note's written length (shortened before the next hit of its key)
 
