@@ -99,6 +99,18 @@ def test_bad_stem_command_lines_are_refused_before_any_work(argv, message, song,
     assert not out.exists()
 
 
+def test_outputs_that_would_overwrite_a_stem_are_refused(song, tmp_path, capsys, monkeypatch):
+    import midiscribe.engine
+
+    monkeypatch.setattr(midiscribe.engine, "transcribe_stems", lambda *a, **k: pytest.fail("work began"),
+                        raising=False)
+    drums = tmp_path / "drums.wav"
+    drums.write_bytes((song / "drums.wav").read_bytes())
+    assert run_cli(["--stem", f"drums={drums}", "--name", "drums", "-o", str(tmp_path)]) == 2
+    assert f"{drums} would overwrite the input {drums}" in capsys.readouterr().err
+    assert drums.read_bytes() == (song / "drums.wav").read_bytes()
+
+
 @pytest.mark.parametrize("text", ["drums", "=x.wav", "drums="])
 def test_a_malformed_stem_is_an_argparse_error(text, capsys):
     with pytest.raises(SystemExit) as exited:
