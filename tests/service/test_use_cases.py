@@ -253,6 +253,24 @@ def test_the_eta_follows_the_declared_duration() -> None:
     assert short.eta_seconds < long.eta_seconds
 
 
+def test_the_eta_follows_the_model_that_runs() -> None:
+    """The piano model takes about 0.7 s per second of audio (the general model's guess is 20x real time):
+    a 5-minute piano recording is not promised in 25 s."""
+    api = Api(settings=ROOMY)
+
+    def eta(options: dict, *stems: StemInput) -> int:
+        if stems:
+            return api.submissions.submit_audio_to_midi(OWNER, stem_request(*stems, **options)).eta_seconds
+        return api.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(
+            audio=AudioInput(file=UploadedFile("a.wav", "audio/wav", wav_header(22050, 1, 300))), options=options)
+        ).eta_seconds
+
+    assert eta({}) < 60
+    assert eta({"model": "piano"}) >= 300 and eta({"instrument": "piano"}) >= 300
+    assert eta({}, upload_stem("keys", 300, instrument="piano"), upload_stem("bass", 10)) >= 300
+    assert eta({}, upload_stem("keys", 300), upload_stem("bass", 10)) < 60
+
+
 @pytest.mark.parametrize(
     ("spec", "refused"),
     [(ConvertSpec("wav", 192_000, 32), True), (ConvertSpec("wav", None, 16), False), (ConvertSpec("mp3", 48000), False)],
