@@ -312,7 +312,7 @@ class Submissions:
                 declared, name, max_duration_s=self.settings.transcription_limit_s(transcriber)
             )
         except AudioTooLongError as refused:
-            advice = self.settings.too_long_advice(transcriber, stems=stem)
+            advice = self.settings.too_long_advice(transcriber, stems=stem, duration_s=declared.duration_s)
             raise TooLargeError(f"{refused.message} {advice}".strip(), refused.code) from None
         except UnsupportedAudioError as refused:
             raise InvalidRequestError(refused.message, refused.code) from None
