@@ -86,6 +86,9 @@ def test_instrument_drums_transcribes_an_input_as_a_drum_recording(song, tmp_pat
         (["--stem", "drums={song}/drums.wav", "--instrument", "drums"], "give each stem's instrument after a colon"),
         ([], "Nothing to transcribe"),
         (["--stem", "drums={song}/drums.wav", "--name", "../up"], "must be a plain file name"),
+        # The options must be able to run every pitched stem's family: said before any work, naming the stem.
+        (["--stem", "drums={song}/drums.wav", "--stem", "keys={song}/bass.flac:piano", "--basic-pitch-compat"],
+         "--stem keys (piano): --basic-pitch-compat reproduces basic-pitch's own notes"),
     ],
 )
 def test_bad_stem_command_lines_are_refused_before_any_work(argv, message, song, tmp_path, capsys, monkeypatch):

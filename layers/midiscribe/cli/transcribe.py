@@ -254,9 +254,9 @@ def flag_for(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
-def in_flag_terms(message: str) -> str:
-    """Name options as the flags the user typed rather than as the engine's field names."""
-    names = "|".join(map(re.escape, TranscriptionOptions.model_fields))
+def in_flag_terms(message: str, keep: tuple[str, ...] = ()) -> str:
+    """Name options as the flags the user typed rather than as the engine's field names (but ``keep``)."""
+    names = "|".join(re.escape(name) for name in TranscriptionOptions.model_fields if name not in keep)
     return re.sub(rf"\b({names})\b", lambda match: flag_for(match.group(1)), message)
 
 
@@ -283,7 +283,7 @@ def check_arguments(args: argparse.Namespace) -> tuple[TranscriptionOptions, lis
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise InvalidOptionsError(f"--output-dir {args.output_dir} exists and is not a folder.")
     if args.stems:
-        stems_command.check_stems(args)
+        stems_command.check_stems(args, options)
         name = stems_command.output_name(args)
         refuse_overwriting_inputs([stem.path for stem in args.stems], args.output_dir, [name], plan)
         return options, plan
