@@ -86,6 +86,9 @@ def test_instrument_drums_transcribes_an_input_as_a_drum_recording(song, tmp_pat
         (["--stem", "drums={song}/drums.wav", "--instrument", "drums"], "give each stem's instrument after a colon"),
         ([], "Nothing to transcribe"),
         (["--stem", "drums={song}/drums.wav", "--name", "../up"], "must be a plain file name"),
+        # The options must be able to run every pitched stem's family: said before any work, naming the stem.
+        (["--stem", "drums={song}/drums.wav", "--stem", "keys={song}/bass.flac:piano", "--basic-pitch-compat"],
+         "--stem keys (piano): --basic-pitch-compat reproduces basic-pitch's own notes"),
     ],
 )
 def test_bad_stem_command_lines_are_refused_before_any_work(argv, message, song, tmp_path, capsys, monkeypatch):
@@ -97,6 +100,18 @@ def test_bad_stem_command_lines_are_refused_before_any_work(argv, message, song,
     assert run_cli([part.format(song=song) for part in argv] + ["-o", str(out)]) == 2
     assert message.format(song=song) in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_outputs_that_would_overwrite_a_stem_are_refused(song, tmp_path, capsys, monkeypatch):
+    import midiscribe.engine
+
+    monkeypatch.setattr(midiscribe.engine, "transcribe_stems", lambda *a, **k: pytest.fail("work began"),
+                        raising=False)
+    drums = tmp_path / "drums.wav"
+    drums.write_bytes((song / "drums.wav").read_bytes())
+    assert run_cli(["--stem", f"drums={drums}", "--name", "drums", "-o", str(tmp_path)]) == 2
+    assert f"{drums} would overwrite the input {drums}" in capsys.readouterr().err
+    assert drums.read_bytes() == (song / "drums.wav").read_bytes()
 
 
 @pytest.mark.parametrize("text", ["drums", "=x.wav", "drums="])

@@ -164,6 +164,21 @@ def test_two_inputs_with_one_stem_are_refused(tmp_path, capsys):
     assert "would both be written as song.*" in capsys.readouterr().err
 
 
+def test_an_output_that_would_overwrite_its_input_is_refused(inputs, tmp_path, capsys, monkeypatch):
+    """The sonified WAV of song.wav is song.wav: written next to the input (the default -o is the current
+    folder), it would replace the recording with its sonification."""
+    import midiscribe.engine
+
+    monkeypatch.setattr(midiscribe.engine, "transcribe", lambda *a, **k: pytest.fail("work began"), raising=False)
+    recording = inputs["melody"].read_bytes()
+    monkeypatch.chdir(inputs["melody"].parent)
+    assert run_cli(["melody.wav"]) == 2
+    err = capsys.readouterr().err
+    assert "melody.wav would overwrite the input melody.wav" in err and "--output-dir" in err and "--no-sonify" in err
+    assert inputs["melody"].read_bytes() == recording
+    assert not list(inputs["melody"].parent.glob("melody.[!w]*"))
+
+
 class FakeTerminal(io.StringIO):
     def isatty(self) -> bool:
         return True

@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -234,17 +234,28 @@ class MidiscribeClient:
                 )
             time.sleep(interval)
 
-    def download(self, conversion: Mapping[str, Any], destination: str | os.PathLike) -> dict[str, Path]:
-        """Fetch every output link of a finished conversion into ``destination``; field → file."""
+    def download(self, conversion: Mapping[str, Any], destination: str | os.PathLike,
+                 keep: Iterable[str | os.PathLike] = ()) -> dict[str, Path]:
+        """Fetch every output link of a finished conversion into ``destination``; field → file.
+
+        ``keep``: files that must not be overwritten, such as the input (results are named after it, so
+        song.wav's sonified WAV is song.wav); nothing is fetched if an output would land on one."""
         destination = Path(destination)
-        destination.mkdir(parents=True, exist_ok=True)
-        saved: dict[str, Path] = {}
+        kept = {Path(path).resolve() for path in keep}
+        targets: dict[str, tuple[str, Path]] = {}
         for field_name in OUTPUT_FIELDS:
             link = conversion.get(field_name)
             if not link:
                 continue
             name = Path(urllib.parse.unquote(urllib.parse.urlparse(link).path)).name or field_name
             target = destination / name
+            if target.resolve() in kept:
+                raise MidiscribeError(f"the {OUTPUT_FIELDS[field_name]} would overwrite {target}: download into "
+                                      "another folder (the links stay valid: GET /v1/byId gives fresh ones)")
+            targets[field_name] = (link, target)
+        destination.mkdir(parents=True, exist_ok=True)
+        saved: dict[str, Path] = {}
+        for field_name, (link, target) in targets.items():
             try:
                 with _open(link, max(self.timeout, 600)) as response, open(target, "wb") as out:
                     while chunk := response.read(1 << 20):

@@ -232,6 +232,17 @@ def test_unknown_field_names_the_known_ones() -> None:
     assert caught.value.code == "UNKNOWN_FIELD" and "sonify_midi" in caught.value.message
 
 
+def test_the_known_fields_are_the_ones_a_client_may_send() -> None:
+    """stem_parts is where the stem.<name> parts are gathered, not a field: it is neither offered nor taken."""
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "sonify": "1"}))
+    assert "stem_parts" not in caught.value.message and "stems" in caught.value.message
+    with pytest.raises(InvalidRequestError) as caught:
+        audio_to_midi(RequestBody(fields={"audio_url": "https://e.com/a.wav", "stem_parts": "x"}))
+    assert caught.value.code == "UNKNOWN_FIELD" and "Unknown field(s) for POST /v1/audio_to_midi: stem_parts." in (
+        caught.value.message)
+
+
 @pytest.mark.parametrize(
     ("fields", "files", "code"),
     [

@@ -114,6 +114,8 @@ def test_webhook_attributes_are_read_from_the_item() -> None:
         (TaskSource(kind="s3", key="inbox/folder/take1.wav"), "take1"),
         (TaskSource(kind="url", url="https://example.com/path/track.flac?sig=abc"), "track"),
         (TaskSource(kind="url", url="https://example.com/"), "audio"),
+        # A link's name is percent-encoded: my%20song.mp3 is "my song", not "my_20song".
+        (TaskSource(kind="url", url="https://example.com/my%20song%2B2.mp3?x=1"), "my_song_2"),
         (TaskSource(kind="s3", key="inbox/..wav"), "wav"),
     ],
 )

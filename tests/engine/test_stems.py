@@ -11,6 +11,7 @@ from drum_audio import RATE, render, rock_beat
 from synthesised import PHRASE, PHRASE_DURATION_S, encode_soundfile, synthesise
 
 from midiscribe.engine import (
+    AudioTooLongError,
     CorruptAudioError,
     InvalidOptionsError,
     TranscriptionOptions,
@@ -116,6 +117,14 @@ def test_a_broken_stem_fails_the_transcription_naming_the_stem(stems):
     with pytest.raises(CorruptAudioError) as failed:
         transcribe_stems([("drums", stems["drums"]), ("bass", truncated)])
     assert failed.value.message.startswith("Stem 'bass': ")
+
+
+def test_a_stem_too_long_keeps_how_long_it_is(stems):
+    """The worker's advice on AUDIO_TOO_LONG depends on the audio's length, which the stem's name must not lose."""
+    with pytest.raises(AudioTooLongError) as failed:
+        transcribe_stems([("drums", stems["drums"]), ("lead", stems["lead"])], max_duration_s=1.0)
+    assert failed.value.message.startswith("Stem ")
+    assert failed.value.duration_s is not None and failed.value.duration_s > 1.0
 
 
 def test_progress_sums_the_stems(stems):

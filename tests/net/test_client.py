@@ -121,6 +121,15 @@ def test_download_counts_bytes_when_no_length_is_declared(receiver):
     assert len(sink.getvalue()) <= 100_000
 
 
+def test_download_cut_short_of_its_declared_length_is_an_error(receiver):
+    """A connection that closes early must not pass for the whole file: the decoder would then blame the
+    file ("re-export it"), or transcribe only the part that arrived."""
+    receiver.script = [Reply(200, b"RIFF" + b"x" * 996, {"Content-Length": "5000"}, content_length=False)]
+    with pytest.raises(DownloadError, match="stopped after 1000 of 5000 bytes") as raised:
+        net.download(receiver.url(), io.BytesIO(), max_bytes=10_000, timeout=5, allow_private=True, allow_http=True)
+    assert not raised.value.timed_out
+
+
 @pytest.mark.parametrize(("reply", "message"), [
     (Reply(404, b"nope"), "HTTP 404"),
     (Reply(500, b"boom"), "HTTP 500"),

@@ -215,6 +215,19 @@ def test_the_piano_model_has_its_own_duration_limit_at_submit(options, refused) 
     assert api.storage.objects == {} and api.tasks.items == {}
 
 
+def test_audio_too_long_for_either_model_is_not_sent_to_the_general_model() -> None:
+    api = Api(settings=Settings(bucket="bucket", max_upload_mb=1, retention_days=1, max_duration_s=300,
+                                max_piano_duration_s=100))
+    request = AudioToMidiRequest(audio=AudioInput(file=UploadedFile("take.wav", "audio/wav", wav_header(22050, 1, 400))),
+                                 options={"model": "piano"})
+    with pytest.raises(TooLargeError) as refusal:
+        api.submissions.submit_audio_to_midi(OWNER, request)
+    assert "take.wav is 6.7 minutes long" in refusal.value.message and "model=general" not in refusal.value.message
+    with pytest.raises(TooLargeError) as refusal:
+        api.submissions.submit_audio_to_midi(OWNER, stem_request(upload_stem("piano", seconds=400)))
+    assert "another instrument" not in refusal.value.message
+
+
 @pytest.mark.parametrize("options", [{}, {"model": "general"}])
 def test_a_piano_stem_over_the_piano_limit_is_told_to_take_another_instrument(options) -> None:
     """A piano stem runs the piano model whatever the request's model says, so model=general is no way out."""
@@ -251,6 +264,24 @@ def test_the_eta_follows_the_declared_duration() -> None:
     long = api.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(
         audio=AudioInput(file=UploadedFile("b.wav", "audio/wav", wav_header(22050, 1, 590))), options={}))
     assert short.eta_seconds < long.eta_seconds
+
+
+def test_the_eta_follows_the_model_that_runs() -> None:
+    """The piano model takes about 0.7 s per second of audio (the general model's guess is 20x real time):
+    a 5-minute piano recording is not promised in 25 s."""
+    api = Api(settings=ROOMY)
+
+    def eta(options: dict, *stems: StemInput) -> int:
+        if stems:
+            return api.submissions.submit_audio_to_midi(OWNER, stem_request(*stems, **options)).eta_seconds
+        return api.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(
+            audio=AudioInput(file=UploadedFile("a.wav", "audio/wav", wav_header(22050, 1, 300))), options=options)
+        ).eta_seconds
+
+    assert eta({}) < 60
+    assert eta({"model": "piano"}) >= 300 and eta({"instrument": "piano"}) >= 300
+    assert eta({}, upload_stem("keys", 300, instrument="piano"), upload_stem("bass", 10)) >= 300
+    assert eta({}, upload_stem("keys", 300), upload_stem("bass", 10)) < 60
 
 
 @pytest.mark.parametrize(

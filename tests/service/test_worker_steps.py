@@ -153,6 +153,20 @@ def test_the_piano_model_has_its_own_duration_limit_and_says_so() -> None:
     assert "model=general takes up to 3600 s" in failed.error
 
 
+def test_audio_too_long_for_the_general_model_too_gets_no_advice_to_use_it() -> None:
+    settings = Settings(bucket="bucket", transcribe_max_receive=3, retention_days=1, max_duration_s=3600,
+                        max_piano_duration_s=600)
+    engine = Engine(AudioTooLongError.over("take.wav", 4000.0, 600.0))
+    stack = Stack(engine=engine)
+    stack.worker = build_worker(settings, tasks=stack.tasks, storage=stack.storage, notify_queue=stack.notify_queue,
+                                transcribe=engine, download=copy_file, log=Logger(service="worker-steps"))
+    task = upload_task(stack, options={"model": "piano"})
+    assert stack.process(task.task_id) is TaskStatus.FAILED
+    failed = stack.tasks.get(task.task_id)
+    assert failed.error_code == "AUDIO_TOO_LONG" and "take.wav is 66.7 minutes long" in failed.error
+    assert "model=general" not in failed.error
+
+
 def test_a_stems_task_over_the_piano_limit_says_to_give_the_piano_stem_another_instrument() -> None:
     settings = Settings(bucket="bucket", transcribe_max_receive=3, retention_days=1, max_duration_s=3600,
                         max_piano_duration_s=600)

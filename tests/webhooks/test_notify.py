@@ -69,6 +69,7 @@ def test_completed_task_is_delivered_signed_with_seed_002_fields(stack, key, rec
     assert (payload["task_id"], payload["conversion_id"]) == (task.task_id, task.conversion_id)
     assert payload["message"] == "Audio to Midi Completed"
     assert (payload["status"], payload["error"], payload["type"]) == ("COMPLETED", None, "task.completed")
+    assert payload["error_code"] is None
     assert (payload["audio_duration_s"], payload["note_count"]) == (12.5, 42)
     assert payload["timestamp"] == task.updated_at
     public_api_url = stack.environment["MIDISCRIBE_PUBLIC_API_URL"]
@@ -121,6 +122,7 @@ def test_failed_task_is_delivered_too(stack, key, receiver):
     assert payload["status"] == "FAILED"
     assert payload["message"] == "Audio to Midi Failed"
     assert "not audio" in payload["error"]
+    assert payload["error_code"] == "NOT_AUDIO"  # as byId gives it, so receivers can branch on the reason
     assert payload["midi_file_path"] == "" and payload["sonify_file_path"] == ""
 
 

@@ -98,3 +98,6 @@ def test_a_format_that_cannot_hold_the_channels_is_refused_in_our_words(tmp_path
     with pytest.raises(TaskInputError) as caught:
         convert_file(path, tmp_path / "out.mp3", ConvertSpec("mp3", 22050), max_duration_s=60)
     assert caught.value.code == "UNSUPPORTED_CONVERSION" and "6-channel" in caught.value.message
+    # No sample rate makes mp3 hold more than two channels: the way out is another format.
+    assert "mp3 holds at most 2 channels" in caught.value.message and "target_sr" not in caught.value.message
+    assert "ogg" in caught.value.message

@@ -89,9 +89,12 @@ class RequestModel(BaseModel):
     def _refusal(cls, error: ValidationError, values: dict[str, Any]) -> InvalidRequestError:
         """The one thing to tell the client: unknown fields, else our own checks, else the first problem."""
         problems = error.errors()
-        unknown = sorted(str(problem["loc"][0]) for problem in problems if problem["type"] == "extra_forbidden")
+        # Fields the request gathers for itself (stem_parts: the stem.<name> parts) are not the client's to send.
+        internal = {name for name, field in cls.model_fields.items() if field.exclude}
+        unknown = sorted(str(problem["loc"][0]) for problem in problems
+                         if problem["type"] == "extra_forbidden" or (problem["loc"] and problem["loc"][0] in internal))
         if unknown:
-            known = ", ".join(sorted(cls.model_fields))
+            known = ", ".join(sorted(set(cls.model_fields) - internal))
             return InvalidRequestError(
                 f"Unknown field(s) for {cls.route}: {some_names(unknown)}. Known fields: {known}.", "UNKNOWN_FIELD"
             )

@@ -70,7 +70,7 @@ def output_name(args: argparse.Namespace) -> str:
     return DEFAULT_OUTPUT_NAME
 
 
-def check_stems(args: argparse.Namespace) -> None:
+def check_stems(args: argparse.Namespace, options: TranscriptionOptions) -> None:
     """Everything wrong with the stems, before any audio is read (raises InvalidOptionsError)."""
     if args.inputs:
         raise InvalidOptionsError("Give either INPUT files or --stem, not both: --stem makes one multi-track "
@@ -78,9 +78,20 @@ def check_stems(args: argparse.Namespace) -> None:
     if args.instrument != "auto":
         raise InvalidOptionsError("--instrument is for INPUT files; give each stem's instrument after a colon "
                                   "instead: --stem lead=solo.wav:winds.")
-    from ..engine.stems import resolve_stems
+    from ..engine.stems import resolve_stems, stem_options
+    from .transcribe import in_flag_terms
 
-    resolve_stems((stem.name, stem.path, stem.instrument) for stem in args.stems)  # names and instruments
+    # Names and instruments; then whether the options can run each pitched stem's family.
+    for stem in resolve_stems((stem.name, stem.path, stem.instrument) for stem in args.stems):
+        if stem.family is not Family.DRUMS:
+            try:
+                stem_options(options, stem.family)
+            except InvalidOptionsError as refused:
+                # The stem's family stands for instrument (it comes from the name or :INSTRUMENT, not --instrument).
+                problem = refused.message.removeprefix("Invalid transcription options: ").removeprefix("options: ")
+                raise InvalidOptionsError(
+                    f"--stem {stem.name} ({stem.family.value}): {in_flag_terms(problem, keep=('instrument',))}"
+                ) from None
     for stem in args.stems:
         if not stem.path.is_file():
             problem = "no such file" if not stem.path.exists() else "not a file"

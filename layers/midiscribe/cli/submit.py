@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: task {task_id} failed: {conversion.get('error') or conversion.get('status_msg')}",
                   file=sys.stderr)
             return 1
-        saved = client.download(conversion, args.output_dir)
+        saved = client.download(conversion, args.output_dir, keep=[args.file])
     except MidiscribeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -254,9 +254,9 @@ def flag_for(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
-def in_flag_terms(message: str) -> str:
-    """Name options as the flags the user typed rather than as the engine's field names."""
-    names = "|".join(map(re.escape, TranscriptionOptions.model_fields))
+def in_flag_terms(message: str, keep: tuple[str, ...] = ()) -> str:
+    """Name options as the flags the user typed rather than as the engine's field names (but ``keep``)."""
+    names = "|".join(re.escape(name) for name in TranscriptionOptions.model_fields if name not in keep)
     return re.sub(rf"\b({names})\b", lambda match: flag_for(match.group(1)), message)
 
 
@@ -283,7 +283,9 @@ def check_arguments(args: argparse.Namespace) -> tuple[TranscriptionOptions, lis
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise InvalidOptionsError(f"--output-dir {args.output_dir} exists and is not a folder.")
     if args.stems:
-        stems_command.check_stems(args)
+        stems_command.check_stems(args, options)
+        name = stems_command.output_name(args)
+        refuse_overwriting_inputs([stem.path for stem in args.stems], args.output_dir, [name], plan)
         return options, plan
     if not args.inputs:
         raise InvalidOptionsError("Nothing to transcribe: give audio files (INPUT …) or stems (--stem NAME=PATH …).")
@@ -293,7 +295,24 @@ def check_arguments(args: argparse.Namespace) -> tuple[TranscriptionOptions, lis
         if other != path:
             raise InvalidOptionsError(f"{other} and {path} would both be written as {path.stem}.*; "
                                       f"rename one or transcribe them into different --output-dir folders.")
+    refuse_overwriting_inputs(args.inputs, args.output_dir, list(stems), plan)
     return options, plan
+
+
+def refuse_overwriting_inputs(inputs: list[Path], output_dir: Path, names: list[str],
+                              plan: list[tuple[str, str]]) -> None:
+    """An output named after its input can be that input (song.wav's sonified WAV is song.wav when the
+    outputs go next to it): refuse rather than replace the recording."""
+    sources = {path.resolve(): path for path in inputs if path.is_file()}
+    skip_flags = {suffix: f"--no-{name}" for name, suffix, _, _ in OUTPUTS}
+    for name in names:
+        for suffix, _ in plan:
+            output = output_dir / f"{name}{suffix}"
+            source = sources.get(output.resolve())
+            if source is not None:
+                skip = f" (or {skip_flags[suffix]} to skip it)" if suffix in skip_flags else ""
+                raise InvalidOptionsError(f"{output} would overwrite the input {source}: write the outputs "
+                                          f"elsewhere with --output-dir{skip}.")
 
 
 def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:

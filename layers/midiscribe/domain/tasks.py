@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from .conversions import ConvertSpec
 from .timestamps import iso, utc_now
@@ -132,7 +133,7 @@ class TaskSource:
     @property
     def stem(self) -> str:
         """The name results are written under: the input file's name without its extension."""
-        name = self.filename or self.key.rsplit("/", 1)[-1] or self.url.rsplit("/", 1)[-1].split("?", 1)[0]
+        name = self.filename or self.key.rsplit("/", 1)[-1] or unquote(urlsplit(self.url).path.rsplit("/", 1)[-1])
         stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
         return safe_name(stem, default="audio")
 

@@ -96,14 +96,17 @@ class AudioTooLongError(AudioDecodeError):
     """The audio is longer than the configured maximum duration."""
 
     code = "AUDIO_TOO_LONG"
+    duration_s: float | None = None  # how long the audio is at least, when known
 
     @classmethod
     def over(cls, name: str, duration_s: float, limit_s: float, *, at_least: bool = False) -> AudioTooLongError:
         prefix = "at least " if at_least else ""
-        return cls(
+        error = cls(
             f"{name} is {prefix}{_duration_text(duration_s)} long; the maximum is {_duration_text(limit_s)}. "
             "Trim it or split it into shorter parts."
         )
+        error.duration_s = duration_s
+        return error
 
 
 def _duration_text(seconds: float) -> str:

@@ -135,9 +135,10 @@ def download(
         if not 200 <= status < 300:
             raise DownloadError(f"{_shown(url)} answered HTTP {status}, which is not a file")
         declared = response.getheader("Content-Length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+        length = int(declared) if declared is not None and declared.strip().isdigit() else None
+        if length is not None and length > max_bytes:
             raise DownloadError(
-                f"{_shown(url)} is {int(declared)} bytes, more than the limit of {max_bytes} bytes: "
+                f"{_shown(url)} is {length} bytes, more than the limit of {max_bytes} bytes: "
                 "send a smaller file or upload it instead"
             )
         written = 0
@@ -152,6 +153,10 @@ def download(
                     "send a smaller file or upload it instead"
                 )
             destination.write(chunk)
+        if length is not None and written < length:
+            # read1 ends quietly when the server closes early; a part of the file is not the file.
+            raise DownloadError(f"the download of {_shown(url)} stopped after {written} of {length} bytes "
+                                "(the server closed the connection): try again")
         return written
     except DownloadError:
         raise

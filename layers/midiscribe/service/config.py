@@ -87,11 +87,14 @@ class Settings:
             return min(self.max_duration_s, self.max_piano_duration_s)
         return self.max_duration_s
 
-    def too_long_advice(self, transcriber: str, *, stems: bool = False) -> str:
-        """What to add to AUDIO_TOO_LONG when the piano model's own limit is the one exceeded ('' otherwise).
+    def too_long_advice(self, transcriber: str, *, stems: bool = False, duration_s: float | None = None) -> str:
+        """What to add to AUDIO_TOO_LONG when the piano model's own limit is the one exceeded ('' otherwise,
+        also when the audio, ``duration_s`` long if known, is too long for the general model as well).
         A piano stem runs the piano model whatever the request's model says, so for stems the way out is
         another instrument, not model=general."""
         if transcriber != "piano" or self.max_piano_duration_s >= self.max_duration_s:
+            return ""
+        if duration_s is not None and duration_s > self.max_duration_s:
             return ""
         limit = f"The piano model takes at most {self.max_piano_duration_s:g} s of audio per task (MaxPianoDurationSeconds)"
         if stems:

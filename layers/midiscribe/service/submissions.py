@@ -52,9 +52,11 @@ QUEUED_MESSAGES = {
     TaskKind.MIDI_GENERATE: "MIDI generation task queued successfully",
 }
 # A conservative guess for the first answer's eta: queue pick-up plus decoding, and the engine at
-# 20x real time (it measures faster; the guess should not promise too much).
+# 20x real time (it measures faster; the guess should not promise too much), the piano model at real
+# time (it measures about 0.7 s per second of audio on 2 CPUs, slower under load).
 _ETA_BASE_S = 10
 _ETA_REALTIME_FACTOR = 20.0
+_ETA_PIANO_REALTIME_FACTOR = 1.0
 # Compressed audio at 128 kbit/s: the fewest bytes per second a typical upload has, so the longest duration.
 _BYTES_PER_SECOND_GUESS = 16_000
 
@@ -70,12 +72,13 @@ class QueuedTask:
     message: str
 
 
-def estimate_eta_s(duration_s: float | None, size_bytes: int | None) -> int:
+def estimate_eta_s(duration_s: float | None, size_bytes: int | None, transcriber: str = "") -> int:
     if duration_s is None and size_bytes is not None:
         duration_s = size_bytes / _BYTES_PER_SECOND_GUESS
     if duration_s is None:
         duration_s = 180.0
-    return int(_ETA_BASE_S + duration_s / _ETA_REALTIME_FACTOR + 0.999)
+    factor = _ETA_PIANO_REALTIME_FACTOR if transcriber == "piano" else _ETA_REALTIME_FACTOR
+    return int(_ETA_BASE_S + duration_s / factor + 0.999)
 
 
 @contextmanager
@@ -196,7 +199,7 @@ class Submissions:
             task_id=task_id,
             **fields,
         )
-        return self._store_and_send(task, eta_seconds=estimate_eta_s(duration_s, size))
+        return self._store_and_send(task, eta_seconds=estimate_eta_s(duration_s, size, transcriber))
 
     def _queue_stems(self, owner_id: str, request: AudioToMidiRequest) -> QueuedTask:
         """A task over several named stems: each checked and (an upload) stored as a single input is."""
@@ -211,7 +214,8 @@ class Submissions:
         # Every stem's header and path is checked before the first upload is stored.
         checked = []
         # The worker bounds every stem by the strictest limit among what runs (the piano model's, if a stem takes it).
-        strictest = min(stem_transcribers(families, request.options).values(), key=self.settings.transcription_limit_s)
+        transcribers = set(stem_transcribers(families, request.options).values())
+        strictest = min(transcribers, key=self.settings.transcription_limit_s)
         for stem in request.stems:
             with naming_stem(stem.name):
                 checked.append(self._check_source(owner_id, stem.audio, None, strictest, stem=True))
@@ -235,7 +239,8 @@ class Submissions:
             webhook_url=request.webhook_url,
         )
         # The stems run side by side: the longest one, not their sum, sets the pace.
-        eta = estimate_eta_s(longest_s, None if longest_s is not None else total_bytes or None)
+        eta = estimate_eta_s(longest_s, None if longest_s is not None else total_bytes or None,
+                             "piano" if "piano" in transcribers else "")
         return self._store_and_send(task, eta_seconds=eta)
 
     def _check_upload_size(self, audio: AudioInput, field: str) -> None:
@@ -307,7 +312,7 @@ class Submissions:
                 declared, name, max_duration_s=self.settings.transcription_limit_s(transcriber)
             )
         except AudioTooLongError as refused:
-            advice = self.settings.too_long_advice(transcriber, stems=stem)
+            advice = self.settings.too_long_advice(transcriber, stems=stem, duration_s=declared.duration_s)
             raise TooLargeError(f"{refused.message} {advice}".strip(), refused.code) from None
         except UnsupportedAudioError as refused:
             raise InvalidRequestError(refused.message, refused.code) from None

@@ -1,7 +1,7 @@
 """What a webhook says, for each kind of task.
 
 - ``audio_to_midi``: seed 002's body (MusicGPT's fields, in its order) followed by ours: ``status``,
-  ``error``, ``audio_duration_s``, ``note_count``, ``notes_json_path``, ``quantized_midi_file_path`` and
+  ``error``, ``error_code`` (byId's machine code of the reason), ``audio_duration_s``, ``note_count``, ``notes_json_path``, ``quantized_midi_file_path`` and
   ``musicxml_file_path`` ('' unless asked for), ``instrument``, ``model`` and ``model_name`` (which
   transcriber and model ran), ``type`` and ``timestamp``.
 - ``file_convert``: the same envelope with ``conversion_type: "File Conversion"`` and ``output_path``.
@@ -82,6 +82,7 @@ def build_payload(
     payload["message"] = (COMPLETED_MESSAGES if succeeded else FAILED_MESSAGES)[task.kind]
     payload["status"] = task.status.value
     payload["error"] = (task.error or "The task failed.") if not succeeded else None
+    payload["error_code"] = (task.error_code or None) if not succeeded else None
     payload["audio_duration_s"] = task.audio_duration_s
     if task.kind == TaskKind.AUDIO_TO_MIDI:
         payload["note_count"] = task.note_count

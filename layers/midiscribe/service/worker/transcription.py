@@ -58,16 +58,19 @@ TRANSCRIPTION_OUTPUTS = (
 
 
 @contextmanager
-def named_as_uploaded(*inputs: FetchedInput, too_long_advice: str = "") -> Iterator[None]:
+def named_as_uploaded(*inputs: FetchedInput, too_long_advice: Callable[[float | None], str] | None = None,
+                      ) -> Iterator[None]:
     """Engine messages name the file they read; users should see their file's name, not our scratch path.
-    ``too_long_advice`` is added to AUDIO_TOO_LONG (which limit it was, and what takes longer audio)."""
+    ``too_long_advice(duration_s)`` is added to AUDIO_TOO_LONG (which limit it was, and what takes longer
+    audio); ``duration_s`` is how long the audio is at least, None when the error does not say."""
     try:
         yield
     except EngineError as error:
         for fetched in inputs:
             error.message = error.message.replace(str(fetched.path), fetched.shown_name)
         if isinstance(error, AudioTooLongError) and too_long_advice:
-            error.message = f"{error.message} {too_long_advice}"
+            advice = too_long_advice(error.duration_s)
+            error.message = f"{error.message} {advice}".strip()
         error.args = (error.message,)
         raise
 
@@ -95,8 +98,11 @@ class TranscriptionJob:
     def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
         transcribers = self._transcribers(task, inputs)
         stems = bool(inputs) and inputs[0].stem is not None
-        advice = self.settings.too_long_advice("piano", stems=stems) if "piano" in transcribers else ""
-        with named_as_uploaded(*inputs, too_long_advice=advice):
+
+        def advice(duration_s: float | None) -> str:
+            return self.settings.too_long_advice("piano", stems=stems, duration_s=duration_s)
+
+        with named_as_uploaded(*inputs, too_long_advice=advice if "piano" in transcribers else None):
             transcription = self._transcribe(task, inputs, transcribers)
         started = time.perf_counter()
         files = []

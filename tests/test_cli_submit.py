@@ -1,0 +1,46 @@
+"""``midiscribe submit``'s downloads, with the API replaced by a finished conversion."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from midiscribe.cli import submit as submit_command
+from midiscribe.client import MidiscribeClient, MidiscribeError
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="midiscribe")
+    submit_command.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["submit", *argv])
+    return args.run(args)
+
+
+def finished(stem: str) -> dict:
+    links = {"midi_file_path": "mid", "sonify_file_path": "wav", "notes_file_path": "csv"}
+    return {"task_id": "t", "status": "COMPLETED", "note_count": 3, "audio_duration_s": 1.0,
+            **{field: f"http://127.0.0.1:9/results/t/{stem}.{extension}?X-Amz-Signature=x"
+               for field, extension in links.items()}}
+
+
+def test_a_download_that_would_overwrite_the_input_is_refused(tmp_path, capsys, monkeypatch):
+    """Results are named after the input: take.wav's sonified WAV is take.wav, and downloading into the
+    input's own folder replaced the recording with its sonification."""
+    monkeypatch.setattr(MidiscribeClient, "submit_file", lambda *a, **k: {"task_id": "t"})
+    monkeypatch.setattr(MidiscribeClient, "wait", lambda *a, **k: finished("take"))
+    recording = tmp_path / "take.wav"
+    recording.write_bytes(b"RIFF original")
+    assert run_cli([str(recording), "--wait", "-o", str(tmp_path), "--api-key", "msk_test"]) == 1
+    assert f"the sonified WAV would overwrite {recording}" in capsys.readouterr().err
+    assert recording.read_bytes() == b"RIFF original"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["take.wav"]  # nothing fetched
+
+
+def test_download_refuses_only_the_files_it_is_told_to_keep(tmp_path, monkeypatch):
+    def unreachable(link, timeout):
+        raise OSError("unreachable")
+
+    monkeypatch.setattr("midiscribe.client._open", unreachable)
+    with pytest.raises(MidiscribeError, match="cannot download midi_file_path"):  # fetching began
+        MidiscribeClient("http://127.0.0.1:9", "msk_test").download(finished("take"), tmp_path, keep=[tmp_path / "x"])
