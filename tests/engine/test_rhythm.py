@@ -165,3 +165,23 @@ def test_a_synthesised_recording_gets_a_tempo_map_on_its_beats():
         bar_line_quarters += list(np.arange(start / midi.ticks_per_beat, end / midi.ticks_per_beat, quarters_per_bar))
     bar_lines = file_beats[np.array(bar_line_quarters, dtype=int)]
     assert np.min(np.abs(bar_lines - beats[0])) < 0.020
+
+
+def test_no_beat_falls_before_the_recording_starts():
+    # Music from the first instant, its first beat a little short: the beats continued back from the
+    # steady ones at their period put the first one 46 ms before 0. It is the first note's beat, at 0.
+    beats = beat_times([108.0] + [100.0] * 47, start_s=0.0)
+    notes = accompaniment(beats, 4)
+    rhythm = track_rhythm(onset_strength(notes, beats[-1] + 1.0), notes, beats[-1] + 1.0)
+    assert min(rhythm.beats) >= 0.0 and min(rhythm.downbeats) >= 0.0
+    assert hit_rate(beats[:-1:4], rhythm.downbeats) >= 0.9
+    assert rhythm.beats[0] == pytest.approx(0.0, abs=0.03)
+
+
+def test_beats_before_zero_are_moved_to_zero_or_dropped():
+    from midiscribe.engine.rhythm import from_time_zero
+
+    beats, dropped = from_time_zero(np.array([-0.7, -0.1, 0.5, 1.1]))  # a period of 0.6 s
+    assert dropped == 1 and beats.tolist() == [0.0, 0.5, 1.1]
+    beats, dropped = from_time_zero(np.array([0.1, 0.6]))
+    assert dropped == 0 and beats.tolist() == [0.1, 0.6]

@@ -26,6 +26,8 @@ MIN_ALIGN_NOTES = 8
 # Smaller offsets are left alone: traced-back onsets of struck notes sit a frame or so (10-15 ms) before
 # the onset posterior's peak, which is where the beat is already right.
 MIN_ALIGN_SHIFT_S = 0.02
+# A beat this share of a period or less before 0 is moved to 0; one earlier is dropped (from_time_zero).
+EARLY_BEAT_SHARE = 0.25
 # The beats are continued at the median period of this many beats at each end: one period alone is
 # off by a frame (1.2 % at 100 BPM) as often as not.
 END_PERIOD_BEATS = 3
@@ -153,9 +155,21 @@ def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s:
     key = estimate_key(arrays.pitches[pitched], (arrays.ends - arrays.starts)[pitched], arrays.amplitudes[pitched])
     music = (arrays.starts.min(), arrays.starts.max()) if len(arrays.starts) else (0.0, duration_s)
     beats, added = extended(metre.beats, max(0.0, music[0]), min(duration_s, music[1]))
+    beats, dropped = from_time_zero(beats)
     return Rhythm(beats=tuple(map(float, beats)), beats_per_bar=metre.beats_per_bar,
-                  first_downbeat=(metre.first_downbeat + added) % metre.beats_per_bar,
+                  first_downbeat=(metre.first_downbeat + added - dropped) % metre.beats_per_bar,
                   compound=metre.compound, key=key)
+
+
+def from_time_zero(beats: np.ndarray) -> tuple[np.ndarray, int]:
+    """The beats with none before the recording starts, and how many were dropped in front. A beat just
+    before 0 (the first note's, moved there by the alignment or by rounding the continued beats) is at 0;
+    one further back than EARLY_BEAT_SHARE of a period is before the music and is dropped."""
+    if len(beats) < 2:
+        return np.maximum(beats, 0.0), 0
+    period = float(beats[1] - beats[0])
+    dropped = int(np.count_nonzero(beats < -EARLY_BEAT_SHARE * period))
+    return np.maximum(beats[dropped:], 0.0), dropped
 
 
 def aligned_to_notes(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
