@@ -216,3 +216,16 @@ def test_auto_chooses_by_how_sharply_notes_start(onset_peak, struck):
     auto = dataclasses.replace(AUTO_PROFILES, probe=probe)
     tracked = TrackingStore.from_arrays(note, onset, contour, auto.all)
     assert chosen_profile(tracked, auto) is (auto.struck if struck else auto.sustained)
+
+
+
+def test_a_fragment_tuned_onto_a_held_note_of_its_pitch_is_dropped_or_joins_it():
+    from midiscribe.engine.tracking import TrackedNote, _joined_same_pitch
+
+    held = TrackedNote(20, 120, 60, 0.8, tuple([0] * 100))
+    inside = TrackedNote(50, 80, 60, 0.5, tuple([1] * 30))
+    across = TrackedNote(100, 150, 60, 0.9, tuple([-1] * 50))
+    other = TrackedNote(60, 90, 64, 0.7, tuple([0] * 30))
+    joined = sorted(_joined_same_pitch([across, other, inside, held]), key=lambda n: (n.pitch, n.start))
+    assert [(n.start, n.end, n.pitch, n.amplitude) for n in joined] == [(20, 150, 60, 0.9), (60, 90, 64, 0.7)]
+    assert joined[0].bends == tuple([0] * 100 + [-1] * 30)  # the held note's bends, then the fragment's past them

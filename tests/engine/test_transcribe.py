@@ -175,3 +175,21 @@ def test_a_missing_model_is_reported_and_decoding_stops(monkeypatch, phrase_wav)
     with pytest.raises(ModelNotFoundError, match="fetch-model"):
         transcribe(phrase_wav)
     assert not [t for t in threading.enumerate() if t.name.startswith("midiscribe-")]
+
+
+def test_a_melody_with_wide_vibrato_has_no_overlapping_notes_of_one_pitch():
+    # ±60 cents at 5.5 Hz: the model hears the swings as neighbouring semitones, and tuning moves those
+    # fragments back onto the held pitch; in a MIDI file the first note-off would end both.
+    rate = 22050
+    parts = []
+    for pitch in (60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72):
+        t = np.arange(int(0.55 * rate)) / rate
+        phase = 2 * np.pi * np.cumsum(440 * 2 ** ((pitch - 69 + 0.6 * np.sin(2 * np.pi * 5.5 * t)) / 12)) / rate
+        envelope = np.minimum(1, t / 0.03) * np.minimum(1, (t[-1] - t) / 0.05)
+        parts.append(0.3 * envelope * sum(np.sin(k * phase) / k for k in (1, 2, 3)))
+    notes = transcribe(encode_soundfile(np.concatenate(parts).astype(np.float32), rate, "WAV")).notes
+    assert len(notes) >= 12
+    last_end: dict[int, float] = {}
+    for note in sorted(notes, key=lambda note: note.start_s):
+        assert note.start_s >= last_end.get(note.pitch, 0.0) - 1e-9, f"two {note.pitch}s overlap at {note.start_s:.3f} s"
+        last_end[note.pitch] = max(last_end.get(note.pitch, 0.0), note.end_s)

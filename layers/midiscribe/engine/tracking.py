@@ -170,7 +170,28 @@ def track_notes(posteriors: TrackedPosteriors, profile: NoteProfile, with_bends:
     ends = _trim_releases(note, starts, ends, pitches, profile)
     amplitudes = _mean_levels(note, starts, ends, pitches)
     keep = suppress_ghosts(starts, ends, pitches, amplitudes, profile)
-    return _tuned(posteriors, starts[keep], ends[keep], pitches[keep], amplitudes[keep], with_bends)
+    return _joined_same_pitch(_tuned(posteriors, starts[keep], ends[keep], pitches[keep], amplitudes[keep], with_bends))
+
+
+def _joined_same_pitch(notes: list[TrackedNote]) -> list[TrackedNote]:
+    """No two notes of one pitch overlap. Tuning moves a note by a semitone after the walk kept each
+    pitch's notes apart, so a vibrato's fragment can land inside or across a held note of the pitch it
+    moved to; in a MIDI file the first note-off would end both. A fragment inside a note is dropped, one
+    running past its end extends it (the pitch sounds on): on the dev set's sustained families (80
+    files, 47 such notes) onset F1 0.5891 -> 0.5903, onset+offset 0.3355 -> 0.3353."""
+    joined: list[TrackedNote] = []
+    last_of_pitch: dict[int, int] = {}
+    for note in sorted(notes, key=lambda note: (note.start, -note.end)):
+        index = last_of_pitch.get(note.pitch)
+        if index is not None and note.start < joined[index].end:
+            held = joined[index]
+            if note.end > held.end:
+                bends = held.bends + note.bends[held.end - note.start:] if held.bends else held.bends
+                joined[index] = TrackedNote(held.start, note.end, held.pitch, max(held.amplitude, note.amplitude), bends)
+            continue
+        last_of_pitch[note.pitch] = len(joined)
+        joined.append(note)
+    return joined
 
 
 def _walk_from_onsets(posteriors: TrackedPosteriors, profile: NoteProfile):
