@@ -87,6 +87,27 @@ def test_seed_000_option_2_multipart_upload(stack, repo) -> None:
     assert queued_task_ids(stack) == [body["task_id"]]
 
 
+def test_an_uploaded_part_labelled_as_a_page_is_stored_as_plain_bytes(stack, repo) -> None:
+    # A link to the upload must never open as a page on the bucket's domain.
+    status, body = call(prepared_event("POST", SEED_URL, headers={"Authorization": "k"},
+                                       files={"audio_file": ("audio.wav", io.BytesIO(tiny_wav()), "text/html")}))
+    assert_queued(status, body)
+    stored = stack.s3.head_object(Bucket=stack.bucket, Key=repo.get(body["task_id"]).source.key)
+    assert stored["ContentType"] == "application/octet-stream"
+
+
+def test_an_upload_form_for_a_page_type_is_refused(stack) -> None:
+    for content_type in ("text/html", "image/svg+xml", "application/xhtml+xml; charset=utf-8"):
+        status, body = call(prepared_event("POST", "/v1/uploads", json={"filename": "song.wav",
+                                                                      "content_type": content_type}))
+        assert status == 400 and body["code"] == "INVALID_PARAMETER", body
+        assert "not a sound file's type" in body["error"] and "audio/" in body["error"]
+    for content_type in ("audio/x-wav", "video/mp4", "application/ogg", "application/octet-stream"):
+        status, body = call(prepared_event("POST", "/v1/uploads", json={"filename": "song.wav",
+                                                                      "content_type": content_type}))
+        assert status == 200 and body["fields"]["Content-Type"] == content_type, body
+
+
 # Seed 002 names an object in the bucket; here it is one of the caller's own uploads (key_owner's).
 OWN_UPLOAD = "uploads/key_owner/seed-002/input_audio.wav"
 

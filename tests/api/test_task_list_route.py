@@ -62,6 +62,8 @@ def test_each_task_is_described_as_by_id_describes_it(repo, aws_stack) -> None:
     assert listed.keys() == by_id["conversion"].keys()
     assert listed["source_name"] == "take0.wav" and listed["status"] == "IN_QUEUE"
     assert listed["input_file_path"].startswith(f"https://{aws_stack.bucket}.s3.amazonaws.com/uploads/key_a-0/")
+    # The caller's own upload comes back as a download, whatever type it was stored under.
+    assert "response-content-disposition=attachment" in listed["input_file_path"]
 
 
 def test_a_page_that_ends_exactly_at_the_oldest_task_has_no_next_cursor(repo) -> None:

@@ -164,6 +164,23 @@ def safe_name(name: str, *, default: str) -> str:
     return cleaned or default
 
 
+# Media types an uploaded recording is stored (and later served back) under: sound in any container.
+# Anything else (text/html, image/svg+xml…) would let a link to the upload open as a page in the
+# browser, on the bucket's domain.
+_AUDIO_MEDIA_TYPES = ("audio/", "video/", "application/ogg", "application/octet-stream")
+
+
+def is_audio_media_type(media_type: str) -> bool:
+    """Whether ``media_type`` (parameters allowed) is one a recording may be stored under."""
+    base = media_type.split(";", 1)[0].strip().lower()
+    return any(base.startswith(prefix) if prefix.endswith("/") else base == prefix for prefix in _AUDIO_MEDIA_TYPES)
+
+
+def stored_media_type(media_type: str | None) -> str:
+    """The media type to store an upload under: the client's if it is an audio one, else a neutral one."""
+    return media_type if media_type and is_audio_media_type(media_type) else "application/octet-stream"
+
+
 @dataclass
 class Task:
     task_id: str

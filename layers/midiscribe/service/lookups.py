@@ -15,7 +15,7 @@ from typing import Any
 from midiscribe.domain import outputs
 from midiscribe.domain.errors import InvalidRequestError, NotFoundError
 from midiscribe.domain.ports import ObjectStore, TaskStore
-from midiscribe.domain.tasks import Task, TaskKind, TaskStatus
+from midiscribe.domain.tasks import Task, TaskKind, TaskStatus, safe_name
 
 from . import kie
 from .config import Settings
@@ -77,10 +77,15 @@ class TaskLookup:
     def links(self, task: Task) -> dict[str, str]:
         """Presigned links to the task's result files, by output name (only the files it has), and to
         the audio it read (``input``) when that is in the bucket."""
-        keys = {name: task.outputs[name] for name in LINKED_OUTPUTS if task.outputs.get(name)}
+        expiry = self.settings.presign_expiry_s
+        links = {name: self.storage.presign_get(task.outputs[name], expires_s=expiry)
+                 for name in LINKED_OUTPUTS if task.outputs.get(name)}
         if task.source.kind == "s3" and task.source.key:
-            keys[INPUT_LINK] = task.source.key
-        return {name: self.storage.presign_get(key, expires_s=self.settings.presign_expiry_s) for name, key in keys.items()}
+            # The caller's own upload, served as a download whatever type it was stored under (objects put
+            # in the bucket directly never passed our media-type check).
+            name = safe_name(task.source.filename or task.source.key.rsplit("/", 1)[-1], default="audio")
+            links[INPUT_LINK] = self.storage.presign_get(task.source.key, expires_s=expiry, download_name=name)
+        return links
 
     def page(self, owner_id: str, *, limit: int, cursor: str = "") -> TaskPage:
         """``GET /v1/tasks``: a page of the caller's tasks, newest first."""

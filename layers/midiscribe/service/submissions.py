@@ -33,7 +33,16 @@ from midiscribe.domain.requests import (
     MidiGenerateRequest,
     StemInput,
 )
-from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus, TaskStem, new_id, safe_name
+from midiscribe.domain.tasks import (
+    Task,
+    TaskKind,
+    TaskSource,
+    TaskStatus,
+    TaskStem,
+    new_id,
+    safe_name,
+    stored_media_type,
+)
 from midiscribe.engine import audio_header
 from midiscribe.engine.errors import AudioTooLongError, InvalidOptionsError, UnsupportedAudioError
 from midiscribe.engine.instruments import Family, family_for_stem
@@ -294,7 +303,7 @@ class Submissions:
         """The task's source for checked audio; an uploaded file is stored under the caller's uploads."""
         if audio.file is not None:
             key = upload_key(owner_id, upload_id, audio.filename)
-            self.storage.put_bytes(key, audio.file.data, audio.file.content_type or "application/octet-stream")
+            self.storage.put_bytes(key, audio.file.data, stored_media_type(audio.file.content_type))
             return TaskSource(kind="s3", key=key, filename=audio.filename)
         if audio.url:
             return TaskSource(kind="url", url=audio.url)
