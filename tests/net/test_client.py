@@ -255,3 +255,43 @@ def test_timeout_bounds_the_whole_exchange_not_each_read():
     assert raised.value.timed_out
     # The client hung up mid-headers instead of reading the whole slow answer first.
     assert server.lines_sent < DrippingServer.LINES
+
+
+class TricklingServer:
+    """Answers 200 with a 1000-byte body, then sends it a byte every 50 ms: no read ever stalls."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/song.wav"
+        self.bytes_sent = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                for _ in range(1000):
+                    time.sleep(0.05)
+                    conn.sendall(b"x")
+                    self.bytes_sent += 1
+            except OSError:
+                pass  # the client hung up
+
+
+def test_a_download_that_trickles_is_stopped_by_its_total_time_limit():
+    server = TricklingServer()
+    try:
+        began = time.monotonic()
+        with pytest.raises(DownloadError, match="took longer than 0.5 s") as raised:
+            net.download(server.url, io.BytesIO(), max_bytes=10_000, timeout=5, total_timeout=0.5,
+                         allow_private=True, allow_http=True)
+        took = time.monotonic() - began
+        server.thread.join(timeout=10)
+    finally:
+        server.listener.close()
+    assert took < 3 and not raised.value.timed_out  # a server this slow is not worth trying again
+    assert "POST /v1/uploads" in raised.value.message
+    assert server.bytes_sent < 1000

@@ -108,18 +108,29 @@ def download(
     allow_http: bool,
     resolver: Resolver | None = None,
     tls_context: ssl.SSLContext | None = None,
+    total_timeout: float | None = None,
 ) -> int:
     """GET url into destination, at most max_bytes; returns the number of bytes written.
 
-    ``timeout`` applies to connecting and to each read (a stalled server fails; a slow, steady one
-    may take longer in total). Raises UnsafeUrlError, or DownloadError saying what went wrong.
+    ``timeout`` applies to connecting and to each read (a stalled server fails, and may be tried again);
+    ``total_timeout``, if given, to the whole download: a server that sends a little now and then keeps
+    every read alive, so it is what stops one from holding a worker. Raises UnsafeUrlError, or
+    DownloadError saying what went wrong.
     """
     target = check_url(url, allow_private=allow_private, allow_http=allow_http, resolver=resolver)
+    deadline = time.monotonic() + total_timeout if total_timeout is not None else None
+
+    def too_slow() -> DownloadError:
+        return DownloadError(f"downloading {_shown(url)} took longer than {total_timeout:g} s (the server sends too "
+                             "slowly): upload the file instead (POST /v1/uploads) or give a faster URL")
+
     try:
         conn, response, _ = open_connection(
-            target, "GET", None, {"Accept": "*/*"}, timeout=timeout, deadline=None, tls_context=tls_context
+            target, "GET", None, {"Accept": "*/*"}, timeout=timeout, deadline=deadline, tls_context=tls_context
         )
     except RequestError as exc:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise too_slow() from None
         raise DownloadError(f"could not download {_shown(url)}: {exc.message}", timed_out=exc.timed_out) from None
     try:
         status = response.status
@@ -143,6 +154,11 @@ def download(
             )
         written = 0
         while True:
+            if deadline is not None:
+                if time.monotonic() >= deadline:
+                    raise too_slow()
+                if conn.sock is not None:
+                    conn.sock.settimeout(min(timeout, remaining(deadline, timeout)))
             chunk = response.read1(_DOWNLOAD_CHUNK)
             if not chunk:
                 break
@@ -161,6 +177,8 @@ def download(
     except DownloadError:
         raise
     except Exception as exc:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise too_slow() from None
         error = as_request_error(exc, target)
         raise DownloadError(f"could not download {_shown(url)}: {error.message}", timed_out=error.timed_out) from None
     finally:

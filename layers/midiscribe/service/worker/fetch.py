@@ -21,7 +21,10 @@ from midiscribe.domain.tasks import TaskSource, TaskStem
 from ..config import Settings
 from .errors import TaskInputError, TransientError
 
-URL_DOWNLOAD_TIMEOUT_S = 30.0
+URL_DOWNLOAD_TIMEOUT_S = 30.0  # to connect, and for each read
+# For the whole download: a server that trickles bytes would otherwise hold the worker until the Lambda
+# times out (15 minutes), and the task would be retried. 300 s is 0.7 MB/s for the default 200 MB limit.
+URL_DOWNLOAD_TOTAL_S = 300.0
 # Stems of one task fetched at once, at most.
 PARALLEL_FETCHES = 8
 # Extensions are kept (decoders may look at them) but never trusted to be short.
@@ -115,6 +118,7 @@ class InputFetcher:
                     destination,
                     max_bytes=self.settings.max_url_download_bytes,
                     timeout=URL_DOWNLOAD_TIMEOUT_S,
+                    total_timeout=URL_DOWNLOAD_TOTAL_S,
                     allow_private=self.settings.allow_private_urls,
                     allow_http=self.settings.allow_http_urls,
                 )
