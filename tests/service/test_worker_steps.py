@@ -220,7 +220,11 @@ def test_temporary_errors_are_raised_for_a_retry_and_recorded_on_the_last_one() 
     for receive_count in (1, 2):
         with pytest.raises(ConnectionResetError):
             stack.process(task.task_id, receive_count=receive_count)
-        assert stack.tasks.get(task.task_id).status is TaskStatus.PROCESSING
+        waiting = stack.tasks.get(task.task_id)
+        assert waiting.status is TaskStatus.PROCESSING
+        # byId says why nothing happens until the queue hands the task out again.
+        assert waiting.status_msg == (f"Attempt {receive_count} of 3 failed with a temporary error "
+                                      "(ConnectionResetError); it will be tried again automatically.")
     assert stack.notify_queue.sent == []
     with pytest.raises(ConnectionResetError):
         stack.process(task.task_id, receive_count=3)

@@ -24,7 +24,7 @@ from midiscribe.domain.tasks import InvalidTransitionError, Task, TaskKind, Task
 from midiscribe.engine.errors import EngineError, ModelNotFoundError
 
 from ..config import Settings
-from .errors import TaskInputError, describe_transient
+from .errors import TaskInputError, TransientError, describe_transient
 from .finish import TaskFinisher
 from .jobs import Job, JobResult
 from .results import ResultWriter
@@ -51,6 +51,7 @@ class TaskPipeline:
                 self.log.exception("task failed on its last attempt", extra={"receive_count": receive_count})
             else:
                 self.log.exception("task failed; SQS will retry it", extra={"receive_count": receive_count})
+                self._note_retry(task_id, error, receive_count)
             raise
         finally:
             self.log.remove_keys(["task_id"])
@@ -112,6 +113,19 @@ class TaskPipeline:
             return self.finisher.status_of(task.task_id) or TaskStatus.FAILED
         self.finisher.notify_once(failed)
         return failed.status
+
+    def _note_retry(self, task_id: str, error: Exception, receive_count: int) -> None:
+        """Say on the task why it is still PROCESSING: until the queue hands it out again (its visibility
+        timeout, 90 minutes as deployed) byId would otherwise show a task at work that nothing works on."""
+        reason = str(error) if isinstance(error, TransientError) else describe_transient(error)
+        try:
+            task = self.tasks.get(task_id)
+            if task is not None and task.status is TaskStatus.PROCESSING:
+                self.tasks.record_progress(task_id, fraction=task.progress or 0.0, status_msg=(
+                    f"Attempt {receive_count} of {self.settings.transcribe_max_receive} failed with a temporary "
+                    f"error ({reason[:300]}); it will be tried again automatically."))
+        except Exception:  # a note on the task must not hide the error that is being retried
+            self.log.exception("noting the retry on the task failed")
 
     def _give_up(self, task_id: str, error: Exception, receive_count: int) -> None:
         """The queue's last try failed too: record why before the message goes to the dead-letter queue."""
