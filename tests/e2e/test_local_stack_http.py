@@ -174,6 +174,14 @@ def test_a_wrong_or_missing_key_gets_401(local_stack, authorization):
     assert body["success"] is False and body["code"] == "UNAUTHORIZED" and "Authorization" in body["error"]
 
 
+def test_a_kie_client_without_a_key_reads_msg_too(local_stack):
+    # The refusal comes before any route runs, so it is the API-wide envelope; kie.ai's clients read msg.
+    response = requests.get(f"{local_stack.api_url}/api/v1/midi/record-info", params={"taskId": "x"}, timeout=30)
+    assert response.status_code == 401
+    body = response.json()
+    assert body["msg"] == body["error"] and "Authorization" in body["msg"]
+
+
 def test_bearer_key_and_public_routes(local_stack):
     response = requests.get(f"{local_stack.api_url}/v1/byId", headers={"Authorization": f"Bearer {local_stack.api_key}"},
                             params={"conversionType": "AUDIO_TO_MIDI", "task_id": "no-such-task"}, timeout=30)
