@@ -42,7 +42,7 @@ from midiscribe.domain.requests import (
     MidiGenerateRequest,
     UploadRequest,
 )
-from midiscribe.domain.tasks import is_audio_media_type, safe_name
+from midiscribe.domain.tasks import safe_name
 from midiscribe.engine.errors import InvalidOptionsError
 from midiscribe.engine.options import TranscriptionOptions, mark_general_model_options
 
@@ -398,9 +398,6 @@ def _media_type(value: Any, info: ValidationInfo) -> str | None:
     media_type = text(value, info)
     if media_type is not None and ("/" not in media_type or any(char in media_type for char in "\r\n")):
         raise refusal("INVALID_PARAMETER", f"content_type {media_type!r} is not a media type such as audio/wav.")
-    if media_type is not None and not is_audio_media_type(media_type):
-        raise refusal("INVALID_PARAMETER", f"content_type {media_type[:60]!r} is not a sound file's type: give the "
-                      "recording's audio/… (or video/…) type, application/octet-stream, or leave it out.")
     return media_type
 
 

@@ -6,7 +6,7 @@ from dataclasses import KW_ONLY, dataclass
 
 from midiscribe.domain.ports import ObjectStore
 from midiscribe.domain.requests import UploadRequest
-from midiscribe.domain.tasks import new_id
+from midiscribe.domain.tasks import new_id, stored_media_type
 
 from .config import Settings
 from .object_keys import upload_key
@@ -37,8 +37,9 @@ class Uploads:
         upload_id = new_id()
         key = upload_key(owner_id, upload_id, request.filename)
         max_bytes = self.settings.max_upload_bytes
+        # The form fixes the type the object is stored (and later served) under: never a page's.
         form = self.storage.presign_post(
-            key, max_bytes=max_bytes, expires_s=UPLOAD_FORM_EXPIRY_S, content_type=request.content_type
+            key, max_bytes=max_bytes, expires_s=UPLOAD_FORM_EXPIRY_S, content_type=stored_media_type(request.content_type)
         )
         return UploadForm(
             upload_id=upload_id,
