@@ -89,6 +89,10 @@ def test_instrument_drums_transcribes_an_input_as_a_drum_recording(song, tmp_pat
         # The options must be able to run every pitched stem's family: said before any work, naming the stem.
         (["--stem", "drums={song}/drums.wav", "--stem", "keys={song}/bass.flac:piano", "--basic-pitch-compat"],
          "--stem keys (piano): --basic-pitch-compat reproduces basic-pitch's own notes"),
+        # A score notates pitched stems; drums alone would give empty bars.
+        (["--stem", "drums={song}/drums.wav", "--stem", "kit={song}/bass.flac:drums", "--score"],
+         "every stem is drums, and --score writes pitched notes on staves"),
+        (["{song}/drums.wav", "--instrument", "drums", "--score"], "--score writes pitched notes on staves"),
     ],
 )
 def test_bad_stem_command_lines_are_refused_before_any_work(argv, message, song, tmp_path, capsys, monkeypatch):

@@ -196,3 +196,11 @@ def test_settings_overrides_are_checked_by_name():
     assert settings.iterations == 12
     with pytest.raises(AttributeError):
         DrumSettings.with_overrides({"no_such_setting": "1"})
+
+
+def test_a_score_of_a_drum_recording_is_refused_with_what_to_do():
+    from midiscribe.engine import InvalidOptionsError, TranscriptionOptions
+
+    with pytest.raises(InvalidOptionsError, match="leave score off and use the MIDI file"):
+        TranscriptionOptions.parse({"instrument": "drums", "score": True})
+    assert TranscriptionOptions.parse({"instrument": "drums", "quantize": "1/16"}).transcriber == "drums"

@@ -189,6 +189,15 @@ def test_options_that_cannot_run_a_stems_family_are_refused_naming_the_stem() ->
     assert refused.value.message.startswith("Stem 'bass' (bass): ") and "basic_pitch_compat" in refused.value.message
 
 
+def test_a_score_of_drum_stems_alone_is_refused_at_submit_and_one_with_a_pitched_stem_is_not() -> None:
+    api = Api(settings=ROOMY)
+    with pytest.raises(InvalidRequestError) as refused:
+        api.submissions.submit_audio_to_midi(OWNER, stem_request(upload_stem("drums"),
+                                                                 upload_stem("kit", instrument="drums"), score=True))
+    assert "every stem is drums" in refused.value.message and "leave score off" in refused.value.message
+    api.submissions.submit_audio_to_midi(OWNER, stem_request(upload_stem("drums"), upload_stem("bass"), score=True))
+
+
 def test_an_uploaded_objects_header_is_read_from_its_start_only() -> None:
     api = Api(settings=ROOMY)
     api.storage.put_bytes(f"uploads/{OWNER}/u/long.wav", wav_header(44100, 2, 900))

@@ -78,11 +78,16 @@ def check_stems(args: argparse.Namespace, options: TranscriptionOptions) -> None
     if args.instrument != "auto":
         raise InvalidOptionsError("--instrument is for INPUT files; give each stem's instrument after a colon "
                                   "instead: --stem lead=solo.wav:winds.")
-    from ..engine.stems import resolve_stems, stem_options
+    from ..engine.stems import check_scoreable, resolve_stems, stem_options
     from .transcribe import in_flag_terms
 
     # Names and instruments; then whether the options can run each pitched stem's family.
-    for stem in resolve_stems((stem.name, stem.path, stem.instrument) for stem in args.stems):
+    resolved = resolve_stems((stem.name, stem.path, stem.instrument) for stem in args.stems)
+    try:
+        check_scoreable([stem.family for stem in resolved], options)
+    except InvalidOptionsError as refused:
+        raise InvalidOptionsError(in_flag_terms(refused.message)) from None
+    for stem in resolved:
         if stem.family is not Family.DRUMS:
             try:
                 stem_options(options, stem.family)

@@ -28,6 +28,9 @@ BASIC_PITCH_FRAME_THRESHOLD = 0.3
 BASIC_PITCH_MINIMUM_NOTE_LENGTH_MS = 127.70
 BASIC_PITCH_MELODIA_TRICK = True
 # Families the instrument hint takes: each pitched family has note-creation settings for the general
+# A score notates pitches on staves; drum hits are General MIDI keys, so drums alone make no score.
+NO_DRUM_SCORE = ("score writes pitched notes on staves, and a drum transcription has none (its notes are General "
+                 "MIDI drum keys): leave score off and use the MIDI file, or add a pitched recording as a stem")
 # model; piano also chooses the piano model (unless ``model`` says otherwise), drums the drum transcriber.
 INSTRUMENTS = tuple(family.value for family in Family)
 # The general model's note-creation and pitch-bend options: the piano model and the drum transcriber read
@@ -129,6 +132,8 @@ class TranscriptionOptions(BaseModel):
             raise ValueError("basic_pitch_compat reproduces basic-pitch's notes: it cannot run with model=piano")
         if self.instrument == "drums" and self.model == "piano":
             raise ValueError("instrument=drums runs the drum transcriber: leave model unset (or general)")
+        if self.instrument == "drums" and self.score:
+            raise ValueError(NO_DRUM_SCORE)
         return self
 
     @property

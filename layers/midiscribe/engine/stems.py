@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from .errors import AudioTooLongError, EngineError, InvalidOptionsError
 from .instruments import Family, family_for_stem
-from .options import TranscriptionOptions
+from .options import NO_DRUM_SCORE, TranscriptionOptions
 from .transcription import Track, Transcription
 
 MAX_PITCHED_STEMS = 15  # a MIDI file has 16 channels: one per pitched track, and channel 10 for drums
@@ -90,6 +90,12 @@ def stem_options(options: TranscriptionOptions, family: Family) -> Transcription
     its ``instrument``; a piano stem runs the piano model, every other the general model."""
     return TranscriptionOptions.parse(options.model_dump(), instrument=family.value,
                                       model="piano" if family is Family.PIANO else "general")
+
+
+def check_scoreable(families, options: TranscriptionOptions) -> None:
+    """Refuse ``score`` when every stem is drums: the score notates the pitched stems only."""
+    if options.score and all(Family(family) is Family.DRUMS for family in families):
+        raise InvalidOptionsError(f"every stem is drums, and {NO_DRUM_SCORE}.")
 
 
 def stem_transcriber(options: TranscriptionOptions, family: Family) -> str:

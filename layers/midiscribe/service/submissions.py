@@ -47,7 +47,7 @@ from midiscribe.engine import audio_header
 from midiscribe.engine.errors import AudioTooLongError, InvalidOptionsError, UnsupportedAudioError
 from midiscribe.engine.instruments import Family, family_for_stem
 from midiscribe.engine.options import TranscriptionOptions
-from midiscribe.engine.stems import stem_options, stem_transcribers
+from midiscribe.engine.stems import check_scoreable, stem_options, stem_transcribers
 
 from .config import Settings
 from .lookups import TaskLookup
@@ -108,6 +108,10 @@ def stem_families(stems: tuple[StemInput, ...], options: dict[str, Any]) -> dict
         family = Family(stem.instrument) if stem.instrument else family_for_stem(stem.name)
         families[stem.name] = (default if family is Family.AUTO and not stem.instrument else family).value
     shared = TranscriptionOptions.parse({name: value for name, value in options.items() if name != "instrument"})
+    try:
+        check_scoreable(families.values(), shared)
+    except InvalidOptionsError as refused:
+        raise InvalidRequestError(refused.message, refused.code) from None
     for name, family in families.items():
         if family != Family.DRUMS.value:
             try:
