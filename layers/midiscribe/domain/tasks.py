@@ -170,15 +170,11 @@ def safe_name(name: str, *, default: str) -> str:
 _AUDIO_MEDIA_TYPES = ("audio/", "video/", "application/ogg", "application/octet-stream")
 
 
-def is_audio_media_type(media_type: str) -> bool:
-    """Whether ``media_type`` (parameters allowed) is one a recording may be stored under."""
-    base = media_type.split(";", 1)[0].strip().lower()
-    return any(base.startswith(prefix) if prefix.endswith("/") else base == prefix for prefix in _AUDIO_MEDIA_TYPES)
-
-
 def stored_media_type(media_type: str | None) -> str:
     """The media type to store an upload under: the client's if it is an audio one, else a neutral one."""
-    return media_type if media_type and is_audio_media_type(media_type) else "application/octet-stream"
+    base = (media_type or "").split(";", 1)[0].strip().lower()
+    audio = any(base.startswith(prefix) if prefix.endswith("/") else base == prefix for prefix in _AUDIO_MEDIA_TYPES)
+    return media_type if media_type and audio else "application/octet-stream"
 
 
 @dataclass

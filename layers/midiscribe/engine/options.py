@@ -28,11 +28,11 @@ BASIC_PITCH_FRAME_THRESHOLD = 0.3
 BASIC_PITCH_MINIMUM_NOTE_LENGTH_MS = 127.70
 BASIC_PITCH_MELODIA_TRICK = True
 # Families the instrument hint takes: each pitched family has note-creation settings for the general
+# model; piano also chooses the piano model (unless ``model`` says otherwise), drums the drum transcriber.
+INSTRUMENTS = tuple(family.value for family in Family)
 # A score notates pitches on staves; drum hits are General MIDI keys, so drums alone make no score.
 NO_DRUM_SCORE = ("score writes pitched notes on staves, and a drum transcription has none (its notes are General "
                  "MIDI drum keys): leave score off and use the MIDI file, or add a pitched recording as a stem")
-# model; piano also chooses the piano model (unless ``model`` says otherwise), drums the drum transcriber.
-INSTRUMENTS = tuple(family.value for family in Family)
 # The general model's note-creation and pitch-bend options: the piano model and the drum transcriber read
 # none of them. The JSON schema (and so the OpenAPI document) marks each with "x-models", the transcribers
 # it applies to, so that a client such as the explorer can say so without restating the list.
