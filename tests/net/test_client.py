@@ -217,11 +217,15 @@ def test_https_certificate_must_match_the_url_host_not_the_address(tls_receiver,
 
 
 class DrippingServer:
-    """Answers with a status line, then one header line every 50 ms for 2 s: each read is quick, the whole is not."""
+    """Sends ``head`` at once, then each of ``drips`` 50 ms apart, then ``tail``: each read is quick, the
+    whole is not. By default the drips are 40 header lines (2 s), so the headers themselves are slow."""
 
     LINES = 40
 
-    def __init__(self) -> None:
+    def __init__(self, head: bytes = b"HTTP/1.1 200 OK\r\n", drips: list[bytes] | None = None,
+                 tail: bytes = b"Content-Length: 0\r\n\r\n") -> None:
+        self.head, self.tail = head, tail
+        self.drips = drips if drips is not None else [f"X-Drip-{index}: x\r\n".encode() for index in range(self.LINES)]
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
         self.lines_sent = 0
@@ -233,12 +237,12 @@ class DrippingServer:
         with conn:
             conn.recv(65536)
             try:
-                conn.sendall(b"HTTP/1.1 200 OK\r\n")
-                for index in range(self.LINES):
+                conn.sendall(self.head)
+                for drip in self.drips:
                     time.sleep(0.05)
-                    conn.sendall(f"X-Drip-{index}: x\r\n".encode())
+                    conn.sendall(drip)
                     self.lines_sent += 1
-                conn.sendall(b"Content-Length: 0\r\n\r\n")
+                conn.sendall(self.tail)
             except OSError:
                 pass  # the client hung up
 
@@ -257,32 +261,9 @@ def test_timeout_bounds_the_whole_exchange_not_each_read():
     assert server.lines_sent < DrippingServer.LINES
 
 
-class TricklingServer:
-    """Answers 200 with a 1000-byte body, then sends it a byte every 50 ms: no read ever stalls."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/song.wav"
-        self.bytes_sent = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        conn, _ = self.listener.accept()
-        with conn:
-            conn.recv(65536)
-            try:
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-                for _ in range(1000):
-                    time.sleep(0.05)
-                    conn.sendall(b"x")
-                    self.bytes_sent += 1
-            except OSError:
-                pass  # the client hung up
-
-
 def test_a_download_that_trickles_is_stopped_by_its_total_time_limit():
-    server = TricklingServer()
+    # The headers at once, then a 1000-byte body a byte every 50 ms: no read ever stalls.
+    server = DrippingServer(head=b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", drips=[b"x"] * 1000, tail=b"")
     try:
         began = time.monotonic()
         with pytest.raises(DownloadError, match="took longer than 0.5 s") as raised:
@@ -294,4 +275,4 @@ def test_a_download_that_trickles_is_stopped_by_its_total_time_limit():
         server.listener.close()
     assert took < 3 and not raised.value.timed_out  # a server this slow is not worth trying again
     assert "POST /v1/uploads" in raised.value.message
-    assert server.bytes_sent < 1000
+    assert server.lines_sent < 1000

@@ -137,13 +137,19 @@ def test_quantize_and_score_add_their_files_and_the_task_records_the_model() -> 
     assert stack.engine.limits == [SETTINGS.max_duration_s]
 
 
-def test_the_piano_model_has_its_own_duration_limit_and_says_so() -> None:
+def piano_limited_stack(engine: Engine) -> Stack:
+    """A worker whose general model takes an hour of audio and whose piano model 10 minutes."""
     settings = Settings(bucket="bucket", transcribe_max_receive=3, retention_days=1, max_duration_s=3600,
                         max_piano_duration_s=600)
-    engine = Engine(AudioTooLongError.over("take.wav", 900.0, 600.0))
     stack = Stack(engine=engine)
     stack.worker = build_worker(settings, tasks=stack.tasks, storage=stack.storage, notify_queue=stack.notify_queue,
                                 transcribe=engine, download=copy_file, log=Logger(service="worker-steps"))
+    return stack
+
+
+def test_the_piano_model_has_its_own_duration_limit_and_says_so() -> None:
+    engine = Engine(AudioTooLongError.over("take.wav", 900.0, 600.0))
+    stack = piano_limited_stack(engine)
     task = upload_task(stack, options={"instrument": "piano"})
     assert stack.process(task.task_id) is TaskStatus.FAILED
     assert engine.limits == [600]
@@ -154,12 +160,7 @@ def test_the_piano_model_has_its_own_duration_limit_and_says_so() -> None:
 
 
 def test_audio_too_long_for_the_general_model_too_gets_no_advice_to_use_it() -> None:
-    settings = Settings(bucket="bucket", transcribe_max_receive=3, retention_days=1, max_duration_s=3600,
-                        max_piano_duration_s=600)
-    engine = Engine(AudioTooLongError.over("take.wav", 4000.0, 600.0))
-    stack = Stack(engine=engine)
-    stack.worker = build_worker(settings, tasks=stack.tasks, storage=stack.storage, notify_queue=stack.notify_queue,
-                                transcribe=engine, download=copy_file, log=Logger(service="worker-steps"))
+    stack = piano_limited_stack(Engine(AudioTooLongError.over("take.wav", 4000.0, 600.0)))
     task = upload_task(stack, options={"model": "piano"})
     assert stack.process(task.task_id) is TaskStatus.FAILED
     failed = stack.tasks.get(task.task_id)
