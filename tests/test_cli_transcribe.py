@@ -202,7 +202,7 @@ def test_progress_bar_on_a_terminal_follows_the_engine(tmp_path, monkeypatch):
     shown = terminal.getvalue()
     assert "[1/1] take.wav" in shown and "\r" in shown
     assert " 33% 0:30/1:30" in shown and "100% 1:30/1:30 writing" in shown
-    assert "1 of 1 file transcribed; 1 notes from 1:30 of audio" in shown
+    assert "1 of 1 file transcribed; 1 note from 1:30 of audio" in shown
 
 
 def option_help_blocks(help_text: str) -> dict[str, str]:

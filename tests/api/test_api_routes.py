@@ -357,6 +357,11 @@ def test_kie_errors_use_kies_envelope(stack, event, status) -> None:
     assert got == status and body["code"] == status and body["msg"] and "success" not in body
 
 
+def test_a_missing_query_parameter_is_named_in_a_sentence(stack) -> None:
+    got, body = call(rest_event("GET", "/api/v1/midi/record-info"))
+    assert got == 400 and body["msg"] == "Invalid request: taskId is required."
+
+
 def test_kie_generate_for_a_failed_task_is_422(stack, repo) -> None:
     queued = submit(stack)
     repo.fail(queued["task_id"], error="not audio", error_code="NOT_AUDIO", status_msg="Audio to Midi Failed")

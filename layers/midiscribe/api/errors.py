@@ -115,7 +115,10 @@ def register_error_handlers(app: Any) -> None:
         problems = []
         for detail in error.errors():
             location = [str(part) for part in detail.get("loc", ()) if part not in ("query", "body", "header", "path")]
-            problems.append(f"{'.'.join(location) or 'request'}: {detail.get('msg', 'invalid')}")
+            name = ".".join(location) or "request"
+            # pydantic's "Field required" would read "taskId: Field required"; say it as a sentence.
+            problems.append(f"{name} is required" if detail.get("type") == "missing"
+                            else f"{name}: {detail.get('msg', 'invalid')}")
         return error_response(path(), 400, "INVALID_PARAMETER", "Invalid request: " + "; ".join(problems) + ".")
 
     @app.exception_handler(Exception)

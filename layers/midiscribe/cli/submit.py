@@ -16,7 +16,7 @@ from ..client import (
     MidiscribeError,
 )
 from ..engine.options import TranscriptionOptions
-from .transcribe import add_option_flags, format_duration
+from .transcribe import add_option_flags, counted, format_duration
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -90,5 +90,5 @@ def run(args: argparse.Namespace) -> int:
     if conversion.get("note_count") is not None:
         duration_s = conversion.get("audio_duration_s")
         length = format_duration(duration_s) if duration_s is not None else "?"
-        print(f"{conversion['note_count']} notes in {length} of audio", file=sys.stderr)
+        print(f"{counted(int(conversion['note_count']), 'note')} in {length} of audio", file=sys.stderr)
     return 0

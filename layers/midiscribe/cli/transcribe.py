@@ -138,6 +138,11 @@ def bounded_float_checks(**bounds: float) -> callable:
 # Progress and logging
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 note``, ``2 notes``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def format_duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     hours, rest = divmod(seconds, 3600)
@@ -233,8 +238,8 @@ class Summary:
         total = self.succeeded + len(self.failed)
         speed = f" ({self.audio_s / wall_s:.1f}x real time)" if wall_s > 0 and self.audio_s > 0 else ""
         failed = f", {len(self.failed)} failed" if self.failed else ""
-        return (f"{self.succeeded} of {total} file{'s' if total != 1 else ''} transcribed{failed}; "
-                f"{self.notes} notes from {format_duration(self.audio_s)} of audio in {wall_s:.1f} s{speed}")
+        return (f"{self.succeeded} of {counted(total, 'file')} transcribed{failed}; "
+                f"{counted(self.notes, 'note')} from {format_duration(self.audio_s)} of audio in {wall_s:.1f} s{speed}")
 
 
 # Outputs that engine options ask for: --quantize (other than off) and --score.
@@ -373,7 +378,7 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
         summary.audio_s += transcription.duration_s
         speed = transcription.duration_s / elapsed if elapsed > 0 else float("inf")
         names = ",".join(suffix.lstrip(".") for suffix, _ in plan)
-        progress.log(f"{path}: {len(transcription.notes)} notes, {format_duration(transcription.duration_s)} "
+        progress.log(f"{path}: {counted(len(transcription.notes), 'note')}, {format_duration(transcription.duration_s)} "
                      f"of audio in {elapsed:.1f} s ({speed:.1f}x real time) -> "
                      f"{args.output_dir / path.stem}.{{{names}}}")
     progress.clear()
