@@ -102,7 +102,7 @@ def test_a_missing_input_fails_alone(inputs, tmp_path, capsys):
     code = run_cli([str(tmp_path / "nowhere.wav"), str(inputs["low"]), "-o", str(out), "-q"])
     err = capsys.readouterr().err
     assert code == 1
-    assert "no such file" in err and "1 of 2 files transcribed, 1 failed" in err
+    assert f"error: {tmp_path / 'nowhere.wav'}: no such file\n" in err and "1 of 2 files transcribed, 1 failed" in err
     assert (out / "low.mid").is_file()
 
 

@@ -350,7 +350,8 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
         file_began = time.perf_counter()
         try:
             if not path.is_file():
-                raise FileNotFoundError(f"no such file: {path}" if not path.exists() else f"not a file: {path}")
+                # The message is prefixed with the path below: say only what is wrong with it.
+                raise FileNotFoundError("no such file" if not path.exists() else "not a file (a folder?)")
             transcription = transcribe_input(path)
             progress.set_phase("writing", transcription.duration_s, transcription.duration_s)
             written = [args.output_dir / f"{path.stem}{suffix}" for suffix, _ in plan]

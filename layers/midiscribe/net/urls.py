@@ -59,7 +59,7 @@ def check_url(
     if scheme not in allowed:
         if scheme == "http":
             raise UnsafeUrlError("http:// URLs are not accepted by this deployment: use an https:// URL")
-        shown = f"'{scheme}://'" if scheme else "no scheme"
+        shown = f"the scheme '{scheme}:'" if scheme else "no scheme"
         raise UnsafeUrlError(f"the URL has {shown}: only {' and '.join(allowed)} URLs are accepted")
     if "@" in parts.netloc:
         raise UnsafeUrlError(
