@@ -409,3 +409,20 @@ def test_a_signed_link_leads_to_a_short_lived_url_of_that_file_only() -> None:
     with pytest.raises(NotFoundError) as missing:
         links.location(task.task_id, "wav", expires=str(wav.expires), signature=sign(keys.keys[OWNER].webhook_secret, wav))
     assert missing.value.code == "FILE_NOT_FOUND" and "midi" in missing.value.message
+
+
+def test_more_channels_than_mp3_holds_are_refused_at_submit_when_the_header_says_so() -> None:
+    api = Api(settings=ROOMY)
+
+    def convert(channels: int, target: str) -> None:
+        api.submissions.submit_file_convert(OWNER, FileConvertRequest(
+            audio=AudioInput(file=UploadedFile("surround.wav", "audio/wav", wav_header(48000, channels, 10))),
+            convert=ConvertSpec(target)))
+
+    with pytest.raises(InvalidRequestError) as refused:
+        convert(6, "mp3")
+    assert refused.value.code == "UNSUPPORTED_CONVERSION"
+    assert refused.value.message == ("mp3 cannot hold surround.wav's 6 channels: mp3 holds at most 2 channels: "
+                                     "choose wav, flac, aiff or ogg.")
+    convert(6, "flac")
+    convert(2, "mp3")

@@ -38,6 +38,9 @@ CONTENT_TYPES = {
 }
 
 
+MP3_MAX_CHANNELS = 2  # MPEG layer III is mono or stereo
+
+
 @dataclass(frozen=True)
 class ConvertSpec:
     """What a file_convert task produces."""
@@ -54,6 +57,12 @@ class ConvertSpec:
         """About how large the output of ``frames`` frames at ``source_rate`` is (headers aside)."""
         rate = self.target_sr or source_rate
         return int(frames * rate / max(source_rate, 1)) * channels * self.sample_bytes()
+
+    def channel_problem(self, channels: int) -> str | None:
+        """Why the target format cannot hold ``channels`` channels at any rate (None when it can)."""
+        if self.target_format == "mp3" and channels > MP3_MAX_CHANNELS:
+            return f"mp3 holds at most {MP3_MAX_CHANNELS} channels: choose wav, flac, aiff or ogg."
+        return None
 
     def to_item(self) -> dict[str, Any]:
         return {name: value for name, value in self.__dict__.items() if value is not None}

@@ -329,6 +329,10 @@ class Submissions:
             raise TooLargeError(f"{refused.message} {advice}".strip(), refused.code) from None
         except UnsupportedAudioError as refused:
             raise InvalidRequestError(refused.message, refused.code) from None
+        problem = convert.channel_problem(declared.channels) if convert is not None else None
+        if problem is not None:
+            raise InvalidRequestError(f"{convert.target_format} cannot hold {name}'s {declared.channels} channels: {problem}",
+                                      "UNSUPPORTED_CONVERSION")
         if convert is not None and declared.frames is not None:
             output = convert.output_bytes(declared.frames, declared.sample_rate, declared.channels)
             if output > MAX_CONVERTED_BYTES:

@@ -25,7 +25,6 @@ _FORMATS = {"wav": "WAV", "flac": "FLAC", "aiff": "AIFF", "ogg": "OGG", "mp3": "
 _PCM_SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "PCM_32"}
 _LOSSY_SUBTYPES = {"ogg": "VORBIS", "mp3": "MPEG_LAYER_III"}
 _RESAMPLE_QUALITY = "HQ"
-_MP3_MAX_CHANNELS = 2  # MPEG layer III is mono or stereo
 
 
 def convert_file(
@@ -55,10 +54,7 @@ def convert_file(
             output = soundfile.SoundFile(destination, "w", samplerate=target_rate, channels=channels,
                                          format=_FORMATS[spec.target_format], subtype=subtype)
         except (soundfile.LibsndfileError, RuntimeError):
-            if spec.target_format == "mp3" and channels > _MP3_MAX_CHANNELS:  # at any sample rate
-                advice = f"mp3 holds at most {_MP3_MAX_CHANNELS} channels: choose wav, flac, aiff or ogg."
-            else:
-                advice = "choose wav or flac, or another target_sr."
+            advice = spec.channel_problem(channels) or "choose wav or flac, or another target_sr."
             raise TaskInputError(
                 f"{spec.target_format} cannot hold {channels}-channel audio at {target_rate} Hz: {advice}",
                 "UNSUPPORTED_CONVERSION",
