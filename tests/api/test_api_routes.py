@@ -197,6 +197,17 @@ def test_by_id_with_task_id_and_conversion_id(stack, repo) -> None:
         assert conversion["conversionType"] == "AUDIO_TO_MIDI" and conversion["status"] == "IN_QUEUE"
         assert conversion["midi_file_path"] == "" and conversion["error"] is None
         assert conversion["createdAt"].endswith("Z")
+        assert conversion["webhook_status"] is None  # no webhook_url
+
+
+def test_a_webhook_is_pending_from_the_moment_the_task_is_queued(stack) -> None:
+    status, queued = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://example.com/a.wav",
+                                                                 "webhook_url": "https://example.com/hook"}))
+    assert status == 200, queued
+    status, body = call(rest_event("GET", "/v1/byId", query={"conversionType": "AUDIO_TO_MIDI",
+                                                            "task_id": queued["task_id"]}))
+    assert status == 200 and body["conversion"]["status"] == "IN_QUEUE"
+    assert body["conversion"]["webhook_status"] == "pending" and body["conversion"]["webhook_attempts"] == []
 
 
 def test_by_id_of_a_completed_task_has_presigned_links(stack, repo) -> None:

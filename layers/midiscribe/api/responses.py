@@ -227,7 +227,8 @@ def _conversion_view(task: Any, links: dict[str, str]) -> Conversion:
         model_name=task.model_name or None,
         error=task.error or None,
         error_code=task.error_code or None,
-        webhook_status=task.webhook_status or None,
+        # A task with a webhook_url has its delivery pending from the start, not only once it has finished.
+        webhook_status=task.webhook_status or ("pending" if task.webhook_url else None),
         webhook_attempts=task.webhook_attempts,
     )
 
