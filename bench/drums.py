@@ -11,17 +11,15 @@
 The dev set is generated here: bench/drum_patterns.py writes the patterns (ten styles, four variants
 each: two for tuning, two held back), and each is rendered on channel 10 with three General MIDI sound
 fonts (FluidR3_GM, MuseScore_General, TimGM6mb) at a level drawn per file, cached under
-bench/.cache/drums/. ``--medium-snares`` renders the same patterns with every second snare hit that is
-not a ghost note played at MEDIUM_SNARE_SCALE of its velocity, under bench/.cache/drums-medium-snares/
-(``--ghosts-after``: a ghost note a sixteenth after every snare accent, under drums-ghosts-after/, for
-rules that look at what follows a hit):
-the dev set's snares are otherwise accents or ghost notes, so a rule that takes a snare of middling
-strength for something else looks free there and is not. ``--kit NAME`` renders the same patterns with
-another of the fonts' GM drum kits (KITS: Room, Power, Electronic, TR-808, Jazz, Brush) instead of the
-Standard kit the dev set plays, under bench/.cache/drums-kit-NAME/: a check of how the settings carry to
-kits they were not chosen on, since a held-out recording may be played on any kit. Scoring matches each class's onsets one to
-one within 50 ms (the greedy match on sorted times is a maximum matching in one dimension, the same
-count mir_eval's bipartite matching gives). Figures are printed, never asserted.
+bench/.cache/drums/. Three check sets render the same patterns otherwise, each cached beside it:
+``--medium-snares`` plays every second snare hit that is not a ghost note at MEDIUM_SNARE_SCALE of its
+velocity (the dev set's snares are otherwise accents or ghost notes, so a rule that takes a snare of
+middling strength for something else looks free there and is not); ``--ghosts-after`` adds a ghost note
+a sixteenth after every snare accent (for rules that look at what follows a hit); ``--kit NAME`` plays
+another of the fonts' GM drum kits (KITS) instead of the Standard one, since a held-out recording may be
+played on any kit. Scoring matches each class's onsets one to one within 50 ms (the greedy match on
+sorted times is a maximum matching in one dimension, the same count mir_eval's bipartite matching
+gives). Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -444,10 +442,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", action="append", default=[], help="only these styles (diagnosis, not scoring)")
     parser.add_argument("--tempo", action="store_true",
                         help="also score the tempo and beats tracked from the transcribed drum notes")
-    parser.add_argument("--medium-snares", action="store_true",
-                        help="the patterns with every second snare hit (not ghost notes) at 55 %% velocity, a separate check set")
-    parser.add_argument("--ghosts-after", action="store_true",
-                        help="the patterns with a ghost note a 16th after every snare accent, a separate check set")
+    variants = parser.add_mutually_exclusive_group()
+    variants.add_argument("--medium-snares", action="store_true",
+                          help="the patterns with every second snare hit (not ghost notes) at 55 %% velocity, a separate check set")
+    variants.add_argument("--ghosts-after", action="store_true",
+                          help="the patterns with a ghost note a 16th after every snare accent, a separate check set")
     parser.add_argument("--kit", choices=tuple(KITS), default="standard",
                         help="render with this GM drum kit instead of the Standard one, a separate check set")
     parser.add_argument("--sweep", action="store_true",
