@@ -25,6 +25,7 @@ from midiscribe.engine.rhythm import (
     aligned_to_notes,
     extended,
     onset_weights,
+    rhythm_from_pulse,
     rhythm_of_notes,
     track_rhythm,
 )
@@ -122,6 +123,22 @@ def test_the_tempo_does_not_tip_with_a_frame():
     rhythm = Rhythm(beats=tuple(np.concatenate(([0.0], np.cumsum(periods)))), beats_per_bar=4,
                     first_downbeat=0, compound=False, key=None)
     assert rhythm.tempo_bpm == pytest.approx(60.0 / periods.mean(), rel=0.006)
+
+
+def test_the_tempo_is_measured_on_the_tracked_beats_not_on_those_continued_to_the_last_note():
+    # 120 BPM to the end (40 s), but the tracker lost the pulse after 20 s, its last beats a quarter of a
+    # period apart (as on a gradual accelerando in the dev set). The beats are continued at that period to
+    # cover the notes: 150 of them at 480 BPM, which outvoted the 40 tracked beats in the median.
+    true_beats = 0.5 + 0.5 * np.arange(80)
+    notes = [NoteEvent(t, t + 0.3, 40, 0.9) for t in true_beats]
+    notes += [NoteEvent(t + 0.25, t + 0.4, 72, 0.5) for t in true_beats]
+    pulse = np.concatenate((true_beats[:40], true_beats[39] + 0.125 * np.arange(1, 5)))
+    rhythm = rhythm_from_pulse(pulse, notes, duration_s=41.0)
+    assert rhythm.beats[-1] >= notes[-1].start_s - 0.25
+    assert rhythm.tempo_bpm == pytest.approx(120.0, rel=0.02)
+    # A rhythm built from beats alone has no continued beats: every one counts, as before.
+    assert Rhythm(beats=rhythm.beats, beats_per_bar=4, first_downbeat=0, compound=False,
+                  key=None).tempo_bpm > 400
 
 
 def test_beats_from_note_onsets_stay_on_the_notes_to_the_end():

@@ -55,6 +55,9 @@ class Rhythm:
     first_downbeat: int  # index of the first downbeat in ``beats``; earlier beats are a pickup
     compound: bool  # beats divide in three (6/8, 9/8, 12/8)
     key: Key | None
+    # (first, stop) indices of the beats the tracker found; the others were continued at a constant period
+    # to cover the first and last notes (``extended``). None: every beat counts.
+    tracked: tuple[int, int] | None = None
 
     @property
     def downbeats(self) -> tuple[float, ...]:
@@ -73,8 +76,12 @@ class Rhythm:
     def tempo_bpm(self) -> float:
         """Beats per minute of the metre's beat, from the median period over TEMPO_SPAN_BEATS beats: the
         beats lie on the model's frames, so a single period is off by up to a frame, and where the
-        tempo changes gradually that is enough to tip the median one way or the other."""
+        tempo changes gradually that is enough to tip the median one way or the other. Only the tracked
+        beats count: the continued ones repeat the period at an end, and ten seconds of them after a
+        tracker that lost the pulse early, or a few after one late stray onset, outvote the music."""
         beats = np.asarray(self.beats)
+        if self.tracked is not None and self.tracked[1] - self.tracked[0] >= 2:
+            beats = beats[self.tracked[0] : self.tracked[1]]
         span = TEMPO_SPAN_BEATS if len(beats) > TEMPO_SPAN_BEATS else 1
         return float(60.0 * span / np.median(beats[span:] - beats[:-span]))
 
@@ -156,9 +163,10 @@ def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s:
     music = (arrays.starts.min(), arrays.starts.max()) if len(arrays.starts) else (0.0, duration_s)
     beats, added = extended(metre.beats, max(0.0, music[0]), min(duration_s, music[1]))
     beats, dropped = from_time_zero(beats)
+    first = max(0, added - dropped)
     return Rhythm(beats=tuple(map(float, beats)), beats_per_bar=metre.beats_per_bar,
                   first_downbeat=(metre.first_downbeat + added - dropped) % metre.beats_per_bar,
-                  compound=metre.compound, key=key)
+                  compound=metre.compound, key=key, tracked=(first, added - dropped + len(metre.beats)))
 
 
 def from_time_zero(beats: np.ndarray) -> tuple[np.ndarray, int]:
