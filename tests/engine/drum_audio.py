@@ -17,7 +17,7 @@ RATE = 44_100
 @dataclass(frozen=True)
 class KnownHit:
     start_s: float
-    kind: str  # "kick", "snare", "hihat", "open_hihat"
+    kind: str  # "kick", "snare", "hihat", "open_hihat", "ride"
     level: float = 1.0
 
 
@@ -42,6 +42,13 @@ def hit_sound(kind: str, rng: np.random.Generator) -> np.ndarray:
         return 0.2 * _noise(rng, len(t), 6000, 18000) * np.exp(-t / 0.03)
     if kind == "open_hihat":
         return 0.15 * _noise(rng, len(t), 5000, 18000) * np.exp(-t / 0.45)
+    if kind == "ride":
+        # Bell-like partials and a 2-8 kHz wash that ring for half a second under a bright top that fades
+        # within 50 ms: a ride still sounds in the middle of the spectrum long after a closed hat is gone.
+        partials = sum(np.sin(2 * np.pi * frequency * t + phase) for phase, frequency in
+                       enumerate((2310, 2870, 3390, 4150, 4730, 5560, 6420)))
+        return (0.03 * partials * np.exp(-t / 0.5) + 0.1 * _noise(rng, len(t), 2000, 8000) * np.exp(-t / 0.3)
+                + 0.15 * _noise(rng, len(t), 8000, 16000) * np.exp(-t / 0.04))
     raise ValueError(kind)
 
 
@@ -70,6 +77,21 @@ def rock_beat(bars: int = 4, bpm: float = 100.0, lead_in_s: float = 0.5) -> list
         for eighth in range(8):
             start = lead_in_s + (bar * 4 + eighth / 2) * beat
             hits.append(KnownHit(start, "hihat", 1.0 if eighth % 2 == 0 else 0.6))
+            if eighth in (0, 4):
+                hits.append(KnownHit(start, "kick"))
+            if eighth in (2, 6):
+                hits.append(KnownHit(start, "snare"))
+    return hits
+
+
+def ride_beat(bars: int = 4, bpm: float = 120.0, lead_in_s: float = 0.5) -> list[KnownHit]:
+    """The ride on eighths (a jazz or ballad groove), kick on 1 and 3, snare on 2 and 4."""
+    beat = 60.0 / bpm
+    hits = []
+    for bar in range(bars):
+        for eighth in range(8):
+            start = lead_in_s + (bar * 4 + eighth / 2) * beat
+            hits.append(KnownHit(start, "ride", 1.0 if eighth % 2 == 0 else 0.7))
             if eighth in (0, 4):
                 hits.append(KnownHit(start, "kick"))
             if eighth in (2, 6):

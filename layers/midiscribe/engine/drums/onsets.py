@@ -22,6 +22,11 @@ that the cymbal templates pick up do not).
 A snare onset must also decay about as the recording's clear snare hits do: its activation 35-70 ms on
 (its *sustain*, over its first frames' peak) may exceed theirs by at most ``sustain_margin``, since a
 rise inside something still sounding (a ringing cymbal, an open hat, a tom) is leakage, not a hit.
+
+Ride or closed hi-hat is read from how the onset rings in the spectrogram itself, 90-140 ms on (its
+*band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
+alike to the factorisation. A ride onset must ring as a ride does, and a closed hi-hat hit that rings
+so is written as a ride where most of the closed hi-hat hits around it do too (a ride groove).
 """
 
 from __future__ import annotations
@@ -30,13 +35,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kit import CLOSED_HAT, GROUPS, KIT, OPEN_HAT
+from .kit import CLOSED_HAT, GROUPS, KIT, OPEN_HAT, RIDE
 from .settings import DrumSettings
-from .spectrum import FRAME_RATE
+from .spectrum import FRAME_RATE, band_centres_hz
 
 GROUP_MEMBERS = tuple(np.array([i for i, piece in enumerate(KIT) if piece.group == group]) for group in GROUPS)
 HIHAT = GROUPS.index("hihat")
-_CLOSED, _OPEN = KIT.index(CLOSED_HAT), KIT.index(OPEN_HAT)
+_CLOSED, _OPEN, _RIDE = KIT.index(CLOSED_HAT), KIT.index(OPEN_HAT), KIT.index(RIDE)
+# The spectrogram's bands whose rings tell a ride from a hi-hat (see DrumSettings): 2-8 kHz and above.
+_MID_BANDS = (band_centres_hz() >= 2000.0) & (band_centres_hz() < 8000.0)
+_HIGH_BANDS = band_centres_hz() >= 8000.0
 # An open hi-hat's ring is often explained partly by the cymbal templates, so its decay is read from all metal.
 METAL = np.array([i for i, piece in enumerate(KIT) if piece.group in ("hihat", "crash", "ride")])
 _HISTORY = 2  # frames before a frame that its onset strength looks at
@@ -54,13 +62,22 @@ class Hit:
 class Candidates:
     """Every candidate onset of a recording: strengths divided by their group's level, how much of each
     onset's rise still rings ``ring_probe_s`` later (hi-hats: all the metal's; others: their group's), and
-    its group's mean activation from ``sustain_start_s`` to ``sustain_end_s`` on over its peak."""
+    its group's mean activation from ``sustain_start_s`` to ``sustain_end_s`` on over its peak; and,
+    when the spectrogram was given, its band rings (2-8 kHz and above 8 kHz)."""
 
     frames: np.ndarray  # in time order
     pieces: np.ndarray  # hi-hats are all CLOSED_HAT here: open or closed is decided by the ring
     strengths: np.ndarray
     rings: np.ndarray
     sustains: np.ndarray
+    mid_rings: np.ndarray | None = None
+    high_rings: np.ndarray | None = None
+
+    def ride_like(self, settings: DrumSettings) -> np.ndarray:
+        """Which candidates ring as a ride does (all of them when the band rings are unknown)."""
+        if self.mid_rings is None or self.high_rings is None:
+            return np.ones(len(self.frames), dtype=bool)
+        return (self.mid_rings >= settings.ride_mid_ring) & (self.high_rings < settings.ride_high_ring)
 
     def eligible(self, settings: DrumSettings) -> np.ndarray:
         """Which candidates are hits at all, whatever their strength: for the groups in ``sustain_margin``,
@@ -79,7 +96,9 @@ class Candidates:
         groups = np.array([piece.group for piece in KIT])[self.pieces]
         thresholds = np.array([settings.threshold[piece.group] for piece in KIT], dtype=np.float64)[self.pieces]
         minimum_ring = np.array([settings.minimum_ring.get(piece.group, -np.inf) for piece in KIT])
-        rings_enough = (self.rings >= minimum_ring[self.pieces]) & self.eligible(settings)
+        ride_like = self.ride_like(settings)
+        rings_enough = (self.rings >= minimum_ring[self.pieces]) & self.eligible(settings) & (
+            (self.pieces != _RIDE) | ride_like)
         kept = (self.strengths >= thresholds) & (self.strengths > 0) & rings_enough
         window = int(round(settings.mask_window_s * FRAME_RATE))
         for group, alone in settings.threshold_alone.items():
@@ -95,9 +114,37 @@ class Candidates:
                 (strengths >= thresholds[mine]) & (strengths >= settings.masker_ratio.get(group, 0.0) * loudest_masker),
                 strengths >= alone)
         pieces = np.where((self.pieces == _CLOSED) & (self.rings >= settings.open_hat_ratio), _OPEN, self.pieces)
+        if self.mid_rings is not None:
+            kept, pieces = self._rides_among_hats(kept, pieces, ride_like, settings)
         order = np.lexsort((pieces[kept], self.frames[kept]))
         return [Hit(int(f), int(p), float(s)) for f, p, s in zip(
             self.frames[kept][order], pieces[kept][order], self.strengths[kept][order], strict=True)]
+
+
+    def _rides_among_hats(self, kept: np.ndarray, pieces: np.ndarray, ride_like: np.ndarray,
+                          settings: DrumSettings) -> tuple[np.ndarray, np.ndarray]:
+        """Closed hi-hat hits that ring as a ride become rides where at least ``ride_share`` of the kept
+        closed hi-hat hits within ``ride_window_s`` ring so; one that lands on a kept ride onset is that
+        onset, not a second stroke."""
+        hats = np.flatnonzero(kept & (pieces == _CLOSED))
+        if len(hats) == 0:
+            return kept, pieces
+        window = settings.ride_window_s * FRAME_RATE
+        frames = self.frames[hats]
+        like = np.concatenate(([0], np.cumsum(ride_like[hats])))
+        low = np.searchsorted(frames, frames - window, side="left")
+        high = np.searchsorted(frames, frames + window, side="right")
+        share = (like[high] - like[low]) / (high - low)
+        rides = hats[ride_like[hats] & (share >= settings.ride_share)]
+        if len(rides) == 0:
+            return kept, pieces
+        pieces, kept = pieces.copy(), kept.copy()
+        pieces[rides] = _RIDE
+        struck = np.sort(self.frames[kept & (self.pieces == _RIDE)])
+        near = _loudest_near(self.frames[rides], struck, np.ones(len(struck)),
+                             int(round(settings.mask_window_s * FRAME_RATE)))
+        kept[rides[near > 0]] = False
+        return kept, pieces
 
 
 def _loudest_near(frames: np.ndarray, sorted_others: np.ndarray, strengths: np.ndarray, window: int) -> np.ndarray:
@@ -152,11 +199,25 @@ class OnsetPicker:
         self._strengths: list[np.ndarray] = []
         self._rings: list[np.ndarray] = []
         self._sustains: list[np.ndarray] = []
+        self.ride_from = int(round(settings.ride_ring_start_s * FRAME_RATE))
+        self.ride_to = max(self.ride_from, int(round(settings.ride_ring_end_s * FRAME_RATE)))
+        self.lookahead = max(self.lookahead, self.ride_to)
+        # The spectrogram's 2-8 kHz and >8 kHz levels, frame for frame with ``buffer``, when it is given.
+        self.bands: np.ndarray | None = None
+        self._mid_rings: list[np.ndarray] = []
+        self._high_rings: list[np.ndarray] = []
 
-    def add(self, activations: np.ndarray) -> None:
+    def add(self, activations: np.ndarray, spectrum: np.ndarray | None = None) -> None:
+        """Feed the next chunk's activations and, for the ride's band rings, the same frames' spectrogram
+        (always or never)."""
         self.levels.add(activations.sum(axis=0))
         for histogram, members in zip(self.group_levels, GROUP_MEMBERS, strict=True):
             histogram.add(activations[members].sum(axis=0))
+        if spectrum is not None:
+            levels = np.stack((spectrum[_MID_BANDS].sum(axis=0), spectrum[_HIGH_BANDS].sum(axis=0)))
+            if self.bands is None:
+                self.bands = np.zeros((2, self.buffer.shape[1]), dtype=np.float32)
+            self.bands = np.concatenate((self.bands, levels.astype(np.float32)), axis=1)
         self.buffer = np.concatenate((self.buffer, activations), axis=1)
         self._examine(final=False)
 
@@ -164,6 +225,8 @@ class OnsetPicker:
         padding = np.zeros((len(KIT), self.lookahead + 1), dtype=np.float32)
         end = self.start + self.buffer.shape[1]
         self.buffer = np.concatenate((self.buffer, padding), axis=1)
+        if self.bands is not None:
+            self.bands = np.concatenate((self.bands, padding[:2]), axis=1)
         self._examine(final=True, end=end)
         return self._candidates()
 
@@ -192,9 +255,15 @@ class OnsetPicker:
             self._pieces.append(self._pieces_at(group, members, indices))
             self._rings.append(self._rings_at(self.buffer[METAL if group == HIHAT else members].sum(axis=0), indices))
             self._sustains.append(self._sustains_at(activation, indices))
+            if self.bands is not None:
+                mid, high = (self._band_rings_at(band, indices) for band in self.bands)
+                self._mid_rings.append(mid)
+                self._high_rings.append(high)
         self.next_frame = stop
         keep_from = max(0, self.next_frame - self.start - _HISTORY - self.half_window - 1)
         self.buffer = self.buffer[:, keep_from:]
+        if self.bands is not None:
+            self.bands = self.bands[:, keep_from:]
         self.start += keep_from
 
     def _pieces_at(self, group: int, members: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -220,6 +289,12 @@ class OnsetPicker:
         later = activation[indices[:, None] + np.arange(self.sustain_from, self.sustain_to + 1)[None, :]].mean(axis=1)
         return (later / np.maximum(peak, 1e-12)).astype(np.float32)
 
+    def _band_rings_at(self, level: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        """Each onset's lowest band level ``ride_ring_start_s``..``ride_ring_end_s`` on, over its peak."""
+        peak = level[indices[:, None] + np.arange(_PEAK_SPAN)[None, :]].max(axis=1)
+        later = level[indices[:, None] + np.arange(self.ride_from, self.ride_to + 1)[None, :]].min(axis=1)
+        return (later / np.maximum(peak, 1e-12)).astype(np.float32)
+
     def _candidates(self) -> Candidates:
         level = self.levels.percentile(self.settings.level_percentile)
         if not self._frames or level <= 0:
@@ -234,5 +309,7 @@ class OnsetPicker:
         order = np.lexsort((pieces, frames))  # the same order however the audio was chunked
         frames, pieces = frames[order], pieces[order]
         groups = np.array([GROUPS.index(piece.group) for piece in KIT])[pieces]
+        band_rings = [np.concatenate(rings)[order] if self.bands is not None else None
+                      for rings in (self._mid_rings, self._high_rings)]
         return Candidates(frames, pieces, (np.concatenate(self._strengths)[order] / references[groups]).astype(np.float32),
-                          np.concatenate(self._rings)[order], np.concatenate(self._sustains)[order])
+                          np.concatenate(self._rings)[order], np.concatenate(self._sustains)[order], *band_rings)

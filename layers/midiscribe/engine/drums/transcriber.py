@@ -71,7 +71,7 @@ def drum_candidates(source, settings: DrumSettings, *, max_duration_s: float | N
         for spectrum in Spectrogram().chunks(audio.blocks(), settings.chunk_frames):
             _, activations = semi_adaptive(spectrum, prior, settings.iterations, settings.adapt_power, sparsity,
                                            adaptability)
-            picker.add(activations)
+            picker.add(activations, spectrum)
             frames += spectrum.shape[1]
             if progress is not None:
                 progress(min(frames / FRAME_RATE, total_s or float("inf")), total_s)
