@@ -52,8 +52,8 @@ def test_kick_snare_and_hihat_are_recovered_on_their_keys(bpm):
 
 @pytest.mark.parametrize("bpm", [90, 120, 160])
 def test_a_ride_groove_is_written_on_the_ride_not_on_the_closed_hi_hat(bpm):
-    # The factorisation hears the ride as a closed hi-hat: without the band rings, about 30 of these 32
-    # ride strokes came out on key 42 and 17-19 on the ride's.
+    # The factorisation hears the ride as a closed hi-hat: without the band rings, 28-31 notes came out on
+    # key 42 and only 17-19 of the 32 ride strokes on the ride's.
     hits = ride_beat(bars=4, bpm=bpm)
     audio = encode_soundfile(render(hits, hits[-1].start_s + 1.5, seed=bpm), RATE, "FLAC")
     notes = transcribe_drums(audio).notes
@@ -69,9 +69,10 @@ def test_closed_hi_hat_hits_that_ring_as_a_ride_are_rides_only_where_most_around
     hat, ride = KIT.index(CLOSED_HAT), KIT.index(RIDE)
     rides_like = (settings.ride_mid_ring + 0.1, settings.ride_high_ring - 0.1)
     hat_like = (0.05, 0.05)
-    # 40 hi-hat strokes (every 20 frames, about 4 s apart from the next section's), three of them ringing
-    # on like a ride (under a crash, say); then 40 ride strokes; one of them also a ride onset of its own;
-    # and a ride onset far away that does not ring as a ride at all.
+    # 40 hi-hat strokes every 20 frames (0.23 s), three of them ringing on like a ride (under a crash, say);
+    # 8.4 s later, 40 ride strokes, one of them also a ride onset of its own; and a ride onset far away
+    # that does not ring as a ride at all. One decision for the whole recording (43 of 80 ride-like)
+    # would turn the first section's three into rides too.
     frames = list(range(100, 900, 20)) + list(range(1600, 2400, 20))
     bands = [rides_like if frame in (300, 500, 700) else hat_like for frame in range(100, 900, 20)] + [rides_like] * 40
     pieces = [hat] * 80

@@ -120,7 +120,6 @@ class Candidates:
         return [Hit(int(f), int(p), float(s)) for f, p, s in zip(
             self.frames[kept][order], pieces[kept][order], self.strengths[kept][order], strict=True)]
 
-
     def _rides_among_hats(self, kept: np.ndarray, pieces: np.ndarray, ride_like: np.ndarray,
                           settings: DrumSettings) -> tuple[np.ndarray, np.ndarray]:
         """Closed hi-hat hits that ring as a ride become rides where at least ``ride_share`` of the kept

@@ -64,10 +64,10 @@ class DrumSettings:
     # Ride or hi-hat. The factorisation cannot tell a GM kit's ride from its closed hi-hat: their spectra
     # over a hit's first 150 ms are alike (a FluidR3 or MuseScore ride: cosine 0.85-0.86 with the
     # hi-hat's template, 0.89 with the ride's), so a ride groove came out as closed hats, and the ride
-    # template picked up the hats of every other groove. They differ in how they ring: a ride still sounds from 2 to 8 kHz
-    # 90-140 ms after the stroke (medians 0.36-0.41 of its peak there), a closed hat has died away
-    # (medians 0.08-0.13), and an open hat also rings above 8 kHz, where the ride has faded. These
-    # rings are read from the spectrogram (its *band rings*: the lowest level over that span, over the
+    # template picked up the hats of every other groove. They differ in how they ring: a ride still
+    # sounds from 2 to 8 kHz 90-140 ms after the stroke (medians 0.36-0.41 of its peak there), a closed
+    # hat has died away (medians 0.08-0.13), and an open hat also rings above 8 kHz, where the ride has
+    # faded. These rings are read from the spectrogram (its *band rings*: the lowest level over that span, over the
     # peak of the first frames, in each band). An onset is ride-like when its 2-8 kHz ring reaches
     # ride_mid_ring and its ring above 8 kHz stays under ride_high_ring. A ride onset must be ride-like;
     # a closed hi-hat hit that is ride-like is a ride when at least ride_share of the closed hi-hat
