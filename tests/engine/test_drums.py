@@ -93,6 +93,18 @@ def test_closed_hi_hat_hits_that_ring_as_a_ride_are_rides_only_where_most_around
     assert sum(KIT[hit.piece].name == "ride" for hit in plain.kept(settings)) == 2
 
 
+def test_a_hi_hat_is_open_only_if_its_top_rings_on_too():
+    # Two hi-hat onsets whose metal rings on 100 ms later (a crash or a snare's wires may do that under a
+    # closed hat): only the one still sounding above 8 kHz is an open hi-hat.
+    settings = DrumSettings()
+    hat = KIT.index(CLOSED_HAT)
+    candidates = Candidates(
+        frames=np.array([100, 300]), pieces=np.full(2, hat), strengths=np.ones(2),
+        rings=np.full(2, settings.open_hat_ratio + 0.2), sustains=np.zeros(2),
+        mid_rings=np.full(2, 0.05), high_rings=np.array([settings.open_hat_high_ring + 0.1, 0.1]))
+    assert [KIT[hit.piece].name for hit in candidates.kept(settings)] == ["open_hihat", "closed_hihat"]
+
+
 def test_the_result_is_one_drum_track_of_general_midi_notes(rock):
     hits, audio = rock
     result = transcribe_drums(audio, name="kit")

@@ -26,7 +26,8 @@ rise inside something still sounding (a ringing cymbal, an open hat, a tom) is l
 Ride or closed hi-hat is read from how the onset rings in the spectrogram itself, 90-140 ms on (its
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
 alike to the factorisation. A ride onset must ring as a ride does, and a closed hi-hat hit that rings
-so is written as a ride where most of the closed hi-hat hits around it do too (a ride groove).
+so is written as a ride where most of the closed hi-hat hits around it do too (a ride groove). An open
+hi-hat must also ring above 8 kHz.
 """
 
 from __future__ import annotations
@@ -113,7 +114,10 @@ class Candidates:
                 masked,
                 (strengths >= thresholds[mine]) & (strengths >= settings.masker_ratio.get(group, 0.0) * loudest_masker),
                 strengths >= alone)
-        pieces = np.where((self.pieces == _CLOSED) & (self.rings >= settings.open_hat_ratio), _OPEN, self.pieces)
+        opening = (self.pieces == _CLOSED) & (self.rings >= settings.open_hat_ratio)
+        if self.high_rings is not None:
+            opening &= self.high_rings >= settings.open_hat_high_ring
+        pieces = np.where(opening, _OPEN, self.pieces)
         if self.mid_rings is not None:
             kept, pieces = self._rides_among_hats(kept, pieces, ride_like, settings)
         order = np.lexsort((pieces[kept], self.frames[kept]))

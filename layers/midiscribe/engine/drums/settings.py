@@ -80,6 +80,12 @@ class DrumSettings:
     ride_high_ring: float = 0.34
     ride_share: float = 0.5
     ride_window_s: float = 8.0
+    # An open hi-hat sizzles: it also rings above 8 kHz (0.34-0.41 of its peak there 90-140 ms on, in
+    # FluidR3 and MuseScore; closed hats 0.03-0.23). A hi-hat whose metal rings on but whose top does
+    # not reach this is a closed hat under something else still sounding (a snare's wires, a crash).
+    # Chosen on the tuning halves (a plateau from 0.2 to 0.3): open hi-hat F1 up 0.04-0.06 on the
+    # standard, Room and Power sets, TR-808's unchanged.
+    open_hat_high_ring: float = 0.25
     onset_offset_s: float = -0.010  # added to every onset time: the peaks come about 10 ms after the hits
     note_length_s: float = 0.1  # a drum note's written length (shortened before the next hit of its key)
 
