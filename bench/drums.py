@@ -6,16 +6,19 @@
     .venv/bin/python bench/drums.py --tempo             # also the tempo and beats tracked from the drum notes
     .venv/bin/python bench/drums.py --half tuning --medium-snares   # half the snares at 55 % velocity
     .venv/bin/python bench/drums.py --half tuning --ghosts-after    # a ghost note a 16th after each accent
+    .venv/bin/python bench/drums.py --half tuning --hats-under-crashes   # a closed hi-hat with every crash
     .venv/bin/python bench/drums.py --half tuning --kit tr808       # another GM drum kit than Standard
 
 The dev set is generated here: bench/drum_patterns.py writes the patterns (ten styles, four variants
 each: two for tuning, two held back), and each is rendered on channel 10 with three General MIDI sound
 fonts (FluidR3_GM, MuseScore_General, TimGM6mb) at a level drawn per file, cached under
-bench/.cache/drums/. Three check sets render the same patterns otherwise, each cached beside it:
+bench/.cache/drums/. Four check sets render the same patterns otherwise, each cached beside it:
 ``--medium-snares`` plays every second snare hit that is not a ghost note at MEDIUM_SNARE_SCALE of its
 velocity (the dev set's snares are otherwise accents or ghost notes, so a rule that takes a snare of
 middling strength for something else looks free there and is not); ``--ghosts-after`` adds a ghost note
-a sixteenth after every snare accent (for rules that look at what follows a hit); ``--kit NAME`` plays
+a sixteenth after every snare accent (for rules that look at what follows a hit); ``--hats-under-crashes``
+strikes a closed hi-hat with every crash (the grooves leave the hat out there, so a rule that drops hats
+at crashes looks free on the dev set); ``--kit NAME`` plays
 another of the fonts' GM drum kits (KITS) instead of the Standard one, since a held-out recording may be
 played on any kit. Scoring matches each class's onsets one to one within 50 ms (the greedy match on
 sorted times is a maximum matching in one dimension, the same count mir_eval's bipartite matching
@@ -56,6 +59,7 @@ DRUM_LEAD_IN_S = 0.5  # drum_patterns.play starts every pattern's first beat her
 MEDIUM_SNARE_SCALE = 0.55
 GHOST_VELOCITY = 50  # snare hits softer than this are the patterns' ghost notes, left as they are
 GHOST_AFTER_VELOCITY = 32  # the ghost notes --ghosts-after adds (the funk pattern's own ghost velocity)
+HAT_UNDER_CRASH_VELOCITY = 75  # the closed hi-hat --hats-under-crashes adds (a groove's accented hat)
 # The General MIDI / GS drum kits the three fonts have besides the Standard kit (program numbers on channel 10).
 KITS = {"standard": 0, "room": 8, "power": 16, "electronic": 24, "tr808": 25, "jazz": 32, "brush": 40}
 
@@ -116,8 +120,18 @@ def with_ghosts_after(take: drum_patterns.Played) -> drum_patterns.Played:
     return dataclasses.replace(take, onsets=sorted(take.onsets + added))
 
 
+def with_hats_under_crashes(take: drum_patterns.Played) -> drum_patterns.Played:
+    """The take with a closed hi-hat struck with every crash that has none (the dev set's grooves leave the
+    hat out where the crash lands, as a drummer whose right hand moves to the crash does)."""
+    hats = [seconds for seconds, key, _ in take.onsets if drum_patterns.KEY_CLASS[key] == "hihat"]
+    added = [(seconds, drum_patterns.CLOSED_HAT, HAT_UNDER_CRASH_VELOCITY) for seconds, key, _ in take.onsets
+             if drum_patterns.KEY_CLASS[key] == "crash" and all(abs(other - seconds) > 0.01 for other in hats)]
+    return dataclasses.replace(take, onsets=sorted(take.onsets + added))
+
+
 # The check sets: how each pattern's take is changed before rendering.
-TAKE_VARIANTS = {"standard": None, "medium-snares": with_medium_snares, "ghosts-after": with_ghosts_after}
+TAKE_VARIANTS = {"standard": None, "medium-snares": with_medium_snares, "ghosts-after": with_ghosts_after,
+                 "hats-under-crashes": with_hats_under_crashes}
 
 
 def check_set_up() -> None:
@@ -447,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
                           help="the patterns with every second snare hit (not ghost notes) at 55 %% velocity, a separate check set")
     variants.add_argument("--ghosts-after", action="store_true",
                           help="the patterns with a ghost note a 16th after every snare accent, a separate check set")
+    variants.add_argument("--hats-under-crashes", action="store_true",
+                          help="the patterns with a closed hi-hat struck with every crash, a separate check set")
     parser.add_argument("--kit", choices=tuple(KITS), default="standard",
                         help="render with this GM drum kit instead of the Standard one, a separate check set")
     parser.add_argument("--sweep", action="store_true",
@@ -457,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     patterns = {"held-back": held_back, "tuning": tuning, "both": tuning + held_back}[args.half]
     if args.style:
         patterns = [p for p in patterns if p.style in args.style]
-    variant = "medium-snares" if args.medium_snares else "ghosts-after" if args.ghosts_after else "standard"
+    variant = ("medium-snares" if args.medium_snares else "ghosts-after" if args.ghosts_after
+               else "hats-under-crashes" if args.hats_under_crashes else "standard")
     items = ensure_rendered(patterns, variant, args.kit)
     settings = parse_settings(args.overrides)
     if args.sweep:

@@ -93,16 +93,19 @@ def test_closed_hi_hat_hits_that_ring_as_a_ride_are_rides_only_where_most_around
     assert sum(KIT[hit.piece].name == "ride" for hit in plain.kept(settings)) == 2
 
 
-def test_a_hi_hat_is_open_only_if_its_top_rings_on_too():
-    # Two hi-hat onsets whose metal rings on 100 ms later (a crash or a snare's wires may do that under a
-    # closed hat): only the one still sounding above 8 kHz is an open hi-hat.
+def test_a_hi_hat_is_open_only_if_its_top_rings_on_and_no_crash_was_struck_with_it():
+    # Three hi-hat onsets whose metal rings on 100 ms later (a snare's wires or a crash may do that under a
+    # closed hat): the one still sounding above 8 kHz is an open hi-hat; the one that does not is closed;
+    # and so is one struck with a crash, which also rings on at the top.
     settings = DrumSettings()
-    hat = KIT.index(CLOSED_HAT)
+    hat, crash = KIT.index(CLOSED_HAT), KIT.index(CRASH)
+    top = settings.open_hat_high_ring
     candidates = Candidates(
-        frames=np.array([100, 300]), pieces=np.full(2, hat), strengths=np.ones(2),
-        rings=np.full(2, settings.open_hat_ratio + 0.2), sustains=np.zeros(2),
-        mid_rings=np.full(2, 0.05), high_rings=np.array([settings.open_hat_high_ring + 0.1, 0.1]))
-    assert [KIT[hit.piece].name for hit in candidates.kept(settings)] == ["open_hihat", "closed_hihat"]
+        frames=np.array([100, 300, 500, 500]), pieces=np.array([hat, hat, crash, hat]), strengths=np.ones(4),
+        rings=np.full(4, settings.open_hat_ratio + 0.2), sustains=np.zeros(4),
+        mid_rings=np.full(4, 0.05), high_rings=np.array([top + 0.1, 0.1, top + 0.5, top + 0.3]))
+    kept = [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)]
+    assert kept == [(100, "open_hihat"), (300, "closed_hihat"), (500, "closed_hihat"), (500, "crash")]
 
 
 def test_the_result_is_one_drum_track_of_general_midi_notes(rock):

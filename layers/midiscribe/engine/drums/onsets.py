@@ -27,7 +27,7 @@ Ride or closed hi-hat is read from how the onset rings in the spectrogram itself
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
 alike to the factorisation. A ride onset must ring as a ride does, and a closed hi-hat hit that rings
 so is written as a ride where most of the closed hi-hat hits around it do too (a ride groove). An open
-hi-hat must also ring above 8 kHz.
+hi-hat must also ring above 8 kHz, and not be struck with a crash, whose ring is what would ring on.
 """
 
 from __future__ import annotations
@@ -117,6 +117,8 @@ class Candidates:
         opening = (self.pieces == _CLOSED) & (self.rings >= settings.open_hat_ratio)
         if self.high_rings is not None:
             opening &= self.high_rings >= settings.open_hat_high_ring
+        ringing = np.sort(self.frames[kept & np.isin(groups, settings.open_hat_masked_by)])
+        opening &= _loudest_near(self.frames, ringing, np.ones(len(ringing)), window) == 0
         pieces = np.where(opening, _OPEN, self.pieces)
         if self.mid_rings is not None:
             kept, pieces = self._rides_among_hats(kept, pieces, ride_like, settings)
