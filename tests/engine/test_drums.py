@@ -108,6 +108,21 @@ def test_a_hi_hat_is_open_only_if_its_top_rings_on_and_no_crash_was_struck_with_
     assert kept == [(100, "open_hihat"), (300, "closed_hihat"), (500, "closed_hihat"), (500, "crash")]
 
 
+def test_a_crash_whose_activation_fades_but_whose_sound_rings_on_is_kept():
+    # Two strong crash onsets (with a kick) whose activations fade at once (the factorisation gave their
+    # tails to other templates): the one still ringing across the top of the spectrogram is a crash,
+    # the one that is not (a stick click the cymbal templates picked up) is not.
+    settings = DrumSettings()
+    kick, crash = KIT.index(KICK), KIT.index(CRASH)
+    ringing, dead = settings.crash_band_ring + 0.3, settings.crash_band_ring - 0.2
+    candidates = Candidates(
+        frames=np.array([100, 100, 300, 300]), pieces=np.array([kick, crash, kick, crash]), strengths=np.ones(4),
+        rings=np.array([0.0, -0.2, 0.0, -0.2]), sustains=np.zeros(4),
+        mid_rings=np.array([0.0, ringing, 0.0, dead]), high_rings=np.array([0.0, ringing, 0.0, ringing]))
+    kept = [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)]
+    assert kept == [(100, "kick"), (100, "crash"), (300, "kick")]
+
+
 def test_the_result_is_one_drum_track_of_general_midi_notes(rock):
     hits, audio = rock
     result = transcribe_drums(audio, name="kit")

@@ -27,7 +27,8 @@ Ride or closed hi-hat is read from how the onset rings in the spectrogram itself
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
 alike to the factorisation. A ride onset must ring as a ride does, and a closed hi-hat hit that rings
 so is written as a ride where most of the closed hi-hat hits around it do too (a ride groove). An open
-hi-hat must also ring above 8 kHz, and not be struck with a crash, whose ring is what would ring on.
+hi-hat must also ring above 8 kHz, and not be struck with a crash, whose ring is what would ring on. A
+crash onset whose band rings are both high rings enough, whatever its activation does.
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ class Candidates:
         ride_like = self.ride_like(settings)
         rings_enough = (self.rings >= minimum_ring[self.pieces]) & self.eligible(settings) & (
             (self.pieces != _RIDE) | ride_like)
+        if self.mid_rings is not None:
+            rings_enough |= (groups == "crash") & (self.mid_rings >= settings.crash_band_ring) & (
+                self.high_rings >= settings.crash_band_ring)
         kept = (self.strengths >= thresholds) & (self.strengths > 0) & rings_enough
         window = int(round(settings.mask_window_s * FRAME_RATE))
         for group, alone in settings.threshold_alone.items():
