@@ -71,27 +71,22 @@ def render(hits: list[KnownHit], duration_s: float, seed: int = 7) -> np.ndarray
 
 def rock_beat(bars: int = 4, bpm: float = 100.0, lead_in_s: float = 0.5) -> list[KnownHit]:
     """Hats on eighths, kick on 1 and 3, snare on 2 and 4, a quieter hat on the off-beats."""
-    beat = 60.0 / bpm
-    hits = []
-    for bar in range(bars):
-        for eighth in range(8):
-            start = lead_in_s + (bar * 4 + eighth / 2) * beat
-            hits.append(KnownHit(start, "hihat", 1.0 if eighth % 2 == 0 else 0.6))
-            if eighth in (0, 4):
-                hits.append(KnownHit(start, "kick"))
-            if eighth in (2, 6):
-                hits.append(KnownHit(start, "snare"))
-    return hits
+    return _backbeat("hihat", 0.6, bars, bpm, lead_in_s)
 
 
 def ride_beat(bars: int = 4, bpm: float = 120.0, lead_in_s: float = 0.5) -> list[KnownHit]:
     """The ride on eighths (a jazz or ballad groove), kick on 1 and 3, snare on 2 and 4."""
+    return _backbeat("ride", 0.7, bars, bpm, lead_in_s)
+
+
+def _backbeat(timekeeper: str, off_beat_level: float, bars: int, bpm: float, lead_in_s: float) -> list[KnownHit]:
+    """``timekeeper`` on eighths (``off_beat_level`` on the off-beats), kick on 1 and 3, snare on 2 and 4."""
     beat = 60.0 / bpm
     hits = []
     for bar in range(bars):
         for eighth in range(8):
             start = lead_in_s + (bar * 4 + eighth / 2) * beat
-            hits.append(KnownHit(start, "ride", 1.0 if eighth % 2 == 0 else 0.7))
+            hits.append(KnownHit(start, timekeeper, 1.0 if eighth % 2 == 0 else off_beat_level))
             if eighth in (0, 4):
                 hits.append(KnownHit(start, "kick"))
             if eighth in (2, 6):
