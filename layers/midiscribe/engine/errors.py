@@ -11,6 +11,8 @@ and says which library runs inside; it goes to ``detail``, for logs only.
 
 from __future__ import annotations
 
+import copy
+
 
 class EngineError(Exception):
     """Base class: something about the input or set-up prevents a transcription."""
@@ -22,6 +24,14 @@ class EngineError(Exception):
         super().__init__(message)
         self.message = message
         self.detail = detail  # what the decoding library said, for logs; never shown to users
+
+    def prefixed(self, prefix: str) -> EngineError:
+        """The same error (its type and every attribute: detail, a too-long audio's duration…) with
+        ``prefix`` before its message, e.g. the stem it happened in."""
+        named = copy.copy(self)
+        named.message = prefix + self.message
+        named.args = (named.message,)
+        return named
 
 
 class ModelNotFoundError(EngineError):

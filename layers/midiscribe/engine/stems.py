@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .errors import AudioTooLongError, EngineError, InvalidOptionsError
+from .errors import EngineError, InvalidOptionsError
 from .instruments import Family, family_for_stem
 from .options import NO_DRUM_SCORE, TranscriptionOptions
 from .transcription import Track, Transcription
@@ -173,10 +173,7 @@ def transcribe_stems(
                 track = Track.for_family(stem.name, stem.family, result.notes, result.model_name, result.pedals,
                                          result.tuning_cents)
         except EngineError as exc:
-            named = type(exc)(f"Stem {stem.name!r}: {exc.message}")
-            if isinstance(exc, AudioTooLongError):
-                named.duration_s = exc.duration_s
-            raise named from None
+            raise exc.prefixed(f"Stem {stem.name!r}: ") from None
         return track, result.duration_s, time.perf_counter() - began
 
     with ThreadPoolExecutor(max_workers=workers or len(resolved), thread_name_prefix="midiscribe-stem") as pool:

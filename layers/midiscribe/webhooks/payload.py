@@ -1,9 +1,9 @@
 """What a webhook says, for each kind of task.
 
 - ``audio_to_midi``: seed 002's body (MusicGPT's fields, in its order) followed by ours: ``status``,
-  ``error``, ``error_code`` (byId's machine code of the reason), ``audio_duration_s``, ``note_count``, ``notes_json_path``, ``quantized_midi_file_path`` and
-  ``musicxml_file_path`` ('' unless asked for), ``instrument``, ``model`` and ``model_name`` (which
-  transcriber and model ran), ``type`` and ``timestamp``.
+  ``error``, ``error_code`` (byId's machine code of the reason), ``audio_duration_s``, ``note_count``,
+  ``notes_json_path``, ``quantized_midi_file_path`` and ``musicxml_file_path`` ('' unless asked for),
+  ``instrument``, ``model`` and ``model_name`` (which transcriber and model ran), ``type`` and ``timestamp``.
 - ``file_convert``: the same envelope with ``conversion_type: "File Conversion"`` and ``output_path``.
 - ``midi_generate``: kie.ai's callback: ``{code, msg, task_id, data: {taskId, state, instruments}}``.
 
