@@ -17,7 +17,7 @@ RATE = 44_100
 @dataclass(frozen=True)
 class KnownHit:
     start_s: float
-    kind: str  # "kick", "snare", "hihat", "open_hihat", "ride"
+    kind: str  # "kick", "snare", "hihat", "open_hihat", "dark_open_hihat", "ride", "crash"
     level: float = 1.0
 
 
@@ -42,6 +42,13 @@ def hit_sound(kind: str, rng: np.random.Generator) -> np.ndarray:
         return 0.2 * _noise(rng, len(t), 6000, 18000) * np.exp(-t / 0.03)
     if kind == "open_hihat":
         return 0.15 * _noise(rng, len(t), 5000, 18000) * np.exp(-t / 0.45)
+    if kind == "dark_open_hihat":
+        # An open hat with almost nothing above 8 kHz (as TimGM6mb's): most of it from 1 to 8 kHz.
+        body = 0.15 * _noise(rng, len(t), 1000, 8000) + 0.01 * _noise(rng, len(t), 8000, 16000)
+        return body * np.exp(-t / 0.35)
+    if kind == "crash":
+        # Louder than the hats and ringing for seconds, across the whole top of the spectrum.
+        return 0.5 * _noise(rng, len(t), 700, 17000) * np.exp(-t / 1.0)
     if kind == "ride":
         # Bell-like partials and a 2-8 kHz wash that ring for half a second under a bright top that fades
         # within 50 ms: a ride still sounds in the middle of the spectrum long after a closed hat is gone.
@@ -56,10 +63,10 @@ def render(hits: list[KnownHit], duration_s: float, seed: int = 7) -> np.ndarray
     """Mono float32 at 44.1 kHz; an open hi-hat is choked (cut short) by the next hi-hat, as on a kit."""
     rng = np.random.default_rng(seed)
     out = np.zeros(int(duration_s * RATE))
-    hat_starts = sorted(hit.start_s for hit in hits if hit.kind in ("hihat", "open_hihat"))
+    hat_starts = sorted(hit.start_s for hit in hits if hit.kind in ("hihat", "open_hihat", "dark_open_hihat"))
     for hit in hits:
         sound = hit_sound(hit.kind, rng) * hit.level
-        if hit.kind == "open_hihat":
+        if hit.kind in ("open_hihat", "dark_open_hihat"):
             later = [start for start in hat_starts if start > hit.start_s]
             if later:
                 sound[int((later[0] - hit.start_s) * RATE):] = 0.0

@@ -28,7 +28,9 @@ Ride or closed hi-hat is read from how the onset rings in the spectrogram itself
 alike to the factorisation. A ride onset must ring as a ride does, and a closed hi-hat hit that rings
 so is written as a ride where most of the closed hi-hat hits around it do too (a ride groove). An open
 hi-hat must also ring above 8 kHz, and not be struck with a crash, whose ring is what would ring on. A
-crash onset whose band rings are both high rings enough, whatever its activation does.
+crash onset whose band rings are both high rings enough, whatever its activation does. A weak snare or
+crash onset that was not kept but rings on in both bands and decays is an open hi-hat the hi-hat
+templates missed (a dark one, with little above 8 kHz).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ _HIGH_BANDS = band_centres_hz() >= 8000.0
 METAL = np.array([i for i, piece in enumerate(KIT) if piece.group in ("hihat", "crash", "ride")])
 _HISTORY = 2  # frames before a frame that its onset strength looks at
 _PEAK_SPAN = 3  # frames after an onset whose activation counts as its peak
+LOUD_PERCENTILE = 95.0  # a group's loudest hits, in matching the strengths of hits found elsewhere to it
 
 
 @dataclass(frozen=True)
@@ -124,11 +127,13 @@ class Candidates:
         ringing = np.sort(self.frames[kept & np.isin(groups, settings.open_hat_masked_by)])
         opening &= _loudest_near(self.frames, ringing, np.ones(len(ringing)), window) == 0
         pieces = np.where(opening, _OPEN, self.pieces)
+        strengths = self.strengths
         if self.mid_rings is not None:
             kept, pieces = self._rides_among_hats(kept, pieces, ride_like, settings)
+            kept, pieces, strengths = self._missed_open_hats(kept, pieces, groups, settings)
         order = np.lexsort((pieces[kept], self.frames[kept]))
         return [Hit(int(f), int(p), float(s)) for f, p, s in zip(
-            self.frames[kept][order], pieces[kept][order], self.strengths[kept][order], strict=True)]
+            self.frames[kept][order], pieces[kept][order], strengths[kept][order], strict=True)]
 
     def _rides_among_hats(self, kept: np.ndarray, pieces: np.ndarray, ride_like: np.ndarray,
                           settings: DrumSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +159,41 @@ class Candidates:
                              int(round(settings.mask_window_s * FRAME_RATE)))
         kept[rides[near > 0]] = False
         return kept, pieces
+
+    def _missed_open_hats(self, kept: np.ndarray, pieces: np.ndarray, groups: np.ndarray, settings: DrumSettings,
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Snare and crash onsets that were not kept but ring as an open hi-hat does become open hi-hats
+        (``missed_open_hat_*`` in DrumSettings). Their strengths were measured against another group's
+        templates, which explain only part of them: they are scaled so that the loudest of them (the
+        ``LOUD_PERCENTILE``) are as strong as the loudest kept hi-hats."""
+        found = (~kept & np.isin(groups, settings.missed_open_hat_from)
+                 & (self.strengths >= settings.missed_open_hat_strength) & (self.rings >= settings.missed_open_hat_ring)
+                 & (self.mid_rings >= settings.missed_open_hat_mid_ring)
+                 & (self.high_rings >= settings.missed_open_hat_high_ring)
+                 & (self.high_rings < settings.missed_open_hat_high_cap))
+        if not found.any():
+            return kept, pieces, self.strengths
+        window = int(round(settings.mask_window_s * FRAME_RATE))
+        metal = np.sort(self.frames[kept & np.isin(pieces, (_CLOSED, _OPEN, _RIDE))])
+        found &= _loudest_near(self.frames, metal, np.ones(len(metal)), window) == 0
+        crashes = np.sort(self.frames[kept & (groups == "crash")])
+        after = int(round(settings.missed_open_hat_after_crash_s * FRAME_RATE))
+        found &= (np.searchsorted(crashes, self.frames + window, side="right")
+                  == np.searchsorted(crashes, self.frames - after, side="left"))
+        chosen, last = [], None
+        for index in np.flatnonzero(found):  # in time order: one hit where a snare and a crash onset both qualify
+            if last is None or self.frames[index] - last > window:
+                chosen.append(index)
+                last = self.frames[index]
+        if not chosen:
+            return kept, pieces, self.strengths
+        hats = self.strengths[kept & (groups == "hihat")]
+        strengths = self.strengths.copy()
+        if len(hats):
+            strengths[chosen] *= np.percentile(hats, LOUD_PERCENTILE) / np.percentile(strengths[chosen], LOUD_PERCENTILE)
+        kept, pieces = kept.copy(), pieces.copy()
+        kept[chosen], pieces[chosen] = True, _OPEN
+        return kept, pieces, strengths
 
 
 def _loudest_near(frames: np.ndarray, sorted_others: np.ndarray, strengths: np.ndarray, window: int) -> np.ndarray:

@@ -18,14 +18,12 @@ from ..options import TranscriptionOptions
 from ..transcription import NoteEvent, Track, Transcription
 from .kit import GROUPS, KIT
 from .nmf import semi_adaptive
-from .onsets import Candidates, Hit, OnsetPicker
+from .onsets import LOUD_PERCENTILE, Candidates, Hit, OnsetPicker
 from .settings import DrumSettings
 from .spectrum import FRAME_RATE, SAMPLE_RATE, Spectrogram
 from .templates import kit_templates
 
 MODEL_NAME = "midiscribe-drums-nmf"
-# The loudest hits of a piece in the recording are written at this velocity; softer ones scale down.
-VELOCITY_REFERENCE_PERCENTILE = 95.0
 
 
 def transcribe_drums(
@@ -80,14 +78,15 @@ def drum_candidates(source, settings: DrumSettings, *, max_duration_s: float | N
 
 
 def hits_to_notes(hits: list[Hit], settings: DrumSettings, duration_s: float) -> list[NoteEvent]:
-    """Notes on each piece's GM key; velocity from onset strength against the piece's loudest hits."""
+    """Notes on each piece's GM key; velocity from onset strength against its group's loudest hits (the
+    ``LOUD_PERCENTILE`` of their strengths, written at full velocity)."""
     if not hits:
         return []
     strengths = np.array([hit.strength for hit in hits])
     groups = np.array([GROUPS.index(KIT[hit.piece].group) for hit in hits])
     reference = np.ones(len(GROUPS))
     for group in np.unique(groups):
-        reference[group] = np.percentile(strengths[groups == group], VELOCITY_REFERENCE_PERCENTILE)
+        reference[group] = np.percentile(strengths[groups == group], LOUD_PERCENTILE)
     # MIDI velocity is closer to loudness than to amplitude: the square root spreads soft hits out.
     amplitudes = np.clip(np.sqrt(strengths / reference[groups]), 1 / 127, 1.0)
     starts = np.maximum(0.0, np.array([hit.frame for hit in hits]) / FRAME_RATE + settings.onset_offset_s)
