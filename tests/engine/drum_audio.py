@@ -17,7 +17,7 @@ RATE = 44_100
 @dataclass(frozen=True)
 class KnownHit:
     start_s: float
-    kind: str  # "kick", "snare", "hihat", "open_hihat", "dark_open_hihat", "ride", "crash"
+    kind: str  # "kick", "snare", "hihat", "open_hihat", "dark_open_hihat", "ride", "crash", "low_tom", "high_tom"
     level: float = 1.0
 
 
@@ -46,6 +46,12 @@ def hit_sound(kind: str, rng: np.random.Generator) -> np.ndarray:
         # An open hat with almost nothing above 8 kHz (as TimGM6mb's): most of it from 1 to 8 kHz.
         body = 0.15 * _noise(rng, len(t), 1000, 8000) + 0.01 * _noise(rng, len(t), 8000, 16000)
         return body * np.exp(-t / 0.35)
+    if kind in ("low_tom", "high_tom"):
+        # A head whose pitch drops a little after the stroke and rings on (a floor tom longest), and a stick.
+        pitch, ring_s = (85.0, 0.45) if kind == "low_tom" else (160.0, 0.3)
+        frequency = pitch * (1.0 + 0.3 * np.exp(-t / 0.03))
+        body = np.sin(2 * np.pi * np.cumsum(frequency) / RATE) * np.exp(-t / ring_s)
+        return body + 0.2 * _noise(rng, len(t), 1000, 5000) * np.exp(-t / 0.01)
     if kind == "crash":
         # Louder than the hats and ringing for seconds, across the whole top of the spectrum.
         return 0.5 * _noise(rng, len(t), 700, 17000) * np.exp(-t / 1.0)

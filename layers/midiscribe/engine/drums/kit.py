@@ -40,6 +40,8 @@ CRASH = Piece("crash", "crash", 49)
 RIDE = Piece("ride", "ride", 51)
 KIT = (KICK, SNARE, CLOSED_HAT, OPEN_HAT, LOW_TOM, MID_TOM, HIGH_TOM, CRASH, RIDE)
 GROUPS = ("kick", "snare", "hihat", "tom", "crash", "ride")
+# Where each tom's head settles after the stroke's pitch drop, in its signal model.
+TOM_PITCH_HZ = {LOW_TOM: 80.0, MID_TOM: 115.0, HIGH_TOM: 155.0}
 
 # Every General MIDI percussion key (35..81) and the piece that sounds most like it, for sonifying
 # drum notes the transcriber did not write itself.
@@ -106,7 +108,7 @@ def one_shot(piece: Piece, sample_rate: int, rng: np.random.Generator) -> np.nda
     if piece is OPEN_HAT:
         return noise(2500, METAL_TOP_HZ, 1.0) * decay(0.5)
     if piece in (LOW_TOM, MID_TOM, HIGH_TOM):
-        pitch = {LOW_TOM: 80.0, MID_TOM: 115.0, HIGH_TOM: 155.0}[piece]
+        pitch = TOM_PITCH_HZ[piece]
         head = falling_sine(pitch * 1.25, pitch, 0.05, t, sample_rate)
         head += 0.3 * falling_sine(pitch * 2.0, pitch * 1.5, 0.05, t, sample_rate)
         return head * decay(0.25) + 0.3 * noise(500, 6000, -2.0) * decay(0.05) + 0.4 * stick()

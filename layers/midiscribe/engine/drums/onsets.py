@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kit import CLOSED_HAT, GROUPS, KIT, OPEN_HAT, RIDE
+from .kit import CLOSED_HAT, GROUPS, KIT, OPEN_HAT, RIDE, TOM_PITCH_HZ
 from .settings import DrumSettings
 from .spectrum import FRAME_RATE, band_centres_hz
 
@@ -49,6 +49,12 @@ _CLOSED, _OPEN, _RIDE = KIT.index(CLOSED_HAT), KIT.index(OPEN_HAT), KIT.index(RI
 # The spectrogram's bands whose rings tell a ride from a hi-hat (see DrumSettings): 2-8 kHz and above.
 _MID_BANDS = (band_centres_hz() >= 2000.0) & (band_centres_hz() < 8000.0)
 _HIGH_BANDS = band_centres_hz() >= 8000.0
+# And those whose ring and strongest band tell a tom from a kick or a snare: a drum head's range.
+_LOW_BANDS = (band_centres_hz() >= 30.0) & (band_centres_hz() < 400.0)
+_LOW_CENTRES_HZ = band_centres_hz()[_LOW_BANDS]
+_PITCH_FRAMES = (3, 9)  # frames after an onset over which its strongest low band is read (35-100 ms)
+_TOMS = np.array([KIT.index(piece) for piece in TOM_PITCH_HZ])
+_LOG_TOM_PITCHES = np.log(np.array(list(TOM_PITCH_HZ.values())))
 # An open hi-hat's ring is often explained partly by the cymbal templates, so its decay is read from all metal.
 METAL = np.array([i for i, piece in enumerate(KIT) if piece.group in ("hihat", "crash", "ride")])
 _HISTORY = 2  # frames before a frame that its onset strength looks at
@@ -60,7 +66,10 @@ LOUD_PERCENTILE = 95.0  # a group's loudest hits, in matching the strengths of h
 class Hit:
     frame: int
     piece: int  # index into KIT
-    strength: float  # onset strength, as a share of its group's level
+    strength: float  # onset strength, as a share of its group's level (of ``measured_in``'s, if that is set)
+    # The group whose level the strength was measured against, where it is not the piece's own: a tom
+    # heard as a kick or a snare keeps that group's scale, and so the velocity it would have had there.
+    measured_in: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,11 @@ class Candidates:
     sustains: np.ndarray
     mid_rings: np.ndarray | None = None
     high_rings: np.ndarray | None = None
+    # With the spectrogram too: the 30-400 Hz band ring, the 2-8 kHz peak over the 30-400 Hz peak in the
+    # onset's first frames (a snare's wires), and the centre of its strongest band from 30 to 400 Hz.
+    low_rings: np.ndarray | None = None
+    wire_shares: np.ndarray | None = None
+    low_pitches_hz: np.ndarray | None = None
 
     def ride_like(self, settings: DrumSettings) -> np.ndarray:
         """Which candidates ring as a ride does (all of them when the band rings are unknown)."""
@@ -131,9 +145,15 @@ class Candidates:
         if self.mid_rings is not None:
             kept, pieces = self._rides_among_hats(kept, pieces, ride_like, settings)
             kept, pieces, strengths = self._missed_open_hats(kept, pieces, groups, settings)
+        measured_in = np.full(len(self.frames), "", dtype=object)
+        if self.low_rings is not None:
+            heard = self._toms_heard_as_kicks_or_snares(kept, pieces, groups, settings)
+            pieces = np.where(heard >= 0, heard, pieces)
+            measured_in[heard >= 0] = groups[heard >= 0]
         order = np.lexsort((pieces[kept], self.frames[kept]))
-        return [Hit(int(f), int(p), float(s)) for f, p, s in zip(
-            self.frames[kept][order], pieces[kept][order], strengths[kept][order], strict=True)]
+        return [Hit(int(f), int(p), float(s), str(m)) for f, p, s, m in zip(
+            self.frames[kept][order], pieces[kept][order], strengths[kept][order], measured_in[kept][order],
+            strict=True)]
 
     def _rides_among_hats(self, kept: np.ndarray, pieces: np.ndarray, ride_like: np.ndarray,
                           settings: DrumSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -196,6 +216,26 @@ class Candidates:
         return kept, pieces, strengths
 
 
+    def _toms_heard_as_kicks_or_snares(self, kept: np.ndarray, pieces: np.ndarray, groups: np.ndarray,
+                                       settings: DrumSettings) -> np.ndarray:
+        """Kept kick and snare hits whose head rings on well past the recording's clear hits of their group,
+        without a snare's wires, are toms (``tom_*`` in DrumSettings): for each candidate, the tom whose
+        pitch is nearest the hit's strongest low band, or -1 where it is not such a hit."""
+        window = int(round(settings.mask_window_s * FRAME_RATE))
+        toms = np.sort(self.frames[kept & (groups == "tom")])
+        lone = _loudest_near(self.frames, toms, np.ones(len(toms)), window) == 0
+        toms_heard = np.full(len(self.frames), -1, dtype=np.int64)
+        for group in settings.toms_from:
+            mine = kept & (groups == group)
+            if mine.sum() < 3:
+                continue
+            limit = np.median(self.low_rings[mine]) + settings.tom_low_ring_margin
+            heard = mine & lone & (self.low_rings > limit) & (self.wire_shares < settings.tom_wire_share_cap)
+            distance = np.abs(np.log(np.maximum(self.low_pitches_hz[heard], 1.0))[:, None] - _LOG_TOM_PITCHES[None, :])
+            toms_heard[heard] = _TOMS[distance.argmin(axis=1)]
+        return toms_heard
+
+
 def _loudest_near(frames: np.ndarray, sorted_others: np.ndarray, strengths: np.ndarray, window: int) -> np.ndarray:
     """For each frame, the largest strength of ``sorted_others`` within ``window`` frames of it (0 if none)."""
     loudest = np.zeros(len(frames), dtype=np.float64)
@@ -250,11 +290,15 @@ class OnsetPicker:
         self._sustains: list[np.ndarray] = []
         self.ride_from = int(round(settings.ride_ring_start_s * FRAME_RATE))
         self.ride_to = max(self.ride_from, int(round(settings.ride_ring_end_s * FRAME_RATE)))
-        self.lookahead = max(self.lookahead, self.ride_to)
-        # The spectrogram's 2-8 kHz and >8 kHz levels, frame for frame with ``buffer``, when it is given.
+        self.lookahead = max(self.lookahead, self.ride_to, _PITCH_FRAMES[1])
+        # The spectrogram's 2-8 kHz and >8 kHz levels, then its bands from 30 to 400 Hz, frame for frame
+        # with ``buffer``, when it is given.
         self.bands: np.ndarray | None = None
         self._mid_rings: list[np.ndarray] = []
         self._high_rings: list[np.ndarray] = []
+        self._low_rings: list[np.ndarray] = []
+        self._wire_shares: list[np.ndarray] = []
+        self._low_pitches: list[np.ndarray] = []
 
     def add(self, activations: np.ndarray, spectrum: np.ndarray | None = None) -> None:
         """Feed the next chunk's activations and, for the ride's band rings, the same frames' spectrogram
@@ -263,9 +307,10 @@ class OnsetPicker:
         for histogram, members in zip(self.group_levels, GROUP_MEMBERS, strict=True):
             histogram.add(activations[members].sum(axis=0))
         if spectrum is not None:
-            levels = np.stack((spectrum[_MID_BANDS].sum(axis=0), spectrum[_HIGH_BANDS].sum(axis=0)))
+            levels = np.vstack((spectrum[_MID_BANDS].sum(axis=0), spectrum[_HIGH_BANDS].sum(axis=0),
+                                spectrum[_LOW_BANDS]))
             if self.bands is None:
-                self.bands = np.zeros((2, self.buffer.shape[1]), dtype=np.float32)
+                self.bands = np.zeros((len(levels), self.buffer.shape[1]), dtype=np.float32)
             self.bands = np.concatenate((self.bands, levels.astype(np.float32)), axis=1)
         self.buffer = np.concatenate((self.buffer, activations), axis=1)
         self._examine(final=False)
@@ -275,7 +320,7 @@ class OnsetPicker:
         end = self.start + self.buffer.shape[1]
         self.buffer = np.concatenate((self.buffer, padding), axis=1)
         if self.bands is not None:
-            self.bands = np.concatenate((self.bands, padding[:2]), axis=1)
+            self.bands = np.concatenate((self.bands, np.zeros((len(self.bands), padding.shape[1]), np.float32)), axis=1)
         self._examine(final=True, end=end)
         return self._candidates()
 
@@ -305,9 +350,16 @@ class OnsetPicker:
             self._rings.append(self._rings_at(self.buffer[METAL if group == HIHAT else members].sum(axis=0), indices))
             self._sustains.append(self._sustains_at(activation, indices))
             if self.bands is not None:
-                mid, high = (self._band_rings_at(band, indices) for band in self.bands)
-                self._mid_rings.append(mid)
-                self._high_rings.append(high)
+                low = self.bands[2:].sum(axis=0)
+                for found, level in zip((self._mid_rings, self._high_rings, self._low_rings),
+                                        (self.bands[0], self.bands[1], low), strict=True):
+                    found.append(self._band_rings_at(level, indices))
+                spans = indices[:, None] + np.arange(_PEAK_SPAN)[None, :]
+                wires = self.bands[0][spans].max(axis=1) / np.maximum(low[spans].max(axis=1), 1e-12)
+                self._wire_shares.append(wires.astype(np.float32))
+                after = indices[:, None] + np.arange(*_PITCH_FRAMES)[None, :]
+                strongest = self.bands[2:][:, after].mean(axis=2).argmax(axis=0)
+                self._low_pitches.append(_LOW_CENTRES_HZ[strongest].astype(np.float32))
         self.next_frame = stop
         keep_from = max(0, self.next_frame - self.start - _HISTORY - self.half_window - 1)
         self.buffer = self.buffer[:, keep_from:]
@@ -359,6 +411,7 @@ class OnsetPicker:
         frames, pieces = frames[order], pieces[order]
         groups = np.array([GROUPS.index(piece.group) for piece in KIT])[pieces]
         band_rings = [np.concatenate(rings)[order] if self.bands is not None else None
-                      for rings in (self._mid_rings, self._high_rings)]
+                      for rings in (self._mid_rings, self._high_rings, self._low_rings, self._wire_shares,
+                                    self._low_pitches)]
         return Candidates(frames, pieces, (np.concatenate(self._strengths)[order] / references[groups]).astype(np.float32),
                           np.concatenate(self._rings)[order], np.concatenate(self._sustains)[order], *band_rings)

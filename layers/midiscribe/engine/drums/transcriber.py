@@ -78,12 +78,12 @@ def drum_candidates(source, settings: DrumSettings, *, max_duration_s: float | N
 
 
 def hits_to_notes(hits: list[Hit], settings: DrumSettings, duration_s: float) -> list[NoteEvent]:
-    """Notes on each piece's GM key; velocity from onset strength against its group's loudest hits (the
-    ``LOUD_PERCENTILE`` of their strengths, written at full velocity)."""
+    """Notes on each piece's GM key; velocity from onset strength against the loudest hits of the group
+    it was measured in (the ``LOUD_PERCENTILE`` of their strengths, written at full velocity)."""
     if not hits:
         return []
     strengths = np.array([hit.strength for hit in hits])
-    groups = np.array([GROUPS.index(KIT[hit.piece].group) for hit in hits])
+    groups = np.array([GROUPS.index(hit.measured_in or KIT[hit.piece].group) for hit in hits])
     reference = np.ones(len(GROUPS))
     for group in np.unique(groups):
         reference[group] = np.percentile(strengths[groups == group], LOUD_PERCENTILE)
