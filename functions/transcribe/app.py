@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -25,7 +25,11 @@ from midiscribe.service.worker import Worker, build_worker
 
 logger = Logger(service="midiscribe")
 tracer = Tracer(service="midiscribe")
-metrics = Metrics(namespace="midiscribe", service="transcribe")
+# Ephemeral: Powertools' Metrics keeps its metric set in a class attribute that every instance shares, so
+# two environments of this function in one process (the local stack's pollers run them side by side)
+# flushed each other's set, and one failed ("dictionary changed size during iteration"). In Lambda
+# there is one instance per process either way.
+metrics = EphemeralMetrics(namespace="midiscribe", service="transcribe")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 

@@ -171,6 +171,22 @@ def test_the_same_message_delivered_twice_at_once_completes_once(stack, receiver
     assert_finished_once(stack, receiver, submitted.task_id)
 
 
+def test_two_environments_of_the_transcribe_function_keep_their_metrics_apart():
+    # The test above runs two environments in one process, as the local stack's pollers do. With
+    # Powertools' Metrics (one metric set shared by every instance) one environment's flush emptied the
+    # set while the other was reading it, and that invocation failed.
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    app = REPOSITORY_ROOT / "functions" / "transcribe" / "app.py"
+    first, second = import_module_file(app, 1).metrics, import_module_file(app, 2).metrics
+    first.add_metric(name="ProbeOfThisTest", unit=MetricUnit.Count, value=1)
+    try:
+        assert "ProbeOfThisTest" in first.metric_set
+        assert "ProbeOfThisTest" not in second.metric_set
+    finally:
+        first.clear_metrics()
+
+
 def test_a_receiver_down_for_the_first_attempts_gets_the_event_once(stack, receiver, submitted):
     receiver.script = [Reply(503, b"down"), Reply(502, b"still down")]
     run_worker(stack)
