@@ -452,7 +452,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--half", choices=("held-back", "tuning", "both"), default="held-back")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a DrumSettings field (dotted for per-class values), for tuning")
+                        help="override a DrumSettings field (dotted for per-class values; group names comma-separated, "
+                             "e.g. ride_masked_by=kick,snare), for tuning")
     parser.add_argument("--style", action="append", default=[], help="only these styles (diagnosis, not scoring)")
     parser.add_argument("--tempo", action="store_true",
                         help="also score the tempo and beats tracked from the transcribed drum notes")

@@ -142,8 +142,9 @@ class Candidates:
         opening &= _loudest_near(self.frames, ringing, np.ones(len(ringing)), window) == 0
         pieces = np.where(opening, _OPEN, self.pieces)
         strengths = self.strengths
+        doubled_rides = np.zeros(0, dtype=np.int64)
         if self.mid_rings is not None:
-            kept, pieces = self._rides_among_hats(kept, pieces, ride_like, settings)
+            kept, pieces, doubled_rides = self._rides_among_hats(kept, pieces, groups, ride_like, settings)
             kept, pieces, strengths = self._missed_open_hats(kept, pieces, groups, settings)
         measured_in = np.full(len(self.frames), "", dtype=object)
         if self.low_rings is not None:
@@ -151,34 +152,50 @@ class Candidates:
             pieces = np.where(heard >= 0, heard, pieces)
             measured_in[heard >= 0] = groups[heard >= 0]
         order = np.lexsort((pieces[kept], self.frames[kept]))
-        return [Hit(int(f), int(p), float(s), str(m)) for f, p, s, m in zip(
+        hits = [Hit(int(f), int(p), float(s), str(m)) for f, p, s, m in zip(
             self.frames[kept][order], pieces[kept][order], strengths[kept][order], measured_in[kept][order],
             strict=True)]
+        if len(doubled_rides):
+            hits += [Hit(int(self.frames[i]), _RIDE, float(self.strengths[i])) for i in doubled_rides]
+            hits.sort(key=lambda hit: (hit.frame, hit.piece))
+        return hits
 
-    def _rides_among_hats(self, kept: np.ndarray, pieces: np.ndarray, ride_like: np.ndarray,
-                          settings: DrumSettings) -> tuple[np.ndarray, np.ndarray]:
+    def _rides_among_hats(self, kept: np.ndarray, pieces: np.ndarray, groups: np.ndarray, ride_like: np.ndarray,
+                          settings: DrumSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Closed hi-hat hits that ring as a ride become rides where at least ``ride_share`` of the kept
-        closed hi-hat hits within ``ride_window_s`` ring so; one that lands on a kept ride onset is that
-        onset, not a second stroke."""
+        closed hi-hat hits within ``ride_window_s`` ring so. A hit struck with a kept ``ride_masked_by``
+        onset does not count in that share and follows it whatever its rings; one struck with a
+        ``ride_doubled_by`` onset stays a closed hi-hat, and its index is returned (third) as a ride
+        stroke as well. A ride that lands on a kept ride onset is that onset, not a second stroke."""
+        none = np.zeros(0, dtype=np.int64)
         hats = np.flatnonzero(kept & (pieces == _CLOSED))
         if len(hats) == 0:
-            return kept, pieces
+            return kept, pieces, none
         window = settings.ride_window_s * FRAME_RATE
+        near = int(round(settings.mask_window_s * FRAME_RATE))
         frames = self.frames[hats]
-        like = np.concatenate(([0], np.cumsum(ride_like[hats])))
+
+        def struck_with(names: tuple[str, ...]) -> np.ndarray:
+            others = np.sort(self.frames[kept & np.isin(groups, names)])
+            return _loudest_near(frames, others, np.ones(len(others)), near) > 0
+
+        masked, doubled = struck_with(settings.ride_masked_by), struck_with(settings.ride_doubled_by)
+        like = np.concatenate(([0], np.cumsum(ride_like[hats] & ~masked)))
+        counted = np.concatenate(([0], np.cumsum(~masked)))
         low = np.searchsorted(frames, frames - window, side="left")
         high = np.searchsorted(frames, frames + window, side="right")
-        share = (like[high] - like[low]) / (high - low)
-        rides = hats[ride_like[hats] & (share >= settings.ride_share)]
+        in_ride_groove = (counted[high] > counted[low]) & (
+            like[high] - like[low] >= settings.ride_share * (counted[high] - counted[low]))
+        rides = hats[(ride_like[hats] | (masked & ~doubled)) & in_ride_groove]
+        also = hats[~ride_like[hats] & masked & doubled & in_ride_groove]
+        struck = np.sort(self.frames[kept & (self.pieces == _RIDE)])
+        also = also[_loudest_near(self.frames[also], struck, np.ones(len(struck)), near) == 0]
         if len(rides) == 0:
-            return kept, pieces
+            return kept, pieces, also
         pieces, kept = pieces.copy(), kept.copy()
         pieces[rides] = _RIDE
-        struck = np.sort(self.frames[kept & (self.pieces == _RIDE)])
-        near = _loudest_near(self.frames[rides], struck, np.ones(len(struck)),
-                             int(round(settings.mask_window_s * FRAME_RATE)))
-        kept[rides[near > 0]] = False
-        return kept, pieces
+        kept[rides[_loudest_near(self.frames[rides], struck, np.ones(len(struck)), near) > 0]] = False
+        return kept, pieces, also
 
     def _missed_open_hats(self, kept: np.ndarray, pieces: np.ndarray, groups: np.ndarray, settings: DrumSettings,
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
