@@ -232,12 +232,11 @@ class Candidates:
         kept[chosen], pieces[chosen] = True, _OPEN
         return kept, pieces, strengths
 
-
     def _toms_heard_as_kicks_or_snares(self, kept: np.ndarray, pieces: np.ndarray, groups: np.ndarray,
                                        settings: DrumSettings) -> np.ndarray:
-        """Kept kick and snare hits whose head rings on well past the recording's clear hits of their group,
-        without a snare's wires, are toms (``tom_*`` in DrumSettings): for each candidate, the tom whose
-        pitch is nearest the hit's strongest low band, or -1 where it is not such a hit."""
+        """Kept kick and snare hits whose head rings on well past the median of the recording's kept hits of
+        their group, without a snare's wires, are toms (``tom_*`` in DrumSettings): for each candidate, the
+        tom whose pitch is nearest the hit's strongest low band, or -1 where it is not such a hit."""
         window = int(round(settings.mask_window_s * FRAME_RATE))
         toms = np.sort(self.frames[kept & (groups == "tom")])
         lone = _loudest_near(self.frames, toms, np.ones(len(toms)), window) == 0
