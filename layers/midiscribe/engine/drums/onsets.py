@@ -139,7 +139,7 @@ class Candidates:
         if self.high_rings is not None:
             opening &= self.high_rings >= settings.open_hat_high_ring
         ringing = np.sort(self.frames[kept & np.isin(groups, settings.open_hat_masked_by)])
-        opening &= _loudest_near(self.frames, ringing, np.ones(len(ringing)), window) == 0
+        opening &= ~_any_near(self.frames, ringing, window)
         pieces = np.where(opening, _OPEN, self.pieces)
         strengths = self.strengths
         doubled_rides = np.zeros(0, dtype=np.int64)
@@ -177,7 +177,7 @@ class Candidates:
 
         def struck_with(names: tuple[str, ...]) -> np.ndarray:
             others = np.sort(self.frames[kept & np.isin(groups, names)])
-            return _loudest_near(frames, others, np.ones(len(others)), near) > 0
+            return _any_near(frames, others, near)
 
         masked, doubled = struck_with(settings.ride_masked_by), struck_with(settings.ride_doubled_by)
         like = np.concatenate(([0], np.cumsum(ride_like[hats] & ~masked)))
@@ -189,12 +189,12 @@ class Candidates:
         rides = hats[(ride_like[hats] | (masked & ~doubled)) & in_ride_groove]
         also = hats[~ride_like[hats] & masked & doubled & in_ride_groove]
         struck = np.sort(self.frames[kept & (self.pieces == _RIDE)])
-        also = also[_loudest_near(self.frames[also], struck, np.ones(len(struck)), near) == 0]
+        also = also[~_any_near(self.frames[also], struck, near)]
         if len(rides) == 0:
             return kept, pieces, also
         pieces, kept = pieces.copy(), kept.copy()
         pieces[rides] = _RIDE
-        kept[rides[_loudest_near(self.frames[rides], struck, np.ones(len(struck)), near) > 0]] = False
+        kept[rides[_any_near(self.frames[rides], struck, near)]] = False
         return kept, pieces, also
 
     def _missed_open_hats(self, kept: np.ndarray, pieces: np.ndarray, groups: np.ndarray, settings: DrumSettings,
@@ -212,11 +212,10 @@ class Candidates:
             return kept, pieces, self.strengths
         window = int(round(settings.mask_window_s * FRAME_RATE))
         metal = np.sort(self.frames[kept & np.isin(pieces, (_CLOSED, _OPEN, _RIDE))])
-        found &= _loudest_near(self.frames, metal, np.ones(len(metal)), window) == 0
+        found &= ~_any_near(self.frames, metal, window)
         crashes = np.sort(self.frames[kept & (groups == "crash")])
         after = int(round(settings.missed_open_hat_after_crash_s * FRAME_RATE))
-        found &= (np.searchsorted(crashes, self.frames + window, side="right")
-                  == np.searchsorted(crashes, self.frames - after, side="left"))
+        found &= ~_any_near(self.frames, crashes, after, window)
         chosen, last = [], None
         for index in np.flatnonzero(found):  # in time order: one hit where a snare and a crash onset both qualify
             if last is None or self.frames[index] - last > window:
@@ -239,7 +238,7 @@ class Candidates:
         tom whose pitch is nearest the hit's strongest low band, or -1 where it is not such a hit."""
         window = int(round(settings.mask_window_s * FRAME_RATE))
         toms = np.sort(self.frames[kept & (groups == "tom")])
-        lone = _loudest_near(self.frames, toms, np.ones(len(toms)), window) == 0
+        lone = ~_any_near(self.frames, toms, window)
         toms_heard = np.full(len(self.frames), -1, dtype=np.int64)
         for group in settings.toms_from:
             mine = kept & (groups == group)
@@ -250,6 +249,14 @@ class Candidates:
             distance = np.abs(np.log(np.maximum(self.low_pitches_hz[heard], 1.0))[:, None] - _LOG_TOM_PITCHES[None, :])
             toms_heard[heard] = _TOMS[distance.argmin(axis=1)]
         return toms_heard
+
+
+def _any_near(frames: np.ndarray, sorted_others: np.ndarray, before: int, after: int | None = None) -> np.ndarray:
+    """For each frame, whether any of ``sorted_others`` lies from ``before`` frames before it to ``after``
+    frames after it (``after`` defaults to ``before``)."""
+    after = before if after is None else after
+    return (np.searchsorted(sorted_others, frames + after, side="right")
+            > np.searchsorted(sorted_others, frames - before, side="left"))
 
 
 def _loudest_near(frames: np.ndarray, sorted_others: np.ndarray, strengths: np.ndarray, window: int) -> np.ndarray:
@@ -348,6 +355,7 @@ class OnsetPicker:
             return
         first = self.next_frame - self.start  # buffer index of the first frame to examine
         count = stop - self.next_frame
+        low = self.bands[2:].sum(axis=0) if self.bands is not None else None  # the 30-400 Hz level
         for group, members in enumerate(GROUP_MEMBERS):
             activation = self.buffer[members].sum(axis=0)
             strength = np.maximum(0.0, activation[_HISTORY:] - np.minimum(activation[1:-1], activation[:-2]))
@@ -366,7 +374,6 @@ class OnsetPicker:
             self._rings.append(self._rings_at(self.buffer[METAL if group == HIHAT else members].sum(axis=0), indices))
             self._sustains.append(self._sustains_at(activation, indices))
             if self.bands is not None:
-                low = self.bands[2:].sum(axis=0)
                 for found, level in zip((self._mid_rings, self._high_rings, self._low_rings),
                                         (self.bands[0], self.bands[1], low), strict=True):
                     found.append(self._band_rings_at(level, indices))
