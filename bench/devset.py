@@ -23,6 +23,7 @@ from pathlib import Path
 
 import mido
 import numpy as np
+from engine import SOUND_FONTS
 from pieces import MAJOR, MINOR, PROGRESSIONS, TICKS_PER_BEAT, Score
 
 BENCH = Path(__file__).resolve().parent
@@ -31,11 +32,6 @@ AUDIO = DEVSET / "audio"
 SAMPLE_RATE = 44100
 PIECE_SECONDS = 24.0
 
-SOUND_FONTS = {
-    "fluidr3": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
-    "musescore": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
-    "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
-}
 # The model covers MIDI 21..108; true notes outside it could never be found.
 LOWEST, HIGHEST = 21, 108
 

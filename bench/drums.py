@@ -43,13 +43,8 @@ CACHE = BENCH / ".cache" / "drums"
 sys.path.insert(0, str(BENCH))
 
 import drum_patterns  # noqa: E402
+from engine import SOUND_FONTS, ensure_fluidsynth  # noqa: E402
 
-SOUND_FONTS = {
-    "fluidr3": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
-    "musescore": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
-    "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
-}
-DEBIAN_PACKAGES = "fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont"
 VARIANTS = 4
 SECONDS_PER_PATTERN = 24.0
 GAP_S = 4.0  # silence between patterns in the one rendering per sound font (reverb tails die out)
@@ -132,15 +127,6 @@ def with_hats_under_crashes(take: drum_patterns.Played) -> drum_patterns.Played:
 # The check sets: how each pattern's take is changed before rendering.
 TAKE_VARIANTS = {"standard": None, "medium-snares": with_medium_snares, "ghosts-after": with_ghosts_after,
                  "hats-under-crashes": with_hats_under_crashes}
-
-
-def check_set_up() -> None:
-    import shutil
-
-    missing = [name for name, path in SOUND_FONTS.items() if not path.exists()]
-    if shutil.which("fluidsynth") is None or missing:
-        raise SystemExit(f"bench/drums.py needs FluidSynth and the sound fonts ({', '.join(missing) or 'fluidsynth'} "
-                         f"missing): apt-get install -y {DEBIAN_PACKAGES}")
 
 
 def ensure_rendered(patterns: list[drum_patterns.Pattern], variant: str = "standard", kit: str = "standard") -> list[Item]:
@@ -469,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true",
                         help="print each group's best onset threshold on the chosen half (use on the tuning half)")
     args = parser.parse_args(argv)
-    check_set_up()
+    ensure_fluidsynth()
     tuning, held_back = drum_patterns.split(drum_patterns.all_patterns(VARIANTS))
     patterns = {"held-back": held_back, "tuning": tuning, "both": tuning + held_back}[args.half]
     if args.style:

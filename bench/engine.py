@@ -31,7 +31,15 @@ REFERENCE_VENV = BENCH / ".venv-ref"
 REFERENCE_PYTHON = REFERENCE_VENV / "bin" / "python"
 REFERENCE_SCRIPT = BENCH / "reference.py"
 REFERENCE_PACKAGES = ["onnxruntime", "librosa", "resampy<0.4.3", "pretty_midi", "mir_eval", "scipy", "scikit-learn"]
-SOUND_FONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+# Every bench renders with Debian's General MIDI sound fonts: FluidR3 alone (this bench, bench/stems.py) or all
+# three in turn. ensure_fluidsynth installs them all with FluidSynth, so any bench runs on a fresh machine.
+SOUND_FONTS = {
+    "fluidr3": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    "musescore": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+    "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
+}
+SOUND_FONT_PACKAGES = ("fluidsynth", "fluid-soundfont-gm", "musescore-general-soundfont", "timgm6mb-soundfont")
+SOUND_FONT = SOUND_FONTS["fluidr3"]
 OUR_BIN = ROOT / ".venv" / "bin"
 OUR_PYTHON = OUR_BIN / "python" if (OUR_BIN / "python").exists() else Path(sys.executable)
 
@@ -64,14 +72,19 @@ def ensure_reference_venv() -> None:
 
 
 def ensure_fluidsynth() -> None:
-    if shutil.which("fluidsynth") and SOUND_FONT.exists():
+    """FluidSynth and the three sound fonts, installed with apt-get when any is missing."""
+    def missing() -> list[str]:
+        return [str(path) for path in SOUND_FONTS.values() if not path.exists()] + (
+            [] if shutil.which("fluidsynth") else ["fluidsynth"])
+
+    if not missing():
         return
-    say("installing fluidsynth and fluid-soundfont-gm with apt-get")
+    say(f"installing FluidSynth and the sound fonts with apt-get (missing: {', '.join(missing())})")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*sudo, "apt-get", "install", "-y", "fluidsynth", "fluid-soundfont-gm"], check=True, env=env)
-    if not (shutil.which("fluidsynth") and SOUND_FONT.exists()):
-        raise SystemExit(f"fluidsynth or {SOUND_FONT} still missing after apt-get install")
+    subprocess.run([*sudo, "apt-get", "install", "-y", *SOUND_FONT_PACKAGES], check=True, env=env)
+    if missing():
+        raise SystemExit(f"{', '.join(missing())} still missing after apt-get install -y {' '.join(SOUND_FONT_PACKAGES)}")
 
 
 @dataclass(frozen=True)

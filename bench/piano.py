@@ -30,6 +30,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from engine import SOUND_FONTS, ensure_fluidsynth
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 CACHE = BENCH / ".cache" / "piano"
@@ -38,12 +40,6 @@ REFERENCE_PYTHON = REFERENCE_VENV / "bin" / "python"
 OUR_PYTHON = ROOT / ".venv" / "bin" / "python"
 OUR_COMMAND = [str(ROOT / ".venv" / "bin" / "midiscribe"), "transcribe"]
 TIMING_LOCK = "/tmp/midiscribe-timing.lock"
-SOUND_FONTS = {
-    "fluidr3": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
-    "musescore": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
-    "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
-}
-SOUND_FONT_PACKAGES = ["fluidsynth", "fluid-soundfont-gm", "musescore-general-soundfont", "timgm6mb-soundfont"]
 DEV_SEEDS = range(4)  # even: choose, odd: report
 DEV_SECONDS = 30
 HOPS = (8.0, 12.0, 14.0)
@@ -101,15 +97,6 @@ def ensure_reference_venv() -> None:
     (shim / "__init__.py").write_text("from . import functional  # noqa: F401\n")
     (shim / "functional" / "__init__.py").write_text(TORCHAUDIO_SHIM)
     subprocess.run(probe, check=True)
-
-
-def ensure_fluidsynth() -> None:
-    if shutil.which("fluidsynth") and all(path.exists() for path in SOUND_FONTS.values()):
-        return
-    say("installing FluidSynth and the sound fonts with apt-get")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*sudo, "apt-get", "install", "-y", *SOUND_FONT_PACKAGES], check=True, env=env)
 
 
 def render(name: str, seed: int, seconds: float, font: str) -> tuple[Path, Path]:

@@ -34,7 +34,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import devset  # noqa: E402
-from engine import REFERENCE_PYTHON, REFERENCE_SCRIPT, ensure_reference_venv, say  # noqa: E402
+from engine import REFERENCE_PYTHON, REFERENCE_SCRIPT, ensure_fluidsynth, ensure_reference_venv, say  # noqa: E402
 
 from midiscribe.engine.note_creation import note_creator  # noqa: E402
 from midiscribe.engine.notes import frame_times  # noqa: E402
@@ -44,22 +44,11 @@ from midiscribe.engine.tracking import TrackingStore, chosen_profile, track_note
 
 POSTERIORS = devset.DEVSET / "posteriors"
 BASIC_PITCH = devset.DEVSET / "basic-pitch"
-FONT_PACKAGES = ("fluid-soundfont-gm", "musescore-general-soundfont", "timgm6mb-soundfont")
 Notes = np.ndarray  # (n, 3): onset s, offset s, MIDI pitch
 
 
 # --------------------------------------------------------------------------------------------------
 # Set-up: audio, posteriorgrams, basic-pitch's notes
-
-
-def ensure_sound_fonts() -> None:
-    missing = [str(path) for path in devset.SOUND_FONTS.values() if not path.exists()]
-    if not missing and subprocess.run(["which", "fluidsynth"], capture_output=True).returncode == 0:
-        return
-    say(f"installing fluidsynth and the sound fonts with apt-get (missing: {', '.join(missing) or 'fluidsynth'})")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*sudo, "apt-get", "install", "-y", "fluidsynth", *FONT_PACKAGES], check=True, env=env)
 
 
 def posteriors_path(file: devset.DevFile) -> Path:
@@ -93,7 +82,7 @@ def basic_pitch_csv(file: devset.DevFile) -> Path:
 
 def prepare(files: list[devset.DevFile], *, with_basic_pitch: bool = True) -> None:
     ensure_reference_venv()
-    ensure_sound_fonts()
+    ensure_fluidsynth()
     missing = [file for file in files if not (file.audio.exists() and file.truth.exists())]
     if missing:
         say(f"rendering {len(missing)} dev-set files with FluidSynth")

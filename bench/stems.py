@@ -53,12 +53,11 @@ import numpy as np
 
 BENCH = Path(__file__).resolve().parent
 CACHE = BENCH / ".cache" / "stems"
-SOUND_FONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 sys.path.insert(0, str(BENCH))
 
 import drums as drum_bench  # noqa: E402
 import pieces  # noqa: E402
-from engine import measure, our_command  # noqa: E402
+from engine import SOUND_FONT, ensure_fluidsynth, measure, our_command  # noqa: E402
 
 # Channel of each stem in pieces.band(), and the name the stem is given (the name picks its family).
 STEMS = {"drums": pieces.DRUM_CHANNEL, "bass": 1, "piano": 0, "flute": 3}
@@ -309,8 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", action="store_true",
                         help="the comping part as an electric piano stem named keys (the general model) instead of piano")
     args = parser.parse_args(argv)
-    if not SOUND_FONT.exists():
-        raise SystemExit(f"bench/stems.py needs FluidSynth and {SOUND_FONT}: apt-get install -y fluidsynth fluid-soundfont-gm")
+    ensure_fluidsynth()
     if args.http:
         return main_http(args)
     if args.tempo:

@@ -45,16 +45,13 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+import engine  # noqa: E402
 import tempo_pieces  # noqa: E402
 import tempo_styles  # noqa: E402
 from engine import ensure_fluidsynth, render_midi, say  # noqa: E402
 
 CACHE = BENCH / ".cache" / "tempo"
-SOUND_FONTS = (
-    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
-    Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
-    Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
-)
+SOUND_FONTS = tuple(engine.SOUND_FONTS.values())  # in this order: a piece's index picks its font
 TEMPO_TOLERANCE = 0.04
 BEAT_WINDOW_S = 0.07
 MATCH_ONSET_S = 0.05
