@@ -17,7 +17,8 @@ RATE = 44_100
 @dataclass(frozen=True)
 class KnownHit:
     start_s: float
-    kind: str  # "kick", "snare", "hihat", "open_hihat", "dark_open_hihat", "ride", "crash", "low_tom", "high_tom"
+    kind: str  # "kick", "snare", "hihat", "open_hihat", "dark_open_hihat", "ride", "crash", "dark_crash", "low_tom",
+    # "high_tom"
     level: float = 1.0
 
 
@@ -55,6 +56,12 @@ def hit_sound(kind: str, rng: np.random.Generator) -> np.ndarray:
     if kind == "crash":
         # Louder than the hats and ringing for seconds, across the whole top of the spectrum.
         return 0.5 * _noise(rng, len(t), 700, 17000) * np.exp(-t / 1.0)
+    if kind == "dark_crash":
+        # A crash recorded close up: most of its stroke in the cymbal's low modes (400-900 Hz), a wash up to
+        # 7 kHz, and hardly anything above, ringing for seconds.
+        body = (0.5 * _noise(rng, len(t), 400, 900) + 0.25 * _noise(rng, len(t), 900, 7000)
+                + 0.03 * _noise(rng, len(t), 7000, 16000))
+        return body * np.exp(-t / 1.0)
     if kind == "ride":
         # Bell-like partials and a 2-8 kHz wash that ring for half a second under a bright top that fades
         # within 50 ms: a ride still sounds in the middle of the spectrum long after a closed hat is gone.

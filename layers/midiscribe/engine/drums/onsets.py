@@ -22,13 +22,16 @@ that the cymbal templates pick up do not).
 A snare onset must also decay about as the recording's clear snare hits do: its activation 35-70 ms on
 (its *sustain*, over its first frames' peak) may exceed theirs by at most ``sustain_margin``, since a
 rise inside something still sounding (a ringing cymbal, an open hat, a tom) is leakage, not a hit.
+Nor is a weak snare onset whose activation then falls further below where it stood than it rose: a
+bump on the tail of a gated or reverberant snare.
 
 Ride or closed hi-hat is read from how the onset rings in the spectrogram itself, 90-140 ms on (its
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
 alike to the factorisation. A ride onset must ring as a ride does, and a closed hi-hat hit that rings
 so is written as a ride where most of the closed hi-hat hits around it do too (a ride groove). An open
 hi-hat must also ring above 8 kHz, and not be struck with a crash, whose ring is what would ring on. A
-crash onset whose band rings are both high rings enough, whatever its activation does. A weak snare or
+crash onset whose band rings are both high rings enough, whatever its activation does, and none is a
+crash unless it rings from 2 to 8 kHz. A weak snare or
 crash onset that was not kept but rings on in both bands and decays is an open hi-hat the hi-hat
 templates missed (a dark one, with little above 8 kHz).
 """
@@ -100,7 +103,8 @@ class Candidates:
 
     def eligible(self, settings: DrumSettings) -> np.ndarray:
         """Which candidates are hits at all, whatever their strength: for the groups in ``sustain_margin``,
-        those that decay about as the recording's clear hits of their group do."""
+        those that decay about as the recording's clear hits of their group do; for those in ``tail_ring``,
+        not a weak bump on a decaying tail (a ring below the group's ``tail_ring``)."""
         groups = np.array([piece.group for piece in KIT])[self.pieces]
         eligible = np.ones(len(self.frames), dtype=bool)
         for group, margin in settings.sustain_margin.items():
@@ -108,6 +112,8 @@ class Candidates:
             clear = self.sustains[mine & (self.strengths >= settings.sustain_reference_strength)]
             cap = float(np.median(clear)) + margin if len(clear) >= 3 else settings.fallback_sustain
             eligible[mine] = self.sustains[mine] <= cap
+        for group, ring in settings.tail_ring.items():
+            eligible &= ~((groups == group) & (self.rings < ring) & (self.strengths < settings.tail_strength))
         return eligible
 
     def kept(self, settings: DrumSettings) -> list[Hit]:
@@ -121,6 +127,7 @@ class Candidates:
         if self.mid_rings is not None:
             rings_enough |= (groups == "crash") & (self.mid_rings >= settings.crash_band_ring) & (
                 self.high_rings >= settings.crash_band_ring)
+            rings_enough &= (groups != "crash") | (self.mid_rings >= settings.crash_mid_ring)
         kept = (self.strengths >= thresholds) & (self.strengths > 0) & rings_enough
         window = int(round(settings.mask_window_s * FRAME_RATE))
         for group, alone in settings.threshold_alone.items():
