@@ -268,8 +268,9 @@ def test_kick_and_snare_hits_whose_head_rings_on_without_a_snares_wires_are_toms
               (1100, kick, 0.9, ringing, 0.5, 82.0), (1101, low, 0.8, ringing, 0.5, 82.0)]
     frame, piece, strength, low_ring, wire, pitch = (np.array(column) for column in zip(*onsets, strict=True))
     quiet = np.zeros(len(onsets))
+    # Every hit sustains (a struck head does): one that does not, without wires, is a kick's click.
     candidates = Candidates(frames=frame, pieces=piece, strengths=strength, rings=np.full(len(onsets), 0.2),
-                            sustains=quiet, mid_rings=quiet, high_rings=quiet, low_rings=low_ring,
+                            sustains=np.full(len(onsets), 0.2), mid_rings=quiet, high_rings=quiet, low_rings=low_ring,
                             wire_shares=wire, low_pitches_hz=pitch)
     kept = candidates.kept(settings)
     assert [(hit.frame, KIT[hit.piece].name) for hit in kept] == [
@@ -428,6 +429,24 @@ def test_a_weak_snare_onset_on_the_tail_of_a_snare_hit_is_not_a_hit():
     assert [hit.frame for hit in candidates.kept(settings)] == [10, 100, 110, 200, 210]
     no_rule = settings.with_overrides({"tail_ring.snare": "-inf"})
     assert [hit.frame for hit in candidates.kept(no_rule)] == [10, 20, 100, 110, 200, 210]
+
+
+def test_a_snare_onset_without_sustain_or_wires_is_a_kicks_click():
+    # The TR-808's kick clicks: with a hat over it, the snare templates take the click for a strong hit.
+    # It is gone 35 ms later and has no wires (less 2-8 kHz than 30-400 Hz); a snare hit has both, a
+    # snare whose wires are masked still sustains, and one that dies at once still has its wires.
+    settings = DrumSettings()
+    kick, snare = KIT.index(KICK), KIT.index(SNARE)
+    dead, sounding = settings.click_sustain / 2, settings.click_sustain + 0.1
+    no_wires, wires = settings.click_wire_share / 2, settings.click_wire_share * 4
+    candidates = Candidates(
+        frames=np.array([10, 10, 100, 200, 300]), pieces=np.array([kick, snare, snare, snare, snare]),
+        strengths=np.full(5, 0.9), rings=np.zeros(5), sustains=np.array([0.0, dead, sounding, sounding, dead]),
+        wire_shares=np.array([0.1, no_wires, wires, no_wires, wires]))
+    assert [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)] == [
+        (10, "kick"), (100, "snare"), (200, "snare"), (300, "snare")]
+    no_rule = settings.with_overrides({"click_sustain": "0"})
+    assert (10, "snare") in {(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(no_rule)}
 
 
 def test_the_spectrogram_streams_in_blocks_of_any_size():

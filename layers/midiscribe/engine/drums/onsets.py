@@ -23,7 +23,8 @@ A snare onset must also decay about as the recording's clear snare hits do: its 
 (its *sustain*, over its first frames' peak) may exceed theirs by at most ``sustain_margin``, since a
 rise inside something still sounding (a ringing cymbal, an open hat, a tom) is leakage, not a hit.
 Nor is a weak snare onset whose activation then falls further below where it stood than it rose: a
-bump on the tail of a gated or reverberant snare.
+bump on the tail of a gated or reverberant snare; nor one that is gone at once and has no wires (less
+2-8 kHz than 30-400 Hz): a kick's click.
 
 Ride or closed hi-hat is read from how the onset rings in the spectrogram itself, 90-140 ms on (its
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
@@ -104,7 +105,8 @@ class Candidates:
     def eligible(self, settings: DrumSettings) -> np.ndarray:
         """Which candidates are hits at all, whatever their strength: for the groups in ``sustain_margin``,
         those that decay about as the recording's clear hits of their group do; for those in ``tail_ring``,
-        not a weak bump on a decaying tail (a ring below the group's ``tail_ring``)."""
+        not a weak bump on a decaying tail (a ring below the group's ``tail_ring``); and no snare onset that
+        is gone at once without a snare's wires (a kick's click)."""
         groups = np.array([piece.group for piece in KIT])[self.pieces]
         eligible = np.ones(len(self.frames), dtype=bool)
         for group, margin in settings.sustain_margin.items():
@@ -114,6 +116,9 @@ class Candidates:
             eligible[mine] = self.sustains[mine] <= cap
         for group, ring in settings.tail_ring.items():
             eligible &= ~((groups == group) & (self.rings < ring) & (self.strengths < settings.tail_strength))
+        if self.wire_shares is not None:
+            eligible &= ~((groups == "snare") & (self.sustains < settings.click_sustain)
+                          & (self.wire_shares < settings.click_wire_share))
         return eligible
 
     def kept(self, settings: DrumSettings) -> list[Hit]:
