@@ -28,13 +28,13 @@ bump on the tail of a gated or reverberant snare; nor one that is gone at once a
 
 Ride or closed hi-hat is read from how the onset rings in the spectrogram itself, 90-140 ms on (its
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
-alike to the factorisation. A ride onset must ring as a ride does, and a closed hi-hat hit that rings
-so is written as a ride where most of the closed hi-hat hits around it do too (a ride groove). An open
+alike to the factorisation. A ride onset must ring as a ride does, and a closed hi-hat hit that rings so
+is written as a ride where most of the closed hi-hat hits around it do too (a ride groove). An open
 hi-hat must also ring above 8 kHz, and not be struck with a crash, whose ring is what would ring on. A
 crash onset whose band rings are both high rings enough, whatever its activation does, and none is a
-crash unless it rings from 2 to 8 kHz. A weak snare or
-crash onset that was not kept but rings on in both bands and decays is an open hi-hat the hi-hat
-templates missed (a dark one, with little above 8 kHz).
+crash unless it rings from 2 to 8 kHz. A weak snare or crash onset that was not kept but rings on in
+both bands and decays is an open hi-hat the hi-hat templates missed (a dark one, with little above
+8 kHz).
 """
 
 from __future__ import annotations

@@ -58,6 +58,9 @@ class DrumSettings:
     # standard, medium-snare and Room, Power and TR-808 kit sets (README).
     sustain_margin: dict[str, float] = field(default_factory=lambda: {"snare": 0.2})
     sustain_reference_strength: float = 0.5
+    fallback_sustain: float = 0.85
+    sustain_start_s: float = 0.035
+    sustain_end_s: float = 0.07
     # A weak onset (under tail_strength) whose ring is below tail_ring is a bump on a decaying tail: its
     # group's activation falls, within ring_probe_s, further below where it stood before the onset than
     # the onset rose. A gated or reverberant snare (the Power kit's) has such bumps 100-170 ms after each
@@ -78,9 +81,6 @@ class DrumSettings:
     # (0.895-0.902; 0.7: 0.830).
     click_sustain: float = 0.04
     click_wire_share: float = 1.25
-    fallback_sustain: float = 0.85
-    sustain_start_s: float = 0.035
-    sustain_end_s: float = 0.07
     # Ride or hi-hat. The factorisation cannot tell a GM kit's ride from its closed hi-hat: their spectra
     # over a hit's first 150 ms are alike (a FluidR3 or MuseScore ride: cosine 0.85-0.86 with the
     # hi-hat's template, 0.89 with the ride's), so a ride groove came out as closed hats, and the ride
