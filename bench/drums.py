@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 import time
@@ -59,10 +58,10 @@ GHOST_VELOCITY = 50  # snare hits softer than this are the patterns' ghost notes
 GHOST_AFTER_VELOCITY = 32  # the ghost notes --ghosts-after adds (the funk pattern's own ghost velocity)
 HAT_UNDER_CRASH_VELOCITY = 75  # the closed hi-hat --hats-under-crashes adds (a groove's accented hat)
 # Sound fonts beyond the three of the dev set (``--unseen-fonts``), from other Debian packages: a held-out
-# recording may come from any font. No setting was chosen on them, but for the dark crash model and the
-# three rules that came with it (kit.py, DrumSettings.crash_mid_ring and tail_ring), which were chosen on
-# Red Zeppelin's tuning half beside the dev set's; csound, OPL3 and Black Pearl are still unseen. The AVL kits are a real kit sampled per key (General MIDI's drum map)
-# in a melodic preset (bank 0), so their patterns are played on MIDI channel 1 instead of 10.
+# recording may come from any font. Nothing was chosen on them but the dark crash model and its two rules
+# (kit.py, DrumSettings.crash_mid_ring and tail_ring), on Red Zeppelin's tuning half beside the dev set's;
+# csound, OPL3 and Black Pearl are unseen. The AVL kits (Black Pearl, Red Zeppelin) are real kits sampled
+# per key in a melodic preset (bank 0), so their patterns are played on MIDI channel 1 instead of 10.
 UNSEEN_FONTS = {
     "csound": Path("/usr/share/sounds/sf2/sf_GMbank.sf2"),
     "opl3": Path("/usr/share/sounds/sf2/OPL-3_FM_128M.sf2"),
@@ -147,15 +146,6 @@ def with_hats_under_crashes(take: drum_patterns.Played) -> drum_patterns.Played:
 # The check sets: how each pattern's take is changed before rendering.
 TAKE_VARIANTS = {"standard": None, "medium-snares": with_medium_snares, "ghosts-after": with_ghosts_after,
                  "hats-under-crashes": with_hats_under_crashes}
-
-
-def ensure_unseen_fonts() -> None:
-    missing = [str(path) for path in UNSEEN_FONTS.values() if not path.exists()]
-    if missing:
-        say(f"installing the unseen sound fonts with apt-get (missing: {', '.join(missing)})")
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run([*sudo, "apt-get", "install", "-y", *UNSEEN_FONT_PACKAGES], check=True, env=env)
 
 
 def ensure_rendered(patterns: list[drum_patterns.Pattern], variant: str = "standard", kit: str = "standard",
@@ -504,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.unseen_fonts:
         if args.kit != "standard":
             parser.error("--unseen-fonts plays each font's Standard kit (the AVL fonts have only one): leave out --kit")
-        ensure_unseen_fonts()
+        ensure_fluidsynth(UNSEEN_FONTS, UNSEEN_FONT_PACKAGES)
         fonts = UNSEEN_FONTS
     items = ensure_rendered(patterns, variant, args.kit, fonts)
     settings = parse_settings(args.overrides)

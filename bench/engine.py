@@ -38,7 +38,7 @@ SOUND_FONTS = {
     "musescore": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
     "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
 }
-SOUND_FONT_PACKAGES = ("fluidsynth", "fluid-soundfont-gm", "musescore-general-soundfont", "timgm6mb-soundfont")
+SOUND_FONT_PACKAGES = ("fluid-soundfont-gm", "musescore-general-soundfont", "timgm6mb-soundfont")
 SOUND_FONT = SOUND_FONTS["fluidr3"]
 OUR_BIN = ROOT / ".venv" / "bin"
 OUR_PYTHON = OUR_BIN / "python" if (OUR_BIN / "python").exists() else Path(sys.executable)
@@ -71,20 +71,21 @@ def ensure_reference_venv() -> None:
     subprocess.run([*pip, *REFERENCE_PACKAGES], check=True)
 
 
-def ensure_fluidsynth() -> None:
-    """FluidSynth and the three sound fonts, installed with apt-get when any is missing."""
+def ensure_fluidsynth(fonts: dict[str, Path] = SOUND_FONTS, packages: tuple[str, ...] = SOUND_FONT_PACKAGES) -> None:
+    """FluidSynth and the sound fonts (by default the three every bench uses), installed with apt-get from
+    ``packages`` when any is missing."""
     def missing() -> list[str]:
-        return [str(path) for path in SOUND_FONTS.values() if not path.exists()] + (
+        return [str(path) for path in fonts.values() if not path.exists()] + (
             [] if shutil.which("fluidsynth") else ["fluidsynth"])
 
     if not missing():
         return
-    say(f"installing FluidSynth and the sound fonts with apt-get (missing: {', '.join(missing())})")
+    say(f"installing FluidSynth and sound fonts with apt-get (missing: {', '.join(missing())})")
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run([*sudo, "apt-get", "install", "-y", *SOUND_FONT_PACKAGES], check=True, env=env)
+    subprocess.run([*sudo, "apt-get", "install", "-y", "fluidsynth", *packages], check=True, env=env)
     if missing():
-        raise SystemExit(f"{', '.join(missing())} still missing after apt-get install -y {' '.join(SOUND_FONT_PACKAGES)}")
+        raise SystemExit(f"{', '.join(missing())} still missing after apt-get install -y {' '.join(packages)}")
 
 
 @dataclass(frozen=True)
