@@ -94,6 +94,38 @@ def test_closed_hi_hat_hits_that_ring_as_a_ride_are_rides_only_where_most_around
     assert sum(KIT[hit.piece].name == "ride" for hit in plain.kept(settings)) == 2
 
 
+def test_in_a_hi_hat_groove_a_ride_onset_on_a_hat_stroke_is_the_hats():
+    # A real kit's closed hats ring on a little (a fifth of them as a ride does), and the ride template
+    # picks some of those up: ride onsets at hat strokes, in a groove whose hats mostly do not ring so.
+    # They are the hat's. A ride onset where no hat was struck is a ride, and so is one on a hat stroke
+    # in a ride groove (most hats around it ring as rides: they become rides themselves).
+    settings = DrumSettings()
+    hat, ride = KIT.index(CLOSED_HAT), KIT.index(RIDE)
+    rides_like = (settings.ride_mid_ring + 0.1, settings.ride_high_ring - 0.1)
+    hat_like = (0.05, 0.05)
+    hat_groove = list(range(100, 900, 20))  # 40 strokes, every fifth ringing as a ride
+    ride_groove = list(range(1600, 2400, 20))  # 40 strokes, all ringing as rides
+    frames = hat_groove + ride_groove + [300, 500, 710, 2000]
+    pieces = [hat] * 80 + [ride] * 4
+    bands = ([rides_like if i % 5 == 0 else hat_like for i in range(40)] + [rides_like] * 40
+             + [rides_like] * 4)
+    order = np.argsort(frames, kind="stable")
+    candidates = Candidates(
+        frames=np.array(frames)[order], pieces=np.array(pieces)[order], strengths=np.ones(84)[order],
+        rings=np.full(84, 0.2), sustains=np.zeros(84),
+        mid_rings=np.array([b[0] for b in bands])[order], high_rings=np.array([b[1] for b in bands])[order])
+    assert settings.hat_groove_share > 0.2
+    kept = [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)]
+    # 300 is a ride-like hat stroke, 500 a plain one: both hats alone; 710 is between strokes (10
+    # frames, 116 ms, from the nearest, beyond the 50 ms window).
+    assert [frame for frame, name in kept if name == "ride" and frame < 1000] == [710]
+    assert [frame for frame, name in kept if name == "closed_hihat"] == hat_groove
+    assert [frame for frame, name in kept if name == "ride" and frame > 1000] == ride_groove  # 2000 once
+    no_rule = settings.with_overrides({"hat_groove_share": "0"})
+    assert [frame for frame, name in ((h.frame, KIT[h.piece].name) for h in candidates.kept(no_rule))
+            if name == "ride" and frame < 1000] == [300, 500, 710]
+
+
 def test_in_a_ride_groove_a_stroke_whose_ring_a_kick_or_snare_hides_follows_the_groove():
     # Two sections of 20 strokes each: a hi-hat groove, then a ride groove. In both, every fourth stroke
     # comes with a kick and every fourth (offset by two) with a snare, whose attack hides the ring (their

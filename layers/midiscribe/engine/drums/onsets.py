@@ -29,8 +29,8 @@ bump on the tail of a gated or reverberant snare; nor one that is gone at once a
 Ride or closed hi-hat is read from how the onset rings in the spectrogram itself, 90-140 ms on (its
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
 alike to the factorisation. A ride onset must ring as a ride does, and a closed hi-hat hit that rings so
-is written as a ride where most of the closed hi-hat hits around it do too (a ride groove). An open
-hi-hat must also ring above 8 kHz, and not be struck with a crash, whose ring is what would ring on. A
+is written as a ride where most of the closed hi-hat hits around it do too (a ride groove); a ride onset
+on a hat stroke in a hi-hat groove is the hat's. An open hi-hat must also ring above 8 kHz, and not be struck with a crash, whose ring is what would ring on. A
 crash onset whose band rings are both high rings enough, whatever its activation does, and none is a
 crash unless it rings from 2 to 8 kHz. A weak snare or crash onset that was not kept but rings on in
 both bands and decays is an open hi-hat the hi-hat templates missed (a dark one, with little above
@@ -178,7 +178,9 @@ class Candidates:
         closed hi-hat hits within ``ride_window_s`` ring so. A hit struck with a kept ``ride_masked_by``
         onset does not count in that share and follows it whatever its rings; one struck with a
         ``ride_doubled_by`` onset stays a closed hi-hat, and its index is returned (third) as a ride
-        stroke as well. A ride that lands on a kept ride onset is that onset, not a second stroke."""
+        stroke as well. A ride that lands on a kept ride onset is that onset, not a second stroke. And a
+        ride onset on a closed hi-hat stroke where the hits around it are a hi-hat groove (under
+        ``hat_groove_share`` of them ring as a ride) is the hat's ring, dropped."""
         none = np.zeros(0, dtype=np.int64)
         hats = np.flatnonzero(kept & (pieces == _CLOSED))
         if len(hats) == 0:
@@ -200,6 +202,15 @@ class Candidates:
             like[high] - like[low] >= settings.ride_share * (counted[high] - counted[low]))
         rides = hats[(ride_like[hats] | (masked & ~doubled)) & in_ride_groove]
         also = hats[~ride_like[hats] & masked & doubled & in_ride_groove]
+        if settings.hat_groove_share > 0:
+            onsets = np.flatnonzero(kept & (self.pieces == _RIDE))
+            at = self.frames[onsets]
+            low = np.searchsorted(frames, at - window, side="left")
+            high = np.searchsorted(frames, at + window, side="right")
+            hat_groove = (counted[high] > counted[low]) & (
+                like[high] - like[low] < settings.hat_groove_share * (counted[high] - counted[low]))
+            kept = kept.copy()
+            kept[onsets[_any_near(at, frames, near) & hat_groove]] = False
         struck = np.sort(self.frames[kept & (self.pieces == _RIDE)])
         also = also[~_any_near(self.frames[also], struck, near)]
         if len(rides) == 0:

@@ -111,6 +111,17 @@ class DrumSettings:
     # Power and TR-808 sets (README).
     ride_masked_by: tuple[str, ...] = ("kick", "snare")
     ride_doubled_by: tuple[str, ...] = ("snare",)
+    # A kept ride onset within mask_window_s of a kept closed hi-hat stroke, where under hat_groove_share
+    # of the closed hi-hat hits within ride_window_s ring as a ride (a hi-hat groove), is the hat's ring
+    # that the ride template picked up: dropped (0 turns this off). Lone closed hats ring as a ride
+    # 11-16 % of the time on the dev fonts, 22-25 % on the AVL real kits; in the ride grooves 64-89 % of
+    # the strong hat candidates do, so the threshold sits in the gap. Tuning halves, false ride onsets at hat
+    # strokes: FluidR3 21, MuseScore 41, TimGM6mb 2, Red Zeppelin 125, Black Pearl 117; all of the dev
+    # fonts' go and no true ride. Ride F1, standard / Power / Red Zeppelin / Black Pearl (unseen): off
+    # 0.887 / 0.915 / 0.622 / 0.429; 0.3 0.964 / 0.952 / 0.742 / 0.541; 0.4 0.964 / 0.963 / 0.776 / 0.579;
+    # 0.45 0.964 / 0.963 / 0.809 / 0.576; 0.5 0.964 / 0.963 / 0.828 / 0.561; 0.65 0.964 / 0.963 / 0.839 /
+    # 0.347 (in the Black Pearl's ride grooves only 65-79 % of strong hat candidates ring as a ride).
+    hat_groove_share: float = 0.45
     # An open hi-hat sizzles: it also rings above 8 kHz (0.34-0.41 of its peak there 90-140 ms on, in
     # FluidR3 and MuseScore; closed hats 0.03-0.23). A hi-hat whose metal rings on but whose top does
     # not reach this is a closed hat under something else still sounding (a snare's wires, a crash).
