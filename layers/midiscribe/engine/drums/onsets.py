@@ -30,11 +30,11 @@ Ride or closed hi-hat is read from how the onset rings in the spectrogram itself
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
 alike to the factorisation. A ride onset must ring as a ride does, and a closed hi-hat hit that rings so
 is written as a ride where most of the closed hi-hat hits around it do too (a ride groove); a ride onset
-on a hat stroke in a hi-hat groove is the hat's. An open hi-hat must also ring above 8 kHz, and not be struck with a crash, whose ring is what would ring on. A
-crash onset whose band rings are both high rings enough, whatever its activation does, and none is a
-crash unless it rings from 2 to 8 kHz. A weak snare or crash onset that was not kept but rings on in
-both bands and decays is an open hi-hat the hi-hat templates missed (a dark one, with little above
-8 kHz).
+on a hat stroke in a hi-hat groove is the hat's. An open hi-hat must also ring above 8 kHz, and not be
+struck with a crash, whose ring is what would ring on. A crash onset whose band rings are both high
+rings enough, whatever its activation does, and none is a crash unless it rings from 2 to 8 kHz. A weak
+snare or crash onset that was not kept but rings on in both bands and decays is an open hi-hat the
+hi-hat templates missed (a dark one, with little above 8 kHz).
 """
 
 from __future__ import annotations
@@ -196,19 +196,22 @@ class Candidates:
         masked, doubled = struck_with(settings.ride_masked_by), struck_with(settings.ride_doubled_by)
         like = np.concatenate(([0], np.cumsum(ride_like[hats] & ~masked)))
         counted = np.concatenate(([0], np.cumsum(~masked)))
-        low = np.searchsorted(frames, frames - window, side="left")
-        high = np.searchsorted(frames, frames + window, side="right")
-        in_ride_groove = (counted[high] > counted[low]) & (
-            like[high] - like[low] >= settings.ride_share * (counted[high] - counted[low]))
+
+        def around(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """(ride-like, counted) hats within ``ride_window_s`` of each time."""
+            low = np.searchsorted(frames, at - window, side="left")
+            high = np.searchsorted(frames, at + window, side="right")
+            return like[high] - like[low], counted[high] - counted[low]
+
+        ringing, total = around(frames)
+        in_ride_groove = (total > 0) & (ringing >= settings.ride_share * total)
         rides = hats[(ride_like[hats] | (masked & ~doubled)) & in_ride_groove]
         also = hats[~ride_like[hats] & masked & doubled & in_ride_groove]
         if settings.hat_groove_share > 0:
             onsets = np.flatnonzero(kept & (self.pieces == _RIDE))
             at = self.frames[onsets]
-            low = np.searchsorted(frames, at - window, side="left")
-            high = np.searchsorted(frames, at + window, side="right")
-            hat_groove = (counted[high] > counted[low]) & (
-                like[high] - like[low] < settings.hat_groove_share * (counted[high] - counted[low]))
+            ringing, total = around(at)
+            hat_groove = (total > 0) & (ringing < settings.hat_groove_share * total)
             kept = kept.copy()
             kept[onsets[_any_near(at, frames, near) & hat_groove]] = False
         struck = np.sort(self.frames[kept & (self.pieces == _RIDE)])
