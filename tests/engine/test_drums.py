@@ -481,6 +481,29 @@ def test_a_snare_onset_without_sustain_or_wires_is_a_kicks_click():
     assert (10, "snare") in {(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(no_rule)}
 
 
+def test_weak_snare_and_tom_onsets_in_a_crashs_ring_are_the_rings_swells():
+    # A real crash's modes beat as it rings, and the snare and tom templates hear the swells as weak hits.
+    # In the first ring_mask_s of the ring, a snare or tom under ring_mask_ratio of the crash's strength is
+    # dropped; a strong one, a weak one later or before any crash, and a ghost note on its own are kept.
+    settings = DrumSettings()
+    crash, snare, tom = KIT.index(CRASH), KIT.index(SNARE), KIT.index(MID_TOM)
+
+    def at(seconds: float) -> int:
+        return int(round(seconds * FRAME_RATE))
+
+    weak, strong = settings.ring_mask_ratio / 3, settings.ring_mask_ratio * 3  # 0.1 and 0.9 of the crash's 1.0
+    later = at(1.0 + settings.ring_mask_s + 0.1)
+    candidates = Candidates(
+        frames=np.array([at(0.2), at(1.0), at(1.1), at(1.2), at(1.3), later]),
+        pieces=np.array([snare, crash, snare, tom, snare, snare]),
+        strengths=np.array([weak, 1.0, weak, weak, strong, weak]),
+        rings=np.array([0.0, 0.5, 0.0, 0.0, 0.0, 0.0]), sustains=np.zeros(6))
+    kept = [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)]
+    assert kept == [(at(0.2), "snare"), (at(1.0), "crash"), (at(1.3), "snare"), (later, "snare")]
+    no_rule = settings.with_overrides({"ring_mask_s": "0"})
+    assert len(candidates.kept(no_rule)) == 6
+
+
 def test_the_spectrogram_streams_in_blocks_of_any_size():
     rng = np.random.default_rng(4)
     samples = rng.standard_normal(3 * RATE).astype(np.float32)

@@ -24,7 +24,8 @@ A snare onset must also decay about as the recording's clear snare hits do: its 
 rise inside something still sounding (a ringing cymbal, an open hat, a tom) is leakage, not a hit.
 Nor is a weak snare onset whose activation then falls further below where it stood than it rose: a
 bump on the tail of a gated or reverberant snare; nor one that is gone at once and has no wires (less
-2-8 kHz than 30-400 Hz): a kick's click.
+2-8 kHz than 30-400 Hz): a kick's click. A weak snare or tom onset in the first half second of a
+crash's ring is the ring's own fluctuation: a real cymbal's modes beat as they decay.
 
 Ride or closed hi-hat is read from how the onset rings in the spectrogram itself, 90-140 ms on (its
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
@@ -147,6 +148,7 @@ class Candidates:
                 masked,
                 (strengths >= thresholds[mine]) & (strengths >= settings.masker_ratio.get(group, 0.0) * loudest_masker),
                 strengths >= alone)
+        kept = self._under_ringing_cymbals(kept, groups, settings)
         opening = (self.pieces == _CLOSED) & (self.rings >= settings.open_hat_ratio)
         if self.high_rings is not None:
             opening &= self.high_rings >= settings.open_hat_high_ring
@@ -171,6 +173,25 @@ class Candidates:
             hits += [Hit(int(self.frames[i]), _RIDE, float(self.strengths[i])) for i in doubled_rides]
             hits.sort(key=lambda hit: (hit.frame, hit.piece))
         return hits
+
+    def _under_ringing_cymbals(self, kept: np.ndarray, groups: np.ndarray, settings: DrumSettings) -> np.ndarray:
+        """Kept hits of the ``ring_masked`` groups that start while a kept crash struck up to ``ring_mask_s``
+        before them (and not with them: that is ``masked_by``'s) still rings, and reach under
+        ``ring_mask_ratio`` of its strength, are the ring's fluctuations, dropped."""
+        if settings.ring_mask_s <= 0:
+            return kept
+        cymbals = kept & np.isin(groups, settings.ring_maskers)
+        if not cymbals.any():
+            return kept
+        order = np.argsort(self.frames[cymbals])
+        cymbal_frames, cymbal_strengths = self.frames[cymbals][order], self.strengths[cymbals][order]
+        reach = int(round(settings.ring_mask_s * FRAME_RATE))
+        window = int(round(settings.mask_window_s * FRAME_RATE))
+        mine = np.flatnonzero(kept & np.isin(groups, settings.ring_masked))
+        loudest = _loudest_near(self.frames[mine], cymbal_frames, cymbal_strengths, reach, -window - 1)
+        kept = kept.copy()
+        kept[mine[self.strengths[mine] < settings.ring_mask_ratio * loudest]] = False
+        return kept
 
     def _rides_among_hats(self, kept: np.ndarray, pieces: np.ndarray, groups: np.ndarray, ride_like: np.ndarray,
                           settings: DrumSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -285,13 +306,17 @@ def _any_near(frames: np.ndarray, sorted_others: np.ndarray, before: int, after:
             > np.searchsorted(sorted_others, frames - before, side="left"))
 
 
-def _loudest_near(frames: np.ndarray, sorted_others: np.ndarray, strengths: np.ndarray, window: int) -> np.ndarray:
-    """For each frame, the largest strength of ``sorted_others`` within ``window`` frames of it (0 if none)."""
+def _loudest_near(frames: np.ndarray, sorted_others: np.ndarray, strengths: np.ndarray, before: int,
+                  after: int | None = None) -> np.ndarray:
+    """For each frame, the largest strength of ``sorted_others`` from ``before`` frames before it to ``after``
+    frames after it (``after`` defaults to ``before``; a negative one ends the span before the frame), or 0
+    if none lies there."""
+    after = before if after is None else after
     loudest = np.zeros(len(frames), dtype=np.float64)
     if len(sorted_others) == 0:
         return loudest
-    first = np.searchsorted(sorted_others, frames - window, side="left")
-    last = np.searchsorted(sorted_others, frames + window, side="right")
+    first = np.searchsorted(sorted_others, frames - before, side="left")
+    last = np.searchsorted(sorted_others, frames + after, side="right")
     for index in np.flatnonzero(last > first):
         loudest[index] = strengths[first[index]:last[index]].max()
     return loudest
