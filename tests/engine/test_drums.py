@@ -504,6 +504,29 @@ def test_weak_snare_and_tom_onsets_in_a_crashs_ring_are_the_rings_swells():
     assert len(candidates.kept(no_rule)) == 6
 
 
+def test_a_weak_hi_hat_onset_in_a_crashs_ring_that_would_be_open_is_the_crashs_sizzle():
+    # A crash sizzles above 8 kHz as it rings; a hi-hat onset there rings on as an open hat does. Weak
+    # beside the crash it is dropped; a closed hat there, a strong open hat, and one past the span stay.
+    settings = DrumSettings()
+    crash, hat = KIT.index(CRASH), KIT.index(CLOSED_HAT)
+
+    def at(seconds: float) -> int:
+        return int(round(seconds * FRAME_RATE))
+
+    weak, strong = settings.ring_open_hat_ratio / 3, settings.ring_open_hat_ratio * 1.5  # 0.2 and 0.9 of the crash's
+    opens, closed = settings.open_hat_ratio + 0.2, settings.open_hat_ratio / 4
+    later = at(1.0 + settings.ring_mask_s + 0.1)
+    candidates = Candidates(
+        frames=np.array([at(1.0), at(1.1), at(1.2), at(1.3), later]),
+        pieces=np.array([crash, hat, hat, hat, hat]),
+        strengths=np.array([1.0, weak, weak, strong, weak]),
+        rings=np.array([0.5, opens, closed, opens, opens]), sustains=np.zeros(5))
+    kept = [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)]
+    assert kept == [(at(1.0), "crash"), (at(1.2), "closed_hihat"), (at(1.3), "open_hihat"), (later, "open_hihat")]
+    no_rule = settings.with_overrides({"ring_open_hat_ratio": "0"})
+    assert (at(1.1), "open_hihat") in {(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(no_rule)}
+
+
 def test_the_spectrogram_streams_in_blocks_of_any_size():
     rng = np.random.default_rng(4)
     samples = rng.standard_normal(3 * RATE).astype(np.float32)

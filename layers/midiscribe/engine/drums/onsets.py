@@ -25,7 +25,8 @@ rise inside something still sounding (a ringing cymbal, an open hat, a tom) is l
 Nor is a weak snare onset whose activation then falls further below where it stood than it rose: a
 bump on the tail of a gated or reverberant snare; nor one that is gone at once and has no wires (less
 2-8 kHz than 30-400 Hz): a kick's click. A weak snare or tom onset in the first half second of a
-crash's ring is the ring's own fluctuation: a real cymbal's modes beat as they decay.
+crash's ring is the ring's own fluctuation: a real cymbal's modes beat as they decay; so is a weak
+hi-hat onset there that would be open, the crash's sizzle.
 
 Ride or closed hi-hat is read from how the onset rings in the spectrogram itself, 90-140 ms on (its
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
@@ -148,12 +149,12 @@ class Candidates:
                 masked,
                 (strengths >= thresholds[mine]) & (strengths >= settings.masker_ratio.get(group, 0.0) * loudest_masker),
                 strengths >= alone)
-        kept = self._under_ringing_cymbals(kept, groups, settings)
         opening = (self.pieces == _CLOSED) & (self.rings >= settings.open_hat_ratio)
         if self.high_rings is not None:
             opening &= self.high_rings >= settings.open_hat_high_ring
         ringing = np.sort(self.frames[kept & np.isin(groups, settings.open_hat_masked_by)])
         opening &= ~_any_near(self.frames, ringing, window)
+        kept = self._under_ringing_cymbals(kept, groups, opening, settings)
         pieces = np.where(opening, _OPEN, self.pieces)
         strengths = self.strengths
         doubled_rides = np.zeros(0, dtype=np.int64)
@@ -174,10 +175,12 @@ class Candidates:
             hits.sort(key=lambda hit: (hit.frame, hit.piece))
         return hits
 
-    def _under_ringing_cymbals(self, kept: np.ndarray, groups: np.ndarray, settings: DrumSettings) -> np.ndarray:
-        """Kept hits of the ``ring_masked`` groups that start while a kept crash struck up to ``ring_mask_s``
-        before them (and not with them: that is ``masked_by``'s) still rings, and reach under
-        ``ring_mask_ratio`` of its strength, are the ring's fluctuations, dropped."""
+    def _under_ringing_cymbals(self, kept: np.ndarray, groups: np.ndarray, opening: np.ndarray,
+                               settings: DrumSettings) -> np.ndarray:
+        """Kept hits that start while a kept ``ring_maskers`` onset struck up to ``ring_mask_s`` before them
+        (and not with them: that is ``masked_by``'s) still rings, and that are weak beside it, are the ring's
+        swells, dropped: those of the ``ring_masked`` groups under ``ring_mask_ratio`` of its strength, and
+        hi-hats that would be open (``opening``) under ``ring_open_hat_ratio``."""
         if settings.ring_mask_s <= 0:
             return kept
         cymbals = kept & np.isin(groups, settings.ring_maskers)
@@ -187,10 +190,12 @@ class Candidates:
         cymbal_frames, cymbal_strengths = self.frames[cymbals][order], self.strengths[cymbals][order]
         reach = int(round(settings.ring_mask_s * FRAME_RATE))
         window = int(round(settings.mask_window_s * FRAME_RATE))
-        mine = np.flatnonzero(kept & np.isin(groups, settings.ring_masked))
+        masked = np.isin(groups, settings.ring_masked)
+        mine = np.flatnonzero(kept & (masked | opening))
         loudest = _loudest_near(self.frames[mine], cymbal_frames, cymbal_strengths, reach, -window - 1)
+        ratio = np.where(masked[mine], settings.ring_mask_ratio, settings.ring_open_hat_ratio)
         kept = kept.copy()
-        kept[mine[self.strengths[mine] < settings.ring_mask_ratio * loudest]] = False
+        kept[mine[self.strengths[mine] < ratio * loudest]] = False
         return kept
 
     def _rides_among_hats(self, kept: np.ndarray, pieces: np.ndarray, groups: np.ndarray, ride_like: np.ndarray,
