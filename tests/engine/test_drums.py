@@ -484,7 +484,7 @@ def test_a_snare_onset_without_sustain_or_wires_is_a_kicks_click():
 def test_weak_snare_and_tom_onsets_in_a_crashs_ring_are_the_rings_swells():
     # A real crash's modes beat as it rings, and the snare and tom templates hear the swells as weak hits.
     # In the first ring_mask_s of the ring, a snare or tom under ring_mask_ratio of the crash's strength is
-    # dropped; a strong one, a weak one later or before any crash, and a ghost note on its own are kept.
+    # dropped; a strong one, and a weak one past that span or before any crash, are kept.
     settings = DrumSettings()
     crash, snare, tom = KIT.index(CRASH), KIT.index(SNARE), KIT.index(MID_TOM)
 
