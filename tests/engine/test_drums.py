@@ -481,15 +481,17 @@ def test_a_snare_onset_without_sustain_or_wires_is_a_kicks_click():
     assert (10, "snare") in {(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(no_rule)}
 
 
+def at(seconds: float) -> int:
+    """The spectrogram frame at ``seconds``."""
+    return int(round(seconds * FRAME_RATE))
+
+
 def test_weak_snare_and_tom_onsets_in_a_crashs_ring_are_the_rings_swells():
     # A real crash's modes beat as it rings, and the snare and tom templates hear the swells as weak hits.
     # In the first ring_mask_s of the ring, a snare or tom under ring_mask_ratio of the crash's strength is
     # dropped; a strong one, and a weak one past that span or before any crash, are kept.
     settings = DrumSettings()
     crash, snare, tom = KIT.index(CRASH), KIT.index(SNARE), KIT.index(MID_TOM)
-
-    def at(seconds: float) -> int:
-        return int(round(seconds * FRAME_RATE))
 
     weak, strong = settings.ring_mask_ratio / 3, settings.ring_mask_ratio * 3  # 0.1 and 0.9 of the crash's 1.0
     later = at(1.0 + settings.ring_mask_s + 0.1)
@@ -509,9 +511,6 @@ def test_a_weak_hi_hat_onset_in_a_crashs_ring_that_would_be_open_is_the_crashs_s
     # beside the crash it is dropped; a closed hat there, a strong open hat, and one past the span stay.
     settings = DrumSettings()
     crash, hat = KIT.index(CRASH), KIT.index(CLOSED_HAT)
-
-    def at(seconds: float) -> int:
-        return int(round(seconds * FRAME_RATE))
 
     weak, strong = settings.ring_open_hat_ratio / 3, settings.ring_open_hat_ratio * 1.5  # 0.2 and 0.9 of the crash's
     opens, closed = settings.open_hat_ratio + 0.2, settings.open_hat_ratio / 4
