@@ -481,6 +481,33 @@ def test_a_snare_onset_without_sustain_or_wires_is_a_kicks_click():
     assert (10, "snare") in {(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(no_rule)}
 
 
+def test_a_weak_snare_onset_without_a_head_of_its_own_is_metal_not_a_snare():
+    # A ride's stroke that the snare templates take: weak, mostly 2-8 kHz, and what little sounds in 30-400 Hz
+    # goes on ringing. A snare hit's head dies away there, a ghost note's too (even under a hat's 2-8 kHz);
+    # a strong onset is the snare's whatever rings with it; a weak one with a ringing head and no wires is
+    # left to the toms rule, which needs the recording's snares' low rings (median 0.05) to judge it.
+    settings = DrumSettings()
+    snare = KIT.index(SNARE)
+    weak, strong = settings.headless_strength / 2, 0.9
+    ringing, dying = settings.headless_low_ring + 0.15, 0.05
+    metal, wires, no_wires = settings.tom_wire_share_cap * 3, 1.5, 0.8
+    #           frame strength low ring wire share
+    onsets = [*((frame, strong, dying, wires) for frame in (10, 20, 30)),
+              (100, weak, ringing, metal),   # the ride's stroke: dropped
+              (200, weak, dying, metal),     # a ghost note under a hat: kept
+              (300, strong, ringing, metal),  # a loud snare with a cymbal ringing: kept
+              (400, weak, ringing, no_wires)]  # a tom heard as a snare: the toms rule's
+    frame, strength, low_ring, wire = (np.array(column) for column in zip(*onsets, strict=True))
+    count, quiet = len(onsets), np.zeros(len(onsets))
+    candidates = Candidates(frames=frame, pieces=np.full(count, snare), strengths=strength, rings=np.full(count, 0.2),
+                            sustains=np.full(count, 0.2), mid_rings=quiet, high_rings=quiet, low_rings=low_ring,
+                            wire_shares=wire, low_pitches_hz=np.full(count, 150.0))
+    assert [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)] == [
+        (10, "snare"), (20, "snare"), (30, "snare"), (200, "snare"), (300, "snare"), (400, "high_tom")]
+    no_rule = settings.with_overrides({"headless_strength": "0"})
+    assert 100 in {hit.frame for hit in candidates.kept(no_rule)}
+
+
 def at(seconds: float) -> int:
     """The spectrogram frame at ``seconds``."""
     return int(round(seconds * FRAME_RATE))

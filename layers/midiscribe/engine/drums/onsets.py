@@ -21,12 +21,14 @@ that the cymbal templates pick up do not).
 
 A snare onset must also decay about as the recording's clear snare hits do: its activation 35-70 ms on
 (its *sustain*, over its first frames' peak) may exceed theirs by at most ``sustain_margin``, since a
-rise inside something still sounding (a ringing cymbal, an open hat, a tom) is leakage, not a hit.
-Nor is a weak snare onset whose activation then falls further below where it stood than it rose: a
-bump on the tail of a gated or reverberant snare; nor one that is gone at once and has no wires (less
-2-8 kHz than 30-400 Hz): a kick's click. A weak snare or tom onset in the first half second of a
-crash's ring is the ring's own fluctuation: a real cymbal's modes beat as they decay; so is a weak
-hi-hat onset there that would be open, the crash's sizzle.
+rise inside something still sounding (a ringing cymbal, an open hat, a tom) is leakage, not a hit. Nor
+is a weak snare onset whose activation then falls further below where it stood than it rose: a bump on
+the tail of a gated or reverberant snare; nor one that is gone at once and has no wires (less 2-8 kHz
+than 30-400 Hz): a kick's click; nor a weak one with no head of its own, whose 30-400 Hz band rings on
+under a cymbal's share of 2-8 kHz: a ride's or a hat's stroke that the snare templates took. A weak
+snare or tom onset in the first half second of a crash's ring is the ring's own fluctuation: a real
+cymbal's modes beat as they decay; so is a weak hi-hat onset there that would be open, the crash's
+sizzle.
 
 Ride or closed hi-hat is read from how the onset rings in the spectrogram itself, 90-140 ms on (its
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
@@ -107,8 +109,9 @@ class Candidates:
     def eligible(self, settings: DrumSettings) -> np.ndarray:
         """Which candidates are hits at all, whatever their strength: for the groups in ``sustain_margin``,
         those that decay about as the recording's clear hits of their group do; for those in ``tail_ring``,
-        not a weak bump on a decaying tail (a ring below the group's ``tail_ring``); and no snare onset that
-        is gone at once without a snare's wires (a kick's click)."""
+        not a weak bump on a decaying tail (a ring below the group's ``tail_ring``); no snare onset that
+        is gone at once without a snare's wires (a kick's click), and no weak one without a head of its own
+        (its low band rings on under a cymbal's share of 2-8 kHz: metal the snare templates took)."""
         groups = np.array([piece.group for piece in KIT])[self.pieces]
         eligible = np.ones(len(self.frames), dtype=bool)
         for group, margin in settings.sustain_margin.items():
@@ -121,6 +124,10 @@ class Candidates:
         if self.wire_shares is not None:
             eligible &= ~((groups == "snare") & (self.sustains < settings.click_sustain)
                           & (self.wire_shares < settings.click_wire_share))
+        if self.low_rings is not None and self.wire_shares is not None:
+            eligible &= ~((groups == "snare") & (self.strengths < settings.headless_strength)
+                          & (self.low_rings >= settings.headless_low_ring)
+                          & (self.wire_shares >= settings.tom_wire_share_cap))
         return eligible
 
     def kept(self, settings: DrumSettings) -> list[Hit]:
