@@ -108,7 +108,8 @@ class Candidates:
 
     def eligible(self, settings: DrumSettings) -> np.ndarray:
         """Which candidates are hits at all, whatever their strength: for the groups in ``sustain_margin``,
-        those that decay about as the recording's clear hits of their group do; for those in ``tail_ring``,
+        those that decay about as the recording's clear hits of their group do; for those in
+        ``minimum_sustain``, those still sounding that long after the onset; for those in ``tail_ring``,
         not a weak bump on a decaying tail (a ring below the group's ``tail_ring``); no snare onset that
         is gone at once without a snare's wires (a kick's click), and no weak one without a head of its own
         (its low band rings on under a cymbal's share of 2-8 kHz: metal the snare templates took)."""
@@ -119,6 +120,8 @@ class Candidates:
             clear = self.sustains[mine & (self.strengths >= settings.sustain_reference_strength)]
             cap = float(np.median(clear)) + margin if len(clear) >= 3 else settings.fallback_sustain
             eligible[mine] = self.sustains[mine] <= cap
+        for group, least in settings.minimum_sustain.items():
+            eligible &= ~((groups == group) & (self.sustains < least))
         for group, ring in settings.tail_ring.items():
             eligible &= ~((groups == group) & (self.rings < ring) & (self.strengths < settings.tail_strength))
         if self.wire_shares is not None:
