@@ -88,11 +88,12 @@ class DrumSettings:
     # hid the snare struck with it (a snare with a kept tom needs the strict threshold): the Black Pearl's
     # medium snares in its ride groove came out as high toms. Kept toms with sustain under 0.05 on the
     # standard, Power, TR-808, Brush, Electronic and real kits' tuning halves: 38 of 1111 true ones (none on
-    # the real kits), 176 false ones (26 of the Black Pearl's 55, 109 of the Electronic kit's 155). Tom F1: standard 0.807 -> 0.815, medium snares 0.770 ->
-    # 0.792, ghosts-after 0.799 -> 0.808, Room 0.745 -> 0.755, Brush 0.719 -> 0.746, Black Pearl 0.722 ->
-    # 0.792 (snare 0.888 -> 0.917, ride 0.776 -> 0.816), TR-808 0.861 -> 0.852, Power 0.711 -> 0.709. A floor
-    # of 0.03 gains a little less; higher ones gain more on most sets but cost the TR-808's toms more (0.12:
-    # 0.845, 0.2: 0.797), whose true toms sustain least (10th percentile 0.16-0.21).
+    # the real kits), 176 false ones (26 of the Black Pearl's 55, 109 of the Electronic kit's 155). Tom F1
+    # on the tuning halves: standard 0.807 -> 0.815, medium snares 0.770 -> 0.792, ghosts-after 0.799 ->
+    # 0.808, Room 0.745 -> 0.755, Brush 0.719 -> 0.746, Black Pearl 0.722 -> 0.792 (snare 0.888 -> 0.917,
+    # ride 0.776 -> 0.816), TR-808 0.861 -> 0.852, Power 0.711 -> 0.709. A floor of 0.03 gains a little
+    # less; higher ones gain more on most sets but cost the TR-808's toms more (0.12: 0.845, 0.2: 0.797),
+    # whose true toms sustain least (10th percentile 0.16-0.21).
     minimum_sustain: dict[str, float] = field(default_factory=lambda: {"tom": 0.05})
     # A weak onset (under tail_strength) whose ring is below tail_ring is a bump on a decaying tail: its
     # group's activation falls, within ring_probe_s, further below where it stood before the onset than
