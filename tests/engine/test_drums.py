@@ -491,7 +491,8 @@ def test_a_tom_onset_that_is_gone_at_once_is_not_a_tom_and_does_not_hide_the_sna
     candidates = Candidates(
         frames=np.array([100, 100, 300]), pieces=np.array([snare, tom, tom]),
         strengths=np.array([medium, 0.2, 0.2]), rings=np.zeros(3), sustains=np.array([0.3, gone, rings]))
-    assert [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)] == [(100, "snare"), (300, "high_tom")]
+    assert [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings)] == [
+        (100, "snare"), (300, "high_tom")]
     no_rule = settings.with_overrides({"minimum_sustain.tom": "0"})
     assert [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(no_rule)] == [
         (100, "high_tom"), (300, "high_tom")]
@@ -527,6 +528,25 @@ def test_a_weak_snare_onset_without_a_head_of_its_own_is_metal_not_a_snare():
 def at(seconds: float) -> int:
     """The spectrogram frame at ``seconds``."""
     return int(round(seconds * FRAME_RATE))
+
+
+def test_a_weak_tom_onset_just_after_a_tom_stroke_is_its_echo():
+    # As a tom's head rings, the tom templates can answer with a second, weaker onset tens of milliseconds
+    # after the stroke, often on another tom. Within tom_echo_s of the tom hit before it and under
+    # tom_echo_ratio of its strength, it is dropped; a stroke as strong (a fast double) or later is kept.
+    settings = DrumSettings()
+    high, mid = KIT.index(HIGH_TOM), KIT.index(MID_TOM)
+    soon = settings.tom_echo_s * 2 / 3
+    weak, strong = settings.tom_echo_ratio * 0.5 * 0.6, settings.tom_echo_ratio * 1.2 * 0.6  # of a 0.6 stroke
+    onsets = [(at(1.0), high, 0.6), (at(1.0 + soon), mid, weak),      # the echo: dropped
+              (at(2.0), high, 0.6), (at(2.0 + soon), mid, strong),    # a fast double stroke: kept
+              (at(3.0), high, 0.6), (at(3.0 + settings.tom_echo_s * 2), mid, weak)]  # later: kept
+    frame, piece, strength = (np.array(column) for column in zip(*onsets, strict=True))
+    candidates = Candidates(frames=frame, pieces=piece, strengths=strength, rings=np.zeros(len(onsets)),
+                            sustains=np.full(len(onsets), 0.3))
+    assert [hit.frame for hit in candidates.kept(settings)] == [frame[i] for i in (0, 2, 3, 4, 5)]
+    no_rule = settings.with_overrides({"tom_echo_s": "0"})
+    assert [hit.frame for hit in candidates.kept(no_rule)] == list(frame)
 
 
 def test_weak_snare_and_tom_onsets_in_a_crashs_ring_are_the_rings_swells():

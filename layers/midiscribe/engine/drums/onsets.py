@@ -176,6 +176,7 @@ class Candidates:
             heard = self._toms_heard_as_kicks_or_snares(kept, pieces, groups, settings)
             pieces = np.where(heard >= 0, heard, pieces)
             measured_in[heard >= 0] = groups[heard >= 0]
+        kept = self._tom_echoes(kept, pieces, settings)
         order = np.lexsort((pieces[kept], self.frames[kept]))
         hits = [Hit(int(f), int(p), float(s), str(m)) for f, p, s, m in zip(
             self.frames[kept][order], pieces[kept][order], strengths[kept][order], measured_in[kept][order],
@@ -258,6 +259,20 @@ class Candidates:
         pieces[rides] = _RIDE
         kept[rides[_any_near(self.frames[rides], struck, near)]] = False
         return kept, pieces, also
+
+    def _tom_echoes(self, kept: np.ndarray, pieces: np.ndarray, settings: DrumSettings) -> np.ndarray:
+        """Kept tom hits (those heard as kicks or snares included) that come within ``tom_echo_s`` after the
+        kept tom hit before them, under ``tom_echo_ratio`` of its strength, are its echo: dropped."""
+        toms = np.flatnonzero(kept & np.isin(pieces, _TOMS))
+        if settings.tom_echo_s <= 0 or len(toms) < 2:
+            return kept
+        later, earlier = toms[1:], toms[:-1]
+        gaps = self.frames[later] - self.frames[earlier]
+        echoes = (gaps > 0) & (gaps <= int(round(settings.tom_echo_s * FRAME_RATE))) & (
+            self.strengths[later] < settings.tom_echo_ratio * self.strengths[earlier])
+        kept = kept.copy()
+        kept[later[echoes]] = False
+        return kept
 
     def _missed_open_hats(self, kept: np.ndarray, pieces: np.ndarray, groups: np.ndarray, settings: DrumSettings,
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
