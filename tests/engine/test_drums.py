@@ -391,13 +391,14 @@ def test_streaming_onset_picking_matches_picking_the_whole_recording_at_once(roc
         pieces.add(activations[:, start:start + 37], spectrum[:, start:start + 37])
     got = pieces.finish()
     assert len(expected.frames) > 50 and expected.mid_rings is not None
-    for name in ("frames", "pieces", "strengths", "rings", "sustains", "mid_rings", "high_rings"):
+    for name in ("frames", "pieces", "strengths", "rings", "sustains", "mid_rings", "high_rings", "low_rings",
+                 "wire_shares", "low_pitches_hz", "early_low_rings"):
         np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
     # Without a spectrogram there are no band rings, and nothing else changes.
     alone = OnsetPicker(DrumSettings())
     alone.add(activations)
     plain = alone.finish()
-    assert plain.mid_rings is None and plain.high_rings is None
+    assert plain.mid_rings is None and plain.high_rings is None and plain.early_low_rings is None
     np.testing.assert_array_equal(plain.strengths, expected.strengths)
 
 
@@ -547,6 +548,33 @@ def test_a_weak_tom_onset_just_after_a_tom_stroke_is_its_echo():
     assert [hit.frame for hit in candidates.kept(settings)] == [frame[i] for i in (0, 2, 3, 4, 5)]
     no_rule = settings.with_overrides({"tom_echo_s": "0"})
     assert [hit.frame for hit in candidates.kept(no_rule)] == list(frame)
+
+
+def test_a_snare_hit_a_tom_follows_in_a_fill_is_judged_by_its_early_low_ring():
+    # In a fill, a tom struck 100 ms after a snare hit sounds in the snare's low ring (90-140 ms on), which
+    # then rings on as a tom's head does. A kept snare hit that a kept stroke follows within that span is
+    # judged by its early low ring (45-80 ms on) instead: a snare's head has died away there, a tom's has not.
+    settings = DrumSettings()
+    snare, tom = KIT.index(SNARE), KIT.index(MID_TOM)
+    then = at(0.105)
+    dying, ringing = 0.05, 0.5
+    assert ringing > dying + max(settings.tom_low_ring_margin, settings.tom_early_ring_margin)
+    #          frame piece strength low ring early low ring
+    onsets = [*((frame, snare, 1.0, dying, dying) for frame in (100, 130, 160, 190, 220, 250)),
+              (300, snare, 0.7, ringing, dying), (300 + then, tom, 0.5, ringing, ringing),  # a snare, then a tom
+              (500, snare, 0.7, ringing, ringing), (500 + then, tom, 0.5, ringing, ringing),  # two toms
+              (700, snare, 0.7, ringing, dying)]  # nothing follows: its low ring is its own
+    frame, piece, strength, low_ring, early_low_ring = (np.array(column) for column in zip(*onsets, strict=True))
+    count, quiet = len(onsets), np.zeros(len(onsets))
+    candidates = Candidates(frames=frame, pieces=piece, strengths=strength, rings=np.full(count, 0.2),
+                            sustains=np.where(piece == tom, 0.5, 0.2), mid_rings=quiet, high_rings=quiet,
+                            low_rings=low_ring, wire_shares=np.ones(count), low_pitches_hz=np.full(count, 150.0),
+                            early_low_rings=early_low_ring)
+    fill = [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(settings) if hit.frame >= 300]
+    assert fill == [(300, "snare"), (300 + then, "mid_tom"), (500, "high_tom"), (500 + then, "mid_tom"),
+                    (700, "high_tom")]
+    no_rule = settings.with_overrides({"tom_early_ring_from": ""})
+    assert (300, "high_tom") in [(hit.frame, KIT[hit.piece].name) for hit in candidates.kept(no_rule)]
 
 
 def test_weak_snare_and_tom_onsets_in_a_crashs_ring_are_the_rings_swells():

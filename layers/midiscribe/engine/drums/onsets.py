@@ -95,10 +95,12 @@ class Candidates:
     mid_rings: np.ndarray | None = None
     high_rings: np.ndarray | None = None
     # With the spectrogram too: the 30-400 Hz band ring, the 2-8 kHz peak over the 30-400 Hz peak in the
-    # onset's first frames (a snare's wires), and the centre of its strongest band from 30 to 400 Hz.
+    # onset's first frames (a snare's wires), the centre of its strongest band from 30 to 400 Hz, and the
+    # 30-400 Hz ring read earlier (``tom_early_ring_start_s``..``tom_early_ring_end_s``).
     low_rings: np.ndarray | None = None
     wire_shares: np.ndarray | None = None
     low_pitches_hz: np.ndarray | None = None
+    early_low_rings: np.ndarray | None = None
 
     def ride_like(self, settings: DrumSettings) -> np.ndarray:
         """Which candidates ring as a ride does (all of them when the band rings are unknown)."""
@@ -312,17 +314,26 @@ class Candidates:
                                        settings: DrumSettings) -> np.ndarray:
         """Kept kick and snare hits whose head rings on well past the median of the recording's kept hits of
         their group, without a snare's wires, are toms (``tom_*`` in DrumSettings): for each candidate, the
-        tom whose pitch is nearest the hit's strongest low band, or -1 where it is not such a hit."""
+        tom whose pitch is nearest the hit's strongest low band, or -1 where it is not such a hit. A hit of
+        a ``tom_early_ring_from`` group that another kept stroke follows within its low ring's span is
+        read at its early low ring instead, since that stroke sounds in the span."""
         window = int(round(settings.mask_window_s * FRAME_RATE))
         toms = np.sort(self.frames[kept & (groups == "tom")])
         lone = ~_any_near(self.frames, toms, window)
+        struck = np.sort(self.frames[kept & np.isin(groups, ("kick", "snare", "tom"))])
+        followed = _any_near(self.frames, struck, -int(round(settings.tom_followed_from_s * FRAME_RATE)),
+                             int(round(settings.ride_ring_end_s * FRAME_RATE)))
         toms_heard = np.full(len(self.frames), -1, dtype=np.int64)
         for group in settings.toms_from:
             mine = kept & (groups == group)
             if mine.sum() < 3:
                 continue
             limit = np.median(self.low_rings[mine]) + settings.tom_low_ring_margin
-            heard = mine & lone & (self.low_rings > limit) & (self.wire_shares < settings.tom_wire_share_cap)
+            rings_on = self.low_rings > limit
+            if group in settings.tom_early_ring_from and self.early_low_rings is not None:
+                early_limit = np.median(self.early_low_rings[mine]) + settings.tom_early_ring_margin
+                rings_on = np.where(followed, self.early_low_rings > early_limit, rings_on)
+            heard = mine & lone & rings_on & (self.wire_shares < settings.tom_wire_share_cap)
             distance = np.abs(np.log(np.maximum(self.low_pitches_hz[heard], 1.0))[:, None] - _LOG_TOM_PITCHES[None, :])
             toms_heard[heard] = _TOMS[distance.argmin(axis=1)]
         return toms_heard
@@ -403,6 +414,10 @@ class OnsetPicker:
         self._low_rings: list[np.ndarray] = []
         self._wire_shares: list[np.ndarray] = []
         self._low_pitches: list[np.ndarray] = []
+        self._early_low_rings: list[np.ndarray] = []
+        self.early_from = int(round(settings.tom_early_ring_start_s * FRAME_RATE))
+        self.early_to = max(self.early_from, int(round(settings.tom_early_ring_end_s * FRAME_RATE)))
+        self.lookahead = max(self.lookahead, self.early_to)
 
     def add(self, activations: np.ndarray, spectrum: np.ndarray | None = None) -> None:
         """Feed the next chunk's activations and, for the ride's band rings, the same frames' spectrogram
@@ -458,6 +473,7 @@ class OnsetPicker:
                 for found, level in zip((self._mid_rings, self._high_rings, self._low_rings),
                                         (self.bands[0], self.bands[1], low), strict=True):
                     found.append(self._band_rings_at(level, indices))
+                self._early_low_rings.append(self._band_rings_at(low, indices, self.early_from, self.early_to))
                 spans = indices[:, None] + np.arange(_PEAK_SPAN)[None, :]
                 wires = self.bands[0][spans].max(axis=1) / np.maximum(low[spans].max(axis=1), 1e-12)
                 self._wire_shares.append(wires.astype(np.float32))
@@ -494,10 +510,14 @@ class OnsetPicker:
         later = activation[indices[:, None] + np.arange(self.sustain_from, self.sustain_to + 1)[None, :]].mean(axis=1)
         return (later / np.maximum(peak, 1e-12)).astype(np.float32)
 
-    def _band_rings_at(self, level: np.ndarray, indices: np.ndarray) -> np.ndarray:
-        """Each onset's lowest band level ``ride_ring_start_s``..``ride_ring_end_s`` on, over its peak."""
+    def _band_rings_at(self, level: np.ndarray, indices: np.ndarray, start: int | None = None,
+                       end: int | None = None) -> np.ndarray:
+        """Each onset's lowest band level from ``start`` to ``end`` frames on (``ride_ring_start_s``..
+        ``ride_ring_end_s`` unless given), over its peak."""
+        start = self.ride_from if start is None else start
+        end = self.ride_to if end is None else end
         peak = level[indices[:, None] + np.arange(_PEAK_SPAN)[None, :]].max(axis=1)
-        later = level[indices[:, None] + np.arange(self.ride_from, self.ride_to + 1)[None, :]].min(axis=1)
+        later = level[indices[:, None] + np.arange(start, end + 1)[None, :]].min(axis=1)
         return (later / np.maximum(peak, 1e-12)).astype(np.float32)
 
     def _candidates(self) -> Candidates:
@@ -516,6 +536,6 @@ class OnsetPicker:
         groups = np.array([GROUPS.index(piece.group) for piece in KIT])[pieces]
         band_rings = [np.concatenate(rings)[order] if self.bands is not None else None
                       for rings in (self._mid_rings, self._high_rings, self._low_rings, self._wire_shares,
-                                    self._low_pitches)]
+                                    self._low_pitches, self._early_low_rings)]
         return Candidates(frames, pieces, (np.concatenate(self._strengths)[order] / references[groups]).astype(np.float32),
                           np.concatenate(self._rings)[order], np.concatenate(self._sustains)[order], *band_rings)
