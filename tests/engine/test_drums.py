@@ -531,7 +531,7 @@ def at(seconds: float) -> int:
     return int(round(seconds * FRAME_RATE))
 
 
-def test_a_weak_tom_onset_just_after_a_tom_stroke_is_its_echo():
+def test_a_tom_onset_just_after_a_tom_stroke_is_its_echo():
     # As a tom's head rings, the tom templates can answer with a second, weaker onset tens of milliseconds
     # after the stroke, often on another tom. Within tom_echo_s of the tom hit before it and under
     # tom_echo_ratio of its strength, it is dropped; a stroke as strong (a fast double) or later is kept.
@@ -539,15 +539,22 @@ def test_a_weak_tom_onset_just_after_a_tom_stroke_is_its_echo():
     high, mid = KIT.index(HIGH_TOM), KIT.index(MID_TOM)
     soon = settings.tom_echo_s * 2 / 3
     weak, strong = settings.tom_echo_ratio * 0.5 * 0.6, settings.tom_echo_ratio * 1.2 * 0.6  # of a 0.6 stroke
-    onsets = [(at(1.0), high, 0.6), (at(1.0 + soon), mid, weak),      # the echo: dropped
-              (at(2.0), high, 0.6), (at(2.0 + soon), mid, strong),    # a fast double stroke: kept
-              (at(3.0), high, 0.6), (at(3.0 + settings.tom_echo_s * 2), mid, weak)]  # later: kept
-    frame, piece, strength = (np.array(column) for column in zip(*onsets, strict=True))
+    # A stroke whose sound is still building (a stick's click before the head's body) is followed by a
+    # stronger onset of the same stroke: that one goes too, whatever its strength.
+    decaying, building = 0.3, settings.tom_echo_building + 0.1
+    #          frame piece strength sustain
+    onsets = [(at(1.0), high, 0.6, decaying), (at(1.0 + soon), mid, weak, decaying),    # the echo: dropped
+              (at(2.0), high, 0.6, decaying), (at(2.0 + soon), mid, strong, decaying),  # a fast double: kept
+              (at(3.0), high, 0.6, decaying), (at(3.0 + settings.tom_echo_s * 2), mid, weak, decaying),  # kept
+              (at(4.0), high, 0.4, building), (at(4.0 + soon), mid, 0.6, decaying)]  # the body: dropped
+    frame, piece, strength, sustain = (np.array(column) for column in zip(*onsets, strict=True))
     candidates = Candidates(frames=frame, pieces=piece, strengths=strength, rings=np.zeros(len(onsets)),
-                            sustains=np.full(len(onsets), 0.3))
-    assert [hit.frame for hit in candidates.kept(settings)] == [frame[i] for i in (0, 2, 3, 4, 5)]
+                            sustains=sustain)
+    assert [hit.frame for hit in candidates.kept(settings)] == [frame[i] for i in (0, 2, 3, 4, 5, 6)]
     no_rule = settings.with_overrides({"tom_echo_s": "0"})
     assert [hit.frame for hit in candidates.kept(no_rule)] == list(frame)
+    strength_only = settings.with_overrides({"tom_echo_building": "99"})
+    assert [hit.frame for hit in candidates.kept(strength_only)] == [frame[i] for i in (0, 2, 3, 4, 5, 6, 7)]
 
 
 def test_a_snare_hit_a_tom_follows_in_a_fill_is_judged_by_its_early_low_ring():

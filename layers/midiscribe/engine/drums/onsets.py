@@ -264,14 +264,17 @@ class Candidates:
 
     def _tom_echoes(self, kept: np.ndarray, pieces: np.ndarray, settings: DrumSettings) -> np.ndarray:
         """Kept tom hits (those heard as kicks or snares included) that come within ``tom_echo_s`` after the
-        kept tom hit before them, under ``tom_echo_ratio`` of its strength, are its echo: dropped."""
+        kept tom hit before them, under ``tom_echo_ratio`` of its strength or whatever their strength when
+        that hit's sound is still building (its sustain at least ``tom_echo_building``), are its echo:
+        dropped."""
         toms = np.flatnonzero(kept & np.isin(pieces, _TOMS))
         if settings.tom_echo_s <= 0 or len(toms) < 2:
             return kept
         later, earlier = toms[1:], toms[:-1]
         gaps = self.frames[later] - self.frames[earlier]
         echoes = (gaps > 0) & (gaps <= int(round(settings.tom_echo_s * FRAME_RATE))) & (
-            self.strengths[later] < settings.tom_echo_ratio * self.strengths[earlier])
+            (self.strengths[later] < settings.tom_echo_ratio * self.strengths[earlier])
+            | (self.sustains[earlier] >= settings.tom_echo_building))
         kept = kept.copy()
         kept[later[echoes]] = False
         return kept
