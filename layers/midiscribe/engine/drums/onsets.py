@@ -28,7 +28,9 @@ than 30-400 Hz): a kick's click; nor a weak one with no head of its own, whose 3
 under a cymbal's share of 2-8 kHz: a ride's or a hat's stroke that the snare templates took. A weak
 snare or tom onset in the first half second of a crash's ring is the ring's own fluctuation: a real
 cymbal's modes beat as they decay; so is a weak hi-hat onset there that would be open, the crash's
-sizzle.
+sizzle. A tom onset that is gone at once (its sustain under ``minimum_sustain``) is a click or an attack
+that the tom templates took; and a tom onset soon after a kept tom hit is that stroke's echo when it is
+weaker, or when the stroke's sound was still building (a click before the head's body).
 
 Ride or closed hi-hat is read from how the onset rings in the spectrogram itself, 90-140 ms on (its
 *band rings*, 2-8 kHz and above 8 kHz; see ``DrumSettings``), not from the activations: the two sound
