@@ -9,6 +9,8 @@
     .venv/bin/python bench/drums.py --half tuning --hats-under-crashes   # a closed hi-hat with every crash
     .venv/bin/python bench/drums.py --half tuning --kit tr808       # another GM drum kit than Standard
     .venv/bin/python bench/drums.py --unseen-fonts      # four sound fonts outside the dev set
+    .venv/bin/python bench/drums.py --half tuning --all-sets    # every check set in one table (90 s)
+    .venv/bin/python bench/drums.py --half tuning --errors tom  # where the toms go wrong, and what is there
 
 The dev set is generated here: bench/drum_patterns.py writes the patterns (ten styles, four variants
 each: two for tuning, two held back), and each is rendered on channel 10 with three General MIDI sound
@@ -310,7 +312,7 @@ def tempo_figures(rows: list[tuple[str, float, float, np.ndarray, np.ndarray]]) 
     return "\n".join(lines)
 
 
-def evaluate(items: list[Item], settings, tempo_rows: list | None = None,
+def evaluate(items: list[Item], settings, tempo_rows: list | None = None, velocities_too: bool = True,
              ) -> tuple[dict[str, Counts], dict[str, dict[str, Counts]], float, float]:
     from midiscribe.engine.drums import transcribe_drums
     from midiscribe.engine.rhythm import rhythm_of_notes
@@ -338,7 +340,7 @@ def evaluate(items: list[Item], settings, tempo_rows: list | None = None,
             est = [note for note in result.notes if WRITTEN_CLASS.get(note.pitch) == name]
             for r, e in matched_pairs([t for t, _ in ref], [note.start_s for note in est]):
                 pairs.append((ref[r][1], est[e].velocity))
-    for name, pairs in velocities.items():
+    for name, pairs in velocities.items() if velocities_too else ():
         played, written = np.array(pairs, dtype=np.float64).T
         print(f"velocity {name}: Pearson r {np.corrcoef(played, written)[0, 1]:.2f} between the played and the "
               f"written velocity of {len(pairs)} matched hits")
@@ -447,6 +449,70 @@ def sweep(items: list[Item], settings) -> dict[str, str]:
     return chosen_settings
 
 
+# Every check set, as ``--all-sets`` runs them: (label, take variant, kit, the unseen fonts instead of the dev set's).
+CHECK_SETS = (("Standard (the dev set)", "standard", "standard", False),
+              ("medium snares", "medium-snares", "standard", False),
+              ("a ghost note a 16th after each accent", "ghosts-after", "standard", False),
+              ("a closed hat with each crash", "hats-under-crashes", "standard", False),
+              *((f"{kit} kit", "standard", kit, False) for kit in KITS if kit != "standard"),
+              ("unseen fonts", "standard", "standard", True))
+
+
+def all_sets(patterns: list[drum_patterns.Pattern], settings) -> str:
+    """One table of every check set's F1 (the unseen fonts one row each), for choosing settings on all
+    of them at once and for the README's tables."""
+    rows = {}
+    for label, variant, kit, unseen in CHECK_SETS:
+        if unseen:
+            ensure_fluidsynth(UNSEEN_FONTS, UNSEEN_FONT_PACKAGES)
+        say(f"scoring {label}")
+        items = ensure_rendered(patterns, variant, kit, UNSEEN_FONTS if unseen else SOUND_FONTS)
+        totals, per_font, _, _ = evaluate(items, settings, velocities_too=False)
+        rows.update({font: counts for font, counts in per_font.items()} if unseen else {label: totals})
+    return table(rows)
+
+
+def errors(items: list[Item], settings, name: str, examples: int = 3) -> str:
+    """Where the transcription of class ``name`` goes wrong: onsets written where none of that class was
+    played within TOLERANCE_S (by what was played there), and played onsets that got no note of the class
+    (by what was written there, and what was played with them), counted per sound font, with the median
+    velocity and the first few times, to look at with ``drum_candidates``."""
+    from midiscribe.engine.drums import transcribe_drums
+
+    groups: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+    for item in items:
+        reference = json.loads(item.reference.read_text())["onsets"]
+        notes = transcribe_drums(item.wav, settings=settings).notes
+        played = [(t, key, velocity) for t, key, velocity in reference if drum_patterns.KEY_CLASS[key] == name]
+        written = [note for note in notes if WRITTEN_CLASS.get(note.pitch) == name]
+        pairs = matched_pairs([t for t, _, _ in played], [note.start_s for note in written])
+        found, right = {r for r, _ in pairs}, {e for _, e in pairs}
+        for e, note in enumerate(written):
+            if e not in right:
+                near = sorted((abs(t - note.start_s), drum_patterns.KEY_CLASS[key]) for t, key, _ in reference
+                              if abs(t - note.start_s) <= TOLERANCE_S)
+                what = f"at a played {near[0][1]}" if near else "where nothing was played"
+                groups.setdefault(("false", item.font, what), []).append(
+                    (note.velocity, f"{item.pattern.name}@{note.start_s:.3f}"))
+        for r, (t, _, velocity) in enumerate(played):
+            if r not in found:
+                near = sorted((abs(note.start_s - t), WRITTEN_CLASS.get(note.pitch, str(note.pitch))) for note in notes
+                              if abs(note.start_s - t) <= TOLERANCE_S)
+                with_ = sorted({drum_patterns.KEY_CLASS[k] for s, k, _ in reference
+                                if abs(s - t) < 0.02 and drum_patterns.KEY_CLASS[k] != name}) or ["nothing"]
+                what = f"{'written as ' + near[0][1] if near else 'nothing written'}, played with {'+'.join(with_)}"
+                groups.setdefault(("missed", item.font, what), []).append((velocity, f"{item.pattern.name}@{t:.3f}"))
+    lines = []
+    for kind in ("false", "missed"):
+        mine = sorted(((key, found) for key, found in groups.items() if key[0] == kind), key=lambda kv: -len(kv[1]))
+        lines.append(f"{kind} {name}: {sum(len(found) for _, found in mine)}"
+                     + ("" if kind == "false" else " (velocity: the played one)"))
+        for (_, font, what), found in mine:
+            lines.append(f"  {len(found):4d}  {font:13s} {what}; velocity {int(np.median([v for v, _ in found]))}; "
+                         + ", ".join(where for _, where in found[:examples]))
+    return "\n".join(lines)
+
+
 def table(rows: dict[str, dict[str, Counts]]) -> str:
     lines = ["| set | " + " | ".join(SCORED) + " |", "|---" * (len(SCORED) + 1) + "|"]
     for label, counts in rows.items():
@@ -480,6 +546,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="render with this GM drum kit instead of the Standard one, a separate check set")
     parser.add_argument("--unseen-fonts", action="store_true",
                         help="render with four other sound fonts (UNSEEN_FONTS: three never tuned on), a separate check set")
+    parser.add_argument("--all-sets", action="store_true",
+                        help="score every check set (the variants, the other kits, the unseen fonts) into one table")
+    parser.add_argument("--errors", choices=("kick", "snare", "hihat", "tom", "crash", "ride"), metavar="CLASS",
+                        help="list where this class goes wrong on the chosen set: false onsets by what was played "
+                             "there, missed ones by what was written")
     parser.add_argument("--sweep", action="store_true",
                         help="print each group's best onset threshold on the chosen half (use on the tuning half)")
     args = parser.parse_args(argv)
@@ -496,8 +567,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--unseen-fonts plays each font's Standard kit (the AVL fonts have only one): leave out --kit")
         ensure_fluidsynth(UNSEEN_FONTS, UNSEEN_FONT_PACKAGES)
         fonts = UNSEEN_FONTS
-    items = ensure_rendered(patterns, variant, args.kit, fonts)
     settings = parse_settings(args.overrides)
+    if args.all_sets:
+        print(f"Drum onset F1 ({TOLERANCE_S * 1000:.0f} ms) on the {args.half} half of every check set:")
+        print(all_sets(patterns, settings))
+        if args.overrides:
+            print("settings:", " ".join(args.overrides))
+        return 0
+    items = ensure_rendered(patterns, variant, args.kit, fonts)
+    if args.errors:
+        print(errors(items, settings, args.errors))
+        return 0
     if args.sweep:
         print(f"Best thresholds on the {args.half} half:")
         best = sweep(items, settings)
