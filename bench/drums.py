@@ -554,6 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", action="store_true",
                         help="print each group's best onset threshold on the chosen half (use on the tuning half)")
     args = parser.parse_args(argv)
+    if args.all_sets and (args.medium_snares or args.ghosts_after or args.hats_under_crashes or args.kit != "standard"
+                          or args.unseen_fonts or args.sweep or args.errors):
+        parser.error("--all-sets scores every check set itself: leave out the set flags, --sweep and --errors")
     ensure_fluidsynth()
     tuning, held_back = drum_patterns.split(drum_patterns.all_patterns(VARIANTS))
     patterns = {"held-back": held_back, "tuning": tuning, "both": tuning + held_back}[args.half]
