@@ -255,15 +255,15 @@ class DrumSettings:
     # 81-83 ms apart); without the strength condition it gains less and costs the Black Pearl 0.004.
     tom_echo_s: float = 0.06
     tom_echo_ratio: float = 0.75
-    # A tom struck in two stages, a stick's click and then the head's body, stronger, about 50 ms later
-    # (TimGM6mb's toms), gives two onsets whose second is not weaker. The first's sound is still building
-    # then: its sustain (see minimum_sustain) was 0.98-1.67 at the three such strokes looked at, where a tom
-    # hit's is about 0.7. So a kept tom hit within tom_echo_s after one whose sustain reaches
-    # tom_echo_building is dropped whatever its strength. Tuning halves, tom F1 (with the early low ring
-    # above): standard 0.848 -> 0.858 (TimGM6mb 0.798 -> 0.828, MuseScore 0.855 -> 0.849), medium snares
-    # 0.834 -> 0.843, ghosts-after 0.851 -> 0.862, Jazz 0.785 -> 0.795, csound 0.673 -> 0.679, Black Pearl
-    # 0.816 -> 0.819, Power 0.753 -> 0.750. 0.8-1.0 give the same on the standard set within 0.001; 0.7
-    # costs the Black Pearl 0.013.
+    # A tom struck in two stages, a stick's click and then the head's body about 50 ms later (TimGM6mb's
+    # toms), gives two onsets whose second is stronger or not much weaker (over tom_echo_ratio of the
+    # first). The first's sound is still building then: its sustain (see minimum_sustain) was 0.98-1.67 at
+    # the three such strokes looked at, where a tom hit's is about 0.7. So a kept tom hit within tom_echo_s
+    # after one whose sustain reaches tom_echo_building is dropped whatever its strength. Tuning halves, tom
+    # F1 (with the early low ring above): standard 0.848 -> 0.858 (TimGM6mb 0.798 -> 0.828, MuseScore 0.855
+    # -> 0.849), medium snares 0.834 -> 0.843, ghosts-after 0.851 -> 0.862, Jazz 0.785 -> 0.795, csound
+    # 0.673 -> 0.679, Black Pearl 0.816 -> 0.819, Power 0.753 -> 0.750. 0.8-1.0 give the same on the
+    # standard set within 0.001; 0.7 costs the Black Pearl 0.013.
     tom_echo_building: float = 0.9
     onset_offset_s: float = -0.010  # added to every onset time: the peaks come about 10 ms after the hits
     note_length_s: float = 0.1  # a drum note's written length (shortened before the next hit of its key)
