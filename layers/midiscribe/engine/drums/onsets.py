@@ -325,9 +325,11 @@ class Candidates:
         window = int(round(settings.mask_window_s * FRAME_RATE))
         toms = np.sort(self.frames[kept & (groups == "tom")])
         lone = ~_any_near(self.frames, toms, window)
-        struck = np.sort(self.frames[kept & np.isin(groups, ("kick", "snare", "tom"))])
-        followed = _any_near(self.frames, struck, -int(round(settings.tom_followed_from_s * FRAME_RATE)),
-                             int(round(settings.ride_ring_end_s * FRAME_RATE)))
+        followed = None  # whether a kept stroke sounds in each candidate's low ring span (for the early rings)
+        if self.early_low_rings is not None and settings.tom_early_ring_from:
+            struck = np.sort(self.frames[kept & np.isin(groups, ("kick", "snare", "tom"))])
+            followed = _any_near(self.frames, struck, -int(round(settings.tom_followed_from_s * FRAME_RATE)),
+                                 int(round(settings.ride_ring_end_s * FRAME_RATE)))
         toms_heard = np.full(len(self.frames), -1, dtype=np.int64)
         for group in settings.toms_from:
             mine = kept & (groups == group)
@@ -335,7 +337,7 @@ class Candidates:
                 continue
             limit = np.median(self.low_rings[mine]) + settings.tom_low_ring_margin
             rings_on = self.low_rings > limit
-            if group in settings.tom_early_ring_from and self.early_low_rings is not None:
+            if followed is not None and group in settings.tom_early_ring_from:
                 early_limit = np.median(self.early_low_rings[mine]) + settings.tom_early_ring_margin
                 rings_on = np.where(followed, self.early_low_rings > early_limit, rings_on)
             heard = mine & lone & rings_on & (self.wire_shares < settings.tom_wire_share_cap)
