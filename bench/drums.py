@@ -3,7 +3,7 @@
     .venv/bin/python bench/drums.py                     # the held-back half (the figures the README quotes)
     .venv/bin/python bench/drums.py --half tuning       # the half settings are chosen on
     .venv/bin/python bench/drums.py --set threshold.kick=0.2 --half tuning   # try a setting
-    .venv/bin/python bench/drums.py --tempo             # also the tempo and beats tracked from the drum notes
+    .venv/bin/python bench/drums.py --tempo             # also the tempo, beats and bars tracked from the drum notes
     .venv/bin/python bench/drums.py --half tuning --medium-snares   # half the snares at 55 % velocity
     .venv/bin/python bench/drums.py --half tuning --ghosts-after    # a ghost note a 16th after each accent
     .venv/bin/python bench/drums.py --half tuning --hats-under-crashes   # a closed hi-hat with every crash
@@ -296,19 +296,32 @@ def true_beats(pattern: drum_patterns.Pattern, reference: dict) -> tuple[float, 
     return 60.0 / period, DRUM_LEAD_IN_S + period * np.arange(int((last - DRUM_LEAD_IN_S) / period + 1e-6) + 1)
 
 
-def tempo_figures(rows: list[tuple[str, float, float, np.ndarray, np.ndarray]]) -> str:
-    """Acc1, Acc2 and beat F (mir_eval, 70 ms, first 5 s skipped) of the rhythm tracked from the drum notes."""
+def true_downbeats(pattern: drum_patterns.Pattern, reference: dict) -> tuple[np.ndarray, int]:
+    """(the bars' first beats, the notated beats per bar): every pattern plays whole bars from its lead-in."""
+    _, _, quarters_per_bar = drum_patterns.STYLES[pattern.style]
+    bar_s = 60.0 / reference["tempo_bpm"] * quarters_per_bar
+    last = max(t for t, _, _ in reference["onsets"])
+    downbeats = DRUM_LEAD_IN_S + bar_s * np.arange(int((last - DRUM_LEAD_IN_S) / bar_s + 1e-6) + 1)
+    return downbeats, 2 if quarters_per_bar == 3.0 else int(quarters_per_bar)
+
+
+def tempo_figures(rows: list[tuple]) -> str:
+    """Acc1, Acc2 and beat F (mir_eval, 70 ms, first 5 s skipped) of the rhythm tracked from the drum notes,
+    its downbeat F (70 ms) and how many files get the written bar's length in beats (4, or 6/8's 2; a
+    shuffle written 12/8 has the 4 of its 4/4)."""
     sys.path.insert(0, str(BENCH))
-    from tempo import ACC2_LEVELS, beat_f, ensure_bench_packages, tempo_right
+    from tempo import ACC2_LEVELS, beat_f, downbeat_f, ensure_bench_packages, tempo_right
 
     ensure_bench_packages()
-    lines = ["| style | files | Acc1 | Acc2 | beat F |", "|---|---|---|---|---|"]
-    scored = [(style, tempo_right(ours, truth), tempo_right(ours, truth, ACC2_LEVELS), beat_f(beats, found))
-              for style, truth, ours, beats, found in rows]
+    lines = ["| style | files | Acc1 | Acc2 | beat F | downbeat F | bar length |", "|---|---|---|---|---|---|---|"]
+    scored = [(style, tempo_right(ours, truth), tempo_right(ours, truth, ACC2_LEVELS), beat_f(beats, found),
+               downbeat_f(downbeats, found_downbeats), bar_beats == found_bar_beats)
+              for style, truth, ours, beats, found, downbeats, found_downbeats, bar_beats, found_bar_beats in rows]
     for style in [*dict.fromkeys(row[0] for row in scored), None]:
         mine = [row for row in scored if style is None or row[0] == style]
         lines.append(f"| {style or 'all'} | {len(mine)} | {np.mean([r[1] for r in mine]):.0%} | "
-                     f"{np.mean([r[2] for r in mine]):.0%} | {np.mean([r[3] for r in mine]):.3f} |")
+                     f"{np.mean([r[2] for r in mine]):.0%} | {np.mean([r[3] for r in mine]):.3f} | "
+                     f"{np.mean([r[4] for r in mine]):.3f} | {sum(r[5] for r in mine)}/{len(mine)} |")
     return "\n".join(lines)
 
 
@@ -328,10 +341,14 @@ def evaluate(items: list[Item], settings, tempo_rows: list | None = None, veloci
         wall_s += time.perf_counter() - began
         audio_s += result.duration_s
         if tempo_rows is not None:
-            truth, beats = true_beats(item.pattern, json.loads(item.reference.read_text()))
+            played = json.loads(item.reference.read_text())
+            truth, beats = true_beats(item.pattern, played)
+            downbeats, bar_beats = true_downbeats(item.pattern, played)
             rhythm = rhythm_of_notes(result.notes, result.duration_s, drum=[True] * len(result.notes))
             tempo_rows.append((item.pattern.style, truth, rhythm.tempo_bpm if rhythm else float("nan"), beats,
-                               np.asarray(rhythm.beats if rhythm else ())))
+                               np.asarray(rhythm.beats if rhythm else ()), downbeats,
+                               np.asarray(rhythm.downbeats if rhythm else ()), bar_beats,
+                               rhythm.beats_per_bar if rhythm else 0))
         for name, counts in score(reference, result.notes).items():
             totals[name].add(counts)
             per_font[item.font][name].add(counts)
@@ -534,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
                              "e.g. ride_masked_by=kick,snare), for tuning")
     parser.add_argument("--style", action="append", default=[], help="only these styles (diagnosis, not scoring)")
     parser.add_argument("--tempo", action="store_true",
-                        help="also score the tempo and beats tracked from the transcribed drum notes")
+                        help="also score the tempo, beats and bars tracked from the transcribed drum notes")
     variants = parser.add_mutually_exclusive_group()
     variants.add_argument("--medium-snares", action="store_true",
                           help="the patterns with every second snare hit (not ghost notes) at 55 %% velocity, a separate check set")
@@ -596,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table({**{font: counts for font, counts in per_font.items()}, "all": totals}))
     print(detail(totals))
     if tempo_rows:
-        print(f"\nTempo and beats tracked from the drum notes on the {args.half} half:")
+        print(f"\nTempo, beats and bars tracked from the drum notes on the {args.half} half:")
         print(tempo_figures(tempo_rows))
     if args.overrides:
         print("settings:", " ".join(args.overrides))

@@ -31,7 +31,7 @@ model transcribes it instead of the piano model (the issue's "piano or keys"); e
 
 With ``--tempo`` it scores only the rhythm of each piece's four stems transcribed together (tracked from
 all the stems' notes, drum hits read as drums): tempo within 4 % of the piece's and mir_eval's beat
-F-measure against its quarter notes.
+F-measure against its quarter notes, the time signature and the downbeat F-measure against its 4/4 bars.
 
     .venv/bin/python bench/stems.py --tempo --seconds 30 --seeds 21 22 23 24 25 26
 
@@ -279,10 +279,10 @@ def main_tempo(args: argparse.Namespace) -> int:
     from tempo import ensure_bench_packages
 
     ensure_bench_packages()
-    from tempo import beat_f
+    from tempo import beat_f, downbeat_f
 
-    print("| piece | tempo | found | within 4 % | beat F |\n|---|---|---|---|---|")
-    rights, scores = [], []
+    print("| piece | tempo | found | within 4 % | beat F | time signature | downbeat F |\n|---|---|---|---|---|---|---|")
+    rights, scores, downbeat_scores = [], [], []
     for seed in args.seeds:
         stems = rendered_stems(args.seconds, seed, args.keys)
         score = pieces.band(np.random.default_rng(seed), args.seconds)
@@ -292,9 +292,11 @@ def main_tempo(args: argparse.Namespace) -> int:
         found = rhythm.tempo_bpm if rhythm else float("nan")
         rights.append(abs(found / score.tempo_bpm - 1) <= 0.04)
         scores.append(beat_f(beats, np.asarray(rhythm.beats if rhythm else ())))
+        downbeat_scores.append(downbeat_f(beats[::4], np.asarray(rhythm.downbeats if rhythm else ())))
+        signature = "{}/{}".format(*rhythm.time_signature) if rhythm else "-"
         print(f"| band-{args.seconds}s-{seed} | {score.tempo_bpm:.0f} | {found:.1f} | {'yes' if rights[-1] else 'no'} | "
-              f"{scores[-1]:.3f} |")
-    print(f"| all {len(rights)} | | | {np.mean(rights):.0%} | {np.mean(scores):.3f} |")
+              f"{scores[-1]:.3f} | {signature} | {downbeat_scores[-1]:.3f} |")
+    print(f"| all {len(rights)} | | | {np.mean(rights):.0%} | {np.mean(scores):.3f} | | {np.mean(downbeat_scores):.3f} |")
     return 0
 
 
