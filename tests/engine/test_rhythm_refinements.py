@@ -332,3 +332,53 @@ def test_the_key_is_heard_in_the_pitched_notes_never_in_drum_keys():
     alone = rhythm_of_notes(pitched, duration_s)
     together = rhythm_of_notes(hits + pitched, duration_s, drum=[True] * len(hits) + [False] * len(pitched))
     assert alone.key is not None and together.key == alone.key
+
+
+def drum_bars(bpm: float, bars: int, kicks: tuple[int, ...], crash_every: int) -> tuple[np.ndarray, list[NoteEvent]]:
+    """The bar starts and the hits of a 4/4 groove from 0.5 s: the kick on ``kicks`` (beats of the bar),
+    the snare on 2 and 4, a closed hi-hat on every eighth, and a crash with the kick on the first beat of
+    every ``crash_every``-th bar, as a drummer marks a phrase's start."""
+    beat_s = 60.0 / bpm
+    starts = 0.5 + np.arange(bars + 1) * 4 * beat_s
+    hits = []
+    for bar, start in enumerate(starts[:-1]):
+        for beat in range(4):
+            t = start + beat * beat_s
+            if beat in kicks:
+                hits.append(NoteEvent(t, t + 0.1, 36, 100 / 127))
+            if beat in (1, 3):
+                hits.append(NoteEvent(t, t + 0.1, 38, 105 / 127))
+            hits += [NoteEvent(t + half * beat_s / 2, t + half * beat_s / 2 + 0.1, 42, 80 / 127) for half in (0, 1)]
+        if bar % crash_every == 0:
+            hits.append(NoteEvent(start, start + 0.1, 49, 110 / 127))
+    return starts, sorted(hits, key=lambda hit: hit.start_s)
+
+
+@pytest.mark.parametrize(("style", "kicks"), [("rock", (0, 2)), ("four on the floor", (0, 1, 2, 3))])
+def test_a_drum_grooves_bars_start_on_its_kick_and_crashes(style, kicks):
+    # Read as pitches, the kick, snare and hi-hat keys (36, 38, 42) were all "bass" and their pitch classes
+    # "chords", and the crash counted no more than a hi-hat: a rock groove came out in 2/4 and four on the
+    # floor in 2/4 or 3/4, its downbeats on the snare (bench/drums.py --tempo: downbeat F 0.50 on the
+    # tuning half). Its kick is its bass and its crashes mark the ones.
+    starts, hits = drum_bars(110.0, 16, kicks, crash_every=4)
+    rhythm = rhythm_of_notes(hits, starts[-1] + 1.0, drum=[True] * len(hits))
+    assert rhythm.time_signature == (4, 4), style
+    downbeats = np.array(rhythm.downbeats)
+    assert len(downbeats) >= 15
+    assert np.max(np.min(np.abs(downbeats[:, None] - starts[None, :-1]), axis=1)) < 0.03, style
+
+
+def test_the_chord_changes_a_bar_is_read_from_are_the_pitched_notes_not_drum_keys():
+    from midiscribe.engine.metre import MARK_WEIGHTS, beat_marks
+
+    beat_s = 0.5
+    beat_times = 0.5 + np.arange(33) * beat_s
+    chords = [NoteEvent(0.5 + bar * 4 * beat_s, 0.5 + (bar + 1) * 4 * beat_s, pitch, 0.4)
+              for bar, root in enumerate([60, 65, 67, 60] * 2) for pitch in (root, root + 4, root + 7)]
+    starts, hits = drum_bars(120.0, 8, (0, 2), crash_every=2)
+    both = NoteArrays.of(chords + hits)
+    pitched = np.array([True] * len(chords) + [False] * len(hits))
+    harmony = list(MARK_WEIGHTS).index("harmony")
+    alone = beat_marks(beat_times, NoteArrays.of(chords))[harmony]
+    assert np.allclose(beat_marks(beat_times, both, pitched)[harmony], alone)
+    assert not np.allclose(beat_marks(beat_times, both)[harmony], alone)  # read as pitches, the hits are chords

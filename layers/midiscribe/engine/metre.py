@@ -8,9 +8,10 @@ ahead (its tempo curve already weighed every periodicity against a tempo prior),
 gains by how much more note weight its points carry than the points between them and by a prior
 over notated beat tempi, which moves a pulse tracked at half or double speed. Bars are then found
 at that level: music marks them with what happens at their start (a bass note, a change of chord, a
-long note, more notes at once), so for each bar length of 2, 3 or 4 beats and each phase the bar score is
-how much the would-be downbeats stand out from the other beats in those marks. Onsets on the
-beat's thirds rather than its half (and often enough) tell compound metre (6/8) from simple.
+long note, more notes at once; a drum kit, with its kick and a crash), so for each bar length of 2, 3 or 4
+beats and each phase the bar score is how much the would-be downbeats stand out from the other beats in
+those marks. Onsets on the beat's thirds rather than its half (and often enough) tell compound metre (6/8)
+from simple.
 
 Between the level and the bars the beat's phase is checked against the bass: a pulse follows the
 strongest onsets, and in an oom-pah (a march's bass on the beat, its chords on the off-beat) or a jig
@@ -34,12 +35,19 @@ BEAT_PRIOR_WIDTH_OCTAVES = 0.7
 PULSE_WEIGHT = 1.0
 SALIENCE_WEIGHT = 1.0
 PRIOR_WEIGHT = 1.0
-# Marks of a downbeat and their weights in the bar score.
-MARK_WEIGHTS = {"bass": 1.0, "harmony": 1.0, "length": 0.5, "accent": 0.5}
+# Marks of a downbeat and their weights in the bar score. Drum hits (``beat_marks``) mark it with the kick,
+# counted as bass, and with crashes, which drummers play on the one, after a fill and at a phrase's start;
+# a drum recording has no harmony, and its hits no written length or accent of their own. The crash's
+# weight was chosen on the drum dev set's tuning half (bench/drums.py --tempo: downbeat F 0.842 at 0.5,
+# 0.915 at 1.5, 0.947 at 2, 0.924 at 3); pitched notes never reach it.
+MARK_WEIGHTS = {"bass": 1.0, "harmony": 1.0, "length": 0.5, "accent": 0.5, "crash": 2.0}
 # A note belongs to a beat when it starts within this fraction of a beat period of it.
 ONSET_TOLERANCE = 0.2
 # Notes in the lowest quarter of the piece's pitches count as its bass.
 BASS_QUANTILE = 0.25
+# General MIDI keys of the drum hits that mark a downbeat: the bass drums, and crash cymbals 1 and 2.
+KICK_KEYS = (35, 36)
+CRASH_KEYS = (49, 57)
 # Time resolution of the running pitch-class integral the harmonic change is read from.
 CHROMA_RATE_HZ = 100.0
 # Bar lengths are scored relative to 2 beats: a longer bar must earn its place by this much.
@@ -83,6 +91,10 @@ class NoteArrays:
             pitches=np.array([note.pitch for note in notes], dtype=np.int64),
             amplitudes=np.array([note.amplitude for note in notes], dtype=np.float64),
         )
+
+    def only(self, chosen: np.ndarray) -> NoteArrays:
+        """The notes flagged in ``chosen``."""
+        return NoteArrays(self.starts[chosen], self.ends[chosen], self.pitches[chosen], self.amplitudes[chosen])
 
 
 @dataclass(frozen=True)
@@ -142,7 +154,7 @@ def on_the_bass(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None
     if len(beats) < 4 or not pitched.any():
         return beats
     bass = pitched & (notes.pitches <= np.quantile(notes.pitches[pitched], PHASE_BASS_QUANTILE))
-    low = NoteArrays(notes.starts[bass], notes.ends[bass], notes.pitches[bass], notes.amplitudes[bass])
+    low = notes.only(bass)
     period = float(np.median(np.diff(beats)))
     best, best_weight = beats, PHASE_BASS_MARGIN * float(onset_weight_at(beats, period, low, PHASE_TOLERANCE).mean())
     for shift in PHASE_SHIFTS:
@@ -159,21 +171,28 @@ def nearest_beat(beats: np.ndarray, times: np.ndarray) -> np.ndarray:
     return nearest - ((times - beats[nearest - 1]) < (beats[nearest] - times))
 
 
-def beat_marks(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
-    """(marks, beats) z-scored marks of a downbeat at each beat."""
+def beat_marks(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None) -> np.ndarray:
+    """(marks, beats) z-scored marks of a downbeat at each beat. ``pitched`` flags the notes that are
+    pitches (all of them when None); the others are drum hits on General MIDI keys, which mark a
+    downbeat with the kick (as bass) and the crash only (see MARK_WEIGHTS)."""
     count = len(beats)
     period = np.median(np.diff(beats))
+    pitched = np.ones(len(notes.pitches), dtype=bool) if pitched is None else np.asarray(pitched, dtype=bool)
     nearest = nearest_beat(beats, notes.starts)
     on_beat = np.abs(notes.starts - beats[nearest]) <= ONSET_TOLERANCE * period
-    index, amplitude = nearest[on_beat], notes.amplitudes[on_beat]
+    index, amplitude, keys = nearest[on_beat], notes.amplitudes[on_beat], notes.pitches[on_beat]
     lengths = np.minimum(notes.ends[on_beat] - notes.starts[on_beat], 4 * period) / period
-    bass_line = np.quantile(notes.pitches, BASS_QUANTILE) if len(notes.pitches) else 0
-    is_bass = notes.pitches[on_beat] <= bass_line
+    tuned = pitched[on_beat]
+    bass_line = np.quantile(notes.pitches[pitched], BASS_QUANTILE) if pitched.any() else -1
+    is_bass = np.where(tuned, keys <= bass_line, np.isin(keys, KICK_KEYS))
+    bass_lengths = np.where(tuned, np.minimum(lengths, 2.0), 1.0)
+    crash = ~tuned & np.isin(keys, CRASH_KEYS)
     marks = {
-        "accent": np.bincount(index, amplitude, count),
-        "bass": np.bincount(index[is_bass], amplitude[is_bass] * np.minimum(lengths[is_bass], 2.0), count),
-        "length": np.bincount(index, amplitude * lengths, count),
-        "harmony": harmonic_change(beats, notes),
+        "accent": np.bincount(index[tuned], amplitude[tuned], count),
+        "bass": np.bincount(index[is_bass], (amplitude * bass_lengths)[is_bass], count),
+        "length": np.bincount(index[tuned], (amplitude * lengths)[tuned], count),
+        "harmony": harmonic_change(beats, notes.only(pitched)) if pitched.any() else np.zeros(count),
+        "crash": np.bincount(index[crash], amplitude[crash], count),
     }
     rows = []
     for name, weight in MARK_WEIGHTS.items():
@@ -298,7 +317,7 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
         return Metre(beats=pulse, beats_per_bar=4, compound=False, first_downbeat=0)
     candidates = readings(pulse, pulse_division(pulse, notes))
     beats = on_the_bass(candidates[int(np.argmax(level_scores(level_evidence(candidates, notes))))], notes, pitched)
-    scores = bar_scores(beat_marks(beats, notes))
+    scores = bar_scores(beat_marks(beats, notes, pitched))
     if not scores:
         return Metre(beats=beats, beats_per_bar=4, compound=False, first_downbeat=0)
     (length, phase), _ = max(scores.items(), key=lambda item: item[1] - LONGER_BAR_MARGIN * (item[0][0] - 2))
