@@ -347,15 +347,17 @@ def test_a_multitrack_result_colours_each_track_and_names_it_in_the_legend(
     assert len({item["colour"] for item in items[:3]}) == 3  # a colour of its own for each track
     assert "3 tracks" in page.inner_text("[data-testid=result-summary]")
 
-    # A drum hit, clicked, says it is a drum key of the drums track.
+    # A drum hit, clicked, says which General MIDI drum it is, its key and its track.
     hit = page.evaluate("""async () => {
         const { roll } = await import('./explorer/app.js');
         const index = roll.notes.instrumentOf.findIndex((track) => roll.notes.instruments[track].isDrum);
-        return { index, box: roll.noteBox(index) };
+        return { index, box: roll.noteBox(index), key: roll.notes.pitches[index] };
     }""")
     frame = roll.bounding_box()
     page.mouse.click(frame["x"] + hit["box"]["x"] + 1, frame["y"] + hit["box"]["y"] + hit["box"]["height"] / 2)
     page.wait_for_function("() => document.querySelector('[data-testid=note-info]').textContent !== ''")
     info = page.inner_text("[data-testid=note-info]")
-    assert info.startswith("Drum key") and info.endswith("drums: Drums"), info
+    names = {36: "Bass Drum 1", 38: "Acoustic Snare", 41: "Low Floor Tom", 42: "Closed Hi-Hat", 45: "Low Tom",
+             46: "Open Hi-Hat", 48: "Hi-Mid Tom", 49: "Crash Cymbal 1", 51: "Ride Cymbal 1"}  # the keys it writes
+    assert info.startswith(f"{names[hit['key']]} (drum key {hit['key']}), velocity ") and info.endswith("drums: Drums"), info
 

@@ -4,7 +4,7 @@ import * as api from "./api.js";
 import { parseTranscription, SOFT_PEDAL, SUSTAIN_PEDAL } from "./notes.js";
 import { OptionsForm } from "./options.js";
 import { Player } from "./player.js";
-import { formatTime, instrumentColour, PianoRoll, pitchName } from "./roll.js";
+import { drumName, formatTime, instrumentColour, PianoRoll, pitchName } from "./roll.js";
 import { TaskList } from "./tasks.js";
 
 const POLL_INTERVAL_MS = 1000;
@@ -56,8 +56,8 @@ export const roll = new PianoRoll({
     const seconds = notes.ends[index] - notes.starts[index];
     player.playNote(notes.pitches[index], notes.velocities[index], seconds);
     const instrument = notes.instruments[notes.instrumentOf[index]];
-    const pitch = instrument.isDrum ? `Drum key ${notes.pitches[index]}`
-      : `${pitchName(notes.pitches[index])} (MIDI ${notes.pitches[index]})`;
+    const key = notes.pitches[index];
+    const pitch = instrument.isDrum ? `${drumName(key) ?? "Drum"} (drum key ${key})` : `${pitchName(key)} (MIDI ${key})`;
     $("note-info").textContent = `${pitch}, velocity ${notes.velocities[index]}, `
       + `${formatTime(notes.starts[index])}–${formatTime(notes.ends[index])}, ${trackName(instrument)}`;
   },

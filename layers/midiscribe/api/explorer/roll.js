@@ -21,8 +21,25 @@ const HUES = [212, 24, 145, 275, 350, 185, 45, 315];
 const BLACK_KEYS = new Set([1, 3, 6, 8, 10]);
 const NOTE_NAMES = ["C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B"];
 
+// General MIDI Level 1's percussion map (channel 10), keys 35-81.
+const GM_DRUMS = [
+  "Acoustic Bass Drum", "Bass Drum 1", "Side Stick", "Acoustic Snare", "Hand Clap", "Electric Snare",
+  "Low Floor Tom", "Closed Hi-Hat", "High Floor Tom", "Pedal Hi-Hat", "Low Tom", "Open Hi-Hat", "Low-Mid Tom",
+  "Hi-Mid Tom", "Crash Cymbal 1", "High Tom", "Ride Cymbal 1", "Chinese Cymbal", "Ride Bell", "Tambourine",
+  "Splash Cymbal", "Cowbell", "Crash Cymbal 2", "Vibraslap", "Ride Cymbal 2", "Hi Bongo", "Low Bongo",
+  "Mute Hi Conga", "Open Hi Conga", "Low Conga", "High Timbale", "Low Timbale", "High Agogo", "Low Agogo",
+  "Cabasa", "Maracas", "Short Whistle", "Long Whistle", "Short Guiro", "Long Guiro", "Claves",
+  "Hi Wood Block", "Low Wood Block", "Mute Cuica", "Open Cuica", "Mute Triangle", "Open Triangle",
+];
+const FIRST_GM_DRUM = 35;
+
 export function pitchName(pitch) {
   return `${NOTE_NAMES[pitch % 12]}${Math.floor(pitch / 12) - 1}`;
+}
+
+// A drum hit's General MIDI name ("Acoustic Snare"), or null for a key outside the percussion map.
+export function drumName(key) {
+  return GM_DRUMS[key - FIRST_GM_DRUM] ?? null;
 }
 
 export function formatTime(seconds) {
