@@ -382,3 +382,68 @@ def test_the_chord_changes_a_bar_is_read_from_are_the_pitched_notes_not_drum_key
     alone = beat_marks(beat_times, NoteArrays.of(chords))[harmony]
     assert np.allclose(beat_marks(beat_times, both, pitched)[harmony], alone)
     assert not np.allclose(beat_marks(beat_times, both)[harmony], alone)  # read as pitches, the hits are chords
+
+
+def funk_groove(bpm: float, bars: int) -> list[NoteEvent]:
+    """Sixteenth-note hi-hats, a syncopated kick, the snare on 2 and 4 with ghost notes on the sixteenths
+    around them, and a fill of loud snare sixteenths ending every fourth bar, from 0.5 s."""
+    beat_s = 60.0 / bpm
+    hits = []
+
+    def hit(beat: float, key: int, velocity: int) -> None:
+        t = 0.5 + beat * beat_s
+        hits.append(NoteEvent(t, t + 0.1, key, velocity / 127))
+
+    for bar in range(bars):
+        start = 4.0 * bar
+        fill = bar % 4 == 3
+        for sixteenth in range(12 if fill else 16):
+            if sixteenth not in (4, 12):
+                hit(start + sixteenth / 4, 42, 75 if sixteenth % 2 == 0 else 50)
+        for beat in (0.0, 0.75, 2.5):
+            hit(start + beat, 36, 100)
+        for beat in (1.0, 3.0) if not fill else (1.0,):
+            hit(start + beat, 38, 110)
+        for beat in (1.75, 2.25, 3.25, 3.75) if not fill else (1.75, 2.25):
+            hit(start + beat, 38, 32)
+        if fill:
+            for sixteenth in range(12, 16):
+                hit(start + sixteenth / 4, 38, 100)
+    return sorted(hits, key=lambda note: note.start_s)
+
+
+def test_a_groove_tracked_at_its_eighths_is_read_at_half_its_backbeat():
+    # The snare's loud strokes on 2 and 4 are two beats apart, more often than any other interval (the
+    # fills' sixteenths and the ghost notes aside). A funk groove at 107 BPM tracked at its eighths (215) was
+    # read there: the tracked pulse's bonus and the busy hi-hats outweighed its quarters.
+    from midiscribe.engine.metre import backbeat_interval
+
+    bpm = 107.0
+    hits = funk_groove(bpm, 16)
+    notes = NoteArrays.of(hits)
+    drums = np.zeros(len(hits), dtype=bool)
+    assert backbeat_interval(notes, drums) == pytest.approx(120.0 / bpm, rel=0.02)
+    eighths = 0.5 + np.arange(16 * 8 + 1) * 30.0 / bpm
+    found = find_metre(eighths, notes, drums)
+    assert 60.0 / np.median(np.diff(found.beats)) == pytest.approx(bpm, rel=0.02)
+    assert 60.0 / np.median(np.diff(find_metre(eighths, notes).beats)) == pytest.approx(2 * bpm, rel=0.02)  # as pitches
+
+
+def test_no_backbeat_is_read_where_the_snare_keeps_none():
+    from midiscribe.engine.metre import backbeat_interval
+
+    hits = funk_groove(107.0, 16)
+    drums = np.zeros(len(hits), dtype=bool)
+    # Pitched notes have no backbeat, whatever their pitches; nor do drum hits without a snare.
+    assert backbeat_interval(NoteArrays.of(hits), None) is None
+    assert backbeat_interval(NoteArrays.of(hits), np.ones(len(hits), dtype=bool)) is None
+    no_snare = [hit for hit in hits if hit.pitch != 38]
+    assert backbeat_interval(NoteArrays.of(no_snare), np.zeros(len(no_snare), dtype=bool)) is None
+    # A half-time groove's snare on 3, four beats (3.3 s at 72 BPM) apart: no backbeat.
+    half_time = [NoteEvent(0.5 + bar * 4 * 60 / 72 + 2 * 60 / 72, 0.6 + bar * 4 * 60 / 72 + 2 * 60 / 72, 38, 0.9)
+                 for bar in range(16)]
+    assert backbeat_interval(NoteArrays.of(half_time), np.zeros(16, dtype=bool)) is None
+    # Snare strokes at random times: no interval is common enough.
+    rng = np.random.default_rng(3)
+    scattered = [NoteEvent(t, t + 0.1, 38, 0.9) for t in np.sort(rng.uniform(0, 30, 40))]
+    assert backbeat_interval(NoteArrays.of(scattered), np.zeros(40, dtype=bool)) is None
