@@ -82,6 +82,12 @@ def test_banner_names_the_command_as_the_user_can_run_it(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     banner = serve.usage_banner("http://127.0.0.1:3000", "msk_x", "whsec_y", "bucket", "http://127.0.0.1:1", None)
     assert "MIDISCRIBE_API_KEY=msk_x .venv/bin/midiscribe submit song.wav" in banner
+    assert "MIDISCRIBE_API_URL" not in banner      # submit's default is this address
+
+    # On another port the example must say where the API is, or `submit` tries port 3000.
+    banner = serve.usage_banner("http://127.0.0.1:8080", "msk_x", "whsec_y", "bucket", "http://127.0.0.1:1", None)
+    assert ("  MIDISCRIBE_API_URL=http://127.0.0.1:8080 MIDISCRIBE_API_KEY=msk_x .venv/bin/midiscribe submit song.wav"
+            in banner)
 
     monkeypatch.setenv("PATH", str(script.parent))
     assert serve.cli_command() == "midiscribe"

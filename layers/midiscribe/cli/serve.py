@@ -68,8 +68,12 @@ def cli_command() -> str:
 
 def usage_banner(api_url: str, api_key: str, webhook_secret: str, bucket: str, endpoint: str,
                  data_dir: Path | None) -> str:
+    from ..client import API_URL_ENV, DEFAULT_API_URL
+
     key = shlex.quote(api_key)
     command = cli_command()
+    # `submit` talks to DEFAULT_API_URL unless told otherwise, so on another port the example says where.
+    url_env = "" if api_url == DEFAULT_API_URL else f"{API_URL_ENV}={shlex.quote(api_url)} "
     return f"""
 midiscribe is serving on {api_url}   (Swagger UI: {api_url}/swagger)
 Open {api_url}/explorer in a browser to transcribe a file and see its piano roll (paste the key below).
@@ -87,7 +91,7 @@ Transcribe a file with curl:
 
 or with the CLI (waits, then downloads the .mid, .wav, .csv and .json into out/):
 
-  MIDISCRIBE_API_KEY={key} {command} submit song.wav --wait -o out/
+  {url_env}MIDISCRIBE_API_KEY={key} {command} submit song.wav --wait -o out/
 
 or from Python:
 
