@@ -44,3 +44,15 @@ def test_download_refuses_only_the_files_it_is_told_to_keep(tmp_path, monkeypatc
     monkeypatch.setattr("midiscribe.client._open", unreachable)
     with pytest.raises(MidiscribeError, match="cannot download midi_file_path"):  # fetching began
         MidiscribeClient("http://127.0.0.1:9", "msk_test").download(finished("take"), tmp_path, keep=[tmp_path / "x"])
+
+
+@pytest.mark.parametrize("timeout", ["-1", "0", "nan"])
+def test_a_timeout_that_cannot_be_waited_is_refused_before_anything_is_sent(timeout, capsys, monkeypatch):
+    """--timeout -1 queued the task, then gave up on it at once ("still PROCESSING after -1 s")."""
+    def must_not_submit(*args, **kwargs):
+        raise AssertionError("submitted")
+    monkeypatch.setattr(MidiscribeClient, "submit_file", must_not_submit)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["take.wav", "--wait", "--timeout", timeout, "--api-key", "msk_test"])
+    assert exit_info.value.code == 2
+    assert f"argument --timeout: must be more than 0 (got {timeout})" in capsys.readouterr().err
