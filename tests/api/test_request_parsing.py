@@ -450,6 +450,24 @@ def test_multipart_stems_take_their_instrument_from_a_field_or_a_stems_entry() -
     assert request.options == {"onset_threshold": 0.4} and request.audio.file is None
 
 
+def test_a_stems_entry_names_its_part_ignoring_case_and_may_not_contradict_its_instrument_field() -> None:
+    """A part's instrument in two places used to be settled silently by the stems entry, and an entry
+    naming the part in another case ('lead' for stem.Lead) was refused as a stem without audio."""
+    wav = tiny_wav()
+    request = stems_request(*prepared(files={"stem.Lead": ("l.wav", wav)},
+                                      data={"stems": json.dumps([{"name": "lead", "instrument": "winds"}])}))
+    assert [(s.name, s.instrument) for s in request.stems] == [("Lead", "winds")]
+    request = stems_request(*prepared(files={"stem.lead": ("l.wav", wav)}, data={
+        "stem.lead.instrument": "winds", "stems": json.dumps([{"name": "lead", "instrument": "winds"}])}))
+    assert [(s.name, s.instrument) for s in request.stems] == [("lead", "winds")]
+    with pytest.raises(InvalidRequestError) as refused:
+        stems_request(*prepared(files={"stem.lead": ("l.wav", wav)}, data={
+            "stem.lead.instrument": "winds", "stems": json.dumps([{"name": "lead", "instrument": "organ"}])}))
+    assert refused.value.code == "INVALID_STEMS"
+    assert refused.value.message == ("Stem 'lead' is given two instruments: winds in stem.lead.instrument and "
+                                     "organ in stems. Give it once.")
+
+
 def test_form_stems_are_json_text() -> None:
     request = stems_request(*prepared(data={"stems": json.dumps([{"name": "bass", "audio_path": "uploads/k/u/b.wav"}])}))
     assert [(s.name, s.audio.key) for s in request.stems] == [("bass", "uploads/k/u/b.wav")]
