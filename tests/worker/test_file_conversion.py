@@ -101,3 +101,17 @@ def test_a_format_that_cannot_hold_the_channels_is_refused_in_our_words(tmp_path
     # No sample rate makes mp3 hold more than two channels: the way out is another format.
     assert "mp3 holds at most 2 channels" in caught.value.message and "target_sr" not in caught.value.message
     assert "ogg" in caught.value.message
+
+
+@pytest.mark.parametrize("spec", [ConvertSpec("flac"), ConvertSpec("wav", 44100), ConvertSpec("mp3", 22050)])
+def test_samples_that_are_not_numbers_are_converted_as_silence(tmp_path: Path, spec) -> None:
+    """A float WAV holding NaN and infinities: FLAC's encoder failed with a bare AssertionError, which
+    the worker took for a temporary error and retried until the queue gave up."""
+    samples = 0.3 * np.sin(2 * np.pi * 440 * np.arange(4410) / 22050)
+    samples[100:200], samples[300], samples[400] = np.nan, np.inf, -np.inf
+    path = tmp_path / "nan.wav"
+    soundfile.write(path, np.stack([samples, samples], axis=1), 22050, subtype="FLOAT")
+    out = tmp_path / f"out.{spec.target_format}"
+    assert convert_file(path, out, spec, max_duration_s=60) == pytest.approx(0.2)
+    data, _ = soundfile.read(out)
+    assert np.isfinite(data).all() and np.abs(data).max() > 0.1

@@ -75,7 +75,13 @@ def _blocks(audio: Any, resampler: Any, channels: int) -> Iterator[Any]:
     """The blocks to write: the decoder's, resampled when asked, then the resampler's last samples."""
     import numpy as np
 
+    from midiscribe.engine.audio import finite_copy
+
     for block in audio.source_blocks():
+        if not np.isfinite(block).all():
+            # NaN or ±inf samples (float WAVs hold them) become silence, as a transcription reads them:
+            # FLAC's encoder refused them with a bare AssertionError, and the resampler would spread them.
+            block = finite_copy(block)
         yield resampler.resample_chunk(block) if resampler is not None else block
     if resampler is not None:
         yield resampler.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
