@@ -115,3 +115,11 @@ def test_samples_that_are_not_numbers_are_converted_as_silence(tmp_path: Path, s
     assert convert_file(path, out, spec, max_duration_s=60) == pytest.approx(0.2)
     data, _ = soundfile.read(out)
     assert np.isfinite(data).all() and np.abs(data).max() > 0.1
+
+
+def test_a_sample_rate_mp3_cannot_hold_says_to_give_target_sr(tmp_path: Path) -> None:
+    path = tmp_path / "hires.wav"
+    soundfile.write(path, np.zeros((9600, 1)), 96000, subtype="PCM_16")
+    with pytest.raises(TaskInputError) as caught:
+        convert_file(path, tmp_path / "out.mp3", ConvertSpec("mp3"), max_duration_s=60)
+    assert caught.value.code == "UNSUPPORTED_CONVERSION" and "give target_sr" in caught.value.message

@@ -54,7 +54,8 @@ def convert_file(
             output = soundfile.SoundFile(destination, "w", samplerate=target_rate, channels=channels,
                                          format=_FORMATS[spec.target_format], subtype=subtype)
         except (soundfile.LibsndfileError, RuntimeError):
-            advice = spec.channel_problem(channels) or "choose wav or flac, or another target_sr."
+            advice = (spec.channel_problem(channels) or spec.rate_problem(rate)
+                      or "choose wav or flac, or another target_sr.")
             raise TaskInputError(
                 f"{spec.target_format} cannot hold {channels}-channel audio at {target_rate} Hz: {advice}",
                 "UNSUPPORTED_CONVERSION",
