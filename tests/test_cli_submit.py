@@ -56,3 +56,13 @@ def test_a_timeout_that_cannot_be_waited_is_refused_before_anything_is_sent(time
         run_cli(["take.wav", "--wait", "--timeout", timeout, "--api-key", "msk_test"])
     assert exit_info.value.code == 2
     assert f"argument --timeout: must be more than 0 (got {timeout})" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:3000", "ftp://127.0.0.1:3000"])
+def test_an_api_url_that_is_not_http_is_refused_in_words(url, tmp_path, capsys, monkeypatch):
+    """MIDISCRIBE_API_URL=notaurl ended in urllib's "unknown url type" ValueError traceback."""
+    recording = tmp_path / "take.wav"
+    recording.write_bytes(b"RIFF")
+    monkeypatch.setenv("MIDISCRIBE_API_URL", url)
+    assert run_cli([str(recording), "--api-key", "msk_test"]) == 1
+    assert f"The API URL {url!r} is not an http:// or https:// URL" in capsys.readouterr().err
