@@ -66,3 +66,10 @@ def test_an_api_url_that_is_not_http_is_refused_in_words(url, tmp_path, capsys, 
     monkeypatch.setenv("MIDISCRIBE_API_URL", url)
     assert run_cli([str(recording), "--api-key", "msk_test"]) == 1
     assert f"The API URL {url!r} is not an http:// or https:// URL" in capsys.readouterr().err
+
+
+def test_no_note_events_says_it_skips_the_json_too(capsys):
+    """save_note_events=false skips the notes JSON as well as the CSV; the help named only the CSV."""
+    with pytest.raises(SystemExit):
+        run_cli(["--help"])
+    assert "skip the note events (.csv and .json)" in " ".join(capsys.readouterr().out.split())

@@ -35,7 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("out"),
                         help="where --wait puts the outputs (default: ./out)")
     parser.add_argument("--no-sonify", action="store_true", help="skip the sonified .wav")
-    parser.add_argument("--no-note-events", action="store_true", help="skip the note-event .csv")
+    parser.add_argument("--no-note-events", action="store_true", help="skip the note events (.csv and .json)")
     # Checked before anything is sent: a zero or negative wait queued a task and gave up on it at once.
     parser.add_argument("--timeout", type=bounded_float_checks(gt=0.0), default=1800.0, metavar="SECONDS",
                         help="give up waiting after this many seconds (default: 1800)")
