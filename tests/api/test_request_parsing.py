@@ -387,6 +387,14 @@ def test_more_fields_than_the_limit_are_refused(kind) -> None:
     assert caught.value.code == "TOO_MANY_FIELDS" and "64" in caught.value.message
 
 
+def test_a_raw_audio_body_is_refused_for_its_content_type_whatever_its_size() -> None:
+    """A 2 MB body sent as Content-Type: audio/wav was refused as a form over 1 MB (413), not for its type."""
+    for size in (100, 2 * 1024 * 1024):
+        with pytest.raises(UnsupportedMediaTypeError) as caught:
+            parse_body(b"RIFF" + b"\0" * size, "audio/wav", max_bytes=MAX)
+        assert caught.value.code == "UNSUPPORTED_MEDIA_TYPE" and "multipart/form-data" in caught.value.message
+
+
 def test_a_fields_only_body_over_1_mb_is_refused_before_it_is_parsed() -> None:
     with pytest.raises(TooLargeError) as caught:
         parse_body(b'{"a": "' + b"x" * (1024 * 1024) + b'"}', "application/json", max_bytes=MAX)
