@@ -395,6 +395,20 @@ def test_a_raw_audio_body_is_refused_for_its_content_type_whatever_its_size() ->
         assert caught.value.code == "UNSUPPORTED_MEDIA_TYPE" and "multipart/form-data" in caught.value.message
 
 
+@pytest.mark.parametrize(("form", "field"), [(AudioToMidiForm, "onset_threshold"), (AudioToMidiForm, "model"),
+                                            (AudioToMidiForm, "sonify_midi"), (AudioToMidiForm, "stems"),
+                                            (FileConvertForm, "target_sr"), (FileConvertForm, "target_format")])
+def test_a_text_field_sent_as_a_file_says_so_without_quoting_the_file(form, field) -> None:
+    """-F onset_threshold=@take.wav was answered with the part's repr, its bytes included, as the value got."""
+    body = parse_body(*prepared(data={"audio_url": "https://e.com/a.wav"},
+                                files={field: ("take.wav", b"RIFF" + b"\x00" * 4000)}), max_bytes=MAX)
+    with pytest.raises(InvalidRequestError) as caught:
+        form.parse(body)
+    assert caught.value.code == "INVALID_PARAMETER"
+    assert caught.value.message == (f"{field} was sent as a file ('take.wav'); send it as a text field "
+                                    f"(curl: -F '{field}=value', not -F '{field}=@file').")
+
+
 def test_a_fields_only_body_over_1_mb_is_refused_before_it_is_parsed() -> None:
     with pytest.raises(TooLargeError) as caught:
         parse_body(b'{"a": "' + b"x" * (1024 * 1024) + b'"}', "application/json", max_bytes=MAX)
