@@ -123,3 +123,17 @@ def test_a_sample_rate_mp3_cannot_hold_says_to_give_target_sr(tmp_path: Path) ->
     with pytest.raises(TaskInputError) as caught:
         convert_file(path, tmp_path / "out.mp3", ConvertSpec("mp3"), max_duration_s=60)
     assert caught.value.code == "UNSUPPORTED_CONVERSION" and "give target_sr" in caught.value.message
+
+
+@pytest.mark.parametrize("spec", [ConvertSpec("flac", 22050), ConvertSpec("wav", 22050)])
+def test_samples_that_overflow_the_resampler_are_converted_as_silence(tmp_path: Path, spec) -> None:
+    """Samples near float32's largest are finite, but soxr's filter overflows them to NaN: FLAC failed
+    with an AssertionError, and LAME (mp3) aborted the whole process, the local stack with it."""
+    samples = np.full((4410, 2), 3e38, dtype=np.float32)
+    samples[:2205] = 0.3 * np.sin(2 * np.pi * 440 * np.arange(2205) / 44100)[:, None]
+    path = tmp_path / "loud.wav"
+    soundfile.write(path, samples, 44100, subtype="FLOAT")
+    out = tmp_path / f"out.{spec.target_format}"
+    convert_file(path, out, spec, max_duration_s=60)
+    data, _ = soundfile.read(out)
+    assert np.isfinite(data).all()

@@ -90,9 +90,13 @@ def _blocks(audio: Any, resampler: Any, channels: int) -> Iterator[Any]:
 
 def _write(destination: Any, block: Any) -> int:
     """Write ``block``; returns its frames."""
-    # Resampling can overshoot full scale by a little; PCM writers would wrap instead of clipping.
+    import numpy as np
+
+    # Resampling can overshoot full scale by a little; PCM writers would wrap instead of clipping. Samples
+    # near float32's largest overflow the resampler to NaN, which FLAC's encoder refuses and LAME's
+    # aborts the process on: they are written as silence.
     if block.shape[0]:
-        destination.write(block.clip(-1.0, 1.0))
+        destination.write(np.nan_to_num(block.clip(-1.0, 1.0), copy=False, nan=0.0))
     return block.shape[0]
 
 
