@@ -66,6 +66,14 @@ def test_name_chooses_the_outputs_name(song, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["take 3.csv", "take 3.json", "take 3.mid"]
 
 
+def test_a_blank_name_is_not_given(song, tmp_path):
+    """--name " " wrote " .mid", " .csv" and " .json" instead of naming the outputs after the folder."""
+    out = tmp_path / "out"
+    assert run_cli(["--stem", f"drums={song / 'drums.wav'}", "--name", " ", "-o", str(out), "-q",
+                    "--no-sonify"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [f"{song.name}.csv", f"{song.name}.json", f"{song.name}.mid"]
+
+
 def test_instrument_drums_transcribes_an_input_as_a_drum_recording(song, tmp_path):
     out = tmp_path / "out"
     assert run_cli([str(song / "drums.wav"), "--instrument", "drums", "-o", str(out), "-q"]) == 0

@@ -44,3 +44,32 @@ def test_download_refuses_only_the_files_it_is_told_to_keep(tmp_path, monkeypatc
     monkeypatch.setattr("midiscribe.client._open", unreachable)
     with pytest.raises(MidiscribeError, match="cannot download midi_file_path"):  # fetching began
         MidiscribeClient("http://127.0.0.1:9", "msk_test").download(finished("take"), tmp_path, keep=[tmp_path / "x"])
+
+
+@pytest.mark.parametrize("timeout", ["-1", "0", "nan"])
+def test_a_timeout_that_cannot_be_waited_is_refused_before_anything_is_sent(timeout, capsys, monkeypatch):
+    """--timeout -1 queued the task, then gave up on it at once ("still PROCESSING after -1 s")."""
+    def must_not_submit(*args, **kwargs):
+        raise AssertionError("submitted")
+    monkeypatch.setattr(MidiscribeClient, "submit_file", must_not_submit)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["take.wav", "--wait", "--timeout", timeout, "--api-key", "msk_test"])
+    assert exit_info.value.code == 2
+    assert f"argument --timeout: must be more than 0 (got {timeout})" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:3000", "ftp://127.0.0.1:3000"])
+def test_an_api_url_that_is_not_http_is_refused_in_words(url, tmp_path, capsys, monkeypatch):
+    """MIDISCRIBE_API_URL=notaurl ended in urllib's "unknown url type" ValueError traceback."""
+    recording = tmp_path / "take.wav"
+    recording.write_bytes(b"RIFF")
+    monkeypatch.setenv("MIDISCRIBE_API_URL", url)
+    assert run_cli([str(recording), "--api-key", "msk_test"]) == 1
+    assert f"The API URL {url!r} is not an http:// or https:// URL" in capsys.readouterr().err
+
+
+def test_no_note_events_says_it_skips_the_json_too(capsys):
+    """save_note_events=false skips the notes JSON as well as the CSV; the help named only the CSV."""
+    with pytest.raises(SystemExit):
+        run_cli(["--help"])
+    assert "skip the note events (.csv and .json)" in " ".join(capsys.readouterr().out.split())

@@ -93,6 +93,12 @@ def _content_type_of(path: Path) -> str:
 class MidiscribeClient:
     def __init__(self, api_url: str | None = None, api_key: str | None = None, *, timeout: float = 120.0):
         self.api_url = (api_url or os.environ.get(API_URL_ENV) or DEFAULT_API_URL).rstrip("/")
+        parts = urllib.parse.urlsplit(self.api_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:  # urllib's own refusal is a ValueError
+            raise MidiscribeError(
+                f"The API URL {self.api_url!r} is not an http:// or https:// URL: give the API's base URL "
+                f"(--api-url or {API_URL_ENV}), e.g. {DEFAULT_API_URL} or a deployed stack's ApiUrl output."
+            )
         self.api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
         if not self.api_key:
             raise MidiscribeError(

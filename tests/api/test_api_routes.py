@@ -373,6 +373,16 @@ def test_a_missing_query_parameter_is_named_in_a_sentence(stack) -> None:
     assert got == 400 and body["msg"] == "Invalid request: taskId is required."
 
 
+@pytest.mark.parametrize(("path", "name"), [("/v1/byId", "task_id"), ("/api/v1/midi/record-info", "taskId"),
+                                            ("/v1/tasks", "limit")])
+def test_a_query_parameter_given_twice_is_named_as_such(stack, path, name) -> None:
+    event = rest_event("GET", path, query={name: "1"})
+    event["multiValueQueryStringParameters"] = {name: ["1", "2"]}
+    got, body = call(event)
+    assert got == 400
+    assert (body.get("error") or body.get("msg")) == f"Invalid request: {name} is given 2 times: give it once."
+
+
 def test_kie_generate_for_a_failed_task_is_422(stack, repo) -> None:
     queued = submit(stack)
     repo.fail(queued["task_id"], error="not audio", error_code="NOT_AUDIO", status_msg="Audio to Midi Failed")

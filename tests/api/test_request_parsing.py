@@ -387,6 +387,28 @@ def test_more_fields_than_the_limit_are_refused(kind) -> None:
     assert caught.value.code == "TOO_MANY_FIELDS" and "64" in caught.value.message
 
 
+def test_a_raw_audio_body_is_refused_for_its_content_type_whatever_its_size() -> None:
+    """A 2 MB body sent as Content-Type: audio/wav was refused as a form over 1 MB (413), not for its type."""
+    for size in (100, 2 * 1024 * 1024):
+        with pytest.raises(UnsupportedMediaTypeError) as caught:
+            parse_body(b"RIFF" + b"\0" * size, "audio/wav", max_bytes=MAX)
+        assert caught.value.code == "UNSUPPORTED_MEDIA_TYPE" and "multipart/form-data" in caught.value.message
+
+
+@pytest.mark.parametrize(("form", "field"), [(AudioToMidiForm, "onset_threshold"), (AudioToMidiForm, "model"),
+                                            (AudioToMidiForm, "sonify_midi"), (AudioToMidiForm, "stems"),
+                                            (FileConvertForm, "target_sr"), (FileConvertForm, "target_format")])
+def test_a_text_field_sent_as_a_file_says_so_without_quoting_the_file(form, field) -> None:
+    """-F onset_threshold=@take.wav was answered with the part's repr, its bytes included, as the value got."""
+    body = parse_body(*prepared(data={"audio_url": "https://e.com/a.wav"},
+                                files={field: ("take.wav", b"RIFF" + b"\x00" * 4000)}), max_bytes=MAX)
+    with pytest.raises(InvalidRequestError) as caught:
+        form.parse(body)
+    assert caught.value.code == "INVALID_PARAMETER"
+    assert caught.value.message == (f"{field} was sent as a file ('take.wav'); send it as a text field "
+                                    f"(curl: -F '{field}=value', not -F '{field}=@file').")
+
+
 def test_a_fields_only_body_over_1_mb_is_refused_before_it_is_parsed() -> None:
     with pytest.raises(TooLargeError) as caught:
         parse_body(b'{"a": "' + b"x" * (1024 * 1024) + b'"}', "application/json", max_bytes=MAX)
@@ -448,6 +470,24 @@ def test_multipart_stems_take_their_instrument_from_a_field_or_a_stems_entry() -
     assert [(s.name, s.instrument, s.audio.filename or s.audio.url) for s in request.stems] == [
         ("drums", "", "d.wav"), ("lead", "winds", "l.wav"), ("keys", "organ", "k.wav"), ("bass", "", "https://e.com/b.wav")]
     assert request.options == {"onset_threshold": 0.4} and request.audio.file is None
+
+
+def test_a_stems_entry_names_its_part_ignoring_case_and_may_not_contradict_its_instrument_field() -> None:
+    """A part's instrument in two places used to be settled silently by the stems entry, and an entry
+    naming the part in another case ('lead' for stem.Lead) was refused as a stem without audio."""
+    wav = tiny_wav()
+    request = stems_request(*prepared(files={"stem.Lead": ("l.wav", wav)},
+                                      data={"stems": json.dumps([{"name": "lead", "instrument": "winds"}])}))
+    assert [(s.name, s.instrument) for s in request.stems] == [("Lead", "winds")]
+    request = stems_request(*prepared(files={"stem.lead": ("l.wav", wav)}, data={
+        "stem.lead.instrument": "winds", "stems": json.dumps([{"name": "lead", "instrument": "winds"}])}))
+    assert [(s.name, s.instrument) for s in request.stems] == [("lead", "winds")]
+    with pytest.raises(InvalidRequestError) as refused:
+        stems_request(*prepared(files={"stem.lead": ("l.wav", wav)}, data={
+            "stem.lead.instrument": "winds", "stems": json.dumps([{"name": "lead", "instrument": "organ"}])}))
+    assert refused.value.code == "INVALID_STEMS"
+    assert refused.value.message == ("Stem 'lead' is given two instruments: winds in stem.lead.instrument and "
+                                     "organ in stems. Give it once.")
 
 
 def test_form_stems_are_json_text() -> None:

@@ -234,3 +234,14 @@ def test_cli_explains_what_is_missing(aws_stack, capsys, monkeypatch):
 
     code, _, err = run_cli(capsys, "list", "--table", "no-such-table")
     assert code == 1 and "ResourceNotFoundException" in err
+
+
+@pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:5000", "ftp://127.0.0.1:5000"])
+def test_cli_refuses_an_endpoint_that_is_not_a_url(capsys, url):
+    """boto3 refused these with a ValueError traceback."""
+    from midiscribe.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["keys", "list", "--endpoint-url", url])
+    assert exit_info.value.code == 2
+    assert "argument --endpoint-url: expected an http:// or https:// URL" in capsys.readouterr().err

@@ -82,6 +82,47 @@ def test_banner_names_the_command_as_the_user_can_run_it(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     banner = serve.usage_banner("http://127.0.0.1:3000", "msk_x", "whsec_y", "bucket", "http://127.0.0.1:1", None)
     assert "MIDISCRIBE_API_KEY=msk_x .venv/bin/midiscribe submit song.wav" in banner
+    assert "MIDISCRIBE_API_URL" not in banner      # submit's default is this address
+
+    # On another port the example must say where the API is, or `submit` tries port 3000.
+    banner = serve.usage_banner("http://127.0.0.1:8080", "msk_x", "whsec_y", "bucket", "http://127.0.0.1:1", None)
+    assert ("  MIDISCRIBE_API_URL=http://127.0.0.1:8080 MIDISCRIBE_API_KEY=msk_x .venv/bin/midiscribe submit song.wav"
+            in banner)
 
     monkeypatch.setenv("PATH", str(script.parent))
     assert serve.cli_command() == "midiscribe"
+
+
+def serve_args(argv: list[str]):
+    import argparse
+
+    from midiscribe.cli import serve
+
+    parser = argparse.ArgumentParser(prog="midiscribe")
+    serve.register(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(["serve", *argv])
+
+
+@pytest.mark.parametrize("flag", ["--port", "--aws-port"])
+@pytest.mark.parametrize("value", ["99999", "-1", "http"])
+def test_a_port_that_cannot_be_bound_is_refused_by_the_command_line(flag, value, capsys):
+    """--port 99999 reached socket.bind and ended in an OverflowError traceback."""
+    with pytest.raises(SystemExit) as exit_info:
+        serve_args([flag, value])
+    assert exit_info.value.code == 2
+    assert f"argument {flag}:" in capsys.readouterr().err
+
+
+def test_a_data_dir_that_is_a_file_is_refused_before_the_stack_starts(tmp_path, capsys, monkeypatch):
+    """--data-dir naming a file ended in a FileExistsError traceback, after a try at saving state into it."""
+    from midiscribe.local import stack
+
+    def must_not_start(*args, **kwargs):
+        raise AssertionError("the stack was started")
+    monkeypatch.setattr(stack, "LocalStack", must_not_start)
+    file = tmp_path / "notes.txt"
+    file.write_text("keep me")
+    args = serve_args(["--data-dir", str(file), "--port", "0"])
+    assert args.run(args) == 2
+    assert f"--data-dir {file} exists and is not a folder" in capsys.readouterr().err
+    assert file.read_text() == "keep me"

@@ -426,3 +426,21 @@ def test_more_channels_than_mp3_holds_are_refused_at_submit_when_the_header_says
                                      "choose wav, flac, aiff or ogg.")
     convert(6, "flac")
     convert(2, "mp3")
+
+
+def test_a_sample_rate_mp3_cannot_hold_is_refused_at_submit_when_the_header_says_so() -> None:
+    """A 96 kHz WAV to mp3 without target_sr was queued, then failed in the worker."""
+    api = Api(settings=ROOMY)
+
+    def convert(rate: int, spec: ConvertSpec) -> None:
+        api.submissions.submit_file_convert(OWNER, FileConvertRequest(
+            audio=AudioInput(file=UploadedFile("hires.wav", "audio/wav", wav_header(rate, 2, 10))), convert=spec))
+
+    with pytest.raises(InvalidRequestError) as refused:
+        convert(96000, ConvertSpec("mp3"))
+    assert refused.value.code == "UNSUPPORTED_CONVERSION"
+    assert refused.value.message.startswith("mp3 cannot hold hires.wav's 96000 Hz: mp3 holds only 8000, ")
+    assert "give target_sr" in refused.value.message
+    convert(96000, ConvertSpec("mp3", 48000))
+    convert(96000, ConvertSpec("ogg"))
+    convert(48000, ConvertSpec("mp3"))

@@ -101,3 +101,39 @@ def test_a_format_that_cannot_hold_the_channels_is_refused_in_our_words(tmp_path
     # No sample rate makes mp3 hold more than two channels: the way out is another format.
     assert "mp3 holds at most 2 channels" in caught.value.message and "target_sr" not in caught.value.message
     assert "ogg" in caught.value.message
+
+
+@pytest.mark.parametrize("spec", [ConvertSpec("flac"), ConvertSpec("wav", 44100), ConvertSpec("mp3", 22050)])
+def test_samples_that_are_not_numbers_are_converted_as_silence(tmp_path: Path, spec) -> None:
+    """A float WAV holding NaN and infinities: FLAC's encoder failed with a bare AssertionError, which
+    the worker took for a temporary error and retried until the queue gave up."""
+    samples = 0.3 * np.sin(2 * np.pi * 440 * np.arange(4410) / 22050)
+    samples[100:200], samples[300], samples[400] = np.nan, np.inf, -np.inf
+    path = tmp_path / "nan.wav"
+    soundfile.write(path, np.stack([samples, samples], axis=1), 22050, subtype="FLOAT")
+    out = tmp_path / f"out.{spec.target_format}"
+    assert convert_file(path, out, spec, max_duration_s=60) == pytest.approx(0.2)
+    data, _ = soundfile.read(out)
+    assert np.isfinite(data).all() and np.abs(data).max() > 0.1
+
+
+def test_a_sample_rate_mp3_cannot_hold_says_to_give_target_sr(tmp_path: Path) -> None:
+    path = tmp_path / "hires.wav"
+    soundfile.write(path, np.zeros((9600, 1)), 96000, subtype="PCM_16")
+    with pytest.raises(TaskInputError) as caught:
+        convert_file(path, tmp_path / "out.mp3", ConvertSpec("mp3"), max_duration_s=60)
+    assert caught.value.code == "UNSUPPORTED_CONVERSION" and "give target_sr" in caught.value.message
+
+
+@pytest.mark.parametrize("spec", [ConvertSpec("flac", 22050), ConvertSpec("wav", 22050)])
+def test_samples_that_overflow_the_resampler_are_converted_as_silence(tmp_path: Path, spec) -> None:
+    """Samples near float32's largest are finite, but soxr's filter overflows them to NaN: FLAC failed
+    with an AssertionError, and LAME (mp3) aborted the whole process, the local stack with it."""
+    samples = np.full((4410, 2), 3e38, dtype=np.float32)
+    samples[:2205] = 0.3 * np.sin(2 * np.pi * 440 * np.arange(2205) / 44100)[:, None]
+    path = tmp_path / "loud.wav"
+    soundfile.write(path, samples, 44100, subtype="FLOAT")
+    out = tmp_path / f"out.{spec.target_format}"
+    convert_file(path, out, spec, max_duration_s=60)
+    data, _ = soundfile.read(out)
+    assert np.isfinite(data).all()

@@ -52,6 +52,10 @@ def _media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
     return str(getattr(header, "content_type", "")).lower(), params
 
 
+# Bodies read as forms (or as JSON when they start like JSON): curl -d's default type, none, text.
+FORM_MEDIA_TYPES = ("", "application/x-www-form-urlencoded", "text/plain")
+
+
 def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> RequestBody:
     """Parse a request body by its content type, tolerating JSON sent under a form content type."""
     if len(body) > max_bytes:
@@ -63,6 +67,14 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Requ
     media_type, params = _media_type(content_type)
     if media_type == "multipart/form-data":
         return _parse_multipart(body, params.get("boundary", ""))
+    is_json = media_type == "application/json" or media_type.endswith("+json")
+    if not is_json and media_type not in FORM_MEDIA_TYPES and body.strip():  # an empty body has no type to refuse
+        # Before the size bound: a raw audio body (Content-Type: audio/wav) was told it was too large a form.
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {media_type!r} is not supported: send multipart/form-data (with audio_file), "
+            "application/x-www-form-urlencoded or application/json.",
+            "UNSUPPORTED_MEDIA_TYPE",
+        )
     if len(body) > MAX_FIELDS_BODY_BYTES:
         raise TooLargeError(
             f"The request body is {len(body)} bytes; a JSON or form body (fields only) may be at most "
@@ -74,16 +86,10 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Requ
     if not stripped:
         return RequestBody()
     looks_like_json = stripped[:1] in (b"{", b"[")
-    if media_type == "application/json" or media_type.endswith("+json"):
+    if is_json:
         return _parse_json(stripped)
-    if media_type in ("", "application/x-www-form-urlencoded", "text/plain"):
-        # curl -d '{...}' sends JSON labelled as a form; a form body never starts with "{".
-        return _parse_json(stripped) if looks_like_json else _parse_urlencoded(stripped)
-    raise UnsupportedMediaTypeError(
-        f"Content-Type {media_type!r} is not supported: send multipart/form-data (with audio_file), "
-        "application/x-www-form-urlencoded or application/json.",
-        "UNSUPPORTED_MEDIA_TYPE",
-    )
+    # curl -d '{...}' sends JSON labelled as a form; a form body never starts with "{".
+    return _parse_json(stripped) if looks_like_json else _parse_urlencoded(stripped)
 
 
 def _parse_json(body: bytes) -> RequestBody:

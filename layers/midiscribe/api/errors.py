@@ -117,8 +117,13 @@ def register_error_handlers(app: Any) -> None:
             location = [str(part) for part in detail.get("loc", ()) if part not in ("query", "body", "header", "path")]
             name = ".".join(location) or "request"
             # pydantic's "Field required" would read "taskId: Field required"; say it as a sentence.
-            problems.append(f"{name} is required" if detail.get("type") == "missing"
-                            else f"{name}: {detail.get('msg', 'invalid')}")
+            if detail.get("type") == "missing":
+                problems.append(f"{name} is required")
+            elif "query" in detail.get("loc", ()) and isinstance(detail.get("input"), list):
+                # A repeated query parameter arrives as a list: "Input should be a valid string" hid that.
+                problems.append(f"{name} is given {len(detail['input'])} times: give it once")
+            else:
+                problems.append(f"{name}: {detail.get('msg', 'invalid')}")
         return error_response(path(), 400, "INVALID_PARAMETER", "Invalid request: " + "; ".join(problems) + ".")
 
     @app.exception_handler(Exception)

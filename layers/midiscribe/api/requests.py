@@ -40,6 +40,7 @@ from midiscribe.domain.requests import (
     AudioToMidiRequest,
     FileConvertRequest,
     MidiGenerateRequest,
+    UploadedFile,
     UploadRequest,
 )
 from midiscribe.domain.tasks import safe_name
@@ -71,6 +72,10 @@ class RequestModel(BaseModel):
     def _blank_is_not_given(cls, values: Any) -> Any:
         if isinstance(values, dict):
             for name, value in values.items():
+                if isinstance(value, UploadedFile) and name in cls.model_fields and name not in _file_fields(cls):
+                    # Otherwise the field's check quoted the part, its bytes and all, as the value it got.
+                    raise refusal("INVALID_PARAMETER", f"{name} was sent as a file ({value.filename!r}); send it as "
+                                  f"a text field (curl: -F '{name}=value', not -F '{name}=@file').")
                 if isinstance(value, bool) and name in _number_fields(cls):
                     # pydantic would read true as 1.0: a client that sends a boolean meant something else.
                     raise refusal("INVALID_PARAMETER", f"{name} must be a number (got {str(value).lower()}).")
@@ -109,6 +114,13 @@ class RequestModel(BaseModel):
             return _options_refusal(values, error)
         return InvalidRequestError(f"{name or 'request'}: {problem['msg']} (got {quoted(problem.get('input'))}).",
                                    "INVALID_PARAMETER")
+
+
+@functools.cache
+def _file_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``model`` that take a multipart file part (audio_file)."""
+    return frozenset(name for name, field in model.model_fields.items()
+                     if UploadedFile in (set(typing.get_args(field.annotation)) or {field.annotation}))
 
 
 @functools.cache

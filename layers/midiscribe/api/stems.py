@@ -179,8 +179,14 @@ def stem_inputs(entries: list[dict[str, Any]], parts: dict[str, dict[str, Any]],
         if path.lower().startswith(("http://", "https://")):
             url, path = path, ""  # as for the single audio_path: a web link means audio_url
         if not url and not path:
-            if name in parts:  # the instrument of a multipart part
-                overrides[name] = entry.get("instrument", "")
+            part = stems.get(name.casefold())
+            if part is not None:  # the instrument of a multipart part (names compared ignoring case)
+                instrument = entry.get("instrument", "")
+                if instrument and part.instrument and instrument != part.instrument:
+                    raise InvalidRequestError(
+                        f"Stem {part.name!r} is given two instruments: {part.instrument} in "
+                        f"stem.{part.name}.instrument and {instrument} in stems. Give it once.", "INVALID_STEMS")
+                overrides[part.name] = instrument
                 continue
             raise InvalidRequestError(
                 f"Stem {name!r} has no audio: give its audio_url or audio_path"

@@ -50,12 +50,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     disable.set_defaults(run=run_disable)
 
 
+def endpoint_url(text: str) -> str:
+    """An argparse type: an http(s) URL (boto3 refused anything else with a ValueError traceback)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"expected an http:// or https:// URL such as http://127.0.0.1:5000 (got {text!r})")
+    return text.strip()
+
+
 def _add_location_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("which stack")
     where.add_argument("--stack-name", help="a deployed stack: its outputs name the keys table and usage plan")
     where.add_argument("--table", help="the keys table itself (default: $MIDISCRIBE_KEYS_TABLE)")
     where.add_argument("--usage-plan-id", help="register new keys with this API Gateway usage plan")
-    where.add_argument("--endpoint-url", help="an AWS-compatible endpoint, e.g. the local stack's moto server")
+    where.add_argument("--endpoint-url", type=endpoint_url,
+                       help="an AWS-compatible endpoint, e.g. the local stack's moto server")
     where.add_argument("--region", help="AWS region (default: your AWS configuration's)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 

@@ -19,11 +19,22 @@ DATA_DIR_HELP = (
 )
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 (any free port) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 65535 (got {value})")
+    return value
+
+
 def _default_port() -> int:
     value = os.environ.get("PORT", "3000")
     try:
-        return int(value)
-    except ValueError:
+        return port_number(value)
+    except argparse.ArgumentTypeError:
         raise SystemExit(f"PORT={value!r} is not a port number; set PORT=3000 or pass --port 3000") from None
 
 
@@ -36,8 +47,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "and pollers feed the queues to the real worker and webhook handlers. Ctrl-C stops it.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="API port (default: $PORT or 3000)")
-    parser.add_argument("--aws-port", type=int, default=0, metavar="PORT",
+    parser.add_argument("--port", type=port_number, default=None, help="API port (default: $PORT or 3000)")
+    parser.add_argument("--aws-port", type=port_number, default=0, metavar="PORT",
                         help="port of the local S3/SQS/DynamoDB endpoint (moto); default: a free port. Fix it "
                              "with --data-dir so that result links stay valid across restarts")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -68,8 +79,12 @@ def cli_command() -> str:
 
 def usage_banner(api_url: str, api_key: str, webhook_secret: str, bucket: str, endpoint: str,
                  data_dir: Path | None) -> str:
+    from ..client import API_URL_ENV, DEFAULT_API_URL
+
     key = shlex.quote(api_key)
     command = cli_command()
+    # `submit` talks to DEFAULT_API_URL unless told otherwise, so on another port the example says where.
+    url_env = "" if api_url == DEFAULT_API_URL else f"{API_URL_ENV}={shlex.quote(api_url)} "
     return f"""
 midiscribe is serving on {api_url}   (Swagger UI: {api_url}/swagger)
 Open {api_url}/explorer in a browser to transcribe a file and see its piano roll (paste the key below).
@@ -87,7 +102,7 @@ Transcribe a file with curl:
 
 or with the CLI (waits, then downloads the .mid, .wav, .csv and .json into out/):
 
-  MIDISCRIBE_API_KEY={key} {command} submit song.wav --wait -o out/
+  {url_env}MIDISCRIBE_API_KEY={key} {command} submit song.wav --wait -o out/
 
 or from Python:
 
@@ -117,6 +132,11 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(args.log_level)))
     if args.workers < 1:
         print(f"error: --workers must be at least 1 (got {args.workers})", file=sys.stderr)
+        return 2
+    if args.data_dir is not None and args.data_dir.exists() and not args.data_dir.is_dir():
+        # Checked before the stack starts: it failed with a traceback, then tried to save its state there.
+        print(f"error: --data-dir {args.data_dir} exists and is not a folder: give a folder (created if missing)",
+              file=sys.stderr)
         return 2
     port = args.port if args.port is not None else _default_port()
     try:

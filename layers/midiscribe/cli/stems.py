@@ -60,8 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def output_name(args: argparse.Namespace) -> str:
-    if args.output_name:
-        return args.output_name
+    # A blank --name is not given (it wrote " .mid", " .wav", …).
+    if args.output_name and args.output_name.strip():
+        return args.output_name.strip()
     folders = {stem.path.resolve().parent for stem in args.stems}
     if len(folders) == 1:
         folder = folders.pop().name

@@ -16,7 +16,7 @@ from ..client import (
     MidiscribeError,
 )
 from ..engine.options import TranscriptionOptions
-from .transcribe import add_option_flags, counted, format_duration
+from .transcribe import add_option_flags, bounded_float_checks, counted, format_duration
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -35,8 +35,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("out"),
                         help="where --wait puts the outputs (default: ./out)")
     parser.add_argument("--no-sonify", action="store_true", help="skip the sonified .wav")
-    parser.add_argument("--no-note-events", action="store_true", help="skip the note-event .csv")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="give up waiting after this many seconds")
+    parser.add_argument("--no-note-events", action="store_true", help="skip the note events (.csv and .json)")
+    # Checked before anything is sent: a zero or negative wait queued a task and gave up on it at once.
+    parser.add_argument("--timeout", type=bounded_float_checks(gt=0.0), default=1800.0, metavar="SECONDS",
+                        help="give up waiting after this many seconds (default: 1800)")
     add_option_flags(parser.add_argument_group("transcription options (unset: the API's defaults)"), unset_defaults=True)
     parser.set_defaults(run=run)
 

@@ -64,6 +64,13 @@ class ConvertSpec:
             return f"mp3 holds at most {MP3_MAX_CHANNELS} channels: choose wav, flac, aiff or ogg."
         return None
 
+    def rate_problem(self, source_rate: int) -> str | None:
+        """Why the target format cannot keep ``source_rate`` when no target_sr is asked (None when it can)."""
+        if self.target_format == "mp3" and self.target_sr is None and source_rate not in MP3_SAMPLE_RATES:
+            return (f"mp3 holds only {', '.join(map(str, MP3_SAMPLE_RATES))} Hz: give target_sr (44100 or 48000, "
+                    "say), or choose wav, flac, aiff or ogg.")
+        return None
+
     def to_item(self) -> dict[str, Any]:
         return {name: value for name, value in self.__dict__.items() if value is not None}
 

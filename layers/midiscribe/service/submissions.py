@@ -333,6 +333,10 @@ class Submissions:
         if problem is not None:
             raise InvalidRequestError(f"{convert.target_format} cannot hold {name}'s {declared.channels} channels: {problem}",
                                       "UNSUPPORTED_CONVERSION")
+        problem = convert.rate_problem(declared.sample_rate) if convert is not None else None
+        if problem is not None:
+            raise InvalidRequestError(f"{convert.target_format} cannot hold {name}'s {declared.sample_rate} Hz: {problem}",
+                                      "UNSUPPORTED_CONVERSION")
         if convert is not None and declared.frames is not None:
             output = convert.output_bytes(declared.frames, declared.sample_rate, declared.channels)
             if output > MAX_CONVERTED_BYTES:

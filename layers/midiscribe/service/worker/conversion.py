@@ -54,7 +54,8 @@ def convert_file(
             output = soundfile.SoundFile(destination, "w", samplerate=target_rate, channels=channels,
                                          format=_FORMATS[spec.target_format], subtype=subtype)
         except (soundfile.LibsndfileError, RuntimeError):
-            advice = spec.channel_problem(channels) or "choose wav or flac, or another target_sr."
+            advice = (spec.channel_problem(channels) or spec.rate_problem(rate)
+                      or "choose wav or flac, or another target_sr.")
             raise TaskInputError(
                 f"{spec.target_format} cannot hold {channels}-channel audio at {target_rate} Hz: {advice}",
                 "UNSUPPORTED_CONVERSION",
@@ -75,7 +76,13 @@ def _blocks(audio: Any, resampler: Any, channels: int) -> Iterator[Any]:
     """The blocks to write: the decoder's, resampled when asked, then the resampler's last samples."""
     import numpy as np
 
+    from midiscribe.engine.audio import finite_copy
+
     for block in audio.source_blocks():
+        if not np.isfinite(block).all():
+            # NaN or ±inf samples (float WAVs hold them) become silence, as a transcription reads them:
+            # FLAC's encoder refused them with a bare AssertionError, and the resampler would spread them.
+            block = finite_copy(block)
         yield resampler.resample_chunk(block) if resampler is not None else block
     if resampler is not None:
         yield resampler.resample_chunk(np.zeros((0, channels), dtype=np.float32), last=True)
@@ -83,9 +90,13 @@ def _blocks(audio: Any, resampler: Any, channels: int) -> Iterator[Any]:
 
 def _write(destination: Any, block: Any) -> int:
     """Write ``block``; returns its frames."""
-    # Resampling can overshoot full scale by a little; PCM writers would wrap instead of clipping.
+    import numpy as np
+
+    # Resampling can overshoot full scale by a little; PCM writers would wrap instead of clipping. Samples
+    # near float32's largest overflow the resampler to NaN, which FLAC's encoder refuses and LAME's
+    # aborts the process on: they are written as silence.
     if block.shape[0]:
-        destination.write(block.clip(-1.0, 1.0))
+        destination.write(np.nan_to_num(block.clip(-1.0, 1.0), copy=False, nan=0.0))
     return block.shape[0]
 
 
