@@ -433,7 +433,6 @@ def test_no_backbeat_is_read_where_the_snare_keeps_none():
     from midiscribe.engine.metre import backbeat_interval
 
     hits = funk_groove(107.0, 16)
-    drums = np.zeros(len(hits), dtype=bool)
     # Pitched notes have no backbeat, whatever their pitches; nor do drum hits without a snare.
     assert backbeat_interval(NoteArrays.of(hits), None) is None
     assert backbeat_interval(NoteArrays.of(hits), np.ones(len(hits), dtype=bool)) is None
