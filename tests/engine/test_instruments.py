@@ -44,6 +44,12 @@ def test_every_family_has_a_program():
         ("flute", Family.WINDS),
         ("synth_pad", Family.SYNTH),
         ("hammond organ", Family.ORGAN),
+        ("Kick In", Family.DRUMS),  # a multitrack session's drum channels
+        ("snare_top", Family.DRUMS),
+        ("Hi-Hat", Family.DRUMS),
+        ("OH L", Family.DRUMS),
+        ("floor tom", Family.DRUMS),
+        ("sub kick", Family.DRUMS),
         ("other", Family.AUTO),
         ("", Family.AUTO),
     ],

@@ -77,7 +77,11 @@ FAMILY_PROGRAM: dict[Family, int] = {
 # Words in a stem's name (as Demucs, DAWs and multitrack sessions write them) and the family they mean.
 # Checked in this order, so "bass_guitar" is a bass and "keys_organ" an organ.
 _STEM_WORDS: tuple[tuple[Family, tuple[str, ...]], ...] = (
-    (Family.DRUMS, ("drum", "drums", "percussion", "perc", "kit", "beat", "beats")),
+    # A multitrack session names its drum channels by the piece they mic: kick in, snare top, OH L.
+    (Family.DRUMS, ("drum", "drums", "percussion", "perc", "kit", "beat", "beats", "kick", "kicks", "snare",
+                    "snares", "hat", "hats", "hihat", "hihats", "tom", "toms", "overhead", "overheads", "oh",
+                    "cymbal", "cymbals", "ride", "crash", "clap", "claps", "shaker", "tambourine", "conga",
+                    "congas", "bongo", "bongos", "cajon")),
     (Family.BASS, ("bass", "sub")),
     (Family.VOCALS, ("vocal", "vocals", "vox", "voice", "voices", "singer", "choir", "lead_vocal", "bv", "bvs")),
     (Family.ORGAN, ("organ", "hammond")),
