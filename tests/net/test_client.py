@@ -133,13 +133,65 @@ def test_download_cut_short_of_its_declared_length_is_an_error(receiver):
 @pytest.mark.parametrize(("reply", "message"), [
     (Reply(404, b"nope"), "HTTP 404"),
     (Reply(500, b"boom"), "HTTP 500"),
-    (Reply(301, b"", {"Location": "http://127.0.0.1/elsewhere"}), "redirects are not followed"),
+    (Reply(301, b""), "a redirect\\) without saying where to"),
+    (Reply(304, b""), "HTTP 304, which is not a file"),
 ])
 def test_download_errors_say_what_happened(receiver, reply, message):
     receiver.script = [reply]
     with pytest.raises(DownloadError, match=message):
         net.download(receiver.url(), io.BytesIO(), max_bytes=1000, timeout=5, allow_private=True, allow_http=True)
     assert receiver.paths() == ["/hook"]
+
+
+def test_download_follows_redirects_to_the_file(receiver):
+    """A share link (Dropbox, Drive, a release page) redirects to the file's storage, sometimes twice."""
+    receiver.script = [Reply(302, b"", {"Location": "/storage/take.wav?token=1"}),
+                       Reply(307, b"", {"Location": receiver.url("/cdn/take.wav")}),
+                       Reply(200, b"RIFF" + b"x" * 96)]
+    sink = io.BytesIO()
+    assert net.download(receiver.url("/share"), sink, max_bytes=1000, timeout=5, allow_private=True,
+                        allow_http=True) == 100
+    assert sink.getvalue().startswith(b"RIFF")
+    assert receiver.paths() == ["/share", "/storage/take.wav?token=1", "/cdn/take.wav"]
+
+
+def test_download_follows_at_most_five_redirects(receiver):
+    receiver.script = [Reply(302, b"", {"Location": f"/hop{index}"}) for index in range(1, 8)]
+    with pytest.raises(DownloadError, match="redirected more than 5 times"):
+        net.download(receiver.url("/hop0"), io.BytesIO(), max_bytes=1000, timeout=5, allow_private=True, allow_http=True)
+    assert receiver.paths() == [f"/hop{index}" for index in range(6)]
+
+
+@pytest.mark.parametrize(("location", "reason"), [
+    ("ftp://127.0.0.1/take.wav", "http"),  # a scheme the first URL could not have had
+    ("http://user:secret@127.0.0.1/take.wav", "password"),  # credentials, as in the first URL, are refused
+])
+def test_a_redirect_is_checked_as_the_first_url_was_and_a_refused_one_is_never_requested(receiver, location, reason):
+    receiver.script = [Reply(302, b"", {"Location": location}), Reply(200, b"RIFF")]
+    with pytest.raises(DownloadError, match=f"redirects to .*, which is refused: .*{reason}"):
+        net.download(receiver.url("/share"), io.BytesIO(), max_bytes=1000, timeout=5, allow_private=True,
+                     allow_http=True)
+    assert receiver.paths() == ["/share"]
+
+
+def test_a_redirect_to_a_private_address_is_refused_without_allow_private(receiver, monkeypatch):
+    # The first URL passes (as a public one would); its redirect target resolves to a private address.
+    from midiscribe.net import client, urls
+
+    checked = []
+
+    def check_url(url, *, allow_private, allow_http, resolver=None):
+        checked.append((url, allow_private, allow_http))
+        first = len(checked) == 1
+        return urls.check_url(url, allow_private=first, allow_http=allow_http, resolver=resolver)
+
+    monkeypatch.setattr(client, "check_url", check_url)
+    receiver.script = [Reply(302, b"", {"Location": "http://10.0.0.7/take.wav"}), Reply(200, b"RIFF")]
+    with pytest.raises(DownloadError, match="redirects to http://10.0.0.7/take.wav, which is refused"):
+        net.download(receiver.url("/share"), io.BytesIO(), max_bytes=1000, timeout=5, allow_private=False,
+                     allow_http=True)
+    assert checked == [(receiver.url("/share"), False, True), ("http://10.0.0.7/take.wav", False, True)]
+    assert receiver.paths() == ["/share"]
 
 
 def test_download_refuses_private_urls_before_connecting(receiver):

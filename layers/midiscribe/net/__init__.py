@@ -10,7 +10,8 @@ localhost or at a VPC address would turn the service into a proxy into that acco
 - the host name is resolved once, *every* address in the answer is checked, and the request is
   sent to one of those checked addresses; the name is never resolved again, so a DNS answer that
   changes between the check and the connection (DNS rebinding) changes nothing;
-- redirects are never followed (a public host could redirect to a private one);
+- a request (a webhook) never follows a redirect; a download (an ``audio_url``) follows at most five,
+  each to a URL checked exactly as the first was (a public host could redirect to a private one);
 - response bodies are read only up to a cap, with timeouts.
 
 Modules: ``addresses`` (which addresses are refused and why), ``urls`` (check a URL, resolve its

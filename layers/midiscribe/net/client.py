@@ -8,16 +8,21 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from .connections import Deadline, RequestError, as_request_error, open_connection, remaining
-from .urls import Resolver, check_url
+from .urls import Resolver, UnsafeUrlError, check_url
 
 _DOWNLOAD_CHUNK = 64 * 1024
+# A download follows at most this many redirects (file hosts send a share link to their storage, and a
+# CDN may add one more), each to a URL checked exactly as the first one was.
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class DownloadError(RequestError):
-    """A download failed: the server answered with an error or a redirect, or sent too much."""
+    """A download failed: the server answered with an error, redirected too often or to a refused URL, or sent
+    too much."""
 
 
 @dataclass(frozen=True)
@@ -112,10 +117,13 @@ def download(
 ) -> int:
     """GET url into destination, at most max_bytes; returns the number of bytes written.
 
-    ``timeout`` applies to connecting and to each read (a stalled server fails, and may be tried again);
-    ``total_timeout``, if given, to the whole download: a server that sends a little now and then keeps
-    every read alive, so it is what stops one from holding a worker. Raises UnsafeUrlError, or
-    DownloadError saying what went wrong.
+    Redirects are followed, up to MAX_REDIRECTS, each to a URL checked as ``url`` was (scheme, no
+    credentials, every address public unless ``allow_private``): a public host cannot send the download
+    into a private network. ``timeout`` applies to connecting and to each read (a stalled server fails, and
+    may be tried again); ``total_timeout``, if given, to the whole download, redirects included: a server
+    that sends a little now and then keeps every read alive, so it is what stops one from holding a worker.
+    Raises UnsafeUrlError for ``url`` itself, or DownloadError saying what went wrong (a refused redirect
+    among them).
     """
     target = check_url(url, allow_private=allow_private, allow_http=allow_http, resolver=resolver)
     deadline = time.monotonic() + total_timeout if total_timeout is not None else None
@@ -124,27 +132,41 @@ def download(
         return DownloadError(f"downloading {_shown(url)} took longer than {total_timeout:g} s (the server sends too "
                              "slowly): upload the file instead (POST /v1/uploads) or give a faster URL")
 
-    try:
-        conn, response, _ = open_connection(
-            target, "GET", None, {"Accept": "*/*"}, timeout=timeout, deadline=deadline, tls_context=tls_context
-        )
-    except RequestError as exc:
-        if deadline is not None and time.monotonic() >= deadline:
-            raise too_slow() from None
-        raise DownloadError(f"could not download {_shown(url)}: {exc.message}", timed_out=exc.timed_out) from None
+    current = url
+    for hop in range(MAX_REDIRECTS + 1):
+        try:
+            conn, response, _ = open_connection(
+                target, "GET", None, {"Accept": "*/*"}, timeout=timeout, deadline=deadline, tls_context=tls_context
+            )
+        except RequestError as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise too_slow() from None
+            raise DownloadError(f"could not download {_shown(current)}: {exc.message}",
+                                timed_out=exc.timed_out) from None
+        if response.status not in _REDIRECTS:
+            break
+        location = (response.getheader("Location") or "").strip()
+        conn.close()
+        if not location:
+            raise DownloadError(f"{_shown(current)} answered {response.status} (a redirect) without saying where to: "
+                                "give the final URL of the file")
+        if hop == MAX_REDIRECTS:
+            raise DownloadError(f"{_shown(url)} redirected more than {MAX_REDIRECTS} times: give the final URL of "
+                                "the file")
+        current = urljoin(current, location)
+        try:
+            target = check_url(current, allow_private=allow_private, allow_http=allow_http, resolver=resolver)
+        except UnsafeUrlError as refused:
+            raise DownloadError(f"{_shown(url)} redirects to {_shown(current)}, which is refused: {refused}") from None
     try:
         status = response.status
         if 300 <= status < 400:
-            location = response.getheader("Location", "")
-            where = f" to {location[:200]}" if location else ""
-            raise DownloadError(
-                f"{_shown(url)} answered {status} (a redirect{where}); redirects are not followed: "
-                "give the final URL of the file"
-            )
+            raise DownloadError(f"{_shown(current)} answered HTTP {status}, which is not a file: give the file's URL")
         if status >= 400:
-            raise DownloadError(f"{_shown(url)} answered HTTP {status} {response.reason}: check that the URL is public and correct")
+            raise DownloadError(f"{_shown(current)} answered HTTP {status} {response.reason}: check that the URL is "
+                                "public and correct")
         if not 200 <= status < 300:
-            raise DownloadError(f"{_shown(url)} answered HTTP {status}, which is not a file")
+            raise DownloadError(f"{_shown(current)} answered HTTP {status}, which is not a file")
         declared = response.getheader("Content-Length")
         length = int(declared) if declared is not None and declared.strip().isdigit() else None
         if length is not None and length > max_bytes:

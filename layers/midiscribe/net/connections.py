@@ -1,7 +1,8 @@
 """Connections to checked addresses: the URL's host named for HTTP and TLS, the address pinned.
 
-Redirects are never followed here (a public host could redirect to a private one), and a
-deadline bounds a whole exchange, not only each read.
+A connection carries one exchange and never follows a redirect (``client.download`` does, checking each
+target as it checked the first: a public host could redirect to a private one), and a deadline bounds a
+whole exchange, not only each read.
 """
 
 from __future__ import annotations
