@@ -15,6 +15,7 @@ from midiscribe.engine.audio_header import (
     MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE,
     DeclaredAudio,
+    check_complete,
     check_declared,
     read_header,
 )
@@ -74,6 +75,21 @@ def test_a_wav_written_while_streaming_takes_its_length_from_the_file_size():
     data = bytearray(encode_soundfile(samples(1, 1000), 8000, "WAV", "PCM_16"))
     data[40:44] = struct.pack("<I", 0xFFFFFFFF)  # the data chunk's size, never filled in
     assert read_header(bytes(data), len(data)).frames == 1000
+
+
+def test_a_wav_cut_short_is_told_truncated_before_its_overstated_length_is_held_to_the_limit():
+    # 100 MB of audio announced (6.9 hours at 8 kHz, 16-bit), 1000 frames present: the decoder said the file
+    # was too long and should be trimmed, where the truth is that most of it is missing.
+    data = bytearray(encode_soundfile(samples(1, 1000), 8000, "WAV", "PCM_16"))
+    data[40:44] = struct.pack("<I", 100_000_000)
+    with pytest.raises(CorruptAudioError, match="cut.wav is truncated: its header announces 100000000 bytes"):
+        check_complete(bytes(data), len(data), "cut.wav")
+    with pytest.raises(CorruptAudioError, match="is truncated: its header announces 100000000 bytes of audio but "
+                                                 "only 2000 are present"):
+        AudioStream(bytes(data), max_duration_s=3600)
+    check_complete(bytes(data), None, "cut.wav")  # without the file's size, nothing to compare
+    data[40:44] = struct.pack("<I", 0xFFFFFFFF)  # written while streaming: complete
+    check_complete(bytes(data), len(data), "streamed.wav")
 
 
 @pytest.mark.parametrize(

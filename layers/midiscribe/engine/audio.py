@@ -18,7 +18,6 @@ import io
 import math
 import os
 import shutil
-import struct
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .audio_header import HEADER_BYTES, check_declared, check_format, read_header
+from .audio_header import HEADER_BYTES, check_complete, check_declared, check_format, read_header
 from .constants import MODEL_SAMPLE_RATE
 from .errors import (
     AudioDecodeError,
@@ -96,6 +95,12 @@ class AudioStream:
             )
         self._head = head
         declared = read_header(head, self._size)
+        try:
+            # A cut-short file is told as such before its header's length is held to the limit.
+            check_complete(head, self._size, self.name)
+        except AudioDecodeError:
+            self.close()
+            raise
         if declared is not None:
             # Before any decoder sizes its buffers by what the header claims.
             try:
@@ -192,14 +197,6 @@ class AudioStream:
             raise NotAudioError.unknown_format(self.name, _SUPPORTED, detail) from None
 
     def _check_declared_length(self) -> None:
-        shortfall = pcm_shortfall(self._head, self._size)
-        if shortfall:
-            declared, present = shortfall
-            self.close()
-            raise CorruptAudioError(
-                f"{self.name} is truncated: its header announces {declared} bytes of audio but only "
-                f"{present} are present. Re-export or re-upload the complete file."
-            )
         if self.info.frames == 0 and self.info.decoder == "soundfile":
             self.close()
             raise NoAudioError(_zero_length_message(self.name))
@@ -458,30 +455,3 @@ def ogg_cut_mid_page(tail: bytes) -> bool:
     if len(tail) < table_end:
         return True
     return len(tail) < table_end + sum(tail[page + 27 : table_end])
-
-
-def pcm_shortfall(head: bytes, total_size: int | None) -> tuple[int, int] | None:
-    """For WAV and AIFF: (declared, present) data bytes when the data chunk is cut short, else None.
-
-    libsndfile quietly shortens such files to what is there; a user would rather know.
-    """
-    if total_size is None or len(head) < 12:
-        return None
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        little, wanted = True, b"data"
-    elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        little, wanted = False, b"SSND"
-    else:
-        return None
-    offset = 12
-    while offset + 8 <= len(head):
-        chunk_id = head[offset : offset + 4]
-        (size,) = struct.unpack("<I" if little else ">I", head[offset + 4 : offset + 8])
-        if chunk_id == wanted:
-            present = total_size - (offset + 8)
-            # 0 and 0xFFFFFFFF mean "written while streaming, size unknown".
-            if size not in (0, 0xFFFFFFFF) and size > present:
-                return size, max(present, 0)
-            return None
-        offset += 8 + size + (size & 1)
-    return None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .errors import AudioTooLongError, UnsupportedAudioError
+from .errors import AudioTooLongError, CorruptAudioError, UnsupportedAudioError
 
 # What the engine reads. Below 4 kHz no musical pitch survives; above 192 kHz (the highest studio
 # rate) a file only costs memory; 8 channels is 7.1 surround.
@@ -73,6 +73,45 @@ def check_declared(declared: DeclaredAudio, name: str, *, max_duration_s: float 
     duration = declared.duration_s
     if duration is not None and max_duration_s is not None and duration > max_duration_s:
         raise AudioTooLongError.over(name, duration, max_duration_s)
+
+
+def pcm_shortfall(head: bytes, total_size: int | None) -> tuple[int, int] | None:
+    """For WAV and AIFF: (declared, present) data bytes when the data chunk is cut short, else None.
+
+    libsndfile quietly shortens such files to what is there; a user would rather know (``check_complete``).
+    """
+    if total_size is None or len(head) < 12:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        little, wanted = True, b"data"
+    elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        little, wanted = False, b"SSND"
+    else:
+        return None
+    offset = 12
+    while offset + 8 <= len(head):
+        chunk_id = head[offset : offset + 4]
+        (size,) = struct.unpack("<I" if little else ">I", head[offset + 4 : offset + 8])
+        if chunk_id == wanted:
+            present = total_size - (offset + 8)
+            # 0 and 0xFFFFFFFF mean "written while streaming, size unknown".
+            if size not in (0, 0xFFFFFFFF) and size > present:
+                return size, max(present, 0)
+            return None
+        offset += 8 + size + (size & 1)
+    return None
+
+
+def check_complete(head: bytes, total_size: int | None, name: str) -> None:
+    """Raise :class:`CorruptAudioError` when a WAV or AIFF's data chunk is cut short (``pcm_shortfall``):
+    checked before the declared length, which a cut-short file's header overstates."""
+    shortfall = pcm_shortfall(head, total_size)
+    if shortfall:
+        declared, present = shortfall
+        raise CorruptAudioError(
+            f"{name} is truncated: its header announces {declared} bytes of audio but only "
+            f"{present} are present. Re-export or re-upload the complete file."
+        )
 
 
 def check_format(name: str, sample_rate: int, channels: int) -> None:
