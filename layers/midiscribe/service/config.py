@@ -7,6 +7,7 @@ handlers at moto without any code knowing about it.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -23,9 +24,21 @@ def _float(name: str, default: float) -> float:
     if value is None or value.strip() == "":
         return default
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ValueError(f"environment variable {name}={value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"environment variable {name}={value!r} is not a finite number")
+    return number
+
+
+def _positive(name: str, default: float) -> float:
+    """A limit or a duration: a number above 0 (a negative or zero limit refused every task, or none)."""
+    number = _float(name, default)
+    if number <= 0:
+        raise ValueError(f"environment variable {name}={os.environ.get(name)!r} must be above 0 "
+                         f"(unset, it is {default:g})")
+    return number
 
 
 def _schedule(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
@@ -121,14 +134,14 @@ class Settings:
             transcribe_queue_url=env("MIDISCRIBE_TRANSCRIBE_QUEUE_URL", ""),
             notify_queue_url=env("MIDISCRIBE_NOTIFY_QUEUE_URL", ""),
             notify_dlq_url=env("MIDISCRIBE_NOTIFY_DLQ_URL", ""),
-            webhook_timeout_s=_float("MIDISCRIBE_WEBHOOK_TIMEOUT_S", 15.0),
+            webhook_timeout_s=_positive("MIDISCRIBE_WEBHOOK_TIMEOUT_S", 15.0),
             stage=env("MIDISCRIBE_STAGE", "prod"),
-            max_upload_mb=_float("MIDISCRIBE_MAX_UPLOAD_MB", 200.0),
-            max_duration_s=_float("MIDISCRIBE_MAX_DURATION_S", 3600.0),
-            max_piano_duration_s=_float("MIDISCRIBE_MAX_PIANO_DURATION_S", 600.0),
-            max_url_download_mb=_float("MIDISCRIBE_MAX_URL_DOWNLOAD_MB", 200.0),
-            retention_days=_float("MIDISCRIBE_RETENTION_DAYS", 14.0),
-            presign_expiry_s=int(_float("MIDISCRIBE_PRESIGN_EXPIRY_S", 7 * 24 * 3600)),
+            max_upload_mb=_positive("MIDISCRIBE_MAX_UPLOAD_MB", 200.0),
+            max_duration_s=_positive("MIDISCRIBE_MAX_DURATION_S", 3600.0),
+            max_piano_duration_s=_positive("MIDISCRIBE_MAX_PIANO_DURATION_S", 600.0),
+            max_url_download_mb=_positive("MIDISCRIBE_MAX_URL_DOWNLOAD_MB", 200.0),
+            retention_days=_positive("MIDISCRIBE_RETENTION_DAYS", 14.0),
+            presign_expiry_s=int(_positive("MIDISCRIBE_PRESIGN_EXPIRY_S", 7 * 24 * 3600)),
             allow_private_urls=_flag("MIDISCRIBE_ALLOW_PRIVATE_URLS", False),
             allow_http_urls=_flag("MIDISCRIBE_ALLOW_HTTP_URLS", False),
             webhook_retry_schedule=_schedule("MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", DEFAULT_WEBHOOK_RETRY_SCHEDULE),
