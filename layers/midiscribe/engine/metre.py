@@ -50,10 +50,10 @@ KICK_KEYS = (35, 36)
 CRASH_KEYS = (49, 57)
 # The backbeat: most grooves put the snare's strokes (acoustic and electric snare) on beats 2 and 4, so
 # the time from one loud snare stroke to the next is, more often than any other, two beats. A loud stroke
-# is at least LOUD_SNARE_SHARE of the 90th percentile of the snare's velocities (not a ghost note); the
-# most common interval is the one the most others lie within BACKBEAT_SPREAD of, and it counts when at
-# least BACKBEAT_SUPPORT of the intervals in BACKBEAT_RANGE_S do (fills and ghost notes make the rest), of
-# at least BACKBEAT_MIN_INTERVALS.
+# is at least LOUD_SNARE_SHARE of the 90th percentile of the snare's velocities (not a ghost note). Of the
+# intervals in BACKBEAT_RANGE_S (at least BACKBEAT_MIN_INTERVALS of them), the most common is the one the
+# most others lie within BACKBEAT_SPREAD of, and it counts when at least BACKBEAT_SUPPORT of them do (fills
+# and ghost notes make the rest).
 # Longer intervals are left out: a half-time groove's snare on 3 comes once a bar, four beats apart.
 # Readings whose period is within BACKBEAT_TOLERANCE of half that interval gain BACKBEAT_WEIGHT in the
 # level score: twice the tracked pulse's bonus, so a pulse tracked at the hi-hats' eighths gives way.
@@ -360,8 +360,8 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     if not len(notes.starts):
         return Metre(beats=pulse, beats_per_bar=4, compound=False, first_downbeat=0)
     candidates = readings(pulse, pulse_division(pulse, notes))
-    scores = level_scores(level_evidence(candidates, notes), backbeat_interval(notes, pitched))
-    beats = on_the_bass(candidates[int(np.argmax(scores))], notes, pitched)
+    levels = level_scores(level_evidence(candidates, notes), backbeat_interval(notes, pitched))
+    beats = on_the_bass(candidates[int(np.argmax(levels))], notes, pitched)
     scores = bar_scores(beat_marks(beats, notes, pitched))
     if not scores:
         return Metre(beats=beats, beats_per_bar=4, compound=False, first_downbeat=0)
