@@ -421,10 +421,10 @@ def test_a_groove_tracked_at_its_eighths_is_read_at_half_its_backbeat():
     bpm = 107.0
     hits = funk_groove(bpm, 16)
     notes = NoteArrays.of(hits)
-    drums = np.zeros(len(hits), dtype=bool)
-    assert backbeat_interval(notes, drums) == pytest.approx(120.0 / bpm, rel=0.02)
+    pitched = np.zeros(len(hits), dtype=bool)  # every note a drum hit
+    assert backbeat_interval(notes, pitched) == pytest.approx(120.0 / bpm, rel=0.02)
     eighths = 0.5 + np.arange(16 * 8 + 1) * 30.0 / bpm
-    found = find_metre(eighths, notes, drums)
+    found = find_metre(eighths, notes, pitched)
     assert 60.0 / np.median(np.diff(found.beats)) == pytest.approx(bpm, rel=0.02)
     assert 60.0 / np.median(np.diff(find_metre(eighths, notes).beats)) == pytest.approx(2 * bpm, rel=0.02)  # as pitches
 
