@@ -168,10 +168,11 @@ def test_download_follows_at_most_five_redirects(receiver):
 ])
 def test_a_redirect_is_checked_as_the_first_url_was_and_a_refused_one_is_never_requested(receiver, location, reason):
     receiver.script = [Reply(302, b"", {"Location": location}), Reply(200, b"RIFF")]
-    with pytest.raises(DownloadError, match=f"redirects to .*, which is refused: .*{reason}"):
+    with pytest.raises(DownloadError, match=f"redirects to .*, which is refused: .*{reason}") as raised:
         net.download(receiver.url("/share"), io.BytesIO(), max_bytes=1000, timeout=5, allow_private=True,
                      allow_http=True)
     assert receiver.paths() == ["/share"]
+    assert "secret" not in raised.value.message  # the target is shown without its password
 
 
 def test_a_redirect_to_a_private_address_is_refused_without_allow_private(receiver, monkeypatch):

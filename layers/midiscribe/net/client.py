@@ -208,6 +208,8 @@ def download(
 
 
 def _shown(url: str) -> str:
-    """The URL without its query string, which often holds tokens that should not end up in messages."""
+    """The URL without its query string or any ``user:password@``, which often hold tokens that should not
+    end up in messages (a redirect's target is the server's choice, not the user's)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"[:300]
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}"[:300]
