@@ -296,13 +296,11 @@ def true_beats(pattern: drum_patterns.Pattern, reference: dict) -> tuple[float, 
     return 60.0 / period, DRUM_LEAD_IN_S + period * np.arange(int((last - DRUM_LEAD_IN_S) / period + 1e-6) + 1)
 
 
-def true_downbeats(pattern: drum_patterns.Pattern, reference: dict) -> tuple[np.ndarray, int]:
-    """(the bars' first beats, the notated beats per bar): every pattern plays whole bars from its lead-in."""
+def beats_per_bar(pattern: drum_patterns.Pattern) -> int:
+    """The notated beats in a bar: 4, or 6/8's 2 (every pattern plays whole bars from its lead-in, so its
+    downbeats are every this many of ``true_beats``)."""
     _, _, quarters_per_bar = drum_patterns.STYLES[pattern.style]
-    bar_s = 60.0 / reference["tempo_bpm"] * quarters_per_bar
-    last = max(t for t, _, _ in reference["onsets"])
-    downbeats = DRUM_LEAD_IN_S + bar_s * np.arange(int((last - DRUM_LEAD_IN_S) / bar_s + 1e-6) + 1)
-    return downbeats, 2 if quarters_per_bar == 3.0 else int(quarters_per_bar)
+    return 2 if quarters_per_bar == 3.0 else int(quarters_per_bar)
 
 
 def tempo_figures(rows: list[tuple]) -> str:
@@ -343,7 +341,8 @@ def evaluate(items: list[Item], settings, tempo_rows: list | None = None, veloci
         if tempo_rows is not None:
             played = json.loads(item.reference.read_text())
             truth, beats = true_beats(item.pattern, played)
-            downbeats, bar_beats = true_downbeats(item.pattern, played)
+            bar_beats = beats_per_bar(item.pattern)
+            downbeats = beats[::bar_beats]
             rhythm = rhythm_of_notes(result.notes, result.duration_s, drum=[True] * len(result.notes))
             tempo_rows.append((item.pattern.style, truth, rhythm.tempo_bpm if rhythm else float("nan"), beats,
                                np.asarray(rhythm.beats if rhythm else ()), downbeats,
