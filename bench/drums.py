@@ -4,6 +4,7 @@
     .venv/bin/python bench/drums.py --half tuning       # the half settings are chosen on
     .venv/bin/python bench/drums.py --set threshold.kick=0.2 --half tuning   # try a setting
     .venv/bin/python bench/drums.py --tempo             # also the tempo, beats and bars tracked from the drum notes
+    .venv/bin/python bench/drums.py --tempo --hint-spread 0.25   # ... given a tempo_hint as in bench/tempo.py
     .venv/bin/python bench/drums.py --half tuning --medium-snares   # half the snares at 55 % velocity
     .venv/bin/python bench/drums.py --half tuning --ghosts-after    # a ghost note a 16th after each accent
     .venv/bin/python bench/drums.py --half tuning --hats-under-crashes   # a closed hi-hat with every crash
@@ -324,7 +325,7 @@ def tempo_figures(rows: list[tuple]) -> str:
 
 
 def evaluate(items: list[Item], settings, tempo_rows: list | None = None, velocities_too: bool = True,
-             ) -> tuple[dict[str, Counts], dict[str, dict[str, Counts]], float, float]:
+             hint_spread: float | None = None) -> tuple[dict[str, Counts], dict[str, dict[str, Counts]], float, float]:
     from midiscribe.engine.drums import transcribe_drums
     from midiscribe.engine.rhythm import rhythm_of_notes
 
@@ -332,7 +333,7 @@ def evaluate(items: list[Item], settings, tempo_rows: list | None = None, veloci
     per_font = {font: {name: Counts() for name in SCORED} for font in dict.fromkeys(item.font for item in items)}
     velocities: dict[str, list[tuple[int, int]]] = {name: [] for name in ("kick", "snare", "hihat")}
     audio_s = wall_s = 0.0
-    for item in items:
+    for index, item in enumerate(items):
         reference = json.loads(item.reference.read_text())["onsets"]
         began = time.perf_counter()
         result = transcribe_drums(item.wav, settings=settings)
@@ -343,7 +344,10 @@ def evaluate(items: list[Item], settings, tempo_rows: list | None = None, veloci
             truth, beats = true_beats(item.pattern, played)
             bar_beats = beats_per_bar(item.pattern)
             downbeats = beats[::bar_beats]
-            rhythm = rhythm_of_notes(result.notes, result.duration_s, drum=[True] * len(result.notes))
+            # A user's tempo_hint (--hint-spread): the written tempo times a factor within 1/(1 + S) .. 1 + S.
+            hint = (truth * np.exp(np.random.default_rng(index).uniform(-np.log1p(hint_spread), np.log1p(hint_spread)))
+                    if hint_spread is not None else None)
+            rhythm = rhythm_of_notes(result.notes, result.duration_s, drum=[True] * len(result.notes), tempo_hint=hint)
             tempo_rows.append((item.pattern.style, truth, rhythm.tempo_bpm if rhythm else float("nan"), beats,
                                np.asarray(rhythm.beats if rhythm else ()), downbeats,
                                np.asarray(rhythm.downbeats if rhythm else ()), bar_beats,
@@ -551,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", action="append", default=[], help="only these styles (diagnosis, not scoring)")
     parser.add_argument("--tempo", action="store_true",
                         help="also score the tempo, beats and bars tracked from the transcribed drum notes")
+    parser.add_argument("--hint-spread", type=float, metavar="S",
+                        help="with --tempo: a tempo_hint up to S (0.25: a quarter) off the written tempo, as bench/tempo.py")
     variants = parser.add_mutually_exclusive_group()
     variants.add_argument("--medium-snares", action="store_true",
                           help="the patterns with every second snare hit (not ghost notes) at 55 %% velocity, a separate check set")
@@ -603,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         print("  " + " ".join(f"--set {name}={value}" for name, value in best.items()))
         return 0
     tempo_rows = [] if args.tempo else None
-    totals, per_font, audio_s, wall_s = evaluate(items, settings, tempo_rows)
+    totals, per_font, audio_s, wall_s = evaluate(items, settings, tempo_rows, hint_spread=args.hint_spread)
     print(f"\nDrum onset F1 ({TOLERANCE_S * 1000:.0f} ms) on the {args.half} half"
           f"{'' if variant == 'standard' else f' ({variant})'}"
           f"{'' if args.kit == 'standard' else f' on the {args.kit} kit'}: {len(patterns)} patterns x "
@@ -612,7 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table({**{font: counts for font, counts in per_font.items()}, "all": totals}))
     print(detail(totals))
     if tempo_rows:
-        print(f"\nTempo, beats and bars tracked from the drum notes on the {args.half} half:")
+        hint = f", given a tempo_hint within {args.hint_spread:.0%} of the written tempo" if args.hint_spread is not None else ""
+        print(f"\nTempo, beats and bars tracked from the drum notes on the {args.half} half{hint}:")
         print(tempo_figures(tempo_rows))
     if args.overrides:
         print("settings:", " ".join(args.overrides))

@@ -320,6 +320,37 @@ def test_quantize_and_score_write_two_more_files_on_the_music_s_grid(tmp_path, c
     assert b"<score-partwise" in (out / "rhythm.musicxml").read_bytes()
 
 
+
+def tone(pitch: int, seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    frequency = 440.0 * 2 ** ((pitch - 69) / 12)
+    return np.minimum(t / 0.005, 1.0) * np.exp(-t * 3.0) * sum(np.sin(2 * np.pi * k * frequency * t) / k for k in (1, 2, 3))
+
+
+@pytest.mark.slow
+def test_a_tempo_hint_chooses_between_a_ballads_beat_and_its_eighths(tmp_path):
+    """A bass note a beat at 60 BPM under an arpeggio in even eighths reads as well at 120: --tempo-hint
+    says which the user counts, and the MIDI file's tempo map follows."""
+    beats = 0.5 + np.arange(32) * 1.0
+    samples = np.zeros(int((beats[-1] + 2.0) * RATE))
+    for index, eighth in enumerate(0.5 + np.arange(63) * 0.5):
+        first = int(eighth * RATE)
+        samples[first : first + int(0.45 * RATE)] += 0.25 * tone((60, 64, 67, 72)[index % 4], 0.45)
+    for beat in beats:
+        first = int(beat * RATE)
+        samples[first : first + int(0.9 * RATE)] += 0.35 * tone(40, 0.9)
+    audio = tmp_path / "ballad.wav"
+    soundfile.write(audio, samples.astype(np.float32), RATE)
+    for hint, expected in (("60", 60.0), ("150", 120.0)):
+        out = tmp_path / f"hint-{hint}"
+        assert run_cli([str(audio), "-o", str(out), "--tempo-hint", hint, "--no-sonify", "-q"]) == 0
+        document = json.loads((out / "ballad.json").read_text())
+        assert document["options"]["tempo_hint"] == float(hint)
+        assert document["tempo_bpm"] == pytest.approx(expected, rel=0.03)
+        midi = mido.MidiFile(out / "ballad.mid")
+        tempi = [message.tempo for message in midi.tracks[0] if message.type == "set_tempo"]
+        assert mido.tempo2bpm(int(np.median(tempi))) == pytest.approx(expected, rel=0.03)
+
 def test_a_plain_transcription_never_imports_music21(inputs, tmp_path):
     """music21 (and what it pulls in) costs start-up time that only a score needs."""
     out = tmp_path / "out"

@@ -399,14 +399,16 @@ def test_kie_generate_for_a_failed_task_is_422(stack, repo) -> None:
     {"instrument": "bass", "quantize": "1/16t", "score": "true"},
     {"instrument": "drums"},
     {"basic_pitch_compat": "true", "midi_tempo": "96"},
+    {"tempo_hint": "150", "quantize": "1/8"},
 ])
 def test_model_instrument_quantize_and_score_are_recorded_on_the_task(stack, repo, fields) -> None:
     status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav", **fields}))
     assert_queued(status, body)
     recorded = repo.get(body["task_id"]).options
     expected = {name: (value == "true" if value in ("true", "false") else value) for name, value in fields.items()}
-    if "midi_tempo" in expected:
-        expected["midi_tempo"] = float(expected["midi_tempo"])
+    for number in ("midi_tempo", "tempo_hint"):
+        if number in expected:
+            expected[number] = float(expected[number])
     assert recorded == expected
     status, body = call(rest_event("GET", "/v1/byId", query={"task_id": body["task_id"]}))
     assert body["conversion"]["instrument"] == fields.get("instrument", "auto")
@@ -418,6 +420,7 @@ def test_model_instrument_quantize_and_score_are_recorded_on_the_task(stack, rep
     ({"instrument": "kazoo"}, "instrument"),
     ({"quantize": "1/3"}, "quantize"),
     ({"score": "maybe"}, "score"),
+    ({"tempo_hint": "0"}, "tempo_hint"),
     ({"model": "piano", "basic_pitch_compat": "true"}, "basic_pitch_compat"),
     ({"model": "piano", "instrument": "drums"}, "drum transcriber"),
     ({"instrument": "strings", "basic_pitch_compat": "true"}, "basic_pitch_compat"),

@@ -330,6 +330,8 @@ def test_silence_gives_no_notes():
         ({"minimum_frequency": 2000, "maximum_frequency": 1000}, "minimum_frequency"),
         ({"melodia": True}, "melodia"),
         ({"midi_tempo": "fast"}, "midi_tempo"),
+        ({"tempo_hint": 5}, "tempo_hint"),
+        ({"tempo_hint": 1000}, "tempo_hint"),
     ],
 )
 def test_invalid_options_name_the_field(options, field):

@@ -288,15 +288,19 @@ def test_with_rhythm_reads_the_drum_tracks_hits_as_drums(monkeypatch):
     seen = {}
     original = pipeline.rhythm_of_notes
 
-    def recording(notes, duration_s, drum=None):
-        seen.update(notes=notes, drum=drum)
-        return original(notes, duration_s, drum)
+    def recording(notes, duration_s, drum=None, tempo_hint=None):
+        seen.update(notes=notes, drum=drum, tempo_hint=tempo_hint)
+        return original(notes, duration_s, drum, tempo_hint)
 
     monkeypatch.setattr(pipeline, "rhythm_of_notes", recording)
     result = pipeline.with_rhythm(Transcription.from_tracks(tracks, true_beats[-1] + 1.0, TranscriptionOptions()))
     flagged = {(note.pitch, note.start_s) for note, is_drum in zip(seen["notes"], seen["drum"], strict=True) if is_drum}
     assert flagged == {(note.pitch, note.start_s) for note in hits}
     assert result.rhythm.tempo_bpm == pytest.approx(100.0, rel=0.02)
+    assert seen["tempo_hint"] is None
+    # The options' tempo_hint reaches the tracker (stems, drums and the piano model take this path).
+    pipeline.with_rhythm(Transcription.from_tracks(tracks, true_beats[-1] + 1.0, TranscriptionOptions(tempo_hint=50.0)))
+    assert seen["tempo_hint"] == 50.0
 
 
 def groove(bpm: float, beats_count: int) -> list[NoteEvent]:
@@ -446,3 +450,30 @@ def test_no_backbeat_is_read_where_the_snare_keeps_none():
     rng = np.random.default_rng(3)
     scattered = [NoteEvent(t, t + 0.1, 38, 0.9) for t in np.sort(rng.uniform(0, 30, 40))]
     assert backbeat_interval(NoteArrays.of(scattered), np.zeros(40, dtype=bool)) is None
+
+
+def arpeggio_ballad(bpm: float, beats_count: int) -> tuple[np.ndarray, list[NoteEvent]]:
+    """A ballad's accompaniment: a bass note on each beat and an arpeggio in even eighths, so that it reads
+    as well at its beat as at twice it (the eighths), the tempo dev set's ballads' ambiguity."""
+    true_beats = 0.5 + np.arange(beats_count) * 60.0 / bpm
+    notes = [NoteEvent(t, t + 55.0 / bpm, 40, 0.7) for t in true_beats]
+    eighths = 0.5 + np.arange(2 * beats_count - 1) * 30.0 / bpm
+    notes += [NoteEvent(t, t + 28.0 / bpm, (60, 64, 67, 72)[index % 4], 0.6) for index, t in enumerate(eighths)]
+    return true_beats, sorted(notes, key=lambda note: note.start_s)
+
+
+@pytest.mark.parametrize("onsets_only", [False, True])
+@pytest.mark.parametrize(("hint", "expected"), [(60.0, 60.0), (75.0, 60.0), (48.0, 60.0),
+                                                (120.0, 120.0), (150.0, 120.0), (96.0, 120.0)])
+def test_a_tempo_hint_picks_the_metrical_level_nearest_it(onsets_only, hint, expected):
+    """The same notes are beats at 60 or eighths at 120: a user's tempo_hint, even a quarter off, chooses."""
+    true_beats, notes = arpeggio_ballad(60.0, 48)
+    duration = true_beats[-1] + 1.0
+    if onsets_only:
+        rhythm = rhythm_of_notes(notes, duration, tempo_hint=hint)
+    else:
+        rhythm = track_rhythm(strength_of(notes, duration), notes, duration, tempo_hint=hint)
+    assert rhythm.tempo_bpm == pytest.approx(expected, rel=0.03)
+    beat_times = true_beats if expected == 60.0 else 0.5 + np.arange(2 * len(true_beats) - 1) * 0.5
+    assert median_error(rhythm.beats, beat_times) < 0.03
+

@@ -33,7 +33,7 @@ OUTPUTS = (
     ("csv", ".csv", "write_csv", "the note events as CSV"),
     ("json", ".json", "write_json", "the note events as JSON"),
 )
-UNIT_METAVARS = {"_ms": "MS", "_frequency": "HZ", "_tempo": "BPM", "_threshold": "P"}
+UNIT_METAVARS = {"_ms": "MS", "_frequency": "HZ", "_tempo": "BPM", "tempo_hint": "BPM", "_threshold": "P"}
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 

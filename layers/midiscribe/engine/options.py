@@ -101,6 +101,14 @@ class TranscriptionOptions(BaseModel):
         description="Force this constant tempo (BPM) in the MIDI file. Unset: the MIDI file's tempo map "
         "follows the detected beats and bars (120 BPM in 4/4 when no steady beat is found).",
     )
+    # 20-400 BPM takes in every count of a beat: the tracked pulse (40-320 BPM) is read at half, double or a third.
+    tempo_hint: float | None = Field(
+        None, ge=20.0, le=400.0,
+        description="About how fast the beat is (BPM), when you know: the beats, bars and tempo map are found at "
+        "the metrical level nearest to it (double or half time, a waltz's bar or its beat). A guess a quarter "
+        "off still finds its level; the exact tempo and its changes come from the music. Unset: the music "
+        "alone chooses, and may pick the half or double of what you count.",
+    )
     quantize: Quantize = Field(
         "off", description="Also write <stem>.quantized.mid with note starts and ends snapped to this grid "
         "(1/16 = sixteenth notes, 1/8t = eighth-note triplets) of the MIDI file's beats; off: no such file.",

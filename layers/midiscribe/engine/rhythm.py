@@ -86,19 +86,23 @@ class Rhythm:
         return float(60.0 * span / np.median(beats[span:] - beats[:-span]))
 
 
-def track_rhythm(onset_strength: np.ndarray | None, notes: Sequence[NoteEvent], duration_s: float) -> Rhythm | None:
-    """The rhythm of a transcription, or None when there is no steady pulse to find (too short, silent)."""
+def track_rhythm(onset_strength: np.ndarray | None, notes: Sequence[NoteEvent], duration_s: float,
+                 tempo_hint: float | None = None) -> Rhythm | None:
+    """The rhythm of a transcription, or None when there is no steady pulse to find (too short, silent).
+    ``tempo_hint``: the user's idea of the beat's tempo (BPM), which chooses the metrical level."""
     if onset_strength is None:
         return None
-    return rhythm_from_pulse(track_pulse(onset_strength), notes, duration_s)
+    return rhythm_from_pulse(track_pulse(onset_strength), notes, duration_s, tempo_hint=tempo_hint)
 
 
-def rhythm_of_notes(notes: Sequence[NoteEvent], duration_s: float, drum: Sequence[bool] | None = None) -> Rhythm | None:
+def rhythm_of_notes(notes: Sequence[NoteEvent], duration_s: float, drum: Sequence[bool] | None = None,
+                    tempo_hint: float | None = None) -> Rhythm | None:
     """The rhythm of notes alone, for transcribers without an onset posteriorgram (the piano model,
     drums, stems): the beat tracker follows the notes' onsets, weighted as ``onset_weights`` says.
-    ``drum`` flags the notes that are drum hits (General MIDI drum keys, not pitches)."""
+    ``drum`` flags the notes that are drum hits (General MIDI drum keys, not pitches); ``tempo_hint`` as
+    in ``track_rhythm``."""
     pulse = track_pulse(onset_strength_of_notes(notes, duration_s, drum), seconds_of_frames=even_frame_times)
-    return rhythm_from_pulse(pulse, notes, duration_s, drum)
+    return rhythm_from_pulse(pulse, notes, duration_s, drum, tempo_hint)
 
 
 def even_frame_times(frames: np.ndarray) -> np.ndarray:
@@ -150,13 +154,13 @@ def onset_strength_of_notes(notes: Sequence[NoteEvent], duration_s: float, drum:
 
 
 def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s: float,
-                      drum: Sequence[bool] | None = None) -> Rhythm | None:
-    """The rhythm built on a tracked pulse (seconds): its metrical level, bars, metre and the key. The key,
-    and the bass the beat's phase follows, are heard in the pitched notes only: ``drum`` flags the drum
-    hits, whose General MIDI keys are not pitches."""
+                      drum: Sequence[bool] | None = None, tempo_hint: float | None = None) -> Rhythm | None:
+    """The rhythm built on a tracked pulse (seconds): its metrical level (nearest ``tempo_hint`` when the
+    user gave one), bars, metre and the key. The key, and the bass the beat's phase follows, are heard in
+    the pitched notes only: ``drum`` flags the drum hits, whose General MIDI keys are not pitches."""
     arrays = NoteArrays.of(notes)
     pitched = np.ones(len(notes), dtype=bool) if drum is None else ~np.asarray(drum, dtype=bool)
-    metre = find_metre(aligned_to_notes(pulse, arrays), arrays, pitched)
+    metre = find_metre(aligned_to_notes(pulse, arrays), arrays, pitched, tempo_hint)
     if metre is None:
         return None
     key = estimate_key(arrays.pitches[pitched], (arrays.ends - arrays.starts)[pitched], arrays.amplitudes[pitched])
