@@ -7,6 +7,7 @@
     .venv/bin/python bench/tempo.py --half held-back --notes     # also the rhythm tracked from the note onsets
     .venv/bin/python bench/tempo.py --half held-back --piano     # solo piano only, also through the piano model
     .venv/bin/python bench/tempo.py --half held-back --hint-spread 0.25   # with a user's tempo_hint (below)
+    .venv/bin/python bench/tempo.py --half held-back --metre-given        # with a user's time_signature
 
 ``--notes`` and ``--piano`` score the path the transcribers without an onset posteriorgram take (the piano
 model, drums, stems): the beat tracker on the note onsets (``engine.rhythm.rhythm_of_notes``), on the
@@ -15,7 +16,8 @@ general model's).
 
 ``--hint-spread S`` gives every tracker of ours a ``tempo_hint`` as a user would: the notated beat's median
 tempo times a factor drawn at random (log-uniform, seeded by the file's index) between 1/(1 + S) and
-1 + S, so 0.25 is a guess up to a quarter off either way.
+1 + S, so 0.25 is a guess up to a quarter off either way. ``--metre-given`` gives them each piece's time
+signature (the ``time_signature`` option).
 
 Timing figures are bench/tempo_speed.py's; the settings search is bench/tempo_tune.py.
 
@@ -138,7 +140,7 @@ def transcribed(audio: Path) -> tuple[np.ndarray, list, float]:
         kept: dict = {}
         original = pipeline.track_rhythm
 
-        def keep(onset_strength, notes, duration_s, tempo_hint=None):
+        def keep(onset_strength, notes, duration_s, hints=None):
             kept["onset"] = onset_strength
             return None
 
@@ -291,24 +293,25 @@ def tempo_hint_for(index: int, piece: tempo_pieces.Piece, spread: float | None) 
 
 
 def evaluate(index: int, piece: tempo_pieces.Piece, with_librosa_dp: bool, paths: tuple[str, ...] = (),
-             hint_spread: float | None = None) -> dict:
+             hint_spread: float | None = None, metre_given: bool = False) -> dict:
     """One file's figures: the general model's onset posterior (``ours``), and with ``paths`` the note-onset
     path too: ``notes`` on the general model's notes, ``piano`` on the piano model's; with ``hint_spread``
-    each given a tempo_hint (``tempo_hint_for``)."""
+    each given a tempo_hint (``tempo_hint_for``), with ``metre_given`` the piece's time signature."""
     from midiscribe.engine.beats import track_pulse
+    from midiscribe.engine.options import METRES, Hints
     from midiscribe.engine.rhythm import rhythm_from_pulse, rhythm_of_notes
 
     audio = render(piece, index)
     onset, notes, duration = transcribed(audio)
-    hint = tempo_hint_for(index, piece, hint_spread)
+    hints = Hints(tempo_bpm=tempo_hint_for(index, piece, hint_spread), metre=METRES[piece.metre] if metre_given else None)
     row = {"piece": piece.name, "style": piece.style, "metre": piece.metre, "true_bpm": piece.median_tempo_bpm,
-           "ours": rhythm_scores(piece, rhythm_from_pulse(track_pulse(onset), notes, duration, tempo_hint=hint),
+           "ours": rhythm_scores(piece, rhythm_from_pulse(track_pulse(onset), notes, duration, hints=hints),
                                  notes, duration)}
     if "notes" in paths:
-        row["notes"] = rhythm_scores(piece, rhythm_of_notes(notes, duration, tempo_hint=hint), notes, duration)
+        row["notes"] = rhythm_scores(piece, rhythm_of_notes(notes, duration, hints=hints), notes, duration)
     if "piano" in paths:
         piano_notes, piano_duration = transcribed_piano(audio)
-        row["piano"] = rhythm_scores(piece, rhythm_of_notes(piano_notes, piano_duration, tempo_hint=hint),
+        row["piano"] = rhythm_scores(piece, rhythm_of_notes(piano_notes, piano_duration, hints=hints),
                                      piano_notes, piano_duration)
     if with_librosa_dp:
         row["librosa_dp"] = rhythm_scores(piece, rhythm_from_pulse(librosa_dp_pulse(onset), notes, duration),
@@ -384,6 +387,8 @@ def main() -> None:
                         help="solo-piano pieces only, also transcribed by the piano model and tracked from its notes")
     parser.add_argument("--hint-spread", type=float, metavar="S",
                         help="give our trackers a tempo_hint up to S (0.25: a quarter) off the notated tempo (see above)")
+    parser.add_argument("--metre-given", action="store_true",
+                        help="give our trackers each piece's time signature, as a user's time_signature option")
     parser.add_argument("--json", type=Path, help="also write the per-file rows here")
     args = parser.parse_args()
     ensure_fluidsynth()
@@ -405,10 +410,11 @@ def main() -> None:
             continue
         if args.half == "all" or tuning == (args.half == "tuning"):
             paths = tuple(name for name in ("notes", "piano") if getattr(args, name))
-            rows.append(evaluate(index, piece, args.librosa_dp, paths, args.hint_spread))
+            rows.append(evaluate(index, piece, args.librosa_dp, paths, args.hint_spread, args.metre_given))
     report(rows)
     settings = "previous (de140c6b)" if args.previous_settings else "current"
     hint = f"tempo_hint within {args.hint_spread:.0%} of the notated tempo" if args.hint_spread is not None else "no tempo_hint"
+    hint += "; time_signature given" if args.metre_given else ""
     print(f"set: {args.set}; half: {args.half}; metre settings: {settings}; {hint}; load: {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))

@@ -328,7 +328,7 @@ def tone(pitch: int, seconds: float) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_a_tempo_hint_chooses_between_a_ballads_beat_and_its_eighths(tmp_path):
+def test_a_tempo_hint_and_a_time_signature_choose_a_ballads_beat_and_bars(tmp_path):
     """A bass note a beat at 60 BPM under an arpeggio in even eighths reads as well at 120: --tempo-hint
     says which the user counts, and the MIDI file's tempo map follows."""
     beats = 0.5 + np.arange(32) * 1.0
@@ -350,6 +350,14 @@ def test_a_tempo_hint_chooses_between_a_ballads_beat_and_its_eighths(tmp_path):
         midi = mido.MidiFile(out / "ballad.mid")
         tempi = [message.tempo for message in midi.tracks[0] if message.type == "set_tempo"]
         assert mido.tempo2bpm(int(np.median(tempi))) == pytest.approx(expected, rel=0.03)
+    # --time-signature sets the bars, the beat stays the hinted one.
+    out = tmp_path / "three"
+    assert run_cli([str(audio), "-o", str(out), "--tempo-hint", "60", "--time-signature", "3/4", "--no-sonify", "-q"]) == 0
+    document = json.loads((out / "ballad.json").read_text())
+    assert document["time_signature"] == "3/4" and document["tempo_bpm"] == pytest.approx(60.0, rel=0.03)
+    signatures = {(m.numerator, m.denominator) for m in mido.MidiFile(out / "ballad.mid").tracks[0]
+                  if m.type == "time_signature"}
+    assert (3, 4) in signatures
 
 def test_a_plain_transcription_never_imports_music21(inputs, tmp_path):
     """music21 (and what it pulls in) costs start-up time that only a score needs."""

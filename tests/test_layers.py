@@ -131,3 +131,20 @@ def test_a_cycle_through_three_parts_is_found():
     graph = {"service": {"webhooks"}, "webhooks": {"aws"}, "aws": {"service"}, "api": {"service"}}
     assert cycles(graph) == [["service", "webhooks", "aws", "service"]]
     assert cycles({"api": {"service"}, "service": {"domain"}}) == []
+
+
+@pytest.mark.parametrize("function", ["submit", "notify", "authorizer"])
+def test_the_zip_functions_load_without_the_audio_libraries(function):
+    """The zip functions ship with the shared layer, which has no numpy, onnxruntime or soundfile
+    (layers/requirements.in): what they import of the engine (its options, to validate a request)
+    must not reach for them."""
+    import subprocess
+    import sys
+
+    root = PACKAGE.parents[1]
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import app; "
+            "print(sorted(name for name in ('numpy', 'onnxruntime', 'soundfile', 'mido') if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code, str(root / "functions" / function)], capture_output=True,
+                            text=True, timeout=120, cwd=root)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert result.stdout.strip() == "[]"

@@ -399,7 +399,7 @@ def test_kie_generate_for_a_failed_task_is_422(stack, repo) -> None:
     {"instrument": "bass", "quantize": "1/16t", "score": "true"},
     {"instrument": "drums"},
     {"basic_pitch_compat": "true", "midi_tempo": "96"},
-    {"tempo_hint": "150", "quantize": "1/8"},
+    {"tempo_hint": "150", "quantize": "1/8", "time_signature": "6/8"},
 ])
 def test_model_instrument_quantize_and_score_are_recorded_on_the_task(stack, repo, fields) -> None:
     status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav", **fields}))
@@ -421,6 +421,7 @@ def test_model_instrument_quantize_and_score_are_recorded_on_the_task(stack, rep
     ({"quantize": "1/3"}, "quantize"),
     ({"score": "maybe"}, "score"),
     ({"tempo_hint": "0"}, "tempo_hint"),
+    ({"time_signature": "7/8"}, "time_signature"),
     ({"model": "piano", "basic_pitch_compat": "true"}, "basic_pitch_compat"),
     ({"model": "piano", "instrument": "drums"}, "drum transcriber"),
     ({"instrument": "strings", "basic_pitch_compat": "true"}, "basic_pitch_compat"),

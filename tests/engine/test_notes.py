@@ -332,6 +332,7 @@ def test_silence_gives_no_notes():
         ({"midi_tempo": "fast"}, "midi_tempo"),
         ({"tempo_hint": 5}, "tempo_hint"),
         ({"tempo_hint": 1000}, "tempo_hint"),
+        ({"time_signature": "5/4"}, "time_signature"),
     ],
 )
 def test_invalid_options_name_the_field(options, field):

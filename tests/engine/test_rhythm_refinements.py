@@ -20,6 +20,7 @@ from midiscribe.engine.metre import (
     readings,
 )
 from midiscribe.engine.notes import frame_times
+from midiscribe.engine.options import Hints, TranscriptionOptions
 from midiscribe.engine.rhythm import (
     Rhythm,
     aligned_to_notes,
@@ -279,7 +280,6 @@ def test_onset_weights_count_length_and_bass_and_read_drum_keys_as_drums():
 def test_with_rhythm_reads_the_drum_tracks_hits_as_drums(monkeypatch):
     from midiscribe.engine import pipeline
     from midiscribe.engine.instruments import Family
-    from midiscribe.engine.options import TranscriptionOptions
     from midiscribe.engine.transcription import Track, Transcription
 
     true_beats, pitched = oom_pah(100.0, 40)
@@ -288,19 +288,20 @@ def test_with_rhythm_reads_the_drum_tracks_hits_as_drums(monkeypatch):
     seen = {}
     original = pipeline.rhythm_of_notes
 
-    def recording(notes, duration_s, drum=None, tempo_hint=None):
-        seen.update(notes=notes, drum=drum, tempo_hint=tempo_hint)
-        return original(notes, duration_s, drum, tempo_hint)
+    def recording(notes, duration_s, drum=None, hints=None):
+        seen.update(notes=notes, drum=drum, hints=hints)
+        return original(notes, duration_s, drum, hints)
 
     monkeypatch.setattr(pipeline, "rhythm_of_notes", recording)
     result = pipeline.with_rhythm(Transcription.from_tracks(tracks, true_beats[-1] + 1.0, TranscriptionOptions()))
     flagged = {(note.pitch, note.start_s) for note, is_drum in zip(seen["notes"], seen["drum"], strict=True) if is_drum}
     assert flagged == {(note.pitch, note.start_s) for note in hits}
     assert result.rhythm.tempo_bpm == pytest.approx(100.0, rel=0.02)
-    assert seen["tempo_hint"] is None
-    # The options' tempo_hint reaches the tracker (stems, drums and the piano model take this path).
-    pipeline.with_rhythm(Transcription.from_tracks(tracks, true_beats[-1] + 1.0, TranscriptionOptions(tempo_hint=50.0)))
-    assert seen["tempo_hint"] == 50.0
+    assert seen["hints"] == Hints()
+    # What the user said of the rhythm reaches the tracker (stems, drums and the piano model take this path).
+    options = TranscriptionOptions(tempo_hint=50.0, time_signature="6/8")
+    pipeline.with_rhythm(Transcription.from_tracks(tracks, true_beats[-1] + 1.0, options))
+    assert seen["hints"] == Hints(tempo_bpm=50.0, metre=(2, True))
 
 
 def groove(bpm: float, beats_count: int) -> list[NoteEvent]:
@@ -470,10 +471,25 @@ def test_a_tempo_hint_picks_the_metrical_level_nearest_it(onsets_only, hint, exp
     true_beats, notes = arpeggio_ballad(60.0, 48)
     duration = true_beats[-1] + 1.0
     if onsets_only:
-        rhythm = rhythm_of_notes(notes, duration, tempo_hint=hint)
+        rhythm = rhythm_of_notes(notes, duration, hints=Hints(tempo_bpm=hint))
     else:
-        rhythm = track_rhythm(strength_of(notes, duration), notes, duration, tempo_hint=hint)
+        rhythm = track_rhythm(strength_of(notes, duration), notes, duration, Hints(tempo_bpm=hint))
     assert rhythm.tempo_bpm == pytest.approx(expected, rel=0.03)
     beat_times = true_beats if expected == 60.0 else 0.5 + np.arange(2 * len(true_beats) - 1) * 0.5
     assert median_error(rhythm.beats, beat_times) < 0.03
 
+
+
+@pytest.mark.parametrize(("signature", "beats_per_bar", "compound"), [("4/4", 4, False), ("2/4", 2, False),
+                                                                    ("3/4", 3, False), ("6/8", 2, True)])
+def test_a_given_time_signature_sets_the_bars_and_leaves_the_beat_alone(signature, beats_per_bar, compound):
+    """An oom-pah march: the bars take the length the user gave, the beats stay the music's."""
+    true_beats, notes = oom_pah(100.0, 64)
+    duration = true_beats[-1] + 1.0
+    strength = strength_of(notes, duration)
+    found = track_rhythm(strength, notes, duration)
+    given = track_rhythm(strength, notes, duration, Hints(metre=TranscriptionOptions(time_signature=signature)
+                                                           .rhythm_hints.metre))
+    assert given.beats == found.beats
+    assert (given.beats_per_bar, given.compound) == (beats_per_bar, compound)
+    assert given.time_signature == tuple(map(int, signature.split("/")))

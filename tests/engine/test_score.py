@@ -221,3 +221,19 @@ def test_a_forced_midi_tempo_is_notated_in_quarter_beats_even_for_compound_mater
     score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
     written = [(n.pitch.midi, Fraction(n.quarterLength), n.tie) for n in score.recurse().notes]
     assert written == [(72, Fraction(1), None), (67, Fraction(1), None)]
+
+
+def test_a_forced_midi_tempo_in_a_given_compound_metre_is_notated_in_its_bars():
+    """With midi_tempo and time_signature 6/8 the score's bars are 6/8 of the constant tempo's quarters."""
+    from music21 import converter, meter
+
+    notes = [NoteEvent(0.5 * k, 0.5 * k + 0.45, 60 + k % 5, 0.7) for k in range(12)]  # eighths at 120 quarters/min
+    options = TranscriptionOptions(score=True, quantize="1/8", midi_tempo=120.0, time_signature="6/8")
+    transcription = Transcription(notes, 6.5, options)
+    buffer = io.BytesIO()
+    transcription.write_musicxml(buffer)
+    score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+    signatures = {sig.ratioString for sig in score.recurse().getElementsByClass(meter.TimeSignature)}
+    assert signatures == {"6/8"}
+    measures = score.parts[0].getElementsByClass("Measure")
+    assert all(measure.duration.quarterLength == 3.0 for measure in measures)

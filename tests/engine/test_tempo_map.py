@@ -118,6 +118,16 @@ def test_a_given_midi_tempo_forces_one_constant_tempo_in_four_four():
     assert len(tempo_map_for(follows).tempo_changes) > 1
 
 
+
+@pytest.mark.parametrize(("signature", "expected"), [("3/4", (3, 4)), ("6/8", (6, 8)), ("12/8", (12, 8))])
+def test_a_given_midi_tempo_keeps_the_time_signature_the_user_gave(signature, expected):
+    """midi_tempo writes one constant tempo (in quarters); its bars are 4/4 unless time_signature says."""
+    rhythm = Rhythm(beats=tuple(accelerating_beats()), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
+    options = TranscriptionOptions(midi_tempo=90.0, time_signature=signature)
+    midi, events, _ = read_back(midi_of(Transcription([NoteEvent(1.0, 1.5, 60, 0.8)], 30.0, options, rhythm=rhythm)))
+    assert [m.tempo for _, _, m in events if m.type == "set_tempo"] == [round(60e6 / 90.0)]
+    assert [(m.numerator, m.denominator) for _, _, m in events if m.type == "time_signature"] == [expected]
+
 def test_quantisation_snaps_a_jittered_rhythm_to_its_grid():
     beats = accelerating_beats()
     rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=None)

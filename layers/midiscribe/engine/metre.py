@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .options import Hints
+
 BAR_LENGTHS = (2, 3, 4)
 # The notated beat's tempo prior (log-normal): most written music counts its beat at 60-180 BPM.
 BEAT_PRIOR_CENTRE_BPM = 120.0
@@ -359,7 +361,7 @@ def backbeat_interval(notes: NoteArrays, pitched: np.ndarray | None = None) -> f
 
 
 def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None,
-               tempo_hint: float | None = None) -> Metre | None:
+               hints: Hints | None = None) -> Metre | None:
     """The beat level, then the bars at that level; None without a pulse.
 
     The beat is the reading of the pulse with the best level score, among the readings the pulse's
@@ -369,19 +371,28 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     many of its beats are empty; read too slow, its halves or thirds, the real beats, carry as much as its
     beats) and the tempo prior. The beats move
     onto the bass if it plays between them (``on_the_bass``; ``pitched`` as there). The bar length and
-    phase are then the best bar score at that level. A user's ``tempo_hint`` (BPM) takes the tempo
-    prior's place (``level_scores``).
+    phase are then the best bar score at that level.
+
+    The user's ``hints`` go first: a tempo hint takes the tempo prior's place (``level_scores``), so it
+    chooses the beat's level; a metre fixes the bar's length in beats and whether the beat divides in three,
+    and leaves the level alone. Tried on the tuning pieces (bench/tempo.py --metre-given, first and third
+    sets): keeping a compound metre to the readings the notes divide in three lost beat F (0.898 -> 0.891
+    on the first set; a jig read at 2:3 of its beat) for no steady gain in downbeat F.
     """
+    hints = hints or Hints()
+    length_given, compound_given = hints.metre if hints.metre is not None else (None, None)
     if len(pulse) < 4:
         return None
     if not len(notes.starts):
-        return Metre(beats=pulse, beats_per_bar=4, compound=False, first_downbeat=0)
+        return Metre(beats=pulse, beats_per_bar=length_given or 4, compound=bool(compound_given), first_downbeat=0)
     candidates = readings(pulse, pulse_division(pulse, notes))
-    levels = level_scores(level_evidence(candidates, notes), backbeat_interval(notes, pitched), tempo_hint)
+    levels = level_scores(level_evidence(candidates, notes), backbeat_interval(notes, pitched), hints.tempo_bpm)
     beats = on_the_bass(candidates[int(np.argmax(levels))], notes, pitched)
     scores = bar_scores(beat_marks(beats, notes, pitched))
+    if length_given is not None:
+        scores = {key: score for key, score in scores.items() if key[0] == length_given}
+    compound = compound_given if compound_given is not None else is_compound(beats, notes.starts, notes.amplitudes)
     if not scores:
-        return Metre(beats=beats, beats_per_bar=4, compound=False, first_downbeat=0)
+        return Metre(beats=beats, beats_per_bar=length_given or 4, compound=compound, first_downbeat=0)
     (length, phase), _ = max(scores.items(), key=lambda item: item[1] - LONGER_BAR_MARGIN * (item[0][0] - 2))
-    compound = is_compound(beats, notes.starts, notes.amplitudes)
     return Metre(beats=beats, beats_per_bar=length, compound=compound, first_downbeat=phase)

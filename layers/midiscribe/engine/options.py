@@ -8,6 +8,7 @@ the ``instrument``'s profile (engine/profiles.py), or are basic-pitch's with ``b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -21,6 +22,10 @@ HIGHEST_MIDI = 108
 # Quantisation grids: the note value each one snaps to, in quarter notes.
 QUANTIZE_GRIDS = {"1/4": 1.0, "1/8": 0.5, "1/16": 0.25, "1/8t": 1 / 3, "1/16t": 1 / 6}
 Quantize = Literal[("off", *QUANTIZE_GRIDS)]  # type: ignore[valid-type]
+
+# The metres a user may give (time_signature): beats in a bar and whether each beat divides in three.
+METRES = {"2/4": (2, False), "3/4": (3, False), "4/4": (4, False), "6/8": (2, True), "9/8": (3, True), "12/8": (4, True)}
+TimeSignature = Literal[tuple(METRES)]  # type: ignore[valid-type]
 
 # basic-pitch 0.4.0's predict() defaults: what basic_pitch_compat uses for options left unset.
 BASIC_PITCH_ONSET_THRESHOLD = 0.5
@@ -47,6 +52,15 @@ def mark_general_model_options(schema: dict) -> None:
     for name in GENERAL_MODEL_OPTIONS:
         if name in schema.get("properties", {}):
             schema["properties"][name][MODELS_KEYWORD] = ["general"]
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the user knows of the rhythm (the options ``tempo_hint`` and ``time_signature``): about how
+    fast the beat is (BPM), and the metre as (beats in a bar, whether each beat divides in three)."""
+
+    tempo_bpm: float | None = None
+    metre: tuple[int, bool] | None = None
 
 
 class TranscriptionOptions(BaseModel):
@@ -109,6 +123,12 @@ class TranscriptionOptions(BaseModel):
         "off still finds its level; the exact tempo and its changes come from the music. Unset: the music "
         "alone chooses, and may pick the half or double of what you count.",
     )
+    time_signature: TimeSignature | None = Field(
+        None,
+        description="The metre, when you know it: the bars, the MIDI file's time signature and the score follow it "
+        "(in 6/8, 9/8 and 12/8 the beat is the dotted quarter), and where the downbeat falls still comes from the "
+        "music. Unset: detected (2/4, 3/4, 4/4, 6/8, 9/8 or 12/8). With midi_tempo, the constant tempo's bars.",
+    )
     quantize: Quantize = Field(
         "off", description="Also write <stem>.quantized.mid with note starts and ends snapped to this grid "
         "(1/16 = sixteenth notes, 1/8t = eighth-note triplets) of the MIDI file's beats; off: no such file.",
@@ -152,6 +172,11 @@ class TranscriptionOptions(BaseModel):
         if self.model is not None:
             return self.model
         return "piano" if self.instrument == "piano" and not self.basic_pitch_compat else "general"
+
+    @property
+    def rhythm_hints(self) -> Hints:
+        """What the user said of the rhythm (``tempo_hint``, ``time_signature``), for the beat tracker."""
+        return Hints(tempo_bpm=self.tempo_hint, metre=METRES[self.time_signature] if self.time_signature else None)
 
     @classmethod
     def parse(cls, values: dict | None = None, **overrides) -> TranscriptionOptions:

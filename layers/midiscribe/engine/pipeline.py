@@ -84,7 +84,7 @@ def transcribe(
     created = creator.finish(runner.frame_count)
     notes_done = time.perf_counter()
     onset_strength = np.concatenate(onset_sums)[: runner.frame_count] if onset_sums else None
-    tracked = track_rhythm(onset_strength, created.notes, duration_s, options.tempo_hint) if rhythm else None
+    tracked = track_rhythm(onset_strength, created.notes, duration_s, options.rhythm_hints) if rhythm else None
     finished = time.perf_counter()
     # Decoding runs in its own thread alongside the model: decode_s is that thread's busy time,
     # inference_s the wall time of the streaming phase outside note bookkeeping.
@@ -105,13 +105,13 @@ def transcribe(
 def with_rhythm(transcription: Transcription) -> Transcription:
     """``transcription`` with the rhythm of its notes, for transcribers without an onset posteriorgram
     (the piano model, drums, stems): the beat tracker follows the notes' onsets (``rhythm_of_notes``),
-    the drum tracks' hits read as drums, at the level nearest the options' ``tempo_hint`` if one was given.
-    The order of the notes does not matter to it."""
+    the drum tracks' hits read as drums, and what the user said of the tempo and metre first. The order of
+    the notes does not matter to it."""
     began = time.perf_counter()
     tracks = transcription.instrument_tracks()
     transcription.rhythm = rhythm_of_notes([note for track in tracks for note in track.notes], transcription.duration_s,
                                            drum=[track.is_drum for track in tracks for _ in track.notes],
-                                           tempo_hint=transcription.options.tempo_hint)
+                                           hints=transcription.options.rhythm_hints)
     transcription.timings["rhythm_s"] = time.perf_counter() - began
     return transcription
 

@@ -17,6 +17,7 @@ from .beats import track_pulse
 from .key import Key, estimate_key
 from .metre import BASS_QUANTILE, NoteArrays, find_metre, nearest_beat
 from .notes import FRAMES_PER_SECOND
+from .options import Hints
 from .transcription import NoteEvent
 
 # Beats are aligned with the note onsets within this fraction of a beat period of them (a 16th is 1/4),
@@ -87,22 +88,22 @@ class Rhythm:
 
 
 def track_rhythm(onset_strength: np.ndarray | None, notes: Sequence[NoteEvent], duration_s: float,
-                 tempo_hint: float | None = None) -> Rhythm | None:
+                 hints: Hints | None = None) -> Rhythm | None:
     """The rhythm of a transcription, or None when there is no steady pulse to find (too short, silent).
-    ``tempo_hint``: the user's idea of the beat's tempo (BPM), which chooses the metrical level."""
+    ``hints``: what the user knows of the beat's tempo and the metre (``metre.Hints``)."""
     if onset_strength is None:
         return None
-    return rhythm_from_pulse(track_pulse(onset_strength), notes, duration_s, tempo_hint=tempo_hint)
+    return rhythm_from_pulse(track_pulse(onset_strength), notes, duration_s, hints=hints)
 
 
 def rhythm_of_notes(notes: Sequence[NoteEvent], duration_s: float, drum: Sequence[bool] | None = None,
-                    tempo_hint: float | None = None) -> Rhythm | None:
+                    hints: Hints | None = None) -> Rhythm | None:
     """The rhythm of notes alone, for transcribers without an onset posteriorgram (the piano model,
     drums, stems): the beat tracker follows the notes' onsets, weighted as ``onset_weights`` says.
-    ``drum`` flags the notes that are drum hits (General MIDI drum keys, not pitches); ``tempo_hint`` as
-    in ``track_rhythm``."""
+    ``drum`` flags the notes that are drum hits (General MIDI drum keys, not pitches); ``hints`` as in
+    ``track_rhythm``."""
     pulse = track_pulse(onset_strength_of_notes(notes, duration_s, drum), seconds_of_frames=even_frame_times)
-    return rhythm_from_pulse(pulse, notes, duration_s, drum, tempo_hint)
+    return rhythm_from_pulse(pulse, notes, duration_s, drum, hints)
 
 
 def even_frame_times(frames: np.ndarray) -> np.ndarray:
@@ -154,13 +155,13 @@ def onset_strength_of_notes(notes: Sequence[NoteEvent], duration_s: float, drum:
 
 
 def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s: float,
-                      drum: Sequence[bool] | None = None, tempo_hint: float | None = None) -> Rhythm | None:
-    """The rhythm built on a tracked pulse (seconds): its metrical level (nearest ``tempo_hint`` when the
-    user gave one), bars, metre and the key. The key, and the bass the beat's phase follows, are heard in
+                      drum: Sequence[bool] | None = None, hints: Hints | None = None) -> Rhythm | None:
+    """The rhythm built on a tracked pulse (seconds): its metrical level, bars and metre (``hints`` first:
+    what the user knows of them), and the key. The key, and the bass the beat's phase follows, are heard in
     the pitched notes only: ``drum`` flags the drum hits, whose General MIDI keys are not pitches."""
     arrays = NoteArrays.of(notes)
     pitched = np.ones(len(notes), dtype=bool) if drum is None else ~np.asarray(drum, dtype=bool)
-    metre = find_metre(aligned_to_notes(pulse, arrays), arrays, pitched, tempo_hint)
+    metre = find_metre(aligned_to_notes(pulse, arrays), arrays, pitched, hints)
     if metre is None:
         return None
     key = estimate_key(arrays.pitches[pitched], (arrays.ends - arrays.starts)[pitched], arrays.amplitudes[pitched])

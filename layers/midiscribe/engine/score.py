@@ -232,8 +232,12 @@ def build_score(transcription: Transcription):
                    for item, start, end in zip(notes, starts, ends, strict=True)]
     rhythm = transcription.rhythm
     music_key = rhythm.key if rhythm is not None else None
-    # A forced midi_tempo makes the tempo map's bars 4/4, whatever metre was tracked.
-    quarters_per_beat = rhythm.quarters_per_beat if rhythm is not None and transcription.options.midi_tempo is None else 1.0
+    # A forced midi_tempo makes the tempo map's bars 4/4 (or the time_signature given), whatever was tracked.
+    if rhythm is not None and transcription.options.midi_tempo is None:
+        quarters_per_beat = rhythm.quarters_per_beat
+    else:
+        metre = transcription.options.rhythm_hints.metre
+        quarters_per_beat = 1.5 if metre is not None and metre[1] else 1.0
     end_quarter = max((n.end for n in staff_notes), default=Fraction(0))
     bars = score_bars(tempo_map, max(end_quarter, Fraction(1, GRID_DENOMINATOR)), quarters_per_beat,
                       QUANTIZE_GRIDS[grid])

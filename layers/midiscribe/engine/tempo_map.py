@@ -8,7 +8,7 @@ stretch instead of one per beat. Time 0 is a bar line in MIDI; music that starts
 gets a short first bar of its own time signature, as notation programs write an anacrusis.
 
 Without a rhythm, or when the user gave ``midi_tempo``, the map is one constant tempo in 4/4:
-basic-pitch's file.
+basic-pitch's file (with ``midi_tempo``, in the ``time_signature`` the user gave, if any).
 """
 
 from __future__ import annotations
@@ -107,12 +107,12 @@ def _extrapolated_interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.nd
     return result.reshape(np.shape(x))
 
 
-def constant_tempo_map(bpm: float) -> TempoMap:
-    """One tempo for the whole file, in 4/4."""
+def constant_tempo_map(bpm: float, time_signature: tuple[int, int] = (4, 4)) -> TempoMap:
+    """One tempo (quarter notes a minute) for the whole file, in 4/4 unless ``time_signature`` says otherwise."""
     tempo_us = tempo_microseconds(bpm)
     seconds_per_quarter = tempo_us / 1e6
     return TempoMap(
-        times=np.array([0.0, seconds_per_quarter]), quarters=np.array([0.0, 1.0]), bars=((0.0, 4, 4),),
+        times=np.array([0.0, seconds_per_quarter]), quarters=np.array([0.0, 1.0]), bars=((0.0, *time_signature),),
         ticks_per_quarter=ticks_per_quarter_for(tempo_us), tempo_changes=((0, tempo_us),),
     )
 
@@ -191,7 +191,8 @@ def tempo_map_for(transcription: Transcription) -> TempoMap:
     """The tempo map a transcription's MIDI file is written with."""
     given = transcription.options.midi_tempo
     if given is not None:
-        return constant_tempo_map(given)
+        signature = transcription.options.time_signature
+        return constant_tempo_map(given, tuple(map(int, signature.split("/"))) if signature else (4, 4))
     rhythm = transcription.rhythm
     if rhythm is None or len(rhythm.beats) < 2:
         return constant_tempo_map(DEFAULT_TEMPO_BPM)
