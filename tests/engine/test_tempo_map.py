@@ -171,3 +171,31 @@ def test_quantised_midi_is_a_second_file_on_whole_grid_ticks():
     # The original keeps the real times.
     _, _, heard = read_back(original.getvalue())
     assert np.allclose(sorted(s for s, _ in heard), [n.start_s for n in notes], atol=0.002)
+
+
+@pytest.mark.parametrize("first_beat_s", [0.1, 0.25, 0.45])
+def test_a_first_beat_near_time_zero_keeps_its_place_and_its_bar_line(first_beat_s):
+    # A recording with a short lead-in: its first beat, a downbeat, comes before half a period (60 BPM).
+    beats = first_beat_s + np.arange(12.0)
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
+    notes = [NoteEvent(float(t) + 0.01, float(t) + 0.5, 60, 0.8) for t in beats[::4]]
+    transcription = Transcription(notes, 13.0, TranscriptionOptions(quantize="1/16"), rhythm=rhythm)
+    midi = mido.MidiFile(file=io.BytesIO(midi_of(transcription)))
+    signatures = [(tick, m.numerator, m.denominator)
+                  for tick, m in _absolute(midi.tracks[0]) if m.type == "time_signature"]
+    # Time 0 to the first beat is a one-beat pickup bar, so the first downbeat is a bar line.
+    assert signatures == [(0, 1, 4), (midi.ticks_per_beat, 4, 4)]
+    file_beats = tick_seconds(midi, [(k + 1) * midi.ticks_per_beat for k in range(len(beats))])
+    assert np.max(np.abs(np.array(file_beats) - beats)) < 0.020
+    # Quantised, the downbeat notes sit on the bar lines, not a sixteenth after them.
+    quantized = mido.MidiFile(file=io.BytesIO(midi_of(transcription.quantized())))
+    onsets = [tick for tick, m in _absolute(quantized.tracks[1]) if m.type == "note_on"]
+    assert onsets == [(1 + 4 * k) * quantized.ticks_per_beat for k in range(len(notes))]
+
+
+def test_a_first_beat_within_a_frame_of_time_zero_is_moved_there():
+    beats = 0.008 + 0.5 * np.arange(12)
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
+    tempo_map = rhythm_tempo_map(rhythm)
+    assert tempo_map.bars == ((0.0, 4, 4),)
+    assert tempo_map.times[0] == 0.0 and tempo_map.times[1] == pytest.approx(0.508, abs=0.015)
