@@ -102,6 +102,22 @@ def test_no_rhythm_without_enough_music():
     assert track_rhythm(np.zeros(400), [], 4.6) is None
 
 
+def test_no_rhythm_without_notes():
+    """Silence's onset posterior is a low, uneven floor, and the tracker finds a pulse in anything: the JSON
+    of a silent recording gave a tempo (120.8 BPM), beats and 4/4, where the README promises nulls, and its
+    MIDI file a tempo map of beats nobody played. No notes, no beats to hear."""
+    from midiscribe.engine import transcribe
+
+    floor = 0.01 + np.random.default_rng(0).uniform(0, 0.02, 400)
+    assert track_rhythm(floor, [], 4.6) is None
+    silent = transcribe(encode_soundfile(np.zeros((3 * 44100, 1), dtype=np.float32), 44100, "WAV"))
+    assert silent.notes == [] and silent.rhythm is None
+    buffer = io.BytesIO()
+    silent.write_midi(buffer)
+    tempo_track = mido.MidiFile(file=io.BytesIO(buffer.getvalue())).tracks[0]
+    assert [m.tempo for m in tempo_track if m.type == "set_tempo"] == [500_000]
+
+
 def test_key_of_major_and_minor_material():
     c_major = [60, 62, 64, 65, 67, 69, 71, 72, 60, 64, 67, 67, 65, 64, 62, 60]
     assert estimate_key(np.array(c_major), np.ones(16), np.ones(16)) == Key(0, "major")

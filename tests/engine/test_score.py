@@ -237,3 +237,29 @@ def test_a_forced_midi_tempo_in_a_given_compound_metre_is_notated_in_its_bars():
     assert signatures == {"6/8"}
     measures = score.parts[0].getElementsByClass("Measure")
     assert all(measure.duration.quarterLength == 3.0 for measure in measures)
+
+
+def test_stems_in_unison_share_one_notehead_per_pitch():
+    """Two stems playing the same pitch at once share a staff: a chord held B4 twice, with two ties from
+    the same notehead, which notation programs cannot pair (they join ties by pitch). A staff is one voice,
+    so the pitch is struck again where the second stem comes in and sounds until both have ended."""
+    from music21 import converter
+
+    from midiscribe.engine.instruments import Family
+    from midiscribe.engine.transcription import Track
+
+    waltz_transcription, _ = waltz()
+    # The waltz's first downbeat, at 1.0 s, is quarter 2 of the file; a beat is 0.5 s.
+    keys = [NoteEvent(1.0, 2.5, 71, 0.7), NoteEvent(2.5, 3.0, 74, 0.7)]  # a bar of B4, then D5
+    flute = [NoteEvent(1.5, 2.0, 71, 0.7), NoteEvent(2.5, 3.0, 74, 0.7)]  # B4 on beat 2, D5 with the keys
+    tracks = [Track.for_family("keys", Family.PIANO, keys), Track.for_family("flute", Family.WINDS, flute)]
+    band = Transcription.from_tracks(tracks, 25.0, waltz_transcription.options)
+    band.rhythm = waltz_transcription.rhythm
+    buffer = io.BytesIO()
+    band.write_musicxml(buffer)
+    score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+    for chord in score.recurse().getElementsByClass("Chord"):
+        pitches = [member.pitch.midi for member in chord.notes]
+        assert len(pitches) == len(set(pitches)), f"{pitches} at {chord.offset}"
+    assert sorted(tied_notes(score)) == [(Fraction(2), Fraction(1), 71), (Fraction(3), Fraction(2), 71),
+                                         (Fraction(5), Fraction(1), 74)]

@@ -158,13 +158,13 @@ def test_the_beats_are_tracked_once_over_all_the_stems_notes(stems, monkeypatch)
     tracked: list[int] = []
     track_rhythm, rhythm_of_notes = pipeline.track_rhythm, pipeline.rhythm_of_notes
 
-    def counting(onset_strength, notes, duration_s):
+    def counting(onset_strength, notes, duration_s, hints=None):
         tracked.append(len(notes))
-        return track_rhythm(onset_strength, notes, duration_s)
+        return track_rhythm(onset_strength, notes, duration_s, hints)
 
-    def counting_notes(notes, duration_s, drum=None):
+    def counting_notes(notes, duration_s, drum=None, hints=None):
         tracked.append(len(notes))
-        return rhythm_of_notes(notes, duration_s, drum)
+        return rhythm_of_notes(notes, duration_s, drum, hints)
 
     monkeypatch.setattr(pipeline, "track_rhythm", counting)
     monkeypatch.setattr(pipeline, "rhythm_of_notes", counting_notes)

@@ -181,3 +181,67 @@ def test_quantised_midi_is_a_second_file_on_whole_grid_ticks():
     # The original keeps the real times.
     _, _, heard = read_back(original.getvalue())
     assert np.allclose(sorted(s for s, _ in heard), [n.start_s for n in notes], atol=0.002)
+
+
+@pytest.mark.parametrize("first_beat_s", [0.1, 0.25, 0.45])
+def test_a_first_beat_near_time_zero_keeps_its_place_and_its_bar_line(first_beat_s):
+    # A recording with a short lead-in: its first beat, a downbeat, comes before half a period (60 BPM).
+    beats = first_beat_s + np.arange(12.0)
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
+    notes = [NoteEvent(float(t) + 0.01, float(t) + 0.5, 60, 0.8) for t in beats[::4]]
+    transcription = Transcription(notes, 13.0, TranscriptionOptions(quantize="1/16"), rhythm=rhythm)
+    midi = mido.MidiFile(file=io.BytesIO(midi_of(transcription)))
+    signatures = [(tick, m.numerator, m.denominator)
+                  for tick, m in _absolute(midi.tracks[0]) if m.type == "time_signature"]
+    # Time 0 to the first beat is a one-beat pickup bar, so the first downbeat is a bar line.
+    assert signatures == [(0, 1, 4), (midi.ticks_per_beat, 4, 4)]
+    file_beats = tick_seconds(midi, [(k + 1) * midi.ticks_per_beat for k in range(len(beats))])
+    assert np.max(np.abs(np.array(file_beats) - beats)) < 0.020
+    # Quantised, the downbeat notes sit on the bar lines, not a sixteenth after them.
+    quantized = mido.MidiFile(file=io.BytesIO(midi_of(transcription.quantized())))
+    onsets = [tick for tick, m in _absolute(quantized.tracks[1]) if m.type == "note_on"]
+    assert onsets == [(1 + 4 * k) * quantized.ticks_per_beat for k in range(len(notes))]
+
+
+def test_a_first_beat_within_a_frame_of_time_zero_is_moved_there():
+    beats = 0.008 + 0.5 * np.arange(12)
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
+    tempo_map = rhythm_tempo_map(rhythm)
+    assert tempo_map.bars == ((0.0, 4, 4),)
+    assert tempo_map.times[0] == 0.0 and tempo_map.times[1] == pytest.approx(0.508, abs=0.015)
+
+
+def test_quantised_notes_of_one_pitch_never_overlap_and_end_on_the_grid():
+    # 6/8 at a dotted quarter of 0.6 s, starting with a one-beat (3/8) pickup bar: a crotchet grid does not
+    # divide that bar, so a short note near its end was stretched a crotchet across the bar line, off the
+    # grid and over the next note of its pitch (note-on, note-on, note-off, note-off: a DAW ends the second
+    # note at the first one's note-off).
+    rhythm = Rhythm(beats=tuple(0.6 + 0.6 * np.arange(20)), beats_per_bar=2, first_downbeat=0, compound=True,
+                    key=None)
+    notes = [NoteEvent(0.36, 0.40, 60, 0.8), NoteEvent(0.64, 1.0, 60, 0.8)]
+    transcription = Transcription(notes, 12.0, TranscriptionOptions(quantize="1/4"), rhythm=rhythm)
+    tempo_map = tempo_map_for(transcription)
+    assert tempo_map.bars == ((0.0, 3, 8), (1.5, 6, 8))
+    quantized = transcription.quantized()
+    spans = [(float(tempo_map.quarters_at(n.start_s)), float(tempo_map.quarters_at(n.end_s))) for n in quantized.notes]
+    # The pickup's note ends at the bar line (its next grid point), where the next one starts.
+    assert spans == [(pytest.approx(1.0), pytest.approx(1.5)), (pytest.approx(1.5), pytest.approx(2.5))]
+    midi = mido.MidiFile(file=io.BytesIO(midi_of(quantized)))
+    sounding: set[int] = set()
+    for _, message in _absolute(midi.tracks[1]):
+        if message.type == "note_on" and message.velocity:
+            assert message.note not in sounding
+            sounding.add(message.note)
+        elif message.type in ("note_on", "note_off"):
+            sounding.discard(message.note)
+
+
+def test_a_short_note_on_a_bars_last_grid_point_ends_at_the_bar_line():
+    # 9/8 bars are 4.5 crotchets: the last crotchet of a bar is half a crotchet long.
+    rhythm = Rhythm(beats=tuple(0.6 * np.arange(30)), beats_per_bar=3, first_downbeat=0, compound=True, key=None)
+    tempo_map = rhythm_tempo_map(rhythm)
+    assert tempo_map.bars == ((0.0, 9, 8),)
+    short = NoteEvent(float(tempo_map.seconds_at(4.0)) + 0.01, float(tempo_map.seconds_at(4.0)) + 0.05, 67, 0.8)
+    (snapped,) = quantize_notes([short], tempo_map, "1/4")
+    assert tempo_map.quarters_at(snapped.start_s) == pytest.approx(4.0)
+    assert tempo_map.quarters_at(snapped.end_s) == pytest.approx(4.5)  # not 5.0, half a crotchet into the next bar

@@ -158,7 +158,10 @@ def rhythm_from_pulse(pulse: np.ndarray, notes: Sequence[NoteEvent], duration_s:
                       drum: Sequence[bool] | None = None, hints: Hints | None = None) -> Rhythm | None:
     """The rhythm built on a tracked pulse (seconds): its metrical level, bars and metre (``hints`` first:
     what the user knows of them), and the key. The key, and the bass the beat's phase follows, are heard in
-    the pitched notes only: ``drum`` flags the drum hits, whose General MIDI keys are not pitches."""
+    the pitched notes only: ``drum`` flags the drum hits, whose General MIDI keys are not pitches. None
+    without notes: a pulse tracked in silence or noise has no beats anyone hears."""
+    if not len(notes):
+        return None
     arrays = NoteArrays.of(notes)
     pitched = np.ones(len(notes), dtype=bool) if drum is None else ~np.asarray(drum, dtype=bool)
     metre = find_metre(aligned_to_notes(pulse, arrays), arrays, pitched, hints)

@@ -196,6 +196,28 @@ def staff_split(pitches: list[int]) -> list[tuple[str, list[bool]]]:
     return [("treble" if np.median(pitches) >= MIDDLE_C else "bass", [True] * len(pitches))]
 
 
+def one_line_per_pitch(notes: list[StaffNote]) -> list[StaffNote]:
+    """The notes with no two of one pitch sounding at once, as a staff's one voice can show them.
+
+    Stems in unison (a flute doubling the keys) share a staff: a chord would hold the pitch twice, with
+    ties no notation program can pair. Notes of a pitch that start together become the longest of them;
+    a note still sounding when the next of its pitch starts ends there, and that one sounds on until
+    both have ended.
+    """
+    by_pitch: dict[int, list[StaffNote]] = {}
+    for staff_note in sorted(notes, key=lambda n: (n.pitch, n.start, -n.end)):
+        line = by_pitch.setdefault(staff_note.pitch, [])
+        if line and line[-1].start == staff_note.start:
+            continue  # the longest of those starting together came first
+        if line and line[-1].end > staff_note.start:
+            held = line[-1]
+            line[-1] = StaffNote(held.start, staff_note.start, held.pitch, held.velocity)
+            staff_note = StaffNote(staff_note.start, max(staff_note.end, held.end), staff_note.pitch,
+                                   staff_note.velocity)
+        line.append(staff_note)
+    return sorted((n for line in by_pitch.values() for n in line), key=lambda n: (n.start, n.pitch))
+
+
 def score_bars(tempo_map, end_quarter: Fraction, quarters_per_beat: float, grid_step: float) -> list[Bar]:
     """The tempo map's bars up to the first bar line at or after ``end_quarter`` (at least one bar)."""
     signatures = [(quarter_fraction(position), (numerator, denominator))
@@ -228,8 +250,10 @@ def build_score(transcription: Transcription):
                    key=lambda note: (note.start_s, note.pitch))
     starts = tempo_map.quarters_at([n.start_s for n in notes]) if notes else np.zeros(0)
     ends = tempo_map.quarters_at([n.end_s for n in notes]) if notes else np.zeros(0)
-    staff_notes = [StaffNote(quarter_fraction(start), quarter_fraction(end), item.pitch, item.velocity)
-                   for item, start, end in zip(notes, starts, ends, strict=True)]
+    staff_notes = one_line_per_pitch([
+        StaffNote(quarter_fraction(start), quarter_fraction(end), item.pitch, item.velocity)
+        for item, start, end in zip(notes, starts, ends, strict=True)
+    ])
     rhythm = transcription.rhythm
     music_key = rhythm.key if rhythm is not None else None
     # A forced midi_tempo makes the tempo map's bars 4/4 (or the time_signature given), whatever was tracked.

@@ -8,7 +8,7 @@ stretch instead of one per beat. Time 0 is a bar line in MIDI; music that starts
 gets a short first bar of its own time signature, as notation programs write an anacrusis.
 
 Without a rhythm, or when the user gave ``midi_tempo``, the map is one constant tempo in 4/4:
-basic-pitch's file (with ``midi_tempo``, in the ``time_signature`` the user gave, if any).
+basic-pitch's file (in the ``time_signature`` the user gave, if any).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ MAX_TICKS_PER_QUARTER = 0x7FFF
 # One set_tempo covers a stretch of beats while a constant tempo keeps every beat this close
 # (beats are found on 11.6 ms frames, so a steady beat wobbles by about that much).
 STEADY_TOLERANCE_S = 0.015
+# A first beat this close to 0 is put at 0 rather than given a pickup beat of its own (a frame and a bit).
+AT_ZERO_S = 0.015
 
 
 def tempo_microseconds(bpm: float) -> int:
@@ -121,13 +123,15 @@ def grid_points(beats: np.ndarray) -> np.ndarray:
     """The beats with time 0 made a grid point: the lead-in is filled with beats at the first period.
 
     Beats are added before the first one at its period while they stay at least half a period from
-    0; then 0 itself starts the first (between half and one and a half periods long) beat, or takes
-    the place of a first beat closer to 0 than half a period.
+    0; then 0 itself starts the first (between half and one and a half periods long) beat. A first beat
+    of the music's closer to 0 than half a period keeps its place, and 0 starts a short beat before it
+    (a pickup), unless it is within AT_ZERO_S of 0: moving it to 0 would put every note of that beat,
+    the first downbeat's among them, off the file's beat by as much as half a period.
     """
     period = beats[1] - beats[0]
     lead_in = beats[0] - period * np.arange(int(beats[0] // period) + 1, 0, -1)
     points = np.concatenate((lead_in[lead_in >= period / 2], beats))
-    if points[0] < period / 2:
+    if points[0] <= AT_ZERO_S:
         points[0] = 0.0
         return points
     return np.concatenate(([0.0], points))
@@ -189,11 +193,11 @@ def rhythm_tempo_map(rhythm: Rhythm) -> TempoMap:
 
 def tempo_map_for(transcription: Transcription) -> TempoMap:
     """The tempo map a transcription's MIDI file is written with."""
-    given = transcription.options.midi_tempo
+    given, signature = transcription.options.midi_tempo, transcription.options.time_signature
+    bars = tuple(map(int, signature.split("/"))) if signature else (4, 4)
     if given is not None:
-        signature = transcription.options.time_signature
-        return constant_tempo_map(given, tuple(map(int, signature.split("/"))) if signature else (4, 4))
+        return constant_tempo_map(given, bars)
     rhythm = transcription.rhythm
     if rhythm is None or len(rhythm.beats) < 2:
-        return constant_tempo_map(DEFAULT_TEMPO_BPM)
+        return constant_tempo_map(DEFAULT_TEMPO_BPM, bars)
     return rhythm_tempo_map(rhythm)
