@@ -395,6 +395,18 @@ def test_a_raw_audio_body_is_refused_for_its_content_type_whatever_its_size() ->
         assert caught.value.code == "UNSUPPORTED_MEDIA_TYPE" and "multipart/form-data" in caught.value.message
 
 
+@pytest.mark.parametrize("content_type", [None, "application/x-www-form-urlencoded", "text/plain", "application/json"])
+def test_an_audio_file_sent_as_the_whole_body_of_a_form_is_told_to_be_sent_as_a_file(content_type) -> None:
+    """`curl --data-binary @song.wav` labels the file a form: it was refused as "The request has 485 fields",
+    or as a form that could not be read, without a word about how to send a file."""
+    wav = b"RIFF\x24\x00\x01\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00" + b"\x00\x10&=" * 200
+    for body in (wav, wav * 2000):  # under and over the 1 MB bound on a body of fields
+        with pytest.raises(UnsupportedMediaTypeError) as caught:
+            parse_body(body, content_type, max_bytes=10 * 1024 * 1024)
+        assert caught.value.code == "UNSUPPORTED_MEDIA_TYPE"
+        assert "-F audio_file=@song.wav" in caught.value.message and "/v1/uploads" in caught.value.message
+
+
 @pytest.mark.parametrize(("form", "field"), [(AudioToMidiForm, "onset_threshold"), (AudioToMidiForm, "model"),
                                             (AudioToMidiForm, "sonify_midi"), (AudioToMidiForm, "stems"),
                                             (FileConvertForm, "target_sr"), (FileConvertForm, "target_format")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -151,6 +152,25 @@ def test_truncated_wav_is_reported_as_truncated():
     data = encode_soundfile(TONE, 44100, "WAV", "PCM_16")
     with pytest.raises(CorruptAudioError, match="truncated"):
         AudioStream(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("as_path", [False, True])
+def test_truncated_wav_whose_data_chunk_is_past_the_first_64_kb_is_reported_as_truncated(tmp_path, as_path):
+    """A recorder's metadata (a LIST or bext chunk, cover art) can put the data chunk beyond the 64 KB the
+    header is read from: such a file cut in half was transcribed as a shorter recording, without a word."""
+    data = encode_soundfile(TONE, 44100, "WAV", "PCM_16")
+    metadata = b"LIST" + struct.pack("<I", 200_000) + b"INFO" + bytes(199_996)
+    fmt_end = 20 + struct.unpack("<I", data[16:20])[0]
+    whole = data[:fmt_end] + metadata + data[fmt_end:]
+    whole = b"RIFF" + struct.pack("<I", len(whole) - 8) + whole[8:]
+    with AudioStream(whole) as complete:
+        assert complete.info.frames == len(TONE)
+    cut = whole[: len(whole) - 100_000]
+    source = tmp_path / "cut.wav" if as_path else cut
+    if as_path:
+        source.write_bytes(cut)
+    with pytest.raises(CorruptAudioError, match="is truncated: its header announces"):
+        AudioStream(source)
 
 
 def test_truncated_aiff_is_reported_as_truncated():

@@ -102,3 +102,18 @@ def test_an_implicit_single_track_is_named_after_its_family(family):
     transcription = Transcription([NoteEvent(0.5, 1.0, 60, 0.5)], 1.5, family=family)
     (track,) = transcription.instrument_tracks()
     assert track.name == track.instrument_name == ("Electric Piano 1" if family is Family.AUTO else "Acoustic Grand Piano")
+
+
+def test_a_stem_named_outside_latin_1_is_written_as_utf_8_in_the_midi_file():
+    # mido writes meta text as Latin-1: a stem named in Japanese or Russian made write_midi raise
+    # UnicodeEncodeError, so `midiscribe transcribe --stem ドラム=drums.wav` ended in a traceback.
+    tracks = [Track.for_family("ドラム", Family.DRUMS, [NoteEvent(0.5, 0.6, 36, 1.0)]),
+              Track.for_family("бас", Family.BASS, [NoteEvent(0.5, 0.9, 40, 0.8)]),
+              Track.for_family("café", Family.PIANO, [NoteEvent(0.5, 0.9, 60, 0.8)])]
+    buffer = io.BytesIO()
+    Transcription.from_tracks(tracks, 1.5, TranscriptionOptions()).write_midi(buffer)
+    buffer.seek(0)
+    names = [message.name for track in mido.MidiFile(file=buffer).tracks[1:] for message in track
+             if message.type == "track_name"]
+    assert [name.encode("latin-1").decode("utf-8") for name in names[:2]] == ["ドラム", "бас"]
+    assert names[2] == "café"  # Latin-1 text is written as before

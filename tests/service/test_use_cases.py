@@ -334,6 +334,19 @@ def test_midi_generation_needs_an_audio_task_of_the_caller_that_did_not_fail() -
     assert failed.value.code == "SOURCE_TASK_FAILED" and "not audio" in failed.value.message
 
 
+def test_midi_generation_of_a_midi_generation_is_refused_naming_the_audio_task() -> None:
+    # A generation's source is a task, not audio: a generation of it that ran before it finished failed
+    # with "The task's input ('task') cannot be read." instead of being refused at submit.
+    api = Api()
+    source = api.submit(AudioInput(url="https://public.example/a.wav"))
+    generated = api.submissions.submit_midi_generate(OWNER, MidiGenerateRequest(source.task_id, "https://public.example/cb"))
+    with pytest.raises(InvalidRequestError) as refused:
+        api.submissions.submit_midi_generate(OWNER, MidiGenerateRequest(generated.task.task_id,
+                                                                        "https://public.example/cb"))
+    assert refused.value.code == "INVALID_SOURCE_TASK"
+    assert "audio_to_midi" in refused.value.message and source.task_id in refused.value.message
+
+
 def test_lookups_answer_only_the_owner_and_link_only_what_exists() -> None:
     api = Api()
     task = api.submit(AudioInput(url="https://public.example/a.wav"))

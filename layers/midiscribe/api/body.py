@@ -75,6 +75,15 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Requ
             "application/x-www-form-urlencoded or application/json.",
             "UNSUPPORTED_MEDIA_TYPE",
         )
+    if b"\0" in body:
+        # A form or JSON body never holds a raw NUL byte, and every audio file does: `curl --data-binary @song.wav`
+        # labels the file a form, which was then refused as a form of hundreds of fields.
+        raise UnsupportedMediaTypeError(
+            f"The request body is binary data (an audio file?) sent as {media_type or 'a body without a type'}: "
+            "send the file as a multipart/form-data part named audio_file (curl -F audio_file=@song.wav), "
+            "or upload it with POST /v1/uploads and submit the returned audio_path.",
+            "UNSUPPORTED_MEDIA_TYPE",
+        )
     if len(body) > MAX_FIELDS_BODY_BYTES:
         raise TooLargeError(
             f"The request body is {len(body)} bytes; a JSON or form body (fields only) may be at most "

@@ -97,7 +97,7 @@ class AudioStream:
         declared = read_header(head, self._size)
         try:
             # A cut-short file is told as such before its header's length is held to the limit.
-            check_complete(head, self._size, self.name)
+            check_complete(head, self._size, self.name, self._read_at)
         except AudioDecodeError:
             self.close()
             raise
@@ -148,6 +148,17 @@ class AudioStream:
             with open(self._path, "rb") as handle:
                 return handle.read(size)
         position = self._handle.tell()
+        data = self._handle.read(size)
+        self._handle.seek(position)
+        return data
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        if self._path is not None:
+            with open(self._path, "rb") as handle:
+                handle.seek(offset)
+                return handle.read(size)
+        position = self._handle.tell()
+        self._handle.seek(self._start + offset)
         data = self._handle.read(size)
         self._handle.seek(position)
         return data

@@ -14,6 +14,7 @@ length). Anything else returns None and is left to the decoder.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import AudioTooLongError, CorruptAudioError, UnsupportedAudioError
@@ -29,6 +30,8 @@ HEADER_BYTES = 64 * 1024
 _WAVE_EXTENSIBLE = 0xFFFE
 _PCM_FORMATS = {1, 3, _WAVE_EXTENSIBLE}  # integer PCM, float PCM, extensible (PCM in practice)
 _UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # written while streaming: the size was never filled in
+# Chunk headers read past HEADER_BYTES when looking for the data chunk: real files have a handful.
+_MAX_CHUNKS_PAST_HEAD = 1000
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,13 @@ def check_declared(declared: DeclaredAudio, name: str, *, max_duration_s: float 
         raise AudioTooLongError.over(name, duration, max_duration_s)
 
 
-def pcm_shortfall(head: bytes, total_size: int | None) -> tuple[int, int] | None:
+def pcm_shortfall(head: bytes, total_size: int | None,
+                  read_at: Callable[[int, int], bytes] | None = None) -> tuple[int, int] | None:
     """For WAV and AIFF: (declared, present) data bytes when the data chunk is cut short, else None.
 
     libsndfile quietly shortens such files to what is there; a user would rather know (``check_complete``).
+    ``read_at(offset, size)`` reads the rest of the file: with it, chunk headers past ``head`` are read
+    too (a recorder's metadata or cover art can put the data chunk beyond the first 64 KB).
     """
     if total_size is None or len(head) < 12:
         return None
@@ -88,10 +94,18 @@ def pcm_shortfall(head: bytes, total_size: int | None) -> tuple[int, int] | None
         little, wanted = False, b"SSND"
     else:
         return None
-    offset = 12
-    while offset + 8 <= len(head):
-        chunk_id = head[offset : offset + 4]
-        (size,) = struct.unpack("<I" if little else ">I", head[offset + 4 : offset + 8])
+    offset, chunks_past_head = 12, 0
+    while offset + 8 <= total_size:
+        if offset + 8 <= len(head):
+            chunk = head[offset : offset + 8]
+        elif read_at is not None and chunks_past_head < _MAX_CHUNKS_PAST_HEAD:
+            chunk, chunks_past_head = read_at(offset, 8), chunks_past_head + 1
+            if len(chunk) < 8:
+                return None
+        else:
+            return None
+        chunk_id = chunk[:4]
+        (size,) = struct.unpack("<I" if little else ">I", chunk[4:8])
         if chunk_id == wanted:
             present = total_size - (offset + 8)
             # 0 and 0xFFFFFFFF mean "written while streaming, size unknown".
@@ -102,10 +116,11 @@ def pcm_shortfall(head: bytes, total_size: int | None) -> tuple[int, int] | None
     return None
 
 
-def check_complete(head: bytes, total_size: int | None, name: str) -> None:
+def check_complete(head: bytes, total_size: int | None, name: str,
+                   read_at: Callable[[int, int], bytes] | None = None) -> None:
     """Raise :class:`CorruptAudioError` when a WAV or AIFF's data chunk is cut short (``pcm_shortfall``):
     checked before the declared length, which a cut-short file's header overstates."""
-    shortfall = pcm_shortfall(head, total_size)
+    shortfall = pcm_shortfall(head, total_size, read_at)
     if shortfall:
         declared, present = shortfall
         raise CorruptAudioError(

@@ -251,9 +251,9 @@ def _instrument_track(track: Track, pool: tuple[int, ...], options, to_tick, dur
     events.sort()
 
     midi_track = mido.MidiTrack()
-    midi_track.append(mido.MetaMessage("track_name", name=track.name, time=0))
+    midi_track.append(mido.MetaMessage("track_name", name=meta_text(track.name), time=0))
     if named_instrument:
-        midi_track.append(mido.MetaMessage("instrument_name", name=track.instrument_name, time=0))
+        midi_track.append(mido.MetaMessage("instrument_name", name=meta_text(track.instrument_name), time=0))
     if not track.is_drum:  # channel 10's sounds are chosen by key, not by program
         fine_tuning = fine_tuning_value(track.tuning_cents)
         for channel in used_channels:
@@ -286,6 +286,16 @@ def _instrument_track(track: Track, pool: tuple[int, ...], options, to_tick, dur
         last_tick = tick
     midi_track.append(mido.MetaMessage("end_of_track", time=max(0, duration_tick - last_tick)))
     return midi_track
+
+
+def meta_text(text: str) -> str:
+    """Text for a MIDI meta event. mido writes it as Latin-1, which cannot hold a stem named "ドラム" or
+    "бас"; such text is written as its UTF-8 bytes (what DAWs read in track names) instead of failing."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8").decode("latin-1")
+    return text
 
 
 def write_midi(transcription: Transcription, destination) -> None:

@@ -163,6 +163,13 @@ class Submissions:
                 f"Task {source.task_id} is a file conversion: give the taskId of an audio_to_midi task.",
                 "INVALID_SOURCE_TASK",
             )
+        if source.kind is TaskKind.MIDI_GENERATE:
+            # Its source is a task, not audio: the worker could only read it once that generation had finished.
+            raise InvalidRequestError(
+                f"Task {source.task_id} is a MIDI generation: give the taskId of an audio_to_midi task "
+                f"(this generation's is {source.source.task_id}).",
+                "INVALID_SOURCE_TASK",
+            )
         if source.status is TaskStatus.FAILED:
             raise UnprocessableError(
                 f"Task {source.task_id} failed ({source.error or 'no reason recorded'}); "
