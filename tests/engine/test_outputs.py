@@ -265,3 +265,21 @@ def test_json_holds_per_instrument_notes_and_what_they_mean():
          "pitch_bends": list(n.pitch_bends)}
         for n in notes
     ]
+
+
+@pytest.mark.parametrize(("tonic", "mode", "name"), [(3, "major", "Eb"), (9, "minor", "Am"), (6, "major", "F#"),
+                                                     (1, "minor", "C#m"), (10, "minor", "Bbm")])
+def test_the_estimated_key_is_the_midi_files_key_signature(tonic, mode, name):
+    """DAWs' notation views and MIDI imports (MuseScore's) read the key from the file; without one they
+    spell every transcription in C."""
+    from midiscribe.engine.key import Key
+    from midiscribe.engine.rhythm import Rhythm
+
+    rhythm = Rhythm(beats=tuple(0.5 * np.arange(1, 20)), beats_per_bar=4, first_downbeat=0, compound=False,
+                    key=Key(tonic, mode))
+    notes = [NoteEvent(1.0, 1.5, 60, 0.8)]
+    midi = midi_bytes(Transcription(notes, 10.0, TranscriptionOptions(), rhythm=rhythm))
+    keys = [(message.key, message.time) for message in midi.tracks[0] if message.type == "key_signature"]
+    assert keys == [(name, 0)]
+    unknown = midi_bytes(Transcription(notes, 10.0, TranscriptionOptions()))
+    assert not [message for message in unknown.tracks[0] if message.type == "key_signature"]

@@ -88,6 +88,9 @@ def test_beats_read_back_with_mido_land_on_the_tracked_beats(compound):
         assert signatures == [(0, 3, 8), (ticks_per_beat, 6, 8)]
     else:
         assert signatures == [(0, 2, 4), (2 * ticks_per_beat, 4, 4)]
+    # The metronome clicks on the beat: every dotted quarter (36 MIDI clocks) in 6/8, every quarter in 4/4.
+    clicks = {m.clocks_per_click for m in midi.tracks[0] if m.type == "time_signature"}
+    assert clicks == ({36} if compound else {24})
     # A tempo change per stretch of steady beats, not one per beat: 90, 120, then the gradual part.
     tempi = [m.tempo for _, m in _absolute(midi.tracks[0]) if m.type == "set_tempo"]
     assert 3 <= len(tempi) < len(beats)

@@ -187,6 +187,9 @@ def build_midi(transcription: Transcription) -> mido.MidiFile:
 
     tempo_track = mido.MidiTrack()
     tempo_track.append(mido.MetaMessage("track_name", name="tempo", time=0))
+    key = transcription.rhythm.key if transcription.rhythm is not None else None
+    if key is not None:  # the estimated key, for the notation views of DAWs and MIDI imports
+        tempo_track.append(mido.MetaMessage("key_signature", key=midi_key_name(key), time=0))
     last_tick = 0
     for tick, message in tempo_map.meta_messages():
         tempo_track.append(message.copy(time=tick - last_tick))
@@ -286,6 +289,16 @@ def _instrument_track(track: Track, pool: tuple[int, ...], options, to_tick, dur
         last_tick = tick
     midi_track.append(mido.MetaMessage("end_of_track", time=max(0, duration_tick - last_tick)))
     return midi_track
+
+
+def midi_key_name(key) -> str:
+    """mido's name of a key signature ("Eb", "F#m") for an estimated :class:`~.key.Key`."""
+    fifths = max(-7, min(7, key.fifths))
+    tonic = ("Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#")[fifths + 7]
+    if key.mode == "major":
+        return tonic
+    relative = ("Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#")[fifths + 7]
+    return f"{relative}m"
 
 
 def meta_text(text: str) -> str:

@@ -93,7 +93,10 @@ class TempoMap:
         messages = [(tick, mido.MetaMessage("set_tempo", tempo=tempo)) for tick, tempo in self.tempo_changes]
         for position, numerator, denominator in self.bars:
             tick = round(position * self.ticks_per_quarter)
-            messages.append((tick, mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator)))
+            # The metronome clicks on the beat: a dotted quarter (36 MIDI clocks) in compound time.
+            clocks = 36 if denominator == 8 and numerator % 3 == 0 else 24
+            messages.append((tick, mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator,
+                                                    clocks_per_click=clocks)))
         return sorted(messages, key=lambda item: (item[0], item[1].type != "set_tempo"))
 
 
