@@ -113,6 +113,16 @@ def test_a_port_that_cannot_be_bound_is_refused_by_the_command_line(flag, value,
     assert f"argument {flag}:" in capsys.readouterr().err
 
 
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon"])
+def test_a_shutdown_grace_that_is_no_time_is_refused_by_the_command_line(value, capsys):
+    """--shutdown-grace -1 and nan were taken as 0 without a word."""
+    with pytest.raises(SystemExit) as exit_info:
+        serve_args(["--shutdown-grace", value])
+    assert exit_info.value.code == 2
+    assert "argument --shutdown-grace:" in capsys.readouterr().err
+    assert serve_args(["--shutdown-grace", "2.5"]).shutdown_grace == 2.5
+
 def test_a_data_dir_that_is_a_file_is_refused_before_the_stack_starts(tmp_path, capsys, monkeypatch):
     """--data-dir naming a file ended in a FileExistsError traceback, after a try at saving state into it."""
     from midiscribe.local import stack

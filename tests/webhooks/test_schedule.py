@@ -51,6 +51,10 @@ def test_schedule_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", "0,soon")
     with pytest.raises(ValueError, match="expected seconds separated by commas"):
         Settings.from_env()
+    for value in ("0,nan", "0,inf", "-5"):  # nan was taken, and its retry never came
+        monkeypatch.setenv("MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE", value)
+        with pytest.raises(ValueError, match="finite, non-negative"):
+            Settings.from_env()
 
 
 def test_links_live_through_the_schedule_but_never_past_seven_days():

@@ -49,8 +49,8 @@ def _schedule(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
         steps = tuple(float(part) for part in value.split(",") if part.strip())
     except ValueError:
         raise ValueError(f"{name}={value!r}: expected seconds separated by commas, e.g. 0,5,300") from None
-    if not steps or any(step < 0 for step in steps):
-        raise ValueError(f"{name}={value!r}: expected at least one non-negative number of seconds")
+    if not steps or any(not math.isfinite(step) or step < 0 for step in steps):
+        raise ValueError(f"{name}={value!r}: expected at least one finite, non-negative number of seconds")
     return steps
 
 
