@@ -263,3 +263,42 @@ def test_stems_in_unison_share_one_notehead_per_pitch():
         assert len(pitches) == len(set(pitches)), f"{pitches} at {chord.offset}"
     assert sorted(tied_notes(score)) == [(Fraction(2), Fraction(1), 71), (Fraction(3), Fraction(2), 71),
                                          (Fraction(5), Fraction(1), 74)]
+
+
+def test_a_tempo_that_changes_for_good_is_marked_again_where_it_changes(schema):
+    """90 BPM for eight 4/4 bars, then 120: the score marks both, at the bars where they start, so a
+    score player keeps time with the MIDI file (one mark drifted by a beat every few bars)."""
+    from music21 import converter, stream, tempo
+
+    slow = 0.5 + (60 / 90) * np.arange(32)
+    fast = slow[-1] + 0.5 * np.arange(1, 33)
+    beats = np.concatenate((slow, fast))
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=Key(0, "major"))
+    notes = [NoteEvent(float(t), float(t) + 0.3, 60 + (i % 8), 0.7) for i, t in enumerate(beats)]
+    transcription = Transcription(notes, float(beats[-1]) + 1.0, TranscriptionOptions(score=True), rhythm=rhythm)
+    buffer = io.BytesIO()
+    transcription.write_musicxml(buffer)
+    score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+    measures = list(score.parts[0].getElementsByClass(stream.Measure))
+    marked = [(measure.number, mark.number) for measure in measures
+              for mark in measure.getElementsByClass(tempo.MetronomeMark)]
+    # Time 0 starts a one-beat pickup (the lead-in before the first beat at 0.5 s), so bar 2 is the first
+    # full bar and the ninth full bar, bar 10, the first at 120.
+    assert marked == [(1, 90), (10, 120)]
+    schema.validate(buffer.getvalue().decode("utf-8"))
+
+
+def test_a_steady_tempo_has_one_mark_the_tracked_one():
+    transcription, _ = waltz()
+    from midiscribe.engine.score import bar_tempi, score_bars, tempo_marks
+    from midiscribe.engine.tempo_map import tempo_map_for
+
+    tempo_map = tempo_map_for(transcription)
+    bars = score_bars(tempo_map, Fraction(60), 1.0, 0.25)
+    assert tempo_marks(bar_tempi(tempo_map, bars, 1.0), 120.4) == [(0, 120.4)]
+    # A single slow bar (a ritardando, a stray beat) is no new tempo; two in a row are.
+    tempi = np.full(12, 120.0)
+    tempi[5] = 100.0
+    assert tempo_marks(tempi, 120.0) == [(0, 120.0)]
+    tempi[6:] = 100.0
+    assert tempo_marks(tempi, 110.0) == [(0, 120.0), (5, 100.0)]

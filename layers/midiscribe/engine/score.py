@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from .transcription import Transcription
 
 DEFAULT_SCORE_GRID = "1/16"
+# A new metronome mark where the tempo moves by more than this for good: tempo Acc1's tolerance, and
+# more than the bar-to-bar wobble of tracked beats (a frame of 11.6 ms in a two-second bar is 0.6 %).
+TEMPO_MARK_CHANGE = 0.04
 MIDDLE_C = 60
 # Two staves when the notes reach this far on both sides of middle C (a fifth below it, a fourth above).
 TWO_STAVES_BELOW = 55
@@ -238,6 +241,43 @@ def score_bars(tempo_map, end_quarter: Fraction, quarters_per_beat: float, grid_
     return bars
 
 
+def bar_tempi(tempo_map, bars: list[Bar], quarters_per_beat: float) -> np.ndarray:
+    """Each bar's tempo in the metre's beats a minute, from the seconds the tempo map gives it."""
+    starts = np.array([float(bar.start) for bar in bars])
+    ends = starts + np.array([float(bar.length) for bar in bars])
+    seconds = tempo_map.seconds_at(ends) - tempo_map.seconds_at(starts)
+    return 60.0 * (ends - starts) / quarters_per_beat / np.maximum(seconds, 1e-9)
+
+
+def tempo_marks(tempi: np.ndarray, tracked_bpm: float) -> list[tuple[int, float]]:
+    """(bar index, BPM) of the score's metronome marks: one per stretch of bars whose tempo stays within
+    TEMPO_MARK_CHANGE of the stretch's median; a stretch ends where two bars in a row leave it (one bar
+    is a ritardando or a stray beat, not a new tempo), and a stretch of one bar (the bar a step change
+    falls inside) gets no mark of its own. One stretch is marked with ``tracked_bpm``, the JSON's
+    ``tempo_bpm``; several with each stretch's median."""
+    stretches: list[list[float]] = [[]]
+    starts = [0]
+    for index, bpm in enumerate(tempi):
+        current = stretches[-1]
+        median = float(np.median(current)) if current else bpm
+        leaves = abs(np.log(bpm / median)) > np.log1p(TEMPO_MARK_CHANGE)
+        after = tempi[index + 1] if index + 1 < len(tempi) else None
+        if current and leaves and after is not None and abs(np.log(after / median)) > np.log1p(TEMPO_MARK_CHANGE):
+            stretches.append([])
+            starts.append(index)
+        stretches[-1].append(float(bpm))
+    kept = [(start, stretch) for index, (start, stretch) in enumerate(zip(starts, stretches, strict=True))
+            if index == 0 or len(stretch) > 1]
+    if len(kept) == 1:
+        return [(0, tracked_bpm)]
+    marks: list[tuple[int, float]] = []
+    for start, stretch in kept:
+        bpm = float(np.median(stretch))
+        if not marks or round(bpm) != round(marks[-1][1]):
+            marks.append((start, bpm))
+    return marks
+
+
 def build_score(transcription: Transcription):
     """The transcription as a well-formed :class:`music21.stream.Score`: measures, ties, one voice per staff."""
     from music21 import duration, layout, metadata, stream, tempo
@@ -277,16 +317,22 @@ def build_score(transcription: Transcription):
                       bars, music_key, spellings)
         for clef_name, members in staves
     ]
-    # The MIDI file's tempo: the one the user forced (in quarters, as its 4/4 bars count), else the tracked one.
+    # The MIDI file's tempo: the one the user forced (in quarters, as its 4/4 bars count), else the tracked
+    # one, marked again wherever it changes for good (so a score player keeps time with the recording).
     forced = transcription.options.midi_tempo
     if forced is not None:
-        mark = tempo.MetronomeMark(number=forced, referent=duration.Duration(1.0))
+        marks = [(0, forced, 1.0)]
     elif rhythm is not None:
-        mark = tempo.MetronomeMark(number=round(rhythm.tempo_bpm), referent=duration.Duration(quarters_per_beat))
+        tempi = bar_tempi(tempo_map, bars, quarters_per_beat)
+        if len(bars) > 1 and bars[0].length < bars[1].length:
+            tempi[0] = tempi[1]  # a pickup's time runs from 0, before the music's first beat
+        marks = [(index, bpm, quarters_per_beat) for index, bpm in tempo_marks(tempi, rhythm.tempo_bpm)]
     else:
-        mark = None
-    if mark is not None:
-        parts[0].getElementsByClass(stream.Measure).first().insert(0, mark)
+        marks = []
+    measures = list(parts[0].getElementsByClass(stream.Measure))
+    for index, bpm, beat in marks:
+        measures[index].insert(0, tempo.MetronomeMark(number=round(bpm, 1) if forced else round(bpm),
+                                                      referent=duration.Duration(beat)))
     for staff in parts:
         score.insert(0, staff)
     if len(parts) > 1:
