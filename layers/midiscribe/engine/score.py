@@ -331,7 +331,7 @@ def build_score(transcription: Transcription):
         marks = []
     measures = list(parts[0].getElementsByClass(stream.Measure))
     for index, bpm, beat in marks:
-        measures[index].insert(0, tempo.MetronomeMark(number=round(bpm, 1) if forced else round(bpm),
+        measures[index].insert(0, tempo.MetronomeMark(number=bpm if forced is not None else round(bpm),
                                                       referent=duration.Duration(beat)))
     for staff in parts:
         score.insert(0, staff)
