@@ -90,7 +90,7 @@ class Rhythm:
 def track_rhythm(onset_strength: np.ndarray | None, notes: Sequence[NoteEvent], duration_s: float,
                  hints: Hints | None = None) -> Rhythm | None:
     """The rhythm of a transcription, or None when there is no steady pulse to find (too short, silent).
-    ``hints``: what the user knows of the beat's tempo and the metre (``metre.Hints``)."""
+    ``hints``: what the user knows of the beat's tempo and the metre (``options.Hints``)."""
     if onset_strength is None:
         return None
     return rhythm_from_pulse(track_pulse(onset_strength), notes, duration_s, hints=hints)
