@@ -328,7 +328,7 @@ def tone(pitch: int, seconds: float) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_a_tempo_hint_and_a_time_signature_choose_a_ballads_beat_and_bars(tmp_path):
+def test_a_tempo_hint_and_a_time_signature_choose_a_ballads_beat_and_bars(tmp_path, capsys):
     """A bass note a beat at 60 BPM under an arpeggio in even eighths reads as well at 120: --tempo-hint
     says which the user counts, and the MIDI file's tempo map follows."""
     beats = 0.5 + np.arange(32) * 1.0
@@ -352,12 +352,16 @@ def test_a_tempo_hint_and_a_time_signature_choose_a_ballads_beat_and_bars(tmp_pa
         assert mido.tempo2bpm(int(np.median(tempi))) == pytest.approx(expected, rel=0.03)
     # --time-signature sets the bars, the beat stays the hinted one.
     out = tmp_path / "three"
-    assert run_cli([str(audio), "-o", str(out), "--tempo-hint", "60", "--time-signature", "3/4", "--no-sonify", "-q"]) == 0
+    capsys.readouterr()
+    assert run_cli([str(audio), "-o", str(out), "--tempo-hint", "60", "--time-signature", "3/4", "--no-sonify"]) == 0
+    assert " notes, 60 BPM in 3/4, " in capsys.readouterr().err  # the file's line says what was found
     document = json.loads((out / "ballad.json").read_text())
     assert document["time_signature"] == "3/4" and document["tempo_bpm"] == pytest.approx(60.0, rel=0.03)
     signatures = {(m.numerator, m.denominator) for m in mido.MidiFile(out / "ballad.mid").tracks[0]
                   if m.type == "time_signature"}
     assert (3, 4) in signatures
+    assert run_cli([str(audio), "-o", str(tmp_path / "forced"), "--midi-tempo", "90", "--no-sonify"]) == 0
+    assert " notes, 90 BPM (--midi-tempo) in 4/4, " in capsys.readouterr().err
 
 def test_a_plain_transcription_never_imports_music21(inputs, tmp_path):
     """music21 (and what it pulls in) costs start-up time that only a score needs."""

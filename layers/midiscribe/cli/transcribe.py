@@ -278,6 +278,19 @@ def parse_options(values: dict) -> TranscriptionOptions:
         raise InvalidOptionsError("; ".join(problems)) from None
 
 
+def rhythm_words(transcription) -> str:
+    """", 96 BPM in 3/4, E-flat major" for a file's line: what the bars were found to be, so that a user who
+    counts it otherwise sees it at once (and can say so with --tempo-hint or --time-signature)."""
+    options, rhythm = transcription.options, transcription.rhythm
+    if options.midi_tempo is not None:
+        return f", {options.midi_tempo:g} BPM (--midi-tempo) in {options.time_signature or '4/4'}"
+    if rhythm is None:
+        return ""
+    numerator, denominator = rhythm.time_signature
+    key = f", {rhythm.key.name}" if rhythm.key is not None else ""
+    return f", {rhythm.tempo_bpm:.0f} BPM in {numerator}/{denominator}{key}"
+
+
 def check_arguments(args: argparse.Namespace) -> tuple[TranscriptionOptions, list[tuple[str, str]]]:
     """Everything that can be wrong with the command line itself, found before any audio is read."""
     options = parse_options({name: getattr(args, name) for name in TranscriptionOptions.model_fields})
@@ -379,8 +392,8 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
         summary.audio_s += transcription.duration_s
         speed = transcription.duration_s / elapsed if elapsed > 0 else float("inf")
         names = ",".join(suffix.lstrip(".") for suffix, _ in plan)
-        progress.log(f"{path}: {counted(len(transcription.notes), 'note')}, {format_duration(transcription.duration_s)} "
-                     f"of audio in {elapsed:.1f} s ({speed:.1f}x real time) -> "
+        progress.log(f"{path}: {counted(len(transcription.notes), 'note')}{rhythm_words(transcription)}, "
+                     f"{format_duration(transcription.duration_s)} of audio in {elapsed:.1f} s ({speed:.1f}x real time) -> "
                      f"{args.output_dir / path.stem}.{{{names}}}")
     progress.clear()
     wall_s = time.perf_counter() - began
