@@ -36,14 +36,8 @@ MAX_TICKS_PER_QUARTER = 0x7FFF
 # One set_tempo covers a stretch of beats while a constant tempo keeps every beat this close
 # (beats are found on 11.6 ms frames, so a steady beat wobbles by about that much).
 STEADY_TOLERANCE_S = 0.015
-# A first beat sooner after 0 than this share of a period is put at 0 (its notes move by less than a 32nd
-# note, and quantising to a 16th puts them on the bar line). A later one, up to half a period, keeps its
-# place: 0 starts a lead of LEAD_STEPS_PER_BEAT-ths of a beat before it (a quarter or half beat), so the
-# lead's tempo stays within 2/3 and 2 times the music's, as the full lead-in beat's does. A DAW clamps
-# tempos (Cubase to 300 BPM, Reaper to 960): a whole beat squeezed into a 50-ms lead would be 1200 BPM
-# at 120, and clamped, it would shift every note after it.
-AT_ZERO_SHARE = 1 / 8
-LEAD_STEPS_PER_BEAT = 4
+# A first beat this close to 0 is put at 0 rather than given a pickup beat of its own (a frame and a bit).
+AT_ZERO_S = 0.015
 
 
 def tempo_microseconds(bpm: float) -> int:
@@ -133,34 +127,17 @@ def grid_points(beats: np.ndarray) -> np.ndarray:
 
     Beats are added before the first one at its period while they stay at least half a period from
     0; then 0 itself starts the first (between half and one and a half periods long) beat. A first beat
-    of the music's closer to 0 than half a period keeps its place after a lead of a fraction of a beat
-    (``lead_beats``), unless it is within AT_ZERO_SHARE of a period of 0: moving it to 0 would put every
-    note of that beat, the first downbeat's among them, off the file's beat by as much as half a period.
+    of the music's closer to 0 than half a period keeps its place, and 0 starts a short beat before it
+    (a pickup), unless it is within AT_ZERO_S of 0: moving it to 0 would put every note of that beat,
+    the first downbeat's among them, off the file's beat by as much as half a period.
     """
     period = beats[1] - beats[0]
     lead_in = beats[0] - period * np.arange(int(beats[0] // period) + 1, 0, -1)
     points = np.concatenate((lead_in[lead_in >= period / 2], beats))
-    if points[0] < AT_ZERO_SHARE * period:
+    if points[0] <= AT_ZERO_S:
         points[0] = 0.0
         return points
     return np.concatenate(([0.0], points))
-
-
-def lead_beats(points: np.ndarray, period: float) -> float:
-    """How many beats the file counts from 0 to the second grid point: one, or for a first beat sooner
-    than half a period after 0, its time in LEAD_STEPS_PER_BEAT-ths of a beat (see AT_ZERO_SHARE)."""
-    first = points[1] - points[0]
-    if first >= period / 2:
-        return 1.0
-    return max(1, int(first / period * LEAD_STEPS_PER_BEAT + 0.5)) / LEAD_STEPS_PER_BEAT
-
-
-def signature_of(quarters: float, denominator: int) -> tuple[int, int]:
-    """A time signature ``quarters`` long, in the smallest note value from ``denominator`` down that
-    counts it whole (a lead of a quarter beat and one beat before 4/4 is 5/16)."""
-    while denominator < 64 and abs(quarters * denominator / 4 - round(quarters * denominator / 4)) > 1e-9:
-        denominator *= 2
-    return round(quarters * denominator / 4), denominator
 
 
 def steady_stretches(points: np.ndarray) -> list[int]:
@@ -185,39 +162,34 @@ def rhythm_tempo_map(rhythm: Rhythm) -> TempoMap:
     beats = np.asarray(rhythm.beats, dtype=np.float64)
     points = grid_points(beats)
     first_downbeat = rhythm.first_downbeat + (len(points) - len(beats))
-    lead = lead_beats(points, beats[1] - beats[0])
-    # Steady stretches are drawn as straight lines: their inner beats move onto the line. A lead of a
-    # fraction of a beat is a stretch of its own.
-    if lead == 1.0:
-        starts = steady_stretches(points) + [len(points) - 1]
-    else:
-        starts = [0, *(1 + start for start in steady_stretches(points[1:])), len(points) - 1]
+    # Steady stretches are drawn as straight lines: their inner beats move onto the line.
+    starts = steady_stretches(points) + [len(points) - 1]
     smoothed = points.copy()
     for first, last in zip(starts[:-1], starts[1:], strict=True):
         smoothed[first : last + 1] = np.linspace(points[first], points[last], last - first + 1)
     unit = rhythm.quarters_per_beat
-    quarters = np.concatenate(([0.0], lead + np.arange(len(points) - 1))) * unit
+    quarters = np.arange(len(points)) * unit
 
-    slowest_us = round(np.max(np.diff(smoothed) / np.diff(quarters)) * 1e6)
+    slowest_us = round(np.max(np.diff(smoothed)) / unit * 1e6)
     ticks_per_quarter = ticks_per_quarter_for(min(slowest_us, MAX_TEMPO_MICROSECONDS))
+    ticks_per_beat = round(unit * ticks_per_quarter)
     tempo_changes = []
     actual = 0.0  # where the file's own tempo events have put the current grid point, in seconds
     for first, last in zip(starts[:-1], starts[1:], strict=True):
         # Each stretch's tempo is rounded to whole microseconds; aiming at the true end from where the
         # rounding so far has left us keeps the error from accumulating over thousands of beats.
-        stretch_quarters = quarters[last] - quarters[first]
-        tempo = round((smoothed[last] - actual) / stretch_quarters * 1e6)
+        beats_in_stretch = last - first
+        tempo = round((smoothed[last] - actual) / (beats_in_stretch * unit) * 1e6)
         tempo = min(max(tempo, 1), MAX_TEMPO_MICROSECONDS)
-        tempo_changes.append((round(quarters[first] * ticks_per_quarter), tempo))
-        actual += tempo * stretch_quarters / 1e6
+        tempo_changes.append((first * ticks_per_beat, tempo))
+        actual += tempo * beats_in_stretch * unit / 1e6
 
     numerator, denominator = rhythm.time_signature
-    bar_quarters = rhythm.beats_per_bar * unit
-    downbeat = quarters[first_downbeat]
-    pickup = downbeat - np.floor(downbeat / bar_quarters + 1e-9) * bar_quarters
+    pickup = first_downbeat % rhythm.beats_per_bar
     bars = [(0.0, numerator, denominator)]
-    if pickup > 1e-9:
-        bars = [(0.0, *signature_of(pickup, denominator)), (float(pickup), numerator, denominator)]
+    if pickup:
+        pickup_numerator = numerator * pickup // rhythm.beats_per_bar
+        bars = [(0.0, pickup_numerator, denominator), (pickup * unit, numerator, denominator)]
     return TempoMap(times=smoothed, quarters=quarters, bars=tuple(bars), ticks_per_quarter=ticks_per_quarter,
                     tempo_changes=tuple(tempo_changes))
 
