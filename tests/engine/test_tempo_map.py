@@ -186,9 +186,10 @@ def test_quantised_midi_is_a_second_file_on_whole_grid_ticks():
     assert np.allclose(sorted(s for s, _ in heard), [n.start_s for n in notes], atol=0.002)
 
 
-@pytest.mark.parametrize("first_beat_s", [0.1, 0.25, 0.45])
+@pytest.mark.parametrize("first_beat_s", [0.2, 0.25, 0.45])
 def test_a_first_beat_near_time_zero_keeps_its_place_and_its_bar_line(first_beat_s):
-    # A recording with a short lead-in: its first beat, a downbeat, comes before half a period (60 BPM).
+    # A recording with a short lead-in: its first beat, a downbeat, comes before half a period (60 BPM),
+    # but late enough that a beat from 0 to it is at most 300 BPM.
     beats = first_beat_s + np.arange(12.0)
     rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
     notes = [NoteEvent(float(t) + 0.01, float(t) + 0.5, 60, 0.8) for t in beats[::4]]
@@ -206,12 +207,17 @@ def test_a_first_beat_near_time_zero_keeps_its_place_and_its_bar_line(first_beat
     assert onsets == [(1 + 4 * k) * quantized.ticks_per_beat for k in range(len(notes))]
 
 
-def test_a_first_beat_within_a_frame_of_time_zero_is_moved_there():
-    beats = 0.008 + 0.5 * np.arange(12)
+@pytest.mark.parametrize(("first_beat_s", "period_s"), [(0.008, 0.5), (0.05, 0.5), (0.19, 1.0), (0.1, 0.3)])
+def test_a_first_beat_too_soon_for_a_beat_of_its_own_is_moved_to_time_zero(first_beat_s, period_s):
+    """A beat from 0 to a first beat 50 ms in would be 1200 BPM, which DAWs clamp (Cubase at 300 BPM,
+    Reaper at 960), moving every note after it: under 0.2 s (300 BPM) the first beat is moved to 0, and
+    the file's tempo stays within what a DAW takes."""
+    beats = first_beat_s + period_s * np.arange(12)
     rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
     tempo_map = rhythm_tempo_map(rhythm)
     assert tempo_map.bars == ((0.0, 4, 4),)
-    assert tempo_map.times[0] == 0.0 and tempo_map.times[1] == pytest.approx(0.508, abs=0.015)
+    assert tempo_map.times[0] == 0.0 and tempo_map.times[1] == pytest.approx(beats[1], abs=0.015)
+    assert all(60e6 / tempo <= 300 for _, tempo in tempo_map.tempo_changes)
 
 
 def test_quantised_notes_of_one_pitch_never_overlap_and_end_on_the_grid():

@@ -36,8 +36,11 @@ MAX_TICKS_PER_QUARTER = 0x7FFF
 # One set_tempo covers a stretch of beats while a constant tempo keeps every beat this close
 # (beats are found on 11.6 ms frames, so a steady beat wobbles by about that much).
 STEADY_TOLERANCE_S = 0.015
-# A first beat this close to 0 is put at 0 rather than given a pickup beat of its own (a frame and a bit).
-AT_ZERO_S = 0.015
+# A first beat sooner than half a period after 0 is given a short pickup beat of its own from 0 only when
+# that beat is no faster than this (300 BPM, the fastest tempo every common DAW takes: Cubase's limit),
+# else it is put at 0. Squeezed into a 50-ms lead-in, a beat would be 1200 BPM; DAWs clamp such a tempo
+# (Reaper at 960, Logic at 990, Cubase at 300), which moves every note after it.
+SHORTEST_LEAD_S = 60.0 / 300.0
 
 
 def tempo_microseconds(bpm: float) -> int:
@@ -127,14 +130,15 @@ def grid_points(beats: np.ndarray) -> np.ndarray:
 
     Beats are added before the first one at its period while they stay at least half a period from
     0; then 0 itself starts the first (between half and one and a half periods long) beat. A first beat
-    of the music's closer to 0 than half a period keeps its place, and 0 starts a short beat before it
-    (a pickup), unless it is within AT_ZERO_S of 0: moving it to 0 would put every note of that beat,
-    the first downbeat's among them, off the file's beat by as much as half a period.
+    of the music's closer to 0 than half a period keeps its place, and 0 starts a short beat before it (a
+    pickup), when that beat lasts at least SHORTEST_LEAD_S; moving it to 0 would put every note of that
+    beat, the first downbeat's among them, off the file's beat by as much as half a period. Sooner than
+    that, it is moved to 0. Every grid point is a whole beat, so the file's beats are the music's.
     """
     period = beats[1] - beats[0]
     lead_in = beats[0] - period * np.arange(int(beats[0] // period) + 1, 0, -1)
     points = np.concatenate((lead_in[lead_in >= period / 2], beats))
-    if points[0] <= AT_ZERO_S:
+    if points[0] < min(period / 2, SHORTEST_LEAD_S):
         points[0] = 0.0
         return points
     return np.concatenate(([0.0], points))
