@@ -37,9 +37,9 @@ MAX_TICKS_PER_QUARTER = 0x7FFF
 # (beats are found on 11.6 ms frames, so a steady beat wobbles by about that much).
 STEADY_TOLERANCE_S = 0.015
 # A first beat sooner than half a period after 0 is given a short pickup beat of its own from 0 only when
-# that beat is no faster than this (300 BPM, the fastest tempo every common DAW takes: Cubase's limit),
-# else it is put at 0. Squeezed into a 50-ms lead-in, a beat would be 1200 BPM; DAWs clamp such a tempo
-# (Reaper at 960, Logic at 990, Cubase at 300), which moves every note after it.
+# that beat is no faster than this (300 BPM), else it is put at 0. Squeezed into a 50-ms lead-in, a beat
+# would be 1200 BPM; DAWs cap their tempo (300 BPM is a common cap; I have not checked every DAW), and a
+# capped tempo moves every note after it.
 SHORTEST_LEAD_S = 60.0 / 300.0
 
 
