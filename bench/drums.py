@@ -326,6 +326,8 @@ def tempo_figures(rows: list[tuple]) -> str:
 
 def evaluate(items: list[Item], settings, tempo_rows: list | None = None, velocities_too: bool = True,
              hint_spread: float | None = None) -> tuple[dict[str, Counts], dict[str, dict[str, Counts]], float, float]:
+    from tempo import tempo_hint_for  # a user's tempo_hint (--hint-spread), drawn as bench/tempo.py draws it
+
     from midiscribe.engine.drums import transcribe_drums
     from midiscribe.engine.options import Hints
     from midiscribe.engine.rhythm import rhythm_of_notes
@@ -345,11 +347,8 @@ def evaluate(items: list[Item], settings, tempo_rows: list | None = None, veloci
             truth, beats = true_beats(item.pattern, played)
             bar_beats = beats_per_bar(item.pattern)
             downbeats = beats[::bar_beats]
-            # A user's tempo_hint (--hint-spread): the written tempo times a factor within 1/(1 + S) .. 1 + S.
-            hint = (truth * np.exp(np.random.default_rng(index).uniform(-np.log1p(hint_spread), np.log1p(hint_spread)))
-                    if hint_spread is not None else None)
             rhythm = rhythm_of_notes(result.notes, result.duration_s, drum=[True] * len(result.notes),
-                                     hints=Hints(tempo_bpm=hint))
+                                     hints=Hints(tempo_bpm=tempo_hint_for(index, truth, hint_spread)))
             tempo_rows.append((item.pattern.style, truth, rhythm.tempo_bpm if rhythm else float("nan"), beats,
                                np.asarray(rhythm.beats if rhythm else ()), downbeats,
                                np.asarray(rhythm.downbeats if rhythm else ()), bar_beats,

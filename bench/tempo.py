@@ -284,12 +284,13 @@ def rhythm_scores(piece: tempo_pieces.Piece, rhythm, notes: list, duration: floa
     )
 
 
-def tempo_hint_for(index: int, piece: tempo_pieces.Piece, spread: float | None) -> float | None:
-    """The tempo_hint a user might give for the file (see --hint-spread), or None without a spread."""
+def tempo_hint_for(index: int, true_bpm: float, spread: float | None) -> float | None:
+    """The tempo_hint a user might give for file ``index`` of notated tempo ``true_bpm`` (see --hint-spread),
+    or None without a spread. bench/drums.py --hint-spread draws its hints here too."""
     if spread is None:
         return None
     factor = np.exp(np.random.default_rng(index).uniform(-np.log1p(spread), np.log1p(spread)))
-    return float(piece.median_tempo_bpm * factor)
+    return float(true_bpm * factor)
 
 
 def evaluate(index: int, piece: tempo_pieces.Piece, with_librosa_dp: bool, paths: tuple[str, ...] = (),
@@ -303,7 +304,8 @@ def evaluate(index: int, piece: tempo_pieces.Piece, with_librosa_dp: bool, paths
 
     audio = render(piece, index)
     onset, notes, duration = transcribed(audio)
-    hints = Hints(tempo_bpm=tempo_hint_for(index, piece, hint_spread), metre=METRES[piece.metre] if metre_given else None)
+    hints = Hints(tempo_bpm=tempo_hint_for(index, piece.median_tempo_bpm, hint_spread),
+                  metre=METRES[piece.metre] if metre_given else None)
     row = {"piece": piece.name, "style": piece.style, "metre": piece.metre, "true_bpm": piece.median_tempo_bpm,
            "ours": rhythm_scores(piece, rhythm_from_pulse(track_pulse(onset), notes, duration, hints=hints),
                                  notes, duration)}

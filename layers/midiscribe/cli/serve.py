@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import shlex
 import shutil
@@ -12,6 +11,8 @@ import signal
 import sys
 import warnings
 from pathlib import Path
+
+from .transcribe import bounded_float_checks
 
 DATA_DIR_HELP = (
     "keep the bucket, tables and queues in DIR across restarts: saved when the stack stops "
@@ -28,17 +29,6 @@ def port_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be from 0 to 65535 (got {value})")
-    return value
-
-
-def seconds(text: str) -> float:
-    """An argparse type: a finite number of seconds, 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more (got {text})")
     return value
 
 
@@ -69,7 +59,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR", help=DATA_DIR_HELP)
     parser.add_argument("--root", type=Path, default=None,
                         help="repository holding template.yaml and functions/ (default: found from the current directory)")
-    parser.add_argument("--shutdown-grace", type=seconds, default=10.0, metavar="SECONDS",
+    parser.add_argument("--shutdown-grace", type=bounded_float_checks(ge=0.0), default=10.0, metavar="SECONDS",
                         help="on Ctrl-C, how long running tasks may finish before they are abandoned "
                              "(abandoned tasks are retried on the next start when --data-dir is used)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"),

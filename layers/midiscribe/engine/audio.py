@@ -144,13 +144,7 @@ class AudioStream:
         raise TypeError(f"audio source must be a path, bytes or a binary file object, not {type(source).__name__}")
 
     def _peek(self, size: int) -> bytes:
-        if self._path is not None:
-            with open(self._path, "rb") as handle:
-                return handle.read(size)
-        position = self._handle.tell()
-        data = self._handle.read(size)
-        self._handle.seek(position)
-        return data
+        return self._read_at(0, size)
 
     def _read_at(self, offset: int, size: int) -> bytes:
         if self._path is not None:
@@ -164,15 +158,7 @@ class AudioStream:
         return data
 
     def _tail(self, size: int) -> bytes:
-        if self._path is not None:
-            with open(self._path, "rb") as handle:
-                handle.seek(max(self._size - size, 0))
-                return handle.read()
-        position = self._handle.tell()
-        self._handle.seek(self._start + max(self._size - size, 0))
-        data = self._handle.read()
-        self._handle.seek(position)
-        return data
+        return self._read_at(max(self._size - size, 0), size)
 
     def _total_size(self) -> int | None:
         if self._path is not None:
