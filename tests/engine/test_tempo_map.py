@@ -209,9 +209,9 @@ def test_a_first_beat_near_time_zero_keeps_its_place_and_its_bar_line(first_beat
 
 @pytest.mark.parametrize(("first_beat_s", "period_s"), [(0.008, 0.5), (0.05, 0.5), (0.19, 1.0), (0.1, 0.3)])
 def test_a_first_beat_too_soon_for_a_beat_of_its_own_is_moved_to_time_zero(first_beat_s, period_s):
-    """A beat from 0 to a first beat 50 ms in would be 1200 BPM, past the tempo DAWs take (300 BPM is a
-    common cap), and capped it would move every note after it: under 0.2 s (300 BPM) the first beat is
-    moved to 0, and the file's tempi stay at 300 BPM or below."""
+    """A beat from 0 to a first beat 50 ms in would be 1200 BPM, a tempo event a DAW may not take as
+    written: under 0.2 s (300 BPM) the first beat is moved to 0, and the file's tempi stay at 300 BPM or
+    below."""
     beats = first_beat_s + period_s * np.arange(12)
     rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
     tempo_map = rhythm_tempo_map(rhythm)

@@ -38,8 +38,8 @@ MAX_TICKS_PER_QUARTER = 0x7FFF
 STEADY_TOLERANCE_S = 0.015
 # A first beat sooner than half a period after 0 is given a short pickup beat of its own from 0 only when
 # that beat is no faster than this (300 BPM), else it is put at 0. Squeezed into a 50-ms lead-in, a beat
-# would be 1200 BPM; DAWs cap their tempo (300 BPM is a common cap; I have not checked every DAW), and a
-# capped tempo moves every note after it.
+# would be 1200 BPM, a tempo event a DAW may not take as written (one that capped it would move every note
+# after it); 300 BPM is a conservative bound, not a measured limit of any one DAW.
 SHORTEST_LEAD_S = 60.0 / 300.0
 
 
