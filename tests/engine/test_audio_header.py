@@ -22,6 +22,7 @@ from midiscribe.engine.audio_header import (
 from midiscribe.engine.errors import (
     AudioTooLongError,
     CorruptAudioError,
+    NoAudioError,
     NotAudioError,
     UnsupportedAudioError,
 )
@@ -75,6 +76,24 @@ def test_a_wav_written_while_streaming_takes_its_length_from_the_file_size():
     data = bytearray(encode_soundfile(samples(1, 1000), 8000, "WAV", "PCM_16"))
     data[40:44] = struct.pack("<I", 0xFFFFFFFF)  # the data chunk's size, never filled in
     assert read_header(bytes(data), len(data)).frames == 1000
+
+
+def test_a_wav_whose_size_was_never_written_has_an_unknown_length_until_the_file_size_is_known():
+    data = bytearray(encode_soundfile(samples(1, 1000), 8000, "WAV", "PCM_16"))
+    data[40:44] = struct.pack("<I", 0)  # the other "never filled in" size
+    assert read_header(bytes(data), None).frames is None  # not 0: a stream is not empty for want of its size
+    check_declared(read_header(bytes(data), None), "live.wav", max_duration_s=60)
+    assert read_header(bytes(data), len(data)).frames == 1000
+
+
+def test_a_header_with_no_samples_behind_it_is_refused_as_zero_length():
+    empty = encode_soundfile(samples(2, 0), 44100, "WAV", "PCM_16")
+    declared = read_header(empty, len(empty))
+    assert declared.frames == 0
+    with pytest.raises(NoAudioError) as caught:
+        check_declared(declared, "blank.wav", max_duration_s=None)
+    assert caught.value.code == "ZERO_LENGTH_AUDIO"
+    assert caught.value.message == "blank.wav holds no audio samples (zero length). Send a recording with sound in it."
 
 
 def test_a_wav_cut_short_is_told_truncated_before_its_overstated_length_is_held_to_the_limit():

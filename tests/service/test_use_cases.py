@@ -125,6 +125,7 @@ ROOMY = Settings(bucket="bucket", max_upload_mb=1, retention_days=1, max_duratio
         (wav_header(384_000, 8, 60), InvalidRequestError, "UNSUPPORTED_AUDIO", "4000 to 192000 Hz"),
         (wav_header(44100, 16, 1), InvalidRequestError, "UNSUPPORTED_AUDIO", "1 to 8 channels"),
         (wav_header(44100, 2, 601), TooLargeError, "AUDIO_TOO_LONG", "the maximum is 10.0 minutes"),
+        (wav_header(44100, 2, 0)[:44], InvalidRequestError, "ZERO_LENGTH_AUDIO", "holds no audio samples"),
     ],
 )
 def test_what_a_header_declares_is_checked_before_anything_is_stored(header, refusal, code, words) -> None:

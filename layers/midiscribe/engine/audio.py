@@ -196,7 +196,7 @@ class AudioStream:
     def _check_declared_length(self) -> None:
         if self.info.frames == 0 and self.info.decoder == "soundfile":
             self.close()
-            raise NoAudioError(_zero_length_message(self.name))
+            raise NoAudioError.zero_length(self.name)
         try:
             # What the decoder found, for the formats whose header read_header does not read.
             check_format(self.name, self.info.sample_rate, self.info.channels)
@@ -226,7 +226,7 @@ class AudioStream:
                 raise AudioTooLongError.over(self.name, self.decoded_frames / rate, self.max_duration_s, at_least=True)
             yield block
         if self.decoded_frames == 0:
-            raise NoAudioError(_zero_length_message(self.name))
+            raise NoAudioError.zero_length(self.name)
         declared = self.info.frames
         if declared and self.decoded_frames < declared * TRUNCATION_TOLERANCE:
             raise CorruptAudioError(
@@ -380,10 +380,6 @@ class _PyAVDecoder:
 
     def close(self) -> None:
         self._container.close()
-
-
-def _zero_length_message(name: str) -> str:
-    return f"{name} holds no audio samples (zero length). Send a recording with sound in it."
 
 
 def _describe(source) -> str:

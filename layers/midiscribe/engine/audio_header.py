@@ -17,7 +17,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import AudioTooLongError, CorruptAudioError, UnsupportedAudioError
+from .errors import AudioTooLongError, CorruptAudioError, NoAudioError, UnsupportedAudioError
 
 # What the engine reads. Below 4 kHz no musical pitch survives; above 192 kHz (the highest studio
 # rate) a file only costs memory; 8 channels is 7.1 surround.
@@ -71,8 +71,11 @@ def read_header(head: bytes, total_size: int | None = None) -> DeclaredAudio | N
 
 
 def check_declared(declared: DeclaredAudio, name: str, *, max_duration_s: float | None) -> None:
-    """Refuse what the engine will not decode: a sample rate or channel count out of range, or too long."""
+    """Refuse what the engine will not decode: a sample rate or channel count out of range, no samples at
+    all (a header with an empty data chunk), or too long."""
     check_format(name, declared.sample_rate, declared.channels)
+    if declared.frames == 0:
+        raise NoAudioError.zero_length(name)
     duration = declared.duration_s
     if duration is not None and max_duration_s is not None and duration > max_duration_s:
         raise AudioTooLongError.over(name, duration, max_duration_s)
@@ -176,8 +179,9 @@ def _wav(head: bytes, total_size: int | None) -> DeclaredAudio | None:
             (sample_count,) = struct.unpack("<I", head[start:start + 4])
         elif chunk_id == b"data":
             data_size = rf64_data_size if (head[:4] == b"RF64" and size == 0xFFFFFFFF) else size
-            if data_size in _UNKNOWN_SIZES and total_size is not None:
-                data_size = max(total_size - start, 0)
+            if data_size in _UNKNOWN_SIZES:
+                # Never filled in: what follows the header is the data, when the file's size is known.
+                data_size = max(total_size - start, 0) if total_size is not None else None
             break
     if fmt is None:
         return None
@@ -185,7 +189,7 @@ def _wav(head: bytes, total_size: int | None) -> DeclaredAudio | None:
     frames = None
     if format_tag in _PCM_FORMATS and data_size is not None and block_align:
         frames = data_size // block_align
-    elif sample_count is not None:
+    elif sample_count:  # a fact chunk's 0 is left unfilled by some streaming encoders: unknown
         frames = sample_count
     return DeclaredAudio("WAV", rate, channels, frames)
 

@@ -101,6 +101,10 @@ class NoAudioError(AudioDecodeError):
 
     code = "ZERO_LENGTH_AUDIO"
 
+    @classmethod
+    def zero_length(cls, name: str) -> NoAudioError:
+        return cls(f"{name} holds no audio samples (zero length). Send a recording with sound in it.")
+
 
 class AudioTooLongError(AudioDecodeError):
     """The audio is longer than the configured maximum duration."""

@@ -44,7 +44,12 @@ from midiscribe.domain.tasks import (
     stored_media_type,
 )
 from midiscribe.engine import audio_header
-from midiscribe.engine.errors import AudioTooLongError, InvalidOptionsError, UnsupportedAudioError
+from midiscribe.engine.errors import (
+    AudioTooLongError,
+    InvalidOptionsError,
+    NoAudioError,
+    UnsupportedAudioError,
+)
 from midiscribe.engine.instruments import Family, family_for_stem
 from midiscribe.engine.options import TranscriptionOptions
 from midiscribe.engine.stems import check_scoreable, stem_options, stem_transcribers
@@ -334,7 +339,7 @@ class Submissions:
         except AudioTooLongError as refused:
             advice = self.settings.too_long_advice(transcriber, stems=stem, duration_s=declared.duration_s)
             raise TooLargeError(f"{refused.message} {advice}".strip(), refused.code) from None
-        except UnsupportedAudioError as refused:
+        except (UnsupportedAudioError, NoAudioError) as refused:
             raise InvalidRequestError(refused.message, refused.code) from None
         problem = convert.channel_problem(declared.channels) if convert is not None else None
         if problem is not None:
