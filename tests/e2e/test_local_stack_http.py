@@ -100,6 +100,28 @@ def test_seed_000_python_sample_with_webhook(local_stack, tone_wav, webhook_rece
     assert sum(1 for track in midi.tracks for m in track if m.type == "note_on" and m.velocity > 0) == note_count
 
 
+def test_a_musicgpt_client_changes_only_its_host(local_stack, tone_wav):
+    # MusicGPT serves its routes under /api/public/v1: https://api.musicgpt.com/api/public/v1/audio_to_midi
+    # with the scheme and host swapped for the local stack's reaches the same operations.
+    base = f"{local_stack.api_url}/api/public/v1"
+    headers = {"Authorization": local_stack.api_key}
+    with open(tone_wav, "rb") as f:
+        response = requests.post(f"{base}/audio_to_midi", headers=headers, data={"sonify_midi": True},
+                                 files={"audio_file": f}, timeout=60)
+    task_id = queued_task_id(response)
+    local_stack.wait_for(task_id)
+    found = requests.get(f"{base}/byId", headers=headers, timeout=30,
+                         params={"conversionType": "AUDIO_TO_MIDI", "task_id": task_id})
+    assert found.status_code == 200, found.text
+    check_outputs(local_stack, found.json()["conversion"])
+    with open(tone_wav, "rb") as f:
+        converted = requests.post(f"{base}/file_convert", headers=headers, data={"target_format": "flac"},
+                                  files={"audio_file": f}, timeout=60)
+    assert converted.status_code == 200 and converted.json()["success"] is True, converted.text
+    wrong = requests.put(f"{base}/byId", headers=headers, timeout=30)
+    assert wrong.status_code == 405 and "GET" in wrong.headers["Allow"], wrong.text
+
+
 def test_json_audio_path_after_a_presigned_upload(local_stack, tone_wav):
     client = MidiscribeClient(local_stack.api_url, local_stack.api_key)
     audio_path = client.upload(tone_wav)

@@ -19,10 +19,20 @@ from .requests import AudioToMidiForm, AudioToMidiJson, FileConvertForm, FileCon
 router = APIGatewayRouter()
 # What a submission can be refused with.
 SUBMIT_ERRORS = docs.errors(400, 401, 404, 413, 415, 429, 500)
+# MusicGPT serves these routes under /api/public/v1. The same operations answer there too, so a client written
+# for MusicGPT needs only its host changed (https://api.musicgpt.com -> this API's URL).
+MUSICGPT_PREFIX = "/api/public"
 
 
-@router.post(
-    "/v1/audio_to_midi",
+def at_musicgpts_path(register, path: str, spec: dict):
+    """``register`` (``router.post``, ``router.get``) for ``path`` under MusicGPT's own prefix. The document
+    points at ``path`` for the request's fields rather than repeating them."""
+    return register(MUSICGPT_PREFIX + path, summary=f"{path} at MusicGPT's path", tags=["MusicGPT's paths"],
+                    description=f"The same operation as {path} (the same fields and answers), at the path MusicGPT "
+                                "serves it on.", responses=spec["responses"])
+
+
+AUDIO_TO_MIDI = dict(
     summary="Convert audio to MIDI (asynchronous)",
     description=(
         "Queue a transcription of audio_file (multipart), audio_url or audio_path. Booleans may be sent as "
@@ -33,19 +43,30 @@ SUBMIT_ERRORS = docs.errors(400, 401, 404, 413, 415, 429, 500)
     responses={**docs.ok(responses.QueuedResponse, "MIDI conversion task queued"), **SUBMIT_ERRORS},
     openapi_extensions=docs.request_body(AudioToMidiForm, AudioToMidiJson, audio=True),
 )
+FILE_CONVERT = dict(
+    summary="Convert an audio file's format, sample rate or bit depth (asynchronous)",
+    tags=["conversions"],
+    responses={**docs.ok(responses.QueuedResponse, "File conversion task queued"), **SUBMIT_ERRORS},
+    openapi_extensions=docs.request_body(FileConvertForm, FileConvertJson, audio=True),
+)
+BY_ID = dict(
+    summary="A conversion's status and presigned result links",
+    tags=["conversions"],
+    responses={**docs.ok(responses.ConversionResponse, "The conversion"), **docs.errors(400, 401, 404, 429, 500)},
+)
+
+
+# MusicGPT's path is registered second (decorators apply bottom up), so the document lists it after ours.
+@at_musicgpts_path(router.post, "/v1/audio_to_midi", AUDIO_TO_MIDI)
+@router.post("/v1/audio_to_midi", **AUDIO_TO_MIDI)
 def audio_to_midi():
     owner, cases = caller(router), use_cases(router)
     request = AudioToMidiForm.parse(request_body(router)).to_request(bucket=cases.settings.bucket)
     return _queued(cases.submissions.submit_audio_to_midi(owner, request))
 
 
-@router.post(
-    "/v1/file_convert",
-    summary="Convert an audio file's format, sample rate or bit depth (asynchronous)",
-    tags=["conversions"],
-    responses={**docs.ok(responses.QueuedResponse, "File conversion task queued"), **SUBMIT_ERRORS},
-    openapi_extensions=docs.request_body(FileConvertForm, FileConvertJson, audio=True),
-)
+@at_musicgpts_path(router.post, "/v1/file_convert", FILE_CONVERT)
+@router.post("/v1/file_convert", **FILE_CONVERT)
 def file_convert():
     owner, cases = caller(router), use_cases(router)
     request = FileConvertForm.parse(request_body(router)).to_request(bucket=cases.settings.bucket)
@@ -68,12 +89,8 @@ def conversion_kind(conversion_type: str) -> TaskKind | None:
     raise InvalidRequestError(f"conversionType {conversion_type!r} is not known: use one of {known}.", "INVALID_PARAMETER")
 
 
-@router.get(
-    "/v1/byId",
-    summary="A conversion's status and presigned result links",
-    tags=["conversions"],
-    responses={**docs.ok(responses.ConversionResponse, "The conversion"), **docs.errors(400, 401, 404, 429, 500)},
-)
+@at_musicgpts_path(router.get, "/v1/byId", BY_ID)
+@router.get("/v1/byId", **BY_ID)
 def by_id(
     conversionType: Annotated[
         str | None,
