@@ -117,6 +117,9 @@ def test_webhook_attributes_are_read_from_the_item() -> None:
         # A link's name is percent-encoded: my%20song.mp3 is "my song", not "my_20song".
         (TaskSource(kind="url", url="https://example.com/my%20song%2B2.mp3?x=1"), "my_song_2"),
         (TaskSource(kind="s3", key="inbox/..wav"), "wav"),
+        # A name in another script keeps no letters: the results are audio.*, not named after its extension.
+        (TaskSource(kind="url", url="https://example.com/%E7%B7%B4%E7%BF%92.mp3"), "audio"),
+        (TaskSource(kind="s3", key="inbox/Этюд.flac"), "audio"),
     ],
 )
 def test_result_stem_is_a_safe_name(source: TaskSource, stem: str) -> None:
@@ -126,9 +129,18 @@ def test_result_stem_is_a_safe_name(source: TaskSource, stem: str) -> None:
 def test_safe_name_strips_paths_and_odd_characters() -> None:
     assert safe_name("../../etc/passwd", default="x") == "passwd"
     assert safe_name("C:\\music\\tune.wav", default="x") == "tune.wav"
-    assert safe_name("ümlaut.wav", default="x") == "mlaut.wav"
+    assert safe_name("ümlaut.wav", default="x") == "umlaut.wav"  # was "mlaut.wav"
+    assert safe_name("Für Elise (Prélude).wav", default="x") == "Fur_Elise__Prelude_.wav"
+    assert safe_name("ＡＢＣ.wav", default="x") == "ABC.wav"  # full-width letters
     assert safe_name("", default="audio") == "audio"
     assert len(safe_name("a" * 500, default="x")) == 100
+
+
+@pytest.mark.parametrize(("name", "safe"), [("練習.wav", "audio.wav"), ("ドラム 2.flac", "2.flac"),
+                                            ("Прелюдия ре минор.mp3", "audio.mp3"), ("練習", "audio")])
+def test_a_name_in_another_script_keeps_its_extension_after_the_default(name, safe) -> None:
+    # It was "wav", "flac"...: the extension alone, which then named the results (wav.mid).
+    assert safe_name(name, default="audio") == safe
 
 
 def test_iso_is_utc_with_milliseconds() -> None:

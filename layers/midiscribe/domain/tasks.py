@@ -13,6 +13,7 @@ same item; they are read here so ``byId`` can show them, and never written back)
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -157,9 +158,17 @@ class TaskStem:
 
 
 def safe_name(name: str, *, default: str) -> str:
-    """A file name reduced to characters that are safe in S3 keys, URLs and Content-Disposition."""
+    """A file name reduced to characters that are safe in S3 keys, URLs and Content-Disposition: ASCII
+    letters, digits, ``._-``. Accented Latin letters lose their accents (``Für Elise`` -> ``Fur_Elise``);
+    other characters become ``_``. A name written wholly in another script keeps its extension after
+    ``default`` (``練習.wav`` -> ``audio.wav``, where it was ``wav``)."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(char if char.isascii() and (char.isalnum() or char in "._-") else "_" for char in base)
+    decomposed = unicodedata.normalize("NFKD", base)
+    cleaned = "".join(char if char.isascii() and (char.isalnum() or char in "._-")
+                      else "" if unicodedata.combining(char) else "_" for char in decomposed)
+    stem, dot, extension = cleaned.rpartition(".")
+    if dot and base.rpartition(".")[0].strip(".") and not stem.strip("._"):
+        cleaned = f"{default}.{extension}"
     cleaned = cleaned.strip("._")[:100]
     return cleaned or default
 
