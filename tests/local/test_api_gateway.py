@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from midiscribe.local.api_spec import API_GATEWAY_MAX_PAYLOAD_BYTES, api_spec
+from midiscribe.local.api_spec import API_GATEWAY_MAX_PAYLOAD_BYTES, LAMBDA_MAX_REQUEST_BYTES, api_spec
 from midiscribe.local.gateway import LocalApiGateway
 from midiscribe.local.proxy import HttpRequest, proxy_result_to_http
 from midiscribe.local.server import ApiHttpServer, PortInUseError
@@ -188,6 +188,17 @@ def test_payload_over_10_mb_is_413(gateway, api_fn):
                                       b"x" * (API_GATEWAY_MAX_PAYLOAD_BYTES + 1)))
     assert response.status == 413
     assert api_fn.events == []
+
+
+def test_a_binary_body_whose_event_is_over_lambdas_6_mb_is_413_as_on_aws(gateway, api_fn):
+    # 5 MB of audio passes API Gateway's 10 MB, but base64-encoded in the event it is 6.7 MB: on AWS, Lambda
+    # refuses the invocation. Locally it worked, so a curl upload that worked in development failed deployed.
+    audio = [("Authorization", GOOD_KEY), ("Content-Type", "audio/wav")]
+    response = gateway.handle(request("POST", "/v1/audio_to_midi", audio, b"x" * (5 * 1024 * 1024)))
+    assert response.status == 413 and api_fn.events == []
+    fits = LAMBDA_MAX_REQUEST_BYTES * 3 // 4 - 64 * 1024  # base64 of it, and the event's other fields, fit
+    assert gateway.handle(request("POST", "/v1/audio_to_midi", audio, b"x" * fits)).status == 200
+    assert len(api_fn.events) == 1
 
 
 def test_handler_error_and_malformed_response_are_502():

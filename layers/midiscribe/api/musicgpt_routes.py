@@ -25,11 +25,15 @@ MUSICGPT_PREFIX = "/api/public"
 
 
 def at_musicgpts_path(register, path: str, spec: dict):
-    """``register`` (``router.post``, ``router.get``) for ``path`` under MusicGPT's own prefix. The document
-    points at ``path`` for the request's fields rather than repeating them."""
+    """``register`` (``router.post``, ``router.get``) for ``path`` under MusicGPT's own prefix. A request body
+    is documented by a reference to ``path``'s (a JSON pointer into the document) rather than a second copy."""
+    extensions = {}
+    if "openapi_extensions" in spec:
+        pointer = path.replace("~", "~0").replace("/", "~1")
+        extensions["openapi_extensions"] = {"requestBody": {"$ref": f"#/paths/{pointer}/post/requestBody"}}
     return register(MUSICGPT_PREFIX + path, summary=f"{path} at MusicGPT's path", tags=["MusicGPT's paths"],
                     description=f"The same operation as {path} (the same fields and answers), at the path MusicGPT "
-                                "serves it on.", responses=spec["responses"])
+                                "serves it on.", responses=spec["responses"], **extensions)
 
 
 AUDIO_TO_MIDI = dict(

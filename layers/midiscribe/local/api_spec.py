@@ -17,6 +17,9 @@ from .intrinsics import TemplateEvaluator
 from .template import TemplateError, logical_id_of
 
 API_GATEWAY_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# What AWS Lambda takes in one synchronous invocation: the proxy event as JSON, the body base64-encoded when
+# it is binary (x 4/3). A multipart upload over about 4.5 MB passes API Gateway and fails here.
+LAMBDA_MAX_REQUEST_BYTES = 6 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from .api_spec import (
     API_GATEWAY_MAX_PAYLOAD_BYTES,
     DEFAULT_GATEWAY_RESPONSES,
+    LAMBDA_MAX_REQUEST_BYTES,
     ApiSpec,
     GatewayResponse,
     Route,
@@ -104,6 +105,10 @@ class LocalApiGateway:
             event = build_proxy_event(
                 self.api, request, route, path_parameters, authorizer=context, api_key=api_key, request_id=request_id
             )
+            if len(json.dumps(event)) > LAMBDA_MAX_REQUEST_BYTES:
+                # On AWS, Lambda refuses such an event before the function runs; refused here the same way,
+                # so a file that works locally works when deployed.
+                raise GatewayError("REQUEST_TOO_LARGE", "The request is over AWS Lambda's 6 MB once base64-encoded.")
             return self._invoke(route.function_id, event, request_id)
         except GatewayError as error:
             return self.gateway_response(error.response_type, error.message, request_id)
