@@ -79,6 +79,10 @@ def cli_command() -> str:
         return shlex.quote(str(here))
 
 
+# moto takes any credentials, but the AWS CLI sends no request without some ("Unable to locate credentials").
+MOTO_CREDENTIALS = "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
+
+
 def usage_banner(api_url: str, api_key: str, webhook_secret: str, bucket: str, endpoint: str,
                  data_dir: Path | None) -> str:
     from ..client import API_URL_ENV, DEFAULT_API_URL
@@ -116,8 +120,11 @@ or from Python:
       response = requests.post(url, headers=headers, data=payload, files={{"audio_file": f}})
   print(response.json())
 
-Drop files into s3://{bucket}/inbox/ (e.g. AWS_ENDPOINT_URL={endpoint} aws s3 cp song.wav s3://{bucket}/inbox/)
-and they are transcribed with default options. Ctrl-C stops everything.
+Drop files into s3://{bucket}/inbox/ and they are transcribed with default options, e.g.
+
+  {MOTO_CREDENTIALS} AWS_ENDPOINT_URL={endpoint} aws s3 cp song.wav s3://{bucket}/inbox/
+
+Ctrl-C stops everything.
 """
 
 
