@@ -140,6 +140,17 @@ def test_a_shutdown_grace_that_is_no_time_is_refused_by_the_command_line(value, 
     assert "argument --shutdown-grace:" in capsys.readouterr().err
     assert serve_args(["--shutdown-grace", "2.5"]).shutdown_grace == 2.5
 
+
+def test_serve_help_states_the_shutdown_grace_default(capsys):
+    """The README's table gives --shutdown-grace a default of 10 s; `serve --help` did not say so."""
+    with pytest.raises(SystemExit):
+        serve_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    options = help_text[help_text.index("options:"):]
+    grace = options[options.index("--shutdown-grace SECONDS"):options.index("--log-level {")]
+    assert "default: 10)" in grace
+    assert serve_args([]).shutdown_grace == 10.0
+
 def test_a_data_dir_that_is_a_file_is_refused_before_the_stack_starts(tmp_path, capsys, monkeypatch):
     """--data-dir naming a file ended in a FileExistsError traceback, after a try at saving state into it."""
     from midiscribe.local import stack

@@ -61,7 +61,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="repository holding template.yaml and functions/ (default: found from the current directory)")
     parser.add_argument("--shutdown-grace", type=bounded_float_checks(ge=0.0), default=10.0, metavar="SECONDS",
                         help="on Ctrl-C, how long running tasks may finish before they are abandoned "
-                             "(abandoned tasks are retried on the next start when --data-dir is used)")
+                             "(abandoned tasks are retried on the next start when --data-dir is used; default: 10)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"),
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level of the local stack")
     parser.set_defaults(run=run)
