@@ -245,6 +245,25 @@ def test_help_lists_every_engine_option_with_its_default():
         assert invocation in blocks
 
 
+def test_help_states_each_numeric_option_range():
+    """The README promises that --help lists the options "with their defaults and ranges"; the ranges
+    were only told after a refusal."""
+    result = subprocess.run([sys.executable, "-m", "midiscribe.cli.transcribe", "--help"],
+                            capture_output=True, text=True, check=True)
+    blocks = option_help_blocks(result.stdout)
+    expected = {
+        "--onset-threshold P": "Range: at least 0 and at most 1.",
+        "--frame-threshold P": "Range: at least 0 and at most 1.",
+        "--minimum-note-length-ms MS": "Range: at least 0 and at most 10000.",
+        "--minimum-frequency HZ": "Range: more than 0 and at most 20000.",
+        "--maximum-frequency HZ": "Range: more than 0 and at most 20000.",
+        "--midi-tempo BPM": "Range: at least 3.58 and at most 1000.",
+        "--tempo-hint BPM": "Range: at least 20 and at most 400.",
+    }
+    for invocation, text in expected.items():
+        assert text in blocks[invocation], (invocation, blocks[invocation])
+
+
 def test_the_midiscribe_command_offers_transcribe(capsys):
     from midiscribe.cli import main
 

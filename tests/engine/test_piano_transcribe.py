@@ -163,6 +163,20 @@ def test_the_model_option_takes_general_or_piano_only():
         transcribe_main(["--model", "harpsichord", "x.wav"])
 
 
+def test_transcribe_piano_comes_from_the_engine_as_the_other_transcribers_do():
+    """The README offers `transcribe_piano(..., hop_seconds=14)`; `from midiscribe.engine import
+    transcribe_piano` was an ImportError, though transcribe_drums and transcribe_stems import that way."""
+    import inspect
+
+    import midiscribe.engine
+    from midiscribe.engine import transcribe_piano
+    from midiscribe.engine.piano.pipeline import transcribe_piano as in_its_module
+
+    assert transcribe_piano is in_its_module
+    assert "transcribe_piano" in midiscribe.engine.__all__
+    assert inspect.signature(transcribe_piano).parameters["hop_seconds"].default == 8.0
+
+
 def test_bad_input_fails_with_the_engines_typed_errors(tmp_path):
     text = tmp_path / "notes.wav"
     text.write_text("this is not audio at all\n")

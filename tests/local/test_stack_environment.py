@@ -93,6 +93,23 @@ def test_banner_names_the_command_as_the_user_can_run_it(tmp_path, monkeypatch):
     assert serve.cli_command() == "midiscribe"
 
 
+def test_banner_inbox_example_runs_without_aws_configuration():
+    """The printed `aws s3 cp` example failed with "Unable to locate credentials" on a machine with no AWS
+    set-up, which is all the README asks for: it must bring the placeholder credentials moto accepts."""
+    import shlex
+
+    from midiscribe.cli import serve
+
+    banner = serve.usage_banner("http://127.0.0.1:3000", "msk_x", "whsec_y", "bucket", "http://127.0.0.1:1", None)
+    example = next(line for line in banner.splitlines() if " aws s3 cp " in line)
+    words = shlex.split(example)
+    command_at = words.index("aws")
+    assignments = dict(word.split("=", 1) for word in words[:command_at])
+    assert assignments["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+    assert assignments["AWS_ACCESS_KEY_ID"] and assignments["AWS_SECRET_ACCESS_KEY"]
+    assert words[command_at:] == ["aws", "s3", "cp", "song.wav", "s3://bucket/inbox/"]
+
+
 def serve_args(argv: list[str]):
     import argparse
 
@@ -122,6 +139,17 @@ def test_a_shutdown_grace_that_is_no_time_is_refused_by_the_command_line(value, 
     assert exit_info.value.code == 2
     assert "argument --shutdown-grace:" in capsys.readouterr().err
     assert serve_args(["--shutdown-grace", "2.5"]).shutdown_grace == 2.5
+
+
+def test_serve_help_states_the_shutdown_grace_default(capsys):
+    """The README's table gives --shutdown-grace a default of 10 s; `serve --help` did not say so."""
+    with pytest.raises(SystemExit):
+        serve_args(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    options = help_text[help_text.index("options:"):]
+    grace = options[options.index("--shutdown-grace SECONDS"):options.index("--log-level {")]
+    assert "default: 10)" in grace
+    assert serve_args([]).shutdown_grace == 10.0
 
 def test_a_data_dir_that_is_a_file_is_refused_before_the_stack_starts(tmp_path, capsys, monkeypatch):
     """--data-dir naming a file ended in a FileExistsError traceback, after a try at saving state into it."""

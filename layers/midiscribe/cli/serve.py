@@ -61,7 +61,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="repository holding template.yaml and functions/ (default: found from the current directory)")
     parser.add_argument("--shutdown-grace", type=bounded_float_checks(ge=0.0), default=10.0, metavar="SECONDS",
                         help="on Ctrl-C, how long running tasks may finish before they are abandoned "
-                             "(abandoned tasks are retried on the next start when --data-dir is used)")
+                             "(abandoned tasks are retried on the next start when --data-dir is used; default: 10)")
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"),
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log level of the local stack")
     parser.set_defaults(run=run)
@@ -77,6 +77,10 @@ def cli_command() -> str:
         return shlex.quote(str(here.relative_to(Path.cwd())))
     except ValueError:
         return shlex.quote(str(here))
+
+
+# moto takes any credentials, but the AWS CLI sends no request without some ("Unable to locate credentials").
+MOTO_CREDENTIALS = "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test"
 
 
 def usage_banner(api_url: str, api_key: str, webhook_secret: str, bucket: str, endpoint: str,
@@ -116,8 +120,11 @@ or from Python:
       response = requests.post(url, headers=headers, data=payload, files={{"audio_file": f}})
   print(response.json())
 
-Drop files into s3://{bucket}/inbox/ (e.g. AWS_ENDPOINT_URL={endpoint} aws s3 cp song.wav s3://{bucket}/inbox/)
-and they are transcribed with default options. Ctrl-C stops everything.
+Drop files into s3://{bucket}/inbox/ and they are transcribed with default options, e.g.
+
+  {MOTO_CREDENTIALS} AWS_ENDPOINT_URL={endpoint} aws s3 cp song.wav s3://{bucket}/inbox/
+
+Ctrl-C stops everything.
 """
 
 

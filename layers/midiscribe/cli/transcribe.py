@@ -94,8 +94,9 @@ def add_option_flags(group, *, unset_defaults: bool = False) -> None:
                                help=f"{info.description} One of: {', '.join(choices)}.")
         else:
             metavar = next((unit for ending, unit in UNIT_METAVARS.items() if name.endswith(ending)), "X")
-            group.add_argument(flag, dest=name, type=bounded_float(info.metadata), default=default,
-                               metavar=metavar, help=info.description)
+            bounds = numeric_bounds(info.metadata)
+            group.add_argument(flag, dest=name, type=bounded_float_checks(**bounds), default=default,
+                               metavar=metavar, help=f"{info.description} Range: {describe_bounds(bounds)}.")
 
 
 def literal_choices(annotation) -> tuple | None:
@@ -106,20 +107,26 @@ def literal_choices(annotation) -> tuple | None:
     return get_args(literals[0]) if literals else None
 
 
-def bounded_float(constraints) -> callable:
-    """An argparse type that parses a float and checks pydantic's ge/gt/le/lt bounds for the field."""
+def numeric_bounds(constraints) -> dict[str, float]:
+    """A field's pydantic ge/gt/le/lt bounds, by name."""
     bounds = {}
     for constraint in constraints:
         for key in ("ge", "gt", "le", "lt"):
             if getattr(constraint, key, None) is not None:
                 bounds[key] = getattr(constraint, key)
-    return bounded_float_checks(**bounds)
+    return bounds
+
+
+def describe_bounds(bounds: dict[str, float]) -> str:
+    """``at least 0 and at most 1``: the words the help and the refusal both use."""
+    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    return " and ".join(f"{words[key]} {value:g}" for key, value in bounds.items()) or "a finite number"
 
 
 def bounded_float_checks(**bounds: float) -> callable:
-    words = {"ge": "at least", "gt": "more than", "le": "at most", "lt": "less than"}
+    """An argparse type that parses a float and checks it against ``bounds`` (``ge=0.0, le=1.0``)."""
     tests = {"ge": float.__ge__, "gt": float.__gt__, "le": float.__le__, "lt": float.__lt__}
-    allowed = " and ".join(f"{words[key]} {value:g}" for key, value in bounds.items())
+    allowed = describe_bounds(bounds)
 
     def parse(text: str) -> float:
         try:
@@ -127,7 +134,7 @@ def bounded_float_checks(**bounds: float) -> callable:
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         if not math.isfinite(value) or not all(tests[key](value, float(limit)) for key, limit in bounds.items()):
-            raise argparse.ArgumentTypeError(f"must be {allowed or 'a finite number'} (got {text})")
+            raise argparse.ArgumentTypeError(f"must be {allowed} (got {text})")
         return value
 
     parse.__name__ = "number"  # argparse names the type in its "invalid <type> value" messages

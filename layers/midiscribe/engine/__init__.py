@@ -23,7 +23,8 @@ from .errors import (
 from .options import TranscriptionOptions
 from .transcription import NoteEvent, PedalEvent, Track, Transcription
 
-_LAZY = {"transcribe": ".pipeline", "transcribe_stems": ".stems", "transcribe_drums": ".drums"}
+_LAZY = {"transcribe": ".pipeline", "transcribe_stems": ".stems", "transcribe_drums": ".drums",
+         "transcribe_piano": ".piano.pipeline"}
 
 
 def __getattr__(name: str):
@@ -53,5 +54,6 @@ __all__ = [
     "TranscriptionOptions",
     "transcribe",
     "transcribe_drums",
+    "transcribe_piano",
     "transcribe_stems",
 ]
