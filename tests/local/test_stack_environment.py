@@ -151,6 +151,7 @@ def test_serve_help_states_the_shutdown_grace_default(capsys):
     assert "default: 10)" in grace
     assert serve_args([]).shutdown_grace == 10.0
 
+
 def test_a_data_dir_that_is_a_file_is_refused_before_the_stack_starts(tmp_path, capsys, monkeypatch):
     """--data-dir naming a file ended in a FileExistsError traceback, after a try at saving state into it."""
     from midiscribe.local import stack
