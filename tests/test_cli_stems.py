@@ -89,7 +89,7 @@ def test_instrument_drums_transcribes_an_input_as_a_drum_recording(song, tmp_pat
         (["--stem", "drums={song}/drums.wav", "--stem", "bass={song}/bass.flac:wind"],
          "--stem bass: no such file: {song}/bass.flac:wind (if 'wind' is meant as the instrument, use one of:"),
         (["--stem", "drums={song}/drums.wav", "--stem", "Drums={song}/bass.flac"],
-         "Two stems are named 'drums'"),
+         "Two stems are named 'drums' and 'Drums' (names are compared ignoring case)"),
         (["{song}/bass.flac", "--stem", "drums={song}/drums.wav"], "Give either INPUT files or --stem, not both"),
         (["--stem", "drums={song}/drums.wav", "--instrument", "drums"], "give each stem's instrument after a colon"),
         ([], "Nothing to transcribe"),

@@ -100,7 +100,7 @@ def test_stems_are_named_by_what_they_hold_unless_told():
     ("stems", "message"),
     [
         ([], "No stems"),
-        ([("drums", b"x"), ("DRUMS", b"y")], "Two stems are named 'drums'"),
+        ([("drums", b"x"), ("DRUMS", b"y")], "Two stems are named 'drums' and 'DRUMS' (names are compared ignoring case)"),
         ([("", b"x")], "A stem has no name"),
         ([("lead", b"x", "kazoo")], "Stem 'lead': unknown instrument 'kazoo'; use one of auto, piano"),
         ([(f"s{i}", b"x", "guitar") for i in range(16)], "16 pitched stems given; at most 15"),

@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from midiscribe.domain.errors import InvalidRequestError
 from midiscribe.domain.requests import AudioInput, StemInput, UploadedFile
+from midiscribe.engine.instruments import duplicate_stem_message
 from midiscribe.engine.options import INSTRUMENTS
 
 from .fields import NOT_BLANK, refusal
@@ -204,8 +205,5 @@ def stem_inputs(entries: list[dict[str, Any]], parts: dict[str, dict[str, Any]],
 
 def _add(stems: dict[str, StemInput], stem: StemInput) -> None:
     if stem.name.casefold() in stems:
-        raise InvalidRequestError(
-            f"Two stems are named {stems[stem.name.casefold()].name!r}"
-            + (f" and {stem.name!r}" if stems[stem.name.casefold()].name != stem.name else "")
-            + " (names are compared ignoring case): give each stem its own name.", "DUPLICATE_STEM")
+        raise InvalidRequestError(duplicate_stem_message(stems[stem.name.casefold()].name, stem.name), "DUPLICATE_STEM")
     stems[stem.name.casefold()] = stem

@@ -113,3 +113,9 @@ def program_name(program: int) -> str:
 def track_name(family: Family) -> str:
     """The name a family's track carries: its GM program's name, or "Drums"."""
     return DRUMS_NAME if family is Family.DRUMS else GM_PROGRAM_NAMES[FAMILY_PROGRAM[family]]
+
+
+def duplicate_stem_message(first: str, second: str) -> str:
+    """What two stems with one name are told, by the API and by the command alike (names match ignoring case)."""
+    both = f"{first!r}" + (f" and {second!r}" if first != second else "")
+    return f"Two stems are named {both} (names are compared ignoring case): give each stem its own name."

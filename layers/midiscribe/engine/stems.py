@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .errors import EngineError, InvalidOptionsError
-from .instruments import Family, family_for_stem
+from .instruments import Family, duplicate_stem_message, family_for_stem
 from .options import NO_DRUM_SCORE, TranscriptionOptions
 from .transcription import Track, Transcription
 
@@ -61,7 +61,7 @@ def resolve_stems(stems: Iterable) -> list[Stem]:
         if len(name) > MAX_STEM_NAME:
             raise InvalidOptionsError(f"Stem name {name[:20]!r}… is longer than {MAX_STEM_NAME} characters.")
         if name.casefold() in seen:
-            raise InvalidOptionsError(f"Two stems are named {seen[name.casefold()]!r}; give each stem its own name.")
+            raise InvalidOptionsError(duplicate_stem_message(seen[name.casefold()], name))
         seen[name.casefold()] = name
         resolved.append(Stem(name, source, _family(name, instrument)))
     if not resolved:
