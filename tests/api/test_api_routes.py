@@ -225,6 +225,27 @@ def test_by_id_of_a_completed_task_has_presigned_links(stack, repo) -> None:
     assert conversion["audio_duration_s"] == 1.25 and conversion["note_count"] == 7
 
 
+def test_by_id_gives_the_source_and_options_a_task_can_be_submitted_again_with(stack, repo) -> None:
+    # The explorer's "count it at half / double" submits the same audio with the same options and a tempo_hint.
+    status, form = call(prepared_event("POST", "/v1/uploads", json={"filename": "ballad.wav"}))
+    stack.s3.put_object(Bucket=stack.bucket, Key=form["key"], Body=tiny_wav())
+    sources = {"upload": {"audio_path": form["audio_path"]}, "link": {"audio_url": "https://example.com/a.wav"}}
+    found = {}
+    for name, source in sources.items():
+        status, queued = call(prepared_event("POST", SEED_URL, json={**source, "instrument": "piano", "quantize": "1/8"}))
+        assert status == 200, queued
+        status, body = call(rest_event("GET", "/v1/byId", query={"task_id": queued["task_id"]}))
+        found[name] = {field: body["conversion"][field] for field in ("audio_path", "audio_url", "options")}
+    assert found["upload"] == {"audio_path": form["key"], "audio_url": "",
+                               "options": {"instrument": "piano", "quantize": "1/8"}}
+    assert found["link"] == {"audio_path": "", "audio_url": "https://example.com/a.wav",
+                             "options": {"instrument": "piano", "quantize": "1/8"}}
+    status, again = call(prepared_event("POST", SEED_URL, json={"audio_path": found["upload"]["audio_path"],
+                                                                **found["upload"]["options"], "tempo_hint": 60}))
+    assert status == 200, again
+    assert repo.get(again["task_id"]).source.key == form["key"]
+
+
 def test_another_keys_task_is_404(stack) -> None:
     queued = submit(stack, key_id="key_owner")
     for query in ({"task_id": queued["task_id"]}, {"conversion_id": queued["conversion_id"]}):

@@ -28,3 +28,22 @@ def drum_loop(rate: int = 44_100, beats: int = 8, beat_s: float = 0.5) -> np.nda
             first = int((beat * beat_s + offset) * rate)
             audio[first:first + len(hit)] += hit
     return (0.8 * audio / np.abs(audio).max()).astype(np.float32)
+
+
+def eighths_over_a_bass(rate: int = 22_050, beats: int = 24, beat_s: float = 1.0) -> np.ndarray:
+    """A bass note every ``beat_s`` under a C-major arpeggio in notes half as long: music as easily counted at
+    60 BPM (the bass) as at 120 (the arpeggio), which a tempo_hint decides."""
+    def note(pitch: int, seconds: float, level: float) -> np.ndarray:
+        t = np.arange(int(seconds * rate)) / rate
+        hz = 440.0 * 2 ** ((pitch - 69) / 12)
+        return level * np.minimum(t / 0.005, 1.0) * np.exp(-3 * t) * (np.sin(2 * np.pi * hz * t)
+                                                                     + np.sin(4 * np.pi * hz * t) / 2)
+    audio = np.zeros(int((beats + 2) * beat_s * rate))
+    for index in range(2 * beats):
+        at = int((0.5 + index / 2) * beat_s * rate)
+        arpeggio = note((60, 64, 67, 72)[index % 4], 0.45 * beat_s, 0.25)
+        audio[at:at + len(arpeggio)] += arpeggio
+        if index % 2 == 0:
+            bass = note(40, 0.9 * beat_s, 0.35)
+            audio[at:at + len(bass)] += bass
+    return (0.8 * audio / np.abs(audio).max()).astype(np.float32)

@@ -13,7 +13,7 @@ import os
 import pytest
 import requests
 from browser import CHROMIUM, INSTALL, launch
-from synthetic_audio import drum_loop, wav_bytes
+from synthetic_audio import drum_loop, eighths_over_a_bass, wav_bytes
 from synthetic_notes import hour_of_notes
 
 from midiscribe.engine import TranscriptionOptions, transcribe_stems
@@ -293,6 +293,37 @@ def test_quantize_and_score_from_the_form_link_both_files_and_the_roll_draws_the
     assert page.inner_text("[data-fact=time-signature]") == document["time_signature"]
     assert page.inner_text("[data-fact=key]") == document["key"]
     assert "Beats and bars" in page.inner_text(LEGEND)
+
+
+def test_the_other_count_of_the_tempo_is_one_click_with_the_same_audio_and_options(page, local_stack, tmp_path) -> None:
+    """Music countable at two speeds may be read at the one the user does not count: the tempo's ½× and 2×
+    buttons transcribe the same upload again with the same options and a tempo_hint there."""
+    audio = tmp_path / "ballad.wav"
+    audio.write_bytes(wav_bytes(eighths_over_a_bass(), 22_050))
+    open_explorer(page, local_stack)
+    page.set_input_files(FILE_INPUT, str(audio))
+    page.select_option("#option-quantize", "1/8")
+    with page.expect_request(lambda request: request.url.endswith(SUBMIT_PATH)) as submitted:
+        page.click(SUBMIT)
+    upload = submitted.value.post_data_json["audio_path"]
+    page.locator(READY_ROLL).wait_for(timeout=WAIT_MS)
+    first = local_stack.by_id(page.get_attribute("#result", "data-task-id"))
+    tempo = requests.get(first["notes_json_path"], timeout=30).json()["tempo_bpm"]
+    assert page.locator("[data-recount]").count() == 2
+    other = "half" if tempo > 90 else "double"  # the ballad's other reading: 60 for 120, 120 for 60
+    hint = round(tempo * (0.5 if other == "half" else 2), 1)
+    with page.expect_request(lambda request: request.url.endswith(SUBMIT_PATH)) as again:
+        page.click(f"[data-recount={other}]")
+    assert again.value.post_data_json == {"audio_path": upload.removeprefix(f"s3://{local_stack.bucket}/"),
+                                          "quantize": "1/8", "tempo_hint": hint, "save_note_events": True}
+    page.wait_for_function("id => document.querySelector('#result').dataset.taskId !== id", arg=first["task_id"])
+    page.locator(READY_ROLL).wait_for(timeout=WAIT_MS)
+    second = local_stack.by_id(page.get_attribute("#result", "data-task-id"))
+    assert second["status"] == "COMPLETED" and second["options"] == {"quantize": "1/8", "tempo_hint": hint}
+    recounted = requests.get(second["notes_json_path"], timeout=30).json()["tempo_bpm"]
+    assert recounted == pytest.approx(hint, rel=0.04)
+    shown = page.inner_text("[data-fact=tempo]")
+    assert shown.endswith(" BPM") and float(shown.removesuffix(" BPM")) == pytest.approx(recounted, abs=0.06)
 
 
 def test_a_piano_result_shows_its_pedals_in_a_lane_under_the_roll(page, local_stack, tmp_path) -> None:

@@ -16,6 +16,7 @@ from midiscribe.domain import outputs
 from midiscribe.domain.tasks import TaskKind, TaskStatus
 from midiscribe.domain.timestamps import epoch_ms
 from midiscribe.service.lookups import INPUT_LINK, GenerationRecord, TaskPage
+from midiscribe.service.object_keys import owns_upload
 from midiscribe.service.redelivery import Redelivery
 from midiscribe.service.submissions import QueuedTask
 from midiscribe.service.uploads import UploadForm
@@ -70,6 +71,13 @@ class Conversion(BaseModel):
         "", description="Presigned link to the audio the task read ('' when it came from an audio_url)."
     )
     source_name: str = Field("", description="The input's file name (or its URL); \"stems: <names>\" for stems.")
+    audio_path: str = Field(
+        "", description="The upload the task read, as this key may submit it again as audio_path ('' otherwise)."
+    )
+    audio_url: str = Field("", description="The audio_url the task read ('' otherwise).")
+    options: dict[str, Any] | None = Field(
+        None, description="The transcription options the task was submitted with (audio_to_midi; defaults left out)."
+    )
     progress: float | None = Field(None, description="How much of the audio is done (0..1), while processing.")
     audio_duration_s: float | None = None
     note_count: int | None = None
@@ -219,6 +227,9 @@ def _conversion_view(task: Any, links: dict[str, str]) -> Conversion:
         output_path=links.get(outputs.CONVERTED, ""),
         input_file_path=links.get(INPUT_LINK, ""),
         source_name=_source_name(source),
+        audio_path=source.key if source.kind == "s3" and owns_upload(task.owner_id, source.key) else "",
+        audio_url=source.url if source.kind == "url" else "",
+        options=dict(task.options) if task.transcription_requested else None,
         progress=1.0 if task.status is TaskStatus.COMPLETED else task.progress,
         audio_duration_s=task.audio_duration_s,
         note_count=task.note_count,

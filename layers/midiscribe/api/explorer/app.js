@@ -22,6 +22,8 @@ const DOWNLOADS = [
   ["output_path", "Converted file"],
 ];
 const LINK_FIELD = /_path$/;
+// tempo_hint's bounds in the API (BPM).
+const TEMPO_HINT_RANGE = [20, 400];
 
 const $ = (id) => document.getElementById(id);
 let options = null;
@@ -135,7 +137,45 @@ function showFacts(notes, conversion) {
     dd.textContent = value;
     dd.dataset.fact = term.toLowerCase().replace(" ", "-");
     wrapper.append(dt, dd);
+    if (term === "Tempo") wrapper.append(...recountButtons(notes.tempo, conversion));
     list.append(wrapper);
+  }
+}
+
+// Music can often be counted at two speeds (a ballad in eighths at 60 or 120 BPM), and the tracker may pick
+// the other one: these transcribe the same audio again, with the same options, at half or twice the tempo
+// found (the API's tempo_hint). Offered where the task can be submitted again as it was: one audio source of
+// this key's (not stems), and no midi_tempo forcing a constant tempo.
+function recountButtons(tempo, conversion) {
+  const source = conversion?.audio_path ? { audio_path: conversion.audio_path }
+    : conversion?.audio_url ? { audio_url: conversion.audio_url } : null;
+  if (!source || !conversion.options || conversion.options.midi_tempo != null) return [];
+  return [["half", 0.5, "½×"], ["double", 2, "2×"]]
+    .map(([name, factor, label]) => [name, Math.round(tempo * factor * 10) / 10, label])
+    .filter(([, hint]) => hint >= TEMPO_HINT_RANGE[0] && hint <= TEMPO_HINT_RANGE[1])
+    .map(([name, hint, label]) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "recount";
+      button.dataset.recount = name;
+      button.textContent = label;
+      button.title = `Counted at ${hint} BPM? Transcribe again with tempo_hint ${hint} and the same options`;
+      button.setAttribute("aria-label", button.title);
+      button.addEventListener("click", () => transcribeAgain(source, { ...conversion.options, tempo_hint: hint }));
+      return button;
+    });
+}
+
+async function transcribeAgain(source, fields) {
+  showError(null);
+  try {
+    const queued = await api.submit({ ...fields, ...source, save_note_events: true });
+    setStatus(`Queued again with tempo_hint ${fields.tempo_hint}.`, null);
+    tasks.load();
+    await follow(queued.task_id, localAudio);
+    tasks.load();
+  } catch (error) {
+    showError(error);
   }
 }
 
