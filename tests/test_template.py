@@ -542,7 +542,7 @@ def api_events(template: dict) -> list[tuple[str, str, bool]]:
 def test_the_template_declares_exactly_the_apis_routes_and_an_any_method_on_each(template):
     """No greedy {proxy+}: API Gateway answers unknown paths itself (404 with or without a key), and a
     route the code serves but the template forgot would not be reachable. Every other method of a
-    path reaches the function unauthenticated, which answers 405 with Allow (HEAD on /health)."""
+    path reaches the function unauthenticated, which answers 405 with Allow (HEAD where GET is)."""
     from midiscribe.api.app import openapi_json
 
     served = {(method.upper(), path) for path, item in json.loads(openapi_json())["paths"].items()

@@ -12,7 +12,7 @@ import functools
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 
-from midiscribe.api.app import app
+from midiscribe.api.app import app, resolve
 from midiscribe.api.context import USE_CASES
 from midiscribe.api.idempotency import IDEMPOTENCY_STORE
 from midiscribe.aws.idempotency import idempotency_store
@@ -59,4 +59,4 @@ def lambda_handler(event: dict, context: object) -> dict:
     stores = {IDEMPOTENCY_STORE: functools.cache(lambda: idempotency_store(settings.idempotency_table))}
     app.append_context(**{USE_CASES: functools.cache(lambda: use_cases(settings))},
                        **(stores if settings.idempotency_table else {}))
-    return app.resolve(event, context)
+    return resolve(event, context)

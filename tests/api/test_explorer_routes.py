@@ -19,9 +19,9 @@ ASSETS = PACKAGE / explorer_routes.ASSET_FOLDER
 
 
 def serve(path: str, *, headers: dict[str, str] | None = None, domain: str = "127.0.0.1:3000",
-          stage: str = "local") -> dict:
-    """The submit function's answer to a GET without any API key (as public routes get it)."""
-    event = rest_event("GET", path, headers=headers, key_id=None)
+          stage: str = "local", method: str = "GET") -> dict:
+    """The submit function's answer to a GET (or ``method``) without any API key (as public routes get it)."""
+    event = rest_event(method, path, headers=headers, key_id=None)
     event["requestContext"].update(domainName=domain, stage=stage, path=f"/{stage}{path}")
     response = load_function("submit").lambda_handler(event, LambdaContext())
     merged = {name.lower(): value for name, value in (response.get("headers") or {}).items()}
@@ -89,6 +89,23 @@ def test_anything_else_under_explorer_is_404_in_the_error_envelope(stack, name: 
     answer = serve(f"/explorer/{name}")
     assert answer["status"] == 404
     assert '"success":false' in answer["body"].replace(" ", "") and "/explorer" in answer["body"]
+
+
+@pytest.mark.parametrize("path", ["/explorer", "/explorer/app.js", "/", "/health", "/openapi.json"])
+def test_head_is_get_without_the_body_on_every_public_page(stack, path: str) -> None:
+    # Link checkers and uptime monitors send HEAD; it was 405 everywhere but /health.
+    got, head = serve(path), serve(path, method="HEAD")
+    assert head["status"] == got["status"] in (200, 302) and head["body"] == ""
+    for name in ("content-type", "etag", "location", "cache-control"):
+        assert head["headers"].get(name) == got["headers"].get(name), name
+
+
+def test_head_on_a_keyed_route_is_refused_as_its_get_is_and_405_names_it(stack) -> None:
+    refused = serve("/v1/byId", method="HEAD")
+    assert refused["status"] == 401 and refused["body"] == ""
+    wrong = serve("/explorer", method="PUT")
+    assert wrong["status"] == 405 and wrong["headers"]["allow"] == "GET, HEAD"
+    assert serve("/v1/audio_to_midi", method="HEAD")["status"] == 405  # a POST-only path has no GET to run
 
 
 def test_a_trailing_slash_leads_back_to_the_page_so_its_relative_links_resolve(stack) -> None:

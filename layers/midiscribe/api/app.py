@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 import midiscribe
 
 from . import explorer_routes, kie_routes, musicgpt_routes, public_routes, webhook_routes
-from .errors import register_error_handlers
+from .errors import allowed_methods, register_error_handlers
 from .idempotency import idempotent_posts
 from .openapi_docs import ApiResolver
 
@@ -51,4 +51,13 @@ def openapi_json() -> str:
     return app.get_openapi_json_schema()
 
 
-__all__ = ["app", "openapi_json"]
+def resolve(event: dict, context: object) -> dict:
+    """The API's answer to an API Gateway proxy event. HEAD on any path that takes GET is that GET without
+    its body (RFC 9110): uptime checks and link checkers send it, to the explorer's page as much as to /health."""
+    if event.get("httpMethod") == "HEAD" and "GET" in allowed_methods(app, event.get("path") or ""):
+        answer = app.resolve({**event, "httpMethod": "GET"}, context)
+        return {**answer, "body": "", "isBase64Encoded": False}
+    return app.resolve(event, context)
+
+
+__all__ = ["app", "openapi_json", "resolve"]

@@ -89,10 +89,12 @@ def error_response(path: str, status: int, code: str, message: str, headers: dic
 
 
 def allowed_methods(app: Any, path: str) -> list[str]:
-    """The methods the resolver serves on ``path`` (empty when no route has it)."""
+    """The methods the resolver serves on ``path`` (empty when no route has it); HEAD wherever GET is
+    (``app.resolve`` in api/app.py)."""
     # Powertools keeps its routes in these two lists; each Route has the method and the path's regex.
     routes = [*app._static_routes, *app._dynamic_routes]
-    return sorted({route.method for route in routes if route.rule.match(path)})
+    methods = {route.method for route in routes if route.rule.match(path)}
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
 def register_error_handlers(app: Any) -> None:

@@ -57,8 +57,3 @@ def follow_file_link(
 def health():
     return json_response(200, responses.health())
 
-
-# HEAD is GET without the body (RFC 9110), which load balancers and uptime checks use.
-@router.route("/health", method="HEAD", include_in_schema=False)
-def health_head():
-    return Response(status_code=200, content_type="application/json", body="")
