@@ -534,3 +534,24 @@ def test_stem_requests_that_cannot_work_say_what_to_change(request_kwargs, code,
     with pytest.raises(InvalidRequestError) as refused:
         stems_request(*prepared(**request_kwargs))
     assert refused.value.code == code and words in refused.value.message, refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "code", "words"),
+    [
+        # The JSON decoder recursed once per "[" and ran out of stack: a 500 with a RecursionError in the logs.
+        ({"data": {"stems": "[" * 60_000}}, "INVALID_STEMS", "nested more than 8 levels deep"),
+        ({"json": {"stems": "[" * 5_000}}, "INVALID_STEMS", "nested more than 8 levels deep"),
+        ({"files": {"stem.a": ("a.wav", b"RIFF")}, "data": {"stems": '[{"name": "a", "instrument": ' + "[" * 5000}},
+         "INVALID_STEMS", "nested more than 8 levels deep"),
+        ({"data": {"stems": '[{"name": "a", "name": "b", "audio_url": "https://e.com/a"}]'}}, "INVALID_STEMS",
+         "sent more than once: name"),
+        # Text as long as a body may be was read whole, though no valid list of 8 stems comes near it.
+        ({"data": {"stems": json.dumps([{"name": "a", "audio_url": "https://e.com/" + "a" * 2000}] * 40)}},
+         "TEXT_TOO_LONG", "stems is 81"),
+    ],
+)
+def test_stems_json_text_is_read_under_the_bodys_bounds(request_kwargs, code, words) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        stems_request(*prepared(**request_kwargs))
+    assert refused.value.code == code and words in refused.value.message, refused.value.message

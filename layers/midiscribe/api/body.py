@@ -101,11 +101,22 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Requ
     return _parse_json(stripped) if looks_like_json else _parse_urlencoded(stripped)
 
 
+def load_json(text: bytes | str, *, what: str = "The JSON body") -> Any:
+    """JSON text read under the body's rules (names once, finite numbers, nesting within the limit, valid
+    Unicode), also for JSON inside a field (a form's ``stems``). Raises InvalidRequestError for a broken
+    rule and ValueError, saying where, for text that is not JSON at all."""
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_fields, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        # The decoder recurses once per level: a few thousand "[" exhaust the stack before any check runs.
+        raise _too_deep(what) from None
+    _check_json_values(value, what)
+    return value
+
+
 def _parse_json(body: bytes) -> RequestBody:
     try:
-        value = json.loads(body, object_pairs_hook=_unique_fields, parse_constant=_no_constant, parse_float=_finite)
-    except RecursionError:
-        raise _too_deep() from None
+        value = load_json(body)
     except InvalidRequestError:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
@@ -118,7 +129,6 @@ def _parse_json(body: bytes) -> RequestBody:
         raise InvalidRequestError(
             f"The JSON body must be an object of fields, not {type(value).__name__}.", "INVALID_JSON"
         )
-    _check_json_values(value)
     _check_field_count(len(value))
     return RequestBody(fields={str(k): v for k, v in value.items() if v is not None})
 
@@ -145,20 +155,20 @@ def _finite(text: str) -> float:
     return number
 
 
-def _too_deep() -> InvalidRequestError:
+def _too_deep(what: str) -> InvalidRequestError:
     return InvalidRequestError(
-        f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep: send an object of plain fields.",
+        f"{what} is nested more than {MAX_JSON_DEPTH} levels deep: send plain fields (a list of objects at most).",
         "INVALID_JSON",
     )
 
 
-def _check_json_values(value: Any) -> None:
+def _check_json_values(value: Any, what: str) -> None:
     """Depth within the limit and every string (names too) valid Unicode; walked without recursion."""
     pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
-            raise _too_deep()
+            raise _too_deep(what)
         if isinstance(item, dict):
             for name, member in item.items():
                 _check_text(name, name)
