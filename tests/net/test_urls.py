@@ -63,6 +63,12 @@ BLOCKED_V6 = [
     ("fec0::1", "site-local"),
     ("ff02::1", "multicast"),
     ("ff05::1:3", "multicast"),
+    # Outside 2000::/3: nothing there is on the internet, and these passed (SIIT's IPv4-translated 127.0.0.1 among them).
+    ("::ffff:0:127.0.0.1", "IPv4-translated"),
+    ("::ffff:0:a9fe:a9fe", "IPv4-translated"),
+    ("::1:0:0:1", "global unicast range (2000::/3)"),
+    ("4000::1", "global unicast range (2000::/3)"),
+    ("e000::1", "global unicast range (2000::/3)"),
 ]
 
 PUBLIC = [
