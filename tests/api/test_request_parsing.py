@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import numpy as np
 import pytest
@@ -534,3 +535,64 @@ def test_stem_requests_that_cannot_work_say_what_to_change(request_kwargs, code,
     with pytest.raises(InvalidRequestError) as refused:
         stems_request(*prepared(**request_kwargs))
     assert refused.value.code == code and words in refused.value.message, refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "code", "words"),
+    [
+        # The JSON decoder recursed once per "[" and ran out of stack: a 500 with a RecursionError in the logs.
+        ({"data": {"stems": "[" * 60_000}}, "INVALID_STEMS", "nested more than 8 levels deep"),
+        ({"json": {"stems": "[" * 5_000}}, "INVALID_STEMS", "nested more than 8 levels deep"),
+        ({"files": {"stem.a": ("a.wav", b"RIFF")}, "data": {"stems": '[{"name": "a", "instrument": ' + "[" * 5000}},
+         "INVALID_STEMS", "nested more than 8 levels deep"),
+        ({"data": {"stems": '[{"name": "a", "name": "b", "audio_url": "https://e.com/a"}]'}}, "INVALID_STEMS",
+         "sent more than once: name"),
+        # Text as long as a body may be was read whole, though no valid list of 8 stems comes near it.
+        ({"data": {"stems": json.dumps([{"name": "a", "audio_url": "https://e.com/" + "a" * 2000}] * 40)}},
+         "TEXT_TOO_LONG", "stems is 81"),
+    ],
+)
+def test_stems_json_text_is_read_under_the_bodys_bounds(request_kwargs, code, words) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        stems_request(*prepared(**request_kwargs))
+    assert refused.value.code == code and words in refused.value.message, refused.value.message
+
+
+def _multipart(head: bytes, content: bytes = b"x") -> bytes:
+    return b"--B\r\n" + head + b"\r\n\r\n" + content + b"\r\n--B--\r\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "code"),
+    [
+        # 200,000 parameters in one part's Content-Disposition held the API's function for its whole 29 s (and the
+        # local stack, which serves one request at a time, for every client); 8,000 already took 3 s.
+        (_multipart(b'Content-Disposition: form-data; name="audio_file"; filename="a.wav"' + b"; a=b" * 200_000),
+         "multipart/form-data; boundary=B", "HEADER_TOO_LARGE"),
+        (_multipart(b'Content-Disposition: form-data; name="audio_file"; filename="a.wav"' + b"; a=b" * 700),
+         "multipart/form-data; boundary=B", "HEADER_TOO_LARGE"),
+        # A comment nested 3,000 deep made the header parser recurse past Python's limit: a 500.
+        (_multipart(b'Content-Disposition: form-data; name="audio_file"; filename="a.wav"; x=' + b"(" * 3000),
+         "multipart/form-data; boundary=B", "INVALID_HEADER"),
+        (_multipart(b'Content-Disposition: form-data; name="a"\r\nContent-Type: text/plain ' + b"(" * 3000),
+         "multipart/form-data; boundary=B", "INVALID_HEADER"),
+        (b'{"audio_url": "https://e.com/a.wav"}', "application/json " + "(" * 2000, "INVALID_HEADER"),
+        (b'{"audio_url": "https://e.com/a.wav"}', "application/json" + "; a=b" * 17, "HEADER_TOO_LARGE"),
+    ],
+)
+def test_headers_the_api_parses_are_bounded_before_the_parser_runs(body, content_type, code) -> None:
+    started = time.perf_counter()
+    with pytest.raises(InvalidRequestError) as refused:
+        parse_body(body, content_type, max_bytes=MAX)
+    assert refused.value.code == code, refused.value.message
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_part_header_at_the_bounds_is_read_quickly() -> None:
+    """The worst a header within the bounds can do: the slowest shape, at the size and parameter limits."""
+    head = b'Content-Disposition: form-data; name="audio_file"; filename="a.wav"' + b"; a=b" * 13
+    head += b'; z="' + b"(" * (4096 - len(head) - 6) + b'"'
+    started = time.perf_counter()
+    body = parse_body(_multipart(head) * 1, "multipart/form-data; boundary=B", max_bytes=MAX)
+    assert body.files["audio_file"].filename == "a.wav"
+    assert time.perf_counter() - started < 0.5

@@ -1,4 +1,5 @@
-"""Issue 10's findings, one regression test each, against the served local stack over real HTTP.
+"""Issue 10's findings (and the later security review's), one regression test each, against the served local
+stack over real HTTP.
 
 Each test is named after the finding it pins down ("finding N"). They talk only to loopback: the
 stack, its moto endpoint and the test's own receivers.
@@ -453,3 +454,20 @@ def test_finding_10_a_chunk_over_the_limit_is_refused_before_it_is_read(local_st
     # Only the chunk's size line is sent: the server must answer from it, not wait for 11 MB.
     reply = _raw_post(local_stack, _chunked_head(local_stack) + b"%x\r\n" % (11 * 1024 * 1024), timeout=20)
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+
+
+# ------------------------------------------------------ security review: the local stack's own AWS endpoint
+
+
+@pytest.mark.parametrize("field", ["webhook_url", "audio_url"])
+def test_review_a_url_to_the_stacks_own_moto_is_refused(local_stack, field):
+    """The stack allows loopback URLs, and moto answers anyone on loopback: a webhook to /moto-api/reset wiped
+    every key, task, queue and object of the stack (every later request was a 500)."""
+    port = local_stack.aws_endpoint_url.rsplit(":", 1)[1].strip("/")
+    fields = {"audio_url": "http://127.0.0.1:9/a.wav", field: f"http://localhost:{port}/moto-api/reset"}
+    response = requests.post(f"{local_stack.api_url}/v1/audio_to_midi", headers=local_stack.headers(), json=fields,
+                             timeout=30)
+    assert response.status_code == 400, response.text
+    body = envelope(response)
+    assert "AWS endpoint this deployment itself uses" in body["error"] and port in body["error"]
+    assert requests.get(f"{local_stack.api_url}/v1/tasks", headers=local_stack.headers(), timeout=30).status_code == 200

@@ -63,6 +63,12 @@ BLOCKED_V6 = [
     ("fec0::1", "site-local"),
     ("ff02::1", "multicast"),
     ("ff05::1:3", "multicast"),
+    # Outside 2000::/3: nothing there is on the internet, and these passed (SIIT's IPv4-translated 127.0.0.1 among them).
+    ("::ffff:0:127.0.0.1", "IPv4-translated"),
+    ("::ffff:0:a9fe:a9fe", "IPv4-translated"),
+    ("::1:0:0:1", "global unicast range (2000::/3)"),
+    ("4000::1", "global unicast range (2000::/3)"),
+    ("e000::1", "global unicast range (2000::/3)"),
 ]
 
 PUBLIC = [
@@ -142,6 +148,48 @@ def test_public_answer_is_kept_in_order_without_duplicates():
 def test_allow_private_lets_local_addresses_through():
     target = check_url("http://localhost:8080/x", allow_private=True, allow_http=True, resolver=lambda h, p: ["127.0.0.1"])
     assert target.addresses == ("127.0.0.1",)
+
+
+def _local_resolver(host, port):
+    return {"localhost": ["127.0.0.1", "::1"], "moto.internal": ["10.1.2.3"]}.get(host, ["93.184.216.34"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:4566/moto-api/reset",
+        "http://localhost:4566/moto-api/reset",
+        "http://0.0.0.0:4566/",
+        "http://[::ffff:127.0.0.1]:4566/",
+        "http://[::1]:4566/",
+        "http://127.0.0.2:4566/bucket/uploads/key_other/u/a.wav",
+        "http://2130706433:4566/",
+    ],
+)
+def test_the_local_stacks_own_aws_endpoint_is_refused_even_when_private_urls_are_allowed(url, monkeypatch):
+    """The local stack allows loopback URLs (webhook receivers in tests), and moto answers anyone there: a webhook to
+    /moto-api/reset wiped every key, task and object of the stack, and an audio_url read another key's uploads."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    resolver = _local_resolver if "2130706433" not in url else (lambda host, port: ["127.0.0.1"])
+    with pytest.raises(UnsafeUrlError, match="AWS endpoint this deployment itself uses"):
+        check_url(url, allow_private=True, allow_http=True, resolver=resolver)
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS"])
+def test_an_aws_endpoint_by_name_is_refused_at_its_own_addresses(variable, monkeypatch):
+    monkeypatch.setenv(variable, "https://moto.internal")
+    def resolver(answer):
+        return lambda host, port: ["10.1.2.3"] if host == "moto.internal" else [answer]
+
+    with pytest.raises(UnsafeUrlError, match="port 443 of the AWS endpoint"):
+        check_url("https://other-name.example/", allow_private=True, allow_http=True, resolver=resolver("10.1.2.3"))
+    check_url("https://other-name.example/", allow_private=True, allow_http=True, resolver=resolver("10.1.2.4"))
+
+
+def test_other_loopback_ports_stay_open_to_the_local_stack(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    for url in ("http://127.0.0.1:4567/hook", "http://localhost:8080/hook", "http://[::1]:4565/"):
+        check_url(url, allow_private=True, allow_http=True, resolver=_local_resolver)
 
 
 @pytest.mark.parametrize("url", ["https://2130706433/", "https://0x7f.1/", "https://017700000001/", "https://127.1/"])

@@ -24,7 +24,14 @@ from midiscribe.domain.errors import InvalidRequestError, TooLargeError
 from midiscribe.domain.requests import UploadedFile
 
 from .errors import UnsupportedMediaTypeError
-from .limits import MAX_FIELDS, MAX_FIELDS_BODY_BYTES, MAX_JSON_DEPTH, some_names
+from .limits import (
+    MAX_FIELDS,
+    MAX_FIELDS_BODY_BYTES,
+    MAX_HEADER_BYTES,
+    MAX_HEADER_PARAMETERS,
+    MAX_JSON_DEPTH,
+    some_names,
+)
 
 
 @dataclass
@@ -47,9 +54,35 @@ def _media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
     """``multipart/form-data; boundary=x`` → ("multipart/form-data", {"boundary": "x"})."""
     if not content_type:
         return "", {}
-    header = email.policy.HTTP.header_factory("content-type", content_type)
-    params = {str(k).lower(): str(v) for k, v in dict(getattr(header, "params", {}) or {}).items()}
-    return str(getattr(header, "content_type", "")).lower(), params
+    _check_header_size("The Content-Type header", content_type.encode("utf-8", "replace"))
+    try:
+        header = email.policy.HTTP.header_factory("content-type", content_type)
+        params = {str(k).lower(): str(v) for k, v in dict(getattr(header, "params", {}) or {}).items()}
+        return str(getattr(header, "content_type", "")).lower(), params
+    except RecursionError:
+        raise _unreadable_header("The Content-Type header") from None
+
+
+def _check_header_size(what: str, raw: bytes) -> None:
+    """Refuse a header the parser would spend seconds on, before it runs (``midiscribe.api.limits``)."""
+    if len(raw) > MAX_HEADER_BYTES:
+        raise InvalidRequestError(
+            f"{what}: {len(raw)} bytes, more than the {MAX_HEADER_BYTES} read. Let your HTTP client build it "
+            "(a name, a filename and a type are all it needs).",
+            "HEADER_TOO_LARGE",
+        )
+    if raw.count(b";") > MAX_HEADER_PARAMETERS:
+        raise InvalidRequestError(
+            f"{what}: {raw.count(b';')} parameters, more than the {MAX_HEADER_PARAMETERS} read. Let your HTTP "
+            "client build it (a name, a filename and a type are all it needs).",
+            "HEADER_TOO_LARGE",
+        )
+
+
+def _unreadable_header(what: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{what}: not readable (comments nested too deeply). Let your HTTP client build it.", "INVALID_HEADER"
+    )
 
 
 # Bodies read as forms (or as JSON when they start like JSON): curl -d's default type, none, text.
@@ -101,11 +134,22 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Requ
     return _parse_json(stripped) if looks_like_json else _parse_urlencoded(stripped)
 
 
+def load_json(text: bytes | str, *, what: str = "The JSON body") -> Any:
+    """JSON text read under the body's rules (names once, finite numbers, nesting within the limit, valid
+    Unicode), also for JSON inside a field (a form's ``stems``). Raises InvalidRequestError for a broken
+    rule and ValueError, saying where, for text that is not JSON at all."""
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_fields, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        # The decoder recurses once per level: a few thousand "[" exhaust the stack before any check runs.
+        raise _too_deep(what) from None
+    _check_json_values(value, what)
+    return value
+
+
 def _parse_json(body: bytes) -> RequestBody:
     try:
-        value = json.loads(body, object_pairs_hook=_unique_fields, parse_constant=_no_constant, parse_float=_finite)
-    except RecursionError:
-        raise _too_deep() from None
+        value = load_json(body)
     except InvalidRequestError:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
@@ -118,7 +162,6 @@ def _parse_json(body: bytes) -> RequestBody:
         raise InvalidRequestError(
             f"The JSON body must be an object of fields, not {type(value).__name__}.", "INVALID_JSON"
         )
-    _check_json_values(value)
     _check_field_count(len(value))
     return RequestBody(fields={str(k): v for k, v in value.items() if v is not None})
 
@@ -145,20 +188,20 @@ def _finite(text: str) -> float:
     return number
 
 
-def _too_deep() -> InvalidRequestError:
+def _too_deep(what: str) -> InvalidRequestError:
     return InvalidRequestError(
-        f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep: send an object of plain fields.",
+        f"{what} is nested more than {MAX_JSON_DEPTH} levels deep: send plain fields (a list of objects at most).",
         "INVALID_JSON",
     )
 
 
-def _check_json_values(value: Any) -> None:
+def _check_json_values(value: Any, what: str) -> None:
     """Depth within the limit and every string (names too) valid Unicode; walked without recursion."""
     pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
-            raise _too_deep()
+            raise _too_deep(what)
         if isinstance(item, dict):
             for name, member in item.items():
                 _check_text(name, name)
@@ -218,6 +261,27 @@ def _parse_urlencoded(body: bytes) -> RequestBody:
     return RequestBody(fields=fields)
 
 
+def _part_headers(
+    parser: email.parser.BytesHeaderParser, head: bytes, *, position: int
+) -> tuple[str, str | None, str, str]:
+    """A part's name, file name (None for a field), media type and charset, from its header section."""
+    what = f"The headers of multipart part {position}"
+    _check_header_size(what, head)
+    try:
+        headers = parser.parsebytes(head + b"\r\n\r\n")
+        name = headers.get_param("name", header="content-disposition")
+        filename = headers.get_filename()
+        part_type = headers.get_content_type() if headers.get("content-type") else "application/octet-stream"
+        charset = headers.get_content_charset() or "utf-8"
+    except RecursionError:
+        raise _unreadable_header(what) from None
+    if not name:
+        raise InvalidRequestError(
+            "A multipart/form-data part has no name in its Content-Disposition header.", "INVALID_MULTIPART"
+        )
+    return str(name), None if filename is None else str(filename), part_type, charset
+
+
 def _parse_multipart(body: bytes, boundary: str) -> RequestBody:
     """Split a multipart/form-data body on its boundary (RFC 7578); file parts keep their exact bytes."""
     if not boundary:
@@ -248,24 +312,15 @@ def _parse_multipart(body: bytes, boundary: str) -> RequestBody:
             head, separator, content = part.partition(b"\n\n")
         if not separator:
             raise InvalidRequestError("A multipart/form-data part has no header section.", "INVALID_MULTIPART")
-        headers = header_parser.parsebytes(head + b"\r\n\r\n")
-        name = headers.get_param("name", header="content-disposition")
-        if not name:
-            raise InvalidRequestError(
-                "A multipart/form-data part has no name in its Content-Disposition header.", "INVALID_MULTIPART"
-            )
-        name = str(name)
+        name, filename, part_type, charset = _part_headers(header_parser, head, position=len(seen) + 1)
         _check_text("a multipart field name", name)
         if name in seen:
             raise _sent_twice([name])
         seen.append(name)
-        filename = headers.get_filename()
         if filename is not None:
-            part_type = headers.get_content_type() if headers.get("content-type") else "application/octet-stream"
-            _check_text(f"The file name of {name}", str(filename))
-            result.files[name] = UploadedFile(filename=str(filename), content_type=part_type, data=content)
+            _check_text(f"The file name of {name}", filename)
+            result.files[name] = UploadedFile(filename=filename, content_type=part_type, data=content)
         else:
-            charset = headers.get_content_charset() or "utf-8"
             try:
                 value = content.decode(charset)
             except (UnicodeDecodeError, LookupError):

@@ -15,6 +15,12 @@ MAX_JSON_DEPTH = 8
 MAX_FIELDS = 64
 # Any text field, URLs included. 2 KB is also what browsers and proxies reliably carry in a URL.
 MAX_TEXT_CHARS = 2048
+# A header the API parses itself (the request's Content-Type, each multipart part's headers). Clients send a
+# few hundred bytes and two or three parameters; the email package's header parser takes time that grows faster
+# than the header (a 40 KB Content-Disposition of 8,000 parameters took 3 s, a megabyte the whole 29 s) and
+# recurses once per nested comment "(", so both are bounded before it runs.
+MAX_HEADER_BYTES = 4096
+MAX_HEADER_PARAMETERS = 16
 # Stems in one audio_to_midi request: each is a transcription of its own, run side by side.
 MAX_STEMS = 8
 # An error about many fields names this many of them, then counts the rest.

@@ -10,7 +10,6 @@ the deployment (URL rules, whose uploads, the audio's header) is the service's t
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Literal
 
@@ -22,6 +21,7 @@ from midiscribe.domain.requests import AudioInput, StemInput, UploadedFile
 from midiscribe.engine.instruments import duplicate_stem_message
 from midiscribe.engine.options import INSTRUMENTS
 
+from .body import load_json
 from .fields import NOT_BLANK, refusal
 from .limits import MAX_STEMS, MAX_TEXT_CHARS, quoted
 
@@ -58,8 +58,13 @@ class StemEntry(BaseModel):
         "(drums, bass, vocals, piano, keys, guitar…), else the request's instrument.")
 
 
+EXAMPLE_SENTENCE = f"stems is a list such as {EXAMPLE}."
+# The longest stems text that can be valid: every entry's fields at their longest, with room for the JSON around them.
+MAX_STEMS_TEXT_CHARS = MAX_STEMS * (len(ENTRY_FIELDS) * (MAX_TEXT_CHARS + 32))
+
+
 def _invalid(message: str) -> Exception:
-    return refusal("INVALID_STEMS", f"{message} stems is a list such as {EXAMPLE}.")
+    return refusal("INVALID_STEMS", f"{message} {EXAMPLE_SENTENCE}")
 
 
 def read_stems(value: Any) -> list[dict[str, Any]] | None:
@@ -69,8 +74,13 @@ def read_stems(value: Any) -> list[dict[str, Any]] | None:
     if isinstance(value, str):
         if not value.strip():
             return None
+        if len(value) > MAX_STEMS_TEXT_CHARS:
+            raise refusal("TEXT_TOO_LONG", f"stems is {len(value)} characters long; {MAX_STEMS} stems with every "
+                          f"field at its longest take at most {MAX_STEMS_TEXT_CHARS}. {EXAMPLE_SENTENCE}")
         try:
-            value = json.loads(value)
+            value = load_json(value, what="stems")
+        except InvalidRequestError as refused:
+            raise _invalid(refused.message) from None
         except ValueError:
             raise _invalid(f"stems is not valid JSON (got {quoted(value)}).") from None
     if not isinstance(value, list):

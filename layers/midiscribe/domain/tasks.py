@@ -13,6 +13,7 @@ same item; they are read here so ``byId`` can show them, and never written back)
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
@@ -179,11 +180,16 @@ def safe_name(name: str, *, default: str) -> str:
 _AUDIO_MEDIA_TYPES = ("audio/", "video/", "application/ogg", "application/octet-stream")
 
 
+# One type/subtype, nothing else: browsers read "audio/x, text/html" as text/html (the last type in a list wins).
+_ONE_MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+
+
 def stored_media_type(media_type: str | None) -> str:
-    """The media type to store an upload under: the client's if it is an audio one, else a neutral one."""
+    """The media type to store an upload under: the client's type/subtype (without parameters) if it is one audio
+    type, else a neutral one."""
     base = (media_type or "").split(";", 1)[0].strip().lower()
     audio = any(base.startswith(prefix) if prefix.endswith("/") else base == prefix for prefix in _AUDIO_MEDIA_TYPES)
-    return media_type if media_type and audio else "application/octet-stream"
+    return base if audio and _ONE_MEDIA_TYPE.fullmatch(base) else "application/octet-stream"
 
 
 @dataclass

@@ -39,6 +39,7 @@ _BLOCKED_V6: tuple[tuple[ipaddress.IPv6Network, str], ...] = tuple(
         ("::/128", "unspecified (::)"),
         ("::1/128", "loopback (::1)"),
         ("::/96", "IPv4-compatible (::/96, deprecated)"),
+        ("::ffff:0:0:0/96", "IPv4-translated (::ffff:0:0:0/96, SIIT)"),
         ("64:ff9b:1::/48", "local-use NAT64 (64:ff9b:1::/48)"),
         ("100::/64", "discard-only (100::/64)"),
         ("2001::/32", "Teredo tunnel (2001::/32)"),
@@ -52,6 +53,10 @@ _BLOCKED_V6: tuple[tuple[ipaddress.IPv6Network, str], ...] = tuple(
 )
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Every public IPv6 unicast address is in 2000::/3 (RFC 4291, IANA). Outside it (but for the forms above that carry
+# an IPv4 address) nothing is routable on the internet, and ipaddress's is_global calls much of it global anyway:
+# ::ffff:0:127.0.0.1 (SIIT's form of 127.0.0.1), ::1:0:0:1, 4000::1 all passed.
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 
 
 def blocked_reason(address: str | IPAddress) -> str | None:
@@ -66,6 +71,8 @@ def blocked_reason(address: str | IPAddress) -> str | None:
         for network, reason in _BLOCKED_V6:
             if ip in network:
                 return reason
+        if ip not in _GLOBAL_UNICAST:
+            return "outside IPv6's global unicast range (2000::/3)"
         if not ip.is_global:
             return "not a globally routable address"
         return None

@@ -3,11 +3,17 @@
 The host is resolved once; the checked addresses travel with the URL (:class:`SafeTarget`) and the
 connection goes to one of them, so a DNS answer that changes between check and connection (DNS
 rebinding) changes nothing.
+
+Whatever ``allow_private`` says, a URL never leads to the AWS endpoint the functions themselves use
+(boto3's ``AWS_ENDPOINT_URL``: the local stack's moto, which answers anyone on loopback without checking
+a signature). There, a webhook POSTed to ``/moto-api/reset`` wiped every key, task and object, and an
+``audio_url`` read any object in the bucket, another key's uploads included.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -82,6 +88,7 @@ def check_url(
         host = _idna_host(raw_host)
         addresses = _resolve(host, port, resolver or system_resolver)
 
+    _refuse_aws_endpoint(addresses, port, resolver or system_resolver)
     if not allow_private:
         for address in addresses:
             reason = blocked_reason(address)
@@ -98,6 +105,44 @@ def check_url(
     # The request line is ASCII: percent-encode what a browser would (é → %C3%A9), leave the rest as given.
     path = "".join(char if char.isascii() else quote(char, safe="") for char in path)
     return SafeTarget(url=url, scheme=scheme, host=host, port=port, path=path, addresses=addresses)
+
+
+# boto3's endpoint variables: where the functions' own S3, SQS and DynamoDB answer (unset in AWS itself).
+AWS_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB")
+
+
+def _refuse_aws_endpoint(addresses: tuple[str, ...], port: int, resolver: Resolver) -> None:
+    """Refuse addresses that reach an AWS endpoint this process is configured with, on its port: the endpoint's
+    own addresses, and when it listens on this machine, every spelling of this machine (127.0.0.1, localhost,
+    0.0.0.0, ::ffff:127.0.0.1…)."""
+    for variable in AWS_ENDPOINT_VARIABLES:
+        endpoint = os.environ.get(variable, "").strip()
+        try:
+            parts = urlsplit(endpoint)
+            endpoint_port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+        except ValueError:
+            continue
+        if not endpoint or not parts.hostname or endpoint_port != port:
+            continue
+        literal = _ip_literal(parts.hostname)
+        try:
+            endpoint_ips = {literal} if literal else {_ip_literal(a.split("%", 1)[0]) for a in resolver(parts.hostname, port)}
+        except (OSError, UnicodeError):
+            continue
+        local_endpoint = any(_this_machine(ip) for ip in endpoint_ips if ip is not None)
+        for address in addresses:
+            ip = _ip_literal(address.split("%", 1)[0])
+            if ip is not None and (ip in endpoint_ips or (local_endpoint and _this_machine(ip))):
+                raise UnsafeUrlError(
+                    f"the URL leads to port {port} of the AWS endpoint this deployment itself uses (its storage, "
+                    "queues and tables), which no URL may reach: give the URL of another server"
+                )
+
+
+def _this_machine(ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified
 
 
 def _ip_literal(host: str) -> IPAddress | None:
