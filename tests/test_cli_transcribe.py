@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import json
 import subprocess
@@ -221,10 +222,16 @@ def option_help_blocks(help_text: str) -> dict[str, str]:
     return blocks
 
 
-def test_help_lists_every_engine_option_with_its_default():
+@functools.cache
+def transcribe_help_blocks() -> dict[str, str]:
+    """`midiscribe transcribe --help`'s text per option, from a process of its own."""
     result = subprocess.run([sys.executable, "-m", "midiscribe.cli.transcribe", "--help"],
                             capture_output=True, text=True, check=True)
-    blocks = option_help_blocks(result.stdout)
+    return option_help_blocks(result.stdout)
+
+
+def test_help_lists_every_engine_option_with_its_default():
+    blocks = transcribe_help_blocks()
     expected = {
         "--instrument NAME": "auto",
         "--basic-pitch-compat, --no-basic-pitch-compat": "False",
@@ -248,9 +255,7 @@ def test_help_lists_every_engine_option_with_its_default():
 def test_help_states_each_numeric_option_range():
     """The README promises that --help lists the options "with their defaults and ranges"; the ranges
     were only told after a refusal."""
-    result = subprocess.run([sys.executable, "-m", "midiscribe.cli.transcribe", "--help"],
-                            capture_output=True, text=True, check=True)
-    blocks = option_help_blocks(result.stdout)
+    blocks = transcribe_help_blocks()
     expected = {
         "--onset-threshold P": "Range: at least 0 and at most 1.",
         "--frame-threshold P": "Range: at least 0 and at most 1.",
