@@ -24,17 +24,40 @@ def finished(stem: str) -> dict:
                for field, extension in links.items()}}
 
 
-def test_a_download_that_would_overwrite_the_input_is_refused(tmp_path, capsys, monkeypatch):
+def test_a_download_that_would_overwrite_the_input_is_refused_before_anything_is_sent(tmp_path, capsys, monkeypatch):
     """Results are named after the input: take.wav's sonified WAV is take.wav, and downloading into the
-    input's own folder replaced the recording with its sonification."""
-    monkeypatch.setattr(MidiscribeClient, "submit_file", lambda *a, **k: {"task_id": "t"})
+    input's own folder replaced the recording with its sonification. The command knows it from the name
+    alone, so it says so before queueing a task it would then wait for in vain."""
+    sent = []
+    monkeypatch.setattr(MidiscribeClient, "submit_file", lambda *a, **k: sent.append(a) or {"task_id": "t"})
     monkeypatch.setattr(MidiscribeClient, "wait", lambda *a, **k: finished("take"))
     recording = tmp_path / "take.wav"
     recording.write_bytes(b"RIFF original")
-    assert run_cli([str(recording), "--wait", "-o", str(tmp_path), "--api-key", "msk_test"]) == 1
+    assert run_cli([str(recording), "--wait", "-o", str(tmp_path), "--api-key", "msk_test"]) == 2
     assert f"the sonified WAV would overwrite {recording}" in capsys.readouterr().err
+    assert sent == [] and recording.read_bytes() == b"RIFF original"
+    # Without the sonified WAV nothing is in the way, and the task is sent. (This fake finished task links a WAV
+    # all the same, which the download then refuses: the guard that stays behind the name check.)
+    assert run_cli([str(recording), "--wait", "-o", str(tmp_path), "--no-sonify", "--api-key", "msk_test"]) == 1
+    assert len(sent) == 1 and "would overwrite" in capsys.readouterr().err
+    assert recording.read_bytes() == b"RIFF original"
+
+
+def test_the_download_itself_keeps_the_input_whatever_the_results_are_named(tmp_path):
+    recording = tmp_path / "take.wav"
+    recording.write_bytes(b"RIFF original")
+    with pytest.raises(MidiscribeError, match=f"the sonified WAV would overwrite {recording}"):
+        MidiscribeClient("http://127.0.0.1:9", "msk_test").download(finished("take"), tmp_path, keep=[recording])
     assert recording.read_bytes() == b"RIFF original"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["take.wav"]  # nothing fetched
+
+
+@pytest.mark.parametrize("name", ["take", "Take_2-final", "a", "v1.2", "x" * 100, "x" * 101, "_take", "take.",
+                                  "my take", "Für Elise", "練習", "a/b", ".hidden"])
+def test_the_names_the_command_expects_kept_are_those_the_api_keeps(name):
+    from midiscribe.domain.tasks import safe_name
+
+    assert bool(submit_command.KEPT_AS_IS.fullmatch(name)) == (safe_name(name, default="audio") == name)
 
 
 def test_download_refuses_only_the_files_it_is_told_to_keep(tmp_path, monkeypatch):

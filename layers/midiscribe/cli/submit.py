@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,33 @@ def _progress_printer(stream: Any) -> Any:
     return show
 
 
+# The API names the results after the input's name, which it keeps as it is when it holds only these characters
+# (midiscribe.domain.tasks.safe_name, which the command may not import; tests/test_cli_submit.py ties the two).
+KEPT_AS_IS = re.compile(r"[A-Za-z0-9-](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9-])?")
+
+
+def overwritten_by_results(args: argparse.Namespace) -> str | None:
+    """With --wait into the input's own folder, which output would land on the input (song.wav's sonified WAV
+    is song.wav): known before anything is sent, rather than refused after the whole task (``download``)."""
+    if not args.wait or args.output_dir.resolve() != args.file.resolve().parent:
+        return None
+    if not KEPT_AS_IS.fullmatch(args.file.stem):
+        return None  # the results get another name
+    extensions = {".mid": "midi_file_path"}
+    if not args.no_sonify:
+        extensions[".wav"] = "sonify_file_path"
+    if not args.no_note_events:
+        extensions |= {".csv": "notes_file_path", ".json": "notes_json_path"}
+    field = extensions.get(args.file.suffix)
+    return OUTPUT_FIELDS[field] if field else None
+
+
 def run(args: argparse.Namespace) -> int:
+    overwritten = overwritten_by_results(args)
+    if overwritten:
+        print(f"error: the {overwritten} would overwrite {args.file}: give --output-dir another folder "
+              "(nothing was sent)", file=sys.stderr)
+        return 2
     try:
         client = MidiscribeClient(args.api_url, args.api_key)
         options = {name: getattr(args, name) for name in TranscriptionOptions.model_fields
