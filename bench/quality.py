@@ -277,7 +277,7 @@ def ablation_steps() -> list[tuple[str, NoteProfile | AutoProfiles, bool]]:
     }
 
     def without(profiles: AutoProfiles, change: dict) -> AutoProfiles:
-        return AutoProfiles(*(dataclasses.replace(profile, **change) for profile in profiles.all))
+        return profiles.with_each(lambda profile: dataclasses.replace(profile, **change))
 
     everything_off = {key: value for change in off.values() for key, value in change.items()}
     skeleton = dataclasses.replace(auto.probe, **everything_off)
@@ -286,10 +286,11 @@ def ablation_steps() -> list[tuple[str, NoteProfile | AutoProfiles, bool]]:
     for name, change in off.items():
         alone = {key: getattr(auto.probe, key) for key in change}
         steps.append((f"skeleton + {name} only", dataclasses.replace(skeleton, **alone), False))
-    steps.append(("skeleton + choosing struck/sustained only", without(auto, everything_off), False))
+    steps.append(("skeleton + choosing (struck, sustained, bass line) only", without(auto, everything_off), False))
     for name, change in off.items():
         steps.append((f"auto without {name}", without(auto, change), True))
     steps.append(("auto without tuning", auto, False))
+    steps.append(("auto without the bass-line choice", dataclasses.replace(auto, low=None), True))
     steps.append(("auto without choosing (the probe's settings for all)", auto.probe, True))
     steps.append(("auto (all changes)", auto, True))
     return steps

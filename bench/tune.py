@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     quality.prepare(devset.dev_files("tune"), with_basic_pitch=False)
     examples = load_examples(devset.dev_files("tune"))
     if args.families_only:
-        probe, struck, sustained = AUTO_PROFILES.all
+        probe, struck, sustained = AUTO_PROFILES.probe, AUTO_PROFILES.struck, AUTO_PROFILES.sustained
     else:
         probe = search(examples, AUTO_PROFILE, "auto probe")
         # auto's two profiles, each searched on the files the probe sends to it.
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         start = struck if 2 * struck_votes >= len(members) else sustained
         chosen = search(members, start, family, min_gain=MIN_GAIN_FAMILY)
         # A hint that does worse than auto's own choice per recording is no hint: the family then routes too.
-        routed = AutoProfiles(probe, struck, sustained)
+        routed = AutoProfiles(probe, struck, sustained, low=AUTO_PROFILES.low)
         if objective(members, routed) > objective(members, chosen):
             print(f"{Family(family).name}: AUTO_PROFILES (auto's choice per recording did better)")
             continue

@@ -81,32 +81,52 @@ SUSTAINED_PROFILE = replace(AUTO_PROFILE, onset_threshold=0.4, frame_threshold=0
                             trace_fraction=0.2, offset_fraction=0.95)
 
 
+# The bass family's settings (FAMILY_PROFILES below). Its range is the instrument's (a five-string's low B to
+# the 24th fret of the G string), not searched: above it, the model only hears harmonics.
+BASS_PROFILE = replace(SUSTAINED_PROFILE, onset_threshold=0.7, min_note_frames=11, trace_back_frames=5,
+                       merge_gap_frames=8, offset_fraction=0.8, ghost_ratio=0.8, lowest_midi=23, highest_midi=67)
+# auto reads a recording whose probe notes lie at or below this pitch (nine in ten of them: MIDI 48 is C3) with
+# the bass's settings: a bass line, whatever plays it. Chosen on the dev set's tuning half (bench/quality.py's
+# files, `/tmp/t15/bass.py`): the 90th percentile's cut-off at 45, 48, 50, 52, 55 and 60 gave mean onset F1
+# 0.6542, 0.6572, 0.6561, 0.6546, 0.6550 and 0.6536 over 200 files (auto alone 0.6453); at 48 the bass files
+# went 0.653 -> 0.774, one organ file lost (organ 0.363 -> 0.361), no other family changed. Held back: bass
+# 0.673 -> 0.690, organ 0.368 -> 0.366, all 200 files 0.6459 -> 0.6474 (onset+offset 0.4186 -> 0.4208).
+LOW_RANGE_HIGHEST_MIDI = 48
+LOW_RANGE_QUANTILE = 0.9
+
+
 @dataclass(frozen=True)
 class AutoProfiles:
-    """``instrument=auto``: the probe that finds notes to measure, and the two profiles it chooses from."""
+    """``instrument=auto``: the probe that finds notes to measure, and the profiles it chooses from: ``low``
+    when the probe's notes lie low (a bass line), else struck or sustained by how they start."""
 
     probe: NoteProfile
     struck: NoteProfile
     sustained: NoteProfile
     struck_onset_level: float = STRUCK_ONSET_LEVEL
+    low: NoteProfile | None = None
+    low_highest_midi: int = LOW_RANGE_HIGHEST_MIDI
 
     @property
     def all(self) -> tuple[NoteProfile, ...]:
-        return self.probe, self.struck, self.sustained
+        return (self.probe, self.struck, self.sustained) + ((self.low,) if self.low is not None else ())
+
+    def with_each(self, change) -> AutoProfiles:
+        """These profiles, each passed through ``change`` (the options a caller set)."""
+        return replace(self, probe=change(self.probe), struck=change(self.struck), sustained=change(self.sustained),
+                       low=change(self.low) if self.low is not None else None)
 
 
-AUTO_PROFILES = AutoProfiles(AUTO_PROFILE, STRUCK_PROFILE, SUSTAINED_PROFILE)
+AUTO_PROFILES = AutoProfiles(AUTO_PROFILE, STRUCK_PROFILE, SUSTAINED_PROFILE, low=BASS_PROFILE)
 
 # Each family starts from the auto profile most of its tuning files get and differs from it only where
-# its own files showed a gain (bench/tune.py). Bass's range is the instrument's (a five-string's low B
-# to the 24th fret of the G string), not searched: above it, the model only hears harmonics.
+# its own files showed a gain (bench/tune.py).
 FAMILY_PROFILES: dict[Family, NoteProfile | AutoProfiles] = {
     Family.PIANO: STRUCK_PROFILE,
     Family.ELECTRIC_PIANO: replace(STRUCK_PROFILE, onset_threshold=0.7, frame_threshold=0.25),
     Family.ORGAN: replace(SUSTAINED_PROFILE, frame_threshold=0.25, merge_level_above=0.9),
     Family.GUITAR: STRUCK_PROFILE,
-    Family.BASS: replace(SUSTAINED_PROFILE, onset_threshold=0.7, min_note_frames=11, trace_back_frames=5,
-                         merge_gap_frames=8, offset_fraction=0.8, ghost_ratio=0.8, lowest_midi=23, highest_midi=67),
+    Family.BASS: BASS_PROFILE,
     Family.STRINGS: replace(SUSTAINED_PROFILE, frame_threshold=0.4, trace_back_frames=30, trace_fraction=0.1,
                             merge_gap_frames=8, merge_onset_below=0.8, offset_fraction=0.98),
     Family.WINDS: replace(STRUCK_PROFILE, frame_threshold=0.35, trace_back_frames=10),
@@ -119,7 +139,7 @@ def note_profile(options: TranscriptionOptions) -> NoteProfile | AutoProfiles:
     """The family's profile (or auto's three) with the options the caller set explicitly laid over it."""
     chosen = AUTO_PROFILES if options.instrument == Family.AUTO else FAMILY_PROFILES[Family(options.instrument)]
     if isinstance(chosen, AutoProfiles):
-        return AutoProfiles(*(_with_options(profile, options) for profile in chosen.all))
+        return chosen.with_each(lambda profile: _with_options(profile, options))
     return _with_options(chosen, options)
 
 

@@ -50,7 +50,7 @@ from .notes import (
     walks_from_onsets,
 )
 from .options import LOWEST_MIDI
-from .profiles import AutoProfiles, NoteProfile
+from .profiles import LOW_RANGE_QUANTILE, AutoProfiles, NoteProfile
 from .tuning import CONTOUR_BIN_OF_LOWEST_MIDI, CONTOUR_BINS_PER_SEMITONE, TuningEstimator
 
 ONSET_SCALE = 255  # onset posteriors are kept as bytes: value * 255, rounded
@@ -151,8 +151,12 @@ class TrackingStore:
 
 
 def chosen_profile(posteriors: TrackedPosteriors, auto: AutoProfiles) -> NoteProfile:
-    """auto's choice: the struck profile when the probe's notes start with high onset peaks."""
-    _, _, _, strengths = _walk_from_onsets(posteriors, auto.probe)
+    """auto's choice: the low profile when nine in ten of the probe's notes lie at or below its pitch (a bass
+    line); else the struck profile when they start with high onset peaks, the sustained one otherwise."""
+    _, _, pitches, strengths = _walk_from_onsets(posteriors, auto.probe)
+    if auto.low is not None and len(pitches):
+        if np.quantile(pitches + LOWEST_MIDI, LOW_RANGE_QUANTILE) <= auto.low_highest_midi:
+            return auto.low
     onsets = strengths[strengths > 0]  # notes from unclaimed frames have no onset to measure
     level = float(np.median(onsets)) if onsets.size else 0.0
     return auto.struck if level >= auto.struck_onset_level else auto.sustained
