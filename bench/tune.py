@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/tune.py                    # auto, then every family; prints the profiles to paste
     .venv/bin/python bench/tune.py --families-only    # keep the engine's auto profiles
+    .venv/bin/python bench/tune.py --low-range        # only auto's bass-line cut-off, swept
 
 Coordinate search: one setting at a time, each tried at a handful of values with the others held,
 the best kept if it beats the current one by at least MIN_GAIN (smaller gains are noise on files
@@ -127,15 +128,7 @@ def load_examples(files: list[devset.DevFile]) -> list[Example]:
 
 
 def objective(examples: list[Example], profile: NoteProfile | AutoProfiles) -> float:
-    scores = []
-    for example in examples:
-        chosen = chosen_profile(example.posteriors, profile) if isinstance(profile, AutoProfiles) else profile
-        made = track_notes(example.posteriors, chosen, with_bends=False)
-        starts = frame_times(np.array([n.start for n in made], dtype=np.int64))
-        ends = frame_times(np.array([n.end for n in made], dtype=np.int64))
-        notes = np.column_stack([starts, ends, [n.pitch for n in made]]).reshape(-1, 3)
-        scores.append(f1_pair(example.truth, notes))
-    onset, onset_offset = np.mean(scores, axis=0)
+    onset, onset_offset = np.mean([f1_of(example, profile) for example in examples], axis=0)
     return float(onset + onset_offset)
 
 
@@ -163,10 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families-only", action="store_true",
                         help="keep the engine's auto profiles and search only the families")
+    parser.add_argument("--low-range", action="store_true",
+                        help="only sweep auto's bass-line cut-off (profiles.LOW_RANGE_HIGHEST_MIDI)")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     quality.prepare(devset.dev_files("tune"), with_basic_pitch=False)
     examples = load_examples(devset.dev_files("tune"))
+    if args.low_range:
+        print(low_range_sweep(examples))
+        return 0
     if args.families_only:
         probe, struck, sustained = AUTO_PROFILES.probe, AUTO_PROFILES.struck, AUTO_PROFILES.sustained
     else:
@@ -193,6 +191,31 @@ def main(argv: list[str] | None = None) -> int:
               f"{differences(chosen, start)}")
     say(f"searched in {time.perf_counter() - began:.0f} s")
     return 0
+
+
+def low_range_sweep(examples: list[Example], cut_offs=(None, 45, 48, 50, 52, 55, 57, 60)) -> str:
+    """auto's onset F1 per family, and the objective, with the bass-line choice off (None) and at each cut-off
+    (the MIDI pitch nine in ten of the probe's notes must be at or below)."""
+    families = sorted({example.file.family for example in examples})
+    lines = ["| cut-off | objective | " + " | ".join(families) + " |", "|---" * (len(families) + 2) + "|"]
+    for cut_off in cut_offs:
+        auto = (dataclasses.replace(AUTO_PROFILES, low=None) if cut_off is None
+                else dataclasses.replace(AUTO_PROFILES, low_highest_midi=cut_off))
+        by_family = {family: [] for family in families}
+        for example in examples:
+            by_family[example.file.family].append(example)
+        onsets = [np.mean([f1_of(example, auto)[0] for example in members]) for members in by_family.values()]
+        lines.append(f"| {cut_off or 'off'} | {objective(examples, auto):.4f} | "
+                     + " | ".join(f"{value:.3f}" for value in onsets) + " |")
+    return "\n".join(lines)
+
+
+def f1_of(example: Example, profile: NoteProfile | AutoProfiles) -> tuple[float, float]:
+    chosen = chosen_profile(example.posteriors, profile) if isinstance(profile, AutoProfiles) else profile
+    made = track_notes(example.posteriors, chosen, with_bends=False)
+    starts = frame_times(np.array([n.start for n in made], dtype=np.int64))
+    ends = frame_times(np.array([n.end for n in made], dtype=np.int64))
+    return f1_pair(example.truth, np.column_stack([starts, ends, [n.pitch for n in made]]).reshape(-1, 3))
 
 
 def onset_level(example: Example, probe: NoteProfile) -> float:
