@@ -67,6 +67,15 @@ def test_the_same_key_with_another_request_is_422(stack, path, payload):
     assert len(queued(stack)) == 1
 
 
+def test_a_retry_at_musicgpts_path_for_the_same_route_is_the_same_request(stack):
+    # /api/public/v1/audio_to_midi is /v1/audio_to_midi at MusicGPT's path: a retry that switched was 422.
+    first = post("/v1/audio_to_midi", "k-alias", json=URL_BODY)
+    again = post("/api/public/v1/audio_to_midi", "k-alias", json=URL_BODY)
+    assert again["statusCode"] == 200 and replayed(again) and again["body"] == first["body"]
+    assert len(queued(stack)) == 1
+    assert post("/api/public/v1/file_convert", "k-alias", json=URL_BODY)["statusCode"] == 422  # another route
+
+
 def test_keys_are_per_api_key(stack):
     mine = post("/v1/audio_to_midi", "shared", json=URL_BODY)
     theirs = post("/v1/audio_to_midi", "shared", key_id="key_other", json=URL_BODY)

@@ -326,6 +326,30 @@ def test_the_other_count_of_the_tempo_is_one_click_with_the_same_audio_and_optio
     assert shown.endswith(" BPM") and float(shown.removesuffix(" BPM")) == pytest.approx(recounted, abs=0.06)
 
 
+def test_a_recount_of_a_task_reopened_from_the_list_plays_that_tasks_audio(page, local_stack, tone_wav) -> None:
+    """The page keeps the file submitted last to play it at once; a recount of another task, reopened from the
+    list, played that file as the other task's original audio."""
+    queued = requests.post(f"{local_stack.api_url}/v1/audio_to_midi", headers=local_stack.headers(),
+                           files={"audio_file": ("ballad.wav", wav_bytes(eighths_over_a_bass(), 22_050))},
+                           timeout=30).json()
+    local_stack.wait_for(queued["task_id"])
+    open_explorer(page, local_stack)
+    page.set_input_files(FILE_INPUT, tone_wav)  # the file the page keeps in memory
+    page.click(SUBMIT)
+    page.locator(READY_ROLL).wait_for(timeout=WAIT_MS)
+    assert page.get_attribute("[data-testid=original-audio]", "src").startswith("blob:")
+    page.click("#refresh-tasks")
+    page.locator(f"[data-testid=task-list] button[data-task-id='{queued['task_id']}']").click()
+    page.locator(f"#result[data-task-id='{queued['task_id']}'] {READY_ROLL}").wait_for(timeout=WAIT_MS)
+    page.locator("[data-recount]").first.click()
+    page.wait_for_function("id => !['', id].includes(document.querySelector('#result').dataset.taskId)",
+                           arg=queued["task_id"])
+    page.locator(READY_ROLL).wait_for(timeout=WAIT_MS)
+    again = local_stack.by_id(page.get_attribute("#result", "data-task-id"))
+    assert again["source_name"] == "ballad.wav" and again["options"]["tempo_hint"]
+    assert page.get_attribute("[data-testid=original-audio]", "src").startswith(local_stack.aws_endpoint_url)
+
+
 def test_a_piano_result_shows_its_pedals_in_a_lane_under_the_roll(page, local_stack, tmp_path) -> None:
     """A notes file the engine's own writer made from piano notes and pedal presses given here.
 

@@ -100,6 +100,20 @@ def test_seed_000_python_sample_with_webhook(local_stack, tone_wav, webhook_rece
     assert sum(1 for track in midi.tracks for m in track if m.type == "note_on" and m.velocity > 0) == note_count
 
 
+def test_head_on_a_keyed_path_is_its_get_with_the_key_checked(local_stack):
+    # HEAD reached each path's unauthenticated ANY method, so its key was never checked: HEAD /v1/tasks with a
+    # good key was 401 "No API key" (on AWS as here), while 405's Allow offered HEAD beside GET.
+    headers = {"Authorization": local_stack.api_key}
+    for path, params in (("/v1/tasks", {}), ("/v1/byId", {"task_id": "a" * 32}),
+                         ("/api/public/v1/byId", {"task_id": "a" * 32}), ("/api/v1/midi/record-info", {"taskId": "x"})):
+        got = requests.get(local_stack.api_url + path, headers=headers, params=params, timeout=30)
+        head = requests.head(local_stack.api_url + path, headers=headers, params=params, timeout=30)
+        assert head.status_code == got.status_code != 401 and head.content == b"", (path, head.status_code)
+        assert head.headers["Content-Type"] == got.headers["Content-Type"]
+        refused = requests.head(local_stack.api_url + path, params=params, timeout=30)
+        assert refused.status_code == 401, (path, refused.status_code)
+
+
 def test_a_musicgpt_client_changes_only_its_host(local_stack, tone_wav):
     # MusicGPT serves its routes under /api/public/v1: https://api.musicgpt.com/api/public/v1/audio_to_midi
     # with the scheme and host swapped for the local stack's reaches the same operations.

@@ -96,6 +96,24 @@ def test_a_header_with_no_samples_behind_it_is_refused_as_zero_length():
     assert caught.value.message == "blank.wav holds no audio samples (zero length). Send a recording with sound in it."
 
 
+def test_an_aiff_whose_frame_count_was_never_written_has_an_unknown_length_and_decodes():
+    # ffmpeg writing AIFF into a pipe leaves COMM's frame count (and SSND's size) at 0; libsndfile reads the
+    # samples behind SSND. It was refused as ZERO_LENGTH_AUDIO, at submit and by the decoder.
+    data = bytearray(encode_soundfile(samples(1, 1000), 8000, "AIFF", "PCM_16"))
+    comm, ssnd = data.index(b"COMM"), data.index(b"SSND")
+    data[comm + 10:comm + 14] = struct.pack(">I", 0)
+    data[ssnd + 4:ssnd + 8] = struct.pack(">I", 0)
+    declared = read_header(bytes(data), len(data))
+    assert declared == DeclaredAudio("AIFF", 8000, 1, None)
+    check_declared(declared, "piped.aiff", max_duration_s=60)
+    with AudioStream(bytes(data), name="piped.aiff") as stream:
+        assert stream.info.frames == 1000
+    empty = encode_soundfile(samples(1, 0), 8000, "AIFF", "PCM_16")
+    assert read_header(empty, len(empty)).frames == 0  # nothing behind SSND: refused as before
+    with pytest.raises(NoAudioError):
+        AudioStream(empty, name="blank.aiff")
+
+
 def test_a_wav_cut_short_is_told_truncated_before_its_overstated_length_is_held_to_the_limit():
     # 100 MB of audio announced (6.9 hours at 8 kHz, 16-bit), 1000 frames present: the decoder said the file
     # was too long and should be trimmed, where the truth is that most of it is missing.

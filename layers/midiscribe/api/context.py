@@ -1,4 +1,5 @@
-"""What a route needs from the request it serves: the caller, the body, and the use cases to call.
+"""What a route needs from the request it serves: the caller, the body, the operation its path names (ours or
+MusicGPT's), and the use cases to call.
 
 The use cases are wired by the function's handler (``functions/submit/app.py``), which hands the
 resolver a function that builds them, for the one request, when a route first asks.
@@ -24,6 +25,15 @@ REQUEST_BODY = "request_body"
 BODY_OVERHEAD_BYTES = 64 * 1024
 
 logger = Logger(service="midiscribe")
+
+# MusicGPT serves its routes under /api/public/v1. The same operations answer there too (musicgpt_routes), so a
+# client written for MusicGPT needs only its host changed (https://api.musicgpt.com -> this API's URL).
+MUSICGPT_PREFIX = "/api/public"
+
+
+def operation_path(path: str) -> str:
+    """The path of the operation a request reaches: MusicGPT's path for one of ours read as ours."""
+    return path.removeprefix(MUSICGPT_PREFIX) if path.startswith(MUSICGPT_PREFIX + "/v1/") else path
 
 
 def use_cases(router: Any) -> UseCases:

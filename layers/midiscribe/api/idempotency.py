@@ -7,9 +7,9 @@ route or another body) gets 422. Records are per API key, so two keys never see 
 answers, and last a day. Only successful answers are kept: a refused request can be corrected and
 sent again under the same key.
 
-"The same request" is its route and its fields as parsed (``midiscribe.api.body``), files by their
-name, type and SHA-256: a client that rebuilds a multipart body with a new boundary sends the same
-request. The records live in DynamoDB (``midiscribe.aws.idempotency``, wired by the handler).
+"The same request" is its route (at our path or MusicGPT's) and its fields as parsed (``midiscribe.api.body``),
+files by their name, type and SHA-256: a client that rebuilds a multipart body with a new boundary sends
+the same request. The records live in DynamoDB (``midiscribe.aws.idempotency``, wired by the handler).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from midiscribe.domain.errors import ConflictError, InvalidRequestError, ServiceBusyError, UnprocessableError
 
 from .body import RequestBody
-from .context import caller_id, request_body
+from .context import caller_id, operation_path, request_body
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -116,7 +116,7 @@ def fingerprint(event: Any, body: RequestBody) -> str:
              for name, part in body.files.items()}
     described = {
         "method": event.http_method,
-        "path": event.path,
+        "path": operation_path(event.path),  # one operation at two paths is one request: a retry may use either
         "query": sorted((event.query_string_parameters or {}).items()),
         "fields": body.fields,
         "files": files,

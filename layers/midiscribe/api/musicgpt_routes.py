@@ -12,16 +12,13 @@ from midiscribe.domain.tasks import TaskKind
 
 from . import openapi_docs as docs
 from . import responses
-from .context import caller, logger, request_body, use_cases
+from .context import MUSICGPT_PREFIX, caller, logger, request_body, use_cases
 from .errors import json_response
 from .requests import AudioToMidiForm, AudioToMidiJson, FileConvertForm, FileConvertJson, UploadBody
 
 router = APIGatewayRouter()
 # What a submission can be refused with.
 SUBMIT_ERRORS = docs.errors(400, 401, 404, 413, 415, 429, 500)
-# MusicGPT serves these routes under /api/public/v1. The same operations answer there too, so a client written
-# for MusicGPT needs only its host changed (https://api.musicgpt.com -> this API's URL).
-MUSICGPT_PREFIX = "/api/public"
 
 
 def at_musicgpts_path(register, path: str, spec: dict):

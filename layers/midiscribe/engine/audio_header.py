@@ -53,14 +53,14 @@ class DeclaredAudio:
 def read_header(head: bytes, total_size: int | None = None) -> DeclaredAudio | None:
     """What ``head`` (a file's first bytes; HEADER_BYTES is plenty) declares; None for other formats.
 
-    ``total_size`` (the whole file's) stands in for a WAV data size that was never written.
+    ``total_size`` (the whole file's) stands in for a WAV or AIFF data size that was never written.
     """
     head = _after_id3(head)
     try:
         if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
             return _wav(head, total_size)
         if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-            return _aiff(head)
+            return _aiff(head, total_size)
         if head[:4] == b"fLaC":
             return _flac(head)
         if head[:4] == b"OggS":
@@ -194,12 +194,28 @@ def _wav(head: bytes, total_size: int | None) -> DeclaredAudio | None:
     return DeclaredAudio("WAV", rate, channels, frames)
 
 
-def _aiff(head: bytes) -> DeclaredAudio | None:
-    for chunk_id, start, _ in _chunks(head, little_endian=False):
-        if chunk_id == b"COMM":
+def _aiff(head: bytes, total_size: int | None) -> DeclaredAudio | None:
+    comm = None
+    sound_bytes: int | None = None  # sample bytes in the SSND chunk, when known
+    for chunk_id, start, size in _chunks(head, little_endian=False):
+        if chunk_id == b"COMM" and comm is None:
             channels, frames, _ = struct.unpack(">hIh", head[start:start + 8])
-            return DeclaredAudio("AIFF", _extended_to_int(head[start + 8:start + 18]), channels, frames)
-    return None
+            comm = _extended_to_int(head[start + 8:start + 18]), channels, frames
+        elif chunk_id == b"SSND":
+            if size in _UNKNOWN_SIZES:
+                size = total_size - start if total_size is not None else None
+            if size is not None:
+                (offset,) = struct.unpack(">I", head[start:start + 4]) if len(head) >= start + 4 else (0,)
+                sound_bytes = max(size - 8 - offset, 0)  # after the chunk's offset and block size fields
+            break
+    if comm is None:
+        return None
+    rate, channels, frames = comm
+    if frames == 0 and sound_bytes != 0:
+        # A streaming encoder (ffmpeg into a pipe) leaves COMM's frame count at 0 with samples behind it,
+        # which libsndfile reads by the SSND chunk: the length is unknown, not zero.
+        frames = None
+    return DeclaredAudio("AIFF", rate, channels, frames)
 
 
 def _extended_to_int(raw: bytes) -> int:

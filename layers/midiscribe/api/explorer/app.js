@@ -172,7 +172,8 @@ async function transcribeAgain(source, fields) {
     const queued = await api.submit({ ...fields, ...source, save_note_events: true });
     setStatus(`Queued again with tempo_hint ${fields.tempo_hint}.`, null);
     tasks.load();
-    await follow(queued.task_id, localAudio);
+    // Its own input link plays the audio: localAudio is the file submitted last, which need not be this one.
+    await follow(queued.task_id, null);
     tasks.load();
   } catch (error) {
     showError(error);
