@@ -243,6 +243,21 @@ def test_auto_reads_a_bass_line_with_the_bass_settings(lowest_index, high_notes,
     assert auto.low is FAMILY_PROFILES[Family.BASS]
 
 
+def test_the_bass_settings_chosen_by_auto_keep_to_the_bass_range_as_instrument_bass_does():
+    note, onset, contour = blank()
+    for index, pitch in enumerate([10, 12, 14, 15, 17, 10, 12, 14, 15, 59]):  # MIDI 31-38, then 80 (above G4)
+        start = 5 + 19 * index
+        note[start : start + 15, pitch] = 0.8
+        onset[start, pitch] = 0.95
+    probe = dataclasses.replace(AUTO_PROFILES.probe, onset_threshold=0.4, min_note_frames=5)
+    auto = dataclasses.replace(AUTO_PROFILES, probe=probe, low=dataclasses.replace(AUTO_PROFILES.low, min_note_frames=5))
+    tracked = TrackingStore.from_arrays(note, onset, contour, auto.all)
+    chosen = chosen_profile(tracked, auto)
+    assert chosen is auto.low and chosen.highest_midi == 67
+    pitches = sorted({n.pitch for n in track_notes(tracked, chosen)})
+    assert pitches == [31, 33, 35, 36, 38]  # not 80: the store holds every profile's range, the walk keeps the bass's
+
+
 def test_a_fragment_tuned_onto_a_held_note_of_its_pitch_is_dropped_or_joins_it():
     from midiscribe.engine.tracking import TrackedNote, _joined_same_pitch
 

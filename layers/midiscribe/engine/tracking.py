@@ -169,6 +169,9 @@ def track_notes(posteriors: TrackedPosteriors, profile: NoteProfile, with_bends:
     if frames == 0:
         return []
     starts, ends, pitches, strengths = _walk_from_onsets(posteriors, profile)
+    # The profile's own range: the store's is every profile's it was made for (auto's bass choice among them).
+    inside = (pitches + LOWEST_MIDI >= profile.lowest_midi) & (pitches + LOWEST_MIDI <= profile.highest_midi)
+    starts, ends, pitches, strengths = starts[inside], ends[inside], pitches[inside], strengths[inside]
     starts, ends, pitches, strengths = _merge_repeats(posteriors.note, starts, ends, pitches, strengths, profile)
     starts = _trace_onsets(note, starts, ends, pitches, profile)
     ends = _trim_releases(note, starts, ends, pitches, profile)
