@@ -204,6 +204,21 @@ def test_zero_length_audio():
     assert caught.value.code == "ZERO_LENGTH_AUDIO"
 
 
+@pytest.mark.parametrize("data_size", [0, 0xFFFFFFFF])
+def test_a_wav_whose_data_size_was_never_written_decodes_all_its_samples(data_size, tmp_path):
+    """A recorder writing into a pipe leaves the data chunk's size at 0 (or all ones). libsndfile reads 0 as
+    no frames, and the task failed as ZERO_LENGTH_AUDIO in the worker, though submit had accepted it."""
+    data = bytearray(encode_soundfile(TONE, 44100, "WAV", "PCM_16"))
+    data[40:44] = struct.pack("<I", data_size)
+    path = tmp_path / "streamed.wav"
+    path.write_bytes(bytes(data))
+    for source in (bytes(data), path):
+        with AudioStream(source) as audio:
+            decoded = np.concatenate(list(audio.blocks()))
+            assert audio.decoded_frames == len(TONE)
+        assert len(decoded) == resampled_length(len(TONE), 44100)
+
+
 def test_longer_than_the_maximum_is_refused_before_decoding():
     data = encode_soundfile(TONE, 44100, "WAV", "PCM_16")
     with pytest.raises(AudioTooLongError, match="maximum") as caught:

@@ -94,7 +94,7 @@ class AudioStream:
                 f"{self.name} is {kind}, not audio. Send an audio file ({_SUPPORTED})."
             )
         self._head = head
-        declared = read_header(head, self._size)
+        declared = self._declared = read_header(head, self._size)
         try:
             # A cut-short file is told as such before its header's length is held to the limit.
             check_complete(head, self._size, self.name, self._read_at)
@@ -176,9 +176,16 @@ class AudioStream:
 
         target = self._path if self._path is not None else self._handle
         try:
-            return _SoundFileDecoder(soundfile.SoundFile(target), self.name)
+            opened = soundfile.SoundFile(target)
         except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
             soundfile_error = f"soundfile: {exc}"
+        else:
+            if opened.frames or not (self._declared and self._declared.frames):
+                return _SoundFileDecoder(opened, self.name)
+            # A WAV whose data size was never written (0, by a recorder writing into a pipe) reads as empty in
+            # libsndfile, though its samples follow the header; FFmpeg reads them to the end of the file.
+            opened.close()
+            soundfile_error = "soundfile: no frames, where the header's chunk sizes leave some"
         if self._handle is not None:
             self._handle.seek(self._start)
         try:
