@@ -132,6 +132,7 @@ def test_safe_name_strips_paths_and_odd_characters() -> None:
     assert safe_name("ümlaut.wav", default="x") == "umlaut.wav"  # was "mlaut.wav"
     assert safe_name("Für Elise (Prélude).wav", default="x") == "Fur_Elise__Prelude_.wav"
     assert safe_name("ＡＢＣ.wav", default="x") == "ABC.wav"  # full-width letters
+    assert safe_name("Straße, Ørsted, Łódź, Æther.wav", default="x") == "Strasse__Orsted__Lodz__AEther.wav"
     assert safe_name("", default="audio") == "audio"
     assert len(safe_name("a" * 500, default="x")) == 100
 

@@ -158,13 +158,19 @@ class TaskStem:
                    source=TaskSource.from_item(item.get("source") or {}))
 
 
+# Latin letters that are not a base letter with an accent, so NFKD leaves them whole: written as in ASCII.
+_LATIN_LETTERS = str.maketrans({"ß": "ss", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o",
+                                "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Þ": "Th", "þ": "th", "ı": "i"})
+
+
 def safe_name(name: str, *, default: str) -> str:
     """A file name reduced to characters that are safe in S3 keys, URLs and Content-Disposition: ASCII
-    letters, digits, ``._-``. Accented Latin letters lose their accents (``Für Elise`` -> ``Fur_Elise``);
+    letters, digits, ``._-``. Accented Latin letters lose their accents (``Für Elise`` -> ``Fur_Elise``), and
+    ß, æ, ø, œ, ł and the like are spelt in ASCII (``Straße`` -> ``Strasse``);
     other characters become ``_``. A name written wholly in another script keeps its extension after
     ``default`` (``練習.wav`` -> ``audio.wav``, where it was ``wav``)."""
     base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    decomposed = unicodedata.normalize("NFKD", base)
+    decomposed = unicodedata.normalize("NFKD", base.translate(_LATIN_LETTERS))
     cleaned = "".join(char if char.isascii() and (char.isalnum() or char in "._-")
                       else "" if unicodedata.combining(char) else "_" for char in decomposed)
     stem, dot, extension = cleaned.rpartition(".")
