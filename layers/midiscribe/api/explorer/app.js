@@ -161,7 +161,11 @@ function recountButtons(tempo, conversion) {
       button.textContent = label;
       button.title = `Counted at ${hint} BPM? Transcribe again with tempo_hint ${hint} and the same options`;
       button.setAttribute("aria-label", button.title);
-      button.addEventListener("click", () => transcribeAgain(source, { ...conversion.options, tempo_hint: hint }));
+      button.addEventListener("click", () => {
+        // One resubmission per click: both buttons wait until this one is queued (a double click sent two).
+        for (const other of document.querySelectorAll("[data-recount]")) other.disabled = true;
+        transcribeAgain(source, { ...conversion.options, tempo_hint: hint });
+      });
       return button;
     });
 }
@@ -177,6 +181,7 @@ async function transcribeAgain(source, fields) {
     tasks.load();
   } catch (error) {
     showError(error);
+    for (const button of document.querySelectorAll("[data-recount]")) button.disabled = false;
   }
 }
 
