@@ -25,7 +25,14 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .audio_header import HEADER_BYTES, check_complete, check_declared, check_format, read_header
+from .audio_header import (
+    HEADER_BYTES,
+    DeclaredAudio,
+    check_complete,
+    check_declared,
+    check_format,
+    read_header,
+)
 from .constants import MODEL_SAMPLE_RATE
 from .errors import (
     AudioDecodeError,
@@ -94,7 +101,7 @@ class AudioStream:
                 f"{self.name} is {kind}, not audio. Send an audio file ({_SUPPORTED})."
             )
         self._head = head
-        declared = self._declared = read_header(head, self._size)
+        declared = read_header(head, self._size)
         try:
             # A cut-short file is told as such before its header's length is held to the limit.
             check_complete(head, self._size, self.name, self._read_at)
@@ -115,7 +122,7 @@ class AudioStream:
                 f"{self.name} is a truncated Ogg file (it stops in the middle of a page). "
                 "Re-export or re-upload the complete file."
             )
-        self._decoder = self._open_decoder()
+        self._decoder = self._open_decoder(declared)
         self.info: AudioInfo = self._decoder.info
         self._check_declared_length()
         self.decoded_frames = 0  # source-rate frames decoded so far
@@ -171,7 +178,7 @@ class AudioStream:
         except (OSError, ValueError):
             return None
 
-    def _open_decoder(self):
+    def _open_decoder(self, declared: DeclaredAudio | None):
         import soundfile
 
         target = self._path if self._path is not None else self._handle
@@ -180,7 +187,7 @@ class AudioStream:
         except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
             soundfile_error = f"soundfile: {exc}"
         else:
-            if opened.frames or not (self._declared and self._declared.frames):
+            if opened.frames or not (declared and declared.frames):
                 return _SoundFileDecoder(opened, self.name)
             # A WAV whose data size was never written (0, by a recorder writing into a pipe) reads as empty in
             # libsndfile, though its samples follow the header; FFmpeg reads them to the end of the file.
