@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import mido
 import pytest
@@ -174,3 +175,24 @@ def test_the_beats_are_tracked_once_over_all_the_stems_notes(stems, monkeypatch)
     tracked.clear()
     alone = transcribe(stems["lead"], rhythm=False)
     assert alone.rhythm is None and alone.notes and tracked == []
+
+
+@pytest.fixture(scope="module")
+def long_stem() -> tuple[bytes, float]:
+    """A minute of the phrase over and over, at 22.05 kHz mono: long enough to see a stem stopped."""
+    seconds = 60.0
+    notes = [replace(note, start_s=note.start_s + repeat * PHRASE_DURATION_S, end_s=note.end_s + repeat * PHRASE_DURATION_S)
+             for repeat in range(int(seconds // PHRASE_DURATION_S)) for note in PHRASE]
+    return encode_soundfile(synthesise(notes, seconds, sample_rate=22050, channels=1), 22050, "WAV", "PCM_16"), seconds
+
+
+def test_a_failing_stem_stops_the_others_early(stems, long_stem):
+    """The failure is reported as soon as the other stems reach their next step, not after a minute of
+    work whose result would be thrown away."""
+    audio, seconds = long_stem
+    reports: list[float] = []
+    truncated = stems["bass"][: len(stems["bass"]) // 3]
+    with pytest.raises(CorruptAudioError) as failed:
+        transcribe_stems([("long", audio, "strings"), ("bass", truncated)], progress=lambda d, t: reports.append(d))
+    assert failed.value.message.startswith("Stem 'bass': ")
+    assert max(reports, default=0.0) < seconds / 2, "the long stem went on after the other had failed"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from .errors import EngineError, InvalidOptionsError
@@ -110,17 +110,31 @@ def stem_transcribers(families: dict[str, str], options: dict) -> dict[str, str]
     return {name: stem_transcriber(shared, Family(family)) for name, family in families.items()}
 
 
-class _CombinedProgress:
-    """Reports the stems' progress together: seconds done over all stems, of their summed length."""
+class _Stopped(Exception):
+    """A stem's transcription given up because another stem failed."""
 
-    def __init__(self, report: Callable[[float, float | None], None], count: int):
+
+class _CombinedProgress:
+    """Reports the stems' progress together: seconds done over all stems, of their summed length.
+
+    Every stem's transcriber calls its stem's function as it goes; once :attr:`stopped` is set (a stem
+    failed), the next call raises :class:`_Stopped`, so the other stems end early instead of finishing
+    work whose result would be thrown away.
+    """
+
+    def __init__(self, report: Callable[[float, float | None], None] | None, count: int):
         self.report = report
         self.done = [0.0] * count
         self.totals: list[float | None] = [None] * count
         self.lock = threading.Lock()
+        self.stopped = threading.Event()
 
     def for_stem(self, index: int) -> Callable[[float, float | None], None]:
         def update(done_s: float, total_s: float | None) -> None:
+            if self.stopped.is_set():
+                raise _Stopped
+            if self.report is None:
+                return
             with self.lock:
                 self.done[index], self.totals[index] = done_s, total_s
                 known = None if any(total is None for total in self.totals) else sum(self.totals)
@@ -143,7 +157,8 @@ def transcribe_stems(
     ``stems``: ``(name, source)`` or ``(name, source, instrument)`` tuples (or :class:`Stem`), in the
     order the tracks should have. ``max_duration_s`` applies to each stem. ``progress(seconds_done,
     total_seconds_or_None)`` sums over the stems. An engine error in any stem is raised with the stem's
-    name in its message (the first failing stem in order), after the others have stopped.
+    name in its message (the first failing stem in order), after the others have stopped: a failure
+    stops the other stems at their next step rather than letting them finish.
     """
     if options is None:
         options = TranscriptionOptions()
@@ -152,15 +167,24 @@ def transcribe_stems(
     resolved = resolve_stems(stems)
     pitched_options = {stem.family: stem_options(options, stem.family) for stem in resolved
                        if stem.family is not Family.DRUMS}
-    combined = _CombinedProgress(progress, len(resolved)) if progress is not None else None
+    combined = _CombinedProgress(progress, len(resolved))
     started = time.perf_counter()
 
     def run(index: int, stem: Stem) -> tuple[Track, float, float]:
+        try:
+            return transcribe_one(index, stem)
+        except BaseException:
+            combined.stopped.set()
+            raise
+
+    def transcribe_one(index: int, stem: Stem) -> tuple[Track, float, float]:
         from .drums import transcribe_drums
         from .pipeline import transcribe
 
-        stem_progress = combined.for_stem(index) if combined is not None else None
+        stem_progress = combined.for_stem(index)
         began = time.perf_counter()
+        if combined.stopped.is_set():
+            raise _Stopped
         try:
             if stem.family is Family.DRUMS:
                 result = transcribe_drums(stem.source, options, max_duration_s=max_duration_s,
@@ -179,11 +203,17 @@ def transcribe_stems(
     with ThreadPoolExecutor(max_workers=workers or len(resolved), thread_name_prefix="midiscribe-stem") as pool:
         futures = [pool.submit(run, index, stem) for index, stem in enumerate(resolved)]
         try:
-            results = [future.result() for future in futures]
+            wait(futures)
         except BaseException:
+            combined.stopped.set()
             for future in futures:
                 future.cancel()
             raise
+    failures = [future.exception() for future in futures]
+    first = next((error for error in failures if error is not None and not isinstance(error, _Stopped)), None)
+    if first is not None:
+        raise first
+    results = [future.result() for future in futures]
     tracks = [track for track, _, _ in results]
     timings = {f"stem_{stem.name}_s": seconds for stem, (_, _, seconds) in zip(resolved, results, strict=True)}
     timings["total_s"] = time.perf_counter() - started
