@@ -130,17 +130,36 @@ def test_download_cut_short_of_its_declared_length_is_an_error(receiver):
     assert not raised.value.timed_out
 
 
-@pytest.mark.parametrize(("reply", "message"), [
-    (Reply(404, b"nope"), "HTTP 404"),
-    (Reply(500, b"boom"), "HTTP 500"),
-    (Reply(301, b""), "a redirect\\) without saying where to"),
-    (Reply(304, b""), "HTTP 304, which is not a file"),
+@pytest.mark.parametrize(("reply", "message", "retryable"), [
+    (Reply(404, b"nope"), "HTTP 404 Not Found: check that the URL", False),
+    (Reply(500, b"boom"), "HTTP 500 Internal Server Error: the server is in trouble or busy; try again later", True),
+    (Reply(503, b"later"), "HTTP 503", True),
+    (Reply(429, b"slow down"), "HTTP 429", True),
+    (Reply(301, b""), "a redirect\\) without saying where to", False),
+    (Reply(304, b""), "HTTP 304, which is not a file", False),
 ])
-def test_download_errors_say_what_happened(receiver, reply, message):
+def test_download_errors_say_what_happened_and_whether_another_try_may_work(receiver, reply, message, retryable):
     receiver.script = [reply]
-    with pytest.raises(DownloadError, match=message):
+    with pytest.raises(DownloadError, match=message) as raised:
         net.download(receiver.url(), io.BytesIO(), max_bytes=1000, timeout=5, allow_private=True, allow_http=True)
     assert receiver.paths() == ["/hook"]
+    assert raised.value.retryable is retryable
+
+
+def test_a_download_cut_short_or_refused_may_work_if_tried_again(receiver):
+    receiver.script = [Reply(200, b"RIFF" + b"x" * 996, {"Content-Length": "5000"}, content_length=False)]
+    with pytest.raises(DownloadError, match="stopped after") as cut:
+        net.download(receiver.url(), io.BytesIO(), max_bytes=10_000, timeout=5, allow_private=True, allow_http=True)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with pytest.raises(DownloadError, match="refused") as refused:
+        net.download(f"http://127.0.0.1:{closed}/take.wav", io.BytesIO(), max_bytes=10, timeout=5,
+                     allow_private=True, allow_http=True)
+    receiver.script = [Reply(200, b"x" * 5000)]
+    with pytest.raises(DownloadError, match="more than the limit") as too_big:
+        net.download(receiver.url(), io.BytesIO(), max_bytes=1000, timeout=5, allow_private=True, allow_http=True)
+    assert (cut.value.retryable, refused.value.retryable, too_big.value.retryable) == (True, True, False)
 
 
 def test_download_follows_redirects_to_the_file(receiver):

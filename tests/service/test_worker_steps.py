@@ -243,7 +243,15 @@ def test_a_missing_model_is_retried_rather_than_blamed_on_the_file() -> None:
     assert stack.tasks.get(task.task_id).status is TaskStatus.PROCESSING
 
 
-def test_audio_urls_are_fetched_with_the_given_download(tmp_path: Path) -> None:
+@pytest.fixture
+def quick_retries(monkeypatch) -> None:
+    """URL downloads tried again without the pauses between tries."""
+    from midiscribe.service.worker import fetch
+
+    monkeypatch.setattr(fetch, "URL_RETRY_PAUSES_S", (0.0, 0.0))
+
+
+def test_audio_urls_are_fetched_with_the_given_download(tmp_path: Path, quick_retries) -> None:
     served = tmp_path / "served.wav"
     served.write_bytes(wav_bytes())
 
@@ -266,6 +274,82 @@ def test_audio_urls_are_fetched_with_the_given_download(tmp_path: Path) -> None:
     assert stack.tasks.get(tasks["private.wav"].task_id).error_code == "INVALID_AUDIO_URL"
     with pytest.raises(TransientError):
         stack.process(tasks["slow.wav"].task_id)
+
+
+def url_task(stack: Stack, name: str = "song.wav") -> Task:
+    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
+                    source=TaskSource(kind="url", url=f"https://example.com/{name}"))
+    stack.tasks.create(task)
+    return task
+
+
+def test_a_download_that_fails_in_passing_is_tried_again_at_once(tmp_path: Path, quick_retries) -> None:
+    """A dropped connection or a 503 is tried again in the same run, each try starting the file afresh;
+    before, the first stopped the task (or, timed out, left it for the queue's retry 90 minutes later)."""
+    served = tmp_path / "served.wav"
+    served.write_bytes(wav_bytes())
+    failures = [net.DownloadError("the download stopped after 10 of 90 bytes", retryable=True),
+                net.DownloadError("answered HTTP 503 Service Unavailable", retryable=True)]
+    calls = []
+
+    def download(url, destination, **limits):
+        calls.append(limits["total_timeout"])
+        if failures:
+            destination.write(b"partial")
+            raise failures.pop(0)
+        return copy_file(served, destination)
+
+    read: list[bytes] = []
+    engine = Engine()
+
+    def transcribe(path, options, **kwargs):
+        read.append(Path(path).read_bytes())
+        return engine(path, options, **kwargs)
+
+    stack = Stack(download=download, engine=transcribe)
+    task = url_task(stack)
+    assert stack.process(task.task_id) is TaskStatus.COMPLETED
+    assert len(calls) == 3 and all(0 < budget <= fetch_module().URL_DOWNLOAD_TOTAL_S for budget in calls)
+    assert read == [served.read_bytes()]  # the whole file, nothing of the failed tries before it
+
+
+def fetch_module():
+    from midiscribe.service.worker import fetch
+
+    return fetch
+
+
+@pytest.mark.parametrize(("error", "tries"), [
+    (net.DownloadError("answered HTTP 404 Not Found", retryable=False), 1),
+    (net.DownloadError("answered HTTP 502 Bad Gateway", retryable=True), 3),
+])
+def test_a_download_that_keeps_failing_fails_the_task_saying_how_often_it_was_tried(error, tries, quick_retries):
+    calls = []
+
+    def download(url, destination, **limits):
+        calls.append(url)
+        raise error
+
+    stack = Stack(download=download)
+    task = url_task(stack)
+    assert stack.process(task.task_id) is TaskStatus.FAILED
+    failed = stack.tasks.get(task.task_id)
+    assert len(calls) == tries and failed.error_code == "DOWNLOAD_FAILED"
+    assert failed.error == error.message + (f" ({tries} tries)" if tries > 1 else "")
+
+
+def test_a_download_that_keeps_timing_out_goes_back_to_the_queue_after_its_tries(quick_retries):
+    calls = []
+
+    def download(url, destination, **limits):
+        calls.append(url)
+        raise net.DownloadError("timed out after 30 s", timed_out=True)
+
+    stack = Stack(download=download)
+    task = url_task(stack)
+    with pytest.raises(TransientError, match=r"timed out \(3 tries\)"):
+        stack.process(task.task_id)
+    assert len(calls) == 3
 
 
 def test_file_conversion_writes_the_converted_file() -> None:

@@ -22,7 +22,11 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 
 class DownloadError(RequestError):
     """A download failed: the server answered with an error, redirected too often or to a refused URL, or sent
-    too much."""
+    too much or too little. ``retryable`` says whether trying again soon may work."""
+
+
+# Answers that say "not now" rather than "not this": the same request may work a little later.
+_RETRYABLE_STATUSES = (408, 429)
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ def download(
             if deadline is not None and time.monotonic() >= deadline:
                 raise too_slow() from None
             raise DownloadError(f"could not download {_shown(current)}: {exc.message}",
-                                timed_out=exc.timed_out) from None
+                                timed_out=exc.timed_out, retryable=exc.retryable) from None
         if response.status not in _REDIRECTS:
             break
         location = (response.getheader("Location") or "").strip()
@@ -162,6 +166,9 @@ def download(
         status = response.status
         if 300 <= status < 400:
             raise DownloadError(f"{_shown(current)} answered HTTP {status}, which is not a file: give the file's URL")
+        if status >= 500 or status in _RETRYABLE_STATUSES:
+            raise DownloadError(f"{_shown(current)} answered HTTP {status} {response.reason}: the server is in "
+                                "trouble or busy; try again later", retryable=True)
         if status >= 400:
             raise DownloadError(f"{_shown(current)} answered HTTP {status} {response.reason}: check that the URL is "
                                 "public and correct")
@@ -194,7 +201,7 @@ def download(
         if length is not None and written < length:
             # read1 ends quietly when the server closes early; a part of the file is not the file.
             raise DownloadError(f"the download of {_shown(url)} stopped after {written} of {length} bytes "
-                                "(the server closed the connection): try again")
+                                "(the server closed the connection): try again", retryable=True)
         return written
     except DownloadError:
         raise
@@ -202,7 +209,8 @@ def download(
         if deadline is not None and time.monotonic() >= deadline:
             raise too_slow() from None
         error = as_request_error(exc, target)
-        raise DownloadError(f"could not download {_shown(url)}: {error.message}", timed_out=error.timed_out) from None
+        raise DownloadError(f"could not download {_shown(url)}: {error.message}", timed_out=error.timed_out,
+                            retryable=error.retryable) from None
     finally:
         conn.close()
 

@@ -24,10 +24,13 @@ USER_AGENT = f"midiscribe/{midiscribe.__version__}"
 class RequestError(Exception):
     """The request could not be completed: connection refused, timeout, TLS or protocol error."""
 
-    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+    def __init__(self, message: str, *, timed_out: bool = False, retryable: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.timed_out = timed_out
+        # Whether the same request may well work if tried again soon: it timed out, the connection was
+        # refused, reset or dropped, or the server said it was in trouble (5xx, 408, 429).
+        self.retryable = timed_out if retryable is None else retryable
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -168,9 +171,12 @@ def as_request_error(exc: BaseException, target: SafeTarget) -> RequestError:
     if isinstance(exc, ssl.SSLError):
         return RequestError(f"TLS error with {where}: {exc.reason or exc}")
     if isinstance(exc, ConnectionRefusedError):
-        return RequestError(f"connection to {where} refused")
+        return RequestError(f"connection to {where} refused", retryable=True)
+    if isinstance(exc, http.client.RemoteDisconnected | http.client.IncompleteRead):
+        return RequestError(f"{where} closed the connection early", retryable=True)
     if isinstance(exc, http.client.HTTPException):
         return RequestError(f"{where} sent an invalid HTTP response ({type(exc).__name__})")
     if isinstance(exc, OSError):
-        return RequestError(f"could not connect to {where}: {exc.strerror or exc}")
+        return RequestError(f"could not connect to {where}: {exc.strerror or exc}",
+                            retryable=isinstance(exc, ConnectionError))
     return RequestError(f"request to {where} failed: {type(exc).__name__}")

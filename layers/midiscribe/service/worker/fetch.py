@@ -1,7 +1,10 @@
 """Step 2, fetch input: a task's audio copied to the worker's scratch folder, from the bucket or a URL.
 
 What can never work (an object that is gone or too large, a refused or failing URL) becomes a
-:class:`TaskInputError`; a download that timed out is worth another try (:class:`TransientError`).
+:class:`TaskInputError`. A URL's download that failed in a way another try may fix (a stall, a dropped
+connection, a 5xx) is tried again at once, up to ``URL_DOWNLOAD_ATTEMPTS`` times within the download's
+time limit; if it still timed out, the task is handed back to the queue for a later try
+(:class:`TransientError`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ URL_DOWNLOAD_TIMEOUT_S = 30.0  # to connect, and for each read
 # For the whole download: a server that trickles bytes would otherwise hold the worker until the Lambda
 # times out (15 minutes), and the task would be retried. 300 s is 0.7 MB/s for the default 200 MB limit.
 URL_DOWNLOAD_TOTAL_S = 300.0
+# Tries of a URL's download in one go (a CDN's blip, a server restarting), with these pauses between them.
+# The queue's own retry comes 90 minutes later (the visibility timeout), and a task not retried fails.
+URL_DOWNLOAD_ATTEMPTS = 3
+URL_RETRY_PAUSES_S = (1.0, 4.0)
 # Stems of one task fetched at once, at most.
 PARALLEL_FETCHES = 8
 # Extensions are kept (decoders may look at them) but never trusted to be short.
@@ -111,21 +118,30 @@ class InputFetcher:
         return path
 
     def _from_url(self, url: str, path: Path) -> Path:
-        try:
-            with open(path, "wb") as destination:
-                self.download(
-                    url,
-                    destination,
-                    max_bytes=self.settings.max_url_download_bytes,
-                    timeout=URL_DOWNLOAD_TIMEOUT_S,
-                    total_timeout=URL_DOWNLOAD_TOTAL_S,
-                    allow_private=self.settings.allow_private_urls,
-                    allow_http=self.settings.allow_http_urls,
-                )
-        except net.UnsafeUrlError as error:
-            raise TaskInputError(f"audio_url is refused: {error}.", "INVALID_AUDIO_URL") from None
-        except net.DownloadError as error:
-            if error.timed_out:
-                raise TransientError(f"downloading the audio timed out: {error.message}") from None
-            raise TaskInputError(error.message, "DOWNLOAD_FAILED") from None
-        return path
+        deadline = time.monotonic() + URL_DOWNLOAD_TOTAL_S
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with open(path, "wb") as destination:  # a new try starts the file again
+                    self.download(
+                        url,
+                        destination,
+                        max_bytes=self.settings.max_url_download_bytes,
+                        timeout=URL_DOWNLOAD_TIMEOUT_S,
+                        total_timeout=max(1.0, deadline - time.monotonic()),
+                        allow_private=self.settings.allow_private_urls,
+                        allow_http=self.settings.allow_http_urls,
+                    )
+                return path
+            except net.UnsafeUrlError as error:
+                raise TaskInputError(f"audio_url is refused: {error}.", "INVALID_AUDIO_URL") from None
+            except net.DownloadError as error:
+                pause = URL_RETRY_PAUSES_S[min(attempt, len(URL_RETRY_PAUSES_S)) - 1]
+                if error.retryable and attempt < URL_DOWNLOAD_ATTEMPTS and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    continue
+                tries = f" ({attempt} tries)" if attempt > 1 else ""
+                if error.timed_out:
+                    raise TransientError(f"downloading the audio timed out{tries}: {error.message}") from None
+                raise TaskInputError(f"{error.message}{tries}", "DOWNLOAD_FAILED") from None
