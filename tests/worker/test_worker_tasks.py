@@ -248,6 +248,9 @@ def test_s3_test_event_and_unreadable_messages_are_skipped(stack, repo) -> None:
 # ---- audio_url, file_convert, kie.ai
 
 
+flaky_requests: list[str] = []  # requests audio_server answered at /flaky.wav
+
+
 @pytest.fixture
 def audio_server():
     wav = tiny_wav()
@@ -259,6 +262,14 @@ def audio_server():
                 self.send_header("Content-Length", str(len(wav)))
                 self.end_headers()
                 self.wfile.write(wav)
+            elif self.path == "/flaky.wav":
+                # The first request gets half the file and a closed connection, as a CDN's blip would.
+                flaky_requests.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(wav)))
+                self.end_headers()
+                self.wfile.write(wav if len(flaky_requests) > 1 else wav[: len(wav) // 2])
+                self.close_connection = True
             else:
                 self.send_response(404)
                 self.end_headers()
@@ -288,6 +299,21 @@ def test_audio_url_is_downloaded_and_a_404_url_fails(stack, repo, audio_server, 
     assert set(repo.get(good).outputs) == {"midi", "wav"}
     failed = repo.get(missing)
     assert failed.status is TaskStatus.FAILED and failed.error_code == "DOWNLOAD_FAILED" and "404" in failed.error
+
+
+def test_an_audio_url_cut_off_once_is_downloaded_again_at_once(stack, repo, audio_server, monkeypatch) -> None:
+    from midiscribe.service.worker import fetch
+
+    monkeypatch.setenv("MIDISCRIBE_ALLOW_PRIVATE_URLS", "true")
+    monkeypatch.setenv("MIDISCRIBE_ALLOW_HTTP_URLS", "true")
+    monkeypatch.setattr(fetch, "URL_RETRY_PAUSES_S", (0.0, 0.0))
+    flaky_requests.clear()
+    task_id = api_use_cases().submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(
+        audio=AudioInput(url=f"{audio_server}/flaky.wav"), options={}, save_note_events=False)).task.task_id
+    deliver(stack)
+    done = repo.get(task_id)
+    assert done.status is TaskStatus.COMPLETED, done.error
+    assert len(flaky_requests) == 2 and done.audio_duration_s > 0
 
 
 def test_file_convert_task(stack, service, repo) -> None:
