@@ -282,7 +282,7 @@ def test_upload_key_or_path_is_accepted_as_audio_path() -> None:
         ({"target_format": "mp3", "target_bit_depth": "24"}, "lossy"),
         ({"target_format": "flac", "target_bit_depth": 32}, "cannot hold 32-bit"),
         ({"target_sr": "fast"}, "whole number"),
-        ({"target_sr": 100}, "8000..192000"),
+        ({"target_sr": 100}, "target_sr must be from 8000 to 192000 (got 100)"),
         ({"target_format": "mp3", "target_sr": 96000}, "mp3 cannot hold"),
         ({"target_bit_depth": 12}, "16, 24, 32"),
     ],

@@ -68,8 +68,10 @@ def whole_number(name: str, value: Any, allowed: Collection[int]) -> int:
     if number is None:
         raise refusal("INVALID_PARAMETER", f"{name} must be a whole number (got {quoted(value)}).")
     if number not in allowed:
-        shown = f"{allowed.start}..{allowed.stop - 1}" if isinstance(allowed, range) else ", ".join(map(str, allowed))
-        raise refusal("INVALID_PARAMETER", f"{name} must be one of {shown} (got {number}).")
+        if isinstance(allowed, range) and allowed.step == 1:
+            raise refusal("INVALID_PARAMETER",
+                          f"{name} must be from {allowed.start} to {allowed.stop - 1} (got {number}).")
+        raise refusal("INVALID_PARAMETER", f"{name} must be one of {', '.join(map(str, allowed))} (got {number}).")
     return number
 
 
