@@ -184,7 +184,7 @@ class AudioSourceFields(RequestModel):
         None,
         description=(
             "The audio_path POST /v1/uploads returned (or its key): one of this API key's own uploads. "
-            "Any other object answers 404, as a missing one does."
+            "Any other object answers 404, as a missing one does. An http(s) link here is read as audio_url."
         ),
     )
     webhook_url: Text = Field(None, description="https:// URL that receives the signed result.")
