@@ -23,7 +23,7 @@ from midiscribe.engine.instruments import Family
 from midiscribe.engine.model import MODEL_NAME
 from midiscribe.engine.transcription import NoteEvent, Track, Transcription
 from midiscribe.service.config import Settings
-from midiscribe.service.worker import build_worker
+from midiscribe.service.worker import build_worker, fetch
 from midiscribe.service.worker.errors import TransientError
 from midiscribe.service.worker.transcription import TRANSCRIPTION_OUTPUTS
 
@@ -246,8 +246,6 @@ def test_a_missing_model_is_retried_rather_than_blamed_on_the_file() -> None:
 @pytest.fixture
 def quick_retries(monkeypatch) -> None:
     """URL downloads tried again without the pauses between tries."""
-    from midiscribe.service.worker import fetch
-
     monkeypatch.setattr(fetch, "URL_RETRY_PAUSES_S", (0.0, 0.0))
 
 
@@ -309,14 +307,8 @@ def test_a_download_that_fails_in_passing_is_tried_again_at_once(tmp_path: Path,
     stack = Stack(download=download, engine=transcribe)
     task = url_task(stack)
     assert stack.process(task.task_id) is TaskStatus.COMPLETED
-    assert len(calls) == 3 and all(0 < budget <= fetch_module().URL_DOWNLOAD_TOTAL_S for budget in calls)
+    assert len(calls) == 3 and all(0 < budget <= fetch.URL_DOWNLOAD_TOTAL_S for budget in calls)
     assert read == [served.read_bytes()]  # the whole file, nothing of the failed tries before it
-
-
-def fetch_module():
-    from midiscribe.service.worker import fetch
-
-    return fetch
 
 
 @pytest.mark.parametrize(("error", "tries"), [
