@@ -2,7 +2,7 @@
 
 What can never work (an object that is gone or too large, a refused or failing URL) becomes a
 :class:`TaskInputError`. A URL's download that failed in a way another try may fix (a stall, a dropped
-connection, a 5xx) is tried again at once, up to ``URL_DOWNLOAD_ATTEMPTS`` times within the download's
+connection, a 5xx) is tried again at once, after each of ``URL_RETRY_PAUSES_S``, within the download's
 time limit; if it still timed out, the task is handed back to the queue for a later try
 (:class:`TransientError`).
 """
@@ -28,9 +28,8 @@ URL_DOWNLOAD_TIMEOUT_S = 30.0  # to connect, and for each read
 # For the whole download: a server that trickles bytes would otherwise hold the worker until the Lambda
 # times out (15 minutes), and the task would be retried. 300 s is 0.7 MB/s for the default 200 MB limit.
 URL_DOWNLOAD_TOTAL_S = 300.0
-# Tries of a URL's download in one go (a CDN's blip, a server restarting), with these pauses between them.
-# The queue's own retry comes 90 minutes later (the visibility timeout), and a task not retried fails.
-URL_DOWNLOAD_ATTEMPTS = 3
+# Pauses before each new try of a URL's download that failed in passing (a CDN's blip, a server restarting):
+# three tries in all. The queue's own retry comes 90 minutes later (the visibility timeout).
 URL_RETRY_PAUSES_S = (1.0, 4.0)
 # Stems of one task fetched at once, at most.
 PARALLEL_FETCHES = 8
@@ -119,9 +118,7 @@ class InputFetcher:
 
     def _from_url(self, url: str, path: Path) -> Path:
         deadline = time.monotonic() + URL_DOWNLOAD_TOTAL_S
-        attempt = 0
-        while True:
-            attempt += 1
+        for attempt, pause in enumerate((*URL_RETRY_PAUSES_S, None), start=1):
             try:
                 with open(path, "wb") as destination:  # a new try starts the file again
                     self.download(
@@ -137,8 +134,7 @@ class InputFetcher:
             except net.UnsafeUrlError as error:
                 raise TaskInputError(f"audio_url is refused: {error}.", "INVALID_AUDIO_URL") from None
             except net.DownloadError as error:
-                pause = URL_RETRY_PAUSES_S[min(attempt, len(URL_RETRY_PAUSES_S)) - 1]
-                if error.retryable and attempt < URL_DOWNLOAD_ATTEMPTS and time.monotonic() + pause < deadline:
+                if error.retryable and pause is not None and time.monotonic() + pause < deadline:
                     time.sleep(pause)
                     continue
                 tries = f" ({attempt} tries)" if attempt > 1 else ""
