@@ -29,6 +29,14 @@ every 0.2 s), and each pitched track's note F1 read back from the notes JSON aga
 With ``--keys`` the comping part is rendered as an electric piano and named ``keys``, so the general
 model transcribes it instead of the piano model (the issue's "piano or keys"); every mode takes it.
 
+With ``--rests`` it measures what digital silence costs: the same stems, and copies in which the parts
+rest (muted to exact zeros, as a DAW or a multitrack session exports a part that does not play: the flute
+for 45 % of the piece, the bass for its first eighth, the comping part for its last fifth); each pitched
+stem alone and the four together, medians of ``--runs`` alternating rounds, with the model windows that
+ran and that reused the first silent window's outputs.
+
+    flock /tmp/midiscribe-timing.lock .venv/bin/python bench/stems.py --rests --keys --seconds 60
+
 With ``--tempo`` it scores only the rhythm of each piece's four stems transcribed together (tracked from
 all the stems' notes, drum hits read as drums): tempo within 4 % of the piece's and mir_eval's beat
 F-measure against its quarter notes, the time signature and the downbeat F-measure against its 4/4 bars.
@@ -275,6 +283,67 @@ def main_http(args: argparse.Namespace) -> int:
     return 0
 
 
+# Where each part rests in --rests, as fractions of the piece.
+RESTS = {"flute": ((0.0, 0.25), (0.55, 0.75)), "bass": ((0.0, 0.125),), "keys": ((0.8, 1.0),),
+         "piano": ((0.8, 1.0),)}
+
+
+def stems_with_rests(stems: dict, folder: Path) -> dict:
+    """Copies of ``stems`` whose parts rest as :data:`RESTS` says, as 16-bit WAVs in ``folder``."""
+    import soundfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for name, (wav, reference) in stems.items():
+        audio, rate = soundfile.read(wav, dtype="int16")
+        for begin, end in RESTS.get(name, ()):
+            audio[int(begin * len(audio)):int(end * len(audio))] = 0
+        soundfile.write(folder / wav.name, audio, rate, subtype="PCM_16")
+        result[name] = (folder / wav.name, reference)
+    return result
+
+
+def main_rests(args: argparse.Namespace) -> int:
+    from midiscribe.engine.model import get_session
+
+    get_session()
+    rows = []
+    for seed in args.seeds:
+        stems = rendered_stems(args.seconds, seed, args.keys)
+        piece = f"band-{args.seconds}s-{seed}{'-keys' if args.keys else ''}"
+        resting = stems_with_rests(stems, CACHE / "rests" / piece)
+        times: dict[tuple[str, str], list[float]] = {}
+        for run in range(args.runs):
+            for label, chosen in ((("full", stems), ("rests", resting)) if run % 2 == 0
+                                  else (("rests", resting), ("full", stems))):
+                _, results = sequential(chosen)
+                for name, result in results.items():
+                    if name != "drums":
+                        times.setdefault((label, name), []).append(result.timings["total_s"])
+                        windows = (result.timings["windows"], result.timings["silent_windows_skipped"])
+                        times.setdefault((label, name, "windows"), windows)
+                seconds, _ = together(chosen)
+                times.setdefault((label, "together"), []).append(seconds)
+        for name in [*(n for n in stems if n != "drums"), "together"]:
+            row = {"piece": piece, "stem": name, "full_s": statistics.median(times[("full", name)]),
+                   "rests_s": statistics.median(times[("rests", name)])}
+            if name != "together":
+                row["resting_share"] = sum(end - begin for begin, end in RESTS[name])
+                row["windows"], row["skipped"] = times[("rests", name, "windows")]
+            rows.append(row)
+            say(json.dumps(row))
+    load = os.getloadavg()
+    print(f"\nDigital silence: the stems as rendered and with rests, {args.seconds} s pieces; medians of {args.runs} "
+          f"runs; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs")
+    print("| piece | stem | resting | model windows (reused) | as rendered | with rests | ratio |\n|---|---|---|---|---|---|---|")
+    for row in rows:
+        rest = f"{row['resting_share']:.0%}" if "resting_share" in row else "(the four together, with drums)"
+        windows = f"{row['windows']:.0f} ({row['skipped']:.0f})" if "windows" in row else ""
+        print(f"| {row['piece']} | {row['stem']} | {rest} | {windows} | {row['full_s']:.2f} s | {row['rests_s']:.2f} s | "
+              f"{row['rests_s'] / row['full_s']:.2f} |")
+    return 0
+
+
 def main_tempo(args: argparse.Namespace) -> int:
     from tempo import ensure_bench_packages
 
@@ -307,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="timed rounds per piece (orders alternate)")
     parser.add_argument("--http", action="store_true", help="through the API on the local stack (see above)")
     parser.add_argument("--tempo", action="store_true", help="score the rhythm of the stems together (see above)")
+    parser.add_argument("--rests", action="store_true", help="what parts resting in digital silence cost (see above)")
     parser.add_argument("--keys", action="store_true",
                         help="the comping part as an electric piano stem named keys (the general model) instead of piano")
     args = parser.parse_args(argv)
@@ -315,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         return main_http(args)
     if args.tempo:
         return main_tempo(args)
+    if args.rests:
+        return main_rests(args)
     from midiscribe.engine.drums import transcribe_drums
     from midiscribe.engine.model import get_session
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
+import soundfile
 
 from midiscribe.cli.transcribe import main as transcribe_main
 from midiscribe.engine import (
@@ -141,6 +142,59 @@ def test_the_command_line_transcribes_with_the_piano_model(piano_clip, tmp_path)
     document = json.loads((tmp_path / "clip.json").read_text())
     assert document["model"] == MODEL_NAME and document["instruments"][0]["program"] == 0
     assert (tmp_path / "clip.mid").stat().st_size > 0 and (tmp_path / "clip.csv").exists()
+
+
+class StandInNetwork:
+    """The network's session replaced by a fixed function of the features (fast), counting its calls."""
+
+    def __init__(self):
+        self.calls = 0
+        self.weight = np.random.default_rng(7).standard_normal((229, 90 * 256)).astype(np.float32) / 40
+
+    def run(self, names, feeds):
+        self.calls += 1
+        steps = feeds["features"][0, : 88 * 7].mean(axis=2).reshape(88, 7, 229).mean(axis=1)
+        return [np.tanh(steps @ self.weight).reshape(88, 90, 256).transpose(1, 0, 2).copy()]
+
+
+def test_segments_of_digital_silence_run_the_network_once_with_the_same_result(piano_clip, tmp_path):
+    """A piano stem resting for 31 s (exact zeros, as a DAW exports it): the all-zero segments have one network
+    call between them, and the notes and pedals are those of running the network on every segment."""
+    from midiscribe.engine.piano.config import SEGMENT_SAMPLES
+    from midiscribe.engine.piano.model import PianoModel, get_piano_model
+    from midiscribe.engine.piano.pipeline import transcribe_piano
+    from midiscribe.engine.piano.segments import SegmentPlan
+
+    clip, rate = soundfile.read(piano_clip, dtype="float32")
+    audio = np.concatenate([clip, np.zeros((31 * rate, clip.shape[1]), np.float32), clip])
+    soundfile.write(tmp_path / "rests.wav", audio, rate, subtype="FLOAT")
+    plan = SegmentPlan(8.0)
+    padded = np.concatenate([np.zeros((plan.padding_samples, 2), np.float32), audio,
+                             np.zeros((SEGMENT_SAMPLES, 2), np.float32)])
+    starts = range(0, plan.segment_count(len(audio)) * plan.hop_samples, plan.hop_samples)
+    silent = [start for start in starts if not padded[start:start + SEGMENT_SAMPLES].any()]
+    assert len(silent) >= 2, silent
+
+    real = get_piano_model()
+    stand_in = StandInNetwork()
+    model = PianoModel(stand_in, real.front_end, real.scorer, real.heads)
+    reused = transcribe_piano(tmp_path / "rests.wav", model=model)
+    reused_calls, stand_in.calls = stand_in.calls, 0
+    every = transcribe_piano(tmp_path / "rests.wav", model=model, reuse_silence=False)
+
+    assert stand_in.calls == len(starts) and reused_calls == len(starts) - len(silent) + 1
+    assert reused.timings["silent_segments_skipped"] == len(silent) - 1
+    assert reused.notes == every.notes and reused.pedals == every.pedals and reused.notes
+
+
+def test_the_network_gives_a_silent_segment_the_same_output_every_time(piano_clip):
+    """What reusing a silent segment's output rests on: the real network, on its threads, is deterministic."""
+    from midiscribe.engine.piano.config import SEGMENT_SAMPLES
+    from midiscribe.engine.piano.model import get_piano_model
+
+    model = get_piano_model()
+    features = model.front_end.features(np.zeros((2, SEGMENT_SAMPLES), np.float32))
+    np.testing.assert_array_equal(model.network(features), model.network(features.copy()))
 
 
 # ---- without the model ----------------------------------------------------------------------------

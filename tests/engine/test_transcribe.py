@@ -144,6 +144,44 @@ def test_streamed_batched_framing_equals_the_plain_framing(batch_size, overlap):
             np.testing.assert_allclose(streamed[key], plain[name], rtol=0, atol=1e-5)
 
 
+class CountingSession:
+    """The model session, counting the windows it is asked to run."""
+
+    def __init__(self):
+        self.windows = 0
+
+    def run(self, names, feeds):
+        self.windows += feeds[INPUT_NAME].shape[0]
+        return get_session().run(names, feeds)
+
+
+def test_windows_of_digital_silence_reuse_one_model_call_and_give_the_same_posteriors():
+    """A stem that rests for 14 s (exact zeros, as a DAW exports it): its all-zero windows run the model
+    once; every posterior is still the same to the bit as running the model on each window."""
+    phrase = [KnownNote(60 + i % 7, 0.3 * i, 0.3 * i + 0.25) for i in range(8)]
+    first = synthesise(phrase, 3.0, sample_rate=22050, channels=1)[:, 0]
+    rest = np.zeros(14 * 22050, dtype=np.float32)
+    audio = np.concatenate([first, rest, first, rest[: 9 * 22050]]).astype(np.float32)
+    # Near-silence is not silence: the windows holding this one quiet sample are run through the model.
+    audio[-4 * 22050] = 1e-4
+    data = encode_soundfile(audio, 22050, "WAV", "FLOAT")
+    session = CountingSession()
+    with AudioStream(data) as stream:
+        runner = ModelRunner(session=session)
+        chunks = list(runner.run(stream.blocks()))
+    # basic-pitch's windows (3840 zeros in front, 43844 samples every 36164), counted plainly.
+    padded = np.concatenate([np.zeros(3840, np.float32), audio, np.zeros(43844, np.float32)])
+    starts = range(0, 3840 + audio.size, 36164)
+    all_zero = [start for start in starts if not padded[start:start + 43844].any()]
+    assert runner.windows == len(starts) and len(all_zero) >= 6
+    assert runner.silent_windows_skipped == len(all_zero) - 1
+    assert session.windows == runner.windows - runner.silent_windows_skipped
+    plain = naive_posteriorgrams(audio)
+    for key, name in zip(("note", "onset", "contour"), OUTPUT_NAMES, strict=True):
+        streamed = np.concatenate([getattr(chunk, key) for chunk in chunks])[: runner.frame_count]
+        np.testing.assert_array_equal(streamed, plain[name])
+
+
 @pytest.mark.parametrize("frames", [1, 100, 300, 5000])
 def test_very_short_input_gives_a_valid_empty_or_tiny_result(frames):
     samples = synthesise([KnownNote(69, 0.0, 1.0)], 1.0, sample_rate=22050, channels=1)[:frames]

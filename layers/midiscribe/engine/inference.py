@@ -164,7 +164,10 @@ class ModelRunner:
         self.concurrency = concurrency or available_cpus()
         self.audio_samples = 0
         self.windows = 0
+        self.silent_windows_skipped = 0  # all-zero windows answered with the first one's outputs, not the model
         self.model_seconds = 0.0  # summed over calls, which overlap
+        self._silence: tuple[np.ndarray, ...] | None = None
+        self._silence_lock = threading.Lock()
 
     @property
     def session(self):
@@ -179,11 +182,28 @@ class ModelRunner:
     def frame_count(self) -> int:
         return kept_frame_count(self.audio_samples)
 
-    @staticmethod
-    def _call(session, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    def _call(self, session, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, bool]:
+        """The model's outputs for ``batch``, the seconds the call took, and whether it was a silent window
+        answered without the model.
+
+        Digital silence (a DAW's or a multitrack session's stem where its instrument rests, a render's
+        lead-in) gives every all-zero window the same input, so the model runs on the first one only and
+        the others get copies of its outputs: the same to the bit, since one window per call on one
+        thread always computes the same thing. Near-silence (a separated stem's leakage) is not silence:
+        the model normalises each window's level, so it still runs there.
+        """
         started = time.perf_counter()
-        note, onset, contour = session.run(OUTPUT_NAMES, {INPUT_NAME: batch})
-        return note, onset, contour, time.perf_counter() - started
+        reused = False
+        if batch.shape[0] == 1 and not batch.any():
+            # A second silent window in flight waits for the first one's outputs instead of computing them too.
+            with self._silence_lock:
+                reused = self._silence is not None
+                if not reused:
+                    self._silence = tuple(session.run(OUTPUT_NAMES, {INPUT_NAME: batch}))
+            note, onset, contour = (output.copy() for output in self._silence)
+        else:
+            note, onset, contour = session.run(OUTPUT_NAMES, {INPUT_NAME: batch})
+        return note, onset, contour, time.perf_counter() - started, reused
 
     def run(
         self, blocks: Iterable[np.ndarray], progress: Callable[[int], None] | None = None
@@ -202,9 +222,10 @@ class ModelRunner:
 
         def finish(call: Future) -> PosteriorChunk:
             nonlocal next_frame
-            note, onset, contour, seconds = call.result()
+            note, onset, contour, seconds, reused = call.result()
             self.model_seconds += seconds
             self.windows += note.shape[0]
+            self.silent_windows_skipped += int(reused)
             chunk = PosteriorChunk(
                 first_frame=next_frame,
                 note=note[:, kept].reshape(-1, note.shape[2]),

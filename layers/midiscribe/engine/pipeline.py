@@ -96,6 +96,7 @@ def transcribe(
         "rhythm_s": finished - notes_done,
         "total_s": finished - started,
         "windows": float(runner.windows),
+        "silent_windows_skipped": float(runner.silent_windows_skipped),
     }
     return Transcription(notes=created.notes, duration_s=duration_s, options=options, model_name=MODEL_NAME,
                          timings=timings, tuning_cents=created.tuning_cents, family=Family(options.instrument),

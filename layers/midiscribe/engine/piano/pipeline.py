@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 
+import numpy as np
+
 from ..audio import AudioStream
 from ..inference import Prefetcher
 from ..instruments import Family
@@ -52,15 +54,22 @@ def transcribe_piano(
     progress: Progress | None = None,
     hop_seconds: float = DEFAULT_HOP_SECONDS,
     model: PianoModel | None = None,
+    reuse_silence: bool = True,
 ) -> Transcription:
-    """Transcribe solo piano in ``source`` (a path, bytes or binary file object).
+    """Transcribe solo piano in ``source`` (a path, bytes or binary file object). ``reuse_silence=False``
+    runs the network on every all-zero segment too (for tests and benches: the result is the same).
 
     Raises the :mod:`midiscribe.engine.errors` types for bad input or a missing model.
     """
     options = options or TranscriptionOptions(model="piano")
     plan = SegmentPlan(hop_seconds)
     started = time.perf_counter()
-    timings = {"features_s": 0.0, "network_s": 0.0, "decode_s": 0.0, "heads_s": 0.0, "segments": 0.0}
+    timings = {"features_s": 0.0, "network_s": 0.0, "decode_s": 0.0, "heads_s": 0.0, "segments": 0.0,
+               "silent_segments_skipped": 0.0}
+    # Digital silence (a piano stem resting through a verse, a long lead-in): every all-zero segment has the
+    # same features and so the same network output, computed for the first one only. The decoder still runs on
+    # each, since where its paths start depends on the segments before. Same to the bit as computing them again.
+    silence: dict[str, np.ndarray] = {}
     with AudioStream(source, max_duration_s=max_duration_s, sample_rate=SAMPLE_RATE, mono=False) as audio:
         model = model or get_piano_model()
         total_s = audio.info.duration_s
@@ -70,16 +79,28 @@ def transcribe_piano(
             from .segments import segments
 
             for begin_time, segment in segments(audio.blocks(), audio.info.channels, plan):
+                silent = reuse_silence and not segment.any()
+                if silent and "features" in silence:
+                    yield begin_time, silence["features"], True
+                    continue
                 began = time.perf_counter()
                 computed = model.front_end.features(segment)
                 timings["features_s"] += time.perf_counter() - began
-                yield begin_time, computed
+                if silent:
+                    silence["features"] = computed
+                yield begin_time, computed, silent
 
         with ThreadPoolExecutor(available_cpus(), thread_name_prefix="midiscribe-piano") as pool, \
                 closing(Prefetcher(features(), depth=PREFETCH_SEGMENTS)) as prefetched:
-            for begin_time, segment_features in prefetched:
+            for begin_time, segment_features, silent in prefetched:
                 began = time.perf_counter()
-                context = model.network(segment_features)
+                if silent and "context" in silence:
+                    context = silence["context"]  # read, never written, by the scorer and the heads
+                    timings["silent_segments_skipped"] += 1
+                else:
+                    context = model.network(segment_features)
+                    if silent:
+                        silence["context"] = context
                 network_done = time.perf_counter()
                 scores, singletons = model.scorer(context, pool)
                 intervals = decode(scores, singletons, stitcher.start_frames, pool)
