@@ -348,3 +348,19 @@ def test_a_download_that_trickles_is_stopped_by_its_total_time_limit():
     assert took < 3 and not raised.value.timed_out  # a server this slow is not worth trying again
     assert "POST /v1/uploads" in raised.value.message
     assert server.lines_sent < 1000
+
+
+def test_a_deadline_shared_by_several_tries_ends_the_download_and_the_message_names_the_whole_budget():
+    """The worker's tries of one URL share its 300-s budget: the last try stops at the shared deadline, and
+    the message says 300 s, not what was left of it when that try began."""
+    server = DrippingServer(head=b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", drips=[b"x"] * 1000, tail=b"")
+    try:
+        began = time.monotonic()
+        with pytest.raises(DownloadError, match="took longer than 300 s") as raised:
+            net.download(server.url, io.BytesIO(), max_bytes=10_000, timeout=5, total_timeout=300,
+                         deadline=time.monotonic() + 0.5, allow_private=True, allow_http=True)
+        took = time.monotonic() - began
+        server.thread.join(timeout=10)
+    finally:
+        server.listener.close()
+    assert took < 3 and not raised.value.timed_out

@@ -118,6 +118,7 @@ def download(
     resolver: Resolver | None = None,
     tls_context: ssl.SSLContext | None = None,
     total_timeout: float | None = None,
+    deadline: float | None = None,
 ) -> int:
     """GET url into destination, at most max_bytes; returns the number of bytes written.
 
@@ -126,14 +127,18 @@ def download(
     into a private network. ``timeout`` applies to connecting and to each read (a stalled server fails, and
     may be tried again); ``total_timeout``, if given, to the whole download, redirects included: a server
     that sends a little now and then keeps every read alive, so it is what stops one from holding a worker.
+    ``deadline`` (a ``time.monotonic()`` instant) ends the download there instead, for a caller whose
+    ``total_timeout`` covers several tries: the message still names ``total_timeout``.
     Raises UnsafeUrlError for ``url`` itself, or DownloadError saying what went wrong (a refused redirect
     among them).
     """
     target = check_url(url, allow_private=allow_private, allow_http=allow_http, resolver=resolver)
-    deadline = time.monotonic() + total_timeout if total_timeout is not None else None
+    if deadline is None and total_timeout is not None:
+        deadline = time.monotonic() + total_timeout
 
     def too_slow() -> DownloadError:
-        return DownloadError(f"downloading {_shown(url)} took longer than {total_timeout:g} s (the server sends too "
+        limit = f"{total_timeout:g} s" if total_timeout is not None else "its time limit"
+        return DownloadError(f"downloading {_shown(url)} took longer than {limit} (the server sends too "
                              "slowly): upload the file instead (POST /v1/uploads) or give a faster URL")
 
     current = url

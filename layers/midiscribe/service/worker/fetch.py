@@ -126,7 +126,8 @@ class InputFetcher:
                         destination,
                         max_bytes=self.settings.max_url_download_bytes,
                         timeout=URL_DOWNLOAD_TIMEOUT_S,
-                        total_timeout=max(1.0, deadline - time.monotonic()),
+                        total_timeout=URL_DOWNLOAD_TOTAL_S,
+                        deadline=deadline,  # shared by the tries
                         allow_private=self.settings.allow_private_urls,
                         allow_http=self.settings.allow_http_urls,
                     )
