@@ -386,3 +386,19 @@ def test_the_piano_model_with_quantize_and_score_over_http(local_stack, tone_wav
     document = json.loads(download(conversion["notes_json_path"]))
     assert document["model"] == "transkun-2.0.1" and "pedals" in document and "tempo_bpm" in document
     assert conversion["sonify_file_path"] == ""
+
+
+def test_a_key_created_for_the_local_stack_says_where_its_api_is(local_stack):
+    """`keys create --endpoint-url` reads the API's address from the local stack's keys table, and its
+    "Try it" line sends the new key there (it printed https://YOUR-API-URL before)."""
+    result = subprocess.run(
+        [str(MIDISCRIBE), "keys", "create", "--name", "try-it", "--endpoint-url", local_stack.aws_endpoint_url],
+        env=clean_environment(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                              AWS_DEFAULT_REGION="us-east-1"),
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    key = re.search(r"API key\s+(msk_\S+)", result.stdout).group(1)
+    command = re.search(r'curl -H "Authorization: (\S+)" -F audio_file=@song.wav "(\S+)"', result.stdout)
+    assert command and command.group(1) == key and command.group(2) == f"{local_stack.api_url}/v1/audio_to_midi"
+    listed = requests.get(f"{local_stack.api_url}/v1/tasks", headers={"Authorization": key}, timeout=30)
+    assert listed.status_code == 200, listed.text

@@ -133,11 +133,26 @@ def locate(args: argparse.Namespace, clients: _Clients) -> KeysLocation:
         from ..local.resources import KEYS_TABLE_ID
 
         table = local_physical_name(KEYS_TABLE_ID)
-        return KeysLocation(table, args.usage_plan_id, None, f"the local stack's table {table}")
+        return KeysLocation(table, args.usage_plan_id, _local_api_url(clients, table), f"the local stack's table {table}")
     raise KeysCommandError(
         "Which keys table? Pass --stack-name STACK for a deployed stack, --endpoint-url URL for the local "
         "stack, or --table TABLE (or set MIDISCRIBE_KEYS_TABLE)."
     )
+
+
+def _local_api_url(clients: _Clients, table: str) -> str | None:
+    """The local stack's API address, from the tag it puts on its keys table; None when there is none."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ..local.resources import LOCAL_API_URL_TAG
+
+    try:
+        dynamodb = clients("dynamodb")
+        arn = dynamodb.describe_table(TableName=table)["Table"]["TableArn"]
+        tags = dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])
+    except (BotoCoreError, ClientError):
+        return None  # creating the key then says what is wrong
+    return next((tag["Value"] for tag in tags if tag.get("Key") == LOCAL_API_URL_TAG), None)
 
 
 def _stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:

@@ -38,6 +38,9 @@ from .template import (
 BUCKET_ID = "DataBucket"
 TASKS_TABLE_ID = "TasksTable"
 KEYS_TABLE_ID = "ApiKeysTable"
+# The local stack tags its keys table with its API's address, so that `midiscribe keys create --endpoint-url`
+# can say where to send the new key.
+LOCAL_API_URL_TAG = "midiscribe:local-api-url"
 TRANSCRIBE_QUEUE_ID = "TranscribeQueue"
 TRANSCRIBE_DLQ_ID = "TranscribeDLQ"
 NOTIFY_QUEUE_ID = "NotifyQueue"

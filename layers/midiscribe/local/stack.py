@@ -186,6 +186,7 @@ class LocalStack:
                          {**loaded, "dir": options.data_dir})
 
         api_key, record = self._create_dev_key(function_env["MIDISCRIBE_KEYS_TABLE"])
+        self._tag_api_url(function_env["MIDISCRIBE_KEYS_TABLE"])
 
         functions = {
             logical_id: LocalFunction(spec, options.region, self._handler_overrides.get(logical_id))
@@ -276,6 +277,16 @@ class LocalStack:
         for name in ("POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED"):
             environment[name] = os.environ.get(name, LOCAL_DEFAULTS[name])
         return environment
+
+    def _tag_api_url(self, keys_table: str) -> None:
+        """Tag the keys table with this stack's API address (on every start: the port may change)."""
+        import boto3
+
+        from .resources import LOCAL_API_URL_TAG
+
+        dynamodb = boto3.client("dynamodb")
+        arn = dynamodb.describe_table(TableName=keys_table)["Table"]["TableArn"]
+        dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": LOCAL_API_URL_TAG, "Value": self._api_url()}])
 
     def _create_dev_key(self, keys_table: str) -> tuple[str, Any]:
         from ..aws.keys import ApiKeyError, ApiKeyRepository, new_raw_key
