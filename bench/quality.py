@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/quality.py                 # the held-back half (what the README reports)
     .venv/bin/python bench/quality.py --half tune     # the half the settings were chosen on
+    .venv/bin/python bench/quality.py --half tune --bleed-gate 20 25 30   # the stems' bleed gate on single recordings
     .venv/bin/python bench/quality.py --ablation      # each change to note creation on its own
 
 It sets up what it needs: the reference venv (bench/.venv-ref, as bench/engine.py makes it), the
@@ -314,15 +315,55 @@ def ablation_report(files: list[devset.DevFile], half: str) -> str:
     return "\n".join(lines)
 
 
+def gated(file: devset.DevFile, notes: Notes, gate_db: float) -> Notes:
+    """``notes`` after the stems' bleed gate (``engine.pipeline.bleed_mask``) on the file's own levels."""
+    from midiscribe.engine.audio import AudioStream
+    from midiscribe.engine.pipeline import LevelMeter, bleed_mask
+
+    meter = LevelMeter()
+    with AudioStream(file.audio) as stream:
+        for _ in meter.measured(stream.blocks()):
+            pass
+    return notes[bleed_mask(notes[:, 0], meter.levels_db(), gate_db)] if len(notes) else notes
+
+
+def bleed_gate_report(files: list[devset.DevFile], half: str, gates: list[float]) -> str:
+    """What the stems' bleed gate costs on recordings that hold no bleed: ``auto``'s notes, gated or not."""
+    jobs = {}
+    for file in files:
+        auto, _ = engine_notes(load_posteriors(file), TranscriptionOptions())
+        truth = true_notes(file)
+        jobs[f"none|{file.name}"] = (truth, auto)
+        for gate in gates:
+            jobs[f"{gate:g}|{file.name}"] = (truth, gated(file, auto, gate))
+    scores = score(jobs)
+    lines = [f"The bleed gate on the {half} half ({len(files)} recordings without bleed), instrument=auto; "
+             "onset F1 / onset+offset F1, notes, and the recordings whose onset F1 the gate lowers.", "",
+             "| gate | onset F1 | on+off F1 | notes | recordings that lose onset F1 (worst loss) |", "|---|---|---|---|---|"]
+    for system in ["none", *(f"{gate:g}" for gate in gates)]:
+        summary = summarise(files, scores, system)
+        losses = [scores[f"none|{f.name}"]["onset"]["f1"] - scores[f"{system}|{f.name}"]["onset"]["f1"] for f in files]
+        lost = [loss for loss in losses if loss > 1e-9]
+        lines.append(f"| {'no gate' if system == 'none' else system + ' dB'} | {summary.overall_onset:.4f} | "
+                     f"{summary.overall_onset_offset:.4f} | {sum(summary.notes.values())} | "
+                     f"{len(lost)} ({max(lost, default=0.0):.3f}) |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--half", choices=("held", "tune"), default="held", help="which half of the dev set")
     parser.add_argument("--ablation", action="store_true", help="measure each note-creation change on its own")
+    parser.add_argument("--bleed-gate", type=float, nargs="+", metavar="DB",
+                        help="what the stems' bleed gate at these levels costs on recordings without bleed")
     args = parser.parse_args(argv)
     prepare(devset.dev_files())
     files = devset.dev_files(args.half)
     began = time.perf_counter()
-    print(ablation_report(files, args.half) if args.ablation else main_report(files, args.half))
+    if args.bleed_gate:
+        print(bleed_gate_report(files, args.half, args.bleed_gate))
+    else:
+        print(ablation_report(files, args.half) if args.ablation else main_report(files, args.half))
     load = os.getloadavg()[0]
     say(f"scored in {time.perf_counter() - began:.0f} s; 1-min load average {load:.1f} on {os.cpu_count()} CPUs")
     return 0

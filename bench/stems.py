@@ -37,6 +37,16 @@ ran and that reused the first silent window's outputs.
 
     flock /tmp/midiscribe-timing.lock .venv/bin/python bench/stems.py --rests --keys --seconds 60
 
+With ``--bleed`` it measures the stems' bleed gate: each pitched stem that the general model transcribes,
+with its rests (as ``--rests``), and the other three stems leaking into it at 20, 30 and 40 dB below their
+own level, as a separation's leftovers or another instrument's microphone would; note F1 against the
+stem's own part (outside its rests) without the gate and with it (``STEM_BLEED_GATE_DB``, what
+``transcribe_stems`` applies), and with other gates for choosing one.
+
+    .venv/bin/python bench/stems.py --bleed --seconds 30 --seeds 21 23 25     # the tuning half
+    .venv/bin/python bench/stems.py --bleed --seconds 30 --seeds 22 24 26     # held back
+    .venv/bin/python bench/stems.py --bleed --keys --seconds 60 --seeds 11    # tuning; 12 is held back
+
 With ``--tempo`` it scores only the rhythm of each piece's four stems transcribed together (tracked from
 all the stems' notes, drum hits read as drums): tempo within 4 % of the piece's and mir_eval's beat
 F-measure against its quarter notes, the time signature and the downbeat F-measure against its 4/4 bars.
@@ -344,6 +354,57 @@ def main_rests(args: argparse.Namespace) -> int:
     return 0
 
 
+BLEED_LEAKS_DB = (20, 30, 40)
+BLEED_GATES_DB = (None, 20, 25, 30, 35, 40)
+
+
+def main_bleed(args: argparse.Namespace) -> int:
+    import soundfile
+
+    from midiscribe.engine import TranscriptionOptions, transcribe
+    from midiscribe.engine.instruments import Family, family_for_stem
+    from midiscribe.engine.stems import STEM_BLEED_GATE_DB, stem_options
+
+    scores: dict = {gate: [] for gate in BLEED_GATES_DB}
+    rows = []
+    for seed in args.seeds:
+        stems = rendered_stems(args.seconds, seed, args.keys)
+        audio = {name: soundfile.read(wav, dtype="float32")[0] for name, (wav, _) in stems.items()}
+        length = min(len(samples) for samples in audio.values())
+        for name, (_, reference) in stems.items():
+            family = family_for_stem(name)
+            if family in (Family.DRUMS, Family.PIANO):
+                continue  # the drum transcriber and the piano model have no gate
+            rests = RESTS[name]
+            own = audio[name][:length].copy()
+            for begin, end in rests:
+                own[int(begin * length):int(end * length)] = 0
+            seconds = length / 44100
+            truth = [(t, p) for t, p in reference
+                     if not any(begin * seconds - TOLERANCE_S <= t < end * seconds for begin, end in rests)]
+            others = sum(audio[other][:length] for other in audio if other != name)
+            for leak in BLEED_LEAKS_DB:
+                path = CACHE / "bleed.wav"
+                soundfile.write(path, own + others * 10 ** (-leak / 20), 44100, subtype="FLOAT")
+                options = stem_options(TranscriptionOptions(), family)
+                row = {"piece": f"band-{args.seconds}s-{seed}", "stem": name, "leak_db": leak}
+                for gate in BLEED_GATES_DB:
+                    result = transcribe(path, options, rhythm=False, bleed_gate_db=gate)
+                    scores[gate].append(note_f1(truth, result.notes))
+                    row[str(gate)] = round(scores[gate][-1], 3)
+                rows.append(row)
+                say(json.dumps(row))
+    print(f"\nBleed: note F1 of each general-model stem with the other stems leaking in, {args.seconds} s pieces, "
+          f"seeds {' '.join(map(str, args.seeds))}; the gate transcribe_stems applies is {STEM_BLEED_GATE_DB:g} dB")
+    print("| piece | stem | leak | " + " | ".join("no gate" if g is None else f"gate {g} dB" for g in BLEED_GATES_DB)
+          + " |\n" + "|---" * (3 + len(BLEED_GATES_DB)) + "|")
+    for row in rows:
+        print(f"| {row['piece']} | {row['stem']} | {row['leak_db']} dB | "
+              + " | ".join(f"{row[str(g)]:.3f}" for g in BLEED_GATES_DB) + " |")
+    print(f"| mean of {len(rows)} | | | " + " | ".join(f"**{np.mean(scores[g]):.3f}**" for g in BLEED_GATES_DB) + " |")
+    return 0
+
+
 def main_tempo(args: argparse.Namespace) -> int:
     from tempo import ensure_bench_packages
 
@@ -377,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http", action="store_true", help="through the API on the local stack (see above)")
     parser.add_argument("--tempo", action="store_true", help="score the rhythm of the stems together (see above)")
     parser.add_argument("--rests", action="store_true", help="what parts resting in digital silence cost (see above)")
+    parser.add_argument("--bleed", action="store_true", help="the stems' bleed gate on stems with leakage (see above)")
     parser.add_argument("--keys", action="store_true",
                         help="the comping part as an electric piano stem named keys (the general model) instead of piano")
     args = parser.parse_args(argv)
@@ -387,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         return main_tempo(args)
     if args.rests:
         return main_rests(args)
+    if args.bleed:
+        return main_bleed(args)
     from midiscribe.engine.drums import transcribe_drums
     from midiscribe.engine.model import get_session
 

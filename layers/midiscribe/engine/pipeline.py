@@ -28,12 +28,16 @@ def transcribe(
     max_duration_s: float | None = None,
     progress: Progress | None = None,
     rhythm: bool = True,
+    bleed_gate_db: float | None = None,
 ) -> Transcription:
     """Transcribe ``source`` (a path, bytes or a binary file object) to note events.
 
     ``progress(seconds_done, total_seconds_or_None)`` is called as the audio is processed.
     ``rhythm=False`` leaves out beat and tempo tracking (``Transcription.rhythm`` is None), for a caller
     that tracks them over more notes than these, as :func:`transcribe_stems` does over all its stems.
+    ``bleed_gate_db`` drops the general model's notes that start more than that many dB below the
+    recording's loud moments (:func:`bleed_mask`): other instruments leaking into a stem. It does not
+    apply to the piano model, the drums or ``basic_pitch_compat``.
     Raises the :mod:`midiscribe.engine.errors` types for bad input or a missing model.
     """
     if options is None:
@@ -63,6 +67,7 @@ def transcribe(
             expected_frames = window_count(resampled_length(info.frames, info.sample_rate)) * KEPT_FRAMES_PER_WINDOW
         creator = note_creator(options, expected_frames)
         runner = ModelRunner()
+        meter = LevelMeter() if bleed_gate_db is not None and not options.basic_pitch_compat else None
         report = None
         if progress is not None:
             total = info.duration_s
@@ -72,7 +77,8 @@ def transcribe(
 
         streaming_started = time.perf_counter()
         # closing(): on an error, the decoding thread is stopped before the audio file is closed.
-        with closing(runner.run(decode_clock.timed(audio.blocks()), progress=report)) as chunks:
+        blocks = decode_clock.timed(audio.blocks())
+        with closing(runner.run(meter.measured(blocks) if meter else blocks, progress=report)) as chunks:
             for chunk in chunks:
                 chunk_started = time.perf_counter()
                 creator.add(chunk.note, chunk.onset, chunk.contour)
@@ -82,6 +88,9 @@ def transcribe(
         inference_done = time.perf_counter()
 
     created = creator.finish(runner.frame_count)
+    if meter is not None and created.notes:
+        keep = bleed_mask(np.array([note.start_s for note in created.notes]), meter.levels_db(), bleed_gate_db)
+        created.notes = [note for note, kept in zip(created.notes, keep, strict=True) if kept]
     notes_done = time.perf_counter()
     onset_strength = np.concatenate(onset_sums)[: runner.frame_count] if onset_sums else None
     tracked = track_rhythm(onset_strength, created.notes, duration_s, options.rhythm_hints) if rhythm else None
@@ -115,6 +124,54 @@ def with_rhythm(transcription: Transcription) -> Transcription:
                                            hints=transcription.options.rhythm_hints)
     transcription.timings["rhythm_s"] = time.perf_counter() - began
     return transcription
+
+
+# The bleed gate's level frames (10 ms at the model's rate), what counts as a recording's loud moments
+# (this percentile of its frame levels), and how long after a note's start its level is read (its attack).
+LEVEL_FRAME_SAMPLES = MODEL_SAMPLE_RATE // 100
+LOUD_PERCENTILE = 99.0
+ATTACK_S = 0.1
+SILENT_DB = -200.0
+
+
+class LevelMeter:
+    """The RMS level of each 10-ms frame of the blocks passing through :meth:`measured`."""
+
+    def __init__(self):
+        self._energies: list[np.ndarray] = []
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    def measured(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for block in blocks:
+            samples = np.concatenate([self._pending, block]) if self._pending.size else block
+            whole = samples.size // LEVEL_FRAME_SAMPLES * LEVEL_FRAME_SAMPLES
+            frames = samples[:whole].reshape(-1, LEVEL_FRAME_SAMPLES).astype(np.float64)
+            self._energies.append(np.mean(frames**2, axis=1))
+            self._pending = samples[whole:].copy()
+            yield block
+
+    def levels_db(self) -> np.ndarray:
+        energies = np.concatenate([*self._energies, np.zeros(0)])
+        with np.errstate(divide="ignore"):
+            return np.maximum(10 * np.log10(energies), SILENT_DB)
+
+
+def bleed_mask(starts_s: np.ndarray, levels_db: np.ndarray, gate_db: float) -> np.ndarray:
+    """Which notes to keep: those whose attack (the loudest frame of their first ATTACK_S) is within
+    ``gate_db`` of the recording's loud moments (the LOUD_PERCENTILE of its frame levels).
+
+    The model reads every window at its own level, so an instrument leaking into another's stem, 30 or
+    60 dB down, is transcribed as if it were the stem's own part: in its rests and beside its notes."""
+    if not levels_db.size:
+        return np.ones(starts_s.size, dtype=bool)
+    threshold = np.percentile(levels_db, LOUD_PERCENTILE) - gate_db
+    frame_s = LEVEL_FRAME_SAMPLES / MODEL_SAMPLE_RATE
+    first = np.minimum((starts_s / frame_s).astype(np.int64), levels_db.size - 1)
+    span = max(1, round(ATTACK_S / frame_s))
+    # The loudest frame from each start over the attack: a running maximum over a window of ``span`` frames.
+    padded = np.concatenate([levels_db, np.full(span - 1, SILENT_DB)])
+    attack = np.lib.stride_tricks.sliding_window_view(padded, span).max(axis=1)
+    return attack[first] >= threshold
 
 
 class _Stopwatch:

@@ -30,6 +30,12 @@ MAX_PITCHED_STEMS = 15  # a MIDI file has 16 channels: one per pitched track, an
 MAX_STEMS = 32  # drum stems share channel 10 (a multitracked kit), but every stem costs a transcription
 MAX_STEM_NAME = 64
 FAMILY_NAMES = ", ".join(family.value for family in Family)
+# A stem's general-model notes that start more than this many dB below its loud moments are dropped as
+# bleed: a separation's leftovers of the other instruments, or another instrument in a stem's microphone,
+# which the model hears at full strength (it reads each window at its own level). Chosen on the tuning
+# half of bench/stems.py --bleed among 20-40 dB; 25 also dropped no real note of the quality dev set's
+# 400 single recordings (bench/README.md). A stem transcribed on its own keeps every note.
+STEM_BLEED_GATE_DB = 25.0
 
 
 @dataclass(frozen=True)
@@ -193,7 +199,7 @@ def transcribe_stems(
             else:
                 # The rhythm comes from all the stems' notes together (below), not from each stem's.
                 result = transcribe(stem.source, pitched_options[stem.family], max_duration_s=max_duration_s,
-                                    progress=stem_progress, rhythm=False)
+                                    progress=stem_progress, rhythm=False, bleed_gate_db=STEM_BLEED_GATE_DB)
                 track = Track.for_family(stem.name, stem.family, result.notes, result.model_name, result.pedals,
                                          result.tuning_cents)
         except EngineError as exc:
