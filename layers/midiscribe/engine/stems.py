@@ -33,8 +33,9 @@ FAMILY_NAMES = ", ".join(family.value for family in Family)
 # A stem's general-model notes that start more than this many dB below its loud moments are dropped as
 # bleed: a separation's leftovers of the other instruments, or another instrument in a stem's microphone,
 # which the model hears at full strength (it reads each window at its own level). Chosen on the tuning
-# half of bench/stems.py --bleed among 20-40 dB; 25 also dropped no real note of the quality dev set's
-# 400 single recordings (bench/README.md). A stem transcribed on its own keeps every note.
+# half of bench/stems.py --bleed among 20-40 dB; at 25 the same rule lowers the onset F1 of none of the
+# quality dev set's 400 single recordings (bench/quality.py --bleed-gate). A stem transcribed on its own
+# keeps every note.
 STEM_BLEED_GATE_DB = 25.0
 
 
