@@ -122,6 +122,19 @@ def render_midi(midi: Path, audio: Path, sound_font: Path, gain: float) -> None:
     partial.replace(audio)
 
 
+def levels_db(path: Path):
+    """The 10-ms levels the stems' bleed gate reads (``engine.pipeline.LevelMeter``) of the audio at ``path``,
+    metered once so that ``bleed_mask`` can try several gates on one transcription's notes."""
+    from midiscribe.engine.audio import AudioStream
+    from midiscribe.engine.pipeline import LevelMeter
+
+    meter = LevelMeter()
+    with AudioStream(path) as stream:
+        for _ in meter.measured(stream.blocks()):
+            pass
+    return meter.levels_db()
+
+
 def audio_seconds(path: Path) -> float:
     import soundfile
 

@@ -35,7 +35,14 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import devset  # noqa: E402
-from engine import REFERENCE_PYTHON, REFERENCE_SCRIPT, ensure_fluidsynth, ensure_reference_venv, say  # noqa: E402
+from engine import (  # noqa: E402
+    REFERENCE_PYTHON,
+    REFERENCE_SCRIPT,
+    ensure_fluidsynth,
+    ensure_reference_venv,
+    levels_db,
+    say,
+)
 
 from midiscribe.engine.note_creation import note_creator  # noqa: E402
 from midiscribe.engine.notes import frame_times  # noqa: E402
@@ -315,27 +322,18 @@ def ablation_report(files: list[devset.DevFile], half: str) -> str:
     return "\n".join(lines)
 
 
-def gated(file: devset.DevFile, notes: Notes, gate_db: float) -> Notes:
-    """``notes`` after the stems' bleed gate (``engine.pipeline.bleed_mask``) on the file's own levels."""
-    from midiscribe.engine.audio import AudioStream
-    from midiscribe.engine.pipeline import LevelMeter, bleed_mask
-
-    meter = LevelMeter()
-    with AudioStream(file.audio) as stream:
-        for _ in meter.measured(stream.blocks()):
-            pass
-    return notes[bleed_mask(notes[:, 0], meter.levels_db(), gate_db)] if len(notes) else notes
-
-
 def bleed_gate_report(files: list[devset.DevFile], half: str, gates: list[float]) -> str:
     """What the stems' bleed gate costs on recordings that hold no bleed: ``auto``'s notes, gated or not."""
+    from midiscribe.engine.pipeline import bleed_mask
+
     jobs = {}
     for file in files:
         auto, _ = engine_notes(load_posteriors(file), TranscriptionOptions())
         truth = true_notes(file)
         jobs[f"none|{file.name}"] = (truth, auto)
+        levels = levels_db(file.audio)
         for gate in gates:
-            jobs[f"{gate:g}|{file.name}"] = (truth, gated(file, auto, gate))
+            jobs[f"{gate:g}|{file.name}"] = (truth, auto[bleed_mask(auto[:, 0], levels, gate)] if len(auto) else auto)
     scores = score(jobs)
     lines = [f"The bleed gate on the {half} half ({len(files)} recordings without bleed), instrument=auto; "
              "onset F1 / onset+offset F1, notes, and the recordings whose onset F1 the gate lowers.", "",

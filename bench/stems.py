@@ -75,7 +75,7 @@ sys.path.insert(0, str(BENCH))
 
 import drums as drum_bench  # noqa: E402
 import pieces  # noqa: E402
-from engine import SOUND_FONT, ensure_fluidsynth, measure, our_command  # noqa: E402
+from engine import SOUND_FONT, ensure_fluidsynth, levels_db, measure, our_command  # noqa: E402
 
 # Channel of each stem in pieces.band(), and the name the stem is given (the name picks its family).
 STEMS = {"drums": pieces.DRUM_CHANNEL, "bass": 1, "piano": 0, "flute": 3}
@@ -363,6 +363,7 @@ def main_bleed(args: argparse.Namespace) -> int:
 
     from midiscribe.engine import TranscriptionOptions, transcribe
     from midiscribe.engine.instruments import Family, family_for_stem
+    from midiscribe.engine.pipeline import bleed_mask
     from midiscribe.engine.stems import STEM_BLEED_GATE_DB, stem_options
 
     scores: dict = {gate: [] for gate in BLEED_GATES_DB}
@@ -386,11 +387,14 @@ def main_bleed(args: argparse.Namespace) -> int:
             for leak in BLEED_LEAKS_DB:
                 path = CACHE / "bleed.wav"
                 soundfile.write(path, own + others * 10 ** (-leak / 20), 44100, subtype="FLOAT")
-                options = stem_options(TranscriptionOptions(), family)
+                # One transcription without the gate; each gate is then transcribe()'s own mask on its notes.
+                notes = transcribe(path, stem_options(TranscriptionOptions(), family), rhythm=False).notes
+                starts, levels = np.array([note.start_s for note in notes]), levels_db(path)
                 row = {"piece": f"band-{args.seconds}s-{seed}", "stem": name, "leak_db": leak}
                 for gate in BLEED_GATES_DB:
-                    result = transcribe(path, options, rhythm=False, bleed_gate_db=gate)
-                    scores[gate].append(note_f1(truth, result.notes))
+                    kept = notes if gate is None else [n for n, k in zip(notes, bleed_mask(starts, levels, gate),
+                                                                         strict=True) if k]
+                    scores[gate].append(note_f1(truth, kept))
                     row[str(gate)] = round(scores[gate][-1], 3)
                 rows.append(row)
                 say(json.dumps(row))
