@@ -751,3 +751,21 @@ def test_the_worker_and_the_command_run_numpys_blas_on_one_thread(template):
     assert worker["Environment"]["Variables"]["OPENBLAS_NUM_THREADS"] == "1"
     command = (PACKAGE_ROOT / "midiscribe" / "cli" / "__init__.py").read_text(encoding="utf-8")
     assert 'os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")' in command
+
+
+def test_the_workers_scratch_space_is_one_parameter_that_submit_checks_against(template):
+    """Submit refuses inputs that would not fit in the worker's /tmp, so both must read the same size."""
+    from midiscribe.api.limits import MAX_STEMS
+    from midiscribe.service.config import Settings
+
+    worker = functions(template)["TranscribeFunction"]["Properties"]
+    assert worker["EphemeralStorage"] == {"Size": {"Ref": "WorkerScratchMB"}}
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["MIDISCRIBE_WORKER_SCRATCH_MB"] == {"Ref": "WorkerScratchMB"}
+    parameter = template["Parameters"]["WorkerScratchMB"]
+    assert parameter["Default"] == Settings().worker_scratch_mb
+    assert (parameter["MinValue"], parameter["MaxValue"]) == (512, 10240)  # Lambda's own bounds
+    # With the default limits (the most stems a request takes, each of MaxUploadMB, an hour of audio) the inputs fit.
+    settings = Settings(max_upload_mb=template["Parameters"]["MaxUploadMB"]["Default"],
+                        max_duration_s=template["Parameters"]["MaxDurationSeconds"]["Default"])
+    assert MAX_STEMS * settings.max_upload_bytes <= settings.input_budget_bytes()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import secrets
 import sys
 import threading
 import uuid
@@ -17,6 +18,7 @@ import pytest
 import requests
 import soundfile
 from conftest import SAMPLE_RATE, tone_sequence
+from e2e_stack import ServedStack, clean_environment, free_port, start_serve, stop_serve, wait_for_banner
 from kie_schema import CALLBACK, GENERATE_ANSWER, RECORD_INFO, validate
 
 from midiscribe.client import MidiscribeClient
@@ -195,3 +197,35 @@ def test_stem_requests_that_cannot_work_are_refused_with_what_to_change(local_st
     status, body = refusal(local_stack, json={"stems": [
         {"name": "drums", "audio_url": url}, {"name": "bass", "audio_path": f"s3://{local_stack.bucket}/{other_key}"}]})
     assert (status, body["code"]) == (404, "AUDIO_NOT_FOUND") and body["error"].startswith("Stem 'bass':")
+
+
+def test_stems_that_would_not_fit_in_the_workers_scratch_space_are_refused_at_submit(tmp_path):
+    """A stack with 66 MB of worker scratch and a 10-second limit (64.8 MB kept for the outputs): three uploaded
+    stems of 0.5 MB are refused at once with what to do; two of them are transcribed."""
+    api_key = "msk_scratch_" + secrets.token_urlsafe(16)
+    environment = clean_environment(MIDISCRIBE_DEV_API_KEY=api_key, MIDISCRIBE_WORKER_SCRATCH_MB="66",
+                                    MIDISCRIBE_MAX_DURATION_S="10", PYTHONUNBUFFERED="1")
+    port = free_port()
+    process, output = start_serve(port, environment, "--workers", "1")
+    try:
+        banner = wait_for_banner(process, output)
+        stack = ServedStack(api_url=banner["api_url"], api_key=api_key, webhook_secret="",
+                            aws_endpoint_url=banner["endpoint"], bucket=banner["bucket"], process=process,
+                            output=output, port=port)
+        client = MidiscribeClient(stack.api_url, api_key)
+        paths = {}
+        for index, name in enumerate(("bass", "keys", "lead")):
+            wav = tmp_path / f"{name}.wav"  # 6 s of mono 16-bit 44.1 kHz: 529 kB
+            soundfile.write(wav, tone_sequence([(45 + 12 * index, 5.75)], 44100), 44100, subtype="PCM_16")
+            paths[name] = client.upload(wav)
+        stems = [{"name": name, "audio_path": path} for name, path in paths.items()]
+        status, body = refusal(stack, json={"stems": stems})
+        assert (status, body["code"]) == (413, "FILE_TOO_LARGE")
+        assert body["error"].startswith("The 3 stems add up to 1.5 MB, more than fits in the worker's scratch space")
+        assert "leaves 1.2 MB for the audio" in body["error"] and "WorkerScratchMB (now 66;" in body["error"]
+        response = requests.post(f"{stack.api_url}{SUBMIT}", headers=stack.headers(), json={"stems": stems[:2]},
+                                 timeout=60)
+        assert response.status_code == 200, response.text
+        assert stack.wait_for(response.json()["task_id"])["status"] == "COMPLETED"
+    finally:
+        assert stop_serve(process) == 0, output.tail()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import shutil
 import socket
@@ -103,6 +104,20 @@ def test_download_streams_the_body(receiver):
     written = net.download(receiver.url("/a.wav"), sink, max_bytes=10_000, timeout=5, allow_private=True, allow_http=True)
     assert written == 4 + 2560
     assert sink.getvalue().startswith(b"RIFF")
+
+
+def test_a_destination_that_cannot_be_written_raises_its_own_error_not_a_download_error(receiver):
+    """A full disk is the worker's problem, not the server's: no retry of the download, and the worker can tell."""
+
+    class FullDisk(io.BytesIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    receiver.script = [Reply(200, b"RIFF" + bytes(5000))]
+    with pytest.raises(OSError) as raised:
+        net.download(receiver.url("/a.wav"), FullDisk(), max_bytes=10_000, timeout=5, allow_private=True,
+                     allow_http=True)
+    assert raised.type is OSError and raised.value.errno == errno.ENOSPC
 
 
 def test_download_refuses_a_declared_length_over_the_cap(receiver):

@@ -199,6 +199,43 @@ def test_a_score_of_drum_stems_alone_is_refused_at_submit_and_one_with_a_pitched
     api.submissions.submit_audio_to_midi(OWNER, stem_request(upload_stem("drums"), upload_stem("bass"), score=True))
 
 
+# 66 MB of scratch, of which the outputs of 10 s of audio keep 64 MB + 0.84 MB: 1.16 MB for the audio.
+SMALL_SCRATCH = Settings(bucket="bucket", max_upload_mb=2, retention_days=1, max_duration_s=10, worker_scratch_mb=66)
+
+
+def stored_wav(api: Api, name: str, megabytes: float) -> str:
+    """An upload of ``megabytes`` (a WAV of 2 s, padded) under the caller's prefix; its key."""
+    key = f"uploads/{OWNER}/u/{name}.wav"
+    header = wav_header(22050, 1, 2)
+    api.storage.put_bytes(key, header + bytes(int(megabytes * 1024 * 1024) - len(header)))
+    return key
+
+
+def test_stems_that_would_not_fit_in_the_workers_scratch_space_are_refused_before_anything_is_stored() -> None:
+    api = Api(settings=SMALL_SCRATCH)
+    keys = [stored_wav(api, name, 0.5) for name in ("drums", "bass", "keys")]
+    stems = [StemInput(name, AudioInput(key=key)) for name, key in zip(("drums", "bass", "keys"), keys, strict=True)]
+    with pytest.raises(TooLargeError) as refused:
+        api.submissions.submit_audio_to_midi(OWNER, stem_request(*stems, upload_stem("lead")))
+    message = refused.value.message
+    assert refused.value.code == "FILE_TOO_LARGE"
+    assert message.startswith("The 4 stems add up to 1.5 MB, more than fits in the worker's scratch space: of its 66 MB,")
+    assert "65 MB are kept for the outputs, which leaves 1.2 MB for the audio" in message and "WorkerScratchMB (now 66; at most 10240)" in message
+    assert sorted(api.storage.objects) == sorted(keys) and api.tasks.items == {} and api.queue.sent == []
+    # Two of them fit.
+    queued = api.submissions.submit_audio_to_midi(OWNER, stem_request(*stems[:2]))
+    assert [stem.name for stem in api.tasks.get(queued.task.task_id).source.stems] == ["drums", "bass"]
+
+
+def test_one_input_that_would_not_fit_in_the_workers_scratch_space_is_refused() -> None:
+    api = Api(settings=SMALL_SCRATCH)
+    with pytest.raises(TooLargeError) as refused:
+        api.submit(AudioInput(key=stored_wav(api, "long", 1.5)))
+    assert refused.value.code == "FILE_TOO_LARGE" and refused.value.message.startswith("The audio is 1.5 MB, more than")
+    assert api.tasks.items == {}
+    assert api.submit(AudioInput(key=stored_wav(api, "short", 1.0))).status is TaskStatus.IN_QUEUE
+
+
 def test_an_uploaded_objects_header_is_read_from_its_start_only() -> None:
     api = Api(settings=ROOMY)
     api.storage.put_bytes(f"uploads/{OWNER}/u/long.wav", wav_header(44100, 2, 900))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import threading
@@ -233,6 +234,55 @@ def test_temporary_errors_are_raised_for_a_retry_and_recorded_on_the_last_one() 
     assert failed.status is TaskStatus.FAILED and failed.error_code == "RETRIES_EXHAUSTED"
     assert "ConnectionResetError" in failed.error and failed.attempts == 3
     assert stack.notify_queue.sent == [{"task_id": task.task_id, "event": "task.failed"}]
+
+
+def full_disk() -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_task_that_fills_the_workers_disk_while_fetching_fails_at_once_saying_how_to_fit() -> None:
+    """Another try would run out of space the same way: no retry (three, 90 minutes apart), a clear failure."""
+    stack = Stack(download=lambda url, destination, **limits: (_ for _ in ()).throw(full_disk()))
+    task = stems_task(stack, webhook_url="https://example.com/hook")
+    assert stack.process(task.task_id, receive_count=1) is TaskStatus.FAILED
+    failed = stack.tasks.get(task.task_id)
+    assert failed.error_code == "FILE_TOO_LARGE" and failed.attempts == 1
+    assert failed.error.startswith("The task does not fit in the worker's scratch space: its disk ran out while "
+                                   "fetching the input (")
+    assert "compressed audio" in failed.error and "WorkerScratchMB (now 4096; at most 10240)" in failed.error
+    assert stack.notify_queue.sent == [{"task_id": task.task_id, "event": "task.failed"}]
+    assert stack.stems_engine.calls == []
+
+
+@pytest.mark.parametrize("error", [full_disk(), OSError(errno.EDQUOT, "Disk quota exceeded")])
+def test_a_task_that_fills_the_workers_disk_while_writing_fails_at_once(error) -> None:
+    stack = Stack(engine=Engine(error))
+    task = upload_task(stack)
+    assert stack.process(task.task_id) is TaskStatus.FAILED
+    failed = stack.tasks.get(task.task_id)
+    assert failed.error_code == "FILE_TOO_LARGE" and "its disk ran out while writing the outputs" in failed.error
+
+
+def test_a_full_disk_is_recognised_behind_the_error_it_caused() -> None:
+    def download_file(key, path, **limits):
+        try:
+            raise full_disk()
+        except OSError:
+            raise RuntimeError("the transfer failed") from None  # a library's own error, the cause hidden
+
+    stack = Stack()
+    task = upload_task(stack)
+    stack.storage.download_file = download_file
+    assert stack.process(task.task_id) is TaskStatus.FAILED
+    assert stack.tasks.get(task.task_id).error_code == "FILE_TOO_LARGE"
+
+
+def test_other_disk_errors_are_retried() -> None:
+    stack = Stack(engine=Engine(OSError(errno.EIO, "Input/output error")))
+    task = upload_task(stack)
+    with pytest.raises(OSError):
+        stack.process(task.task_id)
+    assert stack.tasks.get(task.task_id).status is TaskStatus.PROCESSING
 
 
 def test_a_missing_model_is_retried_rather_than_blamed_on_the_file() -> None:

@@ -130,7 +130,7 @@ def download(
     ``deadline`` (a ``time.monotonic()`` instant) ends the download there instead, for a caller whose
     ``total_timeout`` covers several tries: the message still names ``total_timeout``.
     Raises UnsafeUrlError for ``url`` itself, or DownloadError saying what went wrong (a refused redirect
-    among them).
+    among them); an error writing to ``destination`` (a full disk) is raised as the ``OSError`` it is.
     """
     target = check_url(url, allow_private=allow_private, allow_http=allow_http, resolver=resolver)
     if deadline is None and total_timeout is not None:
@@ -202,7 +202,10 @@ def download(
                     f"{_shown(url)} sent more than the limit of {max_bytes} bytes: "
                     "send a smaller file or upload it instead"
                 )
-            destination.write(chunk)
+            try:
+                destination.write(chunk)
+            except OSError as failed:
+                raise _WriteFailed(failed) from failed
         if length is not None and written < length:
             # read1 ends quietly when the server closes early; a part of the file is not the file.
             raise DownloadError(f"the download of {_shown(url)} stopped after {written} of {length} bytes "
@@ -210,6 +213,8 @@ def download(
         return written
     except DownloadError:
         raise
+    except _WriteFailed as failed:
+        raise failed.error from None  # the destination's own error (a full disk), not the download's
     except Exception as exc:
         if deadline is not None and time.monotonic() >= deadline:
             raise too_slow() from None
@@ -218,6 +223,14 @@ def download(
                             retryable=error.retryable) from None
     finally:
         conn.close()
+
+
+class _WriteFailed(Exception):
+    """Writing to the destination failed: raised as its own ``OSError``, never as a DownloadError."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
 
 
 def _shown(url: str) -> str:

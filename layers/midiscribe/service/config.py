@@ -11,6 +11,8 @@ import math
 import os
 from dataclasses import dataclass, field
 
+from midiscribe.engine.constants import SONIFY_SAMPLE_RATE
+
 
 def _flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
@@ -55,8 +57,18 @@ def _schedule(name: str, default: tuple[float, ...]) -> tuple[float, ...]:
 
 
 MB = 1024 * 1024
+# What a task writes to the worker's scratch space besides its inputs: the sonified WAV (16-bit mono, 88.2 kB
+# a second of audio at 44.1 kHz), plus room for the MIDI, notes and score files.
+SONIFIED_BYTES_PER_SECOND = 2 * SONIFY_SAMPLE_RATE
+OUTPUT_FILES_RESERVE_BYTES = 64 * MB
 # Standard Webhooks' suggested schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h.
 DEFAULT_WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+
+
+def megabytes(size: int) -> str:
+    """A size for a message: "1.5 MB", "3900 MB"."""
+    value = size / MB
+    return f"{value:.1f} MB" if value < 10 else f"{value:.0f} MB"
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,9 @@ class Settings:
     # MaxPianoDurationSeconds).
     max_piano_duration_s: float = 600.0
     max_url_download_mb: float = 200.0
+    # The worker's /tmp (template: WorkerScratchMB, its EphemeralStorage): a task's inputs are fetched there and
+    # its outputs written there before upload, so their sizes together are bounded by it.
+    worker_scratch_mb: float = 4096.0
     retention_days: float = 14.0
     presign_expiry_s: int = 7 * 24 * 3600
     allow_private_urls: bool = False
@@ -123,6 +138,24 @@ class Settings:
     def max_url_download_bytes(self) -> int:
         return int(self.max_url_download_mb * MB)
 
+    @property
+    def worker_scratch_bytes(self) -> int:
+        return int(self.worker_scratch_mb * MB)
+
+    def output_reserve_bytes(self, transcriber: str = "") -> int:
+        """Scratch space a task keeps for its outputs: the sonified WAV of the longest audio ``transcriber``
+        takes, and room for the other files."""
+        return int(SONIFIED_BYTES_PER_SECOND * self.transcription_limit_s(transcriber)) + OUTPUT_FILES_RESERVE_BYTES
+
+    def input_budget_bytes(self, transcriber: str = "") -> int:
+        """The most a task's inputs may add up to: the worker's scratch space less its outputs' reserve."""
+        return self.worker_scratch_bytes - self.output_reserve_bytes(transcriber)
+
+    def scratch_advice(self) -> str:
+        """How to get a task that does not fit in the worker's scratch space through."""
+        return ("Send less audio, or compressed audio (FLAC takes about half the space of WAV, MP3 about a tenth), "
+                f"or raise this deployment's WorkerScratchMB (now {self.worker_scratch_mb:g}; at most 10240).")
+
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ.get
@@ -140,6 +173,7 @@ class Settings:
             max_duration_s=_positive("MIDISCRIBE_MAX_DURATION_S", 3600.0),
             max_piano_duration_s=_positive("MIDISCRIBE_MAX_PIANO_DURATION_S", 600.0),
             max_url_download_mb=_positive("MIDISCRIBE_MAX_URL_DOWNLOAD_MB", 200.0),
+            worker_scratch_mb=_positive("MIDISCRIBE_WORKER_SCRATCH_MB", 4096.0),
             retention_days=_positive("MIDISCRIBE_RETENTION_DAYS", 14.0),
             presign_expiry_s=int(_positive("MIDISCRIBE_PRESIGN_EXPIRY_S", 7 * 24 * 3600)),
             allow_private_urls=_flag("MIDISCRIBE_ALLOW_PRIVATE_URLS", False),

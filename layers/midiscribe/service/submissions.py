@@ -54,7 +54,7 @@ from midiscribe.engine.instruments import Family, family_for_stem
 from midiscribe.engine.options import TranscriptionOptions
 from midiscribe.engine.stems import check_scoreable, stem_options, stem_transcribers
 
-from .config import Settings
+from .config import Settings, megabytes
 from .lookups import TaskLookup
 from .object_keys import owns_upload, upload_key
 
@@ -244,6 +244,7 @@ class Submissions:
         for stem in request.stems:
             with naming_stem(stem.name):
                 checked.append(self._check_source(owner_id, stem.audio, None, strictest, stem=True))
+        self._check_scratch(sum(size or 0 for _, size in checked), strictest, stems=len(checked))
         for stem, (duration_s, size) in zip(request.stems, checked, strict=True):
             # Each stem's upload in a folder of its own, under the caller's prefix (names are unique).
             folder = f"{task_id}/{safe_name(stem.name, default='stem')}"
@@ -282,7 +283,23 @@ class Submissions:
     ) -> tuple[TaskSource, float | None, int | None]:
         """Where the task reads its audio (an upload is stored first), its duration and size when known."""
         duration_s, size = self._check_source(owner_id, audio, convert, transcriber)
+        self._check_scratch(size or 0, transcriber)
         return self._stored_source(owner_id, task_id, audio), duration_s, size
+
+    def _check_scratch(self, total_bytes: int, transcriber: str, *, stems: int = 0) -> None:
+        """Refuse inputs that, with room for their outputs, would not fit in the worker's scratch space (a
+        URL's size is not known here: the worker fails such a task when its disk runs out)."""
+        budget = self.settings.input_budget_bytes(transcriber)
+        if total_bytes <= budget:
+            return
+        what = f"The {stems} stems add up to" if stems else "The audio is"
+        raise TooLargeError(
+            f"{what} {megabytes(total_bytes)}, more than fits in the worker's scratch space: of its "
+            f"{self.settings.worker_scratch_mb:g} MB, {megabytes(self.settings.output_reserve_bytes(transcriber))} "
+            f"are kept for the outputs, which leaves {megabytes(max(budget, 0))} for the audio. "
+            f"{self.settings.scratch_advice()}",
+            "FILE_TOO_LARGE",
+        )
 
     def _check_source(
         self, owner_id: str, audio: AudioInput, convert: ConvertSpec | None, transcriber: str = "", *, stem: bool = False

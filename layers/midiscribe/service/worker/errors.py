@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class TaskInputError(Exception):
     """The task's input can never be processed; the task fails with this message and is not retried."""
@@ -21,3 +23,14 @@ def describe_transient(error: BaseException) -> str:
     response = getattr(error, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else getattr(error, "reason", "")
     return f"{type(error).__name__}{f' ({code})' if code else ''}"
+
+
+def out_of_space(error: BaseException | None) -> bool:
+    """Whether ``error``, or an error that led to it, is a disk (or a quota on it) that ran out of space."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        error = error.__cause__ or error.__context__
+    return False

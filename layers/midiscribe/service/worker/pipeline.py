@@ -12,9 +12,11 @@ when the message moves to the dead-letter queue.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,8 @@ from midiscribe.domain.ports import TaskStore
 from midiscribe.domain.tasks import InvalidTransitionError, Task, TaskKind, TaskStatus
 from midiscribe.engine.errors import EngineError, ModelNotFoundError
 
-from ..config import Settings
-from .errors import TaskInputError, TransientError, describe_transient
+from ..config import MB, Settings
+from .errors import TaskInputError, TransientError, describe_transient, out_of_space
 from .finish import TaskFinisher
 from .jobs import Job, JobResult
 from .results import ResultWriter
@@ -103,9 +105,27 @@ class TaskPipeline:
         job = self.jobs[task.kind]
         with tempfile.TemporaryDirectory(prefix="midiscribe-") as folder:
             workdir = Path(folder)
-            inputs = job.fetch(task, workdir)
-            result = job.run(task, inputs, workdir)
+            free_mb = shutil.disk_usage(workdir).free / MB
+            with self._scratch_space("fetching the input", free_mb):
+                inputs = job.fetch(task, workdir)
+            with self._scratch_space("writing the outputs", free_mb):
+                result = job.run(task, inputs, workdir)
             return result, self.results.write(task, result)
+
+    @contextmanager
+    def _scratch_space(self, step: str, free_mb: float) -> Iterator[None]:
+        """A disk that runs out of space fails the task at once: another try would run out the same way
+        (submit refuses the inputs it can see are too large; a URL's size is only known as it downloads)."""
+        try:
+            yield
+        except Exception as error:
+            if not out_of_space(error):
+                raise
+            raise TaskInputError(
+                f"The task does not fit in the worker's scratch space: its disk ran out while {step} "
+                f"({free_mb:.0f} MB were free when the task began). {self.settings.scratch_advice()}",
+                "FILE_TOO_LARGE",
+            ) from error
 
     def fail(self, task: Task, message: str, code: str) -> TaskStatus:
         failed = self.finisher.fail(task, message, code)
