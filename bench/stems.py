@@ -37,15 +37,18 @@ ran and that reused the first silent window's outputs.
 
     flock /tmp/midiscribe-timing.lock .venv/bin/python bench/stems.py --rests --keys --seconds 60
 
-With ``--bleed`` it measures the stems' bleed gate: each pitched stem that the general model transcribes,
+With ``--bleed`` it measures the stems' bleed rules: each pitched stem that the general model transcribes,
 with its rests (as ``--rests``), and the other three stems leaking into it at 20, 30 and 40 dB below their
 own level, as a separation's leftovers or another instrument's microphone would; note F1 against the
-stem's own part (outside its rests) without the gate and with it (``STEM_BLEED_GATE_DB``, what
-``transcribe_stems`` applies), and with other gates for choosing one.
+stem's own part (outside its rests) for each level gate and cross-stem margin (engine/stems.py), the one
+``transcribe_stems`` applies in bold. With ``--dynamics`` the same grid on stems without leakage whose
+velocities go from pp to ff (a crescendo, or a quiet middle section): what the rules cost a part's quiet
+passages.
 
-    .venv/bin/python bench/stems.py --bleed --seconds 30 --seeds 21 23 25     # the tuning half
-    .venv/bin/python bench/stems.py --bleed --seconds 30 --seeds 22 24 26     # held back
-    .venv/bin/python bench/stems.py --bleed --keys --seconds 60 --seeds 11    # tuning; 12 is held back
+    .venv/bin/python bench/stems.py --bleed --keys --seconds 30 --seeds 21 23 25   # the tuning half
+    .venv/bin/python bench/stems.py --bleed --keys --seconds 30 --seeds 22 24 26   # held back
+    .venv/bin/python bench/stems.py --bleed --keys --seconds 60 --seeds 11         # tuning; 12 is held back
+    .venv/bin/python bench/stems.py --dynamics --seconds 30 --seeds 21 23 25        # tuning; 22 24 26 held back
 
 With ``--tempo`` it scores only the rhythm of each piece's four stems transcribed together (tracked from
 all the stems' notes, drum hits read as drums): tempo within 4 % of the piece's and mir_eval's beat
@@ -355,57 +358,148 @@ def main_rests(args: argparse.Namespace) -> int:
 
 
 BLEED_LEAKS_DB = (20, 30, 40)
-BLEED_GATES_DB = (None, 20, 25, 30, 35, 40)
+# The settings tried: the level gate (None: off) and the margin of the cross-stem rule (None: off).
+BLEED_GATES_DB = (None, 25, 30, 35, 40)
+BLEED_MARGINS_DB = (None, 3, 6, 10, 15)
+# --dynamics: each part's velocities scaled along the piece, pp (0.3) to ff (1.4, at most 127): a crescendo
+# through the middle third, or a quiet middle section.
+DYNAMICS = {"pp-cresc-ff": lambda x: 0.3 if x < 1 / 3 else 0.3 + 3.3 * (x - 1 / 3) if x < 2 / 3 else 1.4,
+            "ff-pp-ff": lambda x: 0.3 if 0.35 <= x <= 0.7 else 1.4}
+
+
+def metered_transcription(wav: Path, name: str):
+    """(notes, MeteredNotes) of one stem through the general model with no bleed rule, as transcribe_stems
+    transcribes it before its bleed rules."""
+    from midiscribe.engine import TranscriptionOptions, transcribe
+    from midiscribe.engine.instruments import family_for_stem
+    from midiscribe.engine.pipeline import attack_levels_db
+    from midiscribe.engine.stems import MeteredNotes, stem_options
+
+    notes = transcribe(wav, stem_options(TranscriptionOptions(), family_for_stem(name)), rhythm=False).notes
+    starts = np.array([note.start_s for note in notes], dtype=np.float64)
+    levels = levels_db(wav)
+    return notes, levels, MeteredNotes(starts, np.array([note.pitch for note in notes], dtype=np.int64),
+                                       attack_levels_db(starts, levels))
+
+
+def bleed_rule_f1s(truth, notes, levels, metered, others) -> dict:
+    """Note F1 for every (gate, margin) of the bleed rules, as transcribe_stems applies them: the level gate in
+    the stem itself (also in ``others``, the other stems as (levels, MeteredNotes)), then the cross-stem rule."""
+    from midiscribe.engine.pipeline import bleed_mask
+    from midiscribe.engine.stems import MeteredNotes, cross_bleed_mask
+
+    def gated(levels_, metered_, gate):
+        keep = np.ones(metered_.starts_s.size, dtype=bool) if gate is None else bleed_mask(metered_.starts_s, levels_,
+                                                                                             gate)
+        return keep, MeteredNotes(metered_.starts_s[keep], metered_.pitches[keep], metered_.attacks_db[keep])
+
+    f1s = {}
+    for gate in BLEED_GATES_DB:
+        keep, mine = gated(levels, metered, gate)
+        sources = [gated(other_levels, other, gate)[1] for other_levels, other in others]
+        kept_notes = [note for note, k in zip(notes, keep, strict=True) if k]
+        for margin in BLEED_MARGINS_DB:
+            cross = np.ones(len(kept_notes), dtype=bool) if margin is None else cross_bleed_mask(mine, sources, margin)
+            f1s[(gate, margin)] = note_f1(truth, [note for note, k in zip(kept_notes, cross, strict=True) if k])
+    return f1s
+
+
+def print_bleed_grid(title: str, cases: list[dict]) -> None:
+    from midiscribe.engine.stems import CROSS_BLEED_MARGIN_DB, STEM_BLEED_GATE_DB
+
+    shipped = (STEM_BLEED_GATE_DB, CROSS_BLEED_MARGIN_DB)
+    print(f"\n{title}: {len(cases)} cases; mean note F1 (and the largest drop of a case against no rule); "
+          f"transcribe_stems applies a {shipped[0]:g}-dB gate and a {shipped[1]:g}-dB margin")
+    print("| cross-stem margin | " + " | ".join("no level gate" if g is None else f"gate {g} dB" for g in BLEED_GATES_DB)
+          + " |\n" + "|---" * (1 + len(BLEED_GATES_DB)) + "|")
+    base = np.array([case[(None, None)] for case in cases])
+    for margin in BLEED_MARGINS_DB:
+        cells = []
+        for gate in BLEED_GATES_DB:
+            scores = np.array([case[(gate, margin)] for case in cases])
+            cell = f"{scores.mean():.3f} ({(scores - base).min():+.3f})"
+            cells.append(f"**{cell}**" if (gate, margin) == shipped else cell)
+        print(f"| {'off' if margin is None else f'{margin} dB'} | " + " | ".join(cells) + " |")
 
 
 def main_bleed(args: argparse.Namespace) -> int:
     import soundfile
 
-    from midiscribe.engine import TranscriptionOptions, transcribe
     from midiscribe.engine.instruments import Family, family_for_stem
-    from midiscribe.engine.pipeline import bleed_mask
-    from midiscribe.engine.stems import STEM_BLEED_GATE_DB, stem_options
 
-    scores: dict = {gate: [] for gate in BLEED_GATES_DB}
-    rows = []
+    cases, rows = [], []
     for seed in args.seeds:
         stems = rendered_stems(args.seconds, seed, args.keys)
         audio = {name: soundfile.read(wav, dtype="float32")[0] for name, (wav, _) in stems.items()}
         length = min(len(samples) for samples in audio.values())
-        for name, (_, reference) in stems.items():
-            family = family_for_stem(name)
-            if family in (Family.DRUMS, Family.PIANO):
-                continue  # the drum transcriber and the piano model have no gate
+        general = [name for name in stems if family_for_stem(name) not in (Family.DRUMS, Family.PIANO)]
+        clean = {name: metered_transcription(stems[name][0], name) for name in general}
+        for name in general:
             rests = RESTS[name]
             own = audio[name][:length].copy()
             for begin, end in rests:
                 own[int(begin * length):int(end * length)] = 0
             seconds = length / 44100
-            truth = [(t, p) for t, p in reference
+            truth = [(t, p) for t, p in stems[name][1]
                      if not any(begin * seconds - TOLERANCE_S <= t < end * seconds for begin, end in rests)]
             others = sum(audio[other][:length] for other in audio if other != name)
             for leak in BLEED_LEAKS_DB:
                 path = CACHE / "bleed.wav"
                 soundfile.write(path, own + others * 10 ** (-leak / 20), 44100, subtype="FLOAT")
-                # One transcription without the gate; each gate is then transcribe()'s own mask on its notes.
-                notes = transcribe(path, stem_options(TranscriptionOptions(), family), rhythm=False).notes
-                starts, levels = np.array([note.start_s for note in notes]), levels_db(path)
-                row = {"piece": f"band-{args.seconds}s-{seed}", "stem": name, "leak_db": leak}
-                for gate in BLEED_GATES_DB:
-                    kept = notes if gate is None else [n for n, k in zip(notes, bleed_mask(starts, levels, gate),
-                                                                         strict=True) if k]
-                    scores[gate].append(note_f1(truth, kept))
-                    row[str(gate)] = round(scores[gate][-1], 3)
-                rows.append(row)
-                say(json.dumps(row))
-    print(f"\nBleed: note F1 of each general-model stem with the other stems leaking in, {args.seconds} s pieces, "
-          f"seeds {' '.join(map(str, args.seeds))}; the gate transcribe_stems applies is {STEM_BLEED_GATE_DB:g} dB")
-    print("| piece | stem | leak | " + " | ".join("no gate" if g is None else f"gate {g} dB" for g in BLEED_GATES_DB)
-          + " |\n" + "|---" * (3 + len(BLEED_GATES_DB)) + "|")
-    for row in rows:
-        print(f"| {row['piece']} | {row['stem']} | {row['leak_db']} dB | "
-              + " | ".join(f"{row[str(g)]:.3f}" for g in BLEED_GATES_DB) + " |")
-    print(f"| mean of {len(rows)} | | | " + " | ".join(f"**{np.mean(scores[g]):.3f}**" for g in BLEED_GATES_DB) + " |")
+                notes, levels, metered = metered_transcription(path, name)
+                f1s = bleed_rule_f1s(truth, notes, levels, metered,
+                                     [clean[other][1:] for other in general if other != name])
+                cases.append(f1s)
+                rows.append({"piece": f"band-{args.seconds}s-{seed}", "stem": name, "leak_db": leak,
+                             **{f"{gate}/{margin}": round(f1, 3) for (gate, margin), f1 in f1s.items()}})
+                say(json.dumps(rows[-1]))
+    print_bleed_grid(f"Bleed: each general-model stem with the other stems leaking in at {BLEED_LEAKS_DB} dB, "
+                     f"{args.seconds} s pieces, seeds {' '.join(map(str, args.seeds))}", cases)
+    return 0
+
+
+def dynamic_stems(seconds: int, seed: int, shape: str) -> dict[str, tuple[Path, list[tuple[float, int]]]]:
+    """The band's general-model stems (bass, keys, flute) with velocities scaled by DYNAMICS[shape], rendered
+    once and cached; reference notes as rendered_stems gives them."""
+    folder = CACHE / f"band-{seconds}s-{seed}-{shape}"
+    folder.mkdir(parents=True, exist_ok=True)
+    score = pieces.band(np.random.default_rng(seed), seconds)
+    score.programs[0] = ELECTRIC_PIANO_1
+    seconds_per_beat = 60.0 / score.tempo_bpm
+    curve = DYNAMICS[shape]
+    result = {}
+    for name, channel in KEYS_STEMS.items():
+        if name == "drums":
+            continue
+        notes = [(start, length, c, pitch, round(velocity * curve(start * seconds_per_beat / seconds)))
+                 for start, length, c, pitch, velocity in score.notes if c == channel]
+        part = pieces.Score(score.tempo_bpm, {channel: score.programs[channel]}, notes)
+        wav = folder / f"{name}.wav"
+        if not wav.exists():
+            midi = folder / f"{name}.mid"
+            part.to_midi().save(midi)
+            say(f"rendering {folder.name}/{wav.name}")
+            subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-T", "wav", "-F", str(wav),
+                            str(SOUND_FONT), str(midi)], check=True, stdout=subprocess.DEVNULL)
+        result[name] = (wav, [(start * seconds_per_beat, pitch) for start, _, _, pitch, _ in part.notes])
+    return result
+
+
+def main_dynamics(args: argparse.Namespace) -> int:
+    """What the bleed rules cost where there is no bleed and the parts play from pp to ff."""
+    cases = []
+    for seed in args.seeds:
+        for shape in DYNAMICS:
+            stems = dynamic_stems(args.seconds, seed, shape)
+            metered = {name: metered_transcription(wav, name) for name, (wav, _) in stems.items()}
+            for name, (_, truth) in stems.items():
+                notes, levels, mine = metered[name]
+                cases.append(bleed_rule_f1s(truth, notes, levels, mine,
+                                            [metered[other][1:] for other in stems if other != name]))
+                say(json.dumps({"piece": f"band-{args.seconds}s-{seed}-{shape}", "stem": name,
+                                **{f"{g}/{m}": round(f1, 3) for (g, m), f1 in cases[-1].items()}}))
+    print_bleed_grid(f"Dynamics: the band's general-model stems from pp to ff ({', '.join(DYNAMICS)}), no bleed, "
+                     f"{args.seconds} s pieces, seeds {' '.join(map(str, args.seeds))}", cases)
     return 0
 
 
@@ -442,7 +536,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http", action="store_true", help="through the API on the local stack (see above)")
     parser.add_argument("--tempo", action="store_true", help="score the rhythm of the stems together (see above)")
     parser.add_argument("--rests", action="store_true", help="what parts resting in digital silence cost (see above)")
-    parser.add_argument("--bleed", action="store_true", help="the stems' bleed gate on stems with leakage (see above)")
+    parser.add_argument("--bleed", action="store_true", help="the stems' bleed rules on stems with leakage (see above)")
+    parser.add_argument("--dynamics", action="store_true",
+                        help="the stems' bleed rules on stems that play from pp to ff, without leakage (see above)")
     parser.add_argument("--keys", action="store_true",
                         help="the comping part as an electric piano stem named keys (the general model) instead of piano")
     args = parser.parse_args(argv)
@@ -455,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
         return main_rests(args)
     if args.bleed:
         return main_bleed(args)
+    if args.dynamics:
+        return main_dynamics(args)
     from midiscribe.engine.drums import transcribe_drums
     from midiscribe.engine.model import get_session
 

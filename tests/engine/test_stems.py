@@ -237,3 +237,49 @@ def test_a_stem_drops_another_instruments_bleed_but_keeps_its_own_soft_notes():
     [track] = transcribe_stems([("lead", data, "winds")]).instrument_tracks()
     assert found(track.notes, own + soft) == found(alone.notes, own + soft) and len(found(track.notes, soft)) >= 6
     assert found(track.notes, in_the_rest) == []
+
+
+def test_cross_bleed_mask_drops_a_note_another_stem_has_louder_at_the_same_pitch_and_time():
+    from midiscribe.engine.stems import MeteredNotes, cross_bleed_mask
+
+    def metered(*notes):  # (start, pitch, attack dB)
+        starts, pitches, attacks = zip(*notes, strict=True)
+        return MeteredNotes(np.array(starts, dtype=float), np.array(pitches), np.array(attacks, dtype=float))
+
+    stem = metered((1.0, 60, -40.0), (2.0, 62, -40.0), (3.0, 64, -40.0), (4.0, 65, -40.0), (5.0, 67, -40.0),
+                   (6.0, 69, -40.0))
+    other = metered((1.04, 60, -20.0),  # 20 dB louder, 40 ms apart: bleed
+                    (2.0, 62, -35.0),  # only 5 dB louder: a unison, kept
+                    (3.0, 63, -10.0),  # another pitch
+                    (4.1, 65, -10.0),  # 100 ms apart
+                    (4.98, 67, -45.0), (5.02, 67, -25.0))  # the louder of two in the window counts
+    assert cross_bleed_mask(stem, [other], margin_db=10.0, window_s=0.06).tolist() == [
+        False, True, True, True, False, True]
+    assert cross_bleed_mask(stem, [other], margin_db=3.0, window_s=0.06).tolist()[1] is False
+    assert cross_bleed_mask(stem, []).all() and cross_bleed_mask(stem, [metered((9.0, 60, 0.0))]).all()
+
+
+def test_stems_drop_each_others_bleed_but_keep_their_own_quiet_passages():
+    """A lead stem plays loud, then 30 dB softer (pp against ff), then rests, while a keyboard stem leaks into it
+    25 dB down all along. As stems, the lead keeps its quiet passage (a level gate 25 dB below its loud moments
+    would drop it) and loses the keyboard's notes in its rest (the keyboard stem has them, 25 dB louder)."""
+    own = [KnownNote(60 + 2 * i, 0.5 * i, 0.5 * i + 0.4) for i in range(8)]
+    quiet = [KnownNote(n.pitch, n.start_s + 4.0, n.end_s + 4.0) for n in own]
+    keys_part = [KnownNote(76 + (i % 5), 0.4 + 0.6 * i, 0.8 + 0.6 * i) for i in range(26)]
+    keys = synthesise(keys_part, 16.0, channels=1)[:, 0]
+    lead = (synthesise(own, 16.0, channels=1)[:, 0] + synthesise(quiet, 16.0, channels=1)[:, 0] * 10 ** (-30 / 20)
+            + keys * 10 ** (-25 / 20))
+
+    def wav(samples):
+        return encode_soundfile(samples.astype(np.float32), 44100, "WAV", "FLOAT")
+
+    def found(notes, known) -> list[KnownNote]:
+        return [k for k in known if any(n.pitch == k.pitch and abs(n.start_s - k.start_s) < 0.05 for n in notes)]
+
+    in_the_rest = [k for k in keys_part if k.start_s >= 8.5]
+    alone = transcribe(wav(lead), {"instrument": "winds"})
+    assert len(found(alone.notes, in_the_rest)) >= 8 and len(found(alone.notes, quiet)) >= 6  # the premise
+    tracks = transcribe_stems([("lead", wav(lead), "winds"), ("keys", wav(keys), "electric_piano")]).instrument_tracks()
+    lead_track = next(track for track in tracks if track.name == "lead")
+    assert found(lead_track.notes, own + quiet) == found(alone.notes, own + quiet)
+    assert found(lead_track.notes, in_the_rest) == []

@@ -29,6 +29,7 @@ def transcribe(
     progress: Progress | None = None,
     rhythm: bool = True,
     bleed_gate_db: float | None = None,
+    level_meter: LevelMeter | None = None,
 ) -> Transcription:
     """Transcribe ``source`` (a path, bytes or a binary file object) to note events.
 
@@ -37,7 +38,8 @@ def transcribe(
     that tracks them over more notes than these, as :func:`transcribe_stems` does over all its stems.
     ``bleed_gate_db`` drops the general model's notes that start more than that many dB below the
     recording's loud moments (:func:`bleed_mask`): other instruments leaking into a stem. It does not
-    apply to the piano model, the drums or ``basic_pitch_compat``.
+    apply to the piano model, the drums or ``basic_pitch_compat``. ``level_meter`` (a :class:`LevelMeter`)
+    meters the general model's input for the caller, which :func:`transcribe_stems` compares across stems.
     Raises the :mod:`midiscribe.engine.errors` types for bad input or a missing model.
     """
     if options is None:
@@ -67,7 +69,8 @@ def transcribe(
             expected_frames = window_count(resampled_length(info.frames, info.sample_rate)) * KEPT_FRAMES_PER_WINDOW
         creator = note_creator(options, expected_frames)
         runner = ModelRunner()
-        meter = LevelMeter() if bleed_gate_db is not None and not options.basic_pitch_compat else None
+        gated = bleed_gate_db is not None and not options.basic_pitch_compat
+        meter = level_meter if level_meter is not None else LevelMeter() if gated else None
         report = None
         if progress is not None:
             total = info.duration_s
@@ -88,7 +91,7 @@ def transcribe(
         inference_done = time.perf_counter()
 
     created = creator.finish(runner.frame_count)
-    if meter is not None and created.notes:
+    if gated and created.notes:
         keep = bleed_mask(np.array([note.start_s for note in created.notes]), meter.levels_db(), bleed_gate_db)
         created.notes = [note for note, kept in zip(created.notes, keep, strict=True) if kept]
     notes_done = time.perf_counter()
@@ -164,14 +167,22 @@ def bleed_mask(starts_s: np.ndarray, levels_db: np.ndarray, gate_db: float) -> n
     60 dB down, is transcribed as if it were the stem's own part: in its rests and beside its notes."""
     if not levels_db.size:
         return np.ones(starts_s.size, dtype=bool)
-    threshold = np.percentile(levels_db, LOUD_PERCENTILE) - gate_db
+    return attack_levels_db(starts_s, levels_db) >= np.percentile(levels_db, LOUD_PERCENTILE) - gate_db
+
+
+def attack_levels_db(starts_s: np.ndarray, levels_db: np.ndarray) -> np.ndarray:
+    """The level of each note's attack: the loudest 10-ms frame of ``levels_db`` in its first ATTACK_S
+    (SILENT_DB past the end, or without levels)."""
+    starts_s = np.asarray(starts_s, dtype=np.float64)
+    if not levels_db.size:
+        return np.full(starts_s.size, SILENT_DB)
     frame_s = LEVEL_FRAME_SAMPLES / MODEL_SAMPLE_RATE
     first = np.minimum((starts_s / frame_s).astype(np.int64), levels_db.size - 1)
     span = max(1, round(ATTACK_S / frame_s))
     # The loudest frame from each start over the attack: a running maximum over a window of ``span`` frames.
     padded = np.concatenate([levels_db, np.full(span - 1, SILENT_DB)])
     attack = np.lib.stride_tricks.sliding_window_view(padded, span).max(axis=1)
-    return attack[first] >= threshold
+    return attack[first]
 
 
 class _Stopwatch:

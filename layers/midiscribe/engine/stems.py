@@ -5,7 +5,9 @@ DAW's export, a multitrack session's channels) is transcribed on its own, with t
 instrument family: the family given with it, or the one its name points at (``family_for_stem``).
 Drums go to the drum transcriber; every other family to the pitched engine with that family's options
 (:func:`stem_options`, the one place a family becomes options). Stems may differ in length, sample
-rate and format; the result lasts as long as the longest.
+rate and format; the result lasts as long as the longest. Once every stem is done, the general model's
+stems lose the notes that are another stem's sound leaking in (``without_cross_bleed``, and the level gate
+``STEM_BLEED_GATE_DB`` inside each; see there).
 
 The stems run at the same time in threads. Each pitched stem already keeps one model call per CPU in
 flight, so this mostly overlaps the parts that do not use every CPU (decoding, note creation, the
@@ -17,26 +19,40 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from .errors import EngineError, InvalidOptionsError
 from .instruments import Family, duplicate_stem_message, family_for_stem
 from .options import NO_DRUM_SCORE, TranscriptionOptions
 from .transcription import Track, Transcription
 
+if TYPE_CHECKING:  # numpy is imported where it is used: the API's function reads this module without it
+    import numpy as np
+
+    from .pipeline import LevelMeter
+
 MAX_PITCHED_STEMS = 15  # a MIDI file has 16 channels: one per pitched track, and channel 10 for drums
 MAX_STEMS = 32  # drum stems share channel 10 (a multitracked kit), but every stem costs a transcription
 MAX_STEM_NAME = 64
 FAMILY_NAMES = ", ".join(family.value for family in Family)
-# A stem's general-model notes that start more than this many dB below its loud moments are dropped as
-# bleed: a separation's leftovers of the other instruments, or another instrument in a stem's microphone,
-# which the model hears at full strength (it reads each window at its own level). Chosen on the tuning
-# half of bench/stems.py --bleed among 20-40 dB; at 25 the same rule lowers the onset F1 of none of the
-# quality dev set's 400 single recordings (bench/quality.py --bleed-gate). A stem transcribed on its own
-# keeps every note.
-STEM_BLEED_GATE_DB = 25.0
+# Bleed: a separation's leftovers of the other instruments, or another instrument in a stem's microphone,
+# which the model hears at full strength (it reads each window at its own level). Two rules drop it from the
+# stems the general model transcribes, after all of them are done:
+# - a note that another such stem also has (the same pitch, starting within CROSS_BLEED_WINDOW_S) at least
+#   CROSS_BLEED_MARGIN_DB louder (each note's attack level metered in its own stem) is that stem leaking in;
+# - a note that starts more than STEM_BLEED_GATE_DB below its own stem's loud moments is dropped too (bleed of
+#   what no stem transcribes: drums, a stem not sent).
+# Chosen on the tuning halves of bench/stems.py --bleed (the other stems leaking in at 20-40 dB) and --dynamics
+# (stems that go from pp to ff, velocities about 20 to 125, with no bleed): a level gate alone costs the quiet
+# passages (at 25 dB, mean note F1 0.922 -> 0.736 there), the pitch-and-time rule does not (a unison 10 dB
+# louder in another stem is rare); together at 10 and 40 dB they beat a 25-dB gate on the bleed and cost the
+# dynamics nothing. A stem transcribed on its own keeps every note.
+STEM_BLEED_GATE_DB = 40.0
+CROSS_BLEED_MARGIN_DB = 10.0
+CROSS_BLEED_WINDOW_S = 0.06
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,39 @@ def stem_transcribers(families: dict[str, str], options: dict) -> dict[str, str]
     return {name: stem_transcriber(shared, Family(family)) for name, family in families.items()}
 
 
+@dataclass(frozen=True)
+class MeteredNotes:
+    """A stem's notes as arrays, with each note's attack level in its own stem (``pipeline.attack_levels_db``)."""
+
+    starts_s: np.ndarray
+    pitches: np.ndarray
+    attacks_db: np.ndarray
+
+
+def cross_bleed_mask(stem: MeteredNotes, others: Iterable[MeteredNotes], margin_db: float = CROSS_BLEED_MARGIN_DB,
+                     window_s: float = CROSS_BLEED_WINDOW_S) -> np.ndarray:
+    """Which of ``stem``'s notes to keep: not those that one of ``others`` has too (the same pitch, starting within
+    ``window_s``) at least ``margin_db`` louder, which is that stem's sound leaking into this one."""
+    import numpy as np
+
+    keep = np.ones(stem.starts_s.size, dtype=bool)
+    for other in others:
+        for pitch in np.intersect1d(stem.pitches, other.pitches):
+            mine = np.flatnonzero(stem.pitches == pitch)
+            theirs = np.flatnonzero(other.pitches == pitch)
+            theirs = theirs[np.argsort(other.starts_s[theirs], kind="stable")]
+            times = other.starts_s[theirs]
+            low = np.searchsorted(times, stem.starts_s[mine] - window_s, side="left")
+            high = np.searchsorted(times, stem.starts_s[mine] + window_s, side="right")
+            loudest = np.full(mine.size, -np.inf)
+            for step in range(int((high - low).max(initial=0))):  # a few notes of one pitch fall in a window
+                index = low + step
+                inside = index < high
+                loudest[inside] = np.maximum(loudest[inside], other.attacks_db[theirs[index[inside]]])
+            keep[mine[loudest - stem.attacks_db[mine] >= margin_db]] = False
+    return keep
+
+
 class _Stopped(Exception):
     """A stem's transcription given up because another stem failed."""
 
@@ -184,9 +233,11 @@ def transcribe_stems(
             combined.stopped.set()
             raise
 
+    meters: dict[int, LevelMeter] = {}  # of the general-model stems, by index, for the bleed rules
+
     def transcribe_one(index: int, stem: Stem) -> tuple[Track, float, float]:
         from .drums import transcribe_drums
-        from .pipeline import transcribe
+        from .pipeline import LevelMeter, transcribe
 
         stem_progress = combined.for_stem(index)
         began = time.perf_counter()
@@ -199,8 +250,12 @@ def transcribe_stems(
                 track = result.tracks[0]
             else:
                 # The rhythm comes from all the stems' notes together (below), not from each stem's.
-                result = transcribe(stem.source, pitched_options[stem.family], max_duration_s=max_duration_s,
-                                    progress=stem_progress, rhythm=False, bleed_gate_db=STEM_BLEED_GATE_DB)
+                chosen = pitched_options[stem.family]
+                if chosen.transcriber == "general":
+                    meters[index] = LevelMeter()
+                result = transcribe(stem.source, chosen, max_duration_s=max_duration_s,
+                                    progress=stem_progress, rhythm=False, bleed_gate_db=STEM_BLEED_GATE_DB,
+                                    level_meter=meters.get(index))
                 track = Track.for_family(stem.name, stem.family, result.notes, result.model_name, result.pedals,
                                          result.tuning_cents)
         except EngineError as exc:
@@ -221,10 +276,34 @@ def transcribe_stems(
     if first is not None:
         raise first
     results = [future.result() for future in futures]
-    tracks = [track for track, _, _ in results]
+    tracks = without_cross_bleed([track for track, _, _ in results], meters)
     timings = {f"stem_{stem.name}_s": seconds for stem, (_, _, seconds) in zip(resolved, results, strict=True)}
     timings["total_s"] = time.perf_counter() - started
     duration_s = max(duration for _, duration, _ in results)
     from .pipeline import with_rhythm
 
     return with_rhythm(Transcription.from_tracks(tracks, duration_s, options, timings))
+
+
+def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter]) -> list[Track]:
+    """The tracks, each metered one (the general model's) without the notes another metered one has louder
+    (:func:`cross_bleed_mask`)."""
+    if len(meters) < 2:
+        return tracks
+    import numpy as np
+
+    from .pipeline import attack_levels_db
+
+    metered = {}
+    for index, meter in meters.items():
+        notes = tracks[index].notes
+        starts = np.array([note.start_s for note in notes], dtype=np.float64)
+        metered[index] = MeteredNotes(starts, np.array([note.pitch for note in notes], dtype=np.int64),
+                                      attack_levels_db(starts, meter.levels_db()))
+    kept = list(tracks)
+    for index, notes in metered.items():
+        keep = cross_bleed_mask(notes, [other for at, other in metered.items() if at != index])
+        if not keep.all():
+            kept[index] = replace(tracks[index], notes=tuple(n for n, k in zip(tracks[index].notes, keep, strict=True)
+                                                               if k))
+    return kept
