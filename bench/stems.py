@@ -78,7 +78,7 @@ sys.path.insert(0, str(BENCH))
 
 import drums as drum_bench  # noqa: E402
 import pieces  # noqa: E402
-from engine import SOUND_FONT, ensure_fluidsynth, levels_db, measure, our_command  # noqa: E402
+from engine import SOUND_FONT, ensure_fluidsynth, measure, our_command  # noqa: E402
 
 # Channel of each stem in pieces.band(), and the name the stem is given (the name picks its family).
 STEMS = {"drums": pieces.DRUM_CHANNEL, "bass": 1, "piano": 0, "flute": 3}
@@ -368,16 +368,20 @@ DYNAMICS = {"pp-cresc-ff": lambda x: 0.3 if x < 1 / 3 else 0.3 + 3.3 * (x - 1 / 
 
 
 def metered_transcription(wav: Path, name: str):
-    """(notes, MeteredNotes) of one stem through the general model with no bleed rule, as transcribe_stems
-    transcribes it before its bleed rules."""
+    """(notes, levels, MeteredNotes) of one stem through its model (general or piano) with no bleed rule, metered
+    as transcribe_stems meters it before its bleed rules."""
     from midiscribe.engine import TranscriptionOptions, transcribe
+    from midiscribe.engine.constants import MODEL_SAMPLE_RATE
     from midiscribe.engine.instruments import family_for_stem
-    from midiscribe.engine.pipeline import attack_levels_db
+    from midiscribe.engine.piano.config import SAMPLE_RATE as PIANO_SAMPLE_RATE
+    from midiscribe.engine.pipeline import LevelMeter, attack_levels_db
     from midiscribe.engine.stems import MeteredNotes, stem_options
 
-    notes = transcribe(wav, stem_options(TranscriptionOptions(), family_for_stem(name)), rhythm=False).notes
+    options = stem_options(TranscriptionOptions(), family_for_stem(name))
+    meter = LevelMeter(PIANO_SAMPLE_RATE if options.transcriber == "piano" else MODEL_SAMPLE_RATE)
+    notes = transcribe(wav, options, rhythm=False, level_meter=meter).notes
     starts = np.array([note.start_s for note in notes], dtype=np.float64)
-    levels = levels_db(wav)
+    levels = meter.levels_db()
     return notes, levels, MeteredNotes(starts, np.array([note.pitch for note in notes], dtype=np.int64),
                                        attack_levels_db(starts, levels))
 
@@ -432,8 +436,10 @@ def main_bleed(args: argparse.Namespace) -> int:
         stems = rendered_stems(args.seconds, seed, args.keys)
         audio = {name: soundfile.read(wav, dtype="float32")[0] for name, (wav, _) in stems.items()}
         length = min(len(samples) for samples in audio.values())
-        general = [name for name in stems if family_for_stem(name) not in (Family.DRUMS, Family.PIANO)]
-        clean = {name: metered_transcription(stems[name][0], name) for name in general}
+        pitched = [name for name in stems if family_for_stem(name) is not Family.DRUMS]
+        general = [name for name in pitched if family_for_stem(name) is not Family.PIANO]
+        # Every pitched stem is a source of bleed (the piano model's too); the general model's are checked.
+        clean = {name: metered_transcription(stems[name][0], name) for name in pitched}
         for name in general:
             rests = RESTS[name]
             own = audio[name][:length].copy()
@@ -448,7 +454,7 @@ def main_bleed(args: argparse.Namespace) -> int:
                 soundfile.write(path, own + others * 10 ** (-leak / 20), 44100, subtype="FLOAT")
                 notes, levels, metered = metered_transcription(path, name)
                 f1s = bleed_rule_f1s(truth, notes, levels, metered,
-                                     [clean[other][1:] for other in general if other != name])
+                                     [clean[other][1:] for other in pitched if other != name])
                 cases.append(f1s)
                 rows.append({"piece": f"band-{args.seconds}s-{seed}", "stem": name, "leak_db": leak,
                              **{f"{gate}/{margin}": round(f1, 3) for (gate, margin), f1 in f1s.items()}})

@@ -39,7 +39,8 @@ def transcribe(
     ``bleed_gate_db`` drops the general model's notes that start more than that many dB below the
     recording's loud moments (:func:`bleed_mask`): other instruments leaking into a stem. It does not
     apply to the piano model, the drums or ``basic_pitch_compat``. ``level_meter`` (a :class:`LevelMeter`)
-    meters the general model's input for the caller, which :func:`transcribe_stems` compares across stems.
+    meters the input for the caller (the general or the piano model's), which :func:`transcribe_stems`
+    compares across stems.
     Raises the :mod:`midiscribe.engine.errors` types for bad input or a missing model.
     """
     if options is None:
@@ -49,7 +50,8 @@ def transcribe(
     if options.transcriber == "piano":
         from .piano.pipeline import transcribe_piano
 
-        piano = transcribe_piano(source, options, max_duration_s=max_duration_s, progress=progress)
+        piano = transcribe_piano(source, options, max_duration_s=max_duration_s, progress=progress,
+                                 level_meter=level_meter)
         return with_rhythm(piano) if rhythm else piano
     if options.transcriber == "drums":
         from .drums import transcribe_drums
@@ -138,17 +140,21 @@ SILENT_DB = -200.0
 
 
 class LevelMeter:
-    """The RMS level of each 10-ms frame of the blocks passing through :meth:`measured`."""
+    """The RMS level of each 10-ms frame of the blocks passing through :meth:`measured`: mono blocks at the
+    model's rate, or (samples, channels) blocks at ``sample_rate`` (the piano model's), mixed to mono first as
+    the general model's input is."""
 
-    def __init__(self):
+    def __init__(self, sample_rate: int = MODEL_SAMPLE_RATE):
+        self.frame_samples = LEVEL_FRAME_SAMPLES * sample_rate // MODEL_SAMPLE_RATE
         self._energies: list[np.ndarray] = []
         self._pending = np.zeros(0, dtype=np.float32)
 
     def measured(self, blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         for block in blocks:
-            samples = np.concatenate([self._pending, block]) if self._pending.size else block
-            whole = samples.size // LEVEL_FRAME_SAMPLES * LEVEL_FRAME_SAMPLES
-            frames = samples[:whole].reshape(-1, LEVEL_FRAME_SAMPLES).astype(np.float64)
+            mono = block if block.ndim == 1 else block.mean(axis=1, dtype=np.float32)
+            samples = np.concatenate([self._pending, mono]) if self._pending.size else mono
+            whole = samples.size // self.frame_samples * self.frame_samples
+            frames = samples[:whole].reshape(-1, self.frame_samples).astype(np.float64)
             self._energies.append(np.mean(frames**2, axis=1))
             self._pending = samples[whole:].copy()
             yield block

@@ -41,17 +41,20 @@ FAMILY_NAMES = ", ".join(family.value for family in Family)
 # Bleed: a separation's leftovers of the other instruments, or another instrument in a stem's microphone,
 # which the model hears at full strength (it reads each window at its own level). Two rules drop it from the
 # stems the general model transcribes, after all of them are done:
-# - a note that another such stem also has (the same pitch, starting within CROSS_BLEED_WINDOW_S) at least
-#   CROSS_BLEED_MARGIN_DB louder (each note's attack level metered in its own stem) is that stem leaking in;
+# - a note that another pitched stem (the piano model's too) also has (the same pitch, starting within
+#   CROSS_BLEED_WINDOW_S) at least CROSS_BLEED_MARGIN_DB louder (each note's attack level metered in its own
+#   stem) is that stem leaking in;
 # - a note that starts more than STEM_BLEED_GATE_DB below its own stem's loud moments is dropped too (bleed of
 #   what no stem transcribes: drums, a stem not sent).
-# Chosen on the tuning halves of bench/stems.py --bleed (the other stems leaking in at 20-40 dB) and --dynamics
-# (stems that go from pp to ff, velocities about 20 to 125, with no bleed): a level gate alone costs the quiet
-# passages (at 25 dB, mean note F1 0.922 -> 0.736 there), the pitch-and-time rule does not (a unison 10 dB
-# louder in another stem is rare); together at 10 and 40 dB they beat a 25-dB gate on the bleed and cost the
-# dynamics nothing. A stem transcribed on its own keeps every note.
+# Chosen on the tuning halves of bench/stems.py --bleed (the other stems leaking in at 20-40 dB, the comping part
+# an electric piano or the piano model's piano) and --dynamics (stems that go from pp to ff, velocities about 20
+# to 125, with no bleed): a level gate alone costs the quiet passages (at 25 dB, mean note F1 0.922 -> 0.736
+# there), the pitch-and-time rule barely does; at 6 and 40 dB they beat a 25-dB gate on the bleed (0.732 and
+# 0.756 against 0.722 and 0.738) for at most 0.006 of one stem's F1 on the dynamics (3 dB cost 0.009, and drops
+# more real unisons; 10 dB none, but caught less of the piano's bleed). A stem transcribed on its own keeps
+# every note.
 STEM_BLEED_GATE_DB = 40.0
-CROSS_BLEED_MARGIN_DB = 10.0
+CROSS_BLEED_MARGIN_DB = 6.0
 CROSS_BLEED_WINDOW_S = 0.06
 
 
@@ -233,10 +236,12 @@ def transcribe_stems(
             combined.stopped.set()
             raise
 
-    meters: dict[int, LevelMeter] = {}  # of the general-model stems, by index, for the bleed rules
+    meters: dict[int, LevelMeter] = {}  # of the pitched stems, by index, for the bleed rules
 
     def transcribe_one(index: int, stem: Stem) -> tuple[Track, float, float]:
+        from .constants import MODEL_SAMPLE_RATE
         from .drums import transcribe_drums
+        from .piano.config import SAMPLE_RATE as PIANO_SAMPLE_RATE
         from .pipeline import LevelMeter, transcribe
 
         stem_progress = combined.for_stem(index)
@@ -251,8 +256,7 @@ def transcribe_stems(
             else:
                 # The rhythm comes from all the stems' notes together (below), not from each stem's.
                 chosen = pitched_options[stem.family]
-                if chosen.transcriber == "general":
-                    meters[index] = LevelMeter()
+                meters[index] = LevelMeter(PIANO_SAMPLE_RATE if chosen.transcriber == "piano" else MODEL_SAMPLE_RATE)
                 result = transcribe(stem.source, chosen, max_duration_s=max_duration_s,
                                     progress=stem_progress, rhythm=False, bleed_gate_db=STEM_BLEED_GATE_DB,
                                     level_meter=meters.get(index))
@@ -276,7 +280,9 @@ def transcribe_stems(
     if first is not None:
         raise first
     results = [future.result() for future in futures]
-    tracks = without_cross_bleed([track for track, _, _ in results], meters)
+    general = {index for index, stem in enumerate(resolved) if stem.family is not Family.DRUMS
+               and pitched_options[stem.family].transcriber == "general"}
+    tracks = without_cross_bleed([track for track, _, _ in results], meters, general)
     timings = {f"stem_{stem.name}_s": seconds for stem, (_, _, seconds) in zip(resolved, results, strict=True)}
     timings["total_s"] = time.perf_counter() - started
     duration_s = max(duration for _, duration, _ in results)
@@ -285,10 +291,10 @@ def transcribe_stems(
     return with_rhythm(Transcription.from_tracks(tracks, duration_s, options, timings))
 
 
-def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter]) -> list[Track]:
-    """The tracks, each metered one (the general model's) without the notes another metered one has louder
-    (:func:`cross_bleed_mask`)."""
-    if len(meters) < 2:
+def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter], checked: set[int]) -> list[Track]:
+    """The tracks, the ``checked`` ones (by index: the general model's) without the notes another metered track
+    has louder (:func:`cross_bleed_mask`). Every metered track (the piano model's too) is a source of bleed."""
+    if len(meters) < 2 or not checked:
         return tracks
     import numpy as np
 
@@ -301,8 +307,8 @@ def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter]) -
         metered[index] = MeteredNotes(starts, np.array([note.pitch for note in notes], dtype=np.int64),
                                       attack_levels_db(starts, meter.levels_db()))
     kept = list(tracks)
-    for index, notes in metered.items():
-        keep = cross_bleed_mask(notes, [other for at, other in metered.items() if at != index])
+    for index in sorted(checked & metered.keys()):
+        keep = cross_bleed_mask(metered[index], [other for at, other in metered.items() if at != index])
         if not keep.all():
             kept[index] = replace(tracks[index], notes=tuple(n for n, k in zip(tracks[index].notes, keep, strict=True)
                                                                if k))

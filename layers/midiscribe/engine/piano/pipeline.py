@@ -55,9 +55,11 @@ def transcribe_piano(
     hop_seconds: float = DEFAULT_HOP_SECONDS,
     model: PianoModel | None = None,
     reuse_silence: bool = True,
+    level_meter=None,
 ) -> Transcription:
     """Transcribe solo piano in ``source`` (a path, bytes or binary file object). ``reuse_silence=False``
     runs the network on every all-zero segment too (for tests and benches: the result is the same).
+    ``level_meter`` (an ``engine.pipeline.LevelMeter`` at this model's rate) meters the audio as it streams.
 
     Raises the :mod:`midiscribe.engine.errors` types for bad input or a missing model.
     """
@@ -78,7 +80,8 @@ def transcribe_piano(
         def features() -> Iterator[tuple[float, object]]:
             from .segments import segments
 
-            for begin_time, segment in segments(audio.blocks(), audio.info.channels, plan):
+            blocks = audio.blocks() if level_meter is None else level_meter.measured(audio.blocks())
+            for begin_time, segment in segments(blocks, audio.info.channels, plan):
                 silent = reuse_silence and not segment.any()
                 if silent and "features" in silence:
                     yield begin_time, silence["features"], True
