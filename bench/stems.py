@@ -43,12 +43,14 @@ own level, as a separation's leftovers or another instrument's microphone would;
 stem's own part (outside its rests) for each level gate and cross-stem margin (engine/stems.py), the one
 ``transcribe_stems`` applies in bold. With ``--dynamics`` the same grid on stems without leakage whose
 velocities go from pp to ff (a crescendo, or a quiet middle section): what the rules cost a part's quiet
-passages.
+passages. With ``--doubles``, on the flute's part played in unison by an oboe stem 0 to 10 dB below it (the
+oboe's F1): what they cost a doubled part.
 
     .venv/bin/python bench/stems.py --bleed --keys --seconds 30 --seeds 21 23 25   # the tuning half
     .venv/bin/python bench/stems.py --bleed --keys --seconds 30 --seeds 22 24 26   # held back
     .venv/bin/python bench/stems.py --bleed --keys --seconds 60 --seeds 11         # tuning; 12 is held back
     .venv/bin/python bench/stems.py --dynamics --seconds 30 --seeds 21 23 25        # tuning; 22 24 26 held back
+    .venv/bin/python bench/stems.py --doubles --seconds 30 --seeds 21 23 25         # tuning; 22 24 26 held back
 
 With ``--tempo`` it scores only the rhythm of each piece's four stems transcribed together (tracked from
 all the stems' notes, drum hits read as drums): tempo within 4 % of the piece's and mir_eval's beat
@@ -360,7 +362,9 @@ def main_rests(args: argparse.Namespace) -> int:
 BLEED_LEAKS_DB = (20, 30, 40)
 # The settings tried: the level gate (None: off) and the margin of the cross-stem rule (None: off).
 BLEED_GATES_DB = (None, 25, 30, 35, 40)
-BLEED_MARGINS_DB = (None, 3, 6, 10, 15)
+# (margin, quiet): the cross-stem rule's margin (None: off) and how far below its stem's loud moments a note
+# must start for the rule to take it.
+BLEED_CROSS_SETTINGS = ((None, None), *((margin, quiet) for margin in (3, 6, 10) for quiet in (0, 10, 15, 20, 25)))
 # --dynamics: each part's velocities scaled along the piece, pp (0.3) to ff (1.4, at most 127): a crescendo
 # through the middle third, or a quiet middle section.
 DYNAMICS = {"pp-cresc-ff": lambda x: 0.3 if x < 1 / 3 else 0.3 + 3.3 * (x - 1 / 3) if x < 2 / 3 else 1.4,
@@ -374,16 +378,14 @@ def metered_transcription(wav: Path, name: str):
     from midiscribe.engine.constants import MODEL_SAMPLE_RATE
     from midiscribe.engine.instruments import family_for_stem
     from midiscribe.engine.piano.config import SAMPLE_RATE as PIANO_SAMPLE_RATE
-    from midiscribe.engine.pipeline import LevelMeter, attack_levels_db
-    from midiscribe.engine.stems import MeteredNotes, stem_options
+    from midiscribe.engine.pipeline import LevelMeter
+    from midiscribe.engine.stems import metered_notes, stem_options
 
     options = stem_options(TranscriptionOptions(), family_for_stem(name))
     meter = LevelMeter(PIANO_SAMPLE_RATE if options.transcriber == "piano" else MODEL_SAMPLE_RATE)
     notes = transcribe(wav, options, rhythm=False, level_meter=meter).notes
-    starts = np.array([note.start_s for note in notes], dtype=np.float64)
     levels = meter.levels_db()
-    return notes, levels, MeteredNotes(starts, np.array([note.pitch for note in notes], dtype=np.int64),
-                                       attack_levels_db(starts, levels))
+    return notes, levels, metered_notes(notes, levels)
 
 
 def bleed_rule_f1s(truth, notes, levels, metered, others) -> dict:
@@ -395,35 +397,39 @@ def bleed_rule_f1s(truth, notes, levels, metered, others) -> dict:
     def gated(levels_, metered_, gate):
         keep = np.ones(metered_.starts_s.size, dtype=bool) if gate is None else bleed_mask(metered_.starts_s, levels_,
                                                                                              gate)
-        return keep, MeteredNotes(metered_.starts_s[keep], metered_.pitches[keep], metered_.attacks_db[keep])
+        return keep, MeteredNotes(metered_.starts_s[keep], metered_.pitches[keep], metered_.attacks_db[keep],
+                                  metered_.loud_db)
 
     f1s = {}
     for gate in BLEED_GATES_DB:
         keep, mine = gated(levels, metered, gate)
         sources = [gated(other_levels, other, gate)[1] for other_levels, other in others]
         kept_notes = [note for note, k in zip(notes, keep, strict=True) if k]
-        for margin in BLEED_MARGINS_DB:
-            cross = np.ones(len(kept_notes), dtype=bool) if margin is None else cross_bleed_mask(mine, sources, margin)
-            f1s[(gate, margin)] = note_f1(truth, [note for note, k in zip(kept_notes, cross, strict=True) if k])
+        for margin, quiet in BLEED_CROSS_SETTINGS:
+            cross = (np.ones(len(kept_notes), dtype=bool) if margin is None
+                     else cross_bleed_mask(mine, sources, margin, quiet_db=quiet))
+            f1s[(gate, margin, quiet)] = note_f1(truth, [note for note, k in zip(kept_notes, cross, strict=True) if k])
     return f1s
 
 
 def print_bleed_grid(title: str, cases: list[dict]) -> None:
-    from midiscribe.engine.stems import CROSS_BLEED_MARGIN_DB, STEM_BLEED_GATE_DB
+    from midiscribe.engine.stems import CROSS_BLEED_MARGIN_DB, CROSS_BLEED_QUIET_DB, STEM_BLEED_GATE_DB
 
-    shipped = (STEM_BLEED_GATE_DB, CROSS_BLEED_MARGIN_DB)
+    shipped = (STEM_BLEED_GATE_DB, CROSS_BLEED_MARGIN_DB, CROSS_BLEED_QUIET_DB)
     print(f"\n{title}: {len(cases)} cases; mean note F1 (and the largest drop of a case against no rule); "
-          f"transcribe_stems applies a {shipped[0]:g}-dB gate and a {shipped[1]:g}-dB margin")
-    print("| cross-stem margin | " + " | ".join("no level gate" if g is None else f"gate {g} dB" for g in BLEED_GATES_DB)
+          f"transcribe_stems applies a {shipped[0]:g}-dB gate, and drops a note {shipped[2]:g} dB below its stem's "
+          f"loud moments that another stem has {shipped[1]:g} dB louder")
+    print("| cross-stem rule | " + " | ".join("no level gate" if g is None else f"gate {g} dB" for g in BLEED_GATES_DB)
           + " |\n" + "|---" * (1 + len(BLEED_GATES_DB)) + "|")
-    base = np.array([case[(None, None)] for case in cases])
-    for margin in BLEED_MARGINS_DB:
+    base = np.array([case[(None, None, None)] for case in cases])
+    for margin, quiet in BLEED_CROSS_SETTINGS:
         cells = []
         for gate in BLEED_GATES_DB:
-            scores = np.array([case[(gate, margin)] for case in cases])
+            scores = np.array([case[(gate, margin, quiet)] for case in cases])
             cell = f"{scores.mean():.3f} ({(scores - base).min():+.3f})"
-            cells.append(f"**{cell}**" if (gate, margin) == shipped else cell)
-        print(f"| {'off' if margin is None else f'{margin} dB'} | " + " | ".join(cells) + " |")
+            cells.append(f"**{cell}**" if (gate, margin, quiet) == shipped else cell)
+        rule = "off" if margin is None else f"{margin} dB louder, {quiet} dB down"
+        print(f"| {rule} | " + " | ".join(cells) + " |")
 
 
 def main_bleed(args: argparse.Namespace) -> int:
@@ -457,7 +463,7 @@ def main_bleed(args: argparse.Namespace) -> int:
                                      [clean[other][1:] for other in pitched if other != name])
                 cases.append(f1s)
                 rows.append({"piece": f"band-{args.seconds}s-{seed}", "stem": name, "leak_db": leak,
-                             **{f"{gate}/{margin}": round(f1, 3) for (gate, margin), f1 in f1s.items()}})
+                             **{"/".join(map(str, key)): round(f1, 3) for key, f1 in f1s.items()}})
                 say(json.dumps(rows[-1]))
     print_bleed_grid(f"Bleed: each general-model stem with the other stems leaking in at {BLEED_LEAKS_DB} dB, "
                      f"{args.seconds} s pieces, seeds {' '.join(map(str, args.seeds))}", cases)
@@ -491,6 +497,41 @@ def dynamic_stems(seconds: int, seed: int, shape: str) -> dict[str, tuple[Path, 
     return result
 
 
+# --doubles: the flute's part played in unison by an oboe (General MIDI 68) at these levels against the flute.
+DOUBLE_LEVELS_DB = (0, -3, -6, -10)
+OBOE = 68
+
+
+def main_doubles(args: argparse.Namespace) -> int:
+    """What the bleed rules cost a part doubled in unison by another stem (an oboe under the flute), no bleed."""
+    import soundfile
+
+    cases = []
+    for seed in args.seeds:
+        stems = rendered_stems(args.seconds, seed, keys=True)
+        score = pieces.band(np.random.default_rng(seed), args.seconds)
+        part = pieces.Score(score.tempo_bpm, {KEYS_STEMS["flute"]: OBOE},
+                            [note for note in score.notes if note[2] == KEYS_STEMS["flute"]])
+        oboe = CACHE / f"band-{args.seconds}s-{seed}-keys" / "oboe.wav"
+        if not oboe.exists():
+            part.to_midi().save(oboe.with_suffix(".mid"))
+            subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-T", "wav", "-F", str(oboe),
+                            str(SOUND_FONT), str(oboe.with_suffix(".mid"))], check=True, stdout=subprocess.DEVNULL)
+        samples, rate = soundfile.read(oboe, dtype="float32")
+        others = {name: metered_transcription(wav, name) for name, (wav, _) in stems.items() if name != "drums"}
+        for level in DOUBLE_LEVELS_DB:
+            path = CACHE / "double.wav"
+            soundfile.write(path, samples * 10 ** (level / 20), rate, subtype="FLOAT")
+            notes, levels, mine = metered_transcription(path, "oboe")
+            cases.append(bleed_rule_f1s(stems["flute"][1], notes, levels, mine, [o[1:] for o in others.values()]))
+            say(json.dumps({"piece": f"band-{args.seconds}s-{seed}", "oboe_db": level,
+                            **{"/".join(map(str, key)): round(f1, 3) for key, f1 in cases[-1].items()}}))
+    print_bleed_grid(f"Doubles: the flute's part played by an oboe stem beside it at {DOUBLE_LEVELS_DB} dB (with the "
+                     f"bass and keys stems), no bleed, {args.seconds} s pieces, seeds {' '.join(map(str, args.seeds))}",
+                     cases)
+    return 0
+
+
 def main_dynamics(args: argparse.Namespace) -> int:
     """What the bleed rules cost where there is no bleed and the parts play from pp to ff."""
     cases = []
@@ -503,7 +544,7 @@ def main_dynamics(args: argparse.Namespace) -> int:
                 cases.append(bleed_rule_f1s(truth, notes, levels, mine,
                                             [metered[other][1:] for other in stems if other != name]))
                 say(json.dumps({"piece": f"band-{args.seconds}s-{seed}-{shape}", "stem": name,
-                                **{f"{g}/{m}": round(f1, 3) for (g, m), f1 in cases[-1].items()}}))
+                                **{"/".join(map(str, key)): round(f1, 3) for key, f1 in cases[-1].items()}}))
     print_bleed_grid(f"Dynamics: the band's general-model stems from pp to ff ({', '.join(DYNAMICS)}), no bleed, "
                      f"{args.seconds} s pieces, seeds {' '.join(map(str, args.seeds))}", cases)
     return 0
@@ -543,6 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tempo", action="store_true", help="score the rhythm of the stems together (see above)")
     parser.add_argument("--rests", action="store_true", help="what parts resting in digital silence cost (see above)")
     parser.add_argument("--bleed", action="store_true", help="the stems' bleed rules on stems with leakage (see above)")
+    parser.add_argument("--doubles", action="store_true",
+                        help="the stems' bleed rules on a part doubled in unison by another stem (see above)")
     parser.add_argument("--dynamics", action="store_true",
                         help="the stems' bleed rules on stems that play from pp to ff, without leakage (see above)")
     parser.add_argument("--keys", action="store_true",
@@ -559,6 +602,8 @@ def main(argv: list[str] | None = None) -> int:
         return main_bleed(args)
     if args.dynamics:
         return main_dynamics(args)
+    if args.doubles:
+        return main_doubles(args)
     from midiscribe.engine.drums import transcribe_drums
     from midiscribe.engine.model import get_session
 

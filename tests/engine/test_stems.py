@@ -239,23 +239,26 @@ def test_a_stem_drops_another_instruments_bleed_but_keeps_its_own_soft_notes():
     assert found(track.notes, in_the_rest) == []
 
 
-def test_cross_bleed_mask_drops_a_note_another_stem_has_louder_at_the_same_pitch_and_time():
+def test_cross_bleed_mask_drops_a_quiet_note_another_stem_has_louder_at_the_same_pitch_and_time():
     from midiscribe.engine.stems import MeteredNotes, cross_bleed_mask
 
-    def metered(*notes):  # (start, pitch, attack dB)
+    def metered(*notes, loud_db=-20.0):  # (start, pitch, attack dB); the stem's loud moments at loud_db
         starts, pitches, attacks = zip(*notes, strict=True)
-        return MeteredNotes(np.array(starts, dtype=float), np.array(pitches), np.array(attacks, dtype=float))
+        return MeteredNotes(np.array(starts, dtype=float), np.array(pitches), np.array(attacks, dtype=float), loud_db)
 
+    # The stem's loud moments are at -20 dB: its notes at -40 dB are quiet enough to be another stem's bleed.
     stem = metered((1.0, 60, -40.0), (2.0, 62, -40.0), (3.0, 64, -40.0), (4.0, 65, -40.0), (5.0, 67, -40.0),
-                   (6.0, 69, -40.0))
+                   (6.0, 69, -40.0), (7.0, 71, -22.0))
     other = metered((1.04, 60, -20.0),  # 20 dB louder, 40 ms apart: bleed
-                    (2.0, 62, -35.0),  # only 5 dB louder: a unison, kept
+                    (2.0, 62, -35.0),  # only 5 dB louder
                     (3.0, 63, -10.0),  # another pitch
                     (4.1, 65, -10.0),  # 100 ms apart
-                    (4.98, 67, -45.0), (5.02, 67, -25.0))  # the louder of two in the window counts
-    assert cross_bleed_mask(stem, [other], margin_db=10.0, window_s=0.06).tolist() == [
-        False, True, True, True, False, True]
-    assert cross_bleed_mask(stem, [other], margin_db=3.0, window_s=0.06).tolist()[1] is False
+                    (4.98, 67, -45.0), (5.02, 67, -25.0),  # the louder of two in the window counts
+                    (7.0, 71, 0.0))  # far louder, but the stem's note is at its own playing level: a unison double
+    assert cross_bleed_mask(stem, [other], margin_db=10.0, window_s=0.06, quiet_db=15.0).tolist() == [
+        False, True, True, True, False, True, True]
+    assert cross_bleed_mask(stem, [other], margin_db=3.0, window_s=0.06, quiet_db=15.0).tolist()[1] is False
+    assert cross_bleed_mask(stem, [other], margin_db=10.0, window_s=0.06, quiet_db=0.0).tolist()[6] is False
     assert cross_bleed_mask(stem, []).all() and cross_bleed_mask(stem, [metered((9.0, 60, 0.0))]).all()
 
 
@@ -283,3 +286,21 @@ def test_stems_drop_each_others_bleed_but_keep_their_own_quiet_passages():
     lead_track = next(track for track in tracks if track.name == "lead")
     assert found(lead_track.notes, own + quiet) == found(alone.notes, own + quiet)
     assert found(lead_track.notes, in_the_rest) == []
+
+
+def test_a_part_doubled_in_unison_by_a_louder_stem_keeps_its_notes():
+    """An oboe stem doubling the flute's line 6 dB below it plays at its own level: not the flute's bleed."""
+    line = [KnownNote(72 + (3 * i) % 12, 0.5 * i, 0.5 * i + 0.4) for i in range(12)]
+    flute = synthesise(line, 7.0, channels=1)[:, 0]
+
+    def wav(samples):
+        return encode_soundfile(samples.astype(np.float32), 44100, "WAV", "FLOAT")
+
+    def found(notes) -> list[KnownNote]:
+        return [k for k in line if any(n.pitch == k.pitch and abs(n.start_s - k.start_s) < 0.05 for n in notes)]
+
+    oboe = wav(flute * 10 ** (-6 / 20))
+    alone = found(transcribe(oboe, {"instrument": "winds"}).notes)
+    assert len(alone) >= 10
+    tracks = {t.name: t for t in transcribe_stems([("flute", wav(flute), "winds"), ("oboe", oboe, "winds")]).tracks}
+    assert found(tracks["oboe"].notes) == alone

@@ -41,21 +41,23 @@ FAMILY_NAMES = ", ".join(family.value for family in Family)
 # Bleed: a separation's leftovers of the other instruments, or another instrument in a stem's microphone,
 # which the model hears at full strength (it reads each window at its own level). Two rules drop it from the
 # stems the general model transcribes, after all of them are done:
-# - a note that another pitched stem (the piano model's too) also has (the same pitch, starting within
-#   CROSS_BLEED_WINDOW_S) at least CROSS_BLEED_MARGIN_DB louder (each note's attack level metered in its own
-#   stem) is that stem leaking in;
+# - a note that starts CROSS_BLEED_QUIET_DB or more below its stem's loud moments, and that another pitched stem
+#   (the piano model's too) also has (the same pitch, starting within CROSS_BLEED_WINDOW_S) at least
+#   CROSS_BLEED_MARGIN_DB louder (each note's attack level metered in its own stem), is that stem leaking in;
 # - a note that starts more than STEM_BLEED_GATE_DB below its own stem's loud moments is dropped too (bleed of
 #   what no stem transcribes: drums, a stem not sent).
-# Chosen on the tuning halves of bench/stems.py --bleed (the other stems leaking in at 20-40 dB, the comping part
-# an electric piano or the piano model's piano) and --dynamics (stems that go from pp to ff, velocities about 20
-# to 125, with no bleed): a level gate alone costs the quiet passages (at 25 dB, mean note F1 0.922 -> 0.736
-# there), the pitch-and-time rule barely does; at 6 and 40 dB they beat a 25-dB gate on the bleed (0.732 and
-# 0.756 against 0.722 and 0.738) for at most 0.006 of one stem's F1 on the dynamics (3 dB cost 0.009, and drops
-# more real unisons; 10 dB none, but caught less of the piano's bleed). A stem transcribed on its own keeps
-# every note.
+# Chosen on the tuning halves of bench/stems.py --bleed (the other stems leaking in at 20-40 dB; the comping
+# part an electric piano, or the piano model's piano), --dynamics (parts from pp to ff, velocities about 20 to
+# 125, no bleed) and --doubles (the flute's part doubled in unison by an oboe stem 0-10 dB below it): a level
+# gate alone costs the quiet passages (at 25 dB, mean note F1 0.922 -> 0.736 on --dynamics); the cross-stem
+# rule without the QUIET condition drops a unison double's notes (0.915 -> 0.344 on --doubles at 6 dB). At 40,
+# 6 and 15 dB the rules match the 25-dB gate on bleed (0.739 and 0.720 against 0.738 and 0.722) for at most
+# 0.006 of one stem's F1 on --dynamics and 0.002 on --doubles; 20 dB down spared the doubles entirely but let
+# more bleed through (0.710, 0.690). A stem transcribed on its own keeps every note.
 STEM_BLEED_GATE_DB = 40.0
 CROSS_BLEED_MARGIN_DB = 6.0
 CROSS_BLEED_WINDOW_S = 0.06
+CROSS_BLEED_QUIET_DB = 15.0
 
 
 @dataclass(frozen=True)
@@ -138,23 +140,27 @@ def stem_transcribers(families: dict[str, str], options: dict) -> dict[str, str]
 
 @dataclass(frozen=True)
 class MeteredNotes:
-    """A stem's notes as arrays, with each note's attack level in its own stem (``pipeline.attack_levels_db``)."""
+    """A stem's notes as arrays, with each note's attack level in its own stem (``pipeline.attack_levels_db``)
+    and the level of the stem's loud moments (``pipeline.LOUD_PERCENTILE`` of its 10-ms levels)."""
 
     starts_s: np.ndarray
     pitches: np.ndarray
     attacks_db: np.ndarray
+    loud_db: float
 
 
 def cross_bleed_mask(stem: MeteredNotes, others: Iterable[MeteredNotes], margin_db: float = CROSS_BLEED_MARGIN_DB,
-                     window_s: float = CROSS_BLEED_WINDOW_S) -> np.ndarray:
-    """Which of ``stem``'s notes to keep: not those that one of ``others`` has too (the same pitch, starting within
-    ``window_s``) at least ``margin_db`` louder, which is that stem's sound leaking into this one."""
+                     window_s: float = CROSS_BLEED_WINDOW_S, quiet_db: float = CROSS_BLEED_QUIET_DB) -> np.ndarray:
+    """Which of ``stem``'s notes to keep: not those at least ``quiet_db`` below the stem's loud moments that one of
+    ``others`` has too (the same pitch, starting within ``window_s``) at least ``margin_db`` louder, which is that
+    stem's sound leaking into this one. A note at the stem's own playing level is kept: a unison double."""
     import numpy as np
 
     keep = np.ones(stem.starts_s.size, dtype=bool)
+    quiet = stem.attacks_db <= stem.loud_db - quiet_db
     for other in others:
-        for pitch in np.intersect1d(stem.pitches, other.pitches):
-            mine = np.flatnonzero(stem.pitches == pitch)
+        for pitch in np.intersect1d(stem.pitches[quiet], other.pitches):
+            mine = np.flatnonzero((stem.pitches == pitch) & quiet)
             theirs = np.flatnonzero(other.pitches == pitch)
             theirs = theirs[np.argsort(other.starts_s[theirs], kind="stable")]
             times = other.starts_s[theirs]
@@ -296,16 +302,7 @@ def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter], c
     has louder (:func:`cross_bleed_mask`). Every metered track (the piano model's too) is a source of bleed."""
     if len(meters) < 2 or not checked:
         return tracks
-    import numpy as np
-
-    from .pipeline import attack_levels_db
-
-    metered = {}
-    for index, meter in meters.items():
-        notes = tracks[index].notes
-        starts = np.array([note.start_s for note in notes], dtype=np.float64)
-        metered[index] = MeteredNotes(starts, np.array([note.pitch for note in notes], dtype=np.int64),
-                                      attack_levels_db(starts, meter.levels_db()))
+    metered = {index: metered_notes(tracks[index].notes, meter.levels_db()) for index, meter in meters.items()}
     kept = list(tracks)
     for index in sorted(checked & metered.keys()):
         keep = cross_bleed_mask(metered[index], [other for at, other in metered.items() if at != index])
@@ -313,3 +310,15 @@ def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter], c
             kept[index] = replace(tracks[index], notes=tuple(n for n, k in zip(tracks[index].notes, keep, strict=True)
                                                                if k))
     return kept
+
+
+def metered_notes(notes, levels_db: np.ndarray) -> MeteredNotes:
+    """``notes`` (NoteEvents) with their attack levels in ``levels_db``, their stem's 10-ms levels."""
+    import numpy as np
+
+    from .pipeline import LOUD_PERCENTILE, SILENT_DB, attack_levels_db
+
+    starts = np.array([note.start_s for note in notes], dtype=np.float64)
+    loud = float(np.percentile(levels_db, LOUD_PERCENTILE)) if levels_db.size else SILENT_DB
+    return MeteredNotes(starts, np.array([note.pitch for note in notes], dtype=np.int64),
+                        attack_levels_db(starts, levels_db), loud)
