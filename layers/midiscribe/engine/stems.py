@@ -265,7 +265,7 @@ def transcribe_stems(
                 meters[index] = LevelMeter(PIANO_SAMPLE_RATE if chosen.transcriber == "piano" else MODEL_SAMPLE_RATE)
                 result = transcribe(stem.source, chosen, max_duration_s=max_duration_s,
                                     progress=stem_progress, rhythm=False, bleed_gate_db=STEM_BLEED_GATE_DB,
-                                    level_meter=meters.get(index))
+                                    level_meter=meters[index])
                 track = Track.for_family(stem.name, stem.family, result.notes, result.model_name, result.pedals,
                                          result.tuning_cents)
         except EngineError as exc:
