@@ -119,14 +119,20 @@ def rendered_stems(seconds: int, seed: int, keys: bool = False) -> dict[str, tup
         part = pieces.Score(score.tempo_bpm, {c: p for c, p in score.programs.items() if c == channel},
                             [note for note in score.notes if note[2] == channel])
         reference = [(start * seconds_per_beat, pitch) for start, _, _, pitch, _ in part.notes]
-        if not wav.exists():
-            midi = folder / f"{name}.mid"
-            part.to_midi().save(midi)
-            say(f"rendering {folder.name}/{wav.name}")
-            subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-T", "wav", "-F", str(wav),
-                            str(SOUND_FONT), str(midi)], check=True, stdout=subprocess.DEVNULL)
+        render_part(part, wav)
         result[name] = (wav, reference)
     return result
+
+
+def render_part(part, wav: Path) -> None:
+    """``part`` (a pieces.Score) rendered to ``wav`` with FluidSynth, unless it is there already."""
+    if wav.exists():
+        return
+    midi = wav.with_suffix(".mid")
+    part.to_midi().save(midi)
+    say(f"rendering {wav.parent.name}/{wav.name}")
+    subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-T", "wav", "-F", str(wav),
+                    str(SOUND_FONT), str(midi)], check=True, stdout=subprocess.DEVNULL)
 
 
 def note_f1(reference: list[tuple[float, int]], notes) -> float:
@@ -487,12 +493,7 @@ def dynamic_stems(seconds: int, seed: int, shape: str) -> dict[str, tuple[Path, 
                  for start, length, c, pitch, velocity in score.notes if c == channel]
         part = pieces.Score(score.tempo_bpm, {channel: score.programs[channel]}, notes)
         wav = folder / f"{name}.wav"
-        if not wav.exists():
-            midi = folder / f"{name}.mid"
-            part.to_midi().save(midi)
-            say(f"rendering {folder.name}/{wav.name}")
-            subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-T", "wav", "-F", str(wav),
-                            str(SOUND_FONT), str(midi)], check=True, stdout=subprocess.DEVNULL)
+        render_part(part, wav)
         result[name] = (wav, [(start * seconds_per_beat, pitch) for start, _, _, pitch, _ in part.notes])
     return result
 
@@ -513,10 +514,7 @@ def main_doubles(args: argparse.Namespace) -> int:
         part = pieces.Score(score.tempo_bpm, {KEYS_STEMS["flute"]: OBOE},
                             [note for note in score.notes if note[2] == KEYS_STEMS["flute"]])
         oboe = CACHE / f"band-{args.seconds}s-{seed}-keys" / "oboe.wav"
-        if not oboe.exists():
-            part.to_midi().save(oboe.with_suffix(".mid"))
-            subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-T", "wav", "-F", str(oboe),
-                            str(SOUND_FONT), str(oboe.with_suffix(".mid"))], check=True, stdout=subprocess.DEVNULL)
+        render_part(part, oboe)
         samples, rate = soundfile.read(oboe, dtype="float32")
         others = {name: metered_transcription(wav, name) for name, (wav, _) in stems.items() if name != "drums"}
         for level in DOUBLE_LEVELS_DB:
