@@ -343,3 +343,33 @@ def test_the_level_meter_reads_a_stereo_44_1_khz_stream_as_the_mono_22_05_khz_on
     list(mono.measured([tone[::2]]))
     assert stereo.levels_db().shape == mono.levels_db().shape == (200,)
     assert np.abs(stereo.levels_db()[5:] - mono.levels_db()[5:]).max() < 0.5
+
+
+def test_another_stems_sound_leaking_into_a_piano_stem_is_dropped_there(piano_clip):
+    """The piano stem rests after its clip while a lead stem plays, and the lead leaks into it 35 dB down. Alone
+    the piano model hears the leak as notes; beside the lead stem the piano track loses them and keeps its own."""
+    from synthesised import KnownNote, synthesise
+
+    from midiscribe.engine import transcribe_stems
+
+    piano, rate = soundfile.read(piano_clip, dtype="float32", always_2d=True)
+    lead_part = [KnownNote(67 + 2 * (i % 4), 6.6 + 0.6 * i, 7.1 + 0.6 * i) for i in range(5)]
+    lead = synthesise(lead_part, 10.0, channels=1)[:, 0]
+    stem = lead * 10 ** (-35 / 20)
+    stem[: len(piano)] += piano.mean(axis=1)[: len(stem)]
+
+    def wav(samples) -> bytes:
+        buffer = io.BytesIO()
+        soundfile.write(buffer, samples, rate, format="WAV", subtype="FLOAT")
+        return buffer.getvalue()
+
+    def leaked(notes) -> list[NoteEvent]:
+        return [n for n in notes if any(abs(n.start_s - k.start_s) < 0.05 and n.pitch == k.pitch for k in lead_part)]
+
+    alone = transcribe(wav(stem), {"model": "piano"})
+    assert len(leaked(alone.notes)) >= 3  # the premise: the piano model hears the leak
+    tracks = {track.name: track for track in transcribe_stems(
+        [("piano", wav(stem), "piano"), ("lead", wav(lead), "winds")]).instrument_tracks()}
+    assert leaked(tracks["piano"].notes) == []
+    own = [n for n in alone.notes if n.start_s < 6.0]
+    assert own and [n for n in tracks["piano"].notes if n.start_s < 6.0] == own

@@ -39,13 +39,14 @@ MAX_STEMS = 32  # drum stems share channel 10 (a multitracked kit), but every st
 MAX_STEM_NAME = 64
 FAMILY_NAMES = ", ".join(family.value for family in Family)
 # Bleed: a separation's leftovers of the other instruments, or another instrument in a stem's microphone,
-# which the model hears at full strength (it reads each window at its own level). Two rules drop it from the
-# stems the general model transcribes, after all of them are done:
+# which the models hear at full strength (each reads its window or segment at its own level). Two rules drop it
+# from the pitched stems, after all of them are done:
 # - a note that starts CROSS_BLEED_QUIET_DB or more below its stem's loud moments, and that another pitched stem
-#   (the piano model's too) also has (the same pitch, starting within CROSS_BLEED_WINDOW_S) at least
-#   CROSS_BLEED_MARGIN_DB louder (each note's attack level metered in its own stem), is that stem leaking in;
-# - a note that starts more than STEM_BLEED_GATE_DB below its own stem's loud moments is dropped too (bleed of
-#   what no stem transcribes: drums, a stem not sent).
+#   also has (the same pitch, starting within CROSS_BLEED_WINDOW_S) at least CROSS_BLEED_MARGIN_DB louder (each
+#   note's attack level metered in its own stem), is that stem leaking in. This holds for the piano model's
+#   stems too (bench/stems.py --piano-bleed);
+# - a general-model note that starts more than STEM_BLEED_GATE_DB below its own stem's loud moments is dropped
+#   too (bleed of what no stem transcribes: drums, a stem not sent).
 # Chosen on the tuning halves of bench/stems.py --bleed (the other stems leaking in at 20-40 dB; the comping
 # part an electric piano, or the piano model's piano), --dynamics (parts from pp to ff, velocities about 20 to
 # 125, no bleed) and --doubles (the flute's part doubled in unison by an oboe stem 0-10 dB below it): a level
@@ -286,9 +287,7 @@ def transcribe_stems(
     if first is not None:
         raise first
     results = [future.result() for future in futures]
-    general = {index for index, stem in enumerate(resolved) if stem.family is not Family.DRUMS
-               and pitched_options[stem.family].transcriber == "general"}
-    tracks = without_cross_bleed([track for track, _, _ in results], meters, general)
+    tracks = without_cross_bleed([track for track, _, _ in results], meters, set(meters))
     timings = {f"stem_{stem.name}_s": seconds for stem, (_, _, seconds) in zip(resolved, results, strict=True)}
     timings["total_s"] = time.perf_counter() - started
     duration_s = max(duration for _, duration, _ in results)
@@ -298,8 +297,8 @@ def transcribe_stems(
 
 
 def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter], checked: set[int]) -> list[Track]:
-    """The tracks, the ``checked`` ones (by index: the general model's) without the notes another metered track
-    has louder (:func:`cross_bleed_mask`). Every metered track (the piano model's too) is a source of bleed."""
+    """The tracks, the ``checked`` ones (by index) without the notes another metered track has louder
+    (:func:`cross_bleed_mask`). Every metered track is a source of bleed."""
     if len(meters) < 2 or not checked:
         return tracks
     metered = {index: metered_notes(tracks[index].notes, meter.levels_db()) for index, meter in meters.items()}
