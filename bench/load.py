@@ -97,11 +97,15 @@ class Receiver:
             return list(self.deliveries)
 
 
-def start_stack(workers: int) -> tuple[subprocess.Popen, str, str]:
+def start_stack(workers: int, tree: Path | None = None) -> tuple[subprocess.Popen, str, str]:
+    """``midiscribe serve`` on a free port, with a dev key; ``tree``: run another checkout's code (a folder holding
+    its template.yaml, functions/ and layers/, e.g. from ``git archive <commit> | tar -x -C DIR``)."""
     port = free_port()
     key = "msk_load_" + secrets.token_urlsafe(24)
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MIDISCRIBE_"))}
     environment.update(MIDISCRIBE_DEV_API_KEY=key, PYTHONUNBUFFERED="1", MIDISCRIBE_WEBHOOK_RETRY_SCHEDULE="0,1,2,5")
+    if tree is not None:
+        environment["PYTHONPATH"] = str(Path(tree).resolve() / "layers")  # ahead of this checkout's editable install
     process = subprocess.Popen([str(MIDISCRIBE), "serve", "--port", str(port), "--workers", str(workers)],
                                env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []

@@ -26,6 +26,15 @@ every 0.2 s), and each pitched track's note F1 read back from the notes JSON aga
 
     flock /tmp/midiscribe-timing.lock .venv/bin/python bench/stems.py --http --seconds 60 --runs 3
 
+With ``--http --slow-stem MBPS`` it times one 4-stem request whose flute is an ``audio_url`` on a 127.0.0.1
+server sending MBPS megabytes a second (a slow host), the other three uploaded: what a stem still downloading
+costs the others. ``--against DIR`` runs a second stack from another checkout (``git archive <commit> | tar -x
+-C DIR``) beside this tree's, alternating request by request; medians of ``--runs``.
+
+    git archive <commit> | tar -x -C /tmp/before
+    flock /tmp/midiscribe-timing.lock .venv/bin/python bench/stems.py --http --slow-stem 2 --keys --seconds 60 \
+        --runs 3 --against /tmp/before
+
 With ``--keys`` the comping part is rendered as an electric piano and named ``keys``, so the general
 model transcribes it instead of the piano model (the issue's "piano or keys"); every mode takes it.
 
@@ -71,6 +80,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -265,6 +275,85 @@ def http_row(api: Api, stems: dict, runs: int, piece: str) -> dict:
             row[name] = {"alone": round(note_f1(reference, json_notes(single)), 3),
                          "track": round(note_f1(reference, json_notes(combined[name])), 3)}
     return row
+
+
+class SlowHost:
+    """A 127.0.0.1 server sending one file at ``mbps`` megabytes a second, as a slow host would (an ``audio_url``)."""
+
+    def __init__(self, path: Path, mbps: float):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        data, rate = path.read_bytes(), mbps * 1e6
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server name
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/wav")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                began = time.perf_counter()
+                for at in range(0, len(data), 65536):
+                    self.wfile.write(data[at:at + 65536])
+                    time.sleep(max(0.0, (at + 65536) / rate - (time.perf_counter() - began)))
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/{path.name}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def main_slow_stem(args: argparse.Namespace) -> int:
+    """One 4-stem request whose flute comes from a slow host, the other stems uploaded: this tree's stack and,
+    with --against, another checkout's, alternating request by request."""
+    from load import start_stack
+
+    from midiscribe.client import MidiscribeClient
+
+    trees = {"this tree": None, **({args.against: Path(args.against)} if args.against else {})}
+    stacks = {name: start_stack(workers=1, tree=tree) for name, tree in trees.items()}
+    rows = []
+    try:
+        for seed in [None, *args.seeds]:  # None: a 10-s warm-up, untimed, so that models and templates are loaded
+            stems = rendered_stems(10 if seed is None else args.seconds, args.seeds[0] if seed is None else seed,
+                                   args.keys)
+            host = SlowHost(stems["flute"][0], args.slow_stem)
+            requests_by_tree = {}
+            for name, (_, url, key) in stacks.items():
+                client = MidiscribeClient(url, key)
+                body = [{"name": stem, "audio_path": client.upload(wav)} for stem, (wav, _) in stems.items()
+                        if stem != "flute"]
+                requests_by_tree[name] = (Api(url, key), {"stems": [*body, {"name": "flute", "audio_url": host.url}]})
+            seconds: dict[str, list[float]] = {name: [] for name in stacks}
+            for run in range(1 if seed is None else args.runs):
+                order = list(requests_by_tree) if run % 2 == 0 else list(reversed(requests_by_tree))
+                for name in order:
+                    api, body = requests_by_tree[name]
+                    seconds[name].append(api.transcribe(json=body)[0])
+            host.close()
+            if seed is not None:
+                row = {"piece": f"band-{args.seconds}s-{seed}", **{name: statistics.median(values)
+                                                                   for name, values in seconds.items()}}
+                rows.append(row)
+                say(json.dumps({**row, "runs": seconds}))
+    finally:
+        for process, _, _ in stacks.values():
+            process.send_signal(2)
+            process.wait(timeout=60)
+    load = os.getloadavg()
+    print(f"\nOne 4-stem request, the flute from a host sending {args.slow_stem:g} MB/s, the others uploaded; "
+          f"{args.seconds} s pieces; medians of {args.runs} alternating runs; load average {load[0]:.2f}, "
+          f"{os.cpu_count()} CPUs")
+    print("| piece | " + " | ".join(stacks) + " |")
+    print("|---" * (1 + len(stacks)) + "|")
+    for row in rows:
+        print(f"| {row['piece']} | " + " | ".join(f"{row[name]:.2f} s" for name in stacks) + " |")
+    return 0
 
 
 def print_f1_header(title: str, args: argparse.Namespace, more_columns: str) -> None:
@@ -643,10 +732,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="the stems' bleed rules on a part doubled in unison by another stem (see above)")
     parser.add_argument("--dynamics", action="store_true",
                         help="the stems' bleed rules on stems that play from pp to ff, without leakage (see above)")
+    parser.add_argument("--slow-stem", type=float, metavar="MBPS",
+                        help="with --http: one 4-stem request whose flute comes from a host sending MBPS MB/s (see above)")
+    parser.add_argument("--against", metavar="DIR",
+                        help="with --slow-stem: also another checkout's stack (git archive <commit> | tar -x -C DIR)")
     parser.add_argument("--keys", action="store_true",
                         help="the comping part as an electric piano stem named keys (the general model) instead of piano")
     args = parser.parse_args(argv)
     ensure_fluidsynth()
+    if args.http and args.slow_stem:
+        return main_slow_stem(args)
     if args.http:
         return main_http(args)
     if args.tempo:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import Future
 from dataclasses import replace
 
 import mido
@@ -304,3 +306,36 @@ def test_a_part_doubled_in_unison_by_a_louder_stem_keeps_its_notes():
     assert len(alone) >= 10
     tracks = {t.name: t for t in transcribe_stems([("flute", wav(flute), "winds"), ("oboe", oboe, "winds")]).tracks}
     assert found(tracks["oboe"].notes) == alone
+
+
+def test_a_stem_still_arriving_does_not_hold_back_the_others(stems, result):
+    """The worker hands a stem still downloading as a Future: the stems already here are transcribed meanwhile.
+    Here the bass arrives only once the drums and the lead are done, and every track is as if all had been here."""
+    arriving: Future = Future()
+    released_by: list[str] = []
+
+    def release(by: str) -> None:
+        if not arriving.done():
+            released_by.append(by)
+            arriving.set_result(stems["bass"])
+
+    def progress(done_s: float, total_s: float | None) -> None:
+        if done_s >= DRUMS_S + LEAD_S - 0.05:
+            release("the other stems' progress")
+
+    fallback = threading.Timer(60.0, release, args=("a timer",))  # so that a failure fails, not hangs
+    fallback.start()
+    try:
+        together = transcribe_stems([("drums", stems["drums"]), ("bass", arriving), ("lead", stems["lead"], "winds")],
+                                    progress=progress)
+    finally:
+        fallback.cancel()
+    assert released_by == ["the other stems' progress"]
+    assert [(t.name, t.notes) for t in together.tracks] == [(t.name, t.notes) for t in result.tracks]
+
+
+def test_a_stem_that_never_arrives_fails_the_transcription_with_its_own_error(stems):
+    gone: Future = Future()
+    gone.set_exception(LookupError("Stem 'bass': the upload is gone"))
+    with pytest.raises(LookupError, match="Stem 'bass': the upload is gone"):
+        transcribe_stems([("drums", stems["drums"]), ("bass", gone)])

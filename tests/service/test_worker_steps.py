@@ -7,6 +7,7 @@ import io
 import json
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,10 @@ class StemsEngine:
         self.error = error
 
     def __call__(self, stems, options, *, max_duration_s, progress):
-        self.calls.append([(name, Path(path).read_bytes(), family) for name, path, family in stems])
+        # As the engine does, each stem still downloading (a Future) is waited for: its error is raised as is.
+        arrived = [(name, source.result() if isinstance(source, Future) else source, family)
+                   for name, source, family in stems]
+        self.calls.append([(name, Path(path).read_bytes(), family) for name, path, family in arrived])
         if self.error is not None:
             raise self.error
         progress(1.0, 1.0)
@@ -511,6 +515,38 @@ def test_the_stems_of_a_task_are_fetched_side_by_side(tmp_path: Path) -> None:
     assert stack.process(task.task_id) is TaskStatus.COMPLETED
     [call] = stack.stems_engine.calls
     assert [name for name, _, _ in call] == ["flute", "oboe", "clarinet"]  # in the request's order
+
+
+def test_the_engine_starts_on_the_stems_that_have_arrived_while_the_others_download(tmp_path: Path) -> None:
+    """A slow stem's download runs beside the engine: the stems already here are not kept waiting for it.
+    Here the slow download is let go only by the engine, once it has the other stems in hand."""
+    let_go = threading.Event()
+    seen: list[list[str]] = []
+
+    def download(url, destination, **limits):
+        if "slow" in url:
+            assert let_go.wait(timeout=30), "the engine was not given the stems that had arrived"
+        return copy_file(tmp_path / "audio.wav", destination)
+
+    def engine(stems, options, **kwargs):
+        # Still arriving (a Future not done) or here (a path), as the engine is handed them.
+        seen.append(["arriving" if isinstance(source, Future) and not source.done() else "here"
+                     for _, source, _ in stems])
+        let_go.set()
+        return StemsEngine()(stems, options, **kwargs)
+
+    (tmp_path / "audio.wav").write_bytes(b"some audio")
+    stack = Stack(download=download, stems_engine=engine)
+    stems = tuple(TaskStem(name, TaskSource(kind="url", url=f"https://example.com/{name}.wav"), "winds")
+                  for name in ("quick", "slow"))
+    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
+                    source=TaskSource(kind="stems", filename="stems", stems=stems))
+    stack.tasks.create(task)
+    assert stack.process(task.task_id) is TaskStatus.COMPLETED
+    [(quick, slow)] = seen
+    assert slow == "arriving"  # the quick stem may be here already, or not quite
+    done = stack.tasks.get(task.task_id)
+    assert done.note_count == 4 and done.timings["fetch_s"] > 0
 
 
 def test_of_several_failing_stems_the_first_in_order_is_reported(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -221,7 +221,9 @@ def transcribe_stems(
     """Transcribe each stem with its family's settings into one transcription with a track per stem.
 
     ``stems``: ``(name, source)`` or ``(name, source, instrument)`` tuples (or :class:`Stem`), in the
-    order the tracks should have. ``max_duration_s`` applies to each stem. ``progress(seconds_done,
+    order the tracks should have. A source may be a ``concurrent.futures.Future`` of one (a stem still
+    downloading): that stem starts when it resolves, the others without waiting for it, and its error is
+    raised unchanged. ``max_duration_s`` applies to each stem. ``progress(seconds_done,
     total_seconds_or_None)`` sums over the stems. An engine error in any stem is raised with the stem's
     name in its message (the first failing stem in order), after the others have stopped: a failure
     stops the other stems at their next step rather than letting them finish.
@@ -252,19 +254,22 @@ def transcribe_stems(
         from .pipeline import LevelMeter, transcribe
 
         stem_progress = combined.for_stem(index)
+        source = stem.source
+        if isinstance(source, Future):  # a stem still arriving: this stem starts once it is here, not the others
+            source = source.result()
         began = time.perf_counter()
         if combined.stopped.is_set():
             raise _Stopped
         try:
             if stem.family is Family.DRUMS:
-                result = transcribe_drums(stem.source, options, max_duration_s=max_duration_s,
+                result = transcribe_drums(source, options, max_duration_s=max_duration_s,
                                           progress=stem_progress, name=stem.name)
                 track = result.tracks[0]
             else:
                 # The rhythm comes from all the stems' notes together (below), not from each stem's.
                 chosen = pitched_options[stem.family]
                 meters[index] = LevelMeter(PIANO_SAMPLE_RATE if chosen.transcriber == "piano" else MODEL_SAMPLE_RATE)
-                result = transcribe(stem.source, chosen, max_duration_s=max_duration_s,
+                result = transcribe(source, chosen, max_duration_s=max_duration_s,
                                     progress=stem_progress, rhythm=False, bleed_gate_db=STEM_BLEED_GATE_DB,
                                     level_meter=meters[index])
                 track = Track.for_family(stem.name, stem.family, result.notes, result.model_name, result.pedals,

@@ -14,6 +14,15 @@ class TaskInputError(Exception):
         self.code = code
 
 
+class OutOfScratchSpace(Exception):
+    """The worker's disk ran out of space while ``step`` ("fetching the input"): raised from the error it caused,
+    where the step the pipeline is in does not say (a stem downloading beside the engine)."""
+
+    def __init__(self, step: str):
+        super().__init__(f"the disk ran out of space while {step}")
+        self.step = step
+
+
 class TransientError(Exception):
     """Worth retrying later (a download that timed out)."""
 

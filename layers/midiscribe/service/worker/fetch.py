@@ -1,5 +1,8 @@
 """Step 2, fetch input: a task's audio copied to the worker's scratch folder, from the bucket or a URL.
 
+The stems of a multi-stem task download side by side (:class:`ArrivingStems`), and the transcription
+job hands each to the engine as soon as it has arrived rather than after the last one.
+
 What can never work (an object that is gone or too large, a refused or failing URL) becomes a
 :class:`TaskInputError`. A URL's download that failed in a way another try may fix (a stall, a dropped
 connection, a 5xx) is tried again at once, after each of ``URL_RETRY_PAUSES_S``, within the download's
@@ -11,8 +14,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import KW_ONLY, dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import KW_ONLY, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,7 +25,7 @@ from midiscribe.domain.ports import ObjectStore
 from midiscribe.domain.tasks import TaskSource, TaskStem
 
 from ..config import Settings
-from .errors import TaskInputError, TransientError
+from .errors import OutOfScratchSpace, TaskInputError, TransientError, out_of_space
 
 URL_DOWNLOAD_TIMEOUT_S = 30.0  # to connect, and for each read
 # For the whole download: a server that trickles bytes would otherwise hold the worker until the Lambda
@@ -45,6 +48,7 @@ class FetchedInput:
     source: TaskSource
     seconds: float  # how long fetching took
     stem: TaskStem | None = None  # the stem of a multi-stem task this is
+    arrived: bool = True  # False: only where the stem will be (InputFetcher.planned_stems), not fetched yet
 
     @property
     def shown_name(self) -> str:
@@ -63,13 +67,20 @@ class InputFetcher:
 
     def fetch(self, source: TaskSource, workdir: Path) -> FetchedInput:
         started = time.perf_counter()
+        path = self._destination(source, workdir)
         if source.kind == "s3":
-            path = self._from_bucket(source.key, workdir / ("input" + Path(source.key).suffix[:_MAX_EXTENSION]))
-        elif source.kind == "url":
-            path = self._from_url(source.url, workdir / ("input" + Path(urlsplit(source.url).path).suffix[:_MAX_EXTENSION]))
+            self._from_bucket(source.key, path)
         else:
-            raise TaskInputError(f"The task's input ({source.kind!r}) cannot be read.", "INVALID_INPUT")
+            self._from_url(source.url, path)
         return FetchedInput(path=path, source=source, seconds=time.perf_counter() - started)
+
+    @staticmethod
+    def _destination(source: TaskSource, workdir: Path) -> Path:
+        if source.kind == "s3":
+            return workdir / ("input" + Path(source.key).suffix[:_MAX_EXTENSION])
+        if source.kind == "url":
+            return workdir / ("input" + Path(urlsplit(source.url).path).suffix[:_MAX_EXTENSION])
+        raise TaskInputError(f"The task's input ({source.kind!r}) cannot be read.", "INVALID_INPUT")
 
     def fetch_all(self, source: TaskSource, workdir: Path) -> list[FetchedInput]:
         """The task's input: its one file, or every stem of a multi-stem task (each in a folder of its own).
@@ -78,28 +89,41 @@ class InputFetcher:
         """
         if source.kind != "stems":
             return [self.fetch(source, workdir)]
+        with self.arriving(self.planned_stems(source, workdir)) as stems:
+            return stems.fetched()
 
-        def fetch_stem(index: int, stem: TaskStem) -> FetchedInput:
+    def planned_stems(self, source: TaskSource, workdir: Path) -> list[FetchedInput]:
+        """Where each stem of a multi-stem task goes (a folder of its own); nothing is fetched yet."""
+        planned = []
+        for index, stem in enumerate(source.stems):
             folder = workdir / f"stem-{index}"
             folder.mkdir()
             try:
-                one = self.fetch(stem.source, folder)
+                path = self._destination(stem.source, folder)
             except TaskInputError as error:
                 raise TaskInputError(f"Stem {stem.name!r}: {error.message}", error.code) from None
-            except TransientError as error:
-                raise TransientError(f"stem {stem.name!r}: {error}") from None
-            return FetchedInput(path=one.path, source=one.source, seconds=one.seconds, stem=stem)
+            planned.append(FetchedInput(path=path, source=stem.source, seconds=0.0, stem=stem, arrived=False))
+        return planned
 
-        # Side by side: downloads wait on the network, not the CPU. The first stem (in order) that
-        # fails is the one reported; the others are not started if they have not been yet.
-        with ThreadPoolExecutor(max_workers=max(1, min(len(source.stems), PARALLEL_FETCHES)),
-                                thread_name_prefix="midiscribe-fetch") as pool:
-            futures = [pool.submit(fetch_stem, index, stem) for index, stem in enumerate(source.stems)]
-            try:
-                return [future.result() for future in futures]
-            except BaseException:
-                pool.shutdown(cancel_futures=True)
-                raise
+    def arriving(self, stems: list[FetchedInput]) -> ArrivingStems:
+        """The stems not fetched yet, downloading side by side from now on (see :class:`ArrivingStems`)."""
+        return ArrivingStems(self, stems)
+
+    def fetch_stem(self, planned: FetchedInput) -> FetchedInput:
+        """One stem, to where :meth:`planned_stems` put it; its errors name it."""
+        name = planned.stem.name if planned.stem else "?"
+        try:
+            one = self.fetch(planned.source, planned.path.parent)
+        except TaskInputError as error:
+            raise TaskInputError(f"Stem {name!r}: {error.message}", error.code) from None
+        except TransientError as error:
+            raise TransientError(f"stem {name!r}: {error}") from None
+        except OSError as error:
+            # Named here: the download may run beside the engine, after the pipeline's fetching step.
+            if out_of_space(error):
+                raise OutOfScratchSpace("fetching the input") from error
+            raise
+        return replace(planned, path=one.path, seconds=one.seconds, arrived=True)
 
     def _from_bucket(self, key: str, path: Path) -> Path:
         try:
@@ -142,3 +166,38 @@ class InputFetcher:
                 if error.timed_out:
                     raise TransientError(f"downloading the audio timed out{tries}: {error.message}") from None
                 raise TaskInputError(f"{error.message}{tries}", "DOWNLOAD_FAILED") from None
+
+
+class ArrivingStems:
+    """A multi-stem task's stems downloading side by side (at most PARALLEL_FETCHES at once), so that each can
+    be transcribed as soon as it is here: :meth:`sources` gives the engine a future of each path still to come
+    (``engine.transcribe_stems`` waits on a stem's own future only). Leaving the ``with`` block cancels the
+    downloads not started and waits for the running ones, so none writes into a scratch folder being removed.
+    """
+
+    def __init__(self, fetcher: InputFetcher, stems: list[FetchedInput]):
+        self._stems = list(stems)
+        waiting = [index for index, stem in enumerate(self._stems) if not stem.arrived]
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(len(waiting), PARALLEL_FETCHES)),
+                                        thread_name_prefix="midiscribe-fetch")
+        self._futures: dict[int, Future] = {index: self._pool.submit(self._fetch, fetcher, index) for index in waiting}
+
+    def _fetch(self, fetcher: InputFetcher, index: int) -> Path:
+        self._stems[index] = fetcher.fetch_stem(self._stems[index])
+        return self._stems[index].path
+
+    def sources(self) -> list[Path | Future]:
+        """Each stem's audio for the engine, in order: its path when it has arrived, else a future of it."""
+        return [self._futures.get(index) or stem.path for index, stem in enumerate(self._stems)]
+
+    def fetched(self) -> list[FetchedInput]:
+        """Every stem, once all have arrived; the first in order that failed raises its error."""
+        for index in sorted(self._futures):
+            self._futures[index].result()
+        return list(self._stems)
+
+    def __enter__(self) -> ArrivingStems:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -26,7 +26,7 @@ from midiscribe.domain.tasks import InvalidTransitionError, Task, TaskKind, Task
 from midiscribe.engine.errors import EngineError, ModelNotFoundError
 
 from ..config import MB, Settings
-from .errors import TaskInputError, TransientError, describe_transient, out_of_space
+from .errors import OutOfScratchSpace, TaskInputError, TransientError, describe_transient, out_of_space
 from .finish import TaskFinisher
 from .jobs import Job, JobResult
 from .results import ResultWriter
@@ -121,6 +121,8 @@ class TaskPipeline:
         except Exception as error:
             if not out_of_space(error):
                 raise
+            if isinstance(error, OutOfScratchSpace):
+                step = error.step  # a stem's download, running beside the engine
             raise TaskInputError(
                 f"The task does not fit in the worker's scratch space: its disk ran out while {step} "
                 f"({free_mb:.0f} MB were free when the task began). {self.settings.scratch_advice()}",

@@ -93,6 +93,9 @@ class TranscriptionJob:
     transcribe_stems: Transcribe = engine_transcribe_stems  # for a multi-stem task
 
     def fetch(self, task: Task, workdir: Path) -> list[FetchedInput]:
+        """The task's audio; a multi-stem task's stems only planned: :meth:`run` transcribes each as it arrives."""
+        if task.source.kind == "stems":
+            return self.fetcher.planned_stems(task.source, workdir)
         return self.fetcher.fetch_all(task.source, workdir)
 
     def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
@@ -103,7 +106,7 @@ class TranscriptionJob:
             return self.settings.too_long_advice("piano", stems=stems, duration_s=duration_s)
 
         with named_as_uploaded(*inputs, too_long_advice=advice if "piano" in transcribers else None):
-            transcription = self._transcribe(task, inputs, transcribers)
+            transcription, inputs = self._transcribe(task, inputs, transcribers)
         started = time.perf_counter()
         files = []
         for output in TRANSCRIPTION_OUTPUTS:
@@ -131,17 +134,22 @@ class TranscriptionJob:
             return sorted(set(stem_transcribers(families, task.options).values()))
         return [TranscriptionOptions.parse(task.options).transcriber]
 
-    def _transcribe(self, task: Task, inputs: list[FetchedInput], transcribers: list[str]) -> Any:
-        """One input through ``transcribe``; the stems of a multi-stem task together through ``transcribe_stems``.
-        The strictest limit among the transcribers that run bounds the duration (the piano model's, if it runs)."""
+    def _transcribe(self, task: Task, inputs: list[FetchedInput], transcribers: list[str],
+                    ) -> tuple[Any, list[FetchedInput]]:
+        """One input through ``transcribe``; the stems of a multi-stem task together through ``transcribe_stems``,
+        each starting as soon as its audio has arrived. The strictest limit among the transcribers that run bounds
+        the duration (the piano model's, if it runs). Returns the transcription and the inputs as fetched."""
         options = TranscriptionOptions.parse(task.options)
         limit = min(self.settings.transcription_limit_s(name) for name in transcribers)
         common = {"max_duration_s": limit, "progress": self._progress_reporter(task)}
         if inputs and inputs[0].stem is not None:
-            stems = [(fetched.stem.name, fetched.path, fetched.stem.family) for fetched in inputs if fetched.stem]
-            return self.transcribe_stems(stems, options, **common)
+            with self.fetcher.arriving(inputs) as arriving:
+                stems = [(fetched.stem.name, source, fetched.stem.family)
+                         for fetched, source in zip(inputs, arriving.sources(), strict=True)]
+                transcription = self.transcribe_stems(stems, options, **common)
+                return transcription, arriving.fetched()
         [fetched] = inputs
-        return self.transcribe(fetched.path, options, **common)
+        return self.transcribe(fetched.path, options, **common), inputs
 
     def _progress_reporter(self, task: Task) -> Callable[[float, float | None], None]:
         """The engine's progress callback: a write to the task every few seconds, not on every window."""
