@@ -16,7 +16,7 @@ SECLOCK := tools/security.lock
 # pip reads only the lock: no index "latest" can slip in, and every file is checked by its hash.
 PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: help install model schema lint security openapi test test-fast run bench clean lock requirements
+.PHONY: help install model schema system lint security openapi test test-fast run bench clean lock requirements
 
 help:
 	@echo "make run    - set up, then serve the whole API on http://127.0.0.1:$(PORT) (no Docker, no AWS)"
@@ -41,6 +41,11 @@ model: $(STAMP)
 schema: $(STAMP)
 	@$(BIN)/python tests/engine/musicxml_schema.py
 
+# The Debian packages the tests use (Chromium, FluidSynth, a sound font, MuseScore 3), with apt-get where missing
+# and allowed (root, or sudo without a password); otherwise it says what to install and those tests skip.
+system: $(STAMP)
+	@tools/system-packages.sh
+
 lint: $(STAMP)
 	$(BIN)/python tools/lock.py check
 	$(BIN)/ruff check .
@@ -62,7 +67,7 @@ security: $(SECVENV)/.installed
 openapi: install
 	$(BIN)/python -m midiscribe.api.openapi --write openapi.json
 
-test: install lint security
+test: install system lint security
 	$(BIN)/python -m pytest
 
 test-fast: install
