@@ -2,7 +2,7 @@
 and the files written from them.
 
 The tests that run the model need its weights (``midiscribe fetch-model``, which ``make install``
-runs) and FluidSynth with the TimGM6mb sound font (``.ci/run`` installs them); without them they
+runs) and FluidSynth with the TimGM6mb sound font (``make test`` installs them where it may); without them they
 skip and say why. The rest need neither.
 """
 

@@ -5,11 +5,11 @@ DAW's export, a multitrack session's channels) is transcribed on its own, with t
 instrument family: the family given with it, or the one its name points at (``family_for_stem``).
 Drums go to the drum transcriber; every other family to the pitched engine with that family's options
 (:func:`stem_options`, the one place a family becomes options). Stems may differ in length, sample
-rate and format; the result lasts as long as the longest. Once every stem is done, the general model's
-stems lose the notes that are another stem's sound leaking in (``without_cross_bleed``, and the level gate
-``STEM_BLEED_GATE_DB`` inside each; see there).
+rate and format; the result lasts as long as the longest. Bleed (see the constants below): each general-model
+stem drops its notes under the level gate ``STEM_BLEED_GATE_DB`` as it finishes, and once every stem is done
+the pitched stems lose the notes that are another stem's sound leaking in (``without_cross_bleed``).
 
-The stems run at the same time in threads. Each pitched stem already keeps one model call per CPU in
+The stems run at the same time in threads; a stem still downloading (a ``Future``) starts when it arrives. Each pitched stem already keeps one model call per CPU in
 flight, so this mostly overlaps the parts that do not use every CPU (decoding, note creation, the
 drums' factorisation) with other stems' model calls; onnxruntime and numpy release the GIL. No
 processes: Lambda has no /dev/shm for multiprocessing's queues.
