@@ -742,20 +742,11 @@ def main(argv: list[str] | None = None) -> int:
     ensure_fluidsynth()
     if args.http and args.slow_stem:
         return main_slow_stem(args)
-    if args.http:
-        return main_http(args)
-    if args.tempo:
-        return main_tempo(args)
-    if args.rests:
-        return main_rests(args)
-    if args.bleed:
-        return main_bleed(args)
-    if args.dynamics:
-        return main_dynamics(args)
-    if args.doubles:
-        return main_doubles(args)
-    if args.piano_bleed:
-        return main_piano_bleed(args)
+    modes = {"http": main_http, "tempo": main_tempo, "rests": main_rests, "bleed": main_bleed,
+             "dynamics": main_dynamics, "doubles": main_doubles, "piano_bleed": main_piano_bleed}
+    for flag, run in modes.items():
+        if getattr(args, flag):
+            return run(args)
     from midiscribe.engine.drums import transcribe_drums
     from midiscribe.engine.model import get_session
 

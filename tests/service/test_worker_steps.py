@@ -464,6 +464,16 @@ def stems_task(stack: Stack, **fields) -> Task:
     return task
 
 
+def url_stems_task(stack: Stack, *names: str) -> Task:
+    """A task of winds stems, each at its own URL (https://example.com/NAME.wav)."""
+    stems = tuple(TaskStem(name, TaskSource(kind="url", url=f"https://example.com/{name}.wav"), "winds")
+                  for name in names)
+    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
+                    source=TaskSource(kind="stems", filename="stems", stems=stems))
+    stack.tasks.create(task)
+    return task
+
+
 def test_a_stems_task_fetches_every_stem_and_transcribes_them_together(tmp_path: Path) -> None:
     served = tmp_path / "lead.wav"
     served.write_bytes(b"lead audio")
@@ -507,11 +517,7 @@ def test_the_stems_of_a_task_are_fetched_side_by_side(tmp_path: Path) -> None:
 
     (tmp_path / "lead.wav").write_bytes(b"lead audio")
     stack = Stack(download=download)
-    stems = tuple(TaskStem(name, TaskSource(kind="url", url=f"https://example.com/{name}.wav"), "winds")
-                  for name in ("flute", "oboe", "clarinet"))
-    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
-                    source=TaskSource(kind="stems", filename="stems", stems=stems))
-    stack.tasks.create(task)
+    task = url_stems_task(stack, "flute", "oboe", "clarinet")
     assert stack.process(task.task_id) is TaskStatus.COMPLETED
     [call] = stack.stems_engine.calls
     assert [name for name, _, _ in call] == ["flute", "oboe", "clarinet"]  # in the request's order
@@ -537,11 +543,7 @@ def test_the_engine_starts_on_the_stems_that_have_arrived_while_the_others_downl
 
     (tmp_path / "audio.wav").write_bytes(b"some audio")
     stack = Stack(download=download, stems_engine=engine)
-    stems = tuple(TaskStem(name, TaskSource(kind="url", url=f"https://example.com/{name}.wav"), "winds")
-                  for name in ("quick", "slow"))
-    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
-                    source=TaskSource(kind="stems", filename="stems", stems=stems))
-    stack.tasks.create(task)
+    task = url_stems_task(stack, "quick", "slow")
     assert stack.process(task.task_id) is TaskStatus.COMPLETED
     [(quick, slow)] = seen
     assert slow == "arriving"  # the quick stem may be here already, or not quite
@@ -556,11 +558,7 @@ def test_of_several_failing_stems_the_first_in_order_is_reported(tmp_path: Path)
         raise net.DownloadError(f"HTTP 404 for {url.rsplit('/', 1)[-1]}")
 
     stack = Stack(download=download)
-    stems = tuple(TaskStem(name, TaskSource(kind="url", url=f"https://example.com/{name}.wav"), "winds")
-                  for name in ("first", "second"))
-    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id=OWNER, retention_days=1,
-                    source=TaskSource(kind="stems", filename="stems", stems=stems))
-    stack.tasks.create(task)
+    task = url_stems_task(stack, "first", "second")
     assert stack.process(task.task_id) is TaskStatus.FAILED
     assert stack.tasks.get(task.task_id).error.startswith("Stem 'first': ")
 
