@@ -264,6 +264,34 @@ def test_cross_bleed_mask_drops_a_quiet_note_another_stem_has_louder_at_the_same
     assert cross_bleed_mask(stem, []).all() and cross_bleed_mask(stem, [metered((9.0, 60, 0.0))]).all()
 
 
+def test_cross_bleed_mask_drops_a_quiet_note_an_octave_from_a_far_louder_one_in_another_stem():
+    """A model hears a leaked note in its own range too: the bass stem the keys an octave down. Such a note is
+    dropped when the other stem's is CROSS_BLEED_OCTAVE_MARGIN_DB louder (a wider margin than the unison's)."""
+    from midiscribe.engine.stems import (
+        CROSS_BLEED_MARGIN_DB,
+        CROSS_BLEED_OCTAVE_MARGIN_DB,
+        MeteredNotes,
+        cross_bleed_mask,
+    )
+
+    def metered(*notes, loud_db=-20.0):  # (start, pitch, attack dB); the stem's loud moments at loud_db
+        starts, pitches, attacks = zip(*notes, strict=True)
+        return MeteredNotes(np.array(starts, dtype=float), np.array(pitches), np.array(attacks, dtype=float), loud_db)
+
+    between = (CROSS_BLEED_MARGIN_DB + CROSS_BLEED_OCTAVE_MARGIN_DB) / 2
+    stem = metered((1.0, 48, -40.0), (2.0, 72, -40.0), (3.0, 48, -40.0), (4.0, 48, -40.0), (5.0, 55, -40.0),
+                   (6.0, 36, -40.0), (7.0, 48, -22.0))
+    other = metered((1.0, 60, -40.0 + CROSS_BLEED_OCTAVE_MARGIN_DB),  # an octave up, loud enough: bleed
+                    (2.0, 60, -40.0 + CROSS_BLEED_OCTAVE_MARGIN_DB),  # an octave down: bleed too
+                    (3.0, 60, -40.0 + between),  # an octave, but not louder by the octave's margin
+                    (4.0, 48, -40.0 + between),  # the same pitch by the same amount: the unison margin holds
+                    (5.0, 74, -10.0),  # a twelfth: left alone
+                    (6.0, 60, -10.0),  # two octaves: left alone
+                    (7.0, 60, 0.0))  # the stem's note is at its own playing level
+    assert cross_bleed_mask(stem, [other]).tolist() == [False, False, True, False, True, True, True]
+    assert cross_bleed_mask(stem, [other], octave_margin_db=None).tolist() == [True, True, True, False, True, True, True]
+
+
 def test_stems_drop_each_others_bleed_but_keep_their_own_quiet_passages():
     """A lead stem plays loud, then 30 dB softer (pp against ff), then rests, while a keyboard stem leaks into it
     25 dB down all along. As stems, the lead keeps its quiet passage (a level gate 25 dB below its loud moments

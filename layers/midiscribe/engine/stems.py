@@ -44,7 +44,9 @@ FAMILY_NAMES = ", ".join(family.value for family in Family)
 # - a note that starts CROSS_BLEED_QUIET_DB or more below its stem's loud moments, and that another pitched stem
 #   also has (the same pitch, starting within CROSS_BLEED_WINDOW_S) at least CROSS_BLEED_MARGIN_DB louder (each
 #   note's attack level metered in its own stem), is that stem leaking in. This holds for the piano model's
-#   stems too (bench/stems.py --piano-bleed);
+#   stems too (bench/stems.py --piano-bleed). A note an octave above or below the other stem's is dropped the same way when that one is at least
+#   CROSS_BLEED_OCTAVE_MARGIN_DB louder: each stem's model hears a leaked note in its own range (the bass stem the
+#   keys an octave down);
 # - a general-model note that starts more than STEM_BLEED_GATE_DB below its own stem's loud moments is dropped
 #   too (bleed of what no stem transcribes: drums, a stem not sent).
 # Chosen on the tuning halves of bench/stems.py --bleed (the other stems leaking in at 20-40 dB; the comping
@@ -54,11 +56,14 @@ FAMILY_NAMES = ", ".join(family.value for family in Family)
 # rule without the QUIET condition drops a unison double's notes (0.915 -> 0.344 on --doubles at 6 dB). At 40,
 # 6 and 15 dB the rules match the 25-dB gate on bleed (0.739 and 0.720 against 0.738 and 0.722) for at most
 # 0.006 of one stem's F1 on --dynamics and 0.002 on --doubles; 20 dB down spared the doubles entirely but let
-# more bleed through (0.710, 0.690). A stem transcribed on its own keeps every note.
+# more bleed through (0.710, 0.690). The octave matches, at 6 dB, took 0.0135 of one stem's F1 on --dynamics; at 10
+# dB none (and 0.0008 of mean F1 on --piano-bleed), and mean note F1 on bleed went 0.739 -> 0.789 (keys) and
+# 0.720 -> 0.771 (piano model). A stem transcribed on its own keeps every note.
 STEM_BLEED_GATE_DB = 40.0
 CROSS_BLEED_MARGIN_DB = 6.0
 CROSS_BLEED_WINDOW_S = 0.06
 CROSS_BLEED_QUIET_DB = 15.0
+CROSS_BLEED_OCTAVE_MARGIN_DB = 10.0
 
 
 @dataclass(frozen=True)
@@ -151,10 +156,24 @@ class MeteredNotes:
 
 
 def cross_bleed_mask(stem: MeteredNotes, others: Iterable[MeteredNotes], margin_db: float = CROSS_BLEED_MARGIN_DB,
-                     window_s: float = CROSS_BLEED_WINDOW_S, quiet_db: float = CROSS_BLEED_QUIET_DB) -> np.ndarray:
+                     window_s: float = CROSS_BLEED_WINDOW_S, quiet_db: float = CROSS_BLEED_QUIET_DB,
+                     octave_margin_db: float | None = CROSS_BLEED_OCTAVE_MARGIN_DB) -> np.ndarray:
     """Which of ``stem``'s notes to keep: not those at least ``quiet_db`` below the stem's loud moments that one of
-    ``others`` has too (the same pitch, starting within ``window_s``) at least ``margin_db`` louder, which is that
-    stem's sound leaking into this one. A note at the stem's own playing level is kept: a unison double."""
+    ``others`` has too (the same pitch, starting within ``window_s``) at least ``margin_db`` louder, or an octave
+    above or below at least ``octave_margin_db`` louder (None: not checked), which is that stem's sound leaking into
+    this one. A note at the stem's own playing level is kept: a unison or octave double."""
+    others = list(others)
+    keep = _not_louder_elsewhere(stem, others, margin_db, window_s, quiet_db)
+    if octave_margin_db is not None:
+        octaves = [MeteredNotes(other.starts_s, other.pitches + shift, other.attacks_db, other.loud_db)
+                   for other in others for shift in (-12, 12)]
+        keep &= _not_louder_elsewhere(stem, octaves, octave_margin_db, window_s, quiet_db)
+    return keep
+
+
+def _not_louder_elsewhere(stem: MeteredNotes, others: list[MeteredNotes], margin_db: float, window_s: float,
+                          quiet_db: float) -> np.ndarray:
+    """:func:`cross_bleed_mask`'s test at one pitch: False for the quiet notes ``others`` have ``margin_db`` louder."""
     import numpy as np
 
     keep = np.ones(stem.starts_s.size, dtype=bool)
