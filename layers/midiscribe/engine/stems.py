@@ -44,9 +44,9 @@ FAMILY_NAMES = ", ".join(family.value for family in Family)
 # - a note that starts CROSS_BLEED_QUIET_DB or more below its stem's loud moments, and that another pitched stem
 #   also has (the same pitch, starting within CROSS_BLEED_WINDOW_S) at least CROSS_BLEED_MARGIN_DB louder (each
 #   note's attack level metered in its own stem), is that stem leaking in. This holds for the piano model's
-#   stems too (bench/stems.py --piano-bleed). A note an octave above or below the other stem's is dropped the same way when that one is at least
-#   CROSS_BLEED_OCTAVE_MARGIN_DB louder: each stem's model hears a leaked note in its own range (the bass stem the
-#   keys an octave down);
+#   stems too (bench/stems.py --piano-bleed). A note an octave above or below the other stem's is dropped the
+#   same way when that one is at least CROSS_BLEED_OCTAVE_MARGIN_DB louder: each stem's model hears a leaked
+#   note in its own range (the bass stem the keys an octave down);
 # - a general-model note that starts more than STEM_BLEED_GATE_DB below its own stem's loud moments is dropped
 #   too (bleed of what no stem transcribes: drums, a stem not sent).
 # Chosen on the tuning halves of bench/stems.py --bleed (the other stems leaking in at 20-40 dB; the comping
