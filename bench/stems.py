@@ -733,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dynamics", action="store_true",
                         help="the stems' bleed rules on stems that play from pp to ff, without leakage (see above)")
     parser.add_argument("--slow-stem", type=float, metavar="MBPS",
-                        help="with --http: one 4-stem request whose flute comes from a host sending MBPS MB/s (see above)")
+                        help="with --http: a 4-stem request, its flute from a host sending MBPS MB/s (see above)")
     parser.add_argument("--against", metavar="DIR",
                         help="with --slow-stem: also another checkout's stack (git archive <commit> | tar -x -C DIR)")
     parser.add_argument("--keys", action="store_true",

@@ -219,8 +219,10 @@ def test_stems_that_would_not_fit_in_the_workers_scratch_space_are_refused_befor
         api.submissions.submit_audio_to_midi(OWNER, stem_request(*stems, upload_stem("lead")))
     message = refused.value.message
     assert refused.value.code == "FILE_TOO_LARGE"
-    assert message.startswith("The 4 stems add up to 1.5 MB, more than fits in the worker's scratch space: of its 66 MB,")
-    assert "65 MB are kept for the outputs, which leaves 1.2 MB for the audio" in message and "WorkerScratchMB (now 66; at most 10240)" in message
+    assert message.startswith(
+        "The 4 stems add up to 1.5 MB, more than fits in the worker's scratch space: of its 66 MB,")
+    assert "65 MB are kept for the outputs, which leaves 1.2 MB for the audio" in message
+    assert "WorkerScratchMB (now 66; at most 10240)" in message
     assert sorted(api.storage.objects) == sorted(keys) and api.tasks.items == {} and api.queue.sent == []
     # Two of them fit.
     queued = api.submissions.submit_audio_to_midi(OWNER, stem_request(*stems[:2]))

@@ -9,9 +9,10 @@ rate and format; the result lasts as long as the longest. Bleed (see the constan
 stem drops its notes under the level gate ``STEM_BLEED_GATE_DB`` as it finishes, and once every stem is done
 the pitched stems lose the notes that are another stem's sound leaking in (``without_cross_bleed``).
 
-The stems run at the same time in threads; a stem still downloading (a ``Future``) starts when it arrives. Each pitched stem already keeps one model call per CPU in
-flight, so this mostly overlaps the parts that do not use every CPU (decoding, note creation, the
-drums' factorisation) with other stems' model calls; onnxruntime and numpy release the GIL. No
+The stems run at the same time in threads; a stem still downloading (a ``Future``) starts when it
+arrives. Each pitched stem already keeps one model call per CPU in flight, so this mostly overlaps the
+parts that do not use every CPU (decoding, note creation, the drums' factorisation) with other stems'
+model calls; onnxruntime and numpy release the GIL. No
 processes: Lambda has no /dev/shm for multiprocessing's queues.
 """
 
