@@ -174,7 +174,8 @@ def cross_bleed_mask(stem: MeteredNotes, others: Iterable[MeteredNotes], margin_
 
 def _not_louder_elsewhere(stem: MeteredNotes, others: list[MeteredNotes], margin_db: float, window_s: float,
                           quiet_db: float) -> np.ndarray:
-    """:func:`cross_bleed_mask`'s test at one pitch: False for the quiet notes ``others`` have ``margin_db`` louder."""
+    """:func:`cross_bleed_mask`'s test against ``others`` as given (the octave check passes them shifted): False for
+    ``stem``'s quiet notes that one of them has at the same pitch, within ``window_s``, ``margin_db`` louder."""
     import numpy as np
 
     keep = np.ones(stem.starts_s.size, dtype=bool)
@@ -312,7 +313,7 @@ def transcribe_stems(
     if first is not None:
         raise first
     results = [future.result() for future in futures]
-    tracks = without_cross_bleed([track for track, _, _ in results], meters, set(meters))
+    tracks = without_cross_bleed([track for track, _, _ in results], meters)
     timings = {f"stem_{stem.name}_s": seconds for stem, (_, _, seconds) in zip(resolved, results, strict=True)}
     timings["total_s"] = time.perf_counter() - started
     duration_s = max(duration for _, duration, _ in results)
@@ -321,14 +322,14 @@ def transcribe_stems(
     return with_rhythm(Transcription.from_tracks(tracks, duration_s, options, timings))
 
 
-def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter], checked: set[int]) -> list[Track]:
-    """The tracks, the ``checked`` ones (by index) without the notes another metered track has louder
-    (:func:`cross_bleed_mask`). Every metered track is a source of bleed."""
-    if len(meters) < 2 or not checked:
+def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter]) -> list[Track]:
+    """The tracks, the metered ones (by index: the pitched stems) without the notes another metered track has
+    louder (:func:`cross_bleed_mask`)."""
+    if len(meters) < 2:
         return tracks
     metered = {index: metered_notes(tracks[index].notes, meter.levels_db()) for index, meter in meters.items()}
     kept = list(tracks)
-    for index in sorted(checked & metered.keys()):
+    for index in sorted(metered):
         keep = cross_bleed_mask(metered[index], [other for at, other in metered.items() if at != index])
         if not keep.all():
             kept[index] = replace(tracks[index], notes=tuple(n for n, k in zip(tracks[index].notes, keep, strict=True)

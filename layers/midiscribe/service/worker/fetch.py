@@ -111,7 +111,7 @@ class InputFetcher:
 
     def fetch_stem(self, planned: FetchedInput) -> FetchedInput:
         """One stem, to where :meth:`planned_stems` put it; its errors name it."""
-        name = planned.stem.name if planned.stem else "?"
+        name = planned.stem.name
         try:
             one = self.fetch(planned.source, planned.path.parent)
         except TaskInputError as error:
