@@ -139,10 +139,13 @@ def test_an_error_in_one_slice_of_tracks_is_raised_not_lost():
         over_tracks(pool, 4, work)
 
 
-def test_the_scorer_projects_slices_of_tracks_in_a_pool_as_it_does_whole():
-    from concurrent.futures import ThreadPoolExecutor
+def test_the_scorer_graph_gives_transkuns_queries_keys_and_singletons_frame_by_frame():
+    """The folded scorer graph against transkun's two steps written out: the stride-8 transposed
+    convolution of each track's tokens to frames, then the projection of every frame (in float64)."""
+    import onnxruntime as ort
 
-    from midiscribe.engine.piano.config import SCORE_SIZE, UPSAMPLE_PHASES
+    from midiscribe.engine.piano.config import SCORE_SIZE, SEGMENT_FRAMES, STEPS, UPSAMPLE_PHASES
+    from midiscribe.engine.piano.graph import build_scorer_graph
     from midiscribe.engine.piano.scorer import IntervalScorer
 
     rng = np.random.default_rng(3)
@@ -152,13 +155,19 @@ def test_the_scorer_projects_slices_of_tracks_in_a_pool_as_it_does_whole():
         "scorer.map.0.weight": rng.normal(0, 0.1, (2 * SCORE_SIZE + 1, SCORE_SIZE)),
         "scorer.map.0.bias": rng.normal(0, 0.1, 2 * SCORE_SIZE + 1),
     }
-    scorer = IntervalScorer(weights)
-    context = rng.normal(0, 1, (7, 88, SCORE_SIZE)).astype(np.float32)
+    session = ort.InferenceSession(build_scorer_graph(weights).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    context = rng.normal(0, 1, (7, STEPS, SCORE_SIZE)).astype(np.float32)
 
-    scores, singletons = scorer(context)
-    with ThreadPoolExecutor(2) as pool:
-        split_scores, split_singletons = scorer(context, pool)
+    scores, singletons = IntervalScorer(session)(context)
 
-    np.testing.assert_array_equal(split_scores.query, scores.query)
-    np.testing.assert_array_equal(split_scores.key, scores.key)
-    np.testing.assert_array_equal(split_singletons, singletons)
+    # Transposed convolution, kernel 8, stride 8: frame 8·step + phase = token[step] @ W[:, :, phase] + b.
+    up = np.einsum("tsi,iop->tspo", context.astype(np.float64), weights["backbone.upConv1dSkip.weight"])
+    frames = up.reshape(7, STEPS * UPSAMPLE_PHASES, SCORE_SIZE) + weights["backbone.upConv1dSkip.bias"]
+    frames = frames[:, :SEGMENT_FRAMES]
+    mapped = frames @ weights["scorer.map.0.weight"].T + weights["scorer.map.0.bias"]
+    query, key = mapped[..., :SCORE_SIZE] / np.sqrt(SCORE_SIZE), mapped[..., SCORE_SIZE : 2 * SCORE_SIZE]
+    assert scores.query.shape == scores.key.shape == (7, SEGMENT_FRAMES, SCORE_SIZE)
+    np.testing.assert_allclose(scores.query, query, rtol=0, atol=2e-5)
+    np.testing.assert_allclose(scores.key, key, rtol=0, atol=2e-5)
+    np.testing.assert_allclose(singletons, mapped[..., -1], rtol=0, atol=2e-5)

@@ -3,8 +3,8 @@
 ``fetch_piano_model`` downloads ``transkun==2.0.1`` with ``pip download --no-deps`` (none of its
 dependencies, PyTorch among them, come along), checks the wheel's SHA-256 and those of the checkpoint
 and configuration inside it, reads the checkpoint without PyTorch, builds the ONNX graph of the
-network (``graph.py``, which needs the ``onnx`` package: set-up only) and keeps, beside it, the weights
-the numpy side needs. ``model.py`` verifies and loads the result.
+network and of its interval scorer (``graph.py``, which needs the ``onnx`` package: set-up only) and
+keeps, beside them, the weights the numpy side needs. ``model.py`` verifies and loads the result.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from .model import (
     MANIFEST_FILE,
     MODEL_NAME,
     NETWORK_FILE,
+    SCORER_FILE,
     TRANSKUN_VERSION,
     WEIGHTS_FILE,
     WHEEL_NAME,
@@ -40,9 +41,8 @@ from .model import (
     verify_piano_model,
 )
 
-# The numpy side's weights: the front end's windows and filterbank, the upsampling, the scorer's
-# projection and the note heads.
-_NUMPY_WEIGHT_PREFIXES = ("framewiseFeatureExtractor.", "backbone.upConv1dSkip.", "scorer.", "velocityPredictor.",
+# The numpy side's weights: the front end's windows and filterbank, the upsampling and the note heads.
+_NUMPY_WEIGHT_PREFIXES = ("framewiseFeatureExtractor.", "backbone.upConv1dSkip.", "velocityPredictor.",
                           "refinedOFPredictor.")
 # transkun 2.0.conf values config.py and frontend.py are written for.
 EXPECTED_CONFIG = {
@@ -99,10 +99,11 @@ def fetch_piano_model(destination: Path | None = None, *, wheel: Path | None = N
         except CheckpointError as exc:
             raise ModelNotFoundError(f"Could not read {CHECKPOINT_MEMBER}: {exc}") from None
         if not quiet:
-            print("building the piano model's ONNX graph from its weights…", file=sys.stderr)
-        network = graph.build_graph(weights).SerializeToString()
+            print("building the piano model's ONNX graphs from its weights…", file=sys.stderr)
         numpy_weights = {name: value for name, value in weights.items() if name.startswith(_NUMPY_WEIGHT_PREFIXES)}
-        files = {NETWORK_FILE: network, WEIGHTS_FILE: _npz_bytes(numpy_weights)}
+        files = {NETWORK_FILE: graph.build_graph(weights).SerializeToString(),
+                 SCORER_FILE: graph.build_scorer_graph(weights).SerializeToString(),
+                 WEIGHTS_FILE: _npz_bytes(numpy_weights)}
         (destination / MANIFEST_FILE).unlink(missing_ok=True)
         for name, data in files.items():
             partial = destination / f"{name}.part"

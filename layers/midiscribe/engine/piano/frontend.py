@@ -10,12 +10,18 @@ For a segment of ``SEGMENT_SAMPLES`` samples (all channels), as transkun compute
    widths were learned), an orthonormal real FFT, power;
 4. power averaged over channels, then a mel filterbank (229 HTK mel bands from 30 to 8000 Hz, no
    normalisation: torchaudio's ``melscale_fbanks``) and ``log(mel + 1e-5)`` rescaled so that silence is 0.
+
+Steps 2 and 3 are linear in the samples, so here the FFT is taken of the frames as they are and the
+normalisation applied to each spectrum: ``(FFT(w · x) - mean · FFT(w)) / std``. A frame then does not
+depend on its segment, and the frames two overlapping segments share (about half of them at transkun's
+8-second hop) are transformed once (``segment_features``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -62,6 +68,25 @@ def gaussian_windows(sigma_logits: np.ndarray, centre_logits: np.ndarray, size: 
     return np.exp(-0.5 * ((x - size * centre[:, None]) / (sigma[:, None] * size / 2)) ** 2).astype(np.float32)
 
 
+# The first and last frames whose window lies wholly inside a segment (none of the front end's padding):
+# only they are the same in two overlapping segments.
+FIRST_WHOLE_FRAME = (WINDOW_SIZE // 2) // HOP_SIZE
+LAST_WHOLE_FRAME = (SEGMENT_SAMPLES - WINDOW_SIZE // 2) // HOP_SIZE
+
+
+@dataclass(frozen=True)
+class SharedFrames:
+    """The raw spectra of a segment's last whole frames, which are the next segment's first whole ones.
+
+    ``spectra`` (channels, frames, windows, bins) complex64 are the next segment's frames from
+    ``FIRST_WHOLE_FRAME`` on, of the audio as it is (before the segment's normalisation); ``next_start`` is
+    where that next segment begins in the stream, in samples.
+    """
+
+    next_start: int
+    spectra: np.ndarray
+
+
 class FrontEnd:
     """Turns a segment of audio into the network's ``(1, 691, 229, 6)`` float32 features."""
 
@@ -73,6 +98,20 @@ class FrontEnd:
         used = np.flatnonzero(filterbank.any(axis=1))
         self.first_bin, self.stop_bin = int(used[0]), int(used[-1]) + 1
         self.filterbank = np.ascontiguousarray(filterbank[self.first_bin : self.stop_bin].astype(np.float32))
+        # A frame's spectrum is linear in its samples, so the segment's mean comes out after the FFT: the
+        # spectrum of (x - mean) is that of x less mean times the window's own spectrum.
+        window_spectra = np.fft.rfft(self.windows.astype(np.float64), axis=-1)[:, self.first_bin : self.stop_bin]
+        self.window_spectra = window_spectra.astype(np.complex64)
+        # How many frames hold each sample of a segment, and in all the padding around it (transkun's
+        # normalisation counts a sample once per frame it is in).
+        padded_length = (SEGMENT_FRAMES - 1) * HOP_SIZE + WINDOW_SIZE
+        frame_starts = np.arange(SEGMENT_FRAMES) * HOP_SIZE
+        counts = np.zeros(padded_length + 1, dtype=np.float64)
+        np.add.at(counts, frame_starts, 1.0)
+        np.add.at(counts, frame_starts + WINDOW_SIZE, -1.0)
+        counts = np.cumsum(counts)[:padded_length]
+        self.sample_counts = counts[WINDOW_SIZE // 2 : WINDOW_SIZE // 2 + SEGMENT_SAMPLES].copy()
+        self.padding_count = float(counts.sum() - self.sample_counts.sum())
 
     @classmethod
     def from_weights(cls, weights: Mapping[str, np.ndarray]) -> FrontEnd:
@@ -86,31 +125,79 @@ class FrontEnd:
 
     def features(self, segment: np.ndarray) -> np.ndarray:
         """``segment``: (channels, SEGMENT_SAMPLES) float32. Returns (1, 691, 229, 6) float32."""
+        return self.segment_features(segment)[0]
+
+    def segment_features(self, segment: np.ndarray, start: int = 0, shared: SharedFrames | None = None,
+                         hop_frames: int | None = None) -> tuple[np.ndarray, SharedFrames | None]:
+        """The features of ``segment`` (beginning at sample ``start`` of its stream) and, given the
+        ``hop_frames`` to the next segment, the spectra that segment can reuse.
+
+        ``shared`` (kept by the previous segment) is used when it was kept for this ``start``: about half of
+        a segment's frames at transkun's hop. The features are the same either way, to float32 rounding.
+        """
         channels, length = segment.shape
         if length != SEGMENT_SAMPLES:
             raise ValueError(f"a segment has {SEGMENT_SAMPLES} samples, not {length}")
+        mean, std = self._normalisation(segment)
         padded_length = (SEGMENT_FRAMES - 1) * HOP_SIZE + WINDOW_SIZE
         padded = np.zeros((channels, padded_length), dtype=np.float32)
         padded[:, WINDOW_SIZE // 2 : WINDOW_SIZE // 2 + length] = segment
         frames = np.lib.stride_tricks.sliding_window_view(padded, WINDOW_SIZE, axis=1)[:, ::HOP_SIZE]
-        # Every frame's samples count, so samples in several frames count several times.
-        mean = frames.mean(dtype=np.float64)
-        std = frames.std(dtype=np.float64, ddof=1)
-        padded = ((padded - mean) / (std + NORMALISE_EPS)).astype(np.float32)
-        frames = np.lib.stride_tricks.sliding_window_view(padded, WINDOW_SIZE, axis=1)[:, ::HOP_SIZE]
-
         n_bins = self.stop_bin - self.first_bin
+
+        reused = 0
+        if shared is not None and shared.next_start == start and shared.spectra.shape[0] == channels:
+            reused = shared.spectra.shape[1]
+        keep_from = FIRST_WHOLE_FRAME + hop_frames if hop_frames else LAST_WHOLE_FRAME + 1
+        kept = None
+        if keep_from <= LAST_WHOLE_FRAME:
+            kept = np.empty((channels, LAST_WHOLE_FRAME + 1 - keep_from, N_WINDOWS, n_bins), dtype=np.complex64)
+
         power = np.zeros((SEGMENT_FRAMES, N_WINDOWS, n_bins), dtype=np.float32)
-        scale = np.float32(1.0 / WINDOW_SIZE)  # |ortho FFT|² = |FFT|² / N
-        for start in range(0, SEGMENT_FRAMES, FFT_BLOCK_FRAMES):
-            stop = min(SEGMENT_FRAMES, start + FFT_BLOCK_FRAMES)
+        offset = np.complex64(mean) * self.window_spectra
+        for first, stop in self._blocks(reused):
             for channel in range(channels):
-                windowed = frames[channel, start:stop, None, :] * self.windows  # (block, 6, 4096)
-                spectrum = np.fft.rfft(windowed, axis=-1)[..., self.first_bin : self.stop_bin]
-                power[start:stop] += (spectrum.real**2 + spectrum.imag**2) * scale
-        if channels > 1:
-            power /= channels
+                if reused and first == FIRST_WHOLE_FRAME:
+                    spectrum = shared.spectra[channel]
+                else:
+                    windowed = frames[channel, first:stop, None, :] * self.windows  # (block, 6, 4096)
+                    spectrum = np.fft.rfft(windowed, axis=-1)[..., self.first_bin : self.stop_bin]
+                low, high = max(first, keep_from), min(stop, LAST_WHOLE_FRAME + 1)
+                if kept is not None and low < high:
+                    kept[channel, low - keep_from : high - keep_from] = spectrum[low - first : high - first]
+                centred = spectrum - offset
+                power[first:stop] += centred.real**2 + centred.imag**2
+        # |orthonormal FFT|² = |FFT|² / N, then the segment's scale and the mean over channels.
+        power *= np.float32(1.0 / (WINDOW_SIZE * channels * (std + NORMALISE_EPS) ** 2))
         mel = power.reshape(-1, n_bins) @ self.filterbank  # (691 × 6, 229)
         mel = mel.reshape(SEGMENT_FRAMES, N_WINDOWS, N_MELS).transpose(0, 2, 1)
         logged = (np.log(mel + np.float32(LOG_EPS)) - np.float32(math.log(LOG_EPS))) / np.float32(-math.log(LOG_EPS))
-        return np.ascontiguousarray(logged[None], dtype=np.float32)
+        features = np.ascontiguousarray(logged[None], dtype=np.float32)
+        return features, None if kept is None else SharedFrames(start + hop_frames * HOP_SIZE, kept)
+
+    def _normalisation(self, segment: np.ndarray) -> tuple[float, float]:
+        """The mean and (unbiased) standard deviation of every frame's samples, padding included, as
+        transkun takes them: a sample counts once for each frame it is in."""
+        channels = segment.shape[0]
+        total = channels * SEGMENT_FRAMES * WINDOW_SIZE
+        samples = segment.astype(np.float64)
+        mean = float((samples @ self.sample_counts).sum()) / total
+        samples -= mean
+        squares = float(((samples * samples) @ self.sample_counts).sum())
+        squares += channels * self.padding_count * mean * mean
+        return mean, math.sqrt(squares / (total - 1))
+
+    @staticmethod
+    def _blocks(reused: int):
+        """(first, stop) frame ranges in order: the ``reused`` frames from ``FIRST_WHOLE_FRAME`` on as one,
+        the others in blocks of ``FFT_BLOCK_FRAMES``."""
+        ranges = []
+        if reused:
+            ranges.append((0, FIRST_WHOLE_FRAME))
+            ranges.append((FIRST_WHOLE_FRAME, FIRST_WHOLE_FRAME + reused))
+            start = FIRST_WHOLE_FRAME + reused
+        else:
+            start = 0
+        for first in range(start, SEGMENT_FRAMES, FFT_BLOCK_FRAMES):
+            ranges.append((first, min(SEGMENT_FRAMES, first + FFT_BLOCK_FRAMES)))
+        return ranges

@@ -16,9 +16,10 @@ at run time only onnxruntime loads it. The graph is transkun's ``Backbone`` foll
 - the output is the target tokens, ``context[track, step, 256]`` for 90 tracks × 88 steps, so the
   last block carries only those tokens past its attention's keys and values (the rest of its work on
   the other 59 columns would be thrown away; the output is the same to the bit). What
-  follows in transkun is linear and cheap (a stride-8 transposed convolution back to frames, then the
-  scorer's projection) and runs in numpy (``scorer.py``, ``heads.py``), so that the graph never holds
-  the per-frame tensors (over 300 MB between them) at once.
+  follows in transkun is linear (a stride-8 transposed convolution back to frames, then the scorer's
+  projection): a second, small graph (``build_scorer_graph``) turns the tokens into each frame's query,
+  key and singleton score, and the note heads (``heads.py``, numpy) read the tokens at the few frames
+  they need. So the network's session never holds the per-frame tensors beside its own activations.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ from .config import (
     N_MELS,
     N_TRACKS,
     N_WINDOWS,
+    SCORE_SIZE,
     SEGMENT_FRAMES,
     STEPS,
     TARGET_PITCHES,
+    UPSAMPLE_PHASES,
     conv_out,
 )
 from .numerics import gelu
@@ -245,6 +248,59 @@ def build_graph(w: Mapping[str, np.ndarray]):
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="midiscribe")
+    model.ir_version = 8
+    checker.check_model(model)
+    return model
+
+
+def folded_projection(w: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """transkun's upsampling and its scorer's projection folded into one (256, 8 × 513) matrix and bias.
+
+    transkun upsamples each track's tokens to frames with a stride-8 transposed convolution (frame
+    ``8 · step + phase`` is ``token[step] @ W[phase] + b``) and projects every frame to a query, a key
+    (256 each) and a singleton score. Both steps are linear, so column block ``j`` of the result maps a
+    step's token straight to the query, key and singleton of frame ``8 · step + j``; the 1/sqrt(256) of
+    the scaled inner product is folded into the query part. Folded in float64, stored in float32.
+    """
+    up_weight = w["backbone.upConv1dSkip.weight"].astype(np.float64)  # (in, out, phase)
+    up_bias = w["backbone.upConv1dSkip.bias"].astype(np.float64)
+    map_weight = w["scorer.map.0.weight"].astype(np.float64).T.copy()  # (256, 513)
+    map_bias = w["scorer.map.0.bias"].astype(np.float64).copy()
+    map_weight[:, :SCORE_SIZE] /= math.sqrt(SCORE_SIZE)
+    map_bias[:SCORE_SIZE] /= math.sqrt(SCORE_SIZE)
+    weight = np.concatenate([up_weight[:, :, phase] @ map_weight for phase in range(UPSAMPLE_PHASES)], axis=1)
+    bias = np.tile(up_bias @ map_weight + map_bias, UPSAMPLE_PHASES)
+    return weight.astype(np.float32), bias.astype(np.float32)
+
+
+def build_scorer_graph(w: Mapping[str, np.ndarray]):
+    """The ``onnx.ModelProto`` that turns the network's target tokens into interval-scorer inputs.
+
+    Input ``context`` (tracks, steps, 256). Outputs, one row per (track, step) token: ``query`` and ``key``
+    (tracks · steps, 8 × 256), ``singletons`` (tracks · steps, 8). Read as (tracks, 8 · steps, 256) and
+    (tracks, 8 · steps), frame ``8 · step + phase`` of a track is where each of its rows puts phase
+    ``phase``, so no transpose is needed. Three products rather than one 513-wide one, so that each comes
+    out contiguous for the decoder's block products.
+    """
+    from onnx import TensorProto, checker, helper
+
+    g = _Builder()
+    weight, bias = folded_projection(w)
+    columns = np.arange(weight.shape[1]).reshape(UPSAMPLE_PHASES, 2 * SCORE_SIZE + 1)
+    tokens = g.reshape("context", [-1, MODEL_SIZE])
+    parts = {"query": columns[:, :SCORE_SIZE], "key": columns[:, SCORE_SIZE : 2 * SCORE_SIZE],
+             "singletons": columns[:, -1:]}
+    outputs = []
+    for name, part in parts.items():
+        chosen = part.ravel()
+        g.op("Gemm", [tokens, g.const(weight[:, chosen], "w"), g.const(bias[chosen], "b")], output=name)
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, ["rows", len(chosen)]))
+    graph = helper.make_graph(
+        g.nodes, "transkun-2.0-scorer",
+        [helper.make_tensor_value_info("context", TensorProto.FLOAT, ["tracks", "steps", MODEL_SIZE])],
+        outputs, g.initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="midiscribe")
     model.ir_version = 8
     checker.check_model(model)
     return model

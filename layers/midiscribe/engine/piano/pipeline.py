@@ -1,12 +1,12 @@
 """``transcribe_piano``: audio in, piano notes (with velocities) and pedals out, streamed segment by segment.
 
-Per 16-second segment: the front end (numpy) and the network (onnxruntime) give interval scores for
-90 tracks, the semi-CRF decoder picks intervals, the note heads give their velocities and refined
-times, and the stitcher joins them to the previous segments' notes. Decoding the audio and the front
-end run in a thread ahead of the network, so they overlap it. The scorer's and the decoder's matrix
-products are split over the tracks, one slice per CPU in threads of our own: midiscribe's processes
-run numpy's BLAS on one thread (``cli/__init__.py``, the worker's environment), because OpenBLAS's own
-pool spins for CPUs that the front end, other stems or other processes hold.
+Per 16-second segment: the front end (numpy), the network and the scorer (onnxruntime) give interval
+scores for 90 tracks, the semi-CRF decoder picks intervals, the note heads give their velocities and
+refined times, and the stitcher joins them to the previous segments' notes. Decoding the audio and the
+front end run in a thread ahead of the network, so they overlap it. The decoder's matrix products are
+split over the tracks, one slice per CPU in threads of our own: midiscribe's processes run numpy's BLAS
+on one thread (``cli/__init__.py``, the worker's environment), because OpenBLAS's own pool spins for
+CPUs that the front end, other stems or other processes hold.
 """
 
 from __future__ import annotations
@@ -81,13 +81,16 @@ def transcribe_piano(
             from .segments import segments
 
             blocks = audio.blocks() if level_meter is None else level_meter.measured(audio.blocks())
+            shared = None  # the spectra of the frames this segment shares with the one before
             for begin_time, segment in segments(blocks, audio.info.channels, plan):
                 silent = reuse_silence and not segment.any()
                 if silent and "features" in silence:
+                    shared = None
                     yield begin_time, silence["features"], True
                     continue
                 began = time.perf_counter()
-                computed = model.front_end.features(segment)
+                computed, shared = model.front_end.segment_features(
+                    segment, round(begin_time * SAMPLE_RATE), shared, plan.hop_frames)
                 timings["features_s"] += time.perf_counter() - began
                 if silent:
                     silence["features"] = computed
@@ -105,7 +108,7 @@ def transcribe_piano(
                     if silent:
                         silence["context"] = context
                 network_done = time.perf_counter()
-                scores, singletons = model.scorer(context, pool)
+                scores, singletons = model.scorer(context)
                 intervals = decode(scores, singletons, stitcher.start_frames, pool)
                 del scores
                 decoded = time.perf_counter()
