@@ -27,8 +27,6 @@ from midiscribe.engine.piano.frontend import (
 )
 from midiscribe.engine.piano.segments import SegmentPlan, segments
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
 
 @pytest.fixture(scope="module")
 def front_end() -> FrontEnd:

@@ -68,6 +68,8 @@ def gaussian_windows(sigma_logits: np.ndarray, centre_logits: np.ndarray, size: 
     return np.exp(-0.5 * ((x - size * centre[:, None]) / (sigma[:, None] * size / 2)) ** 2).astype(np.float32)
 
 
+# A segment with the front end's padding: 2048 zeros in front and enough behind for every frame.
+PADDED_LENGTH = (SEGMENT_FRAMES - 1) * HOP_SIZE + WINDOW_SIZE
 # The first and last frames whose window lies wholly inside a segment (none of the front end's padding):
 # only they are the same in two overlapping segments.
 FIRST_WHOLE_FRAME = (WINDOW_SIZE // 2) // HOP_SIZE
@@ -104,12 +106,11 @@ class FrontEnd:
         self.window_spectra = window_spectra.astype(np.complex64)
         # How many frames hold each sample of a segment, and in all the padding around it (transkun's
         # normalisation counts a sample once per frame it is in).
-        padded_length = (SEGMENT_FRAMES - 1) * HOP_SIZE + WINDOW_SIZE
         frame_starts = np.arange(SEGMENT_FRAMES) * HOP_SIZE
-        counts = np.zeros(padded_length + 1, dtype=np.float64)
+        counts = np.zeros(PADDED_LENGTH + 1, dtype=np.float64)
         np.add.at(counts, frame_starts, 1.0)
         np.add.at(counts, frame_starts + WINDOW_SIZE, -1.0)
-        counts = np.cumsum(counts)[:padded_length]
+        counts = np.cumsum(counts)[:PADDED_LENGTH]
         self.sample_counts = counts[WINDOW_SIZE // 2 : WINDOW_SIZE // 2 + SEGMENT_SAMPLES].copy()
         self.padding_count = float(counts.sum() - self.sample_counts.sum())
 
@@ -139,8 +140,7 @@ class FrontEnd:
         if length != SEGMENT_SAMPLES:
             raise ValueError(f"a segment has {SEGMENT_SAMPLES} samples, not {length}")
         mean, std = self._normalisation(segment)
-        padded_length = (SEGMENT_FRAMES - 1) * HOP_SIZE + WINDOW_SIZE
-        padded = np.zeros((channels, padded_length), dtype=np.float32)
+        padded = np.zeros((channels, PADDED_LENGTH), dtype=np.float32)
         padded[:, WINDOW_SIZE // 2 : WINDOW_SIZE // 2 + length] = segment
         frames = np.lib.stride_tricks.sliding_window_view(padded, WINDOW_SIZE, axis=1)[:, ::HOP_SIZE]
         n_bins = self.stop_bin - self.first_bin

@@ -3,10 +3,9 @@
 transkun upsamples each track's 88 tokens to frames with a stride-8 transposed convolution and projects
 every frame to a query, a key (256 each) and a singleton score. Both steps are linear; ``graph.py``
 folds them into one matrix per phase and builds them as a small ONNX graph (``scorer.onnx``), run here
-with onnxruntime, whose matrix products use every vector unit the CPU has (numpy's OpenBLAS picks its
-Haswell kernels on CPUs it does not know, such as AMD's Zen 5: 2.3 times slower on this product). The
-scores themselves, ``(key[begin] · query[end]) · (end - begin)``, are computed by the decoder a block
-at a time.
+with onnxruntime: on an AMD EPYC (Zen 5), where numpy's OpenBLAS took its Haswell kernels, 66 ms a
+segment against 153 ms for the same products in numpy (bench/README.md). The scores themselves,
+``(key[begin] · query[end]) · (end - begin)``, are computed by the decoder a block at a time.
 """
 
 from __future__ import annotations
