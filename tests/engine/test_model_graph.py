@@ -27,12 +27,15 @@ def run(graph_or_path, feeds: dict) -> list[np.ndarray]:
     return ort.InferenceSession(source, sess_options=options, providers=["CPUExecutionProvider"]).run(None, feeds)
 
 
-def one_convolution(weights: np.ndarray, bias: np.ndarray):
-    """A graph of the contour convolution alone, "same" padding, followed by its ReLU."""
-    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["conv"], kernel_shape=[3, 39], pads=model_graph.CONV_PADS),
+def one_convolution(target: model_graph.Target, weights: np.ndarray, bias: np.ndarray, frames: int = 20):
+    """A graph of one target convolution alone, its "same" padding, followed by a ReLU."""
+    out_channels, in_channels, time_taps, freq_taps = target.weight_shape
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["conv"], kernel_shape=[time_taps, freq_taps],
+                              pads=list(target.pads)),
              helper.make_node("Relu", ["conv"], ["y"])]
-    graph = helper.make_graph(nodes, "contour",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 20, 264])],
+    graph = helper.make_graph(nodes, "one",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                             [1, in_channels, frames, target.freq_bins])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
                               [numpy_helper.from_array(weights, "w"), numpy_helper.from_array(bias, "b")])
     built = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
@@ -40,33 +43,40 @@ def one_convolution(weights: np.ndarray, bias: np.ndarray):
     return built
 
 
-def test_the_polyphase_convolution_equals_the_original():
-    weights = RNG.standard_normal(model_graph.CONV_WEIGHT_SHAPE).astype(np.float32)
-    bias = RNG.standard_normal(8).astype(np.float32)
-    x = RNG.standard_normal((1, 8, 20, 264)).astype(np.float32)
-    [expected] = run(one_convolution(weights, bias), {"x": x})
-    rewritten = model_graph.rewrite(one_convolution(weights, bias))
+@pytest.mark.parametrize("target", model_graph.TARGETS, ids=lambda target: "x".join(map(str, target.weight_shape)))
+def test_each_polyphase_convolution_equals_the_original(target):
+    weights = RNG.standard_normal(target.weight_shape).astype(np.float32)
+    bias = RNG.standard_normal(target.weight_shape[0]).astype(np.float32)
+    x = RNG.standard_normal((1, target.weight_shape[1], 20, target.freq_bins)).astype(np.float32)
+    [expected] = run(one_convolution(target, weights, bias), {"x": x})
+    rewritten = model_graph.rewrite(one_convolution(target, weights, bias), (target,))
     assert [node.op_type for node in rewritten.graph.node].count("Conv") == 1
-    assert {tuple(t.dims) for t in rewritten.graph.initializer} >= {(16, 16, 3, 20), (16,)}
+    phases = target.phases
+    assert (phases * target.weight_shape[0], phases * target.weight_shape[1]) in {
+        tuple(t.dims[:2]) for t in rewritten.graph.initializer if len(t.dims) == 4}
     assert "w" not in {t.name for t in rewritten.graph.initializer}  # the original weights are dropped
     [actual] = run(rewritten, {"x": x})
-    assert actual.shape == expected.shape == (1, 8, 20, 264)
+    assert actual.shape == expected.shape == (1, target.weight_shape[0], 20, target.freq_bins)
     np.testing.assert_allclose(actual, expected, rtol=0, atol=2e-5 * np.abs(expected).max())
 
 
-def test_every_original_tap_lands_once_in_the_polyphase_weights():
-    weights = np.arange(np.prod(model_graph.CONV_WEIGHT_SHAPE), dtype=np.float32).reshape(model_graph.CONV_WEIGHT_SHAPE)
-    rewritten, bias = model_graph.polyphase_weights(weights, np.arange(8, dtype=np.float32))
-    assert rewritten.shape == (16, 16, 3, 20) and bias.tolist() == list(range(8)) * 2
-    for phase in range(2):  # each output phase holds every tap of the original exactly once
-        taps = rewritten[phase * 8:(phase + 1) * 8]
-        assert np.count_nonzero(taps) == weights.size - 1  # tap 0 of channel pair (0, 0) is the value 0
-        assert sorted(taps[taps != 0].tolist()) == sorted(weights[weights != 0].tolist())
+@pytest.mark.parametrize("target", model_graph.TARGETS, ids=lambda target: "x".join(map(str, target.weight_shape)))
+def test_every_original_tap_lands_once_in_each_output_phase(target):
+    size = int(np.prod(target.weight_shape))
+    weights = np.arange(1, size + 1, dtype=np.float32).reshape(target.weight_shape)
+    out_channels = target.weight_shape[0]
+    rewritten, bias = model_graph.polyphase_weights(weights, np.arange(out_channels, dtype=np.float32),
+                                                    target.phases)
+    assert bias.tolist() == list(range(out_channels)) * target.phases
+    for phase in range(target.phases):
+        taps = rewritten[phase * out_channels:(phase + 1) * out_channels]
+        assert sorted(taps[taps != 0].tolist()) == weights.ravel().tolist()
 
 
 def test_a_graph_without_the_convolution_is_refused():
-    weights = RNG.standard_normal((8, 8, 3, 39)).astype(np.float32)
-    graph = one_convolution(weights, np.zeros(8, np.float32))
+    target = model_graph.TARGETS[0]
+    weights = RNG.standard_normal(target.weight_shape).astype(np.float32)
+    graph = one_convolution(target, weights, np.zeros(target.weight_shape[0], np.float32))
     graph.graph.node[0].attribute[1].ints[:] = [0, 0, 0, 0]  # not the "same" padding
     with pytest.raises(ValueError, match="found 0"):
         model_graph.rewrite(graph)

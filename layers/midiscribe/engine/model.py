@@ -94,7 +94,7 @@ def fetch_model(destination: Path | None = None, *, wheel: Path | None = None, q
 # built from, the rewrite's version and its own SHA-256.
 BLOCKED_SUFFIX = ".blocked16.onnx"
 BLOCKED_MANIFEST_SUFFIX = ".blocked16.json"
-BLOCKED_REWRITE_VERSION = 1
+BLOCKED_REWRITE_VERSION = 2
 
 
 def blocked_graph_paths(path: Path) -> tuple[Path, Path]:
