@@ -143,3 +143,17 @@ def test_a_changed_missing_or_stale_graph_is_not_loaded_and_is_built_again(built
     assert model.blocked_graph_ready(path)
     monkeypatch.setattr(model, "has_avx512", lambda: False)
     assert model.session_file(path) == path  # AVX2's 8-channel blocks: the original is the faster graph
+
+
+def test_a_rewrite_whose_outputs_differ_is_refused_and_nothing_is_written(built, monkeypatch, tmp_path):
+    right = model_graph.polyphase_weights
+
+    def misplaced(weights, bias, phases):
+        rewritten, biases = right(weights, bias, phases)
+        return rewritten[:, :, :, ::-1].copy(), biases  # the taps in reverse order
+
+    monkeypatch.setattr(model_graph, "polyphase_weights", misplaced)
+    destination = tmp_path / "nmp.blocked16.onnx"
+    with pytest.raises(ValueError, match="differ from the model's"):
+        model_graph.build(built, destination)
+    assert list(tmp_path.iterdir()) == []
