@@ -157,3 +157,19 @@ def test_a_rewrite_whose_outputs_differ_is_refused_and_nothing_is_written(built,
     with pytest.raises(ValueError, match="differ from the model's"):
         model_graph.build(built, destination)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_model_says_when_the_graph_is_refused_and_exits_non_zero(built, monkeypatch, capsys):
+    from midiscribe import cli
+
+    def refused(source, destination):
+        raise ValueError("the rewritten graph's outputs differ from the model's by 0.5; not written")
+
+    calls = []
+    monkeypatch.setattr(model_graph, "build", refused)
+    monkeypatch.setattr("midiscribe.engine.piano.fetch.fetch_piano_model", lambda *a, **k: calls.append(a))
+    stale = built.parent / "stale"
+    stale.mkdir()
+    shutil.copy(built, stale / "nmp.onnx")  # a verified model without its rewritten graph
+    assert cli.main(["fetch-model", "--dest", str(stale / "nmp.onnx")]) == 1
+    assert "building the AVX-512 graph failed" in capsys.readouterr().err and not calls

@@ -38,4 +38,7 @@ def run(args: argparse.Namespace) -> int:
     except ModelNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # the AVX-512 graph's build refused its own output (model_graph.build)
+        print(f"error: building the AVX-512 graph failed: {exc}", file=sys.stderr)
+        return 1
     return 0
