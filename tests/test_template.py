@@ -359,11 +359,16 @@ def test_shared_layer_has_no_audio_engine_libraries():
 SET_UP_ONLY_ENGINE_MODULES = {"model_graph"}
 
 
-def test_set_up_only_engine_modules_are_not_reached_by_the_worker_and_are_built_in_its_image():
-    engine_modules = tuple(
+def worker_engine_modules() -> tuple[str, ...]:
+    """Every top-level engine module the worker may run: all of them but the set-up-only ones."""
+    return tuple(
         f"midiscribe.engine.{path.stem}" for path in (PACKAGE_ROOT / "midiscribe" / "engine").glob("*.py")
         if path.stem not in SET_UP_ONLY_ENGINE_MODULES
     )
+
+
+def test_set_up_only_engine_modules_are_not_reached_by_the_worker_and_are_built_in_its_image():
+    engine_modules = worker_engine_modules()
     reached = set(_imports(ROOT / "functions" / "transcribe" / "app.py", "app", at_import_time=False))
     for module in engine_modules:
         reached |= set(_imports(_module_file(module), module, at_import_time=False))
@@ -377,11 +382,7 @@ def test_transcribe_image_holds_what_the_worker_imports():
     assert entry.is_file(), "functions/transcribe/app.py is missing"
     # The worker runs the whole engine, whichever way the handler reaches it, but for what only set-up runs:
     # the AVX-512 graph's build (onnx, installed in the image's build step only), which nothing there imports.
-    engine_modules = tuple(
-        f"midiscribe.engine.{path.stem}" for path in (PACKAGE_ROOT / "midiscribe" / "engine").glob("*.py")
-        if path.stem not in SET_UP_ONLY_ENGINE_MODULES
-    )
-    modules = third_party_imports(entry, at_import_time=False, extra_modules=engine_modules)
+    modules = third_party_imports(entry, at_import_time=False, extra_modules=worker_engine_modules())
     assert {"numpy", "onnxruntime"} <= modules
     assert _uncovered(modules, ROOT / "functions" / "transcribe" / "requirements.in") == {}
     image = requirement_names(ROOT / "functions" / "transcribe" / "requirements.in")

@@ -166,7 +166,9 @@ def build(source: Path, destination: Path) -> None:
     import onnx
 
     original = onnx.load(str(source))
-    model = rewrite(onnx.load(str(source)))
+    model = onnx.ModelProto()
+    model.CopyFrom(original)
+    rewrite(model)
     onnx.checker.check_model(model)
     difference = largest_difference(original, model)
     if not difference <= CHECK_TOLERANCE:
