@@ -185,6 +185,35 @@ def mean_of(results: list[dict], *keys: str) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
+def network_tag() -> str:
+    """"-int8" where the piano model runs its 8-bit network (a CPU with VNNI; engine/piano/model.py), else "":
+    the cached runs of the two are kept apart."""
+    from midiscribe.engine.piano.model import INT8_NETWORK_FILE, model_dir, network_file
+
+    return "-int8" if network_file(model_dir()).name == INT8_NETWORK_FILE else ""
+
+
+_float32_model = None
+
+
+def float32_model():
+    """The piano model with its float32 network whatever the CPU (``MIDISCRIBE_PIANO_INT8=off``)."""
+    global _float32_model
+    if _float32_model is None:
+        from midiscribe.engine.piano.model import INT8_ENV, load_piano_model
+
+        saved = os.environ.get(INT8_ENV)
+        os.environ[INT8_ENV] = "off"
+        try:
+            _float32_model = load_piano_model()
+        finally:
+            if saved is None:
+                os.environ.pop(INT8_ENV)
+            else:
+                os.environ[INT8_ENV] = saved
+    return _float32_model
+
+
 def run_ours_in_process(audio: Path, out: Path, **kwargs) -> Path:
     if not out.exists():
         from midiscribe.engine import transcribe
@@ -217,10 +246,10 @@ def hops() -> dict:
     files = dev_set("choose")
     rows = {}
     for hop in HOPS:
-        outs = [run_ours_in_process(audio, CACHE / "runs" / f"hop{hop:g}" / f"{audio.stem}.json", hop_seconds=hop)
-                for audio, _ in files]
+        outs = [run_ours_in_process(audio, CACHE / "runs" / f"hop{hop:g}{network_tag()}" / f"{audio.stem}.json",
+                                    hop_seconds=hop) for audio, _ in files]
         truth = metrics([(out, gt) for out, (_, gt) in zip(outs, files, strict=True)])
-        baseline = [CACHE / "runs" / "hop8" / f"{audio.stem}.json" for audio, _ in files]
+        baseline = [CACHE / "runs" / f"hop8{network_tag()}" / f"{audio.stem}.json" for audio, _ in files]
         agreement = metrics(list(zip(outs, baseline, strict=True)))
         rows[hop] = {"onset_f1": mean_of(truth, "onset", "f1"), "onset_offset_f1": mean_of(truth, "onset_offset", "f1"),
                      "velocity_f1": mean_of(truth, "velocity", "f1"), "sustain_f1": mean_of(truth, "sustain", "f1"),
@@ -237,16 +266,23 @@ def hops() -> dict:
 
 
 def accuracy(pieces: int | None = None) -> dict:
-    """Reporting half: piano vs general against the ground truth, and the piano model against transkun."""
+    """Reporting half: piano vs general against the ground truth, and the piano model against transkun. Where
+    the piano model runs its 8-bit network (a CPU with VNNI), its float32 network is scored beside it."""
     from midiscribe.engine.piano.pipeline import DEFAULT_HOP_SECONDS
 
     files = dev_set("report", pieces)
-    piano = [run_ours_in_process(a, CACHE / "runs" / f"hop{DEFAULT_HOP_SECONDS:g}" / f"{a.stem}.json") for a, _ in files]
+    tag = network_tag()
+    piano = [run_ours_in_process(a, CACHE / "runs" / f"hop{DEFAULT_HOP_SECONDS:g}{tag}" / f"{a.stem}.json")
+             for a, _ in files]
     general = [run_ours_in_process(a, CACHE / "runs" / "general" / f"{a.stem}.json", general=True) for a, _ in files]
     reference = [run_reference(a, CACHE / "runs" / "transkun" / f"{a.stem}.json") for a, _ in files]
-    exact = [run_ours_in_process(a, CACHE / "runs" / "hop8" / f"{a.stem}.json", hop_seconds=8.0) for a, _ in files]
+    exact = [run_ours_in_process(a, CACHE / "runs" / "hop8" / f"{a.stem}.json", hop_seconds=8.0, model=float32_model())
+             for a, _ in files]
+    piano_rows = [("piano", piano)] + ([("piano, float32 network", exact)] if tag else [])
+    parity_rows = ([(f"hop {DEFAULT_HOP_SECONDS:g}, 8-bit network", piano), ("hop 8, float32 network", exact)] if tag
+                   else [(f"hop {DEFAULT_HOP_SECONDS:g}", piano), ("hop 8", exact)])
     results = {}
-    for name, outs in (("piano", piano), ("general", general), ("transkun", reference)):
+    for name, outs in (*piano_rows, ("general", general), ("transkun", reference)):
         truth = metrics([(out, gt) for out, (_, gt) in zip(outs, files, strict=True)])
         sounding = metrics([(out, sounding_truth(gt)) for out, (_, gt) in zip(outs, files, strict=True)])
         results[name] = {"onset_f1": mean_of(truth, "onset", "f1"),
@@ -254,7 +290,7 @@ def accuracy(pieces: int | None = None) -> dict:
                          "onset_offset_sounding_f1": mean_of(sounding, "onset_offset", "f1"),
                          "velocity_f1": mean_of(truth, "velocity", "f1"),
                          "sustain_f1": mean_of(truth, "sustain", "f1")}
-    for name, outs in ((f"hop {DEFAULT_HOP_SECONDS:g}", piano), ("hop 8", exact)):
+    for name, outs in parity_rows:
         parity = metrics(list(zip(outs, reference, strict=True)))
         results[f"parity {name}"] = {"note_f1": mean_of(parity, "onset", "f1"),
                                      "min_note_f1": min(r["onset"]["f1"] for r in parity),
@@ -265,13 +301,13 @@ def accuracy(pieces: int | None = None) -> dict:
           f"{DEV_SECONDS} s each); mean per file\n")
     print("| model | onset F1 | onset+offset F1 (key release) | onset+offset F1 (sounding) | velocity F1 | sustain pedal F1 |")
     print("|---|---|---|---|---|---|")
-    for name in ("piano", "general", "transkun"):
+    for name in (*(name for name, _ in piano_rows), "general", "transkun"):
         row = results[name]
         print(f"| {name} | {row['onset_f1']:.3f} | {row['onset_offset_f1']:.3f} | {row['onset_offset_sounding_f1']:.3f} | "
               f"{row['velocity_f1']:.3f} | {row['sustain_f1']:.3f} |")
     print("\n| parity with transkun 2.0.1 | note F1 (mean / worst file) | velocity within ±5 | sustain intervals matched |")
     print("|---|---|---|---|")
-    for name in (f"hop {DEFAULT_HOP_SECONDS:g}", "hop 8"):
+    for name, _ in parity_rows:
         row = results[f"parity {name}"]
         print(f"| midiscribe, {name} | {row['note_f1']:.4f} / {row['min_note_f1']:.4f} | "
               f"{row['velocity_within_5']:.3f} | {row['sustain_matched']:.3f} |")

@@ -197,7 +197,92 @@ def test_the_network_gives_a_silent_segment_the_same_output_every_time(piano_cli
     np.testing.assert_array_equal(model.network(features), model.network(features.copy()))
 
 
+def test_the_8_bit_network_quantises_the_first_layers_weight_products_only():
+    """What set-up builds for CPUs with VNNI: the weight products of the first INT8_LAYERS encoder layers in
+    8 bits, every other one (and the attention's products of activations) in float32, as chosen."""
+    import onnx
+
+    from midiscribe.engine.piano.config import N_LAYERS
+    from midiscribe.engine.piano.graph import INT8_LAYERS, layer_scope, weight_products
+    from midiscribe.engine.piano.model import INT8_NETWORK_FILE, NETWORK_FILE
+
+    try:
+        directory = verify_piano_model()
+    except ModelNotFoundError as exc:
+        pytest.skip(f"the piano model is not set up: {exc.message}")
+    full = onnx.load(str(directory / NETWORK_FILE), load_external_data=False)
+    quantised = onnx.load(str(directory / INT8_NETWORK_FILE), load_external_data=False)
+    first = weight_products(full, INT8_LAYERS)
+    everywhere = weight_products(full, N_LAYERS)
+    assert 0 < len(first) < len(everywhere)
+    integer = [node for node in quantised.graph.node if node.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")]
+    assert len(integer) == len(first)
+    left = weight_products(quantised, N_LAYERS)
+    assert sorted(left) == sorted(set(everywhere) - set(first))
+    assert all(not name.startswith(tuple(layer_scope(i) for i in range(INT8_LAYERS))) for name in left)
+    attention = [node for node in quantised.graph.node if node.op_type == "MatMul" and node.name not in left]
+    assert len(attention) == sum(node.op_type == "MatMul" for node in full.graph.node) - len(everywhere)
+
+
+def test_the_8_bit_network_finds_the_same_notes_velocities_and_pedal(piano_clip):
+    """On a CPU with VNNI the piano model runs the 8-bit network; its notes (pitch and onset), velocities and
+    pedal press stay those of the float32 network on the rendered clip."""
+    from midiscribe.engine.model import has_vnni
+    from midiscribe.engine.piano.model import INT8_ENV, INT8_NETWORK_FILE, NETWORK_FILE, network_file
+    from midiscribe.engine.piano.pipeline import transcribe_piano
+
+    if not has_vnni():
+        pytest.skip("this CPU has no VNNI (avx512_vnni or avx_vnni in /proc/cpuinfo): the piano model runs float32 "
+                    "here, and the 8-bit network is not used")
+    directory = verify_piano_model()
+    assert network_file(directory) == directory / INT8_NETWORK_FILE
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(INT8_ENV, "off")
+        assert network_file(directory) == directory / NETWORK_FILE
+        exact = transcribe_piano(piano_clip, model=load_piano_model())
+    quick = transcribe_piano(piano_clip, model=load_piano_model())
+    assert [note.pitch for note in quick.notes] == [note.pitch for note in exact.notes]
+    # Onsets, as the parity target counts notes; not offsets: under the sustain pedal, where a held note ends is
+    # the model's closest call (on this clip one chord note ends at its key's release in one network, at the
+    # pedal's in the other).
+    for fast, slow in zip(quick.notes, exact.notes, strict=True):
+        assert abs(fast.start_s - slow.start_s) <= 0.025
+        assert abs(fast.model_velocity - slow.model_velocity) <= 5
+    assert [pedal.controller for pedal in quick.pedals] == [pedal.controller for pedal in exact.pedals]
+    for fast, slow in zip(quick.pedals, exact.pedals, strict=True):
+        assert abs(fast.start_s - slow.start_s) <= 0.05 and abs(fast.end_s - slow.end_s) <= 0.05
+
+
 # ---- without the model ----------------------------------------------------------------------------
+
+
+def test_the_network_file_follows_the_cpu_and_the_int8_setting(monkeypatch, tmp_path):
+    from midiscribe.engine.piano import model as piano_model
+
+    for vnni, setting, expected in ((True, None, "network.int8.onnx"), (True, "auto", "network.int8.onnx"),
+                                    (True, " OFF ", "network.onnx"), (False, None, "network.onnx"),
+                                    (False, "auto", "network.onnx"), (True, "", "network.int8.onnx")):
+        monkeypatch.setattr(piano_model, "has_vnni", lambda vnni=vnni: vnni)
+        if setting is None:
+            monkeypatch.delenv(piano_model.INT8_ENV, raising=False)
+        else:
+            monkeypatch.setenv(piano_model.INT8_ENV, setting)
+        assert piano_model.network_file(tmp_path) == tmp_path / expected, (vnni, setting)
+    monkeypatch.setenv(piano_model.INT8_ENV, "yes")
+    with pytest.raises(ModelNotFoundError, match="MIDISCRIBE_PIANO_INT8 is 'yes': set it to auto .* or off"):
+        piano_model.network_file(tmp_path)
+
+
+def test_the_cpu_flags_say_whether_8_bit_products_sum_without_saturating(monkeypatch):
+    from midiscribe.engine import model
+
+    for flags, vnni in (({"avx2", "avx512f", "avx512_vnni"}, True), ({"avx2", "avx_vnni"}, True),
+                        ({"avx2", "avx512f", "avx512bw"}, False), (set(), False)):
+        monkeypatch.setattr(model, "cpu_flags", lambda flags=flags: frozenset(flags))
+        assert model.has_vnni() is vnni
+        assert model.has_avx512() is ("avx512f" in flags)
+
+
 
 
 def test_the_model_option_takes_general_or_piano_only():
@@ -252,6 +337,12 @@ def test_a_missing_or_damaged_model_names_the_command_that_fixes_it(tmp_path):
         (damaged / "network.onnx").write_bytes(b"truncated")
         with pytest.raises(ModelNotFoundError, match="network.onnx is missing or damaged"):
             verify_piano_model(damaged)
+        complete_but_one = tmp_path / "no-int8"
+        complete_but_one.mkdir()
+        for name in ("manifest.json", "weights.npz", "network.onnx", "scorer.onnx"):
+            (complete_but_one / name).symlink_to(model_dir() / name)
+        with pytest.raises(ModelNotFoundError, match="network.int8.onnx is missing or damaged"):
+            verify_piano_model(complete_but_one)
 
 
 def _pedalled(pedals: list[PedalEvent]) -> Transcription:

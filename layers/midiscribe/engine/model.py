@@ -115,17 +115,28 @@ def blocked_graph_ready(path: Path) -> bool:
             and graph.is_file() and sha256_of(graph) == manifest.get("sha256"))
 
 
-def has_avx512() -> bool:
-    """Whether this CPU has AVX-512 (Linux's ``/proc/cpuinfo`` flags): onnxruntime then convolves in blocks of
-    16 channels, which the rewritten graph fills."""
+def cpu_flags() -> frozenset[str]:
+    """The instruction-set flags Linux lists for this CPU in ``/proc/cpuinfo`` (none where it cannot be read)."""
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
                 if line.startswith("flags"):
-                    return "avx512f" in line.split()
+                    return frozenset(line.partition(":")[2].split())
     except OSError:
         pass
-    return False
+    return frozenset()
+
+
+def has_avx512() -> bool:
+    """Whether this CPU has AVX-512: onnxruntime then convolves in blocks of 16 channels, which the rewritten
+    graph fills."""
+    return "avx512f" in cpu_flags()
+
+
+def has_vnni() -> bool:
+    """Whether this CPU multiplies 8-bit integers into 32-bit sums in one instruction (AVX-512 VNNI or AVX-VNNI).
+    Without it onnxruntime's 8-bit products go through 16-bit sums that saturate (see piano/model.py)."""
+    return not cpu_flags().isdisjoint({"avx512_vnni", "avx_vnni"})
 
 
 def session_file(path: Path) -> Path:

@@ -28,6 +28,7 @@ from .model import (
     CHECKPOINT_SHA256,
     CONFIG_MEMBER,
     CONFIG_SHA256,
+    INT8_NETWORK_FILE,
     MANIFEST_FILE,
     MODEL_NAME,
     NETWORK_FILE,
@@ -101,7 +102,12 @@ def fetch_piano_model(destination: Path | None = None, *, wheel: Path | None = N
         if not quiet:
             print("building the piano model's ONNX graphs from its weights…", file=sys.stderr)
         numpy_weights = {name: value for name, value in weights.items() if name.startswith(_NUMPY_WEIGHT_PREFIXES)}
-        files = {NETWORK_FILE: graph.build_graph(weights).SerializeToString(),
+        network = graph.build_graph(weights)
+        if not quiet:
+            print(f"quantising its first {graph.INT8_LAYERS} layers' products to 8 bits (for CPUs with VNNI)…",
+                  file=sys.stderr)
+        files = {NETWORK_FILE: network.SerializeToString(),
+                 INT8_NETWORK_FILE: graph.quantised_network(network),
                  SCORER_FILE: graph.build_scorer_graph(weights).SerializeToString(),
                  WEIGHTS_FILE: _npz_bytes(numpy_weights)}
         (destination / MANIFEST_FILE).unlink(missing_ok=True)
