@@ -244,12 +244,13 @@ def run_reference(audio: Path, out: Path) -> Path:
 def hops() -> dict:
     """F1 against the ground truth and against transkun's own hop (8 s) for each hop, choosing half only."""
     files = dev_set("choose")
+    tag = network_tag()
     rows = {}
     for hop in HOPS:
-        outs = [run_ours_in_process(audio, CACHE / "runs" / f"hop{hop:g}{network_tag()}" / f"{audio.stem}.json",
+        outs = [run_ours_in_process(audio, CACHE / "runs" / f"hop{hop:g}{tag}" / f"{audio.stem}.json",
                                     hop_seconds=hop) for audio, _ in files]
         truth = metrics([(out, gt) for out, (_, gt) in zip(outs, files, strict=True)])
-        baseline = [CACHE / "runs" / f"hop8{network_tag()}" / f"{audio.stem}.json" for audio, _ in files]
+        baseline = [CACHE / "runs" / f"hop8{tag}" / f"{audio.stem}.json" for audio, _ in files]
         agreement = metrics(list(zip(outs, baseline, strict=True)))
         rows[hop] = {"onset_f1": mean_of(truth, "onset", "f1"), "onset_offset_f1": mean_of(truth, "onset_offset", "f1"),
                      "velocity_f1": mean_of(truth, "velocity", "f1"), "sustain_f1": mean_of(truth, "sustain", "f1"),

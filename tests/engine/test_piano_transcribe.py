@@ -283,8 +283,6 @@ def test_the_cpu_flags_say_whether_8_bit_products_sum_without_saturating(monkeyp
         assert model.has_avx512() is ("avx512f" in flags)
 
 
-
-
 def test_the_model_option_takes_general_or_piano_only():
     assert TranscriptionOptions().transcriber == "general"
     assert TranscriptionOptions.parse({"model": "piano"}).transcriber == "piano"
