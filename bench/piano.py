@@ -197,20 +197,12 @@ _float32_model = None
 
 
 def float32_model():
-    """The piano model with its float32 network whatever the CPU (``MIDISCRIBE_PIANO_INT8=off``)."""
+    """The piano model with its float32 network whatever the CPU."""
     global _float32_model
     if _float32_model is None:
-        from midiscribe.engine.piano.model import INT8_ENV, load_piano_model
+        from midiscribe.engine.piano.model import load_piano_model
 
-        saved = os.environ.get(INT8_ENV)
-        os.environ[INT8_ENV] = "off"
-        try:
-            _float32_model = load_piano_model()
-        finally:
-            if saved is None:
-                os.environ.pop(INT8_ENV)
-            else:
-                os.environ[INT8_ENV] = saved
+        _float32_model = load_piano_model(float32=True)
     return _float32_model
 
 

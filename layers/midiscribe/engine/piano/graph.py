@@ -58,8 +58,8 @@ LINEAR_PREFIX = "linear_"
 # encoder layers; the last ones stay in float32. Chosen on the piano dev set's choosing half (bench/piano.py,
 # 6 files), by parity with transkun: sustain-pedal intervals matched 0.938 with the first 4 or 5 layers in
 # 8 bits (below the 0.95 the parity target asks), 0.962 with the first 3; note F1 0.9985-0.9989 and velocities
-# 100 % within 5 in all. All six in 8 bits: 0.704, from pedal presses in quiet endings. bench/README.md has
-# the speed.
+# 100 % within 5 in all. All six in 8 bits: 0.704 over both halves, from pedal presses in quiet endings.
+# bench/README.md has the speed.
 INT8_LAYERS = 3
 # The downsampling convolutions and their group norms, in order (strides in config.DOWNSAMPLE_STRIDES).
 _CONV_STEPS = (("backbone.downConv.1", "backbone.downConv.2"), ("backbone.downConv.5", "backbone.downConv.6"),

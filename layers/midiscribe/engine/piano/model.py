@@ -1,9 +1,10 @@
 """The piano model (transkun 2.0) at run time: where its build lives, how it is verified, one per process.
 
 ``fetch.py`` makes the build at set-up (nothing of it is committed): the ONNX graphs of the network (and of
-its 8-bit variant for CPUs with VNNI, ``network_file``) and of its interval scorer and, beside them, the few weights the numpy front end and note heads need, with
-a manifest written last that records what was built from what. Loading checks the manifest and the
-files' hashes, so a missing, stale or damaged build is a clear error that names the command that fixes it.
+its 8-bit variant for CPUs with VNNI, ``network_file``) and of its interval scorer and, beside them, the few
+weights the numpy front end and note heads need, with a manifest written last that records what was built
+from what. Loading checks the manifest and the files' hashes, so a missing, stale or damaged build is a clear
+error that names the command that fixes it.
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ def verify_piano_model(directory: Path | None = None) -> Path:
     return directory
 
 
-def network_file(directory: Path) -> Path:
-    """The network graph a session loads from the verified build in ``directory``.
+def network_file(directory: Path, *, float32: bool = False) -> Path:
+    """The network graph a session loads from the verified build in ``directory``; ``float32`` asks for the
+    float32 network whatever the CPU and the setting (the bench scores both).
 
     The 8-bit network where the CPU has VNNI, unless ``$MIDISCRIBE_PIANO_INT8`` is ``off``: its products run
     about three times as fast as float32's there, and the whole transcription about 1.25 times (bench/README.md).
@@ -94,7 +96,7 @@ def network_file(directory: Path) -> Path:
     if setting not in ("auto", "off"):
         raise ModelNotFoundError(f"{INT8_ENV} is {given!r}: set it to auto (8-bit products where the CPU has "
                                  "VNNI, the default) or off (float32 everywhere), or leave it unset.")
-    if setting == "auto" and has_vnni():
+    if setting == "auto" and not float32 and has_vnni():
         return directory / INT8_NETWORK_FILE
     return directory / NETWORK_FILE
 
@@ -162,7 +164,7 @@ def _session(path: Path, threads: int):
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def load_piano_model(directory: Path | None = None, threads: int | None = None) -> PianoModel:
+def load_piano_model(directory: Path | None = None, threads: int | None = None, *, float32: bool = False) -> PianoModel:
     from .frontend import FrontEnd
     from .heads import NoteHeads
     from .scorer import IntervalScorer
@@ -172,7 +174,7 @@ def load_piano_model(directory: Path | None = None, threads: int | None = None) 
         weights = {name: archive[name] for name in archive.files}
     _register_shared_arena()
     threads = threads or available_cpus()
-    return PianoModel(_session(network_file(directory), threads), FrontEnd.from_weights(weights),
+    return PianoModel(_session(network_file(directory, float32=float32), threads), FrontEnd.from_weights(weights),
                       IntervalScorer(_session(directory / SCORER_FILE, threads)), NoteHeads(weights))
 
 
