@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/piano.py hops        F1 of each segment hop on the choosing half of the dev set
     .venv/bin/python bench/piano.py accuracy    piano vs general, and parity with transkun, on the reporting half
+    .venv/bin/python bench/piano.py parity      both networks against transkun on 6 more pieces (18 files)
     .venv/bin/python bench/piano.py speed       whole-process time against transkun on 30 s and 10 min (alternating)
     .venv/bin/python bench/piano.py memory      peak RSS on 10 and 60 minutes; cold start to model ready
     .venv/bin/python bench/piano.py threads     compute seconds per audio second with 1 and 2 CPUs
@@ -41,6 +42,9 @@ OUR_PYTHON = ROOT / ".venv" / "bin" / "python"
 OUR_COMMAND = [str(ROOT / ".venv" / "bin" / "midiscribe"), "transcribe"]
 TIMING_LOCK = "/tmp/midiscribe-timing.lock"
 DEV_SEEDS = range(4)  # even: choose, odd: report
+# The parity set (``parity``): more pieces, for the 8-bit network's agreement with transkun only. The dev set's
+# sustain-pedal parity rests on 38 and 54 intervals per half, where one interval moves a file's share 8-33 points.
+PARITY_SEEDS = range(100, 106)
 DEV_SECONDS = 30
 HOPS = (8.0, 12.0, 14.0)
 REFERENCE_PACKAGES = ["moduleconf", "pretty_midi", "mir_eval", "scipy", "soxr", "soundfile", "mido", "numpy"]
@@ -125,6 +129,10 @@ def render(name: str, seed: int, seconds: float, font: str) -> tuple[Path, Path]
 def dev_set(half: str, pieces: int | None = None) -> list[tuple[Path, Path]]:
     seeds = [seed for seed in DEV_SEEDS if (seed % 2 == 0) == (half == "choose")][:pieces]
     return [render(f"dev-{seed}", seed, DEV_SECONDS, font) for seed in seeds for font in SOUND_FONTS]
+
+
+def parity_set(pieces: int | None = None) -> list[tuple[Path, Path]]:
+    return [render(f"parity-{seed}", seed, DEV_SECONDS, font) for seed in PARITY_SEEDS[:pieces] for font in SOUND_FONTS]
 
 
 def speed_file(seconds: int) -> Path:
@@ -307,6 +315,45 @@ def accuracy(pieces: int | None = None) -> dict:
     return results
 
 
+def parity(pieces: int | None = None) -> dict:
+    """The piano model's networks against transkun on the parity set (pieces neither half of the dev set has):
+    per file as ``accuracy`` reports it, and the sustain-pedal intervals pooled over every file, since a file
+    holds only a few of them."""
+    from midiscribe.engine.piano.pipeline import DEFAULT_HOP_SECONDS
+
+    files = parity_set(pieces)
+    tag = network_tag()
+    reference = [run_reference(a, CACHE / "runs" / "transkun" / f"{a.stem}.json") for a, _ in files]
+    rows = [("float32 network", [run_ours_in_process(a, CACHE / "runs" / "hop8" / f"{a.stem}.json", hop_seconds=8.0,
+                                                     model=float32_model()) for a, _ in files])]
+    if tag:
+        rows.insert(0, ("8-bit network", [run_ours_in_process(
+            a, CACHE / "runs" / f"hop{DEFAULT_HOP_SECONDS:g}{tag}" / f"{a.stem}.json") for a, _ in files]))
+    results = {}
+    for name, outs in rows:
+        agreement = metrics(list(zip(outs, reference, strict=True)))
+        matched = sum(round(r["sustain"]["recall"] * r["sustain"]["ref"]) for r in agreement)
+        results[name] = {"note_f1": mean_of(agreement, "onset", "f1"),
+                         "min_note_f1": min(r["onset"]["f1"] for r in agreement),
+                         "velocity_within_5": mean_of(agreement, "velocity_within_5"),
+                         "sustain_matched": mean_of(agreement, "sustain", "recall"),
+                         "min_sustain_matched": min(r["sustain"]["recall"] for r in agreement),
+                         "sustain_intervals": sum(r["sustain"]["ref"] for r in agreement),
+                         "sustain_intervals_matched": matched,
+                         "sustain_intervals_found": sum(r["sustain"]["est"] for r in agreement)}
+    print(f"\nParity set: {len(files)} files ({len(files) // len(SOUND_FONTS)} pieces × {len(SOUND_FONTS)} "
+          f"sound fonts, {DEV_SECONDS} s each), against transkun 2.0.1\n")
+    print("| midiscribe | note F1 (mean / worst file) | velocity within ±5 | sustain matched (mean / worst file) | "
+          "sustain intervals: matched / transkun's / found |")
+    print("|---|---|---|---|---|")
+    for name, _ in rows:
+        row = results[name]
+        print(f"| {name} | {row['note_f1']:.4f} / {row['min_note_f1']:.4f} | {row['velocity_within_5']:.3f} | "
+              f"{row['sustain_matched']:.3f} / {row['min_sustain_matched']:.3f} | {row['sustain_intervals_matched']} / "
+              f"{row['sustain_intervals']} / {row['sustain_intervals_found']} |")
+    return results
+
+
 @contextmanager
 def timing_lock():
     """The machine's timing lock (what ``flock /tmp/midiscribe-timing.lock`` takes), held around a
@@ -418,18 +465,21 @@ def threads() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["hops", "accuracy", "speed", "memory", "threads", "all"])
+    parser.add_argument("what", choices=["hops", "accuracy", "parity", "speed", "memory", "threads", "all"])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds on the 30-second file (0: the 10-minute file only)")
     parser.add_argument("--minutes", type=int, nargs="*", default=[10, 60],
                         help="input lengths for memory (none: the cold start only)")
-    parser.add_argument("--pieces", type=int, default=None, help="accuracy: only the first N pieces of the half")
+    parser.add_argument("--pieces", type=int, default=None,
+                        help="accuracy, parity: only the first N pieces of the half or of the parity set")
     parser.add_argument("--skip-10min", action="store_true", help="speed: the 30-second file only")
     args = parser.parse_args(argv)
     ensure_reference_venv()
     subprocess.run([*OUR_COMMAND[:1], "fetch-model"], check=True)
     results = {}
-    for what in (["hops", "accuracy", "speed", "memory", "threads"] if args.what == "all" else [args.what]):
-        results[what] = {"hops": hops, "accuracy": lambda: accuracy(args.pieces), "speed": lambda: speed(args.rounds, not args.skip_10min),
+    for what in (["hops", "accuracy", "parity", "speed", "memory", "threads"] if args.what == "all" else [args.what]):
+        results[what] = {"hops": hops, "accuracy": lambda: accuracy(args.pieces),
+                         "parity": lambda: parity(args.pieces),
+                         "speed": lambda: speed(args.rounds, not args.skip_10min),
                          "memory": lambda: memory(tuple(60 * minutes for minutes in args.minutes)), "threads": threads}[what]()
     CACHE.mkdir(parents=True, exist_ok=True)
     (CACHE / f"results-{args.what}-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=1))
