@@ -237,6 +237,29 @@ def run_reference(audio: Path, out: Path) -> Path:
     return out
 
 
+def piano_runs(files: list[tuple[Path, Path]], *, float32: bool = False) -> list[Path]:
+    """The piano model on each file at the default hop, cached: with the network this CPU runs (its runs kept
+    apart from float32's, ``network_tag``), or with the float32 network whatever the CPU."""
+    from midiscribe.engine.piano.pipeline import DEFAULT_HOP_SECONDS
+
+    if float32:
+        return [run_ours_in_process(a, CACHE / "runs" / "hop8" / f"{a.stem}.json", hop_seconds=8.0,
+                                    model=float32_model()) for a, _ in files]
+    tag = network_tag()
+    return [run_ours_in_process(a, CACHE / "runs" / f"hop{DEFAULT_HOP_SECONDS:g}{tag}" / f"{a.stem}.json")
+            for a, _ in files]
+
+
+def parity_figures(agreement: list[dict]) -> dict:
+    """Means per file of ``metrics`` run against transkun's output: note F1 (and the worst file's), velocities
+    within 5, sustain intervals matched and sustain F1."""
+    return {"note_f1": mean_of(agreement, "onset", "f1"),
+            "min_note_f1": min(r["onset"]["f1"] for r in agreement),
+            "velocity_within_5": mean_of(agreement, "velocity_within_5"),
+            "sustain_matched": mean_of(agreement, "sustain", "recall"),
+            "sustain_f1": mean_of(agreement, "sustain", "f1")}
+
+
 # --------------------------------------------------------------------------------------------------
 # The figures
 
@@ -273,12 +296,10 @@ def accuracy(pieces: int | None = None) -> dict:
 
     files = dev_set("report", pieces)
     tag = network_tag()
-    piano = [run_ours_in_process(a, CACHE / "runs" / f"hop{DEFAULT_HOP_SECONDS:g}{tag}" / f"{a.stem}.json")
-             for a, _ in files]
+    piano = piano_runs(files)
     general = [run_ours_in_process(a, CACHE / "runs" / "general" / f"{a.stem}.json", general=True) for a, _ in files]
     reference = [run_reference(a, CACHE / "runs" / "transkun" / f"{a.stem}.json") for a, _ in files]
-    exact = [run_ours_in_process(a, CACHE / "runs" / "hop8" / f"{a.stem}.json", hop_seconds=8.0, model=float32_model())
-             for a, _ in files]
+    exact = piano_runs(files, float32=True)
     piano_rows = [("piano", piano)] + ([("piano, float32 network", exact)] if tag else [])
     parity_rows = ([(f"hop {DEFAULT_HOP_SECONDS:g}, 8-bit network", piano), ("hop 8, float32 network", exact)] if tag
                    else [(f"hop {DEFAULT_HOP_SECONDS:g}", piano), ("hop 8", exact)])
@@ -292,12 +313,7 @@ def accuracy(pieces: int | None = None) -> dict:
                          "velocity_f1": mean_of(truth, "velocity", "f1"),
                          "sustain_f1": mean_of(truth, "sustain", "f1")}
     for name, outs in parity_rows:
-        parity = metrics(list(zip(outs, reference, strict=True)))
-        results[f"parity {name}"] = {"note_f1": mean_of(parity, "onset", "f1"),
-                                     "min_note_f1": min(r["onset"]["f1"] for r in parity),
-                                     "velocity_within_5": mean_of(parity, "velocity_within_5"),
-                                     "sustain_matched": mean_of(parity, "sustain", "recall"),
-                                     "sustain_f1": mean_of(parity, "sustain", "f1")}
+        results[f"parity {name}"] = parity_figures(metrics(list(zip(outs, reference, strict=True))))
     print(f"\nReporting half: {len(files)} files ({len(files) // len(SOUND_FONTS)} pieces × {len(SOUND_FONTS)} sound fonts, "
           f"{DEV_SECONDS} s each); mean per file\n")
     print("| model | onset F1 | onset+offset F1 (key release) | onset+offset F1 (sounding) | velocity F1 | sustain pedal F1 |")
@@ -319,27 +335,18 @@ def parity(pieces: int | None = None) -> dict:
     """The piano model's networks against transkun on the parity set (pieces neither half of the dev set has):
     per file as ``accuracy`` reports it, and the sustain-pedal intervals pooled over every file, since a file
     holds only a few of them."""
-    from midiscribe.engine.piano.pipeline import DEFAULT_HOP_SECONDS
-
     files = parity_set(pieces)
-    tag = network_tag()
     reference = [run_reference(a, CACHE / "runs" / "transkun" / f"{a.stem}.json") for a, _ in files]
-    rows = [("float32 network", [run_ours_in_process(a, CACHE / "runs" / "hop8" / f"{a.stem}.json", hop_seconds=8.0,
-                                                     model=float32_model()) for a, _ in files])]
-    if tag:
-        rows.insert(0, ("8-bit network", [run_ours_in_process(
-            a, CACHE / "runs" / f"hop{DEFAULT_HOP_SECONDS:g}{tag}" / f"{a.stem}.json") for a, _ in files]))
+    rows = ([("8-bit network", piano_runs(files))] if network_tag() else []) + [
+        ("float32 network", piano_runs(files, float32=True))]
     results = {}
     for name, outs in rows:
         agreement = metrics(list(zip(outs, reference, strict=True)))
-        matched = sum(round(r["sustain"]["recall"] * r["sustain"]["ref"]) for r in agreement)
-        results[name] = {"note_f1": mean_of(agreement, "onset", "f1"),
-                         "min_note_f1": min(r["onset"]["f1"] for r in agreement),
-                         "velocity_within_5": mean_of(agreement, "velocity_within_5"),
-                         "sustain_matched": mean_of(agreement, "sustain", "recall"),
+        results[name] = {**parity_figures(agreement),
                          "min_sustain_matched": min(r["sustain"]["recall"] for r in agreement),
                          "sustain_intervals": sum(r["sustain"]["ref"] for r in agreement),
-                         "sustain_intervals_matched": matched,
+                         "sustain_intervals_matched": sum(round(r["sustain"]["recall"] * r["sustain"]["ref"])
+                                                          for r in agreement),
                          "sustain_intervals_found": sum(r["sustain"]["est"] for r in agreement)}
     print(f"\nParity set: {len(files)} files ({len(files) // len(SOUND_FONTS)} pieces × {len(SOUND_FONTS)} "
           f"sound fonts, {DEV_SECONDS} s each), against transkun 2.0.1\n")
