@@ -18,6 +18,7 @@ from midiscribe.engine import (
     AudioTooLongError,
     CorruptAudioError,
     InvalidOptionsError,
+    NotAudioError,
     TranscriptionOptions,
     transcribe,
     transcribe_stems,
@@ -361,6 +362,21 @@ def test_a_stem_still_arriving_does_not_hold_back_the_others(stems, result):
         fallback.cancel()
     assert released_by == ["the other stems' progress"]
     assert [(t.name, t.notes) for t in together.tracks] == [(t.name, t.notes) for t in result.tracks]
+
+
+def test_a_stem_still_arriving_stops_waiting_when_another_stem_fails(stems):
+    """The task fails with the failing stem's error without waiting for a download that is still going (a slow
+    host): the stem still arriving gives up, and the worker cancels its download."""
+    never: Future = Future()
+    fallback = threading.Timer(30.0, never.set_result, args=(stems["bass"],))  # so that a failure fails, not hangs
+    fallback.start()
+    try:
+        with pytest.raises(NotAudioError, match="Stem 'lead'"):
+            transcribe_stems([("bass", never), ("lead", b"this is not audio", "winds")])
+        arrived = never.done()
+    finally:
+        fallback.cancel()
+    assert not arrived
 
 
 def test_a_stem_that_never_arrives_fails_the_transcription_with_its_own_error(stems):

@@ -379,3 +379,104 @@ def test_a_deadline_shared_by_several_tries_ends_the_download_and_the_message_na
     finally:
         server.listener.close()
     assert took < 3 and not raised.value.timed_out
+
+
+class StallingServer:
+    """Sends the headers and ``first`` bytes of a longer body, then nothing until :meth:`release` (or 20 s, when
+    ``released`` is set too): a download of it blocks in a read that nothing else ends."""
+
+    def __init__(self, first: bytes = b"x" * 10, length: int = 1000) -> None:
+        self.head = f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n".encode() + first
+        self.rest = b"x" * (length - len(first))
+        self.released = threading.Event()
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/stem.wav"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.1)  # so that close() ends a wait for a connection that never comes
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+                break
+            except TimeoutError:
+                if self.released.is_set():
+                    return
+            except OSError:
+                return
+        conn.settimeout(None)
+        self.connections += 1
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(self.head)
+                self.released.wait(20)  # less than the tests' read timeout: a read not cut short ends here
+                self.released.set()
+                conn.sendall(self.rest)
+            except OSError:
+                pass  # the client hung up
+
+    def release(self) -> None:
+        self.released.set()
+
+    def close(self) -> None:
+        self.release()
+        self.listener.close()
+        self.thread.join(timeout=10)
+
+
+class CancelOnFirstWrite(io.BytesIO):
+    """A destination that cancels its download, from another thread, once the first bytes are written."""
+
+    def __init__(self, cancellation: net.Cancellation) -> None:
+        super().__init__()
+        self.cancellation = cancellation
+        self.timer: threading.Timer | None = None
+
+    def write(self, data) -> int:
+        if self.timer is None:
+            self.timer = threading.Timer(0.05, self.cancellation.cancel)
+            self.timer.start()
+        return super().write(data)
+
+
+def test_a_cancelled_download_stops_in_the_middle_of_a_stalled_read():
+    """A multi-stem task that failed cancels its stems still downloading: the read the download is blocked in
+    ends at once, not when its 30-s read timeout or the server's next byte would end it."""
+    server = StallingServer()
+    cancellation = net.Cancellation()
+    destination = CancelOnFirstWrite(cancellation)
+    try:
+        with pytest.raises(net.DownloadCancelled, match="was cancelled") as raised:
+            net.download(server.url, destination, max_bytes=10_000, timeout=30, total_timeout=300,
+                         allow_private=True, allow_http=True, cancellation=cancellation)
+        stalled = not server.released.is_set()
+    finally:
+        server.close()
+    assert stalled  # it ended while the server still held back the rest
+    assert destination.getvalue() == b"x" * 10
+    assert not raised.value.retryable and not raised.value.timed_out
+    assert isinstance(raised.value, DownloadError)  # callers that catch download errors still catch it
+
+
+def test_a_download_cancelled_before_it_starts_never_connects():
+    server = StallingServer()
+    cancellation = net.Cancellation()
+    cancellation.cancel()
+    try:
+        with pytest.raises(net.DownloadCancelled):
+            net.download(server.url, io.BytesIO(), max_bytes=10_000, timeout=30, allow_private=True, allow_http=True,
+                         cancellation=cancellation)
+    finally:
+        server.close()
+    assert server.connections == 0
+
+
+def test_a_cancellation_left_alone_changes_nothing(receiver):
+    receiver.script = [Reply(200, b"a" * 5000)]
+    destination = io.BytesIO()
+    written = net.download(receiver.url("/stem.wav"), destination, max_bytes=10_000, timeout=5,
+                           allow_private=True, allow_http=True, cancellation=net.Cancellation())
+    assert written == 5000 and destination.getvalue() == b"a" * 5000

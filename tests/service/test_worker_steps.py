@@ -26,7 +26,7 @@ from midiscribe.engine.model import MODEL_NAME
 from midiscribe.engine.transcription import NoteEvent, Track, Transcription
 from midiscribe.service.config import Settings
 from midiscribe.service.worker import build_worker, fetch
-from midiscribe.service.worker.errors import TransientError
+from midiscribe.service.worker.errors import TaskInputError, TransientError
 from midiscribe.service.worker.transcription import TRANSCRIPTION_OUTPUTS
 
 SETTINGS = Settings(bucket="bucket", transcribe_max_receive=3, retention_days=1)
@@ -561,6 +561,28 @@ def test_of_several_failing_stems_the_first_in_order_is_reported(tmp_path: Path)
     task = url_stems_task(stack, "first", "second")
     assert stack.process(task.task_id) is TaskStatus.FAILED
     assert stack.tasks.get(task.task_id).error.startswith("Stem 'first': ")
+
+
+def test_fetching_every_stem_stops_the_downloads_still_running_when_one_fails(tmp_path: Path) -> None:
+    """Fetching all the stems first (a MIDI generation whose notes are gone transcribes its source again): when
+    one fails, a slow one is cancelled, not waited for, and the failure names the stem that failed."""
+    cancelled: list[str] = []
+
+    def download(url, destination, *, cancellation=None, **limits):
+        name = url.rsplit("/", 1)[-1]
+        if name == "slow.wav":
+            if cancellation.wait(30):
+                cancelled.append(name)
+                raise net.DownloadCancelled("the download was cancelled")
+            return 0
+        raise net.DownloadError(f"HTTP 404 for {name}")
+
+    fetcher = fetch.InputFetcher(SETTINGS, storage=FakeStorage(), download=download)
+    stems = tuple(TaskStem(name, TaskSource(kind="url", url=f"https://example.com/{name}.wav"), "winds")
+                  for name in ("slow", "gone"))
+    with pytest.raises(TaskInputError, match="^Stem 'gone': HTTP 404"):
+        fetcher.fetch_all(TaskSource(kind="stems", filename="stems", stems=stems), tmp_path)
+    assert cancelled == ["slow.wav"]  # it came first in order, but was stopped, not reported
 
 
 @pytest.mark.parametrize("notes_stored", [True, False])

@@ -24,6 +24,7 @@ from midiscribe.domain.requests import (
     AudioToMidiRequest,
     FileConvertRequest,
     MidiGenerateRequest,
+    StemInput,
     UploadedFile,
 )
 from midiscribe.domain.tasks import TaskStatus
@@ -314,6 +315,51 @@ def test_an_audio_url_cut_off_once_is_downloaded_again_at_once(stack, repo, audi
     done = repo.get(task_id)
     assert done.status is TaskStatus.COMPLETED, done.error
     assert len(flaky_requests) == 2 and done.audio_duration_s > 0
+
+
+def test_a_stems_task_that_fails_does_not_wait_for_a_stem_still_downloading(stack, repo, monkeypatch) -> None:
+    """One stem is not audio, another still downloads from a host that has stopped sending: the task fails at
+    once with the first stem's error, its download cancelled, instead of waiting for the slow host (up to the
+    URL's 300-s budget)."""
+    monkeypatch.setenv("MIDISCRIBE_ALLOW_PRIVATE_URLS", "true")
+    monkeypatch.setenv("MIDISCRIBE_ALLOW_HTTP_URLS", "true")
+    wav = tiny_wav()
+    released = threading.Event()
+
+    class Stalling(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(wav)))
+            self.end_headers()
+            self.wfile.write(wav[:100])
+            self.wfile.flush()
+            released.wait(20)  # the rest only after 20 s: a worker that waits for it finishes after this
+            released.set()
+            try:
+                self.wfile.write(wav[100:])
+            except OSError:
+                pass  # the worker hung up
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        request = AudioToMidiRequest(audio=AudioInput(), options={}, stems=(
+            StemInput("bass", AudioInput(url=f"http://127.0.0.1:{server.server_address[1]}/bass.wav"), "bass"),
+            StemInput("lead", AudioInput(file=UploadedFile("lead.wav", "audio/wav", b"not audio at all")), "winds"),
+        ))
+        task_id = api_use_cases().submissions.submit_audio_to_midi(OWNER, request).task.task_id
+        deliver(stack)
+        still_stalled = not released.is_set()
+    finally:
+        released.set()
+        server.shutdown()
+        server.server_close()
+    failed = repo.get(task_id)
+    assert failed.status is TaskStatus.FAILED and "Stem 'lead'" in failed.error, failed.error
+    assert still_stalled  # the task ended while the slow host still held back the bass
 
 
 def test_file_convert_task(stack, service, repo) -> None:

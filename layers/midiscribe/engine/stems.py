@@ -65,6 +65,9 @@ CROSS_BLEED_MARGIN_DB = 6.0
 CROSS_BLEED_WINDOW_S = 0.06
 CROSS_BLEED_QUIET_DB = 15.0
 CROSS_BLEED_OCTAVE_MARGIN_DB = 10.0
+# How often a stem still arriving (a Future) looks whether another stem has failed meanwhile: then it gives up
+# waiting, and the task's failure does not wait for a slow download.
+ARRIVAL_CHECK_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -246,8 +249,9 @@ def transcribe_stems(
     downloading): that stem starts when it resolves, the others without waiting for it, and its error is
     raised unchanged. ``max_duration_s`` applies to each stem. ``progress(seconds_done,
     total_seconds_or_None)`` sums over the stems. An engine error in any stem is raised with the stem's
-    name in its message (the first failing stem in order), after the others have stopped: a failure
-    stops the other stems at their next step rather than letting them finish.
+    name in its message (of the stems that failed before the others stopped, the first in order), after
+    the others have stopped: a failure stops the other stems at their next step rather than letting them
+    finish, and a stem still arriving stops waiting for its audio (its download is the caller's to cancel).
     """
     if options is None:
         options = TranscriptionOptions()
@@ -277,6 +281,9 @@ def transcribe_stems(
         stem_progress = combined.for_stem(index)
         source = stem.source
         if isinstance(source, Future):  # a stem still arriving: this stem starts once it is here, not the others
+            while not wait([source], timeout=ARRIVAL_CHECK_S).done:
+                if combined.stopped.is_set():
+                    raise _Stopped
             source = source.result()
         began = time.perf_counter()
         if combined.stopped.is_set():

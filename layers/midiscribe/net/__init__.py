@@ -19,12 +19,14 @@ host once), ``connections`` (connect to a checked address, with a deadline), ``c
 request, or a download to a file). The service uses it for ``audio_url``, the webhooks for delivery.
 """
 
-from .client import DownloadError, Response, download, request
-from .connections import USER_AGENT, RequestError
+from .client import DownloadCancelled, DownloadError, Response, download, request
+from .connections import USER_AGENT, Cancellation, RequestError
 from .urls import Resolver, SafeTarget, UnsafeUrlError, check_url
 
 __all__ = [
     "USER_AGENT",
+    "Cancellation",
+    "DownloadCancelled",
     "DownloadError",
     "RequestError",
     "Resolver",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
-from .connections import Deadline, RequestError, as_request_error, open_connection, remaining
+from .connections import Cancellation, Deadline, RequestError, as_request_error, open_connection, remaining
 from .urls import Resolver, UnsafeUrlError, check_url
 
 _DOWNLOAD_CHUNK = 64 * 1024
@@ -23,6 +23,10 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 class DownloadError(RequestError):
     """A download failed: the server answered with an error, redirected too often or to a refused URL, or sent
     too much or too little. ``retryable`` says whether trying again soon may work."""
+
+
+class DownloadCancelled(DownloadError):
+    """The download was stopped by its ``cancellation`` (the caller no longer wants the file)."""
 
 
 # Answers that say "not now" rather than "not this": the same request may work a little later.
@@ -119,6 +123,7 @@ def download(
     tls_context: ssl.SSLContext | None = None,
     total_timeout: float | None = None,
     deadline: float | None = None,
+    cancellation: Cancellation | None = None,
 ) -> int:
     """GET url into destination, at most max_bytes; returns the number of bytes written.
 
@@ -128,7 +133,9 @@ def download(
     may be tried again); ``total_timeout``, if given, to the whole download, redirects included: a server
     that sends a little now and then keeps every read alive, so it is what stops one from holding a worker.
     ``deadline`` (a ``time.monotonic()`` instant) ends the download there instead, for a caller whose
-    ``total_timeout`` covers several tries: the message still names ``total_timeout``.
+    ``total_timeout`` covers several tries: the message still names ``total_timeout``. ``cancellation``, when
+    another thread cancels it, stops the download where it is (a read in progress included) with
+    DownloadCancelled; what was written stays in ``destination``.
     Raises UnsafeUrlError for ``url`` itself, or DownloadError saying what went wrong (a refused redirect
     among them); an error writing to ``destination`` (a full disk) is raised as the ``OSError`` it is.
     """
@@ -141,13 +148,20 @@ def download(
         return DownloadError(f"downloading {_shown(url)} took longer than {limit} (the server sends too "
                              "slowly): upload the file instead (POST /v1/uploads) or give a faster URL")
 
+    def check_cancelled() -> None:
+        if cancellation is not None and cancellation.fired:
+            raise DownloadCancelled(f"the download of {_shown(url)} was cancelled", retryable=False) from None
+
     current = url
     for hop in range(MAX_REDIRECTS + 1):
+        check_cancelled()
         try:
             conn, response, _ = open_connection(
-                target, "GET", None, {"Accept": "*/*"}, timeout=timeout, deadline=deadline, tls_context=tls_context
+                target, "GET", None, {"Accept": "*/*"}, timeout=timeout, deadline=deadline, tls_context=tls_context,
+                watchdog=cancellation,
             )
         except RequestError as exc:
+            check_cancelled()
             if deadline is not None and time.monotonic() >= deadline:
                 raise too_slow() from None
             raise DownloadError(f"could not download {_shown(current)}: {exc.message}",
@@ -188,6 +202,7 @@ def download(
             )
         written = 0
         while True:
+            check_cancelled()
             if deadline is not None:
                 if time.monotonic() >= deadline:
                     raise too_slow()
@@ -195,6 +210,7 @@ def download(
                     conn.sock.settimeout(min(timeout, remaining(deadline, timeout)))
             chunk = response.read1(_DOWNLOAD_CHUNK)
             if not chunk:
+                check_cancelled()  # an aborted read ends as if the server had closed
                 break
             written += len(chunk)
             if written > max_bytes:
@@ -216,6 +232,7 @@ def download(
     except _WriteFailed as failed:
         raise failed.error from None  # the destination's own error (a full disk), not the download's
     except Exception as exc:
+        check_cancelled()
         if deadline is not None and time.monotonic() >= deadline:
             raise too_slow() from None
         error = as_request_error(exc, target)

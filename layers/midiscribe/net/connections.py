@@ -101,6 +101,46 @@ class Deadline:
         self._timer.cancel()
 
 
+class Cancellation:
+    """Lets another thread stop a download (``client.download``'s ``cancellation``) at once.
+
+    :meth:`cancel` unblocks the connection in progress, as a deadline does, and every later step of the
+    download (a read, a redirect, a new try) sees :attr:`fired`. A multi-stem task whose transcription has
+    already failed cancels its stems still downloading, rather than waiting for a slow host's last byte.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._event = threading.Event()
+        self._conn: _PinnedHTTPConnection | None = None
+
+    @property
+    def fired(self) -> bool:
+        return self._event.is_set()
+
+    @property
+    def conn(self) -> _PinnedHTTPConnection | None:
+        return self._conn
+
+    @conn.setter
+    def conn(self, conn: _PinnedHTTPConnection | None) -> None:
+        # Set by open_connection before it connects: a cancellation that came first unblocks it at once.
+        with self._lock:
+            self._conn = conn
+            if conn is not None and self.fired:
+                conn.abort()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._event.set()
+            if self._conn is not None:
+                self._conn.abort()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep ``seconds`` (a pause between tries), or less if cancelled; returns whether it was."""
+        return self._event.wait(seconds)
+
+
 def _default_tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
@@ -114,7 +154,7 @@ def open_connection(
     timeout: float,
     deadline: float | None,
     tls_context: ssl.SSLContext | None,
-    watchdog: Deadline | None = None,
+    watchdog: Deadline | Cancellation | None = None,
 ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse, str]:
     """Send the request to the first checked address that accepts a connection."""
     send_headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import KW_ONLY, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -65,13 +65,15 @@ class InputFetcher:
     storage: ObjectStore
     download: Download = net.download
 
-    def fetch(self, source: TaskSource, workdir: Path) -> FetchedInput:
+    def fetch(self, source: TaskSource, workdir: Path, cancellation: net.Cancellation | None = None) -> FetchedInput:
+        """One input to ``workdir``. ``cancellation`` stops a URL's download, its tries and pauses included
+        (``net.DownloadCancelled``); a copy from the bucket, fast and local, is not stopped."""
         started = time.perf_counter()
         path = self._destination(source, workdir)
         if source.kind == "s3":
             self._from_bucket(source.key, path)
         else:
-            self._from_url(source.url, path)
+            self._from_url(source.url, path, cancellation)
         return FetchedInput(path=path, source=source, seconds=time.perf_counter() - started)
 
     @staticmethod
@@ -109,11 +111,11 @@ class InputFetcher:
         """The stems not fetched yet, downloading side by side from now on (see :class:`ArrivingStems`)."""
         return ArrivingStems(self, stems)
 
-    def fetch_stem(self, planned: FetchedInput) -> FetchedInput:
+    def fetch_stem(self, planned: FetchedInput, cancellation: net.Cancellation | None = None) -> FetchedInput:
         """One stem, to where :meth:`planned_stems` put it; its errors name it."""
         name = planned.stem.name
         try:
-            one = self.fetch(planned.source, planned.path.parent)
+            one = self.fetch(planned.source, planned.path.parent, cancellation)
         except TaskInputError as error:
             raise TaskInputError(f"Stem {name!r}: {error.message}", error.code) from None
         except TransientError as error:
@@ -140,7 +142,7 @@ class InputFetcher:
             ) from None
         return path
 
-    def _from_url(self, url: str, path: Path) -> Path:
+    def _from_url(self, url: str, path: Path, cancellation: net.Cancellation | None = None) -> Path:
         deadline = time.monotonic() + URL_DOWNLOAD_TOTAL_S
         for attempt, pause in enumerate((*URL_RETRY_PAUSES_S, None), start=1):
             try:
@@ -154,13 +156,19 @@ class InputFetcher:
                         deadline=deadline,  # shared by the tries
                         allow_private=self.settings.allow_private_urls,
                         allow_http=self.settings.allow_http_urls,
+                        cancellation=cancellation,
                     )
                 return path
             except net.UnsafeUrlError as error:
                 raise TaskInputError(f"audio_url is refused: {error}.", "INVALID_AUDIO_URL") from None
+            except net.DownloadCancelled:
+                raise
             except net.DownloadError as error:
                 if error.retryable and pause is not None and time.monotonic() + pause < deadline:
-                    time.sleep(pause)
+                    if cancellation is None:
+                        time.sleep(pause)
+                    elif cancellation.wait(pause):
+                        raise net.DownloadCancelled("the download was cancelled between two tries") from None
                     continue
                 tries = f" ({attempt} tries)" if attempt > 1 else ""
                 if error.timed_out:
@@ -172,18 +180,20 @@ class ArrivingStems:
     """A multi-stem task's stems downloading side by side (at most PARALLEL_FETCHES at once), so that each can
     be transcribed as soon as it is here: :meth:`sources` gives the engine a future of each path still to come
     (``engine.transcribe_stems`` waits on a stem's own future only). Leaving the ``with`` block cancels the
-    downloads not started and waits for the running ones, so none writes into a scratch folder being removed.
+    downloads not started, stops the URL downloads still running (a task that failed does not wait for a slow
+    host's last byte) and waits for them to end, so none writes into a scratch folder being removed.
     """
 
     def __init__(self, fetcher: InputFetcher, stems: list[FetchedInput]):
         self._stems = list(stems)
         waiting = [index for index, stem in enumerate(self._stems) if not stem.arrived]
+        self._cancellations = {index: net.Cancellation() for index in waiting}
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(len(waiting), PARALLEL_FETCHES)),
                                         thread_name_prefix="midiscribe-fetch")
         self._futures: dict[int, Future] = {index: self._pool.submit(self._fetch, fetcher, index) for index in waiting}
 
     def _fetch(self, fetcher: InputFetcher, index: int) -> Path:
-        self._stems[index] = fetcher.fetch_stem(self._stems[index])
+        self._stems[index] = fetcher.fetch_stem(self._stems[index], self._cancellations[index])
         return self._stems[index].path
 
     def sources(self) -> list[Path | Future]:
@@ -191,13 +201,26 @@ class ArrivingStems:
         return [self._futures.get(index) or stem.path for index, stem in enumerate(self._stems)]
 
     def fetched(self) -> list[FetchedInput]:
-        """Every stem, once all have arrived; the first in order that failed raises its error."""
+        """Every stem, once all have arrived. When one fails, the URL downloads still running are cancelled
+        rather than waited for, and the first stem in order whose fetch failed (not by that cancellation)
+        raises its error."""
+        if wait(self._futures.values(), return_when=FIRST_EXCEPTION).not_done:
+            self.cancel()
+            wait(self._futures.values())
         for index in sorted(self._futures):
-            self._futures[index].result()
+            error = self._futures[index].exception()
+            if error is not None and not isinstance(error, net.DownloadCancelled):
+                raise error
         return list(self._stems)
+
+    def cancel(self) -> None:
+        """Stop the URL downloads still running (each ends with ``net.DownloadCancelled``)."""
+        for cancellation in self._cancellations.values():
+            cancellation.cancel()
 
     def __enter__(self) -> ArrivingStems:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        self.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
