@@ -391,12 +391,12 @@ class StallingServer:
         self.released = threading.Event()
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)  # so that close() ends a wait for a connection that never comes
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/stem.wav"
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        self.listener.settimeout(0.1)  # so that close() ends a wait for a connection that never comes
         while True:
             try:
                 conn, _ = self.listener.accept()
