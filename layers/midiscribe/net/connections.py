@@ -110,31 +110,18 @@ class Cancellation:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._event = threading.Event()
-        self._conn: _PinnedHTTPConnection | None = None
+        self.conn: _PinnedHTTPConnection | None = None  # set by open_connection, as a Deadline's is
 
     @property
     def fired(self) -> bool:
         return self._event.is_set()
 
-    @property
-    def conn(self) -> _PinnedHTTPConnection | None:
-        return self._conn
-
-    @conn.setter
-    def conn(self, conn: _PinnedHTTPConnection | None) -> None:
-        # Set by open_connection before it connects: a cancellation that came first unblocks it at once.
-        with self._lock:
-            self._conn = conn
-            if conn is not None and self.fired:
-                conn.abort()
-
     def cancel(self) -> None:
-        with self._lock:
-            self._event.set()
-            if self._conn is not None:
-                self._conn.abort()
+        self._event.set()
+        conn = self.conn
+        if conn is not None:
+            conn.abort()  # a connection not connected yet is left alone: the download checks ``fired`` next
 
     def wait(self, seconds: float) -> bool:
         """Sleep ``seconds`` (a pause between tries), or less if cancelled; returns whether it was."""
