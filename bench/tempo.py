@@ -8,6 +8,7 @@
     .venv/bin/python bench/tempo.py --half held-back --piano     # solo piano only, also through the piano model
     .venv/bin/python bench/tempo.py --half held-back --hint-spread 0.25   # with a user's tempo_hint (below)
     .venv/bin/python bench/tempo.py --half held-back --metre-given        # with a user's time_signature
+    .venv/bin/python bench/tempo.py --half held-back --clips 4 6 8 --notes   # short excerpts, as loops
 
 ``--notes`` and ``--piano`` score the path the transcribers without an onset posteriorgram take (the piano
 model, drums, stems): the beat tracker on the note onsets (``engine.rhythm.rhythm_of_notes``), on the
@@ -209,6 +210,50 @@ def librosa_dp_pulse(onset_strength: np.ndarray) -> np.ndarray:
     return frame_times(np.asarray(frames, dtype=np.int64))
 
 
+# Where --clips cuts its excerpts: past each piece's first bars.
+CLIP_START_S = 6.0
+
+
+def clip(piece: tempo_pieces.Piece, index: int, seconds: float) -> tuple[Path, float] | None:
+    """An excerpt of ``seconds`` from CLIP_START_S of the piece's rendering (cached), as a short loop a user
+    sends, and the notated beat's tempo there (its median beat period); None if it holds under three beats."""
+    import soundfile
+
+    beats = piece.beat_times[(piece.beat_times >= CLIP_START_S) & (piece.beat_times <= CLIP_START_S + seconds)]
+    if len(beats) < 3:
+        return None
+    audio = CACHE / "clips" / f"{piece.name}-{seconds:g}s.wav"
+    if not audio.exists():
+        audio.parent.mkdir(parents=True, exist_ok=True)
+        samples, rate = soundfile.read(render(piece, index), dtype="float32")
+        soundfile.write(audio, samples[int(CLIP_START_S * rate) : int((CLIP_START_S + seconds) * rate)], rate)
+    return audio, float(60.0 / np.median(np.diff(beats)))
+
+
+def report_clips(chosen: list[tuple[int, tempo_pieces.Piece]], lengths: list[float], notes_path: bool) -> None:
+    """--clips: per excerpt length, how often each tracker finds a tempo at all, and Acc1 / Acc2 over the
+    excerpts (no tempo counts as wrong). No beat F: mir_eval skips a recording's first 5 s."""
+    from midiscribe.engine.beats import track_pulse
+    from midiscribe.engine.rhythm import rhythm_from_pulse, rhythm_of_notes
+
+    print(f"{'excerpt':>8s} {'tracker':24s} {'files':>5s} {'a tempo':>8s} {'Acc1':>6s} {'Acc2':>6s}")
+    for seconds in lengths:
+        excerpts = [found for index, piece in chosen if (found := clip(piece, index, seconds))]
+        trackers = {"midiscribe": lambda onset, notes, duration: rhythm_from_pulse(track_pulse(onset), notes, duration)}
+        if notes_path:
+            trackers["note onsets (general)"] = lambda onset, notes, duration: rhythm_of_notes(notes, duration)
+        for name, track in trackers.items():
+            bpms = []
+            for audio, _ in excerpts:
+                rhythm = track(*transcribed(audio))
+                bpms.append(rhythm.tempo_bpm if rhythm is not None and rhythm.tempo_bpm else None)
+            truths = [truth for _, truth in excerpts]
+            acc = [[bpm is not None and tempo_right(bpm, truth, levels) for bpm, truth in zip(bpms, truths, strict=True)]
+                   for levels in ((1.0,), ACC2_LEVELS)]
+            print(f"{seconds:7g}s {name:24s} {len(excerpts):5d} {np.mean([b is not None for b in bpms]):8.1%} "
+                  f"{np.mean(acc[0]):6.1%} {np.mean(acc[1]):6.1%}")
+
+
 def tempo_of(beats: np.ndarray) -> float:
     return float(60.0 / np.median(np.diff(beats))) if len(beats) > 1 else float("nan")
 
@@ -391,6 +436,9 @@ def main() -> None:
                         help="give our trackers a tempo_hint up to S (0.25: a quarter) off the notated tempo (see above)")
     parser.add_argument("--metre-given", action="store_true",
                         help="give our trackers each piece's time signature, as a user's time_signature option")
+    parser.add_argument("--clips", type=float, nargs="+", metavar="SECONDS",
+                        help="instead: excerpts this long (from 6 s in) of the half's pieces, as short loops: how often "
+                             "a tempo is found, and Acc1 / Acc2 (with --notes, the note-onset path too)")
     parser.add_argument("--json", type=Path, help="also write the per-file rows here")
     args = parser.parse_args()
     ensure_fluidsynth()
@@ -407,6 +455,12 @@ def main() -> None:
     else:
         pieces = tempo_styles.second_set()
         halves = tempo_styles.second_set_tuning_half(pieces)
+    if args.clips:
+        chosen = [(index, piece) for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True))
+                  if args.half == "all" or tuning == (args.half == "tuning")]
+        report_clips(chosen, args.clips, args.notes)
+        print(f"set: {args.set}; half: {args.half}; excerpts from {CLIP_START_S:g} s; load: {os.getloadavg()}")
+        return
     for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True)):
         if args.piano and not is_solo_piano(piece):
             continue

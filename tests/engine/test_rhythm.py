@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from synthesised import KnownNote, encode_soundfile, synthesise
 
+from midiscribe.engine.beats import track_pulse
 from midiscribe.engine.key import Key, estimate_key
 from midiscribe.engine.notes import frame_times
 from midiscribe.engine.rhythm import track_rhythm
@@ -201,3 +202,44 @@ def test_beats_before_zero_are_moved_to_zero_or_dropped():
     assert dropped == 1 and beats.tolist() == [0.0, 0.5, 1.1]
     beats, dropped = from_time_zero(np.array([0.1, 0.6]))
     assert dropped == 0 and beats.tolist() == [0.1, 0.6]
+
+
+def clicks(times: np.ndarray, accents: dict[int, float] | None = None) -> list[NoteEvent]:
+    """One short note at each time, 0.5 loud, or as ``accents`` says by index."""
+    accents = accents or {}
+    return [NoteEvent(t, t + 0.1, 60, accents.get(index, 0.5)) for index, t in enumerate(times)]
+
+
+def test_a_short_loop_with_one_loud_beat_keeps_its_other_beats():
+    # A 4-s loop at 120 BPM with one accent. The beats are kept between the first and last frames above
+    # the beats' RMS score; that RMS was the accent's, so the loop kept that one beat and got no tempo.
+    times = np.arange(0.25, 4.0, 0.5)
+    notes = clicks(times, {4: 2.5})
+    strength = onset_strength(notes, 4.2)
+    assert hit_rate(times[1:-1], track_pulse(strength)) == 1.0
+    rhythm = track_rhythm(strength, notes, 4.2)
+    assert rhythm is not None and rhythm.tempo_bpm == pytest.approx(120.0, rel=0.04)
+
+
+def test_a_short_melody_clip_gets_its_tempo():
+    """End to end: eight notes in 4 s (a sampled phrase at 8 kHz) were transcribed, but the beats were trimmed
+    to one, so the JSON said no tempo and the MIDI file was written at 120 BPM by default, not by finding it."""
+    from midiscribe.engine import transcribe
+
+    rate = 8000
+    t = np.arange(4 * rate) / rate
+    frequency = 440.0 * 2.0 ** (np.floor(t * 2) % 5 / 12)
+    phrase = (0.3 * np.sin(2 * np.pi * np.cumsum(frequency) / rate)).astype(np.float32)[:, None]
+    result = transcribe(encode_soundfile(phrase, rate, "WAV", "PCM_16"))
+    assert len(result.notes) == 8
+    assert result.rhythm is not None and result.rhythm.tempo_bpm == pytest.approx(120.0, rel=0.04)
+
+
+def test_the_beats_stop_where_the_music_does():
+    # 12 s of clicks, then 6 s of the posterior's floor: the tracker keeps time through the silence, and
+    # those beats are dropped, even with a loud beat among the clicks (the trim's hysteresis stops at the floor).
+    times = np.arange(0.5, 12.5, 0.5)
+    strength = onset_strength(clicks(times, {10: 2.5}), 18.0)
+    pulse = track_pulse(strength)
+    assert hit_rate(times[1:-1], pulse) == 1.0
+    assert pulse.max() <= times[-1] + 0.1
