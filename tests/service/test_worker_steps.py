@@ -48,7 +48,8 @@ class Engine:
         if self.error is not None:
             raise self.error
         progress(1.0, 1.0)
-        return Transcription(notes=list(NOTES), duration_s=1.0, options=options, timings={"inference_s": 0.01})
+        return Transcription(notes=list(NOTES), duration_s=1.0, options=options,
+                             timings={"inference_s": 0.01, "total_s": 0.02})
 
 
 class StemsEngine:
@@ -113,6 +114,8 @@ def test_a_task_goes_through_every_step_and_its_webhook_is_queued_once() -> None
                             for name, ext in (("midi", "mid"), ("wav", "wav"), ("json", "json"), ("csv", "csv"))}
     assert stack.storage.objects[done.outputs["midi"]][1] == "audio/midi"
     assert {"fetch_s", "write_s", "upload_s", "total_s", "inference_s"} <= set(done.timings)
+    # The engine's total is kept beside the task's, not overwritten by it.
+    assert done.timings["engine_s"] == 0.02 and done.timings["total_s"] != 0.02
     # The message again (SQS delivers at least once): no work, no second webhook.
     assert stack.process(task.task_id) is TaskStatus.COMPLETED
     assert len(stack.engine.calls) == 1

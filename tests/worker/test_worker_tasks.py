@@ -106,6 +106,7 @@ def test_real_engine_writes_every_output_and_completes(stack, service, repo) -> 
     assert soundfile.info(io.BytesIO(stored[f"results/{task_id}/tone.wav"])).frames > 0
     assert task.audio_duration_s == pytest.approx(1.0, abs=0.05)
     assert {"total_s", "fetch_s", "write_s"} <= set(task.timings) and task.attempts == 1
+    assert 0 < task.timings["engine_s"] <= task.timings["total_s"]
     assert notify_messages(stack) == [{"task_id": task_id, "event": "task.completed"}]
 
 

@@ -115,6 +115,9 @@ class TranscriptionJob:
                 output.write(transcription, path)
                 files.append(ResultFile(output.name, path, output.extension, output.content_type))
         timings = {name: round(float(seconds), 4) for name, seconds in (transcription.timings or {}).items()}
+        # The engine's own total is kept as engine_s: total_s is the whole task's (TaskFinisher.complete sets it).
+        if "total_s" in timings:
+            timings["engine_s"] = timings.pop("total_s")
         timings["fetch_s"] = round(sum(fetched.seconds for fetched in inputs), 4)
         timings["write_s"] = round(time.perf_counter() - started, 4)
         return JobResult(
