@@ -12,6 +12,7 @@ from synthesised import KnownNote, encode_soundfile, synthesise
 
 from midiscribe.engine.beats import track_pulse
 from midiscribe.engine.key import Key, estimate_key
+from midiscribe.engine.metre import NoteArrays, find_metre
 from midiscribe.engine.notes import frame_times
 from midiscribe.engine.rhythm import track_rhythm
 from midiscribe.engine.transcription import NoteEvent
@@ -243,3 +244,13 @@ def test_the_beats_stop_where_the_music_does():
     pulse = track_pulse(strength)
     assert hit_rate(times[1:-1], pulse) == 1.0
     assert pulse.max() <= times[-1] + 0.1
+
+
+@pytest.mark.parametrize("empty_beats", [1, 2])
+def test_beats_after_the_last_note_do_not_change_the_bars(empty_beats):
+    # Four bars of 4/4 (a low note on each downbeat, higher ones between) and a beat or two the tracker kept
+    # after the last note: counted as would-be downbeats with nothing on them, one empty beat read it as 3/4.
+    beats = beat_times([112.0] * (16 + empty_beats), start_s=0.5)
+    notes = [NoteEvent(b, b + 0.4, 43 if i % 4 == 0 else 67 + i % 4 * 2, 0.8) for i, b in enumerate(beats[:16])]
+    metre = find_metre(beats, NoteArrays.of(notes))
+    assert (metre.beats_per_bar, metre.first_downbeat) == (4, 0)

@@ -262,18 +262,28 @@ def harmonic_change(beats: np.ndarray, notes: NoteArrays) -> np.ndarray:
     return change
 
 
-def bar_scores(marks: np.ndarray) -> dict[tuple[int, int], float]:
-    """For each (bar length, phase): how much the would-be downbeats stand out, summed over marks."""
+def bar_scores(marks: np.ndarray, first: int = 0) -> dict[tuple[int, int], float]:
+    """For each (bar length, phase): how much the would-be downbeats stand out, summed over marks. The marks
+    are of the beats from index ``first`` on; a phase counts from beat 0."""
     total = marks.sum(axis=0)
     scores = {}
     for length in BAR_LENGTHS:
-        positions = np.arange(len(total)) % length
+        positions = (np.arange(len(total)) + first) % length
         for phase in range(length):
             chosen = positions == phase
             if chosen.sum() < 2 or (~chosen).sum() < 2:
                 continue
             scores[(length, phase)] = float(total[chosen].mean() - total[~chosen].mean())
     return scores
+
+
+def among_the_notes(beats: np.ndarray, notes: NoteArrays) -> slice:
+    """The beats from half a period before the first note's start to half a period after the last's (all of
+    them if fewer than four). The tracker may keep a beat or two where no note starts, and those would count
+    as bars' worth of empty would-be downbeats: one empty beat after a four-bar clip in 4/4 read it as 3/4."""
+    period = np.median(np.diff(beats))
+    inside = np.flatnonzero((beats >= notes.starts.min() - period / 2) & (beats <= notes.starts.max() + period / 2))
+    return slice(int(inside[0]), int(inside[-1]) + 1) if len(inside) >= 4 else slice(0, len(beats))
 
 
 def subdivision_weights(beats: np.ndarray, onset_times: np.ndarray, onset_weights: np.ndarray,
@@ -388,7 +398,8 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     candidates = readings(pulse, pulse_division(pulse, notes))
     levels = level_scores(level_evidence(candidates, notes), backbeat_interval(notes, pitched), hints.tempo_bpm)
     beats = on_the_bass(candidates[int(np.argmax(levels))], notes, pitched)
-    scores = bar_scores(beat_marks(beats, notes, pitched))
+    marked = among_the_notes(beats, notes)
+    scores = bar_scores(beat_marks(beats[marked], notes, pitched), marked.start)
     if length_given is not None:
         scores = {key: score for key, score in scores.items() if key[0] == length_given}
     compound = compound_given if compound_given is not None else is_compound(beats, notes.starts, notes.amplitudes)
