@@ -248,8 +248,8 @@ def report_clips(chosen: list[tuple[int, tempo_pieces.Piece]], lengths: list[flo
                 rhythm = track(*transcribed(audio))
                 bpms.append(rhythm.tempo_bpm if rhythm is not None and rhythm.tempo_bpm else None)
             truths = [truth for _, truth in excerpts]
-            acc = [[bpm is not None and tempo_right(bpm, truth, levels) for bpm, truth in zip(bpms, truths, strict=True)]
-                   for levels in ((1.0,), ACC2_LEVELS)]
+            acc = [[bpm is not None and tempo_right(bpm, truth, levels)
+                    for bpm, truth in zip(bpms, truths, strict=True)] for levels in ((1.0,), ACC2_LEVELS)]
             print(f"{seconds:7g}s {name:24s} {len(excerpts):5d} {np.mean([b is not None for b in bpms]):8.1%} "
                   f"{np.mean(acc[0]):6.1%} {np.mean(acc[1]):6.1%}")
 
@@ -437,8 +437,8 @@ def main() -> None:
     parser.add_argument("--metre-given", action="store_true",
                         help="give our trackers each piece's time signature, as a user's time_signature option")
     parser.add_argument("--clips", type=float, nargs="+", metavar="SECONDS",
-                        help="instead: excerpts this long (from 6 s in) of the half's pieces, as short loops: how often "
-                             "a tempo is found, and Acc1 / Acc2 (with --notes, the note-onset path too)")
+                        help="instead: excerpts this long (from 6 s in) of the half's pieces, as short loops: how "
+                             "often a tempo is found, and Acc1 / Acc2 (with --notes, the note-onset path too)")
     parser.add_argument("--json", type=Path, help="also write the per-file rows here")
     args = parser.parse_args()
     ensure_fluidsynth()
