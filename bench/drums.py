@@ -5,6 +5,7 @@
     .venv/bin/python bench/drums.py --set threshold.kick=0.2 --half tuning   # try a setting
     .venv/bin/python bench/drums.py --tempo             # also the tempo, beats and bars tracked from the drum notes
     .venv/bin/python bench/drums.py --tempo --hint-spread 0.25   # ... given a tempo_hint as in bench/tempo.py
+    .venv/bin/python bench/drums.py --clips 4 6 8     # the tempo of 4-, 6- and 8-s excerpts, as drum loops
     .venv/bin/python bench/drums.py --half tuning --medium-snares   # half the snares at 55 % velocity
     .venv/bin/python bench/drums.py --half tuning --ghosts-after    # a ghost note a 16th after each accent
     .venv/bin/python bench/drums.py --half tuning --hats-under-crashes   # a closed hi-hat with every crash
@@ -324,6 +325,45 @@ def tempo_figures(rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
+# Where --clips cuts its excerpts: a second into each pattern, past its lead-in.
+CLIP_START_S = 1.5
+
+
+def clip_tempi(items: list[Item], lengths: list[float], settings) -> str:
+    """--clips: excerpts of each length from CLIP_START_S, as a drum loop a user sends; per style and in all,
+    how often the rhythm tracked from the drum notes has a tempo and Acc1 / Acc2 (no tempo counts as wrong)."""
+    import soundfile
+
+    sys.path.insert(0, str(BENCH))
+    from tempo import ACC2_LEVELS, tempo_right
+
+    from midiscribe.engine.drums import transcribe_drums
+    from midiscribe.engine.rhythm import rhythm_of_notes
+
+    lines = ["| excerpt | style | files | a tempo | Acc1 | Acc2 |", "|---|---|---|---|---|---|"]
+    for seconds in lengths:
+        rows = []
+        for item in items:
+            excerpt = item.folder / "clips" / f"{item.pattern.name}-{seconds:g}s.wav"
+            if not excerpt.exists():
+                excerpt.parent.mkdir(parents=True, exist_ok=True)
+                audio, rate = soundfile.read(str(item.wav), dtype="float32", always_2d=True)
+                soundfile.write(str(excerpt), audio[int(CLIP_START_S * rate) : int((CLIP_START_S + seconds) * rate)],
+                                rate, subtype="PCM_16")
+            truth, _ = true_beats(item.pattern, json.loads(item.reference.read_text()))
+            result = transcribe_drums(excerpt, settings=settings)
+            rhythm = rhythm_of_notes(result.notes, result.duration_s, drum=[True] * len(result.notes))
+            bpm = rhythm.tempo_bpm if rhythm is not None and rhythm.tempo_bpm else None
+            rows.append((item.pattern.style, bpm is not None, bpm is not None and tempo_right(bpm, truth),
+                         bpm is not None and tempo_right(bpm, truth, ACC2_LEVELS)))
+        for style in [*dict.fromkeys(row[0] for row in rows), None]:
+            mine = [row for row in rows if style is None or row[0] == style]
+            found, acc1, acc2 = (np.mean([r[column] for r in mine]) for column in (1, 2, 3))
+            name = style or "**all**"
+            lines.append(f"| {seconds:g} s | {name} | {len(mine)} | {found:.0%} | {acc1:.0%} | {acc2:.0%} |")
+    return "\n".join(lines)
+
+
 def evaluate(items: list[Item], settings, tempo_rows: list | None = None, velocities_too: bool = True,
              hint_spread: float | None = None) -> tuple[dict[str, Counts], dict[str, dict[str, Counts]], float, float]:
     from tempo import tempo_hint_for  # a user's tempo_hint (--hint-spread), drawn as bench/tempo.py draws it
@@ -556,6 +596,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", action="append", default=[], help="only these styles (diagnosis, not scoring)")
     parser.add_argument("--tempo", action="store_true",
                         help="also score the tempo, beats and bars tracked from the transcribed drum notes")
+    parser.add_argument("--clips", type=float, nargs="+", metavar="SECONDS",
+                        help="instead: the tempo of excerpts this long (from 1.5 s in), as drum loops, per style")
     parser.add_argument("--hint-spread", type=float, metavar="S",
                         help="with --tempo: a tempo_hint up to S (0.25: a quarter) off the written tempo, as bench/tempo.py")
     variants = parser.add_mutually_exclusive_group()
@@ -608,6 +650,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Best thresholds on the {args.half} half:")
         best = sweep(items, settings)
         print("  " + " ".join(f"--set {name}={value}" for name, value in best.items()))
+        return 0
+    if args.clips:
+        print(f"Tempo of {', '.join(f'{seconds:g}-s' for seconds in args.clips)} excerpts (from {CLIP_START_S:g} s) "
+              f"of the {args.half} half, tracked from the drum notes:")
+        print(clip_tempi(items, args.clips, settings))
         return 0
     tempo_rows = [] if args.tempo else None
     totals, per_font, audio_s, wall_s = evaluate(items, settings, tempo_rows, hint_spread=args.hint_spread)

@@ -493,3 +493,29 @@ def test_a_given_time_signature_sets_the_bars_and_leaves_the_beat_alone(signatur
     assert given.beats == found.beats
     assert (given.beats_per_bar, given.compound) == (beats_per_bar, compound)
     assert given.time_signature == tuple(map(int, signature.split("/")))
+
+
+def test_a_two_bar_loop_has_its_backbeat():
+    # Two bars of the funk groove (4.5 s) hold four loud snare strokes, three intervals: once six were needed,
+    # and a loop that short, tracked at its eighths, was read at twice its tempo.
+    from midiscribe.engine.metre import backbeat_interval
+
+    bpm = 107.0
+    hits = funk_groove(bpm, 2)
+    pitched = np.zeros(len(hits), dtype=bool)
+    assert backbeat_interval(NoteArrays.of(hits), pitched) == pytest.approx(120.0 / bpm, rel=0.02)
+    eighths = 0.5 + np.arange(2 * 8 + 1) * 30.0 / bpm
+    found = find_metre(eighths, NoteArrays.of(hits), pitched)
+    assert 60.0 / np.median(np.diff(found.beats)) == pytest.approx(bpm, rel=0.02)
+
+
+def test_a_half_time_groove_s_fill_is_no_backbeat():
+    # Snare on 3 for eight bars at 72 BPM (3.3 s apart, too far for a backbeat), then a fill of four loud
+    # eighths: its three intervals are the only ones in range, but they are three of the ten.
+    bar_s, beat_s = 4 * 60 / 72, 60 / 72
+    strokes = [0.5 + bar * bar_s + 2 * beat_s for bar in range(8)]
+    strokes += [0.5 + 8 * bar_s + eighth * beat_s / 2 for eighth in range(4)]
+    hits = [NoteEvent(t, t + 0.1, 38, 0.9) for t in strokes]
+    from midiscribe.engine.metre import backbeat_interval
+
+    assert backbeat_interval(NoteArrays.of(hits), np.zeros(len(hits), dtype=bool)) is None

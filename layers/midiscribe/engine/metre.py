@@ -61,9 +61,12 @@ CRASH_KEYS = (49, 57)
 # the time from one loud snare stroke to the next is, more often than any other, two beats. A loud stroke
 # is at least LOUD_SNARE_SHARE of the 90th percentile of the snare's velocities (not a ghost note). Of the
 # intervals in BACKBEAT_RANGE_S (at least BACKBEAT_MIN_INTERVALS of them), the most common is the one the
-# most others lie within BACKBEAT_SPREAD of, and it counts when at least BACKBEAT_SUPPORT of them do (fills
-# and ghost notes make the rest).
-# Longer intervals are left out: a half-time groove's snare on 3 comes once a bar, four beats apart.
+# most others lie within BACKBEAT_SPREAD of, and it counts when at least BACKBEAT_SUPPORT of all the loud
+# strokes' intervals do (fills and ghost notes make the rest).
+# Longer intervals are no backbeat: a half-time groove's snare on 3 comes once a bar, four beats apart; they
+# still count in the support, so its fills alone make none. Two intervals are enough: a one-bar loop of
+# 4 s has only two or three strokes (at six, as first chosen, funk and 16th-note rock loops of 4-8 s were
+# read at twice their tempo; bench/drums.py --clips).
 # Readings whose period is within BACKBEAT_TOLERANCE of half that interval gain BACKBEAT_WEIGHT in the
 # level score: twice the tracked pulse's bonus, so a pulse tracked at the hi-hats' eighths gives way.
 # Chosen on the drum dev set's tuning half (bench/drums.py --tempo): Acc1 92 -> 98 % for weights from 1
@@ -73,7 +76,7 @@ LOUD_SNARE_SHARE = 0.6
 BACKBEAT_RANGE_S = (0.25, 2.0)
 BACKBEAT_SPREAD = 0.06
 BACKBEAT_SUPPORT = 0.5
-BACKBEAT_MIN_INTERVALS = 6
+BACKBEAT_MIN_INTERVALS = 2
 BACKBEAT_TOLERANCE = 0.08
 BACKBEAT_WEIGHT = 2.0
 # Time resolution of the running pitch-class integral the harmonic change is read from.
@@ -356,15 +359,15 @@ def backbeat_interval(notes: NoteArrays, pitched: np.ndarray | None = None) -> f
         return None
     amplitudes = notes.amplitudes[snare]
     loud = np.sort(notes.starts[snare][amplitudes >= LOUD_SNARE_SHARE * np.percentile(amplitudes, 90)])
-    intervals = np.diff(loud)
-    intervals = intervals[(intervals >= BACKBEAT_RANGE_S[0]) & (intervals <= BACKBEAT_RANGE_S[1])]
+    every = np.diff(loud)
+    intervals = every[(every >= BACKBEAT_RANGE_S[0]) & (every <= BACKBEAT_RANGE_S[1])]
     if len(intervals) < BACKBEAT_MIN_INTERVALS:
         return None
     # How many intervals lie within BACKBEAT_SPREAD of each, counted in the sorted intervals: an hour of
     # drums has thousands of strokes, and an all-pairs comparison would grow with their square.
     ordered = np.sort(intervals)
     support = (np.searchsorted(ordered, intervals * (1 + BACKBEAT_SPREAD), side="left")
-               - np.searchsorted(ordered, intervals * (1 - BACKBEAT_SPREAD), side="right")) / len(intervals)
+               - np.searchsorted(ordered, intervals * (1 - BACKBEAT_SPREAD), side="right")) / len(every)
     best = intervals[int(np.argmax(support))]
     near = np.abs(intervals - best) < BACKBEAT_SPREAD * best
     return float(np.median(intervals[near])) if support.max() >= BACKBEAT_SUPPORT else None
