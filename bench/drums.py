@@ -49,7 +49,7 @@ CACHE = BENCH / ".cache" / "drums"
 sys.path.insert(0, str(BENCH))
 
 import drum_patterns  # noqa: E402
-from engine import SOUND_FONTS, ensure_fluidsynth  # noqa: E402
+from engine import SOUND_FONTS, ensure_fluidsynth, excerpt  # noqa: E402
 
 VARIANTS = 4
 SECONDS_PER_PATTERN = 24.0
@@ -325,15 +325,13 @@ def tempo_figures(rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-# Where --clips cuts its excerpts: a second into each pattern, past its lead-in.
+# Where --clips cuts its excerpts: a second past each pattern's half-second lead-in.
 CLIP_START_S = 1.5
 
 
 def clip_tempi(items: list[Item], lengths: list[float], settings) -> str:
     """--clips: excerpts of each length from CLIP_START_S, as a drum loop a user sends; per style and in all,
     how often the rhythm tracked from the drum notes has a tempo and Acc1 / Acc2 (no tempo counts as wrong)."""
-    import soundfile
-
     sys.path.insert(0, str(BENCH))
     from tempo import ACC2_LEVELS, tempo_right
 
@@ -344,14 +342,10 @@ def clip_tempi(items: list[Item], lengths: list[float], settings) -> str:
     for seconds in lengths:
         rows = []
         for item in items:
-            excerpt = item.folder / "clips" / f"{item.pattern.name}-{seconds:g}s.wav"
-            if not excerpt.exists():
-                excerpt.parent.mkdir(parents=True, exist_ok=True)
-                audio, rate = soundfile.read(str(item.wav), dtype="float32", always_2d=True)
-                soundfile.write(str(excerpt), audio[int(CLIP_START_S * rate) : int((CLIP_START_S + seconds) * rate)],
-                                rate, subtype="PCM_16")
+            cached = item.folder / "clips" / f"{item.pattern.name}-{seconds:g}s.wav"
+            loop = excerpt(item.wav, cached, CLIP_START_S, seconds)
             truth, _ = true_beats(item.pattern, json.loads(item.reference.read_text()))
-            result = transcribe_drums(excerpt, settings=settings)
+            result = transcribe_drums(loop, settings=settings)
             rhythm = rhythm_of_notes(result.notes, result.duration_s, drum=[True] * len(result.notes))
             bpm = rhythm.tempo_bpm if rhythm is not None and rhythm.tempo_bpm else None
             rows.append((item.pattern.style, bpm is not None, bpm is not None and tempo_right(bpm, truth),

@@ -122,6 +122,19 @@ def render_midi(midi: Path, audio: Path, sound_font: Path, gain: float) -> None:
     partial.replace(audio)
 
 
+def excerpt(source: Path, destination: Path, start_s: float, seconds: float) -> Path:
+    """``seconds`` of the audio at ``source`` from ``start_s``, as 16-bit WAV at ``destination``: cut once, then
+    reused (the --clips modes of bench/tempo.py and bench/drums.py: short loops cut from longer renders)."""
+    import soundfile
+
+    if not destination.exists():
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        samples, rate = soundfile.read(str(source), dtype="float32", always_2d=True)
+        soundfile.write(str(destination), samples[int(start_s * rate) : int((start_s + seconds) * rate)], rate,
+                        subtype="PCM_16")
+    return destination
+
+
 def levels_db(path: Path):
     """The 10-ms levels the stems' bleed gate reads (``engine.pipeline.LevelMeter``) of the audio at ``path``,
     metered once so that ``bleed_mask`` can try several gates on one transcription's notes."""

@@ -56,7 +56,7 @@ sys.path.insert(0, str(BENCH))
 import engine  # noqa: E402
 import tempo_pieces  # noqa: E402
 import tempo_styles  # noqa: E402
-from engine import ensure_fluidsynth, render_midi, say  # noqa: E402
+from engine import ensure_fluidsynth, excerpt, render_midi, say  # noqa: E402
 
 CACHE = BENCH / ".cache" / "tempo"
 SOUND_FONTS = tuple(engine.SOUND_FONTS.values())  # in this order: a piece's index picks its font
@@ -217,16 +217,10 @@ CLIP_START_S = 6.0
 def clip(piece: tempo_pieces.Piece, index: int, seconds: float) -> tuple[Path, float] | None:
     """An excerpt of ``seconds`` from CLIP_START_S of the piece's rendering (cached), as a short loop a user
     sends, and the notated beat's tempo there (its median beat period); None if it holds under three beats."""
-    import soundfile
-
     beats = piece.beat_times[(piece.beat_times >= CLIP_START_S) & (piece.beat_times <= CLIP_START_S + seconds)]
     if len(beats) < 3:
         return None
-    audio = CACHE / "clips" / f"{piece.name}-{seconds:g}s.wav"
-    if not audio.exists():
-        audio.parent.mkdir(parents=True, exist_ok=True)
-        samples, rate = soundfile.read(render(piece, index), dtype="float32")
-        soundfile.write(audio, samples[int(CLIP_START_S * rate) : int((CLIP_START_S + seconds) * rate)], rate)
+    audio = excerpt(render(piece, index), CACHE / "clips" / f"{piece.name}-{seconds:g}s.wav", CLIP_START_S, seconds)
     return audio, float(60.0 / np.median(np.diff(beats)))
 
 

@@ -512,10 +512,10 @@ def test_a_two_bar_loop_has_its_backbeat():
 def test_a_half_time_groove_s_fill_is_no_backbeat():
     # Snare on 3 for eight bars at 72 BPM (3.3 s apart, too far for a backbeat), then a fill of four loud
     # eighths: its three intervals are the only ones in range, but they are three of the ten.
+    from midiscribe.engine.metre import backbeat_interval
+
     bar_s, beat_s = 4 * 60 / 72, 60 / 72
     strokes = [0.5 + bar * bar_s + 2 * beat_s for bar in range(8)]
     strokes += [0.5 + 8 * bar_s + eighth * beat_s / 2 for eighth in range(4)]
     hits = [NoteEvent(t, t + 0.1, 38, 0.9) for t in strokes]
-    from midiscribe.engine.metre import backbeat_interval
-
     assert backbeat_interval(NoteArrays.of(hits), np.zeros(len(hits), dtype=bool)) is None
