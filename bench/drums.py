@@ -49,7 +49,7 @@ CACHE = BENCH / ".cache" / "drums"
 sys.path.insert(0, str(BENCH))
 
 import drum_patterns  # noqa: E402
-from engine import SOUND_FONTS, ensure_fluidsynth, excerpt  # noqa: E402
+from engine import OTHER_GM_FONT_PACKAGES, OTHER_GM_FONTS, SOUND_FONTS, ensure_fluidsynth, excerpt  # noqa: E402
 
 VARIANTS = 4
 SECONDS_PER_PATTERN = 24.0
@@ -67,12 +67,11 @@ HAT_UNDER_CRASH_VELOCITY = 75  # the closed hi-hat --hats-under-crashes adds (a 
 # csound, OPL3 and Black Pearl are unseen. The AVL kits (Black Pearl, Red Zeppelin) are real kits sampled
 # per key in a melodic preset (bank 0), so their patterns are played on MIDI channel 1 instead of 10.
 UNSEEN_FONTS = {
-    "csound": Path("/usr/share/sounds/sf2/sf_GMbank.sf2"),
-    "opl3": Path("/usr/share/sounds/sf2/OPL-3_FM_128M.sf2"),
+    **OTHER_GM_FONTS,
     "black-pearl": Path("/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2"),
     "red-zeppelin": Path("/usr/share/sounds/sf2/Red_Zeppelin_4_LV2.sf2"),
 }
-UNSEEN_FONT_PACKAGES = ("csound-soundfont", "opl3-soundfont", "avldrums.lv2-soundfont")
+UNSEEN_FONT_PACKAGES = (*OTHER_GM_FONT_PACKAGES, "avldrums.lv2-soundfont")
 MELODIC_KIT_FONTS = ("black-pearl", "red-zeppelin")
 # Their kits have four pieces and their own uses for some GM keys (the sample names in the fonts say so:
 # 48 is a hi-hat swish, 50 a crash choke, 52 a ride choke, 35 is silent). The patterns' keys that mean

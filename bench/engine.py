@@ -39,6 +39,14 @@ SOUND_FONTS = {
     "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
 }
 SOUND_FONT_PACKAGES = ("fluid-soundfont-gm", "musescore-general-soundfont", "timgm6mb-soundfont")
+# The other General MIDI fonts Debian packages, outside every dev set: check sets for what the held-out recordings
+# may be rendered with (``--unseen-fonts`` of bench/tempo.py; bench/drums.py adds two real drum kits). csound's GM
+# bank is small sampled instruments; the OPL3 font imitates a 1990s FM sound card.
+OTHER_GM_FONTS = {
+    "csound": Path("/usr/share/sounds/sf2/sf_GMbank.sf2"),
+    "opl3": Path("/usr/share/sounds/sf2/OPL-3_FM_128M.sf2"),
+}
+OTHER_GM_FONT_PACKAGES = ("csound-soundfont", "opl3-soundfont")
 SOUND_FONT = SOUND_FONTS["fluidr3"]
 OUR_BIN = ROOT / ".venv" / "bin"
 OUR_PYTHON = OUR_BIN / "python" if (OUR_BIN / "python").exists() else Path(sys.executable)

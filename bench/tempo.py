@@ -9,6 +9,7 @@
     .venv/bin/python bench/tempo.py --half held-back --hint-spread 0.25   # with a user's tempo_hint (below)
     .venv/bin/python bench/tempo.py --half held-back --metre-given        # with a user's time_signature
     .venv/bin/python bench/tempo.py --half held-back --clips 4 6 8 --notes   # short excerpts, as loops
+    .venv/bin/python bench/tempo.py --half held-back --unseen-fonts   # the same pieces in two other GM fonts
 
 ``--notes`` and ``--piano`` score the path the transcribers without an onset posteriorgram take (the piano
 model, drums, stems): the beat tracker on the note onsets (``engine.rhythm.rhythm_of_notes``), on the
@@ -28,7 +29,10 @@ second set (bench/tempo_styles.py): 80 pieces in waltz, minuet, march, ballad, 1
 Alberti and chorale textures besides the first set's, nine ensembles, split by piece into a tuning and
 a held-back half. The third set: 80 more drawn the same way with other seeds, all tuning material.
 Every piece is rendered by FluidSynth with three sound fonts in turn; audio and transcriptions are
-cached under bench/.cache/tempo/.
+cached under bench/.cache/tempo/. ``--unseen-fonts`` plays the half's pieces again with each of two
+General MIDI fonts no setting was chosen on (bench/engine.py's OTHER_GM_FONTS: csound's small sampled
+bank, and the OPL3 font's FM synthesis, whose snare is pure noise), a check on what the held-out
+recordings' fonts may do.
 
 Per file: tempo Acc1 (within 4 % of the median true tempo of the notated beat: the dotted quarter in
 6/8) and Acc2 (also at 2, 3, 1/2 or 1/3 of it), mir_eval's beat F-measure (70 ms window, first 5 s
@@ -56,7 +60,7 @@ sys.path.insert(0, str(BENCH))
 import engine  # noqa: E402
 import tempo_pieces  # noqa: E402
 import tempo_styles  # noqa: E402
-from engine import ensure_fluidsynth, excerpt, render_midi, say  # noqa: E402
+from engine import OTHER_GM_FONT_PACKAGES, OTHER_GM_FONTS, ensure_fluidsynth, excerpt, render_midi, say  # noqa: E402
 
 CACHE = BENCH / ".cache" / "tempo"
 SOUND_FONTS = tuple(engine.SOUND_FONTS.values())  # in this order: a piece's index picks its font
@@ -107,15 +111,16 @@ def use_previous_settings() -> None:
             setattr(module, name, value)
 
 
-def render(piece: tempo_pieces.Piece, index: int) -> Path:
-    """The piece as 44.1 kHz WAV (cached); the sound font rotates with the piece's index."""
-    audio = CACHE / f"{piece.name}.wav"
+def render(piece: tempo_pieces.Piece, index: int, font: str | None = None) -> Path:
+    """The piece as 44.1 kHz WAV (cached); the sound font rotates with the piece's index, unless ``font`` names
+    one of OTHER_GM_FONTS (--unseen-fonts) to play the same notes with."""
+    audio = CACHE / f"{piece.name}.wav" if font is None else CACHE / "unseen-fonts" / f"{piece.name}.{font}.wav"
     if audio.exists():
         return audio
-    CACHE.mkdir(parents=True, exist_ok=True)
+    audio.parent.mkdir(parents=True, exist_ok=True)
     midi = audio.with_suffix(".mid")
     piece.to_midi(np.random.default_rng(index)).save(midi)
-    render_midi(midi, audio, SOUND_FONTS[index % len(SOUND_FONTS)], gain=0.6)
+    render_midi(midi, audio, OTHER_GM_FONTS[font] if font else SOUND_FONTS[index % len(SOUND_FONTS)], gain=0.6)
     return audio
 
 
@@ -214,17 +219,19 @@ def librosa_dp_pulse(onset_strength: np.ndarray) -> np.ndarray:
 CLIP_START_S = 6.0
 
 
-def clip(piece: tempo_pieces.Piece, index: int, seconds: float) -> tuple[Path, float] | None:
+def clip(piece: tempo_pieces.Piece, index: int, seconds: float, font: str | None = None) -> tuple[Path, float] | None:
     """An excerpt of ``seconds`` from CLIP_START_S of the piece's rendering (cached), as a short loop a user
     sends, and the notated beat's tempo there (its median beat period); None if it holds under three beats."""
     beats = piece.beat_times[(piece.beat_times >= CLIP_START_S) & (piece.beat_times <= CLIP_START_S + seconds)]
     if len(beats) < 3:
         return None
-    audio = excerpt(render(piece, index), CACHE / "clips" / f"{piece.name}-{seconds:g}s.wav", CLIP_START_S, seconds)
+    name = f"{piece.name}-{seconds:g}s.wav" if font is None else f"{piece.name}.{font}-{seconds:g}s.wav"
+    audio = excerpt(render(piece, index, font), CACHE / "clips" / name, CLIP_START_S, seconds)
     return audio, float(60.0 / np.median(np.diff(beats)))
 
 
-def report_clips(chosen: list[tuple[int, tempo_pieces.Piece]], lengths: list[float], notes_path: bool) -> None:
+def report_clips(chosen: list[tuple[int, tempo_pieces.Piece, str | None]], lengths: list[float],
+                 notes_path: bool) -> None:
     """--clips: per excerpt length, how often each tracker finds a tempo at all, and Acc1 / Acc2 over the
     excerpts (no tempo counts as wrong). No beat F: mir_eval skips a recording's first 5 s."""
     from midiscribe.engine.beats import track_pulse
@@ -232,7 +239,7 @@ def report_clips(chosen: list[tuple[int, tempo_pieces.Piece]], lengths: list[flo
 
     print(f"{'excerpt':>8s} {'tracker':24s} {'files':>5s} {'a tempo':>8s} {'Acc1':>6s} {'Acc2':>6s}")
     for seconds in lengths:
-        excerpts = [found for index, piece in chosen if (found := clip(piece, index, seconds))]
+        excerpts = [found for index, piece, font in chosen if (found := clip(piece, index, seconds, font))]
         trackers = {"midiscribe": lambda onset, notes, duration: rhythm_from_pulse(track_pulse(onset), notes, duration)}
         if notes_path:
             trackers["note onsets (general)"] = lambda onset, notes, duration: rhythm_of_notes(notes, duration)
@@ -333,19 +340,21 @@ def tempo_hint_for(index: int, true_bpm: float, spread: float | None) -> float |
 
 
 def evaluate(index: int, piece: tempo_pieces.Piece, with_librosa_dp: bool, paths: tuple[str, ...] = (),
-             hint_spread: float | None = None, metre_given: bool = False) -> dict:
+             hint_spread: float | None = None, metre_given: bool = False, font: str | None = None) -> dict:
     """One file's figures: the general model's onset posterior (``ours``), and with ``paths`` the note-onset
     path too: ``notes`` on the general model's notes, ``piano`` on the piano model's; with ``hint_spread``
-    each given a tempo_hint (``tempo_hint_for``), with ``metre_given`` the piece's time signature."""
+    each given a tempo_hint (``tempo_hint_for``), with ``metre_given`` the piece's time signature; ``font``
+    plays it with one of OTHER_GM_FONTS."""
     from midiscribe.engine.beats import track_pulse
     from midiscribe.engine.options import METRES, Hints
     from midiscribe.engine.rhythm import rhythm_from_pulse, rhythm_of_notes
 
-    audio = render(piece, index)
+    audio = render(piece, index, font)
     onset, notes, duration = transcribed(audio)
     hints = Hints(tempo_bpm=tempo_hint_for(index, piece.median_tempo_bpm, hint_spread),
                   metre=METRES[piece.metre] if metre_given else None)
-    row = {"piece": piece.name, "style": piece.style, "metre": piece.metre, "true_bpm": piece.median_tempo_bpm,
+    row = {"piece": piece.name if font is None else f"{piece.name}.{font}", "font": font, "style": piece.style,
+           "metre": piece.metre, "true_bpm": piece.median_tempo_bpm,
            "ours": rhythm_scores(piece, rhythm_from_pulse(track_pulse(onset), notes, duration, hints=hints),
                                  notes, duration)}
     if "notes" in paths:
@@ -397,6 +406,16 @@ def report(rows: list[dict]) -> None:
             line += f" {mean(name, 'downbeat_f'):7.3f} {right:3d}/{count:<3d} {landed / max(matched, 1):8.1%}"
         print(line)
     print(f"{'target':28s} {'>= 90%':>6s} {'':>6s} {'>= 0.85':>7s} {'>= 0.6':>7s} {'':>7s} {'>= 95%':>8s}")
+    fonts = sorted({r["font"] for r in rows if r["font"]})
+    for font in fonts:
+        mine = [r for r in rows if r["font"] == font]
+
+        def of(name: str, figure: str, mine=mine) -> float:
+            return float(np.mean([r[name][figure] for r in mine]))
+
+        print(f"  with {font}: {len(mine)} files, Acc1 {of('ours', 'acc1'):.1%}, Acc2 {of('ours', 'acc2'):.1%}, "
+              f"beat F {of('ours', 'beat_f'):.3f}, downbeat F {of('ours', 'downbeat_f'):.3f} | librosa default: "
+              f"Acc1 {of('librosa', 'acc1'):.1%}, beat F {of('librosa', 'beat_f'):.3f}")
     styles = sorted({r["style"] for r in rows})
     if len(styles) > 1:
         print(f"by style (midiscribe | librosa default):  {'files':>5s} {'Acc1':>6s} {'Acc2':>6s} {'beat F':>7s} {'metre':>6s} | "
@@ -433,9 +452,14 @@ def main() -> None:
     parser.add_argument("--clips", type=float, nargs="+", metavar="SECONDS",
                         help="instead: excerpts this long (from 6 s in) of the half's pieces, as short loops: how "
                              "often a tempo is found, and Acc1 / Acc2 (with --notes, the note-onset path too)")
+    parser.add_argument("--unseen-fonts", action="store_true",
+                        help="play the half's pieces with each of the other GM sound fonts (OTHER_GM_FONTS: csound's "
+                             "bank, OPL3 FM) instead of the dev set's three: a check set, never tuned on")
     parser.add_argument("--json", type=Path, help="also write the per-file rows here")
     args = parser.parse_args()
     ensure_fluidsynth()
+    if args.unseen_fonts:
+        ensure_fluidsynth(OTHER_GM_FONTS, OTHER_GM_FONT_PACKAGES)
     ensure_bench_packages()
     if args.previous_settings:
         use_previous_settings()
@@ -449,23 +473,24 @@ def main() -> None:
     else:
         pieces = tempo_styles.second_set()
         halves = tempo_styles.second_set_tuning_half(pieces)
+    fonts = tuple(OTHER_GM_FONTS) if args.unseen_fonts else (None,)
+    chosen = [(index, piece, font) for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True))
+              if args.half == "all" or tuning == (args.half == "tuning") for font in fonts]
+    played = f"; played with {', '.join(OTHER_GM_FONTS)}" if args.unseen_fonts else ""
     if args.clips:
-        chosen = [(index, piece) for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True))
-                  if args.half == "all" or tuning == (args.half == "tuning")]
         report_clips(chosen, args.clips, args.notes)
-        print(f"set: {args.set}; half: {args.half}; excerpts from {CLIP_START_S:g} s; load: {os.getloadavg()}")
+        print(f"set: {args.set}; half: {args.half}{played}; excerpts from {CLIP_START_S:g} s; load: {os.getloadavg()}")
         return
-    for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True)):
+    for index, piece, font in chosen:
         if args.piano and not is_solo_piano(piece):
             continue
-        if args.half == "all" or tuning == (args.half == "tuning"):
-            paths = tuple(name for name in ("notes", "piano") if getattr(args, name))
-            rows.append(evaluate(index, piece, args.librosa_dp, paths, args.hint_spread, args.metre_given))
+        paths = tuple(name for name in ("notes", "piano") if getattr(args, name))
+        rows.append(evaluate(index, piece, args.librosa_dp, paths, args.hint_spread, args.metre_given, font))
     report(rows)
     settings = "previous (de140c6b)" if args.previous_settings else "current"
     hint = f"tempo_hint within {args.hint_spread:.0%} of the notated tempo" if args.hint_spread is not None else "no tempo_hint"
     hint += "; time_signature given" if args.metre_given else ""
-    print(f"set: {args.set}; half: {args.half}; metre settings: {settings}; {hint}; load: {os.getloadavg()}")
+    print(f"set: {args.set}; half: {args.half}{played}; metre settings: {settings}; {hint}; load: {os.getloadavg()}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=float))
 
