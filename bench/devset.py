@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mido
 import numpy as np
-from engine import SOUND_FONTS
+from engine import OTHER_GM_FONTS, SOUND_FONTS
 from pieces import MAJOR, MINOR, PROGRESSIONS, TICKS_PER_BEAT, Score
 
 BENCH = Path(__file__).resolve().parent
@@ -418,6 +418,12 @@ def dev_files(half: str | None = None) -> list[DevFile]:
     return [f for f in files if half is None or f.half == half]
 
 
+def other_font_files(half: str | None = None) -> list[DevFile]:
+    """The same files played with each of bench/engine.py's OTHER_GM_FONTS instead (quality.py --unseen-fonts):
+    fonts no setting was chosen on."""
+    return [replace(file, font=font) for file in dev_files(half) for font in OTHER_GM_FONTS]
+
+
 # --------------------------------------------------------------------------------------------------
 # Rendering
 
@@ -469,7 +475,7 @@ def render(file: DevFile) -> Path:
     raw = AUDIO / f"{file.name}.raw.wav"
     room = ["-o", "synth.reverb.room-size=0.85", "-o", "synth.reverb.level=0.8"] if file.reverb else []
     subprocess.run(["fluidsynth", "-ni", "-q", "-o", "synth.dynamic-sample-loading=1", "-g", "0.4", "-r", str(SAMPLE_RATE), "-T", "wav",
-                    "-O", "float", "-F", str(raw), *room, str(SOUND_FONTS[file.font]), str(midi_path)],
+                    "-O", "float", "-F", str(raw), *room, str({**SOUND_FONTS, **OTHER_GM_FONTS}[file.font]), str(midi_path)],
                    check=True, stdout=subprocess.DEVNULL)
     samples, rate = soundfile.read(raw, dtype="float64", always_2d=True)
     raw.unlink()

@@ -4,6 +4,7 @@
     .venv/bin/python bench/quality.py --half tune     # the half the settings were chosen on
     .venv/bin/python bench/quality.py --half tune --bleed-gate 20 25 30   # the stems' bleed gate on single recordings
     .venv/bin/python bench/quality.py --ablation      # each change to note creation on its own
+    .venv/bin/python bench/quality.py --unseen-fonts  # the held-back half played with two other GM fonts
 
 It sets up what it needs: the reference venv (bench/.venv-ref, as bench/engine.py makes it), the
 sound fonts, the dev set's audio and true notes (bench/devset.py), the model's posteriorgrams of
@@ -36,6 +37,8 @@ sys.path.insert(0, str(BENCH))
 
 import devset  # noqa: E402
 from engine import (  # noqa: E402
+    OTHER_GM_FONT_PACKAGES,
+    OTHER_GM_FONTS,
     REFERENCE_PYTHON,
     REFERENCE_SCRIPT,
     ensure_fluidsynth,
@@ -215,7 +218,7 @@ def systems_for(file: devset.DevFile, posteriors) -> dict[str, Notes]:
     return {"basic-pitch": basic_pitch_notes(file), "compat": compat, "auto": auto, "hint": hinted}
 
 
-def main_report(files: list[devset.DevFile], half: str) -> str:
+def main_report(files: list[devset.DevFile], half: str, played: str = "") -> str:
     jobs: dict[str, tuple[Notes, Notes]] = {}
     parity: dict[str, tuple[Notes, Notes]] = {}
     tuning_errors = []
@@ -232,8 +235,9 @@ def main_report(files: list[devset.DevFile], half: str) -> str:
     summaries = {system: summarise(files, scores, system) for system in ("basic-pitch", "compat", "auto", "hint")}
     families = list(devset.FAMILIES)
     lines = [
-        f"Dev set, {half} half: {len(files)} files ({len({f.piece for f in files})} pieces × "
-        f"{len(families)} families × {devset.SOUNDS_PER_PIECE_AND_FAMILY} sounds, 3 sound fonts, "
+        f"Dev set, {half} half{played}: {len(files)} files ({len({f.piece for f in files})} pieces × "
+        f"{len(families)} families × {devset.SOUNDS_PER_PIECE_AND_FAMILY} sounds, "
+        f"{len({f.font for f in files})} sound font{'s' if len({f.font for f in files}) > 1 else ''}, "
         "dry / hall / noise / detuned). mir_eval F1, onset within 50 ms; onset+offset adds offsets within "
         "20 % or 50 ms.",
         "",
@@ -354,7 +358,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablation", action="store_true", help="measure each note-creation change on its own")
     parser.add_argument("--bleed-gate", type=float, nargs="+", metavar="DB",
                         help="what the stems' bleed gate at these levels costs on recordings without bleed")
+    parser.add_argument("--unseen-fonts", action="store_true",
+                        help="the half's files played with each of the other GM fonts (OTHER_GM_FONTS) instead, "
+                             "as a check: no setting was chosen on them")
     args = parser.parse_args(argv)
+    if args.unseen_fonts:
+        ensure_fluidsynth(OTHER_GM_FONTS, OTHER_GM_FONT_PACKAGES)
+        files = devset.other_font_files(args.half)
+        prepare(files)
+        for font in OTHER_GM_FONTS:
+            print(main_report([file for file in files if file.font == font], args.half, f", played with {font}"))
+            print()
+        return 0
     prepare(devset.dev_files())
     files = devset.dev_files(args.half)
     began = time.perf_counter()
