@@ -418,6 +418,9 @@ def dev_files(half: str | None = None) -> list[DevFile]:
     return [f for f in files if half is None or f.half == half]
 
 
+FONT_FILES = {**SOUND_FONTS, **OTHER_GM_FONTS}  # what a DevFile's ``font`` names
+
+
 def other_font_files(half: str | None = None) -> list[DevFile]:
     """The same files played with each of bench/engine.py's OTHER_GM_FONTS instead (quality.py --unseen-fonts):
     fonts no setting was chosen on."""
@@ -475,7 +478,7 @@ def render(file: DevFile) -> Path:
     raw = AUDIO / f"{file.name}.raw.wav"
     room = ["-o", "synth.reverb.room-size=0.85", "-o", "synth.reverb.level=0.8"] if file.reverb else []
     subprocess.run(["fluidsynth", "-ni", "-q", "-o", "synth.dynamic-sample-loading=1", "-g", "0.4", "-r", str(SAMPLE_RATE), "-T", "wav",
-                    "-O", "float", "-F", str(raw), *room, str({**SOUND_FONTS, **OTHER_GM_FONTS}[file.font]), str(midi_path)],
+                    "-O", "float", "-F", str(raw), *room, str(FONT_FILES[file.font]), str(midi_path)],
                    check=True, stdout=subprocess.DEVNULL)
     samples, rate = soundfile.read(raw, dtype="float64", always_2d=True)
     raw.unlink()
