@@ -39,9 +39,9 @@ SOUND_FONTS = {
     "timgm6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
 }
 SOUND_FONT_PACKAGES = ("fluid-soundfont-gm", "musescore-general-soundfont", "timgm6mb-soundfont")
-# The other General MIDI fonts Debian packages, outside every dev set: check sets for what the held-out recordings
-# may be rendered with (``--unseen-fonts`` of bench/tempo.py; bench/drums.py adds two real drum kits). csound's GM
-# bank is small sampled instruments; the OPL3 font imitates a 1990s FM sound card.
+# The other General MIDI fonts that Debian packages, outside every dev set: check sets for what held-out
+# recordings may be rendered with (``--unseen-fonts`` of bench/tempo.py and bench/quality.py; bench/drums.py adds
+# two real drum kits). csound's GM bank is small sampled instruments; the OPL3 font imitates an FM sound card.
 OTHER_GM_FONTS = {
     "csound": Path("/usr/share/sounds/sf2/sf_GMbank.sf2"),
     "opl3": Path("/usr/share/sounds/sf2/OPL-3_FM_128M.sf2"),

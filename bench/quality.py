@@ -363,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
                              "as a check: no setting was chosen on them")
     args = parser.parse_args(argv)
     if args.unseen_fonts:
+        if args.ablation or args.bleed_gate:
+            parser.error("--unseen-fonts prints the main table per font only: leave out --ablation and --bleed-gate")
         ensure_fluidsynth(OTHER_GM_FONTS, OTHER_GM_FONT_PACKAGES)
         files = devset.other_font_files(args.half)
         prepare(files)
