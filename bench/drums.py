@@ -331,19 +331,18 @@ CLIP_START_S = 1.5
 def clip_tempi(items: list[Item], lengths: list[float], settings) -> str:
     """--clips: excerpts of each length from CLIP_START_S, as a drum loop a user sends; per style and in all,
     how often the rhythm tracked from the drum notes has a tempo and Acc1 / Acc2 (no tempo counts as wrong)."""
-    sys.path.insert(0, str(BENCH))
     from tempo import ACC2_LEVELS, tempo_right
 
     from midiscribe.engine.drums import transcribe_drums
     from midiscribe.engine.rhythm import rhythm_of_notes
 
     lines = ["| excerpt | style | files | a tempo | Acc1 | Acc2 |", "|---|---|---|---|---|---|"]
+    truths = [true_beats(item.pattern, json.loads(item.reference.read_text()))[0] for item in items]
     for seconds in lengths:
         rows = []
-        for item in items:
+        for item, truth in zip(items, truths, strict=True):
             cached = item.folder / "clips" / f"{item.pattern.name}-{seconds:g}s.wav"
             loop = excerpt(item.wav, cached, CLIP_START_S, seconds)
-            truth, _ = true_beats(item.pattern, json.loads(item.reference.read_text()))
             result = transcribe_drums(loop, settings=settings)
             rhythm = rhythm_of_notes(result.notes, result.duration_s, drum=[True] * len(result.notes))
             bpm = rhythm.tempo_bpm if rhythm is not None and rhythm.tempo_bpm else None

@@ -234,10 +234,11 @@ def main_report(files: list[devset.DevFile], half: str, played: str = "") -> str
     scores = score({**jobs, **parity})
     summaries = {system: summarise(files, scores, system) for system in ("basic-pitch", "compat", "auto", "hint")}
     families = list(devset.FAMILIES)
+    fonts = len({f.font for f in files})
     lines = [
         f"Dev set, {half} half{played}: {len(files)} files ({len({f.piece for f in files})} pieces × "
         f"{len(families)} families × {devset.SOUNDS_PER_PIECE_AND_FAMILY} sounds, "
-        f"{len({f.font for f in files})} sound font{'s' if len({f.font for f in files}) > 1 else ''}, "
+        f"{fonts} sound font{'s' if fonts > 1 else ''}, "
         "dry / hall / noise / detuned). mir_eval F1, onset within 50 ms; onset+offset adds offsets within "
         "20 % or 50 ms.",
         "",

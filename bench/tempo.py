@@ -392,8 +392,8 @@ def report(rows: list[dict]) -> None:
     labels = {"ours": "midiscribe", "notes": "note onsets (general)", "piano": "note onsets (piano model)",
               "librosa_dp": "with librosa's DP (before)", "librosa": "librosa default"}
 
-    def mean(name: str, figure: str) -> float:
-        return float(np.mean([r[name][figure] for r in rows]))
+    def mean(name: str, figure: str, among: list[dict] = rows) -> float:
+        return float(np.mean([r[name][figure] for r in among]))
 
     print()
     print(f"files: {count}")
@@ -409,13 +409,10 @@ def report(rows: list[dict]) -> None:
     fonts = sorted({r["font"] for r in rows if r["font"]})
     for font in fonts:
         mine = [r for r in rows if r["font"] == font]
-
-        def of(name: str, figure: str, mine=mine) -> float:
-            return float(np.mean([r[name][figure] for r in mine]))
-
-        print(f"  with {font}: {len(mine)} files, Acc1 {of('ours', 'acc1'):.1%}, Acc2 {of('ours', 'acc2'):.1%}, "
-              f"beat F {of('ours', 'beat_f'):.3f}, downbeat F {of('ours', 'downbeat_f'):.3f} | librosa default: "
-              f"Acc1 {of('librosa', 'acc1'):.1%}, beat F {of('librosa', 'beat_f'):.3f}")
+        print(f"  with {font}: {len(mine)} files, Acc1 {mean('ours', 'acc1', mine):.1%}, Acc2 "
+              f"{mean('ours', 'acc2', mine):.1%}, beat F {mean('ours', 'beat_f', mine):.3f}, downbeat F "
+              f"{mean('ours', 'downbeat_f', mine):.3f} | librosa default: Acc1 {mean('librosa', 'acc1', mine):.1%}, "
+              f"beat F {mean('librosa', 'beat_f', mine):.3f}")
     styles = sorted({r["style"] for r in rows})
     if len(styles) > 1:
         print(f"by style (midiscribe | librosa default):  {'files':>5s} {'Acc1':>6s} {'Acc2':>6s} {'beat F':>7s} {'metre':>6s} | "

@@ -214,7 +214,7 @@ def trimmed(beats: np.ndarray, score: np.ndarray) -> np.ndarray:
         return beats
     inside = np.flatnonzero((beats >= struck[0]) & (beats <= struck[-1]))
     if len(inside) == 0:
-        return beats[inside]
+        return beats[:0]
     first, last = int(inside[0]), int(inside[-1])
     weak = beat_scores <= TRIM_EXTEND_SHARE * np.median(beat_scores)
     weak_before, weak_after = np.flatnonzero(weak[:first]), np.flatnonzero(weak[last + 1 :])
