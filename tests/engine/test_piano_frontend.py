@@ -79,7 +79,11 @@ def test_the_spectra_are_numpys_float32_transform_to_the_bit(front_end, monkeypa
     segment = stream_of(16.0, 2, seed=3)[:SEGMENT_SAMPLES].T.copy()
     features = front_end.features(segment)
     rfft = np.fft.rfft
-    monkeypatch.setattr(np.fft, "rfft", lambda a, *args, **kwargs: rfft(np.asarray(a, dtype=np.float32), *args, **kwargs))
+
+    def float32_rfft(a, *args, **kwargs):
+        return rfft(np.asarray(a, dtype=np.float32), *args, **kwargs)
+
+    monkeypatch.setattr(np.fft, "rfft", float32_rfft)
     assert np.array_equal(front_end.features(segment), features)
 
 
