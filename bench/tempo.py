@@ -478,10 +478,10 @@ def main() -> None:
         report_clips(chosen, args.clips, args.notes)
         print(f"set: {args.set}; half: {args.half}{played}; excerpts from {CLIP_START_S:g} s; load: {os.getloadavg()}")
         return
+    paths = tuple(name for name in ("notes", "piano") if getattr(args, name))
     for index, piece, font in chosen:
         if args.piano and not is_solo_piano(piece):
             continue
-        paths = tuple(name for name in ("notes", "piano") if getattr(args, name))
         rows.append(evaluate(index, piece, args.librosa_dp, paths, args.hint_spread, args.metre_given, font))
     report(rows)
     settings = "previous (de140c6b)" if args.previous_settings else "current"
