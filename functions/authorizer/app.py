@@ -10,6 +10,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Tracer
 
 from midiscribe.aws.keys import ApiKeyRepository
+from midiscribe.aws.lambda_logs import with_lambda_context
 from midiscribe.service.authorization import Unauthorized, allow_policy, authorize, header_value
 from midiscribe.service.config import Settings
 
@@ -17,7 +18,7 @@ logger = Logger(service="midiscribe")
 tracer = Tracer(service="midiscribe")
 
 
-@logger.inject_lambda_context(clear_state=True)
+@with_lambda_context(logger)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: object) -> dict:
     keys = ApiKeyRepository(Settings.from_env().keys_table)

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from midiscribe.aws.keys import ApiKeyRepository
+from midiscribe.aws.lambda_logs import with_lambda_context
 from midiscribe.aws.queues import MessageQueue
 from midiscribe.aws.storage import Storage
 from midiscribe.aws.tasks import TaskRepository
@@ -63,7 +64,7 @@ def notifier(settings: Settings) -> WebhookNotifier:
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@with_lambda_context(logger)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Wired per invocation from the environment: cheap next to an HTTP attempt, and the settings

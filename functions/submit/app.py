@@ -17,6 +17,7 @@ from midiscribe.api.context import USE_CASES
 from midiscribe.api.idempotency import IDEMPOTENCY_STORE
 from midiscribe.aws.idempotency import idempotency_store
 from midiscribe.aws.keys import ApiKeyRepository
+from midiscribe.aws.lambda_logs import with_lambda_context
 from midiscribe.aws.queues import MessageQueue
 from midiscribe.aws.storage import Storage
 from midiscribe.aws.tasks import TaskRepository
@@ -50,7 +51,7 @@ def use_cases(settings: Settings) -> UseCases:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@with_lambda_context(logger, correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict, context: object) -> dict:
     # Wired per invocation from the environment (always the current settings: tests and the local stack

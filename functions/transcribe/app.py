@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from midiscribe import net
+from midiscribe.aws.lambda_logs import with_lambda_context
 from midiscribe.aws.queues import MessageQueue
 from midiscribe.aws.storage import Storage
 from midiscribe.aws.tasks import TaskRepository
@@ -54,7 +55,7 @@ def worker(settings: Settings, *, log: Any = logger, metrics: Any = metrics) -> 
     )
 
 
-@logger.inject_lambda_context(clear_state=True)
+@with_lambda_context(logger)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:

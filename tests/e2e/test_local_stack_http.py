@@ -402,3 +402,30 @@ def test_a_key_created_for_the_local_stack_says_where_its_api_is(local_stack):
     assert command and command.group(1) == key and command.group(2) == f"{local_stack.api_url}/v1/audio_to_midi"
     listed = requests.get(f"{local_stack.api_url}/v1/tasks", headers={"Authorization": key}, timeout=30)
     assert listed.status_code == 200, listed.text
+
+
+def test_each_functions_log_lines_name_that_function(local_stack, tone_wav):
+    # Every function runs in the one `midiscribe serve` process; each line must still name its own function and
+    # task, also while byId requests (the submit function) are served during the transcription.
+    client = MidiscribeClient(local_stack.api_url, local_stack.api_key)
+    response = requests.post(f"{local_stack.api_url}/v1/audio_to_midi", headers=local_stack.headers(),
+                             json={"audio_path": client.upload(tone_wav)})
+    task_id = queued_task_id(response)
+    local_stack.wait_for(task_id)
+    deadline = time.monotonic() + 10
+    wanted = {"task queued": "SubmitFunction", "task claimed": "TranscribeFunction",
+              "task completed": "TranscribeFunction"}
+    while True:
+        lines = []
+        for line in local_stack.output.text().splitlines():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                continue
+        ours = {line["message"]: line for line in lines if line.get("task_id") == task_id}
+        if set(wanted) <= set(ours) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for message, function in wanted.items():
+        assert message in ours, f"no {message!r} line for {task_id}:\n{local_stack.output.tail()}"
+        assert ours[message]["function_name"] == function, ours[message]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import itertools
 import json
 import threading
 import time
@@ -71,6 +72,9 @@ class StemsEngine:
         return Transcription.from_tracks(tracks, 1.0, options, {"total_s": 0.01})
 
 
+STACK_NUMBERS = itertools.count()
+
+
 class Stack:
     def __init__(self, *tasks: Task, engine=None, download=copy_file, stems_engine=None) -> None:
         self.tasks = FakeTasks(*tasks)
@@ -78,10 +82,12 @@ class Stack:
         self.notify_queue = FakeQueue()
         self.engine = engine or Engine()
         self.stems_engine = stems_engine or StemsEngine()
+        # Powertools writes a service's lines to the stream its first Logger was given: a service per stack.
         self.log_lines = io.StringIO()
+        self.log_service = f"worker-steps-{next(STACK_NUMBERS)}"
         self.worker = build_worker(
             SETTINGS, tasks=self.tasks, storage=self.storage, notify_queue=self.notify_queue,
-            transcribe=self.engine, download=download, log=Logger(service="worker-steps", stream=self.log_lines),
+            transcribe=self.engine, download=download, log=Logger(service=self.log_service, stream=self.log_lines),
             transcribe_stems=self.stems_engine,
         )
 
@@ -635,3 +641,29 @@ def test_dead_letters_end_an_unfinished_task_failed_and_send_its_webhook() -> No
     assert stack.notify_queue.sent == [{"task_id": task.task_id, "event": "task.failed"}]
     stack.worker.handle_dead_letter(json.dumps({"task_id": task.task_id}))
     assert len(stack.notify_queue.sent) == 1
+
+
+def test_progress_that_cannot_be_recorded_from_a_stems_thread_is_logged_with_the_task_id(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from midiscribe.service.worker import transcription
+
+    monkeypatch.setattr(transcription, "PROGRESS_INTERVAL_S", 0.0)
+
+    class StemsReportingFromThreads(StemsEngine):
+        def __call__(self, stems, options, *, max_duration_s, progress):
+            # As transcribe_stems does: each stem's thread reports its progress.
+            reporter = threading.Thread(target=progress, args=(0.5, 1.0))
+            reporter.start()
+            reporter.join()
+            return super().__call__(stems, options, max_duration_s=max_duration_s, progress=lambda *_: None)
+
+    served = tmp_path / "lead.wav"
+    served.write_bytes(b"lead audio")
+    stack = Stack(download=lambda url, destination, **limits: copy_file(served, destination),
+                  stems_engine=StemsReportingFromThreads())
+    monkeypatch.setattr(stack.tasks, "record_progress", lambda *a, **k: (_ for _ in ()).throw(OSError("throttled")))
+    task = stems_task(stack)
+    assert stack.process(task.task_id) is TaskStatus.COMPLETED  # progress is a nicety: the task goes on
+    lines = [json.loads(line) for line in stack.log_lines.getvalue().splitlines() if line.strip()]
+    [warning] = [line for line in lines if line["message"] == "recording progress failed"]
+    assert warning["task_id"] == task.task_id and "throttled" in warning["exception"]

@@ -53,7 +53,7 @@ def caller(router: Any) -> str:
         raise NotAuthenticatedError(
             "No API key: send it in the Authorization header (the raw key or 'Bearer <key>').", "UNAUTHORIZED"
         )
-    logger.append_keys(key_id=key_id)
+    logger.thread_safe_append_keys(key_id=key_id)
     return key_id
 
 

@@ -44,7 +44,7 @@ class TaskPipeline:
 
     def process(self, task_id: str, *, receive_count: int = 1) -> TaskStatus | None:
         """Run the task unless it is finished; raises (so SQS retries) when a retry may help."""
-        self.log.append_keys(task_id=task_id)
+        self.log.thread_safe_append_keys(task_id=task_id)
         try:
             return self._process(task_id)
         except Exception as error:
@@ -56,7 +56,7 @@ class TaskPipeline:
                 self._note_retry(task_id, error, receive_count)
             raise
         finally:
-            self.log.remove_keys(["task_id"])
+            self.log.thread_safe_remove_keys(["task_id"])
 
     def _process(self, task_id: str) -> TaskStatus | None:
         task = self._claim(task_id)  # 1

@@ -157,6 +157,8 @@ class TranscriptionJob:
     def _progress_reporter(self, task: Task) -> Callable[[float, float | None], None]:
         """The engine's progress callback: a write to the task every few seconds, not on every window."""
         last = {"at": time.monotonic(), "fraction": 0.0}
+        # The stems' threads report too; the task's log keys (its id, the invocation's) are this thread's own.
+        keys = dict(self.log.thread_safe_get_current_keys())
 
         def report(done_s: float, total_s: float | None) -> None:
             if not total_s or total_s <= 0:
@@ -171,6 +173,6 @@ class TranscriptionJob:
                     task.task_id, fraction=fraction, status_msg=f"Transcribing: {fraction:.0%} of {total_s:.0f} s"
                 )
             except Exception:  # progress is a nicety; the task must not fail over it
-                self.log.warning("recording progress failed", exc_info=True)
+                self.log.warning("recording progress failed", exc_info=True, extra=keys)
 
         return report
