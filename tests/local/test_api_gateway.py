@@ -201,6 +201,18 @@ def test_a_binary_body_whose_event_is_over_lambdas_6_mb_is_413_as_on_aws(gateway
     assert len(api_fn.events) == 1
 
 
+def test_a_text_body_counts_its_utf8_bytes_against_lambdas_6_mb(gateway, api_fn):
+    # 2.5 MB of "é" is 5 MB of UTF-8, which Lambda takes; escaped as \u00e9 it would count 15 MB.
+    text = [("Authorization", GOOD_KEY), ("Content-Type", "application/json")]
+    body = json.dumps({"note": "é" * (5 * 512 * 1024)}, ensure_ascii=False).encode("utf-8")
+    assert len(body) < LAMBDA_MAX_REQUEST_BYTES - 64 * 1024
+    assert gateway.handle(request("POST", "/v1/audio_to_midi", text, body)).status == 200
+    assert len(api_fn.events) == 1
+    over = json.dumps({"note": "é" * (LAMBDA_MAX_REQUEST_BYTES // 2)}, ensure_ascii=False).encode("utf-8")
+    assert gateway.handle(request("POST", "/v1/audio_to_midi", text, over)).status == 413
+    assert len(api_fn.events) == 1
+
+
 def test_handler_error_and_malformed_response_are_502():
     for function in (Recorder(error=RuntimeError("boom")), Recorder(response={"body": "no status"})):
         gateway = LocalApiGateway(api_spec(TEMPLATE), {"AuthFn": authorizer, "ApiFn": function})

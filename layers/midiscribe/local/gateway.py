@@ -105,9 +105,10 @@ class LocalApiGateway:
             event = build_proxy_event(
                 self.api, request, route, path_parameters, authorizer=context, api_key=api_key, request_id=request_id
             )
-            if len(json.dumps(event)) > LAMBDA_MAX_REQUEST_BYTES:
+            if len(json.dumps(event, ensure_ascii=False).encode("utf-8")) > LAMBDA_MAX_REQUEST_BYTES:
                 # On AWS, Lambda refuses such an event before the function runs; refused here the same way,
-                # so a file that works locally works when deployed.
+                # so a file that works locally works when deployed. Lambda counts the event's UTF-8 bytes:
+                # a text body's non-ASCII characters are not six bytes each, as escaped JSON would count them.
                 raise GatewayError("REQUEST_TOO_LARGE", "The request is over AWS Lambda's 6 MB once base64-encoded.")
             return self._invoke(route.function_id, event, request_id)
         except GatewayError as error:
