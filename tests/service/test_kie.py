@@ -47,3 +47,16 @@ def test_stored_documents_round_trip_and_old_midi_velocities_are_read_as_0_to_1(
     old = json.dumps({"instruments": [{"name": "Electric Piano 1", "notes": [
         {"pitch": 60, "start": 0.5, "end": 1.0, "velocity": 127}]}]}).encode("utf-8")
     assert kie.read_midi_data(old)[0]["notes"][0]["velocity"] == 1.0
+
+
+def test_midi_velocity_1_is_the_quietest_not_the_loudest():
+    quiet = {"format_version": 1, "instruments": [{"name": "Drums", "notes": [
+        {"pitch": 42, "start": 0.5, "end": 0.6, "velocity": velocity} for velocity in (1, 2, 127)]}]}
+    expected = [round(1 / 127, 4), round(2 / 127, 4), 1.0]
+    assert [n["velocity"] for n in kie_instruments(quiet)[0]["notes"]] == expected
+    # A document written before velocities were stored as 0..1 holds MIDI's values, 1 included.
+    old = json.dumps({"instruments": quiet["instruments"]}).encode("utf-8")
+    assert [n["velocity"] for n in kie.read_midi_data(old)[0]["notes"]] == expected
+    # The stored document keeps 0..1 values as they are: a loud note's 1.0 and a quiet one's 0.0079 alike.
+    stored = kie.midi_data_document(kie_instruments(quiet))
+    assert [n["velocity"] for n in kie.read_midi_data(stored)[0]["notes"]] == expected

@@ -36,22 +36,31 @@ def instruments_from_notes_document(document: bytes) -> list[dict[str, Any]]:
     return shaped
 
 
+# The stored document's version. Version 1 (no ``format_version``) held MIDI's 1..127 velocities; version 2
+# holds kie.ai's 0..1. Which scale a document holds is read from its version, never guessed from a value: MIDI
+# velocity 1, the quietest note, would look like kie.ai's 1, the loudest.
+MIDI_DATA_VERSION = 2
+
+
 def kie_velocity(midi_velocity: float) -> float:
-    """MIDI's 1..127 as kie.ai's 0..1 (documents written before the change hold MIDI values)."""
-    value = float(midi_velocity)
-    return round(min(max(value / 127 if value > 1 else value, 0.0), 1.0), 4)
+    """MIDI's 1..127 as kie.ai's 0..1."""
+    return round(min(max(float(midi_velocity) / 127, 0.0), 1.0), 4)
 
 
 def midi_data_document(instruments: list[dict[str, Any]]) -> bytes:
-    return json.dumps({"instruments": instruments}, separators=(",", ":")).encode("utf-8")
+    """The stored document of kie.ai's ``instruments`` (velocities already 0..1)."""
+    document = {"format_version": MIDI_DATA_VERSION, "instruments": instruments}
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
 def read_midi_data(document: bytes) -> list[dict[str, Any]]:
+    """kie.ai's ``instruments`` from a stored document, its velocities 0..1 whichever version wrote it."""
     value = json.loads(document)
     instruments = value.get("instruments") if isinstance(value, dict) else None
     if not isinstance(instruments, list):
         raise ValueError("midi data document has no instruments list")
-    for instrument in instruments:
-        for note in instrument.get("notes") or []:
-            note["velocity"] = kie_velocity(note["velocity"])
+    if value.get("format_version", 1) < MIDI_DATA_VERSION:
+        for instrument in instruments:
+            for note in instrument.get("notes") or []:
+                note["velocity"] = kie_velocity(note["velocity"])
     return instruments
