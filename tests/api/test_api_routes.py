@@ -472,3 +472,32 @@ def test_by_id_says_which_model_ran_and_links_the_score_files(stack, repo) -> No
     assert (conversion["model"], conversion["model_name"]) == ("piano", "transkun-2.0.1")
     assert "/results/" in conversion["quantized_midi_file_path"] and ".quantized.mid" in conversion["quantized_midi_file_path"]
     assert conversion["musicxml_file_path"].split("?")[0].endswith("/a.musicxml")
+
+
+def test_a_stems_task_says_each_stems_instrument_and_source_in_byid(stack, repo) -> None:
+    # byId gives what it takes to submit a task again; for stems that is the stems list, and the instrument
+    # of the task as a whole means nothing ("auto" was wrong: the stems were drums, bass and winds).
+    wav = tiny_wav()
+    status, body = call(prepared_event(
+        "POST", SEED_URL, data={"stem.lead.instrument": "winds"},
+        files={"stem.drums": ("drums.wav", io.BytesIO(wav)), "stem.bass": ("bass.wav", io.BytesIO(wav)),
+               "stem.lead": ("lead.wav", io.BytesIO(wav))}))
+    assert_queued(status, body)
+    status, by_id = call(rest_event("GET", "/v1/byId", query={"task_id": body["task_id"]}))
+    conversion = by_id["conversion"]
+    assert conversion["instrument"] is None
+    stems = conversion["stems"]
+    assert [(s["name"], s["instrument"]) for s in stems] == [("drums", "drums"), ("bass", "bass"), ("lead", "winds")]
+    task = repo.get(body["task_id"])
+    assert [s["audio_path"] for s in stems] == [stem.source.key for stem in task.source.stems]
+    assert all(s["audio_path"].startswith("uploads/key_owner/") and s["audio_url"] == "" for s in stems)
+
+    status, url_body = call(prepared_event("POST", SEED_URL, json={"stems": [
+        {"name": "keys", "audio_url": "https://e.com/k.wav", "instrument": "organ"}]}))
+    assert_queued(status, url_body)
+    status, by_id = call(rest_event("GET", "/v1/byId", query={"task_id": url_body["task_id"]}))
+    assert by_id["conversion"]["stems"] == [
+        {"name": "keys", "instrument": "organ", "audio_path": "", "audio_url": "https://e.com/k.wav"}]
+    status, single = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav"}))
+    status, by_id = call(rest_event("GET", "/v1/byId", query={"task_id": single["task_id"]}))
+    assert by_id["conversion"]["instrument"] == "auto" and by_id["conversion"]["stems"] is None

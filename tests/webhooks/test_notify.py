@@ -332,3 +332,21 @@ def test_handler_accepts_the_sample_event_shape(stack, key, receiver, sample_eve
     response = load_function("notify").lambda_handler(event, lambda_context())
     assert response == {"batchItemFailures": []}
     assert len(receiver.requests) == 1
+
+
+def test_a_stems_task_payload_names_each_stems_instrument():
+    from midiscribe.domain.messages import TASK_COMPLETED
+    from midiscribe.domain.tasks import Task, TaskSource, TaskStem
+    from midiscribe.webhooks.payload import build_payload
+
+    stems = (TaskStem("drums", TaskSource(kind="s3", key="uploads/k/d.wav"), "drums"),
+             TaskStem("lead", TaskSource(kind="url", url="https://e.com/l.wav"), "winds"))
+    task = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id="k", retention_days=1,
+                    source=TaskSource(kind="stems", filename="stems", stems=stems))
+    payload = build_payload(task, TASK_COMPLETED, link=lambda task, name: f"https://x/{name}")
+    assert payload["instrument"] is None
+    assert payload["stems"] == [{"name": "drums", "instrument": "drums"}, {"name": "lead", "instrument": "winds"}]
+    single = Task.new(kind=TaskKind.AUDIO_TO_MIDI, owner_id="k", retention_days=1,
+                      source=TaskSource(kind="url", url="https://e.com/a.wav"))
+    payload = build_payload(single, TASK_COMPLETED, link=lambda task, name: f"https://x/{name}")
+    assert payload["instrument"] == "auto" and "stems" not in payload

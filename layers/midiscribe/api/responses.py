@@ -50,6 +50,13 @@ class WebhookAttempt(BaseModel):
     duration_ms: float | None = None
 
 
+class StemView(BaseModel):
+    name: str
+    instrument: str = Field(description="The family the stem was transcribed as: the one asked for, or its name's.")
+    audio_path: str = Field("", description="The stem's upload, as this key may submit it again ('' otherwise).")
+    audio_url: str = Field("", description="The stem's audio_url ('' otherwise).")
+
+
 class Conversion(BaseModel):
     task_id: str
     conversion_id: str
@@ -82,7 +89,11 @@ class Conversion(BaseModel):
     audio_duration_s: float | None = None
     note_count: int | None = None
     instrument: str | None = Field(
-        None, description="The instrument the notes were made for (audio_to_midi): auto, a family, or drums."
+        None, description="The instrument the notes were made for (audio_to_midi): auto, a family, or drums; "
+                          "null for a multi-stem task, whose stems each say theirs."
+    )
+    stems: list[StemView] | None = Field(
+        None, description="A multi-stem task's stems, in track order, as a stems list would submit them again."
     )
     model: str | None = Field(
         None, description="The transcriber that ran, once completed: general, piano or drums (stems: joined by +)."
@@ -233,7 +244,9 @@ def _conversion_view(task: Any, links: dict[str, str]) -> Conversion:
         progress=1.0 if task.status is TaskStatus.COMPLETED else task.progress,
         audio_duration_s=task.audio_duration_s,
         note_count=task.note_count,
-        instrument=task.options.get("instrument", "auto") if task.transcription_requested else None,
+        instrument=task.options.get("instrument", "auto") if task.transcription_requested and not source.stems
+        else None,
+        stems=[_stem_view(task.owner_id, stem) for stem in source.stems] if source.stems else None,
         model=task.model or None,
         model_name=task.model_name or None,
         error=task.error or None,
@@ -242,6 +255,13 @@ def _conversion_view(task: Any, links: dict[str, str]) -> Conversion:
         webhook_status=task.webhook_status or ("pending" if task.webhook_url else None),
         webhook_attempts=task.webhook_attempts,
     )
+
+
+def _stem_view(owner_id: str, stem: Any) -> StemView:
+    source = stem.source
+    return StemView(name=stem.name, instrument=stem.family,
+                    audio_path=source.key if source.kind == "s3" and owns_upload(owner_id, source.key) else "",
+                    audio_url=source.url if source.kind == "url" else "")
 
 
 def _source_name(source: Any) -> str:

@@ -4,6 +4,7 @@
   ``error``, ``error_code`` (byId's machine code of the reason), ``audio_duration_s``, ``note_count``,
   ``notes_json_path``, ``quantized_midi_file_path`` and ``musicxml_file_path`` ('' unless asked for),
   ``instrument``, ``model`` and ``model_name`` (which transcriber and model ran), ``type`` and ``timestamp``.
+  A multi-stem task's ``instrument`` is null and ``stems`` (after it) names each stem and its instrument.
 - ``file_convert``: the same envelope with ``conversion_type: "File Conversion"`` and ``output_path``.
 - ``midi_generate``: kie.ai's callback: ``{code, msg, task_id, data: {taskId, state, instruments}}``.
 
@@ -89,7 +90,10 @@ def build_payload(
         payload["notes_json_path"] = _link(task, outputs.NOTES_JSON, link) if succeeded else ""
         payload["quantized_midi_file_path"] = _link(task, outputs.QUANTIZED_MIDI, link) if succeeded else ""
         payload["musicxml_file_path"] = _link(task, outputs.MUSICXML, link) if succeeded else ""
-        payload["instrument"] = task.options.get("instrument", "auto")
+        stems = task.source.stems
+        payload["instrument"] = None if stems else task.options.get("instrument", "auto")
+        if stems:
+            payload["stems"] = [{"name": stem.name, "instrument": stem.family} for stem in stems]
         payload["model"] = task.model or None
         payload["model_name"] = task.model_name or None
     payload["type"] = event
