@@ -96,6 +96,21 @@ def test_beats_read_back_with_mido_land_on_the_tracked_beats(compound):
     assert 3 <= len(tempi) < len(beats)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_a_steady_beat_found_on_frames_is_one_tempo(seed):
+    # A metronomic take at 130 BPM: its beats are found on the model's 11.6-ms frames, each up to a frame off.
+    # A line through a stretch's end beats tilted with their errors and wrote tempos from 126 to 136 BPM.
+    rng = np.random.default_rng(seed)
+    frame = 256 / 22050
+    beats = np.round((np.arange(1, 41) * 60 / 130) / frame + rng.uniform(-0.5, 0.5, 40)) * frame  # from 1 beat in
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=None)
+    tempo_map = rhythm_tempo_map(rhythm)
+    [(tick, tempo)] = tempo_map.tempo_changes
+    assert tick == 0 and abs(60e6 / tempo - 130) < 0.5
+    # Every beat of the file is within the tolerance of the one it was found at.
+    assert np.max(np.abs(tempo_map.seconds_at(np.arange(40) + 1.0) - beats)) <= 0.015
+
+
 def test_notes_keep_their_seconds_under_the_tempo_map():
     beats = accelerating_beats()
     rhythm = Rhythm(beats=tuple(beats), beats_per_bar=3, first_downbeat=0, compound=False, key=None)

@@ -144,21 +144,39 @@ def grid_points(beats: np.ndarray) -> np.ndarray:
     return np.concatenate(([0.0], points))
 
 
-def steady_stretches(points: np.ndarray) -> list[int]:
-    """Indices of grid points that start a stretch of constant tempo (the last point ends the last one).
+def steady_stretches(points: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Indices of grid points that start a stretch of constant tempo (the last point ends the last one), and
+    the points with each stretch drawn as a straight line.
 
-    A stretch grows while the straight line between its first and last points (one tempo) keeps
-    every beat in between within STEADY_TOLERANCE_S of where it was found.
+    A stretch grows while the tempo line that fits its beats best (least squares) keeps every one of them
+    within STEADY_TOLERANCE_S of where it was found. It is drawn from where the last stretch's line ended
+    (its first point, which both share) to that fitted line's value at its last point. A line through the
+    stretch's first and last beats instead tilted with the error of the beat at either end (beats are found on
+    11.6-ms frames): a metronomic take at 130 BPM was written as six tempos from 126 to 136 BPM.
     """
     starts = [0]
-    first = 0
+    smoothed = np.asarray(points, dtype=np.float64).copy()
+    first, end_value = 0, float(points[min(1, len(points) - 1)])
+
+    def draw(first: int, last: int, last_value: float) -> None:
+        smoothed[first : last + 1] = np.linspace(smoothed[first], last_value, last - first + 1)
+
     for last in range(2, len(points)):
-        offsets = np.arange(1, last - first + 1)
-        elapsed = points[first + 1 : last + 1] - points[first]
-        if np.max(np.abs(elapsed - offsets * (elapsed[-1] / offsets[-1]))) > STEADY_TOLERANCE_S:
+        steps = np.arange(last - first + 1, dtype=np.float64)
+        found = points[first : last + 1]
+        centred = steps - steps.mean()
+        slope = float(centred @ (found - found.mean()) / (centred @ centred))
+        intercept = float(found.mean() - slope * steps.mean())
+        if np.max(np.abs(found - (intercept + slope * steps))) > STEADY_TOLERANCE_S:
+            draw(first, last - 1, end_value)
             first = last - 1
             starts.append(first)
-    return starts
+            end_value = float(points[last])
+        else:
+            end_value = float(intercept + slope * steps[-1])
+    if len(points) > 1:
+        draw(first, len(points) - 1, end_value)
+    return starts, smoothed
 
 
 def rhythm_tempo_map(rhythm: Rhythm) -> TempoMap:
@@ -166,11 +184,9 @@ def rhythm_tempo_map(rhythm: Rhythm) -> TempoMap:
     beats = np.asarray(rhythm.beats, dtype=np.float64)
     points = grid_points(beats)
     first_downbeat = rhythm.first_downbeat + (len(points) - len(beats))
-    # Steady stretches are drawn as straight lines: their inner beats move onto the line.
-    starts = steady_stretches(points) + [len(points) - 1]
-    smoothed = points.copy()
-    for first, last in zip(starts[:-1], starts[1:], strict=True):
-        smoothed[first : last + 1] = np.linspace(points[first], points[last], last - first + 1)
+    # Steady stretches are drawn as straight lines: their beats move onto the line.
+    starts, smoothed = steady_stretches(points)
+    starts.append(len(points) - 1)
     unit = rhythm.quarters_per_beat
     quarters = np.arange(len(points)) * unit
 
