@@ -115,10 +115,10 @@ def run_stems(args: argparse.Namespace, options: TranscriptionOptions, plan: lis
               progress, stream: TextIO) -> int:
     """Transcribe the stems into one result and write it; the exit status (0 or 1)."""
     from ..engine import transcribe_stems
-    from .transcribe import EXIT_OK, EXIT_SOME_FAILED, format_duration
+    from .transcribe import EXIT_OK, EXIT_SOME_FAILED, counted, format_duration
 
     name = output_name(args)
-    progress.start_file(1, 1, Path(f"{name} ({len(args.stems)} stems)"))
+    progress.start_file(1, 1, Path(f"{name} ({counted(len(args.stems), 'stem')})"))
     began = time.perf_counter()
     try:
         transcription = transcribe_stems([(stem.name, stem.path, stem.instrument) for stem in args.stems], options,
@@ -138,6 +138,6 @@ def run_stems(args: argparse.Namespace, options: TranscriptionOptions, plan: lis
         tracks = ", ".join(f"{track.name} ({track.instrument_name}): {len(track.notes)}"
                            for track in transcription.instrument_tracks())
         names = ",".join(suffix.lstrip(".") for suffix, _ in plan)
-        print(f"{len(args.stems)} stems, {format_duration(transcription.duration_s)} of audio, in {elapsed:.1f} s; "
-              f"notes per track: {tracks} -> {args.output_dir / name}.{{{names}}}", file=stream)
+        print(f"{counted(len(args.stems), 'stem')}, {format_duration(transcription.duration_s)} of audio, "
+              f"in {elapsed:.1f} s; notes per track: {tracks} -> {args.output_dir / name}.{{{names}}}", file=stream)
     return EXIT_OK

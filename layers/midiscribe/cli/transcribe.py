@@ -151,6 +151,8 @@ def counted(count: int, noun: str) -> str:
 
 
 def format_duration(seconds: float) -> str:
+    if 0 < seconds < 9.95:  # a short clip is not "0:00": tenths of a second
+        return f"{seconds:.1f} s"
     seconds = max(0, int(round(seconds)))
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
@@ -289,12 +291,14 @@ def rhythm_words(transcription) -> str:
     """", 96 BPM in 3/4, E-flat major" for a file's line: what the bars were found to be, so that a user who
     counts it otherwise sees it at once (and can say so with --tempo-hint or --time-signature)."""
     options, rhythm = transcription.options, transcription.rhythm
+    key = f", {rhythm.key.name}" if rhythm is not None and rhythm.key is not None else ""
     if options.midi_tempo is not None:
-        return f", {options.midi_tempo:g} BPM (--midi-tempo) in {options.time_signature or '4/4'}"
+        # A forced tempo counts quarter notes, MIDI's unit, whatever the metre: said so, since in 6/8 the
+        # tracked tempo (below) counts dotted quarters.
+        return f", quarter = {options.midi_tempo:g} (--midi-tempo) in {options.time_signature or '4/4'}{key}"
     if rhythm is None:
         return ""
     numerator, denominator = rhythm.time_signature
-    key = f", {rhythm.key.name}" if rhythm.key is not None else ""
     return f", {rhythm.tempo_bpm:.0f} BPM in {numerator}/{denominator}{key}"
 
 

@@ -112,8 +112,9 @@ class TranscriptionOptions(BaseModel):
     # Unset (None) is not 120: it means "follow the music", and only a tempo the user gave is forced.
     midi_tempo: float | None = Field(
         None, ge=3.58, le=1000.0,
-        description="Force this constant tempo (BPM) in the MIDI file. Unset: the MIDI file's tempo map "
-        "follows the detected beats and bars (120 BPM in 4/4 when no steady beat is found).",
+        description="Force this constant tempo in the MIDI file, in quarter notes a minute (MIDI's own unit, in "
+        "6/8 too, where a dotted quarter is 1.5 of them). Unset: the MIDI file's tempo map follows the detected "
+        "beats and bars (120 BPM in 4/4 when no steady beat is found).",
     )
     # 20-400 BPM takes in every count of a beat: the tracked pulse (40-320 BPM) is read at half, double or a third.
     tempo_hint: float | None = Field(
