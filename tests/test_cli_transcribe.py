@@ -424,3 +424,43 @@ def test_a_clip_shorter_than_ten_seconds_is_not_zero_minutes():
 
     assert [format_duration(s) for s in (0.5, 9.94, 12.4, 75, 3725, 0)] == ["0.5 s", "9.9 s", "0:12", "1:15", "1:02:05",
                                                                             "0:00"]
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_before_any_transcription(inputs, tmp_path, capsys,
+                                                                                    monkeypatch):
+    import tempfile
+
+    from midiscribe import engine
+
+    calls = []
+    monkeypatch.setattr(engine, "transcribe", lambda *a, **k: calls.append(a))
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    assert run_cli([str(inputs["melody"]), "-o", str(locked)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write in --output-dir {locked}: Permission denied" in err and "--output-dir" in err
+    assert calls == [] and list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("stems", [False, True])
+def test_an_output_that_fails_to_write_is_named_and_the_files_before_it_removed(inputs, tmp_path, capsys,
+                                                                               monkeypatch, stems):
+    from midiscribe.engine.transcription import Transcription
+
+    def disk_full(self, destination):
+        raise OSError(28, "No space left on device", str(destination))
+
+    monkeypatch.setattr(Transcription, "write_csv", disk_full)  # written after the MIDI and the WAV
+    out = tmp_path / "out"
+    argv = ["--stem", f"lead={inputs['melody']}"] if stems else [str(inputs["melody"])]
+    assert run_cli([*argv, "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    name = "in" if stems else "melody"  # stems are named after their folder
+    assert f"{out / name}.csv could not be written: No space left on device" in err
+    assert "transcribed, but" in err
+    assert list(out.iterdir()) == []  # the MIDI and WAV written before it are gone: nothing half done is left

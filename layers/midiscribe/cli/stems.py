@@ -115,7 +115,14 @@ def run_stems(args: argparse.Namespace, options: TranscriptionOptions, plan: lis
               progress, stream: TextIO) -> int:
     """Transcribe the stems into one result and write it; the exit status (0 or 1)."""
     from ..engine import transcribe_stems
-    from .transcribe import EXIT_OK, EXIT_SOME_FAILED, counted, format_duration
+    from .transcribe import (
+        EXIT_OK,
+        EXIT_SOME_FAILED,
+        OutputError,
+        counted,
+        format_duration,
+        written_files_removed,
+    )
 
     name = output_name(args)
     progress.start_file(1, 1, Path(f"{name} ({counted(len(args.stems), 'stem')})"))
@@ -124,8 +131,16 @@ def run_stems(args: argparse.Namespace, options: TranscriptionOptions, plan: lis
         transcription = transcribe_stems([(stem.name, stem.path, stem.instrument) for stem in args.stems], options,
                                          max_duration_s=args.max_duration, progress=progress.update)
         progress.set_phase("writing", transcription.duration_s, transcription.duration_s)
-        for suffix, writer in plan:
-            getattr(transcription, writer)(args.output_dir / f"{name}{suffix}")
+        written = [args.output_dir / f"{name}{suffix}" for suffix, _ in plan]
+        for index, ((_, writer), destination) in enumerate(zip(plan, written, strict=True)):
+            try:
+                getattr(transcription, writer)(destination)
+            except OSError as exc:
+                written_files_removed(written[:index + 1])
+                raise OutputError(destination, exc) from exc
+    except OutputError as exc:
+        progress.error(f"error: the stems were transcribed, but {exc}")
+        return EXIT_SOME_FAILED
     except EngineError as exc:
         progress.error(f"error: {exc.message}")
         return EXIT_SOME_FAILED

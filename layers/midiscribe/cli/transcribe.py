@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -344,6 +345,31 @@ def refuse_overwriting_inputs(inputs: list[Path], output_dir: Path, names: list[
                                           f"elsewhere with --output-dir{skip}.")
 
 
+class OutputError(Exception):
+    """An output file that could not be written (a full disk, a folder made read-only meanwhile): said as such,
+    naming the file, rather than as a problem with the input."""
+
+    def __init__(self, destination: Path, error: OSError):
+        self.destination, self.error = destination, error
+        super().__init__(f"{destination} could not be written: {error.strerror or error}")
+
+
+def output_dir_problem(folder: Path) -> str | None:
+    """Why no file can be written in ``folder`` (None when one can), found by writing one: permissions,
+    a read-only or immutable folder alike, before minutes of transcription rather than after."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".midiscribe-write-check-"):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+
+
+def written_files_removed(paths: list[Path]) -> None:
+    """Remove a failed input's outputs written before the failure: none is left for a file reported failed."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     stream = stream or sys.stderr
     try:
@@ -356,6 +382,11 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
     except OSError as exc:
         print(f"midiscribe transcribe: error: cannot create --output-dir {args.output_dir}: {exc.strerror}",
               file=stream)
+        return EXIT_USAGE
+    unwritable = output_dir_problem(args.output_dir)
+    if unwritable:
+        print(f"midiscribe transcribe: error: cannot write in --output-dir {args.output_dir}: {unwritable}. "
+              f"Give a folder you can write to with --output-dir.", file=stream)
         return EXIT_USAGE
 
     progress = Progress(stream, quiet=args.quiet)
@@ -379,8 +410,16 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
             transcription = transcribe_input(path)
             progress.set_phase("writing", transcription.duration_s, transcription.duration_s)
             written = [args.output_dir / f"{path.stem}{suffix}" for suffix, _ in plan]
-            for (_, writer), destination in zip(plan, written, strict=True):
-                getattr(transcription, writer)(destination)
+            for index, ((_, writer), destination) in enumerate(zip(plan, written, strict=True)):
+                try:
+                    getattr(transcription, writer)(destination)
+                except OSError as exc:
+                    written_files_removed(written[:index + 1])
+                    raise OutputError(destination, exc) from exc
+        except OutputError as exc:
+            summary.failed.append(str(path))
+            progress.error(f"error: {path}: transcribed, but {exc}")
+            continue
         except EngineError as exc:
             summary.failed.append(str(path))
             # The engine's messages usually name the file already.
