@@ -501,3 +501,16 @@ def test_a_stems_task_says_each_stems_instrument_and_source_in_byid(stack, repo)
     status, single = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav"}))
     status, by_id = call(rest_event("GET", "/v1/byId", query={"task_id": single["task_id"]}))
     assert by_id["conversion"]["instrument"] == "auto" and by_id["conversion"]["stems"] is None
+
+
+def test_blank_values_and_huge_numbers_are_refused_in_plain_words(stack) -> None:
+    # record-info quoted the "not blank" regular expression; a 5000-digit number gave Python's advice about
+    # sys.set_int_max_str_digits; tempo_hint=nan was "less than or equal to 400".
+    status, body = call(rest_event("GET", "/api/v1/midi/record-info", query={"taskId": " "}))
+    assert status == 400 and "taskId is blank: give its value" in body["msg"] and "pattern" not in body["msg"]
+    status, body = call(prepared_event("POST", SEED_URL, data=b'{"audio_url": "https://e.com/a.wav", "midi_tempo": '
+                                       + b"9" * 5000 + b"}", headers={"Content-Type": "application/json"}))
+    assert status == 400 and body["code"] == "INVALID_JSON"
+    assert "has 5000 digits" in body["error"] and "set_int_max_str_digits" not in body["error"]
+    status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav", "tempo_hint": "nan"}))
+    assert status == 400 and "tempo_hint: Input should be a finite number" in body["error"]

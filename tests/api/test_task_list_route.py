@@ -107,3 +107,12 @@ def test_limit_outside_1_to_100_is_400(repo, limit: str) -> None:
 def test_no_key_is_401(repo) -> None:
     status, body = call(rest_event("GET", "/v1/tasks", key_id=None))
     assert status == 401 and body["code"] == "UNAUTHORIZED"
+
+
+def test_a_filter_the_list_does_not_have_is_refused_not_ignored(repo) -> None:
+    # ?status=FAILED listed every task, as though they had all failed.
+    add_tasks(repo, "key_a", 2)
+    status, body = list_tasks("key_a", status="FAILED", limit="5")
+    assert status == 400 and body["code"] == "INVALID_PARAMETER"
+    assert "limit and cursor only, not status" in body["error"] and "filter them on your side" in body["error"]
+    assert list_tasks("key_a", limit="5")[0] == 200

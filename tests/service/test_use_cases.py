@@ -184,10 +184,21 @@ def test_a_stem_that_cannot_work_refuses_the_request_naming_it_before_anything_i
 
 
 def test_options_that_cannot_run_a_stems_family_are_refused_naming_the_stem() -> None:
+    api = Api(settings=ROOMY)
     with pytest.raises(InvalidRequestError) as refused:
-        Api(settings=ROOMY).submissions.submit_audio_to_midi(
+        api.submissions.submit_audio_to_midi(
+            OWNER, stem_request(upload_stem("drums"), upload_stem("low", instrument="bass"), basic_pitch_compat=True))
+    assert refused.value.message.startswith("Stem 'low' (bass): ") and "basic_pitch_compat" in refused.value.message
+    # A family the stem's name chose (not one the caller gave it): the advice is what to give that stem.
+    with pytest.raises(InvalidRequestError) as refused:
+        api.submissions.submit_audio_to_midi(
             OWNER, stem_request(upload_stem("drums"), upload_stem("bass"), basic_pitch_compat=True))
-    assert refused.value.message.startswith("Stem 'bass' (bass): ") and "basic_pitch_compat" in refused.value.message
+    message = refused.value.message
+    assert message.startswith("Stem 'bass' is transcribed as bass (from its name")
+    assert '"instrument": "auto"' in message and "stem.bass.instrument=auto" in message
+    # ... and doing so is accepted.
+    api.submissions.submit_audio_to_midi(
+        OWNER, stem_request(upload_stem("drums"), upload_stem("bass", instrument="auto"), basic_pitch_compat=True))
 
 
 def test_a_score_of_drum_stems_alone_is_refused_at_submit_and_one_with_a_pitched_stem_is_not() -> None:

@@ -30,6 +30,7 @@ from .limits import (
     MAX_HEADER_BYTES,
     MAX_HEADER_PARAMETERS,
     MAX_JSON_DEPTH,
+    MAX_JSON_INTEGER_DIGITS,
     some_names,
 )
 
@@ -139,7 +140,8 @@ def load_json(text: bytes | str, *, what: str = "The JSON body") -> Any:
     Unicode), also for JSON inside a field (a form's ``stems``). Raises InvalidRequestError for a broken
     rule and ValueError, saying where, for text that is not JSON at all."""
     try:
-        value = json.loads(text, object_pairs_hook=_unique_fields, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(text, object_pairs_hook=_unique_fields, parse_constant=_no_constant, parse_float=_finite,
+                           parse_int=_whole)
     except RecursionError:
         # The decoder recurses once per level: a few thousand "[" exhaust the stack before any check runs.
         raise _too_deep(what) from None
@@ -186,6 +188,16 @@ def _finite(text: str) -> float:
     if number in (float("inf"), float("-inf")):
         raise InvalidRequestError(f"The JSON number {text[:40]} is too large: send a finite number.", "INVALID_JSON")
     return number
+
+
+def _whole(text: str) -> int:
+    """A JSON integer; one of more digits than any field could take is refused as such (Python's own limit,
+    4300 digits, answered with advice about sys.set_int_max_str_digits)."""
+    digits = len(text.lstrip("-"))
+    if digits > MAX_JSON_INTEGER_DIGITS:
+        raise InvalidRequestError(f"A JSON number has {digits} digits; no field takes a number of more than "
+                                  f"{MAX_JSON_INTEGER_DIGITS}.", "INVALID_JSON")
+    return int(text)
 
 
 def _too_deep(what: str) -> InvalidRequestError:

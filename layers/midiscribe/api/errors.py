@@ -29,6 +29,7 @@ from midiscribe.domain.errors import (
     UnprocessableError,
 )
 
+from .fields import NOT_BLANK
 from .limits import bounded_message
 
 KIE_PREFIX = "/api/v1/"
@@ -121,6 +122,9 @@ def register_error_handlers(app: Any) -> None:
             # pydantic's "Field required" would read "taskId: Field required"; say it as a sentence.
             if detail.get("type") == "missing":
                 problems.append(f"{name} is required")
+            elif (detail.get("ctx") or {}).get("pattern") == NOT_BLANK:
+                # The API's "not blank" pattern (fields.NOT_BLANK): quoting the regular expression helps no one.
+                problems.append(f"{name} is blank: give its value")
             elif "query" in detail.get("loc", ()) and isinstance(detail.get("input"), list):
                 # A repeated query parameter arrives as a list: "Input should be a valid string" hid that.
                 problems.append(f"{name} is given {len(detail['input'])} times: give it once")

@@ -11,6 +11,8 @@ from __future__ import annotations
 MAX_FIELDS_BODY_BYTES = 1024 * 1024
 # Our bodies are flat objects; a few levels leave room for a list of objects.
 MAX_JSON_DEPTH = 8
+# Digits of a JSON integer: the largest field takes a few (a tempo, a threshold in milliseconds).
+MAX_JSON_INTEGER_DIGITS = 32
 # Fields (and multipart parts) in one request; every route has fewer than half as many.
 MAX_FIELDS = 64
 # Any text field, URLs included. 2 KB is also what browsers and proxies reliably carry in a URL.

@@ -14,6 +14,7 @@ from . import openapi_docs as docs
 from . import responses
 from .context import MUSICGPT_PREFIX, caller, logger, request_body, use_cases
 from .errors import json_response
+from .limits import some_names
 from .requests import AudioToMidiForm, AudioToMidiJson, FileConvertForm, FileConvertJson, UploadBody
 
 router = APIGatewayRouter()
@@ -128,6 +129,13 @@ def list_tasks(
     ] = None,
 ):
     owner = caller(router)
+    # A filter this route does not have (?status=FAILED) would otherwise be ignored, and every task listed as if
+    # it had been applied.
+    unknown = sorted(set(router.current_event.query_string_parameters or {}) - {"limit", "cursor"})
+    if unknown:
+        raise InvalidRequestError(
+            f"/v1/tasks takes limit and cursor only, not {some_names(unknown)}: it lists every task of this key, "
+            f"newest first (each with its status); filter them on your side.", "INVALID_PARAMETER")
     lookup = use_cases(router).lookup
     return json_response(200, responses.task_list(lookup.page(owner, limit=limit, cursor=cursor or ""), lookup.links))
 

@@ -66,7 +66,8 @@ class Hints:
 class TranscriptionOptions(BaseModel):
     """What to transcribe and how. Unset thresholds follow ``instrument`` (basic-pitch's with compat)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=mark_general_model_options)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
+                              json_schema_extra=mark_general_model_options)
 
     model: Literal["general", "piano"] | None = Field(
         None,

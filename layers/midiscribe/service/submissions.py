@@ -117,11 +117,20 @@ def stem_families(stems: tuple[StemInput, ...], options: dict[str, Any]) -> dict
         check_scoreable(families.values(), shared)
     except InvalidOptionsError as refused:
         raise InvalidRequestError(refused.message, refused.code) from None
+    given = {stem.name for stem in stems if stem.instrument}
     for name, family in families.items():
         if family != Family.DRUMS.value:
             try:
                 stem_options(shared, Family(family))
             except InvalidOptionsError as refused:
+                if shared.basic_pitch_compat and name not in given:
+                    # The family came from the stem's name (or the request's instrument), not from the stem's own
+                    # instrument: the advice is the one thing to give this stem.
+                    raise InvalidRequestError(
+                        f"Stem {name!r} is transcribed as {family} (from its name or the request's instrument), "
+                        f"and basic_pitch_compat reproduces basic-pitch's own notes, which know no instrument: give "
+                        f"this stem \"instrument\": \"auto\" (in multipart, stem.{name}.instrument=auto), or drop "
+                        f"basic_pitch_compat.", refused.code) from None
                 raise InvalidRequestError(f"Stem {name!r} ({family}): {refused.message}", refused.code) from None
     return families
 
