@@ -124,6 +124,7 @@ ROOMY = Settings(bucket="bucket", max_upload_mb=1, retention_days=1, max_duratio
         (wav_header(1, 1, 2000), InvalidRequestError, "UNSUPPORTED_AUDIO", "sample rate of 1 Hz"),
         (wav_header(384_000, 8, 60), InvalidRequestError, "UNSUPPORTED_AUDIO", "4000 to 192000 Hz"),
         (wav_header(44100, 16, 1), InvalidRequestError, "UNSUPPORTED_AUDIO", "1 to 8 channels"),
+        (wav_header(251_211_883, 2, 1), InvalidRequestError, "CORRUPT_AUDIO", "has a damaged header"),
         (wav_header(44100, 2, 601), TooLargeError, "AUDIO_TOO_LONG", "the maximum is 10.0 minutes"),
         (wav_header(44100, 2, 0)[:44], InvalidRequestError, "ZERO_LENGTH_AUDIO", "holds no audio samples"),
     ],

@@ -24,6 +24,10 @@ from .errors import AudioTooLongError, CorruptAudioError, NoAudioError, Unsuppor
 MIN_SAMPLE_RATE = 4000
 MAX_SAMPLE_RATE = 192_000
 MAX_CHANNELS = 8
+# Beyond these no audio format goes (768 kHz is the highest rate in use; WAV counts channels in 16 bits, but
+# 256 is already far past any file): a header that declares more, or none, is damaged, not unusual.
+DAMAGED_SAMPLE_RATE = 1_000_000
+DAMAGED_CHANNELS = 256
 # Enough of the file's start to find its format chunk behind metadata.
 HEADER_BYTES = 64 * 1024
 
@@ -133,6 +137,12 @@ def check_complete(head: bytes, total_size: int | None, name: str,
 
 
 def check_format(name: str, sample_rate: int, channels: int) -> None:
+    if not 0 < sample_rate < DAMAGED_SAMPLE_RATE or not 0 < channels < DAMAGED_CHANNELS:
+        # Resampling or mixing down is no advice for a file whose header is garbage.
+        raise CorruptAudioError(
+            f"{name} has a damaged header: it declares {sample_rate} Hz and {channels} channels, which no audio "
+            "has. Export or copy the file again from where it came from, and send that."
+        )
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
         raise UnsupportedAudioError(
             f"{name} declares a sample rate of {sample_rate} Hz; audio from {MIN_SAMPLE_RATE} to "

@@ -46,6 +46,7 @@ from midiscribe.domain.tasks import (
 from midiscribe.engine import audio_header
 from midiscribe.engine.errors import (
     AudioTooLongError,
+    CorruptAudioError,
     InvalidOptionsError,
     NoAudioError,
     UnsupportedAudioError,
@@ -365,7 +366,7 @@ class Submissions:
         except AudioTooLongError as refused:
             advice = self.settings.too_long_advice(transcriber, stems=stem, duration_s=declared.duration_s)
             raise TooLargeError(f"{refused.message} {advice}".strip(), refused.code) from None
-        except (UnsupportedAudioError, NoAudioError) as refused:
+        except (UnsupportedAudioError, NoAudioError, CorruptAudioError) as refused:
             raise InvalidRequestError(refused.message, refused.code) from None
         problem = convert.channel_problem(declared.channels) if convert is not None else None
         if problem is not None:
