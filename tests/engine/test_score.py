@@ -192,6 +192,31 @@ def test_drum_tracks_stay_out_of_the_score(schema):
         assert sorted(tied_notes(score)) == sorted(expected)
 
 
+@pytest.mark.parametrize(("families", "part_names"), [
+    (("winds",), {"Flute"}), (("bass",), {"Electric Bass"}), (("piano",), {"Piano"}),
+    (("bass", "winds"), {"Piano"}),
+])
+def test_a_single_track_is_notated_for_its_instrument_and_several_as_a_piano_reduction(schema, families, part_names):
+    """A flute's score was labelled Piano (and played back as one); bass and flute stems' grand staff too."""
+    from music21 import converter
+
+    from midiscribe.engine.instruments import Family
+    from midiscribe.engine.transcription import Track
+
+    waltz_transcription, _ = waltz()
+    notes = waltz_transcription.notes
+    tracks = [Track.for_family(name, Family(name), notes[index::len(families)]) for index, name in enumerate(families)]
+    transcription = Transcription.from_tracks(tracks, 25.0, waltz_transcription.options)
+    transcription.rhythm = waltz_transcription.rhythm
+    buffer = io.BytesIO()
+    transcription.write_musicxml(buffer)
+    assert list(schema.iter_errors(io.BytesIO(buffer.getvalue()))) == []
+    score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+    assert {part.getInstrument(returnDefault=False).instrumentName for part in score.parts} == part_names
+    shown = {part.partName for part in score.parts}
+    assert shown == ({"Piano (reduction)"} if len(families) > 1 else part_names)
+
+
 @pytest.mark.parametrize(("midi_tempo", "expected"), [(None, (120, 1.0)), (90.0, (90, 1.0)), (96.5, (96.5, 1.0))])
 def test_the_metronome_mark_is_the_midi_files_tempo(midi_tempo, expected):
     """The tracked tempo, or the midi_tempo the user forced (the score's bars are then that tempo's 4/4

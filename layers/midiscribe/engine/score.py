@@ -286,8 +286,12 @@ def build_score(transcription: Transcription):
     quantized = transcription.quantized(grid)
     tempo_map = tempo_map_for(quantized)
     # A drum hit's General MIDI key is not a pitch: only the pitched tracks are notated.
-    notes = sorted((note for track in quantized.instrument_tracks() if not track.is_drum for note in track.notes),
-                   key=lambda note: (note.start_s, note.pitch))
+    pitched = [track for track in quantized.instrument_tracks() if not track.is_drum]
+    notes = sorted((note for track in pitched for note in track.notes), key=lambda note: (note.start_s, note.pitch))
+    # One pitched track is notated for its own instrument (a flute's score says Flute, and plays back as one);
+    # several are reduced to one grand staff, as a piano reduction.
+    program = pitched[0].program if len(pitched) == 1 else 0
+    reduction = "Piano (reduction)" if len(pitched) > 1 else None
     starts = tempo_map.quarters_at([n.start_s for n in notes]) if notes else np.zeros(0)
     ends = tempo_map.quarters_at([n.end_s for n in notes]) if notes else np.zeros(0)
     staff_notes = one_line_per_pitch([
@@ -314,7 +318,7 @@ def build_score(transcription: Transcription):
     parts = [
         notated_staff(stream.PartStaff() if len(staves) > 1 else stream.Part(), clef_name,
                       [staff_note for staff_note, member in zip(staff_notes, members, strict=True) if member],
-                      bars, music_key, spellings)
+                      bars, music_key, spellings, program, reduction)
         for clef_name, members in staves
     ]
     # The MIDI file's tempo: the one the user forced (in quarters, as its 4/4 bars count), else the tracked
@@ -336,17 +340,23 @@ def build_score(transcription: Transcription):
     for staff in parts:
         score.insert(0, staff)
     if len(parts) > 1:
-        score.insert(0, layout.StaffGroup(parts, name="Piano", symbol="brace", barTogether=True))
+        name = reduction or parts[0].getInstrument(returnDefault=False).instrumentName
+        score.insert(0, layout.StaffGroup(parts, name=name, symbol="brace", barTogether=True))
     return score
 
 
-def notated_staff(staff, clef_name: str, notes: list[StaffNote], bars: list[Bar], music_key, spellings: dict[int, str]):
-    """``staff`` (a music21 Part) filled with one measure per bar: clef, key and time signatures, the
-    notes as chords and rests with ties, beams, triplet brackets and accidentals."""
+def notated_staff(staff, clef_name: str, notes: list[StaffNote], bars: list[Bar], music_key, spellings: dict[int, str],
+                  program: int = 0, part_name: str | None = None):
+    """``staff`` (a music21 Part) for General MIDI ``program``'s instrument (named ``part_name`` when given),
+    filled with one measure per bar: clef, key and time signatures, the notes as chords and rests with ties,
+    beams, triplet brackets and accidentals."""
     from music21 import bar as barline
     from music21 import clef, instrument, key, meter, stream
 
-    staff.insert(0, instrument.Piano())
+    played = instrument.instrumentFromMidiProgram(program)
+    if part_name:
+        played.partName = part_name
+    staff.insert(0, played)
     measures = [stream.Measure(number=index + 1) for index in range(len(bars))]
     measures[0].insert(0, clef.TrebleClef() if clef_name == "treble" else clef.BassClef())
     if music_key is not None:
