@@ -514,3 +514,10 @@ def test_blank_values_and_huge_numbers_are_refused_in_plain_words(stack) -> None
     assert "has 5000 digits" in body["error"] and "set_int_max_str_digits" not in body["error"]
     status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav", "tempo_hint": "nan"}))
     assert status == 400 and "tempo_hint: Input should be a finite number" in body["error"]
+
+
+@pytest.mark.parametrize("sent", [{}, "x", {"lead": {"file": "x"}}])
+def test_the_internal_stem_parts_field_is_an_unknown_field_to_clients(stack, sent) -> None:
+    # {"stem_parts": {}} validated and was dropped without a word, while "x" was called unknown.
+    status, body = call(prepared_event("POST", SEED_URL, json={"audio_url": "https://e.com/a.wav", "stem_parts": sent}))
+    assert status == 400 and body["code"] == "UNKNOWN_FIELD" and "stem_parts" in body["error"], body

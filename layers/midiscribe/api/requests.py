@@ -253,7 +253,14 @@ class AudioToMidiJson(AudioSourceFields, TranscriptionOptions):
     @model_validator(mode="before")
     @classmethod
     def _stem_parts(cls, values: Any) -> Any:
-        return stem_fields.take_parts(dict(values)) if isinstance(values, dict) else values
+        if not isinstance(values, dict):
+            return values
+        gathered = stem_fields.take_parts(dict(values))
+        if "stem_parts" in values:
+            # Sent by the client ({"stem_parts": {}} validated and was silently dropped): a value that fails
+            # validation (None would be taken as not given), so that _refusal names it as the unknown field it is.
+            gathered["stem_parts"] = "sent by the client"
+        return gathered
 
     def to_request(self, *, bucket: str) -> AudioToMidiRequest:
         options = self.model_dump(include=set(OPTION_NAMES), exclude_unset=True)
