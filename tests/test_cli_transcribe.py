@@ -464,3 +464,24 @@ def test_an_output_that_fails_to_write_is_named_and_the_files_before_it_removed(
     assert f"{out / name}.csv could not be written: No space left on device" in err
     assert "transcribed, but" in err
     assert list(out.iterdir()) == []  # the MIDI and WAV written before it are gone: nothing half done is left
+
+
+def test_a_file_given_twice_is_transcribed_once(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    melody = inputs["melody"]
+    assert run_cli([str(melody), str(melody.parent / "." / melody.name), "-o", str(out), "--no-sonify"]) == 0
+    assert "1 of 1 file transcribed" in capsys.readouterr().err
+
+
+def test_general_model_options_given_with_the_piano_model_are_said_to_be_unused(inputs, tmp_path, capsys,
+                                                                                 monkeypatch):
+    from midiscribe import engine
+    from midiscribe.engine.transcription import Transcription
+
+    monkeypatch.setattr(engine, "transcribe", lambda path, options, **kwargs: Transcription([], 1.0, options))
+    argv = [str(inputs["melody"]), "-o", str(tmp_path / "out"), "--model", "piano", "--no-sonify"]
+    assert run_cli([*argv, "--onset-threshold", "0.9", "--minimum-note-length-ms", "500"]) == 0
+    assert ("note: --onset-threshold and --minimum-note-length-ms are the general model's; the piano model does not "
+            "use them.") in capsys.readouterr().err
+    assert run_cli(argv) == 0
+    assert "note:" not in capsys.readouterr().err

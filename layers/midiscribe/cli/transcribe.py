@@ -24,7 +24,7 @@ from typing import Literal, TextIO, get_args, get_origin
 from pydantic import ValidationError
 
 from ..engine.errors import EngineError, InvalidOptionsError
-from ..engine.options import TranscriptionOptions
+from ..engine.options import GENERAL_MODEL_OPTIONS, TranscriptionOptions
 from . import stems as stems_command
 
 # What each output is called on the command line, its file suffix and the Transcription writer.
@@ -319,6 +319,8 @@ def check_arguments(args: argparse.Namespace) -> tuple[TranscriptionOptions, lis
         return options, plan
     if not args.inputs:
         raise InvalidOptionsError("Nothing to transcribe: give audio files (INPUT …) or stems (--stem NAME=PATH …).")
+    # A file given twice (song.wav twice in a shell list) is transcribed once, not twice into the same outputs.
+    args.inputs = list(dict.fromkeys(args.inputs))
     stems: dict[str, Path] = {}
     for path in args.inputs:
         other = stems.setdefault(path.stem, path)
@@ -389,6 +391,13 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
               f"Give a folder you can write to with --output-dir.", file=stream)
         return EXIT_USAGE
 
+    fields = TranscriptionOptions.model_fields
+    unused = [name for name in GENERAL_MODEL_OPTIONS if getattr(args, name, None) != fields[name].default]
+    if unused and not args.stems and options.transcriber == "piano":
+        # Accepted (a script may pass the same flags to both models), but not silently.
+        flags = " and ".join(", ".join(f"--{name.replace('_', '-')}" for name in unused).rsplit(", ", 1))
+        print(f"midiscribe transcribe: note: {flags} {'is' if len(unused) == 1 else 'are'} the general model's; "
+              f"the piano model does not use {'it' if len(unused) == 1 else 'them'}.", file=stream)
     progress = Progress(stream, quiet=args.quiet)
     if args.stems:
         return stems_command.run_stems(args, options, plan, progress, stream)

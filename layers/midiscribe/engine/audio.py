@@ -413,7 +413,7 @@ _NOT_AUDIO_SIGNATURES = (
     (b"II*\x00", "a TIFF image"),
     (b"MM\x00*", "a TIFF image"),
     (b"\x1f\x8b", "a gzip archive"),
-    (b"MThd", "a MIDI file (this service turns audio into MIDI)"),
+    (b"MThd", "a MIDI file (midiscribe turns audio into MIDI; a MIDI file is already notes)"),
 )
 
 
