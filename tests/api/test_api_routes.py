@@ -521,3 +521,14 @@ def test_the_internal_stem_parts_field_is_an_unknown_field_to_clients(stack, sen
     # {"stem_parts": {}} validated and was dropped without a word, while "x" was called unknown.
     status, body = call(prepared_event("POST", SEED_URL, json={"audio_url": "https://e.com/a.wav", "stem_parts": sent}))
     assert status == 400 and body["code"] == "UNKNOWN_FIELD" and "stem_parts" in body["error"], body
+
+
+def test_choices_are_read_whatever_their_case_and_surrounding_spaces(stack, repo) -> None:
+    # A stem's instrument was read so already; the request's instrument=Drums, quantize=1/8T and
+    # time_signature="4/4 " were refused.
+    status, body = call(prepared_event("POST", SEED_URL, data={
+        "audio_url": "https://e.com/a.wav", "instrument": "Bass", "quantize": "1/8T", "time_signature": "4/4 ",
+        "model": " General"}))
+    assert_queued(status, body)
+    assert repo.get(body["task_id"]).options == {"instrument": "bass", "quantize": "1/8t", "time_signature": "4/4",
+                                                 "model": "general"}

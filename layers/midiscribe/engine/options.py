@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InvalidOptionsError
 from .instruments import Family
@@ -137,6 +137,13 @@ class TranscriptionOptions(BaseModel):
     )
     score: bool = Field(False, description="Also write <stem>.musicxml: a quantised score with bars, time and key "
                         "signature (sixteenth-note grid unless quantize says otherwise).")
+
+    @field_validator("model", "instrument", "quantize", "time_signature", mode="before")
+    @classmethod
+    def _named_choice(cls, value: object) -> object:
+        """A choice is a name, whatever its case and the spaces around it: "Drums", "1/8T" and "4/4 " are
+        what they say (a stem's instrument was already read so, the request's was refused)."""
+        return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _frequency_range_is_ordered(self) -> TranscriptionOptions:
