@@ -121,7 +121,7 @@ def run_stems(args: argparse.Namespace, options: TranscriptionOptions, plan: lis
         OutputError,
         counted,
         format_duration,
-        written_files_removed,
+        write_outputs,
     )
 
     name = output_name(args)
@@ -131,13 +131,7 @@ def run_stems(args: argparse.Namespace, options: TranscriptionOptions, plan: lis
         transcription = transcribe_stems([(stem.name, stem.path, stem.instrument) for stem in args.stems], options,
                                          max_duration_s=args.max_duration, progress=progress.update)
         progress.set_phase("writing", transcription.duration_s, transcription.duration_s)
-        written = [args.output_dir / f"{name}{suffix}" for suffix, _ in plan]
-        for index, ((_, writer), destination) in enumerate(zip(plan, written, strict=True)):
-            try:
-                getattr(transcription, writer)(destination)
-            except OSError as exc:
-                written_files_removed(written[:index + 1])
-                raise OutputError(destination, exc) from exc
+        write_outputs(transcription, args.output_dir, name, plan)
     except OutputError as exc:
         progress.error(f"error: the stems were transcribed, but {exc}")
         return EXIT_SOME_FAILED

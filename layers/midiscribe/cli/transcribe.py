@@ -366,10 +366,18 @@ def output_dir_problem(folder: Path) -> str | None:
         return exc.strerror or str(exc)
 
 
-def written_files_removed(paths: list[Path]) -> None:
-    """Remove a failed input's outputs written before the failure: none is left for a file reported failed."""
-    for path in paths:
-        path.unlink(missing_ok=True)
+def write_outputs(transcription, folder: Path, name: str, plan: list[tuple[str, str]]) -> None:
+    """Write ``name``'s outputs in ``folder``, as ``plan`` (suffix, writer) says. An output that cannot be
+    written raises :class:`OutputError`, after the ones written before it are removed: none is left for an
+    input reported failed."""
+    written = [folder / f"{name}{suffix}" for suffix, _ in plan]
+    for index, ((_, writer), destination) in enumerate(zip(plan, written, strict=True)):
+        try:
+            getattr(transcription, writer)(destination)
+        except OSError as exc:
+            for path in written[: index + 1]:
+                path.unlink(missing_ok=True)
+            raise OutputError(destination, exc) from exc
 
 
 def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
@@ -418,13 +426,7 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
                 raise FileNotFoundError("no such file" if not path.exists() else "not a file (a folder?)")
             transcription = transcribe_input(path)
             progress.set_phase("writing", transcription.duration_s, transcription.duration_s)
-            written = [args.output_dir / f"{path.stem}{suffix}" for suffix, _ in plan]
-            for index, ((_, writer), destination) in enumerate(zip(plan, written, strict=True)):
-                try:
-                    getattr(transcription, writer)(destination)
-                except OSError as exc:
-                    written_files_removed(written[:index + 1])
-                    raise OutputError(destination, exc) from exc
+            write_outputs(transcription, args.output_dir, path.stem, plan)
         except OutputError as exc:
             summary.failed.append(str(path))
             progress.error(f"error: {path}: transcribed, but {exc}")
