@@ -11,7 +11,9 @@ sound fonts, the dev set's audio and true notes (bench/devset.py), the model's p
 every file (so note creation can be re-run in seconds) and basic-pitch's own notes, all cached
 under bench/.cache/devset/. Scores are mir_eval's: onset F1 with a 50 ms onset tolerance, and
 onset+offset F1 (offsets within 20 % of the note's length or 50 ms), computed in the reference venv.
-Means are over files: a family's mean over its files, the overall mean over all files.
+Means are over files: a family's mean over its files, the overall mean over all files. ``auto`` and the
+family hint drop notes under the product's level gate (``engine.pipeline.LEVEL_GATE_DB``), as
+``engine.transcribe`` does; compat and basic-pitch keep every note.
 
 Figures are printed, never asserted.
 """
@@ -137,16 +139,21 @@ def basic_pitch_notes(file: devset.DevFile) -> Notes:
     return np.array(rows, dtype=float).reshape(-1, 3)
 
 
-def engine_notes(posteriors, options: TranscriptionOptions) -> tuple[Notes, float | None]:
-    """Notes through the engine's own note creation, fed in the pipeline's chunk sizes."""
+def engine_notes(posteriors, options: TranscriptionOptions, levels=None) -> tuple[Notes, float | None]:
+    """Notes through the engine's own note creation, fed in the pipeline's chunk sizes; with ``levels`` (the
+    file's ``levels_db``), gated as ``engine.transcribe`` gates a single recording (its LEVEL_GATE_DB)."""
+    from midiscribe.engine.pipeline import LEVEL_GATE_DB, bleed_mask
+
     note, onset, contour = posteriors
     creator = note_creator(options, note.shape[0])
     for first in range(0, note.shape[0], 142):  # one model window's kept frames at a time
         rows = slice(first, first + 142)
         creator.add(note[rows].copy(), onset[rows].copy(), contour[rows].copy())
     created = creator.finish(note.shape[0])
-    return np.array([(n.start_s, n.end_s, n.pitch) for n in created.notes], dtype=float).reshape(-1, 3), \
-        created.tuning_cents
+    notes = np.array([(n.start_s, n.end_s, n.pitch) for n in created.notes], dtype=float).reshape(-1, 3)
+    if levels is not None and not options.basic_pitch_compat and len(notes):
+        notes = notes[bleed_mask(notes[:, 0], levels, LEVEL_GATE_DB)]
+    return notes, created.tuning_cents
 
 
 def profile_notes(posteriors, profile: NoteProfile | AutoProfiles, use_tuning: bool = True) -> Notes:
@@ -212,8 +219,9 @@ def summarise(files: list[devset.DevFile], scores: dict[str, dict], system: str)
 
 
 def systems_for(file: devset.DevFile, posteriors) -> dict[str, Notes]:
-    auto, _ = engine_notes(posteriors, TranscriptionOptions())
-    hinted, _ = engine_notes(posteriors, TranscriptionOptions(instrument=file.family))
+    levels = levels_db(file.audio)  # the product's level gate (engine.pipeline.LEVEL_GATE_DB) on auto and hint
+    auto, _ = engine_notes(posteriors, TranscriptionOptions(), levels)
+    hinted, _ = engine_notes(posteriors, TranscriptionOptions(instrument=file.family), levels)
     compat, _ = engine_notes(posteriors, TranscriptionOptions(basic_pitch_compat=True))
     return {"basic-pitch": basic_pitch_notes(file), "compat": compat, "auto": auto, "hint": hinted}
 

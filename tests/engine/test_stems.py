@@ -235,11 +235,16 @@ def test_a_stem_drops_another_instruments_bleed_but_keeps_its_own_soft_notes():
         return [k for k in known if any(n.pitch == k.pitch and abs(n.start_s - k.start_s) < 0.05 for n in notes)]
 
     in_the_rest = [k for k in leak if k.start_s >= 8.5]
-    alone = transcribe(data, {"instrument": "winds"})
-    assert len(found(alone.notes, in_the_rest)) >= 8  # the premise: the model hears the leak at full strength
+    ungated = transcribe(data, {"instrument": "winds"}, bleed_gate_db=None)
+    assert len(found(ungated.notes, in_the_rest)) >= 8  # the premise: the model hears the leak at full strength
     [track] = transcribe_stems([("lead", data, "winds")]).instrument_tracks()
-    assert found(track.notes, own + soft) == found(alone.notes, own + soft) and len(found(track.notes, soft)) >= 6
+    assert found(track.notes, own + soft) == found(ungated.notes, own + soft) and len(found(track.notes, soft)) >= 6
     assert found(track.notes, in_the_rest) == []
+    # A single recording is gated the same way (the leak here is a reverb tail or noise to it).
+    alone = transcribe(data, {"instrument": "winds"})
+    assert found(alone.notes, own + soft) == found(track.notes, own + soft) and found(alone.notes, in_the_rest) == []
+    # basic_pitch_compat keeps every note, as basic-pitch does.
+    assert len(found(transcribe(data, {"basic_pitch_compat": True}).notes, in_the_rest)) >= 8
 
 
 def test_cross_bleed_mask_drops_a_quiet_note_another_stem_has_louder_at_the_same_pitch_and_time():
