@@ -23,7 +23,7 @@ Progress = Callable[[float, "float | None"], None]
 # noise 60-90 dB below the music comes out as loud notes: a FluidSynth render's tail at -93 dBFS gave two notes
 # at velocities 82 and 99 a second after the music. A general-model note whose attack is more than this far
 # below the recording's loud moments is dropped (bleed_mask), as transcribe_stems drops a stem's bleed.
-# Measured (bench/quality.py --bleed-gate, 200 files a half, no recording lost a note it had right): mean onset
+# Measured (bench/quality.py --bleed-gate, 200 files a half, no recording's onset F1 lowered): mean onset
 # F1 0.6572 -> 0.6603 on the tuning half, 0.6474 -> 0.6516 held back; on parts played from pp to ff
 # (bench/stems.py --dynamics, tuning seeds, no cross-stem rule) 0.922 -> 0.927 with no case losing, where a
 # 35-dB gate cost one case 0.005 and 30 dB cost one 0.149. basic_pitch_compat keeps every note, as basic-pitch.
