@@ -207,6 +207,18 @@ def test_by_id_with_task_id_and_conversion_id(stack, repo) -> None:
         assert conversion["webhook_status"] is None  # no webhook_url
 
 
+def test_a_task_id_and_another_conversions_conversion_id_are_said_to_disagree(stack, repo) -> None:
+    # The 404 said "No conversion with task_id '<the right id>'", naming the id that was right.
+    first, second = submit(stack), submit(stack)
+    query = {"task_id": first["task_id"], "conversion_id": second["conversion_id"]}
+    status, body = call(rest_event("GET", "/v1/byId", query=query))
+    assert status == 400 and body["code"] == "INVALID_PARAMETER"
+    assert "are not the same conversion" in body["error"] and second["conversion_id"] in body["error"]
+    # Another key's task is not told apart from one that does not exist.
+    status, body = call(rest_event("GET", "/v1/byId", query=query, key_id="key_other"))
+    assert status == 404 and body["code"] == "TASK_NOT_FOUND"
+
+
 def test_a_webhook_is_pending_from_the_moment_the_task_is_queued(stack) -> None:
     status, queued = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://example.com/a.wav",
                                                                  "webhook_url": "https://example.com/hook"}))

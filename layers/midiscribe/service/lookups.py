@@ -69,6 +69,11 @@ class TaskLookup:
             raise missing
         task = self.tasks.get(task_id) if task_id else self.tasks.get_by_conversion_id(conversion_id)
         if task is not None and conversion_id and task.conversion_id != conversion_id:
+            if task.owner_id == owner_id:
+                # The 404 named task_id, the id that was right: say which two disagree.
+                raise InvalidRequestError(
+                    f"task_id {task_id[:80]!r} and conversion_id {conversion_id[:80]!r} are not the same conversion: "
+                    "give one of them (either finds it).", "INVALID_PARAMETER")
             task = None
         if task is None or task.owner_id != owner_id or (kind and task.kind is not kind):
             raise missing
