@@ -16,17 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
 from aws_lambda_powertools.utilities import jmespath_utils
-
-
-def lambda_context_keys(context: Any) -> dict[str, Any]:
-    """The keys Powertools logs for a Lambda context (and names the same way)."""
-    return {
-        "function_name": context.function_name,
-        "function_memory_size": context.memory_limit_in_mb,
-        "function_arn": context.invoked_function_arn,
-        "function_request_id": context.aws_request_id,
-    }
 
 
 def with_lambda_context(logger: Logger, *, correlation_id_path: str | None = None) -> Callable:
@@ -40,7 +31,8 @@ def with_lambda_context(logger: Logger, *, correlation_id_path: str | None = Non
         @functools.wraps(handler)
         def wrapped(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
             cold_start, first[0] = first[0], False
-            keys = {"cold_start": cold_start, **lambda_context_keys(context)}
+            # The keys inject_lambda_context logs, built by the same Powertools function.
+            keys = {"cold_start": cold_start, **build_lambda_context_model(context).__dict__}
             if correlation_id_path:
                 keys["correlation_id"] = jmespath_utils.query(envelope=correlation_id_path, data=event)
             logger.thread_safe_clear_keys()

@@ -158,8 +158,8 @@ def steady_stretches(points: np.ndarray) -> tuple[list[int], np.ndarray]:
     smoothed = np.asarray(points, dtype=np.float64).copy()
     first, end_value = 0, float(points[min(1, len(points) - 1)])
 
-    def draw(first: int, last: int, last_value: float) -> None:
-        smoothed[first : last + 1] = np.linspace(smoothed[first], last_value, last - first + 1)
+    def draw(start: int, end: int, end_at: float) -> None:
+        smoothed[start : end + 1] = np.linspace(smoothed[start], end_at, end - start + 1)
 
     for last in range(2, len(points)):
         steps = np.arange(last - first + 1, dtype=np.float64)
