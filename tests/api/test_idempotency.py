@@ -67,6 +67,30 @@ def test_the_same_key_with_another_request_is_422(stack, path, payload):
     assert len(queued(stack)) == 1
 
 
+def _wav(frequency: float) -> bytes:
+    import numpy as np
+    import soundfile
+
+    buffer = io.BytesIO()
+    tone = 0.3 * np.sin(2 * np.pi * frequency * np.arange(8000) / 8000).astype(np.float32)
+    soundfile.write(buffer, tone, 8000, format="WAV")
+    return buffer.getvalue()
+
+
+def test_the_same_stems_in_another_order_are_another_request(stack):
+    """Stems become tracks in the order their parts come, so reordering them asks for another file."""
+    bass, keys = _wav(110.0), _wav(440.0)
+    first = post("/v1/audio_to_midi", "k-order", files=[("stem.bass", ("bass.wav", io.BytesIO(bass))),
+                                                        ("stem.keys", ("keys.wav", io.BytesIO(keys)))])
+    same = post("/v1/audio_to_midi", "k-order", files=[("stem.bass", ("bass.wav", io.BytesIO(bass))),
+                                                       ("stem.keys", ("keys.wav", io.BytesIO(keys)))])
+    reordered = post("/v1/audio_to_midi", "k-order", files=[("stem.keys", ("keys.wav", io.BytesIO(keys))),
+                                                            ("stem.bass", ("bass.wav", io.BytesIO(bass)))])
+    assert first["statusCode"] == 200, first["body"]
+    assert replayed(same) and body_of(same)["task_id"] == body_of(first)["task_id"]
+    assert reordered["statusCode"] == 422 and not replayed(reordered), reordered["body"]
+
+
 def test_a_retry_at_musicgpts_path_for_the_same_route_is_the_same_request(stack):
     # /api/public/v1/audio_to_midi is /v1/audio_to_midi at MusicGPT's path: a retry that switched was 422.
     first = post("/v1/audio_to_midi", "k-alias", json=URL_BODY)
