@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 
 import pytest
 
@@ -52,12 +53,49 @@ def test_the_download_itself_keeps_the_input_whatever_the_results_are_named(tmp_
     assert sorted(path.name for path in tmp_path.iterdir()) == ["take.wav"]  # nothing fetched
 
 
-@pytest.mark.parametrize("name", ["take", "Take_2-final", "a", "v1.2", "x" * 100, "x" * 101, "_take", "take.",
-                                  "my take", "Für Elise", "練習", "a/b", ".hidden"])
-def test_the_names_the_command_expects_kept_are_those_the_api_keeps(name):
-    from midiscribe.domain.tasks import safe_name
+@pytest.mark.parametrize("recording_name", ["練習.wav", "Für Elise.wav", "my take.wav"])
+def test_a_name_the_service_writes_otherwise_is_guarded_and_saved_as_it_is(tmp_path, capsys, monkeypatch,
+                                                                           recording_name):
+    """The service names 練習.wav's results audio.*, Für Elise.wav's Fur_Elise.*. Saved under those names, the
+    sonified audio.wav replaced a recording called audio.wav that happened to be in the folder, unannounced;
+    the guard did not apply to such names. The results now keep the input's own name."""
+    service_stem = {"練習.wav": "audio", "Für Elise.wav": "Fur_Elise", "my take.wav": "my_take"}[recording_name]
+    fetched = []
 
-    assert bool(submit_command.KEPT_AS_IS.fullmatch(name)) == (safe_name(name, default="audio") == name)
+    def fake_open(link, timeout):
+        fetched.append(link)
+        return io.BytesIO(b"result " + link.encode())
+
+    monkeypatch.setattr("midiscribe.client._open", fake_open)
+    monkeypatch.setattr(MidiscribeClient, "submit_file", lambda *a, **k: {"task_id": "t"})
+    monkeypatch.setattr(MidiscribeClient, "wait", lambda *a, **k: finished(service_stem))
+    recording = tmp_path / recording_name
+    recording.write_bytes(b"RIFF original")
+    unrelated = tmp_path / f"{service_stem}.wav"
+    unrelated.write_bytes(b"RIFF another recording")
+
+    assert run_cli([str(recording), "--wait", "-o", str(tmp_path), "--api-key", "msk_test"]) == 2
+    assert f"the sonified WAV would overwrite {recording}" in capsys.readouterr().err and fetched == []
+
+    assert run_cli([str(recording), "--wait", "-o", str(tmp_path / "out"), "--api-key", "msk_test"]) == 0
+    stem = recording_name.removesuffix(".wav")
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == sorted(f"{stem}.{x}" for x in ("mid", "wav", "csv"))
+    assert (tmp_path / "out" / f"{stem}.mid").read_bytes().startswith(b"result http://127.0.0.1:9/results/t/")
+    assert recording.read_bytes() == b"RIFF original" and unrelated.read_bytes() == b"RIFF another recording"
+
+
+def test_download_names_each_output_after_the_name_it_is_given(tmp_path, monkeypatch):
+    monkeypatch.setattr("midiscribe.client._open", lambda link, timeout: io.BytesIO(b"x"))
+    conversion = {**finished("audio"), "quantized_midi_file_path": "http://127.0.0.1:9/results/t/audio.quantized.mid",
+                  "musicxml_file_path": "http://127.0.0.1:9/results/t/audio.musicxml",
+                  "notes_json_path": "http://127.0.0.1:9/results/t/audio.json"}
+    saved = MidiscribeClient("http://127.0.0.1:9", "msk_test").download(conversion, tmp_path, name="練習")
+    assert {field: path.name for field, path in saved.items()} == {
+        "midi_file_path": "練習.mid", "sonify_file_path": "練習.wav", "notes_file_path": "練習.csv",
+        "notes_json_path": "練習.json", "quantized_midi_file_path": "練習.quantized.mid",
+        "musicxml_file_path": "練習.musicxml"}
+    default = MidiscribeClient("http://127.0.0.1:9", "msk_test").download(conversion, tmp_path / "as-served")
+    assert default["quantized_midi_file_path"].name == "audio.quantized.mid"
 
 
 def test_download_refuses_only_the_files_it_is_told_to_keep(tmp_path, monkeypatch):

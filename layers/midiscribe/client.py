@@ -42,6 +42,15 @@ OUTPUT_FIELDS = {
     "quantized_midi_file_path": "quantized MIDI",
     "musicxml_file_path": "MusicXML score",
 }
+# What the service puts after the input's name in each output's file name (song.quantized.mid).
+OUTPUT_SUFFIXES = {
+    "midi_file_path": ".mid",
+    "sonify_file_path": ".wav",
+    "notes_file_path": ".csv",
+    "notes_json_path": ".json",
+    "quantized_midi_file_path": ".quantized.mid",
+    "musicxml_file_path": ".musicxml",
+}
 
 
 class MidiscribeError(Exception):
@@ -159,36 +168,46 @@ class MidiscribeClient:
 
     @staticmethod
     def _fields(webhook_url: str | None, sonify_midi: bool, save_note_events: bool,
-                options: Mapping[str, Any] | None) -> dict[str, Any]:
+                options: Mapping[str, Any] | None, more_options: Mapping[str, Any]) -> dict[str, Any]:
         fields: dict[str, Any] = {"sonify_midi": sonify_midi, "save_note_events": save_note_events}
         if webhook_url:
             fields["webhook_url"] = webhook_url
+        # Every option goes to the API, which refuses a name it does not know (400 UNKNOWN_FIELD, listing the
+        # known ones) rather than the client dropping it unseen.
         fields.update(options or {})
+        fields.update(more_options)
         return fields
 
     def submit_file(self, path: str | os.PathLike, *, webhook_url: str | None = None, sonify_midi: bool = True,
-                    save_note_events: bool = True, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Queue a local file: inline when it fits one request, else uploaded to the bucket first."""
+                    save_note_events: bool = True, options: Mapping[str, Any] | None = None,
+                    **more_options: Any) -> dict[str, Any]:
+        """Queue a local file: inline when it fits one request, else uploaded to the bucket first.
+
+        Transcription options (``model="piano"``, ``quantize="1/16"``, ``score=True``…) may be given as keyword
+        arguments or in ``options``; the API checks them."""
         path = Path(path)
         if not path.is_file():
             raise MidiscribeError(f"{path} is not a file: give the path of an audio file to transcribe.")
-        fields = self._fields(webhook_url, sonify_midi, save_note_events, options)
+        fields = self._fields(webhook_url, sonify_midi, save_note_events, options, more_options)
         if path.stat().st_size > INLINE_UPLOAD_LIMIT_BYTES:
             fields["audio_path"] = self.upload(path)
             return self._submit(fields)
         return self._submit(fields, {"audio_file": (path.name, path.read_bytes(), _content_type_of(path))})
 
-    def submit_url(self, audio_url: str, **kwargs: Any) -> dict[str, Any]:
-        return self._submit({"audio_url": audio_url, **self._fields(kwargs.pop("webhook_url", None),
-                                                                     kwargs.pop("sonify_midi", True),
-                                                                     kwargs.pop("save_note_events", True),
-                                                                     kwargs.pop("options", None))})
+    def submit_url(self, audio_url: str, *, webhook_url: str | None = None, sonify_midi: bool = True,
+                   save_note_events: bool = True, options: Mapping[str, Any] | None = None,
+                   **more_options: Any) -> dict[str, Any]:
+        """Queue an https:// URL the service downloads; options as for :meth:`submit_file`."""
+        fields = self._fields(webhook_url, sonify_midi, save_note_events, options, more_options)
+        return self._submit({"audio_url": audio_url, **fields})
 
-    def submit_path(self, audio_path: str, **kwargs: Any) -> dict[str, Any]:
-        return self._submit({"audio_path": audio_path, **self._fields(kwargs.pop("webhook_url", None),
-                                                                       kwargs.pop("sonify_midi", True),
-                                                                       kwargs.pop("save_note_events", True),
-                                                                       kwargs.pop("options", None))})
+    def submit_path(self, audio_path: str, *, webhook_url: str | None = None, sonify_midi: bool = True,
+                    save_note_events: bool = True, options: Mapping[str, Any] | None = None,
+                    **more_options: Any) -> dict[str, Any]:
+        """Queue a file already in the bucket (an ``audio_path`` from :meth:`upload`); options as for
+        :meth:`submit_file`."""
+        fields = self._fields(webhook_url, sonify_midi, save_note_events, options, more_options)
+        return self._submit({"audio_path": audio_path, **fields})
 
     def upload(self, path: str | os.PathLike) -> str:
         """Put a file in the bucket with a presigned POST; returns the ``audio_path`` to submit."""
@@ -241,11 +260,13 @@ class MidiscribeClient:
             time.sleep(interval)
 
     def download(self, conversion: Mapping[str, Any], destination: str | os.PathLike,
-                 keep: Iterable[str | os.PathLike] = ()) -> dict[str, Path]:
+                 keep: Iterable[str | os.PathLike] = (), name: str | None = None) -> dict[str, Path]:
         """Fetch every output link of a finished conversion into ``destination``; field → file.
 
-        ``keep``: files that must not be overwritten, such as the input (results are named after it, so
-        song.wav's sonified WAV is song.wav); nothing is fetched if an output would land on one."""
+        The files are named as the service names them (after the input, in ASCII: Für Elise.wav gives
+        Fur_Elise.mid, 練習.wav gives audio.mid), or ``name`` and each output's suffix (``name="練習"``:
+        練習.mid, 練習.wav, …). ``keep``: files that must not be overwritten, such as the input (song.wav's
+        sonified WAV is song.wav); nothing is fetched if an output would land on one."""
         destination = Path(destination)
         kept = {Path(path).resolve() for path in keep}
         targets: dict[str, tuple[str, Path]] = {}
@@ -253,8 +274,10 @@ class MidiscribeClient:
             link = conversion.get(field_name)
             if not link:
                 continue
-            name = Path(urllib.parse.unquote(urllib.parse.urlparse(link).path)).name or field_name
-            target = destination / name
+            if name:
+                target = destination / f"{name}{OUTPUT_SUFFIXES[field_name]}"
+            else:
+                target = destination / (Path(urllib.parse.unquote(urllib.parse.urlparse(link).path)).name or field_name)
             if target.resolve() in kept:
                 raise MidiscribeError(f"the {OUTPUT_FIELDS[field_name]} would overwrite {target}: download into "
                                       "another folder (the links stay valid: GET /v1/byId gives fresh ones)")

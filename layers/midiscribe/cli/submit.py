@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--webhook-url", default=None, help="URL that receives the signed result webhook")
     parser.add_argument("--wait", action="store_true", help="poll until the task ends, then download the outputs")
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("out"),
-                        help="where --wait puts the outputs (default: ./out)")
+                        help="where --wait puts the outputs, named after FILE (default: ./out)")
     parser.add_argument("--no-sonify", action="store_true", help="skip the sonified .wav")
     parser.add_argument("--no-note-events", action="store_true", help="skip the note events (.csv and .json)")
     # Checked before anything is sent: a zero or negative wait queued a task and gave up on it at once.
@@ -65,18 +64,13 @@ def _progress_printer(stream: Any) -> Any:
     return show
 
 
-# The API names the results after the input's name, which it keeps as it is when it holds only these characters
-# (midiscribe.domain.tasks.safe_name, which the command may not import; tests/test_cli_submit.py ties the two).
-KEPT_AS_IS = re.compile(r"[A-Za-z0-9-](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9-])?")
-
-
 def overwritten_by_results(args: argparse.Namespace) -> str | None:
     """With --wait into the input's own folder, which output would land on the input (song.wav's sonified WAV
-    is song.wav): known before anything is sent, rather than refused after the whole task (``download``)."""
+    is song.wav): known before anything is sent, rather than refused after the whole task (``download``).
+    The results are saved under the input's own name (``download``'s ``name``), whatever the service calls
+    them, so a name it writes in ASCII (練習.wav's audio.mid) cannot land on another file of the folder."""
     if not args.wait or args.output_dir.resolve() != args.file.resolve().parent:
         return None
-    if not KEPT_AS_IS.fullmatch(args.file.stem):
-        return None  # the results get another name
     extensions = {".mid": "midi_file_path"}
     if not args.no_sonify:
         extensions[".wav"] = "sonify_file_path"
@@ -110,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: task {task_id} failed: {conversion.get('error') or conversion.get('status_msg')}",
                   file=sys.stderr)
             return 1
-        saved = client.download(conversion, args.output_dir, keep=[args.file])
+        saved = client.download(conversion, args.output_dir, keep=[args.file], name=args.file.stem)
     except MidiscribeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
