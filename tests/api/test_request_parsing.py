@@ -421,6 +421,16 @@ def test_a_text_field_sent_as_a_file_says_so_without_quoting_the_file(form, fiel
                                     f"(curl: -F '{field}=value', not -F '{field}=@file').")
 
 
+def test_a_body_over_the_limit_says_how_to_send_stems_too() -> None:
+    """Three CD-quality stems of 14 s each are over the limit together; the advice named one audio_path only,
+    which a stems request cannot use."""
+    with pytest.raises(TooLargeError) as caught:
+        parse_body(*prepared(files={"stem.bass": ("bass.wav", b"RIFF" + b"\x00" * 5000)}), max_bytes=4000)
+    assert caught.value.code == "PAYLOAD_TOO_LARGE"
+    assert "POST /v1/uploads" in caught.value.message and "stems list" in caught.value.message
+    assert '"audio_path"' in caught.value.message
+
+
 def test_a_fields_only_body_over_1_mb_is_refused_before_it_is_parsed() -> None:
     with pytest.raises(TooLargeError) as caught:
         parse_body(b'{"a": "' + b"x" * (1024 * 1024) + b'"}', "application/json", max_bytes=MAX)

@@ -95,7 +95,8 @@ def parse_body(body: bytes, content_type: str | None, *, max_bytes: int) -> Requ
     if len(body) > max_bytes:
         raise TooLargeError(
             f"The request body is {len(body)} bytes, more than this deployment's limit of {max_bytes} bytes. "
-            "Upload large files with POST /v1/uploads and submit the returned audio_path.",
+            "Upload large files with POST /v1/uploads and submit the returned audio_path (stems together count "
+            'toward the limit: upload each, then send a stems list, [{"name": "bass", "audio_path": ...}, ...]).',
             "PAYLOAD_TOO_LARGE",
         )
     media_type, params = _media_type(content_type)

@@ -163,7 +163,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 def _too_large_message() -> str:
     return (f"The request body is larger than the {API_GATEWAY_MAX_PAYLOAD_BYTES // (1024 * 1024)} MB API Gateway "
-            "accepts: upload large files with POST /v1/uploads, then submit the audio_path it returns.")
+            "accepts: upload large files with POST /v1/uploads, then submit the audio_path it returns (for stems, "
+            "one upload each, sent as a stems list of {name, audio_path}).")
 
 
 class ApiHttpServer(ThreadingHTTPServer):
