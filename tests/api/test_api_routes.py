@@ -178,9 +178,13 @@ def test_seed_004_file_convert(stack, repo) -> None:
     assert body["message"] == "File conversion task queued successfully"
     task = repo.get(body["task_id"])
     assert task.kind.value == "file_convert" and task.convert.target_sr == 44100
-    status, body = call(rest_event("GET", "/v1/byId", query={"conversionType": "FILE_CONVERT",
-                                                            "task_id": body["task_id"]}))
+    task_id = body["task_id"]
+    status, body = call(rest_event("GET", "/v1/byId", query={"conversionType": "FILE_CONVERT", "task_id": task_id}))
     assert status == 200 and body["conversion"]["output_path"] == ""
+    # Polled as an audio_to_midi task, the 404 says which type it is (it sent the caller to check a right id).
+    status, body = call(rest_event("GET", "/v1/byId", query={"conversionType": "AUDIO_TO_MIDI", "task_id": task_id}))
+    assert status == 404 and body["code"] == "TASK_NOT_FOUND"
+    assert "is a FILE_CONVERT conversion, not AUDIO_TO_MIDI: ask with conversionType=FILE_CONVERT" in body["error"]
 
 
 # ---- byId
@@ -263,6 +267,24 @@ def test_by_id_gives_the_source_and_options_a_task_can_be_submitted_again_with(s
                                                                 **found["upload"]["options"], "tempo_hint": 60}))
     assert status == 200, again
     assert repo.get(again["task_id"]).source.key == form["key"]
+
+
+def test_by_id_options_keep_the_outputs_a_task_went_without(stack, repo) -> None:
+    """sonify_midi=false and save_note_events=false were not in byId's options, so a task submitted again
+    from them made the sonified WAV and the note files the first had gone without."""
+    first = {"audio_url": "https://example.com/a.wav", "sonify_midi": "false", "save_note_events": "False",
+             "quantize": "1/8"}
+    status, queued = call(prepared_event("POST", SEED_URL, data=first))  # a form, as MusicGPT's sample sends
+    assert status == 200, queued
+    options = call(rest_event("GET", "/v1/byId", query={"task_id": queued["task_id"]}))[1]["conversion"]["options"]
+    assert options == {"quantize": "1/8", "sonify_midi": False, "save_note_events": False}
+    status, again = call(prepared_event("POST", SEED_URL, json={"audio_url": "https://example.com/a.wav", **options}))
+    assert status == 200, again
+    task = repo.get(again["task_id"])
+    assert (task.sonify_midi, task.save_note_events, dict(task.options)) == (False, False, {"quantize": "1/8"})
+    # The defaults stay out, as before.
+    status, queued = call(prepared_event("POST", SEED_URL, json={"audio_url": "https://example.com/a.wav"}))
+    assert call(rest_event("GET", "/v1/byId", query={"task_id": queued["task_id"]}))[1]["conversion"]["options"] == {}
 
 
 def test_another_keys_task_is_404(stack) -> None:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import midiscribe
 from midiscribe.domain import outputs
-from midiscribe.domain.tasks import TaskKind, TaskStatus
+from midiscribe.domain.tasks import Task, TaskKind, TaskStatus
 from midiscribe.domain.timestamps import epoch_ms
 from midiscribe.service.lookups import INPUT_LINK, GenerationRecord, TaskPage
 from midiscribe.service.object_keys import owns_upload
@@ -83,7 +83,8 @@ class Conversion(BaseModel):
     )
     audio_url: str = Field("", description="The audio_url the task read ('' otherwise).")
     options: dict[str, Any] | None = Field(
-        None, description="The transcription options the task was submitted with (audio_to_midi; defaults left out)."
+        None, description="The transcription options the task was submitted with (audio_to_midi; defaults left out), and "
+        "sonify_midi or save_note_events when false: with audio_path or audio_url, what submits it again."
     )
     progress: float | None = Field(None, description="How much of the audio is done (0..1), while processing.")
     audio_duration_s: float | None = None
@@ -240,7 +241,7 @@ def _conversion_view(task: Any, links: dict[str, str]) -> Conversion:
         source_name=_source_name(source),
         audio_path=source.key if source.kind == "s3" and owns_upload(task.owner_id, source.key) else "",
         audio_url=source.url if source.kind == "url" else "",
-        options=dict(task.options) if task.transcription_requested else None,
+        options=_submitted_options(task) if task.transcription_requested else None,
         progress=1.0 if task.status is TaskStatus.COMPLETED else task.progress,
         audio_duration_s=task.audio_duration_s,
         note_count=task.note_count,
@@ -255,6 +256,16 @@ def _conversion_view(task: Any, links: dict[str, str]) -> Conversion:
         webhook_status=task.webhook_status or ("pending" if task.webhook_url else None),
         webhook_attempts=task.webhook_attempts,
     )
+
+
+def _submitted_options(task: Task) -> dict[str, Any]:
+    """The options to submit the task again with: its transcription options, and the outputs it went without
+    (sonify_midi, save_note_events), which are not transcription options but change what it makes."""
+    options = dict(task.options)
+    for name in ("sonify_midi", "save_note_events"):
+        if not getattr(task, name):
+            options[name] = False
+    return options
 
 
 def _stem_view(owner_id: str, stem: Any) -> StemView:

@@ -75,8 +75,13 @@ class TaskLookup:
                     f"task_id {task_id[:80]!r} and conversion_id {conversion_id[:80]!r} are not the same conversion: "
                     "give one of them (either finds it).", "INVALID_PARAMETER")
             task = None
-        if task is None or task.owner_id != owner_id or (kind and task.kind is not kind):
+        if task is None or task.owner_id != owner_id:
             raise missing
+        if kind and task.kind is not kind:
+            # The id is right and the type is not: the bare 404 sent the caller to check the id.
+            raise NotFoundError(
+                f"{shown} is a {task.kind.conversion_type} conversion, not {kind.conversion_type}: ask with "
+                f"conversionType={task.kind.conversion_type}, or leave conversionType out.", "TASK_NOT_FOUND")
         return task
 
     def links(self, task: Task) -> dict[str, str]:
