@@ -89,6 +89,7 @@ def test_the_same_stems_in_another_order_are_another_request(stack):
     assert first["statusCode"] == 200, first["body"]
     assert replayed(same) and body_of(same)["task_id"] == body_of(first)["task_id"]
     assert reordered["statusCode"] == 422 and not replayed(reordered), reordered["body"]
+    assert "the same stems in another order" in body_of(reordered)["error"]
 
 
 def test_a_retry_at_musicgpts_path_for_the_same_route_is_the_same_request(stack):

@@ -82,8 +82,8 @@ def idempotent_posts(app: Any, next_middleware: Any) -> Response:
         answer = failed.answer
     except IdempotencyValidationError:
         raise UnprocessableError(
-            f"This {HEADER} was used before with a different request (another route or other fields): "
-            f"send a new {HEADER} for a new request.",
+            f"This {HEADER} was used before with a different request (another route, other fields, other files "
+            f"or the same stems in another order): send a new {HEADER} for a new request.",
             "IDEMPOTENCY_KEY_REUSED",
         ) from None
     except IdempotencyAlreadyInProgressError:
