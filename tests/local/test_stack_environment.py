@@ -165,3 +165,21 @@ def test_a_data_dir_that_is_a_file_is_refused_before_the_stack_starts(tmp_path, 
     assert args.run(args) == 2
     assert f"--data-dir {file} exists and is not a folder" in capsys.readouterr().err
     assert file.read_text() == "keep me"
+
+
+def test_a_data_dir_remembers_its_aws_port_while_the_port_is_free(tmp_path):
+    import socket
+
+    from midiscribe.local.stack import AWS_PORT_FILE, remembered_aws_port
+
+    assert remembered_aws_port(tmp_path) == 0  # nothing kept yet: any free port
+    for garbage in ("", "port", "0", "70000"):
+        (tmp_path / AWS_PORT_FILE).write_text(garbage)
+        assert remembered_aws_port(tmp_path) == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / AWS_PORT_FILE).write_text(f"{port}\n")
+        assert remembered_aws_port(tmp_path) == 0  # in use: a free one, with a warning
+    assert remembered_aws_port(tmp_path) == port  # free again: the links handed out on it work again

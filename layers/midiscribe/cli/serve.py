@@ -51,8 +51,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=None, help="API port (default: $PORT or 3000)")
     parser.add_argument("--aws-port", type=port_number, default=0, metavar="PORT",
-                        help="port of the local S3/SQS/DynamoDB endpoint (moto); default: a free port. Fix it "
-                             "with --data-dir so that result links stay valid across restarts")
+                        help="port of the local S3/SQS/DynamoDB endpoint (moto), which result links point at; "
+                             "default: with --data-dir the port it had at the last start (so links handed out "
+                             "then stay valid) when that is free, else a free port")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="concurrent invocations per queue, like a function's concurrency "
                              f"(default: CPU count, {os.cpu_count() or 1})")

@@ -105,6 +105,28 @@ def _check_port_free(host: str, port: int, option: str) -> None:
             ) from None
 
 
+# In a --data-dir: the port of the last start's S3 endpoint, which the result links handed out then point at.
+AWS_PORT_FILE = "aws-port"
+
+
+def remembered_aws_port(data_dir: Path) -> int:
+    """The S3/SQS/DynamoDB port the stack kept in ``data_dir`` had, when it is free again; else 0 (any free port),
+    and the links handed out before name a port nothing answers on (``byId`` gives fresh ones)."""
+    try:
+        port = int((data_dir / AWS_PORT_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return 0
+    if not 0 < port < 65536:
+        return 0
+    try:
+        _check_port_free("127.0.0.1", port, "--aws-port")
+    except PortInUseError:
+        log.warning("the local AWS endpoint's port %d (the last start's) is in use: links handed out before this "
+                    "start will not download; GET /v1/byId gives fresh ones", port)
+        return 0
+    return port
+
+
 # moto takes any credentials; a placeholder keeps boto3 from looking for real ones.
 MOTO_CREDENTIAL = "testing"
 
@@ -158,11 +180,17 @@ class LocalStack:
         options = self.options
         from moto.server import ThreadedMotoServer
 
-        if options.aws_port:
-            _check_port_free("127.0.0.1", options.aws_port, "--aws-port")
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=options.aws_port, verbose=False)
+        aws_port = options.aws_port
+        if aws_port:
+            _check_port_free("127.0.0.1", aws_port, "--aws-port")
+        elif options.data_dir is not None:
+            aws_port = remembered_aws_port(options.data_dir)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
         self._moto.start()
         moto_host, moto_port = self._moto.get_host_and_port()
+        if options.data_dir is not None:
+            options.data_dir.mkdir(parents=True, exist_ok=True)
+            (options.data_dir / AWS_PORT_FILE).write_text(f"{moto_port}\n")
         endpoint = f"http://{moto_host}:{moto_port}"
         self._set_environ(_aws_environment(endpoint, options.region))
 
