@@ -346,6 +346,31 @@ def test_400_for_a_private_webhook_url(stack) -> None:
     assert status == 400 and body["code"] == "INVALID_WEBHOOK_URL" and "loopback" in body["error"]
 
 
+@pytest.mark.parametrize(("sent", "shown", "stored", "results"), [
+    ("練習.wav", "練習.wav", "audio.wav", "audio"), ("Привет мир.wav", "Привет мир.wav", "audio.wav", "audio"),
+    ("Für Elise.wav", "Für Elise.wav", "Fur_Elise.wav", "Fur_Elise"),
+    ("a\u202egnp.wav", "agnp.wav", "a_gnp.wav", "agnp")])  # a right-to-left override shows 'avw.pnga'
+def test_a_task_is_known_by_its_files_own_name(stack, repo, sent, shown, stored, results) -> None:
+    """Every name in a script without Latin letters was listed as audio.wav (and Für Elise as Fur_Elise), so
+    such tasks could not be told apart in /v1/tasks or the explorer. The key and the results keep ASCII names."""
+    status, queued = call(prepared_event("POST", SEED_URL, files={"audio_file": (sent, io.BytesIO(tiny_wav()))}))
+    assert status == 200, queued
+    conversion = call(rest_event("GET", "/v1/byId", query={"task_id": queued["task_id"]}))[1]["conversion"]
+    assert conversion["source_name"] == shown
+    task = repo.get(queued["task_id"])
+    assert task.source.key.endswith("/" + stored) and task.source.stem == results
+    listed = call(rest_event("GET", "/v1/tasks"))[1]["tasks"]
+    assert [entry["source_name"] for entry in listed if entry["task_id"] == queued["task_id"]] == [shown]
+
+
+def test_a_shown_name_is_the_last_path_part_without_control_characters_and_bounded() -> None:
+    from midiscribe.domain.tasks import SHOWN_NAME_CHARS, shown_name
+
+    assert shown_name("C:\\takes\\練習.wav") == shown_name("/home/me/練習.wav") == "練習.wav"
+    assert shown_name("line\nbreak\t.wav") == "linebreak.wav" and shown_name("\u202egnp.wav") == "gnp.wav"
+    assert len(shown_name("x" * 500 + ".wav")) == SHOWN_NAME_CHARS and shown_name("\x00\n") == ""
+
+
 def test_413_for_a_file_over_the_deployments_limit(stack, monkeypatch) -> None:
     monkeypatch.setenv("MIDISCRIBE_MAX_UPLOAD_MB", "0.001")  # about 1 KB
     status, body = call(prepared_event("POST", SEED_URL, files={"audio_file": ("a.wav", io.BytesIO(tiny_wav()))}))

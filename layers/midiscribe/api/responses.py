@@ -77,7 +77,8 @@ class Conversion(BaseModel):
     input_file_path: str = Field(
         "", description="Presigned link to the audio the task read ('' when it came from an audio_url)."
     )
-    source_name: str = Field("", description="The input's file name (or its URL); \"stems: <names>\" for stems.")
+    source_name: str = Field("", description="The input's file name as it was sent (練習.wav; the result files' "
+                             "names are ASCII), or its URL; \"stems: <names>\" for stems.")
     audio_path: str = Field(
         "", description="The upload the task read, as this key may submit it again as audio_path ('' otherwise)."
     )

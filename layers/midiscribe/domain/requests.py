@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conversions import ConvertSpec
-from .tasks import safe_name
+from .tasks import safe_name, shown_name
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,15 @@ class AudioInput:
 
     @property
     def filename(self) -> str:
+        """The uploaded file's name for its S3 key and the results' names (ASCII: 練習.wav is audio.wav)."""
         if self.file is not None:
             return safe_name(self.file.filename, default="audio")
         return ""
+
+    @property
+    def shown_name(self) -> str:
+        """The uploaded file's own name, which the task is listed and spoken of by (練習.wav)."""
+        return shown_name(self.file.filename) if self.file is not None else ""
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,18 @@ _LATIN_LETTERS = str.maketrans({"ß": "ss", "Æ": "AE", "æ": "ae", "Œ": "OE", 
                                 "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Þ": "Th", "þ": "th", "ı": "i"})
 
 
+# How much of an uploaded file's own name a task keeps to be known by.
+SHOWN_NAME_CHARS = 200
+
+
+def shown_name(name: str) -> str:
+    """A file's own name as people know it (``source_name``, messages): its last path part, in any script,
+    without control or format characters (no line breaks, no right-to-left override), at most
+    SHOWN_NAME_CHARS characters. Keys, URLs and result files use :func:`safe_name` instead."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(char for char in base if unicodedata.category(char)[0] != "C").strip()[:SHOWN_NAME_CHARS]
+
+
 def safe_name(name: str, *, default: str) -> str:
     """A file name reduced to characters that are safe in S3 keys, URLs and Content-Disposition: ASCII
     letters, digits, ``._-``. Accented Latin letters lose their accents (``Für Elise`` -> ``Fur_Elise``), and

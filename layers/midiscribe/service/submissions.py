@@ -347,7 +347,7 @@ class Submissions:
         if audio.file is not None:
             key = upload_key(owner_id, upload_id, audio.filename)
             self.storage.put_bytes(key, audio.file.data, stored_media_type(audio.file.content_type))
-            return TaskSource(kind="s3", key=key, filename=audio.filename)
+            return TaskSource(kind="s3", key=key, filename=audio.shown_name or audio.filename)
         if audio.url:
             return TaskSource(kind="url", url=audio.url)
         return TaskSource(kind="s3", key=audio.key)
