@@ -79,7 +79,8 @@ def test_a_name_the_service_writes_otherwise_is_guarded_and_saved_as_it_is(tmp_p
 
     assert run_cli([str(recording), "--wait", "-o", str(tmp_path / "out"), "--api-key", "msk_test"]) == 0
     stem = recording_name.removesuffix(".wav")
-    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == sorted(f"{stem}.{x}" for x in ("mid", "wav", "csv"))
+    saved = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert saved == sorted(f"{stem}.{extension}" for extension in ("mid", "wav", "csv"))
     assert (tmp_path / "out" / f"{stem}.mid").read_bytes().startswith(b"result http://127.0.0.1:9/results/t/")
     assert recording.read_bytes() == b"RIFF original" and unrelated.read_bytes() == b"RIFF another recording"
 

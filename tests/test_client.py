@@ -39,7 +39,8 @@ def test_every_option_given_reaches_the_api(sent, method, source):
 def test_a_file_takes_options_as_keyword_arguments_too(sent, tmp_path):
     take = tmp_path / "take.wav"
     take.write_bytes(b"RIFF")
-    MidiscribeClient("http://127.0.0.1:9", "msk_test").submit_file(take, quantize="1/8", webhook_url="http://127.0.0.1:9/h")
+    client = MidiscribeClient("http://127.0.0.1:9", "msk_test")
+    client.submit_file(take, quantize="1/8", webhook_url="http://127.0.0.1:9/h")
     (_, _, content_type, body), = sent
     assert content_type.startswith("multipart/form-data")
     for field, value in (("quantize", b"1/8"), ("webhook_url", b"http://127.0.0.1:9/h"), ("sonify_midi", b"true")):

@@ -84,8 +84,8 @@ class Conversion(BaseModel):
     )
     audio_url: str = Field("", description="The audio_url the task read ('' otherwise).")
     options: dict[str, Any] | None = Field(
-        None, description="The transcription options the task was submitted with (audio_to_midi; defaults left out), and "
-        "sonify_midi or save_note_events when false: with audio_path or audio_url, what submits it again."
+        None, description="The transcription options the task was submitted with (audio_to_midi; defaults left "
+        "out), and sonify_midi or save_note_events when false: with audio_path or audio_url, what submits it again."
     )
     progress: float | None = Field(None, description="How much of the audio is done (0..1), while processing.")
     audio_duration_s: float | None = None

@@ -110,8 +110,9 @@ AWS_PORT_FILE = "aws-port"
 
 
 def remembered_aws_port(data_dir: Path) -> int:
-    """The S3/SQS/DynamoDB port the stack kept in ``data_dir`` had, when it is free again; else 0 (any free port),
-    and the links handed out before name a port nothing answers on (``byId`` gives fresh ones)."""
+    """The port the S3/SQS/DynamoDB endpoint had at the last start with ``data_dir``, when it is free again.
+    Else 0 (any free port), and the links handed out before point at a port nothing answers on (``byId``
+    gives fresh ones)."""
     try:
         port = int((data_dir / AWS_PORT_FILE).read_text().strip())
     except (OSError, ValueError):
