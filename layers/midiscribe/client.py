@@ -42,15 +42,6 @@ OUTPUT_FIELDS = {
     "quantized_midi_file_path": "quantized MIDI",
     "musicxml_file_path": "MusicXML score",
 }
-# What the service puts after the input's name in each output's file name (song.quantized.mid).
-OUTPUT_SUFFIXES = {
-    "midi_file_path": ".mid",
-    "sonify_file_path": ".wav",
-    "notes_file_path": ".csv",
-    "notes_json_path": ".json",
-    "quantized_midi_file_path": ".quantized.mid",
-    "musicxml_file_path": ".musicxml",
-}
 
 
 class MidiscribeError(Exception):
@@ -269,15 +260,16 @@ class MidiscribeClient:
         sonified WAV is song.wav); nothing is fetched if an output would land on one."""
         destination = Path(destination)
         kept = {Path(path).resolve() for path in keep}
+        links = {field_name: conversion[field_name] for field_name in OUTPUT_FIELDS if conversion.get(field_name)}
+        served = {field_name: Path(urllib.parse.unquote(urllib.parse.urlparse(link).path)).name or field_name
+                  for field_name, link in links.items()}
+        # Every output is the service's name for the input plus its own suffix (song.mid, song.quantized.mid).
+        served_stem = served.get("midi_file_path", "").removesuffix(".mid")
         targets: dict[str, tuple[str, Path]] = {}
-        for field_name in OUTPUT_FIELDS:
-            link = conversion.get(field_name)
-            if not link:
-                continue
-            if name:
-                target = destination / f"{name}{OUTPUT_SUFFIXES[field_name]}"
-            else:
-                target = destination / (Path(urllib.parse.unquote(urllib.parse.urlparse(link).path)).name or field_name)
+        for field_name, link in links.items():
+            target = destination / served[field_name]
+            if name and served_stem and served[field_name].startswith(served_stem + "."):
+                target = destination / f"{name}{served[field_name][len(served_stem):]}"
             if target.resolve() in kept:
                 raise MidiscribeError(f"the {OUTPUT_FIELDS[field_name]} would overwrite {target}: download into "
                                       "another folder (the links stay valid: GET /v1/byId gives fresh ones)")
