@@ -83,6 +83,45 @@ def test_score_parses_back_with_the_same_notes(score_document):
     assert "E-" in names and "D#" not in names
 
 
+@pytest.mark.parametrize(("music_key", "pitches", "names"), [
+    (Key(6, "minor"), [65, 66, 62, 63], ["E#", "F#", "D", "D#"]),  # F-sharp minor: its leading tone, raised sixth
+    (Key(2, "minor"), [61, 70, 66], ["C#", "B-", "F#"]),  # D minor: C-sharp, not D-flat
+    (Key(7, "minor"), [66, 63, 64], ["F#", "E-", "E"]),  # G minor: F-sharp, not G-flat
+    (Key(0, "minor"), [71, 68, 63], ["B", "A-", "E-"]),  # C minor
+    (Key(9, "minor"), [68, 66, 70], ["G#", "F#", "B-"]),  # A minor
+    (Key(0, "major"), [61, 63, 66, 68, 70], ["C#", "E-", "F#", "G#", "B-"]),
+    (Key(3, "major"), [71, 66, 61], ["B", "G-", "D-"]),  # E-flat major
+    (Key(6, "major"), [65, 60, 67], ["E#", "B#", "G"]),  # F-sharp major: its seventh; no double sharps
+    (Key(3, "minor"), [71, 64], ["C-", "F-"]),  # E-flat minor (six flats)
+])
+def test_pitches_are_spelled_for_the_key(music_key, pitches, names):
+    from music21 import pitch
+
+    from midiscribe.engine.score import spelled
+
+    found = [spelled(midi, music_key.fifths) for midi in pitches]
+    assert [pitch.Pitch(name).name for name in found] == names
+    assert [pitch.Pitch(name).midi for name in found] == pitches  # the same sounding pitch, octave included
+
+
+def test_a_minor_keys_leading_tone_is_written_as_its_sharpened_seventh():
+    """F-sharp minor's cadence (C-sharp, E-sharp, F-sharp) reads back with E-sharp, shown as a sharp, not F."""
+    from music21 import converter
+
+    beats = 1.0 + BEAT_S * np.arange(12)
+    rhythm = Rhythm(beats=tuple(beats), beats_per_bar=4, first_downbeat=0, compound=False, key=Key(6, "minor"))
+    melody = [66, 69, 73, 73, 65, 66, 66, 66]
+    notes = [NoteEvent(beats[i], beats[i] + 0.45, pitch, 0.7) for i, pitch in enumerate(melody)]
+    notes += [NoteEvent(beats[0], beats[4] - 0.05, 42, 0.6), NoteEvent(beats[4], beats[8] - 0.05, 49, 0.6)]
+    buffer = io.BytesIO()
+    Transcription(notes, 8.0, TranscriptionOptions(score=True, quantize="1/4"), rhythm=rhythm).write_musicxml(buffer)
+    score = converter.parseData(buffer.getvalue().decode("utf-8"), format="musicxml")
+    written = [p for p in score.flatten().pitches if p.midi == 65]
+    assert [p.name for p in written] == ["E#"]
+    assert written[0].accidental is not None and written[0].accidental.displayStatus is not False
+    assert {ks.sharps for ks in score.recurse().getElementsByClass("KeySignature")} == {3}
+
+
 def test_score_validates_against_the_musicxml_4_schema(score_document, schema):
     errors = list(schema.iter_errors(io.BytesIO(score_document)))
     assert errors == [], errors[:3]

@@ -47,6 +47,15 @@ TWO_STAVES_ABOVE = 65
 GRID_DENOMINATOR = 48
 # The order sharps enter a key signature; flats enter in the reverse order.
 SHARP_ORDER = ("F", "C", "G", "D", "A", "E", "B")
+# Pitch spelling on the line of fifths (F = -1, C = 0, G = 1 ... B = 5, F-sharp = 6 ... B-sharp = 12; B-flat = -2
+# ... F-flat = -8): each pitch class takes the one name whose place lies in the twelve places from 3 fifths
+# below the key signature's to 8 above it. In C major (and A minor, its signature) that is E-flat and B-flat
+# below, F-sharp, C-sharp and G-sharp above: a minor key's raised sixth and seventh (F-sharp and G-sharp in A
+# minor, C-sharp in D minor, E-sharp in F-sharp minor) and a major key's secondary dominants are sharps, its
+# borrowed third and seventh flats. Places past B-sharp or F-flat come back by twelve (no double accidentals).
+SPELLING_WINDOW_BELOW = 3
+LINE_OF_FIFTHS_STEPS = "FCGDAEB"
+SHARPEST, FLATTEST = 12, -8
 # Written note values in quarters, longest first, with the value each may start on a multiple of
 # inside its beat: plain values on themselves, dotted ones on their smallest part, triplets on themselves.
 NOTE_VALUES = tuple((Fraction(value), Fraction(unit)) for value, unit in (
@@ -151,16 +160,19 @@ def tie_type(note: StaffNote, start: Fraction, length: Fraction) -> str | None:
     return "start" if begins else "stop" if ends else "continue"
 
 
-def spelled(midi: int, flats: bool) -> str:
-    """The pitch's name with black keys spelled as the key signature does (A-flat in F minor, not G-sharp)."""
-    from music21 import pitch
-
-    sounding = pitch.Pitch(midi=midi)
-    if flats and sounding.accidental is not None and sounding.accidental.name == "sharp":
-        sounding = sounding.getEnharmonic()
-    elif not flats and sounding.accidental is not None and sounding.accidental.name == "flat":
-        sounding = sounding.getEnharmonic()
-    return sounding.nameWithOctave
+def spelled(midi: int, fifths: int) -> str:
+    """The pitch's name (music21's, e.g. "E#5", "B-3") in a key signature of ``fifths`` sharps (negative: flats):
+    see SPELLING_WINDOW_BELOW. E-sharp, not F, is F-sharp minor's leading tone; C-sharp, not D-flat, D minor's."""
+    # Place p on the line of fifths has pitch class 7p mod 12, and 7 * 7 = 1 mod 12, so p = 7 * pitch class mod 12.
+    lowest = fifths - SPELLING_WINDOW_BELOW
+    place = lowest + (7 * (midi % 12) - lowest) % 12
+    if place > SHARPEST:
+        place -= 12
+    elif place < FLATTEST:
+        place += 12
+    alteration = (place + 1) // 7  # -1 flat, 0 natural, 1 sharp
+    step = LINE_OF_FIFTHS_STEPS[(place + 1) % 7]
+    return f"{step}{'#' if alteration > 0 else '-' if alteration < 0 else ''}{(midi - alteration) // 12 - 1}"
 
 
 def key_alterations(fifths: int) -> dict[str, int]:
@@ -309,8 +321,8 @@ def build_score(transcription: Transcription):
     end_quarter = max((n.end for n in staff_notes), default=Fraction(0))
     bars = score_bars(tempo_map, max(end_quarter, Fraction(1, GRID_DENOMINATOR)), quarters_per_beat,
                       QUANTIZE_GRIDS[grid])
-    flats = music_key is not None and music_key.fifths < 0
-    spellings = {pitch: spelled(pitch, flats) for pitch in {n.pitch for n in staff_notes}}
+    fifths = music_key.fifths if music_key is not None else 0
+    spellings = {pitch: spelled(pitch, fifths) for pitch in {n.pitch for n in staff_notes}}
 
     score = stream.Score()
     score.insert(0, metadata.Metadata(title="Transcription", composer="midiscribe"))
