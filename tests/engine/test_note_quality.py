@@ -96,6 +96,24 @@ def test_compat_reports_no_tuning(flat_melody_wav):
     assert transcribe(flat_melody_wav, {"basic_pitch_compat": True}).tuning_cents is None
 
 
+def test_silence_has_no_tuning_to_report():
+    """Nothing pitched, no tuning: null in the JSON and no fine-tuning RPN, not a claim of A4 = 440 Hz."""
+    import io
+    import json
+
+    import mido
+
+    result = transcribe(encode_soundfile(np.zeros((3 * RATE, 1), np.float32), RATE, "WAV", "PCM_16"))
+    assert len(result.notes) == 0 and result.tuning_cents is None
+    result.write_json(document := io.BytesIO())
+    assert json.loads(document.getvalue())["tuning_cents"] is None
+    result.write_midi(midi := io.BytesIO())
+    midi.seek(0)
+    controls = [(m.control, m.value) for track in mido.MidiFile(file=midi).tracks for m in track
+                if m.type == "control_change"]
+    assert (100, 0) in controls and (100, 1) not in controls  # the bend range (RPN 0) is set; fine tuning (RPN 1) not
+
+
 def test_the_compat_flag_gives_basic_pitchs_notes(organ_like_wav, bowed_wav):
     """basic_pitch_compat is the note creation that reproduces basic-pitch 0.4.0 (tests/engine/test_notes.py
     checks it against a step-by-step reference), run on the model's posteriorgrams as they come."""

@@ -23,7 +23,7 @@ from .transcription import NoteEvent
 @dataclass
 class CreatedNotes:
     notes: list[NoteEvent]  # sorted by start, then pitch, then end
-    tuning_cents: float | None  # None: not estimated (basic-pitch compatibility)
+    tuning_cents: float | None  # None: not estimated (basic-pitch compatibility, or too little pitched sound)
 
 
 class NoteCreator(Protocol):

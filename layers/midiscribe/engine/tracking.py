@@ -82,7 +82,7 @@ class TrackedPosteriors:
     onset_max: float  # the onset posteriorgram's maximum (0..1)
     rise_max: float  # the largest frame-difference onset, before rescaling
     bends: np.ndarray  # (frames, 88) int8 thirds of a semitone from the pitch's in-tune bin
-    tuning_cents: float
+    tuning_cents: float | None  # None: too little pitched sound to tell; notes are then placed as if at A4 = 440
 
 
 class TrackingStore:
@@ -395,7 +395,7 @@ def _tuned(posteriors: TrackedPosteriors, starts, ends, pitches, amplitudes, wit
     over its frames (those near its bin); less the tuning, rounded, that is its semitone. Bends are
     then counted from that semitone in the recording's tuning.
     """
-    tuning_bins = posteriors.tuning_cents / 100 * CONTOUR_BINS_PER_SEMITONE
+    tuning_bins = (posteriors.tuning_cents or 0.0) / 100 * CONTOUR_BINS_PER_SEMITONE
     frames = _NoteFrames(starts, ends, pitches)
     bends = frames.values(posteriors.bends).astype(np.int64)
     # Bends further out follow another note's contour (or none: an empty contour gives the window's edge).

@@ -57,7 +57,7 @@ class Track:
     notes: tuple[NoteEvent, ...]
     model_name: str = MODEL_NAME
     pedals: tuple[PedalEvent, ...] = ()
-    tuning_cents: float | None = None  # the recording's offset from A4 = 440 Hz (None: not estimated)
+    tuning_cents: float | None = None  # the recording's offset from A4 = 440 Hz (None: not estimated or unknown)
 
     @classmethod
     def for_family(cls, name: str | None, family: Family, notes, model_name: str = MODEL_NAME,

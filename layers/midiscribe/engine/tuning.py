@@ -48,7 +48,8 @@ def fractional_peaks(contour: np.ndarray, floor: float = PEAK_FLOOR) -> tuple[np
 
 
 class TuningEstimator:
-    """Accumulates contour chunks; :meth:`cents` gives the tuning, or 0.0 when the evidence is thin."""
+    """Accumulates contour chunks; :meth:`cents` gives the tuning, or None when the evidence is too thin to
+    tell (silence, a few notes, or pitches that disagree)."""
 
     def __init__(self):
         self._frames_seen = 0
@@ -65,7 +66,7 @@ class TuningEstimator:
         self._weight += float(height.sum())
         self._peaks += int(height.size)
 
-    def cents(self) -> float:
+    def cents(self) -> float | None:
         if self._peaks < MIN_PEAKS or self._weight == 0 or abs(self._sum) / self._weight < MIN_AGREEMENT:
-            return 0.0
+            return None
         return float(np.angle(self._sum) / (2 * np.pi) * 100)
