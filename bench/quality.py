@@ -238,7 +238,7 @@ def main_report(files: list[devset.DevFile], half: str, played: str = "") -> str
             if system == "compat":
                 parity[f"parity|{file.name}"] = (basic_pitch_notes(file), notes)
         _, tuning = engine_notes(posteriors, TranscriptionOptions())
-        tuning_errors.append(tuning - file.detune_cents)
+        tuning_errors.append(None if tuning is None else tuning - file.detune_cents)  # None: too little to tell
     scores = score({**jobs, **parity})
     summaries = {system: summarise(files, scores, system) for system in ("basic-pitch", "compat", "auto", "hint")}
     families = list(devset.FAMILIES)
@@ -270,14 +270,17 @@ def main_report(files: list[devset.DevFile], half: str, played: str = "") -> str
     compat = summaries["compat"]
     parity_f1 = [scores[f"parity|{file.name}"]["onset"]["f1"] for file in files]
     worst = int(np.argmin(parity_f1))
-    errors = np.abs(np.array(tuning_errors))
+    errors = np.abs(np.array([error for error in tuning_errors if error is not None]))
+    unknown = sum(error is None for error in tuning_errors)
     lines += [
         "",
         f"`--basic-pitch-compat` on the same posteriorgrams: onset F1 {compat.overall_onset:.3f}, on+off "
         f"{compat.overall_onset_offset:.3f}; note parity with basic-pitch 0.4.0 (onset F1 against its notes): "
         f"min {min(parity_f1):.4f} ({files[worst].name}), mean {np.mean(parity_f1):.4f}.",
         f"Tuning estimate (`tuning_cents`) against the rendering's detune: mean absolute error "
-        f"{errors.mean():.1f} cents, worst {errors.max():.1f} cents.",
+        f"{errors.mean():.1f} cents, worst {errors.max():.1f} cents"
+        + (f"; not estimated (too little pitched sound agreeing on it) on {unknown} of {len(files)} files." if unknown
+           else "."),
         "",
         "Notes written (auto / basic-pitch / true) per family: " + ", ".join(
             f"{family} {auto.notes[family]} / {bp.notes[family]} / "
