@@ -3,6 +3,7 @@
     .venv/bin/python bench/tune.py                    # auto, then every family; prints the profiles to paste
     .venv/bin/python bench/tune.py --families-only    # keep the engine's auto profiles
     .venv/bin/python bench/tune.py --low-range        # only auto's bass-line cut-off, swept
+    .venv/bin/python bench/tune.py --hint-routing     # each family's hint alone or routed by attack, per font
 
 Coordinate search: one setting at a time, each tried at a handful of values with the others held,
 the best kept if it beats the current one by at least MIN_GAIN (smaller gains are noise on files
@@ -40,10 +41,12 @@ from midiscribe.engine.notes import frame_times  # noqa: E402
 from midiscribe.engine.profiles import (  # noqa: E402
     AUTO_PROFILE,
     AUTO_PROFILES,
+    FAMILY_PROFILES,
     HARMONIC_INTERVALS,
     STRUCK_ONSET_LEVEL,
     AutoProfiles,
     NoteProfile,
+    heard_attacks,
 )
 from midiscribe.engine.tracking import TrackingStore, _walk_from_onsets, chosen_profile, track_notes  # noqa: E402
 
@@ -158,8 +161,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the engine's auto profiles and search only the families")
     parser.add_argument("--low-range", action="store_true",
                         help="only sweep auto's bass-line cut-off (profiles.LOW_RANGE_HIGHEST_MIDI)")
+    parser.add_argument("--hint-routing", action="store_true",
+                        help="each family's hint alone, and routed by how the recording starts (profiles.heard_attacks), "
+                             "per sound font, the tuning half also played with the other GM fonts")
     args = parser.parse_args(argv)
     began = time.perf_counter()
+    if args.hint_routing:
+        print(hint_routing_table())
+        say(f"scored in {time.perf_counter() - began:.0f} s")
+        return 0
     quality.prepare(devset.dev_files("tune"), with_basic_pitch=False)
     examples = load_examples(devset.dev_files("tune"))
     if args.low_range:
@@ -191,6 +201,37 @@ def main(argv: list[str] | None = None) -> int:
               f"{differences(chosen, start)}")
     say(f"searched in {time.perf_counter() - began:.0f} s")
     return 0
+
+
+def hint_routing_table() -> str:
+    """Per family and font group (the dev set's three fonts together, then each of OTHER_GM_FONTS), on the tuning
+    half: the objective of auto, of the family's own settings alone, and of those settings where auto's probe
+    hears soft onsets with auto's struck settings where it hears sharp ones (what profiles.heard_attacks ships
+    for the sustained families). The other fonts' tuning-half renders are read here; their held-back half never."""
+    from engine import OTHER_GM_FONT_PACKAGES, OTHER_GM_FONTS, ensure_fluidsynth
+
+    ensure_fluidsynth(OTHER_GM_FONTS, OTHER_GM_FONT_PACKAGES)
+    files = devset.dev_files("tune") + devset.other_font_files("tune")
+    quality.prepare(files, with_basic_pitch=False)
+    groups = ("dev fonts", *OTHER_GM_FONTS)
+
+    def group_of(file: devset.DevFile) -> str:
+        return file.font if file.font in OTHER_GM_FONTS else "dev fonts"
+
+    lines = ["| family | settings | " + " | ".join(groups) + " | all |", "|---" * (len(groups) + 3) + "|"]
+    for family in devset.FAMILIES:
+        examples = load_examples([file for file in files if file.family == family])
+        shipped = FAMILY_PROFILES[Family(family)]
+        if shipped == AUTO_PROFILES:
+            continue  # synth: auto's own choice per recording
+        alone = shipped.sustained if isinstance(shipped, AutoProfiles) else shipped
+        variants = {"auto": AUTO_PROFILES, "hint alone": alone, "routed by attack": heard_attacks(alone)}
+        for label, profile in variants.items():
+            per_group = [objective([e for e in examples if group_of(e.file) == group], profile) for group in groups]
+            shipped_mark = " (shipped)" if profile == shipped else ""
+            lines.append(f"| {family} | {label}{shipped_mark} | " + " | ".join(f"{v:.3f}" for v in per_group)
+                         + f" | {objective(examples, profile):.3f} |")
+    return "\n".join(lines)
 
 
 def low_range_sweep(examples: list[Example], cut_offs=(None, 45, 48, 50, 52, 55, 57, 60)) -> str:
