@@ -280,6 +280,22 @@ def downbeat_f(reference: np.ndarray, estimate: np.ndarray) -> float:
     return float(mir_eval.beat.f_measure(reference, np.asarray(estimate, dtype=float), BEAT_WINDOW_S))
 
 
+SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def key_score(truth: tuple[int, str] | None, estimate) -> float:
+    """MIREX's weighted key score (mir_eval.key): 1 the same key, 0.5 a fifth away in the same mode, 0.3 the
+    relative, 0.2 the parallel key, else 0; NaN where the piece has no written key (a drum pattern)."""
+    import mir_eval
+
+    if truth is None:
+        return float("nan")
+    if estimate is None:
+        return 0.0
+    return float(mir_eval.key.weighted_score(f"{SHARP_NAMES[truth[0]]} {truth[1]}",
+                                             f"{SHARP_NAMES[estimate.tonic]} {estimate.mode}"))
+
+
 def quantisation(piece: tempo_pieces.Piece, notes: list, tempo_map) -> tuple[int, int]:
     """(landed, matched): matched transcribed notes whose 1/16-quantised time is their written grid point."""
     import mir_eval
@@ -317,7 +333,7 @@ def rhythm_scores(piece: tempo_pieces.Piece, rhythm, notes: list, duration: floa
     truth_tempo = piece.median_tempo_bpm
     if rhythm is None:
         return dict(bpm=float("nan"), acc1=False, acc2=False, beat_f=0.0, downbeat_f=0.0, signature="-",
-                    landed=0, matched=0)
+                    landed=0, matched=0, key=key_score(piece.key, None))
     numerator, denominator = rhythm.time_signature
     tempo_map = tempo_map_for(Transcription(notes, duration, TranscriptionOptions(), rhythm=rhythm))
     landed, matched = quantisation(piece, notes, tempo_map)
@@ -326,7 +342,7 @@ def rhythm_scores(piece: tempo_pieces.Piece, rhythm, notes: list, duration: floa
         acc2=tempo_right(rhythm.tempo_bpm, truth_tempo, ACC2_LEVELS),
         beat_f=beat_f(piece.beat_times[:-1], rhythm.beats),
         downbeat_f=downbeat_f(piece.downbeat_times[:-1], rhythm.downbeats),
-        signature=f"{numerator}/{denominator}", landed=landed, matched=matched,
+        signature=f"{numerator}/{denominator}", landed=landed, matched=matched, key=key_score(piece.key, rhythm.key),
     )
 
 
@@ -397,13 +413,17 @@ def report(rows: list[dict]) -> None:
 
     print()
     print(f"files: {count}")
-    print(f"{'':28s} {'Acc1':>6s} {'Acc2':>6s} {'beat F':>7s} {'dbeat F':>7s} {'metre':>7s} {'on grid':>8s}")
+    print(f"{'':28s} {'Acc1':>6s} {'Acc2':>6s} {'beat F':>7s} {'dbeat F':>7s} {'metre':>7s} {'on grid':>8s} "
+          f"{'key':>5s} {'right':>7s}")
     for name in [*trackers, "librosa"]:
         line = f"{labels[name]:28s} {mean(name, 'acc1'):6.1%} {mean(name, 'acc2'):6.1%} {mean(name, 'beat_f'):7.3f}"
         if name != "librosa":
             landed, matched = sum(r[name]["landed"] for r in rows), sum(r[name]["matched"] for r in rows)
             right = sum(r[name]["signature"] == r["metre"] for r in rows)
             line += f" {mean(name, 'downbeat_f'):7.3f} {right:3d}/{count:<3d} {landed / max(matched, 1):8.1%}"
+            keyed = [r[name]["key"] for r in rows if not np.isnan(r[name]["key"])]
+            if keyed:  # MIREX's weighted key score, and how many keys were exactly right
+                line += f" {np.mean(keyed):5.3f} {sum(k == 1.0 for k in keyed):3d}/{len(keyed):<3d}"
         print(line)
     print(f"{'target':28s} {'>= 90%':>6s} {'':>6s} {'>= 0.85':>7s} {'>= 0.6':>7s} {'':>7s} {'>= 95%':>8s}")
     fonts = sorted({r["font"] for r in rows if r["font"]})
@@ -425,7 +445,8 @@ def report(rows: list[dict]) -> None:
                   f"{right:3d}/{len(mine):<2d} | {np.mean([r['librosa']['acc1'] for r in mine]):6.0%} "
                   f"{np.mean([r['librosa']['beat_f'] for r in mine]):7.3f}")
     print("(Acc1: tempo within 4 % of the notated beat's; Acc2: within 4 % of it, or of twice, three times, half or a "
-          "third of it. on grid: matched notes whose 1/16-quantised time is their written grid point.)")
+          "third of it. on grid: matched notes whose 1/16-quantised time is their written grid point. key: the "
+          "estimated key's MIREX weighted score against the key the piece is written in, mean; right: exactly it.)")
 
 
 def main() -> None:
@@ -473,6 +494,9 @@ def main() -> None:
     fonts = tuple(OTHER_GM_FONTS) if args.unseen_fonts else (None,)
     chosen = [(index, piece, font) for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True))
               if args.half == "all" or tuning == (args.half == "tuning") for font in fonts]
+    if not chosen:
+        parser.error(f"the {args.set} set has no {args.half} half (all of it is tuning material): use --half all "
+                     "or --half tuning")
     played = f"; played with {', '.join(OTHER_GM_FONTS)}" if args.unseen_fonts else ""
     if args.clips:
         report_clips(chosen, args.clips, args.notes)

@@ -51,6 +51,7 @@ class Piece:
     jitter_s: float = 0.0
     style: str = "classic"  # the accompaniment and melody habits (bench/tempo_styles.py)
     change: str = "steady"  # the tempo curve: steady, step or gradual
+    key: tuple[int, str] | None = None  # (tonic pitch class, "major" or "minor") its harmony is written in
 
     def add(self, start: float, length: float, channel: int, pitch: int, velocity: int) -> None:
         if 21 <= pitch <= 108 and length > 0:
@@ -111,6 +112,10 @@ class Harmony:
         self.tonic = 48 + int(rng.integers(0, 12))
         self.scale = MAJOR if rng.random() < 0.7 else MINOR
         self.progression = PROGRESSIONS[int(rng.integers(len(PROGRESSIONS)))]
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return self.tonic % 12, "major" if self.scale == MAJOR else "minor"
 
     def chord(self, bar: int) -> list[int]:
         degree = self.progression[bar % len(self.progression)]
@@ -191,6 +196,7 @@ def make_piece(seed: int, metre: str, bpm: float, change: str, ensemble: str, se
                 2: melody_program or accompaniment_program}
     piece.programs = dict(channels)
     harmony = Harmony(rng)
+    piece.key = harmony.key
     melody = harmony.pitch(7)
     for bar in range(bars):
         start = float(bar * beats_per_bar)

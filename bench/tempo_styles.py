@@ -201,6 +201,7 @@ def style_piece(seed: int, style: str, metre: str, bpm: float, change: str, ense
     if drums:
         piece.programs[DRUM_CHANNEL] = 0
     harmony = Harmony(rng)
+    piece.key = harmony.key
     state = [harmony.pitch(7)]
     for bar in range(bars):
         start = float(bar * beats_per_bar)
