@@ -135,3 +135,13 @@ def test_no_note_events_says_it_skips_the_json_too(capsys):
     with pytest.raises(SystemExit):
         run_cli(["--help"])
     assert "skip the note events (.csv and .json)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_services_warnings_are_shown(tmp_path, capsys, monkeypatch):
+    warning = "onset_threshold is the general model's; the piano model does not use it."
+    monkeypatch.setattr(MidiscribeClient, "submit_file", lambda *a, **k: {"task_id": "t", "warnings": [warning]})
+    recording = tmp_path / "take.wav"
+    recording.write_bytes(b"RIFF original")
+    assert run_cli([str(recording), "--model", "piano", "--onset-threshold", "0.6", "--api-key", "msk_test"]) == 0
+    captured = capsys.readouterr()
+    assert f"midiscribe submit: note: {warning}" in captured.err and captured.out.strip() == "t"

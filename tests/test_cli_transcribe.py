@@ -485,3 +485,7 @@ def test_general_model_options_given_with_the_piano_model_are_said_to_be_unused(
             "use them.") in capsys.readouterr().err
     assert run_cli(argv) == 0
     assert "note:" not in capsys.readouterr().err
+    drums = [str(inputs["melody"]), "-o", str(tmp_path / "drums"), "--instrument", "drums", "--no-sonify"]
+    assert run_cli([*drums, "--frame-threshold", "0.2"]) == 0
+    assert "note: --frame-threshold is the general model's; the drum transcriber does not use it." in (
+        capsys.readouterr().err)

@@ -519,6 +519,24 @@ def test_bad_model_instrument_quantize_and_score_are_400_with_the_reason(stack, 
     assert queued_task_ids(stack) == []
 
 
+@pytest.mark.parametrize(("fields", "warning"), [
+    ({"model": "piano", "onset_threshold": "0.6", "maximum_frequency": "900"},
+     "onset_threshold and maximum_frequency are the general model's; the piano model does not use them."),
+    ({"instrument": "piano", "melodia_trick": "false"},
+     "melodia_trick is the general model's; the piano model does not use it."),
+    ({"instrument": "drums", "frame_threshold": "0.2"},
+     "frame_threshold is the general model's; the drum transcriber does not use it."),
+    ({"onset_threshold": "0.6"}, None),
+    ({"model": "piano"}, None),
+])
+def test_options_the_chosen_model_does_not_use_are_accepted_and_said(stack, repo, fields, warning) -> None:
+    """A client may send the same fields whatever the model, so they are not refused; but not silently either."""
+    status, body = call(prepared_event("POST", SEED_URL, data={"audio_url": "https://e.com/a.wav", **fields}))
+    assert_queued(status, body)
+    assert body.get("warnings") == ([warning] if warning else None)
+    assert repo.get(body["task_id"]).options["instrument" if "instrument" in fields else next(iter(fields))]
+
+
 def test_by_id_says_which_model_ran_and_links_the_score_files(stack, repo) -> None:
     queued = submit(stack)
     repo.claim(queued["task_id"])

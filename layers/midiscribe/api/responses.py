@@ -39,6 +39,9 @@ class QueuedResponse(BaseModel):
     status: Literal["IN_QUEUE"] = "IN_QUEUE"
     message: str = Field(examples=["MIDI conversion task queued successfully"])
     eta_seconds: int = Field(description="A rough estimate of when the result will be ready.")
+    warnings: list[str] | None = Field(
+        None, description="Present when the request set something that will change nothing: the general model's "
+        "options (onset_threshold, …) on a task the piano model or the drum transcriber runs. The task runs.")
 
 
 class WebhookAttempt(BaseModel):
@@ -206,8 +209,9 @@ def health() -> dict[str, Any]:
 def queued(queued: QueuedTask) -> dict[str, Any]:
     task = queued.task
     return QueuedResponse(
-        task_id=task.task_id, conversion_id=task.conversion_id, message=queued.message, eta_seconds=queued.eta_seconds
-    ).model_dump(mode="json")
+        task_id=task.task_id, conversion_id=task.conversion_id, message=queued.message, eta_seconds=queued.eta_seconds,
+        warnings=list(queued.warnings) or None,
+    ).model_dump(mode="json", exclude_none=True)
 
 
 def conversion(task: Any, links: dict[str, str]) -> dict[str, Any]:

@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         )
         task_id = queued.get("task_id")
         print(f"queued {args.file.name}: task_id {task_id}", file=sys.stderr)
+        for warning in queued.get("warnings") or ():
+            print(f"midiscribe submit: note: {warning}", file=sys.stderr)
         if not args.wait:
             print(task_id)
             return 0

@@ -24,7 +24,7 @@ from typing import Literal, TextIO, get_args, get_origin
 from pydantic import ValidationError
 
 from ..engine.errors import EngineError, InvalidOptionsError
-from ..engine.options import GENERAL_MODEL_OPTIONS, TranscriptionOptions
+from ..engine.options import GENERAL_MODEL_OPTIONS, TranscriptionOptions, not_used_note
 from . import stems as stems_command
 
 # What each output is called on the command line, its file suffix and the Transcription writer.
@@ -401,11 +401,10 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
 
     fields = TranscriptionOptions.model_fields
     unused = [name for name in GENERAL_MODEL_OPTIONS if getattr(args, name, None) != fields[name].default]
-    if unused and not args.stems and options.transcriber == "piano":
+    if unused and not args.stems and options.transcriber != "general":
         # Accepted (a script may pass the same flags to both models), but not silently.
-        flags = " and ".join(", ".join(f"--{name.replace('_', '-')}" for name in unused).rsplit(", ", 1))
-        print(f"midiscribe transcribe: note: {flags} {'is' if len(unused) == 1 else 'are'} the general model's; "
-              f"the piano model does not use {'it' if len(unused) == 1 else 'them'}.", file=stream)
+        flags = [f"--{name.replace('_', '-')}" for name in unused]
+        print(f"midiscribe transcribe: note: {not_used_note(flags, options.transcriber)}", file=stream)
     progress = Progress(stream, quiet=args.quiet)
     if args.stems:
         return stems_command.run_stems(args, options, plan, progress, stream)

@@ -47,6 +47,16 @@ GENERAL_MODEL_OPTIONS = ("basic_pitch_compat", "onset_threshold", "frame_thresho
 MODELS_KEYWORD = "x-models"
 
 
+def not_used_note(names: list[str], transcriber: str) -> str:
+    """What to tell a user who set the general model's options (``names``, as they wrote them) on a task the piano
+    model or the drum transcriber runs: accepted, since a client may send the same fields to every model, but
+    not silently."""
+    listed = " and ".join(", ".join(names).rsplit(", ", 1))
+    runner = "the piano model" if transcriber == "piano" else "the drum transcriber"
+    return (f"{listed} {'is' if len(names) == 1 else 'are'} the general model's; {runner} does not use "
+            f"{'it' if len(names) == 1 else 'them'}.")
+
+
 def mark_general_model_options(schema: dict) -> None:
     """JSON-schema hook: the general model's own options say so (``x-models``), for clients such as the explorer."""
     for name in GENERAL_MODEL_OPTIONS:
@@ -181,6 +191,12 @@ class TranscriptionOptions(BaseModel):
         if self.model is not None:
             return self.model
         return "piano" if self.instrument == "piano" and not self.basic_pitch_compat else "general"
+
+    def options_not_used(self) -> list[str]:
+        """The general model's options this request set, where the piano model or the drum transcriber runs."""
+        if self.transcriber == "general":
+            return []
+        return [name for name in GENERAL_MODEL_OPTIONS if name in self.model_fields_set]
 
     @property
     def rhythm_hints(self) -> Hints:

@@ -52,7 +52,7 @@ from midiscribe.engine.errors import (
     UnsupportedAudioError,
 )
 from midiscribe.engine.instruments import Family, family_for_stem
-from midiscribe.engine.options import TranscriptionOptions
+from midiscribe.engine.options import TranscriptionOptions, not_used_note
 from midiscribe.engine.stems import check_scoreable, stem_options, stem_transcribers
 
 from .config import Settings, megabytes
@@ -85,6 +85,7 @@ class QueuedTask:
     task: Task
     eta_seconds: int
     message: str
+    warnings: tuple[str, ...] = ()  # what the request set that will change nothing (engine.options.not_used_note)
 
 
 def estimate_eta_s(duration_s: float | None, size_bytes: int | None, transcriber: str = "") -> int:
@@ -224,7 +225,9 @@ class Submissions:
         self._check_url("webhook_url", fields["webhook_url"])
         self._check_upload_size(audio, "audio_file")
         task_id = new_id()
-        transcriber = TranscriptionOptions.parse(fields["options"]).transcriber if "options" in fields else ""
+        parsed = TranscriptionOptions.parse(fields["options"]) if "options" in fields else None
+        transcriber = parsed.transcriber if parsed is not None else ""
+        not_used = parsed.options_not_used() if parsed is not None else []
         source, duration_s, size = self._source(owner_id, task_id, audio, fields.get("convert"), transcriber)
         task = Task.new(
             kind=kind,
@@ -234,7 +237,8 @@ class Submissions:
             task_id=task_id,
             **fields,
         )
-        return self._store_and_send(task, eta_seconds=estimate_eta_s(duration_s, size, transcriber))
+        warnings = (not_used_note(not_used, transcriber),) if not_used else ()
+        return self._store_and_send(task, eta_seconds=estimate_eta_s(duration_s, size, transcriber), warnings=warnings)
 
     def _queue_stems(self, owner_id: str, request: AudioToMidiRequest) -> QueuedTask:
         """A task over several named stems: each checked and (an upload) stored as a single input is."""
@@ -388,7 +392,7 @@ class Submissions:
                 )
         return declared.duration_s
 
-    def _store_and_send(self, task: Task, *, eta_seconds: int) -> QueuedTask:
+    def _store_and_send(self, task: Task, *, eta_seconds: int, warnings: tuple[str, ...] = ()) -> QueuedTask:
         # The item first: a worker that receives the message must find the task.
         self.tasks.create(task)
         try:
@@ -405,4 +409,4 @@ class Submissions:
             except Exception:
                 log.exception("marking task %s FAILED after the queue error failed too", task.task_id)
             raise
-        return QueuedTask(task=task, eta_seconds=eta_seconds, message=QUEUED_MESSAGES[task.kind])
+        return QueuedTask(task=task, eta_seconds=eta_seconds, message=QUEUED_MESSAGES[task.kind], warnings=warnings)
