@@ -68,7 +68,9 @@ class StemsEngine:
         if self.error is not None:
             raise self.error
         progress(1.0, 1.0)
-        tracks = [Track.for_family(name, Family(family), NOTES) for name, _, family in stems]
+        # Each track names the model that made it, as the engine's do.
+        tracks = [Track.for_family(name, Family(family), NOTES, "drums-nmf" if family == "drums" else "basic-pitch")
+                  for name, _, family in stems]
         return Transcription.from_tracks(tracks, 1.0, options, {"total_s": 0.01})
 
 
@@ -499,6 +501,7 @@ def test_a_stems_task_fetches_every_stem_and_transcribes_them_together(tmp_path:
     assert [i["name"] for i in document["instruments"]] == ["Drums", "Electric Bass (finger)", "Flute"]
     assert stack.engine.calls == []
     assert done.model == "drums+general"  # what ran on the stems, each transcriber once
+    assert done.model_name == "drums-nmf+basic-pitch"  # in the same order: read side by side
 
 
 def test_a_stem_that_cannot_be_fetched_or_transcribed_fails_the_task_naming_it() -> None:

@@ -126,8 +126,21 @@ class TranscriptionJob:
             note_count=len(transcription.notes),
             timings=timings,
             model="+".join(transcribers),
-            model_name=transcription.model_name,
+            model_name=self._model_names(task, inputs, transcription, transcribers),
         )
+
+    @staticmethod
+    def _model_names(task: Task, inputs: list[FetchedInput], transcription: Any, transcribers: list[str]) -> str:
+        """The exact models that ran, joined by "+" in the order of ``model``'s transcribers (a multi-stem task's
+        drums+general is midiscribe-drums-nmf+basic-pitch-…), so the two can be read side by side."""
+        if not (inputs and inputs[0].stem is not None and transcription.tracks):
+            return transcription.model_name
+        families = {fetched.stem.name: fetched.stem.family for fetched in inputs if fetched.stem}
+        ran_by = stem_transcribers(families, task.options)
+        named = {ran_by[track.name]: track.model_name for track in transcription.tracks if track.name in ran_by}
+        if set(named) != set(transcribers):
+            return transcription.model_name
+        return "+".join(named[transcriber] for transcriber in transcribers)
 
     @staticmethod
     def _transcribers(task: Task, inputs: list[FetchedInput]) -> list[str]:
