@@ -141,7 +141,7 @@ def heard_attacks(family_profile: NoteProfile) -> AutoProfiles:
     vocals 0.945 / 1.258 / 1.486 -> 0.950 / 1.262 / 1.509 (auto 0.934 / 1.248 / 1.508).
     The struck families' hints (piano, electric piano, guitar, winds) gained nothing from the same routing (their
     own settings in auto's struck place), and the bass hint, routed so, lost on the dev fonts (1.407 -> 1.404;
-    MuseScore's files 1.214 -> 1.160) and would leave the bass's range on sharp attacks: both as they were. No
+    MuseScore's files 1.214 -> 1.160) and would drop the bass's pitch range on sharp attacks: both as they were. No
     bass-line choice here: the hint already names the family."""
     return AutoProfiles(AUTO_PROFILE, STRUCK_PROFILE, family_profile)
 
