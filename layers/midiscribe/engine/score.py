@@ -53,8 +53,8 @@ SHARP_ORDER = ("F", "C", "G", "D", "A", "E", "B")
 # below, F-sharp, C-sharp and G-sharp above: a minor key's raised sixth and seventh (F-sharp and G-sharp in A
 # minor, C-sharp in D minor, E-sharp in F-sharp minor) and a major key's secondary dominants are sharps, its
 # borrowed third and seventh flats. Places past B-sharp or F-flat come back by twelve (no double accidentals).
+# The steps' order on the line of fifths is SHARP_ORDER's.
 SPELLING_WINDOW_BELOW = 3
-LINE_OF_FIFTHS_STEPS = "FCGDAEB"
 SHARPEST, FLATTEST = 12, -8
 # Written note values in quarters, longest first, with the value each may start on a multiple of
 # inside its beat: plain values on themselves, dotted ones on their smallest part, triplets on themselves.
@@ -171,7 +171,7 @@ def spelled(midi: int, fifths: int) -> str:
     elif place < FLATTEST:
         place += 12
     alteration = (place + 1) // 7  # -1 flat, 0 natural, 1 sharp
-    step = LINE_OF_FIFTHS_STEPS[(place + 1) % 7]
+    step = SHARP_ORDER[(place + 1) % 7]
     return f"{step}{'#' if alteration > 0 else '-' if alteration < 0 else ''}{(midi - alteration) // 12 - 1}"
 
 

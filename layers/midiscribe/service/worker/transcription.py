@@ -99,7 +99,10 @@ class TranscriptionJob:
         return self.fetcher.fetch_all(task.source, workdir)
 
     def run(self, task: Task, inputs: list[FetchedInput], workdir: Path) -> JobResult:
-        transcribers = self._transcribers(task, inputs)
+        ran_by = self._stem_transcribers(task, inputs)
+        # What runs ("general", "piano", "drums"), each once: on each stem of a multi-stem task.
+        transcribers = (sorted(set(ran_by.values())) if ran_by
+                        else [TranscriptionOptions.parse(task.options).transcriber])
         stems = bool(inputs) and inputs[0].stem is not None
 
         def advice(duration_s: float | None) -> str:
@@ -126,29 +129,25 @@ class TranscriptionJob:
             note_count=len(transcription.notes),
             timings=timings,
             model="+".join(transcribers),
-            model_name=self._model_names(task, inputs, transcription, transcribers),
+            model_name=self._model_names(transcription, transcribers, ran_by),
         )
 
     @staticmethod
-    def _model_names(task: Task, inputs: list[FetchedInput], transcription: Any, transcribers: list[str]) -> str:
+    def _model_names(transcription: Any, transcribers: list[str], ran_by: dict[str, str]) -> str:
         """The exact models that ran, joined by "+" in the order of ``model``'s transcribers (a multi-stem task's
         drums+general is midiscribe-drums-nmf+basic-pitch-…), so the two can be read side by side."""
-        if not (inputs and inputs[0].stem is not None and transcription.tracks):
-            return transcription.model_name
-        families = {fetched.stem.name: fetched.stem.family for fetched in inputs if fetched.stem}
-        ran_by = stem_transcribers(families, task.options)
         named = {ran_by[track.name]: track.model_name for track in transcription.tracks if track.name in ran_by}
-        if set(named) != set(transcribers):
+        if not ran_by or set(named) != set(transcribers):
             return transcription.model_name
         return "+".join(named[transcriber] for transcriber in transcribers)
 
     @staticmethod
-    def _transcribers(task: Task, inputs: list[FetchedInput]) -> list[str]:
-        """What runs ("general", "piano", "drums"): for a multi-stem task, on each stem."""
-        if inputs and inputs[0].stem is not None:
-            families = {fetched.stem.name: fetched.stem.family for fetched in inputs if fetched.stem}
-            return sorted(set(stem_transcribers(families, task.options).values()))
-        return [TranscriptionOptions.parse(task.options).transcriber]
+    def _stem_transcribers(task: Task, inputs: list[FetchedInput]) -> dict[str, str]:
+        """What runs on each stem of a multi-stem task ("general", "piano", "drums"), by stem name; {} otherwise."""
+        if not (inputs and inputs[0].stem is not None):
+            return {}
+        return stem_transcribers({fetched.stem.name: fetched.stem.family for fetched in inputs if fetched.stem},
+                                 task.options)
 
     def _transcribe(self, task: Task, inputs: list[FetchedInput], transcribers: list[str],
                     ) -> tuple[Any, list[FetchedInput]]:
