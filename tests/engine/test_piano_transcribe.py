@@ -187,6 +187,35 @@ def test_segments_of_digital_silence_run_the_network_once_with_the_same_result(p
     assert reused.notes == every.notes and reused.pedals == every.pedals and reused.notes
 
 
+def test_a_failure_while_decoding_stops_the_front_end_and_network_threads(piano_clip, tmp_path):
+    """The front end and the network run ahead of the decoder in threads of their own: when the decoding side
+    fails (here the progress callback), the error reaches the caller, the network stops a segment or so ahead,
+    and no thread of the transcription is left running."""
+    import threading
+
+    from midiscribe.engine.piano.model import PianoModel, get_piano_model
+    from midiscribe.engine.piano.pipeline import transcribe_piano
+    from midiscribe.engine.piano.segments import SegmentPlan
+
+    clip, rate = soundfile.read(piano_clip, dtype="float32")
+    audio = np.concatenate([clip] * 8)
+    soundfile.write(tmp_path / "long.wav", audio, rate, subtype="FLOAT")
+    segments = SegmentPlan(8.0).segment_count(len(audio))
+    assert segments >= 7
+    real = get_piano_model()
+    stand_in = StandInNetwork()
+    model = PianoModel(stand_in, real.front_end, real.scorer, real.heads)
+    before = set(threading.enumerate())
+
+    def fail(done_s, total_s):
+        raise RuntimeError("stopped by the caller")
+
+    with pytest.raises(RuntimeError, match="stopped by the caller"):
+        transcribe_piano(tmp_path / "long.wav", model=model, progress=fail, reuse_silence=False)
+    assert [thread.name for thread in set(threading.enumerate()) - before if thread.is_alive()] == []
+    assert 1 <= stand_in.calls <= 3 < segments  # the failing segment, and at most two run ahead of it
+
+
 def test_the_network_gives_a_silent_segment_the_same_output_every_time(piano_clip):
     """What reusing a silent segment's output rests on: the real network, on its threads, is deterministic."""
     from midiscribe.engine.piano.config import SEGMENT_SAMPLES

@@ -126,6 +126,12 @@ class Prefetcher:
             self._put((self._DONE, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer as it is
             self._put((self._DONE, exc))
+        finally:
+            # A generator left at a yield (the consumer closed early) is closed here, in the thread that ran
+            # it, so what it holds open is released now: a Prefetcher of its own, which stops in turn.
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
 
     def __iter__(self) -> Iterator:
         while True:

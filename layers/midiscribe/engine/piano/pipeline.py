@@ -2,8 +2,9 @@
 
 Per 16-second segment: the front end (numpy), the network and the scorer (onnxruntime) give interval
 scores for 90 tracks, the semi-CRF decoder picks intervals, the note heads give their velocities and
-refined times, and the stitcher joins them to the previous segments' notes. Decoding the audio and the
-front end run in a thread ahead of the network, so they overlap it. The decoder's matrix products are
+refined times, and the stitcher joins them to the previous segments' notes. Three stages overlap, each in a
+thread of its own: decoding the audio and the front end, the network, and the rest (scorer, decoder, heads),
+each a segment ahead of the next. The decoder's matrix products are
 split over the tracks, one slice per CPU in threads of our own: midiscribe's processes run numpy's BLAS
 on one thread (``cli/__init__.py``, the worker's environment), because OpenBLAS's own pool spins for
 CPUs that the front end, other stems or other processes hold.
@@ -37,10 +38,13 @@ from .segments import SEGMENT_SECONDS, SegmentPlan, Stitcher, segment_events
 # hop 14's velocity-aware F1 was 0.34 against transkun's 0.51. So the hop stays transkun's, and the
 # output is transkun's own, note for note.
 DEFAULT_HOP_SECONDS = 8.0
-# Segments whose features are computed ahead of the network. The network is not run ahead of the
-# decoder as well: measured on 30 s (under the timing lock, load 4 with niced work), that saved 0-15 %
-# but held a second segment's activations, +170 MB of peak memory; and the decoder's matrix products,
-# on numpy's two BLAS threads beside onnxruntime's two, ran 3-6 times slower.
+# Segments whose features are computed ahead of the network, and whose network outputs are computed ahead of
+# the scorer and decoder. The network running while the previous segment is decoded fills the CPU time the
+# decoder's per-frame steps and the heads leave idle: on the first 120 s of the 10-minute speed file, in one
+# process under the timing lock, 35.9-40.3 s against 41.0-43.0 s with the network and the decoder taking turns
+# (3 alternating rounds), the same notes, velocities and pedals to the bit (bench/README.md). It was tried
+# before and not kept when the decoder's products ran on numpy's BLAS pool, which then fought onnxruntime's
+# threads; they now run on one BLAS thread each (cli/__init__.py) and the scorer in onnxruntime.
 PREFETCH_SEGMENTS = 1
 
 Progress = Callable[[float, "float | None"], None]
@@ -96,17 +100,23 @@ def transcribe_piano(
                     silence["features"] = computed
                 yield begin_time, computed, silent
 
+        def contexts() -> Iterator[tuple[float, np.ndarray]]:
+            with closing(Prefetcher(features(), depth=PREFETCH_SEGMENTS)) as prefetched:
+                for begin_time, segment_features, silent in prefetched:
+                    began = time.perf_counter()
+                    if silent and "context" in silence:
+                        context = silence["context"]  # read, never written, by the scorer and the heads
+                        timings["silent_segments_skipped"] += 1
+                    else:
+                        context = model.network(segment_features)
+                        if silent:
+                            silence["context"] = context
+                    timings["network_s"] += time.perf_counter() - began
+                    yield begin_time, context
+
         with ThreadPoolExecutor(available_cpus(), thread_name_prefix="midiscribe-piano") as pool, \
-                closing(Prefetcher(features(), depth=PREFETCH_SEGMENTS)) as prefetched:
-            for begin_time, segment_features, silent in prefetched:
-                began = time.perf_counter()
-                if silent and "context" in silence:
-                    context = silence["context"]  # read, never written, by the scorer and the heads
-                    timings["silent_segments_skipped"] += 1
-                else:
-                    context = model.network(segment_features)
-                    if silent:
-                        silence["context"] = context
+                closing(Prefetcher(contexts(), depth=PREFETCH_SEGMENTS)) as ready:
+            for begin_time, context in ready:
                 network_done = time.perf_counter()
                 scores, singletons = model.scorer(context)
                 intervals = decode(scores, singletons, stitcher.start_frames, pool)
@@ -115,7 +125,6 @@ def transcribe_piano(
                 attributes = model.heads(context, intervals.track, intervals.begin, intervals.end)
                 stitcher.add(*segment_events(intervals, attributes, begin_time))
                 finished = time.perf_counter()
-                timings["network_s"] += network_done - began
                 timings["decode_s"] += decoded - network_done
                 timings["heads_s"] += finished - decoded
                 timings["segments"] += 1

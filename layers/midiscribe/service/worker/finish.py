@@ -48,7 +48,8 @@ class TaskFinisher:
             return None
         self.log.info(
             "task completed",
-            extra={"audio_s": result.audio_duration_s, "notes": result.note_count, "seconds": round(elapsed_s, 3)},
+            extra={"audio_s": result.audio_duration_s, "notes": result.note_count, "seconds": round(elapsed_s, 3),
+                   "timings": result.timings},
         )
         self._metric("ProcessingSeconds", "Seconds", elapsed_s)
         if result.audio_duration_s:
