@@ -412,6 +412,10 @@ def test_every_log_line_names_the_task_and_metrics_are_recorded(stack, service) 
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert {line["message"] for line in lines} >= {"task claimed", "task completed", "task failed"}
     assert all(line.get("task_id") in (good, bad) for line in lines)
+    # Where the task's time went, in the line an operator searches for (CloudWatch Logs Insights).
+    [completed] = [line for line in lines if line["message"] == "task completed"]
+    assert {"engine_s", "fetch_s", "write_s", "upload_s", "total_s"} <= set(completed["timings"])
+    assert completed["timings"]["total_s"] == pytest.approx(completed["seconds"], abs=1e-3)
     emitted = metrics.serialize_metric_set()
     names = {metric["Name"] for metric in emitted["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert {"AudioSeconds", "ProcessingSeconds", "RealTimeFactor", "TasksFailed"} <= names
