@@ -42,7 +42,8 @@ DEFAULT_HOP_SECONDS = 8.0
 # the scorer and decoder. The network running while the previous segment is decoded fills the CPU time the
 # decoder's per-frame steps and the heads leave idle: on the first 120 s of the 10-minute speed file, in one
 # process under the timing lock, 35.9-40.3 s against 41.0-43.0 s with the network and the decoder taking turns
-# (3 alternating rounds), the same notes, velocities and pedals to the bit (bench/README.md). It was tried
+# (3 alternating rounds), the same notes, velocities and pedals to the bit; on whole 10-minute runs the
+# difference was within the machine's drift from run to run (bench/README.md). It was tried
 # before and not kept when the decoder's products ran on numpy's BLAS pool, which then fought onnxruntime's
 # threads; they now run on one BLAS thread each (cli/__init__.py) and the scorer in onnxruntime.
 PREFETCH_SEGMENTS = 1
