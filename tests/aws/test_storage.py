@@ -115,3 +115,30 @@ def test_a_body_longer_than_announced_stops_at_the_limit(tmp_path) -> None:
     with pytest.raises(ObjectTooLargeError):
         Storage("bucket", client=client).download_file("uploads/song.wav", tmp_path / "input.wav", max_bytes=1000)
     assert client.bodies[0].closed
+
+
+def test_an_upload_form_records_the_files_own_name_and_head_gives_it_back(aws_stack) -> None:
+    store = Storage(aws_stack.bucket, client=aws_stack.s3)
+    name = "練習 Für Elise\u202e.wav"  # a right-to-left override among the characters, which is not shown
+    form = store.presign_post("uploads/k/u/Fur_Elise.wav", max_bytes=100, expires_s=60, content_type="audio/wav",
+                              name=name)
+    field = form["fields"]["x-amz-meta-name"]
+    assert field.isascii() and {"x-amz-meta-name": field} in _policy_conditions(form)
+    aws_stack.s3.put_object(Bucket=aws_stack.bucket, Key="uploads/k/u/Fur_Elise.wav", Body=b"RIFF",
+                            Metadata={"name": field})
+    assert store.head("uploads/k/u/Fur_Elise.wav").name == "練習 Für Elise.wav"
+    aws_stack.s3.put_object(Bucket=aws_stack.bucket, Key="uploads/k/u/plain.wav", Body=b"RIFF")
+    assert store.head("uploads/k/u/plain.wav").name == ""  # put there some other way: the key's name is used
+
+
+def test_a_long_name_is_shortened_to_fit_s3s_metadata_limit() -> None:
+    encoded = storage_module.encoded_name("練" * 200)
+    assert len(encoded) <= storage_module.MAX_NAME_METADATA_BYTES
+    assert storage_module.decoded_name(encoded) == "練" * (storage_module.MAX_NAME_METADATA_BYTES // 9)
+
+
+def _policy_conditions(form: dict) -> list:
+    import base64
+    import json
+
+    return json.loads(base64.b64decode(form["fields"]["policy"]))["conditions"]

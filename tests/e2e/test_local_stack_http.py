@@ -136,13 +136,19 @@ def test_a_musicgpt_client_changes_only_its_host(local_stack, tone_wav):
     assert wrong.status_code == 405 and "GET" in wrong.headers["Allow"], wrong.text
 
 
-def test_json_audio_path_after_a_presigned_upload(local_stack, tone_wav):
+def test_json_audio_path_after_a_presigned_upload(local_stack, tone_wav, tmp_path):
     client = MidiscribeClient(local_stack.api_url, local_stack.api_key)
-    audio_path = client.upload(tone_wav)
-    assert audio_path.startswith(f"s3://{local_stack.bucket}/uploads/")
+    named = tmp_path / "練習 Für Elise.wav"
+    named.write_bytes(tone_wav.read_bytes())
+    audio_path = client.upload(named)
+    assert audio_path.startswith(f"s3://{local_stack.bucket}/uploads/") and audio_path.endswith("/Fur_Elise.wav")
     response = requests.post(f"{local_stack.api_url}/v1/audio_to_midi", headers=local_stack.headers(),
                              json={"audio_path": audio_path, "sonify_midi": True, "save_note_events": True})
-    check_outputs(local_stack, local_stack.wait_for(queued_task_id(response)))
+    conversion = local_stack.wait_for(queued_task_id(response))
+    check_outputs(local_stack, conversion)
+    # Listed by the name the file was uploaded under; its results keep ASCII names.
+    assert conversion["source_name"] == "練習 Für Elise.wav"
+    assert "/Fur_Elise.mid" in conversion["midi_file_path"]
 
 
 def test_seed_002_curl_sends_json_without_a_json_content_type(local_stack, tone_wav, curl):

@@ -90,6 +90,7 @@ class FakeStorage:
     def __init__(self, bucket: str = "bucket") -> None:
         self.bucket = bucket
         self.objects: dict[str, tuple[bytes, str]] = {}
+        self.names: dict[str, str] = {}  # the file names upload forms recorded, by key
         self.reads: list[str] = []
 
     def uri(self, key: str) -> str:
@@ -105,7 +106,7 @@ class FakeStorage:
         if key not in self.objects:
             return None
         data, content_type = self.objects[key]
-        return ObjectInfo(key=key, size=len(data), content_type=content_type)
+        return ObjectInfo(key=key, size=len(data), content_type=content_type, name=self.names.get(key, ""))
 
     def download_file(self, key: str, path: str | Path, *, max_bytes: int | None = None) -> int:
         data = self.get_bytes(key)
@@ -126,7 +127,10 @@ class FakeStorage:
     def presign_get(self, key: str, *, expires_s: int, download_name: str | None = None) -> str:
         return f"https://{self.bucket}.example/{key}?expires={expires_s}"
 
-    def presign_post(self, key: str, *, max_bytes: int, expires_s: int, content_type: str) -> dict[str, Any]:
+    def presign_post(self, key: str, *, max_bytes: int, expires_s: int, content_type: str,
+                     name: str = "") -> dict[str, Any]:
+        if name:
+            self.names[key] = name
         return {"url": f"https://{self.bucket}.example/", "fields": {"key": key, "Content-Type": content_type}}
 
 

@@ -23,6 +23,7 @@ from midiscribe.domain.requests import (
     MidiGenerateRequest,
     StemInput,
     UploadedFile,
+    UploadRequest,
 )
 from midiscribe.domain.tasks import Task, TaskKind, TaskSource, TaskStatus
 from midiscribe.service.config import Settings
@@ -30,6 +31,7 @@ from midiscribe.service.lookups import TaskLookup
 from midiscribe.service.redelivery import MAX_RECORDED_ATTEMPTS, WebhookRedelivery
 from midiscribe.service.result_links import ResultLinks
 from midiscribe.service.submissions import Submissions
+from midiscribe.service.uploads import Uploads
 from midiscribe.webhooks.file_links import FileLink, sign
 
 OWNER = "key_owner"
@@ -90,6 +92,18 @@ def test_an_audio_path_must_name_an_object_within_the_limit() -> None:
     api.storage.put_bytes(f"uploads/{OWNER}/u/ok.wav", b"x" * 100)
     assert api.submit(AudioInput(key=f"uploads/{OWNER}/u/ok.wav")).source == TaskSource(
         kind="s3", key=f"uploads/{OWNER}/u/ok.wav")
+
+
+def test_a_task_on_an_earlier_upload_is_listed_by_the_name_the_file_was_uploaded_under() -> None:
+    api = Api()
+    form = Uploads(SETTINGS, storage=api.storage).create(OWNER, UploadRequest("Fur_Elise.wav", "audio/wav",
+                                                                              shown_name="練習 Für Elise.wav"))
+    api.storage.put_bytes(form.key, b"x" * 100)
+    source = api.submit(AudioInput(key=form.key)).source
+    assert source == TaskSource(kind="s3", key=form.key, filename="練習 Für Elise.wav")
+    assert source.stem == "Fur_Elise"  # the result files' names stay ASCII
+    stems = api.submissions.submit_audio_to_midi(OWNER, stem_request(StemInput("keys", AudioInput(key=form.key))))
+    assert stems.task.source.stems[0].source.filename == "練習 Für Elise.wav"
 
 
 @pytest.mark.parametrize("key", ["uploads/key_other/u/theirs.wav", "uploads/theirs.wav", "inbox/dropped.wav",

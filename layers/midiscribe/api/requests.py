@@ -43,7 +43,7 @@ from midiscribe.domain.requests import (
     UploadedFile,
     UploadRequest,
 )
-from midiscribe.domain.tasks import safe_name
+from midiscribe.domain.tasks import safe_name, shown_name
 from midiscribe.engine.errors import InvalidOptionsError
 from midiscribe.engine.options import TranscriptionOptions, mark_general_model_options
 
@@ -436,4 +436,5 @@ class UploadBody(RequestModel):
         return UploadRequest(
             filename=safe_name(self.filename, default="audio"),
             content_type=self.content_type or "application/octet-stream",
+            shown_name=shown_name(self.filename),
         )

@@ -127,7 +127,8 @@ class UploadResponse(BaseModel):
     key: str
     audio_path: str = Field(description="Submit this as audio_path once the file is uploaded.")
     upload_url: str
-    fields: dict[str, str] = Field(description="Form fields to send before the file field.")
+    fields: dict[str, str] = Field(description="Form fields to send, every one as given, before the file field "
+                                   "(x-amz-meta-name keeps the file's own name, which tasks on it are listed by).")
     max_bytes: int
     expires_in: int
     message: str

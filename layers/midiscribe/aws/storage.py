@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from botocore.exceptions import ClientError, IncompleteReadError, ReadTimeoutError, ResponseStreamingError
 
 from midiscribe.domain.errors import ObjectNotFoundError, ObjectTooLargeError
 from midiscribe.domain.ports import ObjectInfo
+from midiscribe.domain.tasks import shown_name
 
 from . import AwsAdapter, error_code
 
@@ -23,6 +25,26 @@ SINGLE_GET_BYTES = 64 * 1024 * 1024
 DOWNLOAD_CHUNK = 1024 * 1024
 DOWNLOAD_ATTEMPTS = 3
 STREAM_ERRORS = (IncompleteReadError, ReadTimeoutError, ResponseStreamingError)
+# An upload form records the file's own name (練習.wav; the key holds an ASCII one) as this user metadata,
+# percent-encoded: S3 sends metadata in HTTP headers, which carry ASCII only. At most this many bytes of it
+# (S3 allows 2 KB of user metadata per object).
+NAME_METADATA = "name"
+MAX_NAME_METADATA_BYTES = 1024
+
+
+def encoded_name(name: str) -> str:
+    """``name`` as the ASCII value of the ``name`` metadata, shortened to fit MAX_NAME_METADATA_BYTES."""
+    encoded = quote(name, safe="")
+    while len(encoded) > MAX_NAME_METADATA_BYTES:
+        name = name[:-1]
+        encoded = quote(name, safe="")
+    return encoded
+
+
+def decoded_name(value: str) -> str:
+    """The file name an object's ``name`` metadata holds ('' for none). Whoever uploaded the object wrote it, so
+    it is read as any client-given name is: its last path part, without control characters."""
+    return shown_name(unquote(value, errors="replace")) if value else ""
 
 
 def _is_missing(error: ClientError) -> bool:
@@ -62,6 +84,7 @@ class Storage(AwsAdapter):
             key=key,
             size=int(answer.get("ContentLength", 0)),
             content_type=str(answer.get("ContentType", "")),
+            name=decoded_name(str((answer.get("Metadata") or {}).get(NAME_METADATA, ""))),
         )
 
     def download_file(self, key: str, path: str | Path, *, max_bytes: int | None = None) -> int:
@@ -123,14 +146,18 @@ class Storage(AwsAdapter):
             params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires_s))
 
-    def presign_post(self, key: str, *, max_bytes: int, expires_s: int, content_type: str) -> dict[str, Any]:
-        """A browser/curl-friendly upload form for one key, size-limited by S3 itself."""
+    def presign_post(self, key: str, *, max_bytes: int, expires_s: int, content_type: str,
+                     name: str = "") -> dict[str, Any]:
+        """A browser/curl-friendly upload form for one key, size-limited by S3 itself. ``name``, the file's own
+        name, is stored with the object (``head`` gives it back); the policy holds it, so a client cannot change it."""
+        fields = {"Content-Type": content_type}
+        conditions: list[Any] = [["content-length-range", 1, int(max_bytes)], {"Content-Type": content_type}]
+        if name:
+            field = f"x-amz-meta-{NAME_METADATA}"
+            fields[field] = encoded_name(name)
+            conditions.append({field: fields[field]})
         return self.client.generate_presigned_post(
-            Bucket=self.bucket,
-            Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[["content-length-range", 1, int(max_bytes)], {"Content-Type": content_type}],
-            ExpiresIn=int(expires_s),
+            Bucket=self.bucket, Key=key, Fields=fields, Conditions=conditions, ExpiresIn=int(expires_s)
         )
 
 

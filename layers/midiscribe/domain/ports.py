@@ -19,6 +19,7 @@ class ObjectInfo:
     key: str
     size: int
     content_type: str
+    name: str = ""  # the file's own name, when its upload form recorded it (``presign_post``'s ``name``)
 
 
 class TaskStore(Protocol):
@@ -61,7 +62,8 @@ class ObjectStore(Protocol):
     def get_bytes(self, key: str) -> bytes: ...
     def read_start(self, key: str, size: int) -> bytes: ...  # the object's first ``size`` bytes
     def presign_get(self, key: str, *, expires_s: int, download_name: str | None = None) -> str: ...
-    def presign_post(self, key: str, *, max_bytes: int, expires_s: int, content_type: str) -> dict[str, Any]: ...
+    def presign_post(self, key: str, *, max_bytes: int, expires_s: int, content_type: str,
+                     name: str = "") -> dict[str, Any]: ...
 
 
 class MessageSender(Protocol):

@@ -72,5 +72,6 @@ class MidiGenerateRequest:
 
 @dataclass(frozen=True)
 class UploadRequest:
-    filename: str
+    filename: str  # ASCII, for the key (``safe_name``)
     content_type: str
+    shown_name: str = ""  # the name as the client gave it (``shown_name``): what tasks on the upload are listed by

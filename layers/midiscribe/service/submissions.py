@@ -258,11 +258,11 @@ class Submissions:
         for stem in request.stems:
             with naming_stem(stem.name):
                 checked.append(self._check_source(owner_id, stem.audio, None, strictest, stem=True))
-        self._check_scratch(sum(size or 0 for _, size in checked), strictest, stems=len(checked))
-        for stem, (duration_s, size) in zip(request.stems, checked, strict=True):
+        self._check_scratch(sum(size or 0 for _, size, _ in checked), strictest, stems=len(checked))
+        for stem, (duration_s, size, name) in zip(request.stems, checked, strict=True):
             # Each stem's upload in a folder of its own, under the caller's prefix (names are unique).
             folder = f"{task_id}/{safe_name(stem.name, default='stem')}"
-            source = self._stored_source(owner_id, folder, stem.audio)
+            source = self._stored_source(owner_id, folder, stem.audio, name)
             task_stems.append(TaskStem(name=stem.name, source=source, family=families[stem.name]))
             if duration_s is not None:
                 longest_s = max(longest_s or 0.0, duration_s)
@@ -296,9 +296,9 @@ class Submissions:
         self, owner_id: str, task_id: str, audio: AudioInput, convert: ConvertSpec | None, transcriber: str = ""
     ) -> tuple[TaskSource, float | None, int | None]:
         """Where the task reads its audio (an upload is stored first), its duration and size when known."""
-        duration_s, size = self._check_source(owner_id, audio, convert, transcriber)
+        duration_s, size, name = self._check_source(owner_id, audio, convert, transcriber)
         self._check_scratch(size or 0, transcriber)
-        return self._stored_source(owner_id, task_id, audio), duration_s, size
+        return self._stored_source(owner_id, task_id, audio, name), duration_s, size
 
     def _check_scratch(self, total_bytes: int, transcriber: str, *, stems: int = 0) -> None:
         """Refuse inputs that, with room for their outputs, would not fit in the worker's scratch space (a
@@ -317,16 +317,17 @@ class Submissions:
 
     def _check_source(
         self, owner_id: str, audio: AudioInput, convert: ConvertSpec | None, transcriber: str = "", *, stem: bool = False
-    ) -> tuple[float | None, int | None]:
-        """What the audio's header declares (refused when the worker would refuse it): duration and size.
+    ) -> tuple[float | None, int | None, str]:
+        """What the audio's header declares (refused when the worker would refuse it): duration and size; and for
+        an earlier upload (audio_path), the file's own name its upload form recorded ('' otherwise).
         ``transcriber`` ("general", "piano", "drums"; '' for a conversion) chooses the duration limit; ``stem``
         says the audio is one stem of several (which changes the advice on a piano limit)."""
         if audio.file is not None:
             data = audio.file.data
             head = data[:audio_header.HEADER_BYTES]
-            return self._check_header(head, len(data), audio.filename, convert, transcriber, stem=stem), len(data)
+            return self._check_header(head, len(data), audio.filename, convert, transcriber, stem=stem), len(data), ""
         if audio.url:
-            return None, None
+            return None, None, ""
         # Another key's upload, inbox/ and results/ are answered exactly like an object that is not there.
         info = self.storage.head(audio.key) if owns_upload(owner_id, audio.key) else None
         if info is None:
@@ -342,19 +343,20 @@ class Submissions:
                 f"deployment's limit of {limit} bytes.",
                 "FILE_TOO_LARGE",
             )
-        name = audio.key.rsplit("/", 1)[-1]
+        name = info.name or audio.key.rsplit("/", 1)[-1]
         head = self.storage.read_start(audio.key, audio_header.HEADER_BYTES)
-        return self._check_header(head, info.size, name, convert, transcriber, stem=stem), info.size
+        return self._check_header(head, info.size, name, convert, transcriber, stem=stem), info.size, info.name
 
-    def _stored_source(self, owner_id: str, upload_id: str, audio: AudioInput) -> TaskSource:
-        """The task's source for checked audio; an uploaded file is stored under the caller's uploads."""
+    def _stored_source(self, owner_id: str, upload_id: str, audio: AudioInput, name: str = "") -> TaskSource:
+        """The task's source for checked audio; an uploaded file is stored under the caller's uploads. ``name``
+        is an earlier upload's own name (``_check_source``), which the task is then listed by."""
         if audio.file is not None:
             key = upload_key(owner_id, upload_id, audio.filename)
             self.storage.put_bytes(key, audio.file.data, stored_media_type(audio.file.content_type))
             return TaskSource(kind="s3", key=key, filename=audio.shown_name or audio.filename)
         if audio.url:
             return TaskSource(kind="url", url=audio.url)
-        return TaskSource(kind="s3", key=audio.key)
+        return TaskSource(kind="s3", key=audio.key, filename=name)
 
     def _check_header(
         self, head: bytes, size: int, name: str, convert: ConvertSpec | None, transcriber: str = "", *, stem: bool = False

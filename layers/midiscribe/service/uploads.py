@@ -39,7 +39,8 @@ class Uploads:
         max_bytes = self.settings.max_upload_bytes
         # The form fixes the type the object is stored (and later served) under: never a page's.
         form = self.storage.presign_post(
-            key, max_bytes=max_bytes, expires_s=UPLOAD_FORM_EXPIRY_S, content_type=stored_media_type(request.content_type)
+            key, max_bytes=max_bytes, expires_s=UPLOAD_FORM_EXPIRY_S, content_type=stored_media_type(request.content_type),
+            name=request.shown_name,
         )
         return UploadForm(
             upload_id=upload_id,
