@@ -171,3 +171,64 @@ def test_the_scorer_graph_gives_transkuns_queries_keys_and_singletons_frame_by_f
     np.testing.assert_allclose(scores.query, query, rtol=0, atol=2e-5)
     np.testing.assert_allclose(scores.key, key, rtol=0, atol=2e-5)
     np.testing.assert_allclose(singletons, mapped[..., -1], rtol=0, atol=2e-5)
+
+
+def _random_encoder_layer(rng, index: int) -> dict[str, np.ndarray]:
+    from midiscribe.engine.piano.config import MODEL_SIZE
+
+    hidden = 4 * MODEL_SIZE
+    weights = {}
+    for block in ("mhaBlockF", "mhaBlockT"):
+        prefix = f"backbone.encoderLayers.{index}.{block}"
+        weights[f"{prefix}.scale"] = rng.uniform(0.5, 1.5, MODEL_SIZE)
+        for name in ("q", "k", "v"):
+            weights[f"{prefix}.module.{name}_proj_weight"] = rng.normal(0, MODEL_SIZE**-0.5, (MODEL_SIZE, MODEL_SIZE))
+        weights[f"{prefix}.module.out_proj.weight"] = rng.normal(0, MODEL_SIZE**-0.5, (MODEL_SIZE, MODEL_SIZE))
+        weights[f"{prefix}.module.out_proj.bias"] = rng.normal(0, 0.1, MODEL_SIZE)
+    for block in ("fnnBlockF", "fnnBlockT"):
+        prefix = f"backbone.encoderLayers.{index}.{block}"
+        weights[f"{prefix}.scale"] = rng.uniform(0.5, 1.5, MODEL_SIZE)
+        weights[f"{prefix}.module.0.weight"] = rng.normal(0, MODEL_SIZE**-0.5, (hidden, MODEL_SIZE))
+        weights[f"{prefix}.module.0.bias"] = rng.normal(0, 0.1, hidden)
+        weights[f"{prefix}.module.3.weight"] = rng.normal(0, hidden**-0.5, (MODEL_SIZE, hidden))
+        weights[f"{prefix}.module.3.bias"] = rng.normal(0, 0.1, MODEL_SIZE)
+    return {name: value.astype(np.float32) for name, value in weights.items()}
+
+
+@pytest.mark.parametrize("last", [False, True], ids=["inner layer", "last layer"])
+def test_an_encoder_layer_in_onnxruntimes_fused_forms_computes_what_the_plain_one_does(tmp_path, last):
+    """The float32 network's layers (and the 8-bit one's later layers) are written for onnxruntime's fused
+    kernels; they must give the plain layer's output to float32 rounding, and onnxruntime must find the
+    kernels they are written for (attention and the RMS norms fused, not left as their parts)."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from midiscribe.engine.piano import graph
+    from midiscribe.engine.piano.config import BANDS, MODEL_SIZE, N_TRACKS, STEPS
+
+    rng = np.random.default_rng(11)
+    weights = _random_encoder_layer(rng, 2)
+    tokens = rng.normal(0, 1, (STEPS + 1, BANDS + 1 + N_TRACKS, MODEL_SIZE)).astype(np.float32)
+    outputs, kernels = {}, {}
+    for fused in (False, True):
+        builder = graph._Builder()
+        out = graph._encoder_layer(builder, "tokens", weights, 2, last=last, fused=fused)
+        model = helper.make_model(
+            helper.make_graph(builder.nodes, "layer", [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], builder.initializers),
+            opset_imports=[helper.make_opsetid("", graph.OPSET), helper.make_opsetid(graph.CONTRIB_DOMAIN, 1)])
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / f"optimised-{fused}.onnx")
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        outputs[fused] = session.run(None, {"tokens": tokens})[0]
+        optimised = onnx.load(options.optimized_model_filepath)
+        kernels[fused] = {node.op_type for node in optimised.graph.node}
+
+    assert outputs[True].shape == outputs[False].shape == (STEPS + 1, N_TRACKS if last else tokens.shape[1], MODEL_SIZE)
+    error = np.sqrt(np.mean((outputs[True] - outputs[False]) ** 2) / np.mean(outputs[False] ** 2))
+    assert error < 1e-6, f"relative RMS difference {error:.2e}"
+    np.testing.assert_allclose(outputs[True], outputs[False], rtol=0, atol=1e-4 * np.abs(outputs[False]).max())
+    assert {"MultiHeadAttention", "SimplifiedLayerNormalization"} <= kernels[True]
+    assert not {"Softmax", "Pow", "Sqrt"} & kernels[True]
+    assert {"Softmax", "Pow"} <= kernels[False]

@@ -228,7 +228,8 @@ def test_the_network_gives_a_silent_segment_the_same_output_every_time(piano_cli
 
 def test_the_8_bit_network_quantises_the_first_layers_weight_products_only():
     """What set-up builds for CPUs with VNNI: the weight products of the first INT8_LAYERS encoder layers in
-    8 bits, every other one (and the attention's products of activations) in float32, as chosen."""
+    8 bits, every other one (and the attention's products of activations) in float32, as chosen; every layer in
+    the plain forms, where the float32 network's are in onnxruntime's fused ones."""
     import onnx
 
     from midiscribe.engine.piano.config import N_LAYERS
@@ -241,16 +242,26 @@ def test_the_8_bit_network_quantises_the_first_layers_weight_products_only():
         pytest.skip(f"the piano model is not set up: {exc.message}")
     full = onnx.load(str(directory / NETWORK_FILE), load_external_data=False)
     quantised = onnx.load(str(directory / INT8_NETWORK_FILE), load_external_data=False)
-    first = weight_products(full, INT8_LAYERS)
-    everywhere = weight_products(full, N_LAYERS)
-    assert 0 < len(first) < len(everywhere)
+    first = tuple(layer_scope(index) for index in range(INT8_LAYERS))
+
     integer = [node for node in quantised.graph.node if node.op_type in ("MatMulInteger", "DynamicQuantizeMatMul")]
-    assert len(integer) == len(first)
-    left = weight_products(quantised, N_LAYERS)
-    assert sorted(left) == sorted(set(everywhere) - set(first))
-    assert all(not name.startswith(tuple(layer_scope(i) for i in range(INT8_LAYERS))) for name in left)
-    attention = [node for node in quantised.graph.node if node.op_type == "MatMul" and node.name not in left]
-    assert len(attention) == sum(node.op_type == "MatMul" for node in full.graph.node) - len(everywhere)
+    # A plain layer's weight products: keys and values together, a query and an output per attention, two per
+    # feed-forward.
+    assert len(integer) == 9 * INT8_LAYERS
+    assert all(node.name.startswith(first) for node in integer)
+    assert weight_products(quantised, INT8_LAYERS) == []
+    later = weight_products(quantised, N_LAYERS)
+    assert len(later) == 9 * (N_LAYERS - INT8_LAYERS)
+
+    def count(model, op_type):
+        return sum(node.op_type == op_type for node in model.graph.node)
+
+    assert count(full, "MultiHeadAttention") == 2 * N_LAYERS
+    assert count(quantised, "MultiHeadAttention") == 0
+    # The plain layers' attention: scores and the values they fetch, along frequency and along time.
+    attention = [node for node in quantised.graph.node if node.op_type == "MatMul" and node.name not in later]
+    assert len(attention) == 2 * 2 * N_LAYERS
+    assert count(full, "MatMul") == len(weight_products(full, N_LAYERS))
 
 
 def test_the_8_bit_network_finds_the_same_notes_velocities_and_pedal(piano_clip):
