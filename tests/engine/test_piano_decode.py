@@ -215,7 +215,8 @@ def test_an_encoder_layer_in_onnxruntimes_fused_forms_computes_what_the_plain_on
         builder = graph._Builder()
         out = graph._encoder_layer(builder, "tokens", weights, 2, last=last, fused=fused)
         model = helper.make_model(
-            helper.make_graph(builder.nodes, "layer", [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, None)],
+            helper.make_graph(builder.nodes, "layer",
+                              [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, None)],
                               [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], builder.initializers),
             opset_imports=[helper.make_opsetid("", graph.OPSET), helper.make_opsetid(graph.CONTRIB_DOMAIN, 1)])
         options = ort.SessionOptions()

@@ -24,7 +24,7 @@ Built once at set-up (``midiscribe fetch-model``) with the ``onnx`` package's he
 Encoder layers can be written in two forms with the same arithmetic (``_encoder_layer``): the plain one,
 which the 8-bit network quantises, and a fused one that onnxruntime runs faster (its MultiHeadAttention and
 SimplifiedLayerNormalization kernels, the feed-forward in blocks of time steps). The float32 network is fused
-throughout; the 8-bit one keeps the plain forms (FUSED_FROM_INT8 says why).
+throughout; the 8-bit one keeps the plain forms (``quantised_network`` says why).
 """
 
 from __future__ import annotations
@@ -66,14 +66,8 @@ LINEAR_PREFIX = "linear_"
 # 100 % within 5 in all. All six in 8 bits: 0.704 over both halves, from pedal presses in quiet endings.
 # bench/README.md has the speed.
 INT8_LAYERS = 3
-# The float32 network's layers are written in onnxruntime's fused forms (``_encoder_layer``'s ``fused``): on the
-# Zen 4 EPYC with 2 CPUs it took 1.87 s a segment against 2.06 s, with the same notes, velocities and pedals as
-# transkun on both parity sets (bench/README.md). The 8-bit network keeps the plain forms in every layer: with
-# its float32 layers fused it was about 4 % faster (1.337 against 1.397 s, medians of 12 alternating runs), but
-# the last bits its quantised layers pass on moved its pedal (sustain intervals matched per file 0.954 -> 0.942
-# on the parity set, 0.985 -> 0.974 on the reporting half; 87 of 93 pooled both ways).
-FUSED_FROM_INT8 = N_LAYERS
-# Blocks of 4, 8 or 16 time steps for the fused feed-forward ran alike (1.348, 1.337, 1.340 s a segment).
+# Blocks of 4, 8 or 16 time steps for the fused feed-forward ran alike (1.348, 1.337, 1.340 s a segment of the
+# 8-bit network with its float32 layers fused).
 FEED_FORWARD_BLOCKS = 8
 CONTRIB_DOMAIN = "com.microsoft"
 # The downsampling convolutions and their group norms, in order (strides in config.DOWNSAMPLE_STRIDES).
@@ -223,7 +217,8 @@ def _feed_forward(g: _Builder, x: str, w: Mapping[str, np.ndarray], prefix: str,
     module = f"{prefix}.module"
     scale = w[f"{prefix}.scale"]
     first = g.weight(w[f"{module}.0.weight"].T), g.const(w[f"{module}.0.bias"].astype(np.float32), "b")
-    second = g.weight(w[f"{module}.3.weight"].T * scale), g.const((w[f"{module}.3.bias"] * scale).astype(np.float32), "b")
+    second = (g.weight(w[f"{module}.3.weight"].T * scale),
+              g.const((w[f"{module}.3.bias"] * scale).astype(np.float32), "b"))
     if not fused:
         hidden = g.gelu(g.product(g.rms_norm(x), *first))
         return g.op("Add", [x, g.product(hidden, *second)])
@@ -252,9 +247,8 @@ def _encoder_layer(g: _Builder, x: str, w: Mapping[str, np.ndarray], index: int,
     ``fused`` writes the same arithmetic in the forms onnxruntime runs fastest: the norms as
     SimplifiedLayerNormalization, attention as one MultiHeadAttention, the feed-forward in blocks of time
     steps, the key and value projections as four products rather than one split in four. The output moves
-    only by float32 rounding (the order of the sums), which is why the 8-bit layers keep the plain forms:
-    their inputs are quantised with one scale per tensor, taken from its largest value, so a change in the
-    last bit moves their output by about 1 %, and the parity with transkun was measured on that output.
+    only by float32 rounding (the order of the sums); ``quantised_network`` says why the 8-bit network keeps
+    the plain forms.
     """
     prefix = f"backbone.encoderLayers.{index}"
     if fused:
@@ -276,9 +270,12 @@ def _encoder_layer(g: _Builder, x: str, w: Mapping[str, np.ndarray], index: int,
     return _feed_forward(g, h, w, f"{prefix}.fnnBlockT", fused)
 
 
-def build_graph(w: Mapping[str, np.ndarray], fused_from: int = 0):
-    """The ``onnx.ModelProto`` for transkun 2.0's network with the weights ``w`` (its state dict); encoder
-    layers from ``fused_from`` on in onnxruntime's fused forms (``_encoder_layer``), N_LAYERS for none."""
+def build_graph(w: Mapping[str, np.ndarray], fused: bool = True):
+    """The ``onnx.ModelProto`` for transkun 2.0's network with the weights ``w`` (its state dict); its encoder
+    layers in onnxruntime's fused forms or (``fused=False``, what ``quantised_network`` takes) the plain ones.
+
+    Fused, on the Zen 4 EPYC with 2 CPUs, the float32 network took 1.87 s a segment against 2.06 s, with the
+    same notes, velocities and pedals as transkun on both parity sets (bench/README.md)."""
     from onnx import TensorProto, checker, helper
 
     g = _Builder()
@@ -311,7 +308,7 @@ def build_graph(w: Mapping[str, np.ndarray], fused_from: int = 0):
     h = g.op("Concat", [h, g.const(target_embedding, "target_embed")], axis=1)
     for index in range(N_LAYERS):
         g.scope = layer_scope(index)
-        h = _encoder_layer(g, h, w, index, last=index == N_LAYERS - 1, fused=index >= fused_from)
+        h = _encoder_layer(g, h, w, index, last=index == N_LAYERS - 1, fused=fused)
     g.scope = ""
     # The target tokens without the aggregation step: (steps, tracks, D) -> (tracks, steps, D).
     context = g.op("Slice", [h, g.const(np.array([1], dtype=np.int64)),
@@ -347,7 +344,13 @@ def weight_products(model, layers: int) -> list[str]:
 def quantised_network(model, layers: int = INT8_LAYERS) -> bytes:
     """``model`` (``build_graph``'s) with the weight products of its first ``layers`` encoder layers in 8-bit
     integers: weights per output channel (signed), activations per tensor as they come (onnxruntime's dynamic
-    quantisation, which fuses each into one ``DynamicQuantizeMatMul``). INT8_LAYERS says why those layers."""
+    quantisation, which fuses each into one ``DynamicQuantizeMatMul``). INT8_LAYERS says why those layers.
+
+    ``model`` has the plain forms in every layer (``build_graph(w, fused=False)``). Its quantised layers' inputs
+    take one scale per tensor, from its largest value, so a change in the last bit upstream moves their output.
+    With its float32 layers fused the 8-bit network was about 4 % faster (1.337 against 1.397 s a segment,
+    medians of 12 alternating runs), but its pedal moved: sustain intervals matched per file 0.954 -> 0.942 on
+    the parity set, 0.985 -> 0.974 on the reporting half (87 of 93 pooled both ways)."""
     import logging
     import tempfile
     from pathlib import Path
