@@ -195,15 +195,34 @@ def _random_encoder_layer(rng, index: int) -> dict[str, np.ndarray]:
     return {name: value.astype(np.float32) for name, value in weights.items()}
 
 
-@pytest.mark.parametrize("last", [False, True], ids=["inner layer", "last layer"])
-def test_an_encoder_layer_in_onnxruntimes_fused_forms_computes_what_the_plain_one_does(tmp_path, last):
-    """The float32 network's layers (and the 8-bit one's later layers) are written for onnxruntime's fused
-    kernels; they must give the plain layer's output to float32 rounding, and onnxruntime must find the
-    kernels they are written for (attention and the RMS norms fused, not left as their parts)."""
+def _run_encoder_layer(tmp_path, weights, tokens, last: bool, form: str):
+    """(output, the op types of onnxruntime's optimised graph) of one encoder layer in ``form``."""
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
+    from midiscribe.engine.piano import graph
+
+    builder = graph._Builder()
+    out = graph._encoder_layer(builder, "tokens", weights, 2, last=last, form=form)
+    model = helper.make_model(
+        helper.make_graph(builder.nodes, "layer", [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, None)],
+                          [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], builder.initializers),
+        opset_imports=[helper.make_opsetid("", graph.OPSET), helper.make_opsetid(graph.CONTRIB_DOMAIN, 1)])
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / f"optimised-{form}.onnx")
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    output = session.run(None, {"tokens": tokens})[0]
+    return output, {node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node}
+
+
+@pytest.mark.parametrize("last", [False, True], ids=["inner layer", "last layer"])
+def test_an_encoder_layer_in_each_form_computes_what_the_plain_one_does(tmp_path, last):
+    """The float32 network's layers are written for onnxruntime's fused kernels: they must give the plain
+    layer's output to float32 rounding, and onnxruntime must find the kernels they are written for (attention
+    and the RMS norms fused, not left as their parts). The blocked form (the 8-bit network's) gives it to the
+    bit."""
     from midiscribe.engine.piano import graph
     from midiscribe.engine.piano.config import BANDS, MODEL_SIZE, N_TRACKS, STEPS
 
@@ -211,25 +230,39 @@ def test_an_encoder_layer_in_onnxruntimes_fused_forms_computes_what_the_plain_on
     weights = _random_encoder_layer(rng, 2)
     tokens = rng.normal(0, 1, (STEPS + 1, BANDS + 1 + N_TRACKS, MODEL_SIZE)).astype(np.float32)
     outputs, kernels = {}, {}
-    for fused in (False, True):
-        builder = graph._Builder()
-        out = graph._encoder_layer(builder, "tokens", weights, 2, last=last, fused=fused)
-        model = helper.make_model(
-            helper.make_graph(builder.nodes, "layer",
-                              [helper.make_tensor_value_info("tokens", TensorProto.FLOAT, None)],
-                              [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)], builder.initializers),
-            opset_imports=[helper.make_opsetid("", graph.OPSET), helper.make_opsetid(graph.CONTRIB_DOMAIN, 1)])
-        options = ort.SessionOptions()
-        options.optimized_model_filepath = str(tmp_path / f"optimised-{fused}.onnx")
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        outputs[fused] = session.run(None, {"tokens": tokens})[0]
-        optimised = onnx.load(options.optimized_model_filepath)
-        kernels[fused] = {node.op_type for node in optimised.graph.node}
+    for form in graph.LAYER_FORMS:
+        outputs[form], kernels[form] = _run_encoder_layer(tmp_path, weights, tokens, last, form)
 
-    assert outputs[True].shape == outputs[False].shape == (STEPS + 1, N_TRACKS if last else tokens.shape[1], MODEL_SIZE)
-    error = np.sqrt(np.mean((outputs[True] - outputs[False]) ** 2) / np.mean(outputs[False] ** 2))
+    plain, fused = outputs[graph.PLAIN], outputs[graph.FUSED]
+    assert fused.shape == plain.shape == (STEPS + 1, N_TRACKS if last else tokens.shape[1], MODEL_SIZE)
+    error = np.sqrt(np.mean((fused - plain) ** 2) / np.mean(plain**2))
     assert error < 1e-6, f"relative RMS difference {error:.2e}"
-    np.testing.assert_allclose(outputs[True], outputs[False], rtol=0, atol=1e-4 * np.abs(outputs[False]).max())
-    assert {"MultiHeadAttention", "SimplifiedLayerNormalization"} <= kernels[True]
-    assert not {"Softmax", "Pow", "Sqrt"} & kernels[True]
-    assert {"Softmax", "Pow"} <= kernels[False]
+    np.testing.assert_allclose(fused, plain, rtol=0, atol=1e-4 * np.abs(plain).max())
+    assert {"MultiHeadAttention", "SimplifiedLayerNormalization"} <= kernels[graph.FUSED]
+    assert not {"Softmax", "Pow", "Sqrt"} & kernels[graph.FUSED]
+    assert {"Softmax", "Pow"} <= kernels[graph.PLAIN] and {"Softmax", "Pow"} <= kernels[graph.BLOCKED]
+    np.testing.assert_array_equal(outputs[graph.BLOCKED], plain)
+
+
+def test_an_encoder_layers_weight_products_are_named_by_layer_and_part():
+    """What ``weight_products`` selects by (the 8-bit network's choice of products): per layer, the keys' and
+    values' product (four apart but in the plain form), the queries' and outputs' two each, and the feed-forward's
+    two per block of time steps."""
+    from onnx import helper
+
+    from midiscribe.engine.piano import graph
+
+    rng = np.random.default_rng(3)
+    weights = _random_encoder_layer(rng, 2)
+    counts = {}
+    for form in graph.LAYER_FORMS:
+        builder = graph._Builder()
+        graph._encoder_layer(builder, "tokens", weights, 2, form=form)
+        model = helper.make_model(helper.make_graph(builder.nodes, "layer", [], [], builder.initializers))
+        counts[form] = [len(graph.weight_products(model, [2], [part])) for part in graph.LAYER_PARTS]
+        assert graph.weight_products(model, 2) == [] and graph.weight_products(model, [1, 3]) == []
+        assert len(graph.weight_products(model, 3)) == sum(counts[form])
+    blocks = graph.FEED_FORWARD_BLOCKS
+    assert counts == {graph.PLAIN: [1, 4, 4], graph.BLOCKED: [4, 4, 4 * blocks], graph.FUSED: [4, 4, 4 * blocks]}
+    with pytest.raises(ValueError, match="one of plain, blocked, fused"):
+        graph._encoder_layer(graph._Builder(), "tokens", weights, 2, form="quick")

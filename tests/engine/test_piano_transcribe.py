@@ -228,12 +228,13 @@ def test_the_network_gives_a_silent_segment_the_same_output_every_time(piano_cli
 
 def test_the_8_bit_network_quantises_the_first_layers_weight_products_only():
     """What set-up builds for CPUs with VNNI: the weight products of the first INT8_LAYERS encoder layers in
-    8 bits, every other one (and the attention's products of activations) in float32, as chosen; every layer in
-    the plain forms, where the float32 network's are in onnxruntime's fused ones."""
+    8 bits, every other one (and the attention's products of activations) in float32, as chosen; those layers in
+    the plain forms and the rest blocked (INT8_FORMS), where the float32 network's are in onnxruntime's fused
+    ones."""
     import onnx
 
     from midiscribe.engine.piano.config import N_LAYERS
-    from midiscribe.engine.piano.graph import INT8_LAYERS, layer_scope, weight_products
+    from midiscribe.engine.piano.graph import FEED_FORWARD_BLOCKS, INT8_LAYERS, layer_scope, weight_products
     from midiscribe.engine.piano.model import INT8_NETWORK_FILE, NETWORK_FILE
 
     try:
@@ -251,14 +252,17 @@ def test_the_8_bit_network_quantises_the_first_layers_weight_products_only():
     assert all(node.name.startswith(first) for node in integer)
     assert weight_products(quantised, INT8_LAYERS) == []
     later = weight_products(quantised, N_LAYERS)
-    assert len(later) == 9 * (N_LAYERS - INT8_LAYERS)
+    # A blocked layer's: four for the keys and values, the attention's four, two per feed-forward and block.
+    assert len(later) == (4 + 4 + 4 * FEED_FORWARD_BLOCKS) * (N_LAYERS - INT8_LAYERS)
+    assert len(weight_products(quantised, range(INT8_LAYERS, N_LAYERS), ["feed_forward"])) == (
+        4 * FEED_FORWARD_BLOCKS * (N_LAYERS - INT8_LAYERS))
 
     def count(model, op_type):
         return sum(node.op_type == op_type for node in model.graph.node)
 
     assert count(full, "MultiHeadAttention") == 2 * N_LAYERS
     assert count(quantised, "MultiHeadAttention") == 0
-    # The plain layers' attention: scores and the values they fetch, along frequency and along time.
+    # The plain and blocked layers' attention: scores and the values they fetch, along frequency and along time.
     attention = [node for node in quantised.graph.node if node.op_type == "MatMul" and node.name not in later]
     assert len(attention) == 2 * 2 * N_LAYERS
     assert count(full, "MatMul") == len(weight_products(full, N_LAYERS))

@@ -102,13 +102,13 @@ def fetch_piano_model(destination: Path | None = None, *, wheel: Path | None = N
         if not quiet:
             print("building the piano model's ONNX graphs from its weights…", file=sys.stderr)
         numpy_weights = {name: value for name, value in weights.items() if name.startswith(_NUMPY_WEIGHT_PREFIXES)}
-        # The float32 network in onnxruntime's fused forms; the 8-bit one from the plain forms (quantised_network).
+        # The float32 network in onnxruntime's fused forms; the 8-bit one in graph.INT8_FORMS (quantised_network).
         network = graph.build_graph(weights).SerializeToString()
         if not quiet:
             print(f"quantising its first {graph.INT8_LAYERS} layers' products to 8 bits (for CPUs with VNNI)…",
                   file=sys.stderr)
         files = {NETWORK_FILE: network,
-                 INT8_NETWORK_FILE: graph.quantised_network(graph.build_graph(weights, fused=False)),
+                 INT8_NETWORK_FILE: graph.quantised_network(graph.build_graph(weights, graph.INT8_FORMS)),
                  SCORER_FILE: graph.build_scorer_graph(weights).SerializeToString(),
                  WEIGHTS_FILE: _npz_bytes(numpy_weights)}
         (destination / MANIFEST_FILE).unlink(missing_ok=True)

@@ -21,16 +21,17 @@ Built once at set-up (``midiscribe fetch-model``) with the ``onnx`` package's he
   key and singleton score, and the note heads (``heads.py``, numpy) read the tokens at the few frames
   they need. So the network's session never holds the per-frame tensors beside its own activations.
 
-Encoder layers can be written in two forms with the same arithmetic (``_encoder_layer``): the plain one,
-which the 8-bit network quantises, and a fused one that onnxruntime runs faster (its MultiHeadAttention and
-SimplifiedLayerNormalization kernels, the feed-forward in blocks of time steps). The float32 network is fused
-throughout; the 8-bit one keeps the plain forms (``quantised_network`` says why).
+Encoder layers can be written in three forms with the same arithmetic (``LAYER_FORMS``): the plain one, which
+the 8-bit network quantises; a blocked one (the feed-forward in blocks of time steps), which onnxruntime runs
+faster to the same bit in float32; and a fused one (onnxruntime's MultiHeadAttention and
+SimplifiedLayerNormalization kernels too), faster still, whose sums round differently. The float32 network is
+fused throughout; the 8-bit one is plain in its quantised layers and blocked in the rest (``INT8_FORMS``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -70,6 +71,21 @@ INT8_LAYERS = 3
 # 8-bit network with its float32 layers fused).
 FEED_FORWARD_BLOCKS = 8
 CONTRIB_DOMAIN = "com.microsoft"
+# The forms an encoder layer is written in (``_encoder_layer``), all with the same arithmetic:
+# - PLAIN: the keys' and values' four products as one, split in four; the feed-forward over every time step;
+# - BLOCKED: four products; the feed-forward in FEED_FORWARD_BLOCKS blocks of time steps that share the weights.
+#   In float32, onnxruntime's output is PLAIN's to the bit; quantised, each block's activations get a scale
+#   of their own;
+# - FUSED: BLOCKED, with the RMS norms as SimplifiedLayerNormalization and attention as one MultiHeadAttention
+#   (onnxruntime's fused kernels). The output moves by float32 rounding (the order of the sums).
+PLAIN, BLOCKED, FUSED = "plain", "blocked", "fused"
+LAYER_FORMS = (PLAIN, BLOCKED, FUSED)
+# The 8-bit network's layers: plain where quantised (``quantised_network`` says why), blocked in float32 after.
+# Blocked, its output is the plain one's to the bit and a segment ran 2-5 % faster on the Zen 4 EPYC with
+# 2 CPUs (medians of 20 and 30 alternating runs on real segments: 1.483 -> 1.461 s, 1.643 -> 1.557 s).
+INT8_FORMS = (PLAIN,) * INT8_LAYERS + (BLOCKED,) * (N_LAYERS - INT8_LAYERS)
+# The parts of a layer whose weight products are named apart (``weight_products``).
+LAYER_PARTS = ("keys", "attention", "feed_forward")
 # The downsampling convolutions and their group norms, in order (strides in config.DOWNSAMPLE_STRIDES).
 _CONV_STEPS = (("backbone.downConv.1", "backbone.downConv.2"), ("backbone.downConv.5", "backbone.downConv.6"),
                ("backbone.downConv.9", "backbone.downConv.10"), ("backbone.downConv.13", "backbone.downConv.14"))
@@ -95,7 +111,7 @@ class _Builder:
         self.nodes = []
         self.initializers = []
         self._count = 0
-        self.scope = ""  # prefixes the names of the weight products (``linear``), e.g. "layer0/"
+        self.scope = ""  # prefixes the names of the weight products (``linear``), e.g. "layer0/keys/"
 
     def _name(self, hint: str) -> str:
         self._count += 1
@@ -211,22 +227,22 @@ def _attention(g: _Builder, normed: str, keys: str, values: str, w: Mapping[str,
     return g.linear(fetched, out_weight, out_bias)
 
 
-def _feed_forward(g: _Builder, x: str, w: Mapping[str, np.ndarray], prefix: str, fused: bool = False) -> str:
-    """``fused``: in FEED_FORWARD_BLOCKS blocks of time steps sharing the weights (each block's 4x wider
-    hidden activations stay in the CPU's cache), with the norm in its fusable form."""
+def _feed_forward(g: _Builder, x: str, w: Mapping[str, np.ndarray], prefix: str, form: str = PLAIN) -> str:
+    """Blocked (``BLOCKED`` and ``FUSED``): in FEED_FORWARD_BLOCKS blocks of time steps sharing the weights (each
+    block's 4x wider hidden activations stay in the CPU's cache); ``FUSED`` with the norm in its fusable form."""
     module = f"{prefix}.module"
     scale = w[f"{prefix}.scale"]
     first = g.weight(w[f"{module}.0.weight"].T), g.const(w[f"{module}.0.bias"].astype(np.float32), "b")
     second = (g.weight(w[f"{module}.3.weight"].T * scale),
               g.const((w[f"{module}.3.bias"] * scale).astype(np.float32), "b"))
-    if not fused:
+    if form == PLAIN:
         hidden = g.gelu(g.product(g.rms_norm(x), *first))
         return g.op("Add", [x, g.product(hidden, *second)])
     size = -(-(STEPS + 1) // FEED_FORWARD_BLOCKS)
     sizes = [min(size, STEPS + 1 - begin) for begin in range(0, STEPS + 1, size)]
     blocks = []
     for part in g.split(x, sizes, axis=0):
-        hidden = g.gelu(g.product(g.rms_norm(part, fused=True), *first))
+        hidden = g.gelu(g.product(g.rms_norm(part, fused=form == FUSED), *first))
         blocks.append(g.op("Add", [part, g.product(hidden, *second)]))
     return g.op("Concat", blocks, axis=0)
 
@@ -239,40 +255,48 @@ def _target_columns(g: _Builder, x: str) -> str:
 
 
 def _encoder_layer(g: _Builder, x: str, w: Mapping[str, np.ndarray], index: int, last: bool = False,
-                   fused: bool = False) -> str:
+                   form: str = PLAIN) -> str:
     """One block. In the ``last``, only the target tracks' tokens are carried on (the output is theirs):
     they still attend to every band, but the other tokens' updates, feed-forward and attention along
     time, which nothing reads, are not computed (about a third of the block's work).
 
-    ``fused`` writes the same arithmetic in the forms onnxruntime runs fastest: the norms as
-    SimplifiedLayerNormalization, attention as one MultiHeadAttention, the feed-forward in blocks of time
-    steps, the key and value projections as four products rather than one split in four. The output moves
-    only by float32 rounding (the order of the sums); ``quantised_network`` says why the 8-bit network keeps
-    the plain forms.
+    ``form`` (LAYER_FORMS) writes the same arithmetic in one of three ways. Its weight products are named
+    ``<layer scope><part>/linear_...`` with the part one of LAYER_PARTS, for ``weight_products``.
     """
+    if form not in LAYER_FORMS:
+        raise ValueError(f"an encoder layer's form is one of {', '.join(LAYER_FORMS)}, not {form!r}")
     prefix = f"backbone.encoderLayers.{index}"
-    if fused:
-        key_f, value_f = (g.linear(x, w[f"{prefix}.mhaBlockF.module.{name}_proj_weight"]) for name in ("k", "v"))
-        if last:
-            x = _target_columns(g, x)
-        key_t, value_t = (g.linear(x, w[f"{prefix}.mhaBlockT.module.{name}_proj_weight"]) for name in ("k", "v"))
-    else:
+    scope = layer_scope(index)
+    g.scope = f"{scope}keys/"
+    if form == PLAIN:
         projections = np.concatenate([w[f"{prefix}.mhaBlock{axis}.module.{name}_proj_weight"]
                                       for axis in ("F", "T") for name in ("k", "v")], axis=1)
         key_f, value_f, key_t, value_t = g.split(g.linear(x, projections), [MODEL_SIZE] * 4)
         if last:
             x, key_t, value_t = _target_columns(g, x), _target_columns(g, key_t), _target_columns(g, value_t)
+    else:
+        key_f, value_f = (g.linear(x, w[f"{prefix}.mhaBlockF.module.{name}_proj_weight"]) for name in ("k", "v"))
+        if last:
+            x = _target_columns(g, x)
+        key_t, value_t = (g.linear(x, w[f"{prefix}.mhaBlockT.module.{name}_proj_weight"]) for name in ("k", "v"))
+    fused = form == FUSED
+    g.scope = f"{scope}attention/"
     h = g.op("Add", [x, _attention(g, g.rms_norm(x, fused), key_f, value_f, w, f"{prefix}.mhaBlockF",
                                    along_time=False, fused=fused)])
-    h = _feed_forward(g, h, w, f"{prefix}.fnnBlockF", fused)
+    g.scope = f"{scope}feed_forward/"
+    h = _feed_forward(g, h, w, f"{prefix}.fnnBlockF", form)
+    g.scope = f"{scope}attention/"
     h = g.op("Add", [h, _attention(g, g.rms_norm(h, fused), key_t, value_t, w, f"{prefix}.mhaBlockT",
                                    along_time=True, fused=fused)])
-    return _feed_forward(g, h, w, f"{prefix}.fnnBlockT", fused)
+    g.scope = f"{scope}feed_forward/"
+    out = _feed_forward(g, h, w, f"{prefix}.fnnBlockT", form)
+    g.scope = ""
+    return out
 
 
-def build_graph(w: Mapping[str, np.ndarray], fused: bool = True):
-    """The ``onnx.ModelProto`` for transkun 2.0's network with the weights ``w`` (its state dict); its encoder
-    layers in onnxruntime's fused forms or (``fused=False``, what ``quantised_network`` takes) the plain ones.
+def build_graph(w: Mapping[str, np.ndarray], forms: Sequence[str] = (FUSED,) * N_LAYERS):
+    """The ``onnx.ModelProto`` for transkun 2.0's network with the weights ``w`` (its state dict), its encoder
+    layers in ``forms`` (one per layer, LAYER_FORMS).
 
     Fused, on the Zen 4 EPYC with 2 CPUs, the float32 network took 1.87 s a segment against 2.06 s, with the
     same notes, velocities and pedals as transkun on both parity sets (bench/README.md)."""
@@ -306,10 +330,10 @@ def build_graph(w: Mapping[str, np.ndarray], fused: bool = True):
                                           np.array(TARGET_PITCHES, dtype=np.float32))
     h = g.op("Add", [h, g.const(grid_embedding, "grid_embed")])
     h = g.op("Concat", [h, g.const(target_embedding, "target_embed")], axis=1)
-    for index in range(N_LAYERS):
-        g.scope = layer_scope(index)
-        h = _encoder_layer(g, h, w, index, last=index == N_LAYERS - 1, fused=fused)
-    g.scope = ""
+    if len(forms) != N_LAYERS:
+        raise ValueError(f"build_graph takes a form for each of the {N_LAYERS} encoder layers, not {len(forms)}")
+    for index, form in enumerate(forms):
+        h = _encoder_layer(g, h, w, index, last=index == N_LAYERS - 1, form=form)
     # The target tokens without the aggregation step: (steps, tracks, D) -> (tracks, steps, D).
     context = g.op("Slice", [h, g.const(np.array([1], dtype=np.int64)),
                              g.const(np.array([steps + 1], dtype=np.int64)),
@@ -334,30 +358,34 @@ def layer_scope(index: int) -> str:
     return f"layer{index}/"
 
 
-def weight_products(model, layers: int) -> list[str]:
-    """The names of the weight products (``linear``'s MatMuls) in the first ``layers`` encoder layers."""
-    scopes = tuple(layer_scope(index) for index in range(layers))
+def weight_products(model, layers: int | Sequence[int], parts: Sequence[str] = LAYER_PARTS) -> list[str]:
+    """The names of the weight products (``linear``'s MatMuls) in ``parts`` (LAYER_PARTS) of the encoder
+    layers ``layers`` (a count: the first ones)."""
+    indices = range(layers) if isinstance(layers, int) else layers
+    scopes = tuple(f"{layer_scope(index)}{part}/" for index in indices for part in parts)
     return [node.name for node in model.graph.node
             if node.op_type == "MatMul" and node.name.startswith(scopes) and LINEAR_PREFIX in node.name]
 
 
-def quantised_network(model, layers: int = INT8_LAYERS) -> bytes:
-    """``model`` (``build_graph``'s) with the weight products of its first ``layers`` encoder layers in 8-bit
-    integers: weights per output channel (signed), activations per tensor as they come (onnxruntime's dynamic
-    quantisation, which fuses each into one ``DynamicQuantizeMatMul``). INT8_LAYERS says why those layers.
+def quantised_network(model, products: Sequence[str] | None = None) -> bytes:
+    """``model`` (``build_graph(w, INT8_FORMS)``) with its weight products named in ``products`` (by default
+    those of its first INT8_LAYERS encoder layers, which says why those) in 8-bit integers: weights per output
+    channel (signed), activations per tensor as they come (onnxruntime's dynamic quantisation, which fuses each
+    into one ``DynamicQuantizeMatMul``).
 
-    ``model`` has the plain forms in every layer (``build_graph(w, fused=False)``). Its quantised layers' inputs
-    take one scale per tensor, from its largest value, so a change in the last bit upstream moves their output.
-    With its float32 layers fused the 8-bit network was about 4 % faster (1.337 against 1.397 s a segment,
-    medians of 12 alternating runs), but its pedal moved: sustain intervals matched per file 0.954 -> 0.942 on
-    the parity set, 0.985 -> 0.974 on the reporting half (87 of 93 pooled both ways)."""
+    Its quantised layers must be plain. Their inputs take one scale per tensor, from its largest value, so a
+    change in the last bit upstream moves their output, and so does a scale per block of time steps (the blocked
+    form's; bench/README.md has what that did). Its float32 layers may be blocked (the same to the bit) but not
+    fused: with them fused the 8-bit network was about 4 % faster (1.337 against 1.397 s a segment, medians of
+    12 alternating runs), but its pedal moved: sustain intervals matched per file 0.954 -> 0.942 on the parity
+    set, 0.985 -> 0.974 on the reporting half (87 of 93 pooled both ways)."""
     import logging
     import tempfile
     from pathlib import Path
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    names = weight_products(model, layers)
+    names = list(weight_products(model, INT8_LAYERS) if products is None else products)
     if not names:
         raise ValueError("the network has no named weight products to quantise: build it with build_graph")
     with tempfile.TemporaryDirectory(prefix="midiscribe-int8-") as tmp:

@@ -30,7 +30,7 @@ CONFIG_MEMBER = "transkun/pretrained/2.0.conf"
 CONFIG_SHA256 = "d3d989214eb148230ee5df476d994dcde6af595904d3f968f1221d2e3bea5ac6"
 # Raise when graph.py, frontend.py or heads.py change what is built from the weights: older builds
 # are then refused and rebuilt by `midiscribe fetch-model`.
-BUILD_VERSION = 7
+BUILD_VERSION = 8
 
 NETWORK_FILE = "network.onnx"
 # The network with its first layers' weight products in 8 bits (graph.quantised_network): loaded instead of
