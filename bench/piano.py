@@ -395,10 +395,11 @@ def measure(command: list[str], *, timed: bool = True):
         return measure_process(command)
 
 
-def speed(rounds: int, with_long: bool = True) -> dict:
-    """Whole process, ours against transkun's, alternating, on a 30-second and a 10-minute file."""
+def speed(rounds: int, long_rounds: int = 1) -> dict:
+    """Whole process, ours against transkun's, alternating (who goes first, round by round), on a 30-second file
+    ``rounds`` times and a 10-minute file ``long_rounds`` times."""
     results = {}
-    for seconds, count in ((30, rounds), (600, 1 if with_long else 0)):
+    for seconds, count in ((30, rounds), (600, long_rounds)):
         if count == 0:
             continue
         audio = speed_file(seconds)
@@ -490,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="input lengths for memory (none: the cold start only)")
     parser.add_argument("--pieces", type=int, default=None,
                         help="accuracy, parity: only the first N pieces of the half or of the parity set")
-    parser.add_argument("--skip-10min", action="store_true", help="speed: the 30-second file only")
+    parser.add_argument("--long-rounds", type=int, default=1,
+                        help="speed: alternating rounds on the 10-minute file (0: the 30-second file only)")
     args = parser.parse_args(argv)
     ensure_reference_venv()
     subprocess.run([*OUR_COMMAND[:1], "fetch-model"], check=True)
@@ -498,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     for what in (["hops", "accuracy", "parity", "speed", "memory", "threads"] if args.what == "all" else [args.what]):
         results[what] = {"hops": hops, "accuracy": lambda: accuracy(args.pieces),
                          "parity": lambda: parity(args.pieces),
-                         "speed": lambda: speed(args.rounds, not args.skip_10min),
+                         "speed": lambda: speed(args.rounds, args.long_rounds),
                          "memory": lambda: memory(tuple(60 * minutes for minutes in args.minutes)), "threads": threads}[what]()
     CACHE.mkdir(parents=True, exist_ok=True)
     (CACHE / f"results-{args.what}-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=1))

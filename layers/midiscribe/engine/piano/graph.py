@@ -367,13 +367,12 @@ def weight_products(model, layers: int | Sequence[int], parts: Sequence[str] = L
             if node.op_type == "MatMul" and node.name.startswith(scopes) and LINEAR_PREFIX in node.name]
 
 
-def quantised_network(model, products: Sequence[str] | None = None) -> bytes:
-    """``model`` (``build_graph(w, INT8_FORMS)``) with its weight products named in ``products`` (by default
-    those of its first INT8_LAYERS encoder layers, which says why those) in 8-bit integers: weights per output
-    channel (signed), activations per tensor as they come (onnxruntime's dynamic quantisation, which fuses each
-    into one ``DynamicQuantizeMatMul``).
+def quantised_network(model, layers: int = INT8_LAYERS) -> bytes:
+    """``model`` (``build_graph(w, INT8_FORMS)``) with the weight products of its first ``layers`` encoder layers
+    in 8-bit integers: weights per output channel (signed), activations per tensor as they come (onnxruntime's
+    dynamic quantisation, which fuses each into one ``DynamicQuantizeMatMul``). INT8_LAYERS says why those layers.
 
-    Its quantised layers must be plain. Their inputs take one scale per tensor, from its largest value, so a
+    Those layers are to be plain. Their inputs take one scale per tensor, from its largest value, so a
     change in the last bit upstream moves their output, and so does a scale per block of time steps (the blocked
     form's; bench/README.md has what that did). Its float32 layers may be blocked (the same to the bit) but not
     fused: with them fused the 8-bit network was about 4 % faster (1.337 against 1.397 s a segment, medians of
@@ -385,7 +384,7 @@ def quantised_network(model, products: Sequence[str] | None = None) -> bytes:
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    names = list(weight_products(model, INT8_LAYERS) if products is None else products)
+    names = weight_products(model, layers)
     if not names:
         raise ValueError("the network has no named weight products to quantise: build it with build_graph")
     with tempfile.TemporaryDirectory(prefix="midiscribe-int8-") as tmp:
