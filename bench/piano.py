@@ -3,6 +3,7 @@
     .venv/bin/python bench/piano.py hops        F1 of each segment hop on the choosing half of the dev set
     .venv/bin/python bench/piano.py accuracy    piano vs general, and parity with transkun, on the reporting half
     .venv/bin/python bench/piano.py parity      both networks against transkun on 6 more pieces (18 files)
+    .venv/bin/python bench/piano.py parity --parity-seeds 106-117   the same on 12 others (36 files)
     .venv/bin/python bench/piano.py speed       whole-process time against transkun on 30 s and 10 min (alternating)
     .venv/bin/python bench/piano.py memory      peak RSS on 10 and 60 minutes; cold start to model ready
     .venv/bin/python bench/piano.py threads     compute seconds per audio second with 1 and 2 CPUs
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,6 +47,8 @@ DEV_SEEDS = range(4)  # even: choose, odd: report
 # The parity set (``parity``): more pieces, for the 8-bit network's agreement with transkun only. The dev set's
 # sustain-pedal parity rests on 38 and 54 intervals per half, where one interval moves a file's share 8-33 points.
 PARITY_SEEDS = range(100, 106)
+# ``parity --parity-seeds 106-117``: twelve more pieces (36 files), for a pedal figure resting on more intervals.
+WIDE_PARITY_SEEDS = range(106, 118)
 DEV_SECONDS = 30
 HOPS = (8.0, 12.0, 14.0)
 REFERENCE_PACKAGES = ["moduleconf", "pretty_midi", "mir_eval", "scipy", "soxr", "soundfile", "mido", "numpy"]
@@ -131,8 +135,8 @@ def dev_set(half: str, pieces: int | None = None) -> list[tuple[Path, Path]]:
     return [render(f"dev-{seed}", seed, DEV_SECONDS, font) for seed in seeds for font in SOUND_FONTS]
 
 
-def parity_set(pieces: int | None = None) -> list[tuple[Path, Path]]:
-    return [render(f"parity-{seed}", seed, DEV_SECONDS, font) for seed in PARITY_SEEDS[:pieces] for font in SOUND_FONTS]
+def parity_set(pieces: int | None = None, seeds: Sequence[int] = PARITY_SEEDS) -> list[tuple[Path, Path]]:
+    return [render(f"parity-{seed}", seed, DEV_SECONDS, font) for seed in seeds[:pieces] for font in SOUND_FONTS]
 
 
 def speed_file(seconds: int) -> Path:
@@ -337,11 +341,11 @@ def accuracy(pieces: int | None = None) -> dict:
     return results
 
 
-def parity(pieces: int | None = None) -> dict:
-    """The piano model's networks against transkun on the parity set (pieces neither half of the dev set has):
-    per file as ``accuracy`` reports it, and the sustain-pedal intervals pooled over every file, since a file
-    holds only a few of them."""
-    files = parity_set(pieces)
+def parity(pieces: int | None = None, seeds: Sequence[int] = PARITY_SEEDS) -> dict:
+    """The piano model's networks against transkun on the parity set (pieces neither half of the dev set has;
+    ``seeds`` picks others): per file as ``accuracy`` reports it, and the sustain-pedal intervals pooled over
+    every file, since a file holds only a few of them."""
+    files = parity_set(pieces, seeds)
     reference = [run_reference(a, CACHE / "runs" / "transkun" / f"{a.stem}.json") for a, _ in files]
     rows = ([("8-bit network", piano_runs(files))] if network_tag() else []) + [
         ("float32 network", piano_runs(files, float32=True))]
@@ -354,8 +358,8 @@ def parity(pieces: int | None = None) -> dict:
                          "sustain_intervals_matched": sum(round(r["sustain"]["recall"] * r["sustain"]["ref"])
                                                           for r in agreement),
                          "sustain_intervals_found": sum(r["sustain"]["est"] for r in agreement)}
-    print(f"\nParity set: {len(files)} files ({len(files) // len(SOUND_FONTS)} pieces × {len(SOUND_FONTS)} "
-          f"sound fonts, {DEV_SECONDS} s each), against transkun 2.0.1\n")
+    print(f"\nParity set (seeds {seeds[0]}-{seeds[-1]}): {len(files)} files ({len(files) // len(SOUND_FONTS)} pieces × "
+          f"{len(SOUND_FONTS)} sound fonts, {DEV_SECONDS} s each), against transkun 2.0.1\n")
     print("| midiscribe | note F1 (mean / worst file) | velocity within ±5 | sustain matched (mean / worst file) | "
           "sustain intervals: matched / transkun's / found |")
     print("|---|---|---|---|---|")
@@ -483,6 +487,18 @@ def threads() -> dict:
     return results
 
 
+def seed_range(text: str) -> range:
+    """``FIRST-LAST`` (inclusive) or one seed."""
+    first, _, last = text.partition("-")
+    try:
+        bounds = int(first), int(last or first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed or a range of them like 106-117") from None
+    if bounds[1] < bounds[0]:
+        raise argparse.ArgumentTypeError(f"{text!r} ends before it starts")
+    return range(bounds[0], bounds[1] + 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=["hops", "accuracy", "parity", "speed", "memory", "threads", "all"])
@@ -493,13 +509,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="accuracy, parity: only the first N pieces of the half or of the parity set")
     parser.add_argument("--long-rounds", type=int, default=1,
                         help="speed: alternating rounds on the 10-minute file (0: the 30-second file only)")
+    parser.add_argument("--parity-seeds", type=seed_range, default=PARITY_SEEDS, metavar="FIRST-LAST",
+                        help=f"parity: the pieces of these seeds (default {PARITY_SEEDS[0]}-{PARITY_SEEDS[-1]}; "
+                             f"{WIDE_PARITY_SEEDS[0]}-{WIDE_PARITY_SEEDS[-1]} is a second set)")
     args = parser.parse_args(argv)
     ensure_reference_venv()
     subprocess.run([*OUR_COMMAND[:1], "fetch-model"], check=True)
     results = {}
     for what in (["hops", "accuracy", "parity", "speed", "memory", "threads"] if args.what == "all" else [args.what]):
         results[what] = {"hops": hops, "accuracy": lambda: accuracy(args.pieces),
-                         "parity": lambda: parity(args.pieces),
+                         "parity": lambda: parity(args.pieces, args.parity_seeds),
                          "speed": lambda: speed(args.rounds, args.long_rounds),
                          "memory": lambda: memory(tuple(60 * minutes for minutes in args.minutes)), "threads": threads}[what]()
     CACHE.mkdir(parents=True, exist_ok=True)
