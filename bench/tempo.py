@@ -28,6 +28,8 @@ steady or with a step or gradual tempo change, five ensembles; all of it is tuni
 second set (bench/tempo_styles.py): 80 pieces in waltz, minuet, march, ballad, 12/8 ballad, jig, pop,
 Alberti and chorale textures besides the first set's, nine ensembles, split by piece into a tuning and
 a held-back half. The third set: 80 more drawn the same way with other seeds, all tuning material.
+The fourth set: 80 more with seeds from 7000, every notated beat within the issue's 60-180 BPM from start to
+end (the others' tempo changes take some pieces to 43-225 BPM); all of it held back.
 Every piece is rendered by FluidSynth with three sound fonts in turn; audio and transcriptions are
 cached under bench/.cache/tempo/. ``--unseen-fonts`` plays the half's pieces again with each of two
 General MIDI fonts no setting was chosen on (bench/engine.py's OTHER_GM_FONTS: csound's small sampled
@@ -451,9 +453,10 @@ def report(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("first", "second", "third"), default="second",
-                        help="the dev set: the first 40 pieces (tempo_pieces.py), the second 80 (tempo_styles.py) or "
-                             "the third 80 (the second's styles with other seeds; all tuning material)")
+    parser.add_argument("--set", choices=("first", "second", "third", "fourth"), default="second",
+                        help="the dev set: the first 40 pieces (tempo_pieces.py), the second 80 (tempo_styles.py), "
+                             "the third 80 (the second's styles with other seeds; all tuning material) or the fourth "
+                             "80 (the same with other seeds, every beat within 60-180 BPM; all held back)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--librosa-dp", action="store_true",
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")
@@ -488,6 +491,9 @@ def main() -> None:
     elif args.set == "third":
         pieces = tempo_styles.third_set()
         halves = [True] * len(pieces)
+    elif args.set == "fourth":
+        pieces = tempo_styles.fourth_set()
+        halves = [False] * len(pieces)
     else:
         pieces = tempo_styles.second_set()
         halves = tempo_styles.second_set_tuning_half(pieces)
@@ -495,8 +501,8 @@ def main() -> None:
     chosen = [(index, piece, font) for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True))
               if args.half == "all" or tuning == (args.half == "tuning") for font in fonts]
     if not chosen:
-        parser.error(f"the {args.set} set has no {args.half} half (all of it is tuning material): use --half all "
-                     "or --half tuning")
+        whole = "held back" if args.set == "fourth" else "tuning material"
+        parser.error(f"the {args.set} set has no {args.half} half (all of it is {whole}): use --half all")
     played = f"; played with {', '.join(OTHER_GM_FONTS)}" if args.unseen_fonts else ""
     if args.clips:
         report_clips(chosen, args.clips, args.notes)

@@ -88,11 +88,18 @@ class Piece:
         return one_track_midi(events, self.programs, tail_ticks=ticks_per_beat)
 
 
-def tempo_curve(rng: np.random.Generator, kind: str, start_bpm: float, beats: int, beats_per_bar: int) -> np.ndarray:
-    """Seconds of each beat for a steady tempo, a step change at a bar line, or a gradual change."""
+def tempo_curve(rng: np.random.Generator, kind: str, start_bpm: float, beats: int, beats_per_bar: int,
+                limits: tuple[float, float] | None = None) -> np.ndarray:
+    """Seconds of each beat for a steady tempo, a step change at a bar line, or a gradual change.
+
+    The change is to 0.8 or 1.25 times the start. With ``limits`` (BPM), a change that would leave them goes
+    the other way, so the whole curve stays inside (the first sets have none: their changes reach 43-225 BPM).
+    """
     bpm = np.full(beats, start_bpm)
     if kind != "steady":
         factor = float(rng.choice([0.8, 1.25]))
+        if limits is not None and not limits[0] <= start_bpm * factor <= limits[1]:
+            factor = 1.0 / factor
         bar = int(rng.integers(4, max(5, beats // beats_per_bar - 4)))
         where = bar * beats_per_bar
         if kind == "step":
@@ -179,7 +186,8 @@ def melody_lengths(rng: np.random.Generator, piece: Piece, bpm: float) -> list[f
 
 
 def make_piece(seed: int, metre: str, bpm: float, change: str, ensemble: str, seconds: float = 40.0,
-               jitter_s: float = 0.0, drums: bool = False, ensembles: dict = ENSEMBLES) -> Piece:
+               jitter_s: float = 0.0, drums: bool = False, ensembles: dict = ENSEMBLES,
+               limits: tuple[float, float] | None = None) -> Piece:
     """A piece of about ``seconds`` in ``metre`` starting at ``bpm`` (notated beats per minute)."""
     rng = np.random.default_rng(seed)
     beats_per_bar, quarters_per_beat, grid = METRES[metre]
@@ -189,7 +197,7 @@ def make_piece(seed: int, metre: str, bpm: float, change: str, ensemble: str, se
     piece = Piece(
         name=f"{seed:03d}-{metre.replace('/', '')}-{round(bpm)}bpm-{change}-{ensemble}{'-drums' if drums else ''}",
         metre=metre, ensemble=ensemble, beats_per_bar=beats_per_bar, quarters_per_beat=quarters_per_beat,
-        grid=grid, beat_times=tempo_curve(rng, change, bpm, beats + 1, beats_per_bar), jitter_s=jitter_s,
+        grid=grid, beat_times=tempo_curve(rng, change, bpm, beats + 1, beats_per_bar, limits), jitter_s=jitter_s,
         change=change,
     )
     channels = {0: accompaniment_program, 1: bass_program or accompaniment_program,
