@@ -29,7 +29,8 @@ second set (bench/tempo_styles.py): 80 pieces in waltz, minuet, march, ballad, 1
 Alberti and chorale textures besides the first set's, nine ensembles, split by piece into a tuning and
 a held-back half. The third set: 80 more drawn the same way with other seeds, all tuning material.
 The fourth set: 80 more with seeds from 7000, every notated beat within the issue's 60-180 BPM from start to
-end (the others' tempo changes take some pieces to 43-225 BPM); all of it held back.
+end (in the others, tempo changes and two styles' ranges take 14 of 200 pieces' median beat outside it); all of
+it held back.
 Every piece is rendered by FluidSynth with three sound fonts in turn; audio and transcriptions are
 cached under bench/.cache/tempo/. ``--unseen-fonts`` plays the half's pieces again with each of two
 General MIDI fonts no setting was chosen on (bench/engine.py's OTHER_GM_FONTS: csound's small sampled
