@@ -502,7 +502,7 @@ def main() -> None:
     chosen = [(index, piece, font) for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True))
               if args.half == "all" or tuning == (args.half == "tuning") for font in fonts]
     if not chosen:
-        whole = "held back" if args.set == "fourth" else "tuning material"
+        whole = "tuning material" if any(halves) else "held back"
         parser.error(f"the {args.set} set has no {args.half} half (all of it is {whole}): use --half all")
     played = f"; played with {', '.join(OTHER_GM_FONTS)}" if args.unseen_fonts else ""
     if args.clips:

@@ -93,7 +93,7 @@ def tempo_curve(rng: np.random.Generator, kind: str, start_bpm: float, beats: in
     """Seconds of each beat for a steady tempo, a step change at a bar line, or a gradual change.
 
     The change is to 0.8 or 1.25 times the start. With ``limits`` (BPM), a change that would leave them goes
-    the other way, so the whole curve stays inside (the first three sets have none: their changes reach 43-225 BPM).
+    the other way, so the whole curve stays inside (the first three sets have none: their beats reach 47-221 BPM).
     """
     bpm = np.full(beats, start_bpm)
     if kind != "steady":
