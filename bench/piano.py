@@ -50,7 +50,7 @@ PARITY_SEEDS = range(100, 106)
 # ``parity --parity-seeds 106-117``: twelve more pieces (36 files), for a pedal figure resting on more intervals.
 WIDE_PARITY_SEEDS = range(106, 118)
 DEV_SECONDS = 30
-HOPS = (8.0, 12.0, 14.0)
+HOPS = (8.0, 9.0, 10.0, 12.0, 14.0)
 REFERENCE_PACKAGES = ["moduleconf", "pretty_midi", "mir_eval", "scipy", "soxr", "soundfile", "mido", "numpy"]
 TORCHAUDIO_SHIM = '''"""Shim for transkun in the bench venv: torchaudio.functional.melscale_fbanks only (no torchaudio matches torch 2.13)."""
 import torch

@@ -4,6 +4,7 @@
     .venv/bin/python bench/tempo.py --half tuning         # the half settings are chosen on
     .venv/bin/python bench/tempo.py --set first --half all --librosa-dp   # the first 40, librosa's DP beside ours
     .venv/bin/python bench/tempo.py --set third --half all      # 80 more pieces in the second set's styles (tuning)
+    .venv/bin/python bench/tempo.py --set fifth --half held-back --notes   # tempos spread evenly over 60-180 BPM
     .venv/bin/python bench/tempo.py --half held-back --notes     # also the rhythm tracked from the note onsets
     .venv/bin/python bench/tempo.py --half held-back --piano     # solo piano only, also through the piano model
     .venv/bin/python bench/tempo.py --half held-back --hint-spread 0.25   # with a user's tempo_hint (below)
@@ -30,7 +31,9 @@ Alberti and chorale textures besides the first set's, nine ensembles, split by p
 a held-back half. The third set: 80 more drawn the same way with other seeds, all tuning material.
 The fourth set: 80 more with seeds from 7000, every notated beat within the issue's 60-180 BPM from start to
 end (in the others, tempo changes and two styles' ranges take 14 of 200 pieces' median beat outside it); all of
-it held back.
+it held back. The fifth set: 80 more (seeds from 9000) whose notated beat is drawn evenly over 60-180 BPM
+whatever the style (compound metres' dotted quarter over 60-120), half of them in the first set's habits; the
+other sets hold few pieces above 135 BPM. Halves as the second set's.
 Every piece is rendered by FluidSynth with three sound fonts in turn; audio and transcriptions are
 cached under bench/.cache/tempo/. ``--unseen-fonts`` plays the half's pieces again with each of two
 General MIDI fonts no setting was chosen on (bench/engine.py's OTHER_GM_FONTS: csound's small sampled
@@ -454,10 +457,11 @@ def report(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("first", "second", "third", "fourth"), default="second",
+    parser.add_argument("--set", choices=("first", "second", "third", "fourth", "fifth"), default="second",
                         help="the dev set: the first 40 pieces (tempo_pieces.py), the second 80 (tempo_styles.py), "
-                             "the third 80 (the second's styles with other seeds; all tuning material) or the fourth "
-                             "80 (the same with other seeds, every beat within 60-180 BPM; all held back)")
+                             "the third 80 (the second's styles with other seeds; all tuning material), the fourth "
+                             "80 (the same with other seeds, every beat within 60-180 BPM; all held back) or the fifth 80 "
+                             "(tempos spread evenly over 60-180 BPM whatever the style; halves as the second's)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--librosa-dp", action="store_true",
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")
@@ -495,6 +499,9 @@ def main() -> None:
     elif args.set == "fourth":
         pieces = tempo_styles.fourth_set()
         halves = [False] * len(pieces)
+    elif args.set == "fifth":
+        pieces = tempo_styles.fifth_set()
+        halves = tempo_styles.second_set_tuning_half(pieces)
     else:
         pieces = tempo_styles.second_set()
         halves = tempo_styles.second_set_tuning_half(pieces)

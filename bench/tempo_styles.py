@@ -260,6 +260,36 @@ def fourth_set(seconds: float = 40.0) -> list[Piece]:
     return second_set(seconds, first_seed=7000, limits=ISSUE_BPM_RANGE)
 
 
+def fifth_set(seconds: float = 40.0, first_seed: int = 9000) -> list[Piece]:
+    """80 pieces whose notated beat is drawn uniformly in BPM over ISSUE_BPM_RANGE (compound metres' dotted
+    quarter over 60-120), whatever the style, and stays in that range from start to end.
+
+    The other sets draw each style's tempo from its own range, so they hold few pieces at 135-180 BPM (20 of the
+    160 tuning pieces, 8 of the fourth set's 80) and many below 90: settings chosen on them fit slow music, and
+    a set spread evenly over 60-180 BPM holds 37.5 % of its simple-metre pieces there. This one holds 19 of 80
+    (its compound metres stop at 120, and tempo changes move some). Every other piece is a "classic" one (any
+    metre, any ensemble), the rest cycle through the other styles, their textures played at tempos they are not
+    usually played at. Halves as ``second_set_tuning_half``."""
+    pieces = []
+    others = [style for style in STYLES if style != "classic"]
+    for index in range(80):
+        seed = first_seed + index
+        rng = np.random.default_rng(seed + 50_000)
+        style = "classic" if index % 2 == 0 else others[(index // 2) % len(others)]
+        spec = STYLES[style]
+        within = index // 2 if style == "classic" else index // (2 * len(others))
+        metre = spec.metres[(within + index // 7) % len(spec.metres)]
+        high = 120.0 if METRES[metre][1] == 1.5 else ISSUE_BPM_RANGE[1]
+        bpm = float(rng.uniform(ISSUE_BPM_RANGE[0], high))
+        change = CHANGES[(index // 2) % len(CHANGES)]
+        ensemble = spec.ensembles[(within + index // 3) % len(spec.ensembles)]
+        drums = {"always": True, "never": False, "half": within % 2 == 1, "fifth": index % 5 == 2}[spec.drums]
+        jitter_s = (0.0, 0.008, 0.012)[index % 3]
+        pieces.append(style_piece(seed, style, metre, bpm, change, ensemble, seconds, jitter_s, drums,
+                                  ISSUE_BPM_RANGE))
+    return pieces
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""
