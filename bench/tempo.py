@@ -459,9 +459,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", choices=("first", "second", "third", "fourth", "fifth"), default="second",
                         help="the dev set: the first 40 pieces (tempo_pieces.py), the second 80 (tempo_styles.py), "
-                             "the third 80 (the second's styles with other seeds; all tuning material), the fourth "
-                             "80 (the same with other seeds, every beat within 60-180 BPM; all held back) or the fifth 80 "
-                             "(tempos spread evenly over 60-180 BPM whatever the style; halves as the second's)")
+                             "the third 80 (the second's styles with other seeds; all tuning material), the "
+                             "fourth 80 (the same with other seeds, every beat within 60-180 BPM; all held back) "
+                             "or the fifth 80 (tempos spread evenly over 60-180 BPM whatever the style; halves as "
+                             "the second's)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--librosa-dp", action="store_true",
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")

@@ -280,9 +280,9 @@ def test_a_fast_song_tracked_at_half_speed_is_read_at_its_beat_by_its_onsets_per
     assert 60.0 / np.median(np.diff(find_metre(true_beats[::2], arrays).beats)) == pytest.approx(85.0, rel=0.02)
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: a fast waltz's bare accompaniment, one onset a beat, is read a bar "
-                   "at a time: the onset-density prior (engine/metre.py) finds three onsets a beat at 57 BPM likelier "
-                   "than one at 170; strict, so a fix shows up here")
+@pytest.mark.xfail(strict=True, reason="known limit: a fast waltz's bare accompaniment, one onset a beat, is "
+                   "read a bar at a time: the onset-density prior (engine/metre.py) finds three onsets a beat at "
+                   "57 BPM likelier than one at 170; strict, so a fix shows up here")
 def test_a_fast_waltz_without_its_tune_is_read_in_thirds_of_the_bar():
     true_beats, bare = waltz(170.0, 24, melody=False)
     found = find_metre(true_beats[::3], NoteArrays.of(bare))

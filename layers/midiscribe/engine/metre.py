@@ -38,17 +38,18 @@ PULSE_WEIGHT = 1.5
 SALIENCE_WEIGHT = 2.0
 PRIOR_WEIGHT = 0.5
 # The onset-density prior: written music's beat holds about two onsets (a chord counted once), so a reading
-# with many more per beat is likely the beat's half speed, and one with about one per beat its double.
-# The score loses DENSITY_WEIGHT / 2 per squared octave between a reading's onsets per beat and
-# DENSITY_CENTRE. The tempo prior alone cannot tell a beat from its half or double where both lie in 60-180
-# BPM (it is even about 85 and 170); onsets per beat can: over the 200 tuning pieces the notated beat holds
-# 1.2-3.5 onsets (5th-95th percentile), the fast pieces read at half speed held 2.1-7.5 per beat read, the
-# slow ballads read at their running eighths 0.9-1.3. Chosen with the three weights above by
-# bench/tempo_tune.py. Two-fold cross-validation on the tuning pieces (5 random splits) chose a density prior
-# in all 10 folds (centre 1.4-2.0, 1.8 in 6) and gained, on the other fold, 1 tempo in 100 and 0.074 of
-# band-balanced Acc1 on average (-6 to +5 tempi). Whole tracker, tuning pieces: 163 -> 171 of 200 right, Acc1 averaged over the
-# 20-BPM bands of 60-180 0.738 -> 0.823; held back (the second set's half, the fourth set, the fifth's half):
-# 126 -> 128 of 160, 0.701 -> 0.762 (bench/tempo.py). Pitched notes only (``find_metre``).
+# with many more per beat is likely the beat's half speed, and one with about one per beat its double (where
+# the salience does not outweigh it). The score loses DENSITY_WEIGHT / 2 per squared octave between a
+# reading's onsets per beat and DENSITY_CENTRE. The tempo prior alone cannot tell a beat from its half or
+# double where both lie in 60-180 BPM (it is even about 85 and 170); onsets per beat can: over the 200 tuning
+# pieces the notated beat holds 1.2-3.5 onsets (5th-95th percentile), the fast pieces read at half speed held
+# 2.1-7.5 per beat read, the slow ballads read at their running eighths 0.9-1.3. Chosen with the three weights
+# above by bench/tempo_tune.py. Two-fold cross-validation on the tuning pieces (5 random splits) chose a
+# density prior in all 10 folds (centre 1.4-2.0, 1.8 in 6) and gained, on the other fold, 1 tempo in 100 and
+# 0.074 of band-balanced Acc1 on average (-6 to +5 tempi). Whole tracker, tuning pieces: 163 -> 171 of 200
+# right, Acc1 averaged over the 20-BPM bands of 60-180 0.738 -> 0.823; held back (the second set's half, the
+# fourth set, the fifth's half): 126 -> 128 of 160, 0.701 -> 0.762 (bench/tempo.py). Pitched notes only
+# (``find_metre``).
 DENSITY_WEIGHT = 2.0
 DENSITY_CENTRE = 1.8
 # Chords and grace notes closer together than this are one onset.
