@@ -33,7 +33,8 @@ The fourth set: 80 more with seeds from 7000, every notated beat within the issu
 end (in the others, tempo changes and two styles' ranges take 14 of 200 pieces' median beat outside it); all of
 it held back. The fifth set: 80 more (seeds from 9000) whose notated beat is drawn evenly over 60-180 BPM
 whatever the style (compound metres' dotted quarter over 60-120), half of them in the first set's habits; the
-other sets hold few pieces above 135 BPM. Halves as the second set's.
+other sets hold few pieces above 135 BPM. Halves as the second set's. The sixth set: 80 more drawn as the
+fifth's (seeds from 11000), all held back.
 Every piece is rendered by FluidSynth with three sound fonts in turn; audio and transcriptions are
 cached under bench/.cache/tempo/. ``--unseen-fonts`` plays the half's pieces again with each of two
 General MIDI fonts no setting was chosen on (bench/engine.py's OTHER_GM_FONTS: csound's small sampled
@@ -457,12 +458,13 @@ def report(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("first", "second", "third", "fourth", "fifth"), default="second",
+    parser.add_argument("--set", choices=("first", "second", "third", "fourth", "fifth", "sixth"),
+                        default="second",
                         help="the dev set: the first 40 pieces (tempo_pieces.py), the second 80 (tempo_styles.py), "
                              "the third 80 (the second's styles with other seeds; all tuning material), the "
                              "fourth 80 (the same with other seeds, every beat within 60-180 BPM; all held back) "
-                             "or the fifth 80 (tempos spread evenly over 60-180 BPM whatever the style; halves as "
-                             "the second's)")
+                             "the fifth 80 (tempos spread evenly over 60-180 BPM whatever the style; halves as "
+                             "the second's) or the sixth 80 (drawn as the fifth's; all held back)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--librosa-dp", action="store_true",
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")
@@ -503,6 +505,9 @@ def main() -> None:
     elif args.set == "fifth":
         pieces = tempo_styles.fifth_set()
         halves = tempo_styles.second_set_tuning_half(pieces)
+    elif args.set == "sixth":
+        pieces = tempo_styles.sixth_set()
+        halves = [False] * len(pieces)
     else:
         pieces = tempo_styles.second_set()
         halves = tempo_styles.second_set_tuning_half(pieces)
