@@ -280,6 +280,19 @@ def test_a_fast_song_tracked_at_half_speed_is_read_at_its_beat_by_its_onsets_per
     assert 60.0 / np.median(np.diff(find_metre(true_beats[::2], arrays).beats)) == pytest.approx(85.0, rel=0.02)
 
 
+def test_runs_of_32nd_notes_over_a_bass_on_every_beat_stay_at_their_beat(monkeypatch):
+    # Eight onsets a beat at 100 BPM: the density prior alone would read them at 300 BPM, its cap
+    # (DENSITY_CAP_OCTAVES) leaves the level to the bass and the tempo prior.
+    bpm, beat_s = 100.0, 0.6
+    true_beats = 0.5 + np.arange(65) * beat_s
+    notes = [NoteEvent(t, t + beat_s, 40 + index % 5, 0.9) for index, t in enumerate(true_beats[:-1])]
+    notes += [NoteEvent(0.5 + k * beat_s / 8, 0.5 + (k + 0.9) * beat_s / 8, 72 + k % 12, 0.4) for k in range(8 * 64)]
+    arrays = NoteArrays.of(sorted(notes, key=lambda note: note.start_s))
+    assert 60.0 / np.median(np.diff(find_metre(true_beats, arrays).beats)) == pytest.approx(bpm, rel=0.02)
+    monkeypatch.setattr(metre, "DENSITY_CAP_OCTAVES", np.inf)
+    assert 60.0 / np.median(np.diff(find_metre(true_beats, arrays).beats)) == pytest.approx(3 * bpm, rel=0.02)
+
+
 @pytest.mark.xfail(strict=True, reason="known limit: a fast waltz's bare accompaniment, one onset a beat, is "
                    "read a bar at a time: the onset-density prior (engine/metre.py) finds three onsets a beat at "
                    "57 BPM likelier than one at 170; strict, so a fix shows up here")

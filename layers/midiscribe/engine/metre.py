@@ -52,6 +52,10 @@ PRIOR_WEIGHT = 0.5
 # (``find_metre``).
 DENSITY_WEIGHT = 2.0
 DENSITY_CENTRE = 1.8
+# ... and no more than this far (octaves) counts: a texture far outside the dev sets' (32nd-note runs, 8 onsets
+# a beat) would otherwise be pulled two levels up by the prior alone (100 BPM read at 300). The cap changes no
+# decision on the 440 pieces of the six tempo sets; at 1 octave it would cost 7 of the 200 tuning pieces.
+DENSITY_CAP_OCTAVES = 1.5
 # Chords and grace notes closer together than this are one onset.
 DENSITY_CHORD_S = 0.03
 # With a user's tempo hint the level is chosen with the weights HINT_WIDTH_OCTAVES was chosen with: pulse,
@@ -379,7 +383,8 @@ def level_scores(evidence: np.ndarray, backbeat_s: float | None = None, tempo_hi
         prior = -0.5 * (np.log2(bpm / BEAT_PRIOR_CENTRE_BPM) / BEAT_PRIOR_WIDTH_OCTAVES) ** 2
         scores = PULSE_WEIGHT * is_pulse + SALIENCE_WEIGHT * salience + PRIOR_WEIGHT * prior
         if onset_rate:
-            scores = scores - 0.5 * DENSITY_WEIGHT * np.log2(onset_rate * 60.0 / bpm / DENSITY_CENTRE) ** 2
+            octaves = np.log2(onset_rate * 60.0 / bpm / DENSITY_CENTRE)
+            scores = scores - 0.5 * DENSITY_WEIGHT * np.clip(octaves, -DENSITY_CAP_OCTAVES, DENSITY_CAP_OCTAVES) ** 2
     if backbeat_s is not None:
         scores = scores + BACKBEAT_WEIGHT * (np.abs(2 * 60.0 / bpm / backbeat_s - 1) <= BACKBEAT_TOLERANCE)
     return scores
