@@ -456,10 +456,28 @@ def report(rows: list[dict]) -> None:
           "estimated key's MIREX weighted score against the key the piece is written in, mean; right: exactly it.)")
 
 
+def all_tuning(pieces: list) -> list[bool]:
+    return [True] * len(pieces)
+
+
+def all_held_back(pieces: list) -> list[bool]:
+    return [False] * len(pieces)
+
+
+# Each dev set (--set): how it is drawn, and which of its pieces are tuning material (True) or held back.
+DEV_SETS = {
+    "first": (tempo_pieces.dev_set, tempo_pieces.tuning_half),
+    "second": (tempo_styles.second_set, tempo_styles.second_set_tuning_half),
+    "third": (tempo_styles.third_set, all_tuning),
+    "fourth": (tempo_styles.fourth_set, all_held_back),
+    "fifth": (tempo_styles.fifth_set, tempo_styles.second_set_tuning_half),
+    "sixth": (tempo_styles.sixth_set, all_held_back),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("first", "second", "third", "fourth", "fifth", "sixth"),
-                        default="second",
+    parser.add_argument("--set", choices=tuple(DEV_SETS), default="second",
                         help="the dev set: the first 40 pieces (tempo_pieces.py), the second 80 (tempo_styles.py), "
                              "the third 80 (the second's styles with other seeds; all tuning material), the "
                              "fourth 80 (the same with other seeds, every beat within 60-180 BPM; all held back) "
@@ -493,24 +511,9 @@ def main() -> None:
     if args.previous_settings:
         use_previous_settings()
     rows = []
-    if args.set == "first":
-        pieces = tempo_pieces.dev_set()
-        halves = tempo_pieces.tuning_half(pieces)
-    elif args.set == "third":
-        pieces = tempo_styles.third_set()
-        halves = [True] * len(pieces)
-    elif args.set == "fourth":
-        pieces = tempo_styles.fourth_set()
-        halves = [False] * len(pieces)
-    elif args.set == "fifth":
-        pieces = tempo_styles.fifth_set()
-        halves = tempo_styles.second_set_tuning_half(pieces)
-    elif args.set == "sixth":
-        pieces = tempo_styles.sixth_set()
-        halves = [False] * len(pieces)
-    else:
-        pieces = tempo_styles.second_set()
-        halves = tempo_styles.second_set_tuning_half(pieces)
+    make_set, split = DEV_SETS[args.set]
+    pieces = make_set()
+    halves = split(pieces)
     fonts = tuple(OTHER_GM_FONTS) if args.unseen_fonts else (None,)
     chosen = [(index, piece, font) for index, (piece, tuning) in enumerate(zip(pieces, halves, strict=True))
               if args.half == "all" or tuning == (args.half == "tuning") for font in fonts]
