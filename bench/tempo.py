@@ -480,7 +480,7 @@ def main() -> None:
     parser.add_argument("--set", choices=tuple(DEV_SETS), default="second",
                         help="the dev set: the first 40 pieces (tempo_pieces.py), the second 80 (tempo_styles.py), "
                              "the third 80 (the second's styles with other seeds; all tuning material), the "
-                             "fourth 80 (the same with other seeds, every beat within 60-180 BPM; all held back) "
+                             "fourth 80 (the same with other seeds, every beat within 60-180 BPM; all held back), "
                              "the fifth 80 (tempos spread evenly over 60-180 BPM whatever the style; halves as "
                              "the second's) or the sixth 80 (drawn as the fifth's; all held back)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")

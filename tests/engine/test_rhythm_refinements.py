@@ -283,7 +283,8 @@ def test_a_fast_song_tracked_at_half_speed_is_read_at_its_beat_by_its_onsets_per
 def test_runs_of_32nd_notes_over_a_bass_on_every_beat_stay_at_their_beat(monkeypatch):
     # Eight onsets a beat at 100 BPM: the density prior alone would read them at 300 BPM, its cap
     # (DENSITY_CAP_OCTAVES) leaves the level to the bass and the tempo prior.
-    bpm, beat_s = 100.0, 0.6
+    bpm = 100.0
+    beat_s = 60.0 / bpm
     true_beats = 0.5 + np.arange(65) * beat_s
     notes = [NoteEvent(t, t + beat_s, 40 + index % 5, 0.9) for index, t in enumerate(true_beats[:-1])]
     notes += [NoteEvent(0.5 + k * beat_s / 8, 0.5 + (k + 0.9) * beat_s / 8, 72 + k % 12, 0.4) for k in range(8 * 64)]
