@@ -296,6 +296,20 @@ def sixth_set(seconds: float = 40.0) -> list[Piece]:
     return fifth_set(seconds, first_seed=11000)
 
 
+def seventh_set(seconds: float = 40.0) -> list[Piece]:
+    """160 tuning pieces for the second look (engine/metre.py ``second_look``), which has more weights to fit than
+    the 200 tuning pieces of the first, second, third and fifth sets would bear alone: 80 drawn as ``fifth_set``'s
+    (seeds from 20000) and 80 as ``second_set``'s (seeds from 22000, each style in its own tempo range)."""
+    return fifth_set(seconds, first_seed=20000) + second_set(seconds, first_seed=22000)
+
+
+def eighth_set(seconds: float = 40.0) -> list[Piece]:
+    """160 pieces held back whole, drawn after the second look had been fitted, for its first check: 80 as
+    ``fifth_set``'s (seeds from 13000) and 80 as ``fourth_set``'s (seeds from 15000, every beat within
+    ISSUE_BPM_RANGE)."""
+    return fifth_set(seconds, first_seed=13000) + second_set(seconds, first_seed=15000, limits=ISSUE_BPM_RANGE)
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""

@@ -10,6 +10,14 @@ The objective is tempo Acc1 over those pieces, then (ties) Acc1 averaged over th
 60-180 BPM (pieces outside in the nearest), which weighs fast pieces as a set spread evenly over the
 issue's range would; the first best is printed with the next ones, so a plateau is visible. The level
 choice is scored alone (the reading's own tempo), as the full tracker's tempo follows it.
+
+    nice -n 10 .venv/bin/python bench/tempo_tune.py --second-look
+
+fits the second look's weights instead (engine/metre.py LOOK_WEIGHTS): a logistic regression, for the reading at
+twice and at half the tempo of the level scores' choice, of which of the two is right, on how their
+LOOK_FEATURES differ, over the 200 tuning pieces and the seventh set's 160 (where exactly one of the two is
+right). It prints the weights to copy into engine/metre.py, then what they do to the level choice: over all
+360 pieces, in two-fold cross-validation (10 random splits), and fitted on one group to choose on the other.
 """
 
 from __future__ import annotations
@@ -26,7 +34,13 @@ sys.path.insert(0, str(BENCH))
 import tempo_pieces  # noqa: E402
 import tempo_styles  # noqa: E402
 from engine import ensure_fluidsynth  # noqa: E402
-from tempo import TEMPO_TOLERANCE, render, transcribed  # noqa: E402
+from tempo import ACC2_LEVELS, TEMPO_TOLERANCE, render, tempo_right, transcribed  # noqa: E402
+
+# The second look's logistic regression: L2 weight on the standardised features, the splits of the
+# cross-validation, and the seed they are drawn with.
+LOOK_L2 = 1.0
+LOOK_SPLITS = 10
+LOOK_SEED = 0
 
 # The pulse tracker's tempo prior width (octaves) and the level choice's weights, its onset-density prior
 # (DENSITY_WEIGHT 0: none) and the beat tempo prior's centre and width (BPM, octaves).
@@ -128,5 +142,123 @@ def tune_metre(pieces: list, material: list) -> None:
         print(f"  {right:3d}  " + ", ".join(f"{name}={value}" for name, value in zip(METRE_GRID, values, strict=True)))
 
 
+def look_material(pieces: list[tuple[int, tempo_pieces.Piece]]) -> list[dict]:
+    """For each piece, what the second look reads: the level scores' choice and, for each ratio of LOOK_WEIGHTS,
+    the reading it would be weighed against, with their features' difference and which of the two is right."""
+    from midiscribe.engine import beats, metre
+    from midiscribe.engine.rhythm import aligned_to_notes
+
+    material = []
+    for index, piece in pieces:
+        onset, notes, _ = transcribed(render(piece, index))
+        arrays = metre.NoteArrays.of(notes)
+        truth = piece.median_tempo_bpm
+        entry = {"truth": truth, "chosen_bpm": np.nan, "looks": []}
+        material.append(entry)
+        rate = metre.onsets_per_second(arrays)
+        pulse = beats.track_pulse(onset)
+        if len(arrays.starts) == 0 or len(pulse) < 4 or not rate:
+            continue
+        pulse = aligned_to_notes(pulse, arrays)
+        candidates = metre.readings(pulse, metre.pulse_division(pulse, arrays))
+        evidence = metre.level_evidence(candidates, arrays)
+        levels = metre.level_scores(evidence, onset_rate=rate)
+        chosen = int(np.argmax(levels))
+        bpm = evidence[:, 1]
+        entry["chosen_bpm"] = bpm[chosen]
+        for other in metre.looked_at(evidence, levels, rate):
+            if other is None:
+                entry["looks"].append(None)
+                continue
+            mine, theirs = metre.look_features(candidates, evidence, [chosen, other], arrays, None, rate)
+            right = [tempo_right(bpm[at], truth) for at in (chosen, other)]
+            entry["looks"].append({"delta": theirs - mine, "bpm": bpm[other], "chosen_right": right[0],
+                                   "other_right": right[1]})
+    return material
+
+
+def fit_logistic(features: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+    """(bias, weights) on the raw features of an L2-regularised logistic regression (Newton's method) fitted on
+    the standardised features, LOOK_L2 on every weight but the bias."""
+    mean, spread = features.mean(axis=0), features.std(axis=0) + 1e-9
+    design = np.hstack((np.ones((len(features), 1)), (features - mean) / spread))
+    penalty = LOOK_L2 * np.diag(np.r_[0.0, np.ones(features.shape[1])]) / len(labels)
+    weights = np.zeros(design.shape[1])
+    for _ in range(100):
+        chance = 1.0 / (1.0 + np.exp(-design @ weights))
+        gradient = design.T @ (chance - labels) / len(labels) + penalty @ weights
+        hessian = (design.T * (chance * (1 - chance))) @ design / len(labels) + penalty + 1e-9 * np.eye(len(weights))
+        step = np.linalg.solve(hessian, gradient)
+        weights -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    raw = weights[1:] / spread
+    return float(weights[0] - raw @ mean), raw
+
+
+def fit_looks(material: list[dict]) -> list[tuple[float, np.ndarray]]:
+    """One (bias, weights) per ratio of LOOK_WEIGHTS, fitted where exactly one of the two readings is right."""
+    from midiscribe.engine import metre
+
+    fitted = []
+    for look in range(len(metre.LOOK_WEIGHTS)):
+        pairs = [entry["looks"][look] for entry in material if entry["looks"] and entry["looks"][look] is not None
+                 and entry["looks"][look]["chosen_right"] != entry["looks"][look]["other_right"]]
+        features = np.array([pair["delta"] for pair in pairs])
+        labels = np.array([pair["other_right"] for pair in pairs], dtype=float)
+        fitted.append(fit_logistic(features, labels))
+    return fitted
+
+
+def looked(material: list[dict], fitted: list[tuple[float, np.ndarray]] | None) -> tuple[int, float, int]:
+    """(tempi right, band-balanced Acc1, tempi right at some level: Acc2) of the level choice with the second look
+    (None: without it)."""
+    truths = np.array([entry["truth"] for entry in material])
+    chosen = []
+    for entry in material:
+        bpm = entry["chosen_bpm"]
+        for look, (bias, weights) in zip(entry["looks"], fitted or [], strict=False):
+            if look is not None and bias + float(look["delta"] @ weights) > 0:
+                bpm = look["bpm"]
+                break
+        chosen.append(bpm)
+    right = np.abs(np.array(chosen) / truths - 1) <= TEMPO_TOLERANCE
+    levels = sum(tempo_right(bpm, truth, ACC2_LEVELS) for bpm, truth in zip(chosen, truths, strict=True))
+    return int(right.sum()), band_balanced(truths, right), int(levels)
+
+
+def tune_second_look() -> None:
+    from midiscribe.engine import metre
+
+    ensure_fluidsynth()
+    first = look_material(tuning_pieces())
+    seventh = look_material(list(enumerate(tempo_styles.seventh_set())))
+    everything = first + seventh
+    fitted = fit_looks(everything)
+    print(f"{len(everything)} tuning pieces (the 200 and the seventh set's 160). LOOK_WEIGHTS for engine/metre.py:")
+    for (ratio, _), (bias, weights) in zip(metre.LOOK_WEIGHTS, fitted, strict=True):
+        print(f"    ({ratio}, ({bias:.2f}, ({', '.join(f'{weight:.2f}' for weight in weights)}))),")
+    print("tempi right (band-balanced Acc1) of the level choice, without -> with the second look:")
+    for name, fit_on, test_on in (("all 360", everything, everything), ("the 200", everything, first),
+                                  ("the seventh set", everything, seventh),
+                                  ("fitted on the 200, the seventh set", first, seventh),
+                                  ("fitted on the seventh set, the 200", seventh, first)):
+        before, after = looked(test_on, None), looked(test_on, fit_looks(fit_on))
+        print(f"  {name}: {before[0]} ({before[1]:.3f}) -> {after[0]} ({after[1]:.3f}) of {len(test_on)}; "
+              f"at some level (Acc2) {before[2]} -> {after[2]}")
+    rng = np.random.default_rng(LOOK_SEED)
+    gains = []
+    for _ in range(LOOK_SPLITS):
+        order = rng.permutation(len(everything))
+        halves = ([everything[i] for i in order[: len(order) // 2]], [everything[i] for i in order[len(order) // 2:]])
+        for fit_on, test_on in (halves, halves[::-1]):
+            gains.append(looked(test_on, fit_looks(fit_on))[0] - looked(test_on, None)[0])
+    print(f"  two-fold cross-validation ({LOOK_SPLITS} splits): {np.mean(gains):+.1f} tempi right per "
+          f"{len(everything) // 2} on the other fold ({min(gains):+d} to {max(gains):+d})")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--second-look"]:
+        tune_second_look()
+    else:
+        main()

@@ -272,12 +272,50 @@ def test_a_fast_song_tracked_at_half_speed_is_read_at_its_beat_by_its_onsets_per
     # Tracked at its half notes (85 BPM), the song has four onsets a beat; read at 170, two: the onset-density
     # prior (engine/metre.py) decides it, where the tempo prior is even about 85 and 170 and the half notes
     # carry the bass. Without the density prior the pulse stays as tracked.
+    # Without the density prior the second look reads it at its beat too (below); without either, as tracked.
     true_beats, notes = fast_song(170.0, 24)
     arrays = NoteArrays.of(notes)
     found = find_metre(true_beats[::2], arrays)
     assert 60.0 / np.median(np.diff(found.beats)) == pytest.approx(170.0, rel=0.02)
     monkeypatch.setattr(metre, "DENSITY_WEIGHT", 0.0)
+    monkeypatch.setattr(metre, "LOOK_WEIGHTS", ())
     assert 60.0 / np.median(np.diff(find_metre(true_beats[::2], arrays).beats)) == pytest.approx(85.0, rel=0.02)
+
+
+def tempo_of(found) -> float:
+    return 60.0 / float(np.median(np.diff(found.beats)))
+
+
+def test_the_second_look_reads_a_fast_song_tracked_at_half_speed_at_its_beat(monkeypatch):
+    # The level scores alone (no density prior) keep the song at its half notes; the second look weighs that reading
+    # against its double: at 85 BPM every gap between onsets is under 0.3 of a beat (a sixteenth), at 170 none is.
+    true_beats, notes = fast_song(170.0, 24)
+    arrays = NoteArrays.of(notes)
+    monkeypatch.setattr(metre, "DENSITY_WEIGHT", 0.0)
+    assert tempo_of(find_metre(true_beats[::2], arrays)) == pytest.approx(170.0, rel=0.02)
+    candidates = readings(true_beats[::2])
+    evidence = metre.level_evidence(candidates, arrays)
+    double = int(np.argmin(np.abs(evidence[:, 1] - 170.0)))
+    short, _, density, _ = metre.look_features(candidates, evidence, [0, double], arrays, None,
+                                               onsets_per_second(arrays)).T
+    assert short.tolist() == [1.0, 0.0]
+    assert density[1] > density[0]  # two onsets a beat at 170, four at 85
+    # A tempo hint decides the level without it.
+    hinted = find_metre(true_beats[::2], arrays, hints=Hints(tempo_bpm=85.0))
+    assert tempo_of(hinted) == pytest.approx(85.0, rel=0.02)
+
+
+def test_the_second_look_takes_the_other_reading_only_where_its_score_says_so(monkeypatch):
+    true_beats, notes = fast_song(120.0, 24)
+    arrays = NoteArrays.of(notes)
+    assert tempo_of(find_metre(true_beats, arrays)) == pytest.approx(120.0, rel=0.02)
+    monkeypatch.setattr(metre, "LOOK_WEIGHTS", ((2.0, (50.0, (0.0, 0.0, 0.0, 0.0))),))
+    assert tempo_of(find_metre(true_beats, arrays)) == pytest.approx(240.0, rel=0.02)
+    monkeypatch.setattr(metre, "LOOK_WEIGHTS", ((0.5, (50.0, (0.0, 0.0, 0.0, 0.0))),))
+    assert tempo_of(find_metre(true_beats, arrays)) == pytest.approx(60.0, rel=0.02)
+    # ... and never to a reading with onsets a beat beyond the density prior's cap (the look was fitted on none).
+    monkeypatch.setattr(metre, "DENSITY_CAP_OCTAVES", 0.5)
+    assert tempo_of(find_metre(true_beats, arrays)) == pytest.approx(120.0, rel=0.02)
 
 
 def test_runs_of_32nd_notes_over_a_bass_on_every_beat_stay_at_their_beat(monkeypatch):

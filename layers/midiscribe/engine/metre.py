@@ -13,6 +13,10 @@ beats and each phase the bar score is how much the would-be downbeats stand out 
 those marks. Onsets on the beat's thirds rather than its half (and often enough) tell compound metre (6/8)
 from simple.
 
+The level scores' choice then gets a second look against its double and its half (``second_look``): a logistic
+score, fitted on the tuning pieces, of how the two differ in short gaps between onsets, bar clarity, onset density
+and salience.
+
 Between the level and the bars the beat's phase is checked against the bass: a pulse follows the
 strongest onsets, and in an oom-pah (a march's bass on the beat, its chords on the off-beat) or a jig
 (bass on the dotted quarter, chords on its third eighth) those are the chords. When the points half
@@ -59,6 +63,35 @@ DENSITY_CENTRE = 1.8
 DENSITY_CAP_OCTAVES = 1.5
 # Chords and grace notes closer together than this are one onset.
 DENSITY_CHORD_S = 0.03
+# The second look (``second_look``): once the level scores have chosen a reading, it is weighed against the
+# reading at twice its tempo (a fast piece tracked at its half notes) and then against the one at half its tempo
+# (a slow piece tracked at its running eighths), by a logistic score of how the two readings' LOOK_FEATURES differ:
+# - "short": the share of the gaps between onsets shorter than SHORT_IOI_SHARE of a beat (at the slower reading
+#   the faster one's eighths become sixteenths, which written music holds fewer of);
+# - "bar": how clearly the beats group into bars (``bar_clarity``: at the right level the downbeats stand out);
+# - "density" and "salience": the onset-density prior's term and the salience, as in ``level_scores``.
+# The other reading is taken when bias + weights . (its features - the chosen one's) > 0, and never when its onsets
+# a beat lie beyond DENSITY_CAP_OCTAVES of DENSITY_CENTRE (textures the look was not fitted on: 32nd-note runs
+# over a bass on every beat at 100 BPM were halved). The level scores weigh every reading at once, thirds and 3:2
+# included, and could not use these cues: a conditional logit over all the readings with them (and with the
+# onset envelope's autocorrelation, the harmony's and the bass's salience, the notes' length) gained nothing in
+# cross-validation. The choice between a reading and its double or half is where most misses are.
+# Fitted (logistic regression, L2 1.0 on standardised features; bench/tempo_tune.py --second-look) on the 360
+# tuning pieces (the 200 and the seventh set's 160), where exactly one of the two readings is right. Level
+# choice alone (that script's proxy): 289 -> 309 of the 360 right; two-fold cross-validation over them (10
+# random splits) gained 7.8 tempi per 180 pieces on the other fold (+5 to +10, never a loss); fitted on the 200
+# alone it took the seventh set from 120 to 126 of 160, fitted on the seventh set alone the 200 from 169 to 177.
+# It costs some Acc2 (330 against 333 of the 360): a compound piece read at its eighths (3x) and halved is at
+# 1.5x, though its bars then fall on the music's bars.
+LOOK_FEATURES = ("short", "bar", "density", "salience")
+SHORT_IOI_SHARE = 0.3
+LOOK_TOLERANCE = 0.03
+# (ratio of the other reading's tempo to the chosen one's, (bias, weights in LOOK_FEATURES' order)), in the
+# order they are looked at; a reading counts as that ratio within LOOK_TOLERANCE.
+LOOK_WEIGHTS = (
+    (2.0, (-6.54, (-11.01, 0.89, 2.36, 4.12))),
+    (0.5, (-1.04, (-0.85, 1.42, 3.82, 1.26))),
+)
 # With a user's tempo hint the level is chosen with the weights HINT_WIDTH_OCTAVES was chosen with: pulse,
 # salience and the hint's prior at 1, no density prior (the hint says more about the level than the notes).
 HINTED_WEIGHTS = (1.0, 1.0, 1.0)
@@ -391,6 +424,61 @@ def level_scores(evidence: np.ndarray, backbeat_s: float | None = None, tempo_hi
     return scores
 
 
+def bar_clarity(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None) -> float:
+    """How clearly the beats group into bars: the best ``bar_scores`` of the beats among the notes (0 with none)."""
+    marked = among_the_notes(beats, notes)
+    scores = bar_scores(beat_marks(beats[marked], notes, pitched), marked.start)
+    return max(scores.values()) if scores else 0.0
+
+
+def look_features(candidates: list[np.ndarray], evidence: np.ndarray, chosen: list[int], notes: NoteArrays,
+                  pitched: np.ndarray | None, onset_rate: float) -> np.ndarray:
+    """(len(chosen), LOOK_FEATURES) of the readings ``chosen`` indexes: see LOOK_WEIGHTS. The onsets' spacing
+    and the density are of the pitched notes (``pitched`` as in ``beat_marks``), as the density prior's."""
+    pitched_starts = notes.starts if pitched is None else notes.starts[np.asarray(pitched, dtype=bool)]
+    starts = np.sort(pitched_starts)
+    onsets = starts[np.concatenate(([True], np.diff(starts) > DENSITY_CHORD_S))] if len(starts) else starts
+    gaps = np.diff(onsets)
+    rows = []
+    for index in chosen:
+        beats, (salience, bpm) = candidates[index], evidence[index]
+        period = float(np.median(np.diff(beats)))
+        short = float(np.mean(gaps < SHORT_IOI_SHARE * period)) if len(gaps) else 0.0
+        octaves = np.clip(np.log2(onset_rate * 60.0 / bpm / DENSITY_CENTRE), -DENSITY_CAP_OCTAVES, DENSITY_CAP_OCTAVES)
+        rows.append((short, bar_clarity(beats, notes, pitched), -0.5 * octaves**2, salience))
+    return np.array(rows, dtype=np.float64).reshape(len(chosen), len(LOOK_FEATURES))
+
+
+def looked_at(evidence: np.ndarray, levels: np.ndarray, onset_rate: float) -> list[int | None]:
+    """For each entry of LOOK_WEIGHTS, the reading the best ``levels`` reading is weighed against: the best scored
+    of those at that ratio of its tempo, or None where there is none, or its onsets a beat lie beyond
+    DENSITY_CAP_OCTAVES (textures the look was never fitted on)."""
+    chosen = int(np.argmax(levels))
+    bpm = evidence[:, 1]
+    others: list[int | None] = []
+    for ratio, _ in LOOK_WEIGHTS:
+        near = np.flatnonzero(np.abs(bpm / (ratio * bpm[chosen]) - 1) <= LOOK_TOLERANCE)
+        other = int(near[np.argmax(levels[near])]) if len(near) else None
+        if other is not None and abs(np.log2(onset_rate * 60.0 / bpm[other] / DENSITY_CENTRE)) > DENSITY_CAP_OCTAVES:
+            other = None
+        others.append(other)
+    return others
+
+
+def second_look(candidates: list[np.ndarray], evidence: np.ndarray, levels: np.ndarray, notes: NoteArrays,
+                pitched: np.ndarray | None, onset_rate: float) -> int:
+    """The index of the beat among ``candidates``: the best ``levels`` reading, or the reading ``looked_at`` weighs
+    it against, the first whose LOOK_WEIGHTS' logistic score says so (see there)."""
+    chosen = int(np.argmax(levels))
+    for other, (_, (bias, weights)) in zip(looked_at(evidence, levels, onset_rate), LOOK_WEIGHTS, strict=True):
+        if other is None:
+            continue
+        mine, theirs = look_features(candidates, evidence, [chosen, other], notes, pitched, onset_rate)
+        if bias + float(np.dot(weights, theirs - mine)) > 0:
+            return other
+    return chosen
+
+
 def backbeat_interval(notes: NoteArrays, pitched: np.ndarray | None = None) -> float | None:
     """Seconds between a groove's backbeats (two beats), from its loud snare strokes, or None when the drum
     hits (the notes ``pitched`` does not flag) have no clear backbeat. See BACKBEAT_WEIGHT."""
@@ -424,8 +512,8 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     half a drum groove's backbeat interval (``backbeat_interval``); then salience (how much more weight of
     notes falls on its beats than between them, relative to the heaviest reading's beats: read too fast,
     many of its beats are empty; read too slow, its halves or thirds, the real beats, carry as much as its
-    beats) and the tempo prior. The beats move
-    onto the bass if it plays between them (``on_the_bass``; ``pitched`` as there). The bar length and
+    beats) and the tempo prior. Without a tempo hint or a backbeat, the chosen reading is then weighed against
+    its double and its half (``second_look``). The beats move onto the bass if it plays between them (``on_the_bass``; ``pitched`` as there). The bar length and
     phase are then the best bar score at that level.
 
     The user's ``hints`` go first: a tempo hint takes the tempo prior's place (``level_scores``), so it
@@ -443,9 +531,14 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     candidates = readings(pulse, pulse_division(pulse, notes))
     # The density prior reads pitched notes only: drum hits keep time in eighths and sixteenths, as no melody does.
     pitched_notes = notes if pitched is None else notes.only(np.asarray(pitched, dtype=bool))
-    levels = level_scores(level_evidence(candidates, notes), backbeat_interval(notes, pitched), hints.tempo_bpm,
-                          onsets_per_second(pitched_notes))
-    beats = on_the_bass(candidates[int(np.argmax(levels))], notes, pitched)
+    evidence, backbeat, rate = level_evidence(candidates, notes), backbeat_interval(notes, pitched), onsets_per_second(
+        pitched_notes)
+    levels = level_scores(evidence, backbeat, hints.tempo_bpm, rate)
+    # The second look weighs what the notes say of the level against the tracked pulse; a user's tempo hint and a
+    # groove's backbeat say more, and a reading needs pitched notes to be looked at again.
+    chosen = (second_look(candidates, evidence, levels, notes, pitched, rate)
+              if hints.tempo_bpm is None and backbeat is None and rate else int(np.argmax(levels)))
+    beats = on_the_bass(candidates[chosen], notes, pitched)
     marked = among_the_notes(beats, notes)
     scores = bar_scores(beat_marks(beats[marked], notes, pitched), marked.start)
     if length_given is not None:
