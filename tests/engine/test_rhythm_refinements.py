@@ -271,8 +271,8 @@ def test_onsets_per_second_count_a_chord_once():
 def test_a_fast_song_tracked_at_half_speed_is_read_at_its_beat_by_its_onsets_per_beat(monkeypatch):
     # Tracked at its half notes (85 BPM), the song has four onsets a beat; read at 170, two: the onset-density
     # prior (engine/metre.py) decides it, where the tempo prior is even about 85 and 170 and the half notes
-    # carry the bass. Without the density prior the pulse stays as tracked.
-    # Without the density prior the second look reads it at its beat too (below); without either, as tracked.
+    # carry the bass. Without the density prior the second look still reads it at its beat (the next test); without
+    # both, the pulse stays as tracked.
     true_beats, notes = fast_song(170.0, 24)
     arrays = NoteArrays.of(notes)
     found = find_metre(true_beats[::2], arrays)
