@@ -531,8 +531,9 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     candidates = readings(pulse, pulse_division(pulse, notes))
     # The density prior reads pitched notes only: drum hits keep time in eighths and sixteenths, as no melody does.
     pitched_notes = notes if pitched is None else notes.only(np.asarray(pitched, dtype=bool))
-    evidence, backbeat, rate = level_evidence(candidates, notes), backbeat_interval(notes, pitched), onsets_per_second(
-        pitched_notes)
+    evidence = level_evidence(candidates, notes)
+    backbeat = backbeat_interval(notes, pitched)
+    rate = onsets_per_second(pitched_notes)
     levels = level_scores(evidence, backbeat, hints.tempo_bpm, rate)
     # The second look weighs what the notes say of the level against the tracked pulse; a user's tempo hint and a
     # groove's backbeat say more, and a reading needs pitched notes to be looked at again.
