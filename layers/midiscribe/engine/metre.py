@@ -513,8 +513,8 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     notes falls on its beats than between them, relative to the heaviest reading's beats: read too fast,
     many of its beats are empty; read too slow, its halves or thirds, the real beats, carry as much as its
     beats) and the tempo prior. Without a tempo hint or a backbeat, the chosen reading is then weighed against
-    its double and its half (``second_look``). The beats move onto the bass if it plays between them (``on_the_bass``; ``pitched`` as there). The bar length and
-    phase are then the best bar score at that level.
+    its double and its half (``second_look``). The beats move onto the bass if it plays between them
+    (``on_the_bass``; ``pitched`` as there). The bar length and phase are then the best bar score at that level.
 
     The user's ``hints`` go first: a tempo hint takes the tempo prior's place (``level_scores``), so it
     chooses the beat's level; a metre fixes the bar's length in beats and whether the beat divides in three,
