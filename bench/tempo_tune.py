@@ -32,9 +32,8 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import tempo_pieces  # noqa: E402
-import tempo_styles  # noqa: E402
 from engine import ensure_fluidsynth  # noqa: E402
-from tempo import ACC2_LEVELS, TEMPO_TOLERANCE, render, tempo_right, transcribed  # noqa: E402
+from tempo import ACC2_LEVELS, DEV_SETS, TEMPO_TOLERANCE, render, tempo_right, transcribed  # noqa: E402
 
 # The second look's logistic regression: L2 weight on the standardised features, the splits of the
 # cross-validation, and the seed they are drawn with.
@@ -64,17 +63,17 @@ GRID = {
 BANDS = (60.0, 80.0, 100.0, 120.0, 140.0, 160.0, 180.0)
 
 
+def tuning_part(name: str) -> list[tuple[int, tempo_pieces.Piece]]:
+    """(index for the sound font, piece) of the tuning pieces of bench/tempo.py's dev set ``name``."""
+    make_set, split = DEV_SETS[name]
+    pieces = make_set()
+    return [(index, piece) for index, (piece, tuning) in enumerate(zip(pieces, split(pieces), strict=True)) if tuning]
+
+
 def tuning_pieces() -> list[tuple[int, tempo_pieces.Piece]]:
-    """(index for the sound font, piece) of every tuning piece, rendered and transcribed (cached)."""
-    chosen = list(enumerate(tempo_pieces.dev_set()))
-    second = tempo_styles.second_set()
-    chosen += [(index, piece) for index, (piece, tuning)
-               in enumerate(zip(second, tempo_styles.second_set_tuning_half(second), strict=True)) if tuning]
-    chosen += list(enumerate(tempo_styles.third_set()))
-    fifth = tempo_styles.fifth_set()
-    chosen += [(index, piece) for index, (piece, tuning)
-               in enumerate(zip(fifth, tempo_styles.second_set_tuning_half(fifth), strict=True)) if tuning]
-    return chosen
+    """(index for the sound font, piece) of every tuning piece: the whole first set (both its halves have been
+    looked at), the second set's tuning half, the third set and the fifth set's tuning half."""
+    return list(enumerate(tempo_pieces.dev_set())) + tuning_part("second") + tuning_part("third") + tuning_part("fifth")
 
 
 def band_balanced(truths: np.ndarray, right: np.ndarray) -> float:
@@ -232,7 +231,7 @@ def tune_second_look() -> None:
 
     ensure_fluidsynth()
     first = look_material(tuning_pieces())
-    seventh = look_material(list(enumerate(tempo_styles.seventh_set())))
+    seventh = look_material(tuning_part("seventh"))
     everything = first + seventh
     fitted = fit_looks(everything)
     print(f"{len(everything)} tuning pieces (the 200 and the seventh set's 160). LOOK_WEIGHTS for engine/metre.py:")

@@ -74,8 +74,9 @@ DENSITY_CHORD_S = 0.03
 # a beat lie beyond DENSITY_CAP_OCTAVES of DENSITY_CENTRE (textures the look was not fitted on: 32nd-note runs
 # over a bass on every beat at 100 BPM were halved). The level scores weigh every reading at once, thirds and 3:2
 # included, and could not use these cues: a conditional logit over all the readings with them (and with the
-# onset envelope's autocorrelation, the harmony's and the bass's salience, the notes' length) gained nothing in
-# cross-validation. The choice between a reading and its double or half is where most misses are.
+# onset envelope's autocorrelation, the harmony's and the bass's salience, the notes' length) gained little in
+# cross-validation (+2 tempi per 180, -3 to +6). The choice between a reading and its double or half is where
+# most misses are.
 # Fitted (logistic regression, L2 1.0 on standardised features; bench/tempo_tune.py --second-look) on the 360
 # tuning pieces (the 200 and the seventh set's 160), where exactly one of the two readings is right. Level
 # choice alone (that script's proxy): 289 -> 309 of the 360 right; two-fold cross-validation over them (10
@@ -391,14 +392,23 @@ def level_evidence(candidates: list[np.ndarray], notes: NoteArrays) -> np.ndarra
                      for beats, (on, between) in zip(candidates, weights, strict=True)])
 
 
+def distinct_onsets(starts: np.ndarray) -> np.ndarray:
+    """The onsets among sorted note ``starts``: a chord is one (starts within DENSITY_CHORD_S of the one before)."""
+    return starts[np.concatenate(([True], np.diff(starts) > DENSITY_CHORD_S))] if len(starts) else starts
+
+
 def onsets_per_second(notes: NoteArrays) -> float | None:
-    """Distinct onsets (a chord is one: starts within DENSITY_CHORD_S) per second between the first and the last,
-    or None with fewer than two."""
+    """Distinct onsets (``distinct_onsets``) per second between the first and the last, or None with fewer than
+    two."""
     starts = np.sort(notes.starts)
     if len(starts) < 2 or starts[-1] <= starts[0]:
         return None
-    onsets = 1 + int(np.count_nonzero(np.diff(starts) > DENSITY_CHORD_S))
-    return onsets / float(starts[-1] - starts[0])
+    return len(distinct_onsets(starts)) / float(starts[-1] - starts[0])
+
+
+def density_octaves(onset_rate: float, bpm: np.ndarray | float) -> np.ndarray | float:
+    """How far (octaves, signed) a reading at ``bpm`` holds its onsets a beat from DENSITY_CENTRE."""
+    return np.log2(onset_rate * 60.0 / bpm / DENSITY_CENTRE)
 
 
 def level_scores(evidence: np.ndarray, backbeat_s: float | None = None, tempo_hint: float | None = None,
@@ -417,7 +427,7 @@ def level_scores(evidence: np.ndarray, backbeat_s: float | None = None, tempo_hi
     is_pulse = np.arange(len(evidence)) == 0
     scores = pulse_weight * is_pulse + salience_weight * salience + prior_weight * prior
     if onset_rate and tempo_hint is None:
-        octaves = np.clip(np.log2(onset_rate * 60.0 / bpm / DENSITY_CENTRE), -DENSITY_CAP_OCTAVES, DENSITY_CAP_OCTAVES)
+        octaves = np.clip(density_octaves(onset_rate, bpm), -DENSITY_CAP_OCTAVES, DENSITY_CAP_OCTAVES)
         scores = scores - 0.5 * DENSITY_WEIGHT * octaves**2
     if backbeat_s is not None:
         scores = scores + BACKBEAT_WEIGHT * (np.abs(2 * 60.0 / bpm / backbeat_s - 1) <= BACKBEAT_TOLERANCE)
@@ -436,15 +446,13 @@ def look_features(candidates: list[np.ndarray], evidence: np.ndarray, chosen: li
     """(len(chosen), LOOK_FEATURES) of the readings ``chosen`` indexes: see LOOK_WEIGHTS. The onsets' spacing
     and the density are of the pitched notes (``pitched`` as in ``beat_marks``), as the density prior's."""
     pitched_starts = notes.starts if pitched is None else notes.starts[np.asarray(pitched, dtype=bool)]
-    starts = np.sort(pitched_starts)
-    onsets = starts[np.concatenate(([True], np.diff(starts) > DENSITY_CHORD_S))] if len(starts) else starts
-    gaps = np.diff(onsets)
+    gaps = np.diff(distinct_onsets(np.sort(pitched_starts)))
     rows = []
     for index in chosen:
         beats, (salience, bpm) = candidates[index], evidence[index]
         period = float(np.median(np.diff(beats)))
         short = float(np.mean(gaps < SHORT_IOI_SHARE * period)) if len(gaps) else 0.0
-        octaves = np.clip(np.log2(onset_rate * 60.0 / bpm / DENSITY_CENTRE), -DENSITY_CAP_OCTAVES, DENSITY_CAP_OCTAVES)
+        octaves = np.clip(density_octaves(onset_rate, bpm), -DENSITY_CAP_OCTAVES, DENSITY_CAP_OCTAVES)
         rows.append((short, bar_clarity(beats, notes, pitched), -0.5 * octaves**2, salience))
     return np.array(rows, dtype=np.float64).reshape(len(chosen), len(LOOK_FEATURES))
 
@@ -459,7 +467,7 @@ def looked_at(evidence: np.ndarray, levels: np.ndarray, onset_rate: float) -> li
     for ratio, _ in LOOK_WEIGHTS:
         near = np.flatnonzero(np.abs(bpm / (ratio * bpm[chosen]) - 1) <= LOOK_TOLERANCE)
         other = int(near[np.argmax(levels[near])]) if len(near) else None
-        if other is not None and abs(np.log2(onset_rate * 60.0 / bpm[other] / DENSITY_CENTRE)) > DENSITY_CAP_OCTAVES:
+        if other is not None and abs(density_octaves(onset_rate, bpm[other])) > DENSITY_CAP_OCTAVES:
             other = None
         others.append(other)
     return others
@@ -470,11 +478,15 @@ def second_look(candidates: list[np.ndarray], evidence: np.ndarray, levels: np.n
     """The index of the beat among ``candidates``: the best ``levels`` reading, or the reading ``looked_at`` weighs
     it against, the first whose LOOK_WEIGHTS' logistic score says so (see there)."""
     chosen = int(np.argmax(levels))
-    for other, (_, (bias, weights)) in zip(looked_at(evidence, levels, onset_rate), LOOK_WEIGHTS, strict=True):
-        if other is None:
-            continue
-        mine, theirs = look_features(candidates, evidence, [chosen, other], notes, pitched, onset_rate)
-        if bias + float(np.dot(weights, theirs - mine)) > 0:
+    looks = [(other, score) for other, (_, score) in zip(looked_at(evidence, levels, onset_rate), LOOK_WEIGHTS,
+                                                         strict=True) if other is not None]
+    if not looks:
+        return chosen
+    # The chosen reading's features once, for every look (each reading's features are its own).
+    mine, *theirs = look_features(candidates, evidence, [chosen, *(other for other, _ in looks)], notes, pitched,
+                                  onset_rate)
+    for (other, (bias, weights)), features in zip(looks, theirs, strict=True):
+        if bias + float(np.dot(weights, features - mine)) > 0:
             return other
     return chosen
 
