@@ -474,6 +474,7 @@ DEV_SETS = {
     "sixth": (tempo_styles.sixth_set, all_held_back),
     "seventh": (tempo_styles.seventh_set, all_tuning),
     "eighth": (tempo_styles.eighth_set, all_held_back),
+    "ninth": (tempo_styles.ninth_set, all_held_back),
 }
 
 
@@ -485,8 +486,8 @@ def main() -> None:
                              "fourth 80 (the same with other seeds, every beat within 60-180 BPM; all held back), "
                              "the fifth 80 (tempos spread evenly over 60-180 BPM whatever the style; halves as "
                              "the second's), the sixth 80 (drawn as the fifth's; all held back), the seventh 160 (as "
-                             "the fifth's and the second's; all tuning) or the eighth 160 (as the fifth's and the "
-                             "fourth's; all held back)")
+                             "the fifth's and the second's; all tuning), the eighth 160 (as the fifth's and the "
+                             "fourth's; all held back) or the ninth 160 (drawn as the eighth's; all held back)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--librosa-dp", action="store_true",
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")

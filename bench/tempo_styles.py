@@ -310,6 +310,13 @@ def eighth_set(seconds: float = 40.0) -> list[Piece]:
     return fifth_set(seconds, first_seed=13000) + second_set(seconds, first_seed=15000, limits=ISSUE_BPM_RANGE)
 
 
+def ninth_set(seconds: float = 40.0) -> list[Piece]:
+    """160 pieces held back whole, drawn after the compound look (engine/metre.py ``compound_look``) had been chosen,
+    for its first check: 80 as ``fifth_set``'s (seeds from 17000) and 80 as ``fourth_set``'s (seeds from 19000,
+    every beat within ISSUE_BPM_RANGE)."""
+    return fifth_set(seconds, first_seed=17000) + second_set(seconds, first_seed=19000, limits=ISSUE_BPM_RANGE)
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""

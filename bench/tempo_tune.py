@@ -18,6 +18,12 @@ twice and at half the tempo of the level scores' choice, of which of the two is 
 LOOK_FEATURES differ, over the 200 tuning pieces and the seventh set's 160 (where exactly one of the two is
 right). It prints the weights to copy into engine/metre.py, then what they do to the level choice: over all
 360 pieces, in two-fold cross-validation (10 random splits), and fitted on one group to choose on the other.
+
+    nice -n 10 .venv/bin/python bench/tempo_tune.py --compound-look
+
+chooses the compound look's margin (engine/metre.py GROUPING_MARGIN): on the same 360 pieces, after the level scores
+and the second look, how many tempi each margin gets right, and the same in two-fold cross-validation (20 random
+splits; on each fold the middle of the margins with the most tempi right, none where no margin gains).
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ from tempo import ACC2_LEVELS, DEV_SETS, TEMPO_TOLERANCE, render, tempo_right, t
 LOOK_L2 = 1.0
 LOOK_SPLITS = 10
 LOOK_SEED = 0
+# The compound look's margins tried, and its cross-validation's splits.
+GROUPING_MARGINS = tuple(np.round(np.arange(0.2, 2.01, 0.1), 1))
+GROUPING_SPLITS = 20
 
 # The pulse tracker's tempo prior width (octaves) and the level choice's weights, its onset-density prior
 # (DENSITY_WEIGHT 0: none) and the beat tempo prior's centre and width (BPM, octaves).
@@ -256,8 +265,69 @@ def tune_second_look() -> None:
           f"{len(everything) // 2} on the other fold ({min(gains):+d} to {max(gains):+d})")
 
 
+def compound_material(pieces: list[tuple[int, tempo_pieces.Piece]]) -> list[tuple[bool, float, bool]]:
+    """For each piece with a reading after the second look: whether that reading is right, the margin by which its
+    halves group in threes (``metre.grouping``), and whether the reading at 2:3 is right; (False, -inf, False) for a
+    piece whose 2:3 reading ``compound_look`` would never take (density guard, too short)."""
+    from midiscribe.engine import beats, metre
+    from midiscribe.engine.rhythm import aligned_to_notes
+
+    material = []
+    for index, piece in pieces:
+        onset, notes, _ = transcribed(render(piece, index))
+        arrays = metre.NoteArrays.of(notes)
+        rate = metre.onsets_per_second(arrays)
+        pulse = beats.track_pulse(onset)
+        if len(arrays.starts) == 0 or len(pulse) < 4 or not rate:
+            material.append((False, -np.inf, False))
+            continue
+        pulse = aligned_to_notes(pulse, arrays)
+        candidates = metre.readings(pulse, metre.pulse_division(pulse, arrays))
+        evidence = metre.level_evidence(candidates, arrays)
+        levels = metre.level_scores(evidence, onset_rate=rate)
+        chosen = candidates[metre.second_look(candidates, evidence, levels, arrays, None, rate)]
+        margin, dotted = metre.grouping(chosen, arrays)
+        truth = piece.median_tempo_bpm
+        right = tempo_right(60.0 / np.median(np.diff(chosen)), truth)
+        looked = metre.compound_look(chosen, arrays, None, rate)
+        if looked is chosen and margin >= metre.GROUPING_MARGIN:
+            margin = -np.inf  # a guard keeps it, whatever the margin
+        material.append((right, margin, len(dotted) > 1 and tempo_right(60.0 / np.median(np.diff(dotted)), truth)))
+    return material
+
+
+def compound_right(material: list[tuple[bool, float, bool]], margin: float | None) -> int:
+    """Tempi right with the compound look at ``margin`` (None: without it)."""
+    return sum(other if margin is not None and grouping >= margin else right for right, grouping, other in material)
+
+
+def tune_compound_look() -> None:
+    ensure_fluidsynth()
+    material = compound_material(tuning_pieces()) + compound_material(tuning_part("seventh"))
+    print(f"{len(material)} tuning pieces; the 2:3 reading is the right one and the second look's is not in "
+          f"{sum(other and not right for right, _, other in material)}, the reverse in "
+          f"{sum(right and not other for right, _, other in material)}")
+    print(f"  without the compound look: {compound_right(material, None)} tempi right")
+    for margin in GROUPING_MARGINS:
+        print(f"  GROUPING_MARGIN {margin:.1f}: {compound_right(material, margin)}")
+    rng = np.random.default_rng(LOOK_SEED)
+    gains = []
+    for _ in range(GROUPING_SPLITS):
+        order = rng.permutation(len(material))
+        halves = ([material[i] for i in order[: len(order) // 2]], [material[i] for i in order[len(order) // 2:]])
+        for fit_on, test_on in (halves, halves[::-1]):
+            counts = [compound_right(fit_on, margin) for margin in GROUPING_MARGINS]
+            plateau = [margin for margin, count in zip(GROUPING_MARGINS, counts, strict=True) if count == max(counts)]
+            best = plateau[len(plateau) // 2] if max(counts) > compound_right(fit_on, None) else None
+            gains.append(compound_right(test_on, best) - compound_right(test_on, None))
+    print(f"  two-fold cross-validation ({GROUPING_SPLITS} splits): {np.mean(gains):+.2f} tempi right per "
+          f"{len(material) // 2} on the other fold ({min(gains):+d} to {max(gains):+d})")
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--second-look"]:
         tune_second_look()
+    elif sys.argv[1:] == ["--compound-look"]:
+        tune_compound_look()
     else:
         main()

@@ -318,6 +318,61 @@ def test_the_second_look_takes_the_other_reading_only_where_its_score_says_so(mo
     assert tempo_of(find_metre(true_beats, arrays)) == pytest.approx(120.0, rel=0.02)
 
 
+def rocking_eighths(group: int, eighth_s: float = 60.0 / 210.0, bars: int = 16) -> tuple[np.ndarray, list[NoteEvent]]:
+    """Bars of six eighths whose bass and accents come every ``group`` eighths (3: 6/8's two dotted quarters, 2:
+    3/4's three quarters), a chord a bar, and a tune in long-short pairs of the same grouping; the eighths' times."""
+    chords = ((48, 52, 55), (53, 57, 60), (55, 59, 62), (48, 52, 55))
+    tune = (2, 1, 2, 1) if group == 3 else (2, 2, 1, 1)
+    eighths = 0.5 + np.arange(6 * bars + 1) * eighth_s
+    notes = []
+    for bar in range(bars):
+        chord = chords[bar % len(chords)]
+        for k, t in enumerate(eighths[6 * bar : 6 * bar + 6]):
+            strong = k % group == 0
+            notes.append(NoteEvent(t, t + 0.9 * eighth_s, chord[k % 3] + 12, 0.7 if strong else 0.4))
+            if strong:
+                notes.append(NoteEvent(t, t + 0.95 * group * eighth_s, chord[0] - 12, 0.9))
+        position = 0
+        for index, length in enumerate(tune):
+            t = eighths[6 * bar + position]
+            notes.append(NoteEvent(t, t + 0.9 * length * eighth_s, 72 + (bar + index) % 5, 0.8))
+            position += length
+    return eighths, sorted(notes, key=lambda note: note.start_s)
+
+
+def test_the_compound_look_reads_6_8_tracked_at_every_second_eighth_at_its_dotted_quarter(monkeypatch):
+    # 6/8 at 70 BPM (the dotted quarter) tracked at every second eighth, 105 BPM, as the pulse tracker's tempo prior
+    # favours: the eighths group in threes (bass, accent, the tune's long-short), so it is read at 70, in compound metre.
+    eighths, notes = rocking_eighths(3)
+    arrays = NoteArrays.of(notes)
+    margin, dotted = metre.grouping(eighths[::2], arrays)
+    assert margin >= metre.GROUPING_MARGIN
+    assert np.allclose(dotted, eighths[::3])
+    found = find_metre(eighths[::2], arrays)
+    assert tempo_of(found) == pytest.approx(70.0, rel=0.02) and found.compound
+    assert np.allclose(found.beats, eighths[::3], atol=0.01)
+    # Five bars (ten dotted quarters) are too few to tell how the eighths group (MIN_GROUPING_BEATS).
+    short_eighths, short_notes = rocking_eighths(3, bars=5)
+    assert tempo_of(find_metre(short_eighths[::2], NoteArrays.of(short_notes))) == pytest.approx(105.0, rel=0.02)
+    # Without the look the level scores keep the pulse; a user's 3/4 keeps it too.
+    assert tempo_of(find_metre(eighths[::2], arrays, hints=Hints(metre=(3, False)))) == pytest.approx(105.0, rel=0.02)
+    monkeypatch.setattr(metre, "GROUPING_MARGIN", float("inf"))
+    assert tempo_of(find_metre(eighths[::2], arrays)) == pytest.approx(105.0, rel=0.02)
+
+
+def test_the_compound_look_leaves_3_4_in_eighths_at_its_quarter(monkeypatch):
+    eighths, notes = rocking_eighths(2)
+    arrays = NoteArrays.of(notes)
+    assert metre.grouping(eighths[::2], arrays)[0] < 0  # the eighths group in twos
+    found = find_metre(eighths[::2], arrays)
+    assert tempo_of(found) == pytest.approx(105.0, rel=0.02) and not found.compound
+    # Even a look that takes any margin leaves a reading whose onsets a beat lie beyond the density cap.
+    monkeypatch.setattr(metre, "GROUPING_MARGIN", -100.0)
+    assert tempo_of(find_metre(eighths[::2], arrays)) == pytest.approx(70.0, rel=0.02)
+    monkeypatch.setattr(metre, "DENSITY_CAP_OCTAVES", 0.1)
+    assert tempo_of(find_metre(eighths[::2], arrays)) == pytest.approx(105.0, rel=0.02)
+
+
 def test_runs_of_32nd_notes_over_a_bass_on_every_beat_stay_at_their_beat(monkeypatch):
     # Eight onsets a beat at 100 BPM: the density prior alone would read them at 300 BPM, its cap
     # (DENSITY_CAP_OCTAVES) leaves the level to the bass and the tempo prior.
@@ -328,7 +383,9 @@ def test_runs_of_32nd_notes_over_a_bass_on_every_beat_stay_at_their_beat(monkeyp
     notes += [NoteEvent(0.5 + k * beat_s / 8, 0.5 + (k + 0.9) * beat_s / 8, 72 + k % 12, 0.4) for k in range(8 * 64)]
     arrays = NoteArrays.of(sorted(notes, key=lambda note: note.start_s))
     assert 60.0 / np.median(np.diff(find_metre(true_beats, arrays).beats)) == pytest.approx(bpm, rel=0.02)
+    # Without the cap, which also guards the compound look (off here), the density prior reads them at 300 BPM.
     monkeypatch.setattr(metre, "DENSITY_CAP_OCTAVES", np.inf)
+    monkeypatch.setattr(metre, "GROUPING_MARGIN", np.inf)
     assert 60.0 / np.median(np.diff(find_metre(true_beats, arrays).beats)) == pytest.approx(3 * bpm, rel=0.02)
 
 

@@ -15,7 +15,8 @@ from simple.
 
 The level scores' choice then gets a second look against its double and its half (``second_look``): a logistic
 score, fitted on the tuning pieces, of how the two differ in short gaps between onsets, bar clarity, onset density
-and salience.
+and salience. Then a compound look (``compound_look``): where the beat's halves group in threes (6/8's eighths) far
+more clearly than in twos, the beat is the dotted quarter, at 2:3 of the tempo.
 
 Between the level and the bars the beat's phase is checked against the bass: a pulse follows the
 strongest onsets, and in an oom-pah (a march's bass on the beat, its chords on the off-beat) or a jig
@@ -93,6 +94,22 @@ LOOK_WEIGHTS = (
     (2.0, (-6.54, (-11.01, 0.89, 2.36, 4.12))),
     (0.5, (-1.04, (-0.85, 1.42, 3.82, 1.26))),
 )
+# The compound look (``compound_look``), after the second look: a 6/8 piece whose pulse was tracked at every second
+# eighth (its "quarter", 3:2 of the dotted quarter; the pulse tracker's tempo prior favours it) is read at the dotted
+# quarter when its eighths group in threes more clearly than in twos: the best bar score (``bar_scores``, the same
+# marks of bass, harmony, length and accent) of the eighths taken three at a time beats the best taken two at a time
+# by at least GROUPING_MARGIN. The salience and the second look's cues barely tell 6/8 from 3/4 (a logistic fit on
+# them, with the bass's and the harmony's salience besides, never took the 2:3 reading); how the eighths group does.
+# Chosen on the 360 tuning pieces (bench/tempo_tune.py --compound-look), where after the second look the 2:3 reading
+# is the right one in 10 and the reading itself in 309: 309 -> 313 right, a plateau from 0.7 to 1.2 (0.5 gains
+# nothing, 0.2 loses 13); two-fold cross-validation (20 splits) +1.4 tempi per 180 on the other fold (-1 to +3).
+# Whole tracker (bench/tempo.py): the tuning pieces 315 -> 319 of 360 (one 3/4 piece at 149 BPM lost, read at 99);
+# a ninth set drawn afterwards and held back whole 138 -> 140 of 160, none lost. A user's simple metre turns it off.
+GROUPING_MARGIN = 0.9
+# ... and needs this many beats at 2:3 among the notes (six bars of 6/8): in 4 to 8-s excerpts of the tuning pieces
+# (bench/tempo.py --half tuning --clips 4 6 8), with 4 to 8 such beats, it took five excerpts of 3/4 and 4/4 pieces
+# to 2:3 and none of 6/8.
+MIN_GROUPING_BEATS = 12
 # With a user's tempo hint the level is chosen with the weights HINT_WIDTH_OCTAVES was chosen with: pulse,
 # salience and the hint's prior at 1, no density prior (the hint says more about the level than the notes).
 HINTED_WEIGHTS = (1.0, 1.0, 1.0)
@@ -491,6 +508,36 @@ def second_look(candidates: list[np.ndarray], evidence: np.ndarray, levels: np.n
     return chosen
 
 
+def grouping(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """How much more clearly the beats' halves group in threes than in twos (the best ``bar_scores`` of length 3
+    less the best of length 2, 0.0 with too few beats), and the halves taken three at a time in that best phase:
+    the reading at 2:3 of the beats' tempo."""
+    halves = subdivided(beats, 2)
+    marked = among_the_notes(halves, notes)
+    scores = bar_scores(beat_marks(halves[marked], notes, pitched), marked.start)
+    threes = {phase: score for (length, phase), score in scores.items() if length == 3}
+    twos = [score for (length, _), score in scores.items() if length == 2]
+    if not threes or not twos:
+        return 0.0, halves[::3]
+    phase = max(threes, key=threes.get)
+    return threes[phase] - max(twos), halves[phase::3]
+
+
+def compound_look(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None, onset_rate: float) -> np.ndarray:
+    """The beats, or the reading at 2:3 of their tempo where their halves group in threes by GROUPING_MARGIN (see
+    there), unless its onsets a beat lie beyond DENSITY_CAP_OCTAVES (as ``looked_at``) or it has fewer than
+    MIN_GROUPING_BEATS beats from the first note's start to the last's."""
+    if len(beats) < 4:
+        return beats
+    margin, dotted = grouping(beats, notes, pitched)
+    bpm = 60.0 / float(np.median(np.diff(beats)))
+    among = np.count_nonzero((dotted >= notes.starts.min()) & (dotted <= notes.starts.max()))
+    if (margin < GROUPING_MARGIN or among < MIN_GROUPING_BEATS
+            or abs(density_octaves(onset_rate, bpm * 2 / 3)) > DENSITY_CAP_OCTAVES):
+        return beats
+    return dotted
+
+
 def backbeat_interval(notes: NoteArrays, pitched: np.ndarray | None = None) -> float | None:
     """Seconds between a groove's backbeats (two beats), from its loud snare strokes, or None when the drum
     hits (the notes ``pitched`` does not flag) have no clear backbeat. See BACKBEAT_WEIGHT."""
@@ -525,7 +572,8 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     notes falls on its beats than between them, relative to the heaviest reading's beats: read too fast,
     many of its beats are empty; read too slow, its halves or thirds, the real beats, carry as much as its
     beats) and the tempo prior. Without a tempo hint or a backbeat, the chosen reading is then weighed against
-    its double and its half (``second_look``). The beats move onto the bass if it plays between them
+    its double and its half (``second_look``), and read at 2:3 where its halves group in threes
+    (``compound_look``; not with a user's simple metre). The beats move onto the bass if it plays between them
     (``on_the_bass``; ``pitched`` as there). The bar length and phase are then the best bar score at that level.
 
     The user's ``hints`` go first: a tempo hint takes the tempo prior's place (``level_scores``), so it
@@ -549,9 +597,13 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     levels = level_scores(evidence, backbeat, hints.tempo_bpm, rate)
     # The second look weighs what the notes say of the level against the tracked pulse; a user's tempo hint and a
     # groove's backbeat say more, and a reading needs pitched notes to be looked at again.
-    chosen = (second_look(candidates, evidence, levels, notes, pitched, rate)
-              if hints.tempo_bpm is None and backbeat is None and rate else int(np.argmax(levels)))
-    beats = on_the_bass(candidates[chosen], notes, pitched)
+    if hints.tempo_bpm is None and backbeat is None and rate:
+        beats = candidates[second_look(candidates, evidence, levels, notes, pitched, rate)]
+        # A user's simple metre (3/4) says the beat does not divide in three.
+        beats = compound_look(beats, notes, pitched, rate) if compound_given is not False else beats
+    else:
+        beats = candidates[int(np.argmax(levels))]
+    beats = on_the_bass(beats, notes, pitched)
     marked = among_the_notes(beats, notes)
     scores = bar_scores(beat_marks(beats[marked], notes, pitched), marked.start)
     if length_given is not None:
