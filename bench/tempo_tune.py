@@ -235,6 +235,17 @@ def looked(material: list[dict], fitted: list[tuple[float, np.ndarray]] | None) 
     return int(right.sum()), band_balanced(truths, right), int(levels)
 
 
+def two_fold(items: list, splits: int):
+    """(fitted on, scored on) halves of ``items`` for two-fold cross-validation: ``splits`` random halvings (seeded
+    with LOOK_SEED), each used both ways."""
+    rng = np.random.default_rng(LOOK_SEED)
+    for _ in range(splits):
+        order = rng.permutation(len(items))
+        halves = ([items[i] for i in order[: len(order) // 2]], [items[i] for i in order[len(order) // 2:]])
+        yield halves
+        yield halves[::-1]
+
+
 def tune_second_look() -> None:
     from midiscribe.engine import metre
 
@@ -254,21 +265,16 @@ def tune_second_look() -> None:
         before, after = looked(test_on, None), looked(test_on, fit_looks(fit_on))
         print(f"  {name}: {before[0]} ({before[1]:.3f}) -> {after[0]} ({after[1]:.3f}) of {len(test_on)}; "
               f"at some level (Acc2) {before[2]} -> {after[2]}")
-    rng = np.random.default_rng(LOOK_SEED)
-    gains = []
-    for _ in range(LOOK_SPLITS):
-        order = rng.permutation(len(everything))
-        halves = ([everything[i] for i in order[: len(order) // 2]], [everything[i] for i in order[len(order) // 2:]])
-        for fit_on, test_on in (halves, halves[::-1]):
-            gains.append(looked(test_on, fit_looks(fit_on))[0] - looked(test_on, None)[0])
+    gains = [looked(test_on, fit_looks(fit_on))[0] - looked(test_on, None)[0]
+             for fit_on, test_on in two_fold(everything, LOOK_SPLITS)]
     print(f"  two-fold cross-validation ({LOOK_SPLITS} splits): {np.mean(gains):+.1f} tempi right per "
           f"{len(everything) // 2} on the other fold ({min(gains):+d} to {max(gains):+d})")
 
 
 def compound_material(pieces: list[tuple[int, tempo_pieces.Piece]]) -> list[tuple[bool, float, bool]]:
-    """For each piece with a reading after the second look: whether that reading is right, the margin by which its
-    halves group in threes (``metre.grouping``), and whether the reading at 2:3 is right; (False, -inf, False) for a
-    piece whose 2:3 reading ``compound_look`` would never take (density guard, too short)."""
+    """For each piece: whether the reading after the second look is right, the margin by which its halves group in
+    threes (``metre.grouping``; -inf where ``compound_look``'s guards keep it whatever the margin), and whether the
+    reading at 2:3 is right; (False, -inf, False) for a piece with no reading (no notes, no pulse)."""
     from midiscribe.engine import beats, metre
     from midiscribe.engine.rhythm import aligned_to_notes
 
@@ -289,11 +295,21 @@ def compound_material(pieces: list[tuple[int, tempo_pieces.Piece]]) -> list[tupl
         margin, dotted = metre.grouping(chosen, arrays)
         truth = piece.median_tempo_bpm
         right = tempo_right(60.0 / np.median(np.diff(chosen)), truth)
-        looked = metre.compound_look(chosen, arrays, None, rate)
-        if looked is chosen and margin >= metre.GROUPING_MARGIN:
-            margin = -np.inf  # a guard keeps it, whatever the margin
+        if guarded(metre, chosen, arrays, rate):
+            margin = -np.inf
         material.append((right, margin, len(dotted) > 1 and tempo_right(60.0 / np.median(np.diff(dotted)), truth)))
     return material
+
+
+def guarded(metre, chosen: np.ndarray, notes, rate: float) -> bool:
+    """Whether ``metre.compound_look`` keeps the reading ``chosen`` whatever the margin (its guards: the density cap,
+    too few beats)."""
+    margin = metre.GROUPING_MARGIN
+    metre.GROUPING_MARGIN = -np.inf
+    try:
+        return metre.compound_look(chosen, notes, None, rate) is chosen
+    finally:
+        metre.GROUPING_MARGIN = margin
 
 
 def compound_right(material: list[tuple[bool, float, bool]], margin: float | None) -> int:
@@ -310,16 +326,12 @@ def tune_compound_look() -> None:
     print(f"  without the compound look: {compound_right(material, None)} tempi right")
     for margin in GROUPING_MARGINS:
         print(f"  GROUPING_MARGIN {margin:.1f}: {compound_right(material, margin)}")
-    rng = np.random.default_rng(LOOK_SEED)
     gains = []
-    for _ in range(GROUPING_SPLITS):
-        order = rng.permutation(len(material))
-        halves = ([material[i] for i in order[: len(order) // 2]], [material[i] for i in order[len(order) // 2:]])
-        for fit_on, test_on in (halves, halves[::-1]):
-            counts = [compound_right(fit_on, margin) for margin in GROUPING_MARGINS]
-            plateau = [margin for margin, count in zip(GROUPING_MARGINS, counts, strict=True) if count == max(counts)]
-            best = plateau[len(plateau) // 2] if max(counts) > compound_right(fit_on, None) else None
-            gains.append(compound_right(test_on, best) - compound_right(test_on, None))
+    for fit_on, test_on in two_fold(material, GROUPING_SPLITS):
+        counts = [compound_right(fit_on, margin) for margin in GROUPING_MARGINS]
+        plateau = [margin for margin, count in zip(GROUPING_MARGINS, counts, strict=True) if count == max(counts)]
+        best = plateau[len(plateau) // 2] if max(counts) > compound_right(fit_on, None) else None
+        gains.append(compound_right(test_on, best) - compound_right(test_on, None))
     print(f"  two-fold cross-validation ({GROUPING_SPLITS} splits): {np.mean(gains):+.2f} tempi right per "
           f"{len(material) // 2} on the other fold ({min(gains):+d} to {max(gains):+d})")
 

@@ -102,7 +102,7 @@ LOOK_WEIGHTS = (
 # them, with the bass's and the harmony's salience besides, never took the 2:3 reading); how the eighths group does.
 # Chosen on the 360 tuning pieces (bench/tempo_tune.py --compound-look), where after the second look the 2:3 reading
 # is the right one in 10 and the reading itself in 309: 309 -> 313 right, a plateau from 0.7 to 1.2 (0.5 gains
-# nothing, 0.2 loses 13); two-fold cross-validation (20 splits) +1.4 tempi per 180 on the other fold (-1 to +3).
+# nothing, 0.2 loses 11); two-fold cross-validation (20 splits) +1.4 tempi per 180 on the other fold (-1 to +3).
 # Whole tracker (bench/tempo.py): the tuning pieces 315 -> 319 of 360 (one 3/4 piece at 149 BPM lost, read at 99);
 # a ninth set drawn afterwards and held back whole 138 -> 140 of 160, none lost. A user's simple metre turns it off.
 GROUPING_MARGIN = 0.9
