@@ -366,7 +366,7 @@ def test_the_compound_look_leaves_3_4_in_eighths_at_its_quarter(monkeypatch):
     assert metre.grouping(eighths[::2], arrays)[0] < 0  # the eighths group in twos
     found = find_metre(eighths[::2], arrays)
     assert tempo_of(found) == pytest.approx(105.0, rel=0.02) and not found.compound
-    # Even a look that takes any margin leaves a reading whose onsets a beat lie beyond the density cap.
+    # A look that takes any margin reads it at 70, unless that reading's onsets a beat lie beyond the density cap.
     monkeypatch.setattr(metre, "GROUPING_MARGIN", -100.0)
     assert tempo_of(find_metre(eighths[::2], arrays)) == pytest.approx(70.0, rel=0.02)
     monkeypatch.setattr(metre, "DENSITY_CAP_OCTAVES", 0.1)
