@@ -150,27 +150,39 @@ def tune_metre(pieces: list, material: list) -> None:
         print(f"  {right:3d}  " + ", ".join(f"{name}={value}" for name, value in zip(METRE_GRID, values, strict=True)))
 
 
-def look_material(pieces: list[tuple[int, tempo_pieces.Piece]]) -> list[dict]:
-    """For each piece, what the second look reads: the level scores' choice and, for each ratio of LOOK_WEIGHTS,
-    the reading it would be weighed against, with their features' difference and which of the two is right."""
+def level_choice(index: int, piece: tempo_pieces.Piece):
+    """What ``metre.find_metre`` reads of a tuning piece before its looks, as it reads it (no hint, every note
+    pitched): (notes, onset rate, candidate readings, their evidence, their level scores), or None without notes,
+    pulse or onset rate."""
     from midiscribe.engine import beats, metre
     from midiscribe.engine.rhythm import aligned_to_notes
 
+    onset, notes, _ = transcribed(render(piece, index))
+    arrays = metre.NoteArrays.of(notes)
+    rate = metre.onsets_per_second(arrays)
+    pulse = beats.track_pulse(onset)
+    if len(arrays.starts) == 0 or len(pulse) < 4 or not rate:
+        return None
+    pulse = aligned_to_notes(pulse, arrays)
+    candidates = metre.readings(pulse, metre.pulse_division(pulse, arrays))
+    evidence = metre.level_evidence(candidates, arrays)
+    return arrays, rate, candidates, evidence, metre.level_scores(evidence, onset_rate=rate)
+
+
+def look_material(pieces: list[tuple[int, tempo_pieces.Piece]]) -> list[dict]:
+    """For each piece, what the second look reads: the level scores' choice and, for each ratio of LOOK_WEIGHTS,
+    the reading it would be weighed against, with their features' difference and which of the two is right."""
+    from midiscribe.engine import metre
+
     material = []
     for index, piece in pieces:
-        onset, notes, _ = transcribed(render(piece, index))
-        arrays = metre.NoteArrays.of(notes)
         truth = piece.median_tempo_bpm
         entry = {"truth": truth, "chosen_bpm": np.nan, "looks": []}
         material.append(entry)
-        rate = metre.onsets_per_second(arrays)
-        pulse = beats.track_pulse(onset)
-        if len(arrays.starts) == 0 or len(pulse) < 4 or not rate:
+        read = level_choice(index, piece)
+        if read is None:
             continue
-        pulse = aligned_to_notes(pulse, arrays)
-        candidates = metre.readings(pulse, metre.pulse_division(pulse, arrays))
-        evidence = metre.level_evidence(candidates, arrays)
-        levels = metre.level_scores(evidence, onset_rate=rate)
+        arrays, rate, candidates, evidence, levels = read
         chosen = int(np.argmax(levels))
         bpm = evidence[:, 1]
         entry["chosen_bpm"] = bpm[chosen]
@@ -273,43 +285,25 @@ def tune_second_look() -> None:
 
 def compound_material(pieces: list[tuple[int, tempo_pieces.Piece]]) -> list[tuple[bool, float, bool]]:
     """For each piece: whether the reading after the second look is right, the margin by which its halves group in
-    threes (``metre.grouping``; -inf where ``compound_look``'s guards keep it whatever the margin), and whether the
+    threes (``metre.grouping``; -inf where ``metre.compound_guarded``), and whether the
     reading at 2:3 is right; (False, -inf, False) for a piece with no reading (no notes, no pulse)."""
-    from midiscribe.engine import beats, metre
-    from midiscribe.engine.rhythm import aligned_to_notes
+    from midiscribe.engine import metre
 
     material = []
     for index, piece in pieces:
-        onset, notes, _ = transcribed(render(piece, index))
-        arrays = metre.NoteArrays.of(notes)
-        rate = metre.onsets_per_second(arrays)
-        pulse = beats.track_pulse(onset)
-        if len(arrays.starts) == 0 or len(pulse) < 4 or not rate:
+        read = level_choice(index, piece)
+        if read is None:
             material.append((False, -np.inf, False))
             continue
-        pulse = aligned_to_notes(pulse, arrays)
-        candidates = metre.readings(pulse, metre.pulse_division(pulse, arrays))
-        evidence = metre.level_evidence(candidates, arrays)
-        levels = metre.level_scores(evidence, onset_rate=rate)
+        arrays, rate, candidates, evidence, levels = read
         chosen = candidates[metre.second_look(candidates, evidence, levels, arrays, None, rate)]
         margin, dotted = metre.grouping(chosen, arrays)
         truth = piece.median_tempo_bpm
         right = tempo_right(60.0 / np.median(np.diff(chosen)), truth)
-        if guarded(metre, chosen, arrays, rate):
+        if metre.compound_guarded(chosen, dotted, arrays, rate):
             margin = -np.inf
         material.append((right, margin, len(dotted) > 1 and tempo_right(60.0 / np.median(np.diff(dotted)), truth)))
     return material
-
-
-def guarded(metre, chosen: np.ndarray, notes, rate: float) -> bool:
-    """Whether ``metre.compound_look`` keeps the reading ``chosen`` whatever the margin (its guards: the density cap,
-    too few beats)."""
-    margin = metre.GROUPING_MARGIN
-    metre.GROUPING_MARGIN = -np.inf
-    try:
-        return metre.compound_look(chosen, notes, None, rate) is chosen
-    finally:
-        metre.GROUPING_MARGIN = margin
 
 
 def compound_right(material: list[tuple[bool, float, bool]], margin: float | None) -> int:

@@ -356,6 +356,13 @@ def bar_scores(marks: np.ndarray, first: int = 0) -> dict[tuple[int, int], float
     return scores
 
 
+def bars_among_the_notes(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None,
+                         ) -> dict[tuple[int, int], float]:
+    """``bar_scores`` of the beats ``among_the_notes`` (``pitched`` as in ``beat_marks``), phases counted from beat 0."""
+    marked = among_the_notes(beats, notes)
+    return bar_scores(beat_marks(beats[marked], notes, pitched), marked.start)
+
+
 def among_the_notes(beats: np.ndarray, notes: NoteArrays) -> slice:
     """The beats from half a period before the first note's start to half a period after the last's (all of
     them if fewer than four). The tracker may keep a beat or two where no note starts, and those would count
@@ -428,6 +435,12 @@ def density_octaves(onset_rate: float, bpm: np.ndarray | float) -> np.ndarray | 
     return np.log2(onset_rate * 60.0 / bpm / DENSITY_CENTRE)
 
 
+def beyond_density_cap(onset_rate: float, bpm: float) -> bool:
+    """Whether a reading at ``bpm`` holds its onsets a beat further than DENSITY_CAP_OCTAVES from DENSITY_CENTRE:
+    a texture the looks (``second_look``, ``compound_look``) were never fitted on, which they never move to."""
+    return bool(abs(density_octaves(onset_rate, bpm)) > DENSITY_CAP_OCTAVES)
+
+
 def level_scores(evidence: np.ndarray, backbeat_s: float | None = None, tempo_hint: float | None = None,
                  onset_rate: float | None = None) -> np.ndarray:
     """How good a beat each reading would be, from its ``level_evidence`` row; with ``backbeat_s`` (the
@@ -453,8 +466,7 @@ def level_scores(evidence: np.ndarray, backbeat_s: float | None = None, tempo_hi
 
 def bar_clarity(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None) -> float:
     """How clearly the beats group into bars: the best ``bar_scores`` of the beats among the notes (0 with none)."""
-    marked = among_the_notes(beats, notes)
-    scores = bar_scores(beat_marks(beats[marked], notes, pitched), marked.start)
+    scores = bars_among_the_notes(beats, notes, pitched)
     return max(scores.values()) if scores else 0.0
 
 
@@ -484,7 +496,7 @@ def looked_at(evidence: np.ndarray, levels: np.ndarray, onset_rate: float) -> li
     for ratio, _ in LOOK_WEIGHTS:
         near = np.flatnonzero(np.abs(bpm / (ratio * bpm[chosen]) - 1) <= LOOK_TOLERANCE)
         other = int(near[np.argmax(levels[near])]) if len(near) else None
-        if other is not None and abs(density_octaves(onset_rate, bpm[other])) > DENSITY_CAP_OCTAVES:
+        if other is not None and beyond_density_cap(onset_rate, bpm[other]):
             other = None
         others.append(other)
     return others
@@ -513,8 +525,7 @@ def grouping(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = 
     less the best of length 2, 0.0 with too few beats), and the halves taken three at a time in that best phase:
     the reading at 2:3 of the beats' tempo."""
     halves = subdivided(beats, 2)
-    marked = among_the_notes(halves, notes)
-    scores = bar_scores(beat_marks(halves[marked], notes, pitched), marked.start)
+    scores = bars_among_the_notes(halves, notes, pitched)
     threes = {phase: score for (length, phase), score in scores.items() if length == 3}
     twos = [score for (length, _), score in scores.items() if length == 2]
     if not threes or not twos:
@@ -523,19 +534,22 @@ def grouping(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = 
     return threes[phase] - max(twos), halves[phase::3]
 
 
+def compound_guarded(beats: np.ndarray, dotted: np.ndarray, notes: NoteArrays, onset_rate: float) -> bool:
+    """Whether ``compound_look`` keeps the ``beats`` whatever their grouping's margin: their reading at 2:3,
+    ``dotted``, has fewer than MIN_GROUPING_BEATS beats from the first note's start to the last's, or 2:3 of their
+    tempo is ``beyond_density_cap``."""
+    among = np.count_nonzero((dotted >= notes.starts.min()) & (dotted <= notes.starts.max()))
+    tempo = 60.0 / float(np.median(np.diff(beats)))
+    return among < MIN_GROUPING_BEATS or beyond_density_cap(onset_rate, tempo * 2 / 3)
+
+
 def compound_look(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None, onset_rate: float) -> np.ndarray:
     """The beats, or the reading at 2:3 of their tempo where their halves group in threes by GROUPING_MARGIN (see
-    there), unless its onsets a beat lie beyond DENSITY_CAP_OCTAVES (as ``looked_at``) or it has fewer than
-    MIN_GROUPING_BEATS beats from the first note's start to the last's."""
+    there), unless ``compound_guarded``."""
     if len(beats) < 4:
         return beats
     margin, dotted = grouping(beats, notes, pitched)
-    bpm = 60.0 / float(np.median(np.diff(beats)))
-    among = np.count_nonzero((dotted >= notes.starts.min()) & (dotted <= notes.starts.max()))
-    if (margin < GROUPING_MARGIN or among < MIN_GROUPING_BEATS
-            or abs(density_octaves(onset_rate, bpm * 2 / 3)) > DENSITY_CAP_OCTAVES):
-        return beats
-    return dotted
+    return beats if margin < GROUPING_MARGIN or compound_guarded(beats, dotted, notes, onset_rate) else dotted
 
 
 def backbeat_interval(notes: NoteArrays, pitched: np.ndarray | None = None) -> float | None:
@@ -604,8 +618,7 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     else:
         beats = candidates[int(np.argmax(levels))]
     beats = on_the_bass(beats, notes, pitched)
-    marked = among_the_notes(beats, notes)
-    scores = bar_scores(beat_marks(beats[marked], notes, pitched), marked.start)
+    scores = bars_among_the_notes(beats, notes, pitched)
     if length_given is not None:
         scores = {key: score for key, score in scores.items() if key[0] == length_given}
     compound = compound_given if compound_given is not None else is_compound(beats, notes.starts, notes.amplitudes)
