@@ -475,6 +475,7 @@ DEV_SETS = {
     "seventh": (tempo_styles.seventh_set, all_tuning),
     "eighth": (tempo_styles.eighth_set, all_held_back),
     "ninth": (tempo_styles.ninth_set, all_held_back),
+    "tenth": (tempo_styles.tenth_set, all_held_back),
 }
 
 

@@ -317,6 +317,13 @@ def ninth_set(seconds: float = 40.0) -> list[Piece]:
     return fifth_set(seconds, first_seed=17000) + second_set(seconds, first_seed=19000, limits=ISSUE_BPM_RANGE)
 
 
+def tenth_set(seconds: float = 40.0) -> list[Piece]:
+    """160 pieces held back whole, drawn after the tempo's running median (engine/rhythm.py ``Rhythm.tempo_bpm``)
+    had been chosen, for its first check: 80 as ``fifth_set``'s (seeds from 24000) and 80 as ``fourth_set``'s
+    (seeds from 26000, every beat within ISSUE_BPM_RANGE)."""
+    return fifth_set(seconds, first_seed=24000) + second_set(seconds, first_seed=26000, limits=ISSUE_BPM_RANGE)
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""

@@ -1,6 +1,7 @@
 """The refinements of the rhythm found on the tempo dev set, each on material the tests write: the tempo
 curve keeps its metrical level through a tempo change, the beats move onto the notes when the onset
-posterior is late, the beats are continued at a steady period, and the tempo does not tip with a frame;
+posterior is late, the beats are continued at a steady period, and the tempo does not tip with a frame
+nor with a stretch where the tracker wavers;
 and the rhythm of note onsets alone (piano model, drums, stems): it stays on the notes to the end, takes
 the bass over off-beat chords, and reads drum hits as drums; and the beat's phase follows the bass where
 the strongest onsets are an oom-pah's or a jig's chords."""
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from midiscribe.engine import beats, metre
+from midiscribe.engine import rhythm as rhythm_module
 from midiscribe.engine.metre import (
     PHASE_BASS_MARGIN,
     NoteArrays,
@@ -29,6 +31,7 @@ from midiscribe.engine.rhythm import (
     onset_weights,
     rhythm_from_pulse,
     rhythm_of_notes,
+    running_median,
     track_rhythm,
 )
 from midiscribe.engine.transcription import NoteEvent
@@ -125,6 +128,21 @@ def test_the_tempo_does_not_tip_with_a_frame():
     rhythm = Rhythm(beats=tuple(np.concatenate(([0.0], np.cumsum(periods)))), beats_per_bar=4,
                     first_downbeat=0, compound=False, key=None)
     assert rhythm.tempo_bpm == pytest.approx(60.0 / periods.mean(), rel=0.006)
+
+
+def test_a_tempo_step_is_read_at_the_longer_stretch_even_where_the_tracker_wavers_there(monkeypatch):
+    # 28 steady beats at 100 BPM, then 36 at 120 where the tracker wavers by 12 % two beats at a time. The
+    # plain median of the periods falls on the wavering stretch's slow edge, 107 BPM, between the two tempi;
+    # the running median first pulls that stretch's periods back to its level.
+    wobble = np.tile([1.12, 1.12, 0.88, 0.88, 1.0, 1.0], 6)
+    periods = np.concatenate((np.full(28, 0.6), 0.5 * wobble))
+    beats = tuple(np.concatenate(([0.0], np.cumsum(periods))))
+    rhythm = Rhythm(beats=beats, beats_per_bar=4, first_downbeat=0, compound=False, key=None)
+    assert rhythm.tempo_bpm == pytest.approx(120.0, rel=0.04)
+    monkeypatch.setattr(rhythm_module, "TEMPO_SMOOTHING_PERIODS", 0)
+    assert rhythm.tempo_bpm < 0.96 * 120.0
+    # The running median itself: each value the median of its neighbourhood, fewer at the ends.
+    assert running_median(np.array([1.0, 9.0, 2.0, 3.0, 8.0]), 1).tolist() == [5.0, 2.0, 3.0, 3.0, 5.5]
 
 
 def test_the_tempo_is_measured_on_the_tracked_beats_not_on_those_continued_to_the_last_note():
