@@ -34,7 +34,7 @@ end (in the others, tempo changes and two styles' ranges take 14 of 200 pieces' 
 it held back. The fifth set: 80 more (seeds from 9000) whose notated beat is drawn evenly over 60-180 BPM
 whatever the style (compound metres' dotted quarter over 60-120), half of them in the first set's habits; the
 other sets hold few pieces above 135 BPM. Halves as the second set's. The sixth set: 80 more drawn as the
-fifth's (seeds from 11000), all held back. The seventh set (160, all tuning) and the eighth, ninth and tenth (160
+fifth's (seeds from 11000), all held back. The seventh set (160, all tuning) and the eighth to eleventh (160
 each, all held back, each drawn after a change to check it fresh) are described in bench/README.md.
 Every piece is rendered by FluidSynth with three sound fonts in turn; audio and transcriptions are
 cached under bench/.cache/tempo/. ``--unseen-fonts`` plays the half's pieces again with each of two
@@ -117,6 +117,27 @@ def use_previous_settings() -> None:
         for name, value in settings.items():
             assert hasattr(module, name), name
             setattr(module, name, value)
+
+
+def use_constants(assignments: list[str]) -> list[str]:
+    """Set engine constants from ``MODULE.NAME=VALUE`` (``--constant``; e.g. ``beats.FOLD_OCTAVES=inf``): a
+    change's "before" run. The value takes the constant's type; the assignments as applied are returned. Only
+    what the module reads from its own globals when it runs changes: a name another module imported by value
+    keeps its old value there."""
+    import importlib
+
+    applied = []
+    for assignment in assignments:
+        target, _, value = assignment.partition("=")
+        module_name, _, name = target.partition(".")
+        try:
+            module = importlib.import_module(f"midiscribe.engine.{module_name}")
+            setattr(module, name, type(getattr(module, name))(float(value)))
+        except (ImportError, AttributeError, TypeError, ValueError, OverflowError) as error:
+            raise SystemExit(f"--constant {assignment}: expected MODULE.NAME=VALUE, a number for a numeric constant "
+                             f"of midiscribe.engine.MODULE, e.g. beats.FOLD_OCTAVES=inf ({error})") from None
+        applied.append(f"{module_name}.{name}={getattr(module, name)}")
+    return applied
 
 
 def render(piece: tempo_pieces.Piece, index: int, font: str | None = None) -> Path:
@@ -477,6 +498,7 @@ DEV_SETS = {
     "eighth": (tempo_styles.eighth_set, all_held_back),
     "ninth": (tempo_styles.ninth_set, all_held_back),
     "tenth": (tempo_styles.tenth_set, all_held_back),
+    "eleventh": (tempo_styles.eleventh_set, all_held_back),
 }
 
 
@@ -489,10 +511,13 @@ def main() -> None:
                              "the fifth 80 (tempos spread evenly over 60-180 BPM whatever the style; halves as "
                              "the second's), the sixth 80 (drawn as the fifth's; all held back), the seventh 160 (as "
                              "the fifth's and the second's; all tuning), the eighth 160 (as the fifth's and the "
-                             "fourth's; all held back), the ninth 160 or the tenth 160 (each drawn as the eighth's; all held back)")
+                             "fourth's; all held back), the ninth, tenth or eleventh 160 (each drawn as the eighth's; all held back)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--librosa-dp", action="store_true",
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")
+    parser.add_argument("--constant", action="append", default=[], metavar="MODULE.NAME=VALUE",
+                        help="set an engine constant first (repeatable), e.g. beats.FOLD_OCTAVES=inf or "
+                             "rhythm.TEMPO_SMOOTHING_PERIODS=0: a change's before run")
     parser.add_argument("--previous-settings", action="store_true",
                         help="the metre settings of commit de140c6b, before bench/tempo_tune.py chose them")
     parser.add_argument("--notes", action="store_true",
@@ -517,6 +542,7 @@ def main() -> None:
     ensure_bench_packages()
     if args.previous_settings:
         use_previous_settings()
+    constants = use_constants(args.constant)
     rows = []
     make_set, split = DEV_SETS[args.set]
     pieces = make_set()
@@ -528,6 +554,7 @@ def main() -> None:
         whole = "tuning material" if any(halves) else "held back"
         parser.error(f"the {args.set} set has no {args.half} half (all of it is {whole}): use --half all")
     played = f"; played with {', '.join(OTHER_GM_FONTS)}" if args.unseen_fonts else ""
+    played += f"; constants set: {', '.join(constants)}" if constants else ""
     if args.clips:
         report_clips(chosen, args.clips, args.notes)
         print(f"set: {args.set}; half: {args.half}{played}; excerpts from {CLIP_START_S:g} s; load: {os.getloadavg()}")

@@ -324,6 +324,13 @@ def tenth_set(seconds: float = 40.0) -> list[Piece]:
     return fifth_set(seconds, first_seed=24000) + second_set(seconds, first_seed=26000, limits=ISSUE_BPM_RANGE)
 
 
+def eleventh_set(seconds: float = 40.0) -> list[Piece]:
+    """160 pieces held back whole, drawn after the tempo curve's fold into one octave (engine/beats.py
+    ``tempo_curve``) had been chosen, for its first check: 80 as ``fifth_set``'s (seeds from 28000) and 80 as
+    ``fourth_set``'s (seeds from 30000, every beat within ISSUE_BPM_RANGE)."""
+    return fifth_set(seconds, first_seed=28000) + second_set(seconds, first_seed=30000, limits=ISSUE_BPM_RANGE)
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""

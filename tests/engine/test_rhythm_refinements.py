@@ -64,6 +64,36 @@ def test_the_tempo_curve_still_follows_a_step_change_of_tempo():
     assert path[5] == pytest.approx(100.0, rel=0.02) and path[-5] == pytest.approx(125.0, rel=0.02)
 
 
+def test_a_tempo_step_that_is_also_a_change_of_level_is_folded_back_to_one_level():
+    # 72 BPM for 20 steps, then a step to 90 where the half, 45, has by far the stronger periodicity (a
+    # 12/8 ballad's half bars): the path takes 45, a step and a change of level at once, and pays the jump
+    # once. Folded into the octave around its median, the second stretch is read at 90.
+    scores = evidence_peaking_at([72.0] * 20 + [45.0] * 20, height=3.0)
+    path = beats._viterbi(scores)
+    assert beats.PULSE_TEMPI[path[-5]] == pytest.approx(45.0, rel=0.02)
+    tempi = beats.PULSE_TEMPI[beats.folded(path)]
+    assert tempi[5] == pytest.approx(72.0, rel=0.02) and tempi[-5] == pytest.approx(90.0, rel=0.02)
+    # A step of a quarter (a third of an octave) is a tempo change and stays; so does a steady path.
+    step = beats._viterbi(evidence_peaking_at([100.0] * 20 + [125.0] * 20))
+    assert np.array_equal(beats.folded(step), step)
+    steady = beats._viterbi(evidence_peaking_at([150.0] * 30))
+    assert np.array_equal(beats.folded(steady), steady)
+
+
+def test_a_pulse_tracked_through_a_step_and_a_change_of_level_keeps_one_level():
+    # Clicks at 72 BPM for 20 s, then at 90 BPM with every second click four times as loud. The tempo
+    # curve alone takes the loud ones (45 BPM) after the step; the pulse stays at the beat (or its half)
+    # throughout, so its median tempo is one of the music's, not 60 between them.
+    first = 0.5 + np.arange(24) * 60.0 / 72.0
+    second = first[-1] + 60.0 / 90.0 * np.arange(1, 31)
+    strength = np.zeros(int((second[-1] + 1.0) * FRAMES_PER_SECOND))
+    for index, time in enumerate(np.concatenate((first, second))):
+        strength[int(round(time * FRAMES_PER_SECOND))] = 1.0 if index < len(first) or index % 2 else 4.0
+    pulse = beats.track_pulse(strength)
+    after = np.diff(pulse[pulse > second[2]])
+    assert 60.0 / np.median(after) == pytest.approx(90.0, rel=0.04)
+
+
 def pulse_and_notes(bpm: float, count: int, late_s: float):
     """Beats at ``bpm``, a bass note on each and a melody note half-way, with an onset strength whose
     peaks come ``late_s`` after the notes start (as the onset posterior does on a slow attack)."""
