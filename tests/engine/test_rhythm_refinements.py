@@ -67,31 +67,40 @@ def test_the_tempo_curve_still_follows_a_step_change_of_tempo():
 def test_a_tempo_step_that_is_also_a_change_of_level_is_folded_back_to_one_level():
     # 72 BPM for 20 steps, then a step to 90 where the half, 45, has by far the stronger periodicity (a
     # 12/8 ballad's half bars): the path takes 45, a step and a change of level at once, and pays the jump
-    # once. Folded into the octave around its median, the second stretch is read at 90.
+    # once. Folded into the octave around its median step, the second stretch is read at 90.
     scores = evidence_peaking_at([72.0] * 20 + [45.0] * 20, height=3.0)
     path = beats._viterbi(scores)
     assert beats.PULSE_TEMPI[path[-5]] == pytest.approx(45.0, rel=0.02)
-    tempi = beats.PULSE_TEMPI[beats.folded(path)]
+    tempi = beats.folded(path)
     assert tempi[5] == pytest.approx(72.0, rel=0.02) and tempi[-5] == pytest.approx(90.0, rel=0.02)
     # A step of a quarter (a third of an octave) is a tempo change and stays; so does a steady path.
     step = beats._viterbi(evidence_peaking_at([100.0] * 20 + [125.0] * 20))
-    assert np.array_equal(beats.folded(step), step)
+    assert np.array_equal(beats.folded(step), beats.PULSE_TEMPI[step])
     steady = beats._viterbi(evidence_peaking_at([150.0] * 30))
-    assert np.array_equal(beats.folded(steady), steady)
+    assert np.array_equal(beats.folded(steady), beats.PULSE_TEMPI[steady])
+    # Around 45 BPM, 71 folds to 35.5, below the slowest tempo the path may take (40), and stays there: clipped
+    # at 40 it would be no octave of the music's.
+    low = np.array([np.argmin(np.abs(beats.PULSE_TEMPI - bpm)) for bpm in [45.0] * 25 + [71.0] * 15])
+    assert beats.folded(low)[-1] == pytest.approx(beats.PULSE_TEMPI[low[-1]] / 2)
 
 
-def test_a_pulse_tracked_through_a_step_and_a_change_of_level_keeps_one_level():
-    # Clicks at 72 BPM for 20 s, then at 90 BPM with every second click four times as loud. The tempo
-    # curve alone takes the loud ones (45 BPM) after the step; the pulse stays at the beat (or its half)
-    # throughout, so its median tempo is one of the music's, not 60 between them.
-    first = 0.5 + np.arange(24) * 60.0 / 72.0
-    second = first[-1] + 60.0 / 90.0 * np.arange(1, 31)
+def test_a_pulse_tracked_through_a_step_and_a_change_of_level_keeps_one_level(monkeypatch):
+    # Clicks at 72 BPM for 30 s, then at 90 BPM for 16 s with every second click loud and the others soft
+    # (a ballad's half bars). The tempo curve takes the loud ones, 45 BPM, after the step; folded, the pulse
+    # keeps the level it had and follows the step to 90.
+    first = 0.5 + np.arange(36) * 60.0 / 72.0
+    second = first[-1] + 60.0 / 90.0 * np.arange(1, 25)
     strength = np.zeros(int((second[-1] + 1.0) * FRAMES_PER_SECOND))
     for index, time in enumerate(np.concatenate((first, second))):
-        strength[int(round(time * FRAMES_PER_SECOND))] = 1.0 if index < len(first) or index % 2 else 4.0
-    pulse = beats.track_pulse(strength)
-    after = np.diff(pulse[pulse > second[2]])
-    assert 60.0 / np.median(after) == pytest.approx(90.0, rel=0.04)
+        strength[int(round(time * FRAMES_PER_SECOND))] = 1.0 if index < len(first) else (0.3 if index % 2 else 4.0)
+
+    def tempo_after_the_step() -> float:
+        pulse = beats.track_pulse(strength)
+        return 60.0 / float(np.median(np.diff(pulse[pulse > second[4]])))
+
+    assert tempo_after_the_step() == pytest.approx(90.0, rel=0.04)
+    monkeypatch.setattr(beats, "FOLD_OCTAVES", float("inf"))
+    assert tempo_after_the_step() == pytest.approx(45.0, rel=0.04)
 
 
 def pulse_and_notes(bpm: float, count: int, late_s: float):
@@ -166,8 +175,8 @@ def test_a_tempo_step_is_read_at_the_longer_stretch_even_where_the_tracker_waver
     # the running median first pulls that stretch's periods back to its level.
     wobble = np.tile([1.12, 1.12, 0.88, 0.88, 1.0, 1.0], 6)
     periods = np.concatenate((np.full(28, 0.6), 0.5 * wobble))
-    beats = tuple(np.concatenate(([0.0], np.cumsum(periods))))
-    rhythm = Rhythm(beats=beats, beats_per_bar=4, first_downbeat=0, compound=False, key=None)
+    times = tuple(np.concatenate(([0.0], np.cumsum(periods))))
+    rhythm = Rhythm(beats=times, beats_per_bar=4, first_downbeat=0, compound=False, key=None)
     assert rhythm.tempo_bpm == pytest.approx(120.0, rel=0.04)
     monkeypatch.setattr(rhythm_module, "TEMPO_SMOOTHING_PERIODS", 0)
     assert rhythm.tempo_bpm < 0.96 * 120.0

@@ -114,19 +114,17 @@ def tempo_curve(envelope: np.ndarray) -> np.ndarray:
     evidence = (1 - fraction) * correlation[low] + fraction * correlation[low + 1]
     prior = -0.5 * (np.log2(PULSE_TEMPI / PRIOR_CENTRE_BPM) / PRIOR_WIDTH_OCTAVES) ** 2
     log_score = np.log(np.maximum(evidence, 1e-3)) + prior[:, None]
-    path = folded(_viterbi(log_score))
     centres = np.arange(segments.shape[0]) * hop
-    return np.interp(np.arange(frames), centres, PULSE_TEMPI[path])
+    return np.interp(np.arange(frames), centres, folded(_viterbi(log_score)))
 
 
 def folded(path: np.ndarray) -> np.ndarray:
-    """The tempo path (indices into PULSE_TEMPI) with every step further than FOLD_OCTAVES from its median
-    moved by whole octaves to the nearest tempo within it (and within PULSE_TEMPI)."""
+    """The tempi (BPM) of a path of PULSE_TEMPI indices, every step further than FOLD_OCTAVES from the median
+    step moved by whole octaves to within that distance. A folded tempo may leave PULSE_TEMPI's range (a
+    71 BPM stretch around 45 folds to 35.5): clipped at its end it would be no octave of the music's."""
     octaves = np.log2(PULSE_TEMPI[path])
     away = octaves - np.sort(octaves)[len(octaves) // 2]  # a tempo the path holds, not one between two
-    shift = np.where(np.abs(away) > FOLD_OCTAVES, np.round(away), 0.0)
-    states = np.log2(PULSE_TEMPI)
-    return np.abs(states[None, :] - (octaves - shift)[:, None]).argmin(axis=1)
+    return PULSE_TEMPI[path] * 2.0 ** -np.where(np.abs(away) > FOLD_OCTAVES, np.round(away), 0.0)
 
 
 def _viterbi(log_score: np.ndarray) -> np.ndarray:
