@@ -11,6 +11,7 @@
     .venv/bin/python bench/tempo.py --half held-back --metre-given        # with a user's time_signature
     .venv/bin/python bench/tempo.py --half held-back --clips 4 6 8 --notes   # short excerpts, as loops
     .venv/bin/python bench/tempo.py --half held-back --unseen-fonts   # the same pieces in two other GM fonts
+    .venv/bin/python bench/tempo.py --half tuning --constant beats.FOLD_OCTAVES=inf   # an engine constant set first
 
 ``--notes`` and ``--piano`` score the path the transcribers without an onset posteriorgram take (the piano
 model, drums, stems): the beat tracker on the note onsets (``engine.rhythm.rhythm_of_notes``), on the
