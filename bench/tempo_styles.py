@@ -318,15 +318,15 @@ def ninth_set(seconds: float = 40.0) -> list[Piece]:
 
 
 def tenth_set(seconds: float = 40.0) -> list[Piece]:
-    """160 pieces held back whole, drawn after the tempo's running median (engine/rhythm.py ``Rhythm.tempo_bpm``)
-    had been chosen, for its first check: 80 as ``fifth_set``'s (seeds from 24000) and 80 as ``fourth_set``'s
-    (seeds from 26000, every beat within ISSUE_BPM_RANGE)."""
+    """160 pieces held back whole, drawn for the first check of the tempo's running median (engine/rhythm.py
+    ``Rhythm.tempo_bpm``): rendered before its setting was chosen and scored only after. 80 as ``fifth_set``'s
+    (seeds from 24000) and 80 as ``fourth_set``'s (seeds from 26000, every beat within ISSUE_BPM_RANGE)."""
     return fifth_set(seconds, first_seed=24000) + second_set(seconds, first_seed=26000, limits=ISSUE_BPM_RANGE)
 
 
 def eleventh_set(seconds: float = 40.0) -> list[Piece]:
     """160 pieces held back whole, drawn after the tempo curve's fold into one octave (engine/beats.py
-    ``tempo_curve``) had been chosen, for its first check: 80 as ``fifth_set``'s (seeds from 28000) and 80 as
+    ``folded``) had been chosen, for its first check: 80 as ``fifth_set``'s (seeds from 28000) and 80 as
     ``fourth_set``'s (seeds from 30000, every beat within ISSUE_BPM_RANGE)."""
     return fifth_set(seconds, first_seed=28000) + second_set(seconds, first_seed=30000, limits=ISSUE_BPM_RANGE)
 

@@ -84,7 +84,8 @@ DENSITY_CHORD_S = 0.03
 # random splits) gained 7.8 tempi per 180 pieces on the other fold (+5 to +10, never a loss); fitted on the 200
 # alone it took the seventh set from 120 to 126 of 160, fitted on the seventh set alone the 200 from 169 to 177.
 # It costs some Acc2 (330 against 333 of the 360): a compound piece read at its eighths (3x) and halved is at
-# 1.5x, though its bars then fall on the music's bars.
+# 1.5x, though its bars then fall on the music's bars. Refitted on the folded tempo curve (engine/beats.py
+# ``folded``, stop 56) the weights move by at most 0.36 and cross-validate at +8.0 per 180; they are left as fitted.
 LOOK_FEATURES = ("short", "bar", "density", "salience")
 SHORT_IOI_SHARE = 0.3
 LOOK_TOLERANCE = 0.03
@@ -105,6 +106,7 @@ LOOK_WEIGHTS = (
 # nothing, 0.2 loses 11); two-fold cross-validation (20 splits) +1.4 tempi per 180 on the other fold (-1 to +3).
 # Whole tracker (bench/tempo.py): the tuning pieces 315 -> 319 of 360 (one 3/4 piece at 149 BPM lost, read at 99);
 # a ninth set drawn afterwards and held back whole 138 -> 140 of 160, none lost. A user's simple metre turns it off.
+# Read again on the folded tempo curve (engine/beats.py ``folded``, stop 56): 312 -> 315, the same plateau.
 GROUPING_MARGIN = 0.9
 # ... and needs this many beats at 2:3 among the notes (six bars of 6/8): in 4 to 8-s excerpts of the tuning pieces
 # (bench/tempo.py --half tuning --clips 4 6 8), with 4 to 8 such beats, it took five excerpts of 3/4 and 4/4 pieces
