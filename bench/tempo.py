@@ -500,6 +500,7 @@ DEV_SETS = {
     "ninth": (tempo_styles.ninth_set, all_held_back),
     "tenth": (tempo_styles.tenth_set, all_held_back),
     "eleventh": (tempo_styles.eleventh_set, all_held_back),
+    "twelfth": (tempo_styles.twelfth_set, all_held_back),
 }
 
 
@@ -512,7 +513,7 @@ def main() -> None:
                              "the fifth 80 (tempos spread evenly over 60-180 BPM whatever the style; halves as "
                              "the second's), the sixth 80 (drawn as the fifth's; all held back), the seventh 160 (as "
                              "the fifth's and the second's; all tuning), the eighth 160 (as the fifth's and the "
-                             "fourth's; all held back), the ninth, tenth or eleventh 160 (each drawn as the "
+                             "fourth's; all held back), the ninth to twelfth 160 (each drawn as the "
                              "eighth's; all held back)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--librosa-dp", action="store_true",

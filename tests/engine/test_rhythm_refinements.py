@@ -362,10 +362,47 @@ def test_the_second_look_reads_a_fast_song_tracked_at_half_speed_at_its_beat(mon
     assert tempo_of(hinted) == pytest.approx(85.0, rel=0.02)
 
 
+def running_eighths(bpm: float, group: int, first_bass: int = 0) -> tuple[np.ndarray, NoteArrays]:
+    """Eighths at ``bpm`` (the pulse a tracker follows) over a bass note every ``group``-th, from eighth
+    ``first_bass`` on."""
+    pulse = 0.5 + np.arange(162) * 60.0 / bpm
+    notes = [NoteEvent(t, t + 0.1, 72 + index % 4, 0.6) for index, t in enumerate(pulse)]
+    notes += [NoteEvent(t, t + 0.5, 40, 0.9) for t in pulse[first_bass::group]]
+    return pulse, NoteArrays.of(sorted(notes, key=lambda note: note.start_s))
+
+
+def test_a_beat_above_the_ceiling_is_read_two_at_a_time_where_it_groups_in_twos(monkeypatch):
+    # Running eighths at 230 BPM with a bass note every fourth: the tracked pulse is the eighths, and the level
+    # scores and both looks keep it. Above BEAT_CEILING_BPM they are taken two at a time, on the bass: the quarter
+    # at 115. A tempo hint at 230 keeps the eighths, and so does the ceiling raised out of the way.
+    pulse, arrays = running_eighths(230.0, 4, first_bass=1)
+    found = find_metre(pulse, arrays)
+    assert tempo_of(found) == pytest.approx(115.0, rel=0.02)
+    assert np.isin(np.round(pulse[1::4], 6), np.round(found.beats, 6)).all()
+    assert tempo_of(find_metre(pulse, arrays, hints=Hints(tempo_bpm=230.0))) == pytest.approx(230.0, rel=0.02)
+    monkeypatch.setattr(metre, "BEAT_CEILING_BPM", float("inf"))
+    assert tempo_of(find_metre(pulse, arrays)) == pytest.approx(230.0, rel=0.02)
+
+
+def test_a_beat_above_the_ceiling_is_read_three_at_a_time_where_it_groups_in_threes(monkeypatch):
+    # A 6/8 ballad's eighths at 225 BPM, a bass note on every third from the second on: its dotted quarter, at 75
+    # BPM, on the bass. Taken two at a time instead (a user's simple metre, or the margin out of reach), they
+    # would be at 112.5, a level no note marks.
+    pulse, arrays = running_eighths(225.0, 3, first_bass=1)
+    found = find_metre(pulse, arrays)
+    assert tempo_of(found) == pytest.approx(75.0, rel=0.02)
+    assert np.isin(np.round(pulse[1::3], 6), np.round(found.beats, 6)).all()
+    assert tempo_of(find_metre(pulse, arrays, hints=Hints(metre=(2, True)))) == pytest.approx(75.0, rel=0.02)
+    assert tempo_of(find_metre(pulse, arrays, hints=Hints(metre=(3, False)))) == pytest.approx(112.5, rel=0.02)
+    monkeypatch.setattr(metre, "THIRDS_MARGIN", float("inf"))
+    assert tempo_of(find_metre(pulse, arrays)) == pytest.approx(112.5, rel=0.02)
+
+
 def test_the_second_look_takes_the_other_reading_only_where_its_score_says_so(monkeypatch):
     true_beats, notes = fast_song(120.0, 24)
     arrays = NoteArrays.of(notes)
     assert tempo_of(find_metre(true_beats, arrays)) == pytest.approx(120.0, rel=0.02)
+    monkeypatch.setattr(metre, "BEAT_CEILING_BPM", np.inf)  # which would take 240 back to 120
     monkeypatch.setattr(metre, "LOOK_WEIGHTS", ((2.0, (50.0, (0.0, 0.0, 0.0, 0.0))),))
     assert tempo_of(find_metre(true_beats, arrays)) == pytest.approx(240.0, rel=0.02)
     monkeypatch.setattr(metre, "LOOK_WEIGHTS", ((0.5, (50.0, (0.0, 0.0, 0.0, 0.0))),))
@@ -440,9 +477,11 @@ def test_runs_of_32nd_notes_over_a_bass_on_every_beat_stay_at_their_beat(monkeyp
     notes += [NoteEvent(0.5 + k * beat_s / 8, 0.5 + (k + 0.9) * beat_s / 8, 72 + k % 12, 0.4) for k in range(8 * 64)]
     arrays = NoteArrays.of(sorted(notes, key=lambda note: note.start_s))
     assert 60.0 / np.median(np.diff(find_metre(true_beats, arrays).beats)) == pytest.approx(bpm, rel=0.02)
-    # Without the cap, which also guards the compound look (off here), the density prior reads them at 300 BPM.
+    # Without the cap, which also guards the compound look (off here), the density prior reads them at 300 BPM
+    # (with the beat's ceiling off too, which would read them slower again).
     monkeypatch.setattr(metre, "DENSITY_CAP_OCTAVES", np.inf)
     monkeypatch.setattr(metre, "GROUPING_MARGIN", np.inf)
+    monkeypatch.setattr(metre, "BEAT_CEILING_BPM", np.inf)
     assert 60.0 / np.median(np.diff(find_metre(true_beats, arrays).beats)) == pytest.approx(3 * bpm, rel=0.02)
 
 
@@ -633,7 +672,7 @@ def funk_groove(bpm: float, bars: int) -> list[NoteEvent]:
     return sorted(hits, key=lambda note: note.start_s)
 
 
-def test_a_groove_tracked_at_its_eighths_is_read_at_half_its_backbeat():
+def test_a_groove_tracked_at_its_eighths_is_read_at_half_its_backbeat(monkeypatch):
     # The snare's loud strokes on 2 and 4 are two beats apart, more often than any other interval (the
     # fills' sixteenths and the ghost notes aside). A funk groove at 107 BPM tracked at its eighths (215) was
     # read there: the tracked pulse's bonus and the busy hi-hats outweighed its quarters.
@@ -647,7 +686,9 @@ def test_a_groove_tracked_at_its_eighths_is_read_at_half_its_backbeat():
     eighths = 0.5 + np.arange(16 * 8 + 1) * 30.0 / bpm
     found = find_metre(eighths, notes, pitched)
     assert 60.0 / np.median(np.diff(found.beats)) == pytest.approx(bpm, rel=0.02)
-    assert 60.0 / np.median(np.diff(find_metre(eighths, notes).beats)) == pytest.approx(2 * bpm, rel=0.02)  # as pitches
+    # Read as pitches, without the backbeat (and without the beat's ceiling, which would move them below 200 BPM).
+    monkeypatch.setattr(metre, "BEAT_CEILING_BPM", np.inf)
+    assert 60.0 / np.median(np.diff(find_metre(eighths, notes).beats)) == pytest.approx(2 * bpm, rel=0.02)
 
 
 def test_no_backbeat_is_read_where_the_snare_keeps_none():

@@ -112,6 +112,18 @@ GROUPING_MARGIN = 0.9
 # (bench/tempo.py --half tuning --clips 4 6 8), with 4 to 8 such beats, it took five excerpts of 3/4 and 4/4 pieces
 # to 2:3 and none of 6/8.
 MIN_GROUPING_BEATS = 12
+# A beat faster than this (BPM) is a subdivision: written music seldom counts one, and the readings above it that
+# the looks kept were a jig's or a pop song's eighths, or a 6/8 ballad's. Such beats are read slower
+# (``below_the_ceiling``): taken three at a time where they group in threes by THIRDS_MARGIN more clearly than in
+# twos (the bar_scores of length 3 and 2, as GROUPING_MARGIN's), two at a time otherwise. Like the looks it is left
+# out with a tempo hint or a drum backbeat, which choose the level themselves. Chosen on the 360 tuning pieces and
+# their 4, 6 and 8 s excerpts (bench/tempo.py --constant metre.BEAT_CEILING_BPM=C --constant
+# metre.THIRDS_MARGIN=M): ceilings of 195 to 210 and margins of 1.2 to 1.5 gain six tempi from the note onsets and
+# one from the onset posterior, and 4 + 2 of the excerpts' (within one); 190 and below reaches pieces whose beat is
+# there after a tempo change, 220 gains three fewer. Taking the slower reading the level scores prefer, without the
+# grouping, read a 6/8 ballad's eighths at half their tempo (two tempi fewer).
+BEAT_CEILING_BPM = 205.0
+THIRDS_MARGIN = 1.5
 # With a user's tempo hint the level is chosen with the weights HINT_WIDTH_OCTAVES was chosen with: pulse,
 # salience and the hint's prior at 1, no density prior (the hint says more about the level than the notes).
 HINTED_WEIGHTS = (1.0, 1.0, 1.0)
@@ -554,6 +566,22 @@ def compound_look(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | No
     return beats if margin < GROUPING_MARGIN or compound_guarded(beats, dotted, notes, onset_rate) else dotted
 
 
+def below_the_ceiling(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None,
+                      compound: bool | None = None) -> np.ndarray:
+    """The beats, or where their tempo is above BEAT_CEILING_BPM, the beats two or three at a time (see there) in
+    the phase whose would-be downbeats stand out most; ``compound`` (a user's metre: True for 6/8) takes them three
+    at a time, False two at a time, whatever their grouping."""
+    if len(beats) < 4 or 60.0 / float(np.median(np.diff(beats))) <= BEAT_CEILING_BPM:
+        return beats
+    scores = bars_among_the_notes(beats, notes, pitched)
+    best = {length: max(((score, phase) for (each, phase), score in scores.items() if each == length),
+                        default=(0.0, 0)) for length in (2, 3)}
+    threes = compound if compound is not None else best[3][0] - best[2][0] > THIRDS_MARGIN
+    length = 3 if threes else 2
+    slower = beats[best[length][1]::length]
+    return slower if len(slower) >= 4 else beats
+
+
 def backbeat_interval(notes: NoteArrays, pitched: np.ndarray | None = None) -> float | None:
     """Seconds between a groove's backbeats (two beats), from its loud snare strokes, or None when the drum
     hits (the notes ``pitched`` does not flag) have no clear backbeat. See BACKBEAT_WEIGHT."""
@@ -588,8 +616,9 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     notes falls on its beats than between them, relative to the heaviest reading's beats: read too fast,
     many of its beats are empty; read too slow, its halves or thirds, the real beats, carry as much as its
     beats) and the tempo prior. Without a tempo hint or a backbeat, the chosen reading is then weighed against
-    its double and its half (``second_look``), and read at 2:3 where its halves group in threes
-    (``compound_look``; not with a user's simple metre). The beats move onto the bass if it plays between them
+    its double and its half (``second_look``), read at 2:3 where its halves group in threes
+    (``compound_look``; not with a user's simple metre), and read slower if it is above BEAT_CEILING_BPM
+    (``below_the_ceiling``). The beats move onto the bass if it plays between them
     (``on_the_bass``; ``pitched`` as there). The bar length and phase are then the best bar score at that level.
 
     The user's ``hints`` go first: a tempo hint takes the tempo prior's place (``level_scores``), so it
@@ -617,6 +646,7 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
         beats = candidates[second_look(candidates, evidence, levels, notes, pitched, rate)]
         # A user's simple metre (3/4) says the beat does not divide in three.
         beats = compound_look(beats, notes, pitched, rate) if compound_given is not False else beats
+        beats = below_the_ceiling(beats, notes, pitched, compound_given)
     else:
         beats = candidates[int(np.argmax(levels))]
     beats = on_the_bass(beats, notes, pitched)
