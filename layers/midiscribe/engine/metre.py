@@ -566,18 +566,16 @@ def compound_look(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | No
     return beats if margin < GROUPING_MARGIN or compound_guarded(beats, dotted, notes, onset_rate) else dotted
 
 
-def below_the_ceiling(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None,
-                      compound: bool | None = None) -> np.ndarray:
+def below_the_ceiling(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None) -> np.ndarray:
     """The beats, or where their tempo is above BEAT_CEILING_BPM, the beats two or three at a time (see there) in
-    the phase whose would-be downbeats stand out most; ``compound`` (a user's metre: True for 6/8) takes them three
-    at a time, False two at a time, whatever their grouping."""
+    the phase whose would-be downbeats stand out most. A user's metre does not choose: a 6/8 jig's pulse above
+    the ceiling was at twice its dotted quarter, and taken three at a time would have been read at 2:3 of it."""
     if len(beats) < 4 or 60.0 / float(np.median(np.diff(beats))) <= BEAT_CEILING_BPM:
         return beats
     scores = bars_among_the_notes(beats, notes, pitched)
     best = {length: max(((score, phase) for (each, phase), score in scores.items() if each == length),
                         default=(0.0, 0)) for length in (2, 3)}
-    threes = compound if compound is not None else best[3][0] - best[2][0] > THIRDS_MARGIN
-    length = 3 if threes else 2
+    length = 3 if best[3][0] - best[2][0] > THIRDS_MARGIN else 2
     slower = beats[best[length][1]::length]
     return slower if len(slower) >= 4 else beats
 
@@ -646,7 +644,7 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
         beats = candidates[second_look(candidates, evidence, levels, notes, pitched, rate)]
         # A user's simple metre (3/4) says the beat does not divide in three.
         beats = compound_look(beats, notes, pitched, rate) if compound_given is not False else beats
-        beats = below_the_ceiling(beats, notes, pitched, compound_given)
+        beats = below_the_ceiling(beats, notes, pitched)
     else:
         beats = candidates[int(np.argmax(levels))]
     beats = on_the_bass(beats, notes, pitched)
