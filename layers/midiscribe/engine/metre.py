@@ -116,12 +116,13 @@ MIN_GROUPING_BEATS = 12
 # the looks kept were a jig's or a pop song's eighths, or a 6/8 ballad's. Such beats are read slower
 # (``below_the_ceiling``): taken three at a time where they group in threes by THIRDS_MARGIN more clearly than in
 # twos (the bar_scores of length 3 and 2, as GROUPING_MARGIN's), two at a time otherwise. Like the looks it is left
-# out with a tempo hint or a drum backbeat, which choose the level themselves. Chosen on the 360 tuning pieces and
-# their 4, 6 and 8 s excerpts (bench/tempo.py --constant metre.BEAT_CEILING_BPM=C --constant
-# metre.THIRDS_MARGIN=M): ceilings of 195 to 210 and margins of 1.2 to 1.5 gain six tempi from the note onsets and
-# one from the onset posterior, and 4 + 2 of the excerpts' (within one); 190 and below reaches pieces whose beat is
-# there after a tempo change, 220 gains three fewer. Taking the slower reading the level scores prefer, without the
-# grouping, read a 6/8 ballad's eighths at half their tempo (two tempi fewer).
+# out with a tempo hint or a drum backbeat, which choose the level themselves. Chosen on the 360 tuning pieces
+# (bench/tempo.py --notes --constant metre.BEAT_CEILING_BPM=C --constant metre.THIRDS_MARGIN=M; tempi right from the
+# posterior / the note onsets, 323 / 276 without the ceiling): 195 and 205 BPM 324 / 282, 210 324 / 281, 190
+# 323 / 282 (a piece whose beat is at 193 after a tempo change), 220 323 / 279; margins 0.9 and 1.5 324 / 282, 2.0
+# 324 / 281. On their 4, 6 and 8 s excerpts (each margin applied to the readings kept without the ceiling) 1.5 gains
+# one more than 0.9; bench/tempo.py --clips then measured seven gained at 1.5, none lost. Taking the
+# slower reading the level scores prefer, without the grouping, read two 6/8 ballads' eighths at half their tempo.
 BEAT_CEILING_BPM = 205.0
 THIRDS_MARGIN = 1.5
 # With a user's tempo hint the level is chosen with the weights HINT_WIDTH_OCTAVES was chosen with: pulse,
