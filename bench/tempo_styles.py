@@ -338,6 +338,13 @@ def twelfth_set(seconds: float = 40.0) -> list[Piece]:
     return fifth_set(seconds, first_seed=32000) + second_set(seconds, first_seed=34000, limits=ISSUE_BPM_RANGE)
 
 
+def thirteenth_set(seconds: float = 40.0) -> list[Piece]:
+    """160 pieces held back whole, drawn before the second look was refitted with every 20-BPM band weighed alike
+    (engine/metre.py LOOK_WEIGHTS) and scored only after, for its first check: 80 as ``fifth_set``'s (seeds from
+    36000) and 80 as ``fourth_set``'s (seeds from 38000, every beat within ISSUE_BPM_RANGE)."""
+    return fifth_set(seconds, first_seed=36000) + second_set(seconds, first_seed=38000, limits=ISSUE_BPM_RANGE)
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""
