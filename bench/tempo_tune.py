@@ -16,7 +16,7 @@ choice is scored alone (the reading's own tempo), as the full tracker's tempo fo
 fits the second look's weights instead (engine/metre.py LOOK_WEIGHTS): a logistic regression, for the reading at
 twice and at half the tempo of the level scores' choice, of which of the two is right, on how their
 LOOK_FEATURES differ, over the 200 tuning pieces and the seventh set's 160 (where exactly one of the two is
-right), each 20-BPM band weighed alike (LOOK_BAND_POWER). It prints the weights to copy into engine/metre.py, then what they do to the level choice: over all
+right). It prints the weights to copy into engine/metre.py, then what they do to the level choice: over all
 360 pieces, in two-fold cross-validation (10 random splits), and fitted on one group to choose on the other.
 
     nice -n 10 .venv/bin/python bench/tempo_tune.py --compound-look
@@ -46,10 +46,6 @@ from tempo import ACC2_LEVELS, DEV_SETS, TEMPO_TOLERANCE, render, tempo_right, t
 LOOK_L2 = 1.0
 LOOK_SPLITS = 10
 LOOK_SEED = 0
-# Each tuning piece weighs 1 / (pieces in its 20-BPM band) ** LOOK_BAND_POWER in the fit: 1 weighs every band of
-# BANDS alike, as a set spread evenly over the issue's 60-180 BPM would (the tuning pieces hold 107 at 60-80 BPM and
-# 27 at 160-180); 0 weighs every piece alike (the fit before stop 57).
-LOOK_BAND_POWER = 1.0
 # The compound look's margins tried, and its cross-validation's splits.
 GROUPING_MARGINS = tuple(np.round(np.arange(0.2, 2.01, 0.1), 1))
 GROUPING_SPLITS = 20
@@ -89,14 +85,9 @@ def tuning_pieces() -> list[tuple[int, tempo_pieces.Piece]]:
     return list(enumerate(tempo_pieces.dev_set())) + tuning_part("second") + tuning_part("third") + tuning_part("fifth")
 
 
-def band_of(truths: np.ndarray) -> np.ndarray:
-    """The index of each tempo's band in BANDS (a tempo outside them in the nearest)."""
-    return np.clip(np.searchsorted(BANDS, truths, side="right") - 1, 0, len(BANDS) - 2)
-
-
 def band_balanced(truths: np.ndarray, right: np.ndarray) -> float:
     """Acc1 averaged over BANDS (a piece outside them in the nearest), each band that holds a piece alike."""
-    bands = band_of(truths)
+    bands = np.clip(np.searchsorted(BANDS, truths, side="right") - 1, 0, len(BANDS) - 2)
     return float(np.mean([right[bands == band].mean() for band in range(len(BANDS) - 1) if np.any(bands == band)]))
 
 
@@ -206,20 +197,17 @@ def look_material(pieces: list[tuple[int, tempo_pieces.Piece]]) -> list[dict]:
     return material
 
 
-def fit_logistic(features: np.ndarray, labels: np.ndarray, samples: np.ndarray | None = None,
-                 ) -> tuple[float, np.ndarray]:
+def fit_logistic(features: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
     """(bias, weights) on the raw features of an L2-regularised logistic regression (Newton's method) fitted on
-    the standardised features, LOOK_L2 on every weight but the bias; ``samples`` weighs each row (alike: None)."""
-    samples = np.ones(len(labels)) if samples is None else samples / samples.mean()
+    the standardised features, LOOK_L2 on every weight but the bias."""
     mean, spread = features.mean(axis=0), features.std(axis=0) + 1e-9
     design = np.hstack((np.ones((len(features), 1)), (features - mean) / spread))
     penalty = LOOK_L2 * np.diag(np.r_[0.0, np.ones(features.shape[1])]) / len(labels)
     weights = np.zeros(design.shape[1])
     for _ in range(100):
         chance = 1.0 / (1.0 + np.exp(-design @ weights))
-        gradient = design.T @ (samples * (chance - labels)) / len(labels) + penalty @ weights
-        hessian = ((design.T * (samples * chance * (1 - chance))) @ design / len(labels) + penalty
-                   + 1e-9 * np.eye(len(weights)))
+        gradient = design.T @ (chance - labels) / len(labels) + penalty @ weights
+        hessian = (design.T * (chance * (1 - chance))) @ design / len(labels) + penalty + 1e-9 * np.eye(len(weights))
         step = np.linalg.solve(hessian, gradient)
         weights -= step
         if np.abs(step).max() < 1e-10:
@@ -228,21 +216,17 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, samples: np.ndarray |
     return float(weights[0] - raw @ mean), raw
 
 
-def fit_looks(material: list[dict], band_power: float | None = None) -> list[tuple[float, np.ndarray]]:
-    """One (bias, weights) per ratio of LOOK_WEIGHTS, fitted where exactly one of the two readings is right, each
-    piece weighed by its band (``band_power``, LOOK_BAND_POWER unless given) among all of ``material``."""
+def fit_looks(material: list[dict]) -> list[tuple[float, np.ndarray]]:
+    """One (bias, weights) per ratio of LOOK_WEIGHTS, fitted where exactly one of the two readings is right."""
     from midiscribe.engine import metre
 
-    power = LOOK_BAND_POWER if band_power is None else band_power
-    counts = np.bincount(band_of(np.array([entry["truth"] for entry in material])), minlength=len(BANDS) - 1)
     fitted = []
     for look in range(len(metre.LOOK_WEIGHTS)):
-        entries = [entry for entry in material if entry["looks"] and entry["looks"][look] is not None
-                   and entry["looks"][look]["chosen_right"] != entry["looks"][look]["other_right"]]
-        features = np.array([entry["looks"][look]["delta"] for entry in entries])
-        labels = np.array([entry["looks"][look]["other_right"] for entry in entries], dtype=float)
-        bands = band_of(np.array([entry["truth"] for entry in entries]))
-        fitted.append(fit_logistic(features, labels, 1.0 / counts[bands].astype(float) ** power))
+        pairs = [entry["looks"][look] for entry in material if entry["looks"] and entry["looks"][look] is not None
+                 and entry["looks"][look]["chosen_right"] != entry["looks"][look]["other_right"]]
+        features = np.array([pair["delta"] for pair in pairs])
+        labels = np.array([pair["other_right"] for pair in pairs], dtype=float)
+        fitted.append(fit_logistic(features, labels))
     return fitted
 
 
@@ -293,13 +277,10 @@ def tune_second_look() -> None:
         before, after = looked(test_on, None), looked(test_on, fit_looks(fit_on))
         print(f"  {name}: {before[0]} ({before[1]:.3f}) -> {after[0]} ({after[1]:.3f}) of {len(test_on)}; "
               f"at some level (Acc2) {before[2]} -> {after[2]}")
-    for power in sorted({0.0, LOOK_BAND_POWER}):
-        gains = np.array([np.subtract(looked(test_on, fit_looks(fit_on, power))[:2], looked(test_on, None)[:2])
-                          for fit_on, test_on in two_fold(everything, LOOK_SPLITS)])
-        print(f"  two-fold cross-validation ({LOOK_SPLITS} splits), bands weighed to the power {power:g}: "
-              f"{gains[:, 0].mean():+.1f} tempi right per {len(everything) // 2} on the other fold "
-              f"({gains[:, 0].min():+.0f} to {gains[:, 0].max():+.0f}), band-balanced Acc1 {gains[:, 1].mean():+.3f} "
-              f"({gains[:, 1].min():+.3f} to {gains[:, 1].max():+.3f})")
+    gains = [looked(test_on, fit_looks(fit_on))[0] - looked(test_on, None)[0]
+             for fit_on, test_on in two_fold(everything, LOOK_SPLITS)]
+    print(f"  two-fold cross-validation ({LOOK_SPLITS} splits): {np.mean(gains):+.1f} tempi right per "
+          f"{len(everything) // 2} on the other fold ({min(gains):+d} to {max(gains):+d})")
 
 
 def compound_material(pieces: list[tuple[int, tempo_pieces.Piece]]) -> list[tuple[bool, float, bool]]:

@@ -79,25 +79,21 @@ DENSITY_CHORD_S = 0.03
 # cross-validation (+2 tempi per 180, -3 to +6). The choice between a reading and its double or half is where
 # most misses are.
 # Fitted (logistic regression, L2 1.0 on standardised features; bench/tempo_tune.py --second-look) on the 360
-# tuning pieces (the 200 and the seventh set's 160), where exactly one of the two readings is right, each 20-BPM
-# band of 60-180 weighed alike (stop 57; LOOK_BAND_POWER there). The tuning pieces hold 107 at 60-80 BPM and 27 at
-# 160-180, and with every piece weighed alike the fit favoured the slow pieces' side: after every look, 66 of the
-# 96 pieces at 160-180 BPM among all 1400 dev pieces were right, 21 of the rest read at half or a third of their
-# beat. Level choice alone (that script's proxy): 291 -> 313 of the 360 right (band-balanced Acc1 0.765 ->
-# 0.872); two-fold cross-validation over them (10 random splits) +8.0 tempi per 180 pieces on the other fold (+0
-# to +13), band-balanced +0.090 (+0.067 with every piece alike, the same +8.0 tempi). Whole tracker
-# (bench/tempo.py --notes) on the 360: 324 -> 325 right, band-balanced 0.881 -> 0.900 (160-180 BPM 70 -> 85 %,
-# 60-80 86 -> 84 %); from the note onsets 282 -> 281, 0.755 -> 0.766. It costs some Acc2 (330 against 334 of the
-# 360 for the proxy): a compound piece read at its eighths (3x) and halved is at 1.5x, though its bars then fall on
-# the music's bars.
+# tuning pieces (the 200 and the seventh set's 160), where exactly one of the two readings is right. Level
+# choice alone (that script's proxy): 289 -> 309 of the 360 right; two-fold cross-validation over them (10
+# random splits) gained 7.8 tempi per 180 pieces on the other fold (+5 to +10, never a loss); fitted on the 200
+# alone it took the seventh set from 120 to 126 of 160, fitted on the seventh set alone the 200 from 169 to 177.
+# It costs some Acc2 (330 against 333 of the 360): a compound piece read at its eighths (3x) and halved is at
+# 1.5x, though its bars then fall on the music's bars. Refitted on the folded tempo curve (engine/beats.py
+# ``folded``, stop 56) the weights move by at most 0.36 and cross-validate at +8.0 per 180; they are left as fitted.
 LOOK_FEATURES = ("short", "bar", "density", "salience")
 SHORT_IOI_SHARE = 0.3
 LOOK_TOLERANCE = 0.03
 # (ratio of the other reading's tempo to the chosen one's, (bias, weights in LOOK_FEATURES' order)), in the
 # order they are looked at; a reading counts as that ratio within LOOK_TOLERANCE.
 LOOK_WEIGHTS = (
-    (2.0, (-6.39, (-12.23, 1.06, 2.55, 4.45))),
-    (0.5, (-1.64, (-1.34, 1.29, 3.51, 0.76))),
+    (2.0, (-6.54, (-11.01, 0.89, 2.36, 4.12))),
+    (0.5, (-1.04, (-0.85, 1.42, 3.82, 1.26))),
 )
 # The compound look (``compound_look``), after the second look: a 6/8 piece whose pulse was tracked at every second
 # eighth (its "quarter", 3:2 of the dotted quarter; the pulse tracker's tempo prior favours it) is read at the dotted
