@@ -35,8 +35,9 @@ end (in the others, tempo changes and two styles' ranges take 14 of 200 pieces' 
 it held back. The fifth set: 80 more (seeds from 9000) whose notated beat is drawn evenly over 60-180 BPM
 whatever the style (compound metres' dotted quarter over 60-120), half of them in the first set's habits; the
 other sets hold few pieces above 135 BPM. Halves as the second set's. The sixth set: 80 more drawn as the
-fifth's (seeds from 11000), all held back. The seventh set (160, all tuning) and the eighth to thirteenth (160
-each, all held back, each drawn after a change to check it fresh) are described in bench/README.md.
+fifth's (seeds from 11000), all held back. The seventh (160) and fourteenth (320) sets, all tuning, and the eighth
+to thirteenth and the fifteenth (160 each, all held back, each drawn to check a change fresh) are described in
+bench/README.md.
 Every piece is rendered by FluidSynth with three sound fonts in turn; audio and transcriptions are
 cached under bench/.cache/tempo/. ``--unseen-fonts`` plays the half's pieces again with each of two
 General MIDI fonts no setting was chosen on (bench/engine.py's OTHER_GM_FONTS: csound's small sampled
@@ -502,6 +503,8 @@ DEV_SETS = {
     "eleventh": (tempo_styles.eleventh_set, all_held_back),
     "twelfth": (tempo_styles.twelfth_set, all_held_back),
     "thirteenth": (tempo_styles.thirteenth_set, all_held_back),
+    "fourteenth": (tempo_styles.fourteenth_set, all_tuning),
+    "fifteenth": (tempo_styles.fifteenth_set, all_held_back),
 }
 
 
@@ -514,8 +517,9 @@ def main() -> None:
                              "the fifth 80 (tempos spread evenly over 60-180 BPM whatever the style; halves as "
                              "the second's), the sixth 80 (drawn as the fifth's; all held back), the seventh 160 (as "
                              "the fifth's and the second's; all tuning), the eighth 160 (as the fifth's and the "
-                             "fourth's; all held back), the ninth to thirteenth 160 (each drawn as the "
-                             "eighth's; all held back)")
+                             "fourth's; all held back), the ninth to thirteenth and the fifteenth 160 "
+                             "(each drawn as the eighth's; all held back), the fourteenth 320 (as the seventh's; all "
+                             "tuning)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")
     parser.add_argument("--librosa-dp", action="store_true",
                         help="also run the tracker with librosa's dynamic program (the one engine/beats.py replaced)")

@@ -15,9 +15,10 @@ choice is scored alone (the reading's own tempo), as the full tracker's tempo fo
 
 fits the second look's weights instead (engine/metre.py LOOK_WEIGHTS): a logistic regression, for the reading at
 twice and at half the tempo of the level scores' choice, of which of the two is right, on how their
-LOOK_FEATURES differ, over the 200 tuning pieces and the seventh set's 160 (where exactly one of the two is
-right). It prints the weights to copy into engine/metre.py, then what they do to the level choice: over all
-360 pieces, in two-fold cross-validation (10 random splits), and fitted on one group to choose on the other.
+LOOK_FEATURES differ, over the 200 tuning pieces, the seventh set's 160 and the fourteenth set's 320 (where
+exactly one of the two is right). It prints the weights to copy into engine/metre.py, then what they do to the
+level choice (and what engine/metre.py's weights do): over all 680 pieces, on each group, fitted on the other two
+groups to choose on each, and in two-fold cross-validation (10 random splits).
 
     nice -n 10 .venv/bin/python bench/tempo_tune.py --compound-look
 
@@ -262,19 +263,23 @@ def tune_second_look() -> None:
     from midiscribe.engine import metre
 
     ensure_fluidsynth()
-    first = look_material(tuning_pieces())
-    seventh = look_material(tuning_part("seventh"))
-    everything = first + seventh
+    groups = {"the 200": look_material(tuning_pieces()), "the seventh set": look_material(tuning_part("seventh")),
+              "the fourteenth set": look_material(tuning_part("fourteenth"))}
+    everything = [entry for material in groups.values() for entry in material]
     fitted = fit_looks(everything)
-    print(f"{len(everything)} tuning pieces (the 200 and the seventh set's 160). LOOK_WEIGHTS for engine/metre.py:")
+    print(f"{len(everything)} tuning pieces ({', '.join(f'{name}: {len(material)}' for name, material in groups.items())})."
+          " LOOK_WEIGHTS for engine/metre.py:")
     for (ratio, _), (bias, weights) in zip(metre.LOOK_WEIGHTS, fitted, strict=True):
         print(f"    ({ratio}, ({bias:.2f}, ({', '.join(f'{weight:.2f}' for weight in weights)}))),")
     print("tempi right (band-balanced Acc1) of the level choice, without -> with the second look:")
-    for name, fit_on, test_on in (("all 360", everything, everything), ("the 200", everything, first),
-                                  ("the seventh set", everything, seventh),
-                                  ("fitted on the 200, the seventh set", first, seventh),
-                                  ("fitted on the seventh set, the 200", seventh, first)):
-        before, after = looked(test_on, None), looked(test_on, fit_looks(fit_on))
+    rows = [(f"all {len(everything)}", everything, everything), ("with engine/metre.py's weights, all", None,
+                                                                  everything)]
+    rows += [(name, everything, material) for name, material in groups.items()]
+    rows += [(f"fitted on the others, {name}", [entry for other, rest in groups.items() if other != name
+                                                for entry in rest], material) for name, material in groups.items()]
+    for name, fit_on, test_on in rows:
+        weights = [weights for _, weights in metre.LOOK_WEIGHTS] if fit_on is None else fit_looks(fit_on)
+        before, after = looked(test_on, None), looked(test_on, weights)
         print(f"  {name}: {before[0]} ({before[1]:.3f}) -> {after[0]} ({after[1]:.3f}) of {len(test_on)}; "
               f"at some level (Acc2) {before[2]} -> {after[2]}")
     gains = [looked(test_on, fit_looks(fit_on))[0] - looked(test_on, None)[0]
