@@ -304,9 +304,9 @@ def seventh_set(seconds: float = 40.0) -> list[Piece]:
 
 
 def fourteenth_set(seconds: float = 40.0) -> list[Piece]:
-    """320 more tuning pieces for the second look, whose fit on the 360 before them was data-bound (fitted on the 200
-    alone it read the seventh set worse than fitted on all): 160 drawn as ``fifth_set``'s (seeds from 40000 and
-    40100) and 160 as ``second_set``'s (seeds from 42000 and 42100, each style in its own tempo range)."""
+    """320 more tuning pieces, to see whether the second look's fit on the 360 before them was short of data (it was
+    not: engine/metre.py LOOK_WEIGHTS): 160 drawn as ``fifth_set``'s (seeds from 40000 and 40100) and 160 as
+    ``second_set``'s (seeds from 42000 and 42100, each style in its own tempo range)."""
     return (fifth_set(seconds, first_seed=40000) + fifth_set(seconds, first_seed=40100)
             + second_set(seconds, first_seed=42000) + second_set(seconds, first_seed=42100))
 
