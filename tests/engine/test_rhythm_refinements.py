@@ -3,8 +3,9 @@ curve keeps its metrical level through a tempo change, the beats move onto the n
 posterior is late, the beats are continued at a steady period, and the tempo does not tip with a frame
 nor with a stretch where the tracker wavers;
 and the rhythm of note onsets alone (piano model, drums, stems): it stays on the notes to the end, takes
-the bass over off-beat chords, and reads drum hits as drums; and the beat's phase follows the bass where
-the strongest onsets are an oom-pah's or a jig's chords."""
+the bass over off-beat chords, and reads drum hits as drums; the beat's phase follows the bass where
+the strongest onsets are an oom-pah's or a jig's chords; and a beat above the ceiling is read two or three
+at a time, as its beats group."""
 
 from __future__ import annotations
 
@@ -685,7 +686,7 @@ def test_a_groove_tracked_at_its_eighths_is_read_at_half_its_backbeat(monkeypatc
     eighths = 0.5 + np.arange(16 * 8 + 1) * 30.0 / bpm
     found = find_metre(eighths, notes, pitched)
     assert 60.0 / np.median(np.diff(found.beats)) == pytest.approx(bpm, rel=0.02)
-    # Read as pitches, without the backbeat (and without the beat's ceiling, which would move them below 200 BPM).
+    # Read as pitches, without the backbeat (and without the beat's ceiling, which would read them two at a time).
     monkeypatch.setattr(metre, "BEAT_CEILING_BPM", np.inf)
     assert 60.0 / np.median(np.diff(find_metre(eighths, notes).beats)) == pytest.approx(2 * bpm, rel=0.02)
 
