@@ -505,6 +505,7 @@ DEV_SETS = {
     "thirteenth": (tempo_styles.thirteenth_set, all_held_back),
     "fourteenth": (tempo_styles.fourteenth_set, all_tuning),
     "fifteenth": (tempo_styles.fifteenth_set, all_held_back),
+    "sixteenth": (tempo_styles.sixteenth_set, all_held_back),
 }
 
 

@@ -362,6 +362,13 @@ def fifteenth_set(seconds: float = 40.0) -> list[Piece]:
     return fifth_set(seconds, first_seed=44000) + second_set(seconds, first_seed=46000, limits=ISSUE_BPM_RANGE)
 
 
+def sixteenth_set(seconds: float = 40.0) -> list[Piece]:
+    """160 pieces held back whole, drawn and rendered before the second look's harmonic-rhythm feature
+    (engine/metre.py LOOK_FEATURES) was chosen, and scored only after, for its check: 80 as ``fifth_set``'s (seeds
+    from 48000) and 80 as ``fourth_set``'s (seeds from 50000, every beat within ISSUE_BPM_RANGE)."""
+    return fifth_set(seconds, first_seed=48000) + second_set(seconds, first_seed=50000, limits=ISSUE_BPM_RANGE)
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""

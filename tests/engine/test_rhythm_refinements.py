@@ -354,7 +354,7 @@ def test_the_second_look_reads_a_fast_song_tracked_at_half_speed_at_its_beat(mon
     candidates = readings(true_beats[::2])
     evidence = metre.level_evidence(candidates, arrays)
     double = int(np.argmin(np.abs(evidence[:, 1] - 170.0)))
-    short, _, density, _ = metre.look_features(candidates, evidence, [0, double], arrays, None,
+    short, _, density, _, _ = metre.look_features(candidates, evidence, [0, double], arrays, None,
                                                onsets_per_second(arrays)).T
     assert short.tolist() == [1.0, 0.0]
     assert density[1] > density[0]  # two onsets a beat at 170, four at 85
@@ -403,9 +403,9 @@ def test_the_second_look_takes_the_other_reading_only_where_its_score_says_so(mo
     arrays = NoteArrays.of(notes)
     assert tempo_of(find_metre(true_beats, arrays)) == pytest.approx(120.0, rel=0.02)
     monkeypatch.setattr(metre, "BEAT_CEILING_BPM", np.inf)  # which would take 240 back to 120
-    monkeypatch.setattr(metre, "LOOK_WEIGHTS", ((2.0, (50.0, (0.0, 0.0, 0.0, 0.0))),))
+    monkeypatch.setattr(metre, "LOOK_WEIGHTS", ((2.0, (50.0, (0.0, 0.0, 0.0, 0.0, 0.0))),))
     assert tempo_of(find_metre(true_beats, arrays)) == pytest.approx(240.0, rel=0.02)
-    monkeypatch.setattr(metre, "LOOK_WEIGHTS", ((0.5, (50.0, (0.0, 0.0, 0.0, 0.0))),))
+    monkeypatch.setattr(metre, "LOOK_WEIGHTS", ((0.5, (50.0, (0.0, 0.0, 0.0, 0.0, 0.0))),))
     assert tempo_of(find_metre(true_beats, arrays)) == pytest.approx(60.0, rel=0.02)
     # ... and never to a reading with onsets a beat beyond the density prior's cap (the look was fitted on none).
     monkeypatch.setattr(metre, "DENSITY_CAP_OCTAVES", 0.5)

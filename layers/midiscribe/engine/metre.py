@@ -70,7 +70,9 @@ DENSITY_CHORD_S = 0.03
 # - "short": the share of the gaps between onsets shorter than SHORT_IOI_SHARE of a beat (at the slower reading
 #   the faster one's eighths become sixteenths, which written music holds fewer of);
 # - "bar": how clearly the beats group into bars (``bar_clarity``: at the right level the downbeats stand out);
-# - "density" and "salience": the onset-density prior's term and the salience, as in ``level_scores``.
+# - "density" and "salience": the onset-density prior's term and the salience, as in ``level_scores``;
+# - "harmony": how far the beats a chord lasts lie from HARMONY_BEATS (``harmonic_rhythm``): written music
+#   changes chord every two to four beats, read at half speed every one or two, at double every four to eight.
 # The other reading is taken when bias + weights . (its features - the chosen one's) > 0, and never when its onsets
 # a beat lie beyond DENSITY_CAP_OCTAVES of DENSITY_CENTRE (textures the look was not fitted on: 32nd-note runs
 # over a bass on every beat at 100 BPM were halved). The level scores weigh every reading at once, thirds and 3:2
@@ -91,14 +93,24 @@ DENSITY_CHORD_S = 0.03
 # the fit is no longer short of data. Two refits were tried and not kept: every 20-BPM band weighed alike (a
 # fresh set, --set thirteenth, lost 5 of 160) and the top voice's onsets a beat as a fifth feature (the onsets no
 # note held over them sounds above; cross-validated +14.9 per 340 against +14.6 without).
-LOOK_FEATURES = ("short", "bar", "density", "salience")
+LOOK_FEATURES = ("short", "bar", "density", "salience", "harmony")
 SHORT_IOI_SHARE = 0.3
+# The harmonic rhythm (stop 57): a beat whose span's pitch classes differ from the span before by more than
+# HARMONY_CHANGE (``harmonic_change``, 1 - cosine) starts a chord; the feature loses 1/2 per squared octave between
+# the beats per chord and HARMONY_BEATS, counted to HARMONY_CAP_OCTAVES. Chosen on the 680 tuning pieces (the 200,
+# the seventh and the fourteenth sets; /tmp scripts applied each setting to bench/tempo_tune.py's look material):
+# two-fold cross-validation of the whole fit, tempi right per 340 on the other fold, +14.6 without the feature;
+# with it, change 0.1 to 0.25 and 3 beats +17.9 to +18.5, 4 beats +17.6, 2 beats +15.1, 1.5 beats +14.4, change 0.5
+# +14.2. Tried before it and not kept: the top voice's and the bass's onsets a beat (+13.2 to +15.2).
+HARMONY_CHANGE = 0.2
+HARMONY_BEATS = 3.0
+HARMONY_CAP_OCTAVES = 2.0
 LOOK_TOLERANCE = 0.03
 # (ratio of the other reading's tempo to the chosen one's, (bias, weights in LOOK_FEATURES' order)), in the
 # order they are looked at; a reading counts as that ratio within LOOK_TOLERANCE.
 LOOK_WEIGHTS = (
-    (2.0, (-6.54, (-11.01, 0.89, 2.36, 4.12))),
-    (0.5, (-1.04, (-0.85, 1.42, 3.82, 1.26))),
+    (2.0, (-6.46, (-11.06, 0.78, 2.30, 3.73, 1.53))),
+    (0.5, (-1.04, (0.17, 0.61, 4.51, 0.98, 5.66))),
 )
 # The compound look (``compound_look``), after the second look: a 6/8 piece whose pulse was tracked at every second
 # eighth (its "quarter", 3:2 of the dotted quarter; the pulse tracker's tempo prior favours it) is read at the dotted
@@ -490,19 +502,31 @@ def bar_clarity(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None
     return max(scores.values()) if scores else 0.0
 
 
+def harmonic_rhythm(beats: np.ndarray, notes: NoteArrays) -> float:
+    """The "harmony" feature of LOOK_FEATURES: -1/2 the squared octaves (to HARMONY_CAP_OCTAVES) between the beats
+    per chord change (beats whose ``harmonic_change`` exceeds HARMONY_CHANGE) and HARMONY_BEATS. Without a change
+    (one chord throughout, a short loop) it is the cap's at every reading: no evidence either way."""
+    share = float(np.mean(harmonic_change(beats, notes)[1:] > HARMONY_CHANGE))
+    octaves = HARMONY_CAP_OCTAVES if share == 0 else np.clip(np.log2(1.0 / share / HARMONY_BEATS),
+                                                             -HARMONY_CAP_OCTAVES, HARMONY_CAP_OCTAVES)
+    return float(-0.5 * octaves**2)
+
+
 def look_features(candidates: list[np.ndarray], evidence: np.ndarray, chosen: list[int], notes: NoteArrays,
                   pitched: np.ndarray | None, onset_rate: float) -> np.ndarray:
-    """(len(chosen), LOOK_FEATURES) of the readings ``chosen`` indexes: see LOOK_WEIGHTS. The onsets' spacing
-    and the density are of the pitched notes (``pitched`` as in ``beat_marks``), as the density prior's."""
-    pitched_starts = notes.starts if pitched is None else notes.starts[np.asarray(pitched, dtype=bool)]
-    gaps = np.diff(distinct_onsets(np.sort(pitched_starts)))
+    """(len(chosen), LOOK_FEATURES) of the readings ``chosen`` indexes: see LOOK_WEIGHTS. The onsets' spacing,
+    the density and the harmony are of the pitched notes (``pitched`` as in ``beat_marks``), as the density
+    prior's."""
+    pitched_notes = notes if pitched is None else notes.only(np.asarray(pitched, dtype=bool))
+    gaps = np.diff(distinct_onsets(np.sort(pitched_notes.starts)))
     rows = []
     for index in chosen:
         beats, (salience, bpm) = candidates[index], evidence[index]
         period = float(np.median(np.diff(beats)))
         short = float(np.mean(gaps < SHORT_IOI_SHARE * period)) if len(gaps) else 0.0
         octaves = np.clip(density_octaves(onset_rate, bpm), -DENSITY_CAP_OCTAVES, DENSITY_CAP_OCTAVES)
-        rows.append((short, bar_clarity(beats, notes, pitched), -0.5 * octaves**2, salience))
+        rows.append((short, bar_clarity(beats, notes, pitched), -0.5 * octaves**2, salience,
+                     harmonic_rhythm(beats, pitched_notes)))
     return np.array(rows, dtype=np.float64).reshape(len(chosen), len(LOOK_FEATURES))
 
 
