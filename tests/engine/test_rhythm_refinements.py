@@ -398,6 +398,33 @@ def test_a_beat_above_the_ceiling_is_read_three_at_a_time_where_it_groups_in_thr
     assert tempo_of(find_metre(pulse, arrays)) == pytest.approx(112.5, rel=0.02)
 
 
+def chords_every(beats_per_chord: int, beats: np.ndarray) -> NoteArrays:
+    """A triad held over every ``beats_per_chord`` of the ``beats``, cycling through four chords that share no
+    pitch class with the one before."""
+    triads = [(60, 64, 67), (62, 65, 69), (64, 68, 71), (61, 66, 70)]
+    notes = []
+    for index, start in enumerate(beats[:-beats_per_chord:beats_per_chord]):
+        end = beats[index * beats_per_chord + beats_per_chord]
+        notes += [NoteEvent(start, end, pitch, 0.6) for pitch in triads[index % 4]]
+    return NoteArrays.of(notes)
+
+
+def test_the_harmonic_rhythm_is_best_at_three_beats_a_chord_and_silent_on_one_chord():
+    # Chords every three beats: at the beats the feature is at its best (0); read at double speed, six beats a
+    # chord, an octave from HARMONY_BEATS (-1/2); read at half speed every two-beat span holds a change, so a chord
+    # a beat, log2(3) octaves off (-1.26).
+    beats = 0.5 + np.arange(97) * 0.5
+    arrays = chords_every(3, beats)
+    assert metre.harmonic_rhythm(beats, arrays) == pytest.approx(0.0, abs=0.02)
+    assert metre.harmonic_rhythm(metre.subdivided(beats, 2), arrays) == pytest.approx(-0.5, abs=0.05)
+    assert metre.harmonic_rhythm(beats[::2], arrays) == pytest.approx(-0.5 * np.log2(3) ** 2, abs=0.1)
+    # One chord throughout says nothing of the level: the cap's value at every reading.
+    one_chord = NoteArrays.of([NoteEvent(0.5, 48.5, pitch, 0.6) for pitch in (60, 64, 67)])
+    cap = -0.5 * metre.HARMONY_CAP_OCTAVES**2
+    for reading in (beats, metre.subdivided(beats, 2), beats[::2]):
+        assert metre.harmonic_rhythm(reading, one_chord) == pytest.approx(cap)
+
+
 def test_the_second_look_takes_the_other_reading_only_where_its_score_says_so(monkeypatch):
     true_beats, notes = fast_song(120.0, 24)
     arrays = NoteArrays.of(notes)
