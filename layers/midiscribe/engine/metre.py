@@ -137,7 +137,7 @@ MIN_GROUPING_BEATS = 12
 # A beat faster than this (BPM) is a subdivision: written music seldom counts one, and the readings above it that
 # the looks kept were a jig's or a pop song's eighths, or a 6/8 ballad's. Such beats are read slower
 # (``below_the_ceiling``): taken three at a time where they group in threes by THIRDS_MARGIN more clearly than in
-# twos (the bar_scores of length 3 and 2, as GROUPING_MARGIN's), two at a time otherwise. Like the looks it is left
+# twos (``threes_over_twos``, as GROUPING_MARGIN's), two at a time otherwise. Like the looks it is left
 # out with a tempo hint or a drum backbeat, which choose the level themselves. Chosen on the 360 tuning pieces
 # (bench/tempo.py --notes --constant metre.BEAT_CEILING_BPM=C --constant metre.THIRDS_MARGIN=M; tempi right from the
 # posterior / the note onsets, 323 / 276 without the ceiling): 195 and 205 BPM 324 / 282, 210 324 / 281, 190
@@ -569,18 +569,28 @@ def second_look(candidates: list[np.ndarray], evidence: np.ndarray, levels: np.n
     return chosen
 
 
+def threes_over_twos(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None,
+                     ) -> tuple[float, int, int]:
+    """How much more clearly the beats group in threes than in twos (the best ``bars_among_the_notes`` score of
+    length 3 less the best of length 2, 0.0 with too few beats for either), and the phase of each best (the first
+    on a tie, 0 where there is none)."""
+    scores = bars_among_the_notes(beats, notes, pitched)
+    best = {}
+    for length in (2, 3):
+        of_length = [(phase, score) for (each, phase), score in scores.items() if each == length]
+        best[length] = max(of_length, key=lambda item: item[1]) if of_length else None
+    phases = tuple(best[length][0] if best[length] else 0 for length in (3, 2))
+    if best[2] is None or best[3] is None:
+        return 0.0, *phases
+    return best[3][1] - best[2][1], *phases
+
+
 def grouping(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-    """How much more clearly the beats' halves group in threes than in twos (the best ``bar_scores`` of length 3
-    less the best of length 2, 0.0 with too few beats), and the halves taken three at a time in that best phase:
-    the reading at 2:3 of the beats' tempo."""
+    """How much more clearly the beats' halves group in threes than in twos (``threes_over_twos``), and the halves
+    taken three at a time in the best phase: the reading at 2:3 of the beats' tempo."""
     halves = subdivided(beats, 2)
-    scores = bars_among_the_notes(halves, notes, pitched)
-    threes = {phase: score for (length, phase), score in scores.items() if length == 3}
-    twos = [score for (length, _), score in scores.items() if length == 2]
-    if not threes or not twos:
-        return 0.0, halves[::3]
-    phase = max(threes, key=threes.get)
-    return threes[phase] - max(twos), halves[phase::3]
+    margin, phase, _ = threes_over_twos(halves, notes, pitched)
+    return margin, halves[phase::3]
 
 
 def compound_guarded(beats: np.ndarray, dotted: np.ndarray, notes: NoteArrays, onset_rate: float) -> bool:
@@ -607,11 +617,8 @@ def below_the_ceiling(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray 
     the ceiling was at twice its dotted quarter, and taken three at a time would have been read at 2:3 of it."""
     if len(beats) < 4 or 60.0 / float(np.median(np.diff(beats))) <= BEAT_CEILING_BPM:
         return beats
-    scores = bars_among_the_notes(beats, notes, pitched)
-    best = {length: max(((score, phase) for (each, phase), score in scores.items() if each == length),
-                        default=(0.0, 0)) for length in (2, 3)}
-    length = 3 if best[3][0] - best[2][0] > THIRDS_MARGIN else 2
-    slower = beats[best[length][1]::length]
+    margin, three_phase, two_phase = threes_over_twos(beats, notes, pitched)
+    slower = beats[three_phase::3] if margin > THIRDS_MARGIN else beats[two_phase::2]
     return slower if len(slower) >= 4 else beats
 
 
