@@ -506,6 +506,7 @@ DEV_SETS = {
     "fourteenth": (tempo_styles.fourteenth_set, all_tuning),
     "fifteenth": (tempo_styles.fifteenth_set, all_held_back),
     "sixteenth": (tempo_styles.sixteenth_set, all_held_back),
+    "seventeenth": (tempo_styles.seventeenth_set, all_held_back),
 }
 
 

@@ -369,6 +369,13 @@ def sixteenth_set(seconds: float = 40.0) -> list[Piece]:
     return fifth_set(seconds, first_seed=48000) + second_set(seconds, first_seed=50000, limits=ISSUE_BPM_RANGE)
 
 
+def seventeenth_set(seconds: float = 40.0) -> list[Piece]:
+    """160 pieces held back whole, drawn and rendered at the start of stop 58, before that stop's changes to the
+    tracker were chosen, and scored only after them, for their check: 80 as ``fifth_set``'s (seeds from 52000) and 80
+    as ``fourth_set``'s (seeds from 54000, every beat within ISSUE_BPM_RANGE)."""
+    return fifth_set(seconds, first_seed=52000) + second_set(seconds, first_seed=54000, limits=ISSUE_BPM_RANGE)
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""

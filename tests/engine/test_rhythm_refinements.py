@@ -398,6 +398,48 @@ def test_a_beat_above_the_ceiling_is_read_three_at_a_time_where_it_groups_in_thr
     assert tempo_of(find_metre(pulse, arrays)) == pytest.approx(112.5, rel=0.02)
 
 
+def bars_of(bpm: float, per_bar: int, bars: int, between: int) -> tuple[np.ndarray, NoteArrays]:
+    """(beats, notes) of a piece at ``bpm``: a bass note held over each bar of ``per_bar`` beats, a chord on every
+    other beat, and ``between - 1`` melody notes evenly between each beat and the next."""
+    beat = 60.0 / bpm
+    beats = 0.5 + np.arange(bars * per_bar + 1) * beat
+    notes = []
+    for index, start in enumerate(beats[:-1]):
+        if index % per_bar == 0:
+            notes.append(NoteEvent(start, start + 0.95 * per_bar * beat, 40 + 2 * (index // per_bar % 4), 0.9))
+        else:
+            notes += [NoteEvent(start, start + 0.9 * beat, pitch, 0.5) for pitch in (55, 59, 62)]
+        for part in range(1, between):
+            onset = start + part * beat / between
+            notes.append(NoteEvent(onset, onset + 0.9 * beat / between, 72 + (index + part) % 5, 0.4))
+    return beats, NoteArrays.of(sorted(notes, key=lambda note: note.start_s))
+
+
+def test_a_beat_below_the_floor_is_read_in_thirds_where_the_notes_fall_on_thirds(monkeypatch):
+    # A 3/4 minuet at 126 BPM (bass on the one, chords on two and three) tracked a bar a beat, at 42 BPM: the level
+    # scores and the looks keep the bars. Below BEAT_FLOOR_BPM they are divided where the notes fall, in thirds: the
+    # beats. A tempo hint at 42 keeps the bars, and so does the floor lowered out of the way.
+    beats, arrays = bars_of(126.0, 3, 24, 1)
+    found = find_metre(beats[::3], arrays)
+    assert tempo_of(found) == pytest.approx(126.0, rel=0.02)
+    assert np.isin(np.round(found.beats, 6), np.round(beats, 6)).all()
+    assert (found.beats_per_bar, found.compound) == (3, False)
+    assert tempo_of(find_metre(beats[::3], arrays, hints=Hints(tempo_bpm=42.0))) == pytest.approx(42.0, rel=0.02)
+    # A user's 6/8 says the beat divides in three eighths: its bars are halved, to dotted quarters, not cut in thirds.
+    assert tempo_of(find_metre(beats[::3], arrays, hints=Hints(metre=(2, True)))) == pytest.approx(84.0, rel=0.02)
+    monkeypatch.setattr(metre, "BEAT_FLOOR_BPM", 0.0)
+    assert tempo_of(find_metre(beats[::3], arrays)) == pytest.approx(42.0, rel=0.02)
+
+
+def test_a_beat_below_the_floor_is_read_in_halves_where_the_notes_fall_on_halves(monkeypatch):
+    # A 4/4 piece at 100 BPM with running eighths, tracked a bar a beat (25 BPM): the second look takes it to 50,
+    # still below the floor, which halves it to the beat.
+    beats, arrays = bars_of(100.0, 4, 16, 2)
+    assert tempo_of(find_metre(beats[::4], arrays)) == pytest.approx(100.0, rel=0.02)
+    monkeypatch.setattr(metre, "BEAT_FLOOR_BPM", 0.0)
+    assert tempo_of(find_metre(beats[::4], arrays)) == pytest.approx(50.0, rel=0.02)
+
+
 def chords_every(beats_per_chord: int, beats: np.ndarray) -> NoteArrays:
     """A triad held over every ``beats_per_chord`` of the ``beats``, cycling through four chords that share no
     pitch class with the one before."""

@@ -147,6 +147,11 @@ MIN_GROUPING_BEATS = 12
 # slower reading the level scores prefer, without the grouping, read two 6/8 ballads' eighths at half their tempo.
 BEAT_CEILING_BPM = 205.0
 THIRDS_MARGIN = 1.5
+# A beat slower than this (BPM) is a bar or half a bar: the readings below it that the looks kept were mostly a
+# minuet read a bar a beat (as 12/8) or a ballad read two beats a beat. Such beats are read faster
+# (``above_the_floor``): in thirds where the notes between them fall on thirds more than on halves and quarters
+# (``subdivision_weights``), in halves otherwise. Left out with a tempo hint or a drum backbeat, as the ceiling.
+BEAT_FLOOR_BPM = 54.0
 # With a user's tempo hint the level is chosen with the weights HINT_WIDTH_OCTAVES was chosen with: pulse,
 # salience and the hint's prior at 1, no density prior (the hint says more about the level than the notes).
 HINTED_WEIGHTS = (1.0, 1.0, 1.0)
@@ -622,6 +627,15 @@ def below_the_ceiling(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray 
     return slower if len(slower) >= 4 else beats
 
 
+def above_the_floor(beats: np.ndarray, notes: NoteArrays, compound_given: bool | None = None) -> np.ndarray:
+    """The beats, or where their tempo is below BEAT_FLOOR_BPM, the beats divided in three or two (see there). With
+    a user's compound metre (``compound_given``) always in two: a 6/8 beat's thirds are its eighths, never a beat."""
+    if len(beats) < 4 or 60.0 / float(np.median(np.diff(beats))) >= BEAT_FLOOR_BPM:
+        return beats
+    _, thirds, duple = subdivision_weights(beats, notes.starts, notes.amplitudes)
+    return subdivided(beats, 3 if thirds > duple and not compound_given else 2)
+
+
 def backbeat_interval(notes: NoteArrays, pitched: np.ndarray | None = None) -> float | None:
     """Seconds between a groove's backbeats (two beats), from its loud snare strokes, or None when the drum
     hits (the notes ``pitched`` does not flag) have no clear backbeat. See BACKBEAT_WEIGHT."""
@@ -687,6 +701,7 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
         # A user's simple metre (3/4) says the beat does not divide in three.
         beats = compound_look(beats, notes, pitched, rate) if compound_given is not False else beats
         beats = below_the_ceiling(beats, notes, pitched)
+        beats = above_the_floor(beats, notes, compound_given)
     else:
         beats = candidates[int(np.argmax(levels))]
     beats = on_the_bass(beats, notes, pitched)
