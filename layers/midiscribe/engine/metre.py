@@ -14,9 +14,11 @@ those marks. Onsets on the beat's thirds rather than its half (and often enough)
 from simple.
 
 The level scores' choice then gets a second look against its double and its half (``second_look``): a logistic
-score, fitted on the tuning pieces, of how the two differ in short gaps between onsets, bar clarity, onset density
-and salience. Then a compound look (``compound_look``): where the beat's halves group in threes (6/8's eighths) far
-more clearly than in twos, the beat is the dotted quarter, at 2:3 of the tempo.
+score, fitted on the tuning pieces, of how the two differ in short gaps between onsets, bar clarity, onset density,
+salience and harmonic rhythm. Then a compound look (``compound_look``): where the beat's halves group in threes
+(6/8's eighths) far more clearly than in twos, the beat is the dotted quarter, at 2:3 of the tempo. Last, a beat
+faster than written music counts one is read two or three at a time (``below_the_ceiling``), and one slower is
+divided in two or three (``above_the_floor``).
 
 Between the level and the bars the beat's phase is checked against the bass: a pulse follows the
 strongest onsets, and in an oom-pah (a march's bass on the beat, its chords on the off-beat) or a jig
@@ -151,6 +153,10 @@ THIRDS_MARGIN = 1.5
 # minuet read a bar a beat (as 12/8) or a ballad read two beats a beat. Such beats are read faster
 # (``above_the_floor``): in thirds where the notes between them fall on thirds more than on halves and quarters
 # (``subdivision_weights``), in halves otherwise. Left out with a tempo hint or a drum backbeat, as the ceiling.
+# Chosen on the 680 tuning pieces (bench/tempo.py --notes --constant metre.BEAT_FLOOR_BPM=F; tempi right from the
+# posterior / the note onsets, 607 / 526 without the floor): 48 BPM 610 / 529, 52.5 612 / 529, 53.5 and 54 613 / 531,
+# 55 613 / 530, 57 610 / 528. A seventeenth set, rendered before the choice and scored after it (--set seventeenth):
+# 143 -> 144 of 160; the 1520 pieces held back before it 1366 -> 1377 (notes 1229 -> 1243), none lost.
 BEAT_FLOOR_BPM = 54.0
 # With a user's tempo hint the level is chosen with the weights HINT_WIDTH_OCTAVES was chosen with: pulse,
 # salience and the hint's prior at 1, no density prior (the hint says more about the level than the notes).
@@ -672,8 +678,9 @@ def find_metre(pulse: np.ndarray, notes: NoteArrays, pitched: np.ndarray | None 
     beats) and the tempo prior. Without a tempo hint or a backbeat, the chosen reading is then weighed against
     its double and its half (``second_look``), read at 2:3 where its halves group in threes
     (``compound_look``; not with a user's simple metre), and read slower if it is above BEAT_CEILING_BPM
-    (``below_the_ceiling``). The beats move onto the bass if it plays between them
-    (``on_the_bass``; ``pitched`` as there). The bar length and phase are then the best bar score at that level.
+    (``below_the_ceiling``), or faster if it is below BEAT_FLOOR_BPM (``above_the_floor``). The beats move onto the
+    bass if it plays between them (``on_the_bass``; ``pitched`` as there). The bar length and phase are then the
+    best bar score at that level.
 
     The user's ``hints`` go first: a tempo hint takes the tempo prior's place (``level_scores``), so it
     chooses the beat's level; a metre fixes the bar's length in beats and whether the beat divides in three,
