@@ -376,6 +376,14 @@ def seventeenth_set(seconds: float = 40.0) -> list[Piece]:
     return fifth_set(seconds, first_seed=52000) + second_set(seconds, first_seed=54000, limits=ISSUE_BPM_RANGE)
 
 
+def eighteenth_set(seconds: float = 40.0) -> list[Piece]:
+    """160 pieces held back whole, drawn and rendered during stop 58, after the beat's floor had been chosen and
+    checked and before the closing tempo at a step (engine/rhythm.py TEMPO_STEP_GAP) had been checked, and scored
+    only after both: 80 as ``fifth_set``'s (seeds from 56000) and 80 as ``fourth_set``'s (seeds from 58000, every beat
+    within ISSUE_BPM_RANGE)."""
+    return fifth_set(seconds, first_seed=56000) + second_set(seconds, first_seed=58000, limits=ISSUE_BPM_RANGE)
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""

@@ -185,6 +185,26 @@ def test_a_tempo_step_is_read_at_the_longer_stretch_even_where_the_tracker_waver
     assert running_median(np.array([1.0, 9.0, 2.0, 3.0, 8.0]), 1).tolist() == [5.0, 2.0, 3.0, 3.0, 5.5]
 
 
+def rhythm_of_periods(*stretches: tuple[int, float]) -> Rhythm:
+    """A rhythm whose beats follow (count, period in seconds) stretches in turn."""
+    periods = np.concatenate([np.full(count, period) for count, period in stretches])
+    return Rhythm(beats=tuple(np.concatenate(([0.0], np.cumsum(periods)))), beats_per_bar=4, first_downbeat=0,
+                  compound=False, key=None)
+
+
+def test_a_tempo_step_halfway_through_is_read_at_the_closing_tempo_never_between(monkeypatch):
+    # 20 beats at 100 BPM, then 20 at 80: the median of the 2-beat periods fell on the one spanning the step, 89
+    # BPM, a tempo no beat is at. It is now the closing tempo; with four beats more at one tempo, that one, as before.
+    assert rhythm_of_periods((20, 0.6), (20, 0.75)).tempo_bpm == pytest.approx(80.0, rel=0.01)
+    assert rhythm_of_periods((20, 0.75), (20, 0.6)).tempo_bpm == pytest.approx(100.0, rel=0.01)
+    assert rhythm_of_periods((22, 0.6), (18, 0.75)).tempo_bpm == pytest.approx(100.0, rel=0.01)
+    # A gradual change has no gap to fall in: its median, as before.
+    ramp = rhythm_of_periods(*((2, period) for period in np.geomspace(0.6, 0.75, 20)))
+    assert ramp.tempo_bpm == pytest.approx(60.0 / np.median(np.geomspace(0.6, 0.75, 20)), rel=0.02)
+    monkeypatch.setattr(rhythm_module, "TEMPO_STEP_GAP", float("inf"))
+    assert 82.0 < rhythm_of_periods((20, 0.6), (20, 0.75)).tempo_bpm < 98.0
+
+
 def test_the_tempo_is_measured_on_the_tracked_beats_not_on_those_continued_to_the_last_note():
     # 120 BPM to the end (40 s), but the tracker lost the pulse after 20 s, its last beats a quarter of a
     # period apart (as on a gradual accelerando in the dev set). The beats are continued at that period to
