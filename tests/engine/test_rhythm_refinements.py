@@ -419,8 +419,8 @@ def test_a_beat_above_the_ceiling_is_read_three_at_a_time_where_it_groups_in_thr
 
 
 def bars_of(bpm: float, per_bar: int, bars: int, between: int) -> tuple[np.ndarray, NoteArrays]:
-    """(beats, notes) of a piece at ``bpm``: a bass note held over each bar of ``per_bar`` beats, a chord on every
-    other beat, and ``between - 1`` melody notes evenly between each beat and the next."""
+    """(beats, notes) of a piece at ``bpm``: a bass note held over each bar of ``per_bar`` beats, a chord on each of
+    the bar's other beats, and ``between - 1`` melody notes evenly between each beat and the next."""
     beat = 60.0 / bpm
     beats = 0.5 + np.arange(bars * per_bar + 1) * beat
     notes = []
