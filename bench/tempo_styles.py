@@ -384,6 +384,13 @@ def eighteenth_set(seconds: float = 40.0) -> list[Piece]:
     return fifth_set(seconds, first_seed=56000) + second_set(seconds, first_seed=58000, limits=ISSUE_BPM_RANGE)
 
 
+def nineteenth_set(seconds: float = 40.0) -> list[Piece]:
+    """160 pieces held back whole, drawn at the end of stop 58 and scored once, with the tracker as it was left (no
+    setting was chosen or checked on it): a fresh reading of where it stands. 80 as ``fifth_set``'s (seeds from 60000)
+    and 80 as ``fourth_set``'s (seeds from 62000, every beat within ISSUE_BPM_RANGE)."""
+    return fifth_set(seconds, first_seed=60000) + second_set(seconds, first_seed=62000, limits=ISSUE_BPM_RANGE)
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""
