@@ -370,9 +370,10 @@ def sixteenth_set(seconds: float = 40.0) -> list[Piece]:
 
 
 def seventeenth_set(seconds: float = 40.0) -> list[Piece]:
-    """160 pieces held back whole, drawn and rendered at the start of stop 58, before that stop's changes to the
-    tracker were chosen, and scored only after them, for their check: 80 as ``fifth_set``'s (seeds from 52000) and 80
-    as ``fourth_set``'s (seeds from 54000, every beat within ISSUE_BPM_RANGE)."""
+    """160 pieces held back whole, drawn and rendered at the start of stop 58, before the beat's floor was chosen,
+    scored after it once each way, and again for the closing tempo at a step (never used to choose either): 80 as
+    ``fifth_set``'s (seeds from 52000) and 80 as ``fourth_set``'s (seeds from 54000, every beat within
+    ISSUE_BPM_RANGE)."""
     return fifth_set(seconds, first_seed=52000) + second_set(seconds, first_seed=54000, limits=ISSUE_BPM_RANGE)
 
 
@@ -385,9 +386,10 @@ def eighteenth_set(seconds: float = 40.0) -> list[Piece]:
 
 
 def nineteenth_set(seconds: float = 40.0) -> list[Piece]:
-    """160 pieces held back whole, drawn at the end of stop 58 and scored once, with the tracker as it was left (no
-    setting was chosen or checked on it): a fresh reading of where it stands. 80 as ``fifth_set``'s (seeds from 60000)
-    and 80 as ``fourth_set``'s (seeds from 62000, every beat within ISSUE_BPM_RANGE)."""
+    """160 pieces held back whole, drawn at the end of stop 58 and scored with the tracker as it was left (and once
+    with both of that stop's changes off, for the record; no setting was chosen or checked on it): a fresh reading of
+    where it stands. 80 as ``fifth_set``'s (seeds from 60000) and 80 as ``fourth_set``'s (seeds from 62000, every beat
+    within ISSUE_BPM_RANGE)."""
     return fifth_set(seconds, first_seed=60000) + second_set(seconds, first_seed=62000, limits=ISSUE_BPM_RANGE)
 
 
