@@ -275,6 +275,11 @@ def readings(pulse: np.ndarray, division: int | None = None) -> list[np.ndarray]
     return [beats for beats in found if len(beats) >= 4]
 
 
+def median_bpm(beats: np.ndarray) -> float:
+    """The beats' tempo (BPM) from their median period."""
+    return 60.0 / float(np.median(np.diff(beats)))
+
+
 def subdivided(beats: np.ndarray, parts: int) -> np.ndarray:
     """The beats with ``parts - 1`` evenly spaced points added in every interval."""
     fractions = np.arange(parts) / parts
@@ -460,7 +465,7 @@ def level_evidence(candidates: list[np.ndarray], notes: NoteArrays) -> np.ndarra
     """(readings, 2): each reading's salience and tempo (BPM); ``candidates[0]`` is the pulse as tracked."""
     weights = [weight_on_and_between(beats, notes) for beats in candidates]
     heaviest = max(max(on for on, _ in weights), 1e-9)
-    return np.array([((on - between) / heaviest, 60.0 / np.median(np.diff(beats)))
+    return np.array([((on - between) / heaviest, median_bpm(beats))
                      for beats, (on, between) in zip(candidates, weights, strict=True)])
 
 
@@ -609,7 +614,7 @@ def compound_guarded(beats: np.ndarray, dotted: np.ndarray, notes: NoteArrays, o
     ``dotted``, has fewer than MIN_GROUPING_BEATS beats from the first note's start to the last's, or 2:3 of their
     tempo is ``beyond_density_cap``."""
     among = np.count_nonzero((dotted >= notes.starts.min()) & (dotted <= notes.starts.max()))
-    tempo = 60.0 / float(np.median(np.diff(beats)))
+    tempo = median_bpm(beats)
     return among < MIN_GROUPING_BEATS or beyond_density_cap(onset_rate, tempo * 2 / 3)
 
 
@@ -626,7 +631,7 @@ def below_the_ceiling(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray 
     """The beats, or where their tempo is above BEAT_CEILING_BPM, the beats two or three at a time (see there) in
     the phase whose would-be downbeats stand out most. A user's metre does not choose: a 6/8 jig's pulse above
     the ceiling was at twice its dotted quarter, and taken three at a time would have been read at 2:3 of it."""
-    if len(beats) < 4 or 60.0 / float(np.median(np.diff(beats))) <= BEAT_CEILING_BPM:
+    if len(beats) < 4 or median_bpm(beats) <= BEAT_CEILING_BPM:
         return beats
     margin, three_phase, two_phase = threes_over_twos(beats, notes, pitched)
     slower = beats[three_phase::3] if margin > THIRDS_MARGIN else beats[two_phase::2]
@@ -636,7 +641,7 @@ def below_the_ceiling(beats: np.ndarray, notes: NoteArrays, pitched: np.ndarray 
 def above_the_floor(beats: np.ndarray, notes: NoteArrays, compound_given: bool | None = None) -> np.ndarray:
     """The beats, or where their tempo is below BEAT_FLOOR_BPM, the beats divided in three or two (see there). With
     a user's compound metre (``compound_given``) always in two: a 6/8 beat's thirds are its eighths, never a beat."""
-    if len(beats) < 4 or 60.0 / float(np.median(np.diff(beats))) >= BEAT_FLOOR_BPM:
+    if len(beats) < 4 or median_bpm(beats) >= BEAT_FLOOR_BPM:
         return beats
     _, thirds, duple = subdivision_weights(beats, notes.starts, notes.amplitudes)
     return subdivided(beats, 3 if thirds > duple and not compound_given else 2)

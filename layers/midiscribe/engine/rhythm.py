@@ -45,12 +45,12 @@ TEMPO_SMOOTHING_PERIODS = 4
 # period that spans the step, or on the mean of the two middle periods, one from each side. Neither is a tempo
 # any beat is at. When the median lies this far (a share) from the periods beside it in sorted order, on both
 # sides, or the two middle periods lie this far apart, the tempo is the median of the later half of the periods:
-# the closing tempo. A final held chord's beats carry no onset, so the tracker never finds them, and in the music
-# they belong to the closing tempo; an even split found is one the closing tempo wins. Chosen on the 680 tuning
+# the closing tempo. A final held chord's beats carry no onset, so the tracked beats stop before them, and in the
+# music they belong to the closing tempo; an even split found is one the closing tempo wins. Chosen on the 680 tuning
 # pieces (bench/tempo.py --notes; tempi right from the posterior / the note onsets, 613 / 531 without it): 0.035
 # 617 / 532, 0.05 and 0.06 619 / 535, 0.08 619 / 533, 0.12 613 / 531 (no step's gap is that wide); only pieces
 # with a tempo step changed, none lost. A plain nearest-middle period instead (no in-between tempo, no preference
-# for the closing one) gained 2 and lost 1.
+# for the closing one) gained 2 from the posterior and lost 1 from the notes.
 TEMPO_STEP_GAP = 0.06
 # Weights of note onsets for the beat tracker where there is no onset posterior (``onset_weights``):
 # lengths clipped to this range (seconds), drum hits counted this long, and the bass's factor (the bass
