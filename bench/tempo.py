@@ -36,7 +36,7 @@ it held back. The fifth set: 80 more (seeds from 9000) whose notated beat is dra
 whatever the style (compound metres' dotted quarter over 60-120), half of them in the first set's habits; the
 other sets hold few pieces above 135 BPM. Halves as the second set's. The sixth set: 80 more drawn as the
 fifth's (seeds from 11000), all held back. The seventh (160) and fourteenth (320) sets, all tuning, and the eighth
-to thirteenth and the fifteenth to nineteenth (160 each, all held back, each drawn to check a change fresh) are
+to thirteenth and the fifteenth to twentieth (160 each, all held back, each drawn to check a change fresh) are
 described in bench/README.md.
 Every piece is rendered by FluidSynth with three sound fonts in turn; audio and transcriptions are
 cached under bench/.cache/tempo/. ``--unseen-fonts`` plays the half's pieces again with each of two
@@ -509,6 +509,7 @@ DEV_SETS = {
     "seventeenth": (tempo_styles.seventeenth_set, all_held_back),
     "eighteenth": (tempo_styles.eighteenth_set, all_held_back),
     "nineteenth": (tempo_styles.nineteenth_set, all_held_back),
+    "twentieth": (tempo_styles.twentieth_set, all_held_back),
 }
 
 
@@ -521,7 +522,7 @@ def main() -> None:
                              "the fifth 80 (tempos spread evenly over 60-180 BPM whatever the style; halves as "
                              "the second's), the sixth 80 (drawn as the fifth's; all held back), the seventh 160 (as "
                              "the fifth's and the second's; all tuning), the eighth 160 (as the fifth's and the "
-                             "fourth's; all held back), the ninth to thirteenth and fifteenth to nineteenth 160 "
+                             "fourth's; all held back), the ninth to thirteenth and fifteenth to twentieth 160 "
                              "(each drawn as the eighth's; all held back), the fourteenth 320 (as the seventh's; all "
                              "tuning)")
     parser.add_argument("--half", choices=("tuning", "held-back", "all"), default="held-back")

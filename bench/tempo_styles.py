@@ -393,6 +393,13 @@ def nineteenth_set(seconds: float = 40.0) -> list[Piece]:
     return fifth_set(seconds, first_seed=60000) + second_set(seconds, first_seed=62000, limits=ISSUE_BPM_RANGE)
 
 
+def twentieth_set(seconds: float = 40.0) -> list[Piece]:
+    """160 pieces held back whole, drawn at stop 59 with no change to the tracker since the nineteenth and scored
+    once: a second fresh reading of where the tracker stands. 80 as ``fifth_set``'s (seeds from 64000) and 80 as
+    ``fourth_set``'s (seeds from 66000, every beat within ISSUE_BPM_RANGE)."""
+    return fifth_set(seconds, first_seed=64000) + second_set(seconds, first_seed=66000, limits=ISSUE_BPM_RANGE)
+
+
 def second_set_tuning_half(pieces: list[Piece]) -> list[bool]:
     """Which pieces settings are chosen on: the pieces sorted by (style, tempo curve, metre, name) and taken
     alternately, so each half holds every style with every kind of tempo curve, 40 pieces each."""
