@@ -2,12 +2,17 @@
 
     .venv/bin/python bench/piano.py hops        F1 of each segment hop on the choosing half of the dev set
     .venv/bin/python bench/piano.py accuracy    piano vs general, and parity with transkun, on the reporting half
-    .venv/bin/python bench/piano.py parity      both networks against transkun on 6 more pieces (18 files)
+    .venv/bin/python bench/piano.py parity      the networks against transkun on 6 more pieces (18 files)
     .venv/bin/python bench/piano.py parity --parity-seeds 106-117   the same on 12 others (36 files)
     .venv/bin/python bench/piano.py speed       whole-process time against transkun on 30 s and 10 min (alternating)
     .venv/bin/python bench/piano.py memory      peak RSS on 10 and 60 minutes; cold start to model ready
     .venv/bin/python bench/piano.py threads     compute seconds per audio second with 1 and 2 CPUs
     .venv/bin/python bench/piano.py all
+    MIDISCRIBE_PIANO_INT8=auto .venv/bin/python bench/piano.py parity   the 8-bit network too (a CPU with VNNI)
+
+The piano model runs its float32 network unless MIDISCRIBE_PIANO_INT8 is auto (engine/piano/model.py
+``network_file``); with auto on a CPU with VNNI, accuracy and parity score the 8-bit network and the float32 one
+side by side, and speed times the 8-bit one.
 
 It sets up what it needs: the reference venv (bench/.venv-piano-ref: ``python3.11 -m venv``, torch
 2.13.0 from local disk, transkun 2.0.1 without its dependencies, what transkun imports, a shim for
@@ -198,7 +203,8 @@ def mean_of(results: list[dict], *keys: str) -> float:
 
 
 def network_tag() -> str:
-    """"-int8" where the piano model runs its 8-bit network (a CPU with VNNI; engine/piano/model.py), else "":
+    """"-int8" where the piano model runs its 8-bit network (MIDISCRIBE_PIANO_INT8=auto on a CPU with VNNI;
+    engine/piano/model.py), else "":
     the cached runs of the two are kept apart."""
     from midiscribe.engine.piano.model import INT8_NETWORK_FILE, model_dir, network_file
 
@@ -301,7 +307,8 @@ def hops() -> dict:
 
 def accuracy(pieces: int | None = None) -> dict:
     """Reporting half: piano vs general against the ground truth, and the piano model against transkun. Where
-    the piano model runs its 8-bit network (a CPU with VNNI), its float32 network is scored beside it."""
+    the piano model runs its 8-bit network (MIDISCRIBE_PIANO_INT8=auto, a CPU with VNNI), its float32 network is
+    scored beside it."""
     from midiscribe.engine.piano.pipeline import DEFAULT_HOP_SECONDS
 
     files = dev_set("report", pieces)

@@ -668,8 +668,8 @@ def test_samconfig_deploys_this_template_with_its_own_parameters(template):
 
 # Variables deployed code may read that the template deliberately leaves unset, and why.
 # Overrides whose default is right where the code runs: the piano model sits beside the basic-pitch
-# model (the image sets MIDISCRIBE_MODEL_PATH), so its folder needs no variable of its own; the piano model's
-# 8-bit network is chosen by the worker's own CPU (auto), and a deployment that wants float32 sets it to off.
+# model (the image sets MIDISCRIBE_MODEL_PATH), so its folder needs no variable of its own; the piano model runs
+# its float32 network by default (off), and a deployment that wants the 8-bit one where its CPU has VNNI sets auto.
 DELIBERATELY_UNSET: set[str] = {"MIDISCRIBE_PIANO_MODEL_DIR", "MIDISCRIBE_PIANO_INT8"}
 
 

@@ -40,7 +40,7 @@ SCORER_FILE = "scorer.onnx"
 WEIGHTS_FILE = "weights.npz"
 MANIFEST_FILE = "manifest.json"
 MODEL_DIR_ENV = "MIDISCRIBE_PIANO_MODEL_DIR"
-INT8_ENV = "MIDISCRIBE_PIANO_INT8"  # "auto" (the default) or "off"
+INT8_ENV = "MIDISCRIBE_PIANO_INT8"  # "off" (the default: float32) or "auto" (8-bit products where the CPU has VNNI)
 FIX_HINT = "Run `midiscribe fetch-model` (or `make install`) to download, check and build it."
 
 
@@ -84,18 +84,19 @@ def network_file(directory: Path, *, float32: bool = False) -> Path:
     """The network graph a session loads from the verified build in ``directory``; ``float32`` asks for the
     float32 network whatever the CPU and the setting (the bench scores both).
 
-    The 8-bit network where the CPU has VNNI, unless ``$MIDISCRIBE_PIANO_INT8`` is ``off``: its products run
-    about three times as fast as float32's there, and the whole transcription about 1.25 times (bench/README.md).
-    Its notes are not transkun's to the bit: on the piano dev set's reporting half, note F1 0.9996 against
-    transkun's, velocities 100 % within 5 and sustain intervals 98.5 % matched, against 1.0000, 100 % and 100 %
-    for float32. Without VNNI onnxruntime sums the 8-bit products in 16 bits, which saturate (a context 30 %
-    off was measured on such a CPU), so float32 runs there.
+    The float32 network (transkun's output note for note and pedal for pedal), unless ``$MIDISCRIBE_PIANO_INT8``
+    is ``auto``: then the 8-bit network where the CPU has VNNI. Its products run about three times as fast as
+    float32's there, and the whole transcription 1.17-1.25 times (bench/README.md), but its sustain pedal parts
+    from transkun's: on the second parity set (36 files) 0.846 (Zen 4) and 0.876 (Zen 5) of transkun's intervals
+    matched per file, against the issue's 95 % and float32's 100 %; note F1 0.999 and velocities 100 % within 5.
+    Without VNNI onnxruntime sums the 8-bit products in 16 bits, which saturate (a context 30 % off was measured
+    on such a CPU), so float32 runs there whatever the setting.
     """
     given = os.environ.get(INT8_ENV, "")
-    setting = given.strip().lower() or "auto"
+    setting = given.strip().lower() or "off"
     if setting not in ("auto", "off"):
-        raise ModelNotFoundError(f"{INT8_ENV} is {given!r}: set it to auto (8-bit products where the CPU has "
-                                 "VNNI, the default) or off (float32 everywhere), or leave it unset.")
+        raise ModelNotFoundError(f"{INT8_ENV} is {given!r}: set it to off (float32 everywhere, the default) or "
+                                 "auto (8-bit products where the CPU has VNNI), or leave it unset.")
     if setting == "auto" and not float32 and has_vnni():
         return directory / INT8_NETWORK_FILE
     return directory / NETWORK_FILE
