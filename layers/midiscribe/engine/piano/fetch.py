@@ -105,8 +105,8 @@ def fetch_piano_model(destination: Path | None = None, *, wheel: Path | None = N
         # The float32 network in onnxruntime's fused forms; the 8-bit one in graph.INT8_FORMS (quantised_network).
         network = graph.build_graph(weights).SerializeToString()
         if not quiet:
-            print(f"quantising its first {graph.INT8_LAYERS} layers' products to 8 bits (for CPUs with VNNI)…",
-                  file=sys.stderr)
+            print(f"quantising its first {graph.INT8_LAYERS} layers' products to 8 bits "
+                  "(MIDISCRIBE_PIANO_INT8=auto on CPUs with VNNI)…", file=sys.stderr)
         files = {NETWORK_FILE: network,
                  INT8_NETWORK_FILE: graph.quantised_network(graph.build_graph(weights, graph.INT8_FORMS)),
                  SCORER_FILE: graph.build_scorer_graph(weights).SerializeToString(),
