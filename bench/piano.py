@@ -7,6 +7,7 @@
     .venv/bin/python bench/piano.py speed       whole-process time against transkun on 30 s and 10 min (alternating)
     .venv/bin/python bench/piano.py memory      peak RSS on 10 and 60 minutes; cold start to model ready
     .venv/bin/python bench/piano.py threads     compute seconds per audio second with 1 and 2 CPUs
+    .venv/bin/python bench/piano.py stages      where the time goes: each stage per segment, the network by operator
     .venv/bin/python bench/piano.py all
     MIDISCRIBE_PIANO_INT8=auto .venv/bin/python bench/piano.py parity   the 8-bit network too (a CPU with VNNI)
 
@@ -38,7 +39,11 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine import SOUND_FONTS, ensure_fluidsynth
+# numpy's BLAS on one thread, as in `midiscribe`'s own processes (cli/__init__.py): the piano decoder splits its
+# products over the CPUs itself. OpenBLAS reads it when numpy loads, so before anything imports numpy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from engine import SOUND_FONTS, ensure_fluidsynth  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -494,6 +499,100 @@ def threads() -> dict:
     return results
 
 
+STAGES_SECONDS = 120
+PROFILE_RUNS = 4
+
+
+def stages(seconds: int = STAGES_SECONDS) -> dict:
+    """Where the piano model's time goes on the first ``seconds`` of the 10-minute speed file, in this process
+    under the timing lock (numpy's BLAS on one thread, as ``midiscribe`` runs it): each stage of each segment one
+    after another (front end, network, scorer, decoder, note heads), the same audio through ``transcribe_piano``,
+    whose stages overlap in threads, and onnxruntime's own profile of the network on one segment, by operator."""
+    import collections
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    import onnxruntime as ort
+    import soundfile
+
+    from midiscribe.engine.audio import AudioStream
+    from midiscribe.engine.model import available_cpus
+    from midiscribe.engine.piano.config import SAMPLE_RATE
+    from midiscribe.engine.piano.decode import decode
+    from midiscribe.engine.piano.model import get_piano_model, model_dir, network_file
+    from midiscribe.engine.piano.pipeline import DEFAULT_HOP_SECONDS, transcribe_piano
+    from midiscribe.engine.piano.segments import SegmentPlan, Stitcher, segment_events, segments
+
+    source = speed_file(600)
+    info = soundfile.info(str(source))
+    excerpt = CACHE / f"speed-{seconds}s-excerpt.wav"
+    samples, rate = soundfile.read(str(source), frames=int(seconds * info.samplerate), dtype="float32")
+    soundfile.write(str(excerpt), samples, rate)
+    model = get_piano_model()
+    plan = SegmentPlan(DEFAULT_HOP_SECONDS)
+    times: dict[str, list[float]] = {name: [] for name in ("front end", "network", "scorer", "decoder", "note heads")}
+    load = load_average()
+    with timing_lock():
+        with AudioStream(str(excerpt), sample_rate=SAMPLE_RATE, mono=False) as audio, \
+                ThreadPoolExecutor(available_cpus()) as pool:
+            stitcher, shared, one_segment = Stitcher(plan), None, None
+            for begin_time, segment in segments(audio.blocks(), audio.info.channels, plan):
+                began = time.perf_counter()
+                features, shared = model.front_end.segment_features(segment, round(begin_time * SAMPLE_RATE), shared,
+                                                                    plan.hop_frames)
+                featured = time.perf_counter()
+                context = model.network(features)
+                networked = time.perf_counter()
+                scores, singletons = model.scorer(context)
+                scored = time.perf_counter()
+                intervals = decode(scores, singletons, stitcher.start_frames, pool)
+                decoded = time.perf_counter()
+                attributes = model.heads(context, intervals.track, intervals.begin, intervals.end)
+                finished = time.perf_counter()
+                stitcher.add(*segment_events(intervals, attributes, begin_time))
+                for name, (start, end) in zip(times, ((began, featured), (featured, networked), (networked, scored),
+                                                      (scored, decoded), (decoded, finished)), strict=True):
+                    times[name].append(end - start)
+                one_segment = features if one_segment is None or len(times["network"]) == 3 else one_segment
+        began = time.perf_counter()
+        transcribe_piano(excerpt, model=model)
+        overlapped = time.perf_counter() - began
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = available_cpus()
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.enable_profiling = True
+        options.profile_file_prefix = str(CACHE / "network-profile")
+        session = ort.InferenceSession(str(network_file(model_dir())), sess_options=options,
+                                       providers=["CPUExecutionProvider"])
+        for _ in range(PROFILE_RUNS):
+            session.run(["context"], {"features": one_segment})
+        profile_path = Path(session.end_profiling())
+    by_operator: collections.Counter = collections.Counter()
+    for event in json.loads(profile_path.read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            by_operator[event["args"]["op_name"]] += event["dur"] / 1e6 / PROFILE_RUNS
+    profile_path.unlink()
+    total = sum(sum(values) for values in times.values())
+    kernels = sum(by_operator.values())
+    print(f"\n{seconds} s of the 10-minute speed file, {len(times['network'])} segments, {network_file(model_dir()).name}, "
+          f"load before {load}:\n")
+    print("| stage, one after another | seconds | per segment (median) | share |")
+    print("|---|---|---|---|")
+    for name, values in times.items():
+        print(f"| {name} | {sum(values):.2f} | {statistics.median(values):.3f} | {sum(values) / total:.1%} |")
+    print(f"| all, one after another | {total:.2f} | | |")
+    print(f"| all, overlapped (`transcribe_piano`) | {overlapped:.2f} | | |")
+    print(f"\nThe network on one segment, onnxruntime's profile ({PROFILE_RUNS} runs; kernel time {kernels:.3f} s a run):\n")
+    print("| operator | seconds a run | share |")
+    print("|---|---|---|")
+    for name, value in by_operator.most_common(12):
+        print(f"| {name} | {value:.3f} | {value / kernels:.1%} |")
+    return {"seconds": seconds, "load": load, "stages_s": {name: sum(values) for name, values in times.items()},
+            "overlapped_s": overlapped, "operators_s": dict(by_operator), "network_file": network_file(model_dir()).name,
+            "samples": int(np.asarray(samples).shape[0])}
+
+
 def seed_range(text: str) -> range:
     """``FIRST-LAST`` (inclusive) or one seed."""
     first, _, last = text.partition("-")
@@ -508,7 +607,7 @@ def seed_range(text: str) -> range:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["hops", "accuracy", "parity", "speed", "memory", "threads", "all"])
+    parser.add_argument("what", choices=["hops", "accuracy", "parity", "speed", "memory", "threads", "stages", "all"])
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds on the 30-second file (0: the 10-minute file only)")
     parser.add_argument("--minutes", type=int, nargs="*", default=[10, 60],
                         help="input lengths for memory (none: the cold start only)")
@@ -527,7 +626,8 @@ def main(argv: list[str] | None = None) -> int:
         results[what] = {"hops": hops, "accuracy": lambda: accuracy(args.pieces),
                          "parity": lambda: parity(args.pieces, args.parity_seeds),
                          "speed": lambda: speed(args.rounds, args.long_rounds),
-                         "memory": lambda: memory(tuple(60 * minutes for minutes in args.minutes)), "threads": threads}[what]()
+                         "memory": lambda: memory(tuple(60 * minutes for minutes in args.minutes)), "threads": threads,
+                         "stages": stages}[what]()
     CACHE.mkdir(parents=True, exist_ok=True)
     (CACHE / f"results-{args.what}-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=1))
     return 0
