@@ -1,4 +1,4 @@
-"""The drum transcriber's settings. Chosen on the tuning half of ``bench/drums.py`` (see the README)."""
+"""The drum transcriber's settings. Chosen on the tuning half of ``bench/drums.py`` (docs/drums-and-stems.md says how each was chosen)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class DrumSettings:
     # the cap) is a rise inside something still sounding (a ringing cymbal, open hat or tom that the
     # snare template explains part of), not a snare hit. Relative to the recording's own snare, so a
     # snare whose wires ring long keeps its hits. Chosen on the tuning halves of bench/drums.py's
-    # standard, medium-snare and Room, Power and TR-808 kit sets (README).
+    # standard, medium-snare and Room, Power and TR-808 kit sets (docs/drums-and-stems.md).
     sustain_margin: dict[str, float] = field(default_factory=lambda: {"snare": 0.2})
     sustain_reference_strength: float = 0.5
     fallback_sustain: float = 0.85
@@ -125,7 +125,7 @@ class DrumSettings:
     # Tuning halves, snare F1: Black Pearl 0.833 -> 0.888 (and its ride 0.576 -> 0.776, no longer hidden
     # behind a snare), Red Zeppelin 0.864 -> 0.904, TR-808 0.907 -> 0.921, Brush 0.843 -> 0.859, Power
     # 0.912 -> 0.915; the standard, medium-snare, ghosts-after, Room and hats-under-crashes sets unchanged.
-    # A plateau: strengths 0.2-0.5 and low rings 0.25-0.3 give the same within 0.01 (README).
+    # A plateau: strengths 0.2-0.5 and low rings 0.25-0.3 give the same within 0.01 (docs/drums-and-stems.md).
     headless_strength: float = 0.3
     headless_low_ring: float = 0.25
     # Ride or hi-hat. The factorisation cannot tell a GM kit's ride from its closed hi-hat: their spectra
@@ -140,7 +140,7 @@ class DrumSettings:
     # a closed hi-hat hit that is ride-like is a ride when at least ride_share of the closed hi-hat
     # hits within ride_window_s of it are (in a hi-hat groove a few ring on under a snare or a crash;
     # in a ride groove most do, and a song may move from hats to the ride and back). Chosen on the
-    # tuning halves of the standard, Room, Power and TR-808 sets (README); ride_share again below.
+    # tuning halves of the standard, Room, Power and TR-808 sets (docs/drums-and-stems.md); ride_share again below.
     ride_ring_start_s: float = 0.09
     ride_ring_end_s: float = 0.14
     ride_mid_ring: float = 0.3
@@ -155,7 +155,7 @@ class DrumSettings:
     # a ride keep their closed hat and gain a ride (a ride groove's snare on 2 and 4 often comes with the
     # foot's hi-hat, which the closed hat then stands for). With these, ride_share moved from 0.5 to the
     # middle of a plateau from 0.6 to 0.7. Chosen on the tuning halves of the standard, medium-snare, Room,
-    # Power and TR-808 sets (README).
+    # Power and TR-808 sets (docs/drums-and-stems.md).
     ride_masked_by: tuple[str, ...] = ("kick", "snare")
     ride_doubled_by: tuple[str, ...] = ("snare",)
     # A kept ride onset within mask_window_s of a kept closed hi-hat stroke, where under hat_groove_share
@@ -204,7 +204,7 @@ class DrumSettings:
     # missed_open_hat_high_cap (it decays there); with no kept hi-hat or ride within mask_window_s, and no
     # kept crash from missed_open_hat_after_crash_s before it (a crash's ring gives such onsets too).
     # Chosen on the tuning halves of the standard, medium-snare, Room, Power and TR-808 sets, each value in
-    # the middle of a plateau (README).
+    # the middle of a plateau (docs/drums-and-stems.md).
     missed_open_hat_from: tuple[str, ...] = ("snare", "crash")
     missed_open_hat_strength: float = 0.04
     missed_open_hat_ring: float = 0.5
@@ -224,7 +224,7 @@ class DrumSettings:
     # tom_wire_share_cap times its 30-400 Hz peak: the TR-808's snares ring low as long as its toms, and
     # the hats it reads as snares ring there too, but both carry 3-40 times more above 2 kHz (a snare's
     # wires). Which tom: the one whose pitch (TOM_PITCH_HZ) is nearest the hit's strongest band from 30 to
-    # 400 Hz. Chosen on the tuning halves of the standard, medium-snare, Room, Power and TR-808 sets (README).
+    # 400 Hz. Chosen on the tuning halves of the standard, medium-snare, Room, Power and TR-808 sets (docs/drums-and-stems.md).
     toms_from: tuple[str, ...] = ("kick", "snare")
     tom_low_ring_margin: float = 0.15
     tom_wire_share_cap: float = 1.75
