@@ -349,7 +349,7 @@ def twelfth_set(seconds: float = 40.0) -> list[Piece]:
 def thirteenth_set(seconds: float = 40.0) -> list[Piece]:
     """160 pieces held back whole, drawn once a refit of the second look with every 20-BPM band weighed alike had
     been chosen on the tuning pieces, for its check (scored once with it and once without; it lost, and was not
-    kept: README): 80 as ``fifth_set``'s (seeds from 36000) and 80 as ``fourth_set``'s (seeds from 38000, every beat
+    kept: docs/tempo.md): 80 as ``fifth_set``'s (seeds from 36000) and 80 as ``fourth_set``'s (seeds from 38000, every beat
     within ISSUE_BPM_RANGE)."""
     return fifth_set(seconds, first_seed=36000) + second_set(seconds, first_seed=38000, limits=ISSUE_BPM_RANGE)
 
