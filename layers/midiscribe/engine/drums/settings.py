@@ -1,4 +1,5 @@
-"""The drum transcriber's settings. Chosen on the tuning half of ``bench/drums.py`` (docs/drums-and-stems.md says how each was chosen)."""
+"""The drum transcriber's settings. Chosen on the tuning half of ``bench/drums.py``; docs/drums-and-stems.md says how
+each was chosen."""
 
 from __future__ import annotations
 
@@ -224,7 +225,8 @@ class DrumSettings:
     # tom_wire_share_cap times its 30-400 Hz peak: the TR-808's snares ring low as long as its toms, and
     # the hats it reads as snares ring there too, but both carry 3-40 times more above 2 kHz (a snare's
     # wires). Which tom: the one whose pitch (TOM_PITCH_HZ) is nearest the hit's strongest band from 30 to
-    # 400 Hz. Chosen on the tuning halves of the standard, medium-snare, Room, Power and TR-808 sets (docs/drums-and-stems.md).
+    # 400 Hz. Chosen on the tuning halves of the standard, medium-snare, Room, Power and TR-808 sets
+    # (docs/drums-and-stems.md).
     toms_from: tuple[str, ...] = ("kick", "snare")
     tom_low_ring_margin: float = 0.15
     tom_wire_share_cap: float = 1.75
