@@ -529,6 +529,7 @@ def stages(seconds: int = STAGES_SECONDS) -> dict:
     samples, rate = soundfile.read(str(source), frames=int(seconds * info.samplerate), dtype="float32")
     soundfile.write(str(excerpt), samples, rate)
     model = get_piano_model()
+    network = network_file(model_dir())
     plan = SegmentPlan(DEFAULT_HOP_SECONDS)
     times: dict[str, list[float]] = {name: [] for name in ("front end", "network", "scorer", "decoder", "note heads")}
     load = load_average()
@@ -564,7 +565,7 @@ def stages(seconds: int = STAGES_SECONDS) -> dict:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.enable_profiling = True
         options.profile_file_prefix = str(CACHE / "network-profile")
-        session = ort.InferenceSession(str(network_file(model_dir())), sess_options=options,
+        session = ort.InferenceSession(str(network), sess_options=options,
                                        providers=["CPUExecutionProvider"])
         for _ in range(PROFILE_RUNS):
             session.run(["context"], {"features": profiled})
@@ -576,7 +577,7 @@ def stages(seconds: int = STAGES_SECONDS) -> dict:
     profile_path.unlink()
     total = sum(sum(values) for values in times.values())
     kernels = sum(by_operator.values())
-    print(f"\n{seconds} s of the 10-minute speed file, {len(times['network'])} segments, {network_file(model_dir()).name}, "
+    print(f"\n{seconds} s of the 10-minute speed file, {len(times['network'])} segments, {network.name}, "
           f"load before {load}:\n")
     print("| stage, one after another | seconds | per segment (median) | share |")
     print("|---|---|---|---|")
@@ -590,8 +591,7 @@ def stages(seconds: int = STAGES_SECONDS) -> dict:
     for name, value in by_operator.most_common(12):
         print(f"| {name} | {value:.3f} | {value / kernels:.1%} |")
     return {"seconds": seconds, "load": load, "stages_s": {name: sum(values) for name, values in times.items()},
-            "overlapped_s": overlapped, "operators_s": dict(by_operator), "network_file": network_file(model_dir()).name,
-            "samples": len(samples)}
+            "overlapped_s": overlapped, "operators_s": dict(by_operator), "network_file": network.name}
 
 
 def seed_range(text: str) -> range:
