@@ -447,6 +447,24 @@ def test_a_snare_onset_that_does_not_decay_like_the_recordings_snare_hits_is_dro
     assert {hit.frame for hit in few.kept(settings)} == {10}
 
 
+
+def test_where_the_recordings_snare_hits_decay_unevenly_the_cap_reaches_the_top_of_their_spread():
+    snare = KIT.index(SNARE)
+    settings = DrumSettings()
+    # Ten clear hits: six decay fast (alone), four slowly (an electronic snare under a hat). The median is
+    # 0.15, so median + margin (0.35) would drop the slow ones' 0.39; the top of the spread keeps them.
+    clear = [0.14, 0.15, 0.15, 0.15, 0.15, 0.15, 0.36, 0.37, 0.38, 0.39]
+    over_spread = max(clear) + settings.sustain_spread_margin + 0.05
+    candidates = Candidates(
+        frames=np.arange(12) * 100, pieces=np.full(12, snare),
+        strengths=np.array([0.9] * 10 + [0.4, 0.4]), rings=np.zeros(12),
+        sustains=np.array([*clear, 0.40, over_spread]))
+    kept = {hit.frame for hit in candidates.kept(settings)}
+    assert kept == set(range(0, 1100, 100))  # every clear hit and the next one at 0.40; not the one beyond
+    # With the median alone setting the cap, the slowly decaying hits are lost.
+    median_only = settings.with_overrides({"sustain_spread_margin": "-1"})
+    assert {hit.frame for hit in candidates.kept(median_only)} == {0, 100, 200, 300, 400, 500}
+
 def test_a_weak_snare_onset_on_the_tail_of_a_snare_hit_is_not_a_hit():
     # A gated snare's tail bumps up 100-170 ms after each hit: weak onsets after which the activation falls
     # further below where it stood than it rose. A ghost note on an accent's tail rises more than the

@@ -20,8 +20,9 @@ sounding before it): a hi-hat is open when the metal's ring (hi-hats and cymbals
 that the cymbal templates pick up do not).
 
 A snare onset must also decay about as the recording's clear snare hits do: its activation 35-70 ms on
-(its *sustain*, over its first frames' peak) may exceed theirs by at most ``sustain_margin``, since a
-rise inside something still sounding (a ringing cymbal, an open hat, a tom) is leakage, not a hit. Nor
+(its *sustain*, over its first frames' peak) may exceed theirs by at most ``sustain_margin`` (or reach
+their spread's top, where their own sustains vary widely), since a rise inside something still sounding
+(a ringing cymbal, an open hat, a tom) is leakage, not a hit. Nor
 is a weak snare onset whose activation then falls further below where it stood than it rose: a bump on
 the tail of a gated or reverberant snare; nor one that is gone at once and has no wires (less 2-8 kHz
 than 30-400 Hz): a kick's click; nor a weak one with no head of its own, whose 30-400 Hz band rings on
@@ -112,7 +113,8 @@ class Candidates:
 
     def eligible(self, settings: DrumSettings) -> np.ndarray:
         """Which candidates are hits at all, whatever their strength: for the groups in ``sustain_margin``,
-        those that decay about as the recording's clear hits of their group do; for those in
+        those that decay about as the recording's clear hits of their group do (within the margin of their
+        median, or of the top of their spread); for those in
         ``minimum_sustain``, those still sounding that long after the onset; for those in ``tail_ring``,
         not a weak bump on a decaying tail (a ring below the group's ``tail_ring``); no snare onset that
         is gone at once without a snare's wires (a kick's click), and no weak one without a head of its own
@@ -122,7 +124,10 @@ class Candidates:
         for group, margin in settings.sustain_margin.items():
             mine = groups == group
             clear = self.sustains[mine & (self.strengths >= settings.sustain_reference_strength)]
-            cap = float(np.median(clear)) + margin if len(clear) >= 3 else settings.fallback_sustain
+            cap = settings.fallback_sustain
+            if len(clear) >= 3:
+                spread_top = float(np.percentile(clear, settings.sustain_spread_percentile))
+                cap = max(float(np.median(clear)) + margin, spread_top + settings.sustain_spread_margin)
             eligible[mine] = self.sustains[mine] <= cap
         for group, least in settings.minimum_sustain.items():
             eligible &= ~((groups == group) & (self.sustains < least))
