@@ -402,6 +402,35 @@ def test_streaming_onset_picking_matches_picking_the_whole_recording_at_once(roc
     np.testing.assert_array_equal(plain.strengths, expected.strengths)
 
 
+def test_the_hi_hats_level_stands_for_its_many_hits_not_a_few_loud_strokes_its_templates_also_take():
+    hat = KIT.index(CLOSED_HAT)
+    frames = 2400  # about 28 s
+    activations = np.full((len(KIT), frames), 1e-4, dtype=np.float32)
+    hits = np.arange(20, frames - 20, 24)  # eighths: about a hundred hat strokes at 1.0
+    activations[hat, hits] = 1.0
+    # Three strokes of something else that the hat templates take, five times as loud and ringing for three
+    # frames: 9 of 2400 frames, above the 99.8th percentile, below the 99.5th.
+    loud = hits[[10, 40, 70]]
+    for offset, level in enumerate((5.0, 4.5, 4.0)):
+        activations[hat, loud + offset] = level
+
+    def hat_strengths(settings: DrumSettings) -> np.ndarray:
+        picker = OnsetPicker(settings)
+        picker.add(activations)
+        candidates = picker.finish()
+        mine = candidates.pieces == hat
+        return candidates.strengths[mine & ~np.isin(candidates.frames, loud)]
+
+    settings = DrumSettings()
+    assert settings.group_level_percentiles["hihat"] < settings.group_level_percentile
+    # Read at its own percentile the hats' level is their own: each hit is about a full-strength one.
+    assert np.median(hat_strengths(settings)) > 0.8
+    # At the other groups' percentile the three loud strokes set it, and every hat hit is a fifth as strong,
+    # close to the threshold that softer hats then fall under.
+    one_level = settings.with_overrides({"group_level_percentiles.hihat": str(settings.group_level_percentile)})
+    assert np.median(hat_strengths(one_level)) < 0.3
+
+
 def test_a_crash_with_a_kick_under_it_needs_less_and_the_snare_sees_the_crashes_final_decisions():
     settings = DrumSettings()
     kick, crash, snare = KIT.index(KICK), KIT.index(CRASH), KIT.index(SNARE)

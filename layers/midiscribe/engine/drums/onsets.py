@@ -540,8 +540,10 @@ class OnsetPicker:
                               empty.astype(np.float32))
         # Each group's strengths against its own loud moments, but never against less than a share of
         # the whole recording's level: a piece that is never played has only leakage to measure.
-        references = np.array([max(histogram.percentile(self.settings.group_level_percentile),
-                                   self.settings.group_level_floor * level) for histogram in self.group_levels])
+        percentiles = [self.settings.group_level_percentiles.get(group, self.settings.group_level_percentile)
+                       for group in GROUPS]
+        references = np.array([max(histogram.percentile(percentile), self.settings.group_level_floor * level)
+                               for histogram, percentile in zip(self.group_levels, percentiles, strict=True)])
         frames, pieces = np.concatenate(self._frames), np.concatenate(self._pieces)
         order = np.lexsort((pieces, frames))  # the same order however the audio was chunked
         frames, pieces = frames[order], pieces[order]
