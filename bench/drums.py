@@ -99,11 +99,13 @@ class Item:
     font: str
     variant: str = "standard"  # a key of TAKE_VARIANTS
     kit: str = "standard"
+    degrade: str = ""  # a key of DEGRADATIONS: the rendering passed through it
 
     @property
     def folder(self) -> Path:
         name = CACHE.name + ("" if self.variant == "standard" else f"-{self.variant}")
-        return CACHE.with_name(name + ("" if self.kit == "standard" else f"-kit-{self.kit}")) / self.font
+        name += "" if self.kit == "standard" else f"-kit-{self.kit}"
+        return CACHE.with_name(name + (f"-{self.degrade}" if self.degrade else "")) / self.font
 
     @property
     def wav(self) -> Path:
@@ -199,6 +201,32 @@ def ensure_rendered(patterns: list[drum_patterns.Pattern], variant: str = "stand
             soundfile.write(str(item.wav), piece, rate, subtype="PCM_16")
         wav_path.unlink()
     return items
+
+
+# What a held-out or user's drum recording may have been through: lossy codecs (libsndfile's encoders at their
+# default quality) and a rendering at 22.05 kHz, which has nothing above 11 kHz, where hi-hats and cymbals sound most.
+DEGRADATIONS = ("mp3", "ogg", "22k")
+
+
+def degraded(items: list[Item], how: str) -> list[Item]:
+    """The same renderings passed through ``how`` (once; cached beside them, with the same reference)."""
+    import soundfile
+    import soxr
+
+    out = []
+    for item in items:
+        copy = dataclasses.replace(item, degrade=how)
+        if not copy.wav.exists():
+            copy.folder.mkdir(parents=True, exist_ok=True)
+            audio, rate = soundfile.read(str(item.wav), dtype="float32", always_2d=True)
+            if how == "22k":
+                soundfile.write(str(copy.wav), soxr.resample(audio, rate, rate // 2), rate // 2, subtype="PCM_16")
+            else:  # stored under the .wav name; libsndfile reads it by its contents
+                soundfile.write(str(copy.wav), audio, rate, format={"mp3": "MP3", "ogg": "OGG"}[how],
+                                subtype={"mp3": "MPEG_LAYER_III", "ogg": "VORBIS"}[how])
+            copy.reference.write_text(item.reference.read_text())
+        out.append(copy)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -601,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
                           help="the patterns with a closed hi-hat struck with every crash, a separate check set")
     parser.add_argument("--kit", choices=tuple(KITS), default="standard",
                         help="render with this GM drum kit instead of the Standard one, a separate check set")
+    parser.add_argument("--degrade", choices=DEGRADATIONS,
+                        help="score the renderings after an MP3 or Ogg Vorbis round trip, or at 22.05 kHz (a check set)")
     parser.add_argument("--unseen-fonts", action="store_true",
                         help="render with four other sound fonts (UNSEEN_FONTS: three never tuned on), a separate check set")
     parser.add_argument("--all-sets", action="store_true",
@@ -612,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="print each group's best onset threshold on the chosen half (use on the tuning half)")
     args = parser.parse_args(argv)
     if args.all_sets and (args.medium_snares or args.ghosts_after or args.hats_under_crashes or args.kit != "standard"
-                          or args.unseen_fonts or args.sweep or args.errors):
+                          or args.unseen_fonts or args.sweep or args.errors or args.degrade):
         parser.error("--all-sets scores every check set itself: leave out the set flags, --sweep and --errors")
     ensure_fluidsynth()
     tuning, held_back = drum_patterns.split(drum_patterns.all_patterns(VARIANTS))
@@ -635,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
             print("settings:", " ".join(args.overrides))
         return 0
     items = ensure_rendered(patterns, variant, args.kit, fonts)
+    if args.degrade:
+        items = degraded(items, args.degrade)
     if args.errors:
         print(errors(items, settings, args.errors))
         return 0
@@ -652,7 +684,8 @@ def main(argv: list[str] | None = None) -> int:
     totals, per_font, audio_s, wall_s = evaluate(items, settings, tempo_rows, hint_spread=args.hint_spread)
     print(f"\nDrum onset F1 ({TOLERANCE_S * 1000:.0f} ms) on the {args.half} half"
           f"{'' if variant == 'standard' else f' ({variant})'}"
-          f"{'' if args.kit == 'standard' else f' on the {args.kit} kit'}: {len(patterns)} patterns x "
+          f"{'' if args.kit == 'standard' else f' on the {args.kit} kit'}"
+          f"{f' ({args.degrade})' if args.degrade else ''}: {len(patterns)} patterns x "
           f"{len(fonts)} sound fonts, {audio_s / 60:.1f} min of audio, "
           f"transcribed at {audio_s / wall_s:.0f}x real time")
     print(table({**{font: counts for font, counts in per_font.items()}, "all": totals}))
