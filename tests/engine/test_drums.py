@@ -178,6 +178,21 @@ def test_a_hi_hat_is_open_only_if_its_top_rings_on_and_no_crash_was_struck_with_
     assert kept == [(100, "open_hihat"), (300, "closed_hihat"), (500, "closed_hihat"), (500, "crash")]
 
 
+def test_a_short_open_hi_hat_like_a_tr808s_is_open_and_a_closed_one_is_not():
+    # Rings of the metal 100 ms on, over the rise, and above 8 kHz, as measured on bench/drums.py's tuning
+    # halves (medians): a TR-808 open hat 0.22 and 0.26 (its 90th percentile 0.33 and 0.27), a closed hat
+    # -0.15 and 0.05, a Standard kit's open hat 0.51 and 0.38.
+    settings = DrumSettings()
+    hat = KIT.index(CLOSED_HAT)
+    rings = [(0.30, 0.27), (-0.15, 0.05), (0.51, 0.38), (0.10, 0.30)]
+    candidates = Candidates(
+        frames=np.array([100, 200, 300, 400]), pieces=np.full(4, hat), strengths=np.ones(4),
+        rings=np.array([ring for ring, _ in rings]), sustains=np.zeros(4), mid_rings=np.full(4, 0.05),
+        high_rings=np.array([top for _, top in rings]))
+    kept = [KIT[hit.piece].name for hit in candidates.kept(settings)]
+    assert kept == ["open_hihat", "closed_hihat", "open_hihat", "closed_hihat"]
+
+
 def test_a_crash_whose_activation_fades_but_whose_sound_rings_on_is_kept():
     # Two strong crash onsets (with a kick) whose activations fade at once (the factorisation gave their
     # tails to other templates): the one still ringing across the top of the spectrogram is a crash,
