@@ -88,8 +88,13 @@ def test_get_by_key_id_includes_disabled_keys(repository):
     assert repository.get("key_unknown0000000000000") is None
 
 
-def test_list_returns_every_key_oldest_first(repository):
-    created = [repository.create(name)[1] for name in ("first", "second", "third")]
+def test_list_returns_every_key_oldest_first(repository, monkeypatch):
+    # Stamps are to the millisecond, and moto creates three keys within one: give each its own.
+    stamps = iter(["2026-01-01T00:00:00.003Z", "2026-01-01T00:00:00.001Z", "2026-01-01T00:00:00.002Z"])
+    monkeypatch.setattr("midiscribe.aws.keys.iso_now", lambda: next(stamps))
+    made = [repository.create(name)[1] for name in ("third", "first", "second")]
+    created = sorted(made, key=lambda record: record.created_at)
+    assert [record.name for record in created] == ["first", "second", "third"]
     listed = repository.list()
     assert [record.key_id for record in listed] == [record.key_id for record in created]
 
