@@ -450,7 +450,7 @@ def sweep(items: list[Item], settings) -> dict[str, str]:
     collected = []
     for item in items:
         reference = json.loads(item.reference.read_text())["onsets"]
-        candidates, _ = drum_candidates(item.wav, settings)
+        candidates, _, _ = drum_candidates(item.wav, settings)
         collected.append((reference, candidates))
         groups = np.array([GROUPS.index(KIT[p].group) for p in candidates.pieces], dtype=np.int64)
         times = candidates.frames / FRAME_RATE + settings.onset_offset_s

@@ -489,3 +489,15 @@ def test_general_model_options_given_with_the_piano_model_are_said_to_be_unused(
     assert run_cli([*drums, "--frame-threshold", "0.2"]) == 0
     assert "note: --frame-threshold is the general model's; the drum transcriber does not use it." in (
         capsys.readouterr().err)
+
+
+def test_what_the_engine_notices_about_an_input_is_printed_even_when_quiet(inputs, tmp_path, capsys, monkeypatch):
+    from midiscribe import engine
+
+    said = "The drums are sampled at 22050 Hz, … Send drums sampled at 44.1 kHz or more."
+    monkeypatch.setattr(engine, "transcribe",
+                        lambda path, options, **kwargs: Transcription([], 1.0, options, notices=(said,)))
+    assert run_cli([str(inputs["melody"]), "-o", str(tmp_path / "out"), "--instrument", "drums", "-q"]) == 0
+    assert f"{inputs['melody']}: note: {said}" in capsys.readouterr().err
+    written = json.loads((tmp_path / "out" / f"{inputs['melody'].stem}.json").read_text())
+    assert written["notices"] == [said]

@@ -14,6 +14,8 @@ from midiscribe.engine.drums.onsets import Candidates, OnsetPicker
 from midiscribe.engine.drums.spectrum import FRAME_RATE, Spectrogram, spectrogram_of
 from midiscribe.engine.drums.transcriber import hits_to_notes
 from midiscribe.engine.instruments import Family
+from midiscribe.engine.options import low_rate_drums_note
+from midiscribe.engine.outputs import transcription_dict
 
 KEYS = {"kick": 36, "snare": 38, "hihat": 42, "open_hihat": 46, "ride": 51}
 TOLERANCE_S = 0.05
@@ -373,18 +375,24 @@ def test_an_open_hihat_is_told_from_closed_ones():
     assert recovered(hits, notes, "hihat") == (6, 6)
 
 
-def test_silence_gives_no_notes_and_a_stereo_low_rate_file_is_read():
+def test_silence_gives_no_notes_and_a_stereo_low_rate_file_is_read_with_a_notice():
     silent = transcribe_drums(encode_soundfile(np.zeros((RATE, 2), dtype=np.float32), RATE, "WAV", "PCM_16"))
     assert silent.notes == [] and silent.duration_s == pytest.approx(1.0)
+    assert silent.notices == () and transcription_dict(silent)["notices"] == []
     hits = rock_beat(bars=2)
     mono = render(hits, hits[-1].start_s + 1.0)
     import soxr
 
     low = soxr.resample(mono, RATE, 22050)
     stereo = np.stack([low, 0.5 * low], axis=1)
-    notes = transcribe_drums(encode_soundfile(stereo, 22050, "WAV", "PCM_16")).notes
+    result = transcribe_drums(encode_soundfile(stereo, 22050, "WAV", "PCM_16"))
     for kind in ("kick", "snare"):
-        assert recovered(hits, notes, kind)[0] == sum(hit.kind == kind for hit in hits)
+        assert recovered(hits, result.notes, kind)[0] == sum(hit.kind == kind for hit in hits)
+    # Nothing above 11 kHz, where hats and cymbals sound most: the user is told, and what to send instead.
+    (notice,) = result.notices
+    assert "22050 Hz" in notice and "11.025 kHz" in notice and "44.1 kHz or more" in notice
+    assert transcription_dict(result)["notices"] == [notice]
+    assert low_rate_drums_note(32_000) is None and low_rate_drums_note(48_000) is None
 
 
 def test_bad_input_raises_the_engine_errors():

@@ -389,3 +389,14 @@ def test_a_stem_that_never_arrives_fails_the_transcription_with_its_own_error(st
     gone.set_exception(LookupError("Stem 'bass': the upload is gone"))
     with pytest.raises(LookupError, match="Stem 'bass': the upload is gone"):
         transcribe_stems([("drums", stems["drums"]), ("bass", gone)])
+
+
+def test_a_drum_stem_sampled_below_32_khz_is_noticed_by_its_name():
+    hits = rock_beat(bars=2)
+    beat = render(hits, hits[-1].start_s + 1.0)
+    full = encode_soundfile(beat, RATE, "WAV", "PCM_16")
+    low = encode_soundfile(soxr.resample(beat, RATE, 22050), 22050, "WAV", "PCM_16")
+    result = transcribe_stems([("kit", full, "drums"), ("loop", low, "drums")])
+    (notice,) = result.notices
+    assert notice.startswith("Stem 'loop': The drums are sampled at 22050 Hz")
+    assert transcribe_stems([("kit", full, "drums")]).notices == ()

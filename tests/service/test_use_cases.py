@@ -332,6 +332,24 @@ def test_every_stem_of_a_task_with_a_piano_stem_is_held_to_the_piano_limit_at_su
     assert queued.task.source.kind == "stems"  # no piano stem: the general model's limit
 
 
+def test_drums_sampled_below_32_khz_are_queued_with_a_warning_saying_what_to_send() -> None:
+    api = Api(settings=ROOMY)
+
+    def warnings(request: AudioToMidiRequest) -> tuple[str, ...]:
+        return api.submissions.submit_audio_to_midi(OWNER, request).warnings
+
+    def single(rate: int, instrument: str) -> AudioToMidiRequest:
+        upload = UploadedFile("beat.wav", "audio/wav", wav_header(rate, 2, 10))
+        return AudioToMidiRequest(audio=AudioInput(file=upload), options={"instrument": instrument})
+
+    (warning,) = warnings(single(22050, "drums"))
+    assert "22050 Hz" in warning and "44.1 kHz or more" in warning
+    assert warnings(single(44100, "drums")) == () and warnings(single(22050, "guitar")) == ()
+    # A stem: the warning names it; the pitched stems at the same rate get none.
+    (warning,) = warnings(stem_request(upload_stem("kit", instrument="drums"), upload_stem("bass")))
+    assert warning.startswith("Stem 'kit': The drums are sampled at 22050 Hz")
+
+
 def test_the_eta_follows_the_declared_duration() -> None:
     api = Api(settings=ROOMY)
     short = api.submissions.submit_audio_to_midi(OWNER, AudioToMidiRequest(

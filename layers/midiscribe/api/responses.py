@@ -41,7 +41,9 @@ class QueuedResponse(BaseModel):
     eta_seconds: int = Field(description="A rough estimate of when the result will be ready.")
     warnings: list[str] | None = Field(
         None, description="Present when the request set something that will change nothing: the general model's "
-        "options (onset_threshold, …) on a task the piano model or the drum transcriber runs. The task runs.")
+        "options (onset_threshold, …) on a task the piano model or the drum transcriber runs; or when the audio will "
+        "transcribe poorly and what to send instead: drums sampled below 32 kHz (an upload's header says so). "
+        "The task runs.")
 
 
 class WebhookAttempt(BaseModel):

@@ -130,6 +130,8 @@ def run_stems(args: argparse.Namespace, options: TranscriptionOptions, plan: lis
     try:
         transcription = transcribe_stems([(stem.name, stem.path, stem.instrument) for stem in args.stems], options,
                                          max_duration_s=args.max_duration, progress=progress.update)
+        for notice in transcription.notices:  # shown even with -q: it says why notes may be missing
+            progress.error(f"note: {notice}")
         progress.set_phase("writing", transcription.duration_s, transcription.duration_s)
         write_outputs(transcription, args.output_dir, name, plan)
     except OutputError as exc:

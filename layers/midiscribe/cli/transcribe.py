@@ -424,6 +424,8 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> int:
                 # The message is prefixed with the path below: say only what is wrong with it.
                 raise FileNotFoundError("no such file" if not path.exists() else "not a file (a folder?)")
             transcription = transcribe_input(path)
+            for notice in transcription.notices:  # shown even with -q: it says why notes may be missing
+                progress.error(f"{path}: note: {notice}")
             progress.set_phase("writing", transcription.duration_s, transcription.duration_s)
             write_outputs(transcription, args.output_dir, path.stem, plan)
         except OutputError as exc:

@@ -406,6 +406,8 @@ def transcription_dict(transcription: Transcription) -> dict:
         "instruments": [instrument_dict(track, bool(transcription.tracks))
                         for track in transcription.instrument_tracks()],
         "pedals": [pedal_dict(pedal) for pedal in transcription.pedals],
+        # What about the input made the notes worse, and what to send instead (empty: nothing).
+        "notices": list(transcription.notices),
     }
 
 

@@ -263,6 +263,8 @@ def transcribe_stems(
     combined = _CombinedProgress(progress, len(resolved))
     started = time.perf_counter()
 
+    notices: dict[int, tuple[str, ...]] = {}  # by stem index, each prefixed with the stem's name
+
     def run(index: int, stem: Stem) -> tuple[Track, float, float]:
         try:
             return transcribe_one(index, stem)
@@ -293,6 +295,7 @@ def transcribe_stems(
                 result = transcribe_drums(source, options, max_duration_s=max_duration_s,
                                           progress=stem_progress, name=stem.name)
                 track = result.tracks[0]
+                notices[index] = tuple(f"Stem {stem.name!r}: {notice}" for notice in result.notices)
             else:
                 # The rhythm comes from all the stems' notes together (below), not from each stem's.
                 chosen = pitched_options[stem.family]
@@ -326,7 +329,8 @@ def transcribe_stems(
     duration_s = max(duration for _, duration, _ in results)
     from .pipeline import with_rhythm
 
-    return with_rhythm(Transcription.from_tracks(tracks, duration_s, options, timings))
+    in_order = tuple(notice for index in sorted(notices) for notice in notices[index])
+    return with_rhythm(Transcription.from_tracks(tracks, duration_s, options, timings, in_order))
 
 
 def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter]) -> list[Track]:

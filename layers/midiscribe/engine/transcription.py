@@ -103,15 +103,18 @@ class Transcription:
     tracks: tuple[Track, ...] = ()
     family: Family = Family.AUTO
     rhythm: Rhythm | None = None  # beats, bars, metre and key; None when not tracked
+    # What the user should know about the input that made the notes worse, and what to send instead.
+    notices: tuple[str, ...] = ()
 
     @classmethod
     def from_tracks(cls, tracks: list[Track] | tuple[Track, ...], duration_s: float,
-                    options: TranscriptionOptions, timings: dict[str, float] | None = None) -> Transcription:
+                    options: TranscriptionOptions, timings: dict[str, float] | None = None,
+                    notices: tuple[str, ...] = ()) -> Transcription:
         """A transcription of several tracks; ``notes`` is all of them in time order."""
         notes = sorted((note for track in tracks for note in track.notes), key=lambda n: (n.start_s, n.pitch, n.end_s))
         model_names = sorted({track.model_name for track in tracks})
         return cls(notes=notes, duration_s=duration_s, options=options, model_name="+".join(model_names) or MODEL_NAME,
-                   timings=dict(timings or {}), tracks=tuple(tracks))
+                   timings=dict(timings or {}), tracks=tuple(tracks), notices=tuple(notices))
 
     def instrument_tracks(self) -> tuple[Track, ...]:
         """The tracks to write: the stems' own, or the notes (and pedals) as one track named after its instrument."""

@@ -52,7 +52,7 @@ from midiscribe.engine.errors import (
     UnsupportedAudioError,
 )
 from midiscribe.engine.instruments import Family, family_for_stem
-from midiscribe.engine.options import TranscriptionOptions, not_used_note
+from midiscribe.engine.options import TranscriptionOptions, low_rate_drums_note, not_used_note
 from midiscribe.engine.stems import check_scoreable, stem_options, stem_transcribers
 
 from .config import Settings, megabytes
@@ -228,7 +228,7 @@ class Submissions:
         parsed = TranscriptionOptions.parse(fields["options"]) if "options" in fields else None
         transcriber = parsed.transcriber if parsed is not None else ""
         not_used = parsed.options_not_used() if parsed is not None else []
-        source, duration_s, size = self._source(owner_id, task_id, audio, fields.get("convert"), transcriber)
+        source, declared, size = self._source(owner_id, task_id, audio, fields.get("convert"), transcriber)
         task = Task.new(
             kind=kind,
             owner_id=owner_id,
@@ -238,6 +238,9 @@ class Submissions:
             **fields,
         )
         warnings = (not_used_note(not_used, transcriber),) if not_used else ()
+        low_rate = low_rate_drums_note(declared.sample_rate) if transcriber == "drums" and declared else None
+        warnings += (low_rate,) if low_rate else ()
+        duration_s = declared.duration_s if declared is not None else None
         return self._store_and_send(task, eta_seconds=estimate_eta_s(duration_s, size, transcriber), warnings=warnings)
 
     def _queue_stems(self, owner_id: str, request: AudioToMidiRequest) -> QueuedTask:
@@ -259,7 +262,13 @@ class Submissions:
             with naming_stem(stem.name):
                 checked.append(self._check_source(owner_id, stem.audio, None, strictest, stem=True))
         self._check_scratch(sum(size or 0 for _, size, _ in checked), strictest, stems=len(checked))
-        for stem, (duration_s, size, name) in zip(request.stems, checked, strict=True):
+        warnings = []
+        for stem, (declared, size, name) in zip(request.stems, checked, strict=True):
+            duration_s = declared.duration_s if declared is not None else None
+            low_rate = low_rate_drums_note(declared.sample_rate) if families[stem.name] == Family.DRUMS.value \
+                and declared else None
+            if low_rate:
+                warnings.append(f"Stem {stem.name!r}: {low_rate}")
             # Each stem's upload in a folder of its own, under the caller's prefix (names are unique).
             folder = f"{task_id}/{safe_name(stem.name, default='stem')}"
             source = self._stored_source(owner_id, folder, stem.audio, name)
@@ -281,7 +290,7 @@ class Submissions:
         # The stems run side by side: the longest one, not their sum, sets the pace.
         eta = estimate_eta_s(longest_s, None if longest_s is not None else total_bytes or None,
                              "piano" if "piano" in transcribers else "")
-        return self._store_and_send(task, eta_seconds=eta)
+        return self._store_and_send(task, eta_seconds=eta, warnings=tuple(warnings))
 
     def _check_upload_size(self, audio: AudioInput, field: str) -> None:
         if audio.file is not None and len(audio.file.data) > self.settings.max_upload_bytes:
@@ -294,11 +303,12 @@ class Submissions:
 
     def _source(
         self, owner_id: str, task_id: str, audio: AudioInput, convert: ConvertSpec | None, transcriber: str = ""
-    ) -> tuple[TaskSource, float | None, int | None]:
-        """Where the task reads its audio (an upload is stored first), its duration and size when known."""
-        duration_s, size, name = self._check_source(owner_id, audio, convert, transcriber)
+    ) -> tuple[TaskSource, audio_header.DeclaredAudio | None, int | None]:
+        """Where the task reads its audio (an upload is stored first), what its header declares and its size
+        when known."""
+        declared, size, name = self._check_source(owner_id, audio, convert, transcriber)
         self._check_scratch(size or 0, transcriber)
-        return self._stored_source(owner_id, task_id, audio, name), duration_s, size
+        return self._stored_source(owner_id, task_id, audio, name), declared, size
 
     def _check_scratch(self, total_bytes: int, transcriber: str, *, stems: int = 0) -> None:
         """Refuse inputs that, with room for their outputs, would not fit in the worker's scratch space (a
@@ -317,9 +327,10 @@ class Submissions:
 
     def _check_source(
         self, owner_id: str, audio: AudioInput, convert: ConvertSpec | None, transcriber: str = "", *, stem: bool = False
-    ) -> tuple[float | None, int | None, str]:
-        """What the audio's header declares (refused when the worker would refuse it): duration and size; and for
-        an earlier upload (audio_path), the file's own name its upload form recorded ('' otherwise).
+    ) -> tuple[audio_header.DeclaredAudio | None, int | None, str]:
+        """What the audio's header declares (refused when the worker would refuse it; None when it is not read
+        here) and its size; and for an earlier upload (audio_path), the file's own name its upload form recorded
+        ('' otherwise).
         ``transcriber`` ("general", "piano", "drums"; '' for a conversion) chooses the duration limit; ``stem``
         says the audio is one stem of several (which changes the advice on a piano limit)."""
         if audio.file is not None:
@@ -360,8 +371,8 @@ class Submissions:
 
     def _check_header(
         self, head: bytes, size: int, name: str, convert: ConvertSpec | None, transcriber: str = "", *, stem: bool = False
-    ) -> float | None:
-        """Refuse audio whose header declares what the worker would refuse; its duration when declared."""
+    ) -> audio_header.DeclaredAudio | None:
+        """Refuse audio whose header declares what the worker would refuse; what it declares, when read here."""
         declared = audio_header.read_header(head, size)
         if declared is None:
             return None  # a format whose header is not read here: the worker checks it while decoding
@@ -392,7 +403,7 @@ class Submissions:
                     "Convert a shorter part, or choose a lower sample rate or bit depth.",
                     "OUTPUT_TOO_LARGE",
                 )
-        return declared.duration_s
+        return declared
 
     def _store_and_send(self, task: Task, *, eta_seconds: int, warnings: tuple[str, ...] = ()) -> QueuedTask:
         # The item first: a worker that receives the message must find the task.

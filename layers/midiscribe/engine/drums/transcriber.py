@@ -14,7 +14,7 @@ import numpy as np
 
 from ..audio import AudioStream
 from ..instruments import Family
-from ..options import TranscriptionOptions
+from ..options import TranscriptionOptions, low_rate_drums_note
 from ..transcription import NoteEvent, Track, Transcription
 from .kit import GROUPS, KIT
 from .nmf import semi_adaptive
@@ -43,17 +43,20 @@ def transcribe_drums(
     options = options or TranscriptionOptions()
     settings = settings or DrumSettings()
     started = time.perf_counter()
-    candidates, duration_s = drum_candidates(source, settings, max_duration_s=max_duration_s, progress=progress)
+    candidates, duration_s, sample_rate = drum_candidates(source, settings, max_duration_s=max_duration_s,
+                                                         progress=progress)
     notes = hits_to_notes(candidates.kept(settings), settings, duration_s)
     timings = {"total_s": time.perf_counter() - started}
     track = Track.for_family(name, Family.DRUMS, notes, MODEL_NAME)
+    notice = low_rate_drums_note(sample_rate)
     return Transcription(notes=notes, duration_s=duration_s, options=options, model_name=MODEL_NAME,
-                         timings=timings, tracks=(track,), family=Family.DRUMS)
+                         timings=timings, tracks=(track,), family=Family.DRUMS, notices=(notice,) if notice else ())
 
 
 def drum_candidates(source, settings: DrumSettings, *, max_duration_s: float | None = None,
-                    progress=None) -> tuple[Candidates, float]:
-    """Every candidate onset of the recording (before thresholds), and the recording's duration."""
+                    progress=None) -> tuple[Candidates, float, int]:
+    """Every candidate onset of the recording (before thresholds), the recording's duration and its own
+    sample rate."""
     from threadpoolctl import threadpool_limits
 
     prior = kit_templates()
@@ -74,7 +77,7 @@ def drum_candidates(source, settings: DrumSettings, *, max_duration_s: float | N
             if progress is not None:
                 progress(min(frames / FRAME_RATE, total_s or float("inf")), total_s)
         duration_s = audio.decoded_frames / audio.info.sample_rate
-    return picker.finish(), duration_s
+    return picker.finish(), duration_s, audio.info.sample_rate
 
 
 def hits_to_notes(hits: list[Hit], settings: DrumSettings, duration_s: float) -> list[NoteEvent]:
