@@ -499,7 +499,6 @@ def test_a_snare_onset_that_does_not_decay_like_the_recordings_snare_hits_is_dro
     assert {hit.frame for hit in few.kept(settings)} == {10}
 
 
-
 def test_where_the_recordings_snare_hits_decay_unevenly_the_cap_reaches_the_top_of_their_spread():
     snare = KIT.index(SNARE)
     settings = DrumSettings()
@@ -516,6 +515,7 @@ def test_where_the_recordings_snare_hits_decay_unevenly_the_cap_reaches_the_top_
     # With the median alone setting the cap, the slowly decaying hits are lost.
     median_only = settings.with_overrides({"sustain_spread_margin": "-1"})
     assert {hit.frame for hit in candidates.kept(median_only)} == {0, 100, 200, 300, 400, 500}
+
 
 def test_a_weak_snare_onset_on_the_tail_of_a_snare_hit_is_not_a_hit():
     # A gated snare's tail bumps up 100-170 ms after each hit: weak onsets after which the activation falls
