@@ -89,12 +89,22 @@ class QueuedTask:
 
 
 def estimate_eta_s(duration_s: float | None, size_bytes: int | None, transcriber: str = "") -> int:
+    return int(_ETA_BASE_S + _engine_s(duration_s, size_bytes, transcriber) + 0.999)
+
+
+def estimate_stems_eta_s(stems: list[tuple[float | None, int | None, str]]) -> int:
+    """The eta of a multi-stem task, from each stem's (duration, size, transcriber). The stems run side by side
+    but share the worker's CPUs, each of which one stem alone keeps busy: their times add up."""
+    return int(_ETA_BASE_S + sum(_engine_s(*stem) for stem in stems) + 0.999)
+
+
+def _engine_s(duration_s: float | None, size_bytes: int | None, transcriber: str) -> float:
     if duration_s is None and size_bytes is not None:
         duration_s = size_bytes / _BYTES_PER_SECOND_GUESS
     if duration_s is None:
         duration_s = 180.0
     factor = _ETA_PIANO_REALTIME_FACTOR if transcriber == "piano" else _ETA_REALTIME_FACTOR
-    return int(_ETA_BASE_S + duration_s / factor + 0.999)
+    return duration_s / factor
 
 
 @contextmanager
@@ -252,11 +262,12 @@ class Submissions:
                 self._check_upload_size(stem.audio, f"stem.{stem.name}")
         self._check_url("webhook_url", request.webhook_url)
         task_id = new_id()
-        task_stems, longest_s, total_bytes = [], None, 0
+        task_stems, timed = [], []
         # Every stem's header and path is checked before the first upload is stored.
         checked = []
         # The worker bounds every stem by the strictest limit among what runs (the piano model's, if a stem takes it).
-        transcribers = set(stem_transcribers(families, request.options).values())
+        runs = stem_transcribers(families, request.options)
+        transcribers = set(runs.values())
         strictest = min(transcribers, key=self.settings.transcription_limit_s)
         for stem in request.stems:
             with naming_stem(stem.name):
@@ -273,9 +284,7 @@ class Submissions:
             folder = f"{task_id}/{safe_name(stem.name, default='stem')}"
             source = self._stored_source(owner_id, folder, stem.audio, name)
             task_stems.append(TaskStem(name=stem.name, source=source, family=families[stem.name]))
-            if duration_s is not None:
-                longest_s = max(longest_s or 0.0, duration_s)
-            total_bytes += size or 0
+            timed.append((duration_s, size, runs[stem.name]))
         task = Task.new(
             kind=TaskKind.AUDIO_TO_MIDI,
             owner_id=owner_id,
@@ -287,10 +296,7 @@ class Submissions:
             save_note_events=request.save_note_events,
             webhook_url=request.webhook_url,
         )
-        # The stems run side by side: the longest one, not their sum, sets the pace.
-        eta = estimate_eta_s(longest_s, None if longest_s is not None else total_bytes or None,
-                             "piano" if "piano" in transcribers else "")
-        return self._store_and_send(task, eta_seconds=eta, warnings=tuple(warnings))
+        return self._store_and_send(task, eta_seconds=estimate_stems_eta_s(timed), warnings=tuple(warnings))
 
     def _check_upload_size(self, audio: AudioInput, field: str) -> None:
         if audio.file is not None and len(audio.file.data) > self.settings.max_upload_bytes:
