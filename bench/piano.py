@@ -519,7 +519,7 @@ def stages(seconds: int = STAGES_SECONDS) -> dict:
     from midiscribe.engine.model import available_cpus
     from midiscribe.engine.piano.config import SAMPLE_RATE
     from midiscribe.engine.piano.decode import decode
-    from midiscribe.engine.piano.model import get_piano_model, model_dir, network_file
+    from midiscribe.engine.piano.model import get_piano_model, model_dir, network_file, session_options
     from midiscribe.engine.piano.pipeline import DEFAULT_HOP_SECONDS, transcribe_piano
     from midiscribe.engine.piano.segments import SegmentPlan, Stitcher, segment_events, segments
 
@@ -559,10 +559,7 @@ def stages(seconds: int = STAGES_SECONDS) -> dict:
         began = time.perf_counter()
         transcribe_piano(excerpt, model=model)
         overlapped = time.perf_counter() - began
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = available_cpus()
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = session_options(available_cpus())  # as the product's sessions, with the profiler on
         options.enable_profiling = True
         options.profile_file_prefix = str(CACHE / "network-profile")
         session = ort.InferenceSession(str(network), sess_options=options,

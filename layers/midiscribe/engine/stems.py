@@ -263,9 +263,7 @@ def transcribe_stems(
     combined = _CombinedProgress(progress, len(resolved))
     started = time.perf_counter()
 
-    notices: dict[int, tuple[str, ...]] = {}  # by stem index, each prefixed with the stem's name
-
-    def run(index: int, stem: Stem) -> tuple[Track, float, float]:
+    def run(index: int, stem: Stem) -> tuple[Track, float, float, tuple[str, ...]]:
         try:
             return transcribe_one(index, stem)
         except BaseException:
@@ -274,7 +272,7 @@ def transcribe_stems(
 
     meters: dict[int, LevelMeter] = {}  # of the pitched stems, by index, for the bleed rules
 
-    def transcribe_one(index: int, stem: Stem) -> tuple[Track, float, float]:
+    def transcribe_one(index: int, stem: Stem) -> tuple[Track, float, float, tuple[str, ...]]:
         from .constants import MODEL_SAMPLE_RATE
         from .drums import transcribe_drums
         from .piano.config import SAMPLE_RATE as PIANO_SAMPLE_RATE
@@ -295,7 +293,6 @@ def transcribe_stems(
                 result = transcribe_drums(source, options, max_duration_s=max_duration_s,
                                           progress=stem_progress, name=stem.name)
                 track = result.tracks[0]
-                notices[index] = tuple(f"Stem {stem.name!r}: {notice}" for notice in result.notices)
             else:
                 # The rhythm comes from all the stems' notes together (below), not from each stem's.
                 chosen = pitched_options[stem.family]
@@ -307,7 +304,8 @@ def transcribe_stems(
                                          result.tuning_cents)
         except EngineError as exc:
             raise exc.prefixed(f"Stem {stem.name!r}: ") from None
-        return track, result.duration_s, time.perf_counter() - began
+        notices = tuple(f"Stem {stem.name!r}: {notice}" for notice in result.notices)
+        return track, result.duration_s, time.perf_counter() - began, notices
 
     with ThreadPoolExecutor(max_workers=workers or len(resolved), thread_name_prefix="midiscribe-stem") as pool:
         futures = [pool.submit(run, index, stem) for index, stem in enumerate(resolved)]
@@ -323,14 +321,14 @@ def transcribe_stems(
     if first is not None:
         raise first
     results = [future.result() for future in futures]
-    tracks = without_cross_bleed([track for track, _, _ in results], meters)
-    timings = {f"stem_{stem.name}_s": seconds for stem, (_, _, seconds) in zip(resolved, results, strict=True)}
+    tracks = without_cross_bleed([track for track, _, _, _ in results], meters)
+    timings = {f"stem_{stem.name}_s": seconds for stem, (_, _, seconds, _) in zip(resolved, results, strict=True)}
     timings["total_s"] = time.perf_counter() - started
-    duration_s = max(duration for _, duration, _ in results)
+    duration_s = max(duration for _, duration, _, _ in results)
     from .pipeline import with_rhythm
 
-    in_order = tuple(notice for index in sorted(notices) for notice in notices[index])
-    return with_rhythm(Transcription.from_tracks(tracks, duration_s, options, timings, in_order))
+    notices = tuple(notice for *_, stem_notices in results for notice in stem_notices)
+    return with_rhythm(Transcription.from_tracks(tracks, duration_s, options, timings, notices))
 
 
 def without_cross_bleed(tracks: list[Track], meters: Mapping[int, LevelMeter]) -> list[Track]:

@@ -107,6 +107,11 @@ def _engine_s(duration_s: float | None, size_bytes: int | None, transcriber: str
     return duration_s / factor
 
 
+def _low_rate_warning(declared: audio_header.DeclaredAudio | None, transcriber: str) -> str | None:
+    """What to tell the user of drums whose header declares a low sample rate (None: nothing to tell)."""
+    return low_rate_drums_note(declared.sample_rate) if transcriber == "drums" and declared is not None else None
+
+
 @contextmanager
 def naming_stem(name: str) -> Iterator[None]:
     """A refusal about one stem says which stem it is about."""
@@ -248,7 +253,7 @@ class Submissions:
             **fields,
         )
         warnings = (not_used_note(not_used, transcriber),) if not_used else ()
-        low_rate = low_rate_drums_note(declared.sample_rate) if transcriber == "drums" and declared else None
+        low_rate = _low_rate_warning(declared, transcriber)
         warnings += (low_rate,) if low_rate else ()
         duration_s = declared.duration_s if declared is not None else None
         return self._store_and_send(task, eta_seconds=estimate_eta_s(duration_s, size, transcriber), warnings=warnings)
@@ -276,8 +281,7 @@ class Submissions:
         warnings = []
         for stem, (declared, size, name) in zip(request.stems, checked, strict=True):
             duration_s = declared.duration_s if declared is not None else None
-            low_rate = low_rate_drums_note(declared.sample_rate) if families[stem.name] == Family.DRUMS.value \
-                and declared else None
+            low_rate = _low_rate_warning(declared, runs[stem.name])
             if low_rate:
                 warnings.append(f"Stem {stem.name!r}: {low_rate}")
             # Each stem's upload in a folder of its own, under the caller's prefix (names are unique).

@@ -102,8 +102,8 @@ class DrumSettings:
     # the cap, all within 0.04 of the clear hits' 90th percentile; the medium-snare set's within 0.12). So
     # the cap is at least that percentile plus sustain_spread_margin. Tuning halves, snare F1: Electronic
     # 0.854 -> 0.885, medium snares 0.931 -> 0.938, Brush 0.862 -> 0.866, Jazz 0.957 -> 0.958, the rest
-    # unchanged; margins 0.02-0.08 give the same within 0.001 (0.12: Electronic 0.876; the 95th
-    # percentile: 0.882). Held back in docs/drums-and-stems.md.
+    # unchanged; margins 0.02-0.06 give the same within 0.001 (Electronic 0.876 at 0, 0.882 at 0.08, 0.876
+    # at 0.12; the 95th percentile: 0.882). Held back in docs/drums-and-stems.md.
     sustain_spread_percentile: float = 90.0
     sustain_spread_margin: float = 0.05
     sustain_start_s: float = 0.035

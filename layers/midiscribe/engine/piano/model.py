@@ -151,6 +151,13 @@ def _register_shared_arena() -> None:
 def _session(path: Path, threads: int):
     import onnxruntime as ort
 
+    return ort.InferenceSession(str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"])
+
+
+def session_options(threads: int):
+    """The piano model's onnxruntime session options (the bench profiles the network with them)."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     # One segment at a time, its big matrix products spread over every CPU this process may use.
     options.intra_op_num_threads = threads
@@ -162,7 +169,7 @@ def _session(path: Path, threads: int):
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.use_env_allocators", "1")
     options.enable_mem_pattern = False
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    return options
 
 
 def load_piano_model(directory: Path | None = None, threads: int | None = None, *, float32: bool = False) -> PianoModel:
